@@ -1,0 +1,79 @@
+//! Routing decisions for keyed commands in cluster mode: serve, MOVED, ASK,
+//! CROSSSLOT, TRYAGAIN or CLUSTERDOWN, following the cluster specification.
+
+use super::slot::key_slot;
+use crate::cmd::{flags, CmdError, CommandSpec};
+use crate::node::Node;
+use crate::server::client::Client;
+
+fn addr_of(node: &Node, id: &str) -> String {
+    node.cluster
+        .as_ref()
+        .and_then(|c| c.nodes.get(id))
+        .map(|n| format!("{}:{}", n.ip, n.port))
+        .unwrap_or_default()
+}
+
+/// Decides whether this node may run `cmd` for `client`.
+///
+/// # Errors
+/// The redirect or refusal to send instead of running the command.
+pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[u8]]) -> Result<(), CmdError> {
+    let asking = std::mem::take(&mut client.asking);
+    if client.is_replica_link {
+        return Ok(());
+    }
+    let positions = cmd.key_positions(argv);
+    let Some(&first) = positions.first() else {
+        return Ok(());
+    };
+    let slot = key_slot(argv[first]);
+    for &p in &positions[1..] {
+        if key_slot(argv[p]) != slot {
+            return Err(CmdError::new("CROSSSLOT Keys in request don't hash to the same slot"));
+        }
+    }
+    let now = node.now_ms;
+    let Some(cluster) = node.cluster.as_ref() else {
+        return Ok(());
+    };
+    let read_only_cmd = cmd.flags & flags::WRITE == 0;
+    if !cluster.ok {
+        let allow_reads = node.config.flag_named("cluster-allow-reads-when-down");
+        if !(allow_reads && read_only_cmd) {
+            return Err(CmdError::new("CLUSTERDOWN The cluster is down"));
+        }
+    }
+    let Some(owner) = cluster.owners[slot as usize].clone() else {
+        return Err(CmdError::new("CLUSTERDOWN Hash slot not served"));
+    };
+    let me = cluster.myself.clone();
+    if owner == me {
+        if let Some(target) = cluster.migrating.get(&slot).cloned() {
+            let db = client.db;
+            let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
+            if missing > 0 {
+                if missing < positions.len() || positions.len() > 1 && missing != positions.len() {
+                    return Err(CmdError::new("TRYAGAIN Multiple keys request during rehashing of slot"));
+                }
+                return Err(CmdError::new(format!("ASK {slot} {}", addr_of(node, &target))));
+            }
+        }
+        return Ok(());
+    }
+    if cluster.importing.contains_key(&slot) && (asking || cmd.name == "restore-asking") {
+        if positions.len() > 1 {
+            let db = client.db;
+            let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
+            if missing > 0 {
+                return Err(CmdError::new("TRYAGAIN Multiple keys request during rehashing of slot"));
+            }
+        }
+        return Ok(());
+    }
+    // A replica serves reads for its master's slots after READONLY.
+    if client.readonly && read_only_cmd && cluster.myself_node().master_id.as_deref() == Some(owner.as_str()) {
+        return Ok(());
+    }
+    Err(CmdError::new(format!("MOVED {slot} {}", addr_of(node, &owner))))
+}

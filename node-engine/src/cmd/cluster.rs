@@ -1,0 +1,5 @@
+//! Cluster commands (filled in with the bus).
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

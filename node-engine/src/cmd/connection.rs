@@ -1,0 +1,315 @@
+//! Connection commands: PING, ECHO, QUIT, HELLO, SELECT, AUTH, CLIENT, RESET.
+
+use super::args::{is, parse_i64};
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::server::client::Push;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), ping),
+    CommandSpec::new("echo", 2, FAST, (0, 0, 0), echo),
+    CommandSpec::new("quit", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), quit),
+    CommandSpec::new("hello", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), hello),
+    CommandSpec::new("select", 2, FAST | LOADING | STALE, (0, 0, 0), select),
+    CommandSpec::new("auth", -2, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), auth),
+    CommandSpec::new("client", -2, ADMIN | STALE | LOADING, (0, 0, 0), client),
+    CommandSpec::new("reset", 1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), reset),
+];
+
+fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 2 {
+        return Err(CmdError::arity("ping"));
+    }
+    if ctx.client.subscriptions > 0 && !ctx.client.reply.resp3 {
+        let r = ctx.reply();
+        r.array(2);
+        r.bulk(b"pong");
+        r.bulk(argv.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
+    match argv.get(1) {
+        Some(m) => ctx.reply().bulk(m),
+        None => ctx.reply().simple("PONG"),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ctx.reply().bulk(argv[1]);
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.reply().ok();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
+    let Some(expected) = ctx.node.config.requirepass().map(|p| p.as_bytes().to_vec()) else {
+        if user.is_none() {
+            return Err(CmdError::new("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        }
+        if user.is_some_and(|u| u == b"default") {
+            ctx.client.authenticated = true;
+            return Ok(());
+        }
+        return Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled."));
+    };
+    if user.is_some_and(|u| u != b"default") || pass != expected.as_slice() {
+        return Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled."));
+    }
+    ctx.client.authenticated = true;
+    Ok(())
+}
+
+fn auth(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    match argv.len() {
+        2 => check_password(ctx, None, argv[1])?,
+        3 => check_password(ctx, Some(argv[1]), argv[2])?,
+        _ => return Err(CmdError::syntax()),
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut proto = if ctx.client.reply.resp3 { 3 } else { 2 };
+    let mut i = 1;
+    if let Some(v) = argv.get(1) {
+        let n = parse_i64(v).map_err(|_| CmdError::new("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&n) {
+            return Err(CmdError::new("NOPROTO unsupported protocol version"));
+        }
+        proto = n;
+        i = 2;
+    }
+    while i < argv.len() {
+        if is(argv[i], "auth") && i + 2 < argv.len() {
+            check_password(ctx, Some(argv[i + 1]), argv[i + 2])?;
+            i += 3;
+        } else if is(argv[i], "setname") && i + 1 < argv.len() {
+            set_name(ctx, argv[i + 1])?;
+            i += 2;
+        } else {
+            return Err(CmdError::new(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(argv[i]))));
+        }
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    ctx.client.reply.resp3 = proto == 3;
+    let id = ctx.client.id;
+    if let Some(info) = ctx.node.clients.get_mut(&id) {
+        info.resp3 = proto == 3;
+    }
+    let role = if ctx.node.is_read_only_replica() { "replica" } else { "master" };
+    let mode = if ctx.node.cluster.is_some() { "cluster" } else { "standalone" };
+    let r = ctx.reply();
+    r.map(7);
+    r.bulk(b"server");
+    r.bulk(b"redis");
+    r.bulk(b"version");
+    r.bulk(crate::REDIS_VERSION.as_bytes());
+    r.bulk(b"proto");
+    r.int(proto);
+    r.bulk(b"id");
+    r.int(id as i64);
+    r.bulk(b"mode");
+    r.bulk(mode.as_bytes());
+    r.bulk(b"role");
+    r.bulk(role.as_bytes());
+    r.bulk(b"modules");
+    r.array(0);
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let n = parse_i64(argv[1]).map_err(|_| CmdError::new("ERR value is not an integer or out of range"))?;
+    if ctx.node.cluster.is_some() && n != 0 {
+        return Err(CmdError::new("ERR SELECT is not allowed in cluster mode"));
+    }
+    if n < 0 || n as usize >= ctx.node.dbs.len() {
+        return Err(CmdError::new("ERR DB index is out of range"));
+    }
+    ctx.client.db = n as usize;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError::new("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    let v = (!name.is_empty()).then(|| name.to_vec());
+    ctx.client.name = v.clone();
+    let id = ctx.client.id;
+    if let Some(info) = ctx.node.clients.get_mut(&id) {
+        info.name = v;
+    }
+    Ok(())
+}
+
+/// One CLIENT LIST line, in Redis's field order (the fields tools parse).
+fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
+    let c = node.clients.get(&id)?;
+    let now = node.now_ms;
+    Some(format!(
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        c.addr,
+        c.laddr,
+        c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
+        now.saturating_sub(c.created_ms) / 1000,
+        now.saturating_sub(c.last_interaction_ms) / 1000,
+        c.flags,
+        c.db,
+        c.sub_count,
+        c.psub_count,
+        c.last_cmd,
+        if c.resp3 { 3 } else { 2 }
+    ))
+}
+
+fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    let bad = || CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", String::from_utf8_lossy(sub)));
+    if is(sub, "id") && argv.len() == 2 {
+        let id = ctx.client.id as i64;
+        ctx.reply().int(id);
+    } else if is(sub, "setname") && argv.len() == 3 {
+        set_name(ctx, argv[2])?;
+        ctx.reply().ok();
+    } else if is(sub, "getname") && argv.len() == 2 {
+        match ctx.client.name.clone() {
+            Some(n) => ctx.reply().bulk(&n),
+            None => ctx.reply().null(),
+        }
+    } else if (is(sub, "list") && (argv.len() == 2 || argv.len() > 3)) || (is(sub, "info") && argv.len() == 2) {
+        let ids: Vec<u64> = if is(sub, "info") {
+            vec![ctx.client.id]
+        } else if argv.len() > 3 && is(argv[2], "id") {
+            argv[3..].iter().filter_map(|a| parse_i64(a).ok()).map(|i| i as u64).collect()
+        } else if argv.len() > 2 {
+            return Err(CmdError::syntax());
+        } else {
+            let mut v: Vec<u64> = ctx.node.clients.keys().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        let mut out = String::new();
+        for id in ids {
+            if let Some(l) = client_line(ctx.node, id) {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+        ctx.reply().verbatim(&out);
+    } else if is(sub, "kill") && argv.len() >= 3 {
+        client_kill(ctx, argv)?;
+    } else if is(sub, "no-evict") && argv.len() == 3 {
+        let on = if is(argv[2], "on") {
+            true
+        } else if is(argv[2], "off") {
+            false
+        } else {
+            return Err(CmdError::syntax());
+        };
+        let id = ctx.client.id;
+        if let Some(c) = ctx.node.clients.get_mut(&id) {
+            c.no_evict = on;
+        }
+        ctx.reply().ok();
+    } else if is(sub, "setinfo") && argv.len() == 4 {
+        ctx.reply().ok();
+    } else if is(sub, "help") {
+        let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ID", "GETNAME", "SETNAME <name>", "LIST [ID <id> [<id> ...]]", "INFO", "KILL <ip:port> | <option> <value> [...]", "NO-EVICT (ON|OFF)", "HELP"];
+        ctx.reply().array(lines.len());
+        for l in lines {
+            ctx.reply().simple(l);
+        }
+    } else {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let me = ctx.client.id;
+    if argv.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(argv[2]).into_owned();
+        let target = ctx.node.clients.iter().find(|(_, c)| c.addr == addr).map(|(id, _)| *id);
+        let Some(id) = target else {
+            return Err(CmdError::new("ERR No such client"));
+        };
+        kill_client(ctx, id);
+        ctx.reply().ok();
+        return Ok(());
+    }
+    let mut filters: Vec<(String, String)> = Vec::new();
+    let mut skipme = true;
+    for pair in argv[2..].chunks(2) {
+        let [k, v] = pair else { return Err(CmdError::syntax()) };
+        let k = String::from_utf8_lossy(k).to_ascii_lowercase();
+        let v = String::from_utf8_lossy(v).into_owned();
+        match k.as_str() {
+            "id" | "addr" | "laddr" | "type" | "user" => filters.push((k, v)),
+            "skipme" => skipme = v.eq_ignore_ascii_case("yes"),
+            _ => return Err(CmdError::syntax()),
+        }
+    }
+    let targets: Vec<u64> = ctx
+        .node
+        .clients
+        .iter()
+        .filter(|(id, c)| {
+            (!skipme || **id != me)
+                && filters.iter().all(|(k, v)| match k.as_str() {
+                    "id" => v.parse::<u64>().ok() == Some(**id),
+                    "addr" => &c.addr == v,
+                    "laddr" => &c.laddr == v,
+                    "type" => v.eq_ignore_ascii_case("normal") || (v.eq_ignore_ascii_case("pubsub") && c.sub_count + c.psub_count > 0),
+                    "user" => v == "default",
+                    _ => false,
+                })
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    for id in &targets {
+        kill_client(ctx, *id);
+    }
+    ctx.reply().int(targets.len() as i64);
+    Ok(())
+}
+
+fn kill_client(ctx: &mut Ctx<'_>, id: u64) {
+    if id == ctx.client.id {
+        ctx.client.close_after_reply = true;
+    } else {
+        ctx.node.push_to(id, Push::Kill);
+    }
+}
+
+fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    crate::cmd::transactions::unwatch_all(ctx.node, ctx.client);
+    ctx.client.multi = None;
+    ctx.client.multi_error = false;
+    crate::cmd::pubsub::unsubscribe_all(ctx.node, ctx.client.id);
+    ctx.client.subscriptions = 0;
+    ctx.client.db = 0;
+    ctx.client.reply.resp3 = false;
+    ctx.client.asking = false;
+    ctx.client.readonly = false;
+    ctx.client.name = None;
+    ctx.client.authenticated = ctx.node.config.requirepass().is_none();
+    let id = ctx.client.id;
+    ctx.node.monitors.retain(|&m| m != id);
+    if let Some(c) = ctx.node.clients.get_mut(&id) {
+        c.resp3 = false;
+        c.name = None;
+        c.sub_count = 0;
+        c.psub_count = 0;
+    }
+    ctx.reply().simple("RESET");
+    Ok(())
+}

@@ -1,0 +1,446 @@
+//! Generic keyspace commands: existence, expiry, renaming, iteration.
+
+use super::args::{is, parse_i64};
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::glob::glob_match;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("del", -2, WRITE, (1, -1, 1), del),
+    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), del),
+    CommandSpec::new("exists", -2, READONLY | FAST, (1, -1, 1), exists),
+    CommandSpec::new("type", 2, READONLY | FAST, (1, 1, 1), type_cmd),
+    CommandSpec::new("keys", 2, READONLY, (0, 0, 0), keys),
+    CommandSpec::new("scan", -2, READONLY, (0, 0, 0), scan),
+    CommandSpec::new("randomkey", 1, READONLY, (0, 0, 0), randomkey),
+    CommandSpec::new("rename", 3, WRITE, (1, 2, 1), rename),
+    CommandSpec::new("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
+    CommandSpec::new("expire", -3, WRITE | FAST, (1, 1, 1), expire),
+    CommandSpec::new("pexpire", -3, WRITE | FAST, (1, 1, 1), pexpire),
+    CommandSpec::new("expireat", -3, WRITE | FAST, (1, 1, 1), expireat),
+    CommandSpec::new("pexpireat", -3, WRITE | FAST, (1, 1, 1), pexpireat),
+    CommandSpec::new("ttl", 2, READONLY | FAST, (1, 1, 1), ttl),
+    CommandSpec::new("pttl", 2, READONLY | FAST, (1, 1, 1), pttl),
+    CommandSpec::new("expiretime", 2, READONLY | FAST, (1, 1, 1), expiretime),
+    CommandSpec::new("pexpiretime", 2, READONLY | FAST, (1, 1, 1), pexpiretime),
+    CommandSpec::new("persist", 2, WRITE | FAST, (1, 1, 1), persist),
+    CommandSpec::new("touch", -2, READONLY | FAST, (1, -1, 1), exists_touch),
+    CommandSpec::new("copy", -3, WRITE | DENYOOM, (1, 2, 1), copy),
+    CommandSpec::new("move", 3, WRITE | FAST, (1, 1, 1), move_cmd),
+    CommandSpec::new("object", -2, READONLY, (2, 2, 1), object),
+    CommandSpec::new("dbsize", 1, READONLY | FAST, (0, 0, 0), dbsize),
+    CommandSpec::new("flushdb", -1, WRITE, (0, 0, 0), flushdb),
+    CommandSpec::new("flushall", -1, WRITE, (0, 0, 0), flushall),
+    CommandSpec::new("swapdb", 3, WRITE | FAST, (0, 0, 0), swapdb),
+];
+
+fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let mut n = 0;
+    for k in &argv[1..] {
+        if ctx.db().remove(k, now).is_some() {
+            n += 1;
+        }
+    }
+    ctx.dirty(n);
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let n = argv[1..].iter().filter(|k| ctx.db().contains(k, now)).count();
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+fn exists_touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    exists(ctx, argv)
+}
+
+fn type_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let t = ctx.db().get(argv[1], now).map_or("none", |e| e.value.type_name());
+    ctx.reply().simple(t);
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let pattern = argv[1];
+    let all = pattern == b"*";
+    let i = ctx.client.db;
+    let found: Vec<Vec<u8>> = ctx.node.dbs[i]
+        .iter()
+        .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pattern, k, false)))
+        .map(|(k, _)| k.to_vec())
+        .collect();
+    ctx.reply().array(found.len());
+    for k in found {
+        ctx.reply().bulk(&k);
+    }
+    Ok(())
+}
+
+/// Parses a SCAN cursor: an unsigned integer, else Redis's error.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(arg).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| CmdError::new("ERR invalid cursor"))
+}
+
+/// MATCH/COUNT/TYPE options shared by the SCAN family.
+pub struct ScanOpts<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub type_name: Option<String>,
+}
+
+pub fn parse_scan_opts<'a>(argv: &[&'a [u8]], from: usize, allow_type: bool) -> Result<ScanOpts<'a>, CmdError> {
+    let mut o = ScanOpts { pattern: None, count: 10, type_name: None };
+    let mut i = from;
+    while i < argv.len() {
+        let Some(v) = argv.get(i + 1) else {
+            return Err(CmdError::syntax());
+        };
+        if is(argv[i], "match") {
+            o.pattern = Some(v);
+        } else if is(argv[i], "count") {
+            let c = parse_i64(v)?;
+            if c < 1 {
+                return Err(CmdError::syntax());
+            }
+            o.count = c as usize;
+        } else if allow_type && is(argv[i], "type") {
+            o.type_name = Some(String::from_utf8_lossy(v).to_ascii_lowercase());
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let cursor = parse_cursor(argv[1])?;
+    let o = parse_scan_opts(argv, 2, true)?;
+    let now = ctx.now();
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let i = ctx.client.db;
+    let next = ctx.node.dbs[i].scan(cursor, o.count, |k, e| {
+        if e.expire_at != 0 && e.expire_at <= now {
+            return;
+        }
+        if let Some(p) = o.pattern {
+            if !glob_match(p, k, false) {
+                return;
+            }
+        }
+        if let Some(t) = &o.type_name {
+            if e.value.type_name() != t {
+                return;
+            }
+        }
+        found.push(k.to_vec());
+    });
+    let r = ctx.reply();
+    r.array(2);
+    r.bulk(next.to_string().as_bytes());
+    r.array(found.len());
+    for k in found {
+        r.bulk(&k);
+    }
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    match ctx.db().random_key(now) {
+        Some(k) => ctx.reply().bulk(&k),
+        None => ctx.reply().null(),
+    }
+    Ok(())
+}
+
+fn rename_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> Result<bool, CmdError> {
+    let now = ctx.now();
+    let (src, dst) = (argv[1], argv[2]);
+    if !ctx.db().contains(src, now) {
+        return Err(CmdError::no_such_key());
+    }
+    if src == dst {
+        return Ok(!nx);
+    }
+    if nx && ctx.db().contains(dst, now) {
+        return Ok(false);
+    }
+    let Some(e) = ctx.db().remove(src, now) else {
+        return Err(CmdError::no_such_key());
+    };
+    ctx.db().set_with_expire(dst, e.value, e.expire_at);
+    ctx.dirty(1);
+    Ok(true)
+}
+
+fn rename(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    rename_common(ctx, argv, false)?;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let done = rename_common(ctx, argv, true)?;
+    ctx.reply().int(done as i64);
+    Ok(())
+}
+
+/// EXPIRE family: unit in ms, absolute or relative, with NX/XX/GT/LT.
+fn expire_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: i64, absolute: bool, name: &str) -> CmdResult {
+    let now = ctx.now();
+    let n = parse_i64(argv[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &argv[3..] {
+        if is(a, "nx") {
+            nx = true;
+        } else if is(a, "xx") {
+            xx = true;
+        } else if is(a, "gt") {
+            gt = true;
+        } else if is(a, "lt") {
+            lt = true;
+        } else {
+            return Err(CmdError::new(format!("ERR Unsupported option {}", String::from_utf8_lossy(a))));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::new("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if gt && lt {
+        return Err(CmdError::new("ERR GT and LT options at the same time are not compatible"));
+    }
+    let invalid = || CmdError::new(format!("ERR invalid expire time in '{name}' command"));
+    let ms = n.checked_mul(unit).ok_or_else(invalid)?;
+    let at: i64 = if absolute { ms } else { (now as i64).checked_add(ms).ok_or_else(invalid)? };
+    let Some(cur) = ctx.db().get(argv[1], now).map(|e| e.expire_at) else {
+        ctx.reply().int(0);
+        return Ok(());
+    };
+    let has = cur != 0;
+    // A key without TTL counts as infinite for GT/LT.
+    let refuse = (nx && has) || (xx && !has) || (gt && (!has || at <= cur as i64)) || (lt && has && at >= cur as i64);
+    if refuse {
+        ctx.reply().int(0);
+        return Ok(());
+    }
+    if at <= now as i64 {
+        ctx.db().remove(argv[1], now);
+        ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
+    } else {
+        ctx.db().set_expire(argv[1], at as u64, now);
+        ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
+    }
+    ctx.dirty(1);
+    ctx.reply().int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, 1000, false, "expire")
+}
+fn pexpire(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, 1, false, "pexpire")
+}
+fn expireat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, 1000, true, "expireat")
+}
+fn pexpireat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, argv, 1, true, "pexpireat")
+}
+
+/// TTL family: -2 missing, -1 no expiry, else remaining or absolute time in the unit.
+fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], unit: u64, absolute: bool) -> CmdResult {
+    let now = ctx.now();
+    let r = match ctx.db().get(key, now).map(|e| e.expire_at) {
+        None => -2,
+        Some(0) => -1,
+        Some(at) if absolute => (at / unit) as i64,
+        Some(at) => ((at.saturating_sub(now) + unit / 2) / unit) as i64,
+    };
+    ctx.reply().int(r);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], 1000, false)
+}
+fn pttl(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], 1, false)
+}
+fn expiretime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], 1000, true)
+}
+fn pexpiretime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, argv[1], 1, true)
+}
+
+fn persist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let had = ctx.db().get(argv[1], now).is_some_and(|e| e.expire_at != 0);
+    if had {
+        ctx.db().set_expire(argv[1], 0, now);
+        ctx.dirty(1);
+    }
+    ctx.reply().int(had as i64);
+    Ok(())
+}
+
+fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let mut replace = false;
+    let mut dst_db = ctx.client.db;
+    let mut i = 3;
+    while i < argv.len() {
+        if is(argv[i], "replace") {
+            replace = true;
+        } else if is(argv[i], "db") && i + 1 < argv.len() {
+            let n = parse_i64(argv[i + 1])?;
+            if n < 0 || n as usize >= ctx.node.dbs.len() {
+                return Err(CmdError::new("ERR DB index is out of range"));
+            }
+            dst_db = n as usize;
+            i += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 1;
+    }
+    if argv[1] == argv[2] && dst_db == ctx.client.db {
+        return Err(CmdError::new("ERR source and destination objects are the same"));
+    }
+    let Some(e) = ctx.db().get(argv[1], now).cloned() else {
+        ctx.reply().int(0);
+        return Ok(());
+    };
+    let target = &mut ctx.node.dbs[dst_db];
+    if target.contains(argv[2], now) && !replace {
+        ctx.reply().int(0);
+        return Ok(());
+    }
+    target.set_with_expire(argv[2], e.value, e.expire_at);
+    ctx.dirty(1);
+    ctx.reply().int(1);
+    Ok(())
+}
+
+fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err(CmdError::new("ERR MOVE is not allowed in cluster mode"));
+    }
+    let now = ctx.now();
+    let n = parse_i64(argv[2])?;
+    if n < 0 || n as usize >= ctx.node.dbs.len() {
+        return Err(CmdError::new("ERR DB index is out of range"));
+    }
+    let dst = n as usize;
+    if dst == ctx.client.db {
+        return Err(CmdError::new("ERR source and destination objects are the same"));
+    }
+    if !ctx.db().contains(argv[1], now) || ctx.node.dbs[dst].contains(argv[1], now) {
+        ctx.reply().int(0);
+        return Ok(());
+    }
+    let Some(e) = ctx.db().remove(argv[1], now) else {
+        ctx.reply().int(0);
+        return Ok(());
+    };
+    ctx.node.dbs[dst].set_with_expire(argv[1], e.value, e.expire_at);
+    ctx.dirty(1);
+    ctx.reply().int(1);
+    Ok(())
+}
+
+fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "help") {
+        let lines = ["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ENCODING <key>", "FREQ <key>", "IDLETIME <key>", "REFCOUNT <key>", "HELP"];
+        ctx.reply().array(lines.len());
+        for l in lines {
+            ctx.reply().simple(l);
+        }
+        return Ok(());
+    }
+    if argv.len() != 3 {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.", String::from_utf8_lossy(sub))));
+    }
+    let now = ctx.now();
+    let Some(enc) = ctx.db().get(argv[2], now).map(|e| e.value.encoding()) else {
+        ctx.reply().null();
+        return Ok(());
+    };
+    if is(sub, "encoding") {
+        ctx.reply().bulk_str(enc);
+    } else if is(sub, "refcount") {
+        ctx.reply().int(1);
+    } else if is(sub, "idletime") {
+        ctx.reply().int(0);
+    } else if is(sub, "freq") {
+        return Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand '{}'. Try OBJECT HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+fn flush_opts(argv: &[&[u8]]) -> CmdResult {
+    match argv.get(1) {
+        None => Ok(()),
+        Some(a) if argv.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
+        _ => Err(CmdError::syntax()),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    flush_opts(argv)?;
+    let n = ctx.db().len() as u64;
+    ctx.db().flush();
+    let db = ctx.client.db;
+    ctx.node.touch_all(Some(db));
+    ctx.dirty(n.max(1));
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    flush_opts(argv)?;
+    let mut n = 0;
+    for db in &mut ctx.node.dbs {
+        n += db.len() as u64;
+        db.flush();
+    }
+    ctx.node.touch_all(None);
+    ctx.dirty(n.max(1));
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err(CmdError::new("ERR SWAPDB is not allowed in cluster mode"));
+    }
+    let a = parse_i64(argv[1]).map_err(|_| CmdError::new("ERR invalid first DB index"))?;
+    let b = parse_i64(argv[2]).map_err(|_| CmdError::new("ERR invalid second DB index"))?;
+    let n = ctx.node.dbs.len() as i64;
+    if a < 0 || b < 0 || a >= n || b >= n {
+        return Err(CmdError::new("ERR DB index is out of range"));
+    }
+    ctx.node.dbs.swap(a as usize, b as usize);
+    ctx.node.touch_all(Some(a as usize));
+    ctx.node.touch_all(Some(b as usize));
+    ctx.dirty(1);
+    ctx.reply().ok();
+    Ok(())
+}

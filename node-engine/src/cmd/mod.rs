@@ -1,0 +1,263 @@
+//! Commands: each is a [`CommandSpec`] (name, arity, flags, key positions,
+//! handler) declared next to its code in a family file, and every family's
+//! table is listed once in [`all_commands`]. The dispatcher in
+//! [`crate::server::dispatch`] uses the metadata for arity errors, COMMAND,
+//! cluster routing, read-only replicas, WATCH and propagation.
+
+pub mod args;
+pub mod cluster;
+pub mod connection;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod pubsub;
+pub mod server;
+pub mod sets;
+pub mod strings;
+pub mod transactions;
+pub mod zsets;
+
+use crate::node::Node;
+use crate::server::client::Client;
+use std::borrow::Cow;
+
+/// Command flags (a subset of Redis's, printed by COMMAND).
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const ALLOW_BUSY: u32 = 1 << 12;
+
+    /// Names as COMMAND prints them, in Redis's order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// A command's reply failure, carrying Redis's exact error line (code first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl CmdError {
+    pub fn new(msg: impl Into<Cow<'static, str>>) -> Self {
+        CmdError(msg.into())
+    }
+    pub fn syntax() -> Self {
+        CmdError::new("ERR syntax error")
+    }
+    pub fn wrong_type() -> Self {
+        CmdError::new("WRONGTYPE Operation against a key holding the wrong kind of value")
+    }
+    pub fn not_integer() -> Self {
+        CmdError::new("ERR value is not an integer or out of range")
+    }
+    pub fn not_float() -> Self {
+        CmdError::new("ERR value is not a valid float")
+    }
+    pub fn overflow() -> Self {
+        CmdError::new("ERR increment or decrement would overflow")
+    }
+    pub fn no_such_key() -> Self {
+        CmdError::new("ERR no such key")
+    }
+    pub fn arity(name: &str) -> Self {
+        CmdError::new(format!("ERR wrong number of arguments for '{name}' command"))
+    }
+    pub fn out_of_range() -> Self {
+        CmdError::new("ERR index out of range")
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+/// Everything a handler may touch: the node (keyspace, config, cluster) and the calling client.
+pub struct Ctx<'a> {
+    pub node: &'a mut Node,
+    pub client: &'a mut Client,
+}
+
+impl Ctx<'_> {
+    /// The client's selected database.
+    #[inline]
+    pub fn db(&mut self) -> &mut crate::keyspace::Db {
+        let i = self.client.db;
+        &mut self.node.dbs[i]
+    }
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.node.now_ms
+    }
+    #[inline]
+    pub fn reply(&mut self) -> &mut crate::resp::ReplyBuf {
+        &mut self.client.reply
+    }
+    /// Records `n` changes to the dataset (drives save points and propagation).
+    #[inline]
+    pub fn dirty(&mut self, n: u64) {
+        self.node.dirty += n;
+    }
+    /// Replaces what is propagated to replicas/AOF for this command
+    /// (e.g. SET EX becomes SET PXAT so replicas agree on the deadline).
+    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
+        self.client.propagate_override.push(argv);
+    }
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> CmdResult;
+pub type KeysFn = fn(&[&[u8]]) -> Vec<usize>;
+
+/// A command's metadata and handler.
+pub struct CommandSpec {
+    /// Lowercase name (`get`, or `cluster|info` style for documentation only).
+    pub name: &'static str,
+    /// Redis arity: exact count if positive, minimum if negative (name included).
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub handler: Handler,
+    /// For commands whose keys are not a fixed range (numkeys forms).
+    pub keys: Option<KeysFn>,
+    /// ACL categories for COMMAND INFO (`@read`, `@string`, ...).
+    pub categories: &'static [&'static str],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            handler,
+            keys: None,
+            categories: &[],
+        }
+    }
+    pub const fn with_keys(mut self, f: KeysFn) -> Self {
+        self.keys = Some(f);
+        self
+    }
+    pub const fn is_write(&self) -> bool {
+        self.flags & flags::WRITE != 0
+    }
+    /// Argument positions that are keys for this call.
+    pub fn key_positions(&self, argv: &[&[u8]]) -> Vec<usize> {
+        if let Some(f) = self.keys {
+            return f(argv);
+        }
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 {
+            argv.len() as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let step = self.step.max(1) as usize;
+        (self.first_key as usize..=last.max(0) as usize)
+            .step_by(step)
+            .filter(|&i| i < argv.len())
+            .collect()
+    }
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+}
+
+/// Every command family's table, listed in one place.
+pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        connection::COMMANDS,
+        strings::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        hashes::COMMANDS,
+        lists::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        pubsub::COMMANDS,
+        transactions::COMMANDS,
+        cluster::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Name -> spec lookup built once per node.
+pub struct CommandTable {
+    map: ahash::AHashMap<&'static [u8], &'static CommandSpec>,
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        let map = all_commands().map(|c| (c.name.as_bytes(), c)).collect();
+        CommandTable { map }
+    }
+}
+
+impl CommandTable {
+    /// Case-insensitive lookup without allocating for short names.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut tmp = [0u8; 32];
+        if name.len() > tmp.len() {
+            return None;
+        }
+        for (d, s) in tmp.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.map.get(&tmp[..name.len()]).copied()
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.map.values().copied()
+    }
+}
+
+/// Shared key-position function: `numkeys` at argv[1], keys after it (ZUNION, SINTERCARD, ...).
+pub fn keys_numkeys_at1(argv: &[&[u8]]) -> Vec<usize> {
+    numkeys_from(argv, 1)
+}
+
+/// Keys counted by a numkeys argument at `at`, following it.
+pub fn numkeys_from(argv: &[&[u8]], at: usize) -> Vec<usize> {
+    let n = argv.get(at).and_then(|a| args::parse_i64(a).ok()).unwrap_or(0);
+    if n <= 0 {
+        return Vec::new();
+    }
+    (at + 1..at + 1 + n as usize).filter(|&i| i < argv.len()).collect()
+}

@@ -1,0 +1,197 @@
+//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+//! Messages are encoded per subscriber (RESP2 array or RESP3 push) and sent
+//! through the subscriber's push channel.
+
+use super::args::is;
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::glob::glob_match;
+use crate::keyspace::Key;
+use crate::node::Node;
+use crate::resp::ReplyBuf;
+use crate::server::client::{ClientId, Push};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), subscribe),
+    CommandSpec::new("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), unsubscribe),
+    CommandSpec::new("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), psubscribe),
+    CommandSpec::new("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), punsubscribe),
+    CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST, (0, 0, 0), publish),
+    CommandSpec::new("pubsub", -2, PUBSUB | LOADING | STALE, (0, 0, 0), pubsub),
+];
+
+fn counts(node: &Node, id: ClientId) -> (usize, usize) {
+    let subs = node.channels.values().filter(|ids| ids.contains(&id)).count();
+    let psubs = node.patterns.iter().filter(|(_, c)| *c == id).count();
+    (subs, psubs)
+}
+
+fn sync_counts(ctx: &mut Ctx<'_>) -> usize {
+    let id = ctx.client.id;
+    let (s, p) = counts(ctx.node, id);
+    if let Some(c) = ctx.node.clients.get_mut(&id) {
+        c.sub_count = s;
+        c.psub_count = p;
+    }
+    ctx.client.subscriptions = s + p;
+    s + p
+}
+
+fn confirm(r: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
+    r.push(3);
+    r.bulk(kind);
+    match name {
+        Some(n) => r.bulk(n),
+        None => r.null(),
+    }
+    r.int(count as i64);
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::new("ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+    }
+    let id = ctx.client.id;
+    for ch in &argv[1..] {
+        let subs = ctx.node.channels.entry(Key::from(*ch)).or_default();
+        if !subs.contains(&id) {
+            subs.push(id);
+        }
+        let n = sync_counts(ctx);
+        confirm(ctx.reply(), b"subscribe", Some(ch), n);
+    }
+    Ok(())
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    for p in &argv[1..] {
+        if !ctx.node.patterns.iter().any(|(pp, c)| *c == id && &pp[..] == *p) {
+            ctx.node.patterns.push((Key::from(*p), id));
+        }
+        let n = sync_counts(ctx);
+        confirm(ctx.reply(), b"psubscribe", Some(p), n);
+    }
+    Ok(())
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    let targets: Vec<Key> = if argv.len() == 1 {
+        ctx.node.channels.iter().filter(|(_, ids)| ids.contains(&id)).map(|(k, _)| k.clone()).collect()
+    } else {
+        argv[1..].iter().map(|a| Key::from(*a)).collect()
+    };
+    if targets.is_empty() {
+        let n = sync_counts(ctx);
+        confirm(ctx.reply(), b"unsubscribe", None, n);
+    }
+    for ch in targets {
+        if let Some(ids) = ctx.node.channels.get_mut(&ch) {
+            ids.retain(|&c| c != id);
+            if ids.is_empty() {
+                ctx.node.channels.remove(&ch);
+            }
+        }
+        let n = sync_counts(ctx);
+        confirm(ctx.reply(), b"unsubscribe", Some(&ch), n);
+    }
+    Ok(())
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    let targets: Vec<Key> = if argv.len() == 1 {
+        ctx.node.patterns.iter().filter(|(_, c)| *c == id).map(|(p, _)| p.clone()).collect()
+    } else {
+        argv[1..].iter().map(|a| Key::from(*a)).collect()
+    };
+    if targets.is_empty() {
+        let n = sync_counts(ctx);
+        confirm(ctx.reply(), b"punsubscribe", None, n);
+    }
+    for p in targets {
+        ctx.node.patterns.retain(|(pp, c)| !(*c == id && *pp == p));
+        let n = sync_counts(ctx);
+        confirm(ctx.reply(), b"punsubscribe", Some(&p), n);
+    }
+    Ok(())
+}
+
+/// Delivers a message to channel and pattern subscribers; returns receivers.
+pub fn publish_message(node: &mut Node, channel: &[u8], message: &[u8]) -> usize {
+    let mut n = 0;
+    if let Some(ids) = node.channels.get(channel) {
+        for id in ids {
+            let resp3 = node.clients.get(id).is_some_and(|c| c.resp3);
+            let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+            r.push(3);
+            r.bulk(b"message");
+            r.bulk(channel);
+            r.bulk(message);
+            if node.push_to(*id, Push::Bytes(r.buf)) {
+                n += 1;
+            }
+        }
+    }
+    for (pattern, id) in &node.patterns {
+        if glob_match(pattern, channel, false) {
+            let resp3 = node.clients.get(id).is_some_and(|c| c.resp3);
+            let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+            r.push(4);
+            r.bulk(b"pmessage");
+            r.bulk(pattern);
+            r.bulk(channel);
+            r.bulk(message);
+            if node.push_to(*id, Push::Bytes(r.buf)) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let n = publish_message(ctx.node, argv[1], argv[2]);
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "channels") && argv.len() <= 3 {
+        let pat = argv.get(2).copied();
+        let list: Vec<Key> = ctx.node.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
+        let r = ctx.reply();
+        r.array(list.len());
+        for c in list {
+            r.bulk(&c);
+        }
+    } else if is(sub, "numsub") {
+        let pairs: Vec<(Vec<u8>, usize)> = argv[2..].iter().map(|c| (c.to_vec(), ctx.node.channels.get(*c).map_or(0, Vec::len))).collect();
+        let r = ctx.reply();
+        r.map(pairs.len());
+        for (c, n) in pairs {
+            r.bulk(&c);
+            r.int(n as i64);
+        }
+    } else if is(sub, "numpat") && argv.len() == 2 {
+        let mut pats: Vec<&Key> = ctx.node.patterns.iter().map(|(p, _)| p).collect();
+        pats.sort();
+        pats.dedup();
+        let n = pats.len() as i64;
+        ctx.reply().int(n);
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}
+
+/// Drops every subscription of a client (disconnect, RESET).
+pub fn unsubscribe_all(node: &mut Node, id: ClientId) {
+    node.channels.retain(|_, ids| {
+        ids.retain(|&c| c != id);
+        !ids.is_empty()
+    });
+    node.patterns.retain(|(_, c)| *c != id);
+}

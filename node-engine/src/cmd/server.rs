@@ -1,0 +1,473 @@
+//! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SLOWLOG, MONITOR,
+//! DEBUG, SHUTDOWN, MEMORY.
+
+use super::args::{is, parse_i64};
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::node::{Node, ShutdownKind};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("info", -1, LOADING | STALE, (0, 0, 0), info),
+    CommandSpec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config),
+    CommandSpec::new("command", -1, LOADING | STALE, (0, 0, 0), command),
+    CommandSpec::new("time", 1, FAST | LOADING | STALE, (0, 0, 0), time),
+    CommandSpec::new("lastsave", 1, FAST | LOADING | STALE, (0, 0, 0), lastsave),
+    CommandSpec::new("slowlog", -2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog),
+    CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), monitor),
+    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), debug),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), shutdown),
+    CommandSpec::new("memory", -2, READONLY, (0, 0, 0), memory),
+];
+
+/// Resident set size of this process in bytes (Linux), for INFO memory.
+pub fn process_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn cpu_times() -> (f64, f64) {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a rusage into the pointer we own.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return (0.0, 0.0);
+    }
+    // SAFETY: initialised by the successful call above.
+    let u = unsafe { usage.assume_init() };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(u.ru_stime), t(u.ru_utime))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// Builds the INFO text for the requested sections (all when empty / "all" / "everything").
+pub fn info_text(node: &Node, sections: &[String]) -> String {
+    let all = sections.is_empty() || sections.iter().any(|s| s == "all" || s == "everything" || s == "default");
+    let want = |s: &str| all || sections.iter().any(|x| x == s);
+    let mut out = String::new();
+    let uptime = node.started.elapsed().as_secs();
+    if want("server") {
+        out.push_str(&format!(
+            "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:0\r\nexecutable:slot-node\r\nconfig_file:{}\r\nio_threads_active:0\r\nslot_node_version:{}\r\n\r\n",
+            crate::REDIS_VERSION,
+            if node.cluster.is_some() { "cluster" } else { "standalone" },
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            node.run_id,
+            node.config.port(),
+            node.now_ms * 1000,
+            uptime,
+            uptime / 86400,
+            node.config.int_named("hz", 10),
+            node.config.int_named("hz", 10),
+            node.config.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
+            env!("CARGO_PKG_VERSION"),
+        ));
+    }
+    if want("clients") {
+        let blocked = node.blocked.values().map(Vec::len).sum::<usize>();
+        let pubsub = node.clients.values().filter(|c| c.sub_count + c.psub_count > 0).count();
+        out.push_str(&format!(
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
+            node.clients.len(),
+            node.config.maxclients(),
+            blocked,
+            blocked,
+            pubsub
+        ));
+    }
+    if want("memory") {
+        let rss = process_rss();
+        let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
+        out.push_str(&format!(
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\r\n",
+            human(rss),
+            human(rss),
+            human(rss),
+            human(maxmemory),
+            node.config.get("maxmemory-policy").unwrap_or("noeviction"),
+        ));
+    }
+    if want("persistence") {
+        out.push_str(&crate::cmd::server::persistence_info(node));
+    }
+    if want("stats") {
+        let s = &node.stats;
+        let expired: u64 = node.dbs.iter().map(|d| d.expired_total).sum();
+        out.push_str(&format!(
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            s.total_connections,
+            s.total_commands,
+            s.instantaneous_ops(),
+            s.net_input_bytes,
+            s.net_output_bytes,
+            s.rejected_connections,
+            expired,
+            s.keyspace_hits,
+            s.keyspace_misses,
+            node.channels.len(),
+            node.patterns.len()
+        ));
+    }
+    if want("replication") {
+        out.push_str(&crate::cluster::replication_info(node));
+    }
+    if want("cpu") {
+        let (sys, user) = cpu_times();
+        out.push_str(&format!("# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n\r\n"));
+    }
+    if want("modules") {
+        out.push_str("# Modules\r\n\r\n");
+    }
+    if want("cluster") {
+        out.push_str(&format!("# Cluster\r\ncluster_enabled:{}\r\n\r\n", node.cluster.is_some() as u8));
+    }
+    if want("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for (i, db) in node.dbs.iter().enumerate() {
+            if !db.is_empty() {
+                out.push_str(&format!("db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.expires_len()));
+            }
+        }
+        out.push_str("\r\n");
+    }
+    while out.ends_with("\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    out
+}
+
+/// The `# Persistence` section (kept next to INFO so every field lives in one place).
+pub fn persistence_info(node: &Node) -> String {
+    format!(
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n\r\n",
+        node.dirty,
+        node.last_save_unix,
+        node.config.flag_named("appendonly") as u8
+    )
+}
+
+fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sections: Vec<String> = argv[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let text = info_text(ctx.node, &sections);
+    ctx.reply().verbatim(&text);
+    Ok(())
+}
+
+fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "get") && argv.len() >= 3 {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for pat in &argv[2..] {
+            let lower = pat.to_ascii_lowercase();
+            for (k, v) in ctx.node.config.matching(&lower) {
+                if !pairs.iter().any(|(pk, _)| pk == k) {
+                    pairs.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        let r = ctx.reply();
+        r.map(pairs.len());
+        for (k, v) in pairs {
+            r.bulk(k.as_bytes());
+            r.bulk(v.as_bytes());
+        }
+    } else if is(sub, "set") && argv.len() >= 4 && argv.len() % 2 == 0 {
+        let mut next = ctx.node.config.clone();
+        for pair in argv[2..].chunks(2) {
+            let name = String::from_utf8_lossy(pair[0]).into_owned();
+            let value = String::from_utf8_lossy(pair[1]).into_owned();
+            if IMMUTABLE.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")));
+            }
+            next.set_checked(&name, &value).map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
+        }
+        ctx.node.config = next;
+        ctx.reply().ok();
+    } else if is(sub, "resetstat") && argv.len() == 2 {
+        ctx.node.stats = Default::default();
+        ctx.node.slowlog.clear();
+        ctx.reply().ok();
+    } else if is(sub, "rewrite") && argv.len() == 2 {
+        let Some(path) = ctx.node.config.file.clone() else {
+            return Err(CmdError::new("ERR The server is running without a config file"));
+        };
+        let text = ctx.node.config.to_conf_text();
+        crate::server::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
+        ctx.reply().ok();
+    } else if is(sub, "help") {
+        let lines = ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"];
+        ctx.reply().array(lines.len());
+        for l in lines {
+            ctx.reply().simple(l);
+        }
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}
+
+/// Directives Redis refuses to change at runtime.
+const IMMUTABLE: &[&str] = &["port", "bind", "cluster-enabled", "cluster-config-file", "cluster-port", "databases", "daemonize", "pidfile", "logfile", "unixsocket", "supervised", "io-threads"];
+
+fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
+    r.array(10);
+    r.bulk(c.name.as_bytes());
+    r.int(c.arity as i64);
+    let names: Vec<&str> = super::flags::NAMES.iter().filter(|(f, _)| c.flags & f != 0).map(|(_, n)| *n).collect();
+    r.set(names.len());
+    for n in names {
+        r.simple(n);
+    }
+    r.int(c.first_key as i64);
+    r.int(c.last_key as i64);
+    r.int(c.step as i64);
+    r.set(c.categories.len());
+    for cat in c.categories {
+        r.simple(cat);
+    }
+    r.set(0); // tips
+    // key specs: one range spec when keys are positional, as Redis describes them.
+    if c.first_key > 0 {
+        r.array(1);
+        r.map(3);
+        r.bulk(b"flags");
+        r.set(0);
+        r.bulk(b"begin_search");
+        r.map(2);
+        r.bulk(b"type");
+        r.bulk(b"index");
+        r.bulk(b"spec");
+        r.map(1);
+        r.bulk(b"index");
+        r.int(c.first_key as i64);
+        r.bulk(b"find_keys");
+        r.map(2);
+        r.bulk(b"type");
+        r.bulk(b"range");
+        r.bulk(b"spec");
+        r.map(3);
+        r.bulk(b"lastkey");
+        r.int(if c.last_key < 0 { c.last_key as i64 } else { (c.last_key - c.first_key) as i64 });
+        r.bulk(b"keystep");
+        r.int(c.step as i64);
+        r.bulk(b"limit");
+        r.int(0);
+    } else {
+        r.array(0);
+    }
+    r.array(0); // subcommands
+}
+
+fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut all: Vec<&'static CommandSpec> = ctx.node.commands.iter().collect();
+    all.sort_by_key(|c| c.name);
+    if argv.len() == 1 {
+        let r = ctx.reply();
+        r.array(all.len());
+        for c in all {
+            write_command_entry(r, c);
+        }
+        return Ok(());
+    }
+    let sub = argv[1];
+    if is(sub, "count") && argv.len() == 2 {
+        ctx.reply().int(all.len() as i64);
+    } else if is(sub, "list") {
+        let r = ctx.reply();
+        r.array(all.len());
+        for c in all {
+            r.bulk(c.name.as_bytes());
+        }
+    } else if is(sub, "info") || is(sub, "docs") {
+        let names: Vec<&[u8]> = if argv.len() == 2 { all.iter().map(|c| c.name.as_bytes()).collect() } else { argv[2..].to_vec() };
+        let docs = is(sub, "docs");
+        let found: Vec<Option<&'static CommandSpec>> = names.iter().map(|n| ctx.node.commands.lookup(n)).collect();
+        let r = ctx.reply();
+        if docs {
+            let present: Vec<&'static CommandSpec> = found.into_iter().flatten().collect();
+            r.map(present.len());
+            for c in present {
+                r.bulk(c.name.as_bytes());
+                r.map(1);
+                r.bulk(b"summary");
+                r.bulk(c.name.as_bytes());
+            }
+        } else {
+            r.array(found.len());
+            for c in found {
+                match c {
+                    Some(c) => write_command_entry(r, c),
+                    None => r.null_array(),
+                }
+            }
+        }
+    } else if is(sub, "getkeys") && argv.len() >= 3 {
+        let rest = &argv[2..];
+        let Some(c) = ctx.node.commands.lookup(rest[0]) else {
+            return Err(CmdError::new("ERR Invalid command specified"));
+        };
+        if !c.arity_ok(rest.len()) {
+            return Err(CmdError::new("ERR Invalid number of arguments specified for command"));
+        }
+        let pos = c.key_positions(rest);
+        if pos.is_empty() {
+            return Err(CmdError::new("ERR The command has no key arguments"));
+        }
+        let r = ctx.reply();
+        r.array(pos.len());
+        for p in pos {
+            r.bulk(rest[p]);
+        }
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let r = ctx.reply();
+    r.array(2);
+    r.bulk(d.as_secs().to_string().as_bytes());
+    r.bulk(d.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let t = ctx.node.last_save_unix as i64;
+    ctx.reply().int(t);
+    Ok(())
+}
+
+fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "get") && argv.len() <= 3 {
+        let count = match argv.get(2) {
+            Some(a) => {
+                let n = parse_i64(a)?;
+                if n < -1 {
+                    return Err(CmdError::new("ERR count should be greater than or equal to -1"));
+                }
+                if n == -1 { usize::MAX } else { n as usize }
+            }
+            None => 10,
+        };
+        let entries: Vec<_> = ctx.node.slowlog.iter().take(count).cloned().collect();
+        let r = ctx.reply();
+        r.array(entries.len());
+        for e in entries {
+            r.array(6);
+            r.int(e.id as i64);
+            r.int(e.at_secs as i64);
+            r.int(e.micros as i64);
+            r.array(e.argv.len());
+            for a in &e.argv {
+                r.bulk(a);
+            }
+            r.bulk(e.peer.as_bytes());
+            r.bulk(e.name.as_bytes());
+        }
+    } else if is(sub, "len") && argv.len() == 2 {
+        let n = ctx.node.slowlog.len() as i64;
+        ctx.reply().int(n);
+    } else if is(sub, "reset") && argv.len() == 2 {
+        ctx.node.slowlog.clear();
+        ctx.reply().ok();
+    } else if is(sub, "help") {
+        ctx.reply().array(1);
+        ctx.reply().simple("SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are: GET [<count>], LEN, RESET, HELP");
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    if !ctx.node.monitors.contains(&id) {
+        ctx.node.monitors.push(id);
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "sleep") && argv.len() == 3 {
+        let secs = super::args::parse_f64(argv[2])?;
+        // Blocks the node on purpose, as Redis does: it is how tests simulate a hung server.
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+        ctx.reply().ok();
+    } else if is(sub, "set-active-expire") && argv.len() == 3 {
+        ctx.reply().ok();
+    } else if is(sub, "object") && argv.len() == 3 {
+        let now = ctx.now();
+        let Some(e) = ctx.db().get(argv[2], now).cloned() else {
+            return Err(CmdError::no_such_key());
+        };
+        let line = format!("Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0", e.value.encoding(), e.value.approx_size());
+        ctx.reply().simple(&line);
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut kind = ShutdownKind::Default;
+    for a in &argv[1..] {
+        if is(a, "save") {
+            kind = ShutdownKind::Save;
+        } else if is(a, "nosave") {
+            kind = ShutdownKind::NoSave;
+        } else if is(a, "now") || is(a, "force") || is(a, "abort") {
+            // NOW/FORCE skip waiting for replicas and ignore save errors; we do not wait anyway.
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    ctx.node.shutdown = Some(kind);
+    ctx.node.shutdown_notify.notify_one();
+    // Redis sends no reply on success: the connection just closes.
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn memory(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sub = argv[1];
+    if is(sub, "usage") && argv.len() >= 3 {
+        let now = ctx.now();
+        match ctx.db().get(argv[2], now).map(|e| e.value.approx_size() + argv[2].len() + 56) {
+            Some(n) => ctx.reply().int(n as i64),
+            None => ctx.reply().null(),
+        }
+    } else if is(sub, "doctor") {
+        ctx.reply().verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+    } else if is(sub, "stats") {
+        let rss = process_rss();
+        let r = ctx.reply();
+        r.map(2);
+        r.bulk(b"peak.allocated");
+        r.int(rss as i64);
+        r.bulk(b"total.allocated");
+        r.int(rss as i64);
+    } else {
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.", String::from_utf8_lossy(sub))));
+    }
+    Ok(())
+}

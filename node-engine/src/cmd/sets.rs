@@ -1,0 +1,5 @@
+//! sets commands (being written; the table is filled in as commands land).
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,469 @@
+//! String commands.
+
+use super::args::{format_float_value, is, normalize_range, parse_f64, parse_i64, strict_i64};
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::keyspace::{Key, Value};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("get", 2, READONLY | FAST, (1, 1, 1), get),
+    CommandSpec::new("set", -3, WRITE | DENYOOM, (1, 1, 1), set),
+    CommandSpec::new("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), setnx),
+    CommandSpec::new("setex", 4, WRITE | DENYOOM, (1, 1, 1), setex),
+    CommandSpec::new("psetex", 4, WRITE | DENYOOM, (1, 1, 1), psetex),
+    CommandSpec::new("mget", -2, READONLY | FAST, (1, -1, 1), mget),
+    CommandSpec::new("mset", -3, WRITE | DENYOOM, (1, -1, 2), mset),
+    CommandSpec::new("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), msetnx),
+    CommandSpec::new("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), incr),
+    CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
+    CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
+    CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
+    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrbyfloat),
+    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), append),
+    CommandSpec::new("strlen", 2, READONLY | FAST, (1, 1, 1), strlen),
+    CommandSpec::new("getrange", 4, READONLY, (1, 1, 1), getrange),
+    CommandSpec::new("substr", 4, READONLY, (1, 1, 1), getrange),
+    CommandSpec::new("setrange", 4, WRITE | DENYOOM, (1, 1, 1), setrange),
+    CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), getset),
+    CommandSpec::new("getdel", 2, WRITE | FAST, (1, 1, 1), getdel),
+    CommandSpec::new("getex", -2, WRITE | FAST, (1, 1, 1), getex),
+];
+
+/// Reads a string value: Ok(None) when missing, WRONGTYPE for other types.
+pub fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
+    let now = ctx.now();
+    match ctx.db().get(key, now) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Str(s) => Ok(Some(s)),
+            _ => Err(CmdError::wrong_type()),
+        },
+    }
+}
+
+fn get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let i = ctx.client.db;
+    let db = &mut ctx.node.dbs[i];
+    match db.get(argv[1], now) {
+        None => {
+            ctx.node.stats.keyspace_misses += 1;
+            ctx.client.reply.null();
+        }
+        Some(e) => match &e.value {
+            Value::Str(s) => {
+                ctx.client.reply.bulk(s);
+                ctx.node.stats.keyspace_hits += 1;
+            }
+            _ => return Err(CmdError::wrong_type()),
+        },
+    }
+    Ok(())
+}
+
+/// Expiry given by SET/GETEX options.
+enum Ttl {
+    Keep,
+    Clear,
+    At(u64),
+}
+
+fn parse_expire_arg(unit_ms: u64, absolute: bool, arg: &[u8], now: u64, cmd: &str) -> Result<u64, CmdError> {
+    let n = parse_i64(arg)?;
+    if n <= 0 || (!absolute && (n as u64).checked_mul(unit_ms).is_none()) {
+        return Err(CmdError::new(format!("ERR invalid expire time in '{cmd}' command")));
+    }
+    let ms = (n as u64).checked_mul(unit_ms).ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))?;
+    if absolute {
+        Ok(ms)
+    } else {
+        now.checked_add(ms).ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))
+    }
+}
+
+fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let (mut nx, mut xx, mut get_old) = (false, false, false);
+    let mut ttl = Ttl::Clear;
+    let mut ttl_given = false;
+    let mut i = 3;
+    while i < argv.len() {
+        let a = argv[i];
+        let next = argv.get(i + 1);
+        if is(a, "nx") && !xx {
+            nx = true;
+        } else if is(a, "xx") && !nx {
+            xx = true;
+        } else if is(a, "get") {
+            get_old = true;
+        } else if is(a, "keepttl") && !ttl_given {
+            ttl = Ttl::Keep;
+            ttl_given = true;
+        } else if !ttl_given && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && next.is_some() {
+            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
+            let abs = is(a, "exat") || is(a, "pxat");
+            let at = parse_expire_arg(unit, abs, next.map_or(&b""[..], |v| v), now, "set")?;
+            ttl = Ttl::At(at);
+            ttl_given = true;
+            i += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 1;
+    }
+    let key = argv[1];
+    let old: Option<Option<Key>> = if get_old {
+        Some(read_str(ctx, key)?.map(Into::into))
+    } else {
+        None
+    };
+    let exists = match &old {
+        Some(o) => o.is_some() || ctx.db().contains(key, now),
+        None => (nx || xx) && ctx.db().contains(key, now),
+    };
+    if (nx && exists) || (xx && !exists) {
+        match old {
+            Some(Some(v)) => ctx.reply().bulk(&v),
+            _ => ctx.reply().null(),
+        }
+        return Ok(());
+    }
+    let value = Value::Str(argv[2].into());
+    let db = ctx.db();
+    match ttl {
+        Ttl::Keep => {
+            let keep = db.get(key, now).map_or(0, |e| e.expire_at);
+            db.set_with_expire(key, value, keep);
+        }
+        Ttl::Clear => db.set(key, value),
+        Ttl::At(at) => {
+            db.set_with_expire(key, value, at);
+            if at <= now {
+                db.remove(key, now);
+            }
+            ctx.propagate_as(vec![b"SET".to_vec(), key.to_vec(), argv[2].to_vec(), b"PXAT".to_vec(), at.to_string().into_bytes()]);
+        }
+    }
+    ctx.dirty(1);
+    match old {
+        Some(Some(v)) => ctx.reply().bulk(&v),
+        Some(None) => ctx.reply().null(),
+        None => ctx.reply().ok(),
+    }
+    Ok(())
+}
+
+fn setnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    if ctx.db().contains(argv[1], now) {
+        ctx.reply().int(0);
+    } else {
+        ctx.db().set(argv[1], Value::Str(argv[2].into()));
+        ctx.dirty(1);
+        ctx.reply().int(1);
+    }
+    Ok(())
+}
+
+fn setex_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: u64, name: &str) -> CmdResult {
+    let now = ctx.now();
+    let at = parse_expire_arg(unit, false, argv[2], now, name)?;
+    ctx.db().set_with_expire(argv[1], Value::Str(argv[3].into()), at);
+    ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[3].to_vec(), b"PXAT".to_vec(), at.to_string().into_bytes()]);
+    ctx.dirty(1);
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    setex_common(ctx, argv, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    setex_common(ctx, argv, 1, "psetex")
+}
+
+fn mget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    ctx.client.reply.array(argv.len() - 1);
+    let i = ctx.client.db;
+    for key in &argv[1..] {
+        match ctx.node.dbs[i].get(key, now).map(|e| &e.value) {
+            Some(Value::Str(s)) => ctx.client.reply.bulk(s),
+            _ => ctx.client.reply.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() % 2 != 1 {
+        return Err(CmdError::arity("mset"));
+    }
+    for pair in argv[1..].chunks(2) {
+        ctx.db().set(pair[0], Value::Str(pair[1].into()));
+    }
+    ctx.dirty((argv.len() / 2) as u64);
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() % 2 != 1 {
+        return Err(CmdError::arity("msetnx"));
+    }
+    let now = ctx.now();
+    if argv[1..].chunks(2).any(|p| ctx.db().contains(p[0], now)) {
+        ctx.reply().int(0);
+        return Ok(());
+    }
+    for pair in argv[1..].chunks(2) {
+        ctx.db().set(pair[0], Value::Str(pair[1].into()));
+    }
+    ctx.dirty((argv.len() / 2) as u64);
+    ctx.reply().int(1);
+    Ok(())
+}
+
+/// INCR family: parse, add with overflow check, store keeping the TTL.
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
+    let now = ctx.now();
+    let db = ctx.db();
+    let new = match db.get_mut(key, now) {
+        Some(e) => {
+            let Value::Str(s) = &mut e.value else {
+                return Err(CmdError::wrong_type());
+            };
+            let cur = strict_i64(s).ok_or_else(CmdError::not_integer)?;
+            let new = cur.checked_add(delta).ok_or_else(CmdError::overflow)?;
+            let mut buf = itoa(new);
+            *s = buf.as_slice_mut().into();
+            new
+        }
+        None => {
+            db.set(key, Value::Str(itoa(delta).as_slice_mut().into()));
+            delta
+        }
+    };
+    ctx.dirty(1);
+    ctx.reply().int(new);
+    Ok(())
+}
+
+struct Itoa([u8; 20], usize);
+impl Itoa {
+    fn as_slice_mut(&mut self) -> &[u8] {
+        &self.0[self.1..]
+    }
+}
+fn itoa(n: i64) -> Itoa {
+    let mut b = [0u8; 20];
+    let mut i = 20;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        b[i] = b'-';
+    }
+    Itoa(b, i)
+}
+
+fn incr(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, argv[1], 1)
+}
+fn decr(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, argv[1], -1)
+}
+fn incrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, argv[1], parse_i64(argv[2])?)
+}
+fn decrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let d = parse_i64(argv[2])?;
+    if d == i64::MIN {
+        return Err(CmdError::new("ERR decrement would overflow"));
+    }
+    incr_by(ctx, argv[1], -d)
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let delta = parse_f64(argv[2])?;
+    let cur = match read_str(ctx, argv[1])? {
+        Some(s) => super::args::parse_float_opt(s).ok_or_else(CmdError::not_float)?,
+        None => 0.0,
+    };
+    let new = cur + delta;
+    if new.is_nan() || new.is_infinite() {
+        return Err(CmdError::new("ERR increment would produce NaN or Infinity"));
+    }
+    let text = format_float_value(new);
+    let now = ctx.now();
+    let keep = ctx.db().get(argv[1], now).map_or(0, |e| e.expire_at);
+    ctx.db().set_with_expire(argv[1], Value::Str(text.as_bytes().into()), keep);
+    ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), text.clone().into_bytes(), b"KEEPTTL".to_vec()]);
+    ctx.dirty(1);
+    ctx.reply().bulk(text.as_bytes());
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let db = ctx.db();
+    let len = match db.get_mut(argv[1], now) {
+        Some(e) => {
+            let Value::Str(s) = &mut e.value else {
+                return Err(CmdError::wrong_type());
+            };
+            let mut v = std::mem::take(s).into_vec();
+            v.extend_from_slice(argv[2]);
+            let len = v.len();
+            *s = v.into_boxed_slice();
+            len
+        }
+        None => {
+            db.set(argv[1], Value::Str(argv[2].into()));
+            argv[2].len()
+        }
+    };
+    ctx.dirty(1);
+    ctx.reply().int(len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let n = read_str(ctx, argv[1])?.map_or(0, |s| s.len());
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let start = parse_i64(argv[2])?;
+    let end = parse_i64(argv[3])?;
+    let out: Vec<u8> = match read_str(ctx, argv[1])? {
+        Some(s) if !(start < 0 && end < 0 && start > end) => match normalize_range(start, end, s.len()) {
+            Some((a, b)) => s[a..=b].to_vec(),
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    ctx.reply().bulk(&out);
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let offset = parse_i64(argv[2])?;
+    if offset < 0 {
+        return Err(CmdError::new("ERR offset is out of range"));
+    }
+    let offset = offset as usize;
+    let value = argv[3];
+    if offset + value.len() > 512 * 1024 * 1024 {
+        return Err(CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+    }
+    let cur: Option<Vec<u8>> = read_str(ctx, argv[1])?.map(<[u8]>::to_vec);
+    let now = ctx.now();
+    let Some(mut v) = cur else {
+        if value.is_empty() {
+            ctx.reply().int(0);
+            return Ok(());
+        }
+        let mut v = vec![0u8; offset];
+        v.extend_from_slice(value);
+        let len = v.len();
+        ctx.db().set(argv[1], Value::Str(v.into_boxed_slice()));
+        ctx.dirty(1);
+        ctx.reply().int(len as i64);
+        return Ok(());
+    };
+    if !value.is_empty() {
+        if v.len() < offset + value.len() {
+            v.resize(offset + value.len(), 0);
+        }
+        v[offset..offset + value.len()].copy_from_slice(value);
+        let keep = ctx.db().get(argv[1], now).map_or(0, |e| e.expire_at);
+        ctx.db().set_with_expire(argv[1], Value::Str(v.clone().into_boxed_slice()), keep);
+        ctx.dirty(1);
+    }
+    ctx.reply().int(v.len() as i64);
+    Ok(())
+}
+
+fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let old: Option<Vec<u8>> = read_str(ctx, argv[1])?.map(<[u8]>::to_vec);
+    ctx.db().set(argv[1], Value::Str(argv[2].into()));
+    ctx.dirty(1);
+    match old {
+        Some(v) => ctx.reply().bulk(&v),
+        None => ctx.reply().null(),
+    }
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let old: Option<Vec<u8>> = read_str(ctx, argv[1])?.map(<[u8]>::to_vec);
+    match old {
+        Some(v) => {
+            let now = ctx.now();
+            ctx.db().remove(argv[1], now);
+            ctx.dirty(1);
+            ctx.reply().bulk(&v);
+        }
+        None => ctx.reply().null(),
+    }
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let mut ttl = Ttl::Keep;
+    let mut i = 2;
+    let mut seen = false;
+    while i < argv.len() {
+        let a = argv[i];
+        if is(a, "persist") && !seen {
+            ttl = Ttl::Clear;
+            seen = true;
+        } else if !seen && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && i + 1 < argv.len() {
+            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
+            let abs = is(a, "exat") || is(a, "pxat");
+            ttl = Ttl::At(parse_expire_arg(unit, abs, argv[i + 1], now, "getex")?);
+            seen = true;
+            i += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 1;
+    }
+    let Some(v) = read_str(ctx, argv[1])?.map(<[u8]>::to_vec) else {
+        ctx.reply().null();
+        return Ok(());
+    };
+    match ttl {
+        Ttl::Keep => {}
+        Ttl::Clear => {
+            if ctx.db().get(argv[1], now).is_some_and(|e| e.expire_at != 0) {
+                ctx.db().set_expire(argv[1], 0, now);
+                ctx.propagate_as(vec![b"PERSIST".to_vec(), argv[1].to_vec()]);
+                ctx.dirty(1);
+            }
+        }
+        Ttl::At(at) => {
+            if at <= now {
+                ctx.db().remove(argv[1], now);
+                ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
+            } else {
+                ctx.db().set_expire(argv[1], at, now);
+                ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
+            }
+            ctx.dirty(1);
+        }
+    }
+    ctx.reply().bulk(&v);
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. Queued commands run
+//! back to back under the one borrow of the node the batch already holds, so
+//! nothing interleaves.
+
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::keyspace::Key;
+use crate::node::Node;
+use crate::server::client::Client;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, (0, 0, 0), multi),
+    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE, (0, 0, 0), exec),
+    CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), discard),
+    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), watch),
+    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), unwatch),
+];
+
+fn multi(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::new("ERR MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn discard(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CmdError::new("ERR DISCARD without MULTI"));
+    }
+    ctx.client.multi_error = false;
+    unwatch_all(ctx.node, ctx.client);
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let Some(queue) = ctx.client.multi.take() else {
+        return Err(CmdError::new("ERR EXEC without MULTI"));
+    };
+    let id = ctx.client.id;
+    let dirty_watch = ctx.node.clients.get(&id).is_some_and(|c| c.watch_dirty);
+    unwatch_all(ctx.node, ctx.client);
+    if std::mem::take(&mut ctx.client.multi_error) {
+        return Err(CmdError::new("EXECABORT Transaction discarded because of previous errors."));
+    }
+    if dirty_watch {
+        ctx.client.reply.null_array();
+        return Ok(());
+    }
+    ctx.client.reply.array(queue.len());
+    ctx.client.in_exec = true;
+    for argv in &queue {
+        let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        match ctx.node.commands.lookup(refs[0]) {
+            Some(cmd) => {
+                // Cluster routing and read-only checks were made at queue time by Redis too
+                // only for syntax; re-check routing here so a moved slot aborts per command.
+                if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.is_replica_link {
+                    ctx.client.reply.error("READONLY You can't write against a read only replica.");
+                    continue;
+                }
+                crate::server::dispatch::call(ctx.node, ctx.client, cmd, &refs);
+                // Blocking commands inside MULTI behave as if the timeout expired.
+                if ctx.client.block.take().is_some() {
+                    ctx.client.blocked_argv = None;
+                    ctx.client.reply.null_array();
+                }
+            }
+            None => ctx.client.reply.error("ERR unknown command"),
+        }
+    }
+    ctx.client.in_exec = false;
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    let id = ctx.client.id;
+    for k in &argv[1..] {
+        let key = (db, Key::from(*k));
+        if ctx.client.watching.contains(&key) {
+            continue;
+        }
+        ctx.node.watched.entry(key.clone()).or_default().push(id);
+        ctx.client.watching.push(key);
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    unwatch_all(ctx.node, ctx.client);
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// Forgets every WATCHed key of a client and clears its dirty flag.
+pub fn unwatch_all(node: &mut Node, client: &mut Client) {
+    for key in client.watching.drain(..) {
+        if let Some(ids) = node.watched.get_mut(&key) {
+            ids.retain(|&i| i != client.id);
+            if ids.is_empty() {
+                node.watched.remove(&key);
+            }
+        }
+    }
+    if let Some(c) = node.clients.get_mut(&client.id) {
+        c.watch_dirty = false;
+    }
+}

@@ -1,0 +1,480 @@
+//! redis.conf parsing. The same file drives `redis-server` and our node, so we
+//! accept every directive Redis 7.0 accepts (defaults come from Redis's own
+//! `CONFIG GET *`), act on the ones that change our behaviour, and stop on an
+//! unknown directive with Redis's message and the line number.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Redis 7.0's directives and defaults, as `CONFIG GET *` prints them.
+const DEFAULTS_TSV: &str = include_str!("config_defaults.tsv");
+
+/// Directives Redis 7 still reads but ignores (old ziplist list settings).
+const DEAD_DIRECTIVES: &[&str] = &["list-max-ziplist-entries", "list-max-ziplist-value"];
+
+/// Directives whose values are memory sizes (`64mb`); stored in bytes.
+const MEMORY_DIRECTIVES: &[&str] = &[
+    "maxmemory",
+    "auto-aof-rewrite-min-size",
+    "repl-backlog-size",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "active-defrag-ignore-bytes",
+    "hll-sparse-max-bytes",
+    "maxmemory-clients",
+];
+
+/// Directives that take several values; each line appends.
+const MULTI_ARG: &[&str] = &["save", "client-output-buffer-limit", "bind", "rename-command", "user", "loadmodule"];
+
+/// Pairs of names for the same setting (Redis 5 renamed slave to replica).
+const ALIASES: &[(&str, &str)] = &[
+    ("slaveof", "replicaof"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-priority", "replica-priority"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("cluster-slave-validity-factor", "cluster-replica-validity-factor"),
+    ("cluster-slave-no-failover", "cluster-replica-no-failover"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+];
+
+/// A config problem, worded as Redis words it so users recognise it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("\n*** FATAL CONFIG FILE ERROR (slot-node) ***\nReading the configuration file{}, at line {line}\n>>> '{text}'\n{reason}", .file.as_ref().map(|f| format!(" {}", f.display())).unwrap_or_default())]
+    Directive {
+        file: Option<PathBuf>,
+        line: usize,
+        text: String,
+        reason: String,
+    },
+}
+
+/// A parsed, validated redis.conf: every directive's current value by name.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    values: BTreeMap<String, String>,
+    /// The file it came from, for CONFIG REWRITE and messages.
+    pub file: Option<PathBuf>,
+}
+
+fn canonical(name: &str) -> &str {
+    for (old, new) in ALIASES {
+        if name == *old {
+            return new;
+        }
+    }
+    name
+}
+
+fn defaults() -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for line in DEFAULTS_TSV.lines() {
+        let mut it = line.splitn(2, '\t');
+        let name = it.next().unwrap_or_default();
+        let value = it.next().unwrap_or_default();
+        if !name.is_empty() {
+            m.insert(canonical(name).to_string(), value.to_string());
+        }
+    }
+    m
+}
+
+/// Parses a memory size such as `64mb`, `1gb`, `100k` into bytes.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let units: &[(&str, i64)] = &[
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1_000),
+        ("b", 1),
+    ];
+    for (suffix, mul) in units {
+        if let Some(num) = lower.strip_suffix(suffix) {
+            return num.parse::<i64>().ok()?.checked_mul(*mul);
+        }
+    }
+    lower.parse().ok()
+}
+
+/// Splits a config line like Redis's sdssplitargs: spaces, "double" and 'single' quotes.
+pub fn split_args(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else {
+            return Some(out);
+        };
+        let mut cur = String::new();
+        if first == '"' || first == '\'' {
+            chars.next();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                if c == first {
+                    closed = true;
+                    break;
+                }
+                if c == '\\' && first == '"' {
+                    match chars.next()? {
+                        'n' => cur.push('\n'),
+                        'r' => cur.push('\r'),
+                        't' => cur.push('\t'),
+                        other => cur.push(other),
+                    }
+                } else {
+                    cur.push(c);
+                }
+            }
+            if !closed {
+                return None;
+            }
+            if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+                return None;
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                cur.push(c);
+                chars.next();
+            }
+        }
+        out.push(cur);
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            values: defaults(),
+            file: None,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Loads a redis.conf file.
+    ///
+    /// # Errors
+    /// The file cannot be read, or a line is not a valid directive.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = NodeConfig::default();
+        cfg.file = Some(path.to_path_buf());
+        cfg.apply_text(&text, Some(path))?;
+        Ok(cfg)
+    }
+
+    /// Builds a config like `redis-server [file] [--directive value ...]` does.
+    ///
+    /// # Errors
+    /// As [`NodeConfig::load`].
+    pub fn from_args(args: &[String]) -> Result<Self, ConfigError> {
+        let mut cfg = NodeConfig::default();
+        let mut rest = args;
+        if let Some(first) = args.first() {
+            if !first.starts_with("--") {
+                cfg = NodeConfig::load(Path::new(first))?;
+                rest = &args[1..];
+            }
+        }
+        let mut text = String::new();
+        for arg in rest {
+            if let Some(name) = arg.strip_prefix("--") {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(name);
+            } else {
+                text.push(' ');
+                text.push_str(&quote(arg));
+            }
+        }
+        cfg.apply_text(&text, None)?;
+        Ok(cfg)
+    }
+
+    /// Applies redis.conf text on top of the current values.
+    ///
+    /// # Errors
+    /// The first bad line, with its number and Redis's reason.
+    pub fn apply_text(&mut self, text: &str, file: Option<&Path>) -> Result<(), ConfigError> {
+        let mut seen_multi: Vec<String> = Vec::new();
+        for (idx, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fail = |reason: &str| ConfigError::Directive {
+                file: file.map(Path::to_path_buf),
+                line: idx + 1,
+                text: line.to_string(),
+                reason: reason.to_string(),
+            };
+            let args = split_args(line).ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+            let Some((name, vals)) = args.split_first() else {
+                continue;
+            };
+            let name = name.to_ascii_lowercase();
+            if name == "include" {
+                let Some(inc) = vals.first() else {
+                    return Err(fail("Bad directive or wrong number of arguments"));
+                };
+                let inc_text = std::fs::read_to_string(inc).map_err(|e| fail(&format!("cannot read include file: {e}")))?;
+                self.apply_text(&inc_text, Some(Path::new(inc)))?;
+                continue;
+            }
+            if DEAD_DIRECTIVES.contains(&name.as_str()) {
+                continue;
+            }
+            let key = canonical(&name).to_string();
+            if MULTI_ARG.contains(&key.as_str()) {
+                // First occurrence in this text replaces the default, later ones append.
+                let joined = vals.join(" ");
+                if seen_multi.contains(&key) {
+                    let cur = self.values.entry(key.clone()).or_default();
+                    if !joined.is_empty() {
+                        if !cur.is_empty() {
+                            cur.push(' ');
+                        }
+                        cur.push_str(&joined);
+                    }
+                } else {
+                    self.set_checked(&key, &joined).map_err(|r| fail(&r))?;
+                    seen_multi.push(key);
+                }
+                continue;
+            }
+            if vals.len() != 1 || !self.values.contains_key(&key) {
+                if vals.len() == 2 && (key == "replicaof") {
+                    self.values.insert(key, vals.join(" "));
+                    continue;
+                }
+                return Err(fail("Bad directive or wrong number of arguments"));
+            }
+            self.set_checked(&key, &vals[0]).map_err(|r| fail(&r))?;
+        }
+        Ok(())
+    }
+
+    /// Sets one directive after checking its value; the reason is Redis's text.
+    ///
+    /// # Errors
+    /// The reason the value is not accepted.
+    pub fn set_checked(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let key = canonical(&name.to_ascii_lowercase()).to_string();
+        let Some(current) = self.values.get(&key) else {
+            return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
+        };
+        let stored = if MEMORY_DIRECTIVES.contains(&key.as_str()) {
+            parse_memory(value)
+                .ok_or_else(|| "argument must be a memory value".to_string())?
+                .to_string()
+        } else if current == "yes" || current == "no" {
+            match value.to_ascii_lowercase().as_str() {
+                "yes" | "no" => value.to_ascii_lowercase(),
+                _ => return Err("argument must be 'yes' or 'no'".to_string()),
+            }
+        } else if !current.is_empty() && current.parse::<i64>().is_ok() && key != "save" {
+            value
+                .parse::<i64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?
+                .to_string()
+        } else {
+            value.to_string()
+        };
+        if key == "save" {
+            let parts: Vec<&str> = stored.split_whitespace().collect();
+            if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".to_string());
+            }
+        }
+        if key == "appendfsync" && !matches!(stored.as_str(), "always" | "everysec" | "no") {
+            return Err("argument(s) must be one of the following: always, everysec, no".to_string());
+        }
+        self.values.insert(key.clone(), stored.clone());
+        // Keep the old alias readable with the same value, as Redis does.
+        for (old, new) in ALIASES {
+            if *new == key {
+                self.values.insert((*old).to_string(), stored.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of a directive by any of its names.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .or_else(|| self.values.get(canonical(name)))
+            .map(String::as_str)
+    }
+
+    /// Every (name, value) pair matching a glob, for CONFIG GET.
+    pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.values
+            .iter()
+            .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn int(&self, name: &str, fallback: i64) -> i64 {
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(fallback)
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.get(name) == Some("yes")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.int("port", 6379).clamp(0, 65535) as u16
+    }
+    /// The bus port: `cluster-port`, or port + 10000 as Redis does.
+    pub fn cluster_port(&self) -> u16 {
+        match self.int("cluster-port", 0) {
+            0 => self.port().wrapping_add(10000),
+            p => p.clamp(0, 65535) as u16,
+        }
+    }
+    /// Addresses to listen on; Redis's `* -::*` means all IPv4 (and optional IPv6).
+    pub fn bind(&self) -> Vec<String> {
+        let raw = self.get("bind").unwrap_or("");
+        let mut out = Vec::new();
+        for a in raw.split_whitespace() {
+            let optional = a.starts_with('-');
+            let a = a.trim_start_matches('-');
+            match a {
+                "*" => out.push("0.0.0.0".to_string()),
+                "::*" => {
+                    if !optional {
+                        out.push("::".to_string())
+                    }
+                }
+                other => out.push(other.to_string()),
+            }
+        }
+        if out.is_empty() {
+            out.push("0.0.0.0".to_string());
+        }
+        out
+    }
+    pub fn dir(&self) -> PathBuf {
+        PathBuf::from(self.get("dir").unwrap_or("."))
+    }
+    pub fn databases(&self) -> usize {
+        self.int("databases", 16).clamp(1, 1 << 20) as usize
+    }
+    pub fn cluster_enabled(&self) -> bool {
+        self.flag("cluster-enabled")
+    }
+    pub fn node_timeout_ms(&self) -> u64 {
+        self.int("cluster-node-timeout", 15000).max(1) as u64
+    }
+    pub fn maxclients(&self) -> usize {
+        self.int("maxclients", 10000).max(1) as usize
+    }
+    pub fn requirepass(&self) -> Option<&str> {
+        self.get("requirepass").filter(|p| !p.is_empty())
+    }
+    /// Save points as (seconds, changes) pairs.
+    pub fn save_points(&self) -> Vec<(u64, u64)> {
+        let nums: Vec<u64> = self
+            .get("save")
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        nums.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect()
+    }
+    pub fn flag_named(&self, name: &str) -> bool {
+        self.flag(name)
+    }
+    pub fn int_named(&self, name: &str, fallback: i64) -> i64 {
+        self.int(name, fallback)
+    }
+
+    /// The whole config in redis.conf syntax, for CONFIG REWRITE.
+    pub fn to_conf_text(&self) -> String {
+        let base = NodeConfig::default();
+        let mut out = String::from("# Rewritten by slot-node CONFIG REWRITE\n");
+        for (k, v) in &self.values {
+            if ALIASES.iter().any(|(old, _)| old == k) {
+                continue;
+            }
+            if base.values.get(k) == Some(v) && k != "port" {
+                continue;
+            }
+            if k == "save" && v.is_empty() {
+                out.push_str("save \"\"\n");
+                continue;
+            }
+            out.push_str(&format!("{k} {}\n", quote(v)));
+        }
+        out
+    }
+}
+
+fn quote(v: &str) -> String {
+    if v.is_empty() || v.contains(char::is_whitespace) && !v.split_whitespace().all(|p| p.parse::<i64>().is_ok()) {
+        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        v.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_directive_names_line() {
+        let mut c = NodeConfig::default();
+        let err = c.apply_text("port 7000\nfoo bar\n", None).unwrap_err().to_string();
+        assert!(err.contains("at line 2"), "{err}");
+        assert!(err.contains("Bad directive or wrong number of arguments"), "{err}");
+    }
+
+    #[test]
+    fn save_lines_accumulate_and_memory_units() {
+        let mut c = NodeConfig::default();
+        c.apply_text("save 900 1\nsave 300 10\nauto-aof-rewrite-min-size 64mb\nslave-read-only no", None)
+            .unwrap();
+        assert_eq!(c.save_points(), vec![(900, 1), (300, 10)]);
+        assert_eq!(c.get("auto-aof-rewrite-min-size"), Some("67108864"));
+        assert_eq!(c.get("replica-read-only"), Some("no"));
+        assert_eq!(c.get("slave-read-only"), Some("no"));
+    }
+
+    #[test]
+    fn args_like_redis_server() {
+        let c = NodeConfig::from_args(&["--port".into(), "7100".into(), "--save".into(), "".into()]).unwrap();
+        assert_eq!(c.port(), 7100);
+        assert!(c.save_points().is_empty());
+        assert_eq!(c.cluster_port(), 17100);
+    }
+}

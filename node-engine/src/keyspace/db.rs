@@ -1,0 +1,406 @@
+//! One database: key tables with lazy and active expiry.
+//!
+//! In cluster mode the keys are split into 16384 tables, one per hash slot, so
+//! COUNTKEYSINSLOT and GETKEYSINSLOT (and slot migration) touch only their slot.
+//! Standalone uses a single table. Keys with a TTL are also listed in `ttl_keys`
+//! so the active expiry cycle samples only keys that can expire, like Redis's
+//! expires dict. SCAN walks each table from its end so that `swap_remove`
+//! never hides a key that was present for the whole iteration.
+
+use super::{Key, Value};
+use crate::cluster::slot::{key_slot, SLOTS};
+use indexmap::{IndexMap, IndexSet};
+use rand::Rng;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute expiry in unix milliseconds; 0 means no expiry.
+    pub expire_at: u64,
+}
+
+type Table = IndexMap<Key, Entry, ahash::RandomState>;
+
+/// Bits of a SCAN cursor that hold the position inside one table.
+const CURSOR_POS_BITS: u32 = 40;
+
+#[derive(Debug)]
+pub struct Db {
+    tables: Vec<Table>,
+    ttl_keys: IndexSet<Key, ahash::RandomState>,
+    len: usize,
+    /// False on replicas: expired keys read as missing but are deleted only
+    /// when the master says so.
+    pub expire_enabled: bool,
+    /// Keys removed by expiry since the last drain, to propagate as DEL.
+    pub expired_log: Vec<Key>,
+    /// Total keys expired, for INFO stats.
+    pub expired_total: u64,
+}
+
+impl Db {
+    pub fn new(sharded: bool) -> Db {
+        let n = if sharded { SLOTS } else { 1 };
+        Db {
+            tables: (0..n).map(|_| Table::default()).collect(),
+            ttl_keys: IndexSet::default(),
+            len: 0,
+            expire_enabled: true,
+            expired_log: Vec::new(),
+            expired_total: 0,
+        }
+    }
+
+    #[inline]
+    fn table_index(&self, key: &[u8]) -> usize {
+        if self.tables.len() == 1 {
+            0
+        } else {
+            key_slot(key) as usize
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn expires_len(&self) -> usize {
+        self.ttl_keys.len()
+    }
+
+    /// Removes `key` if it has expired; returns whether it is (logically) gone.
+    #[inline]
+    fn expire_if_needed(&mut self, t: usize, key: &[u8], now: u64) -> bool {
+        let expired = match self.tables[t].get(key) {
+            Some(e) => e.expire_at != 0 && e.expire_at <= now,
+            None => return false,
+        };
+        if expired && self.expire_enabled {
+            self.remove_at(t, key);
+            self.expired_log.push(key.into());
+            self.expired_total += 1;
+        }
+        expired
+    }
+
+    /// Looks a key up, expiring it first if its time has passed.
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let t = self.table_index(key);
+        if self.expire_if_needed(t, key, now) {
+            return None;
+        }
+        self.tables[t].get(key)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let t = self.table_index(key);
+        if self.expire_if_needed(t, key, now) {
+            return None;
+        }
+        self.tables[t].get_mut(key)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Looks a key up without expiring or counting it (DEBUG, persistence).
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.tables[self.table_index(key)].get(key)
+    }
+
+    /// Stores a value, replacing any old value and TTL.
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.set_with_expire(key, value, 0);
+    }
+
+    /// Stores a value with an absolute expiry (0 = none).
+    pub fn set_with_expire(&mut self, key: &[u8], value: Value, expire_at: u64) {
+        let t = self.table_index(key);
+        let table = &mut self.tables[t];
+        if let Some(e) = table.get_mut(key) {
+            let had_ttl = e.expire_at != 0;
+            e.value = value;
+            e.expire_at = expire_at;
+            match (had_ttl, expire_at != 0) {
+                (true, false) => {
+                    self.ttl_keys.swap_remove(key);
+                }
+                (false, true) => {
+                    self.ttl_keys.insert(key.into());
+                }
+                _ => {}
+            }
+        } else {
+            table.insert(key.into(), Entry { value, expire_at });
+            self.len += 1;
+            if expire_at != 0 {
+                self.ttl_keys.insert(key.into());
+            }
+        }
+    }
+
+    /// Returns the entry for `key`, creating it with `make()` if missing.
+    pub fn get_or_insert_with(&mut self, key: &[u8], now: u64, make: impl FnOnce() -> Value) -> &mut Entry {
+        let t = self.table_index(key);
+        self.expire_if_needed(t, key, now);
+        let table = &mut self.tables[t];
+        if !table.contains_key(key) {
+            table.insert(
+                key.into(),
+                Entry {
+                    value: make(),
+                    expire_at: 0,
+                },
+            );
+            self.len += 1;
+        }
+        let table = &mut self.tables[t];
+        let idx = table.get_index_of(key).unwrap_or(0);
+        &mut table[idx]
+    }
+
+    fn remove_at(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
+        let e = self.tables[t].swap_remove(key)?;
+        self.len -= 1;
+        if e.expire_at != 0 {
+            self.ttl_keys.swap_remove(key);
+        }
+        Some(e)
+    }
+
+    /// Deletes a key; returns the entry if it existed (expired keys count as missing).
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let t = self.table_index(key);
+        if self.expire_if_needed(t, key, now) {
+            return None;
+        }
+        self.remove_at(t, key)
+    }
+
+    /// Deletes a collection key that became empty.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        let t = self.table_index(key);
+        if self.tables[t].get(key).is_some_and(|e| e.value.is_empty_collection()) {
+            self.remove_at(t, key);
+        }
+    }
+
+    /// Sets or clears (0) a key's expiry; false when the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
+        let t = self.table_index(key);
+        if self.expire_if_needed(t, key, now) {
+            return false;
+        }
+        let Some(e) = self.tables[t].get_mut(key) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at;
+        if !had && at != 0 {
+            self.ttl_keys.insert(key.into());
+        } else if had && at == 0 {
+            self.ttl_keys.swap_remove(key);
+        }
+        true
+    }
+
+    /// Drops every key.
+    pub fn flush(&mut self) {
+        for t in &mut self.tables {
+            *t = Table::default();
+        }
+        self.ttl_keys = IndexSet::default();
+        self.len = 0;
+    }
+
+    /// A random live key, or None when empty.
+    pub fn random_key(&mut self, now: u64) -> Option<Key> {
+        let mut rng = rand::thread_rng();
+        for _ in 0..100 {
+            if self.len == 0 {
+                return None;
+            }
+            let t = if self.tables.len() == 1 {
+                0
+            } else {
+                // Pick a slot weighted by its size by picking a global position.
+                let mut pos = rng.gen_range(0..self.len);
+                let mut found = 0;
+                for (i, tab) in self.tables.iter().enumerate() {
+                    if pos < tab.len() {
+                        found = i;
+                        break;
+                    }
+                    pos -= tab.len();
+                }
+                found
+            };
+            let table = &self.tables[t];
+            if table.is_empty() {
+                continue;
+            }
+            let (k, e) = table.get_index(rng.gen_range(0..table.len()))?;
+            if e.expire_at != 0 && e.expire_at <= now {
+                let k = k.clone();
+                self.expire_if_needed(t, &k, now);
+                continue;
+            }
+            return Some(k.clone());
+        }
+        None
+    }
+
+    /// One step of SCAN: calls `visit` for up to about `count` entries and
+    /// returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+        let mut table = (cursor >> CURSOR_POS_BITS) as usize;
+        let mut remaining = (cursor & ((1u64 << CURSOR_POS_BITS) - 1)) as usize;
+        let mut fresh = remaining == 0;
+        let mut visited = 0;
+        while table < self.tables.len() {
+            let tab = &self.tables[table];
+            if fresh {
+                remaining = tab.len();
+            }
+            remaining = remaining.min(tab.len());
+            while remaining > 0 && visited < count {
+                remaining -= 1;
+                if let Some((k, e)) = tab.get_index(remaining) {
+                    visit(k, e);
+                }
+                visited += 1;
+            }
+            if remaining > 0 {
+                return ((table as u64) << CURSOR_POS_BITS) | remaining as u64;
+            }
+            table += 1;
+            fresh = true;
+            if visited >= count {
+                break;
+            }
+        }
+        if table >= self.tables.len() {
+            0
+        } else {
+            (table as u64) << CURSOR_POS_BITS
+        }
+    }
+
+    /// Every (key, entry), for KEYS, snapshots and DEBUG.
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
+        self.tables.iter().flat_map(|t| t.iter())
+    }
+
+    /// Number of keys in one hash slot (cluster mode).
+    pub fn count_in_slot(&self, slot: u16) -> usize {
+        self.tables.get(slot as usize).map_or(0, |t| if self.tables.len() == 1 { t.keys().filter(|k| key_slot(k) == slot).count() } else { t.len() })
+    }
+
+    /// Up to `count` keys of one hash slot.
+    pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Key> {
+        if self.tables.len() == 1 {
+            return self.tables[0].keys().filter(|k| key_slot(k) == slot).take(count).cloned().collect();
+        }
+        self.tables.get(slot as usize).map_or_else(Vec::new, |t| t.keys().take(count).cloned().collect())
+    }
+
+    /// Removes every key of a slot; returns how many.
+    pub fn remove_slot(&mut self, slot: u16) -> usize {
+        let keys = self.keys_in_slot(slot, usize::MAX);
+        let n = keys.len();
+        for k in keys {
+            let t = self.table_index(&k);
+            self.remove_at(t, &k);
+        }
+        n
+    }
+
+    /// Active expiry: samples keys with a TTL and deletes the expired ones,
+    /// repeating while more than a quarter of a sample had expired, within `budget` checks.
+    pub fn active_expire(&mut self, now: u64, budget: usize) -> usize {
+        if !self.expire_enabled {
+            return 0;
+        }
+        let mut rng = rand::thread_rng();
+        let mut removed = 0;
+        let mut checked = 0;
+        while checked < budget && !self.ttl_keys.is_empty() {
+            let mut expired_in_sample = 0;
+            for _ in 0..20 {
+                if self.ttl_keys.is_empty() {
+                    break;
+                }
+                let i = rng.gen_range(0..self.ttl_keys.len());
+                let Some(k) = self.ttl_keys.get_index(i).cloned() else { break };
+                checked += 1;
+                let t = self.table_index(&k);
+                if self.expire_if_needed(t, &k, now) {
+                    expired_in_sample += 1;
+                    removed += 1;
+                }
+            }
+            if expired_in_sample <= 5 {
+                break;
+            }
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.as_bytes().into())
+    }
+
+    #[test]
+    fn lazy_expiry_and_ttl_index() {
+        let mut db = Db::new(false);
+        db.set_with_expire(b"a", s("1"), 100);
+        db.set(b"b", s("2"));
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.get(b"a", 50).is_some());
+        assert!(db.get(b"a", 100).is_none());
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.expired_log.len(), 1);
+    }
+
+    #[test]
+    fn scan_visits_everything_in_sharded_db() {
+        let mut db = Db::new(true);
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), s("v"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = db.scan(cursor, 10, |k, _| {
+                seen.insert(k.clone());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert_eq!(db.count_in_slot(key_slot(b"k1")), db.keys_in_slot(key_slot(b"k1"), 100).len());
+    }
+
+    #[test]
+    fn active_expire_removes_expired() {
+        let mut db = Db::new(false);
+        for i in 0..100 {
+            db.set_with_expire(format!("k{i}").as_bytes(), s("v"), 10);
+        }
+        let n = db.active_expire(20, 10_000);
+        assert_eq!(n, 100);
+        assert!(db.is_empty());
+    }
+}

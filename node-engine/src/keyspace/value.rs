@@ -1,0 +1,97 @@
+//! Value types. Collections are boxed so a `Value` stays 24 bytes, which keeps
+//! the common case (small strings) compact in the key table.
+
+use super::{Key, ZSet};
+use indexmap::{IndexMap, IndexSet};
+use std::collections::VecDeque;
+
+pub type FastState = ahash::RandomState;
+pub type HashValue = IndexMap<Key, Key, FastState>;
+pub type SetValue = IndexSet<Key, FastState>;
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(Key),
+    List(Box<VecDeque<Key>>),
+    Hash(Box<HashValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSet>),
+}
+
+impl Value {
+    /// The name TYPE prints.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The encoding OBJECT ENCODING reports, following Redis 7.0's thresholds.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => {
+                if s.len() <= 20 && std::str::from_utf8(s).ok().and_then(|t| t.parse::<i64>().ok()).is_some_and(|n| n.to_string().as_bytes() == &s[..]) {
+                    "int"
+                } else if s.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+            Value::List(l) => {
+                if l.len() <= 128 && l.iter().all(|e| e.len() <= 64) {
+                    "listpack"
+                } else {
+                    "quicklist"
+                }
+            }
+            Value::Hash(h) => {
+                if h.len() <= 128 && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) {
+                    "listpack"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::Set(s) => {
+                if s.len() <= 512 && s.iter().all(|m| std::str::from_utf8(m).ok().and_then(|t| t.parse::<i64>().ok()).is_some()) {
+                    "intset"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::ZSet(z) => {
+                if z.len() <= 128 && z.iter().all(|(m, _)| m.len() <= 64) {
+                    "listpack"
+                } else {
+                    "skiplist"
+                }
+            }
+        }
+    }
+
+    /// Rough bytes used, for MEMORY USAGE and INFO memory.
+    pub fn approx_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len() + 16,
+            Value::List(l) => 32 + l.iter().map(|e| e.len() + 16).sum::<usize>(),
+            Value::Hash(h) => 64 + h.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>(),
+            Value::Set(s) => 64 + s.iter().map(|m| m.len() + 32).sum::<usize>(),
+            Value::ZSet(z) => 64 + z.iter().map(|(m, _)| m.len() * 2 + 64).sum::<usize>(),
+        }
+    }
+
+    /// Whether a collection became empty (Redis deletes empty collections).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.len() == 0,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! node-engine: a Redis-protocol server with Redis Cluster semantics.
+//!
+//! # Layout
+//! - [`config`]: redis.conf parsing (the file slotd generates, also read by redis-server).
+//! - [`resp`]: request parser and reply writer.
+//! - [`server`]: listener, per-client connections, dispatch, the node's thread and handle.
+//! - [`cmd`]: one file per command family; each command's metadata sits next to its handler.
+//! - [`keyspace`]: values, databases, expiry.
+//! - [`cluster`]: hash slots, cluster state, gossip bus, failover.
+//!
+//! A node is owned by one thread running a single-threaded tokio runtime: the
+//! keyspace needs no lock, as in Redis. Several nodes in one process are
+//! several threads, each with its own state (no globals), which is what
+//! slotd's in-process mode and the tests rely on.
+
+pub mod cluster;
+pub mod cmd;
+pub mod config;
+pub mod glob;
+pub mod keyspace;
+pub mod node;
+pub mod resp;
+pub mod server;
+
+pub use config::{ConfigError, NodeConfig};
+pub use server::{run_main, start, NodeHandle, StartError};
+
+/// The version we report in INFO and HELLO; tools check it is >= 7.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,180 @@
+//! The state of one node. Owned by the node's thread; connections and
+//! background tasks reach it through `Rc<RefCell<Node>>` and never hold the
+//! borrow across an `.await`.
+
+use crate::cluster::ClusterState;
+use crate::cmd::CommandTable;
+use crate::config::NodeConfig;
+use crate::keyspace::{Db, Key};
+use crate::server::client::{ClientId, ClientInfo, Push};
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Counters INFO stats reports.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections: u64,
+    pub total_commands: u64,
+    pub rejected_connections: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    /// (unix ms, total_commands) samples for instantaneous_ops_per_sec.
+    pub ops_samples: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl Stats {
+    pub fn instantaneous_ops(&self) -> u64 {
+        match (self.ops_samples.front(), self.ops_samples.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0),
+            _ => 0,
+        }
+    }
+}
+
+/// A slow command, for SLOWLOG.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub at_secs: u64,
+    pub micros: u64,
+    pub argv: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: String,
+}
+
+/// Why the node is stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownKind {
+    /// Save if save points are configured (SIGTERM, plain SHUTDOWN).
+    Default,
+    Save,
+    NoSave,
+}
+
+pub struct Node {
+    pub config: NodeConfig,
+    pub dbs: Vec<Db>,
+    /// Cached unix ms, refreshed before each batch of commands.
+    pub now_ms: u64,
+    /// Changes since the last successful save.
+    pub dirty: u64,
+    pub stats: Stats,
+    pub commands: CommandTable,
+    pub clients: HashMap<ClientId, ClientInfo>,
+    pub next_client_id: ClientId,
+    pub started: Instant,
+    pub run_id: String,
+    /// Set by SHUTDOWN or a signal; the server loop stops when it sees it.
+    pub shutdown: Option<ShutdownKind>,
+    pub shutdown_notify: std::rc::Rc<tokio::sync::Notify>,
+    /// Clients watching keys: (db, key) -> client ids.
+    pub watched: HashMap<(usize, Key), Vec<ClientId>>,
+    /// Clients blocked on list keys: (db, key) -> client ids, oldest first.
+    pub blocked: HashMap<(usize, Key), Vec<ClientId>>,
+    /// Pub/sub: channel -> subscribers, and pattern subscriptions.
+    pub channels: HashMap<Key, Vec<ClientId>>,
+    pub patterns: Vec<(Key, ClientId)>,
+    pub monitors: Vec<ClientId>,
+    pub slowlog: std::collections::VecDeque<SlowEntry>,
+    pub slowlog_next_id: u64,
+    pub last_save_unix: u64,
+    pub cluster: Option<Box<ClusterState>>,
+    /// Commands to hand to replication/AOF once executed (argv, db).
+    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    /// How many consumers (replicas, AOF) want propagated commands.
+    pub propagation_consumers: usize,
+}
+
+impl Node {
+    pub fn new(config: NodeConfig) -> Node {
+        let cluster_enabled = config.cluster_enabled();
+        let ndb = if cluster_enabled { 1 } else { config.databases() };
+        let dbs = (0..ndb).map(|_| Db::new(cluster_enabled)).collect();
+        let now = unix_ms();
+        Node {
+            config,
+            dbs,
+            now_ms: now,
+            dirty: 0,
+            stats: Stats::default(),
+            commands: CommandTable::default(),
+            clients: HashMap::new(),
+            next_client_id: 1,
+            started: Instant::now(),
+            run_id: crate::cluster::random_hex_id(),
+            shutdown: None,
+            shutdown_notify: std::rc::Rc::new(tokio::sync::Notify::new()),
+            watched: HashMap::new(),
+            blocked: HashMap::new(),
+            channels: HashMap::new(),
+            patterns: Vec::new(),
+            monitors: Vec::new(),
+            slowlog: std::collections::VecDeque::new(),
+            slowlog_next_id: 0,
+            last_save_unix: now / 1000,
+            cluster: None,
+            propagated: Vec::new(),
+            propagation_consumers: 0,
+        }
+    }
+
+    /// Sends a push (pub/sub message, wake-up, kill) to a connected client.
+    pub fn push_to(&self, id: ClientId, push: Push) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.tx.send(push).is_ok())
+    }
+
+    /// Marks WATCHers of a key dirty and wakes clients blocked on it.
+    pub fn touch_key(&mut self, db: usize, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(ids) = self.watched.get(&(db, key.into())) {
+                for id in ids {
+                    if let Some(c) = self.clients.get_mut(id) {
+                        c.watch_dirty = true;
+                    }
+                }
+            }
+        }
+        if !self.blocked.is_empty() {
+            if let Some(ids) = self.blocked.get(&(db, key.into())) {
+                for id in ids {
+                    if let Some(c) = self.clients.get(id) {
+                        let _ = c.tx.send(Push::Wake);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks every WATCHer of a database (or all with None) dirty: FLUSHDB/FLUSHALL/SWAPDB.
+    pub fn touch_all(&mut self, db: Option<usize>) {
+        let ids: Vec<ClientId> = self
+            .watched
+            .iter()
+            .filter(|((d, _), _)| db.is_none_or(|x| x == *d))
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        for id in ids {
+            if let Some(c) = self.clients.get_mut(&id) {
+                c.watch_dirty = true;
+            }
+        }
+    }
+
+    /// Whether executed writes must be recorded for replicas or the AOF.
+    #[inline]
+    pub fn propagation_wanted(&self) -> bool {
+        self.propagation_consumers > 0
+    }
+
+    /// Whether this node accepts writes from clients (false on a read-only replica).
+    pub fn is_read_only_replica(&self) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.myself_is_replica())
+    }
+}

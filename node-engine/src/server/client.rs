@@ -1,0 +1,102 @@
+//! Per-client state. `Client` is owned by the connection task; `ClientInfo`
+//! is the part other clients can see or act on (CLIENT LIST/KILL, pub/sub
+//! delivery, WATCH invalidation) and lives in the node's registry.
+
+use crate::keyspace::Key;
+use crate::resp::ReplyBuf;
+use std::net::SocketAddr;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub type ClientId = u64;
+
+/// Something delivered to a connection from outside its own request stream.
+#[derive(Debug)]
+pub enum Push {
+    /// Already-encoded bytes to write (pub/sub message, MONITOR line).
+    Bytes(Vec<u8>),
+    /// A key this client blocks on changed: retry the blocked command.
+    Wake,
+    /// CLIENT KILL or shutdown: close the connection.
+    Kill,
+}
+
+/// The registry entry for a connected client.
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub addr: String,
+    pub laddr: String,
+    pub name: Option<Vec<u8>>,
+    pub db: usize,
+    pub created_ms: u64,
+    pub last_interaction_ms: u64,
+    pub last_cmd: String,
+    pub resp3: bool,
+    pub watch_dirty: bool,
+    pub sub_count: usize,
+    pub psub_count: usize,
+    pub flags: String,
+    pub no_evict: bool,
+    pub tx: UnboundedSender<Push>,
+}
+
+/// A blocking command waiting for data (BLPOP and friends).
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    pub keys: Vec<Key>,
+    /// Unix ms deadline; 0 blocks forever.
+    pub deadline_ms: u64,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    pub id: ClientId,
+    pub db: usize,
+    pub reply: ReplyBuf,
+    pub authenticated: bool,
+    /// Queued commands between MULTI and EXEC.
+    pub multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command failed to queue: EXEC must abort.
+    pub multi_error: bool,
+    pub watching: Vec<(usize, Key)>,
+    pub asking: bool,
+    pub readonly: bool,
+    /// Subscribed channels and patterns (RESP2 restricts commands while > 0).
+    pub subscriptions: usize,
+    pub block: Option<BlockRequest>,
+    /// The blocking command's arguments, kept to retry it when woken.
+    pub blocked_argv: Option<Vec<Vec<u8>>>,
+    pub close_after_reply: bool,
+    pub addr: SocketAddr,
+    /// Replacements for what this command propagates (see `Ctx::propagate_as`).
+    pub propagate_override: Vec<Vec<Vec<u8>>>,
+    /// Set when this connection became a replica's link (PSYNC).
+    pub is_replica_link: bool,
+    pub name: Option<Vec<u8>>,
+    /// Set while executing the commands of EXEC.
+    pub in_exec: bool,
+}
+
+impl Client {
+    pub fn new(id: ClientId, addr: SocketAddr, needs_auth: bool) -> Client {
+        Client {
+            id,
+            db: 0,
+            reply: ReplyBuf::new(),
+            authenticated: !needs_auth,
+            multi: None,
+            multi_error: false,
+            watching: Vec::new(),
+            asking: false,
+            readonly: false,
+            subscriptions: 0,
+            block: None,
+            blocked_argv: None,
+            close_after_reply: false,
+            addr,
+            propagate_override: Vec::new(),
+            is_replica_link: false,
+            name: None,
+            in_exec: false,
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Accept loop and the per-client task: read what the socket has, run every
+//! complete request in it under one borrow of the node, write all replies in
+//! one go. Pushes (pub/sub, wake-ups, kills) arrive on the client's channel.
+
+use super::client::{Client, ClientInfo, Push};
+use super::dispatch;
+use super::SharedRef;
+use crate::node::unix_ms;
+use bytes::{Buf, BytesMut};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::unbounded_channel;
+
+pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff = Duration::from_millis(5);
+                shared.gate.pass().await;
+                tokio::task::spawn_local(serve_client(shared.clone(), stream));
+            }
+            Err(e) => {
+                // Out of file descriptors and similar: wait instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+fn admission_error(shared: &SharedRef, stream: &TcpStream) -> Option<&'static str> {
+    let node = shared.node.borrow();
+    if node.clients.len() >= node.config.maxclients() {
+        return Some("-ERR max number of clients reached\r\n");
+    }
+    let protected = node.config.flag_named("protected-mode") && node.config.requirepass().is_none();
+    let binds_all = node.config.bind().iter().any(|b| b == "0.0.0.0" || b == "::");
+    let loopback = stream.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(true);
+    if protected && binds_all && !loopback {
+        return Some("-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. Connections are only accepted from the loopback interface. Set a password with requirepass, bind to a specific address, or disable protected-mode.\r\n");
+    }
+    None
+}
+
+async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(addr) = stream.peer_addr() else { return };
+    if let Some(msg) = admission_error(&shared, &stream) {
+        shared.node.borrow_mut().stats.rejected_connections += 1;
+        let _ = stream.write_all(msg.as_bytes()).await;
+        return;
+    }
+    let (tx, mut rx) = unbounded_channel();
+    let (id, needs_auth, limits, qbuf_limit, idle_timeout) = {
+        let mut node = shared.node.borrow_mut();
+        let id = node.next_client_id;
+        node.next_client_id += 1;
+        node.stats.total_connections += 1;
+        let now = unix_ms();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        node.clients.insert(
+            id,
+            ClientInfo {
+                addr: addr.to_string(),
+                laddr,
+                name: None,
+                db: 0,
+                created_ms: now,
+                last_interaction_ms: now,
+                last_cmd: "NULL".into(),
+                resp3: false,
+                watch_dirty: false,
+                sub_count: 0,
+                psub_count: 0,
+                flags: "N".into(),
+                no_evict: false,
+                tx,
+            },
+        );
+        let limits = crate::resp::ParseLimits {
+            max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,
+            ..Default::default()
+        };
+        let qbuf = node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize;
+        let timeout = node.config.int_named("timeout", 0).max(0) as u64;
+        (id, node.config.requirepass().is_some(), limits, qbuf, timeout)
+    };
+    let mut client = Client::new(id, addr, needs_auth);
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut ranges = Vec::with_capacity(16);
+    let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
+    loop {
+        let deadline = client.block.as_ref().map(|b| b.deadline_ms).filter(|d| *d > 0);
+        let sleep_ms = deadline.map(|d| d.saturating_sub(unix_ms())).unwrap_or(u64::MAX / 4);
+        let idle = if idle_timeout > 0 && client.subscriptions == 0 && client.block.is_none() {
+            Duration::from_secs(idle_timeout)
+        } else {
+            Duration::from_secs(u64::MAX / 4)
+        };
+        tokio::select! {
+            biased;
+            push = rx.recv() => match push {
+                Some(Push::Bytes(b)) => client.reply.buf.extend_from_slice(&b),
+                Some(Push::Wake) => {
+                    if let Some(argv) = blocked_argv.as_ref() {
+                        retry_blocked(&shared, &mut client, argv, false);
+                    }
+                }
+                Some(Push::Kill) | None => break,
+            },
+            r = stream.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+            _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {
+                if let Some(argv) = blocked_argv.as_ref() {
+                    retry_blocked(&shared, &mut client, argv, true);
+                }
+            }
+            _ = tokio::time::sleep(idle) => break,
+        }
+        shared.gate.pass().await;
+        if client.block.is_none() {
+            blocked_argv = None;
+            if !inbuf.is_empty() {
+                let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
+                if let Some(b) = client.block.as_ref() {
+                    // Keep the blocking command's arguments to retry it when woken.
+                    let _ = b;
+                    blocked_argv = client.blocked_argv.take();
+                }
+                inbuf.advance(consumed);
+                if inbuf.len() > qbuf_limit {
+                    tracing::warn!(client = %addr, "closing client that exceeded client-query-buffer-limit");
+                    break;
+                }
+            }
+        }
+        if !client.reply.buf.is_empty() {
+            let n = client.reply.buf.len();
+            if stream.write_all(&client.reply.buf).await.is_err() {
+                break;
+            }
+            shared.node.borrow_mut().stats.net_output_bytes += n as u64;
+            client.reply.buf.clear();
+            if client.reply.buf.capacity() > 1 << 20 {
+                client.reply.buf = Vec::with_capacity(16 * 1024);
+            }
+        }
+        if client.close_after_reply {
+            break;
+        }
+        if inbuf.capacity() > 1 << 20 && inbuf.is_empty() {
+            inbuf = BytesMut::with_capacity(16 * 1024);
+        }
+    }
+    dispatch::client_gone(&shared, &mut client);
+}
+
+fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], timed_out: bool) {
+    let mut node = shared.node.borrow_mut();
+    dispatch::unblock(&mut node, client);
+    node.now_ms = unix_ms();
+    if timed_out {
+        client.reply.null_array();
+        return;
+    }
+    let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let deadline = client.block.as_ref().map(|b| b.deadline_ms);
+    client.block = None;
+    dispatch::execute(&mut node, client, &refs);
+    if let (Some(b), Some(d)) = (client.block.as_mut(), deadline) {
+        // Still nothing to pop: keep the original deadline.
+        b.deadline_ms = d;
+        client.blocked_argv = None;
+    }
+}

@@ -1,0 +1,264 @@
+//! From parsed arguments to an executed command: lookup, arity, auth, MULTI
+//! queueing, pub/sub context, cluster routing, read-only replicas, then the
+//! handler; afterwards WATCH invalidation, wake-ups, propagation, slowlog
+//! and MONITOR.
+
+use super::client::{Client, Push};
+use super::Shared;
+use crate::cmd::{flags, CommandSpec, Ctx};
+use crate::node::{unix_ms, Node, SlowEntry};
+use crate::resp::{parse_request, ParseLimits, Parsed};
+use std::ops::Range;
+
+/// Runs every complete request at the start of `input`; returns bytes consumed.
+pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges: &mut Vec<Range<usize>>, limits: &ParseLimits) -> usize {
+    let mut node = shared.node.borrow_mut();
+    node.now_ms = unix_ms();
+    node.stats.net_input_bytes += input.len() as u64;
+    let mut consumed = 0;
+    let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
+    while client.block.is_none() && !client.close_after_reply {
+        match parse_request(&input[consumed..], ranges, limits) {
+            Ok(Parsed::Complete(n)) => {
+                let base = consumed;
+                argv.clear();
+                argv.extend(ranges.iter().map(|r| &input[base + r.start..base + r.end]));
+                consumed += n;
+                if argv.is_empty() {
+                    continue;
+                }
+                execute(&mut node, client, &argv);
+            }
+            Ok(Parsed::Incomplete) => break,
+            Err(e) => {
+                client.reply.error(&format!("ERR {e}"));
+                client.close_after_reply = true;
+                consumed = input.len();
+                break;
+            }
+        }
+    }
+    let now = node.now_ms;
+    if let Some(info) = node.clients.get_mut(&client.id) {
+        info.last_interaction_ms = now;
+        info.db = client.db;
+    }
+    consumed
+}
+
+fn unknown_command(argv: &[&[u8]]) -> String {
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(argv[0]));
+    for a in argv.iter().skip(1) {
+        let s = String::from_utf8_lossy(a);
+        if msg.len() + s.len() > 128 + 64 {
+            break;
+        }
+        msg.push('\'');
+        msg.push_str(&s);
+        msg.push_str("' ");
+    }
+    msg
+}
+
+const PUBSUB_CONTEXT: &[&str] = &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe"];
+const MULTI_IMMEDIATE: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Runs one request with every check a Redis server applies first.
+pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
+    let Some(cmd) = node.commands.lookup(argv[0]) else {
+        client.reply.error(&unknown_command(argv));
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return;
+    };
+    if !cmd.arity_ok(argv.len()) {
+        client.reply.error(&format!("ERR wrong number of arguments for '{}' command", display_name(cmd, argv)));
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return;
+    }
+    if !client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
+        client.reply.error("NOAUTH Authentication required.");
+        return;
+    }
+    if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
+        if cmd.flags & flags::NO_MULTI != 0 {
+            client.reply.error("ERR Command not allowed inside a transaction");
+            client.multi_error = true;
+            return;
+        }
+        if let Some(q) = client.multi.as_mut() {
+            q.push(argv.iter().map(|a| a.to_vec()).collect());
+        }
+        client.reply.simple("QUEUED");
+        return;
+    }
+    if client.subscriptions > 0 && !client.reply.resp3 && !PUBSUB_CONTEXT.contains(&cmd.name) {
+        client.reply.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        ));
+        return;
+    }
+    if node.cluster.is_some() {
+        if let Err(e) = crate::cluster::redirect::check(node, client, cmd, argv) {
+            client.reply.error(&e.0);
+            return;
+        }
+    }
+    if cmd.is_write() && !client.is_replica_link && node.is_read_only_replica() && !client.in_exec {
+        client.reply.error("READONLY You can't write against a read only replica.");
+        return;
+    }
+    call(node, client, cmd, argv);
+}
+
+/// The name used in arity errors: `get`, or `config|get` for container subcommands.
+fn display_name(cmd: &CommandSpec, argv: &[&[u8]]) -> String {
+    const CONTAINERS: &[&str] = &["config", "client", "cluster", "command", "object", "memory", "slowlog", "pubsub", "debug", "xinfo", "function", "script", "acl"];
+    if CONTAINERS.contains(&cmd.name) && argv.len() > 1 {
+        format!("{}|{}", cmd.name, String::from_utf8_lossy(argv[1]).to_ascii_lowercase())
+    } else {
+        cmd.name.to_string()
+    }
+}
+
+/// Runs the handler and the after-effects. Used by `execute` and by EXEC.
+pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, argv: &[&[u8]]) {
+    node.stats.total_commands += 1;
+    let dirty_before = node.dirty;
+    let slowlog_us = node.config.int_named("slowlog-log-slower-than", 10000);
+    let started = (slowlog_us >= 0).then(std::time::Instant::now);
+    let result = {
+        let mut ctx = Ctx { node: &mut *node, client: &mut *client };
+        (cmd.handler)(&mut ctx, argv)
+    };
+    if let Err(e) = result {
+        client.reply.error(&e.0);
+    }
+    if client.block.is_some() {
+        register_block(node, client, argv);
+    }
+    propagate_expired(node);
+    if node.dirty != dirty_before {
+        if !node.watched.is_empty() || !node.blocked.is_empty() {
+            for i in cmd.key_positions(argv) {
+                node.touch_key(client.db, argv[i]);
+            }
+        }
+        if node.propagation_wanted() {
+            let db = client.db;
+            if client.propagate_override.is_empty() {
+                node.propagated.push((db, argv.iter().map(|a| a.to_vec()).collect()));
+            } else {
+                for p in client.propagate_override.drain(..) {
+                    node.propagated.push((db, p));
+                }
+            }
+        }
+    }
+    client.propagate_override.clear();
+    if let Some(start) = started {
+        let us = start.elapsed().as_micros() as u64;
+        if us as i64 >= slowlog_us {
+            record_slow(node, client, argv, us);
+        }
+    }
+    if !node.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
+        feed_monitors(node, client, argv);
+    }
+}
+
+/// Hands keys deleted by expiry to propagation as DEL, as a master does.
+pub fn propagate_expired(node: &mut Node) {
+    if !node.propagation_wanted() {
+        for db in &mut node.dbs {
+            db.expired_log.clear();
+        }
+        return;
+    }
+    for i in 0..node.dbs.len() {
+        let keys = std::mem::take(&mut node.dbs[i].expired_log);
+        for k in keys {
+            node.propagated.push((i, vec![b"DEL".to_vec(), k.to_vec()]));
+        }
+    }
+}
+
+fn register_block(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
+    let Some(req) = client.block.as_ref() else { return };
+    for k in &req.keys {
+        node.blocked.entry((client.db, k.clone())).or_default().push(client.id);
+    }
+    client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
+}
+
+/// Removes a client from every blocked-key list.
+pub fn unblock(node: &mut Node, client: &mut Client) {
+    if let Some(req) = client.block.as_ref() {
+        for k in &req.keys {
+            let key = (client.db, k.clone());
+            if let Some(ids) = node.blocked.get_mut(&key) {
+                ids.retain(|&i| i != client.id);
+                if ids.is_empty() {
+                    node.blocked.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
+    let max = node.config.int_named("slowlog-max-len", 128).max(0) as usize;
+    let id = node.slowlog_next_id;
+    node.slowlog_next_id += 1;
+    node.slowlog.push_front(SlowEntry {
+        id,
+        at_secs: node.now_ms / 1000,
+        micros,
+        argv: argv.iter().take(32).map(|a| a.iter().take(128).copied().collect()).collect(),
+        peer: client.addr.to_string(),
+        name: client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
+    });
+    while node.slowlog.len() > max {
+        node.slowlog.pop_back();
+    }
+}
+
+fn feed_monitors(node: &mut Node, client: &Client, argv: &[&[u8]]) {
+    let now = unix_ms();
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, client.addr);
+    for a in argv {
+        line.push_str(" \"");
+        for &b in *a {
+            match b {
+                b'"' => line.push_str("\\\""),
+                b'\\' => line.push_str("\\\\"),
+                b'\n' => line.push_str("\\n"),
+                b'\r' => line.push_str("\\r"),
+                0x20..=0x7e => line.push(b as char),
+                _ => line.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        line.push('"');
+    }
+    line.push_str("\r\n");
+    let bytes = line.into_bytes();
+    for id in node.monitors.clone() {
+        if id != client.id {
+            node.push_to(id, Push::Bytes(bytes.clone()));
+        }
+    }
+}
+
+/// Cleans up after a connection ends: registry, WATCH, blocking, subscriptions.
+pub fn client_gone(shared: &Shared, client: &mut Client) {
+    let mut node = shared.node.borrow_mut();
+    unblock(&mut node, client);
+    crate::cmd::transactions::unwatch_all(&mut node, client);
+    crate::cmd::pubsub::unsubscribe_all(&mut node, client.id);
+    node.monitors.retain(|&id| id != client.id);
+    node.clients.remove(&client.id);
+}

@@ -1,0 +1,395 @@
+//! The node's thread, its listeners and its public handle.
+//!
+//! [`start`] binds the client port (and the cluster bus port) on the caller's
+//! thread, so a busy port is reported at once, then runs the node on its own
+//! thread with a single-threaded tokio runtime. [`NodeHandle`] is how an
+//! embedding program (slotd's in-process mode, tests) stops, kills, pauses
+//! and resumes it. [`run_main`] is the `slot-node` program: config from
+//! arguments, pidfile, logging, signals.
+
+pub mod client;
+pub mod connection;
+pub mod dispatch;
+pub mod fsutil;
+pub mod gate;
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::node::{unix_ms, Node, ShutdownKind};
+use gate::Gate;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// What the node thread shares between its tasks.
+pub struct Shared {
+    pub node: RefCell<Node>,
+    /// Closed while the node is paused (fault injection): tasks wait at it.
+    pub gate: Gate,
+}
+
+pub type SharedRef = Rc<Shared>;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the node thread: {0}")]
+    Thread(std::io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Load(String),
+}
+
+/// Requests an embedding program sends to a running node.
+#[derive(Debug)]
+pub enum Control {
+    /// Graceful stop: finish, save per policy, close.
+    Shutdown(ShutdownKind),
+    /// Abrupt stop, as close to `kill -9` as a thread gets: nothing more is written.
+    Kill,
+    Pause,
+    Resume,
+}
+
+/// Handle to a node running on its own thread.
+pub struct NodeHandle {
+    port: u16,
+    tx: UnboundedSender<Control>,
+    thread: Option<JoinHandle<i32>>,
+    finished: Arc<AtomicBool>,
+}
+
+impl NodeHandle {
+    /// The client port actually bound (useful with `port 0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// Asks for a graceful shutdown (saves when save points exist, like SIGTERM).
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Control::Shutdown(ShutdownKind::Default));
+    }
+    /// Drops the node abruptly: listeners closed, clients cut, nothing saved.
+    pub fn kill(&self) {
+        let _ = self.tx.send(Control::Kill);
+    }
+    /// Freezes the node's tasks; sockets stay open, as with SIGSTOP.
+    pub fn pause(&self) {
+        let _ = self.tx.send(Control::Pause);
+    }
+    pub fn resume(&self) {
+        let _ = self.tx.send(Control::Resume);
+    }
+    /// Whether the node thread has ended (shutdown, SHUTDOWN command, kill).
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+    /// Waits for the node thread to end; returns its exit code.
+    pub fn join(mut self) -> i32 {
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or(1)
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.tx.send(Control::Kill);
+            let _ = t.join();
+        }
+    }
+}
+
+/// Listeners bound before the thread starts.
+pub(crate) struct BoundListeners {
+    pub clients: Vec<std::net::TcpListener>,
+    pub bus: Option<std::net::TcpListener>,
+}
+
+fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
+    let mut clients = Vec::new();
+    let mut port = cfg.port();
+    for host in cfg.bind() {
+        let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        l.set_nonblocking(true).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        if port == 0 {
+            port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+            let _ = cfg.set_checked("port", &port.to_string());
+        }
+        clients.push(l);
+    }
+    let bus = if cfg.cluster_enabled() {
+        let bus_port = cfg.cluster_port();
+        let host = cfg.bind().into_iter().next().unwrap_or_else(|| "0.0.0.0".into());
+        let addr = format!("{host}:{bus_port}");
+        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        l.set_nonblocking(true).map_err(|source| StartError::Bind { addr, source })?;
+        Some(l)
+    } else {
+        None
+    };
+    Ok(BoundListeners { clients, bus })
+}
+
+/// Starts a node on its own thread.
+///
+/// # Errors
+/// A port cannot be bound, the data cannot be loaded, or the thread cannot start.
+pub fn start(mut config: NodeConfig) -> Result<NodeHandle, StartError> {
+    let listeners = bind_all(&mut config)?;
+    let port = config.port();
+    let (tx, rx) = unbounded_channel();
+    let finished = Arc::new(AtomicBool::new(false));
+    let done = finished.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("node-{port}"))
+        .spawn(move || {
+            let code = run_node_thread(config, listeners, rx, false, ready_tx);
+            done.store(true, Ordering::SeqCst);
+            code
+        })
+        .map_err(StartError::Thread)?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(msg)) => {
+            let _ = thread.join();
+            return Err(StartError::Load(msg));
+        }
+        Err(_) => {
+            let _ = thread.join();
+            return Err(StartError::Load("node thread ended during start-up".into()));
+        }
+    }
+    Ok(NodeHandle {
+        port,
+        tx,
+        thread: Some(thread),
+        finished,
+    })
+}
+
+fn run_node_thread(
+    config: NodeConfig,
+    listeners: BoundListeners,
+    rx: UnboundedReceiver<Control>,
+    handle_signals: bool,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(format!("cannot build runtime: {e}")));
+            return 1;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, serve(config, listeners, rx, handle_signals, ready))
+}
+
+async fn serve(
+    config: NodeConfig,
+    listeners: BoundListeners,
+    mut rx: UnboundedReceiver<Control>,
+    handle_signals: bool,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> i32 {
+    let mut node = Node::new(config);
+    if let Err(e) = crate::cluster::init(&mut node) {
+        let _ = ready.send(Err(e));
+        return 1;
+    }
+    let shared: SharedRef = Rc::new(Shared {
+        node: RefCell::new(node),
+        gate: Gate::new(),
+    });
+    for l in listeners.clients {
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                tokio::task::spawn_local(connection::accept_loop(shared.clone(), l));
+            }
+            Err(e) => {
+                let _ = ready.send(Err(format!("cannot register listener: {e}")));
+                return 1;
+            }
+        }
+    }
+    if let Some(bus) = listeners.bus {
+        match tokio::net::TcpListener::from_std(bus) {
+            Ok(l) => crate::cluster::bus::spawn(shared.clone(), l),
+            Err(e) => {
+                let _ = ready.send(Err(format!("cannot register cluster bus listener: {e}")));
+                return 1;
+            }
+        }
+    }
+    tokio::task::spawn_local(cron(shared.clone()));
+    {
+        let node = shared.node.borrow();
+        tracing::info!(port = node.config.port(), cluster = node.config.cluster_enabled(), "ready to accept connections");
+    }
+    let _ = ready.send(Ok(()));
+    let notify = shared.node.borrow().shutdown_notify.clone();
+    let mut term = if handle_signals {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+    } else {
+        None
+    };
+    let mut int = if handle_signals {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
+    } else {
+        None
+    };
+    loop {
+        tokio::select! {
+            ctl = rx.recv() => match ctl {
+                Some(Control::Shutdown(kind)) => { return graceful_stop(&shared, kind).await; }
+                Some(Control::Kill) | None => {
+                    tracing::warn!("killed");
+                    return 137;
+                }
+                Some(Control::Pause) => shared.gate.close(),
+                Some(Control::Resume) => shared.gate.open(),
+            },
+            _ = notify.notified() => {
+                let kind = shared.node.borrow().shutdown.unwrap_or(ShutdownKind::Default);
+                return graceful_stop(&shared, kind).await;
+            }
+            _ = recv_signal(&mut term) => {
+                tracing::warn!("received SIGTERM, scheduling shutdown");
+                return graceful_stop(&shared, ShutdownKind::Default).await;
+            }
+            _ = recv_signal(&mut int) => {
+                tracing::warn!("received SIGINT, scheduling shutdown");
+                return graceful_stop(&shared, ShutdownKind::Default).await;
+            }
+        }
+    }
+}
+
+async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
+    match sig {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Stops the node: saves per policy, persists cluster state, cuts clients.
+async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
+    let mut node = shared.node.borrow_mut();
+    tracing::warn!("user requested shutdown");
+    if let Some(c) = node.cluster.as_ref() {
+        if let Err(e) = c.save_config(&node.config) {
+            tracing::warn!("cannot save cluster config: {e}");
+        }
+    }
+    let _ = kind;
+    for c in node.clients.values() {
+        let _ = c.tx.send(client::Push::Kill);
+    }
+    if let Some(p) = node.config.get("pidfile").filter(|p| !p.is_empty()) {
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::warn!("ready to exit, bye bye");
+    0
+}
+
+/// Periodic work, like Redis's serverCron at `hz`: active expiry, ops/sec
+/// samples, cluster cron.
+async fn cron(shared: SharedRef) {
+    let hz = shared.node.borrow().config.int_named("hz", 10).clamp(1, 500) as u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / hz));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        shared.gate.pass().await;
+        let mut node = shared.node.borrow_mut();
+        let now = unix_ms();
+        node.now_ms = now;
+        for i in 0..node.dbs.len() {
+            node.dbs[i].active_expire(now, 200);
+        }
+        dispatch::propagate_expired(&mut node);
+        let total = node.stats.total_commands;
+        node.stats.ops_samples.push_back((now, total));
+        while node.stats.ops_samples.len() > 16 {
+            node.stats.ops_samples.pop_front();
+        }
+    }
+}
+
+/// The `slot-node` program: `slot-node [CONFIG_FILE] [--directive value ...]`.
+/// Returns the process exit code.
+pub fn run_main(args: Vec<String>) -> i32 {
+    if args.iter().any(|a| a == "-v" || a == "--version") {
+        println!("slot-node v={} (Redis-compatible {})", env!("CARGO_PKG_VERSION"), crate::REDIS_VERSION);
+        return 0;
+    }
+    let mut config = match NodeConfig::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    init_logging(&config);
+    let listeners = match bind_all(&mut config) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if let Some(p) = config.get("pidfile").filter(|p| !p.is_empty()) {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            tracing::warn!("cannot write pidfile {p}: {e}");
+        }
+    }
+    let (_tx, rx) = unbounded_channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let code = std::thread::scope(|s| {
+        let h = s.spawn(|| run_node_thread(config, listeners, rx, true, ready_tx));
+        if let Ok(Err(msg)) = ready_rx.recv() {
+            tracing::error!("{msg}");
+            eprintln!("{msg}");
+        }
+        h.join().unwrap_or(1)
+    });
+    let _ = unix_ms();
+    code
+}
+
+fn init_logging(config: &NodeConfig) {
+    let level = match config.get("loglevel").unwrap_or("notice") {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLOT_NODE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let logfile = config.get("logfile").unwrap_or("").to_string();
+    if logfile.is_empty() {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    } else {
+        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
+            Ok(f) => {
+                let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init();
+            }
+            Err(e) => {
+                eprintln!("cannot open logfile {logfile}: {e}; logging to stderr");
+                let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+            }
+        }
+    }
+}

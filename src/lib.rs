@@ -1,0 +1,1 @@
+//! slotd: supervisor for a Redis Cluster on one machine (being built).
