@@ -90,6 +90,7 @@ pub struct Node {
     pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// How many consumers (replicas, AOF) want propagated commands.
     pub propagation_consumers: usize,
+    pub repl: crate::replication::ReplState,
 }
 
 impl Node {
@@ -122,6 +123,7 @@ impl Node {
             cluster: None,
             propagated: Vec::new(),
             propagation_consumers: 0,
+            repl: Default::default(),
         }
     }
 

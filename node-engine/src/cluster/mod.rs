@@ -1,6 +1,9 @@
 //! Redis Cluster: slots, the cluster state, the gossip bus, failover.
 
 pub mod bus;
+pub mod failover;
+pub mod gossip;
+pub mod handler;
 pub mod redirect;
 pub mod slot;
 pub mod state;

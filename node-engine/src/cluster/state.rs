@@ -133,6 +133,10 @@ pub struct ClusterNode {
     pub repl_offset: u64,
     /// When it was created (handshake nodes time out).
     pub ctime: u64,
+    /// Send MEET instead of PING when the link comes up (CLUSTER MEET).
+    pub meet: bool,
+    /// Earliest unix ms for the next connection attempt (dead peers are retried calmly).
+    pub next_link_attempt: u64,
 }
 
 impl ClusterNode {
@@ -153,6 +157,8 @@ impl ClusterNode {
             fail_time: 0,
             repl_offset: 0,
             ctime: now,
+            meet: false,
+            next_link_attempt: 0,
         }
     }
     pub fn is_master(&self) -> bool {
@@ -245,6 +251,8 @@ pub struct ClusterState {
     pub blacklist: HashMap<NodeId, u64>,
     /// Set when the state changed and must be written to nodes.conf.
     pub dirty_config: bool,
+    /// Our outbound bus links, by node id.
+    pub links: HashMap<NodeId, super::bus::Link>,
     /// Unix ms when the cluster last became reachable from a minority partition, for rejoin delay.
     pub state_changed_at: u64,
 }
@@ -278,6 +286,7 @@ impl ClusterState {
             paused_until: 0,
             blacklist: HashMap::new(),
             dirty_config: true,
+            links: HashMap::new(),
             state_changed_at: now,
         }
     }
@@ -553,6 +562,8 @@ impl ClusterState {
     pub fn node_line(&self, n: &ClusterNode) -> String {
         let me = n.id == self.myself;
         let link = if me || n.link_up { "connected" } else { "disconnected" };
+        // Like Redis, a replica's line shows its master's config epoch.
+        let epoch = n.master_id.as_ref().and_then(|m| self.nodes.get(m)).map_or(n.config_epoch, |m| m.config_epoch);
         let mut line = format!(
             "{} {}:{}@{} {} {} {} {} {} {}",
             n.id,
@@ -563,7 +574,7 @@ impl ClusterState {
             n.master_id.as_deref().unwrap_or("-"),
             if me { 0 } else { n.ping_sent },
             if me { 0 } else { n.pong_received },
-            n.config_epoch,
+            epoch,
             link
         );
         for (a, b) in n.slots.ranges() {

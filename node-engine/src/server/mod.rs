@@ -286,7 +286,7 @@ async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
 
 /// Stops the node: saves per policy, persists cluster state, cuts clients.
 async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
-    let mut node = shared.node.borrow_mut();
+    let node = shared.node.borrow();
     tracing::warn!("user requested shutdown");
     if let Some(c) = node.cluster.as_ref() {
         if let Err(e) = c.save_config(&node.config) {

@@ -1,0 +1,238 @@
+//! Replica failover: election after the master is FAIL (delay 500 ms +
+//! random + rank by replication offset), votes from a majority of masters
+//! (one per epoch, one per failed master per 2 × node timeout), promotion
+//! with a new config epoch; manual CLUSTER FAILOVER (default, FORCE, TAKEOVER).
+
+use super::gossip::{Body, Message, MsgType, MFLAG_FORCEACK, MFLAG_PAUSED};
+use super::handler::{self, Outgoing};
+use super::state::{Election, ManualFailover};
+use crate::node::Node;
+use rand::Rng;
+
+/// How CLUSTER FAILOVER was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManualMode {
+    /// Coordinated with the master: no acknowledged write is lost.
+    Default,
+    /// Without the master's agreement (it may be down), still with votes.
+    Force,
+    /// Without votes: take a new epoch and the slots at once.
+    Takeover,
+}
+
+/// Election bookkeeping, run every cluster tick on replicas.
+pub fn tick(node: &mut Node) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    let now = node.now_ms;
+    let no_failover = node.config.flag_named("cluster-replica-no-failover");
+    let validity_factor = node.config.int_named("cluster-replica-validity-factor", 10).max(0) as u64;
+    let my_offset = crate::replication::offset(node);
+    let Some(c) = node.cluster.as_mut() else { return out };
+    // A master stops pausing clients once the manual failover window ends.
+    let me = c.myself_node();
+    let Some(master_id) = me.master_id.clone() else {
+        c.election = None;
+        c.manual_failover = None;
+        return out;
+    };
+    if c.manual_failover.as_ref().is_some_and(|m| m.deadline < now) {
+        tracing::warn!("manual failover timed out");
+        c.manual_failover = None;
+        c.election = None;
+    }
+    let Some(master) = c.nodes.get(&master_id).cloned() else { return out };
+    let manual_ready = c.manual_failover.as_ref().and_then(|m| m.master_offset).is_some_and(|o| my_offset >= o);
+    let automatic = master.flags.fail && !master.slots.is_empty() && !no_failover;
+    if !automatic && !manual_ready && c.election.as_ref().is_none_or(|e| !e.forced) {
+        c.election = None;
+        return out;
+    }
+    // Data too old: a replica disconnected for long must not win (validity factor).
+    if automatic && !manual_ready && validity_factor > 0 {
+        let last_contact = master.pong_received.max(master.fail_time.saturating_sub(c.node_timeout));
+        let max_age = c.node_timeout * validity_factor + 10_000;
+        if last_contact > 0 && now.saturating_sub(last_contact) > max_age + c.node_timeout {
+            if c.election.is_none() {
+                tracing::warn!("my data is too old to fail over (cluster-replica-validity-factor)");
+            }
+            return out;
+        }
+    }
+    if c.election.is_none() {
+        let rank = c.replicas_of(&master_id).iter().filter(|r| r.id != c.myself && r.repl_offset > my_offset).count() as u64;
+        let delay = if manual_ready { 0 } else { 500 + rand::thread_rng().gen_range(0..500) + rank * 1000 };
+        c.election = Some(Election { start_at: now + delay, forced: manual_ready, ..Election::default() });
+        tracing::info!("start of election delayed for {delay} milliseconds (rank #{rank}, offset {my_offset})");
+        return out;
+    }
+    let quorum = c.quorum();
+    let timeout = (c.node_timeout * 2).max(2000);
+    let Some(e) = c.election.as_mut() else { return out };
+    if e.epoch == 0 && now >= e.start_at {
+        c.current_epoch += 1;
+        let epoch = c.current_epoch;
+        if let Some(e) = c.election.as_mut() {
+            e.epoch = epoch;
+            e.deadline = now + timeout;
+            e.votes = 0;
+            e.voters.clear();
+        }
+        c.dirty_config = true;
+        tracing::info!("starting a failover election for epoch {epoch}");
+        if let Some(m) = handler::build(node, MsgType::AuthRequest, Body::None) {
+            out.push(Outgoing::Broadcast(m.encode()));
+        }
+        return out;
+    }
+    if e.epoch != 0 && e.votes >= quorum {
+        let epoch = e.epoch;
+        promote(node, epoch);
+        out.push(handler::broadcast_pong(node));
+        return out;
+    }
+    if e.epoch != 0 && now > e.deadline {
+        tracing::warn!("failover election for epoch {} timed out; retrying", e.epoch);
+        c.election = None;
+        c.manual_failover = None;
+    }
+    out
+}
+
+/// Turns this replica into the master of its master's slots with `epoch`.
+pub fn promote(node: &mut Node, epoch: u64) {
+    let Some(c) = node.cluster.as_mut() else { return };
+    let me = c.myself.clone();
+    let Some(old) = c.myself_mut().master_id.take() else { return };
+    {
+        let m = c.myself_mut();
+        m.flags.master = true;
+        m.flags.replica = false;
+        if epoch > m.config_epoch {
+            m.config_epoch = epoch;
+        }
+    }
+    c.observe_epoch(epoch);
+    let slots: Vec<u16> = c.nodes.get(&old).map(|n| n.slots.iter().collect()).unwrap_or_default();
+    for s in slots {
+        c.set_owner(s, Some(&me));
+    }
+    c.election = None;
+    c.manual_failover = None;
+    c.dirty_config = true;
+    tracing::warn!("failover won: I am the new master for the slots of {old} (epoch {epoch})");
+    crate::replication::promote(node);
+    let require_full = node.config.flag_named("cluster-require-full-coverage");
+    let now = node.now_ms;
+    if let Some(c) = node.cluster.as_mut() {
+        c.update_state(require_full, now);
+    }
+}
+
+/// A master's answer to a replica's AUTH_REQUEST: the AUTH_ACK frame when it grants its vote.
+pub fn vote(node: &mut Node, msg: &Message) -> Option<Vec<u8>> {
+    let now = node.now_ms;
+    let c = node.cluster.as_mut()?;
+    let me = c.myself_node();
+    if !me.is_master() || me.slots.is_empty() {
+        return None;
+    }
+    let req_epoch = msg.current_epoch;
+    if req_epoch < c.current_epoch || c.last_vote_epoch == c.current_epoch {
+        return None;
+    }
+    let master = msg.master_id.clone()?;
+    let forced = msg.mflags & MFLAG_FORCEACK != 0;
+    let master_node = c.nodes.get(&master)?;
+    if !master_node.flags.fail && !forced {
+        return None;
+    }
+    if c.voted_for_master.get(&master).is_some_and(|t| now.saturating_sub(*t) < c.node_timeout * 2) {
+        return None;
+    }
+    for s in msg.slots.iter() {
+        if let Some(owner) = c.owners[s as usize].as_ref().and_then(|o| c.nodes.get(o)) {
+            if owner.config_epoch > msg.config_epoch {
+                return None;
+            }
+        }
+    }
+    c.last_vote_epoch = c.current_epoch;
+    c.voted_for_master.insert(master, now);
+    c.dirty_config = true;
+    tracing::info!("failover auth granted to {} for epoch {}", msg.sender, c.current_epoch);
+    handler::build(node, MsgType::AuthAck, Body::None).map(|m| m.encode())
+}
+
+/// A vote for our election.
+pub fn count_vote(node: &mut Node, msg: &Message) {
+    let Some(c) = node.cluster.as_mut() else { return };
+    let voter_is_master = c.nodes.get(&msg.sender).is_some_and(|n| n.is_master() && !n.slots.is_empty());
+    if let Some(e) = c.election.as_mut() {
+        if voter_is_master && e.epoch != 0 && msg.current_epoch >= e.epoch && !e.voters.contains(&msg.sender) {
+            e.voters.push(msg.sender.clone());
+            e.votes += 1;
+        }
+    }
+}
+
+/// Master side of a coordinated manual failover: pause writes so the replica catches up.
+pub fn manual_failover_requested(node: &mut Node, replica: &str) {
+    let now = node.now_ms;
+    let Some(c) = node.cluster.as_mut() else { return };
+    if !c.myself_node().is_master() || c.nodes.get(replica).and_then(|n| n.master_id.as_deref()) != Some(c.myself.as_str()) {
+        return;
+    }
+    c.paused_until = now + 5000;
+    tracing::warn!("manual failover requested by replica {replica}: pausing writes");
+    let f = handler::build(node, MsgType::Ping, Body::None).map(|m| m.encode());
+    if let Some(f) = f {
+        super::bus::send_to(node, replica, f);
+    }
+}
+
+/// Replica side: the master reported it paused; remember its offset to wait for.
+pub fn observe_master_pause(node: &mut Node, msg: &Message) {
+    let Some(c) = node.cluster.as_mut() else { return };
+    if msg.mflags & MFLAG_PAUSED == 0 || c.myself_node().master_id.as_deref() != Some(msg.sender.as_str()) {
+        return;
+    }
+    if let Some(m) = c.manual_failover.as_mut() {
+        if m.master_offset.is_none() {
+            m.master_offset = Some(msg.repl_offset);
+        }
+    }
+}
+
+/// CLUSTER FAILOVER on a replica.
+///
+/// # Errors
+/// Redis's error text when this node is not a replica or its master is unknown.
+pub fn start_manual(node: &mut Node, mode: ManualMode) -> Result<(), String> {
+    let now = node.now_ms;
+    let Some(c) = node.cluster.as_mut() else { return Err("ERR This instance has cluster support disabled".into()) };
+    let Some(master) = c.myself_node().master_id.clone() else {
+        return Err("ERR You should send CLUSTER FAILOVER to a replica".into());
+    };
+    let master_failed = c.nodes.get(&master).is_none_or(|m| m.flags.fail || m.flags.pfail);
+    match mode {
+        ManualMode::Takeover => {
+            c.current_epoch += 1;
+            let e = c.current_epoch;
+            promote(node, e);
+            handler::broadcast_now(node, MsgType::Pong, Body::None);
+        }
+        ManualMode::Force => {
+            c.manual_failover = Some(ManualFailover { deadline: now + 5000, master_offset: Some(0) });
+            c.election = None;
+        }
+        ManualMode::Default => {
+            if master_failed {
+                return Err("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE".into());
+            }
+            c.manual_failover = Some(ManualFailover { deadline: now + 5000, master_offset: None });
+            c.election = None;
+            handler::send_now(node, &master, MsgType::MfStart, Body::None);
+        }
+    }
+    Ok(())
+}

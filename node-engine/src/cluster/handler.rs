@@ -1,0 +1,554 @@
+//! What bus messages mean: gossip about nodes, slot ownership by config
+//! epoch, failure reports and FAIL, votes, UPDATE. Works on the node's state
+//! and returns frames to send; the bus does the I/O.
+
+use super::gossip::{Body, GossipEntry, Message, MsgType, MFLAG_FORCEACK, MFLAG_PAUSED};
+use super::state::{ClusterNode, ClusterState, Flags, NodeId};
+use crate::node::Node;
+
+/// A frame to send, and where.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Back on the link the message came from (PONG to PING/MEET).
+    Reply(Vec<u8>),
+    To(NodeId, Vec<u8>),
+    Broadcast(Vec<u8>),
+}
+
+/// Our header for a message of `kind`: identity, epochs, slots, gossip about every other node.
+pub fn build(node: &Node, kind: MsgType, body: Body) -> Option<Message> {
+    let c = node.cluster.as_ref()?;
+    let me = c.myself_node();
+    let offset = crate::replication::offset(node);
+    let mut mflags = 0;
+    if c.paused_until > node.now_ms {
+        mflags |= MFLAG_PAUSED;
+    }
+    if c.election.as_ref().is_some_and(|e| e.forced) && kind == MsgType::AuthRequest {
+        mflags |= MFLAG_FORCEACK;
+    }
+    // A replica advertises its master's slots and epoch in auth requests so voters can check them.
+    let (slots, config_epoch) = match (&me.master_id, kind) {
+        (Some(m), MsgType::AuthRequest) => c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch)),
+        (Some(m), _) => c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch)),
+        _ => (me.slots.clone(), me.config_epoch),
+    };
+    let gossip = c
+        .nodes
+        .values()
+        .filter(|n| n.id != c.myself && !n.flags.handshake)
+        .map(|n| GossipEntry {
+            id: n.id.clone(),
+            ip: n.ip.clone(),
+            port: n.port,
+            bus_port: n.bus_port,
+            flags: n.flags.clone(),
+            ping_sent: n.ping_sent,
+            pong_received: n.pong_received,
+        })
+        .collect();
+    let mut flags = me.flags.clone();
+    flags.master = me.master_id.is_none();
+    flags.replica = me.master_id.is_some();
+    Some(Message {
+        kind,
+        sender: c.myself.clone(),
+        current_epoch: c.current_epoch,
+        config_epoch,
+        repl_offset: offset,
+        port: me.port,
+        bus_port: me.bus_port,
+        flags,
+        master_id: me.master_id.clone(),
+        state_ok: c.ok,
+        mflags,
+        slots,
+        ip: me.ip.clone(),
+        gossip,
+        body,
+    })
+}
+
+/// An encoded message; empty (nothing to send) on a node without cluster state.
+fn frame(node: &Node, kind: MsgType, body: Body) -> Vec<u8> {
+    build(node, kind, body).map(|m| m.encode()).unwrap_or_default()
+}
+
+fn count_sent(node: &mut Node, kind: MsgType, n: u64) {
+    if let Some(c) = node.cluster.as_mut() {
+        *c.stats.sent.entry(kind.stat_name()).or_default() += n;
+    }
+}
+
+/// The first frame on a fresh outbound link: MEET for a node we were told to meet, else PING.
+pub fn on_link_up(node: &mut Node, peer: &str) -> Option<Vec<u8>> {
+    let now = node.now_ms;
+    let meet = {
+        let c = node.cluster.as_mut()?;
+        let n = c.nodes.get_mut(peer)?;
+        n.link_up = true;
+        if n.ping_sent == 0 {
+            n.ping_sent = now;
+        }
+        n.meet
+    };
+    let kind = if meet { MsgType::Meet } else { MsgType::Ping };
+    count_sent(node, kind, 1);
+    Some(frame(node, kind, Body::None))
+}
+
+/// If a handshake node `peer` was renamed to the sender's real id, the new id.
+pub fn renamed_to(node: &Node, peer: &str, msg: &Message) -> Option<String> {
+    let c = node.cluster.as_ref()?;
+    (msg.sender != peer && !c.nodes.contains_key(peer) && c.nodes.contains_key(&msg.sender)).then(|| msg.sender.clone())
+}
+
+/// Nodes that need an outbound link now: (id, "ip:busport").
+pub fn links_to_open(node: &Node) -> Vec<(NodeId, String)> {
+    let Some(c) = node.cluster.as_ref() else { return Vec::new() };
+    c.nodes
+        .values()
+        .filter(|n| n.id != c.myself && !c.links.contains_key(&n.id) && n.next_link_attempt <= node.now_ms && !n.flags.noaddr)
+        .map(|n| (n.id.clone(), format!("{}:{}", n.ip, n.bus_port)))
+        .collect()
+}
+
+/// Handles one message; `from_link` is the node our outbound link leads to
+/// (PONGs arrive there), None for a peer's inbound link.
+pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip: &str) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    let now = node.now_ms;
+    let require_full = node.config.flag_named("cluster-require-full-coverage");
+    let Some(c) = node.cluster.as_mut() else { return out };
+    *c.stats.received.entry(msg.kind.stat_name()).or_default() += 1;
+    if msg.sender == c.myself {
+        return out;
+    }
+    let known = c.nodes.contains_key(&msg.sender);
+    let ip = if msg.ip.is_empty() || msg.ip == "0.0.0.0" { peer_ip.to_string() } else { msg.ip.clone() };
+
+    // A MEET from an unknown node adds it; PING/MEET always get a PONG.
+    if msg.kind == MsgType::Meet && !known && !c.blacklist.get(&msg.sender).is_some_and(|t| *t > now) {
+        let mut n = ClusterNode::new(msg.sender.clone(), &ip, msg.port, msg.bus_port, now);
+        n.flags = Flags { master: msg.master_id.is_none(), replica: msg.master_id.is_some(), ..Flags::default() };
+        c.nodes.insert(msg.sender.clone(), n);
+        c.dirty_config = true;
+    }
+
+    // A PONG on a link to a handshake node reveals the node's real id.
+    let mut pong_on_our_link = msg.kind == MsgType::Pong && from_link == Some(msg.sender.as_str());
+    if let Some(link_peer) = from_link {
+        if link_peer != msg.sender && msg.kind == MsgType::Pong {
+            let was_handshake = c.nodes.get(link_peer).is_some_and(|n| n.flags.handshake);
+            if was_handshake {
+                let old = c.nodes.remove(link_peer);
+                if let Some(link) = c.links.remove(link_peer) {
+                    c.links.insert(msg.sender.clone(), link);
+                }
+                if !c.nodes.contains_key(&msg.sender) {
+                    if let Some(mut n) = old {
+                        n.id = msg.sender.clone();
+                        n.flags.handshake = false;
+                        n.meet = false;
+                        c.nodes.insert(msg.sender.clone(), n);
+                    }
+                }
+                pong_on_our_link = true;
+                c.dirty_config = true;
+            }
+        }
+    }
+
+    let Some(c) = node.cluster.as_mut() else { return out };
+    if !c.nodes.contains_key(&msg.sender) {
+        if matches!(msg.kind, MsgType::Ping | MsgType::Meet) {
+            count_sent(node, MsgType::Pong, 1);
+            out.push(Outgoing::Reply(frame(node, MsgType::Pong, Body::None)));
+        }
+        return out;
+    }
+    c.observe_epoch(msg.current_epoch);
+
+    if pong_on_our_link {
+        if let Some(n) = c.nodes.get_mut(&msg.sender) {
+            n.pong_received = now;
+            n.ping_sent = 0;
+            n.link_up = true;
+            n.meet = false;
+            if n.flags.pfail {
+                n.flags.pfail = false;
+            }
+        }
+        clear_failure_if_needed(c, &msg.sender, now);
+    }
+    // Any traffic from a node that was marked failed for long may clear it too.
+    if let Some(n) = c.nodes.get_mut(&msg.sender) {
+        if msg.kind != MsgType::Pong || from_link.is_none() {
+            n.ip = ip.clone();
+            n.port = msg.port;
+            n.bus_port = msg.bus_port;
+        }
+        n.repl_offset = msg.repl_offset;
+        n.flags.nofailover = msg.flags.nofailover;
+    }
+
+    update_role(node, msg);
+    update_slots(node, msg, &mut out);
+    epoch_collision(node, msg);
+    if let Some(c) = node.cluster.as_mut() {
+        absorb_gossip(c, msg, now);
+    }
+
+    match (&msg.kind, &msg.body) {
+        (MsgType::Ping | MsgType::Meet, _) => {
+            count_sent(node, MsgType::Pong, 1);
+            out.push(Outgoing::Reply(frame(node, MsgType::Pong, Body::None)));
+        }
+        (MsgType::Fail, Body::Fail { id }) => {
+            if let Some(c) = node.cluster.as_mut() {
+                if let Some(n) = c.nodes.get_mut(id) {
+                    if !n.flags.fail && *id != c.myself {
+                        n.flags.fail = true;
+                        n.flags.pfail = false;
+                        n.fail_time = now;
+                        c.dirty_config = true;
+                        tracing::warn!("FAIL message received from {} about {id}", msg.sender);
+                    }
+                }
+            }
+        }
+        (MsgType::Update, Body::Update { id, config_epoch, slots }) => {
+            let mut fake = msg.clone();
+            fake.sender = id.clone();
+            fake.config_epoch = *config_epoch;
+            fake.slots = slots.clone();
+            fake.master_id = None;
+            let known_epoch = node.cluster.as_ref().and_then(|c| c.nodes.get(id)).map(|n| n.config_epoch);
+            if known_epoch.is_some_and(|e| e < *config_epoch) {
+                if let Some(n) = node.cluster.as_mut().and_then(|c| c.nodes.get_mut(id)) {
+                    n.config_epoch = *config_epoch;
+                }
+                claim_slots(node, id, *config_epoch, slots);
+            }
+        }
+        (MsgType::AuthRequest, _) => {
+            if let Some(ack) = super::failover::vote(node, msg) {
+                count_sent(node, MsgType::AuthAck, 1);
+                out.push(Outgoing::To(msg.sender.clone(), ack));
+            }
+        }
+        (MsgType::AuthAck, _) => super::failover::count_vote(node, msg),
+        (MsgType::MfStart, _) => super::failover::manual_failover_requested(node, &msg.sender),
+        (MsgType::Publish, Body::Publish { channel, message }) => {
+            crate::cmd::pubsub::publish_message(node, channel, message);
+        }
+        _ => {}
+    }
+    if msg.kind == MsgType::Pong || msg.kind == MsgType::Ping {
+        super::failover::observe_master_pause(node, msg);
+    }
+    if let Some(c) = node.cluster.as_mut() {
+        c.update_state(require_full, now);
+    }
+    out
+}
+
+/// Learns the sender's role: master, or replica of a given master.
+fn update_role(node: &mut Node, msg: &Message) {
+    let Some(c) = node.cluster.as_mut() else { return };
+    let Some(n) = c.nodes.get_mut(&msg.sender) else { return };
+    match &msg.master_id {
+        None => {
+            if n.master_id.is_some() {
+                tracing::info!("node {} is now a master", msg.sender);
+                n.master_id = None;
+                c.dirty_config = true;
+            }
+            n.flags.master = true;
+            n.flags.replica = false;
+        }
+        Some(m) => {
+            if n.master_id.as_deref() != Some(m) {
+                n.master_id = Some(m.clone());
+                c.dirty_config = true;
+            }
+            n.flags.master = false;
+            n.flags.replica = true;
+            // A node turned replica serves no slots any more.
+            if !n.slots.is_empty() {
+                let slots: Vec<u16> = n.slots.iter().collect();
+                let id = msg.sender.clone();
+                for s in slots {
+                    if c.owners[s as usize].as_deref() == Some(id.as_str()) {
+                        c.set_owner(s, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Applies the sender's slot claims (masters only) by config epoch, and sends
+/// UPDATE when the sender claims slots someone newer owns.
+fn update_slots(node: &mut Node, msg: &Message, out: &mut Vec<Outgoing>) {
+    if msg.master_id.is_some() {
+        return;
+    }
+    let Some(c) = node.cluster.as_mut() else { return };
+    if let Some(n) = c.nodes.get_mut(&msg.sender) {
+        if msg.config_epoch > n.config_epoch {
+            n.config_epoch = msg.config_epoch;
+            c.dirty_config = true;
+        }
+    }
+    claim_slots(node, &msg.sender.clone(), msg.config_epoch, &msg.slots);
+    // Stale claims: tell the sender who owns those slots now.
+    let Some(c) = node.cluster.as_ref() else { return };
+    let mut newer: Option<NodeId> = None;
+    for s in msg.slots.iter() {
+        if let Some(owner) = &c.owners[s as usize] {
+            if owner != &msg.sender {
+                if let Some(o) = c.nodes.get(owner) {
+                    if o.config_epoch > msg.config_epoch {
+                        newer = Some(owner.clone());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(owner) = newer {
+        let (epoch, slots) = match c.nodes.get(&owner) {
+            Some(o) => (o.config_epoch, o.slots.clone()),
+            None => return,
+        };
+        count_sent(node, MsgType::Update, 1);
+        out.push(Outgoing::To(msg.sender.clone(), frame(node, MsgType::Update, Body::Update { id: owner, config_epoch: epoch, slots })));
+    }
+}
+
+/// Gives `claimer` every claimed slot that is unowned or owned by an older
+/// epoch. When this node (or its master) loses its last slot to the claimer,
+/// it becomes the claimer's replica, as Redis does after a failover.
+pub fn claim_slots(node: &mut Node, claimer: &str, epoch: u64, slots: &super::state::SlotSet) {
+    let Some(c) = node.cluster.as_mut() else { return };
+    let me = c.myself.clone();
+    let my_master = c.myself_node().master_id.clone();
+    let had_mine = c.myself_node().slots.count();
+    let master_had = my_master.as_ref().and_then(|m| c.nodes.get(m)).map_or(0, |n| n.slots.count());
+    let mut lost_from_me = Vec::new();
+    let mut changed = false;
+    for s in slots.iter() {
+        let owner = c.owners[s as usize].clone();
+        if owner.as_deref() == Some(claimer) {
+            continue;
+        }
+        // Slots being imported by us are ours to assign (SETSLOT), not gossip's.
+        if c.importing.contains_key(&s) {
+            continue;
+        }
+        let take = match owner.as_ref().and_then(|o| c.nodes.get(o)) {
+            None => true,
+            Some(o) => o.config_epoch < epoch,
+        };
+        if take {
+            if owner.as_deref() == Some(me.as_str()) {
+                lost_from_me.push(s);
+            }
+            c.set_owner(s, Some(claimer));
+            changed = true;
+        }
+    }
+    if !changed {
+        return;
+    }
+    c.dirty_config = true;
+    let now_mine = c.myself_node().slots.count();
+    let master_now = my_master.as_ref().and_then(|m| c.nodes.get(m)).map_or(0, |n| n.slots.count());
+    let become_replica = (had_mine > 0 && now_mine == 0 && my_master.is_none()) || (my_master.is_some() && master_had > 0 && master_now == 0 && my_master.as_deref() != Some(claimer));
+    // Keys in slots we lost are no longer ours to serve.
+    if !lost_from_me.is_empty() && !become_replica {
+        for s in &lost_from_me {
+            for db in &mut node.dbs {
+                db.remove_slot(*s);
+            }
+        }
+    }
+    if become_replica {
+        tracing::warn!("configuration change detected: reconfiguring myself as a replica of {claimer}");
+        crate::replication::become_replica_of(node, claimer);
+    }
+}
+
+/// Two masters with the same config epoch: the one with the smaller id takes a new epoch.
+fn epoch_collision(node: &mut Node, msg: &Message) {
+    let Some(c) = node.cluster.as_mut() else { return };
+    let me = c.myself_node();
+    if msg.master_id.is_some() || me.master_id.is_some() || msg.config_epoch != me.config_epoch || msg.sender.as_str() <= c.myself.as_str() {
+        return;
+    }
+    c.current_epoch += 1;
+    let e = c.current_epoch;
+    c.myself_mut().config_epoch = e;
+    c.dirty_config = true;
+    tracing::info!("config epoch collision with {}: my config epoch is now {e}", msg.sender);
+}
+
+/// Learns nodes from gossip and records failure reports from masters.
+fn absorb_gossip(c: &mut ClusterState, msg: &Message, now: u64) {
+    let sender_is_master = msg.master_id.is_none();
+    for g in &msg.gossip {
+        if g.id == c.myself {
+            continue;
+        }
+        if let Some(n) = c.nodes.get_mut(&g.id) {
+            if sender_is_master {
+                if g.flags.fail || g.flags.pfail {
+                    n.fail_reports.insert(msg.sender.clone(), now);
+                } else {
+                    n.fail_reports.remove(&msg.sender);
+                }
+            }
+            // Address updates for a node we cannot reach.
+            if !n.link_up && (n.ip != g.ip || n.port != g.port) && !g.flags.noaddr && !g.ip.is_empty() {
+                n.ip = g.ip.clone();
+                n.port = g.port;
+                n.bus_port = g.bus_port;
+            }
+        } else if !g.flags.handshake && !g.flags.noaddr && !c.blacklist.get(&g.id).is_some_and(|t| *t > now) {
+            let mut n = ClusterNode::new(g.id.clone(), &g.ip, g.port, g.bus_port, now);
+            n.flags.master = g.flags.master;
+            n.flags.replica = g.flags.replica;
+            c.nodes.insert(g.id.clone(), n);
+            c.dirty_config = true;
+        }
+    }
+}
+
+/// Clears FAIL when the node is reachable again: at once for replicas and
+/// masters without slots, after 2 × node timeout for masters with slots.
+fn clear_failure_if_needed(c: &mut ClusterState, id: &str, now: u64) {
+    let timeout = c.node_timeout;
+    let Some(n) = c.nodes.get_mut(id) else { return };
+    if !n.flags.fail {
+        return;
+    }
+    if !n.is_master() || n.slots.is_empty() || now.saturating_sub(n.fail_time) > timeout * 2 {
+        tracing::info!("clear FAIL state for node {id}: it is reachable again");
+        n.flags.fail = false;
+        c.dirty_config = true;
+    }
+}
+
+/// The 100 ms cluster tick: pings, PFAIL/FAIL, handshake expiry, elections.
+pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    let now = node.now_ms;
+    let require_full = node.config.flag_named("cluster-require-full-coverage");
+    let Some(c) = node.cluster.as_mut() else { return out };
+    let timeout = c.node_timeout;
+    // Ping every linked node whose last pong is older than the interval.
+    let interval = (timeout / 10).clamp(100, 1000);
+    let mut to_ping = Vec::new();
+    let mut handshake_expired = Vec::new();
+    for n in c.nodes.values_mut() {
+        if n.id == c.myself {
+            continue;
+        }
+        if n.flags.handshake && now.saturating_sub(n.ctime) > timeout.max(1000) {
+            handshake_expired.push(n.id.clone());
+            continue;
+        }
+        if !c.links.contains_key(&n.id) {
+            if n.next_link_attempt <= now {
+                n.next_link_attempt = now + interval.min(500);
+            }
+        } else if n.link_up && n.ping_sent == 0 && now.saturating_sub(n.pong_received) >= interval {
+            n.ping_sent = now;
+            to_ping.push(n.id.clone());
+        }
+    }
+    for id in handshake_expired {
+        c.remove_node(&id);
+        c.links.remove(&id);
+    }
+    // PFAIL: a ping pending longer than the node timeout.
+    let me = c.myself.clone();
+    let mut newly_pfail = Vec::new();
+    for n in c.nodes.values_mut() {
+        if n.id == me || n.flags.handshake {
+            continue;
+        }
+        // Silence is measured from the last pong when there is one (a ping is only sent every interval).
+        let silent_since = if n.pong_received != 0 { n.pong_received.min(n.ping_sent) } else { n.ping_sent };
+        if n.ping_sent != 0 && now.saturating_sub(silent_since) > timeout && !n.flags.pfail && !n.flags.fail {
+            n.flags.pfail = true;
+            newly_pfail.push(n.id.clone());
+        }
+    }
+    for id in &newly_pfail {
+        tracing::info!("*** NODE {id} possibly failing");
+    }
+    // PFAIL -> FAIL with a majority of masters' reports (ours included when we are a master).
+    let quorum = c.quorum();
+    let i_am_voter = c.myself_node().is_master() && !c.myself_node().slots.is_empty();
+    let mut failed = Vec::new();
+    let validity = timeout * 2;
+    for n in c.nodes.values_mut() {
+        n.fail_reports.retain(|_, t| now.saturating_sub(*t) <= validity);
+    }
+    let masters: Vec<NodeId> = c.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty()).map(|n| n.id.clone()).collect();
+    for n in c.nodes.values_mut() {
+        if !n.flags.pfail || n.flags.fail {
+            continue;
+        }
+        let reports = n.fail_reports.keys().filter(|r| masters.contains(r)).count() + i_am_voter as usize;
+        if reports >= quorum {
+            n.flags.fail = true;
+            n.flags.pfail = false;
+            n.fail_time = now;
+            failed.push(n.id.clone());
+        }
+    }
+    if !failed.is_empty() {
+        c.dirty_config = true;
+    }
+    c.update_state(require_full, now);
+    for id in &to_ping {
+        out.push(Outgoing::To(id.clone(), frame(node, MsgType::Ping, Body::None)));
+    }
+    count_sent(node, MsgType::Ping, to_ping.len() as u64);
+    for id in failed {
+        tracing::warn!("marking node {id} as failing (quorum reached)");
+        count_sent(node, MsgType::Fail, 1);
+        out.push(Outgoing::Broadcast(frame(node, MsgType::Fail, Body::Fail { id })));
+    }
+    out.extend(super::failover::tick(node));
+    out
+}
+
+/// A PONG to every linked node at once (after a role or slot change).
+pub fn broadcast_pong(node: &mut Node) -> Outgoing {
+    let n = node.cluster.as_ref().map_or(0, |c| c.links.len() as u64);
+    count_sent(node, MsgType::Pong, n);
+    Outgoing::Broadcast(frame(node, MsgType::Pong, Body::None))
+}
+
+/// Sends a frame to every link now (used by commands outside the bus tasks).
+pub fn broadcast_now(node: &mut Node, kind: MsgType, body: Body) {
+    let f = frame(node, kind, body);
+    let n = node.cluster.as_ref().map_or(0, |c| c.links.len() as u64);
+    count_sent(node, kind, n);
+    if let Some(c) = node.cluster.as_ref() {
+        for l in c.links.values() {
+            let _ = l.tx.send(f.clone());
+        }
+    }
+}
+
+/// Sends one frame to one node now.
+pub fn send_now(node: &mut Node, id: &str, kind: MsgType, body: Body) {
+    let f = frame(node, kind, body);
+    count_sent(node, kind, 1);
+    super::bus::send_to(node, id, f);
+}
