@@ -1,0 +1,286 @@
+//! Cluster mode, black box: in-process nodes on allocated ports, formed with
+//! our own CLUSTER commands, driven by the `redis` crate and real redis-cli.
+
+use node_engine::{NodeConfig, NodeHandle};
+use redis::{Commands, Connection, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A port that is free now, and whose +10000 bus port is free too.
+fn free_port_pair() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let p = l.local_addr().expect("addr").port();
+        if p < 55000 && std::net::TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() {
+            return p;
+        }
+    }
+}
+
+struct TestNode {
+    port: u16,
+    dir: PathBuf,
+    handle: Option<NodeHandle>,
+}
+
+fn start_node(port: u16, dir: &Path, timeout_ms: u64) -> NodeHandle {
+    let args: Vec<String> = [
+        "--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-node-timeout", &timeout_ms.to_string(),
+        "--dir", dir.to_str().expect("utf8 dir"), "--save", "", "--appendonly", "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cfg = NodeConfig::from_args(&args).expect("config");
+    node_engine::start(cfg).expect("start node")
+}
+
+struct Cluster {
+    _tmp: tempfile::TempDir,
+    nodes: Vec<TestNode>,
+    timeout: u64,
+}
+
+impl Cluster {
+    fn new(n: usize, timeout: u64) -> Cluster {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let nodes = (0..n)
+            .map(|i| {
+                let dir = tmp.path().join(format!("n{i}"));
+                std::fs::create_dir_all(&dir).expect("mkdir");
+                let port = free_port_pair();
+                let handle = start_node(port, &dir, timeout);
+                TestNode { port, dir, handle: Some(handle) }
+            })
+            .collect();
+        Cluster { _tmp: tmp, nodes, timeout }
+    }
+    fn conn(&self, i: usize) -> Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.nodes[i].port)).expect("client").get_connection().expect("connect")
+    }
+    fn id(&self, i: usize) -> String {
+        redis::cmd("CLUSTER").arg("MYID").query(&mut self.conn(i)).expect("myid")
+    }
+    fn info(&self, i: usize) -> String {
+        redis::cmd("CLUSTER").arg("INFO").query(&mut self.conn(i)).unwrap_or_default()
+    }
+    fn meet_all(&self) {
+        let mut c = self.conn(0);
+        for n in &self.nodes[1..] {
+            let _: () = redis::cmd("CLUSTER").arg("MEET").arg("127.0.0.1").arg(n.port).query(&mut c).expect("meet");
+        }
+        wait_until("every node knows every other", Duration::from_secs(10), || {
+            (0..self.nodes.len()).all(|i| self.info(i).contains(&format!("cluster_known_nodes:{}", self.nodes.len())))
+        });
+    }
+    fn add_range(&self, i: usize, a: u16, b: u16) {
+        let _: () = redis::cmd("CLUSTER").arg("ADDSLOTSRANGE").arg(a).arg(b).query(&mut self.conn(i)).expect("addslotsrange");
+    }
+    fn replicate(&self, replica: usize, master: usize) {
+        let id = self.id(master);
+        wait_until("replica knows its master", Duration::from_secs(10), || {
+            redis::cmd("CLUSTER").arg("REPLICATE").arg(&id).query::<()>(&mut self.conn(replica)).is_ok()
+        });
+    }
+    fn wait_state(&self, which: &[usize], state: &str, within: Duration) {
+        wait_until(&format!("cluster_state:{state} on {which:?}"), within, || which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}"))));
+    }
+    fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|i| self.nodes[*i].handle.is_some()).collect()
+    }
+    /// Three masters with an even split and, when there are six nodes, a replica each.
+    fn form_3x(&self) {
+        self.meet_all();
+        self.add_range(0, 0, 5460);
+        self.add_range(1, 5461, 10922);
+        self.add_range(2, 10923, 16383);
+        if self.nodes.len() >= 6 {
+            for r in 0..3 {
+                self.replicate(3 + r, r);
+            }
+        }
+        self.wait_state(&self.running(), "ok", Duration::from_secs(15));
+    }
+    fn kill(&mut self, i: usize) {
+        if let Some(h) = self.nodes[i].handle.take() {
+            h.kill();
+            h.join();
+        }
+    }
+    fn restart(&mut self, i: usize) {
+        let h = start_node(self.nodes[i].port, &self.nodes[i].dir, self.timeout);
+        self.nodes[i].handle = Some(h);
+    }
+}
+
+fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {within:?} waiting for: {what}");
+}
+
+fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
+    }
+}
+
+#[test]
+fn lab_keyslots_moved_crossslot_and_hash_tags() {
+    let c = Cluster::new(3, 1000);
+    c.form_3x();
+    let mut n0 = c.conn(0);
+    for (key, slot) in [("name", 5798), ("age", 741), ("addr", 12790), ("tel", 7485), ("1", 9842), ("10000", 15413)] {
+        let got: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut n0).expect("keyslot");
+        assert_eq!(got, slot, "{key}");
+    }
+    // name -> slot 5798, served by node 1.
+    let e = err_text(n0.set::<_, _, ()>("name", "booboo"));
+    assert_eq!(e, format!("MOVED 5798 127.0.0.1:{}", c.nodes[1].port));
+    let mut n1 = c.conn(1);
+    let _: () = n1.set("name", "booboo").expect("set on owner");
+    let e = err_text(redis::cmd("MSET").arg("a").arg(1).arg("b").arg(2).query::<()>(&mut n0));
+    assert_eq!(e, "CROSSSLOT Keys in request don't hash to the same slot");
+    // Hash tags keep keys together.
+    let tagged: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg("{user1}.a").query(&mut n0).expect("keyslot");
+    let owner = match tagged {
+        0..=5460 => 0,
+        5461..=10922 => 1,
+        _ => 2,
+    };
+    let mut o = c.conn(owner);
+    let _: () = redis::cmd("MSET").arg("{user1}.a").arg(1).arg("{user1}.b").arg(2).query(&mut o).expect("mset with tags");
+    let count: i64 = redis::cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(tagged).query(&mut o).expect("count");
+    assert_eq!(count, 2);
+    let keys: Vec<String> = redis::cmd("CLUSTER").arg("GETKEYSINSLOT").arg(tagged).arg(10).query(&mut o).expect("getkeys");
+    assert_eq!(keys.len(), 2);
+    // SELECT other than 0 is refused in cluster mode.
+    let e = err_text(redis::cmd("SELECT").arg(1).query::<()>(&mut o));
+    assert_eq!(e, "ERR SELECT is not allowed in cluster mode");
+}
+
+#[test]
+fn cluster_client_reads_and_writes_across_slots() {
+    let c = Cluster::new(3, 1000);
+    c.form_3x();
+    let client = redis::cluster::ClusterClient::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[0].port)]).expect("cluster client");
+    let mut conn = client.get_connection().expect("cluster connection");
+    for i in 0..300 {
+        let _: () = conn.set(format!("age{i}"), i).expect("set");
+    }
+    for i in 0..300 {
+        let v: i64 = conn.get(format!("age{i}")).expect("get");
+        assert_eq!(v, i);
+    }
+    let total: i64 = (0..3).map(|i| redis::cmd("DBSIZE").query::<i64>(&mut c.conn(i)).expect("dbsize")).sum();
+    assert_eq!(total, 300);
+    // Every node answers CLUSTER SLOTS with the three ranges.
+    let slots: Value = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c.conn(2)).expect("slots");
+    match slots {
+        Value::Array(ranges) => assert_eq!(ranges.len(), 3),
+        other => panic!("unexpected CLUSTER SLOTS reply {other:?}"),
+    }
+}
+
+#[test]
+fn manual_uneven_addslots_like_the_lab() {
+    let c = Cluster::new(3, 1000);
+    c.meet_all();
+    let mut n0 = c.conn(0);
+    assert!(c.info(0).contains("cluster_state:fail"));
+    c.add_range(0, 0, 16000);
+    c.add_range(1, 16001, 16200);
+    c.add_range(2, 16201, 16383);
+    c.wait_state(&[0, 1, 2], "ok", Duration::from_secs(10));
+    let e = err_text(redis::cmd("CLUSTER").arg("ADDSLOTS").arg(5).query::<()>(&mut n0));
+    assert_eq!(e, "ERR Slot 5 is already busy");
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut n0).expect("nodes");
+    let mine = nodes.lines().find(|l| l.contains("myself")).expect("myself line");
+    assert!(mine.ends_with(" connected 0-16000"), "{mine}");
+    let info = c.info(1);
+    assert!(info.contains("cluster_slots_assigned:16384") && info.contains("cluster_size:3"), "{info}");
+}
+
+#[test]
+fn master_without_replica_down_means_fail_and_back_means_ok() {
+    let mut c = Cluster::new(3, 500);
+    c.form_3x();
+    let id2 = c.id(2);
+    c.kill(2);
+    c.wait_state(&[0, 1], "fail", Duration::from_secs(10));
+    let e = err_text(c.conn(0).get::<_, Option<String>>("age"));
+    assert_eq!(e, "CLUSTERDOWN The cluster is down");
+    let info = c.info(0);
+    assert!(info.contains("cluster_slots_fail:5461"), "{info}");
+    c.restart(2);
+    c.wait_state(&[0, 1, 2], "ok", Duration::from_secs(10));
+    assert_eq!(c.id(2), id2, "a restarted node keeps its id from nodes.conf");
+}
+
+#[test]
+fn replica_takes_over_and_old_master_rejoins_as_replica() {
+    let mut c = Cluster::new(6, 500);
+    c.form_3x();
+    let master_id = c.id(0);
+    let replica_id = c.id(3);
+    c.kill(0);
+    wait_until("replica promoted", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains(" master ") && l.contains(" 0-5460"))
+    });
+    c.wait_state(&[1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
+    c.restart(0);
+    wait_until("old master rejoins as replica of the winner", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(0)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&master_id) && l.contains("myself,slave") && l.contains(&replica_id))
+    });
+}
+
+#[test]
+fn garbage_on_the_bus_port_is_survived() {
+    use std::io::Write;
+    let c = Cluster::new(3, 1000);
+    c.form_3x();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", c.nodes[0].port + 10000)).expect("bus connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    let mut huge = b"SLTB".to_vec();
+    huge.extend_from_slice(&u32::MAX.to_be_bytes());
+    let mut s2 = std::net::TcpStream::connect(("127.0.0.1", c.nodes[0].port + 10000)).expect("bus connect");
+    s2.write_all(&huge).expect("write");
+    let pong: String = redis::cmd("PING").query(&mut c.conn(0)).expect("ping after garbage");
+    assert_eq!(pong, "PONG");
+    c.wait_state(&[0, 1, 2], "ok", Duration::from_secs(5));
+}
+
+#[test]
+fn redis_cli_follows_redirects() {
+    let Some(cli) = which("redis-cli") else {
+        if std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
+            panic!("redis-cli is required (SLOTD_REQUIRE_REDIS=1) but not found on PATH");
+        }
+        eprintln!("skipping: redis-cli not installed");
+        return;
+    };
+    let c = Cluster::new(3, 1000);
+    c.form_3x();
+    let port = c.nodes[0].port.to_string();
+    let out = std::process::Command::new(&cli).args(["-c", "-p", &port, "set", "name", "booboo"]).output().expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    let out = std::process::Command::new(&cli).args(["-p", &port, "get", "name"]).output().expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("MOVED 5798 127.0.0.1:{}", c.nodes[1].port));
+    let out = std::process::Command::new(&cli).args(["-c", "-p", &port, "get", "name"]).output().expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "booboo");
+    let out = std::process::Command::new(&cli).args(["--cluster", "check", &format!("127.0.0.1:{port}")]).output().expect("redis-cli");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[OK] All nodes agree about slots configuration.") && text.contains("[OK] All 16384 slots covered."), "{text}");
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|f| f.is_file()))
+}
