@@ -99,6 +99,8 @@ impl Node {
         let ndb = if cluster_enabled { 1 } else { config.databases() };
         let dbs = (0..ndb).map(|_| Db::new(cluster_enabled)).collect();
         let now = unix_ms();
+        let mut repl = crate::replication::ReplState::default();
+        repl.backlog.set_capacity(config.int_named("repl-backlog-size", 1 << 20).max(0) as usize);
         Node {
             config,
             dbs,
@@ -123,7 +125,7 @@ impl Node {
             cluster: None,
             propagated: Vec::new(),
             propagation_consumers: 0,
-            repl: Default::default(),
+            repl,
         }
     }
 
@@ -172,11 +174,19 @@ impl Node {
     /// Whether executed writes must be recorded for replicas or the AOF.
     #[inline]
     pub fn propagation_wanted(&self) -> bool {
-        self.propagation_consumers > 0
+        self.propagation_consumers > 0 || self.repl.backlog_active
     }
 
     /// Whether this node accepts writes from clients (false on a read-only replica).
     pub fn is_read_only_replica(&self) -> bool {
-        self.cluster.as_ref().is_some_and(|c| c.myself_is_replica())
+        self.is_replica() && self.config.flag_named("replica-read-only")
+    }
+
+    /// Whether this node replicates from a master (cluster role or REPLICAOF).
+    pub fn is_replica(&self) -> bool {
+        match self.cluster.as_ref() {
+            Some(c) => c.myself_is_replica(),
+            None => self.repl.master.is_some(),
+        }
     }
 }

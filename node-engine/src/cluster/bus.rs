@@ -224,6 +224,5 @@ async fn cron(shared: SharedRef) {
                 }
             }
         }
-        crate::replication::cron(&shared, &mut node);
     }
 }

@@ -20,7 +20,7 @@ fn addr_of(node: &Node, id: &str) -> String {
 /// The redirect or refusal to send instead of running the command.
 pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[u8]]) -> Result<(), CmdError> {
     let asking = std::mem::take(&mut client.asking);
-    if client.is_replica_link {
+    if client.from_master {
         return Ok(());
     }
     let positions = cmd.key_positions(argv);

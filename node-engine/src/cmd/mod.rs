@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -205,6 +206,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         sets::COMMANDS,
         zsets::COMMANDS,
         pubsub::COMMANDS,
+        replication::COMMANDS,
         transactions::COMMANDS,
         cluster::COMMANDS,
     ]

@@ -58,7 +58,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
             Some(cmd) => {
                 // Cluster routing and read-only checks were made at queue time by Redis too
                 // only for syntax; re-check routing here so a moved slot aborts per command.
-                if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.is_replica_link {
+                if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.from_master {
                     ctx.client.reply.error("READONLY You can't write against a read only replica.");
                     continue;
                 }

@@ -45,6 +45,8 @@ pub struct BlockRequest {
     pub keys: Vec<Key>,
     /// Unix ms deadline; 0 blocks forever.
     pub deadline_ms: u64,
+    /// At the deadline, run the command once more (WAIT) instead of replying a null array.
+    pub rerun_on_timeout: bool,
 }
 
 #[derive(Debug)]
@@ -69,8 +71,16 @@ pub struct Client {
     pub addr: SocketAddr,
     /// Replacements for what this command propagates (see `Ctx::propagate_as`).
     pub propagate_override: Vec<Vec<Vec<u8>>>,
-    /// Set when this connection became a replica's link (PSYNC).
-    pub is_replica_link: bool,
+    /// This connection carries our master's replication stream: its writes are applied, not refused.
+    pub from_master: bool,
+    /// This client is one of our replicas (it sent PSYNC): it receives the stream.
+    pub is_replica: bool,
+    /// The port a replica said it listens on (REPLCONF listening-port).
+    pub repl_listening_port: u16,
+    /// Replication offset after this client's last write, for WAIT.
+    pub last_write_offset: u64,
+    /// Set when a blocked command is re-run because its deadline passed.
+    pub block_timed_out: bool,
     pub name: Option<Vec<u8>>,
     /// Set while executing the commands of EXEC.
     pub in_exec: bool,
@@ -94,7 +104,11 @@ impl Client {
             close_after_reply: false,
             addr,
             propagate_override: Vec::new(),
-            is_replica_link: false,
+            from_master: false,
+            is_replica: false,
+            repl_listening_port: 0,
+            last_write_offset: 0,
+            block_timed_out: false,
             name: None,
             in_exec: false,
         }

@@ -164,14 +164,18 @@ fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], time
     let mut node = shared.node.borrow_mut();
     dispatch::unblock(&mut node, client);
     node.now_ms = unix_ms();
-    if timed_out {
+    let rerun = client.block.as_ref().is_some_and(|b| b.rerun_on_timeout);
+    if timed_out && !rerun {
+        client.block = None;
         client.reply.null_array();
         return;
     }
+    client.block_timed_out = timed_out;
     let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let deadline = client.block.as_ref().map(|b| b.deadline_ms);
     client.block = None;
     dispatch::execute(&mut node, client, &refs);
+    client.block_timed_out = false;
     if let (Some(b), Some(d)) = (client.block.as_mut(), deadline) {
         // Still nothing to pop: keep the original deadline.
         b.deadline_ms = d;

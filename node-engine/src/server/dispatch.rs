@@ -38,6 +38,7 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
             }
         }
     }
+    crate::replication::flush_to_replicas(&mut node);
     let now = node.now_ms;
     if let Some(info) = node.clients.get_mut(&client.id) {
         info.last_interaction_ms = now;
@@ -108,7 +109,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
             return;
         }
     }
-    if cmd.is_write() && !client.is_replica_link && node.is_read_only_replica() && !client.in_exec {
+    if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
         client.reply.error("READONLY You can't write against a read only replica.");
         return;
     }
@@ -160,6 +161,12 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         }
     }
     client.propagate_override.clear();
+    if !node.propagated.is_empty() {
+        crate::replication::feed(node);
+    }
+    if node.dirty != dirty_before {
+        client.last_write_offset = node.repl.offset;
+    }
     if let Some(start) = started {
         let us = start.elapsed().as_micros() as u64;
         if us as i64 >= slowlog_us {

@@ -320,6 +320,9 @@ async fn cron(shared: SharedRef) {
             node.dbs[i].active_expire(now, 200);
         }
         dispatch::propagate_expired(&mut node);
+        crate::replication::feed(&mut node);
+        crate::replication::flush_to_replicas(&mut node);
+        crate::replication::cron(&shared, &mut node);
         let total = node.stats.total_commands;
         node.stats.ops_samples.push_back((now, total));
         while node.stats.ops_samples.len() > 16 {

@@ -1,0 +1,174 @@
+//! Replication commands: REPLICAOF/SLAVEOF, REPLCONF, PSYNC/SYNC, ROLE, WAIT.
+
+use super::args::{is, parse_i64};
+use super::flags::*;
+use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::replication::{self, snapshot, ReplicaInfo};
+use crate::server::client::BlockRequest;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, (0, 0, 0), replicaof),
+    CommandSpec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, (0, 0, 0), replicaof),
+    CommandSpec::new("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), replconf),
+    CommandSpec::new("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), psync),
+    CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), sync),
+    CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), role),
+    CommandSpec::new("wait", 3, NOSCRIPT, (0, 0, 0), wait),
+];
+
+fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err(CmdError::new("ERR REPLICAOF not allowed in cluster mode."));
+    }
+    if is(argv[1], "no") && is(argv[2], "one") {
+        replication::set_master(ctx.node, None);
+        ctx.reply().ok();
+        return Ok(());
+    }
+    let host = String::from_utf8_lossy(argv[1]).into_owned();
+    let port = parse_i64(argv[2]).ok().filter(|p| (1..=65535).contains(p)).ok_or_else(|| CmdError::new("ERR Invalid master port"))? as u16;
+    if ctx.node.repl.master.as_ref() == Some(&(host.clone(), port)) {
+        ctx.reply().simple("OK Already connected to specified master");
+        return Ok(());
+    }
+    replication::set_master(ctx.node, Some((host, port)));
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn replconf(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() % 2 == 0 {
+        return Err(CmdError::syntax());
+    }
+    let mut i = 1;
+    while i + 1 < argv.len() {
+        let (k, v) = (argv[i], argv[i + 1]);
+        if is(k, "listening-port") {
+            ctx.client.repl_listening_port = parse_i64(v)?.clamp(0, 65535) as u16;
+        } else if is(k, "ack") {
+            // Acks get no reply.
+            let off = parse_i64(v)?.max(0) as u64;
+            let id = ctx.client.id;
+            let now = ctx.node.now_ms;
+            if let Some(r) = ctx.node.repl.replicas.iter_mut().find(|r| r.client_id == id) {
+                r.ack_offset = r.ack_offset.max(off);
+                r.ack_time_ms = now;
+            }
+            replication::wake_waiters(ctx.node);
+            return Ok(());
+        } else if is(k, "getack") {
+            return Ok(());
+        } else if !(is(k, "capa") || is(k, "ip-address") || is(k, "rdb-only") || is(k, "rdb-filter-only")) {
+            return Err(CmdError::new(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(k))));
+        }
+        i += 2;
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// Starts streaming to this client after a full or partial sync.
+fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64) -> CmdResult {
+    let node = &mut *ctx.node;
+    if node.repl.master.is_some() && !node.repl.link_up {
+        return Err(CmdError::new("NOMASTERLINK Can't SYNC while not connected with my master"));
+    }
+    node.repl.backlog_active = true;
+    let id = String::from_utf8_lossy(requested_id).into_owned();
+    let same_history = id == node.repl.replid || (id == node.repl.replid2 && requested_offset <= node.repl.second_offset);
+    let partial = if same_history && requested_offset > 0 { node.repl.backlog.since(requested_offset as u64, node.repl.offset) } else { None };
+    let r = &mut ctx.client.reply;
+    match partial {
+        Some(bytes) => {
+            r.simple(&format!("CONTINUE {}", node.repl.replid));
+            r.raw(&bytes);
+        }
+        None => {
+            let rdb = snapshot::encode(node).map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
+            r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
+            r.raw(format!("${}\r\n", rdb.len()).as_bytes());
+            r.raw(&rdb);
+            // The next streamed command must say which db it applies to.
+            node.repl.last_db = None;
+        }
+    }
+    ctx.client.is_replica = true;
+    let info = ReplicaInfo {
+        client_id: ctx.client.id,
+        ip: ctx.client.addr.ip().to_string(),
+        listening_port: ctx.client.repl_listening_port,
+        ack_offset: 0,
+        ack_time_ms: node.now_ms,
+    };
+    node.repl.replicas.retain(|r| r.client_id != info.client_id);
+    node.repl.replicas.push(info);
+    if let Some(c) = node.clients.get_mut(&ctx.client.id) {
+        c.flags = "S".into();
+    }
+    tracing::info!("replica {}:{} attached ({})", ctx.client.addr.ip(), ctx.client.repl_listening_port, if ctx.client.reply.buf.starts_with(b"+CONTINUE") { "partial resync" } else { "full resync" });
+    Ok(())
+}
+
+fn psync(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let off = parse_i64(argv[2]).unwrap_or(-1);
+    attach_replica(ctx, argv[1], off)
+}
+
+fn sync(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    attach_replica(ctx, b"?", -1)
+}
+
+fn role(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let node = &*ctx.node;
+    let r = &mut ctx.client.reply;
+    match &node.repl.master {
+        Some((host, port)) => {
+            r.array(5);
+            r.bulk(b"slave");
+            r.bulk(host.as_bytes());
+            r.int(*port as i64);
+            r.bulk(if node.repl.link_up { b"connected" as &[u8] } else if node.repl.sync_in_progress { b"sync" } else { b"connect" });
+            r.int(node.repl.offset as i64);
+        }
+        None => {
+            r.array(3);
+            r.bulk(b"master");
+            r.int(node.repl.offset as i64);
+            r.array(node.repl.replicas.len());
+            for rep in &node.repl.replicas {
+                r.array(3);
+                r.bulk(rep.ip.as_bytes());
+                r.bulk(rep.listening_port.to_string().as_bytes());
+                r.bulk(rep.ack_offset.to_string().as_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wait(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.node.is_replica() {
+        return Err(CmdError::new("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let wanted = parse_i64(argv[1])?;
+    let timeout = parse_i64(argv[2]).map_err(|_| CmdError::new("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
+    let target = ctx.client.last_write_offset;
+    let n = replication::acked(ctx.node, target);
+    if n as i64 >= wanted || ctx.client.block_timed_out || ctx.client.in_exec || target == 0 {
+        ctx.reply().int(n as i64);
+        return Ok(());
+    }
+    // Ask replicas to acknowledge now instead of at their next periodic ack.
+    let mut getack = Vec::new();
+    replication::encode_command(&mut getack, &[b"REPLCONF".to_vec(), b"GETACK".to_vec(), b"*".to_vec()]);
+    replication::append_stream(ctx.node, &getack);
+    replication::flush_to_replicas(ctx.node);
+    let deadline = if timeout == 0 { 0 } else { ctx.node.now_ms + timeout as u64 };
+    ctx.client.block = Some(BlockRequest { keys: Vec::new(), deadline_ms: deadline, rerun_on_timeout: true });
+    let id = ctx.client.id;
+    ctx.node.repl.waiters.push(id);
+    Ok(())
+}

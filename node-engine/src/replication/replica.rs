@@ -1,0 +1,242 @@
+//! The replica's link to its master: handshake, full or partial sync, then
+//! the write stream applied like client commands, with acknowledgements.
+
+use super::snapshot;
+use crate::node::unix_ms;
+use crate::resp::{parse_request, ParseLimits, Parsed};
+use crate::server::client::Client;
+use crate::server::{dispatch, SharedRef};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn current(shared: &SharedRef, generation: u64) -> Option<(String, u16)> {
+    let node = shared.node.borrow();
+    if node.repl.generation != generation {
+        return None;
+    }
+    node.repl.master.clone()
+}
+
+/// Keeps a link to the master of `generation` until the master changes.
+pub async fn run_link(shared: SharedRef, generation: u64) {
+    while let Some((host, port)) = current(&shared, generation) {
+        match sync_once(&shared, generation, &host, port).await {
+            Ok(()) => {}
+            Err(e) => tracing::warn!("replication link to {host}:{port}: {e}"),
+        }
+        {
+            let mut node = shared.node.borrow_mut();
+            if node.repl.generation == generation {
+                node.repl.link_up = false;
+                node.repl.sync_in_progress = false;
+            }
+        }
+        // Retry calmly, but notice a new master at once.
+        for _ in 0..10 {
+            if current(&shared, generation).is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn command(argv: &[&str]) -> Vec<u8> {
+    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let mut out = Vec::new();
+    super::encode_command(&mut out, &owned);
+    out
+}
+
+/// Reads one line ending in \r\n (skipping the bare newlines Redis sends as keepalives).
+async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<String, String> {
+    loop {
+        while buf.first() == Some(&b'\n') {
+            buf.remove(0);
+        }
+        if let Some(pos) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&buf[..pos]).into_owned();
+            buf.drain(..pos + 2);
+            return Ok(line);
+        }
+        if buf.len() > 64 * 1024 {
+            return Err("protocol error: line too long".into());
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk)).await.map_err(|_| "timeout reading from master".to_string())?.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("master closed the connection".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Result<(), String> {
+    let line = read_line(stream, buf).await?;
+    if line.starts_with('+') {
+        Ok(())
+    } else {
+        Err(format!("{what} refused: {line}"))
+    }
+}
+
+async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16) -> Result<(), String> {
+    let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (my_port, auth, replid, offset, synced_before) = {
+        let node = shared.node.borrow();
+        let auth = node.config.get("masterauth").filter(|s| !s.is_empty()).map(str::to_string);
+        (node.config.port(), auth, node.repl.replid.clone(), node.repl.offset, node.repl.offset > 0)
+    };
+    let mut buf = Vec::new();
+    stream.write_all(&command(&["PING"])).await.map_err(|e| e.to_string())?;
+    let pong = read_line(&mut stream, &mut buf).await?;
+    if pong.starts_with("-NOAUTH") && auth.is_none() {
+        return Err("master requires a password: set masterauth".into());
+    }
+    if let Some(pw) = &auth {
+        stream.write_all(&command(&["AUTH", pw])).await.map_err(|e| e.to_string())?;
+        expect_ok(&mut stream, &mut buf, "AUTH").await?;
+    }
+    stream.write_all(&command(&["REPLCONF", "listening-port", &my_port.to_string()])).await.map_err(|e| e.to_string())?;
+    expect_ok(&mut stream, &mut buf, "REPLCONF listening-port").await?;
+    stream.write_all(&command(&["REPLCONF", "capa", "psync2"])).await.map_err(|e| e.to_string())?;
+    expect_ok(&mut stream, &mut buf, "REPLCONF capa").await?;
+    let psync = if synced_before { command(&["PSYNC", &replid, &(offset + 1).to_string()]) } else { command(&["PSYNC", "?", "-1"]) };
+    stream.write_all(&psync).await.map_err(|e| e.to_string())?;
+    let reply = read_line(&mut stream, &mut buf).await?;
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut parts = rest.split_whitespace();
+        let new_id = parts.next().unwrap_or_default().to_string();
+        let new_offset: u64 = parts.next().and_then(|o| o.parse().ok()).ok_or_else(|| format!("bad FULLRESYNC reply: {reply}"))?;
+        shared.node.borrow_mut().repl.sync_in_progress = true;
+        let header = read_line(&mut stream, &mut buf).await?;
+        let len: usize = header.strip_prefix('$').and_then(|l| l.parse().ok()).ok_or_else(|| format!("bad snapshot header from master: {header}"))?;
+        while buf.len() < len {
+            let mut chunk = vec![0u8; 64 * 1024];
+            let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk)).await.map_err(|_| "timeout reading snapshot".to_string())?.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("master closed the connection during the snapshot".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if current(shared, generation).is_none() {
+                return Ok(());
+            }
+        }
+        let rdb: Vec<u8> = buf.drain(..len).collect();
+        let mut node = shared.node.borrow_mut();
+        if node.repl.generation != generation {
+            return Ok(());
+        }
+        snapshot::load(&mut node, &rdb)?;
+        node.repl.replid = new_id;
+        node.repl.offset = new_offset;
+        node.repl.backlog = super::backlog::Backlog::new(node.repl.backlog.capacity());
+        node.repl.backlog_active = true;
+        node.repl.sync_in_progress = false;
+        node.repl.last_db = None;
+        tracing::info!("full resync from master {host}:{port} done ({len} bytes)");
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let mut node = shared.node.borrow_mut();
+        let new_id = rest.trim();
+        if !new_id.is_empty() && new_id != node.repl.replid {
+            node.repl.replid2 = std::mem::replace(&mut node.repl.replid, new_id.to_string());
+            node.repl.second_offset = node.repl.offset as i64 + 1;
+        }
+        node.repl.backlog_active = true;
+        tracing::info!("partial resync from master {host}:{port} accepted");
+    } else {
+        return Err(format!("master refused PSYNC: {reply}"));
+    }
+    {
+        let mut node = shared.node.borrow_mut();
+        node.repl.link_up = true;
+        node.repl.last_io_ms = unix_ms();
+    }
+    stream_loop(shared, generation, stream, buf).await
+}
+
+/// Applies the master's stream until the link drops or the master changes.
+async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream, mut buf: Vec<u8>) -> Result<(), String> {
+    let addr = stream.peer_addr().map_err(|e| e.to_string())?;
+    let mut master_client = Client::new(0, addr, false);
+    master_client.from_master = true;
+    let limits = ParseLimits::default();
+    let mut ranges = Vec::new();
+    let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let mut out = Vec::new();
+        {
+            let mut node = shared.node.borrow_mut();
+            if node.repl.generation != generation {
+                return Ok(());
+            }
+            node.now_ms = unix_ms();
+            let mut consumed = 0;
+            let mut applied = false;
+            loop {
+                match parse_request(&buf[consumed..], &mut ranges, &limits) {
+                    Ok(Parsed::Complete(n)) => {
+                        let base = consumed;
+                        let argv: Vec<&[u8]> = ranges.iter().map(|r| &buf[base + r.start..base + r.end]).collect();
+                        let raw = &buf[consumed..consumed + n];
+                        consumed += n;
+                        if argv.is_empty() {
+                            continue;
+                        }
+                        let getack = argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack");
+                        if !getack {
+                            dispatch::execute(&mut node, &mut master_client, &argv);
+                            master_client.reply.buf.clear();
+                            master_client.block = None;
+                            super::feed_replica(&mut node);
+                        }
+                        super::append_stream(&mut node, raw);
+                        applied = true;
+                        if getack {
+                            out.extend_from_slice(&command(&["REPLCONF", "ACK", &node.repl.offset.to_string()]));
+                        }
+                    }
+                    Ok(Parsed::Incomplete) => break,
+                    Err(e) => return Err(format!("protocol error in the replication stream: {e}")),
+                }
+            }
+            buf.drain(..consumed);
+            if applied {
+                node.repl.last_io_ms = node.now_ms;
+                super::flush_to_replicas(&mut node);
+                if out.is_empty() {
+                    out.extend_from_slice(&command(&["REPLCONF", "ACK", &node.repl.offset.to_string()]));
+                }
+            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await.map_err(|e| e.to_string())?;
+        }
+        tokio::select! {
+            r = stream.read(&mut chunk) => {
+                let n = r.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("master closed the connection".into());
+                }
+                shared.gate.pass().await;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            _ = ack_tick.tick() => {
+                let (gen_ok, off) = {
+                    let node = shared.node.borrow();
+                    (node.repl.generation == generation, node.repl.offset)
+                };
+                if !gen_ok {
+                    return Ok(());
+                }
+                stream.write_all(&command(&["REPLCONF", "ACK", &off.to_string()])).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
