@@ -28,3 +28,14 @@ pub use server::{run_main, start, NodeHandle, StartError};
 
 /// The version we report in INFO and HELLO; tools check it is >= 7.
 pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Tells mimalloc to return freed memory to the OS at once instead of after
+/// a delay: the key table's growth frees large buffers, and holding on to
+/// them made RSS 40% larger than Redis's for the same data. Programs that
+/// use mimalloc as their global allocator (slot-node, slotd) call this first.
+pub fn tune_allocator() {
+    /// mimalloc's `mi_option_purge_delay`.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mi_option_set only stores an integer option; valid at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}

@@ -153,6 +153,11 @@ pub fn publish_message(node: &mut Node, channel: &[u8], message: &[u8]) -> usize
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let n = publish_message(ctx.node, argv[1], argv[2]);
+    // In a cluster every node's subscribers get the message, as in Redis.
+    if ctx.node.cluster.is_some() {
+        let body = crate::cluster::gossip::Body::Publish { channel: argv[1].to_vec(), message: argv[2].to_vec() };
+        crate::cluster::handler::broadcast_now(ctx.node, crate::cluster::gossip::MsgType::Publish, body);
+    }
     ctx.reply().int(n as i64);
     Ok(())
 }
