@@ -247,6 +247,8 @@ pub struct ClusterState {
     pub manual_failover: Option<ManualFailover>,
     /// Until when this master pauses client writes for a manual failover.
     pub paused_until: u64,
+    /// Clients whose writes wait for that pause to end.
+    pub paused_clients: Vec<crate::server::client::ClientId>,
     /// Nodes removed with CLUSTER FORGET, not re-added by gossip for 60 s.
     pub blacklist: HashMap<NodeId, u64>,
     /// Set when the state changed and must be written to nodes.conf.
@@ -284,6 +286,7 @@ impl ClusterState {
             election: None,
             manual_failover: None,
             paused_until: 0,
+            paused_clients: Vec::new(),
             blacklist: HashMap::new(),
             dirty_config: true,
             links: HashMap::new(),

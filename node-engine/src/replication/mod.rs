@@ -165,6 +165,12 @@ pub fn become_replica_of(node: &mut Node, master_id: &str) {
     c.migrating.clear();
     c.importing.clear();
     c.dirty_config = true;
+    // Writes paused for a manual failover resume now (and get redirected).
+    c.paused_until = 0;
+    let paused = std::mem::take(&mut c.paused_clients);
+    for id in paused {
+        node.push_to(id, Push::Wake);
+    }
     set_master(node, addr);
 }
 

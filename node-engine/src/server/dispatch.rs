@@ -103,6 +103,15 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         ));
         return;
     }
+    if let Some(until) = write_pause(node, client, cmd) {
+        // A coordinated failover pauses writes on the master until the replica caught up.
+        client.block = Some(super::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
+        client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
+        if let Some(c) = node.cluster.as_mut() {
+            c.paused_clients.push(client.id);
+        }
+        return;
+    }
     if node.cluster.is_some() {
         if let Err(e) = crate::cluster::redirect::check(node, client, cmd, argv) {
             client.reply.error(&e.0);
@@ -114,6 +123,12 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         return;
     }
     call(node, client, cmd, argv);
+}
+
+/// Until when writes are paused for a manual failover, if they are and this is a client write.
+fn write_pause(node: &Node, client: &Client, cmd: &CommandSpec) -> Option<u64> {
+    let until = node.cluster.as_ref()?.paused_until;
+    (until > node.now_ms && cmd.is_write() && !client.from_master && !client.in_exec).then_some(until)
 }
 
 /// The name used in arity errors: `get`, or `config|get` for container subcommands.
