@@ -70,6 +70,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     values: BTreeMap<String, String>,
+    /// Secret for the supervisor's fault-injection command; never shown by CONFIG GET.
+    pub admin_token: Option<String>,
     /// The file it came from, for CONFIG REWRITE and messages.
     pub file: Option<PathBuf>,
 }
@@ -170,6 +172,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
             values: defaults(),
+            admin_token: None,
             file: None,
         }
     }
@@ -251,6 +254,10 @@ impl NodeConfig {
                 continue;
             }
             if DEAD_DIRECTIVES.contains(&name.as_str()) {
+                continue;
+            }
+            if name == "slotd-admin-token" && vals.len() == 1 {
+                self.admin_token = Some(vals[0].clone()).filter(|t| !t.is_empty());
                 continue;
             }
             let key = canonical(&name).to_string();

@@ -6,6 +6,8 @@ use redis::{Commands, Connection, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+const TOKEN: &str = "test-token";
+
 /// A port that is free now, and whose +10000 bus port is free too.
 fn free_port_pair() -> u16 {
     loop {
@@ -26,7 +28,7 @@ struct TestNode {
 fn start_node(port: u16, dir: &Path, timeout_ms: u64) -> NodeHandle {
     let args: Vec<String> = [
         "--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-node-timeout", &timeout_ms.to_string(),
-        "--dir", dir.to_str().expect("utf8 dir"), "--save", "", "--appendonly", "no",
+        "--dir", dir.to_str().expect("utf8 dir"), "--save", "", "--appendonly", "no", "--slotd-admin-token", TOKEN,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -279,6 +281,44 @@ fn redis_cli_follows_redirects() {
     let out = std::process::Command::new(&cli).args(["--cluster", "check", &format!("127.0.0.1:{port}")]).output().expect("redis-cli");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("[OK] All nodes agree about slots configuration.") && text.contains("[OK] All 16384 slots covered."), "{text}");
+}
+
+#[test]
+fn partitioned_master_stops_serving_and_its_replica_takes_over() {
+    let c = Cluster::new(6, 500);
+    c.form_3x();
+    let isolated = c.id(0);
+    let replica_id = c.id(3);
+    let others: Vec<String> = (1..6).map(|i| c.id(i)).collect();
+    let fault = |i: usize, ids: &[String]| {
+        let mut cmd = redis::cmd("SLOTD.FAULT");
+        cmd.arg(TOKEN).arg("PARTITION").arg(ids);
+        let _: String = cmd.query(&mut c.conn(i)).expect("fault");
+    };
+    fault(0, &others);
+    for i in 1..6 {
+        fault(i, &[isolated.clone()]);
+    }
+    // The minority side refuses service once it sees it lost the majority.
+    c.wait_state(&[0], "fail", Duration::from_secs(10));
+    let e = err_text(c.conn(0).set::<_, _, ()>("age", 1));
+    assert_eq!(e, "CLUSTERDOWN The cluster is down");
+    wait_until("replica promoted on the majority side", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains(" master "))
+    });
+    c.wait_state(&[1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
+    // Without the token the command does not exist for ordinary clients.
+    let e = err_text(redis::cmd("SLOTD.FAULT").arg("wrong").arg("HEAL").query::<String>(&mut c.conn(1)));
+    assert_eq!(e, "NOPERM wrong admin token for SLOTD.FAULT");
+    for i in 0..6 {
+        let _: String = redis::cmd("SLOTD.FAULT").arg(TOKEN).arg("HEAL").query(&mut c.conn(i)).expect("heal");
+    }
+    wait_until("healed node rejoins as a replica", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(0)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&isolated) && l.contains("myself,slave"))
+    });
+    c.wait_state(&[0, 1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
 }
 
 fn which(bin: &str) -> Option<PathBuf> {

@@ -83,6 +83,9 @@ async fn inbound(shared: SharedRef, mut stream: TcpStream) {
                     buf.drain(..used);
                     let mut node = shared.node.borrow_mut();
                     node.now_ms = unix_ms();
+                    if node.cluster.as_ref().is_some_and(|c| c.faults.cut(&msg.sender)) {
+                        continue;
+                    }
                     let out = handler::process(&mut node, &msg, None, &peer_ip);
                     route(&mut node, out, &mut reply);
                 }
@@ -129,6 +132,17 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
             frame = rx.recv() => {
                 let Some(frame) = frame else { break };
                 shared.gate.pass().await;
+                let hold = {
+                    let node = shared.node.borrow();
+                    match node.cluster.as_ref() {
+                        Some(c) if !c.faults.is_empty() => c.faults.outgoing(&peer),
+                        _ => Some(Duration::ZERO),
+                    }
+                };
+                let Some(hold) = hold else { continue };
+                if !hold.is_zero() {
+                    tokio::time::sleep(hold).await;
+                }
                 if stream.write_all(&frame).await.is_err() {
                     break;
                 }
@@ -147,6 +161,9 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
                             buf.drain(..used);
                             let mut node = shared.node.borrow_mut();
                             node.now_ms = unix_ms();
+                            if node.cluster.as_ref().is_some_and(|c| c.faults.cut(&msg.sender) || c.faults.cut(&peer)) {
+                                continue;
+                            }
                             let mut ignored = Vec::new();
                             let out = handler::process(&mut node, &msg, Some(&peer), "");
                             route(&mut node, out, &mut ignored);

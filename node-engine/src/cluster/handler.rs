@@ -472,6 +472,15 @@ pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
         c.remove_node(&id);
         c.links.remove(&id);
     }
+    // A ping unanswered for half the timeout: drop the link; the reconnect pings afresh
+    // (a lost frame or a healed partition must not leave us waiting forever).
+    let stale: Vec<NodeId> = c.nodes.values().filter(|n| n.id != c.myself && n.ping_sent != 0 && n.link_up && now.saturating_sub(n.ping_sent) > timeout / 2 && c.links.contains_key(&n.id)).map(|n| n.id.clone()).collect();
+    for id in stale {
+        c.links.remove(&id);
+        if let Some(n) = c.nodes.get_mut(&id) {
+            n.link_up = false;
+        }
+    }
     // PFAIL: a ping pending longer than the node timeout.
     let me = c.myself.clone();
     let mut newly_pfail = Vec::new();

@@ -2,6 +2,7 @@
 
 pub mod bus;
 pub mod failover;
+pub mod fault;
 pub mod gossip;
 pub mod handler;
 pub mod redirect;

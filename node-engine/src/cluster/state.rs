@@ -255,6 +255,8 @@ pub struct ClusterState {
     pub dirty_config: bool,
     /// Our outbound bus links, by node id.
     pub links: HashMap<NodeId, super::bus::Link>,
+    /// Injected bus faults (labs).
+    pub faults: super::fault::Faults,
     /// Unix ms when the cluster last became reachable from a minority partition, for rejoin delay.
     pub state_changed_at: u64,
 }
@@ -290,6 +292,7 @@ impl ClusterState {
             blacklist: HashMap::new(),
             dirty_config: true,
             links: HashMap::new(),
+            faults: Default::default(),
             state_changed_at: now,
         }
     }

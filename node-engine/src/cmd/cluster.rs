@@ -15,6 +15,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), readonly),
     CommandSpec::new("readwrite", 1, FAST | LOADING | STALE, (0, 0, 0), readwrite),
     CommandSpec::new("asking", 1, FAST, (0, 0, 0), asking),
+    CommandSpec::new("slotd.fault", -3, ADMIN | STALE | LOADING, (0, 0, 0), slotd_fault),
 ];
 
 fn disabled() -> CmdError {
@@ -605,5 +606,44 @@ fn links(ctx: &mut Ctx<'_>) -> CmdResult {
         r.bulk(b"send-buffer-used");
         r.int(now.saturating_sub(now) as i64);
     }
+    Ok(())
+}
+
+/// `SLOTD.FAULT <token> PARTITION <id>... | DELAY <ms> [<jitter>] | DROP <rate> | HEAL | STATUS`:
+/// bus fault injection for slotd's labs. Without `slotd-admin-token`
+/// configured (passed by slotd on the command line) it does not exist.
+pub fn slotd_fault(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let expected = ctx.node.config.admin_token.clone();
+    let Some(expected) = expected else {
+        return Err(CmdError::new(format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(argv[0]))));
+    };
+    if argv[1] != expected.as_bytes() {
+        return Err(CmdError::new("NOPERM wrong admin token for SLOTD.FAULT"));
+    }
+    let c = state(ctx)?;
+    let sub = String::from_utf8_lossy(argv[2]).to_ascii_lowercase();
+    match sub.as_str() {
+        "partition" => {
+            for id in &argv[3..] {
+                c.faults.partitioned.insert(String::from_utf8_lossy(id).into_owned());
+            }
+        }
+        "delay" if argv.len() >= 4 => {
+            c.faults.delay_ms = parse_i64(argv[3])?.max(0) as u64;
+            c.faults.jitter_ms = argv.get(4).map(|j| parse_i64(j)).transpose()?.unwrap_or(0).max(0) as u64;
+        }
+        "drop" if argv.len() == 4 => {
+            let rate = super::args::parse_f64(argv[3])?;
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(CmdError::new("ERR drop rate must be between 0 and 1"));
+            }
+            c.faults.drop_rate = rate;
+        }
+        "heal" => c.faults = Default::default(),
+        "status" => {}
+        _ => return Err(CmdError::syntax()),
+    }
+    let text = c.faults.describe();
+    ctx.reply().verbatim(&text);
     Ok(())
 }

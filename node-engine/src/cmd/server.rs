@@ -274,7 +274,8 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
 }
 
 fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let mut all: Vec<&'static CommandSpec> = ctx.node.commands.iter().collect();
+    let admin = ctx.node.config.admin_token.is_some();
+    let mut all: Vec<&'static CommandSpec> = ctx.node.commands.iter().filter(|c| admin || !c.name.starts_with("slotd.")).collect();
     all.sort_by_key(|c| c.name);
     if argv.len() == 1 {
         let r = ctx.reply();
