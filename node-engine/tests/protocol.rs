@@ -1,0 +1,316 @@
+//! The node core, black box over raw TCP: exact reply bytes for protocol
+//! edge cases, error texts, RESP3, the lab's config file, and interop with
+//! real redis-cli / redis-benchmark / redis-server where installed.
+
+use node_engine::{NodeConfig, NodeHandle};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn start(extra: &[&str]) -> NodeHandle {
+    let mut args: Vec<String> = ["--port", "0", "--bind", "127.0.0.1", "--save", ""].iter().map(|s| s.to_string()).collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    node_engine::start(NodeConfig::from_args(&args).expect("config")).expect("start")
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s
+}
+
+/// Sends bytes and reads until `expected.len()` bytes arrived, then compares.
+fn exchange(s: &mut TcpStream, send: &[u8], expected: &[u8]) {
+    s.write_all(send).expect("write");
+    let got = read_n(s, expected.len());
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected), "reply to {:?}", String::from_utf8_lossy(send));
+}
+
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut got = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match s.read(&mut got[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) => panic!("read after {filled} of {n} bytes: {e}"),
+        }
+    }
+    got.truncate(filled);
+    got
+}
+
+fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn replies_and_errors_byte_for_byte() {
+    let h = start(&[]);
+    let mut s = connect(h.port());
+    let table: &[(&[u8], &[u8])] = &[
+        (b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n"),
+        (b"PING\r\n", b"+PONG\r\n"),
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", b"+OK\r\n"),
+        (b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", b"$1\r\nv\r\n"),
+        (b"*2\r\n$3\r\nGET\r\n$7\r\nmissing\r\n", b"$-1\r\n"),
+        (b"*1\r\n$3\r\nGET\r\n", b"-ERR wrong number of arguments for 'get' command\r\n"),
+        (b"*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n", b"-ERR value is not an integer or out of range\r\n"),
+        (b"*3\r\n$3\r\nFOO\r\n$1\r\na\r\n$1\r\nb\r\n", b"-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n"),
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nn\r\n$19\r\n9223372036854775807\r\n", b"+OK\r\n"),
+        (b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n", b"-ERR increment or decrement would overflow\r\n"),
+        (b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nXY\r\n", b"-ERR syntax error\r\n"),
+        (b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nEX\r\n", b"-ERR syntax error\r\n"),
+        (b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nEX\r\n$1\r\n0\r\n", b"-ERR invalid expire time in 'set' command\r\n"),
+        (b"*2\r\n$6\r\nSELECT\r\n$2\r\n99\r\n", b"-ERR DB index is out of range\r\n"),
+        (b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", b"$0\r\n\r\n"),
+    ];
+    for (send, expected) in table {
+        exchange(&mut s, send, expected);
+    }
+}
+
+#[test]
+fn frames_split_across_reads_and_pipelines() {
+    let h = start(&[]);
+    let mut s = connect(h.port());
+    let req = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
+    for b in req.iter() {
+        s.write_all(&[*b]).expect("write byte");
+    }
+    assert_eq!(read_n(&mut s, 5), b"+OK\r\n");
+    let mut batch = Vec::new();
+    for i in 0..1000 {
+        batch.extend_from_slice(format!("*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n").as_bytes());
+        let _ = i;
+    }
+    s.write_all(&batch).expect("pipeline");
+    let mut expected = Vec::new();
+    for i in 1..=1000 {
+        expected.extend_from_slice(format!(":{i}\r\n").as_bytes());
+    }
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+}
+
+#[test]
+fn protocol_errors_answer_and_close() {
+    let h = start(&[]);
+    for (send, expected) in [
+        (&b"*2\r\n$-5\r\n"[..], &b"-ERR Protocol error: invalid bulk length\r\n"[..]),
+        (b"*99999999999\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
+        (b"*2\r\n$999999999999\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+    ] {
+        let mut s = connect(h.port());
+        s.write_all(send).expect("write");
+        assert_eq!(read_to_close(&mut s), expected, "for {:?}", String::from_utf8_lossy(send));
+    }
+    // The node is still fine.
+    let mut s = connect(h.port());
+    exchange(&mut s, b"PING\r\n", b"+PONG\r\n");
+}
+
+#[test]
+fn resp3_after_hello_3() {
+    let h = start(&[]);
+    let mut s = connect(h.port());
+    s.write_all(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n").expect("hello");
+    let head = read_n(&mut s, 4);
+    assert_eq!(head, b"%7\r\n");
+    // Drain the rest of the HELLO map, then check RESP3 null and double.
+    let mut rest = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !rest.ends_with(b"*0\r\n") && Instant::now() < deadline {
+        rest.extend(read_n(&mut s, 1));
+    }
+    exchange(&mut s, b"*2\r\n$3\r\nGET\r\n$4\r\nnope\r\n", b"_\r\n");
+    exchange(&mut s, b"*3\r\n$11\r\nINCRBYFLOAT\r\n$1\r\nf\r\n$3\r\n1.5\r\n", b"$3\r\n1.5\r\n");
+    exchange(&mut s, b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$9\r\nmaxmemory\r\n", b"%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+}
+
+#[test]
+fn transactions_and_watch() {
+    let h = start(&[]);
+    let mut a = connect(h.port());
+    let mut b = connect(h.port());
+    exchange(&mut a, b"*2\r\n$5\r\nWATCH\r\n$1\r\nw\r\n", b"+OK\r\n");
+    exchange(&mut a, b"*1\r\n$5\r\nMULTI\r\n", b"+OK\r\n");
+    exchange(&mut a, b"*3\r\n$3\r\nSET\r\n$1\r\nw\r\n$1\r\n1\r\n", b"+QUEUED\r\n");
+    exchange(&mut b, b"*3\r\n$3\r\nSET\r\n$1\r\nw\r\n$1\r\n2\r\n", b"+OK\r\n");
+    exchange(&mut a, b"*1\r\n$4\r\nEXEC\r\n", b"*-1\r\n");
+    exchange(&mut a, b"*1\r\n$5\r\nMULTI\r\n", b"+OK\r\n");
+    exchange(&mut a, b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n", b"+QUEUED\r\n");
+    exchange(&mut a, b"*1\r\n$3\r\nGET\r\n", b"-ERR wrong number of arguments for 'get' command\r\n");
+    exchange(&mut a, b"*1\r\n$4\r\nEXEC\r\n", b"-EXECABORT Transaction discarded because of previous errors.\r\n");
+    exchange(&mut a, b"*1\r\n$5\r\nMULTI\r\n", b"+OK\r\n");
+    exchange(&mut a, b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n", b"+QUEUED\r\n");
+    exchange(&mut a, b"*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n", b"+QUEUED\r\n");
+    exchange(&mut a, b"*1\r\n$4\r\nEXEC\r\n", b"*2\r\n:1\r\n:2\r\n");
+}
+
+#[test]
+fn pubsub_delivers_to_subscribers() {
+    let h = start(&[]);
+    let mut sub = connect(h.port());
+    exchange(&mut sub, b"*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nnews\r\n", b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    exchange(&mut sub, b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
+    let mut publisher = connect(h.port());
+    exchange(&mut publisher, b"*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$2\r\nhi\r\n", b":1\r\n");
+    let msg = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    assert_eq!(read_n(&mut sub, msg.len()), msg);
+}
+
+#[test]
+fn active_expiry_removes_keys_nobody_reads() {
+    let h = start(&["--hz", "50"]);
+    let mut s = connect(h.port());
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        let k = format!("k{i}");
+        batch.extend_from_slice(format!("*5\r\n$3\r\nSET\r\n${}\r\n{k}\r\n$1\r\nv\r\n$2\r\nPX\r\n$2\r\n50\r\n", k.len()).as_bytes());
+    }
+    s.write_all(&batch).expect("write");
+    assert_eq!(read_n(&mut s, 5 * 500).len(), 2500);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        s.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").expect("dbsize");
+        let mut buf = [0u8; 16];
+        let n = s.read(&mut buf).expect("read");
+        if &buf[..n] == b":0\r\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "keys not expired actively: {}", String::from_utf8_lossy(&buf[..n]));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn loads_the_labs_full_redis_3_config() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let template = include_str!("fixtures/lab-redis-3.0.7.conf.in");
+    let dir = tmp.path().display().to_string();
+    let text = template
+        .replace("/app/redis_cluster/node$i", &dir)
+        .replace("/var/run/redis$i.pid", &format!("{dir}/r.pid"))
+        .replace("$i", "0");
+    let path = tmp.path().join("redis.conf");
+    std::fs::write(&path, &text).expect("write conf");
+    let cfg = NodeConfig::load(&path).expect("the lab's config loads");
+    assert!(cfg.cluster_enabled());
+    assert_eq!(cfg.node_timeout_ms(), 5000);
+    assert_eq!(cfg.save_points(), vec![(900, 1), (300, 10), (60, 10000)]);
+    assert_eq!(cfg.get("slave-read-only"), Some("yes"));
+    assert_eq!(cfg.get("auto-aof-rewrite-min-size"), Some("67108864"));
+    std::fs::write(&path, format!("{text}\nnot-a-directive yes\n")).expect("write conf");
+    let err = NodeConfig::load(&path).expect_err("unknown directive").to_string();
+    assert!(err.contains(&format!("at line {}", text.lines().count() + 2)) && err.contains("Bad directive or wrong number of arguments"), "{err}");
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|f| f.is_file()));
+    if found.is_none() && std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
+        panic!("{bin} is required (SLOTD_REQUIRE_REDIS=1) but not on PATH: apt-get install -y redis-server redis-tools");
+    }
+    found
+}
+
+#[test]
+fn redis_cli_and_benchmark_work_unchanged() {
+    let (Some(cli), Some(bench)) = (which("redis-cli"), which("redis-benchmark")) else {
+        eprintln!("skipping: redis-cli/redis-benchmark not installed");
+        return;
+    };
+    let h = start(&[]);
+    let port = h.port().to_string();
+    let out = std::process::Command::new(&cli).args(["-p", &port, "set", "name", "booboo"]).output().expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    let out = std::process::Command::new(&cli).args(["-p", &port, "info", "server"]).output().expect("redis-cli");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("redis_version:7."));
+    let out = std::process::Command::new(&bench).args(["-p", &port, "-t", "set,get,incr", "-n", "20000", "-c", "10", "-P", "16", "-q", "--csv"]).output().expect("redis-benchmark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for t in ["SET", "GET", "INCR"] {
+        assert!(text.lines().any(|l| l.starts_with(&format!("\"{t}\""))), "no {t} line in {text}");
+    }
+    let out = std::process::Command::new(&cli).args(["-p", &port, "get", "counter:__rand_int__"]).output().expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "20000", "INCR from redis-benchmark counted every request");
+}
+
+#[test]
+fn same_bytes_as_redis_server() {
+    let Some(server) = which("redis-server") else {
+        eprintln!("skipping: redis-server not installed");
+        return;
+    };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let _server = KillOnDrop(
+        std::process::Command::new(server)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp.path().to_str().expect("utf8")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis-server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut theirs = loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    theirs.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let h = start(&[]);
+    let mut ours = connect(h.port());
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"], &["INCR", "a"], &["INCRBY", "a", "x"], &["GET", "a"], &["APPEND", "a", "zz"], &["GETRANGE", "a", "0", "-2"],
+        &["SETRANGE", "s", "5", "hi"], &["GET", "s"], &["STRLEN", "s"], &["MSET", "m1", "1", "m2", "2"], &["MGET", "m1", "nope", "m2"],
+        &["SETNX", "m1", "x"], &["GETSET", "m1", "y"], &["GETDEL", "m1"], &["EXISTS", "m1", "m2", "m2"], &["TYPE", "m2"], &["TYPE", "zzz"],
+        &["EXPIRE", "m2", "100"], &["TTL", "m2"], &["PERSIST", "m2"], &["TTL", "m2"], &["EXPIRE", "m2", "100", "NX", "XX"],
+        &["RENAME", "nokey", "x"], &["RENAME", "m2", "m3"], &["INCRBYFLOAT", "f", "10.5"], &["INCRBYFLOAT", "f", "0.1"],
+        &["SET", "k", "v", "NX", "XX"], &["SET", "k", "v", "GET"], &["SET", "k", "w", "GET"], &["OBJECT", "ENCODING", "k"],
+        &["DEL", "a", "k", "nokey"], &["DECRBY", "d", "-9223372036854775808"], &["DBSIZE"],
+        &["SELECT", "x"], &["ECHO"], &["COPY", "s", "s2"], &["GET", "s2"], &["CLIENT", "SETNAME", "has space"], &["CLIENT", "GETNAME"],
+        &["CONFIG", "GET", "maxmemory-policy"], &["CONFIG", "SET", "daemonize", "yes"], &["WAIT", "0", "0"], &["FLUSHDB"], &["DBSIZE"],
+    ];
+    for cmd in script {
+        let mut req = format!("*{}\r\n", cmd.len()).into_bytes();
+        for a in *cmd {
+            req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        // A PING after each command marks the end of its reply on both sides.
+        req.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        let a = reply_until_pong(&mut ours, &req);
+        let b = reply_until_pong(&mut theirs, &req);
+        assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "reply to {cmd:?} differs from redis-server");
+    }
+}
+
+/// Kills a child process when the test ends, pass or panic.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn reply_until_pong(s: &mut TcpStream, req: &[u8]) -> Vec<u8> {
+    s.write_all(req).expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"+PONG\r\n") {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "connection closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got.truncate(got.len() - 7);
+    got
+}
