@@ -243,16 +243,16 @@ enum Op {
     Diff,
 }
 
-/// Computes SINTER/SUNION/SDIFF over `keys` with Redis's lookup order: SINTER
-/// stops at the first missing key (later keys are not type-checked).
+/// Computes SINTER/SUNION/SDIFF over `keys`; every key is type-checked first.
 fn combine(db: &mut Db, keys: &[&[u8]], now: u64, op: Op) -> Result<SetValue, CmdError> {
     let mut sets: Vec<Option<&SetValue>> = Vec::with_capacity(keys.len());
-    // First pass: types (and early exit for SINTER on a missing key).
+    // First pass: expiry and types of every key; SINTER with a missing key is empty.
+    let mut missing = false;
     for k in keys {
-        let exists = read(db, k, now)?.is_some();
-        if !exists && op == Op::Inter {
-            return Ok(SetValue::default());
-        }
+        missing |= read(db, k, now)?.is_none();
+    }
+    if missing && op == Op::Inter {
+        return Ok(SetValue::default());
     }
     for k in keys {
         sets.push(match db.peek(k).map(|e| &e.value) {
