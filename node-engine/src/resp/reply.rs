@@ -45,21 +45,57 @@ fn itoa_buf(n: i64) -> ItoaBuf {
     ItoaBuf { bytes, start: i }
 }
 
-/// Formats a double the way Redis does in replies (`%.17g`, with `inf`/`-inf`).
+/// Formats a double the way Redis 7.0 does in replies: `%.17g`, with `inf`/`-inf`
+/// (so 1.1 reads back as `1.1000000000000001`, exactly like redis-server).
 pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if d == d.trunc() && d.abs() < 1e17 {
-        return format!("{}", d as i64);
+    if d.is_nan() {
+        return "nan".into();
     }
-    let s = format!("{}", d);
-    if s.len() <= 17 || !s.contains('.') {
-        return s;
+    if d == d.trunc() && d.abs() < 1e15 && !(d == 0.0 && d.is_sign_negative()) {
+        return (d as i64).to_string();
     }
-    // Rust prints the shortest round-trip form, which is what %.17g rounds to
-    // in practice for values users write; keep it.
-    s
+    // 17 significant digits in scientific form, then %g's layout rules.
+    let sci = format!("{:.16e}", d.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut out = String::with_capacity(24);
+    if d.is_sign_negative() {
+        out.push('-');
+    }
+    if !(-4..17).contains(&exp) {
+        let frac = digits[1..].trim_end_matches('0');
+        out.push_str(&digits[..1]);
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(&e.to_string());
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        out.push_str(&digits[..int_len]);
+        let frac = digits[int_len..].trim_end_matches('0');
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+    } else {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out
 }
 
 impl ReplyBuf {
@@ -217,5 +253,14 @@ mod tests {
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(1.5), "1.5");
         assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(1.1), "1.1000000000000001");
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(123456789.123), "123456789.123");
+        assert_eq!(format_double(5e-324), "4.9406564584124654e-324");
+        assert_eq!(format_double(1.7976931348623157e308), "1.7976931348623157e+308");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(-2.5), "-2.5");
+        assert_eq!(format_double(0.0), "0");
     }
 }
