@@ -102,6 +102,7 @@ pub(crate) fn block_on(ctx: &mut Ctx<'_>, keys: &[&[u8]], deadline_ms: u64, null
     ctx.client.block = Some(BlockRequest {
         keys: keys.iter().map(|k| Key::from(*k)).collect(),
         deadline_ms,
+        rerun_on_timeout: false,
     });
 }
 
