@@ -188,8 +188,10 @@ impl NodeConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut cfg = NodeConfig::default();
-        cfg.file = Some(path.to_path_buf());
+        let mut cfg = NodeConfig {
+            file: Some(path.to_path_buf()),
+            ..NodeConfig::default()
+        };
         cfg.apply_text(&text, Some(path))?;
         Ok(cfg)
     }

@@ -297,7 +297,7 @@ fn partitioned_master_stops_serving_and_its_replica_takes_over() {
     };
     fault(0, &others);
     for i in 1..6 {
-        fault(i, &[isolated.clone()]);
+        fault(i, std::slice::from_ref(&isolated));
     }
     // The minority side refuses service once it sees it lost the majority.
     c.wait_state(&[0], "fail", Duration::from_secs(10));

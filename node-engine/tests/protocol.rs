@@ -83,9 +83,8 @@ fn frames_split_across_reads_and_pipelines() {
     }
     assert_eq!(read_n(&mut s, 5), b"+OK\r\n");
     let mut batch = Vec::new();
-    for i in 0..1000 {
-        batch.extend_from_slice(format!("*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n").as_bytes());
-        let _ = i;
+    for _ in 0..1000 {
+        batch.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n");
     }
     s.write_all(&batch).expect("pipeline");
     let mut expected = Vec::new();

@@ -114,15 +114,15 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
         }
     };
     let _ = stream.set_nodelay(true);
-    {
+    let first = {
         let mut node = shared.node.borrow_mut();
         node.now_ms = unix_ms();
-        let first = handler::on_link_up(&mut node, &peer);
-        if let Some(frame) = first {
-            if stream.write_all(&frame).await.is_err() {
-                end_link(&shared, &peer, generation);
-                return;
-            }
+        handler::on_link_up(&mut node, &peer)
+    };
+    if let Some(frame) = first {
+        if stream.write_all(&frame).await.is_err() {
+            end_link(&shared, &peer, generation);
+            return;
         }
     }
     let mut buf = Vec::with_capacity(8192);

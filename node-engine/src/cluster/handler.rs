@@ -128,7 +128,7 @@ pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip:
     let ip = if msg.ip.is_empty() || msg.ip == "0.0.0.0" { peer_ip.to_string() } else { msg.ip.clone() };
 
     // A MEET from an unknown node adds it; PING/MEET always get a PONG.
-    if msg.kind == MsgType::Meet && !known && !c.blacklist.get(&msg.sender).is_some_and(|t| *t > now) {
+    if msg.kind == MsgType::Meet && !known && c.blacklist.get(&msg.sender).is_none_or(|t| *t <= now) {
         let mut n = ClusterNode::new(msg.sender.clone(), &ip, msg.port, msg.bus_port, now);
         n.flags = Flags { master: msg.master_id.is_none(), replica: msg.master_id.is_some(), ..Flags::default() };
         c.nodes.insert(msg.sender.clone(), n);
@@ -415,7 +415,7 @@ fn absorb_gossip(c: &mut ClusterState, msg: &Message, now: u64) {
                 n.port = g.port;
                 n.bus_port = g.bus_port;
             }
-        } else if !g.flags.handshake && !g.flags.noaddr && !c.blacklist.get(&g.id).is_some_and(|t| *t > now) {
+        } else if !g.flags.handshake && !g.flags.noaddr && c.blacklist.get(&g.id).is_none_or(|t| *t <= now) {
             let mut n = ClusterNode::new(g.id.clone(), &g.ip, g.port, g.bus_port, now);
             n.flags.master = g.flags.master;
             n.flags.replica = g.flags.replica;

@@ -331,7 +331,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut items: Vec<&[u8]> = Vec::new();
     for idx in range {
         if let Some((k, v)) = h.get_index(idx) {
-            if o.pattern.map_or(true, |p| glob_match(p, k, false)) {
+            if o.pattern.is_none_or(|p| glob_match(p, k, false)) {
                 items.push(k);
                 items.push(v);
             }

@@ -443,7 +443,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (next, range) = scan_positions(s.len(), cursor, o.count);
     let items: Vec<&Key> = range
         .filter_map(|idx| s.get_index(idx))
-        .filter(|m| o.pattern.map_or(true, |p| glob_match(p, m, false)))
+        .filter(|m| o.pattern.is_none_or(|p| glob_match(p, m, false)))
         .collect();
     r.array(2);
     r.bulk(next.to_string().as_bytes());

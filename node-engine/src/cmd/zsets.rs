@@ -1028,7 +1028,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let items: Vec<(&Key, f64)> = z
         .map(|z| {
             z.iter()
-                .filter(|(m, _)| o.pattern.map_or(true, |p| glob_match(p, m, false)))
+                .filter(|(m, _)| o.pattern.is_none_or(|p| glob_match(p, m, false)))
                 .collect()
         })
         .unwrap_or_default();
