@@ -90,6 +90,8 @@ pub struct Node {
     pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// How many consumers (replicas, AOF) want propagated commands.
     pub propagation_consumers: usize,
+    /// RDB/AOF state: background child, AOF files, last save status.
+    pub persistence: crate::persistence::Persistence,
 }
 
 impl Node {
@@ -122,6 +124,7 @@ impl Node {
             cluster: None,
             propagated: Vec::new(),
             propagation_consumers: 0,
+            persistence: Default::default(),
         }
     }
 
@@ -171,6 +174,20 @@ impl Node {
     #[inline]
     pub fn propagation_wanted(&self) -> bool {
         self.propagation_consumers > 0
+    }
+
+    /// Hands the commands executed since the last call to their consumers
+    /// (the AOF; replication feeds from here too). Called at the end of each batch.
+    pub fn flush_propagated(&mut self) {
+        if self.propagated.is_empty() {
+            return;
+        }
+        let mut items = std::mem::take(&mut self.propagated);
+        crate::persistence::aof::feed_aof(self, &items);
+        items.clear();
+        if self.propagated.is_empty() {
+            self.propagated = items;
+        }
     }
 
     /// Whether this node accepts writes from clients (false on a read-only replica).

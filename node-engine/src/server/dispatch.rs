@@ -38,6 +38,7 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
             }
         }
     }
+    node.flush_propagated();
     let now = node.now_ms;
     if let Some(info) = node.clients.get_mut(&client.id) {
         info.last_interaction_ms = now;
@@ -107,6 +108,10 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
             client.reply.error(&e.0);
             return;
         }
+    }
+    if cmd.is_write() && !client.is_replica_link && crate::persistence::writes_refused(node) {
+        client.reply.error(crate::persistence::MISCONF);
+        return;
     }
     if cmd.is_write() && !client.is_replica_link && node.is_read_only_replica() && !client.in_exec {
         client.reply.error("READONLY You can't write against a read only replica.");

@@ -207,6 +207,10 @@ async fn serve(
         let _ = ready.send(Err(e));
         return 1;
     }
+    if let Err(e) = crate::persistence::load_at_startup(&mut node) {
+        let _ = ready.send(Err(e.to_string()));
+        return 1;
+    }
     let shared: SharedRef = Rc::new(Shared {
         node: RefCell::new(node),
         gate: Gate::new(),
@@ -293,7 +297,7 @@ async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
             tracing::warn!("cannot save cluster config: {e}");
         }
     }
-    let _ = kind;
+    crate::persistence::on_shutdown(&mut node, kind);
     for c in node.clients.values() {
         let _ = c.tx.send(client::Push::Kill);
     }
@@ -320,6 +324,8 @@ async fn cron(shared: SharedRef) {
             node.dbs[i].active_expire(now, 200);
         }
         dispatch::propagate_expired(&mut node);
+        node.flush_propagated();
+        crate::persistence::cron(&mut node);
         let total = node.stats.total_commands;
         node.stats.ops_samples.push_back((now, total));
         while node.stats.ops_samples.len() > 16 {

@@ -88,3 +88,14 @@ pub mod enc {
 
 #[cfg(test)]
 mod tests;
+
+/// Test data shared with other persistence tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub fn sample() -> crate::keyspace::Db {
+        super::tests::sample_db()
+    }
+    pub fn render(db: &crate::keyspace::Db) -> Vec<String> {
+        super::tests::render(db)
+    }
+}
