@@ -29,7 +29,7 @@ impl Default for EncodeOptions {
         EncodeOptions {
             compress: true,
             checksum: true,
-            hash_max_entries: 128,
+            hash_max_entries: 512,
             hash_max_value: 64,
             zset_max_entries: 128,
             zset_max_value: 64,
@@ -52,7 +52,7 @@ impl EncodeOptions {
         EncodeOptions {
             compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
-            hash_max_entries: int(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], 128).max(0) as usize,
+            hash_max_entries: int(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], 512).max(0) as usize,
             hash_max_value: int(&["hash-max-listpack-value", "hash-max-ziplist-value"], 64).max(0) as usize,
             zset_max_entries: int(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], 128).max(0) as usize,
             zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0) as usize,

@@ -33,7 +33,7 @@ pub(crate) fn sample_db() -> Db {
     h.insert(b"n".to_vec().into(), b"42".to_vec().into());
     db.set(b"h:small", Value::Hash(Box::new(h)));
     let mut hb = HashValue::default();
-    for i in 0..300 {
+    for i in 0..700 {
         hb.insert(format!("field{i}").into_bytes().into(), format!("value{i}").into_bytes().into());
     }
     db.set(b"h:big", Value::Hash(Box::new(hb)));
