@@ -36,7 +36,7 @@ impl FsyncPolicy {
     }
 }
 
-/// Write/fsync progress shared with connections waiting for durability.
+/// Write/fsync progress of the current incr file.
 #[derive(Debug)]
 pub struct SyncState {
     pub file: std::cell::RefCell<Arc<File>>,
@@ -44,8 +44,6 @@ pub struct SyncState {
     pub written: Cell<u64>,
     /// Bytes known to be on disk.
     pub synced: Cell<u64>,
-    busy: Cell<bool>,
-    done: tokio::sync::Notify,
     pub fsync_failed: Cell<bool>,
 }
 
@@ -71,7 +69,8 @@ impl Manifest {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let parts = crate::config::split_args(line).ok_or_else(|| format!("invalid manifest line {}", i + 1))?;
+            let parts = crate::config::split_args(line)
+                .ok_or_else(|| format!("invalid manifest line {}", i + 1))?;
             let (mut name, mut seq, mut ty) = (None, None, None);
             for kv in parts.chunks(2) {
                 if kv.len() != 2 {
@@ -136,11 +135,20 @@ pub struct AofState {
     everysec_busy: Arc<AtomicBool>,
     everysec_failed: Arc<AtomicBool>,
     last_everysec: Instant,
+    /// appendfsync, refreshed from the config by cron (so CONFIG SET applies).
+    pub policy: FsyncPolicy,
 }
 
 impl AofState {
+    fn has_pending(&self) -> bool {
+        !self.buf.is_empty()
+            || (self.policy == FsyncPolicy::Always
+                && self.sync.synced.get() < self.sync.written.get())
+    }
     pub fn write_ok(&self) -> bool {
-        self.write_ok && !self.sync.fsync_failed.get() && !self.everysec_failed.load(Ordering::Relaxed)
+        self.write_ok
+            && !self.sync.fsync_failed.get()
+            && !self.everysec_failed.load(Ordering::Relaxed)
     }
     pub fn current_size(&self) -> u64 {
         self.current_size
@@ -153,16 +161,22 @@ impl AofState {
     }
     fn write_manifest(&self) -> Result<(), PersistError> {
         let p = self.path(&format!("{}.manifest", self.prefix));
-        crate::server::fsutil::write_atomic(&p, self.manifest.render().as_bytes()).map_err(|e| io_err(&p, e))
+        crate::server::fsutil::write_atomic(&p, self.manifest.render().as_bytes())
+            .map_err(|e| io_err(&p, e))
     }
 }
 
 fn aof_dir(node: &Node) -> PathBuf {
-    node.config.dir().join(node.config.get("appenddirname").unwrap_or("appendonlydir"))
+    node.config
+        .dir()
+        .join(node.config.get("appenddirname").unwrap_or("appendonlydir"))
 }
 
 fn prefix(node: &Node) -> String {
-    node.config.get("appendfilename").unwrap_or("appendonly.aof").to_string()
+    node.config
+        .get("appendfilename")
+        .unwrap_or("appendonly.aof")
+        .to_string()
 }
 
 /// Appends one command in RESP to `out`.
@@ -180,17 +194,22 @@ pub fn encode_command(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
     }
 }
 
-/// Records executed write commands in the AOF and writes them out.
+/// Records executed write commands in the AOF buffer; `wait_durable` (end of a
+/// client's batch) or cron writes it out.
 pub fn feed_aof(node: &mut Node, items: &[(usize, Vec<Vec<u8>>)]) {
-    let Some(aof) = node.persistence.aof.as_mut() else { return };
+    let Some(aof) = node.persistence.aof.as_mut() else {
+        return;
+    };
     for (db, argv) in items {
         if aof.selected_db != Some(*db) {
-            encode_command(&mut aof.buf, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            encode_command(
+                &mut aof.buf,
+                &[b"SELECT".to_vec(), db.to_string().into_bytes()],
+            );
             aof.selected_db = Some(*db);
         }
         encode_command(&mut aof.buf, argv);
     }
-    flush(aof);
 }
 
 /// Writes the buffered commands to the current incr file (in the node thread,
@@ -221,54 +240,49 @@ fn flush(aof: &mut AofState) {
     }
 }
 
-/// For `appendfsync always`: waits until everything written so far is on disk.
-/// The first waiter runs the fsync on a blocking thread; the others wait for it.
+/// Called by a connection after its batch, before it replies: lets the other
+/// clients ready right now run their batches too, then writes the AOF buffer
+/// once for all of them (and fsyncs it under `appendfsync always`), as Redis
+/// does once per event-loop iteration. A reply therefore never precedes the
+/// write of the command it acknowledges.
 pub async fn wait_durable(shared: &crate::server::Shared) {
-    let sync = {
+    let pending = {
         let node = shared.node.borrow();
-        match node.persistence.aof.as_ref() {
-            Some(a) if a.sync.synced.get() < a.sync.written.get() && FsyncPolicy::from_config(&node.config) == FsyncPolicy::Always => a.sync.clone(),
-            _ => return,
-        }
+        node.persistence
+            .aof
+            .as_ref()
+            .is_some_and(AofState::has_pending)
     };
-    let target = sync.written.get();
-    loop {
-        if sync.synced.get() >= target {
-            return;
-        }
-        if !sync.busy.get() {
-            sync.busy.set(true);
-            struct Release<'a>(&'a SyncState);
-            impl Drop for Release<'_> {
-                fn drop(&mut self) {
-                    self.0.busy.set(false);
-                    self.0.done.notify_waiters();
-                }
+    if !pending {
+        return;
+    }
+    tokio::task::yield_now().await;
+    let mut node = shared.node.borrow_mut();
+    if let Some(aof) = node.persistence.aof.as_mut() {
+        write_out(aof);
+    }
+}
+
+/// Writes the buffer and, under `always`, fsyncs: used where no reply waits (blocked clients woken up).
+pub fn write_now(node: &mut Node) {
+    node.flush_propagated();
+    if let Some(aof) = node.persistence.aof.as_mut() {
+        write_out(aof);
+    }
+}
+
+fn write_out(aof: &mut AofState) {
+    flush(aof);
+    if aof.policy == FsyncPolicy::Always && aof.sync.synced.get() < aof.sync.written.get() {
+        let f = aof.sync.file.borrow().clone();
+        if let Err(e) = f.sync_data() {
+            if !aof.sync.fsync_failed.get() {
+                tracing::error!("fsync of the AOF failed with appendfsync always: {e}");
             }
-            let _release = Release(&sync);
-            let upto = sync.written.get();
-            let f = sync.file.borrow().clone();
-            let r = tokio::task::spawn_blocking(move || f.sync_data()).await;
-            match r {
-                Ok(Ok(())) => {}
-                _ => {
-                    if !sync.fsync_failed.get() {
-                        tracing::error!("fsync of the AOF failed with appendfsync always");
-                    }
-                    sync.fsync_failed.set(true);
-                }
-            }
-            if sync.synced.get() < upto {
-                sync.synced.set(upto);
-            }
+            aof.sync.fsync_failed.set(true);
         } else {
-            let notified = sync.done.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if sync.synced.get() >= target || !sync.busy.get() {
-                continue;
-            }
-            notified.await;
+            aof.sync.fsync_failed.set(false);
+            aof.sync.synced.set(aof.sync.written.get());
         }
     }
 }
@@ -287,8 +301,11 @@ pub fn flush_and_sync(node: &mut Node) {
 /// Per tick: retry failed writes, fsync once a second under everysec.
 pub fn cron(node: &mut Node) {
     let policy = FsyncPolicy::from_config(&node.config);
-    let Some(aof) = node.persistence.aof.as_mut() else { return };
-    flush(aof);
+    let Some(aof) = node.persistence.aof.as_mut() else {
+        return;
+    };
+    aof.policy = policy;
+    write_out(aof);
     if policy == FsyncPolicy::EverySec
         && aof.sync.synced.get() < aof.sync.written.get()
         && aof.last_everysec.elapsed().as_millis() >= 1000
@@ -310,7 +327,11 @@ pub fn cron(node: &mut Node) {
 }
 
 fn open_append(path: &Path) -> Result<File, PersistError> {
-    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| io_err(path, e))
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io_err(path, e))
 }
 
 fn file_size(p: &Path) -> u64 {
@@ -324,18 +345,29 @@ pub fn load_or_create(node: &mut Node) -> Result<(), PersistError> {
     let prefix = prefix(node);
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let manifest = match std::fs::read_to_string(&manifest_path) {
-        Ok(t) => Some(Manifest::parse(&t).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?),
+        Ok(t) => Some(
+            Manifest::parse(&t)
+                .map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?,
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&manifest_path, e)),
     };
     match manifest {
         Some(m) if m.base.is_some() || !m.incrs.is_empty() => {
             load_files(node, &dir, &m)?;
-            let size = m.base.iter().chain(m.incrs.iter()).map(|f| file_size(&dir.join(&f.name))).sum();
+            let size = m
+                .base
+                .iter()
+                .chain(m.incrs.iter())
+                .map(|f| file_size(&dir.join(&f.name)))
+                .sum();
             let mut m = m;
             if m.incrs.is_empty() {
                 let seq = m.base.as_ref().map_or(1, |b| b.seq);
-                m.incrs.push(ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq });
+                m.incrs.push(ManifestFile {
+                    name: format!("{prefix}.{seq}.incr.aof"),
+                    seq,
+                });
             }
             let last = m.incrs.last().map(|f| f.name.clone()).unwrap_or_default();
             let file = open_append(&dir.join(&last))?;
@@ -350,7 +382,14 @@ pub fn load_or_create(node: &mut Node) -> Result<(), PersistError> {
     Ok(())
 }
 
-fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, file: File, size: u64) -> Result<(), PersistError> {
+fn install(
+    node: &mut Node,
+    dir: PathBuf,
+    prefix: String,
+    manifest: Manifest,
+    file: File,
+    size: u64,
+) -> Result<(), PersistError> {
     let aof = AofState {
         dir,
         prefix,
@@ -359,8 +398,6 @@ fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, fi
             file: std::cell::RefCell::new(Arc::new(file)),
             written: Cell::new(0),
             synced: Cell::new(0),
-            busy: Cell::new(false),
-            done: tokio::sync::Notify::new(),
             fsync_failed: Cell::new(false),
         }),
         buf: Vec::new(),
@@ -371,6 +408,7 @@ fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, fi
         everysec_busy: Arc::new(AtomicBool::new(false)),
         everysec_failed: Arc::new(AtomicBool::new(false)),
         last_everysec: Instant::now(),
+        policy: FsyncPolicy::from_config(&node.config),
     };
     aof.write_manifest()?;
     node.persistence.aof = Some(aof);
@@ -381,13 +419,29 @@ fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, fi
 /// Creates the AOF directory with a base of the current data and an empty incr file.
 fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-    let base = ManifestFile { name: format!("{prefix}.1.base.rdb"), seq: 1 };
-    let incr = ManifestFile { name: format!("{prefix}.1.incr.aof"), seq: 1 };
+    let base = ManifestFile {
+        name: format!("{prefix}.1.base.rdb"),
+        seq: 1,
+    };
+    let incr = ManifestFile {
+        name: format!("{prefix}.1.incr.aof"),
+        seq: 1,
+    };
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let base_path = dir.join(&base.name);
     let size = super::write_rdb_file(&node.dbs, &base_path, opts, true, None)?;
     let file = open_append(&dir.join(&incr.name))?;
-    install(node, dir, prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size)
+    install(
+        node,
+        dir,
+        prefix,
+        Manifest {
+            base: Some(base),
+            incrs: vec![incr],
+        },
+        file,
+        size,
+    )
 }
 
 /// Loads base then incr files, in manifest order.
@@ -395,21 +449,30 @@ fn load_files(node: &mut Node, dir: &Path, m: &Manifest) -> Result<(), PersistEr
     node.now_ms = unix_ms();
     let mut client = Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false);
     let truncated_ok = node.config.flag_named("aof-load-truncated");
-    let files: Vec<(&ManifestFile, bool)> = m.base.iter().map(|b| (b, true)).chain(m.incrs.iter().map(|f| (f, false))).collect();
+    let files: Vec<(&ManifestFile, bool)> = m
+        .base
+        .iter()
+        .map(|b| (b, true))
+        .chain(m.incrs.iter().map(|f| (f, false)))
+        .collect();
     let n = files.len();
     for (i, (f, is_base)) in files.into_iter().enumerate() {
         let path = dir.join(&f.name);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && i + 1 == n => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && i + 1 == n => {
+                continue
+            }
             Err(e) => return Err(io_err(&path, e)),
         };
         let mut start = 0;
         if data.starts_with(b"REDIS") {
             let now = node.now_ms;
-            let (_, end) = rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| PersistError::Rdb {
-                path: path.display().to_string(),
-                source,
+            let (_, end) = rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| {
+                PersistError::Rdb {
+                    path: path.display().to_string(),
+                    source,
+                }
             })?;
             start = end;
         }
@@ -492,10 +555,19 @@ fn replay(node: &mut Node, client: &mut Client, data: &[u8], mut pos: usize) -> 
 
 fn run_one(node: &mut Node, client: &mut Client, argv: &[&[u8]], at: usize) -> Result<(), Replay> {
     let Some(cmd) = node.commands.lookup(argv[0]) else {
-        return Err(Replay::Bad(at, format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0]))));
+        return Err(Replay::Bad(
+            at,
+            format!(
+                "Unknown command '{}' reading the append only file",
+                String::from_utf8_lossy(argv[0])
+            ),
+        ));
     };
     if !cmd.arity_ok(argv.len()) {
-        return Err(Replay::Bad(at, format!("wrong number of arguments for '{}'", cmd.name)));
+        return Err(Replay::Bad(
+            at,
+            format!("wrong number of arguments for '{}'", cmd.name),
+        ));
     }
     crate::server::dispatch::call(node, client, cmd, argv);
     client.reply.buf.clear();
@@ -515,13 +587,17 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
     flush(aof);
     {
         let f = aof.sync.file.borrow().clone();
-        f.sync_data().map_err(|e| PersistError::Aof(format!("cannot fsync the AOF: {e}")))?;
+        f.sync_data()
+            .map_err(|e| PersistError::Aof(format!("cannot fsync the AOF: {e}")))?;
         aof.sync.synced.set(aof.sync.written.get());
     }
     let next_seq = aof.manifest.incrs.last().map_or(1, |f| f.seq + 1);
     let name = format!("{}.{next_seq}.incr.aof", aof.prefix);
     let file = open_append(&aof.path(&name))?;
-    aof.manifest.incrs.push(ManifestFile { name, seq: next_seq });
+    aof.manifest.incrs.push(ManifestFile {
+        name,
+        seq: next_seq,
+    });
     let keep_from = aof.manifest.incrs.len() - 1;
     aof.write_manifest()?;
     *aof.sync.file.borrow_mut() = Arc::new(file);
@@ -541,7 +617,10 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
             tracing::info!(pid, "background append only file rewriting started");
             node.persistence.child = Some(Child {
                 pid,
-                kind: ChildKind::AofRewrite { seq: base_seq, keep_from },
+                kind: ChildKind::AofRewrite {
+                    seq: base_seq,
+                    keep_from,
+                },
                 started: Instant::now(),
                 temp: pid_temp(pid as u32).with_extension("done"),
                 dirty_at_start: node.dirty,
@@ -551,7 +630,13 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
         None => {
             let temp = dir.join("temp-rewriteaof-fg.aof");
             let opts = rdb::EncodeOptions::from_config(&node.config);
-            super::write_rdb_file(&node.dbs, &temp, opts, true, Some(&dir.join("temp-rewriteaof-fg.tmp")))?;
+            super::write_rdb_file(
+                &node.dbs,
+                &temp,
+                opts,
+                true,
+                Some(&dir.join("temp-rewriteaof-fg.tmp")),
+            )?;
             finish_rewrite(node, &temp, base_seq, keep_from)
         }
     }
@@ -559,7 +644,12 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
 
 /// Installs a finished base: rename it, point the manifest at it and the
 /// incr files written since, delete the files it replaces.
-pub fn finish_rewrite(node: &mut Node, temp: &Path, seq: u64, keep_from: usize) -> Result<(), PersistError> {
+pub fn finish_rewrite(
+    node: &mut Node,
+    temp: &Path,
+    seq: u64,
+    keep_from: usize,
+) -> Result<(), PersistError> {
     let Some(aof) = node.persistence.aof.as_mut() else {
         let _ = std::fs::remove_file(temp);
         return Ok(());
@@ -574,7 +664,13 @@ pub fn finish_rewrite(node: &mut Node, temp: &Path, seq: u64, keep_from: usize) 
     for f in old_base.iter().chain(old_incrs.iter()) {
         let _ = std::fs::remove_file(aof.path(&f.name));
     }
-    let size = aof.manifest.base.iter().chain(aof.manifest.incrs.iter()).map(|f| file_size(&aof.path(&f.name))).sum();
+    let size = aof
+        .manifest
+        .base
+        .iter()
+        .chain(aof.manifest.incrs.iter())
+        .map(|f| file_size(&aof.path(&f.name)))
+        .sum();
     aof.base_size = size;
     aof.current_size = size;
     Ok(())
@@ -582,9 +678,14 @@ pub fn finish_rewrite(node: &mut Node, temp: &Path, seq: u64, keep_from: usize) 
 
 /// auto-aof-rewrite-percentage / auto-aof-rewrite-min-size.
 pub fn maybe_auto_rewrite(node: &mut Node) {
-    let Some(aof) = node.persistence.aof.as_ref() else { return };
+    let Some(aof) = node.persistence.aof.as_ref() else {
+        return;
+    };
     let perc = node.config.int_named("auto-aof-rewrite-percentage", 100);
-    let min = node.config.int_named("auto-aof-rewrite-min-size", 64 << 20).max(0) as u64;
+    let min = node
+        .config
+        .int_named("auto-aof-rewrite-min-size", 64 << 20)
+        .max(0) as u64;
     if perc <= 0 || aof.current_size < min {
         return;
     }

@@ -173,7 +173,7 @@ fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], time
     let deadline = client.block.as_ref().map(|b| b.deadline_ms);
     client.block = None;
     dispatch::execute(&mut node, client, &refs);
-    node.flush_propagated();
+    crate::persistence::aof::write_now(&mut node);
     if let (Some(b), Some(d)) = (client.block.as_mut(), deadline) {
         // Still nothing to pop: keep the original deadline.
         b.deadline_ms = d;

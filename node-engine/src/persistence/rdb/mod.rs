@@ -87,6 +87,7 @@ pub mod enc {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 /// Test data shared with other persistence tests.
@@ -94,8 +95,5 @@ mod tests;
 pub(crate) mod tests_support {
     pub fn sample() -> crate::keyspace::Db {
         super::tests::sample_db()
-    }
-    pub fn render(db: &crate::keyspace::Db) -> Vec<String> {
-        super::tests::render(db)
     }
 }
