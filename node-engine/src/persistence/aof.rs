@@ -246,20 +246,22 @@ fn flush(aof: &mut AofState) {
 /// does once per event-loop iteration. A reply therefore never precedes the
 /// write of the command it acknowledges.
 pub async fn wait_durable(shared: &crate::server::Shared) {
-    let pending = {
+    // Everything fed so far, this client's commands included, ends at `target`.
+    let target = {
         let node = shared.node.borrow();
-        node.persistence
-            .aof
-            .as_ref()
-            .is_some_and(AofState::has_pending)
+        match node.persistence.aof.as_ref() {
+            Some(a) if a.has_pending() => a.sync.written.get() + a.buf.len() as u64,
+            _ => return,
+        }
     };
-    if !pending {
-        return;
-    }
     tokio::task::yield_now().await;
     let mut node = shared.node.borrow_mut();
     if let Some(aof) = node.persistence.aof.as_mut() {
-        write_out(aof);
+        // Another client of this round may already have written (and synced) our part.
+        let done = aof.sync.written.get() >= target && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
+        if !done {
+            write_out(aof);
+        }
     }
 }
 

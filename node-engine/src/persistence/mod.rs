@@ -380,6 +380,8 @@ pub fn load_at_startup(node: &mut Node) -> Result<(), PersistError> {
         load_rdb_file(node).map(|_| ())
     };
     node.persistence.loading = false;
+    // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
+    node.dirty = 0;
     if r.is_ok() {
         let keys: usize = node.dbs.iter().map(Db::len).sum();
         tracing::info!(
