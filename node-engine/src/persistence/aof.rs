@@ -609,11 +609,14 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let dbs: &[Db] = &node.dbs;
     let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
-    let child = fork_child(|| {
-        let temp = pid_temp(std::process::id());
-        let target = temp.with_extension("done");
-        super::write_rdb_file(dbs, &target, opts, true, Some(&temp)).is_ok()
-    });
+    let child = fork_child(
+        || {
+            let temp = pid_temp(std::process::id());
+            let target = temp.with_extension("done");
+            super::write_rdb_file(dbs, &target, opts, true, Some(&temp)).is_ok()
+        },
+        &mut node.persistence.latest_fork_usec,
+    );
     match child {
         Some(pid) => {
             tracing::info!(pid, "background append only file rewriting started");

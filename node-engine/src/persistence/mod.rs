@@ -78,6 +78,8 @@ pub struct Persistence {
     pub last_rewrite_secs: i64,
     pub loading: bool,
     pub rdb_saves: u64,
+    /// How long the last fork() took, in microseconds (Redis's latest_fork_usec).
+    pub latest_fork_usec: u64,
     pub aof: Option<aof::AofState>,
 }
 
@@ -94,6 +96,7 @@ impl Default for Persistence {
             last_rewrite_secs: -1,
             loading: false,
             rdb_saves: 0,
+            latest_fork_usec: 0,
             aof: None,
         }
     }
@@ -186,7 +189,8 @@ fn close_inherited_fds() {
 
 /// Forks a child that runs `work` and exits with 0 on success. Returns the
 /// child's pid, or None when fork failed (callers then work synchronously).
-fn fork_child(work: impl FnOnce() -> bool) -> Option<libc::pid_t> {
+fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64) -> Option<libc::pid_t> {
+    let started = Instant::now();
     // SAFETY: after fork the child only reads the (copied) keyspace, writes a
     // file and calls _exit; it takes no lock another thread could have held
     // except the allocator's, which mimalloc keeps per thread.
@@ -197,6 +201,7 @@ fn fork_child(work: impl FnOnce() -> bool) -> Option<libc::pid_t> {
         // SAFETY: leave without running destructors or atexit handlers of the parent's state.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) }
     }
+    *fork_usec = started.elapsed().as_micros() as u64;
     (pid > 0).then_some(pid)
 }
 
@@ -233,13 +238,16 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
         .unwrap_or_else(|| PathBuf::from("."));
     node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
     let dbs: &[Db] = &node.dbs;
-    let child = fork_child(|| {
-        // In the child: its own pid names the temp file, as in Redis.
-        write_rdb_file(dbs, &path, opts, false, None).is_ok()
-    });
+    let child = fork_child(
+        || {
+            // In the child: its own pid names the temp file, as in Redis.
+            write_rdb_file(dbs, &path, opts, false, None).is_ok()
+        },
+        &mut node.persistence.latest_fork_usec,
+    );
     match child {
         Some(pid) => {
-            tracing::info!(pid, "background saving started");
+            tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
             node.persistence.child = Some(Child {
                 pid,
                 kind: ChildKind::Rdb,
@@ -484,6 +492,7 @@ pub fn info(node: &Node) -> String {
         if write_ok { "ok" } else { "err" }.into(),
     );
     kv("aof_last_cow_size", "0".into());
+    kv("latest_fork_usec", p.latest_fork_usec.to_string());
     kv("module_fork_in_progress", "0".into());
     kv("module_fork_last_cow_size", "0".into());
     if let Some(a) = p.aof.as_ref() {
