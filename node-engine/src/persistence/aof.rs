@@ -418,32 +418,57 @@ fn install(
     Ok(())
 }
 
-/// Creates the AOF directory with a base of the current data and an empty incr file.
+/// Creates the AOF with a base of the current data and an empty incr file,
+/// numbered after any files an older manifest names (which are then removed).
 fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    let manifest_path = dir.join(format!("{prefix}.manifest"));
+    let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
+    let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
     let base = ManifestFile {
-        name: format!("{prefix}.1.base.rdb"),
-        seq: 1,
+        name: format!("{prefix}.{seq}.base.rdb"),
+        seq,
     };
     let incr = ManifestFile {
-        name: format!("{prefix}.1.incr.aof"),
-        seq: 1,
+        name: format!("{prefix}.{seq}.incr.aof"),
+        seq,
     };
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let base_path = dir.join(&base.name);
     let size = super::write_rdb_file(&node.dbs, &base_path, opts, true, None)?;
-    let file = open_append(&dir.join(&incr.name))?;
-    install(
-        node,
-        dir,
-        prefix,
-        Manifest {
-            base: Some(base),
-            incrs: vec![incr],
-        },
-        file,
-        size,
-    )
+    let incr_path = dir.join(&incr.name);
+    // Start the incr file empty, then append to it.
+    std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
+    let file = open_append(&incr_path)?;
+    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size)?;
+    for f in old.base.iter().chain(old.incrs.iter()) {
+        let _ = std::fs::remove_file(dir.join(&f.name));
+    }
+    Ok(())
+}
+
+/// Applies `CONFIG SET appendonly` (checked from cron): turning it on writes a
+/// base of the current data (in the node thread) and starts logging; turning
+/// it off flushes, fsyncs and stops logging, keeping the files.
+pub fn apply_config_switch(node: &mut Node) {
+    let want = node.config.flag_named("appendonly");
+    let have = node.persistence.aof.is_some();
+    if want && !have && node.persistence.child.is_none() {
+        let (dir, prefix) = (aof_dir(node), prefix(node));
+        match create_fresh(node, dir, prefix) {
+            Ok(()) => tracing::info!("AOF enabled: base written, logging writes"),
+            Err(e) => tracing::warn!("cannot enable the AOF: {e}"),
+        }
+    } else if !want && have {
+        if matches!(node.persistence.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. })) {
+            super::kill_child(node);
+        }
+        flush_and_sync(node);
+        node.persistence.aof = None;
+        node.persistence.aof_rewrite_scheduled = false;
+        node.propagation_consumers = node.propagation_consumers.saturating_sub(1);
+        tracing::info!("AOF disabled");
+    }
 }
 
 /// Loads base then incr files, in manifest order.

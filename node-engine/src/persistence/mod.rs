@@ -333,6 +333,7 @@ pub fn kill_child(node: &mut Node) {
 /// Periodic persistence work: reap the child, save points, AOF fsync and auto-rewrite.
 pub fn cron(node: &mut Node) {
     poll_child(node);
+    aof::apply_config_switch(node);
     aof::cron(node);
     if node.persistence.child.is_some() {
         return;
@@ -508,4 +509,33 @@ pub fn info(node: &Node) -> String {
     }
     s.push_str("\r\n");
     s
+}
+
+/// The whole keyspace as RDB bytes in memory (replication full sync; small datasets).
+pub fn snapshot_bytes(node: &Node) -> Vec<u8> {
+    let opts = rdb::EncodeOptions::from_config(&node.config);
+    match rdb::save_dbs(Vec::new(), &node.dbs, opts, false) {
+        Ok((bytes, _)) => bytes,
+        // Writing into a Vec cannot fail.
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Replaces the keyspace with an RDB image (a replica receiving a full sync).
+/// On error the keyspace is left empty rather than half-loaded.
+pub fn load_snapshot(node: &mut Node, data: &[u8]) -> Result<rdb::LoadStats, rdb::DecodeError> {
+    for db in &mut node.dbs {
+        db.flush();
+    }
+    let now = unix_ms();
+    let drop_expired = !node.is_read_only_replica();
+    match rdb::load_into(data, &mut node.dbs, now, drop_expired) {
+        Ok((stats, _)) => Ok(stats),
+        Err(e) => {
+            for db in &mut node.dbs {
+                db.flush();
+            }
+            Err(e)
+        }
+    }
 }
