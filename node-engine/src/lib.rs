@@ -19,6 +19,7 @@ pub mod config;
 pub mod glob;
 pub mod keyspace;
 pub mod node;
+pub mod persistence;
 pub mod replication;
 pub mod resp;
 pub mod server;

@@ -91,6 +91,8 @@ pub struct Node {
     /// How many consumers (replicas, AOF) want propagated commands.
     pub propagation_consumers: usize,
     pub repl: crate::replication::ReplState,
+    /// RDB/AOF state: background child, AOF files, last save status.
+    pub persistence: crate::persistence::Persistence,
 }
 
 impl Node {
@@ -126,6 +128,7 @@ impl Node {
             propagated: Vec::new(),
             propagation_consumers: 0,
             repl,
+            persistence: Default::default(),
         }
     }
 
@@ -175,6 +178,15 @@ impl Node {
     #[inline]
     pub fn propagation_wanted(&self) -> bool {
         self.propagation_consumers > 0 || self.repl.backlog_active
+    }
+
+    /// Hands the commands executed since the last call to their consumers
+    /// (the AOF; replication feeds from here too). Called at the end of each batch.
+    pub fn flush_propagated(&mut self) {
+        if self.propagated.is_empty() {
+            return;
+        }
+        crate::replication::feed(self);
     }
 
     /// Whether this node accepts writes from clients (false on a read-only replica).

@@ -10,6 +10,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
@@ -209,6 +210,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         replication::COMMANDS,
         transactions::COMMANDS,
         cluster::COMMANDS,
+        persistence::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -153,12 +153,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
 
 /// The `# Persistence` section (kept next to INFO so every field lives in one place).
 pub fn persistence_info(node: &Node) -> String {
-    format!(
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n\r\n",
-        node.dirty,
-        node.last_save_unix,
-        node.config.flag_named("appendonly") as u8
-    )
+    crate::persistence::info(node)
 }
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

@@ -101,13 +101,10 @@ pub fn feed(node: &mut Node) {
     if node.propagated.is_empty() {
         return;
     }
-    if node.repl.master.is_some() {
-        // A replica's stream is the master's bytes, appended as they are applied.
-        feed_replica(node);
-        return;
-    }
     let cmds = std::mem::take(&mut node.propagated);
-    if !node.repl.backlog_active {
+    crate::persistence::aof::feed_aof(node, &cmds);
+    // A replica's stream is its master's bytes, appended as they are applied.
+    if node.repl.master.is_some() || !node.repl.backlog_active {
         return;
     }
     let mut bytes = Vec::new();
@@ -119,11 +116,6 @@ pub fn feed(node: &mut Node) {
         encode_command(&mut bytes, argv);
     }
     append_stream(node, &bytes);
-}
-
-/// On a replica: what the applied commands propagate goes to the AOF only.
-pub fn feed_replica(node: &mut Node) {
-    node.propagated.clear();
 }
 
 /// Adds raw stream bytes: a master's own writes, or what a replica applied from its master.

@@ -194,7 +194,7 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                             dispatch::execute(&mut node, &mut master_client, &argv);
                             master_client.reply.buf.clear();
                             master_client.block = None;
-                            super::feed_replica(&mut node);
+                            super::feed(&mut node);
                         }
                         super::append_stream(&mut node, raw);
                         applied = true;

@@ -38,6 +38,7 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
             }
         }
     }
+    node.flush_propagated();
     crate::replication::flush_to_replicas(&mut node);
     let now = node.now_ms;
     if let Some(info) = node.clients.get_mut(&client.id) {
@@ -117,6 +118,10 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
             client.reply.error(&e.0);
             return;
         }
+    }
+    if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(node) {
+        client.reply.error(crate::persistence::MISCONF);
+        return;
     }
     if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
         client.reply.error("READONLY You can't write against a read only replica.");

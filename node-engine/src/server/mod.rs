@@ -207,6 +207,10 @@ async fn serve(
         let _ = ready.send(Err(e));
         return 1;
     }
+    if let Err(e) = crate::persistence::load_at_startup(&mut node) {
+        let _ = ready.send(Err(e.to_string()));
+        return 1;
+    }
     let shared: SharedRef = Rc::new(Shared {
         node: RefCell::new(node),
         gate: Gate::new(),
@@ -286,14 +290,14 @@ async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
 
 /// Stops the node: saves per policy, persists cluster state, cuts clients.
 async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
-    let node = shared.node.borrow();
+    let mut node = shared.node.borrow_mut();
     tracing::warn!("user requested shutdown");
     if let Some(c) = node.cluster.as_ref() {
         if let Err(e) = c.save_config(&node.config) {
             tracing::warn!("cannot save cluster config: {e}");
         }
     }
-    let _ = kind;
+    crate::persistence::on_shutdown(&mut node, kind);
     for c in node.clients.values() {
         let _ = c.tx.send(client::Push::Kill);
     }
@@ -323,6 +327,7 @@ async fn cron(shared: SharedRef) {
         crate::replication::feed(&mut node);
         crate::replication::flush_to_replicas(&mut node);
         crate::replication::cron(&shared, &mut node);
+        crate::persistence::cron(&mut node);
         let total = node.stats.total_commands;
         node.stats.ops_samples.push_back((now, total));
         while node.stats.ops_samples.len() > 16 {

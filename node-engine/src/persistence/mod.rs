@@ -1,0 +1,541 @@
+//! Persistence: RDB snapshots (SAVE, BGSAVE, save points), the multi-part
+//! append-only file, DUMP/RESTORE payloads, and the start-up load.
+//!
+//! The node thread owns the keyspace, so a background save forks, as Redis
+//! does: the child sees a copy-on-write snapshot, writes `temp-<pid>.rdb`,
+//! fsyncs and renames it over the target, then `_exit`s; the node thread
+//! polls `waitpid` from cron. Without fork we fall back to saving in place.
+
+pub mod aof;
+pub mod crc64;
+pub mod dump;
+pub mod lzf;
+pub mod rdb;
+
+use crate::config::NodeConfig;
+use crate::keyspace::Db;
+use crate::node::{unix_ms, Node, ShutdownKind};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Why a save or load failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("Bad file format reading {path}: {source}")]
+    Rdb {
+        path: String,
+        source: rdb::DecodeError,
+    },
+    #[error("{0}")]
+    Aof(String),
+    #[error("Background save already in progress")]
+    ChildBusy,
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> PersistError {
+    PersistError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// What the forked child is producing.
+#[derive(Debug)]
+pub enum ChildKind {
+    Rdb,
+    /// An AOF rewrite: the new base goes to `temp`, then becomes base `seq`;
+    /// incr files from index `keep_from` on are kept.
+    AofRewrite {
+        seq: u64,
+        keep_from: usize,
+    },
+}
+
+#[derive(Debug)]
+pub struct Child {
+    pub pid: libc::pid_t,
+    pub kind: ChildKind,
+    pub started: Instant,
+    pub temp: PathBuf,
+    pub dirty_at_start: u64,
+}
+
+/// Persistence state kept in the node.
+#[derive(Debug)]
+pub struct Persistence {
+    pub child: Option<Child>,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_secs: i64,
+    pub last_bgsave_try_unix: u64,
+    pub bgsave_scheduled: bool,
+    pub aof_rewrite_scheduled: bool,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_secs: i64,
+    pub loading: bool,
+    pub rdb_saves: u64,
+    /// How long the last fork() took, in microseconds (Redis's latest_fork_usec).
+    pub latest_fork_usec: u64,
+    pub aof: Option<aof::AofState>,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence {
+            child: None,
+            last_bgsave_ok: true,
+            last_bgsave_secs: -1,
+            last_bgsave_try_unix: 0,
+            bgsave_scheduled: false,
+            aof_rewrite_scheduled: false,
+            last_rewrite_ok: true,
+            last_rewrite_secs: -1,
+            loading: false,
+            rdb_saves: 0,
+            latest_fork_usec: 0,
+            aof: None,
+        }
+    }
+}
+
+/// `<dir>/<dbfilename>`.
+pub fn rdb_path(cfg: &NodeConfig) -> PathBuf {
+    cfg.dir().join(cfg.get("dbfilename").unwrap_or("dump.rdb"))
+}
+
+/// Writes an RDB of `dbs` to `path` through `<dir>/temp-<pid>.rdb`: write, fsync,
+/// rename, fsync the directory, so a crash leaves the old file or the new one.
+pub fn write_rdb_file(
+    dbs: &[Db],
+    path: &Path,
+    opts: rdb::EncodeOptions,
+    aof_base: bool,
+    temp: Option<&Path>,
+) -> Result<u64, PersistError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let own_temp;
+    let tmp = match temp {
+        Some(t) => t,
+        None => {
+            own_temp = dir.join(format!("temp-{}.rdb", std::process::id()));
+            &own_temp
+        }
+    };
+    let result = (|| {
+        let f = std::fs::File::create(tmp).map_err(|e| io_err(tmp, e))?;
+        let (f, n) = rdb::save_dbs(f, dbs, opts, aof_base).map_err(|e| io_err(tmp, e))?;
+        f.sync_all().map_err(|e| io_err(tmp, e))?;
+        drop(f);
+        std::fs::rename(tmp, path).map_err(|e| io_err(path, e))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(n)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
+/// SAVE: a synchronous snapshot.
+pub fn save_sync(node: &mut Node) -> Result<(), PersistError> {
+    if node.persistence.child.is_some() {
+        return Err(PersistError::ChildBusy);
+    }
+    let path = rdb_path(&node.config);
+    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let started = Instant::now();
+    let r = write_rdb_file(&node.dbs, &path, opts, false, None);
+    let p = &mut node.persistence;
+    p.last_bgsave_try_unix = unix_ms() / 1000;
+    match r {
+        Ok(_) => {
+            node.dirty = 0;
+            node.last_save_unix = unix_ms() / 1000;
+            p.last_bgsave_ok = true;
+            p.rdb_saves += 1;
+            p.last_bgsave_secs = started.elapsed().as_secs() as i64;
+            tracing::info!("DB saved on disk");
+            Ok(())
+        }
+        Err(e) => {
+            p.last_bgsave_ok = false;
+            tracing::warn!("error saving DB on disk: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// Closes every inherited descriptor above stderr in a forked child, so it
+/// holds no listening socket or client connection while it writes.
+fn close_inherited_fds() {
+    // SAFETY: raw syscalls on our own descriptor table in a single-threaded child.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..4096 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Forks a child that runs `work` and exits with 0 on success. Returns the
+/// child's pid, or None when fork failed (callers then work synchronously).
+fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64) -> Option<libc::pid_t> {
+    let started = Instant::now();
+    // SAFETY: after fork the child only reads the (copied) keyspace, writes a
+    // file and calls _exit; it takes no lock another thread could have held
+    // except the allocator's, which mimalloc keeps per thread.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        close_inherited_fds();
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
+        // SAFETY: leave without running destructors or atexit handlers of the parent's state.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+    }
+    *fork_usec = started.elapsed().as_micros() as u64;
+    (pid > 0).then_some(pid)
+}
+
+/// Result of a BGSAVE request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BgStart {
+    Started,
+    /// fork was unavailable: the save ran in place and finished.
+    DoneInline,
+    /// An AOF rewrite runs: the save will start when it ends.
+    Scheduled,
+}
+
+/// BGSAVE: snapshot in a forked child.
+pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> {
+    match node.persistence.child.as_ref().map(|c| &c.kind) {
+        Some(ChildKind::Rdb) => return Err(PersistError::ChildBusy),
+        Some(ChildKind::AofRewrite { .. }) => {
+            if schedule {
+                node.persistence.bgsave_scheduled = true;
+                return Ok(BgStart::Scheduled);
+            }
+            return Err(PersistError::Aof(
+                "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into(),
+            ));
+        }
+        None => {}
+    }
+    let path = rdb_path(&node.config);
+    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
+    let dbs: &[Db] = &node.dbs;
+    let child = fork_child(
+        || {
+            // In the child: its own pid names the temp file, as in Redis.
+            write_rdb_file(dbs, &path, opts, false, None).is_ok()
+        },
+        &mut node.persistence.latest_fork_usec,
+    );
+    match child {
+        Some(pid) => {
+            tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
+            node.persistence.child = Some(Child {
+                pid,
+                kind: ChildKind::Rdb,
+                started: Instant::now(),
+                temp: dir.join(format!("temp-{pid}.rdb")),
+                dirty_at_start: node.dirty,
+            });
+            Ok(BgStart::Started)
+        }
+        None => {
+            tracing::warn!("fork failed; saving in the foreground");
+            save_sync(node).map(|_| BgStart::DoneInline)
+        }
+    }
+}
+
+/// Checks on the child; handles its end. Called from cron.
+pub fn poll_child(node: &mut Node) {
+    let Some(child) = node.persistence.child.as_ref() else {
+        return;
+    };
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid on our own child's pid, non-blocking.
+    let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+    if r == 0 {
+        return;
+    }
+    let ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let Some(child) = node.persistence.child.take() else {
+        return;
+    };
+    child_done(node, child, ok);
+}
+
+fn child_done(node: &mut Node, child: Child, ok: bool) {
+    let secs = child.started.elapsed().as_secs() as i64;
+    match child.kind {
+        ChildKind::Rdb => {
+            let p = &mut node.persistence;
+            p.last_bgsave_secs = secs;
+            p.last_bgsave_ok = ok;
+            if ok {
+                p.rdb_saves += 1;
+                node.dirty = node.dirty.saturating_sub(child.dirty_at_start);
+                node.last_save_unix = unix_ms() / 1000;
+                tracing::info!("background saving terminated with success");
+            } else {
+                let _ = std::fs::remove_file(&child.temp);
+                tracing::warn!("background saving error");
+            }
+        }
+        ChildKind::AofRewrite { seq, keep_from } => {
+            node.persistence.last_rewrite_secs = secs;
+            let r = if ok {
+                aof::finish_rewrite(node, &child.temp, seq, keep_from)
+            } else {
+                Err(PersistError::Aof("rewrite child failed".into()))
+            };
+            node.persistence.last_rewrite_ok = r.is_ok();
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(&child.temp);
+                tracing::warn!("background AOF rewrite failed: {e}");
+            } else {
+                tracing::info!("background AOF rewrite finished successfully");
+            }
+        }
+    }
+}
+
+/// Stops a running child and removes its temp file (shutdown, FLUSHALL-style resets).
+pub fn kill_child(node: &mut Node) {
+    if let Some(child) = node.persistence.child.take() {
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(child.pid, libc::SIGKILL);
+            let mut st = 0;
+            libc::waitpid(child.pid, &mut st, 0);
+        }
+        let _ = std::fs::remove_file(&child.temp);
+    }
+}
+
+/// Periodic persistence work: reap the child, save points, AOF fsync and auto-rewrite.
+pub fn cron(node: &mut Node) {
+    poll_child(node);
+    aof::apply_config_switch(node);
+    aof::cron(node);
+    if node.persistence.child.is_some() {
+        return;
+    }
+    let now = unix_ms() / 1000;
+    if node.persistence.bgsave_scheduled {
+        node.persistence.bgsave_scheduled = false;
+        let _ = bgsave(node, false);
+        return;
+    }
+    if node.persistence.aof_rewrite_scheduled {
+        node.persistence.aof_rewrite_scheduled = false;
+        if let Err(e) = aof::start_rewrite(node) {
+            tracing::warn!("cannot start AOF rewrite: {e}");
+        }
+        return;
+    }
+    let since = now.saturating_sub(node.last_save_unix);
+    // After a failed save, retry save points only every 5 seconds, like Redis.
+    let may_retry = node.persistence.last_bgsave_ok
+        || now.saturating_sub(node.persistence.last_bgsave_try_unix) >= 5;
+    if node.dirty > 0 && may_retry {
+        for (secs, changes) in node.config.save_points() {
+            if node.dirty >= changes && since >= secs {
+                tracing::info!("{changes} changes in {secs} seconds. Saving...");
+                if let Err(e) = bgsave(node, false) {
+                    tracing::warn!("cannot start background save: {e}");
+                }
+                return;
+            }
+        }
+    }
+    aof::maybe_auto_rewrite(node);
+}
+
+/// Whether write commands must be refused (stop-writes-on-bgsave-error).
+pub fn writes_refused(node: &Node) -> bool {
+    !node.persistence.last_bgsave_ok
+        && node.config.flag_named("stop-writes-on-bgsave-error")
+        && !node.config.save_points().is_empty()
+}
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Start-up: the AOF when appendonly is on, else `<dir>/<dbfilename>` if present.
+/// A file we cannot read stops start-up; it is never modified.
+pub fn load_at_startup(node: &mut Node) -> Result<(), PersistError> {
+    node.persistence.loading = true;
+    let started = Instant::now();
+    let r = if node.config.flag_named("appendonly") {
+        aof::load_or_create(node)
+    } else {
+        load_rdb_file(node).map(|_| ())
+    };
+    node.persistence.loading = false;
+    // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
+    node.dirty = 0;
+    if r.is_ok() {
+        let keys: usize = node.dbs.iter().map(Db::len).sum();
+        tracing::info!(
+            keys,
+            ms = started.elapsed().as_millis() as u64,
+            "DB loaded from disk"
+        );
+    }
+    r
+}
+
+/// Loads `<dir>/<dbfilename>` if it exists; returns whether it did.
+pub fn load_rdb_file(node: &mut Node) -> Result<bool, PersistError> {
+    let path = rdb_path(&node.config);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(&path, e)),
+    };
+    let now = unix_ms();
+    node.now_ms = now;
+    rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| PersistError::Rdb {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Graceful stop: finish AOF writes, stop a child, save per policy.
+pub fn on_shutdown(node: &mut Node, kind: ShutdownKind) {
+    kill_child(node);
+    aof::flush_and_sync(node);
+    let save = match kind {
+        ShutdownKind::Save => true,
+        ShutdownKind::NoSave => false,
+        ShutdownKind::Default => !node.config.save_points().is_empty(),
+    };
+    if save {
+        tracing::info!("saving the final RDB snapshot before exiting");
+        if let Err(e) = save_sync(node) {
+            tracing::error!("error trying to save the DB, can't exit cleanly: {e}");
+        }
+    }
+}
+
+/// The `# Persistence` section of INFO.
+pub fn info(node: &Node) -> String {
+    let p = &node.persistence;
+    let rdb_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::Rdb));
+    let aof_child = matches!(
+        p.child.as_ref().map(|c| &c.kind),
+        Some(ChildKind::AofRewrite { .. })
+    );
+    let cur = |want: bool| {
+        p.child
+            .as_ref()
+            .filter(|_| want)
+            .map_or(-1, |c| c.started.elapsed().as_secs() as i64)
+    };
+    let mut s = String::with_capacity(1024);
+    s.push_str("# Persistence\r\n");
+    let mut kv = |k: &str, v: String| {
+        s.push_str(k);
+        s.push(':');
+        s.push_str(&v);
+        s.push_str("\r\n");
+    };
+    kv("loading", (p.loading as u8).to_string());
+    kv("async_loading", "0".into());
+    kv("current_cow_peak", "0".into());
+    kv("current_cow_size", "0".into());
+    kv("current_fork_perc", "0.00".into());
+    kv("current_save_keys_processed", "0".into());
+    kv("current_save_keys_total", "0".into());
+    kv("rdb_changes_since_last_save", node.dirty.to_string());
+    kv("rdb_bgsave_in_progress", (rdb_child as u8).to_string());
+    kv("rdb_last_save_time", node.last_save_unix.to_string());
+    kv(
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok { "ok" } else { "err" }.into(),
+    );
+    kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.to_string());
+    kv("rdb_current_bgsave_time_sec", cur(rdb_child).to_string());
+    kv("rdb_saves", p.rdb_saves.to_string());
+    kv("aof_enabled", (p.aof.is_some() as u8).to_string());
+    kv("aof_rewrite_in_progress", (aof_child as u8).to_string());
+    kv(
+        "aof_rewrite_scheduled",
+        (p.aof_rewrite_scheduled as u8).to_string(),
+    );
+    kv("aof_last_rewrite_time_sec", p.last_rewrite_secs.to_string());
+    kv("aof_current_rewrite_time_sec", cur(aof_child).to_string());
+    kv(
+        "aof_last_bgrewrite_status",
+        if p.last_rewrite_ok { "ok" } else { "err" }.into(),
+    );
+    let write_ok = p.aof.as_ref().map_or(true, |a| a.write_ok());
+    kv(
+        "aof_last_write_status",
+        if write_ok { "ok" } else { "err" }.into(),
+    );
+    kv("aof_last_cow_size", "0".into());
+    kv("latest_fork_usec", p.latest_fork_usec.to_string());
+    kv("module_fork_in_progress", "0".into());
+    kv("module_fork_last_cow_size", "0".into());
+    if let Some(a) = p.aof.as_ref() {
+        kv("aof_current_size", a.current_size().to_string());
+        kv("aof_base_size", a.base_size().to_string());
+        kv(
+            "aof_pending_rewrite",
+            (p.aof_rewrite_scheduled as u8).to_string(),
+        );
+        kv("aof_buffer_length", "0".into());
+        kv("aof_pending_bio_fsync", "0".into());
+        kv("aof_delayed_fsync", "0".into());
+    }
+    s.push_str("\r\n");
+    s
+}
+
+/// The whole keyspace as RDB bytes in memory (replication full sync; small datasets).
+pub fn snapshot_bytes(node: &Node) -> Vec<u8> {
+    let opts = rdb::EncodeOptions::from_config(&node.config);
+    match rdb::save_dbs(Vec::new(), &node.dbs, opts, false) {
+        Ok((bytes, _)) => bytes,
+        // Writing into a Vec cannot fail.
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Replaces the keyspace with an RDB image (a replica receiving a full sync).
+/// On error the keyspace is left empty rather than half-loaded.
+pub fn load_snapshot(node: &mut Node, data: &[u8]) -> Result<rdb::LoadStats, rdb::DecodeError> {
+    for db in &mut node.dbs {
+        db.flush();
+    }
+    let now = unix_ms();
+    let drop_expired = !node.is_read_only_replica();
+    match rdb::load_into(data, &mut node.dbs, now, drop_expired) {
+        Ok((stats, _)) => Ok(stats),
+        Err(e) => {
+            for db in &mut node.dbs {
+                db.flush();
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Reading RDB: every encoding Redis 7.0 writes or still loads, with the
+//! byte offset of any problem so a corrupt file can be pinpointed.
+
+use super::packed::{intset_for_each, listpack_for_each, ziplist_for_each, Elem};
+use super::{enc, opcodes, types, RDB_VERSION_MAX_READ};
+use crate::keyspace::value::{HashValue, SetValue};
+use crate::keyspace::{Db, Key, Value, ZSet};
+use crate::persistence::{crc64, lzf};
+use std::collections::VecDeque;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeErrorKind {
+    #[error("unexpected end of data (truncated)")]
+    Truncated,
+    #[error("not an RDB file (bad magic)")]
+    BadMagic,
+    #[error("unsupported RDB version {0}")]
+    Version(u32),
+    #[error("unsupported value type {0} ({name})", name = types::name(*.0))]
+    UnsupportedType(u8),
+    #[error("{0} are not supported by slot-node")]
+    Unsupported(&'static str),
+    #[error("corrupt data: {0}")]
+    Corrupt(&'static str),
+    #[error("database index {0} out of range")]
+    DbIndex(u64),
+    #[error("checksum mismatch (file says {expected:016x}, content is {actual:016x})")]
+    Checksum { expected: u64, actual: u64 },
+}
+
+/// A decoding failure and where in the data it happened.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{kind} at offset {offset}")]
+pub struct DecodeError {
+    pub offset: usize,
+    pub kind: DecodeErrorKind,
+}
+
+type R<T> = Result<T, DecodeError>;
+
+/// A cursor over RDB bytes.
+pub struct Reader<'a> {
+    pub data: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Reader { data, pos: 0 }
+    }
+
+    pub fn err(&self, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError {
+            offset: self.pos,
+            kind,
+        }
+    }
+
+    pub fn bytes(&mut self, n: usize) -> R<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| self.err(DecodeErrorKind::Truncated))?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    pub fn u8(&mut self) -> R<u8> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.bytes(N)?);
+        Ok(a)
+    }
+
+    /// A length, or Err(special encoding) for `11xxxxxx`.
+    fn len_or_enc(&mut self) -> R<Result<u64, u8>> {
+        let b = self.u8()?;
+        Ok(match b >> 6 {
+            0 => Ok((b & 0x3f) as u64),
+            1 => Ok((((b & 0x3f) as u64) << 8) | self.u8()? as u64),
+            2 => match b {
+                0x80 => Ok(u32::from_be_bytes(self.array()?) as u64),
+                0x81 => Ok(u64::from_be_bytes(self.array()?)),
+                _ => return Err(self.err(DecodeErrorKind::Corrupt("bad length encoding"))),
+            },
+            _ => Err(b & 0x3f),
+        })
+    }
+
+    pub fn length(&mut self) -> R<u64> {
+        match self.len_or_enc()? {
+            Ok(n) => Ok(n),
+            Err(_) => Err(self.err(DecodeErrorKind::Corrupt(
+                "expected a length, found a string encoding",
+            ))),
+        }
+    }
+
+    /// A length used to size an allocation: bounded by the bytes left, so a
+    /// corrupt header cannot make us reserve gigabytes.
+    fn count(&mut self) -> R<usize> {
+        let n = self.length()?;
+        if n > (self.data.len() - self.pos) as u64 {
+            return Err(self.err(DecodeErrorKind::Corrupt(
+                "element count larger than the data",
+            )));
+        }
+        Ok(n as usize)
+    }
+
+    /// A string in any of its encodings (raw, integer, LZF).
+    pub fn string(&mut self) -> R<Vec<u8>> {
+        match self.len_or_enc()? {
+            Ok(n) => {
+                let n = usize::try_from(n).map_err(|_| self.err(DecodeErrorKind::Truncated))?;
+                Ok(self.bytes(n)?.to_vec())
+            }
+            Err(enc::INT8) => Ok((self.u8()? as i8).to_string().into_bytes()),
+            Err(enc::INT16) => Ok(i16::from_le_bytes(self.array()?).to_string().into_bytes()),
+            Err(enc::INT32) => Ok(i32::from_le_bytes(self.array()?).to_string().into_bytes()),
+            Err(enc::LZF) => {
+                let at = self.pos;
+                let clen = self.length()? as usize;
+                let len = self.length()?;
+                if len > 1 << 32 {
+                    return Err(self.err(DecodeErrorKind::Corrupt("LZF length too large")));
+                }
+                let c = self.bytes(clen)?;
+                lzf::decompress(c, len as usize).map_err(|_| DecodeError {
+                    offset: at,
+                    kind: DecodeErrorKind::Corrupt("LZF string does not decompress"),
+                })
+            }
+            Err(_) => Err(self.err(DecodeErrorKind::Corrupt("unknown string encoding"))),
+        }
+    }
+
+    fn key(&mut self) -> R<Key> {
+        Ok(self.string()?.into_boxed_slice())
+    }
+
+    fn binary_double(&mut self) -> R<f64> {
+        let v = f64::from_le_bytes(self.array()?);
+        if v.is_nan() {
+            return Err(self.err(DecodeErrorKind::Corrupt("NaN score")));
+        }
+        Ok(v)
+    }
+
+    /// The old text score format of RDB_TYPE_ZSET.
+    fn text_double(&mut self) -> R<f64> {
+        let n = self.u8()?;
+        match n {
+            253 => Err(self.err(DecodeErrorKind::Corrupt("NaN score"))),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            _ => {
+                let s = self.bytes(n as usize)?;
+                crate::cmd::args::parse_float_opt(s)
+                    .ok_or_else(|| self.err(DecodeErrorKind::Corrupt("bad score")))
+            }
+        }
+    }
+
+    /// A value body of the given type; None when it decodes to an empty collection.
+    pub fn value(&mut self, t: u8) -> R<Option<Value>> {
+        let start = self.pos;
+        let at = |kind: DecodeErrorKind| DecodeError {
+            offset: start,
+            kind,
+        };
+        let v = match t {
+            types::STRING => Value::Str(self.key()?),
+            types::LIST => {
+                let n = self.count()?;
+                let mut l = VecDeque::with_capacity(n);
+                for _ in 0..n {
+                    l.push_back(self.key()?);
+                }
+                Value::List(Box::new(l))
+            }
+            types::SET => {
+                let n = self.count()?;
+                let mut s = SetValue::with_capacity_and_hasher(n, Default::default());
+                for _ in 0..n {
+                    s.insert(self.key()?);
+                }
+                Value::Set(Box::new(s))
+            }
+            types::ZSET | types::ZSET_2 => {
+                let n = self.count()?;
+                let mut z = ZSet::new();
+                for _ in 0..n {
+                    let m = self.string()?;
+                    let score = if t == types::ZSET_2 {
+                        self.binary_double()?
+                    } else {
+                        self.text_double()?
+                    };
+                    z.insert(&m, score);
+                }
+                Value::ZSet(Box::new(z))
+            }
+            types::HASH => {
+                let n = self.count()?;
+                let mut h = HashValue::with_capacity_and_hasher(n, Default::default());
+                for _ in 0..n {
+                    let k = self.key()?;
+                    let v = self.key()?;
+                    h.insert(k, v);
+                }
+                Value::Hash(Box::new(h))
+            }
+            types::SET_INTSET => {
+                let blob = self.string()?;
+                let mut s = SetValue::default();
+                intset_for_each(&blob, |v| {
+                    s.insert(v.to_string().into_bytes().into_boxed_slice());
+                })
+                .map_err(at)?;
+                Value::Set(Box::new(s))
+            }
+            types::SET_LISTPACK => {
+                let blob = self.string()?;
+                let mut s = SetValue::default();
+                listpack_for_each(&blob, |e| {
+                    s.insert(e.to_key());
+                    Ok(())
+                })
+                .map_err(at)?;
+                Value::Set(Box::new(s))
+            }
+            types::LIST_ZIPLIST => {
+                let blob = self.string()?;
+                let mut l = VecDeque::new();
+                ziplist_for_each(&blob, |e| {
+                    l.push_back(e.to_key());
+                    Ok(())
+                })
+                .map_err(at)?;
+                Value::List(Box::new(l))
+            }
+            types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
+                let nodes = self.count()?;
+                let mut l = VecDeque::new();
+                for _ in 0..nodes {
+                    let container = if t == types::LIST_QUICKLIST_2 {
+                        self.length()?
+                    } else {
+                        2
+                    };
+                    let node_at = self.pos;
+                    let blob = self.string()?;
+                    let here = |kind| DecodeError {
+                        offset: node_at,
+                        kind,
+                    };
+                    match (t, container) {
+                        (_, 1) => l.push_back(blob.into_boxed_slice()),
+                        (types::LIST_QUICKLIST_2, 2) => {
+                            listpack_for_each(&blob, |e| {
+                                l.push_back(e.to_key());
+                                Ok(())
+                            })
+                            .map_err(here)?;
+                        }
+                        (types::LIST_QUICKLIST, _) => {
+                            ziplist_for_each(&blob, |e| {
+                                l.push_back(e.to_key());
+                                Ok(())
+                            })
+                            .map_err(here)?;
+                        }
+                        _ => {
+                            return Err(here(DecodeErrorKind::Corrupt(
+                                "bad quicklist node container",
+                            )))
+                        }
+                    }
+                }
+                Value::List(Box::new(l))
+            }
+            types::HASH_ZIPLIST | types::HASH_LISTPACK => {
+                let blob = self.string()?;
+                let mut h = HashValue::default();
+                let mut field: Option<Key> = None;
+                let each = |e: Elem<'_>| {
+                    match field.take() {
+                        None => field = Some(e.to_key()),
+                        Some(f) => {
+                            h.insert(f, e.to_key());
+                        }
+                    }
+                    Ok(())
+                };
+                if t == types::HASH_LISTPACK {
+                    listpack_for_each(&blob, each).map_err(at)?;
+                } else {
+                    ziplist_for_each(&blob, each).map_err(at)?;
+                }
+                if field.is_some() {
+                    return Err(at(DecodeErrorKind::Corrupt(
+                        "hash with an odd number of elements",
+                    )));
+                }
+                Value::Hash(Box::new(h))
+            }
+            types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
+                let blob = self.string()?;
+                let mut z = ZSet::new();
+                let mut member: Option<Key> = None;
+                let each = |e: Elem<'_>| {
+                    match member.take() {
+                        None => member = Some(e.to_key()),
+                        Some(m) => {
+                            let score = e
+                                .to_f64()
+                                .ok_or(DecodeErrorKind::Corrupt("bad score in zset"))?;
+                            z.insert(&m, score);
+                        }
+                    }
+                    Ok(())
+                };
+                if t == types::ZSET_LISTPACK {
+                    listpack_for_each(&blob, each).map_err(at)?;
+                } else {
+                    ziplist_for_each(&blob, each).map_err(at)?;
+                }
+                if member.is_some() {
+                    return Err(at(DecodeErrorKind::Corrupt(
+                        "zset with an odd number of elements",
+                    )));
+                }
+                Value::ZSet(Box::new(z))
+            }
+            types::MODULE | types::MODULE_2 => {
+                return Err(at(DecodeErrorKind::Unsupported("module values")))
+            }
+            types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
+                return Err(at(DecodeErrorKind::Unsupported("streams")))
+            }
+            _ => return Err(at(DecodeErrorKind::UnsupportedType(t))),
+        };
+        Ok((!v.is_empty_collection()).then_some(v))
+    }
+}
+
+/// What a load found.
+#[derive(Debug, Default, Clone)]
+pub struct LoadStats {
+    pub keys: u64,
+    pub expired_skipped: u64,
+    pub version: u32,
+    pub aux: Vec<(String, String)>,
+}
+
+/// Parses the `REDISnnnn` header; returns the version.
+pub fn read_header(r: &mut Reader<'_>) -> R<u32> {
+    let magic = r.bytes(9).map_err(|_| r.err(DecodeErrorKind::BadMagic))?;
+    if &magic[..5] != b"REDIS" {
+        return Err(DecodeError {
+            offset: 0,
+            kind: DecodeErrorKind::BadMagic,
+        });
+    }
+    let v: u32 = std::str::from_utf8(&magic[5..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(DecodeError {
+            offset: 5,
+            kind: DecodeErrorKind::BadMagic,
+        })?;
+    if v == 0 || v > RDB_VERSION_MAX_READ as u32 {
+        return Err(DecodeError {
+            offset: 5,
+            kind: DecodeErrorKind::Version(v),
+        });
+    }
+    Ok(v)
+}
+
+/// Loads a whole RDB image into `dbs`, dropping keys already expired at
+/// `now_ms` (when `drop_expired`), and verifies the trailing CRC-64.
+/// Returns where the image ended (an AOF base may be followed by commands).
+pub fn load_into(
+    data: &[u8],
+    dbs: &mut [Db],
+    now_ms: u64,
+    drop_expired: bool,
+) -> R<(LoadStats, usize)> {
+    let mut r = Reader::new(data);
+    let version = read_header(&mut r)?;
+    let mut stats = LoadStats {
+        version,
+        ..Default::default()
+    };
+    let mut db = 0usize;
+    let mut expire_at: u64 = 0;
+    loop {
+        let op_at = r.pos;
+        let op = r.u8()?;
+        match op {
+            opcodes::EOF => break,
+            opcodes::SELECTDB => {
+                let n = r.length()?;
+                if n >= dbs.len() as u64 {
+                    return Err(DecodeError {
+                        offset: op_at,
+                        kind: DecodeErrorKind::DbIndex(n),
+                    });
+                }
+                db = n as usize;
+            }
+            opcodes::RESIZEDB => {
+                r.length()?;
+                r.length()?;
+            }
+            opcodes::AUX => {
+                let k = r.string()?;
+                let v = r.string()?;
+                stats.aux.push((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ));
+            }
+            opcodes::EXPIRETIME_MS => expire_at = u64::from_le_bytes(r.array()?),
+            opcodes::EXPIRETIME => expire_at = u32::from_le_bytes(r.array()?) as u64 * 1000,
+            opcodes::IDLE => {
+                r.length()?;
+            }
+            opcodes::FREQ => {
+                r.u8()?;
+            }
+            opcodes::MODULE_AUX => {
+                return Err(DecodeError {
+                    offset: op_at,
+                    kind: DecodeErrorKind::Unsupported("module data"),
+                })
+            }
+            opcodes::FUNCTION_2 | opcodes::FUNCTION_PRE_GA => {
+                return Err(DecodeError {
+                    offset: op_at,
+                    kind: DecodeErrorKind::Unsupported("functions (FUNCTION LOAD libraries)"),
+                })
+            }
+            t => {
+                let key = r.key()?;
+                let value = r.value(t)?;
+                let exp = std::mem::take(&mut expire_at);
+                if let Some(v) = value {
+                    if drop_expired && exp != 0 && exp <= now_ms {
+                        stats.expired_skipped += 1;
+                    } else {
+                        dbs[db].set_with_expire(&key, v, exp);
+                        stats.keys += 1;
+                    }
+                }
+            }
+        }
+    }
+    let body_end = r.pos;
+    if version >= 5 {
+        let at = r.pos;
+        let expected = u64::from_le_bytes(r.array()?);
+        if expected != 0 {
+            let actual = crc64::crc64(&data[..body_end]);
+            if actual != expected {
+                return Err(DecodeError {
+                    offset: at,
+                    kind: DecodeErrorKind::Checksum { expected, actual },
+                });
+            }
+        }
+    }
+    Ok((stats, r.pos))
+}

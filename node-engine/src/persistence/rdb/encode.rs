@@ -1,0 +1,431 @@
+//! Writing RDB: values in the encodings Redis 7.0 picks, and whole files.
+
+use super::packed::{intset_build, ListpackBuilder};
+use super::{enc, opcodes, types, RDB_VERSION};
+use crate::cmd::args::strict_i64;
+use crate::config::NodeConfig;
+use crate::keyspace::{Db, Value};
+use crate::persistence::{crc64, lzf};
+use std::io::Write;
+
+/// Encoding choices, from the node's config (Redis's names and defaults).
+#[derive(Debug, Clone)]
+pub struct EncodeOptions {
+    pub compress: bool,
+    pub checksum: bool,
+    pub hash_max_entries: usize,
+    pub hash_max_value: usize,
+    pub zset_max_entries: usize,
+    pub zset_max_value: usize,
+    pub set_max_intset_entries: usize,
+    /// Bytes per quicklist node (list-max-listpack-size -2 = 8 KiB).
+    pub list_node_bytes: usize,
+    /// Elements per quicklist node when list-max-listpack-size is positive.
+    pub list_node_count: usize,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            compress: true,
+            checksum: true,
+            hash_max_entries: 512,
+            hash_max_value: 64,
+            zset_max_entries: 128,
+            zset_max_value: 64,
+            set_max_intset_entries: 512,
+            list_node_bytes: 8192,
+            list_node_count: usize::MAX,
+        }
+    }
+}
+
+impl EncodeOptions {
+    pub fn from_config(cfg: &NodeConfig) -> Self {
+        let int = |names: &[&str], d: i64| {
+            names
+                .iter()
+                .find_map(|n| cfg.get(n).and_then(|v| v.parse::<i64>().ok()))
+                .unwrap_or(d)
+        };
+        let lp = int(&["list-max-listpack-size", "list-max-ziplist-size"], -2);
+        let (list_node_bytes, list_node_count) = if lp > 0 {
+            (usize::MAX, lp as usize)
+        } else {
+            (
+                4096usize << (lp.clamp(-5, -1).unsigned_abs() - 1),
+                usize::MAX,
+            )
+        };
+        EncodeOptions {
+            compress: cfg.get("rdbcompression").map_or(true, |v| v == "yes"),
+            checksum: cfg.get("rdbchecksum").map_or(true, |v| v == "yes"),
+            hash_max_entries: int(
+                &["hash-max-listpack-entries", "hash-max-ziplist-entries"],
+                512,
+            )
+            .max(0) as usize,
+            hash_max_value: int(&["hash-max-listpack-value", "hash-max-ziplist-value"], 64).max(0)
+                as usize,
+            zset_max_entries: int(
+                &["zset-max-listpack-entries", "zset-max-ziplist-entries"],
+                128,
+            )
+            .max(0) as usize,
+            zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0)
+                as usize,
+            set_max_intset_entries: int(&["set-max-intset-entries"], 512).max(0) as usize,
+            list_node_bytes,
+            list_node_count,
+        }
+    }
+}
+
+/// Reusable buffers, so encoding a keyspace does not allocate per key.
+#[derive(Default)]
+pub struct Scratch {
+    blob: Vec<u8>,
+    lzf_out: Vec<u8>,
+    lzf_table: Vec<u32>,
+    ints: Vec<i64>,
+}
+
+pub fn write_len(out: &mut Vec<u8>, n: u64) {
+    if n < 64 {
+        out.push(n as u8);
+    } else if n < 16384 {
+        out.push(0x40 | (n >> 8) as u8);
+        out.push((n & 0xff) as u8);
+    } else if n <= u32::MAX as u64 {
+        out.push(0x80);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(0x81);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// Writes a string: as an integer when it is a short canonical one, LZF-compressed
+/// when long and compressible, else raw (rdbSaveRawString's choices).
+fn write_string_with(
+    out: &mut Vec<u8>,
+    s: &[u8],
+    compress: bool,
+    lzf_out: &mut Vec<u8>,
+    lzf_table: &mut Vec<u32>,
+) {
+    if s.len() <= 11 {
+        if let Some(v) = strict_i64(s) {
+            if (i8::MIN as i64..=i8::MAX as i64).contains(&v) {
+                out.push(0xC0 | enc::INT8);
+                out.push(v as i8 as u8);
+                return;
+            } else if (i16::MIN as i64..=i16::MAX as i64).contains(&v) {
+                out.push(0xC0 | enc::INT16);
+                out.extend_from_slice(&(v as i16).to_le_bytes());
+                return;
+            } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
+                out.push(0xC0 | enc::INT32);
+                out.extend_from_slice(&(v as i32).to_le_bytes());
+                return;
+            }
+        }
+    }
+    if compress && s.len() > 20 && lzf::compress(s, lzf_out, lzf_table) {
+        out.push(0xC0 | enc::LZF);
+        write_len(out, lzf_out.len() as u64);
+        write_len(out, s.len() as u64);
+        out.extend_from_slice(lzf_out);
+        return;
+    }
+    write_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+pub fn write_string(out: &mut Vec<u8>, s: &[u8], opts: &EncodeOptions, sc: &mut Scratch) {
+    write_string_with(out, s, opts.compress, &mut sc.lzf_out, &mut sc.lzf_table);
+}
+
+fn write_blob(out: &mut Vec<u8>, opts: &EncodeOptions, sc: &mut Scratch) {
+    write_string_with(
+        out,
+        &sc.blob,
+        opts.compress,
+        &mut sc.lzf_out,
+        &mut sc.lzf_table,
+    );
+}
+
+fn set_is_intset(s: &crate::keyspace::value::SetValue, opts: &EncodeOptions) -> bool {
+    s.len() <= opts.set_max_intset_entries && s.iter().all(|m| strict_i64(m).is_some())
+}
+
+fn hash_is_listpack(h: &crate::keyspace::value::HashValue, opts: &EncodeOptions) -> bool {
+    h.len() <= opts.hash_max_entries
+        && h.iter()
+            .all(|(k, v)| k.len() <= opts.hash_max_value && v.len() <= opts.hash_max_value)
+}
+
+fn zset_is_listpack(z: &crate::keyspace::ZSet, opts: &EncodeOptions) -> bool {
+    z.len() <= opts.zset_max_entries && z.iter().all(|(m, _)| m.len() <= opts.zset_max_value)
+}
+
+/// The RDB type byte a value is written with.
+pub fn value_type(v: &Value, opts: &EncodeOptions) -> u8 {
+    match v {
+        Value::Str(_) => types::STRING,
+        Value::List(_) => types::LIST_QUICKLIST_2,
+        Value::Set(s) => {
+            if set_is_intset(s, opts) {
+                types::SET_INTSET
+            } else {
+                types::SET
+            }
+        }
+        Value::Hash(h) => {
+            if hash_is_listpack(h, opts) {
+                types::HASH_LISTPACK
+            } else {
+                types::HASH
+            }
+        }
+        Value::ZSet(z) => {
+            if zset_is_listpack(z, opts) {
+                types::ZSET_LISTPACK
+            } else {
+                types::ZSET_2
+            }
+        }
+    }
+}
+
+/// A score as text for a zset listpack: integral scores as integers (which the
+/// listpack then stores as ints, like Redis), others in a form that round-trips.
+fn score_text(score: f64, buf: &mut String) {
+    use std::fmt::Write as _;
+    buf.clear();
+    if score.is_finite() && score == score.trunc() && score.abs() < 1e15 {
+        let _ = write!(buf, "{}", score as i64);
+    } else if score == f64::INFINITY {
+        buf.push_str("inf");
+    } else if score == f64::NEG_INFINITY {
+        buf.push_str("-inf");
+    } else {
+        let _ = write!(buf, "{score:?}");
+    }
+}
+
+/// Writes a value's body (after its type byte), in the type `value_type` gives.
+pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut Scratch) {
+    match v {
+        Value::Str(s) => write_string(out, s, opts, sc),
+        Value::List(l) => {
+            // Split into listpack nodes the way list-max-listpack-size does.
+            let mut nodes: Vec<(usize, usize)> = Vec::new();
+            let mut start = 0;
+            let mut bytes = 6usize;
+            for (i, e) in l.iter().enumerate() {
+                let est = e.len() + 11;
+                if i > start
+                    && (bytes + est > opts.list_node_bytes || i - start >= opts.list_node_count)
+                {
+                    nodes.push((start, i));
+                    start = i;
+                    bytes = 6;
+                }
+                bytes += est;
+            }
+            if start < l.len() {
+                nodes.push((start, l.len()));
+            }
+            write_len(out, nodes.len() as u64);
+            for (a, b) in nodes {
+                write_len(out, 2); // QUICKLIST_NODE_CONTAINER_PACKED
+                let mut blob = std::mem::take(&mut sc.blob);
+                {
+                    let mut lp = ListpackBuilder::new(&mut blob);
+                    for e in l.range(a..b) {
+                        lp.push(e);
+                    }
+                    lp.finish();
+                }
+                sc.blob = blob;
+                write_blob(out, opts, sc);
+            }
+        }
+        Value::Set(s) => {
+            if set_is_intset(s, opts) {
+                let mut ints = std::mem::take(&mut sc.ints);
+                ints.clear();
+                ints.extend(s.iter().filter_map(|m| strict_i64(m)));
+                ints.sort_unstable();
+                intset_build(&mut sc.blob, &ints);
+                sc.ints = ints;
+                write_blob(out, opts, sc);
+            } else {
+                write_len(out, s.len() as u64);
+                for m in s.iter() {
+                    write_string(out, m, opts, sc);
+                }
+            }
+        }
+        Value::Hash(h) => {
+            if hash_is_listpack(h, opts) {
+                let mut blob = std::mem::take(&mut sc.blob);
+                {
+                    let mut lp = ListpackBuilder::new(&mut blob);
+                    for (k, v) in h.iter() {
+                        lp.push(k);
+                        lp.push(v);
+                    }
+                    lp.finish();
+                }
+                sc.blob = blob;
+                write_blob(out, opts, sc);
+            } else {
+                write_len(out, h.len() as u64);
+                for (k, v) in h.iter() {
+                    write_string(out, k, opts, sc);
+                    write_string(out, v, opts, sc);
+                }
+            }
+        }
+        Value::ZSet(z) => {
+            if zset_is_listpack(z, opts) {
+                let mut blob = std::mem::take(&mut sc.blob);
+                let mut text = String::new();
+                {
+                    let mut lp = ListpackBuilder::new(&mut blob);
+                    for (m, score) in z.iter() {
+                        lp.push(m);
+                        score_text(score, &mut text);
+                        lp.push(text.as_bytes());
+                    }
+                    lp.finish();
+                }
+                sc.blob = blob;
+                write_blob(out, opts, sc);
+            } else {
+                write_len(out, z.len() as u64);
+                // Redis writes from the highest score down so loading appends cheaply.
+                for (m, score) in z.iter().rev() {
+                    write_string(out, m, opts, sc);
+                    out.extend_from_slice(&score.to_le_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// A streaming RDB file writer: buffers output, keeps the running CRC-64.
+pub struct RdbWriter<W: Write> {
+    sink: W,
+    pub buf: Vec<u8>,
+    crc: u64,
+    written: u64,
+    pub opts: EncodeOptions,
+    pub scratch: Scratch,
+}
+
+const FLUSH_AT: usize = 1 << 16;
+
+impl<W: Write> RdbWriter<W> {
+    pub fn new(sink: W, opts: EncodeOptions) -> Self {
+        RdbWriter {
+            sink,
+            buf: Vec::with_capacity(FLUSH_AT * 2),
+            crc: 0,
+            written: 0,
+            opts,
+            scratch: Scratch::default(),
+        }
+    }
+
+    fn maybe_flush(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        if self.opts.checksum {
+            self.crc = crc64::update(self.crc, &self.buf);
+        }
+        self.sink.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    pub fn header(&mut self) {
+        self.buf
+            .extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    }
+
+    pub fn aux(&mut self, key: &str, value: &str) {
+        self.buf.push(opcodes::AUX);
+        write_string(&mut self.buf, key.as_bytes(), &self.opts, &mut self.scratch);
+        write_string(
+            &mut self.buf,
+            value.as_bytes(),
+            &self.opts,
+            &mut self.scratch,
+        );
+    }
+
+    /// Writes one database's SELECTDB, RESIZEDB and keys (skips empty databases).
+    pub fn db(&mut self, index: usize, db: &Db) -> std::io::Result<()> {
+        if db.is_empty() {
+            return Ok(());
+        }
+        self.buf.push(opcodes::SELECTDB);
+        write_len(&mut self.buf, index as u64);
+        self.buf.push(opcodes::RESIZEDB);
+        write_len(&mut self.buf, db.len() as u64);
+        write_len(&mut self.buf, db.expires_len() as u64);
+        for (k, e) in db.iter() {
+            if e.expire_at != 0 {
+                self.buf.push(opcodes::EXPIRETIME_MS);
+                self.buf.extend_from_slice(&e.expire_at.to_le_bytes());
+            }
+            self.buf.push(value_type(&e.value, &self.opts));
+            write_string(&mut self.buf, k, &self.opts, &mut self.scratch);
+            write_value(&mut self.buf, &e.value, &self.opts, &mut self.scratch);
+            self.maybe_flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes EOF and the checksum (zero when rdbchecksum is off); returns the sink and size.
+    pub fn finish(mut self) -> std::io::Result<(W, u64)> {
+        self.buf.push(opcodes::EOF);
+        self.flush_buf()?;
+        let crc = if self.opts.checksum { self.crc } else { 0 };
+        self.sink.write_all(&crc.to_le_bytes())?;
+        self.written += 8;
+        self.sink.flush()?;
+        Ok((self.sink, self.written))
+    }
+}
+
+/// Writes a whole RDB (header, AUX fields, every database, EOF, checksum) to `sink`.
+pub fn save_dbs<W: Write>(
+    sink: W,
+    dbs: &[Db],
+    opts: EncodeOptions,
+    aof_base: bool,
+) -> std::io::Result<(W, u64)> {
+    let mut w = RdbWriter::new(sink, opts);
+    w.header();
+    w.aux("redis-ver", crate::REDIS_VERSION);
+    w.aux("redis-bits", "64");
+    let now = crate::node::unix_ms() / 1000;
+    w.aux("ctime", &now.to_string());
+    w.aux("used-mem", &crate::cmd::server::process_rss().to_string());
+    w.aux("aof-base", if aof_base { "1" } else { "0" });
+    for (i, db) in dbs.iter().enumerate() {
+        w.db(i, db)?;
+    }
+    w.finish()
+}

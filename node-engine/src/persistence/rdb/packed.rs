@@ -1,0 +1,399 @@
+//! The compact blobs Redis embeds in RDB strings: listpack (7.0's small
+//! hashes, zsets and quicklist nodes), ziplist (older files), intset.
+
+use super::decode::DecodeErrorKind;
+use crate::cmd::args::strict_i64;
+
+/// One element of a listpack or ziplist.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Elem<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+impl Elem<'_> {
+    /// The element as the string Redis would return for it.
+    pub fn to_key(&self) -> Box<[u8]> {
+        match self {
+            Elem::Bytes(b) => (*b).into(),
+            Elem::Int(i) => i.to_string().into_bytes().into_boxed_slice(),
+        }
+    }
+    pub fn to_f64(&self) -> Option<f64> {
+        match self {
+            Elem::Int(i) => Some(*i as f64),
+            Elem::Bytes(b) => crate::cmd::args::parse_float_opt(b),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- listpack
+
+/// Builds a listpack in a reusable buffer.
+pub struct ListpackBuilder<'b> {
+    buf: &'b mut Vec<u8>,
+    count: usize,
+}
+
+impl<'b> ListpackBuilder<'b> {
+    pub fn new(buf: &'b mut Vec<u8>) -> Self {
+        buf.clear();
+        buf.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        ListpackBuilder { buf, count: 0 }
+    }
+
+    /// Appends a string, stored as an integer when it is one (as lpAppend does).
+    pub fn push(&mut self, s: &[u8]) {
+        let start = self.buf.len();
+        match strict_i64(s) {
+            Some(v) => encode_lp_int(self.buf, v),
+            None => {
+                let n = s.len();
+                if n < 64 {
+                    self.buf.push(0x80 | n as u8);
+                } else if n < 4096 {
+                    self.buf.push(0xE0 | (n >> 8) as u8);
+                    self.buf.push((n & 0xff) as u8);
+                } else {
+                    self.buf.push(0xF0);
+                    self.buf.extend_from_slice(&(n as u32).to_le_bytes());
+                }
+                self.buf.extend_from_slice(s);
+            }
+        }
+        let entry_len = self.buf.len() - start;
+        encode_backlen(self.buf, entry_len);
+        self.count += 1;
+    }
+
+    /// Bytes used so far, as the finished listpack would be.
+    pub fn size(&self) -> usize {
+        self.buf.len() + 1
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Writes the header and terminator; the buffer then holds the listpack.
+    pub fn finish(self) {
+        self.buf.push(0xFF);
+        let total = self.buf.len() as u32;
+        self.buf[0..4].copy_from_slice(&total.to_le_bytes());
+        let n = self.count.min(65535) as u16;
+        self.buf[4..6].copy_from_slice(&n.to_le_bytes());
+    }
+}
+
+fn encode_lp_int(buf: &mut Vec<u8>, v: i64) {
+    if (0..=127).contains(&v) {
+        buf.push(v as u8);
+    } else if (-4096..=4095).contains(&v) {
+        let u = (v as u64) & 0x1fff;
+        buf.push(0xC0 | (u >> 8) as u8);
+        buf.push((u & 0xff) as u8);
+    } else if (-32768..=32767).contains(&v) {
+        buf.push(0xF1);
+        buf.extend_from_slice(&(v as i16).to_le_bytes());
+    } else if (-8_388_608..=8_388_607).contains(&v) {
+        buf.push(0xF2);
+        buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+    } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
+        buf.push(0xF3);
+        buf.extend_from_slice(&(v as i32).to_le_bytes());
+    } else {
+        buf.push(0xF4);
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The entry length written after each entry, readable from its end.
+fn encode_backlen(buf: &mut Vec<u8>, l: usize) {
+    if l <= 127 {
+        buf.push(l as u8);
+    } else if l < 16383 {
+        buf.push((l >> 7) as u8);
+        buf.push(((l & 127) | 128) as u8);
+    } else if l < 2_097_151 {
+        buf.push((l >> 14) as u8);
+        buf.push((((l >> 7) & 127) | 128) as u8);
+        buf.push(((l & 127) | 128) as u8);
+    } else if l < 268_435_455 {
+        buf.push((l >> 21) as u8);
+        buf.push((((l >> 14) & 127) | 128) as u8);
+        buf.push((((l >> 7) & 127) | 128) as u8);
+        buf.push(((l & 127) | 128) as u8);
+    } else {
+        buf.push((l >> 28) as u8);
+        buf.push((((l >> 21) & 127) | 128) as u8);
+        buf.push((((l >> 14) & 127) | 128) as u8);
+        buf.push((((l >> 7) & 127) | 128) as u8);
+        buf.push(((l & 127) | 128) as u8);
+    }
+}
+
+fn backlen_size(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    }
+}
+
+fn take(lp: &[u8], pos: usize, n: usize) -> Result<&[u8], DecodeErrorKind> {
+    lp.get(
+        pos..pos
+            .checked_add(n)
+            .ok_or(DecodeErrorKind::Corrupt("listpack entry too long"))?,
+    )
+    .ok_or(DecodeErrorKind::Corrupt("listpack entry runs past its end"))
+}
+
+fn sign_extend(v: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((v << shift) as i64) >> shift
+}
+
+/// Calls `f` for each element of a listpack, checking its structure.
+pub fn listpack_for_each<'a>(
+    lp: &'a [u8],
+    mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>,
+) -> Result<usize, DecodeErrorKind> {
+    if lp.len() < 7 {
+        return Err(DecodeErrorKind::Corrupt("listpack too short"));
+    }
+    let total = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize;
+    if total != lp.len() {
+        return Err(DecodeErrorKind::Corrupt(
+            "listpack size header does not match",
+        ));
+    }
+    let announced = u16::from_le_bytes([lp[4], lp[5]]) as usize;
+    let mut pos = 6;
+    let mut count = 0;
+    loop {
+        let b = *lp
+            .get(pos)
+            .ok_or(DecodeErrorKind::Corrupt("listpack without terminator"))?;
+        if b == 0xFF {
+            if pos + 1 != lp.len() {
+                return Err(DecodeErrorKind::Corrupt("data after listpack terminator"));
+            }
+            break;
+        }
+        let start = pos;
+        let elem = if b & 0x80 == 0 {
+            pos += 1;
+            Elem::Int((b & 0x7f) as i64)
+        } else if b & 0xC0 == 0x80 {
+            let n = (b & 0x3f) as usize;
+            let s = take(lp, pos + 1, n)?;
+            pos += 1 + n;
+            Elem::Bytes(s)
+        } else if b & 0xE0 == 0xC0 {
+            let lo = *take(lp, pos + 1, 1)?.first().unwrap_or(&0);
+            pos += 2;
+            Elem::Int(sign_extend((((b & 0x1f) as u64) << 8) | lo as u64, 13))
+        } else if b & 0xF0 == 0xE0 {
+            let lo = *take(lp, pos + 1, 1)?.first().unwrap_or(&0);
+            let n = (((b & 0x0f) as usize) << 8) | lo as usize;
+            let s = take(lp, pos + 2, n)?;
+            pos += 2 + n;
+            Elem::Bytes(s)
+        } else {
+            match b {
+                0xF0 => {
+                    let h = take(lp, pos + 1, 4)?;
+                    let n = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                    let s = take(lp, pos + 5, n)?;
+                    pos += 5 + n;
+                    Elem::Bytes(s)
+                }
+                0xF1 => {
+                    let h = take(lp, pos + 1, 2)?;
+                    pos += 3;
+                    Elem::Int(i16::from_le_bytes([h[0], h[1]]) as i64)
+                }
+                0xF2 => {
+                    let h = take(lp, pos + 1, 3)?;
+                    pos += 4;
+                    Elem::Int(sign_extend(
+                        u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64,
+                        24,
+                    ))
+                }
+                0xF3 => {
+                    let h = take(lp, pos + 1, 4)?;
+                    pos += 5;
+                    Elem::Int(i32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64)
+                }
+                0xF4 => {
+                    let h = take(lp, pos + 1, 8)?;
+                    pos += 9;
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(h);
+                    Elem::Int(i64::from_le_bytes(a))
+                }
+                _ => return Err(DecodeErrorKind::Corrupt("bad listpack entry encoding")),
+            }
+        };
+        let entry_len = pos - start;
+        let bl = backlen_size(entry_len);
+        take(lp, pos, bl)?;
+        pos += bl;
+        count += 1;
+        f(elem)?;
+    }
+    if announced != 65535 && announced != count {
+        return Err(DecodeErrorKind::Corrupt(
+            "listpack element count does not match",
+        ));
+    }
+    Ok(count)
+}
+
+// ---------------------------------------------------------------- ziplist
+
+/// Calls `f` for each element of a ziplist (RDB files from Redis before 7.0).
+pub fn ziplist_for_each<'a>(
+    zl: &'a [u8],
+    mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>,
+) -> Result<usize, DecodeErrorKind> {
+    const ERR: DecodeErrorKind = DecodeErrorKind::Corrupt("ziplist entry runs past its end");
+    if zl.len() < 11 {
+        return Err(DecodeErrorKind::Corrupt("ziplist too short"));
+    }
+    let total = u32::from_le_bytes([zl[0], zl[1], zl[2], zl[3]]) as usize;
+    if total != zl.len() {
+        return Err(DecodeErrorKind::Corrupt(
+            "ziplist size header does not match",
+        ));
+    }
+    let mut pos = 10;
+    let mut count = 0;
+    loop {
+        let b = *zl.get(pos).ok_or(ERR)?;
+        if b == 0xFF {
+            break;
+        }
+        // prevlen
+        pos += if b < 254 { 1 } else { 5 };
+        let e = *zl.get(pos).ok_or(ERR)?;
+        let elem = match e >> 6 {
+            0 => {
+                let n = (e & 0x3f) as usize;
+                let s = zl.get(pos + 1..pos + 1 + n).ok_or(ERR)?;
+                pos += 1 + n;
+                Elem::Bytes(s)
+            }
+            1 => {
+                let lo = *zl.get(pos + 1).ok_or(ERR)? as usize;
+                let n = (((e & 0x3f) as usize) << 8) | lo;
+                let s = zl.get(pos + 2..pos + 2 + n).ok_or(ERR)?;
+                pos += 2 + n;
+                Elem::Bytes(s)
+            }
+            2 => {
+                let h = zl.get(pos + 1..pos + 5).ok_or(ERR)?;
+                let n = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                let s = zl
+                    .get(pos + 5..pos.saturating_add(5).saturating_add(n))
+                    .ok_or(ERR)?;
+                pos += 5 + n;
+                Elem::Bytes(s)
+            }
+            _ => {
+                let (v, n) = match e {
+                    0xC0 => {
+                        let h = zl.get(pos + 1..pos + 3).ok_or(ERR)?;
+                        (i16::from_le_bytes([h[0], h[1]]) as i64, 2)
+                    }
+                    0xD0 => {
+                        let h = zl.get(pos + 1..pos + 5).ok_or(ERR)?;
+                        (i32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64, 4)
+                    }
+                    0xE0 => {
+                        let h = zl.get(pos + 1..pos + 9).ok_or(ERR)?;
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(h);
+                        (i64::from_le_bytes(a), 8)
+                    }
+                    0xF0 => {
+                        let h = zl.get(pos + 1..pos + 4).ok_or(ERR)?;
+                        (
+                            sign_extend(u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64, 24),
+                            3,
+                        )
+                    }
+                    0xFE => (*zl.get(pos + 1).ok_or(ERR)? as i8 as i64, 1),
+                    0xF1..=0xFD => (((e & 0x0f) as i64) - 1, 0),
+                    _ => return Err(DecodeErrorKind::Corrupt("bad ziplist entry encoding")),
+                };
+                pos += 1 + n;
+                Elem::Int(v)
+            }
+        };
+        count += 1;
+        f(elem)?;
+    }
+    Ok(count)
+}
+
+// ---------------------------------------------------------------- intset
+
+/// Builds an intset of sorted, distinct integers.
+pub fn intset_build(buf: &mut Vec<u8>, sorted: &[i64]) {
+    buf.clear();
+    let width: u32 = if sorted
+        .iter()
+        .all(|v| (i16::MIN as i64..=i16::MAX as i64).contains(v))
+    {
+        2
+    } else if sorted
+        .iter()
+        .all(|v| (i32::MIN as i64..=i32::MAX as i64).contains(v))
+    {
+        4
+    } else {
+        8
+    };
+    buf.extend_from_slice(&width.to_le_bytes());
+    buf.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+    for &v in sorted {
+        match width {
+            2 => buf.extend_from_slice(&(v as i16).to_le_bytes()),
+            4 => buf.extend_from_slice(&(v as i32).to_le_bytes()),
+            _ => buf.extend_from_slice(&v.to_le_bytes()),
+        }
+    }
+}
+
+/// Calls `f` for each integer of an intset.
+pub fn intset_for_each(is: &[u8], mut f: impl FnMut(i64)) -> Result<usize, DecodeErrorKind> {
+    if is.len() < 8 {
+        return Err(DecodeErrorKind::Corrupt("intset too short"));
+    }
+    let width = u32::from_le_bytes([is[0], is[1], is[2], is[3]]) as usize;
+    let n = u32::from_le_bytes([is[4], is[5], is[6], is[7]]) as usize;
+    if !matches!(width, 2 | 4 | 8) {
+        return Err(DecodeErrorKind::Corrupt("bad intset encoding"));
+    }
+    if n.checked_mul(width).and_then(|b| b.checked_add(8)) != Some(is.len()) {
+        return Err(DecodeErrorKind::Corrupt("intset size does not match"));
+    }
+    for c in is[8..].chunks_exact(width) {
+        let v = match width {
+            2 => i16::from_le_bytes([c[0], c[1]]) as i64,
+            4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
+            _ => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                i64::from_le_bytes(a)
+            }
+        };
+        f(v);
+    }
+    Ok(n)
+}

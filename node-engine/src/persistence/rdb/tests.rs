@@ -1,0 +1,229 @@
+use super::*;
+use crate::keyspace::value::{HashValue, SetValue};
+use crate::keyspace::{Db, Value, ZSet};
+use std::collections::VecDeque;
+
+/// A database holding every type, in small and large encodings.
+pub(crate) fn sample_db() -> Db {
+    let mut db = Db::new(false);
+    db.set(b"s:int", Value::Str(b"12345".to_vec().into()));
+    db.set(b"s:neg", Value::Str(b"-7".to_vec().into()));
+    db.set(b"s:big", Value::Str(b"9223372036854775807".to_vec().into()));
+    db.set(b"s:lead0", Value::Str(b"007".to_vec().into()));
+    db.set(b"s:empty", Value::Str(Vec::new().into()));
+    db.set(b"s:long", Value::Str(vec![b'a'; 1000].into()));
+    db.set(b"s:bin", Value::Str((0..=255u8).collect::<Vec<_>>().into()));
+    db.set_with_expire(
+        b"s:ttl",
+        Value::Str(b"v".to_vec().into()),
+        4_000_000_000_000,
+    );
+    let list: VecDeque<_> = [
+        "a",
+        "1",
+        "-5000",
+        "70000",
+        "9999999999",
+        "x".repeat(100).as_str(),
+        "",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().into())
+    .collect();
+    db.set(b"l:small", Value::List(Box::new(list)));
+    let big: VecDeque<_> = (0..5000)
+        .map(|i| format!("elem-{i}").into_bytes().into())
+        .collect();
+    db.set(b"l:big", Value::List(Box::new(big)));
+    let mut si = SetValue::default();
+    for i in [-1i64, 5, 100000, -3_000_000_000] {
+        si.insert(i.to_string().into_bytes().into());
+    }
+    db.set(b"set:int", Value::Set(Box::new(si)));
+    let mut ss = SetValue::default();
+    for m in ["a", "b", "1"] {
+        ss.insert(m.as_bytes().into());
+    }
+    db.set(b"set:str", Value::Set(Box::new(ss)));
+    let mut h = HashValue::default();
+    h.insert(b"f1".to_vec().into(), b"v1".to_vec().into());
+    h.insert(b"n".to_vec().into(), b"42".to_vec().into());
+    db.set(b"h:small", Value::Hash(Box::new(h)));
+    let mut hb = HashValue::default();
+    for i in 0..700 {
+        hb.insert(
+            format!("field{i}").into_bytes().into(),
+            format!("value{i}").into_bytes().into(),
+        );
+    }
+    db.set(b"h:big", Value::Hash(Box::new(hb)));
+    let mut z = ZSet::new();
+    z.insert(b"one", 1.0);
+    z.insert(b"half", 0.5);
+    z.insert(b"inf", f64::INFINITY);
+    z.insert(b"ninf", f64::NEG_INFINITY);
+    z.insert(b"tiny", 1.5e-300);
+    db.set(b"z:small", Value::ZSet(Box::new(z)));
+    let mut zb = ZSet::new();
+    for i in 0..500 {
+        zb.insert(format!("m{i}").as_bytes(), i as f64 / 3.0);
+    }
+    db.set(b"z:big", Value::ZSet(Box::new(zb)));
+    db
+}
+
+/// A canonical, order-independent rendering of a database for comparisons.
+pub(crate) fn render(db: &Db) -> Vec<String> {
+    let mut out: Vec<String> = db
+        .iter()
+        .map(|(k, e)| {
+            let v = match &e.value {
+                Value::Str(s) => format!("{s:?}"),
+                Value::List(l) => format!("{:?}", l.iter().collect::<Vec<_>>()),
+                Value::Set(s) => {
+                    let mut m: Vec<_> = s.iter().collect();
+                    m.sort();
+                    format!("{m:?}")
+                }
+                Value::Hash(h) => {
+                    let mut m: Vec<_> = h.iter().collect();
+                    m.sort();
+                    format!("{m:?}")
+                }
+                Value::ZSet(z) => format!(
+                    "{:?}",
+                    z.iter()
+                        .map(|(m, s)| (m.clone(), s.to_bits()))
+                        .collect::<Vec<_>>()
+                ),
+            };
+            format!(
+                "{}={} {}@{}",
+                String::from_utf8_lossy(k),
+                e.value.type_name(),
+                v,
+                e.expire_at
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn round_trip_every_type() {
+    for compress in [true, false] {
+        let db = sample_db();
+        let opts = EncodeOptions {
+            compress,
+            ..Default::default()
+        };
+        let (bytes, n) = save_dbs(Vec::new(), std::slice::from_ref(&db), opts, false).unwrap();
+        assert_eq!(bytes.len() as u64, n);
+        let mut dbs = vec![Db::new(false)];
+        let (stats, end) = load_into(&bytes, &mut dbs, 1, true).unwrap();
+        assert_eq!(end, bytes.len());
+        assert_eq!(stats.keys as usize, db.len());
+        assert_eq!(render(&dbs[0]), render(&db));
+    }
+}
+
+#[test]
+fn checksum_and_truncation_detected() {
+    let db = sample_db();
+    let (bytes, _) = save_dbs(
+        Vec::new(),
+        std::slice::from_ref(&db),
+        EncodeOptions::default(),
+        false,
+    )
+    .unwrap();
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x55;
+    let mut dbs = vec![Db::new(false)];
+    assert!(load_into(&bad, &mut dbs, 1, true).is_err());
+    for cut in [5, 20, bytes.len() / 3, bytes.len() - 3] {
+        let mut dbs = vec![Db::new(false)];
+        let e = load_into(&bytes[..cut], &mut dbs, 1, true).unwrap_err();
+        assert!(e.offset <= cut, "{e}");
+    }
+}
+
+#[test]
+fn expired_keys_dropped_on_load() {
+    let mut db = Db::new(false);
+    db.set_with_expire(b"gone", Value::Str(b"x".to_vec().into()), 10);
+    db.set(b"kept", Value::Str(b"y".to_vec().into()));
+    let (bytes, _) = save_dbs(
+        Vec::new(),
+        std::slice::from_ref(&db),
+        EncodeOptions::default(),
+        false,
+    )
+    .unwrap();
+    let mut dbs = vec![Db::new(false)];
+    let (stats, _) = load_into(&bytes, &mut dbs, 1000, true).unwrap();
+    assert_eq!((stats.keys, stats.expired_skipped), (1, 1));
+}
+
+#[test]
+fn redis_fixture_loads() {
+    // Written by redis-server 7.0 (see tests/fixtures/rdb/README).
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rdb");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "rdb") {
+            let data = std::fs::read(&p).unwrap();
+            let mut dbs: Vec<Db> = (0..16).map(|_| Db::new(false)).collect();
+            let res = load_into(&data, &mut dbs, 1, false);
+            if p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("bad-"))
+            {
+                assert!(res.is_err(), "{p:?} should be refused");
+            } else {
+                let (stats, _) = res.unwrap_or_else(|e| panic!("{p:?}: {e}"));
+                assert!(stats.keys > 0, "{p:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn our_file_passes_redis_check_rdb() {
+    let Ok(out) = std::process::Command::new("redis-check-rdb")
+        .arg("--version")
+        .output()
+    else {
+        assert!(
+            std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"),
+            "redis-check-rdb missing"
+        );
+        return;
+    };
+    let _ = out;
+    let dir = tempfile::tempdir().unwrap();
+    for compress in [true, false] {
+        let path = dir.path().join(format!("ours-{compress}.rdb"));
+        let db = sample_db();
+        let opts = EncodeOptions {
+            compress,
+            ..Default::default()
+        };
+        let f = std::fs::File::create(&path).unwrap();
+        save_dbs(f, std::slice::from_ref(&db), opts, false).unwrap();
+        let out = std::process::Command::new("redis-check-rdb")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && text.contains("RDB looks OK"),
+            "{text}"
+        );
+    }
+}
