@@ -25,6 +25,9 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Full and partial resyncs served to replicas (INFO stats sync_full / sync_partial_ok).
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
     /// (unix ms, total_commands) samples for instantaneous_ops_per_sec.
     pub ops_samples: std::collections::VecDeque<(u64, u64)>,
 }

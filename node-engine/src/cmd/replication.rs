@@ -80,11 +80,13 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
     let r = &mut ctx.client.reply;
     match partial {
         Some(bytes) => {
+            node.stats.sync_partial_ok += 1;
             r.simple(&format!("CONTINUE {}", node.repl.replid));
             r.raw(&bytes);
         }
         None => {
             let rdb = snapshot::encode(node).map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
+            node.stats.sync_full += 1;
             r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
             r.raw(format!("${}\r\n", rdb.len()).as_bytes());
             r.raw(&rdb);

@@ -109,13 +109,15 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let s = &node.stats;
         let expired: u64 = node.dbs.iter().map(|d| d.expired_total).sum();
         out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.instantaneous_ops(),
             s.net_input_bytes,
             s.net_output_bytes,
             s.rejected_connections,
+            s.sync_full,
+            s.sync_partial_ok,
             expired,
             s.keyspace_hits,
             s.keyspace_misses,

@@ -177,6 +177,8 @@ impl Db {
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let t = self.table_index(key);
         if self.expire_if_needed(t, key, now) {
+            // On a replica the expired key is still stored: the master's DEL removes it.
+            self.remove_at(t, key);
             return None;
         }
         self.remove_at(t, key)
