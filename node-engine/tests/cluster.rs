@@ -38,13 +38,19 @@ fn start_node(port: u16, dir: &Path, timeout_ms: u64) -> NodeHandle {
 }
 
 struct Cluster {
-    _tmp: tempfile::TempDir,
     nodes: Vec<TestNode>,
+    _tmp: tempfile::TempDir,
     timeout: u64,
+    _serial: Option<std::sync::MutexGuard<'static, ()>>,
 }
+
+/// Six-node clusters run one at a time: on a 2-core CI box several at once
+/// starve each other into spurious failure detection.
+static SIX_NODE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Cluster {
     fn new(n: usize, timeout: u64) -> Cluster {
+        let guard = (n >= 6).then(|| SIX_NODE_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
         let tmp = tempfile::tempdir().expect("tempdir");
         let nodes = (0..n)
             .map(|i| {
@@ -55,7 +61,7 @@ impl Cluster {
                 TestNode { port, dir, handle: Some(handle) }
             })
             .collect();
-        Cluster { _tmp: tmp, nodes, timeout }
+        Cluster { _tmp: tmp, nodes, timeout, _serial: guard }
     }
     fn conn(&self, i: usize) -> Connection {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.nodes[i].port)).expect("client").get_connection().expect("connect")
@@ -227,7 +233,7 @@ fn master_without_replica_down_means_fail_and_back_means_ok() {
 
 #[test]
 fn replica_takes_over_and_old_master_rejoins_as_replica() {
-    let mut c = Cluster::new(6, 500);
+    let mut c = Cluster::new(6, 1000);
     c.form_3x();
     let master_id = c.id(0);
     let replica_id = c.id(3);
@@ -242,6 +248,77 @@ fn replica_takes_over_and_old_master_rejoins_as_replica() {
         let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(0)).unwrap_or_default();
         nodes.lines().any(|l| l.starts_with(&master_id) && l.contains("myself,slave") && l.contains(&replica_id))
     });
+}
+
+#[test]
+fn failover_under_write_load_loses_no_acknowledged_write() {
+    let mut c = Cluster::new(6, 1000);
+    c.form_3x();
+    // Keys of slot range 0-5460 (master 0, replica 3): {a} hashes to 15495? pick a tag served by node 0.
+    let tag = (0..1000).map(|i| format!("t{i}")).find(|t| {
+        let s: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(t).query(&mut c.conn(0)).unwrap_or(-1);
+        (0..=5460).contains(&s)
+    });
+    let tag = tag.expect("a tag in 0-5460");
+    let mut m = c.conn(0);
+    let mut acked = Vec::new();
+    for i in 0..500 {
+        let key = format!("{{{tag}}}:{i}");
+        let _: () = m.set(&key, i).expect("set");
+        let n: i64 = redis::cmd("WAIT").arg(1).arg(2000).query(&mut m).expect("wait");
+        if n == 1 {
+            acked.push(key);
+        }
+    }
+    assert_eq!(acked.len(), 500, "every write was acknowledged by the replica");
+    let replica_id = c.id(3);
+    let old_master = c.id(0);
+    c.kill(0);
+    wait_until("replica promoted", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(3)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains("myself,master"))
+    });
+    let mut n3 = c.conn(3);
+    let missing: Vec<&String> = acked.iter().filter(|k| n3.get::<_, Option<i64>>(k.as_str()).ok().flatten().is_none()).collect();
+    assert!(missing.is_empty(), "{} acknowledged keys missing after failover, e.g. {:?}", missing.len(), missing.first());
+    let _: () = n3.set(format!("{{{tag}}}:after"), "new").expect("write on the new master");
+    c.restart(0);
+    wait_until("old master rejoins as replica", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(0)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&old_master) && l.contains("myself,slave"))
+    });
+    wait_until("old master has the new master's data", Duration::from_secs(10), || {
+        let mut c0 = c.conn(0);
+        let _: () = redis::cmd("READONLY").query(&mut c0).unwrap_or(());
+        c0.get::<_, Option<String>>(format!("{{{tag}}}:after")).ok().flatten().as_deref() == Some("new")
+    });
+}
+
+#[test]
+fn manual_failover_switches_roles_without_loss() {
+    let c = Cluster::new(6, 1000);
+    c.form_3x();
+    let mut m = c.conn(1);
+    let tag = (0..1000).map(|i| format!("u{i}")).find(|t| {
+        let s: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(t).query(&mut m).unwrap_or(-1);
+        (5461..=10922).contains(&s)
+    });
+    let tag = tag.expect("a tag in 5461-10922");
+    for i in 0..200 {
+        let _: () = m.set(format!("{{{tag}}}:{i}"), i).expect("set");
+    }
+    let replica_id = c.id(4);
+    let _: () = redis::cmd("CLUSTER").arg("FAILOVER").query(&mut c.conn(4)).expect("cluster failover");
+    wait_until("replica became master", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains(" master ")) && nodes.lines().any(|l| l.contains("myself,slave"))
+    });
+    let mut n4 = c.conn(4);
+    for i in 0..200 {
+        assert_eq!(n4.get::<_, Option<i64>>(format!("{{{tag}}}:{i}")).expect("get"), Some(i), "key {i} lost in manual failover");
+    }
+    let e = err_text(redis::cmd("CLUSTER").arg("FAILOVER").query::<()>(&mut c.conn(0)));
+    assert_eq!(e, "ERR You should send CLUSTER FAILOVER to a replica");
 }
 
 #[test]
@@ -285,7 +362,7 @@ fn redis_cli_follows_redirects() {
 
 #[test]
 fn partitioned_master_stops_serving_and_its_replica_takes_over() {
-    let c = Cluster::new(6, 500);
+    let c = Cluster::new(6, 1000);
     c.form_3x();
     let isolated = c.id(0);
     let replica_id = c.id(3);
