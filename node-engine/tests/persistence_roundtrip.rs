@@ -491,20 +491,41 @@ fn config_set_appendonly_switches_the_aof() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &["--save", "", "--hz", "50"]);
     let mut c = conn(h.port());
-    let () = redis::cmd("SET").arg("before").arg("1").query(&mut c).unwrap();
-    let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut c).unwrap();
+    let () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
     wait_until("AOF on", 10, || info_field(&mut c, "aof_enabled") == "1");
-    let () = redis::cmd("SET").arg("after").arg("2").query(&mut c).unwrap();
+    let () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
     drop(c);
     h.kill();
     h.join();
-    let h = start(dir.path(), &["--save", "", "--appendonly", "yes", "--hz", "50"]);
+    let h = start(
+        dir.path(),
+        &["--save", "", "--appendonly", "yes", "--hz", "50"],
+    );
     let mut c = conn(h.port());
     for k in ["before", "after"] {
         let v: Option<String> = redis::cmd("GET").arg(k).query(&mut c).unwrap();
         assert!(v.is_some(), "{k}");
     }
-    let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("no").query(&mut c).unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
     wait_until("AOF off", 10, || info_field(&mut c, "aof_enabled") == "0");
     stop(h);
 }

@@ -258,7 +258,8 @@ pub async fn wait_durable(shared: &crate::server::Shared) {
     let mut node = shared.node.borrow_mut();
     if let Some(aof) = node.persistence.aof.as_mut() {
         // Another client of this round may already have written (and synced) our part.
-        let done = aof.sync.written.get() >= target && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
+        let done = aof.sync.written.get() >= target
+            && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
         if !done {
             write_out(aof);
         }
@@ -423,8 +424,18 @@ fn install(
 fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     let manifest_path = dir.join(format!("{prefix}.manifest"));
-    let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
-    let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
+    let old = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| Manifest::parse(&t).ok())
+        .unwrap_or_default();
+    let seq = old
+        .base
+        .iter()
+        .chain(old.incrs.iter())
+        .map(|f| f.seq)
+        .max()
+        .unwrap_or(0)
+        + 1;
     let base = ManifestFile {
         name: format!("{prefix}.{seq}.base.rdb"),
         seq,
@@ -440,7 +451,17 @@ fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), Per
     // Start the incr file empty, then append to it.
     std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
     let file = open_append(&incr_path)?;
-    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size)?;
+    install(
+        node,
+        dir.clone(),
+        prefix,
+        Manifest {
+            base: Some(base),
+            incrs: vec![incr],
+        },
+        file,
+        size,
+    )?;
     for f in old.base.iter().chain(old.incrs.iter()) {
         let _ = std::fs::remove_file(dir.join(&f.name));
     }
@@ -460,7 +481,10 @@ pub fn apply_config_switch(node: &mut Node) {
             Err(e) => tracing::warn!("cannot enable the AOF: {e}"),
         }
     } else if !want && have {
-        if matches!(node.persistence.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. })) {
+        if matches!(
+            node.persistence.child.as_ref().map(|c| &c.kind),
+            Some(ChildKind::AofRewrite { .. })
+        ) {
             super::kill_child(node);
         }
         flush_and_sync(node);

@@ -247,7 +247,11 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
     );
     match child {
         Some(pid) => {
-            tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
+            tracing::info!(
+                pid,
+                fork_usec = node.persistence.latest_fork_usec,
+                "background saving started"
+            );
             node.persistence.child = Some(Child {
                 pid,
                 kind: ChildKind::Rdb,

@@ -397,3 +397,112 @@ pub fn intset_for_each(is: &[u8], mut f: impl FnMut(i64)) -> Result<usize, Decod
     }
     Ok(n)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ziplist_every_encoding() {
+        // Entries as Redis < 7 wrote them: prevlen, encoding, data.
+        let mut body: Vec<u8> = Vec::new();
+        let mut prev = 0usize;
+        let mut push = |body: &mut Vec<u8>, entry: &[u8]| {
+            let start = body.len();
+            if prev < 254 {
+                body.push(prev as u8);
+            } else {
+                body.push(0xFE);
+                body.extend_from_slice(&(prev as u32).to_le_bytes());
+            }
+            body.extend_from_slice(entry);
+            prev = body.len() - start;
+        };
+        push(&mut body, b"\x03abc");
+        let long = vec![b'x'; 300];
+        let mut e = vec![0x40 | (300 >> 8) as u8, (300 & 0xff) as u8];
+        e.extend_from_slice(&long);
+        push(&mut body, &e);
+        push(&mut body, &[0xC0, 0x30, 0xF8]); // int16 -2000
+        push(&mut body, &[0xD0, 0x40, 0x42, 0x0F, 0x00]); // int32 1000000
+        push(&mut body, &[0xE0, 0, 0, 0, 0, 1, 0, 0, 0]); // int64 2^32
+        push(&mut body, &[0xF0, 0xFF, 0xFF, 0xFF]); // int24 -1
+        push(&mut body, &[0xFE, 0x85]); // int8 -123
+        push(&mut body, &[0xF1]); // immediate 0
+        push(&mut body, &[0xFD]); // immediate 12
+        let mut zl = Vec::new();
+        let total = 10 + body.len() + 1;
+        zl.extend_from_slice(&(total as u32).to_le_bytes());
+        zl.extend_from_slice(&0u32.to_le_bytes());
+        zl.extend_from_slice(&9u16.to_le_bytes());
+        zl.extend_from_slice(&body);
+        zl.push(0xFF);
+        let mut got = Vec::new();
+        ziplist_for_each(&zl, |e| {
+            got.push(String::from_utf8_lossy(&e.to_key()).into_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                "abc".to_string(),
+                "x".repeat(300),
+                "-2000".into(),
+                "1000000".into(),
+                "4294967296".into(),
+                "-1".into(),
+                "-123".into(),
+                "0".into(),
+                "12".into()
+            ]
+        );
+        assert!(ziplist_for_each(&zl[..zl.len() - 3], |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn listpack_round_trip_and_intset() {
+        let items: Vec<Vec<u8>> = [
+            "0",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "32767",
+            "-32768",
+            "8388607",
+            "-8388608",
+            "2147483647",
+            "-2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "007",
+            "abc",
+            "",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([vec![b'y'; 100], vec![b'z'; 5000]])
+        .collect();
+        let mut buf = Vec::new();
+        let mut lp = ListpackBuilder::new(&mut buf);
+        for i in &items {
+            lp.push(i);
+        }
+        lp.finish();
+        let mut got = Vec::new();
+        listpack_for_each(&buf, |e| {
+            got.push(e.to_key().to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, items);
+        let mut is = Vec::new();
+        intset_build(&mut is, &[-5, 3, 70000]);
+        let mut ints = Vec::new();
+        intset_for_each(&is, |v| ints.push(v)).unwrap();
+        assert_eq!(ints, [-5, 3, 70000]);
+    }
+}

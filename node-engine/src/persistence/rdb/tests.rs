@@ -227,3 +227,91 @@ fn our_file_passes_redis_check_rdb() {
         );
     }
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/rdb/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn redis_fixture_contents() {
+    let mut dbs: Vec<Db> = (0..16).map(|_| Db::new(false)).collect();
+    let (stats, _) = load_into(&fixture("redis7-all-types.rdb"), &mut dbs, 1, true).unwrap();
+    assert_eq!(stats.keys, 16);
+    assert_eq!(dbs[0].len(), 15);
+    assert_eq!(dbs[3].len(), 1);
+    let get = |k: &str| dbs[0].peek(k.as_bytes()).map(|e| e.value.clone()).unwrap();
+    match get("list") {
+        Value::List(l) => assert_eq!(
+            l.iter()
+                .map(|e| String::from_utf8_lossy(e).into_owned())
+                .collect::<Vec<_>>(),
+            ["a", "b", "1", "2", "-300", "70000"]
+        ),
+        v => panic!("{v:?}"),
+    }
+    match get("biglist") {
+        Value::List(l) => assert_eq!(l.len(), 300),
+        v => panic!("{v:?}"),
+    }
+    match get("zset") {
+        Value::ZSet(z) => {
+            let got: Vec<(String, f64)> = z
+                .iter()
+                .map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), s))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    ("c".to_string(), f64::NEG_INFINITY),
+                    ("a".into(), 1.0),
+                    ("b".into(), 2.5),
+                    ("d".into(), f64::INFINITY)
+                ]
+            );
+        }
+        v => panic!("{v:?}"),
+    }
+    match get("bigzset") {
+        Value::ZSet(z) => assert_eq!(z.score(b"m7"), Some(7.25)),
+        v => panic!("{v:?}"),
+    }
+    match get("iset") {
+        Value::Set(s) => assert!(
+            s.len() == 5 && s.contains(b"-5".as_slice()) && s.contains(b"100000".as_slice())
+        ),
+        v => panic!("{v:?}"),
+    }
+    match get("bigiset") {
+        Value::Set(s) => assert_eq!(s.len(), 600),
+        v => panic!("{v:?}"),
+    }
+    match get("hash") {
+        Value::Hash(h) => assert_eq!(
+            h.get(b"f2".as_slice()).map(|v| &v[..]),
+            Some(b"2".as_slice())
+        ),
+        v => panic!("{v:?}"),
+    }
+    match get("long") {
+        Value::Str(s) => assert_eq!(&s[..], "abc".repeat(200).as_bytes()),
+        v => panic!("{v:?}"),
+    }
+    match get("bigint") {
+        Value::Str(s) => assert_eq!(&s[..], b"9223372036854775807"),
+        v => panic!("{v:?}"),
+    }
+    assert!(dbs[0]
+        .peek(b"ttl")
+        .is_some_and(|e| e.expire_at > 1_000_000_000_000));
+}
+
+#[test]
+fn streams_refused_with_a_clear_error() {
+    let mut dbs: Vec<Db> = (0..16).map(|_| Db::new(false)).collect();
+    let e = load_into(&fixture("bad-stream.rdb"), &mut dbs, 1, true).unwrap_err();
+    assert!(e.to_string().contains("streams are not supported"), "{e}");
+}
