@@ -94,6 +94,8 @@ pub struct Node {
     /// How many consumers (replicas, AOF) want propagated commands.
     pub propagation_consumers: usize,
     pub repl: crate::replication::ReplState,
+    /// Connections kept open to MIGRATE targets.
+    pub migrate_cache: crate::cmd::migrate::MigrateCache,
     /// RDB/AOF state: background child, AOF files, last save status.
     pub persistence: crate::persistence::Persistence,
 }
@@ -131,6 +133,7 @@ impl Node {
             propagated: Vec::new(),
             propagation_consumers: 0,
             repl,
+            migrate_cache: Default::default(),
             persistence: Default::default(),
         }
     }

@@ -10,6 +10,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod migrate;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -210,6 +211,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         replication::COMMANDS,
         transactions::COMMANDS,
         cluster::COMMANDS,
+        migrate::COMMANDS,
         persistence::COMMANDS,
     ]
     .into_iter()
