@@ -80,7 +80,10 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     let sup = Supervisor::spawn(config.clone());
     let state = api::AppState::new(sup.clone(), shutdown.clone());
     let router = api::app(state);
-    let sd = shutdown.clone();
+    // The API stays up while the nodes stop, so `slotctl shutdown` can wait
+    // for slotd to be unreachable as the sign that every node is gone.
+    let server_stop = shutdown::Shutdown::new();
+    let sd = server_stop.clone();
     let server = tokio::spawn(async move {
         let res = axum::serve(listener, router).with_graceful_shutdown(async move { sd.wait().await }).await;
         if let Err(e) = res {
@@ -96,6 +99,7 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     notify::notify("STOPPING=1\nSTATUS=stopping nodes");
     tracing::info!("stopping every node");
     sup.stop_all().await;
+    server_stop.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!("all nodes stopped; bye");
     Ok(())

@@ -241,6 +241,9 @@ async fn tail(client: &Client, node: &str, follow: bool, lines: usize, json: boo
     }
     print!("{}", chunk.data);
     if !follow {
+        if !chunk.data.is_empty() && !chunk.data.ends_with('\n') {
+            println!();
+        }
         return 0;
     }
     loop {
