@@ -13,15 +13,29 @@ use tokio::time::{timeout, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("cannot connect to node {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("node {addr} did not answer `{command}` within {ms} ms")]
-    Timeout { addr: SocketAddr, command: String, ms: u64 },
+    Timeout {
+        addr: SocketAddr,
+        command: String,
+        ms: u64,
+    },
     #[error("connection to node {addr} failed: {source}")]
-    Io { addr: SocketAddr, source: std::io::Error },
+    Io {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("node {addr} sent a malformed reply: {what}")]
     Protocol { addr: SocketAddr, what: String },
     #[error("node {addr} refused `{command}`: {message}")]
-    Server { addr: SocketAddr, command: String, message: String },
+    Server {
+        addr: SocketAddr,
+        command: String,
+        message: String,
+    },
     #[error("{0}")]
     Cluster(String),
 }
@@ -96,7 +110,11 @@ impl Conn {
                 buf.extend_from_slice(a.as_bytes());
                 buf.extend_from_slice(b"\r\n");
             }
-            self.stream.get_mut().write_all(&buf).await.map_err(|source| AdminError::Io { addr, source })?;
+            self.stream
+                .get_mut()
+                .write_all(&buf)
+                .await
+                .map_err(|source| AdminError::Io { addr, source })?;
             read_reply(&mut self.stream, addr, 0).await
         })
         .await
@@ -106,7 +124,11 @@ impl Conn {
             ms: limit.as_millis() as u64,
         })??;
         match reply {
-            Resp::Error(message) => Err(AdminError::Server { addr, command, message }),
+            Resp::Error(message) => Err(AdminError::Server {
+                addr,
+                command,
+                message,
+            }),
             other => Ok(other),
         }
     }
@@ -125,18 +147,31 @@ impl Conn {
     }
 }
 
-fn read_reply<'a>(r: &'a mut BufReader<TcpStream>, addr: SocketAddr, depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Resp, AdminError>> + Send + 'a>> {
+fn read_reply<'a>(
+    r: &'a mut BufReader<TcpStream>,
+    addr: SocketAddr,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Resp, AdminError>> + Send + 'a>> {
     Box::pin(async move {
-        let proto = |what: &str| AdminError::Protocol { addr, what: what.to_string() };
+        let proto = |what: &str| AdminError::Protocol {
+            addr,
+            what: what.to_string(),
+        };
         if depth > 16 {
             return Err(proto("nesting too deep"));
         }
         let mut line = Vec::new();
-        let n = r.read_until(b'\n', &mut line).await.map_err(|source| AdminError::Io { addr, source })?;
+        let n = r
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|source| AdminError::Io { addr, source })?;
         if n == 0 {
             return Err(AdminError::Io {
                 addr,
-                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed by the node"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed by the node",
+                ),
             });
         }
         if line.len() < 3 || !line.ends_with(b"\r\n") {
@@ -157,7 +192,9 @@ fn read_reply<'a>(r: &'a mut BufReader<TcpStream>, addr: SocketAddr, depth: usiz
                     return Err(proto("bulk string too large"));
                 }
                 let mut buf = vec![0u8; len as usize + 2];
-                r.read_exact(&mut buf).await.map_err(|source| AdminError::Io { addr, source })?;
+                r.read_exact(&mut buf)
+                    .await
+                    .map_err(|source| AdminError::Io { addr, source })?;
                 buf.truncate(len as usize);
                 Ok(Resp::Bulk(Some(buf)))
             }
@@ -182,7 +219,12 @@ fn read_reply<'a>(r: &'a mut BufReader<TcpStream>, addr: SocketAddr, depth: usiz
 
 /// Parses `key:value` lines of INFO / CLUSTER INFO.
 pub fn info_field(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| l.trim_end().strip_prefix(key).and_then(|r| r.strip_prefix(':')).map(str::to_string))
+    text.lines().find_map(|l| {
+        l.trim_end()
+            .strip_prefix(key)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(str::to_string)
+    })
 }
 
 /// What a node says about itself.
@@ -192,6 +234,8 @@ pub struct Probe {
     pub role: Option<String>,
     /// Port of its master when it is a replica.
     pub master_port: Option<u16>,
+    /// master_link_status of a replica.
+    pub master_link: Option<String>,
     /// Node id (CLUSTER MYID), when cluster mode answers.
     pub id: Option<String>,
     /// Slot ranges it serves, as CLUSTER NODES lists them.
@@ -215,13 +259,19 @@ pub async fn probe(addr: SocketAddr, limit: Duration) -> Result<Probe, AdminErro
     let repl = c.text(&["INFO", "replication"]).await?;
     p.role = info_field(&repl, "role");
     p.master_port = info_field(&repl, "master_port").and_then(|s| s.parse().ok());
+    p.master_link = info_field(&repl, "master_link_status");
     if let Ok(info) = c.text(&["CLUSTER", "INFO"]).await {
         p.cluster_state = info_field(&info, "cluster_state");
         p.known_nodes = info_field(&info, "cluster_known_nodes").and_then(|s| s.parse().ok());
         p.slots_assigned = info_field(&info, "cluster_slots_assigned").and_then(|s| s.parse().ok());
     }
     if let Ok(nodes) = c.text(&["CLUSTER", "NODES"]).await {
-        if let Some(me) = nodes.lines().map(str::split_whitespace).map(Iterator::collect::<Vec<_>>).find(|f| f.len() >= 8 && f[2].split(',').any(|x| x == "myself")) {
+        if let Some(me) = nodes
+            .lines()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+            .find(|f| f.len() >= 8 && f[2].split(',').any(|x| x == "myself"))
+        {
             p.id = Some(me[0].to_string());
             p.flags = Some(me[2].to_string());
             p.slots = me[8..].iter().map(|s| s.to_string()).collect();
@@ -288,16 +338,26 @@ pub async fn formation(nodes: &[SocketAddr], limit: Duration) -> Result<Formatio
     let mut detail = Vec::new();
     for addr in nodes {
         let mut c = Conn::connect(*addr, limit).await?;
-        let info = c.text(&["CLUSTER", "INFO"]).await.map_err(|e| AdminError::Cluster(format!("{e} (is cluster-enabled on? slotd's generated conf sets it)")))?;
+        let info = c.text(&["CLUSTER", "INFO"]).await.map_err(|e| {
+            AdminError::Cluster(format!(
+                "{e} (is cluster-enabled on? slotd's generated conf sets it)"
+            ))
+        })?;
         let state = info_field(&info, "cluster_state").unwrap_or_default();
-        let known: usize = info_field(&info, "cluster_known_nodes").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let assigned: usize = info_field(&info, "cluster_slots_assigned").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let known: usize = info_field(&info, "cluster_known_nodes")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let assigned: usize = info_field(&info, "cluster_slots_assigned")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         if state != "ok" || known != nodes.len() {
             all_ok = false;
         }
         if known > 1 || assigned > 0 {
             all_empty = false;
-            detail.push(format!("{addr} knows {known} nodes and has {assigned} slots assigned"));
+            detail.push(format!(
+                "{addr} knows {known} nodes and has {assigned} slots assigned"
+            ));
         }
     }
     Ok(if all_ok {
@@ -316,7 +376,11 @@ pub async fn formation(nodes: &[SocketAddr], limit: Duration) -> Result<Formatio
 /// # Errors
 /// Too few masters, a node unreachable or refusing a command, a partially
 /// formed cluster, or the deadline passing (message says which step).
-pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) -> Result<CreateReport, AdminError> {
+pub async fn create(
+    nodes: &[SocketAddr],
+    replicas: usize,
+    deadline: Instant,
+) -> Result<CreateReport, AdminError> {
     let limit = Duration::from_secs(2);
     let masters = nodes.len() / (replicas + 1);
     if masters < 3 {
@@ -372,7 +436,8 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
         let (f, l) = (first.to_string(), last.to_string());
         if let Err(e) = conns[i].cmd(&["CLUSTER", "ADDSLOTSRANGE", &f, &l]).await {
             // Older nodes lack ADDSLOTSRANGE: fall back to listing every slot.
-            if !matches!(&e, AdminError::Server { message, .. } if message.to_ascii_lowercase().contains("unknown")) {
+            if !matches!(&e, AdminError::Server { message, .. } if message.to_ascii_lowercase().contains("unknown"))
+            {
                 return Err(e);
             }
             let slots: Vec<String> = (*first..=*last).map(|s| s.to_string()).collect();
@@ -384,7 +449,9 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
     }
     for (i, c) in conns.iter_mut().enumerate() {
         // Distinct epochs avoid a collision round at start, as redis-cli does.
-        let _ = c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]).await;
+        let _ = c
+            .cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()])
+            .await;
     }
     let first_ip = nodes[0].ip().to_string();
     let first_port = nodes[0].port().to_string();
@@ -400,11 +467,18 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
                 .lines()
                 .filter(|l| {
                     let f: Vec<&str> = l.split_whitespace().collect();
-                    f.len() >= 8 && ids.iter().any(|id| id == f[0]) && !f[2].contains("handshake") && !f[2].contains("noaddr")
+                    f.len() >= 8
+                        && ids.iter().any(|id| id == f[0])
+                        && !f[2].contains("handshake")
+                        && !f[2].contains("noaddr")
                 })
                 .count();
             if known < nodes.len() {
-                pending = Some(format!("{} knows {known} of {} nodes", nodes[i], nodes.len()));
+                pending = Some(format!(
+                    "{} knows {known} of {} nodes",
+                    nodes[i],
+                    nodes.len()
+                ));
                 break;
             }
         }
@@ -419,7 +493,9 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
         loop {
             match conns[j].cmd(&["CLUSTER", "REPLICATE", &ids[m]]).await {
                 Ok(_) => break,
-                Err(AdminError::Server { .. }) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(AdminError::Server { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -435,11 +511,31 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
             }
         }
         match pending {
-            None => return Ok(report),
+            None => break,
             Some(p) if Instant::now() >= deadline => return Err(AdminError::Cluster(format!("node {p} did not reach cluster_state:ok in time; see its log and `redis-cli -p {} CLUSTER NODES`", p.port()))),
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+    // A replica that never finished its first sync cannot be promoted (its
+    // data counts as too old), so the cluster is not ready for a failover
+    // until every replica's link is up (Redis delays the first diskless sync
+    // by repl-diskless-sync-delay, 5 s by default).
+    for j in masters..nodes.len() {
+        loop {
+            let repl = conns[j].text(&["INFO", "replication"]).await?;
+            if info_field(&repl, "master_link_status").as_deref() == Some("up") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(AdminError::Cluster(format!(
+                    "replica {} did not finish its first sync with its master in time; see its log",
+                    nodes[j]
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -448,7 +544,10 @@ mod tests {
 
     #[test]
     fn even_split_matches_redis_cli() {
-        assert_eq!(slot_ranges(3), vec![(0, 5460), (5461, 10922), (10923, 16383)]);
+        assert_eq!(
+            slot_ranges(3),
+            vec![(0, 5460), (5461, 10922), (10923, 16383)]
+        );
         let four = slot_ranges(4);
         assert_eq!(four.first(), Some(&(0, 4095)));
         assert_eq!(four.last(), Some(&(12288, 16383)));

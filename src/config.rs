@@ -52,7 +52,10 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{}", render_problems(file, problems))]
-    Invalid { file: String, problems: Vec<Problem> },
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
 }
 
 impl ConfigError {
@@ -73,7 +76,9 @@ fn render_problems(file: &str, problems: &[Problem]) -> String {
     );
     for p in problems {
         match p.line {
-            Some(line) => out.push_str(&format!("\n{file}:{line}: {}\n  fix: {}", p.message, p.fix)),
+            Some(line) => {
+                out.push_str(&format!("\n{file}:{line}: {}\n  fix: {}", p.message, p.fix))
+            }
             None => out.push_str(&format!("\n{file}: {}\n  fix: {}", p.message, p.fix)),
         }
     }
@@ -274,7 +279,11 @@ struct Checker<'a> {
 impl<'a> Checker<'a> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     }
     fn at<T>(&mut self, span: &Spanned<T>, message: impl Into<String>, fix: impl Into<String>) {
         let line = self.line_of(span.span().start);
@@ -292,7 +301,14 @@ impl<'a> Checker<'a> {
         });
     }
     /// An integer within bounds, or the default.
-    fn int(&mut self, v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64, default: i64) -> i64 {
+    fn int(
+        &mut self,
+        v: &Option<Spanned<i64>>,
+        key: &str,
+        min: i64,
+        max: i64,
+        default: i64,
+    ) -> i64 {
         match v {
             None => default,
             Some(s) if (min..=max).contains(s.get_ref()) => *s.get_ref(),
@@ -307,9 +323,18 @@ impl<'a> Checker<'a> {
         }
     }
     /// One of a fixed set of words, or the default.
-    fn choice<T: Copy>(&mut self, v: &Option<Spanned<String>>, key: &str, options: &[(&str, T)], default: T) -> T {
+    fn choice<T: Copy>(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        key: &str,
+        options: &[(&str, T)],
+        default: T,
+    ) -> T {
         let Some(s) = v else { return default };
-        if let Some((_, t)) = options.iter().find(|(name, _)| *name == s.get_ref().as_str()) {
+        if let Some((_, t)) = options
+            .iter()
+            .find(|(name, _)| *name == s.get_ref().as_str())
+        {
             return *t;
         }
         let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
@@ -370,8 +395,16 @@ impl Config {
         Config::from_raw(raw, text, file, base)
     }
 
-    fn from_raw(raw: RawConfig, text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-        let mut c = Checker { text, problems: Vec::new() };
+    fn from_raw(
+        raw: RawConfig,
+        text: &str,
+        file: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
+        let mut c = Checker {
+            text,
+            problems: Vec::new(),
+        };
 
         // [supervisor]
         let default_api: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 6300));
@@ -380,14 +413,25 @@ impl Config {
             Some(s) => match s.get_ref().parse::<SocketAddr>() {
                 Ok(a) => a,
                 Err(_) => {
-                    c.at(s, format!("supervisor.api = \"{}\" is not an IP:PORT address", s.get_ref()), "use an address such as \"127.0.0.1:6300\"");
+                    c.at(
+                        s,
+                        format!(
+                            "supervisor.api = \"{}\" is not an IP:PORT address",
+                            s.get_ref()
+                        ),
+                        "use an address such as \"127.0.0.1:6300\"",
+                    );
                     default_api
                 }
             },
         };
         let api_token = match &raw.supervisor.api_token {
             Some(s) if s.get_ref().trim().len() < 8 => {
-                c.at(s, "supervisor.api_token is shorter than 8 characters", "use a long random token, e.g. the output of `openssl rand -hex 16`");
+                c.at(
+                    s,
+                    "supervisor.api_token is shorter than 8 characters",
+                    "use a long random token, e.g. the output of `openssl rand -hex 16`",
+                );
                 None
             }
             Some(s) => Some(s.get_ref().clone()),
@@ -406,18 +450,46 @@ impl Config {
         let data_dir = match &raw.supervisor.data_dir {
             None => base.join("slotd-data"),
             Some(s) if s.get_ref().trim().is_empty() => {
-                c.at(s, "supervisor.data_dir is empty", "set a directory such as \"slotd-data\" or \"/var/lib/slotd\"");
+                c.at(
+                    s,
+                    "supervisor.data_dir is empty",
+                    "set a directory such as \"slotd-data\" or \"/var/lib/slotd\"",
+                );
                 base.join("slotd-data")
             }
             Some(s) => base.join(s.get_ref()),
         };
 
         // [engine]
-        let kind = c.choice(&raw.engine.kind, "engine.kind", &[("builtin", EngineKind::Builtin), ("redis-server", EngineKind::RedisServer)], EngineKind::Builtin);
-        let mode = c.choice(&raw.engine.mode, "engine.mode", &[("process", EngineMode::Process), ("inproc", EngineMode::Inproc)], EngineMode::Process);
-        let redis_server = raw.engine.redis_server.as_ref().map(|s| PathBuf::from(s.get_ref())).unwrap_or_else(|| PathBuf::from("redis-server"));
+        let kind = c.choice(
+            &raw.engine.kind,
+            "engine.kind",
+            &[
+                ("builtin", EngineKind::Builtin),
+                ("redis-server", EngineKind::RedisServer),
+            ],
+            EngineKind::Builtin,
+        );
+        let mode = c.choice(
+            &raw.engine.mode,
+            "engine.mode",
+            &[
+                ("process", EngineMode::Process),
+                ("inproc", EngineMode::Inproc),
+            ],
+            EngineMode::Process,
+        );
+        let redis_server = raw
+            .engine
+            .redis_server
+            .as_ref()
+            .map(|s| PathBuf::from(s.get_ref()))
+            .unwrap_or_else(|| PathBuf::from("redis-server"));
         if kind == EngineKind::RedisServer && find_program(&redis_server).is_none() {
-            let msg = format!("engine.kind = \"redis-server\" but `{}` is not an executable file or in PATH", redis_server.display());
+            let msg = format!(
+                "engine.kind = \"redis-server\" but `{}` is not an executable file or in PATH",
+                redis_server.display()
+            );
             let fix = "install Redis 7 (`apt-get install redis-server`), set engine.redis_server to its full path, or use engine.kind = \"builtin\"";
             match raw.engine.redis_server.as_ref() {
                 Some(s) => c.at(s, msg, fix),
@@ -430,8 +502,19 @@ impl Config {
 
         // [cluster]
         let replicas = c.int(&raw.cluster.replicas, "cluster.replicas", 0, 5, 1) as usize;
-        let node_timeout_ms = c.int(&raw.cluster.node_timeout_ms, "cluster.node_timeout_ms", 100, 3_600_000, 5000) as u64;
-        let create = c.choice(&raw.cluster.create, "cluster.create", &[("auto", CreateMode::Auto), ("manual", CreateMode::Manual)], CreateMode::Auto);
+        let node_timeout_ms = c.int(
+            &raw.cluster.node_timeout_ms,
+            "cluster.node_timeout_ms",
+            100,
+            3_600_000,
+            5000,
+        ) as u64;
+        let create = c.choice(
+            &raw.cluster.create,
+            "cluster.create",
+            &[("auto", CreateMode::Auto), ("manual", CreateMode::Manual)],
+            CreateMode::Auto,
+        );
 
         // [nodes]
         let host: IpAddr = match &raw.nodes.host {
@@ -452,21 +535,42 @@ impl Config {
         for p in &ports {
             if !seen.insert(*p) {
                 if let Some(s) = &raw.nodes.ports {
-                    c.at(s, format!("port {p} is listed twice in nodes.ports"), "list each port once");
+                    c.at(
+                        s,
+                        format!("port {p} is listed twice in nodes.ports"),
+                        "list each port once",
+                    );
                 }
             }
             if seen.contains(&(p.wrapping_add(10000))) {
                 if let Some(s) = &raw.nodes.ports {
-                    c.at(s, format!("port {} is the cluster bus port of node {p} (port + 10000)", p + 10000), "choose ports that are not 10000 apart");
+                    c.at(
+                        s,
+                        format!(
+                            "port {} is the cluster bus port of node {p} (port + 10000)",
+                            p + 10000
+                        ),
+                        "choose ports that are not 10000 apart",
+                    );
                 }
             }
-            if *p == api.port() && (api.ip() == host || api.ip().is_unspecified() || host.is_unspecified()) {
+            if *p == api.port()
+                && (api.ip() == host || api.ip().is_unspecified() || host.is_unspecified())
+            {
                 if let Some(s) = &raw.nodes.ports {
-                    c.at(s, format!("port {p} is also the API port (supervisor.api)"), "move the API or the node to another port");
+                    c.at(
+                        s,
+                        format!("port {p} is also the API port (supervisor.api)"),
+                        "move the API or the node to another port",
+                    );
                 }
             }
         }
-        let masters = if replicas + 1 > 0 { ports.len() / (replicas + 1) } else { 0 };
+        let masters = if replicas + 1 > 0 {
+            ports.len() / (replicas + 1)
+        } else {
+            0
+        };
         if create == CreateMode::Auto && !ports.is_empty() && masters < 3 {
             let msg = format!(
                 "cluster.create = \"auto\" with {} nodes and replicas = {replicas} gives {masters} masters; a Redis Cluster needs at least 3",
@@ -483,9 +587,25 @@ impl Config {
         }
         let mut overrides: BTreeMap<u16, BTreeMap<String, String>> = BTreeMap::new();
         for (key, table) in &raw.nodes.overrides {
-            let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok().filter(|p| ports.contains(p));
+            let port = key
+                .strip_prefix("node")
+                .unwrap_or(key)
+                .parse::<u16>()
+                .ok()
+                .filter(|p| ports.contains(p));
             let Some(port) = port else {
-                c.at(table, format!("[nodes.override.{key}] does not name a configured node"), format!("use one of the ports in nodes.ports ({})", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")));
+                c.at(
+                    table,
+                    format!("[nodes.override.{key}] does not name a configured node"),
+                    format!(
+                        "use one of the ports in nodes.ports ({})",
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
                 continue;
             };
             let mut probe = node_engine::NodeConfig::default();
@@ -493,21 +613,39 @@ impl Config {
             for (name, value) in table.get_ref() {
                 let name_l = name.to_ascii_lowercase();
                 if MANAGED_DIRECTIVES.contains(&name_l.as_str()) {
-                    c.at(value, format!("`{name}` is written by slotd and cannot be overridden"), "remove it; slotd derives it from [supervisor] and [nodes]");
+                    c.at(
+                        value,
+                        format!("`{name}` is written by slotd and cannot be overridden"),
+                        "remove it; slotd derives it from [supervisor] and [nodes]",
+                    );
                     continue;
                 }
                 let text = match value.get_ref() {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Float(f) => f.to_string(),
-                    toml::Value::Boolean(b) => if *b { "yes".into() } else { "no".into() },
+                    toml::Value::Boolean(b) => {
+                        if *b {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        }
+                    }
                     _ => {
-                        c.at(value, format!("override `{name}` must be a string, number or boolean"), "write the value as in redis.conf, e.g. maxmemory = \"100mb\"");
+                        c.at(
+                            value,
+                            format!("override `{name}` must be a string, number or boolean"),
+                            "write the value as in redis.conf, e.g. maxmemory = \"100mb\"",
+                        );
                         continue;
                     }
                 };
                 if text.contains('\n') || text.contains('"') {
-                    c.at(value, format!("override `{name}` contains a newline or a quote"), "use a single-line value without quotes");
+                    c.at(
+                        value,
+                        format!("override `{name}` contains a newline or a quote"),
+                        "use a single-line value without quotes",
+                    );
                     continue;
                 }
                 if let Err(reason) = probe.set_checked(&name_l, &text) {
@@ -534,7 +672,9 @@ impl Config {
                 let mut out = Vec::new();
                 for pair in s.get_ref() {
                     match pair.as_slice() {
-                        [secs, changes] if *secs > 0 && *changes > 0 => out.push((*secs as u64, *changes as u64)),
+                        [secs, changes] if *secs > 0 && *changes > 0 => {
+                            out.push((*secs as u64, *changes as u64))
+                        }
                         _ => {
                             c.at(s, format!("persistence.save entry {pair:?} is not [seconds, changes] with both > 0"), "write save points like [[900, 1], [300, 10]], or save = [] for no snapshots");
                         }
@@ -543,26 +683,72 @@ impl Config {
                 out
             }
         };
-        let appendonly = raw.persistence.appendonly.as_ref().map(|s| *s.get_ref()).unwrap_or(false);
-        let appendfsync = c.choice(&raw.persistence.appendfsync, "persistence.appendfsync", &[("always", "always"), ("everysec", "everysec"), ("no", "no")], "everysec").to_string();
+        let appendonly = raw
+            .persistence
+            .appendonly
+            .as_ref()
+            .map(|s| *s.get_ref())
+            .unwrap_or(false);
+        let appendfsync = c
+            .choice(
+                &raw.persistence.appendfsync,
+                "persistence.appendfsync",
+                &[("always", "always"), ("everysec", "everysec"), ("no", "no")],
+                "everysec",
+            )
+            .to_string();
 
         // [restart]
         let policy = c.choice(
             &raw.restart.policy,
             "restart.policy",
-            &[("never", RestartPolicy::Never), ("unexpected", RestartPolicy::Unexpected), ("always", RestartPolicy::Always)],
+            &[
+                ("never", RestartPolicy::Never),
+                ("unexpected", RestartPolicy::Unexpected),
+                ("always", RestartPolicy::Always),
+            ],
             RestartPolicy::Unexpected,
         );
-        let start_retries = c.int(&raw.restart.start_retries, "restart.start_retries", 0, 100, 3) as u32;
-        let backoff_ms = c.int(&raw.restart.backoff_ms, "restart.backoff_ms", 10, 600_000, 1000) as u64;
-        let backoff_max_ms = c.int(&raw.restart.backoff_max_ms, "restart.backoff_max_ms", 10, 3_600_000, 30_000) as u64;
+        let start_retries = c.int(
+            &raw.restart.start_retries,
+            "restart.start_retries",
+            0,
+            100,
+            3,
+        ) as u32;
+        let backoff_ms = c.int(
+            &raw.restart.backoff_ms,
+            "restart.backoff_ms",
+            10,
+            600_000,
+            1000,
+        ) as u64;
+        let backoff_max_ms = c.int(
+            &raw.restart.backoff_max_ms,
+            "restart.backoff_max_ms",
+            10,
+            3_600_000,
+            30_000,
+        ) as u64;
         if backoff_max_ms < backoff_ms {
             if let Some(s) = &raw.restart.backoff_max_ms {
                 c.at(s, format!("restart.backoff_max_ms = {backoff_max_ms} is below restart.backoff_ms = {backoff_ms}"), "make backoff_max_ms at least backoff_ms");
             }
         }
-        let start_timeout_ms = c.int(&raw.restart.start_timeout_ms, "restart.start_timeout_ms", 100, 3_600_000, 10_000) as u64;
-        let stop_timeout_ms = c.int(&raw.restart.stop_timeout_ms, "restart.stop_timeout_ms", 100, 3_600_000, 10_000) as u64;
+        let start_timeout_ms = c.int(
+            &raw.restart.start_timeout_ms,
+            "restart.start_timeout_ms",
+            100,
+            3_600_000,
+            10_000,
+        ) as u64;
+        let stop_timeout_ms = c.int(
+            &raw.restart.stop_timeout_ms,
+            "restart.stop_timeout_ms",
+            100,
+            3_600_000,
+            10_000,
+        ) as u64;
 
         if !c.problems.is_empty() {
             c.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
@@ -573,11 +759,27 @@ impl Config {
         }
         Ok(Config {
             source: None,
-            supervisor: SupervisorConfig { api, api_token, data_dir },
-            engine: EngineConfig { kind, mode, redis_server },
-            cluster: ClusterConfig { replicas, node_timeout_ms, create },
+            supervisor: SupervisorConfig {
+                api,
+                api_token,
+                data_dir,
+            },
+            engine: EngineConfig {
+                kind,
+                mode,
+                redis_server,
+            },
+            cluster: ClusterConfig {
+                replicas,
+                node_timeout_ms,
+                create,
+            },
             nodes,
-            persistence: Persistence { save, appendonly, appendfsync },
+            persistence: Persistence {
+                save,
+                appendonly,
+                appendfsync,
+            },
             restart: RestartConfig {
                 policy,
                 start_retries,
@@ -591,7 +793,11 @@ impl Config {
 
     /// Finds a node by port ("6380") or name ("node6380").
     pub fn find_node(&self, key: &str) -> Option<&NodeSpec> {
-        let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok()?;
+        let port = key
+            .strip_prefix("node")
+            .unwrap_or(key)
+            .parse::<u16>()
+            .ok()?;
         self.nodes.iter().find(|n| n.port == port)
     }
 
@@ -624,11 +830,17 @@ fn flatten(v: &serde_json::Value) -> BTreeMap<String, String> {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(p, v, out);
                 }
             }
-            serde_json::Value::Array(items) if items.iter().all(|i| i.is_object()) && !items.is_empty() => {
+            serde_json::Value::Array(items)
+                if items.iter().all(|i| i.is_object()) && !items.is_empty() =>
+            {
                 for (i, item) in items.iter().enumerate() {
                     walk(format!("{prefix}[{i}]"), item, out);
                 }
@@ -655,9 +867,15 @@ fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
                 _ => None,
             };
             match parsed {
-                Some((a, b)) if check(a) && check(b) && a <= b && b - a < 1000 => (a as u16..=b as u16).collect(),
+                Some((a, b)) if check(a) && check(b) && a <= b && b - a < 1000 => {
+                    (a as u16..=b as u16).collect()
+                }
                 _ => {
-                    c.at(s, format!("nodes.ports = \"{r}\" is not a valid port range"), fix);
+                    c.at(
+                        s,
+                        format!("nodes.ports = \"{r}\" is not a valid port range"),
+                        fix,
+                    );
                     Vec::new()
                 }
             }
@@ -683,12 +901,18 @@ fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
 /// otherwise the first executable match in PATH.
 pub fn find_program(prog: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    let executable = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
     if prog.components().count() > 1 || prog.is_absolute() {
         return executable(prog).then(|| prog.to_path_buf());
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| executable(p))
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| executable(p))
 }
 
 impl fmt::Display for EngineKind {
@@ -715,7 +939,10 @@ mod tests {
         assert_eq!(c.nodes[0].port, 6380);
         assert_eq!(c.nodes[5].port, 6385);
         assert_eq!(c.cluster.replicas, 1);
-        assert_eq!(c.supervisor.api, "127.0.0.1:6300".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(
+            c.supervisor.api,
+            "127.0.0.1:6300".parse::<SocketAddr>().expect("addr")
+        );
         assert_eq!(c.supervisor.data_dir, PathBuf::from("/base/slotd-data"));
         assert_eq!(c.engine.kind, EngineKind::Builtin);
         assert_eq!(c.engine.mode, EngineMode::Process);
@@ -731,13 +958,20 @@ mod tests {
         let lines: Vec<Option<usize>> = err.problems().iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![Some(2), Some(3), Some(5), Some(7)], "{err}");
         let shown = err.to_string();
-        assert!(shown.contains("t.toml:3: cluster.create = \"sometimes\""), "{shown}");
-        assert!(shown.contains("fix: use one of \"auto\", \"manual\""), "{shown}");
+        assert!(
+            shown.contains("t.toml:3: cluster.create = \"sometimes\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("fix: use one of \"auto\", \"manual\""),
+            "{shown}"
+        );
     }
 
     #[test]
     fn unknown_key_names_its_line() {
-        let err = parse("[supervisor]\napi = \"127.0.0.1:1\"\nport = 5\n").expect_err("unknown key");
+        let err =
+            parse("[supervisor]\napi = \"127.0.0.1:1\"\nport = 5\n").expect_err("unknown key");
         assert_eq!(err.problems()[0].line, Some(3));
         assert!(err.to_string().contains("unknown field `port`"), "{err}");
     }
@@ -746,15 +980,22 @@ mod tests {
     fn non_loopback_api_needs_token() {
         let err = parse("[supervisor]\napi = \"0.0.0.0:6300\"\n").expect_err("needs token");
         assert!(err.to_string().contains("api_token"), "{err}");
-        let ok = parse("[supervisor]\napi = \"0.0.0.0:6300\"\napi_token = \"0123456789abcdef\"\n").expect("with token");
+        let ok = parse("[supervisor]\napi = \"0.0.0.0:6300\"\napi_token = \"0123456789abcdef\"\n")
+            .expect("with token");
         assert_eq!(ok.supervisor.api_token.as_deref(), Some("0123456789abcdef"));
     }
 
     #[test]
     fn ports_list_and_overrides() {
         let c = parse("[nodes]\nports = [7001, 7002, 7003]\n[nodes.override.7002]\nmaxmemory = \"100mb\"\nappendonly = true\n[cluster]\nreplicas = 0\n").expect("valid");
-        assert_eq!(c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(), vec![7001, 7002, 7003]);
-        assert_eq!(c.nodes[1].overrides.get("appendonly").map(String::as_str), Some("yes"));
+        assert_eq!(
+            c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
+            vec![7001, 7002, 7003]
+        );
+        assert_eq!(
+            c.nodes[1].overrides.get("appendonly").map(String::as_str),
+            Some("yes")
+        );
         assert_eq!(c.find_node("node7002").map(|n| n.port), Some(7002));
         assert_eq!(c.find_node("7003").map(|n| n.port), Some(7003));
         assert!(c.find_node("7004").is_none());
@@ -768,14 +1009,18 @@ mod tests {
     fn too_few_masters_for_auto_create() {
         let err = parse("[nodes]\nports = \"7000-7003\"\n").expect_err("4 nodes, replicas 1");
         assert!(err.to_string().contains("at least 3"), "{err}");
-        parse("[nodes]\nports = \"7000-7003\"\n[cluster]\ncreate = \"manual\"\n").expect("manual is fine");
+        parse("[nodes]\nports = \"7000-7003\"\n[cluster]\ncreate = \"manual\"\n")
+            .expect("manual is fine");
     }
 
     #[test]
     fn diff_names_changed_keys() {
         let a = parse("").expect("a");
         let b = parse("[restart]\nstart_retries = 5\n").expect("b");
-        assert_eq!(a.diff(&b), vec!["restart.start_retries: 3 -> 5".to_string()]);
+        assert_eq!(
+            a.diff(&b),
+            vec!["restart.start_retries: 3 -> 5".to_string()]
+        );
         assert!(a.diff(&a).is_empty());
     }
 }

@@ -42,7 +42,9 @@ const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
 const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
 fn read_trim(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// THP's active mode: the bracketed word in "always [madvise] never".
@@ -75,8 +77,15 @@ pub fn run_checks() -> Vec<Check> {
         fix: "sysctl -w net.core.somaxconn=1024 && echo 'net.core.somaxconn = 1024' > /etc/sysctl.d/60-slotd-somaxconn.conf".into(),
         fix_result: None,
     });
-    let thp = if Path::new(THP).exists() { read_trim(THP).and_then(|t| thp_mode(&t)) } else { Some("not supported by this kernel".into()) };
-    let thp_ok = matches!(thp.as_deref(), Some("never") | Some("madvise") | Some("not supported by this kernel"));
+    let thp = if Path::new(THP).exists() {
+        read_trim(THP).and_then(|t| thp_mode(&t))
+    } else {
+        Some("not supported by this kernel".into())
+    };
+    let thp_ok = matches!(
+        thp.as_deref(),
+        Some("never") | Some("madvise") | Some("not supported by this kernel")
+    );
     out.push(Check {
         name: "transparent_hugepage".into(),
         value: thp.unwrap_or_else(|| "unreadable".into()),
@@ -109,11 +118,13 @@ pub fn run_checks() -> Vec<Check> {
 /// # Errors
 /// The limit cannot be read or set.
 pub fn raise_nofile() -> Result<(u64, u64), String> {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
+        .map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
     if soft >= hard {
         return Ok((soft, soft));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|e| format!("cannot raise RLIMIT_NOFILE to {hard}: {e}"))?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+        .map_err(|e| format!("cannot raise RLIMIT_NOFILE to {hard}: {e}"))?;
     Ok((soft, hard))
 }
 
@@ -167,12 +178,25 @@ mod tests {
     fn reports_each_check_with_value_why_and_fix() {
         let checks = run_checks();
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, vec!["vm.overcommit_memory", "net.core.somaxconn", "transparent_hugepage", "open files (RLIMIT_NOFILE)"]);
+        assert_eq!(
+            names,
+            vec![
+                "vm.overcommit_memory",
+                "net.core.somaxconn",
+                "transparent_hugepage",
+                "open files (RLIMIT_NOFILE)"
+            ]
+        );
         for c in &checks {
-            assert!(!c.value.is_empty() && !c.why.is_empty() && !c.fix.is_empty(), "{c:?}");
+            assert!(
+                !c.value.is_empty() && !c.why.is_empty() && !c.fix.is_empty(),
+                "{c:?}"
+            );
         }
         // The check agrees with what the kernel says.
-        let over = std::fs::read_to_string(OVERCOMMIT).map(|s| s.trim() == "1").ok();
+        let over = std::fs::read_to_string(OVERCOMMIT)
+            .map(|s| s.trim() == "1")
+            .ok();
         if let Some(ok) = over {
             assert_eq!(checks[0].level == Level::Ok, ok);
         }
@@ -180,8 +204,14 @@ mod tests {
 
     #[test]
     fn thp_mode_parses_brackets() {
-        assert_eq!(thp_mode("always [madvise] never").as_deref(), Some("madvise"));
-        assert_eq!(thp_mode("[always] madvise never").as_deref(), Some("always"));
+        assert_eq!(
+            thp_mode("always [madvise] never").as_deref(),
+            Some("madvise")
+        );
+        assert_eq!(
+            thp_mode("[always] madvise never").as_deref(),
+            Some("always")
+        );
         assert_eq!(thp_mode("garbage"), None);
     }
 }

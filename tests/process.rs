@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 const LONG: Duration = Duration::from_secs(30);
 
 async fn ping(port: u16) -> bool {
-    slotd::cluster_admin::ping(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(300)).await
+    slotd::cluster_admin::ping(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(300),
+    )
+    .await
 }
 
 fn kill9(pid: u32) {
@@ -41,7 +45,11 @@ async fn six_nodes_run_kill_stays_down_start_brings_back() {
         assert!(ping(n.port).await, "{} RUNNING but no PONG", n.name);
         let pid = n.pid.expect("pid");
         assert!(alive(pid) && pid != s.pid(), "node runs in its own process");
-        assert_eq!(n.role.as_deref(), Some("master"), "role as the node reports it");
+        assert_eq!(
+            n.role.as_deref(),
+            Some("master"),
+            "role as the node reports it"
+        );
         assert!(std::path::Path::new(&n.log).exists(), "log file {}", n.log);
     }
     let (code, out, _) = s.slotctl(&["status"]);
@@ -72,7 +80,11 @@ async fn six_nodes_run_kill_stays_down_start_brings_back() {
     assert_eq!(code, 0, "{err}");
     let pid = n.pid.expect("pid");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    assert!(stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('T')), "{stat}");
+    assert!(
+        stat.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('T')),
+        "{stat}"
+    );
     assert!(!ping(victim).await, "paused node answered");
     assert_eq!(s.node(victim).await.map(|n| n.state), Some(State::Paused));
     let (code, _, err) = s.slotctl(&["resume", &victim.to_string()]);
@@ -119,7 +131,10 @@ async fn crash_is_restarted_with_backoff_then_fatal_and_busy_port_is_named() {
     let holder = std::net::TcpListener::bind(("127.0.0.1", victim)).expect("hold the port");
     let (code, out, err) = s.slotctl(&["start", &victim.to_string()]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains(&format!("port {victim}")) && err.contains("not free"), "{err}");
+    assert!(
+        err.contains(&format!("port {victim}")) && err.contains("not free"),
+        "{err}"
+    );
     drop(holder);
     let (code, out, err) = s.slotctl(&["start", &victim.to_string()]);
     assert_eq!(code, 0, "{out}{err}");
@@ -157,11 +172,18 @@ async fn restarted_slotd_adopts_nodes_and_shutdown_leaves_no_process() {
     assert!(out.contains("slotd stopped"), "{out}");
     let exit = s.wait_exit(LONG).await;
     assert_eq!(exit, Some(0), "slotd exits cleanly: {}", s.log());
-    assert!(s.processes_using_data_dir().is_empty(), "processes left: {:?}", s.processes_using_data_dir());
+    assert!(
+        s.processes_using_data_dir().is_empty(),
+        "processes left: {:?}",
+        s.processes_using_data_dir()
+    );
     for p in &pids {
         assert!(!alive(*p));
     }
     for port in &cfg.ports {
-        assert!(std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(), "port {port} released");
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(),
+            "port {port} released"
+        );
     }
 }

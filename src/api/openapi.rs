@@ -25,7 +25,9 @@ const DOCS: &[(&str, &str, &str, &str, &str, Option<&str>)] = &[
 
 /// The paths and methods documented, for the consistency test.
 pub fn documented() -> Vec<(String, String)> {
-    DOCS.iter().map(|d| (d.0.to_string(), d.1.to_string())).collect()
+    DOCS.iter()
+        .map(|d| (d.0.to_string(), d.1.to_string()))
+        .collect()
 }
 
 fn node_param() -> Value {
@@ -74,20 +76,37 @@ pub fn document() -> Value {
             responses.insert("503".into(), json!({"description": "Some node is not RUNNING", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}));
         }
         if path.contains("{node}") {
-            responses.insert("404".into(), error_response("Unknown node; the message lists the known ones"));
+            responses.insert(
+                "404".into(),
+                error_response("Unknown node; the message lists the known ones"),
+            );
         }
         if *method == "POST" && path.contains("{node}") {
-            responses.insert("409".into(), error_response("Not possible in the node's state (e.g. kill a node that is not running)"));
+            responses.insert(
+                "409".into(),
+                error_response(
+                    "Not possible in the node's state (e.g. kill a node that is not running)",
+                ),
+            );
             responses.insert("500".into(), error_response("The action failed"));
         }
         if request.is_some() || path.ends_with("/log") {
             responses.insert("400".into(), error_response("Invalid body or query"));
         }
         if *path == "/v1/cluster/create" {
-            responses.insert("409".into(), error_response("Nodes not all RUNNING, or a creation is already running"));
-            responses.insert("500".into(), error_response("Creation failed (message says at which step)"));
+            responses.insert(
+                "409".into(),
+                error_response("Nodes not all RUNNING, or a creation is already running"),
+            );
+            responses.insert(
+                "500".into(),
+                error_response("Creation failed (message says at which step)"),
+            );
         }
-        responses.insert("401".into(), error_response("Missing or wrong bearer token (when supervisor.api_token is set)"));
+        responses.insert(
+            "401".into(),
+            error_response("Missing or wrong bearer token (when supervisor.api_token is set)"),
+        );
         op.insert("responses".into(), Value::Object(responses));
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         if let Value::Object(m) = entry {
@@ -115,13 +134,13 @@ pub fn document() -> Value {
                 "NodeView": {"type": "object", "properties": {
                     "name": s("string"), "host": s("string"), "port": s("integer"), "state": {"$ref": "#/components/schemas/State"},
                     "pid": ns("integer"), "uptime_s": ns("integer"), "restarts": s("integer"), "adopted": s("boolean"),
-                    "last_exit": exit, "message": ns("string"), "role": ns("string"), "master_port": ns("integer"),
+                    "last_exit": exit, "message": ns("string"), "role": ns("string"), "master_port": ns("integer"), "master_link": ns("string"),
                     "node_id": ns("string"), "slots": {"type": "array", "items": s("string")}, "cluster_state": ns("string"),
                     "rss_bytes": ns("integer"), "cpu_percent": ns("number"), "log": s("string")
                 }},
                 "StatusResponse": {"type": "object", "properties": {
                     "slotd_pid": s("integer"), "slotd_uptime_s": s("integer"), "engine": s("string"), "config": ns("string"), "data_dir": s("string"),
-                    "cluster": {"type": "object", "properties": {"state": ns("string"), "create": s("string"), "nodes_running": s("integer"), "nodes_total": s("integer")}},
+                    "cluster": {"type": "object", "properties": {"state": ns("string"), "create": s("string"), "formation": ns("string"), "nodes_running": s("integer"), "nodes_total": s("integer")}},
                     "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/NodeView"}}
                 }},
                 "KillRequest": {"type": "object", "additionalProperties": false, "properties": {"signal": {"type": "string", "description": "SIGKILL (default), TERM, 9, ..."}}},

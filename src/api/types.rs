@@ -32,6 +32,8 @@ pub struct NodeView {
     /// "master" / "slave" from INFO replication.
     pub role: Option<String>,
     pub master_port: Option<u16>,
+    /// A replica's master_link_status ("up" once its first sync is done).
+    pub master_link: Option<String>,
     pub node_id: Option<String>,
     /// Slot ranges from the node's own CLUSTER NODES line.
     pub slots: Vec<String>,
@@ -48,6 +50,9 @@ pub struct ClusterView {
     /// says fail, null when no node answered CLUSTER INFO.
     pub state: Option<String>,
     pub create: String,
+    /// slotd's cluster creation: "waiting for nodes", "forming", "formed",
+    /// "already formed", "failed: ..."; null when none was attempted.
+    pub formation: Option<String>,
     pub nodes_running: usize,
     pub nodes_total: usize,
 }

@@ -23,7 +23,10 @@ pub async fn start(conf: &Path, generation: u64, exits: ExitSender) -> Result<Ru
         }
         let _ = exits.send(Exited {
             generation,
-            info: ExitInfo { code: None, signal: None },
+            info: ExitInfo {
+                code: None,
+                signal: None,
+            },
         });
     });
     Ok(Running {

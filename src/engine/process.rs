@@ -11,7 +11,13 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 /// Spawns `prog args` for a node; its exit is sent on `exits`.
-pub fn spawn(prog: &Path, args: &[String], log: &Path, generation: u64, exits: ExitSender) -> Result<Running, String> {
+pub fn spawn(
+    prog: &Path,
+    args: &[String],
+    log: &Path,
+    generation: u64,
+    exits: ExitSender,
+) -> Result<Running, String> {
     let open_log = || {
         std::fs::OpenOptions::new()
             .create(true)
@@ -33,15 +39,22 @@ pub fn spawn(prog: &Path, args: &[String], log: &Path, generation: u64, exits: E
         // nodes, and pause/stop can address the node with its forks.
         .process_group(0)
         .kill_on_drop(false);
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", prog.display()))?;
-    let pid = child.id().ok_or_else(|| "child exited before its pid was read".to_string())?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", prog.display()))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| "child exited before its pid was read".to_string())?;
     tokio::spawn(async move {
         let info = match child.wait().await {
             Ok(st) => ExitInfo {
                 code: st.code(),
                 signal: st.signal(),
             },
-            Err(_) => ExitInfo { code: None, signal: None },
+            Err(_) => ExitInfo {
+                code: None,
+                signal: None,
+            },
         };
         let _ = exits.send(Exited { generation, info });
     });
@@ -62,7 +75,10 @@ pub fn adopt(pid: u32, generation: u64, exits: ExitSender) -> Running {
         }
         let _ = exits.send(Exited {
             generation,
-            info: ExitInfo { code: None, signal: None },
+            info: ExitInfo {
+                code: None,
+                signal: None,
+            },
         });
     });
     Running {
@@ -78,7 +94,9 @@ pub fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // Field 3 follows the ")" that closes the command name.
-            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X") | None)
         }
         Err(_) => false,

@@ -17,7 +17,10 @@ pub fn find(pidfile: &Path, conf: &Path) -> Option<u32> {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
     let conf = conf.display().to_string();
-    cmdline.split_whitespace().any(|arg| arg == conf).then_some(pid)
+    cmdline
+        .split_whitespace()
+        .any(|arg| arg == conf)
+        .then_some(pid)
 }
 
 #[cfg(test)]

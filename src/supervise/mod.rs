@@ -7,8 +7,8 @@ pub mod backoff;
 pub mod state;
 
 use crate::cluster_admin;
-use crate::config::{Config, EngineKind, EngineMode, NodeSpec};
 use crate::confgen::Layout;
+use crate::config::{Config, EngineKind, EngineMode, NodeSpec};
 use crate::engine::{self, Exited, Running};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,9 @@ pub enum ActionError {
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Shared by all node tasks.
@@ -122,11 +124,18 @@ impl NodeEntry {
 
     async fn send(&self, action: Action) -> Result<(), ActionError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd { action, reply })
-            .await
-            .map_err(|_| ActionError::Failed(format!("{}: supervisor task is gone (slotd is shutting down)", self.spec.name())))?;
-        rx.await.map_err(|_| ActionError::Failed(format!("{}: supervisor task is gone (slotd is shutting down)", self.spec.name())))?
+        self.tx.send(Cmd { action, reply }).await.map_err(|_| {
+            ActionError::Failed(format!(
+                "{}: supervisor task is gone (slotd is shutting down)",
+                self.spec.name()
+            ))
+        })?;
+        rx.await.map_err(|_| {
+            ActionError::Failed(format!(
+                "{}: supervisor task is gone (slotd is shutting down)",
+                self.spec.name()
+            ))
+        })?
     }
 
     /// Waits (bounded) until the state satisfies `done`.
@@ -148,11 +157,24 @@ impl NodeEntry {
         match action {
             UserAction::Start => {
                 self.send(Action::Start).await?;
-                let st = self.settle(start_wait, |s| matches!(s, State::Running | State::Fatal | State::Exited | State::Stopped | State::Paused)).await;
+                let st = self
+                    .settle(start_wait, |s| {
+                        matches!(
+                            s,
+                            State::Running
+                                | State::Fatal
+                                | State::Exited
+                                | State::Stopped
+                                | State::Paused
+                        )
+                    })
+                    .await;
                 if st.state == State::Fatal {
                     return Err(ActionError::Failed(format!(
                         "{name} could not be started: {}; see `slotctl tail {}`",
-                        st.message.clone().unwrap_or_else(|| "it kept exiting".into()),
+                        st.message
+                            .clone()
+                            .unwrap_or_else(|| "it kept exiting".into()),
                         st.port
                     )));
                 }
@@ -160,11 +182,14 @@ impl NodeEntry {
             }
             UserAction::Stop => {
                 self.send(Action::Stop).await?;
-                Ok(self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff).await)
+                Ok(self
+                    .settle(stop_wait, |s| !s.has_process() && s != State::Backoff)
+                    .await)
             }
             UserAction::Restart => {
                 self.send(Action::Stop).await?;
-                self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff).await;
+                self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff)
+                    .await;
                 Box::pin(self.act(UserAction::Start)).await
             }
             UserAction::Kill(sig) => {
@@ -191,7 +216,23 @@ impl NodeEntry {
 /// expected to exit and must stay down.
 pub fn terminates(sig: Signal) -> bool {
     use Signal::*;
-    matches!(sig, SIGKILL | SIGTERM | SIGINT | SIGQUIT | SIGABRT | SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGHUP | SIGUSR1 | SIGUSR2 | SIGALRM | SIGPIPE)
+    matches!(
+        sig,
+        SIGKILL
+            | SIGTERM
+            | SIGINT
+            | SIGQUIT
+            | SIGABRT
+            | SIGSEGV
+            | SIGBUS
+            | SIGILL
+            | SIGFPE
+            | SIGHUP
+            | SIGUSR1
+            | SIGUSR2
+            | SIGALRM
+            | SIGPIPE
+    )
 }
 
 /// RSS (bytes) and CPU% of a pid, sampled in the background.
@@ -202,6 +243,8 @@ pub struct Supervisor {
     pub ctx: Arc<Ctx>,
     pub nodes: Vec<NodeEntry>,
     pub metrics: Metrics,
+    /// What slotd's own cluster creation is doing ("forming", "formed", "failed: ...").
+    pub formation: Mutex<Option<String>>,
 }
 
 impl Supervisor {
@@ -256,12 +299,21 @@ impl Supervisor {
         }
         let metrics: Metrics = Arc::new(Mutex::new(HashMap::new()));
         tokio::spawn(sample_metrics(nodes.clone(), metrics.clone()));
-        Arc::new(Supervisor { ctx, nodes, metrics })
+        Arc::new(Supervisor {
+            ctx,
+            nodes,
+            metrics,
+            formation: Mutex::new(None),
+        })
     }
 
     /// Finds a node by port ("6380") or name ("node6380").
     pub fn find(&self, key: &str) -> Option<&NodeEntry> {
-        let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok()?;
+        let port = key
+            .strip_prefix("node")
+            .unwrap_or(key)
+            .parse::<u16>()
+            .ok()?;
         self.nodes.iter().find(|n| n.spec.port == port)
     }
 
@@ -271,7 +323,11 @@ impl Supervisor {
     }
 
     /// Runs an action on several nodes at once; results in the given order.
-    pub async fn act_many(&self, entries: Vec<NodeEntry>, action: UserAction) -> Vec<(NodeEntry, Result<NodeStatus, ActionError>)> {
+    pub async fn act_many(
+        &self,
+        entries: Vec<NodeEntry>,
+        action: UserAction,
+    ) -> Vec<(NodeEntry, Result<NodeStatus, ActionError>)> {
         let mut set = tokio::task::JoinSet::new();
         for (i, e) in entries.into_iter().enumerate() {
             set.spawn(async move {
@@ -303,7 +359,10 @@ impl Supervisor {
     pub async fn wait_all_running(&self, deadline: Instant) -> bool {
         for n in &self.nodes {
             let mut rx = n.status.clone();
-            if tokio::time::timeout_at(deadline, rx.wait_for(|s| s.state == State::Running)).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.wait_for(|s| s.state == State::Running))
+                .await
+                .is_err()
+            {
                 return false;
             }
         }
@@ -320,6 +379,17 @@ impl Supervisor {
     pub fn config(&self) -> Config {
         self.ctx.config()
     }
+
+    /// Records what cluster creation is doing, for status.
+    pub fn set_formation(&self, note: impl Into<String>) {
+        if let Ok(mut f) = self.formation.lock() {
+            *f = Some(note.into());
+        }
+    }
+
+    pub fn formation(&self) -> Option<String> {
+        self.formation.lock().ok().and_then(|f| f.clone())
+    }
 }
 
 async fn sample_metrics(nodes: Vec<NodeEntry>, metrics: Metrics) {
@@ -327,9 +397,17 @@ async fn sample_metrics(nodes: Vec<NodeEntry>, metrics: Metrics) {
     let mut sys = System::new();
     let own = std::process::id();
     loop {
-        let pids: Vec<u32> = nodes.iter().filter_map(|n| n.status().pid).filter(|p| *p != own).collect();
+        let pids: Vec<u32> = nodes
+            .iter()
+            .filter_map(|n| n.status().pid)
+            .filter(|p| *p != own)
+            .collect();
         let spids: Vec<Pid> = pids.iter().map(|p| Pid::from_u32(*p)).collect();
-        sys.refresh_processes_specifics(ProcessesToUpdate::Some(&spids), true, ProcessRefreshKind::new().with_cpu().with_memory());
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&spids),
+            true,
+            ProcessRefreshKind::new().with_cpu().with_memory(),
+        );
         let mut m = HashMap::new();
         for p in &pids {
             if let Some(proc_) = sys.process(Pid::from_u32(*p)) {
@@ -394,7 +472,11 @@ impl Worker {
         self.status.send_modify(|s| s.message = msg);
     }
 
-    async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut exits: mpsc::UnboundedReceiver<Exited>) {
+    async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<Cmd>,
+        mut exits: mpsc::UnboundedReceiver<Exited>,
+    ) {
         self.initial().await;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -423,7 +505,9 @@ impl Worker {
         let cfg = self.ctx.config();
         if cfg.engine.kind == EngineKind::RedisServer || cfg.engine.mode == EngineMode::Process {
             let port = self.spec.port;
-            if let Some(pid) = adopt::find(&self.ctx.layout.pidfile(port), &self.ctx.layout.conf(port)) {
+            if let Some(pid) =
+                adopt::find(&self.ctx.layout.pidfile(port), &self.ctx.layout.conf(port))
+            {
                 tracing::info!(node = %self.name(), pid, "adopting the node left running by an earlier slotd");
                 self.generation += 1;
                 let r = engine::process::adopt(pid, self.generation, self.exits.clone());
@@ -434,7 +518,8 @@ impl Worker {
                     s.message = None;
                 });
                 self.running = Some(r);
-                self.start_deadline = Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+                self.start_deadline =
+                    Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
                 self.set_state(State::Starting);
                 return;
             }
@@ -469,7 +554,15 @@ impl Worker {
                 if cfg.engine.kind == EngineKind::Builtin && cfg.engine.mode == EngineMode::Inproc {
                     engine::inproc::start(&conf, self.generation, self.exits.clone()).await
                 } else {
-                    engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| engine::process::spawn(&prog, &args, &self.ctx.layout.logfile(port), self.generation, self.exits.clone()))
+                    engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| {
+                        engine::process::spawn(
+                            &prog,
+                            &args,
+                            &self.ctx.layout.logfile(port),
+                            self.generation,
+                            self.exits.clone(),
+                        )
+                    })
                 }
             }
         };
@@ -483,12 +576,19 @@ impl Worker {
                     s.message = None;
                 });
                 self.running = Some(r);
-                self.start_deadline = Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+                self.start_deadline =
+                    Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
             }
             Err(msg) => {
                 tracing::warn!(node = %self.name(), "cannot start: {msg}");
                 self.set_message(Some(msg));
-                self.decide(State::Starting, ExitInfo { code: Some(1), signal: None });
+                self.decide(
+                    State::Starting,
+                    ExitInfo {
+                        code: Some(1),
+                        signal: None,
+                    },
+                );
             }
         }
     }
@@ -510,7 +610,11 @@ impl Worker {
         });
         if from == State::Starting && !self.user_caused && self.status.borrow().message.is_none() {
             let log = self.ctx.layout.logfile(self.spec.port);
-            self.set_message(Some(format!("exited during start-up ({}); see {}", e.info, log.display())));
+            self.set_message(Some(format!(
+                "exited during start-up ({}); see {}",
+                e.info,
+                log.display()
+            )));
         }
         self.decide(from, e.info);
     }
@@ -519,7 +623,14 @@ impl Worker {
     fn decide(&mut self, from: State, info: ExitInfo) {
         let cfg = self.ctx.config();
         let attempts = self.status.borrow().attempts;
-        let decision = after_exit(from, info, self.user_caused, cfg.restart.policy, attempts, cfg.restart.start_retries);
+        let decision = after_exit(
+            from,
+            info,
+            self.user_caused,
+            cfg.restart.policy,
+            attempts,
+            cfg.restart.start_retries,
+        );
         match decision {
             AfterExit::Stay(s) => self.set_state(s),
             AfterExit::Restart { attempt } => {
@@ -527,7 +638,8 @@ impl Worker {
                     self.set_state(State::Exited);
                 }
                 self.set_state(State::Backoff);
-                let delay = backoff::delay(attempt, cfg.restart.backoff_ms, cfg.restart.backoff_max_ms);
+                let delay =
+                    backoff::delay(attempt, cfg.restart.backoff_ms, cfg.restart.backoff_max_ms);
                 tracing::warn!(node = %self.name(), "restart attempt {attempt} of {} in {} ms", cfg.restart.start_retries, delay.as_millis());
                 self.status.send_modify(|s| s.attempts = attempt);
                 self.backoff_until = Some(Instant::now() + delay);
@@ -555,7 +667,9 @@ impl Worker {
                     self.set_state(State::Running);
                 } else if self.start_deadline.is_some_and(|d| now >= d) {
                     let ms = self.ctx.config().restart.start_timeout_ms;
-                    self.set_message(Some(format!("did not answer PING within {ms} ms of starting (restart.start_timeout_ms)")));
+                    self.set_message(Some(format!(
+                        "did not answer PING within {ms} ms of starting (restart.start_timeout_ms)"
+                    )));
                     self.start_deadline = None;
                     if let Some(r) = &self.running {
                         let _ = r.signal(Signal::SIGKILL, true);
@@ -572,7 +686,11 @@ impl Worker {
                 }
             }
             State::Running => {
-                if self.running_since.is_some_and(|t| now.duration_since(t) >= STABLE_AFTER) && self.status.borrow().attempts > 0 {
+                if self
+                    .running_since
+                    .is_some_and(|t| now.duration_since(t) >= STABLE_AFTER)
+                    && self.status.borrow().attempts > 0
+                {
                     self.status.send_modify(|s| s.attempts = 0);
                 }
             }
@@ -594,7 +712,10 @@ impl Worker {
         match action {
             Action::Start => match st {
                 State::Running | State::Starting | State::Paused => Ok(()),
-                State::Stopping => Err(ActionError::Conflict(format!("{} is stopping; start it again once it is STOPPED", self.name()))),
+                State::Stopping => Err(ActionError::Conflict(format!(
+                    "{} is stopping; start it again once it is STOPPED",
+                    self.name()
+                ))),
                 State::Stopped | State::Exited | State::Fatal | State::Backoff => {
                     self.backoff_until = None;
                     self.status.send_modify(|s| s.attempts = 0);
@@ -610,11 +731,15 @@ impl Worker {
                 }
                 State::Starting | State::Running | State::Paused => {
                     let Some(r) = &self.running else {
-                        return Err(ActionError::Failed(format!("{}: no process to stop", self.name())));
+                        return Err(ActionError::Failed(format!(
+                            "{}: no process to stop",
+                            self.name()
+                        )));
                     };
                     self.user_caused = true;
                     let timeout = self.ctx.config().restart.stop_timeout_ms;
-                    r.signal(Signal::SIGTERM, false).map_err(ActionError::Failed)?;
+                    r.signal(Signal::SIGTERM, false)
+                        .map_err(ActionError::Failed)?;
                     if st == State::Paused {
                         // A stopped process only acts on SIGTERM once continued.
                         let _ = r.signal(Signal::SIGCONT, true);
@@ -632,7 +757,10 @@ impl Worker {
                 if sig == Signal::SIGCONT {
                     return Box::pin(self.handle(Action::Resume)).await;
                 }
-                if !matches!(st, State::Starting | State::Running | State::Paused | State::Stopping) {
+                if !matches!(
+                    st,
+                    State::Starting | State::Running | State::Paused | State::Stopping
+                ) {
                     return Err(self.not_running("kill"));
                 }
                 let Some(r) = &self.running else {
@@ -652,7 +780,8 @@ impl Worker {
                 State::Paused => Ok(()),
                 State::Running => {
                     if let Some(r) = &self.running {
-                        r.signal(Signal::SIGSTOP, true).map_err(ActionError::Failed)?;
+                        r.signal(Signal::SIGSTOP, true)
+                            .map_err(ActionError::Failed)?;
                     }
                     self.set_state(State::Paused);
                     Ok(())
@@ -663,13 +792,18 @@ impl Worker {
                 State::Running => Ok(()),
                 State::Paused => {
                     if let Some(r) = &self.running {
-                        r.signal(Signal::SIGCONT, true).map_err(ActionError::Failed)?;
+                        r.signal(Signal::SIGCONT, true)
+                            .map_err(ActionError::Failed)?;
                     }
                     self.running_since = Some(Instant::now());
                     self.set_state(State::Running);
                     Ok(())
                 }
-                _ => Err(ActionError::Conflict(format!("cannot resume {}: it is {}, not PAUSED", self.name(), st))),
+                _ => Err(ActionError::Conflict(format!(
+                    "cannot resume {}: it is {}, not PAUSED",
+                    self.name(),
+                    st
+                ))),
             },
         }
     }

@@ -41,7 +41,10 @@ impl State {
 
     /// Whether a node process exists in this state.
     pub fn has_process(self) -> bool {
-        matches!(self, State::Starting | State::Running | State::Stopping | State::Paused)
+        matches!(
+            self,
+            State::Starting | State::Running | State::Stopping | State::Paused
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -132,9 +135,20 @@ pub enum AfterExit {
 
 /// Decides what follows an exit. `caused_by_user`: slotd stopped/killed it on
 /// request, which is never undone; `attempts`: restarts already tried in a row.
-pub fn after_exit(state: State, exit: ExitInfo, caused_by_user: bool, policy: RestartPolicy, attempts: u32, start_retries: u32) -> AfterExit {
+pub fn after_exit(
+    state: State,
+    exit: ExitInfo,
+    caused_by_user: bool,
+    policy: RestartPolicy,
+    attempts: u32,
+    start_retries: u32,
+) -> AfterExit {
     if caused_by_user {
-        return AfterExit::Stay(if state == State::Stopping { State::Stopped } else { State::Exited });
+        return AfterExit::Stay(if state == State::Stopping {
+            State::Stopped
+        } else {
+            State::Exited
+        });
     }
     let restart = match policy {
         RestartPolicy::Never => false,
@@ -148,15 +162,23 @@ pub fn after_exit(state: State, exit: ExitInfo, caused_by_user: bool, policy: Re
     if attempts >= start_retries {
         return AfterExit::Fatal;
     }
-    AfterExit::Restart { attempt: attempts + 1 }
+    AfterExit::Restart {
+        attempt: attempts + 1,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KILLED: ExitInfo = ExitInfo { code: None, signal: Some(9) };
-    const CLEAN: ExitInfo = ExitInfo { code: Some(0), signal: None };
+    const KILLED: ExitInfo = ExitInfo {
+        code: None,
+        signal: Some(9),
+    };
+    const CLEAN: ExitInfo = ExitInfo {
+        code: Some(0),
+        signal: None,
+    };
 
     #[test]
     fn transition_table() {
@@ -164,14 +186,20 @@ mod tests {
         assert!(allowed(State::Starting, State::Running));
         assert!(allowed(State::Running, State::Paused));
         assert!(allowed(State::Paused, State::Running));
-        assert!(!allowed(State::Stopped, State::Running), "must pass STARTING (PING) first");
+        assert!(
+            !allowed(State::Stopped, State::Running),
+            "must pass STARTING (PING) first"
+        );
         assert!(!allowed(State::Fatal, State::Running));
         assert!(!allowed(State::Paused, State::Starting));
         assert!(!allowed(State::Stopping, State::Running));
         for s in State::ALL {
             assert!(!allowed(s, s), "{s} -> {s} is not a transition");
             // Every state can be left, and every state but STOPPED can be reached.
-            assert!(TRANSITIONS.iter().any(|(f, _)| *f == s), "{s} is a dead end");
+            assert!(
+                TRANSITIONS.iter().any(|(f, _)| *f == s),
+                "{s} is a dead end"
+            );
         }
         for s in State::ALL.iter().filter(|s| **s != State::Stopped) {
             assert!(TRANSITIONS.iter().any(|(_, t)| t == s), "{s} unreachable");
@@ -180,22 +208,104 @@ mod tests {
 
     #[test]
     fn user_kill_and_stop_are_never_undone() {
-        for policy in [RestartPolicy::Never, RestartPolicy::Unexpected, RestartPolicy::Always] {
-            assert_eq!(after_exit(State::Running, KILLED, true, policy, 0, 3), AfterExit::Stay(State::Exited));
-            assert_eq!(after_exit(State::Stopping, CLEAN, true, policy, 0, 3), AfterExit::Stay(State::Stopped));
+        for policy in [
+            RestartPolicy::Never,
+            RestartPolicy::Unexpected,
+            RestartPolicy::Always,
+        ] {
+            assert_eq!(
+                after_exit(State::Running, KILLED, true, policy, 0, 3),
+                AfterExit::Stay(State::Exited)
+            );
+            assert_eq!(
+                after_exit(State::Stopping, CLEAN, true, policy, 0, 3),
+                AfterExit::Stay(State::Stopped)
+            );
         }
     }
 
     #[test]
     fn crashes_follow_policy_then_fatal() {
-        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Unexpected, 0, 3), AfterExit::Restart { attempt: 1 });
-        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Unexpected, 2, 3), AfterExit::Restart { attempt: 3 });
-        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Unexpected, 3, 3), AfterExit::Fatal);
-        assert_eq!(after_exit(State::Running, CLEAN, false, RestartPolicy::Unexpected, 0, 3), AfterExit::Stay(State::Exited));
-        assert_eq!(after_exit(State::Running, CLEAN, false, RestartPolicy::Always, 0, 3), AfterExit::Restart { attempt: 1 });
-        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Never, 0, 3), AfterExit::Stay(State::Exited));
+        assert_eq!(
+            after_exit(
+                State::Running,
+                KILLED,
+                false,
+                RestartPolicy::Unexpected,
+                0,
+                3
+            ),
+            AfterExit::Restart { attempt: 1 }
+        );
+        assert_eq!(
+            after_exit(
+                State::Running,
+                KILLED,
+                false,
+                RestartPolicy::Unexpected,
+                2,
+                3
+            ),
+            AfterExit::Restart { attempt: 3 }
+        );
+        assert_eq!(
+            after_exit(
+                State::Running,
+                KILLED,
+                false,
+                RestartPolicy::Unexpected,
+                3,
+                3
+            ),
+            AfterExit::Fatal
+        );
+        assert_eq!(
+            after_exit(
+                State::Running,
+                CLEAN,
+                false,
+                RestartPolicy::Unexpected,
+                0,
+                3
+            ),
+            AfterExit::Stay(State::Exited)
+        );
+        assert_eq!(
+            after_exit(State::Running, CLEAN, false, RestartPolicy::Always, 0, 3),
+            AfterExit::Restart { attempt: 1 }
+        );
+        assert_eq!(
+            after_exit(State::Running, KILLED, false, RestartPolicy::Never, 0, 3),
+            AfterExit::Stay(State::Exited)
+        );
         // A failed start is retried even under "never", like supervisord's startretries.
-        assert_eq!(after_exit(State::Starting, ExitInfo { code: Some(1), signal: None }, false, RestartPolicy::Never, 0, 2), AfterExit::Restart { attempt: 1 });
-        assert_eq!(after_exit(State::Starting, ExitInfo { code: Some(1), signal: None }, false, RestartPolicy::Never, 2, 2), AfterExit::Fatal);
+        assert_eq!(
+            after_exit(
+                State::Starting,
+                ExitInfo {
+                    code: Some(1),
+                    signal: None
+                },
+                false,
+                RestartPolicy::Never,
+                0,
+                2
+            ),
+            AfterExit::Restart { attempt: 1 }
+        );
+        assert_eq!(
+            after_exit(
+                State::Starting,
+                ExitInfo {
+                    code: Some(1),
+                    signal: None
+                },
+                false,
+                RestartPolicy::Never,
+                2,
+                2
+            ),
+            AfterExit::Fatal
+        );
     }
 }

@@ -25,12 +25,16 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     let used = guard.get_or_insert_with(HashSet::new);
     let mut out = Vec::new();
     let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut tries = 0;
     while out.len() < n {
         tries += 1;
         assert!(tries < 100_000, "cannot find {n} free ports");
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let port = 20000 + ((x >> 33) % 10000) as u16;
         if used.contains(&port) || used.contains(&(port + 10000)) || out.contains(&port) {
             continue;
@@ -55,7 +59,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -143,7 +150,11 @@ impl Slotd {
 
     /// Starts (again) the slotd process on the same config.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("slotd.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("slotd.log"))
+            .expect("log");
         let log2 = log.try_clone().expect("log clone");
         let child = Command::new(slotd_bin())
             .arg("--config")
@@ -174,7 +185,10 @@ impl Slotd {
     }
 
     pub async fn node(&self, port: u16) -> Option<NodeView> {
-        self.client().get::<NodeView>(&format!("/v1/nodes/{port}")).await.ok()
+        self.client()
+            .get::<NodeView>(&format!("/v1/nodes/{port}"))
+            .await
+            .ok()
     }
 
     /// Waits until every node is RUNNING; returns the status.
@@ -182,13 +196,21 @@ impl Slotd {
         let what = format!("all nodes RUNNING (slotd log:\n{})", self.log());
         wait_for(limit, &what, || async {
             let s = self.status().await?;
-            s.nodes.iter().all(|n| n.state == slotd::supervise::state::State::Running).then_some(s)
+            s.nodes
+                .iter()
+                .all(|n| n.state == slotd::supervise::state::State::Running)
+                .then_some(s)
         })
         .await
     }
 
     /// Waits until `port` is in `state`.
-    pub async fn wait_state(&self, port: u16, state: slotd::supervise::state::State, limit: Duration) -> NodeView {
+    pub async fn wait_state(
+        &self,
+        port: u16,
+        state: slotd::supervise::state::State,
+        limit: Duration,
+    ) -> NodeView {
         wait_for(limit, &format!("node {port} in {state}"), || async {
             let n = self.node(port).await?;
             (n.state == state).then_some(n)
@@ -198,8 +220,18 @@ impl Slotd {
 
     /// Runs slotctl against this slotd; returns (exit code, stdout, stderr).
     pub fn slotctl(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(slotctl_bin()).arg("--api").arg(&self.api).args(args).env_remove("SLOTD_API").output().expect("run slotctl");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = Command::new(slotctl_bin())
+            .arg("--api")
+            .arg(&self.api)
+            .args(args)
+            .env_remove("SLOTD_API")
+            .output()
+            .expect("run slotctl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// kill -9 slotd itself (its nodes keep running).
@@ -233,9 +265,15 @@ impl Slotd {
         let conf_dir = self.data_dir.join("conf").display().to_string();
         if let Ok(rd) = std::fs::read_dir(&run) {
             for e in rd.flatten() {
-                let Ok(text) = std::fs::read_to_string(e.path()) else { continue };
-                let Ok(pid) = text.trim().parse::<u32>() else { continue };
-                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                let Ok(text) = std::fs::read_to_string(e.path()) else {
+                    continue;
+                };
+                let Ok(pid) = text.trim().parse::<u32>() else {
+                    continue;
+                };
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
                 if alive(pid) && cmd.contains(&conf_dir) {
                     out.push(pid);
                 }
@@ -250,8 +288,12 @@ impl Slotd {
         let mut out = Vec::new();
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default();
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                    .unwrap_or_default();
                 if cmd.contains(&needle) && alive(pid) {
                     out.push(pid);
                 }
@@ -263,9 +305,26 @@ impl Slotd {
 
 impl Drop for Slotd {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Show what happened, for a failing test in CI.
+            eprintln!("---- slotd log ----\n{}", self.log());
+            for port in &self.ports {
+                let log =
+                    std::fs::read_to_string(self.data_dir.join(format!("logs/node{port}.log")))
+                        .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                eprintln!("---- node{port}.log (last lines) ----");
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
         self.kill9();
         for pid in self.processes_using_data_dir() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -274,7 +333,10 @@ impl Drop for Slotd {
 pub fn redis_available() -> bool {
     let found = slotd::config::find_program(Path::new("redis-server")).is_some();
     if !found {
-        assert!(std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"), "SLOTD_REQUIRE_REDIS=1 but redis-server is not installed");
+        assert!(
+            std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"),
+            "SLOTD_REQUIRE_REDIS=1 but redis-server is not installed"
+        );
         eprintln!("skipping: redis-server not installed (set SLOTD_REQUIRE_REDIS=1 to make this a failure)");
     }
     found
