@@ -25,14 +25,7 @@ const MEMORY_DIRECTIVES: &[&str] = &[
 ];
 
 /// Directives that take several values; each line appends.
-const MULTI_ARG: &[&str] = &[
-    "save",
-    "client-output-buffer-limit",
-    "bind",
-    "rename-command",
-    "user",
-    "loadmodule",
-];
+const MULTI_ARG: &[&str] = &["save", "client-output-buffer-limit", "bind", "rename-command", "user", "loadmodule"];
 
 /// Pairs of names for the same setting (Redis 5 renamed slave to replica).
 const ALIASES: &[(&str, &str)] = &[
@@ -47,10 +40,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("min-slaves-to-write", "min-replicas-to-write"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("repl-ping-slave-period", "repl-ping-replica-period"),
-    (
-        "cluster-slave-validity-factor",
-        "cluster-replica-validity-factor",
-    ),
+    ("cluster-slave-validity-factor", "cluster-replica-validity-factor"),
     ("cluster-slave-no-failover", "cluster-replica-no-failover"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
@@ -247,8 +237,7 @@ impl NodeConfig {
                 text: line.to_string(),
                 reason: reason.to_string(),
             };
-            let args =
-                split_args(line).ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+            let args = split_args(line).ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
             let Some((name, vals)) = args.split_first() else {
                 continue;
             };
@@ -257,8 +246,7 @@ impl NodeConfig {
                 let Some(inc) = vals.first() else {
                     return Err(fail("Bad directive or wrong number of arguments"));
                 };
-                let inc_text = std::fs::read_to_string(inc)
-                    .map_err(|e| fail(&format!("cannot read include file: {e}")))?;
+                let inc_text = std::fs::read_to_string(inc).map_err(|e| fail(&format!("cannot read include file: {e}")))?;
                 self.apply_text(&inc_text, Some(Path::new(inc)))?;
                 continue;
             }
@@ -302,9 +290,7 @@ impl NodeConfig {
     pub fn set_checked(&mut self, name: &str, value: &str) -> Result<(), String> {
         let key = canonical(&name.to_ascii_lowercase()).to_string();
         let Some(current) = self.values.get(&key) else {
-            return Err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ));
+            return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
         };
         let stored = if MEMORY_DIRECTIVES.contains(&key.as_str()) {
             parse_memory(value)
@@ -330,9 +316,7 @@ impl NodeConfig {
             }
         }
         if key == "appendfsync" && !matches!(stored.as_str(), "always" | "everysec" | "no") {
-            return Err(
-                "argument(s) must be one of the following: always, everysec, no".to_string(),
-            );
+            return Err("argument(s) must be one of the following: always, everysec, no".to_string());
         }
         self.values.insert(key.clone(), stored.clone());
         // Keep the old alias readable with the same value, as Redis does.
@@ -353,10 +337,7 @@ impl NodeConfig {
     }
 
     /// Every (name, value) pair matching a glob, for CONFIG GET.
-    pub fn matching<'a>(
-        &'a self,
-        pattern: &'a [u8],
-    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.values
             .iter()
             .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
@@ -364,9 +345,7 @@ impl NodeConfig {
     }
 
     fn int(&self, name: &str, fallback: i64) -> i64 {
-        self.get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(fallback)
+        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(fallback)
     }
     fn flag(&self, name: &str) -> bool {
         self.get(name) == Some("yes")
@@ -430,10 +409,7 @@ impl NodeConfig {
             .split_whitespace()
             .filter_map(|s| s.parse().ok())
             .collect();
-        nums.chunks(2)
-            .filter(|c| c.len() == 2)
-            .map(|c| (c[0], c[1]))
-            .collect()
+        nums.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect()
     }
     pub fn flag_named(&self, name: &str) -> bool {
         self.flag(name)
@@ -464,10 +440,7 @@ impl NodeConfig {
 }
 
 fn quote(v: &str) -> String {
-    if v.is_empty()
-        || v.contains(char::is_whitespace)
-            && !v.split_whitespace().all(|p| p.parse::<i64>().is_ok())
-    {
+    if v.is_empty() || v.contains(char::is_whitespace) && !v.split_whitespace().all(|p| p.parse::<i64>().is_ok()) {
         format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         v.to_string()
@@ -481,25 +454,16 @@ mod tests {
     #[test]
     fn unknown_directive_names_line() {
         let mut c = NodeConfig::default();
-        let err = c
-            .apply_text("port 7000\nfoo bar\n", None)
-            .unwrap_err()
-            .to_string();
+        let err = c.apply_text("port 7000\nfoo bar\n", None).unwrap_err().to_string();
         assert!(err.contains("at line 2"), "{err}");
-        assert!(
-            err.contains("Bad directive or wrong number of arguments"),
-            "{err}"
-        );
+        assert!(err.contains("Bad directive or wrong number of arguments"), "{err}");
     }
 
     #[test]
     fn save_lines_accumulate_and_memory_units() {
         let mut c = NodeConfig::default();
-        c.apply_text(
-            "save 900 1\nsave 300 10\nauto-aof-rewrite-min-size 64mb\nslave-read-only no",
-            None,
-        )
-        .unwrap();
+        c.apply_text("save 900 1\nsave 300 10\nauto-aof-rewrite-min-size 64mb\nslave-read-only no", None)
+            .unwrap();
         assert_eq!(c.save_points(), vec![(900, 1), (300, 10)]);
         assert_eq!(c.get("auto-aof-rewrite-min-size"), Some("67108864"));
         assert_eq!(c.get("replica-read-only"), Some("no"));
@@ -508,9 +472,7 @@ mod tests {
 
     #[test]
     fn args_like_redis_server() {
-        let c =
-            NodeConfig::from_args(&["--port".into(), "7100".into(), "--save".into(), "".into()])
-                .unwrap();
+        let c = NodeConfig::from_args(&["--port".into(), "7100".into(), "--save".into(), "".into()]).unwrap();
         assert_eq!(c.port(), 7100);
         assert!(c.save_points().is_empty());
         assert_eq!(c.cluster_port(), 17100);

@@ -91,9 +91,7 @@ fn class_match(pattern: &[u8], p: usize, c: u8, nocase: bool) -> Option<(bool, u
                 matched = true;
             }
             j += 2;
-        } else if pattern.get(j + 1) == Some(&b'-')
-            && pattern.get(j + 2).is_some_and(|&e| e != b']')
-        {
+        } else if pattern.get(j + 1) == Some(&b'-') && pattern.get(j + 2).is_some_and(|&e| e != b']') {
             let (mut lo, mut hi) = (fold(b), fold(pattern[j + 2]));
             if lo > hi {
                 std::mem::swap(&mut lo, &mut hi);

@@ -12,10 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Counters INFO stats reports.
@@ -98,11 +95,7 @@ pub struct Node {
 impl Node {
     pub fn new(config: NodeConfig) -> Node {
         let cluster_enabled = config.cluster_enabled();
-        let ndb = if cluster_enabled {
-            1
-        } else {
-            config.databases()
-        };
+        let ndb = if cluster_enabled { 1 } else { config.databases() };
         let dbs = (0..ndb).map(|_| Db::new(cluster_enabled)).collect();
         let now = unix_ms();
         Node {
@@ -134,9 +127,7 @@ impl Node {
 
     /// Sends a push (pub/sub message, wake-up, kill) to a connected client.
     pub fn push_to(&self, id: ClientId, push: Push) -> bool {
-        self.clients
-            .get(&id)
-            .is_some_and(|c| c.tx.send(push).is_ok())
+        self.clients.get(&id).is_some_and(|c| c.tx.send(push).is_ok())
     }
 
     /// Marks WATCHers of a key dirty and wakes clients blocked on it.

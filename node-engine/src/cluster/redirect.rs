@@ -18,12 +18,7 @@ fn addr_of(node: &Node, id: &str) -> String {
 ///
 /// # Errors
 /// The redirect or refusal to send instead of running the command.
-pub fn check(
-    node: &mut Node,
-    client: &mut Client,
-    cmd: &CommandSpec,
-    argv: &[&[u8]],
-) -> Result<(), CmdError> {
+pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[u8]]) -> Result<(), CmdError> {
     let asking = std::mem::take(&mut client.asking);
     if client.is_replica_link {
         return Ok(());
@@ -35,9 +30,7 @@ pub fn check(
     let slot = key_slot(argv[first]);
     for &p in &positions[1..] {
         if key_slot(argv[p]) != slot {
-            return Err(CmdError::new(
-                "CROSSSLOT Keys in request don't hash to the same slot",
-            ));
+            return Err(CmdError::new("CROSSSLOT Keys in request don't hash to the same slot"));
         }
     }
     let now = node.now_ms;
@@ -58,20 +51,12 @@ pub fn check(
     if owner == me {
         if let Some(target) = cluster.migrating.get(&slot).cloned() {
             let db = client.db;
-            let missing = positions
-                .iter()
-                .filter(|&&p| !node.dbs[db].contains(argv[p], now))
-                .count();
+            let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
             if missing > 0 {
                 if missing < positions.len() || positions.len() > 1 && missing != positions.len() {
-                    return Err(CmdError::new(
-                        "TRYAGAIN Multiple keys request during rehashing of slot",
-                    ));
+                    return Err(CmdError::new("TRYAGAIN Multiple keys request during rehashing of slot"));
                 }
-                return Err(CmdError::new(format!(
-                    "ASK {slot} {}",
-                    addr_of(node, &target)
-                )));
+                return Err(CmdError::new(format!("ASK {slot} {}", addr_of(node, &target))));
             }
         }
         return Ok(());
@@ -79,27 +64,16 @@ pub fn check(
     if cluster.importing.contains_key(&slot) && (asking || cmd.name == "restore-asking") {
         if positions.len() > 1 {
             let db = client.db;
-            let missing = positions
-                .iter()
-                .filter(|&&p| !node.dbs[db].contains(argv[p], now))
-                .count();
+            let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
             if missing > 0 {
-                return Err(CmdError::new(
-                    "TRYAGAIN Multiple keys request during rehashing of slot",
-                ));
+                return Err(CmdError::new("TRYAGAIN Multiple keys request during rehashing of slot"));
             }
         }
         return Ok(());
     }
     // A replica serves reads for its master's slots after READONLY.
-    if client.readonly
-        && read_only_cmd
-        && cluster.myself_node().master_id.as_deref() == Some(owner.as_str())
-    {
+    if client.readonly && read_only_cmd && cluster.myself_node().master_id.as_deref() == Some(owner.as_str()) {
         return Ok(());
     }
-    Err(CmdError::new(format!(
-        "MOVED {slot} {}",
-        addr_of(node, &owner)
-    )))
+    Err(CmdError::new(format!("MOVED {slot} {}", addr_of(node, &owner))))
 }

@@ -27,14 +27,7 @@ mod tests {
     #[test]
     fn lab_slots() {
         // The numbers the lab prints with CLUSTER KEYSLOT.
-        for (key, slot) in [
-            ("name", 5798),
-            ("age", 741),
-            ("addr", 12790),
-            ("tel", 7485),
-            ("1", 9842),
-            ("10000", 15413),
-        ] {
+        for (key, slot) in [("name", 5798), ("age", 741), ("addr", 12790), ("tel", 7485), ("1", 9842), ("10000", 15413)] {
             assert_eq!(key_slot(key.as_bytes()), slot, "{key}");
         }
         assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));

@@ -25,13 +25,7 @@ pub struct Flags {
 
 impl Flags {
     pub fn to_bits(&self) -> u16 {
-        (self.master as u16)
-            | (self.replica as u16) << 1
-            | (self.pfail as u16) << 2
-            | (self.fail as u16) << 3
-            | (self.handshake as u16) << 4
-            | (self.noaddr as u16) << 5
-            | (self.nofailover as u16) << 6
+        (self.master as u16) | (self.replica as u16) << 1 | (self.pfail as u16) << 2 | (self.fail as u16) << 3 | (self.handshake as u16) << 4 | (self.noaddr as u16) << 5 | (self.nofailover as u16) << 6
     }
     pub fn from_bits(b: u16) -> Flags {
         Flags {
@@ -148,10 +142,7 @@ impl ClusterNode {
             ip: ip.to_string(),
             port,
             bus_port,
-            flags: Flags {
-                master: true,
-                ..Flags::default()
-            },
+            flags: Flags { master: true, ..Flags::default() },
             master_id: None,
             ping_sent: 0,
             pong_received: 0,
@@ -263,14 +254,7 @@ fn parse_err(path: &std::path::Path, line: usize, why: &str) -> String {
 }
 
 impl ClusterState {
-    pub fn new(
-        myself: NodeId,
-        ip: &str,
-        port: u16,
-        bus_port: u16,
-        config_file: PathBuf,
-        node_timeout: u64,
-    ) -> Self {
+    pub fn new(myself: NodeId, ip: &str, port: u16, bus_port: u16, config_file: PathBuf, node_timeout: u64) -> Self {
         let now = crate::node::unix_ms();
         let mut me = ClusterNode::new(myself.clone(), ip, port, bus_port, now);
         me.link_up = true;
@@ -314,24 +298,17 @@ impl ClusterState {
     /// The file exists but is corrupt: message names file and line.
     pub fn load_or_create(config: &NodeConfig) -> Result<ClusterState, String> {
         let path = Self::config_path(config);
-        let ip = config
-            .get("cluster-announce-ip")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                let b = config.bind();
-                b.into_iter()
-                    .find(|a| a != "0.0.0.0" && a != "::")
-                    .unwrap_or_else(|| "127.0.0.1".into())
-            });
+        let ip = config.get("cluster-announce-ip").filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| {
+            let b = config.bind();
+            b.into_iter().find(|a| a != "0.0.0.0" && a != "::").unwrap_or_else(|| "127.0.0.1".into())
+        });
         let port = config.port();
         let bus_port = config.cluster_port();
         let timeout = config.node_timeout_ms();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) if !t.trim().is_empty() => t,
             _ => {
-                let state =
-                    ClusterState::new(super::random_hex_id(), &ip, port, bus_port, path, timeout);
+                let state = ClusterState::new(super::random_hex_id(), &ip, port, bus_port, path, timeout);
                 tracing::info!(id = %state.myself, "no cluster configuration found, I'm {}", state.myself);
                 return Ok(state);
             }
@@ -350,9 +327,7 @@ impl ClusterState {
                 let mut it = parts[1..].chunks(2);
                 for kv in it.by_ref() {
                     if let [k, v] = kv {
-                        let v: u64 = v
-                            .parse()
-                            .map_err(|_| parse_err(&path, i + 1, "bad vars value"))?;
+                        let v: u64 = v.parse().map_err(|_| parse_err(&path, i + 1, "bad vars value"))?;
                         match *k {
                             "currentEpoch" => vars.0 = v,
                             "lastVoteEpoch" => vars.1 = v,
@@ -371,13 +346,9 @@ impl ClusterState {
             }
             let addr = parts[1].split(',').next().unwrap_or("");
             let (hostport, bus) = addr.split_once('@').unwrap_or((addr, "0"));
-            let (host, p) = hostport
-                .rsplit_once(':')
-                .ok_or_else(|| parse_err(&path, i + 1, "address has no port"))?;
+            let (host, p) = hostport.rsplit_once(':').ok_or_else(|| parse_err(&path, i + 1, "address has no port"))?;
             let p: u16 = p.parse().map_err(|_| parse_err(&path, i + 1, "bad port"))?;
-            let bus: u16 = bus
-                .parse()
-                .map_err(|_| parse_err(&path, i + 1, "bad bus port"))?;
+            let bus: u16 = bus.parse().map_err(|_| parse_err(&path, i + 1, "bad bus port"))?;
             let mut n = ClusterNode::new(id.clone(), host, p, bus, crate::node::unix_ms());
             let flags = parts[2];
             let myself = flags.split(',').any(|f| f == "myself");
@@ -386,20 +357,14 @@ impl ClusterState {
             n.flags.fail = flags.split(',').any(|f| f == "fail");
             n.flags.nofailover = flags.split(',').any(|f| f == "nofailover");
             n.master_id = (parts[3] != "-").then(|| parts[3].to_string());
-            n.config_epoch = parts[6]
-                .parse()
-                .map_err(|_| parse_err(&path, i + 1, "bad config epoch"))?;
+            n.config_epoch = parts[6].parse().map_err(|_| parse_err(&path, i + 1, "bad config epoch"))?;
             for s in &parts[8..] {
                 if let Some(inner) = s.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
                     if let Some((slot, target)) = inner.split_once("->-") {
-                        let slot: u16 = slot
-                            .parse()
-                            .map_err(|_| parse_err(&path, i + 1, "bad migrating slot"))?;
+                        let slot: u16 = slot.parse().map_err(|_| parse_err(&path, i + 1, "bad migrating slot"))?;
                         open_slots.push((slot, true, target.to_string()));
                     } else if let Some((slot, src)) = inner.split_once("-<-") {
-                        let slot: u16 = slot
-                            .parse()
-                            .map_err(|_| parse_err(&path, i + 1, "bad importing slot"))?;
+                        let slot: u16 = slot.parse().map_err(|_| parse_err(&path, i + 1, "bad importing slot"))?;
                         open_slots.push((slot, false, src.to_string()));
                     }
                     continue;
@@ -418,8 +383,7 @@ impl ClusterState {
                 }
             }
             if myself {
-                let mut st =
-                    ClusterState::new(id.clone(), &ip, port, bus_port, path.clone(), timeout);
+                let mut st = ClusterState::new(id.clone(), &ip, port, bus_port, path.clone(), timeout);
                 n.ip = ip.clone();
                 n.port = port;
                 n.bus_port = bus_port;
@@ -437,11 +401,7 @@ impl ClusterState {
         }
         state.current_epoch = vars.0;
         state.last_vote_epoch = vars.1;
-        let claims: Vec<(NodeId, Vec<u16>)> = state
-            .nodes
-            .values()
-            .map(|n| (n.id.clone(), n.slots.iter().collect()))
-            .collect();
+        let claims: Vec<(NodeId, Vec<u16>)> = state.nodes.values().map(|n| (n.id.clone(), n.slots.iter().collect())).collect();
         for (id, slots) in claims {
             for s in slots {
                 state.owners[s as usize] = Some(id.clone());
@@ -465,10 +425,7 @@ impl ClusterState {
     /// The I/O error.
     pub fn save_config(&self, _config: &NodeConfig) -> std::io::Result<()> {
         let mut text = self.nodes_text(true);
-        text.push_str(&format!(
-            "vars currentEpoch {} lastVoteEpoch {}\n",
-            self.current_epoch, self.last_vote_epoch
-        ));
+        text.push_str(&format!("vars currentEpoch {} lastVoteEpoch {}\n", self.current_epoch, self.last_vote_epoch));
         crate::server::fsutil::write_atomic(&self.config_path_ref(), text.as_bytes())
     }
 
@@ -482,9 +439,7 @@ impl ClusterState {
     }
     pub fn myself_mut(&mut self) -> &mut ClusterNode {
         let id = self.myself.clone();
-        self.nodes
-            .entry(id.clone())
-            .or_insert_with(|| ClusterNode::new(id, "127.0.0.1", 0, 0, 0))
+        self.nodes.entry(id.clone()).or_insert_with(|| ClusterNode::new(id, "127.0.0.1", 0, 0, 0))
     }
     pub fn myself_is_replica(&self) -> bool {
         !self.myself_node().is_master()
@@ -492,26 +447,17 @@ impl ClusterState {
 
     /// The master of `id` if it is a replica, else itself.
     pub fn master_of<'a>(&'a self, id: &'a str) -> &'a str {
-        self.nodes
-            .get(id)
-            .and_then(|n| n.master_id.as_deref())
-            .unwrap_or(id)
+        self.nodes.get(id).and_then(|n| n.master_id.as_deref()).unwrap_or(id)
     }
 
     /// Replicas of a master.
     pub fn replicas_of(&self, master: &str) -> Vec<&ClusterNode> {
-        self.nodes
-            .values()
-            .filter(|n| n.master_id.as_deref() == Some(master))
-            .collect()
+        self.nodes.values().filter(|n| n.master_id.as_deref() == Some(master)).collect()
     }
 
     /// Masters that serve at least one slot: the voters.
     pub fn voting_masters(&self) -> usize {
-        self.nodes
-            .values()
-            .filter(|n| n.is_master() && !n.slots.is_empty())
-            .count()
+        self.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty()).count()
     }
 
     /// Votes needed: a majority of masters with slots.
@@ -537,11 +483,7 @@ impl ClusterState {
 
     /// Removes a node entirely (FORGET, handshake timeout).
     pub fn remove_node(&mut self, id: &str) {
-        let slots: Vec<u16> = self
-            .nodes
-            .get(id)
-            .map(|n| n.slots.iter().collect())
-            .unwrap_or_default();
+        let slots: Vec<u16> = self.nodes.get(id).map(|n| n.slots.iter().collect()).unwrap_or_default();
         for s in slots {
             self.owners[s as usize] = None;
         }
@@ -577,13 +519,7 @@ impl ClusterState {
         // A master in a minority partition stops serving (Redis: reachable masters < quorum).
         let size = self.voting_masters();
         if ok && size > 0 {
-            let reachable = self
-                .nodes
-                .values()
-                .filter(|n| {
-                    n.is_master() && !n.slots.is_empty() && (n.id == self.myself || !n.is_failing())
-                })
-                .count();
+            let reachable = self.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty() && (n.id == self.myself || !n.is_failing())).count();
             if reachable < size / 2 + 1 {
                 ok = false;
             }
@@ -616,11 +552,7 @@ impl ClusterState {
     /// One CLUSTER NODES line, byte for byte in Redis 7's format.
     pub fn node_line(&self, n: &ClusterNode) -> String {
         let me = n.id == self.myself;
-        let link = if me || n.link_up {
-            "connected"
-        } else {
-            "disconnected"
-        };
+        let link = if me || n.link_up { "connected" } else { "disconnected" };
         let mut line = format!(
             "{} {}:{}@{} {} {} {} {} {} {}",
             n.id,
@@ -704,8 +636,7 @@ mod tests {
     fn nodes_line_and_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = NodeConfig::default();
-        cfg.set_checked("dir", dir.path().to_str().unwrap())
-            .unwrap();
+        cfg.set_checked("dir", dir.path().to_str().unwrap()).unwrap();
         cfg.set_checked("cluster-enabled", "yes").unwrap();
         cfg.set_checked("port", "7000").unwrap();
         let mut st = ClusterState::load_or_create(&cfg).unwrap();
@@ -717,12 +648,7 @@ mod tests {
         st.migrating.insert(9842, "a".repeat(40));
         st.current_epoch = 7;
         let line = st.node_line(st.myself_node());
-        assert!(
-            line.starts_with(&format!(
-                "{me} 127.0.0.1:7000@17000 myself,master - 0 0 0 connected 0-5460 9842 [9842->-"
-            )),
-            "{line}"
-        );
+        assert!(line.starts_with(&format!("{me} 127.0.0.1:7000@17000 myself,master - 0 0 0 connected 0-5460 9842 [9842->-")), "{line}");
         st.save_config(&cfg).unwrap();
         let back = ClusterState::load_or_create(&cfg).unwrap();
         assert_eq!(back.myself, me);

@@ -8,36 +8,12 @@ use crate::server::client::Push;
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), ping),
     CommandSpec::new("echo", 2, FAST, (0, 0, 0), echo),
-    CommandSpec::new(
-        "quit",
-        -1,
-        FAST | NO_AUTH | STALE | LOADING,
-        (0, 0, 0),
-        quit,
-    ),
-    CommandSpec::new(
-        "hello",
-        -1,
-        FAST | NO_AUTH | STALE | LOADING,
-        (0, 0, 0),
-        hello,
-    ),
+    CommandSpec::new("quit", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), quit),
+    CommandSpec::new("hello", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), hello),
     CommandSpec::new("select", 2, FAST | LOADING | STALE, (0, 0, 0), select),
-    CommandSpec::new(
-        "auth",
-        -2,
-        FAST | NO_AUTH | STALE | LOADING,
-        (0, 0, 0),
-        auth,
-    ),
+    CommandSpec::new("auth", -2, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), auth),
     CommandSpec::new("client", -2, ADMIN | STALE | LOADING, (0, 0, 0), client),
-    CommandSpec::new(
-        "reset",
-        1,
-        FAST | NO_AUTH | STALE | LOADING,
-        (0, 0, 0),
-        reset,
-    ),
+    CommandSpec::new("reset", 1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), reset),
 ];
 
 fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -78,14 +54,10 @@ fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> CmdRes
             ctx.client.authenticated = true;
             return Ok(());
         }
-        return Err(CmdError::new(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ));
+        return Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled."));
     };
     if user.is_some_and(|u| u != b"default") || pass != expected.as_slice() {
-        return Err(CmdError::new(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ));
+        return Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled."));
     }
     ctx.client.authenticated = true;
     Ok(())
@@ -105,8 +77,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut proto = if ctx.client.reply.resp3 { 3 } else { 2 };
     let mut i = 1;
     if let Some(v) = argv.get(1) {
-        let n = parse_i64(v)
-            .map_err(|_| CmdError::new("ERR Protocol version is not an integer or out of range"))?;
+        let n = parse_i64(v).map_err(|_| CmdError::new("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&n) {
             return Err(CmdError::new("NOPROTO unsupported protocol version"));
         }
@@ -121,10 +92,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             set_name(ctx, argv[i + 1])?;
             i += 2;
         } else {
-            return Err(CmdError::new(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(argv[i])
-            )));
+            return Err(CmdError::new(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(argv[i]))));
         }
     }
     if !ctx.client.authenticated {
@@ -135,16 +103,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if let Some(info) = ctx.node.clients.get_mut(&id) {
         info.resp3 = proto == 3;
     }
-    let role = if ctx.node.is_read_only_replica() {
-        "replica"
-    } else {
-        "master"
-    };
-    let mode = if ctx.node.cluster.is_some() {
-        "cluster"
-    } else {
-        "standalone"
-    };
+    let role = if ctx.node.is_read_only_replica() { "replica" } else { "master" };
+    let mode = if ctx.node.cluster.is_some() { "cluster" } else { "standalone" };
     let r = ctx.reply();
     r.map(7);
     r.bulk(b"server");
@@ -165,8 +125,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let n = parse_i64(argv[1])
-        .map_err(|_| CmdError::new("ERR value is not an integer or out of range"))?;
+    let n = parse_i64(argv[1]).map_err(|_| CmdError::new("ERR value is not an integer or out of range"))?;
     if ctx.node.cluster.is_some() && n != 0 {
         return Err(CmdError::new("ERR SELECT is not allowed in cluster mode"));
     }
@@ -180,9 +139,7 @@ fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(CmdError::new(
-            "ERR Client names cannot contain spaces, newlines or special characters.",
-        ));
+        return Err(CmdError::new("ERR Client names cannot contain spaces, newlines or special characters."));
     }
     let v = (!name.is_empty()).then(|| name.to_vec());
     ctx.client.name = v.clone();
@@ -215,12 +172,7 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
 
 fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
-    let bad = || {
-        CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(sub)
-        ))
-    };
+    let bad = || CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", String::from_utf8_lossy(sub)));
     if is(sub, "id") && argv.len() == 2 {
         let id = ctx.client.id as i64;
         ctx.reply().int(id);
@@ -232,17 +184,11 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             Some(n) => ctx.reply().bulk(&n),
             None => ctx.reply().null(),
         }
-    } else if (is(sub, "list") && (argv.len() == 2 || argv.len() > 3))
-        || (is(sub, "info") && argv.len() == 2)
-    {
+    } else if (is(sub, "list") && (argv.len() == 2 || argv.len() > 3)) || (is(sub, "info") && argv.len() == 2) {
         let ids: Vec<u64> = if is(sub, "info") {
             vec![ctx.client.id]
         } else if argv.len() > 3 && is(argv[2], "id") {
-            argv[3..]
-                .iter()
-                .filter_map(|a| parse_i64(a).ok())
-                .map(|i| i as u64)
-                .collect()
+            argv[3..].iter().filter_map(|a| parse_i64(a).ok()).map(|i| i as u64).collect()
         } else if argv.len() > 2 {
             return Err(CmdError::syntax());
         } else {
@@ -276,17 +222,7 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "setinfo") && argv.len() == 4 {
         ctx.reply().ok();
     } else if is(sub, "help") {
-        let lines = [
-            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ID",
-            "GETNAME",
-            "SETNAME <name>",
-            "LIST [ID <id> [<id> ...]]",
-            "INFO",
-            "KILL <ip:port> | <option> <value> [...]",
-            "NO-EVICT (ON|OFF)",
-            "HELP",
-        ];
+        let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ID", "GETNAME", "SETNAME <name>", "LIST [ID <id> [<id> ...]]", "INFO", "KILL <ip:port> | <option> <value> [...]", "NO-EVICT (ON|OFF)", "HELP"];
         ctx.reply().array(lines.len());
         for l in lines {
             ctx.reply().simple(l);
@@ -302,12 +238,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() == 3 {
         // Old form: CLIENT KILL addr:port
         let addr = String::from_utf8_lossy(argv[2]).into_owned();
-        let target = ctx
-            .node
-            .clients
-            .iter()
-            .find(|(_, c)| c.addr == addr)
-            .map(|(id, _)| *id);
+        let target = ctx.node.clients.iter().find(|(_, c)| c.addr == addr).map(|(id, _)| *id);
         let Some(id) = target else {
             return Err(CmdError::new("ERR No such client"));
         };
@@ -318,9 +249,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut filters: Vec<(String, String)> = Vec::new();
     let mut skipme = true;
     for pair in argv[2..].chunks(2) {
-        let [k, v] = pair else {
-            return Err(CmdError::syntax());
-        };
+        let [k, v] = pair else { return Err(CmdError::syntax()) };
         let k = String::from_utf8_lossy(k).to_ascii_lowercase();
         let v = String::from_utf8_lossy(v).into_owned();
         match k.as_str() {
@@ -339,10 +268,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                     "id" => v.parse::<u64>().ok() == Some(**id),
                     "addr" => &c.addr == v,
                     "laddr" => &c.laddr == v,
-                    "type" => {
-                        v.eq_ignore_ascii_case("normal")
-                            || (v.eq_ignore_ascii_case("pubsub") && c.sub_count + c.psub_count > 0)
-                    }
+                    "type" => v.eq_ignore_ascii_case("normal") || (v.eq_ignore_ascii_case("pubsub") && c.sub_count + c.psub_count > 0),
                     "user" => v == "default",
                     _ => false,
                 })

@@ -49,10 +49,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let n = argv[1..]
-        .iter()
-        .filter(|k| ctx.db().contains(k, now))
-        .count();
+    let n = argv[1..].iter().filter(|k| ctx.db().contains(k, now)).count();
     ctx.reply().int(n as i64);
     Ok(())
 }
@@ -63,10 +60,7 @@ fn exists_touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn type_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let t = ctx
-        .db()
-        .get(argv[1], now)
-        .map_or("none", |e| e.value.type_name());
+    let t = ctx.db().get(argv[1], now).map_or("none", |e| e.value.type_name());
     ctx.reply().simple(t);
     Ok(())
 }
@@ -78,9 +72,7 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let i = ctx.client.db;
     let found: Vec<Vec<u8>> = ctx.node.dbs[i]
         .iter()
-        .filter(|(k, e)| {
-            (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pattern, k, false))
-        })
+        .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pattern, k, false)))
         .map(|(k, _)| k.to_vec())
         .collect();
     ctx.reply().array(found.len());
@@ -92,10 +84,7 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 /// Parses a SCAN cursor: an unsigned integer, else Redis's error.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::new("ERR invalid cursor"))
+    std::str::from_utf8(arg).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| CmdError::new("ERR invalid cursor"))
 }
 
 /// MATCH/COUNT/TYPE options shared by the SCAN family.
@@ -105,16 +94,8 @@ pub struct ScanOpts<'a> {
     pub type_name: Option<String>,
 }
 
-pub fn parse_scan_opts<'a>(
-    argv: &[&'a [u8]],
-    from: usize,
-    allow_type: bool,
-) -> Result<ScanOpts<'a>, CmdError> {
-    let mut o = ScanOpts {
-        pattern: None,
-        count: 10,
-        type_name: None,
-    };
+pub fn parse_scan_opts<'a>(argv: &[&'a [u8]], from: usize, allow_type: bool) -> Result<ScanOpts<'a>, CmdError> {
+    let mut o = ScanOpts { pattern: None, count: 10, type_name: None };
     let mut i = from;
     while i < argv.len() {
         let Some(v) = argv.get(i + 1) else {
@@ -212,13 +193,7 @@ fn renamenx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// EXPIRE family: unit in ms, absolute or relative, with NX/XX/GT/LT.
-fn expire_generic(
-    ctx: &mut Ctx<'_>,
-    argv: &[&[u8]],
-    unit: i64,
-    absolute: bool,
-    name: &str,
-) -> CmdResult {
+fn expire_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: i64, absolute: bool, name: &str) -> CmdResult {
     let now = ctx.now();
     let n = parse_i64(argv[2])?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
@@ -232,39 +207,25 @@ fn expire_generic(
         } else if is(a, "lt") {
             lt = true;
         } else {
-            return Err(CmdError::new(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(a)
-            )));
+            return Err(CmdError::new(format!("ERR Unsupported option {}", String::from_utf8_lossy(a))));
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CmdError::new(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
+        return Err(CmdError::new("ERR NX and XX, GT or LT options at the same time are not compatible"));
     }
     if gt && lt {
-        return Err(CmdError::new(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
+        return Err(CmdError::new("ERR GT and LT options at the same time are not compatible"));
     }
     let invalid = || CmdError::new(format!("ERR invalid expire time in '{name}' command"));
     let ms = n.checked_mul(unit).ok_or_else(invalid)?;
-    let at: i64 = if absolute {
-        ms
-    } else {
-        (now as i64).checked_add(ms).ok_or_else(invalid)?
-    };
+    let at: i64 = if absolute { ms } else { (now as i64).checked_add(ms).ok_or_else(invalid)? };
     let Some(cur) = ctx.db().get(argv[1], now).map(|e| e.expire_at) else {
         ctx.reply().int(0);
         return Ok(());
     };
     let has = cur != 0;
     // A key without TTL counts as infinite for GT/LT.
-    let refuse = (nx && has)
-        || (xx && !has)
-        || (gt && (!has || at <= cur as i64))
-        || (lt && has && at >= cur as i64);
+    let refuse = (nx && has) || (xx && !has) || (gt && (!has || at <= cur as i64)) || (lt && has && at >= cur as i64);
     if refuse {
         ctx.reply().int(0);
         return Ok(());
@@ -274,11 +235,7 @@ fn expire_generic(
         ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
     } else {
         ctx.db().set_expire(argv[1], at as u64, now);
-        ctx.propagate_as(vec![
-            b"PEXPIREAT".to_vec(),
-            argv[1].to_vec(),
-            at.to_string().into_bytes(),
-        ]);
+        ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
     }
     ctx.dirty(1);
     ctx.reply().int(1);
@@ -356,9 +313,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         i += 1;
     }
     if argv[1] == argv[2] && dst_db == ctx.client.db {
-        return Err(CmdError::new(
-            "ERR source and destination objects are the same",
-        ));
+        return Err(CmdError::new("ERR source and destination objects are the same"));
     }
     let Some(e) = ctx.db().get(argv[1], now).cloned() else {
         ctx.reply().int(0);
@@ -386,9 +341,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let dst = n as usize;
     if dst == ctx.client.db {
-        return Err(CmdError::new(
-            "ERR source and destination objects are the same",
-        ));
+        return Err(CmdError::new("ERR source and destination objects are the same"));
     }
     if !ctx.db().contains(argv[1], now) || ctx.node.dbs[dst].contains(argv[1], now) {
         ctx.reply().int(0);
@@ -407,14 +360,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     if is(sub, "help") {
-        let lines = [
-            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ENCODING <key>",
-            "FREQ <key>",
-            "IDLETIME <key>",
-            "REFCOUNT <key>",
-            "HELP",
-        ];
+        let lines = ["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ENCODING <key>", "FREQ <key>", "IDLETIME <key>", "REFCOUNT <key>", "HELP"];
         ctx.reply().array(lines.len());
         for l in lines {
             ctx.reply().simple(l);
@@ -422,10 +368,7 @@ fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     if argv.len() != 3 {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.", String::from_utf8_lossy(sub))));
     }
     let now = ctx.now();
     let Some(enc) = ctx.db().get(argv[2], now).map(|e| e.value.encoding()) else {
@@ -441,10 +384,7 @@ fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "freq") {
         return Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand '{}'. Try OBJECT HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }

@@ -82,9 +82,7 @@ impl CmdError {
         CmdError::new("ERR no such key")
     }
     pub fn arity(name: &str) -> Self {
-        CmdError::new(format!(
-            "ERR wrong number of arguments for '{name}' command"
-        ))
+        CmdError::new(format!("ERR wrong number of arguments for '{name}' command"))
     }
     pub fn out_of_range() -> Self {
         CmdError::new("ERR index out of range")
@@ -147,13 +145,7 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    pub const fn new(
-        name: &'static str,
-        arity: i32,
-        flags: u32,
-        keys: (i32, i32, i32),
-        handler: Handler,
-    ) -> Self {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Self {
         CommandSpec {
             name,
             arity,
@@ -263,14 +255,9 @@ pub fn keys_numkeys_at1(argv: &[&[u8]]) -> Vec<usize> {
 
 /// Keys counted by a numkeys argument at `at`, following it.
 pub fn numkeys_from(argv: &[&[u8]], at: usize) -> Vec<usize> {
-    let n = argv
-        .get(at)
-        .and_then(|a| args::parse_i64(a).ok())
-        .unwrap_or(0);
+    let n = argv.get(at).and_then(|a| args::parse_i64(a).ok()).unwrap_or(0);
     if n <= 0 {
         return Vec::new();
     }
-    (at + 1..at + 1 + n as usize)
-        .filter(|&i| i < argv.len())
-        .collect()
+    (at + 1..at + 1 + n as usize).filter(|&i| i < argv.len()).collect()
 }

@@ -12,50 +12,16 @@ use crate::resp::ReplyBuf;
 use crate::server::client::{ClientId, Push};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "subscribe",
-        -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        subscribe,
-    ),
-    CommandSpec::new(
-        "unsubscribe",
-        -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        unsubscribe,
-    ),
-    CommandSpec::new(
-        "psubscribe",
-        -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        psubscribe,
-    ),
-    CommandSpec::new(
-        "punsubscribe",
-        -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        punsubscribe,
-    ),
-    CommandSpec::new(
-        "publish",
-        3,
-        PUBSUB | LOADING | STALE | FAST,
-        (0, 0, 0),
-        publish,
-    ),
+    CommandSpec::new("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), subscribe),
+    CommandSpec::new("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), unsubscribe),
+    CommandSpec::new("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), psubscribe),
+    CommandSpec::new("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), punsubscribe),
+    CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST, (0, 0, 0), publish),
     CommandSpec::new("pubsub", -2, PUBSUB | LOADING | STALE, (0, 0, 0), pubsub),
 ];
 
 fn counts(node: &Node, id: ClientId) -> (usize, usize) {
-    let subs = node
-        .channels
-        .values()
-        .filter(|ids| ids.contains(&id))
-        .count();
+    let subs = node.channels.values().filter(|ids| ids.contains(&id)).count();
     let psubs = node.patterns.iter().filter(|(_, c)| *c == id).count();
     (subs, psubs)
 }
@@ -83,9 +49,7 @@ fn confirm(r: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
 
 fn subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_some() {
-        return Err(CmdError::new(
-            "ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client",
-        ));
+        return Err(CmdError::new("ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client"));
     }
     let id = ctx.client.id;
     for ch in &argv[1..] {
@@ -102,12 +66,7 @@ fn subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn psubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     for p in &argv[1..] {
-        if !ctx
-            .node
-            .patterns
-            .iter()
-            .any(|(pp, c)| *c == id && &pp[..] == *p)
-        {
+        if !ctx.node.patterns.iter().any(|(pp, c)| *c == id && &pp[..] == *p) {
             ctx.node.patterns.push((Key::from(*p), id));
         }
         let n = sync_counts(ctx);
@@ -119,12 +78,7 @@ fn psubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     let targets: Vec<Key> = if argv.len() == 1 {
-        ctx.node
-            .channels
-            .iter()
-            .filter(|(_, ids)| ids.contains(&id))
-            .map(|(k, _)| k.clone())
-            .collect()
+        ctx.node.channels.iter().filter(|(_, ids)| ids.contains(&id)).map(|(k, _)| k.clone()).collect()
     } else {
         argv[1..].iter().map(|a| Key::from(*a)).collect()
     };
@@ -148,12 +102,7 @@ fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     let targets: Vec<Key> = if argv.len() == 1 {
-        ctx.node
-            .patterns
-            .iter()
-            .filter(|(_, c)| *c == id)
-            .map(|(p, _)| p.clone())
-            .collect()
+        ctx.node.patterns.iter().filter(|(_, c)| *c == id).map(|(p, _)| p.clone()).collect()
     } else {
         argv[1..].iter().map(|a| Key::from(*a)).collect()
     };
@@ -175,10 +124,7 @@ pub fn publish_message(node: &mut Node, channel: &[u8], message: &[u8]) -> usize
     if let Some(ids) = node.channels.get(channel) {
         for id in ids {
             let resp3 = node.clients.get(id).is_some_and(|c| c.resp3);
-            let mut r = ReplyBuf {
-                buf: Vec::new(),
-                resp3,
-            };
+            let mut r = ReplyBuf { buf: Vec::new(), resp3 };
             r.push(3);
             r.bulk(b"message");
             r.bulk(channel);
@@ -191,10 +137,7 @@ pub fn publish_message(node: &mut Node, channel: &[u8], message: &[u8]) -> usize
     for (pattern, id) in &node.patterns {
         if glob_match(pattern, channel, false) {
             let resp3 = node.clients.get(id).is_some_and(|c| c.resp3);
-            let mut r = ReplyBuf {
-                buf: Vec::new(),
-                resp3,
-            };
+            let mut r = ReplyBuf { buf: Vec::new(), resp3 };
             r.push(4);
             r.bulk(b"pmessage");
             r.bulk(pattern);
@@ -218,23 +161,14 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     if is(sub, "channels") && argv.len() <= 3 {
         let pat = argv.get(2).copied();
-        let list: Vec<Key> = ctx
-            .node
-            .channels
-            .keys()
-            .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
-            .cloned()
-            .collect();
+        let list: Vec<Key> = ctx.node.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
         let r = ctx.reply();
         r.array(list.len());
         for c in list {
             r.bulk(&c);
         }
     } else if is(sub, "numsub") {
-        let pairs: Vec<(Vec<u8>, usize)> = argv[2..]
-            .iter()
-            .map(|c| (c.to_vec(), ctx.node.channels.get(*c).map_or(0, Vec::len)))
-            .collect();
+        let pairs: Vec<(Vec<u8>, usize)> = argv[2..].iter().map(|c| (c.to_vec(), ctx.node.channels.get(*c).map_or(0, Vec::len))).collect();
         let r = ctx.reply();
         r.map(pairs.len());
         for (c, n) in pairs {
@@ -248,10 +182,7 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let n = pats.len() as i64;
         ctx.reply().int(n);
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }

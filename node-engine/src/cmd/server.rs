@@ -8,38 +8,14 @@ use crate::node::{Node, ShutdownKind};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, (0, 0, 0), info),
-    CommandSpec::new(
-        "config",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        config,
-    ),
+    CommandSpec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config),
     CommandSpec::new("command", -1, LOADING | STALE, (0, 0, 0), command),
     CommandSpec::new("time", 1, FAST | LOADING | STALE, (0, 0, 0), time),
     CommandSpec::new("lastsave", 1, FAST | LOADING | STALE, (0, 0, 0), lastsave),
     CommandSpec::new("slowlog", -2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog),
-    CommandSpec::new(
-        "monitor",
-        1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
-        (0, 0, 0),
-        monitor,
-    ),
-    CommandSpec::new(
-        "debug",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        debug,
-    ),
-    CommandSpec::new(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
-        (0, 0, 0),
-        shutdown,
-    ),
+    CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), monitor),
+    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), debug),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), shutdown),
     CommandSpec::new("memory", -2, READONLY, (0, 0, 0), memory),
 ];
 
@@ -47,11 +23,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 pub fn process_rss() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -83,10 +55,7 @@ fn human(bytes: u64) -> String {
 
 /// Builds the INFO text for the requested sections (all when empty / "all" / "everything").
 pub fn info_text(node: &Node, sections: &[String]) -> String {
-    let all = sections.is_empty()
-        || sections
-            .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default");
+    let all = sections.is_empty() || sections.iter().any(|s| s == "all" || s == "everything" || s == "default");
     let want = |s: &str| all || sections.iter().any(|x| x == s);
     let mut out = String::new();
     let uptime = node.started.elapsed().as_secs();
@@ -111,11 +80,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     }
     if want("clients") {
         let blocked = node.blocked.values().map(Vec::len).sum::<usize>();
-        let pubsub = node
-            .clients
-            .values()
-            .filter(|c| c.sub_count + c.psub_count > 0)
-            .count();
+        let pubsub = node.clients.values().filter(|c| c.sub_count + c.psub_count > 0).count();
         out.push_str(&format!(
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
             node.clients.len(),
@@ -169,20 +134,13 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         out.push_str("# Modules\r\n\r\n");
     }
     if want("cluster") {
-        out.push_str(&format!(
-            "# Cluster\r\ncluster_enabled:{}\r\n\r\n",
-            node.cluster.is_some() as u8
-        ));
+        out.push_str(&format!("# Cluster\r\ncluster_enabled:{}\r\n\r\n", node.cluster.is_some() as u8));
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
         for (i, db) in node.dbs.iter().enumerate() {
             if !db.is_empty() {
-                out.push_str(&format!(
-                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
-                    db.len(),
-                    db.expires_len()
-                ));
+                out.push_str(&format!("db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.expires_len()));
             }
         }
         out.push_str("\r\n");
@@ -204,10 +162,7 @@ pub fn persistence_info(node: &Node) -> String {
 }
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sections: Vec<String> = argv[1..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-        .collect();
+    let sections: Vec<String> = argv[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
     let text = info_text(ctx.node, &sections);
     ctx.reply().verbatim(&text);
     Ok(())
@@ -239,11 +194,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             if IMMUTABLE.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")));
             }
-            next.set_checked(&name, &value).map_err(|reason| {
-                CmdError::new(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-                ))
-            })?;
+            next.set_checked(&name, &value).map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
         }
         ctx.node.config = next;
         ctx.reply().ok();
@@ -253,61 +204,31 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "rewrite") && argv.len() == 2 {
         let Some(path) = ctx.node.config.file.clone() else {
-            return Err(CmdError::new(
-                "ERR The server is running without a config file",
-            ));
+            return Err(CmdError::new("ERR The server is running without a config file"));
         };
         let text = ctx.node.config.to_conf_text();
-        crate::server::fsutil::write_atomic(&path, text.as_bytes())
-            .map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
+        crate::server::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
         ctx.reply().ok();
     } else if is(sub, "help") {
-        let lines = [
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "SET <directive> <value>",
-            "RESETSTAT",
-            "REWRITE",
-            "HELP",
-        ];
+        let lines = ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"];
         ctx.reply().array(lines.len());
         for l in lines {
             ctx.reply().simple(l);
         }
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }
 
 /// Directives Redis refuses to change at runtime.
-const IMMUTABLE: &[&str] = &[
-    "port",
-    "bind",
-    "cluster-enabled",
-    "cluster-config-file",
-    "cluster-port",
-    "databases",
-    "daemonize",
-    "pidfile",
-    "logfile",
-    "unixsocket",
-    "supervised",
-    "io-threads",
-];
+const IMMUTABLE: &[&str] = &["port", "bind", "cluster-enabled", "cluster-config-file", "cluster-port", "databases", "daemonize", "pidfile", "logfile", "unixsocket", "supervised", "io-threads"];
 
 fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
     r.array(10);
     r.bulk(c.name.as_bytes());
     r.int(c.arity as i64);
-    let names: Vec<&str> = super::flags::NAMES
-        .iter()
-        .filter(|(f, _)| c.flags & f != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let names: Vec<&str> = super::flags::NAMES.iter().filter(|(f, _)| c.flags & f != 0).map(|(_, n)| *n).collect();
     r.set(names.len());
     for n in names {
         r.simple(n);
@@ -320,7 +241,7 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
         r.simple(cat);
     }
     r.set(0); // tips
-              // key specs: one range spec when keys are positional, as Redis describes them.
+    // key specs: one range spec when keys are positional, as Redis describes them.
     if c.first_key > 0 {
         r.array(1);
         r.map(3);
@@ -341,11 +262,7 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
         r.bulk(b"spec");
         r.map(3);
         r.bulk(b"lastkey");
-        r.int(if c.last_key < 0 {
-            c.last_key as i64
-        } else {
-            (c.last_key - c.first_key) as i64
-        });
+        r.int(if c.last_key < 0 { c.last_key as i64 } else { (c.last_key - c.first_key) as i64 });
         r.bulk(b"keystep");
         r.int(c.step as i64);
         r.bulk(b"limit");
@@ -377,14 +294,9 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             r.bulk(c.name.as_bytes());
         }
     } else if is(sub, "info") || is(sub, "docs") {
-        let names: Vec<&[u8]> = if argv.len() == 2 {
-            all.iter().map(|c| c.name.as_bytes()).collect()
-        } else {
-            argv[2..].to_vec()
-        };
+        let names: Vec<&[u8]> = if argv.len() == 2 { all.iter().map(|c| c.name.as_bytes()).collect() } else { argv[2..].to_vec() };
         let docs = is(sub, "docs");
-        let found: Vec<Option<&'static CommandSpec>> =
-            names.iter().map(|n| ctx.node.commands.lookup(n)).collect();
+        let found: Vec<Option<&'static CommandSpec>> = names.iter().map(|n| ctx.node.commands.lookup(n)).collect();
         let r = ctx.reply();
         if docs {
             let present: Vec<&'static CommandSpec> = found.into_iter().flatten().collect();
@@ -410,9 +322,7 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::new("ERR Invalid command specified"));
         };
         if !c.arity_ok(rest.len()) {
-            return Err(CmdError::new(
-                "ERR Invalid number of arguments specified for command",
-            ));
+            return Err(CmdError::new("ERR Invalid number of arguments specified for command"));
         }
         let pos = c.key_positions(rest);
         if pos.is_empty() {
@@ -424,18 +334,13 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             r.bulk(rest[p]);
         }
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }
 
 fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let r = ctx.reply();
     r.array(2);
     r.bulk(d.as_secs().to_string().as_bytes());
@@ -456,15 +361,9 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             Some(a) => {
                 let n = parse_i64(a)?;
                 if n < -1 {
-                    return Err(CmdError::new(
-                        "ERR count should be greater than or equal to -1",
-                    ));
+                    return Err(CmdError::new("ERR count should be greater than or equal to -1"));
                 }
-                if n == -1 {
-                    usize::MAX
-                } else {
-                    n as usize
-                }
+                if n == -1 { usize::MAX } else { n as usize }
             }
             None => 10,
         };
@@ -493,10 +392,7 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().array(1);
         ctx.reply().simple("SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are: GET [<count>], LEN, RESET, HELP");
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }
@@ -524,17 +420,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let Some(e) = ctx.db().get(argv[2], now).cloned() else {
             return Err(CmdError::no_such_key());
         };
-        let line = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-            e.value.encoding(),
-            e.value.approx_size()
-        );
+        let line = format!("Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0", e.value.encoding(), e.value.approx_size());
         ctx.reply().simple(&line);
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }
@@ -563,11 +452,7 @@ fn memory(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     if is(sub, "usage") && argv.len() >= 3 {
         let now = ctx.now();
-        match ctx
-            .db()
-            .get(argv[2], now)
-            .map(|e| e.value.approx_size() + argv[2].len() + 56)
-        {
+        match ctx.db().get(argv[2], now).map(|e| e.value.approx_size() + argv[2].len() + 56) {
             Some(n) => ctx.reply().int(n as i64),
             None => ctx.reply().null(),
         }
@@ -582,10 +467,7 @@ fn memory(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         r.bulk(b"total.allocated");
         r.int(rss as i64);
     } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.", String::from_utf8_lossy(sub))));
     }
     Ok(())
 }

@@ -18,13 +18,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
     CommandSpec::new("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
     CommandSpec::new("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
-    CommandSpec::new(
-        "incrbyfloat",
-        3,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        incrbyfloat,
-    ),
+    CommandSpec::new("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrbyfloat),
     CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), append),
     CommandSpec::new("strlen", 2, READONLY | FAST, (1, 1, 1), strlen),
     CommandSpec::new("getrange", 4, READONLY, (1, 1, 1), getrange),
@@ -74,27 +68,16 @@ enum Ttl {
     At(u64),
 }
 
-fn parse_expire_arg(
-    unit_ms: u64,
-    absolute: bool,
-    arg: &[u8],
-    now: u64,
-    cmd: &str,
-) -> Result<u64, CmdError> {
+fn parse_expire_arg(unit_ms: u64, absolute: bool, arg: &[u8], now: u64, cmd: &str) -> Result<u64, CmdError> {
     let n = parse_i64(arg)?;
     if n <= 0 || (!absolute && (n as u64).checked_mul(unit_ms).is_none()) {
-        return Err(CmdError::new(format!(
-            "ERR invalid expire time in '{cmd}' command"
-        )));
+        return Err(CmdError::new(format!("ERR invalid expire time in '{cmd}' command")));
     }
-    let ms = (n as u64)
-        .checked_mul(unit_ms)
-        .ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))?;
+    let ms = (n as u64).checked_mul(unit_ms).ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))?;
     if absolute {
         Ok(ms)
     } else {
-        now.checked_add(ms)
-            .ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))
+        now.checked_add(ms).ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))
     }
 }
 
@@ -116,15 +99,8 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else if is(a, "keepttl") && !ttl_given {
             ttl = Ttl::Keep;
             ttl_given = true;
-        } else if !ttl_given
-            && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && next.is_some()
-        {
-            let unit = if is(a, "ex") || is(a, "exat") {
-                1000
-            } else {
-                1
-            };
+        } else if !ttl_given && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && next.is_some() {
+            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
             let abs = is(a, "exat") || is(a, "pxat");
             let at = parse_expire_arg(unit, abs, next.map_or(&b""[..], |v| v), now, "set")?;
             ttl = Ttl::At(at);
@@ -165,13 +141,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             if at <= now {
                 db.remove(key, now);
             }
-            ctx.propagate_as(vec![
-                b"SET".to_vec(),
-                key.to_vec(),
-                argv[2].to_vec(),
-                b"PXAT".to_vec(),
-                at.to_string().into_bytes(),
-            ]);
+            ctx.propagate_as(vec![b"SET".to_vec(), key.to_vec(), argv[2].to_vec(), b"PXAT".to_vec(), at.to_string().into_bytes()]);
         }
     }
     ctx.dirty(1);
@@ -198,15 +168,8 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn setex_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: u64, name: &str) -> CmdResult {
     let now = ctx.now();
     let at = parse_expire_arg(unit, false, argv[2], now, name)?;
-    ctx.db()
-        .set_with_expire(argv[1], Value::Str(argv[3].into()), at);
-    ctx.propagate_as(vec![
-        b"SET".to_vec(),
-        argv[1].to_vec(),
-        argv[3].to_vec(),
-        b"PXAT".to_vec(),
-        at.to_string().into_bytes(),
-    ]);
+    ctx.db().set_with_expire(argv[1], Value::Str(argv[3].into()), at);
+    ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[3].to_vec(), b"PXAT".to_vec(), at.to_string().into_bytes()]);
     ctx.dirty(1);
     ctx.reply().ok();
     Ok(())
@@ -342,14 +305,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let text = format_float_value(new);
     let now = ctx.now();
     let keep = ctx.db().get(argv[1], now).map_or(0, |e| e.expire_at);
-    ctx.db()
-        .set_with_expire(argv[1], Value::Str(text.as_bytes().into()), keep);
-    ctx.propagate_as(vec![
-        b"SET".to_vec(),
-        argv[1].to_vec(),
-        text.clone().into_bytes(),
-        b"KEEPTTL".to_vec(),
-    ]);
+    ctx.db().set_with_expire(argv[1], Value::Str(text.as_bytes().into()), keep);
+    ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), text.clone().into_bytes(), b"KEEPTTL".to_vec()]);
     ctx.dirty(1);
     ctx.reply().bulk(text.as_bytes());
     Ok(())
@@ -389,12 +346,10 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let start = parse_i64(argv[2])?;
     let end = parse_i64(argv[3])?;
     let out: Vec<u8> = match read_str(ctx, argv[1])? {
-        Some(s) if !(start < 0 && end < 0 && start > end) => {
-            match normalize_range(start, end, s.len()) {
-                Some((a, b)) => s[a..=b].to_vec(),
-                None => Vec::new(),
-            }
-        }
+        Some(s) if !(start < 0 && end < 0 && start > end) => match normalize_range(start, end, s.len()) {
+            Some((a, b)) => s[a..=b].to_vec(),
+            None => Vec::new(),
+        },
         _ => Vec::new(),
     };
     ctx.reply().bulk(&out);
@@ -409,9 +364,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let offset = offset as usize;
     let value = argv[3];
     if offset + value.len() > 512 * 1024 * 1024 {
-        return Err(CmdError::new(
-            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
+        return Err(CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
     }
     let cur: Option<Vec<u8>> = read_str(ctx, argv[1])?.map(<[u8]>::to_vec);
     let now = ctx.now();
@@ -434,8 +387,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         v[offset..offset + value.len()].copy_from_slice(value);
         let keep = ctx.db().get(argv[1], now).map_or(0, |e| e.expire_at);
-        ctx.db()
-            .set_with_expire(argv[1], Value::Str(v.clone().into_boxed_slice()), keep);
+        ctx.db().set_with_expire(argv[1], Value::Str(v.clone().into_boxed_slice()), keep);
         ctx.dirty(1);
     }
     ctx.reply().int(v.len() as i64);
@@ -477,15 +429,8 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if is(a, "persist") && !seen {
             ttl = Ttl::Clear;
             seen = true;
-        } else if !seen
-            && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
-            && i + 1 < argv.len()
-        {
-            let unit = if is(a, "ex") || is(a, "exat") {
-                1000
-            } else {
-                1
-            };
+        } else if !seen && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && i + 1 < argv.len() {
+            let unit = if is(a, "ex") || is(a, "exat") { 1000 } else { 1 };
             let abs = is(a, "exat") || is(a, "pxat");
             ttl = Ttl::At(parse_expire_arg(unit, abs, argv[i + 1], now, "getex")?);
             seen = true;
@@ -514,11 +459,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
             } else {
                 ctx.db().set_expire(argv[1], at, now);
-                ctx.propagate_as(vec![
-                    b"PEXPIREAT".to_vec(),
-                    argv[1].to_vec(),
-                    at.to_string().into_bytes(),
-                ]);
+                ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
             }
             ctx.dirty(1);
         }

@@ -9,35 +9,11 @@ use crate::node::Node;
 use crate::server::client::Client;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "multi",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_MULTI,
-        (0, 0, 0),
-        multi,
-    ),
+    CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, (0, 0, 0), multi),
     CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE, (0, 0, 0), exec),
-    CommandSpec::new(
-        "discard",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST,
-        (0, 0, 0),
-        discard,
-    ),
-    CommandSpec::new(
-        "watch",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST,
-        (1, -1, 1),
-        watch,
-    ),
-    CommandSpec::new(
-        "unwatch",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST,
-        (0, 0, 0),
-        unwatch,
-    ),
+    CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), discard),
+    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), watch),
+    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), unwatch),
 ];
 
 fn multi(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -68,9 +44,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let dirty_watch = ctx.node.clients.get(&id).is_some_and(|c| c.watch_dirty);
     unwatch_all(ctx.node, ctx.client);
     if std::mem::take(&mut ctx.client.multi_error) {
-        return Err(CmdError::new(
-            "EXECABORT Transaction discarded because of previous errors.",
-        ));
+        return Err(CmdError::new("EXECABORT Transaction discarded because of previous errors."));
     }
     if dirty_watch {
         ctx.client.reply.null_array();
@@ -84,11 +58,8 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
             Some(cmd) => {
                 // Cluster routing and read-only checks were made at queue time by Redis too
                 // only for syntax; re-check routing here so a moved slot aborts per command.
-                if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.is_replica_link
-                {
-                    ctx.client
-                        .reply
-                        .error("READONLY You can't write against a read only replica.");
+                if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.is_replica_link {
+                    ctx.client.reply.error("READONLY You can't write against a read only replica.");
                     continue;
                 }
                 crate::server::dispatch::call(ctx.node, ctx.client, cmd, &refs);

@@ -145,12 +145,7 @@ impl Db {
     }
 
     /// Returns the entry for `key`, creating it with `make()` if missing.
-    pub fn get_or_insert_with(
-        &mut self,
-        key: &[u8],
-        now: u64,
-        make: impl FnOnce() -> Value,
-    ) -> &mut Entry {
+    pub fn get_or_insert_with(&mut self, key: &[u8], now: u64, make: impl FnOnce() -> Value) -> &mut Entry {
         let t = self.table_index(key);
         self.expire_if_needed(t, key, now);
         let table = &mut self.tables[t];
@@ -190,10 +185,7 @@ impl Db {
     /// Deletes a collection key that became empty.
     pub fn remove_if_empty(&mut self, key: &[u8]) {
         let t = self.table_index(key);
-        if self.tables[t]
-            .get(key)
-            .is_some_and(|e| e.value.is_empty_collection())
-        {
+        if self.tables[t].get(key).is_some_and(|e| e.value.is_empty_collection()) {
             self.remove_at(t, key);
         }
     }
@@ -306,28 +298,15 @@ impl Db {
 
     /// Number of keys in one hash slot (cluster mode).
     pub fn count_in_slot(&self, slot: u16) -> usize {
-        self.tables.get(slot as usize).map_or(0, |t| {
-            if self.tables.len() == 1 {
-                t.keys().filter(|k| key_slot(k) == slot).count()
-            } else {
-                t.len()
-            }
-        })
+        self.tables.get(slot as usize).map_or(0, |t| if self.tables.len() == 1 { t.keys().filter(|k| key_slot(k) == slot).count() } else { t.len() })
     }
 
     /// Up to `count` keys of one hash slot.
     pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Key> {
         if self.tables.len() == 1 {
-            return self.tables[0]
-                .keys()
-                .filter(|k| key_slot(k) == slot)
-                .take(count)
-                .cloned()
-                .collect();
+            return self.tables[0].keys().filter(|k| key_slot(k) == slot).take(count).cloned().collect();
         }
-        self.tables
-            .get(slot as usize)
-            .map_or_else(Vec::new, |t| t.keys().take(count).cloned().collect())
+        self.tables.get(slot as usize).map_or_else(Vec::new, |t| t.keys().take(count).cloned().collect())
     }
 
     /// Removes every key of a slot; returns how many.
@@ -357,9 +336,7 @@ impl Db {
                     break;
                 }
                 let i = rng.gen_range(0..self.ttl_keys.len());
-                let Some(k) = self.ttl_keys.get_index(i).cloned() else {
-                    break;
-                };
+                let Some(k) = self.ttl_keys.get_index(i).cloned() else { break };
                 checked += 1;
                 let t = self.table_index(&k);
                 if self.expire_if_needed(t, &k, now) {
@@ -413,10 +390,7 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 1000);
-        assert_eq!(
-            db.count_in_slot(key_slot(b"k1")),
-            db.keys_in_slot(key_slot(b"k1"), 100).len()
-        );
+        assert_eq!(db.count_in_slot(key_slot(b"k1")), db.keys_in_slot(key_slot(b"k1"), 100).len());
     }
 
     #[test]

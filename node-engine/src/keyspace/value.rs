@@ -34,12 +34,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
-                if s.len() <= 20
-                    && std::str::from_utf8(s)
-                        .ok()
-                        .and_then(|t| t.parse::<i64>().ok())
-                        .is_some_and(|n| n.to_string().as_bytes() == &s[..])
-                {
+                if s.len() <= 20 && std::str::from_utf8(s).ok().and_then(|t| t.parse::<i64>().ok()).is_some_and(|n| n.to_string().as_bytes() == &s[..]) {
                     "int"
                 } else if s.len() <= 44 {
                     "embstr"
@@ -62,14 +57,7 @@ impl Value {
                 }
             }
             Value::Set(s) => {
-                if s.len() <= 512
-                    && s.iter().all(|m| {
-                        std::str::from_utf8(m)
-                            .ok()
-                            .and_then(|t| t.parse::<i64>().ok())
-                            .is_some()
-                    })
-                {
+                if s.len() <= 512 && s.iter().all(|m| std::str::from_utf8(m).ok().and_then(|t| t.parse::<i64>().ok()).is_some()) {
                     "intset"
                 } else {
                     "hashtable"

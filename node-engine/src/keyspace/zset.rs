@@ -75,13 +75,7 @@ impl ZSet {
         Some(self.order.range(..(Score(score), key)).count())
     }
     /// Members with score in the given range, ascending.
-    pub fn range_by_score(
-        &self,
-        min: f64,
-        min_excl: bool,
-        max: f64,
-        max_excl: bool,
-    ) -> impl Iterator<Item = (&Key, f64)> + '_ {
+    pub fn range_by_score(&self, min: f64, min_excl: bool, max: f64, max_excl: bool) -> impl Iterator<Item = (&Key, f64)> + '_ {
         self.order
             .range((Score(min), Key::default())..)
             .map(|(s, m)| (m, s.0))

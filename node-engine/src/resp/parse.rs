@@ -159,11 +159,7 @@ fn parse_inline(
         }
         return Ok(Parsed::Incomplete);
     };
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
     let line = &buf[..line_end];
     let mut i = 0;
     while i < line.len() {

@@ -82,8 +82,7 @@ impl ReplyBuf {
         self.buf.push(b'-');
         for &b in msg.as_bytes() {
             // Never let an error message break the framing.
-            self.buf
-                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -183,8 +182,7 @@ impl ReplyBuf {
     /// A boolean (RESP3 `#`), an integer 0/1 in RESP2.
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 {
-            self.buf
-                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }

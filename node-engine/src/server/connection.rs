@@ -37,15 +37,8 @@ fn admission_error(shared: &SharedRef, stream: &TcpStream) -> Option<&'static st
         return Some("-ERR max number of clients reached\r\n");
     }
     let protected = node.config.flag_named("protected-mode") && node.config.requirepass().is_none();
-    let binds_all = node
-        .config
-        .bind()
-        .iter()
-        .any(|b| b == "0.0.0.0" || b == "::");
-    let loopback = stream
-        .peer_addr()
-        .map(|a| a.ip().is_loopback())
-        .unwrap_or(true);
+    let binds_all = node.config.bind().iter().any(|b| b == "0.0.0.0" || b == "::");
+    let loopback = stream.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(true);
     if protected && binds_all && !loopback {
         return Some("-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. Connections are only accepted from the loopback interface. Set a password with requirepass, bind to a specific address, or disable protected-mode.\r\n");
     }
@@ -67,10 +60,7 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
         node.next_client_id += 1;
         node.stats.total_connections += 1;
         let now = unix_ms();
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         node.clients.insert(
             id,
             ClientInfo {
@@ -91,38 +81,20 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
             },
         );
         let limits = crate::resp::ParseLimits {
-            max_bulk_len: node
-                .config
-                .int_named("proto-max-bulk-len", 512 << 20)
-                .max(1) as usize,
+            max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,
             ..Default::default()
         };
-        let qbuf = node
-            .config
-            .int_named("client-query-buffer-limit", 1 << 30)
-            .max(1024) as usize;
+        let qbuf = node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize;
         let timeout = node.config.int_named("timeout", 0).max(0) as u64;
-        (
-            id,
-            node.config.requirepass().is_some(),
-            limits,
-            qbuf,
-            timeout,
-        )
+        (id, node.config.requirepass().is_some(), limits, qbuf, timeout)
     };
     let mut client = Client::new(id, addr, needs_auth);
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut ranges = Vec::with_capacity(16);
     let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
     loop {
-        let deadline = client
-            .block
-            .as_ref()
-            .map(|b| b.deadline_ms)
-            .filter(|d| *d > 0);
-        let sleep_ms = deadline
-            .map(|d| d.saturating_sub(unix_ms()))
-            .unwrap_or(u64::MAX / 4);
+        let deadline = client.block.as_ref().map(|b| b.deadline_ms).filter(|d| *d > 0);
+        let sleep_ms = deadline.map(|d| d.saturating_sub(unix_ms())).unwrap_or(u64::MAX / 4);
         let idle = if idle_timeout > 0 && client.subscriptions == 0 && client.block.is_none() {
             Duration::from_secs(idle_timeout)
         } else {
@@ -154,8 +126,7 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
         if client.block.is_none() {
             blocked_argv = None;
             if !inbuf.is_empty() {
-                let consumed =
-                    dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
+                let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
                 if let Some(b) = client.block.as_ref() {
                     // Keep the blocking command's arguments to retry it when woken.
                     let _ = b;

@@ -11,13 +11,7 @@ use crate::resp::{parse_request, ParseLimits, Parsed};
 use std::ops::Range;
 
 /// Runs every complete request at the start of `input`; returns bytes consumed.
-pub fn process_batch(
-    shared: &Shared,
-    client: &mut Client,
-    input: &[u8],
-    ranges: &mut Vec<Range<usize>>,
-    limits: &ParseLimits,
-) -> usize {
+pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges: &mut Vec<Range<usize>>, limits: &ParseLimits) -> usize {
     let mut node = shared.node.borrow_mut();
     node.now_ms = unix_ms();
     node.stats.net_input_bytes += input.len() as u64;
@@ -53,10 +47,7 @@ pub fn process_batch(
 }
 
 fn unknown_command(argv: &[&[u8]]) -> String {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(argv[0])
-    );
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(argv[0]));
     for a in argv.iter().skip(1) {
         let s = String::from_utf8_lossy(a);
         if msg.len() + s.len() > 128 + 64 {
@@ -69,17 +60,7 @@ fn unknown_command(argv: &[&[u8]]) -> String {
     msg
 }
 
-const PUBSUB_CONTEXT: &[&str] = &[
-    "subscribe",
-    "unsubscribe",
-    "psubscribe",
-    "punsubscribe",
-    "ping",
-    "quit",
-    "reset",
-    "ssubscribe",
-    "sunsubscribe",
-];
+const PUBSUB_CONTEXT: &[&str] = &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe"];
 const MULTI_IMMEDIATE: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// Runs one request with every check a Redis server applies first.
@@ -92,10 +73,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         return;
     };
     if !cmd.arity_ok(argv.len()) {
-        client.reply.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            display_name(cmd, argv)
-        ));
+        client.reply.error(&format!("ERR wrong number of arguments for '{}' command", display_name(cmd, argv)));
         if client.multi.is_some() {
             client.multi_error = true;
         }
@@ -107,9 +85,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
         if cmd.flags & flags::NO_MULTI != 0 {
-            client
-                .reply
-                .error("ERR Command not allowed inside a transaction");
+            client.reply.error("ERR Command not allowed inside a transaction");
             client.multi_error = true;
             return;
         }
@@ -133,9 +109,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         }
     }
     if cmd.is_write() && !client.is_replica_link && node.is_read_only_replica() && !client.in_exec {
-        client
-            .reply
-            .error("READONLY You can't write against a read only replica.");
+        client.reply.error("READONLY You can't write against a read only replica.");
         return;
     }
     call(node, client, cmd, argv);
@@ -143,16 +117,9 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
 
 /// The name used in arity errors: `get`, or `config|get` for container subcommands.
 fn display_name(cmd: &CommandSpec, argv: &[&[u8]]) -> String {
-    const CONTAINERS: &[&str] = &[
-        "config", "client", "cluster", "command", "object", "memory", "slowlog", "pubsub", "debug",
-        "xinfo", "function", "script", "acl",
-    ];
+    const CONTAINERS: &[&str] = &["config", "client", "cluster", "command", "object", "memory", "slowlog", "pubsub", "debug", "xinfo", "function", "script", "acl"];
     if CONTAINERS.contains(&cmd.name) && argv.len() > 1 {
-        format!(
-            "{}|{}",
-            cmd.name,
-            String::from_utf8_lossy(argv[1]).to_ascii_lowercase()
-        )
+        format!("{}|{}", cmd.name, String::from_utf8_lossy(argv[1]).to_ascii_lowercase())
     } else {
         cmd.name.to_string()
     }
@@ -165,10 +132,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     let slowlog_us = node.config.int_named("slowlog-log-slower-than", 10000);
     let started = (slowlog_us >= 0).then(std::time::Instant::now);
     let result = {
-        let mut ctx = Ctx {
-            node: &mut *node,
-            client: &mut *client,
-        };
+        let mut ctx = Ctx { node: &mut *node, client: &mut *client };
         (cmd.handler)(&mut ctx, argv)
     };
     if let Err(e) = result {
@@ -187,8 +151,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         if node.propagation_wanted() {
             let db = client.db;
             if client.propagate_override.is_empty() {
-                node.propagated
-                    .push((db, argv.iter().map(|a| a.to_vec()).collect()));
+                node.propagated.push((db, argv.iter().map(|a| a.to_vec()).collect()));
             } else {
                 for p in client.propagate_override.drain(..) {
                     node.propagated.push((db, p));
@@ -225,14 +188,9 @@ pub fn propagate_expired(node: &mut Node) {
 }
 
 fn register_block(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
-    let Some(req) = client.block.as_ref() else {
-        return;
-    };
+    let Some(req) = client.block.as_ref() else { return };
     for k in &req.keys {
-        node.blocked
-            .entry((client.db, k.clone()))
-            .or_default()
-            .push(client.id);
+        node.blocked.entry((client.db, k.clone())).or_default().push(client.id);
     }
     client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
 }
@@ -260,17 +218,9 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
         id,
         at_secs: node.now_ms / 1000,
         micros,
-        argv: argv
-            .iter()
-            .take(32)
-            .map(|a| a.iter().take(128).copied().collect())
-            .collect(),
+        argv: argv.iter().take(32).map(|a| a.iter().take(128).copied().collect()).collect(),
         peer: client.addr.to_string(),
-        name: client
-            .name
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default(),
+        name: client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
     });
     while node.slowlog.len() > max {
         node.slowlog.pop_back();
@@ -279,13 +229,7 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
 
 fn feed_monitors(node: &mut Node, client: &Client, argv: &[&[u8]]) {
     let now = unix_ms();
-    let mut line = format!(
-        "+{}.{:06} [{} {}]",
-        now / 1000,
-        (now % 1000) * 1000,
-        client.db,
-        client.addr
-    );
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, client.addr);
     for a in argv {
         line.push_str(" \"");
         for &b in *a {

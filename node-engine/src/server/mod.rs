@@ -117,19 +117,9 @@ fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
     let mut clients = Vec::new();
     let mut port = cfg.port();
     for host in cfg.bind() {
-        let addr = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
-        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-        l.set_nonblocking(true).map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
+        let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        l.set_nonblocking(true).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         if port == 0 {
             port = l.local_addr().map(|a| a.port()).unwrap_or(0);
             let _ = cfg.set_checked("port", &port.to_string());
@@ -138,18 +128,10 @@ fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
     }
     let bus = if cfg.cluster_enabled() {
         let bus_port = cfg.cluster_port();
-        let host = cfg
-            .bind()
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| "0.0.0.0".into());
+        let host = cfg.bind().into_iter().next().unwrap_or_else(|| "0.0.0.0".into());
         let addr = format!("{host}:{bus_port}");
-        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-        l.set_nonblocking(true)
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        l.set_nonblocking(true).map_err(|source| StartError::Bind { addr, source })?;
         Some(l)
     } else {
         None
@@ -202,10 +184,7 @@ fn run_node_thread(
     handle_signals: bool,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> i32 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             let _ = ready.send(Err(format!("cannot build runtime: {e}")));
@@ -255,11 +234,7 @@ async fn serve(
     tokio::task::spawn_local(cron(shared.clone()));
     {
         let node = shared.node.borrow();
-        tracing::info!(
-            port = node.config.port(),
-            cluster = node.config.cluster_enabled(),
-            "ready to accept connections"
-        );
+        tracing::info!(port = node.config.port(), cluster = node.config.cluster_enabled(), "ready to accept connections");
     }
     let _ = ready.send(Ok(()));
     let notify = shared.node.borrow().shutdown_notify.clone();
@@ -332,12 +307,7 @@ async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
 /// Periodic work, like Redis's serverCron at `hz`: active expiry, ops/sec
 /// samples, cluster cron.
 async fn cron(shared: SharedRef) {
-    let hz = shared
-        .node
-        .borrow()
-        .config
-        .int_named("hz", 10)
-        .clamp(1, 500) as u64;
+    let hz = shared.node.borrow().config.int_named("hz", 10).clamp(1, 500) as u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / hz));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -362,11 +332,7 @@ async fn cron(shared: SharedRef) {
 /// Returns the process exit code.
 pub fn run_main(args: Vec<String>) -> i32 {
     if args.iter().any(|a| a == "-v" || a == "--version") {
-        println!(
-            "slot-node v={} (Redis-compatible {})",
-            env!("CARGO_PKG_VERSION"),
-            crate::REDIS_VERSION
-        );
+        println!("slot-node v={} (Redis-compatible {})", env!("CARGO_PKG_VERSION"), crate::REDIS_VERSION);
         return 0;
     }
     let mut config = match NodeConfig::from_args(&args) {
@@ -411,33 +377,18 @@ fn init_logging(config: &NodeConfig) {
         "warning" => "warn",
         _ => "info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLOT_NODE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLOT_NODE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let logfile = config.get("logfile").unwrap_or("").to_string();
     if logfile.is_empty() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     } else {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&logfile)
-        {
+        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
             Ok(f) => {
-                let _ = tracing_subscriber::fmt()
-                    .with_env_filter(filter)
-                    .with_ansi(false)
-                    .with_writer(std::sync::Mutex::new(f))
-                    .try_init();
+                let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init();
             }
             Err(e) => {
                 eprintln!("cannot open logfile {logfile}: {e}; logging to stderr");
-                let _ = tracing_subscriber::fmt()
-                    .with_env_filter(filter)
-                    .with_writer(std::io::stderr)
-                    .try_init();
+                let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
             }
         }
     }
