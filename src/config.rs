@@ -566,11 +566,7 @@ impl Config {
                 }
             }
         }
-        let masters = if replicas + 1 > 0 {
-            ports.len() / (replicas + 1)
-        } else {
-            0
-        };
+        let masters = ports.len() / (replicas + 1);
         if create == CreateMode::Auto && !ports.is_empty() && masters < 3 {
             let msg = format!(
                 "cluster.create = \"auto\" with {} nodes and replicas = {replicas} gives {masters} masters; a Redis Cluster needs at least 3",

@@ -6,7 +6,16 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// (method, path, summary, success status, response schema, request schema).
-const DOCS: &[(&str, &str, &str, &str, &str, Option<&str>)] = &[
+type Doc = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+const DOCS: &[Doc] = &[
     ("GET", "/healthz", "200 when every node is RUNNING, else 503 (no token needed)", "200", "Health", None),
     ("GET", "/v1/openapi.json", "This document", "200", "", None),
     ("GET", "/v1/status", "Every node (state, pid, uptime, RSS, CPU, restarts, role and slots as the node reports them) and the cluster state", "200", "StatusResponse", None),

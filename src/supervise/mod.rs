@@ -676,23 +676,20 @@ impl Worker {
                     }
                 }
             }
-            State::Stopping => {
-                if self.stop_deadline.is_some_and(|d| now >= d) {
-                    tracing::warn!(node = %self.name(), "did not stop within stop_timeout_ms; sending SIGKILL");
-                    self.stop_deadline = None;
-                    if let Some(r) = &self.running {
-                        let _ = r.signal(Signal::SIGKILL, true);
-                    }
+            State::Stopping if self.stop_deadline.is_some_and(|d| now >= d) => {
+                tracing::warn!(node = %self.name(), "did not stop within stop_timeout_ms; sending SIGKILL");
+                self.stop_deadline = None;
+                if let Some(r) = &self.running {
+                    let _ = r.signal(Signal::SIGKILL, true);
                 }
             }
-            State::Running => {
+            State::Running
                 if self
                     .running_since
                     .is_some_and(|t| now.duration_since(t) >= STABLE_AFTER)
-                    && self.status.borrow().attempts > 0
-                {
-                    self.status.send_modify(|s| s.attempts = 0);
-                }
+                    && self.status.borrow().attempts > 0 =>
+            {
+                self.status.send_modify(|s| s.attempts = 0);
             }
             _ => {}
         }
