@@ -187,3 +187,71 @@ async fn restarted_slotd_adopts_nodes_and_shutdown_leaves_no_process() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_notify_and_config_watch() {
+    // A fake systemd: a unix datagram socket slotd reports to.
+    let sockdir = tempfile::tempdir().expect("tempdir");
+    let sock_path = sockdir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let cfg = TestConfig::builtin(3);
+    let s = Slotd::start_with_env(
+        &cfg,
+        vec![("NOTIFY_SOCKET".into(), sock_path.display().to_string())],
+    );
+    s.wait_all_running(LONG).await;
+    let ready = crate::util::wait_for(LONG, "READY=1 from slotd", || {
+        let sock = &sock;
+        async move {
+            let mut buf = [0u8; 1024];
+            let n = sock.recv(&mut buf).ok()?;
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            msg.contains("READY=1").then_some(msg)
+        }
+    })
+    .await;
+    assert!(ready.contains("STATUS=nodes running"), "{ready}");
+    // Nodes must not inherit slotd's NOTIFY_SOCKET.
+    for pid in s.live_node_pids() {
+        let env = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+        assert!(
+            !String::from_utf8_lossy(&env).contains("NOTIFY_SOCKET"),
+            "node {pid} got NOTIFY_SOCKET"
+        );
+    }
+
+    // An invalid edit is rejected with file:line; the running config stays.
+    let good = std::fs::read_to_string(&s.config_path).expect("read config");
+    let bad = good.replace("start_retries = 2", "start_retries = -4");
+    std::fs::write(&s.config_path, &bad).expect("write bad config");
+    let line = bad
+        .lines()
+        .position(|l| l.contains("start_retries = -4"))
+        .expect("line")
+        + 1;
+    let want = format!(
+        "{}:{line}: restart.start_retries = -4 is out of range",
+        s.config_path.display()
+    );
+    crate::util::wait_for(LONG, "rejected edit in the log", || async {
+        s.log().contains(&want).then_some(())
+    })
+    .await;
+    assert!(s.log().contains("running config stays"));
+    // A valid edit is logged key by key.
+    std::fs::write(
+        &s.config_path,
+        good.replace("start_retries = 2", "start_retries = 5"),
+    )
+    .expect("write good config");
+    crate::util::wait_for(LONG, "config change in the log", || async {
+        s.log()
+            .contains("config changed: restart.start_retries: 2 -> 5")
+            .then_some(())
+    })
+    .await;
+    let (code, _, err) = s.slotctl(&["shutdown"]);
+    assert_eq!(code, 0, "{err}");
+}

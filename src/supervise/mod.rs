@@ -511,6 +511,9 @@ impl Worker {
                 tracing::info!(node = %self.name(), pid, "adopting the node left running by an earlier slotd");
                 self.generation += 1;
                 let r = engine::process::adopt(pid, self.generation, self.exits.clone());
+                // A node the old slotd had paused would otherwise stay frozen
+                // with nobody knowing: adopt it running.
+                let _ = r.signal(Signal::SIGCONT, true);
                 self.status.send_modify(|s| {
                     s.pid = r.pid;
                     s.started_at_ms = Some(unix_ms(r.started_at));

@@ -127,11 +127,18 @@ pub struct Slotd {
     pub api: String,
     pub ports: Vec<u16>,
     pub child: Option<Child>,
+    /// Extra environment for the slotd process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Slotd {
     /// Writes the config and starts slotd.
     pub fn start(cfg: &TestConfig) -> Slotd {
+        Slotd::start_with_env(cfg, Vec::new())
+    }
+
+    /// As [`Slotd::start`], with extra environment variables.
+    pub fn start_with_env(cfg: &TestConfig, env: Vec<(String, String)>) -> Slotd {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         let config_path = dir.path().join("slotd.toml");
@@ -143,6 +150,7 @@ impl Slotd {
             api: format!("127.0.0.1:{}", cfg.api_port),
             ports: cfg.ports.clone(),
             child: None,
+            env,
         };
         s.spawn();
         s
@@ -160,6 +168,7 @@ impl Slotd {
             .arg("--config")
             .arg(&self.config_path)
             .env("SLOTD_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2))
