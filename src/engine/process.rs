@@ -89,17 +89,30 @@ pub fn adopt(pid: u32, generation: u64, exits: ExitSender) -> Running {
     }
 }
 
+/// The process state letter from /proc (R, S, T, Z...), None if gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 3 follows the ")" that closes the command name.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|s| s.chars().next())
+}
+
 /// Whether `pid` is a live process (a zombie counts as dead).
 pub fn is_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // Field 3 follows the ")" that closes the command name.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next());
-            !matches!(state, Some("Z") | Some("X") | None)
+    !matches!(proc_state(pid), Some('Z') | Some('X') | None)
+}
+
+/// Waits (up to 1 s) until the process is stopped (`stopped`) or running
+/// again, so pause/resume have taken effect when the API answers.
+pub async fn await_stopped(pid: u32, stopped: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while tokio::time::Instant::now() < deadline {
+        match proc_state(pid) {
+            None => return,
+            Some(c) if (c == 'T') == stopped => return,
+            Some(_) => tokio::time::sleep(Duration::from_millis(5)).await,
         }
-        Err(_) => false,
     }
 }
 

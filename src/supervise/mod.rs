@@ -782,6 +782,9 @@ impl Worker {
                     if let Some(r) = &self.running {
                         r.signal(Signal::SIGSTOP, true)
                             .map_err(ActionError::Failed)?;
+                        if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
+                            engine::process::await_stopped(pid, true).await;
+                        }
                     }
                     self.set_state(State::Paused);
                     Ok(())
@@ -794,6 +797,9 @@ impl Worker {
                     if let Some(r) = &self.running {
                         r.signal(Signal::SIGCONT, true)
                             .map_err(ActionError::Failed)?;
+                        if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
+                            engine::process::await_stopped(pid, false).await;
+                        }
                     }
                     self.running_since = Some(Instant::now());
                     self.set_state(State::Running);
