@@ -1,1 +1,213 @@
-//! slotd: supervisor for a Redis Cluster on one machine (being built).
+//! slotd: runs a Redis Cluster on one machine from one TOML file.
+//!
+//! [`run`] is the daemon: preflight, node confs, supervision of every node,
+//! cluster creation, the HTTP API, config watching and systemd notification,
+//! until the [`shutdown::Shutdown`] fires. `slotctl` ([`ctl`]) is its client.
+
+pub mod api;
+pub mod cluster_admin;
+pub mod confgen;
+pub mod config;
+pub mod ctl;
+pub mod engine;
+pub mod notify;
+pub mod preflight;
+pub mod shutdown;
+pub mod supervise;
+pub mod telemetry;
+pub mod watch;
+
+use config::{Config, CreateMode};
+use std::sync::Arc;
+use std::time::Duration;
+use supervise::Supervisor;
+
+/// Why slotd cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    DataDir(String),
+    #[error("another slotd is already using {path} (lock held); stop it with `slotctl shutdown` or `systemctl stop slotd`, or give this one another supervisor.data_dir")]
+    Locked { path: String },
+    #[error("cannot listen on {addr} for the API: {source}; is another slotd running? (`slotctl --api http://{addr} status`) Otherwise change supervisor.api")]
+    ApiBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn lock_data_dir(config: &Config) -> Result<nix::fcntl::Flock<std::fs::File>, RunError> {
+    let layout = confgen::Layout::new(&config.supervisor.data_dir);
+    let path = layout.lockfile();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            RunError::DataDir(format!(
+                "cannot open {}: {e} (check that data_dir is writable)",
+                path.display()
+            ))
+        })?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        RunError::Locked {
+            path: path.display().to_string(),
+        }
+    })
+}
+
+/// Runs slotd until `shutdown` fires, then stops every node and returns.
+///
+/// # Errors
+/// The data dir cannot be prepared or locked, or the API port is busy.
+pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), RunError> {
+    notify::status("preflight");
+    match preflight::raise_nofile() {
+        Ok((old, new)) if old != new => {
+            tracing::info!("raised the open-files soft limit from {old} to {new}")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("{e}"),
+    }
+    for c in preflight::run_checks() {
+        if c.level == preflight::Level::Warn {
+            tracing::warn!(
+                "preflight: {} is {} (want {}): {}. Fix: {}",
+                c.name,
+                c.value,
+                c.wanted,
+                c.why,
+                c.fix
+            );
+        }
+    }
+    std::fs::create_dir_all(&config.supervisor.data_dir).map_err(|e| {
+        RunError::DataDir(format!(
+            "cannot create data_dir {}: {e}",
+            config.supervisor.data_dir.display()
+        ))
+    })?;
+    let _lock = lock_data_dir(&config)?;
+    confgen::write_all(&config).map_err(RunError::DataDir)?;
+    let listener = tokio::net::TcpListener::bind(config.supervisor.api)
+        .await
+        .map_err(|source| RunError::ApiBind {
+            addr: config.supervisor.api,
+            source,
+        })?;
+    tracing::info!(
+        "slotd {}: {} nodes ({} engine), API on http://{}, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        config.nodes.len(),
+        config.engine.kind,
+        config.supervisor.api,
+        config.supervisor.data_dir.display()
+    );
+    notify::status("starting nodes");
+    let sup = Supervisor::spawn(config.clone());
+    let state = api::AppState::new(sup.clone(), shutdown.clone());
+    let router = api::app(state);
+    // The API stays up while the nodes stop, so `slotctl shutdown` can wait
+    // for slotd to be unreachable as the sign that every node is gone.
+    let server_stop = shutdown::Shutdown::new();
+    let sd = server_stop.clone();
+    let server = tokio::spawn(async move {
+        let res = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { sd.wait().await })
+            .await;
+        if let Err(e) = res {
+            tracing::error!("API server failed: {e}");
+        }
+    });
+    if let Some(path) = config.source.clone() {
+        watch::spawn(path, sup.clone(), shutdown.clone());
+    }
+    let startup = tokio::spawn(startup(sup.clone()));
+    shutdown.wait().await;
+    startup.abort();
+    notify::notify("STOPPING=1\nSTATUS=stopping nodes");
+    tracing::info!("stopping every node");
+    sup.stop_all().await;
+    server_stop.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    tracing::info!("all nodes stopped; bye");
+    Ok(())
+}
+
+/// Waits for the nodes, forms the cluster when configured, then tells systemd.
+async fn startup(sup: Arc<Supervisor>) {
+    let cfg = sup.config();
+    if cfg.cluster.create == CreateMode::Auto {
+        sup.set_formation("waiting for nodes");
+    }
+    let wait = Duration::from_millis(cfg.restart.start_timeout_ms.saturating_mul(2))
+        + Duration::from_secs(5);
+    if !sup
+        .wait_all_running(tokio::time::Instant::now() + wait)
+        .await
+    {
+        let down: Vec<String> = sup
+            .nodes
+            .iter()
+            .filter(|n| n.status().state != supervise::state::State::Running)
+            .map(|n| format!("{} {}", n.spec.name(), n.status().state))
+            .collect();
+        tracing::error!(
+            "not every node is running: {}; see `slotctl status` and the node logs",
+            down.join(", ")
+        );
+        if cfg.cluster.create == CreateMode::Auto {
+            sup.set_formation(format!("failed: nodes not running: {}", down.join(", ")));
+        }
+        notify::notify(&format!(
+            "READY=1\nSTATUS=nodes not all running: {}",
+            down.join(", ")
+        ));
+        return;
+    }
+    tracing::info!("all {} nodes are RUNNING", sup.nodes.len());
+    if cfg.cluster.create == CreateMode::Manual {
+        notify::notify(
+            "READY=1\nSTATUS=nodes running; cluster left for manual creation (slotctl create)",
+        );
+        return;
+    }
+    notify::status("forming the cluster");
+    sup.set_formation("forming");
+    let addrs: Vec<_> = sup.nodes.iter().map(|n| n.addr()).collect();
+    let limit = Duration::from_secs(2);
+    let status = match cluster_admin::formation(&addrs, limit).await {
+        Ok(cluster_admin::Formation::Formed) => {
+            tracing::info!("cluster already formed; leaving it as it is");
+            sup.set_formation("already formed");
+            "cluster ok".to_string()
+        }
+        Ok(cluster_admin::Formation::Partial(d)) => {
+            tracing::warn!("the nodes are partly joined ({d}); not touching them. `slotctl create` explains what to do");
+            sup.set_formation(format!("failed: partly formed: {d}"));
+            format!("cluster partly formed: {d}")
+        }
+        Ok(cluster_admin::Formation::Empty) => {
+            let deadline = api::cluster::create_deadline(cfg.cluster.node_timeout_ms);
+            match cluster_admin::create(&addrs, cfg.cluster.replicas, deadline).await {
+                Ok(r) => {
+                    tracing::info!("cluster formed: masters {:?}, replicas {:?}; every node reports cluster_state:ok", r.masters, r.replicas);
+                    sup.set_formation("formed");
+                    "cluster ok".to_string()
+                }
+                Err(e) => {
+                    tracing::error!("cannot form the cluster: {e}");
+                    sup.set_formation(format!("failed: {e}"));
+                    format!("cluster creation failed: {e}")
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!("cannot check the cluster: {e}");
+            sup.set_formation(format!("failed: {e}"));
+            format!("cannot check the cluster: {e}")
+        }
+    };
+    notify::notify(&format!("READY=1\nSTATUS={status}"));
+}

@@ -1,3 +1,87 @@
+//! `slotd`: the supervisor daemon. Also `slotd node <conf>` (hidden), the
+//! builtin node program slotd starts for each node in process mode.
+
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "slotd",
+    version,
+    about = "Runs a Redis Cluster on this machine from one TOML file"
+)]
+struct Cli {
+    /// Config file (default: ./slotd.toml if present, else the embedded default).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the embedded default config (documented) and exit.
+    #[arg(long)]
+    print_default_config: bool,
+    /// Validate a config file, print every problem, and exit (0 = valid).
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+}
+
 fn main() {
-    std::process::exit(node_engine::run_main(std::env::args().skip(1).collect()));
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("node") {
+        std::process::exit(node_engine::run_main(args[2..].to_vec()));
+    }
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("slotd: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<i32> {
+    if cli.print_default_config {
+        print!("{}", slotd::config::DEFAULT_CONFIG);
+        return Ok(0);
+    }
+    if let Some(path) = cli.check_config {
+        return match slotd::config::Config::load(&path) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} nodes, engine {}, API {})",
+                    path.display(),
+                    c.nodes.len(),
+                    c.engine.kind,
+                    c.supervisor.api
+                );
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(1)
+            }
+        };
+    }
+    slotd::telemetry::init();
+    let config = match cli.config {
+        Some(p) => slotd::config::Config::load(&p)?,
+        None if std::path::Path::new("slotd.toml").exists() => {
+            slotd::config::Config::load(std::path::Path::new("slotd.toml"))?
+        }
+        None => {
+            let base = std::env::current_dir().context("cannot read the current directory")?;
+            tracing::info!("no --config and no ./slotd.toml: using the embedded default (`slotd --print-default-config`)");
+            slotd::config::Config::embedded_default(&base)?
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let shutdown = slotd::shutdown::Shutdown::new();
+        shutdown.on_signals();
+        slotd::run(config, shutdown).await
+    })?;
+    Ok(0)
 }

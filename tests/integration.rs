@@ -1,1 +1,8 @@
-//! Integration tests (being built).
+//! Integration tests: real slotd and node processes on real sockets
+//! (ephemeral ports), plus the API router driven in-process.
+
+mod api;
+mod cli;
+mod process;
+mod redis_flow;
+mod util;

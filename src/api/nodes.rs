@@ -1,0 +1,388 @@
+//! Node routes: status (what slotd knows plus what each node reports over
+//! RESP), actions (start/stop/restart/kill/pause/resume, one node or `all`),
+//! and log reading for `slotctl tail`.
+
+use super::error::ApiError;
+use super::types::{
+    ActionResponse, ActionResult, ClusterView, KillRequest, LogChunk, NodeView, StatusResponse,
+};
+use super::AppState;
+use crate::cluster_admin;
+use crate::supervise::state::State as NodeState;
+use crate::supervise::{ActionError, NodeEntry, UserAction};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use nix::sys::signal::Signal;
+use serde::Deserialize;
+use std::io::{Read, Seek, SeekFrom};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Builds the view of one node, asking it over RESP when it runs.
+async fn view(st: &AppState, n: &NodeEntry) -> NodeView {
+    let s = n.status();
+    let probe = if s.state == NodeState::Running {
+        cluster_admin::probe(n.addr(), Duration::from_millis(500))
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let probe = probe.unwrap_or_default();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let metrics = s.pid.and_then(|pid| {
+        st.sup
+            .metrics
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&pid).copied())
+    });
+    NodeView {
+        name: s.name.clone(),
+        host: s.host.clone(),
+        port: s.port,
+        state: s.state,
+        pid: s.pid,
+        uptime_s: s
+            .started_at_ms
+            .filter(|_| s.pid.is_some())
+            .map(|t| now_ms.saturating_sub(t) / 1000),
+        restarts: s.restarts,
+        adopted: s.adopted,
+        last_exit: s.last_exit,
+        message: s.message.clone(),
+        role: probe.role,
+        master_port: probe.master_port,
+        master_link: probe.master_link,
+        node_id: probe.id,
+        slots: probe.slots,
+        cluster_state: probe.cluster_state,
+        rss_bytes: metrics.map(|m| m.0),
+        cpu_percent: metrics.map(|m| m.1),
+        log: st.sup.ctx.layout.logfile(s.port).display().to_string(),
+    }
+}
+
+/// Resolves `{node}`: a port, a name, or `all` (when allowed).
+fn resolve(st: &AppState, key: &str, allow_all: bool) -> Result<Vec<NodeEntry>, ApiError> {
+    if allow_all && key == "all" {
+        return Ok(st.sup.nodes.clone());
+    }
+    match st.sup.find(key) {
+        Some(n) => Ok(vec![n.clone()]),
+        None => Err(ApiError::not_found(format!(
+            "unknown node `{key}`; known nodes: {}{}",
+            st.sup.names().join(", "),
+            if allow_all { " (or `all`)" } else { "" }
+        ))),
+    }
+}
+
+/// `GET /v1/status`.
+pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, n) in st.sup.nodes.iter().cloned().enumerate() {
+        let st2 = st.clone();
+        set.spawn(async move { (i, view(&st2, &n).await) });
+    }
+    let mut views = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(v) = r {
+            views.push(v);
+        }
+    }
+    views.sort_by_key(|(i, _)| *i);
+    let nodes: Vec<NodeView> = views.into_iter().map(|(_, v)| v).collect();
+    let states: Vec<&str> = nodes
+        .iter()
+        .filter_map(|n| n.cluster_state.as_deref())
+        .collect();
+    let cluster_state = if states.is_empty() {
+        None
+    } else if states.iter().all(|s| *s == "ok")
+        && nodes.iter().all(|n| n.state == NodeState::Running)
+    {
+        Some("ok".to_string())
+    } else if states.iter().all(|s| *s == "ok") {
+        Some("ok (some nodes down)".to_string())
+    } else {
+        Some("fail".to_string())
+    };
+    let cfg = st.sup.config();
+    Json(StatusResponse {
+        slotd_pid: std::process::id(),
+        slotd_uptime_s: st.started.elapsed().as_secs(),
+        engine: match (cfg.engine.kind, cfg.engine.mode) {
+            (crate::config::EngineKind::RedisServer, _) => {
+                format!("redis-server ({})", cfg.engine.redis_server.display())
+            }
+            (_, crate::config::EngineMode::Process) => "builtin (process)".into(),
+            (_, crate::config::EngineMode::Inproc) => "builtin (inproc)".into(),
+        },
+        config: cfg.source.as_ref().map(|p| p.display().to_string()),
+        data_dir: cfg.supervisor.data_dir.display().to_string(),
+        cluster: ClusterView {
+            state: cluster_state,
+            create: format!("{:?}", cfg.cluster.create).to_lowercase(),
+            formation: st.sup.formation(),
+            nodes_running: nodes
+                .iter()
+                .filter(|n| n.state == NodeState::Running)
+                .count(),
+            nodes_total: nodes.len(),
+        },
+        nodes,
+    })
+}
+
+/// `GET /v1/nodes/{node}`.
+pub async fn one(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+) -> Result<Json<NodeView>, ApiError> {
+    let n = resolve(&st, &node, false)?;
+    let n = n
+        .first()
+        .ok_or_else(|| ApiError::internal("node list empty"))?;
+    Ok(Json(view(&st, n).await))
+}
+
+async fn run_action(
+    st: &AppState,
+    node: &str,
+    action: UserAction,
+    label: &str,
+) -> Result<Json<ActionResponse>, ApiError> {
+    let entries = resolve(st, node, true)?;
+    let single = node != "all";
+    let outcomes = st.sup.act_many(entries, action).await;
+    let mut results = Vec::new();
+    let mut first_err: Option<ActionError> = None;
+    for (e, r) in outcomes {
+        match r {
+            Ok(s) => results.push(ActionResult {
+                node: e.spec.name(),
+                ok: true,
+                state: Some(s.state),
+                error: None,
+            }),
+            Err(err) => {
+                results.push(ActionResult {
+                    node: e.spec.name(),
+                    ok: false,
+                    state: Some(e.status().state),
+                    error: Some(err.to_string()),
+                });
+                first_err.get_or_insert(err);
+            }
+        }
+    }
+    if let Some(err) = first_err {
+        let (status, msg) = match &err {
+            ActionError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            ActionError::Failed(m) => (StatusCode::INTERNAL_SERVER_ERROR, m.clone()),
+        };
+        let failed = results.iter().filter(|r| !r.ok).count();
+        let message = if single {
+            msg
+        } else {
+            format!(
+                "{label} failed on {failed} of {} nodes; first error: {msg}",
+                results.len()
+            )
+        };
+        let mut e = ApiError::new(status, message);
+        e.results = results;
+        return Err(e);
+    }
+    Ok(Json(ActionResponse {
+        action: label.to_string(),
+        results,
+    }))
+}
+
+pub async fn start(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    run_action(&st, &node, UserAction::Start, "start").await
+}
+pub async fn stop(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    run_action(&st, &node, UserAction::Stop, "stop").await
+}
+pub async fn restart(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    run_action(&st, &node, UserAction::Restart, "restart").await
+}
+pub async fn pause(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    run_action(&st, &node, UserAction::Pause, "pause").await
+}
+pub async fn resume(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    run_action(&st, &node, UserAction::Resume, "resume").await
+}
+
+/// Parses "SIGKILL", "KILL", "kill" or "9".
+pub fn parse_signal(text: &str) -> Result<Signal, String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| format!("unknown signal number {n}"));
+    }
+    let upper = t.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&name).map_err(|_| {
+        format!("unknown signal `{t}`; use a name like SIGKILL, TERM, STOP or a number like 9")
+    })
+}
+
+/// `POST /v1/nodes/{node}/kill` with optional `{"signal": "SIGTERM"}` (default SIGKILL).
+pub async fn kill(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResponse>, ApiError> {
+    let req: KillRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        KillRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "invalid JSON body: {e}; expected {{\"signal\": \"SIGKILL\"}} or no body"
+            ))
+        })?
+    };
+    let sig = match req.signal.as_deref() {
+        None => Signal::SIGKILL,
+        Some(s) => parse_signal(s).map_err(ApiError::bad_request)?,
+    };
+    run_action(&st, &node, UserAction::Kill(sig), &format!("kill ({sig})")).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Byte offset to read from; without it, the last `lines` lines.
+    pub offset: Option<u64>,
+    pub lines: Option<usize>,
+}
+
+const LOG_MAX: u64 = 256 * 1024;
+
+/// `GET /v1/nodes/{node}/log?lines=N` or `?offset=BYTES`.
+pub async fn log(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+    q: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<LogChunk>, ApiError> {
+    let Query(q) =
+        q.map_err(|e| ApiError::bad_request(format!("{e}; use ?lines=N or ?offset=BYTES")))?;
+    let n = resolve(&st, &node, false)?;
+    let n = n
+        .first()
+        .ok_or_else(|| ApiError::internal("node list empty"))?;
+    let path = st.sup.ctx.layout.logfile(n.spec.port);
+    let p2 = path.clone();
+    let chunk = tokio::task::spawn_blocking(move || read_log(&p2, q.offset, q.lines.unwrap_or(20)))
+        .await
+        .map_err(|e| ApiError::internal(format!("log read task failed: {e}")))?;
+    chunk
+        .map(Json)
+        .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_log(
+    path: &std::path::Path,
+    offset: Option<u64>,
+    lines: usize,
+) -> std::io::Result<LogChunk> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LogChunk {
+                path: path.display().to_string(),
+                offset: 0,
+                next_offset: 0,
+                data: String::new(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let start = match offset {
+        // A file shorter than the offset was truncated or replaced: restart at 0.
+        Some(o) if o > len => 0,
+        Some(o) => o,
+        None => len.saturating_sub(LOG_MAX),
+    };
+    let end = len.min(start + LOG_MAX);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = vec![0u8; (end - start) as usize];
+    f.read_exact(&mut buf)?;
+    let mut data = String::from_utf8_lossy(&buf).into_owned();
+    let mut first = start;
+    if offset.is_none() {
+        let kept: Vec<&str> = data.lines().collect();
+        let tail = kept[kept.len().saturating_sub(lines)..].join("\n");
+        let tail = if data.ends_with('\n') && !tail.is_empty() {
+            format!("{tail}\n")
+        } else {
+            tail
+        };
+        first = end - tail.len() as u64;
+        data = tail;
+    }
+    Ok(LogChunk {
+        path: path.display().to_string(),
+        offset: first,
+        next_offset: end,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse() {
+        assert_eq!(parse_signal("SIGKILL"), Ok(Signal::SIGKILL));
+        assert_eq!(parse_signal("term"), Ok(Signal::SIGTERM));
+        assert_eq!(parse_signal("9"), Ok(Signal::SIGKILL));
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("999").is_err());
+    }
+
+    #[test]
+    fn log_tail_and_follow() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("n.log");
+        std::fs::write(&p, "a\nb\nc\n").expect("write");
+        let c = read_log(&p, None, 2).expect("read");
+        assert_eq!(c.data, "b\nc\n");
+        assert_eq!(c.offset, 2);
+        assert_eq!(c.next_offset, 6);
+        std::fs::write(&p, "a\nb\nc\nd\n").expect("write");
+        let c2 = read_log(&p, Some(c.next_offset), 0).expect("read");
+        assert_eq!(c2.data, "d\n");
+        let missing = read_log(&dir.path().join("none"), None, 5).expect("missing is empty");
+        assert_eq!(missing.data, "");
+    }
+}

@@ -1,0 +1,180 @@
+//! The OpenAPI 3 description of the API, served at `GET /v1/openapi.json`.
+//! Tests check it documents exactly the routes in [`super::ROUTES`] and that
+//! each of them is really routed.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// (method, path, summary, success status, response schema, request schema).
+type Doc = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+const DOCS: &[Doc] = &[
+    ("GET", "/healthz", "200 when every node is RUNNING, else 503 (no token needed)", "200", "Health", None),
+    ("GET", "/v1/openapi.json", "This document", "200", "", None),
+    ("GET", "/v1/status", "Every node (state, pid, uptime, RSS, CPU, restarts, role and slots as the node reports them) and the cluster state", "200", "StatusResponse", None),
+    ("GET", "/v1/nodes/{node}", "One node", "200", "NodeView", None),
+    ("GET", "/v1/nodes/{node}/log", "Part of the node's log: the last `lines` lines, or from byte `offset` (follow with next_offset)", "200", "LogChunk", None),
+    ("POST", "/v1/nodes/{node}/start", "Start the node(s); waits until RUNNING or FATAL", "200", "ActionResponse", None),
+    ("POST", "/v1/nodes/{node}/stop", "SIGTERM, then SIGKILL after restart.stop_timeout_ms; the node stays STOPPED", "200", "ActionResponse", None),
+    ("POST", "/v1/nodes/{node}/restart", "Stop then start", "200", "ActionResponse", None),
+    ("POST", "/v1/nodes/{node}/kill", "Send a signal (default SIGKILL); a node killed this way stays down (EXITED)", "200", "ActionResponse", Some("KillRequest")),
+    ("POST", "/v1/nodes/{node}/pause", "Freeze the node (SIGSTOP / in-process pause); sockets stay open", "200", "ActionResponse", None),
+    ("POST", "/v1/nodes/{node}/resume", "Continue a paused node", "200", "ActionResponse", None),
+    ("POST", "/v1/cluster/create", "Form the cluster (MEET, ADDSLOTSRANGE, REPLICATE) and wait for cluster_state:ok on every node", "200", "CreateReport", None),
+    ("GET", "/v1/preflight", "Kernel and limit checks as seen by slotd", "200", "PreflightResponse", None),
+    ("POST", "/v1/shutdown", "Stop every node gracefully, then exit slotd", "202", "ShutdownResponse", None),
+];
+
+/// The paths and methods documented, for the consistency test.
+pub fn documented() -> Vec<(String, String)> {
+    DOCS.iter()
+        .map(|d| (d.0.to_string(), d.1.to_string()))
+        .collect()
+}
+
+fn node_param() -> Value {
+    json!({
+        "name": "node", "in": "path", "required": true,
+        "description": "A port (6380), a name (node6380), or `all` for actions",
+        "schema": {"type": "string"}
+    })
+}
+
+fn error_response(desc: &str) -> Value {
+    json!({"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+/// Builds the document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary, code, schema, request) in DOCS {
+        let mut op = serde_json::Map::new();
+        op.insert("summary".into(), json!(summary));
+        let mut params = Vec::new();
+        if path.contains("{node}") {
+            params.push(node_param());
+        }
+        if path.ends_with("/log") {
+            params.push(json!({"name": "lines", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
+            params.push(json!({"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
+        }
+        if !params.is_empty() {
+            op.insert("parameters".into(), Value::Array(params));
+        }
+        if let Some(req) = request {
+            op.insert(
+                "requestBody".into(),
+                json!({"required": false, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}}),
+            );
+        }
+        let ok = if schema.is_empty() {
+            json!({"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}})
+        } else {
+            json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+        };
+        let mut responses = serde_json::Map::new();
+        responses.insert((*code).to_string(), ok);
+        if *path == "/healthz" {
+            responses.insert("503".into(), json!({"description": "Some node is not RUNNING", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}));
+        }
+        if path.contains("{node}") {
+            responses.insert(
+                "404".into(),
+                error_response("Unknown node; the message lists the known ones"),
+            );
+        }
+        if *method == "POST" && path.contains("{node}") {
+            responses.insert(
+                "409".into(),
+                error_response(
+                    "Not possible in the node's state (e.g. kill a node that is not running)",
+                ),
+            );
+            responses.insert("500".into(), error_response("The action failed"));
+        }
+        if request.is_some() || path.ends_with("/log") {
+            responses.insert("400".into(), error_response("Invalid body or query"));
+        }
+        if *path == "/v1/cluster/create" {
+            responses.insert(
+                "409".into(),
+                error_response("Nodes not all RUNNING, or a creation is already running"),
+            );
+            responses.insert(
+                "500".into(),
+                error_response("Creation failed (message says at which step)"),
+            );
+        }
+        responses.insert(
+            "401".into(),
+            error_response("Missing or wrong bearer token (when supervisor.api_token is set)"),
+        );
+        op.insert("responses".into(), Value::Object(responses));
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        if let Value::Object(m) = entry {
+            m.insert(method.to_ascii_lowercase(), Value::Object(op));
+        }
+    }
+    let state_enum = json!({"type": "string", "enum": ["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "PAUSED"]});
+    let exit = json!({"type": ["object", "null"], "properties": {"code": {"type": ["integer", "null"]}, "signal": {"type": ["integer", "null"]}}});
+    let s = |t: &str| json!({"type": t});
+    let ns = |t: &str| json!({"type": [t, "null"]});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "slotd API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Supervisor of a Redis Cluster on one machine. Errors are {\"error\": \"...\"} with a 4xx/5xx status."
+        },
+        "servers": [{"url": "http://127.0.0.1:6300"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": s("string"), "results": {"type": "array", "items": {"$ref": "#/components/schemas/ActionResult"}}}},
+                "State": state_enum,
+                "Health": {"type": "object", "properties": {"ok": s("boolean"), "nodes_running": s("integer"), "nodes_total": s("integer")}},
+                "NodeView": {"type": "object", "properties": {
+                    "name": s("string"), "host": s("string"), "port": s("integer"), "state": {"$ref": "#/components/schemas/State"},
+                    "pid": ns("integer"), "uptime_s": ns("integer"), "restarts": s("integer"), "adopted": s("boolean"),
+                    "last_exit": exit, "message": ns("string"), "role": ns("string"), "master_port": ns("integer"), "master_link": ns("string"),
+                    "node_id": ns("string"), "slots": {"type": "array", "items": s("string")}, "cluster_state": ns("string"),
+                    "rss_bytes": ns("integer"), "cpu_percent": ns("number"), "log": s("string")
+                }},
+                "StatusResponse": {"type": "object", "properties": {
+                    "slotd_pid": s("integer"), "slotd_uptime_s": s("integer"), "engine": s("string"), "config": ns("string"), "data_dir": s("string"),
+                    "cluster": {"type": "object", "properties": {"state": ns("string"), "create": s("string"), "formation": ns("string"), "nodes_running": s("integer"), "nodes_total": s("integer")}},
+                    "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/NodeView"}}
+                }},
+                "KillRequest": {"type": "object", "additionalProperties": false, "properties": {"signal": {"type": "string", "description": "SIGKILL (default), TERM, 9, ..."}}},
+                "ActionResult": {"type": "object", "properties": {"node": s("string"), "ok": s("boolean"), "state": {"$ref": "#/components/schemas/State"}, "error": ns("string")}},
+                "ActionResponse": {"type": "object", "properties": {"action": s("string"), "results": {"type": "array", "items": {"$ref": "#/components/schemas/ActionResult"}}}},
+                "LogChunk": {"type": "object", "properties": {"path": s("string"), "offset": s("integer"), "next_offset": s("integer"), "data": s("string")}},
+                "CreateReport": {"type": "object", "properties": {
+                    "already_formed": s("boolean"),
+                    "masters": {"type": "array", "items": {"type": "array", "items": s("integer"), "description": "[port, first slot, last slot]"}},
+                    "replicas": {"type": "array", "items": {"type": "array", "items": s("integer"), "description": "[replica port, master port]"}}
+                }},
+                "Check": {"type": "object", "properties": {
+                    "name": s("string"), "value": s("string"), "wanted": s("string"), "level": {"type": "string", "enum": ["ok", "warn"]},
+                    "why": s("string"), "fix": s("string"), "fix_result": s("string")
+                }},
+                "PreflightResponse": {"type": "object", "properties": {"checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}}}},
+                "ShutdownResponse": {"type": "object", "properties": {"message": s("string")}}
+            }
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": Value::Object(paths)
+    })
+}
+
+/// `GET /v1/openapi.json`.
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,572 @@
+//! Talking to nodes over RESP: a tiny client, a probe for status (role,
+//! slots, cluster state as the node itself reports them), and cluster
+//! creation (MEET, ADDSLOTSRANGE, REPLICATE) like `redis-cli --cluster create`.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+
+/// Why talking to a node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot connect to node {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("node {addr} did not answer `{command}` within {ms} ms")]
+    Timeout {
+        addr: SocketAddr,
+        command: String,
+        ms: u64,
+    },
+    #[error("connection to node {addr} failed: {source}")]
+    Io {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("node {addr} sent a malformed reply: {what}")]
+    Protocol { addr: SocketAddr, what: String },
+    #[error("node {addr} refused `{command}`: {message}")]
+    Server {
+        addr: SocketAddr,
+        command: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Cluster(String),
+}
+
+/// A RESP2 reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Resp>>),
+}
+
+impl Resp {
+    /// The reply as text (simple or bulk string).
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Resp::Simple(s) => Some(s.clone()),
+            Resp::Bulk(Some(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// One connection to a node.
+pub struct Conn {
+    addr: SocketAddr,
+    stream: BufReader<TcpStream>,
+    timeout: Duration,
+}
+
+const MAX_BULK: i64 = 64 * 1024 * 1024;
+
+impl Conn {
+    /// Connects with a timeout that also bounds every later command.
+    ///
+    /// # Errors
+    /// Connection refused or timed out.
+    pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<Conn, AdminError> {
+        let stream = match timeout(limit, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(source)) => return Err(AdminError::Connect { addr, source }),
+            Err(_) => {
+                return Err(AdminError::Timeout {
+                    addr,
+                    command: "connect".into(),
+                    ms: limit.as_millis() as u64,
+                })
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            addr,
+            stream: BufReader::new(stream),
+            timeout: limit,
+        })
+    }
+
+    /// Sends a command; an error reply becomes [`AdminError::Server`].
+    ///
+    /// # Errors
+    /// I/O, timeout, malformed or error reply.
+    pub async fn cmd(&mut self, args: &[&str]) -> Result<Resp, AdminError> {
+        let command = args.join(" ");
+        let addr = self.addr;
+        let limit = self.timeout;
+        let reply = timeout(limit, async {
+            let mut buf = format!("*{}\r\n", args.len()).into_bytes();
+            for a in args {
+                buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                buf.extend_from_slice(a.as_bytes());
+                buf.extend_from_slice(b"\r\n");
+            }
+            self.stream
+                .get_mut()
+                .write_all(&buf)
+                .await
+                .map_err(|source| AdminError::Io { addr, source })?;
+            read_reply(&mut self.stream, addr, 0).await
+        })
+        .await
+        .map_err(|_| AdminError::Timeout {
+            addr,
+            command: command.clone(),
+            ms: limit.as_millis() as u64,
+        })??;
+        match reply {
+            Resp::Error(message) => Err(AdminError::Server {
+                addr,
+                command,
+                message,
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Sends a command whose reply is text.
+    ///
+    /// # Errors
+    /// As [`Conn::cmd`], or a non-text reply.
+    pub async fn text(&mut self, args: &[&str]) -> Result<String, AdminError> {
+        let addr = self.addr;
+        let r = self.cmd(args).await?;
+        r.text().ok_or_else(|| AdminError::Protocol {
+            addr,
+            what: format!("expected text for `{}`, got {r:?}", args.join(" ")),
+        })
+    }
+}
+
+fn read_reply<'a>(
+    r: &'a mut BufReader<TcpStream>,
+    addr: SocketAddr,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Resp, AdminError>> + Send + 'a>> {
+    Box::pin(async move {
+        let proto = |what: &str| AdminError::Protocol {
+            addr,
+            what: what.to_string(),
+        };
+        if depth > 16 {
+            return Err(proto("nesting too deep"));
+        }
+        let mut line = Vec::new();
+        let n = r
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|source| AdminError::Io { addr, source })?;
+        if n == 0 {
+            return Err(AdminError::Io {
+                addr,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed by the node",
+                ),
+            });
+        }
+        if line.len() < 3 || !line.ends_with(b"\r\n") {
+            return Err(proto("line without CRLF"));
+        }
+        let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
+        let int = |s: &str| s.parse::<i64>().map_err(|_| proto("bad length or integer"));
+        match line[0] {
+            b'+' => Ok(Resp::Simple(body)),
+            b'-' => Ok(Resp::Error(body)),
+            b':' => Ok(Resp::Int(int(&body)?)),
+            b'$' => {
+                let len = int(&body)?;
+                if len < 0 {
+                    return Ok(Resp::Bulk(None));
+                }
+                if len > MAX_BULK {
+                    return Err(proto("bulk string too large"));
+                }
+                let mut buf = vec![0u8; len as usize + 2];
+                r.read_exact(&mut buf)
+                    .await
+                    .map_err(|source| AdminError::Io { addr, source })?;
+                buf.truncate(len as usize);
+                Ok(Resp::Bulk(Some(buf)))
+            }
+            b'*' => {
+                let len = int(&body)?;
+                if len < 0 {
+                    return Ok(Resp::Array(None));
+                }
+                if len > 1_000_000 {
+                    return Err(proto("array too large"));
+                }
+                let mut items = Vec::with_capacity(len as usize);
+                for _ in 0..len {
+                    items.push(read_reply(r, addr, depth + 1).await?);
+                }
+                Ok(Resp::Array(Some(items)))
+            }
+            _ => Err(proto("unknown reply type")),
+        }
+    })
+}
+
+/// Parses `key:value` lines of INFO / CLUSTER INFO.
+pub fn info_field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        l.trim_end()
+            .strip_prefix(key)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(str::to_string)
+    })
+}
+
+/// What a node says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// "master" or "slave" (INFO replication).
+    pub role: Option<String>,
+    /// Port of its master when it is a replica.
+    pub master_port: Option<u16>,
+    /// master_link_status of a replica.
+    pub master_link: Option<String>,
+    /// Node id (CLUSTER MYID), when cluster mode answers.
+    pub id: Option<String>,
+    /// Slot ranges it serves, as CLUSTER NODES lists them.
+    pub slots: Vec<String>,
+    /// cluster_state from CLUSTER INFO ("ok" or "fail").
+    pub cluster_state: Option<String>,
+    pub known_nodes: Option<u64>,
+    pub slots_assigned: Option<u64>,
+    /// Flags from its own CLUSTER NODES line (myself,master / myself,slave...).
+    pub flags: Option<String>,
+}
+
+/// Asks a node for its role, slots and cluster state; cluster fields stay
+/// empty when the node does not (yet) speak cluster commands.
+///
+/// # Errors
+/// The node cannot be reached or does not answer INFO.
+pub async fn probe(addr: SocketAddr, limit: Duration) -> Result<Probe, AdminError> {
+    let mut c = Conn::connect(addr, limit).await?;
+    let mut p = Probe::default();
+    let repl = c.text(&["INFO", "replication"]).await?;
+    p.role = info_field(&repl, "role");
+    p.master_port = info_field(&repl, "master_port").and_then(|s| s.parse().ok());
+    p.master_link = info_field(&repl, "master_link_status");
+    if let Ok(info) = c.text(&["CLUSTER", "INFO"]).await {
+        p.cluster_state = info_field(&info, "cluster_state");
+        p.known_nodes = info_field(&info, "cluster_known_nodes").and_then(|s| s.parse().ok());
+        p.slots_assigned = info_field(&info, "cluster_slots_assigned").and_then(|s| s.parse().ok());
+    }
+    if let Ok(nodes) = c.text(&["CLUSTER", "NODES"]).await {
+        if let Some(me) = nodes
+            .lines()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+            .find(|f| f.len() >= 8 && f[2].split(',').any(|x| x == "myself"))
+        {
+            p.id = Some(me[0].to_string());
+            p.flags = Some(me[2].to_string());
+            p.slots = me[8..].iter().map(|s| s.to_string()).collect();
+        }
+    }
+    Ok(p)
+}
+
+/// Answered PING with PONG.
+pub async fn ping(addr: SocketAddr, limit: Duration) -> bool {
+    match Conn::connect(addr, limit).await {
+        Ok(mut c) => matches!(c.cmd(&["PING"]).await, Ok(Resp::Simple(s)) if s == "PONG"),
+        Err(_) => false,
+    }
+}
+
+/// The even slot split `redis-cli --cluster create` uses, per master.
+pub fn slot_ranges(masters: usize) -> Vec<(u16, u16)> {
+    let mut out = Vec::new();
+    if masters == 0 {
+        return out;
+    }
+    let per = 16384.0 / masters as f64;
+    let mut first: i64 = 0;
+    let mut cursor = 0.0f64;
+    for i in 0..masters {
+        let mut last = (cursor + per - 1.0).round() as i64;
+        if last > 16383 || i == masters - 1 {
+            last = 16383;
+        }
+        out.push((first as u16, last as u16));
+        first = last + 1;
+        cursor += per;
+    }
+    out
+}
+
+/// What `create` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateReport {
+    /// True when the cluster was already formed and left alone.
+    pub already_formed: bool,
+    /// (master port, first slot, last slot).
+    pub masters: Vec<(u16, u16, u16)>,
+    /// (replica port, master port).
+    pub replicas: Vec<(u16, u16)>,
+}
+
+/// Whether the nodes already form one healthy cluster, are all empty, or neither.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Formation {
+    Formed,
+    Empty,
+    Partial(String),
+}
+
+/// Looks at every node's view to tell formed / empty / partial.
+///
+/// # Errors
+/// A node cannot be reached or has cluster mode off.
+pub async fn formation(nodes: &[SocketAddr], limit: Duration) -> Result<Formation, AdminError> {
+    let mut all_ok = true;
+    let mut all_empty = true;
+    let mut detail = Vec::new();
+    for addr in nodes {
+        let mut c = Conn::connect(*addr, limit).await?;
+        let info = c.text(&["CLUSTER", "INFO"]).await.map_err(|e| {
+            AdminError::Cluster(format!(
+                "{e} (is cluster-enabled on? slotd's generated conf sets it)"
+            ))
+        })?;
+        let state = info_field(&info, "cluster_state").unwrap_or_default();
+        let known: usize = info_field(&info, "cluster_known_nodes")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let assigned: usize = info_field(&info, "cluster_slots_assigned")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if state != "ok" || known != nodes.len() {
+            all_ok = false;
+        }
+        if known > 1 || assigned > 0 {
+            all_empty = false;
+            detail.push(format!(
+                "{addr} knows {known} nodes and has {assigned} slots assigned"
+            ));
+        }
+    }
+    Ok(if all_ok {
+        Formation::Formed
+    } else if all_empty {
+        Formation::Empty
+    } else {
+        Formation::Partial(detail.join("; "))
+    })
+}
+
+/// Forms a cluster from empty nodes: the first `len / (replicas + 1)` are
+/// masters with an even slot split, the rest replicate them in turn. Waits
+/// until every node reports `cluster_state:ok`, or fails at `deadline`.
+///
+/// # Errors
+/// Too few masters, a node unreachable or refusing a command, a partially
+/// formed cluster, or the deadline passing (message says which step).
+pub async fn create(
+    nodes: &[SocketAddr],
+    replicas: usize,
+    deadline: Instant,
+) -> Result<CreateReport, AdminError> {
+    let limit = Duration::from_secs(2);
+    let masters = nodes.len() / (replicas + 1);
+    if masters < 3 {
+        return Err(AdminError::Cluster(format!(
+            "{} nodes with {replicas} replica(s) per master give {masters} masters; a Redis Cluster needs at least 3: add ports to [nodes] ports or lower cluster.replicas",
+            nodes.len()
+        )));
+    }
+    match formation(nodes, limit).await? {
+        Formation::Formed => {
+            let mut report = CreateReport {
+                already_formed: true,
+                masters: Vec::new(),
+                replicas: Vec::new(),
+            };
+            for addr in nodes {
+                let p = probe(*addr, limit).await?;
+                match (p.role.as_deref(), p.master_port) {
+                    (Some("slave"), Some(m)) => report.replicas.push((addr.port(), m)),
+                    _ => {
+                        for r in &p.slots {
+                            let (a, b) = r.split_once('-').unwrap_or((r, r));
+                            if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                                report.masters.push((addr.port(), a, b));
+                            }
+                        }
+                    }
+                }
+            }
+            return Ok(report);
+        }
+        Formation::Partial(detail) => {
+            return Err(AdminError::Cluster(format!(
+                "the nodes are partly joined ({detail}); finish by hand with CLUSTER MEET/ADDSLOTS/REPLICATE, or reset every node (`redis-cli -p PORT CLUSTER RESET HARD` after FLUSHALL) and run `slotctl create` again"
+            )))
+        }
+        Formation::Empty => {}
+    }
+    let mut conns = Vec::new();
+    let mut ids = Vec::new();
+    for addr in nodes {
+        let mut c = Conn::connect(*addr, limit).await?;
+        ids.push(c.text(&["CLUSTER", "MYID"]).await?);
+        conns.push(c);
+    }
+    let ranges = slot_ranges(masters);
+    let mut report = CreateReport {
+        already_formed: false,
+        masters: Vec::new(),
+        replicas: Vec::new(),
+    };
+    for (i, (first, last)) in ranges.iter().enumerate() {
+        let (f, l) = (first.to_string(), last.to_string());
+        if let Err(e) = conns[i].cmd(&["CLUSTER", "ADDSLOTSRANGE", &f, &l]).await {
+            // Older nodes lack ADDSLOTSRANGE: fall back to listing every slot.
+            if !matches!(&e, AdminError::Server { message, .. } if message.to_ascii_lowercase().contains("unknown"))
+            {
+                return Err(e);
+            }
+            let slots: Vec<String> = (*first..=*last).map(|s| s.to_string()).collect();
+            let mut args: Vec<&str> = vec!["CLUSTER", "ADDSLOTS"];
+            args.extend(slots.iter().map(String::as_str));
+            conns[i].cmd(&args).await?;
+        }
+        report.masters.push((nodes[i].port(), *first, *last));
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        // Distinct epochs avoid a collision round at start, as redis-cli does.
+        let _ = c
+            .cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()])
+            .await;
+    }
+    let first_ip = nodes[0].ip().to_string();
+    let first_port = nodes[0].port().to_string();
+    for c in conns.iter_mut().skip(1) {
+        c.cmd(&["CLUSTER", "MEET", &first_ip, &first_port]).await?;
+    }
+    // Wait until every node knows every other node (handshakes done).
+    loop {
+        let mut pending = None;
+        for (i, c) in conns.iter_mut().enumerate() {
+            let text = c.text(&["CLUSTER", "NODES"]).await?;
+            let known = text
+                .lines()
+                .filter(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.len() >= 8
+                        && ids.iter().any(|id| id == f[0])
+                        && !f[2].contains("handshake")
+                        && !f[2].contains("noaddr")
+                })
+                .count();
+            if known < nodes.len() {
+                pending = Some(format!(
+                    "{} knows {known} of {} nodes",
+                    nodes[i],
+                    nodes.len()
+                ));
+                break;
+            }
+        }
+        match pending {
+            None => break,
+            Some(p) if Instant::now() >= deadline => return Err(AdminError::Cluster(format!("nodes did not all meet in time: {p}; check that each node's cluster bus port (port + 10000) is reachable"))),
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    for j in masters..nodes.len() {
+        let m = (j - masters) % masters;
+        loop {
+            match conns[j].cmd(&["CLUSTER", "REPLICATE", &ids[m]]).await {
+                Ok(_) => break,
+                Err(AdminError::Server { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        report.replicas.push((nodes[j].port(), nodes[m].port()));
+    }
+    loop {
+        let mut pending = None;
+        for (i, c) in conns.iter_mut().enumerate() {
+            let info = c.text(&["CLUSTER", "INFO"]).await?;
+            if info_field(&info, "cluster_state").as_deref() != Some("ok") {
+                pending = Some(nodes[i]);
+                break;
+            }
+        }
+        match pending {
+            None => break,
+            Some(p) if Instant::now() >= deadline => return Err(AdminError::Cluster(format!("node {p} did not reach cluster_state:ok in time; see its log and `redis-cli -p {} CLUSTER NODES`", p.port()))),
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    // A replica that never finished its first sync cannot be promoted (its
+    // data counts as too old), so the cluster is not ready for a failover
+    // until every replica's link is up (Redis delays the first diskless sync
+    // by repl-diskless-sync-delay, 5 s by default).
+    for j in masters..nodes.len() {
+        loop {
+            let repl = conns[j].text(&["INFO", "replication"]).await?;
+            if info_field(&repl, "master_link_status").as_deref() == Some("up") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(AdminError::Cluster(format!(
+                    "replica {} did not finish its first sync with its master in time; see its log",
+                    nodes[j]
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_split_matches_redis_cli() {
+        assert_eq!(
+            slot_ranges(3),
+            vec![(0, 5460), (5461, 10922), (10923, 16383)]
+        );
+        let four = slot_ranges(4);
+        assert_eq!(four.first(), Some(&(0, 4095)));
+        assert_eq!(four.last(), Some(&(12288, 16383)));
+        for n in 1..20 {
+            let r = slot_ranges(n);
+            assert_eq!(r.len(), n);
+            assert_eq!(r[0].0, 0);
+            assert_eq!(r[n - 1].1, 16383);
+            for w in r.windows(2) {
+                assert_eq!(w[0].1 + 1, w[1].0, "contiguous for {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn info_fields() {
+        let t = "# Replication\r\nrole:slave\r\nmaster_port:6380\r\n";
+        assert_eq!(info_field(t, "role").as_deref(), Some("slave"));
+        assert_eq!(info_field(t, "master_port").as_deref(), Some("6380"));
+        assert_eq!(info_field(t, "master"), None);
+    }
+}

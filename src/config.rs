@@ -1,0 +1,1022 @@
+//! slotd's TOML config: parsed in two stages so a user sees every mistake at
+//! once, each with file, line and the fix.
+//!
+//! Stage 1 ([`RawConfig`]) is plain serde with `deny_unknown_fields`, keeping
+//! the source span of every value. Stage 2 ([`Config::from_raw`]) checks the
+//! values and resolves defaults, collecting all problems before failing.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The documented example config, also the embedded default.
+pub const DEFAULT_CONFIG: &str = include_str!("../etc/slotd.toml");
+
+/// Name shown in errors for the embedded default.
+pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
+
+/// Directives slotd writes itself; overriding them would break supervision.
+pub const MANAGED_DIRECTIVES: &[&str] = &[
+    "port",
+    "bind",
+    "dir",
+    "pidfile",
+    "logfile",
+    "daemonize",
+    "supervised",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-port",
+    "include",
+    "proc-title-template",
+];
+
+/// One problem found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// 1-based line, when the problem is tied to a value.
+    pub line: Option<usize>,
+    pub message: String,
+    pub fix: String,
+}
+
+/// Why a config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}\n  fix: check the path given to --config, or run without --config to use ./slotd.toml or the embedded default")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// The problems found, empty for a read error.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Read { .. } => &[],
+            ConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+fn render_problems(file: &str, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "{} problem{} in {file}:",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        match p.line {
+            Some(line) => {
+                out.push_str(&format!("\n{file}:{line}: {}\n  fix: {}", p.message, p.fix))
+            }
+            None => out.push_str(&format!("\n{file}: {}\n  fix: {}", p.message, p.fix)),
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- stage 1
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    supervisor: RawSupervisor,
+    #[serde(default)]
+    engine: RawEngine,
+    #[serde(default)]
+    cluster: RawCluster,
+    #[serde(default)]
+    nodes: RawNodes,
+    #[serde(default)]
+    persistence: RawPersistence,
+    #[serde(default)]
+    restart: RawRestart,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSupervisor {
+    api: Option<Spanned<String>>,
+    api_token: Option<Spanned<String>>,
+    data_dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    kind: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    redis_server: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    replicas: Option<Spanned<i64>>,
+    node_timeout_ms: Option<Spanned<i64>>,
+    create: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNodes {
+    host: Option<Spanned<String>>,
+    ports: Option<Spanned<RawPorts>>,
+    #[serde(rename = "override", default)]
+    overrides: BTreeMap<String, Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawPorts {
+    Range(String),
+    List(Vec<i64>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPersistence {
+    save: Option<Spanned<Vec<Vec<i64>>>>,
+    appendonly: Option<Spanned<bool>>,
+    appendfsync: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestart {
+    policy: Option<Spanned<String>>,
+    start_retries: Option<Spanned<i64>>,
+    backoff_ms: Option<Spanned<i64>>,
+    backoff_max_ms: Option<Spanned<i64>>,
+    start_timeout_ms: Option<Spanned<i64>>,
+    stop_timeout_ms: Option<Spanned<i64>>,
+}
+
+// ---------------------------------------------------------------- stage 2
+
+/// Which node program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineKind {
+    Builtin,
+    RedisServer,
+}
+
+/// How builtin nodes run: one process each, or threads inside slotd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineMode {
+    Process,
+    Inproc,
+}
+
+/// Whether slotd forms the cluster by itself on first start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CreateMode {
+    Auto,
+    Manual,
+}
+
+/// When a node that exited on its own is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    Never,
+    Unexpected,
+    Always,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupervisorConfig {
+    pub api: SocketAddr,
+    /// Never logged or shown in diffs.
+    #[serde(skip)]
+    pub api_token: Option<String>,
+    /// Absolute (resolved against the start directory).
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineConfig {
+    pub kind: EngineKind,
+    pub mode: EngineMode,
+    pub redis_server: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterConfig {
+    pub replicas: usize,
+    pub node_timeout_ms: u64,
+    pub create: CreateMode,
+}
+
+/// One node as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSpec {
+    pub host: IpAddr,
+    pub port: u16,
+    /// Extra redis.conf directives for this node (validated names and values).
+    pub overrides: BTreeMap<String, String>,
+}
+
+impl NodeSpec {
+    /// The node's name, as used by the API and slotctl.
+    pub fn name(&self) -> String {
+        format!("node{}", self.port)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Persistence {
+    /// RDB save points as (seconds, changes); empty means no RDB snapshots.
+    pub save: Vec<(u64, u64)>,
+    pub appendonly: bool,
+    pub appendfsync: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestartConfig {
+    pub policy: RestartPolicy,
+    pub start_retries: u32,
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+    pub start_timeout_ms: u64,
+    pub stop_timeout_ms: u64,
+}
+
+/// A validated config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// The file it came from; None for the embedded default.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    pub supervisor: SupervisorConfig,
+    pub engine: EngineConfig,
+    pub cluster: ClusterConfig,
+    pub nodes: Vec<NodeSpec>,
+    pub persistence: Persistence,
+    pub restart: RestartConfig,
+}
+
+/// Collects problems with their lines while validating.
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Checker<'a> {
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+    fn at<T>(&mut self, span: &Spanned<T>, message: impl Into<String>, fix: impl Into<String>) {
+        let line = self.line_of(span.span().start);
+        self.problems.push(Problem {
+            line: Some(line),
+            message: message.into(),
+            fix: fix.into(),
+        });
+    }
+    fn general(&mut self, message: impl Into<String>, fix: impl Into<String>) {
+        self.problems.push(Problem {
+            line: None,
+            message: message.into(),
+            fix: fix.into(),
+        });
+    }
+    /// An integer within bounds, or the default.
+    fn int(
+        &mut self,
+        v: &Option<Spanned<i64>>,
+        key: &str,
+        min: i64,
+        max: i64,
+        default: i64,
+    ) -> i64 {
+        match v {
+            None => default,
+            Some(s) if (min..=max).contains(s.get_ref()) => *s.get_ref(),
+            Some(s) => {
+                self.at(
+                    s,
+                    format!("{key} = {} is out of range", s.get_ref()),
+                    format!("use a whole number from {min} to {max} (default {default})"),
+                );
+                default
+            }
+        }
+    }
+    /// One of a fixed set of words, or the default.
+    fn choice<T: Copy>(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        key: &str,
+        options: &[(&str, T)],
+        default: T,
+    ) -> T {
+        let Some(s) = v else { return default };
+        if let Some((_, t)) = options
+            .iter()
+            .find(|(name, _)| *name == s.get_ref().as_str())
+        {
+            return *t;
+        }
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+        self.at(
+            s,
+            format!("{key} = \"{}\" is not a known value", s.get_ref()),
+            format!("use one of {}", names.join(", ")),
+        );
+        default
+    }
+}
+
+impl Config {
+    /// Loads and validates a config file.
+    ///
+    /// # Errors
+    /// The file cannot be read or has problems (all of them are reported).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let mut cfg = Config::parse(&text, &path.display().to_string(), &base)?;
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// The embedded default config, with data_dir under `base`.
+    ///
+    /// # Errors
+    /// Only if the embedded file were broken (a unit test guards that).
+    pub fn embedded_default(base: &Path) -> Result<Config, ConfigError> {
+        Config::parse(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, base)
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors, relative
+    /// paths resolve against `base`.
+    ///
+    /// # Errors
+    /// Every problem found, each with its line and fix.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
+            let msg = e.message().to_string();
+            let fix = if msg.contains("unknown field") {
+                "remove or rename the key; `slotd --print-default-config` lists every key with its meaning".to_string()
+            } else if msg.contains("invalid type") {
+                "give the value the type shown in `slotd --print-default-config` (numbers unquoted, words in quotes)".to_string()
+            } else {
+                "fix the TOML syntax at that line (see https://toml.io)".to_string()
+            };
+            ConfigError::Invalid {
+                file: file.to_string(),
+                problems: vec![Problem { line, message: msg, fix }],
+            }
+        })?;
+        Config::from_raw(raw, text, file, base)
+    }
+
+    fn from_raw(
+        raw: RawConfig,
+        text: &str,
+        file: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
+        let mut c = Checker {
+            text,
+            problems: Vec::new(),
+        };
+
+        // [supervisor]
+        let default_api: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 6300));
+        let api = match &raw.supervisor.api {
+            None => default_api,
+            Some(s) => match s.get_ref().parse::<SocketAddr>() {
+                Ok(a) => a,
+                Err(_) => {
+                    c.at(
+                        s,
+                        format!(
+                            "supervisor.api = \"{}\" is not an IP:PORT address",
+                            s.get_ref()
+                        ),
+                        "use an address such as \"127.0.0.1:6300\"",
+                    );
+                    default_api
+                }
+            },
+        };
+        let api_token = match &raw.supervisor.api_token {
+            Some(s) if s.get_ref().trim().len() < 8 => {
+                c.at(
+                    s,
+                    "supervisor.api_token is shorter than 8 characters",
+                    "use a long random token, e.g. the output of `openssl rand -hex 16`",
+                );
+                None
+            }
+            Some(s) => Some(s.get_ref().clone()),
+            None => None,
+        };
+        if !api.ip().is_loopback() && api_token.is_none() {
+            match &raw.supervisor.api {
+                Some(s) => c.at(
+                    s,
+                    format!("supervisor.api = \"{api}\" is reachable from other machines but no supervisor.api_token is set"),
+                    "set supervisor.api_token = \"<long random string>\" (clients send it as `Authorization: Bearer ...`), or bind to 127.0.0.1",
+                ),
+                None => c.general("the API is not on loopback but no api_token is set", "set supervisor.api_token"),
+            }
+        }
+        let data_dir = match &raw.supervisor.data_dir {
+            None => base.join("slotd-data"),
+            Some(s) if s.get_ref().trim().is_empty() => {
+                c.at(
+                    s,
+                    "supervisor.data_dir is empty",
+                    "set a directory such as \"slotd-data\" or \"/var/lib/slotd\"",
+                );
+                base.join("slotd-data")
+            }
+            Some(s) => base.join(s.get_ref()),
+        };
+
+        // [engine]
+        let kind = c.choice(
+            &raw.engine.kind,
+            "engine.kind",
+            &[
+                ("builtin", EngineKind::Builtin),
+                ("redis-server", EngineKind::RedisServer),
+            ],
+            EngineKind::Builtin,
+        );
+        let mode = c.choice(
+            &raw.engine.mode,
+            "engine.mode",
+            &[
+                ("process", EngineMode::Process),
+                ("inproc", EngineMode::Inproc),
+            ],
+            EngineMode::Process,
+        );
+        let redis_server = raw
+            .engine
+            .redis_server
+            .as_ref()
+            .map(|s| PathBuf::from(s.get_ref()))
+            .unwrap_or_else(|| PathBuf::from("redis-server"));
+        if kind == EngineKind::RedisServer && find_program(&redis_server).is_none() {
+            let msg = format!(
+                "engine.kind = \"redis-server\" but `{}` is not an executable file or in PATH",
+                redis_server.display()
+            );
+            let fix = "install Redis 7 (`apt-get install redis-server`), set engine.redis_server to its full path, or use engine.kind = \"builtin\"";
+            match raw.engine.redis_server.as_ref() {
+                Some(s) => c.at(s, msg, fix),
+                None => match raw.engine.kind.as_ref() {
+                    Some(s) => c.at(s, msg, fix),
+                    None => c.general(msg, fix),
+                },
+            }
+        }
+
+        // [cluster]
+        let replicas = c.int(&raw.cluster.replicas, "cluster.replicas", 0, 5, 1) as usize;
+        let node_timeout_ms = c.int(
+            &raw.cluster.node_timeout_ms,
+            "cluster.node_timeout_ms",
+            100,
+            3_600_000,
+            5000,
+        ) as u64;
+        let create = c.choice(
+            &raw.cluster.create,
+            "cluster.create",
+            &[("auto", CreateMode::Auto), ("manual", CreateMode::Manual)],
+            CreateMode::Auto,
+        );
+
+        // [nodes]
+        let host: IpAddr = match &raw.nodes.host {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(s) => match s.get_ref().parse() {
+                Ok(ip) => ip,
+                Err(_) => {
+                    c.at(s, format!("nodes.host = \"{}\" is not an IP address", s.get_ref()), "use an IP address such as \"127.0.0.1\" (CLUSTER MEET needs an IP, not a host name)");
+                    IpAddr::from([127, 0, 0, 1])
+                }
+            },
+        };
+        let ports: Vec<u16> = match &raw.nodes.ports {
+            None => (6380..=6385).collect(),
+            Some(s) => parse_ports(&mut c, s),
+        };
+        let mut seen = BTreeSet::new();
+        for p in &ports {
+            if !seen.insert(*p) {
+                if let Some(s) = &raw.nodes.ports {
+                    c.at(
+                        s,
+                        format!("port {p} is listed twice in nodes.ports"),
+                        "list each port once",
+                    );
+                }
+            }
+            if seen.contains(&(p.wrapping_add(10000))) {
+                if let Some(s) = &raw.nodes.ports {
+                    c.at(
+                        s,
+                        format!(
+                            "port {} is the cluster bus port of node {p} (port + 10000)",
+                            p + 10000
+                        ),
+                        "choose ports that are not 10000 apart",
+                    );
+                }
+            }
+            if *p == api.port()
+                && (api.ip() == host || api.ip().is_unspecified() || host.is_unspecified())
+            {
+                if let Some(s) = &raw.nodes.ports {
+                    c.at(
+                        s,
+                        format!("port {p} is also the API port (supervisor.api)"),
+                        "move the API or the node to another port",
+                    );
+                }
+            }
+        }
+        let masters = ports.len() / (replicas + 1);
+        if create == CreateMode::Auto && !ports.is_empty() && masters < 3 {
+            let msg = format!(
+                "cluster.create = \"auto\" with {} nodes and replicas = {replicas} gives {masters} masters; a Redis Cluster needs at least 3",
+                ports.len()
+            );
+            let fix = format!("list at least {} ports in nodes.ports, lower cluster.replicas, or set cluster.create = \"manual\"", 3 * (replicas + 1));
+            match &raw.cluster.replicas {
+                Some(s) => c.at(s, msg, fix),
+                None => match &raw.nodes.ports {
+                    Some(s) => c.at(s, msg, fix),
+                    None => c.general(msg, fix),
+                },
+            }
+        }
+        let mut overrides: BTreeMap<u16, BTreeMap<String, String>> = BTreeMap::new();
+        for (key, table) in &raw.nodes.overrides {
+            let port = key
+                .strip_prefix("node")
+                .unwrap_or(key)
+                .parse::<u16>()
+                .ok()
+                .filter(|p| ports.contains(p));
+            let Some(port) = port else {
+                c.at(
+                    table,
+                    format!("[nodes.override.{key}] does not name a configured node"),
+                    format!(
+                        "use one of the ports in nodes.ports ({})",
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                continue;
+            };
+            let mut probe = node_engine::NodeConfig::default();
+            let mut set = BTreeMap::new();
+            for (name, value) in table.get_ref() {
+                let name_l = name.to_ascii_lowercase();
+                if MANAGED_DIRECTIVES.contains(&name_l.as_str()) {
+                    c.at(
+                        value,
+                        format!("`{name}` is written by slotd and cannot be overridden"),
+                        "remove it; slotd derives it from [supervisor] and [nodes]",
+                    );
+                    continue;
+                }
+                let text = match value.get_ref() {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => {
+                        if *b {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        }
+                    }
+                    _ => {
+                        c.at(
+                            value,
+                            format!("override `{name}` must be a string, number or boolean"),
+                            "write the value as in redis.conf, e.g. maxmemory = \"100mb\"",
+                        );
+                        continue;
+                    }
+                };
+                if text.contains('\n') || text.contains('"') {
+                    c.at(
+                        value,
+                        format!("override `{name}` contains a newline or a quote"),
+                        "use a single-line value without quotes",
+                    );
+                    continue;
+                }
+                if let Err(reason) = probe.set_checked(&name_l, &text) {
+                    c.at(value, format!("override `{name} = {text}` is not accepted by the node: {reason}"), "use a redis.conf directive and value accepted by Redis 7.0 (see `CONFIG GET *`)");
+                    continue;
+                }
+                set.insert(name_l, text);
+            }
+            overrides.insert(port, set);
+        }
+        let nodes = ports
+            .iter()
+            .map(|p| NodeSpec {
+                host,
+                port: *p,
+                overrides: overrides.get(p).cloned().unwrap_or_default(),
+            })
+            .collect();
+
+        // [persistence]
+        let save = match &raw.persistence.save {
+            None => vec![(900, 1), (300, 10), (60, 10000)],
+            Some(s) => {
+                let mut out = Vec::new();
+                for pair in s.get_ref() {
+                    match pair.as_slice() {
+                        [secs, changes] if *secs > 0 && *changes > 0 => {
+                            out.push((*secs as u64, *changes as u64))
+                        }
+                        _ => {
+                            c.at(s, format!("persistence.save entry {pair:?} is not [seconds, changes] with both > 0"), "write save points like [[900, 1], [300, 10]], or save = [] for no snapshots");
+                        }
+                    }
+                }
+                out
+            }
+        };
+        let appendonly = raw
+            .persistence
+            .appendonly
+            .as_ref()
+            .map(|s| *s.get_ref())
+            .unwrap_or(false);
+        let appendfsync = c
+            .choice(
+                &raw.persistence.appendfsync,
+                "persistence.appendfsync",
+                &[("always", "always"), ("everysec", "everysec"), ("no", "no")],
+                "everysec",
+            )
+            .to_string();
+
+        // [restart]
+        let policy = c.choice(
+            &raw.restart.policy,
+            "restart.policy",
+            &[
+                ("never", RestartPolicy::Never),
+                ("unexpected", RestartPolicy::Unexpected),
+                ("always", RestartPolicy::Always),
+            ],
+            RestartPolicy::Unexpected,
+        );
+        let start_retries = c.int(
+            &raw.restart.start_retries,
+            "restart.start_retries",
+            0,
+            100,
+            3,
+        ) as u32;
+        let backoff_ms = c.int(
+            &raw.restart.backoff_ms,
+            "restart.backoff_ms",
+            10,
+            600_000,
+            1000,
+        ) as u64;
+        let backoff_max_ms = c.int(
+            &raw.restart.backoff_max_ms,
+            "restart.backoff_max_ms",
+            10,
+            3_600_000,
+            30_000,
+        ) as u64;
+        if backoff_max_ms < backoff_ms {
+            if let Some(s) = &raw.restart.backoff_max_ms {
+                c.at(s, format!("restart.backoff_max_ms = {backoff_max_ms} is below restart.backoff_ms = {backoff_ms}"), "make backoff_max_ms at least backoff_ms");
+            }
+        }
+        let start_timeout_ms = c.int(
+            &raw.restart.start_timeout_ms,
+            "restart.start_timeout_ms",
+            100,
+            3_600_000,
+            10_000,
+        ) as u64;
+        let stop_timeout_ms = c.int(
+            &raw.restart.stop_timeout_ms,
+            "restart.stop_timeout_ms",
+            100,
+            3_600_000,
+            10_000,
+        ) as u64;
+
+        if !c.problems.is_empty() {
+            c.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                problems: c.problems,
+            });
+        }
+        Ok(Config {
+            source: None,
+            supervisor: SupervisorConfig {
+                api,
+                api_token,
+                data_dir,
+            },
+            engine: EngineConfig {
+                kind,
+                mode,
+                redis_server,
+            },
+            cluster: ClusterConfig {
+                replicas,
+                node_timeout_ms,
+                create,
+            },
+            nodes,
+            persistence: Persistence {
+                save,
+                appendonly,
+                appendfsync,
+            },
+            restart: RestartConfig {
+                policy,
+                start_retries,
+                backoff_ms,
+                backoff_max_ms,
+                start_timeout_ms,
+                stop_timeout_ms,
+            },
+        })
+    }
+
+    /// Finds a node by port ("6380") or name ("node6380").
+    pub fn find_node(&self, key: &str) -> Option<&NodeSpec> {
+        let port = key
+            .strip_prefix("node")
+            .unwrap_or(key)
+            .parse::<u16>()
+            .ok()?;
+        self.nodes.iter().find(|n| n.port == port)
+    }
+
+    /// Human-readable differences to `newer`, one line per changed key.
+    pub fn diff(&self, newer: &Config) -> Vec<String> {
+        let a = flatten(&serde_json::to_value(self).unwrap_or_default());
+        let b = flatten(&serde_json::to_value(newer).unwrap_or_default());
+        let mut out = Vec::new();
+        for (k, v) in &a {
+            match b.get(k) {
+                None => out.push(format!("{k}: {v} -> (removed)")),
+                Some(nv) if nv != v => out.push(format!("{k}: {v} -> {nv}")),
+                _ => {}
+            }
+        }
+        for (k, v) in &b {
+            if !a.contains_key(k) {
+                out.push(format!("{k}: (none) -> {v}"));
+            }
+        }
+        if self.supervisor.api_token != newer.supervisor.api_token {
+            out.push("supervisor.api_token: changed".into());
+        }
+        out
+    }
+}
+
+fn flatten(v: &serde_json::Value) -> BTreeMap<String, String> {
+    fn walk(prefix: String, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(p, v, out);
+                }
+            }
+            serde_json::Value::Array(items)
+                if items.iter().all(|i| i.is_object()) && !items.is_empty() =>
+            {
+                for (i, item) in items.iter().enumerate() {
+                    walk(format!("{prefix}[{i}]"), item, out);
+                }
+            }
+            other => {
+                out.insert(prefix, other.to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(String::new(), v, &mut out);
+    out
+}
+
+fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
+    let fix = "write a range \"6380-6385\" or a list [6380, 6381, 6382, 6383, 6384, 6385] of ports from 1 to 55535 (port + 10000 is the cluster bus)";
+    let check = |p: i64| (1..=55535).contains(&p);
+    match s.get_ref() {
+        RawPorts::Range(r) => {
+            let parts: Vec<&str> = r.split('-').map(str::trim).collect();
+            let parsed = match parts.as_slice() {
+                [a, b] => a.parse::<i64>().ok().zip(b.parse::<i64>().ok()),
+                [a] => a.parse::<i64>().ok().map(|a| (a, a)),
+                _ => None,
+            };
+            match parsed {
+                Some((a, b)) if check(a) && check(b) && a <= b && b - a < 1000 => {
+                    (a as u16..=b as u16).collect()
+                }
+                _ => {
+                    c.at(
+                        s,
+                        format!("nodes.ports = \"{r}\" is not a valid port range"),
+                        fix,
+                    );
+                    Vec::new()
+                }
+            }
+        }
+        RawPorts::List(list) => {
+            if list.is_empty() {
+                c.at(s, "nodes.ports is empty", fix);
+            }
+            let mut out = Vec::new();
+            for p in list {
+                if check(*p) {
+                    out.push(*p as u16);
+                } else {
+                    c.at(s, format!("port {p} in nodes.ports is out of range"), fix);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Resolves a program name like a shell does: a path with a slash as is,
+/// otherwise the first executable match in PATH.
+pub fn find_program(prog: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if prog.components().count() > 1 || prog.is_absolute() {
+        return executable(prog).then(|| prog.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| executable(p))
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineKind::Builtin => "builtin",
+            EngineKind::RedisServer => "redis-server",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "t.toml", Path::new("/base"))
+    }
+
+    #[test]
+    fn embedded_default_is_the_documented_one() {
+        let c = Config::embedded_default(Path::new("/base")).expect("embedded default parses");
+        assert_eq!(c.nodes.len(), 6);
+        assert_eq!(c.nodes[0].port, 6380);
+        assert_eq!(c.nodes[5].port, 6385);
+        assert_eq!(c.cluster.replicas, 1);
+        assert_eq!(
+            c.supervisor.api,
+            "127.0.0.1:6300".parse::<SocketAddr>().expect("addr")
+        );
+        assert_eq!(c.supervisor.data_dir, PathBuf::from("/base/slotd-data"));
+        assert_eq!(c.engine.kind, EngineKind::Builtin);
+        assert_eq!(c.engine.mode, EngineMode::Process);
+        assert_eq!(c.cluster.create, CreateMode::Auto);
+        // An empty file means the same as the default.
+        assert_eq!(parse("").expect("empty parses"), c);
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_line() {
+        let text = "[cluster]\nreplicas = 9\ncreate = \"sometimes\"\n[nodes]\nports = \"7000-6000\"\n[restart]\npolicy = \"maybe\"\n";
+        let err = parse(text).expect_err("invalid");
+        let lines: Vec<Option<usize>> = err.problems().iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![Some(2), Some(3), Some(5), Some(7)], "{err}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("t.toml:3: cluster.create = \"sometimes\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("fix: use one of \"auto\", \"manual\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let err =
+            parse("[supervisor]\napi = \"127.0.0.1:1\"\nport = 5\n").expect_err("unknown key");
+        assert_eq!(err.problems()[0].line, Some(3));
+        assert!(err.to_string().contains("unknown field `port`"), "{err}");
+    }
+
+    #[test]
+    fn non_loopback_api_needs_token() {
+        let err = parse("[supervisor]\napi = \"0.0.0.0:6300\"\n").expect_err("needs token");
+        assert!(err.to_string().contains("api_token"), "{err}");
+        let ok = parse("[supervisor]\napi = \"0.0.0.0:6300\"\napi_token = \"0123456789abcdef\"\n")
+            .expect("with token");
+        assert_eq!(ok.supervisor.api_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn ports_list_and_overrides() {
+        let c = parse("[nodes]\nports = [7001, 7002, 7003]\n[nodes.override.7002]\nmaxmemory = \"100mb\"\nappendonly = true\n[cluster]\nreplicas = 0\n").expect("valid");
+        assert_eq!(
+            c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
+            vec![7001, 7002, 7003]
+        );
+        assert_eq!(
+            c.nodes[1].overrides.get("appendonly").map(String::as_str),
+            Some("yes")
+        );
+        assert_eq!(c.find_node("node7002").map(|n| n.port), Some(7002));
+        assert_eq!(c.find_node("7003").map(|n| n.port), Some(7003));
+        assert!(c.find_node("7004").is_none());
+        let err = parse("[nodes]\nports = [7001, 7002, 7003]\n[cluster]\nreplicas = 0\n[nodes.override.7002]\nport = 1\nmaxmemory = \"lots\"\n").expect_err("bad overrides");
+        assert_eq!(err.problems().len(), 2, "{err}");
+        assert_eq!(err.problems()[0].line, Some(6));
+        assert_eq!(err.problems()[1].line, Some(7));
+    }
+
+    #[test]
+    fn too_few_masters_for_auto_create() {
+        let err = parse("[nodes]\nports = \"7000-7003\"\n").expect_err("4 nodes, replicas 1");
+        assert!(err.to_string().contains("at least 3"), "{err}");
+        parse("[nodes]\nports = \"7000-7003\"\n[cluster]\ncreate = \"manual\"\n")
+            .expect("manual is fine");
+    }
+
+    #[test]
+    fn diff_names_changed_keys() {
+        let a = parse("").expect("a");
+        let b = parse("[restart]\nstart_retries = 5\n").expect("b");
+        assert_eq!(
+            a.diff(&b),
+            vec!["restart.start_retries: 3 -> 5".to_string()]
+        );
+        assert!(a.diff(&a).is_empty());
+    }
+}

@@ -1,0 +1,356 @@
+//! slotctl: supervisorctl-style client of slotd's HTTP API.
+//!
+//! Exit codes: 0 success, 1 failure (message says what to do), 2 usage,
+//! 3 `status` found a listed node not RUNNING.
+
+pub mod client;
+pub mod output;
+
+use crate::api::types::{
+    ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse,
+    StatusResponse,
+};
+use clap::{Parser, Subcommand};
+use client::{Client, CtlError};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "slotctl",
+    version,
+    about = "Control slotd: status, start/stop/kill nodes, create the cluster, preflight, logs"
+)]
+pub struct Cli {
+    /// slotd API address.
+    #[arg(
+        long,
+        env = "SLOTD_API",
+        default_value = "127.0.0.1:6300",
+        global = true
+    )]
+    pub api: String,
+    /// Bearer token (supervisor.api_token).
+    #[arg(long, env = "SLOTD_API_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Show every node (or the given ones) and the cluster state; exits 3 if one is not RUNNING.
+    Status { nodes: Vec<String> },
+    /// Start nodes (port, name, or `all`).
+    Start {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Stop nodes gracefully (SIGTERM, then SIGKILL after stop_timeout_ms); they stay down.
+    Stop {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Stop then start nodes.
+    Restart {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Send a signal (default SIGKILL, like `kill -9`); the node stays down.
+    Kill {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+        #[arg(long, short = 's', default_value = "SIGKILL")]
+        signal: String,
+    },
+    /// Freeze nodes (SIGSTOP): sockets stay open, nothing answers.
+    Pause {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Continue paused nodes.
+    Resume {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Form the cluster (MEET, ADDSLOTSRANGE, REPLICATE), for create = "manual".
+    Create,
+    /// Check kernel settings Redis cares about; --fix applies what it can (root for sysctls).
+    Preflight {
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Show a node's log; -f follows it.
+    Tail {
+        node: String,
+        #[arg(short = 'f', long)]
+        follow: bool,
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+    /// Stop every node and slotd itself.
+    Shutdown,
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("slotctl: cannot encode JSON: {e}"),
+    }
+}
+
+fn fail(e: CtlError) -> i32 {
+    eprintln!("slotctl: {e}");
+    1
+}
+
+/// Runs a parsed command; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let long = Duration::from_secs(180);
+    let client = Client::new(&cli.api, cli.token.clone(), long);
+    match cli.cmd {
+        Cmd::Status { nodes } => status(&client, &nodes, cli.json).await,
+        Cmd::Start { nodes } => action(&client, &nodes, "start", None, cli.json).await,
+        Cmd::Stop { nodes } => action(&client, &nodes, "stop", None, cli.json).await,
+        Cmd::Restart { nodes } => action(&client, &nodes, "restart", None, cli.json).await,
+        Cmd::Kill { nodes, signal } => {
+            if let Err(e) = crate::api::nodes::parse_signal(&signal) {
+                eprintln!("slotctl: {e}");
+                return 2;
+            }
+            action(
+                &client,
+                &nodes,
+                "kill",
+                Some(serde_json::json!({ "signal": signal })),
+                cli.json,
+            )
+            .await
+        }
+        Cmd::Pause { nodes } => action(&client, &nodes, "pause", None, cli.json).await,
+        Cmd::Resume { nodes } => action(&client, &nodes, "resume", None, cli.json).await,
+        Cmd::Create => match client
+            .post::<CreateReport>("/v1/cluster/create", None)
+            .await
+        {
+            Ok(r) => {
+                if cli.json {
+                    print_json(&r);
+                } else {
+                    println!("{}", output::create(&r));
+                }
+                0
+            }
+            Err(e) => fail(e),
+        },
+        Cmd::Preflight { fix } => preflight(&client, fix, cli.json).await,
+        Cmd::Tail {
+            node,
+            follow,
+            lines,
+        } => tail(&client, &node, follow, lines, cli.json).await,
+        Cmd::Shutdown => shutdown(&client, cli.json).await,
+    }
+}
+
+async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
+    let s: StatusResponse = match client.get("/v1/status").await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let mut selected: Vec<NodeView> = Vec::new();
+    if nodes.is_empty() || nodes.iter().any(|n| n == "all") {
+        selected = s.nodes.clone();
+    } else {
+        for key in nodes {
+            let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok();
+            match s.nodes.iter().find(|n| Some(n.port) == port) {
+                Some(n) => selected.push(n.clone()),
+                None => {
+                    eprintln!(
+                        "slotctl: unknown node `{key}`; known nodes: {}",
+                        s.nodes
+                            .iter()
+                            .map(|n| n.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    return 1;
+                }
+            }
+        }
+    }
+    if json {
+        if nodes.is_empty() {
+            print_json(&s);
+        } else {
+            print_json(&selected);
+        }
+    } else {
+        println!("{}", output::status(&s, &selected));
+    }
+    if selected
+        .iter()
+        .all(|n| n.state == crate::supervise::state::State::Running)
+    {
+        0
+    } else {
+        3
+    }
+}
+
+async fn action(
+    client: &Client,
+    nodes: &[String],
+    verb: &str,
+    body: Option<serde_json::Value>,
+    json: bool,
+) -> i32 {
+    let targets: Vec<String> = if nodes.iter().any(|n| n == "all") {
+        vec!["all".into()]
+    } else {
+        nodes.to_vec()
+    };
+    let mut code = 0;
+    let mut all = Vec::new();
+    for t in targets {
+        match client
+            .post::<ActionResponse>(&format!("/v1/nodes/{t}/{verb}"), body.clone())
+            .await
+        {
+            Ok(r) => {
+                if !json {
+                    println!("{}", output::actions(&r));
+                }
+                all.push(r);
+            }
+            Err(CtlError::Api {
+                message,
+                body: Some(b),
+                ..
+            }) if !b.results.is_empty() => {
+                let r = ActionResponse {
+                    action: verb.to_string(),
+                    results: b.results,
+                };
+                if !json {
+                    println!("{}", output::actions(&r));
+                }
+                eprintln!("slotctl: {message}");
+                all.push(r);
+                code = 1;
+            }
+            Err(e) => {
+                code = fail(e);
+                if matches!(code, 1) && !json {
+                    continue;
+                }
+            }
+        }
+    }
+    if json {
+        print_json(&all);
+    }
+    code
+}
+
+async fn preflight(client: &Client, fix: bool, json: bool) -> i32 {
+    let checks = if fix {
+        crate::preflight::apply_fixes()
+    } else {
+        match client.get::<PreflightResponse>("/v1/preflight").await {
+            Ok(r) => r.checks,
+            Err(CtlError::Unreachable { .. }) => {
+                if !json {
+                    println!("(slotd not reachable: checks run from this shell instead)");
+                }
+                crate::preflight::run_checks()
+            }
+            Err(e) => return fail(e),
+        }
+    };
+    if json {
+        print_json(&PreflightResponse {
+            checks: checks.clone(),
+        });
+    } else {
+        println!("{}", output::preflight(&checks));
+        if fix && checks.iter().any(|c| c.level == Level::Warn) {
+            println!("note: slotd raises its own open-files limit at start; restart slotd (or its nodes) to use kernel changes");
+        }
+    }
+    if checks.iter().all(|c| c.level == Level::Ok) {
+        0
+    } else {
+        1
+    }
+}
+
+async fn tail(client: &Client, node: &str, follow: bool, lines: usize, json: bool) -> i32 {
+    let mut chunk: LogChunk = match client
+        .get(&format!("/v1/nodes/{node}/log?lines={lines}"))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if json && !follow {
+        print_json(&chunk);
+        return 0;
+    }
+    print!("{}", chunk.data);
+    if !follow {
+        if !chunk.data.is_empty() && !chunk.data.ends_with('\n') {
+            println!();
+        }
+        return 0;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match client
+            .get::<LogChunk>(&format!(
+                "/v1/nodes/{node}/log?offset={}",
+                chunk.next_offset
+            ))
+            .await
+        {
+            Ok(c) => {
+                print!("{}", c.data);
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                chunk = c;
+            }
+            Err(e) => return fail(e),
+        }
+    }
+}
+
+async fn shutdown(client: &Client, json: bool) -> i32 {
+    let r: ShutdownResponse = match client.post("/v1/shutdown", None).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if !json {
+        println!("{}", r.message);
+    }
+    let quick = Client::new(client.base(), None, Duration::from_secs(2));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match quick.get::<serde_json::Value>("/healthz").await {
+            Err(CtlError::Unreachable { .. }) => break,
+            _ if tokio::time::Instant::now() >= deadline => {
+                eprintln!("slotctl: slotd is still answering after 120 s; see its log (journalctl -u slotd)");
+                return 1;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    if json {
+        print_json(&serde_json::json!({"stopped": true}));
+    } else {
+        println!("slotd stopped");
+    }
+    0
+}

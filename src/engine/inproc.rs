@@ -1,0 +1,38 @@
+//! In-process nodes: `node_engine::start` on a thread inside slotd.
+
+use super::{ExitSender, Exited, Handle, Running};
+use crate::supervise::state::ExitInfo;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Starts a node thread from its conf file; its end is sent on `exits`.
+pub async fn start(conf: &Path, generation: u64, exits: ExitSender) -> Result<Running, String> {
+    let conf = conf.to_path_buf();
+    let handle = tokio::task::spawn_blocking(move || {
+        let cfg = node_engine::NodeConfig::load(&conf).map_err(|e| e.to_string())?;
+        node_engine::start(cfg).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("node start task failed: {e}"))??;
+    let handle = Arc::new(handle);
+    let watch = handle.clone();
+    tokio::spawn(async move {
+        while !watch.is_finished() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = exits.send(Exited {
+            generation,
+            info: ExitInfo {
+                code: None,
+                signal: None,
+            },
+        });
+    });
+    Ok(Running {
+        pid: Some(std::process::id()),
+        started_at: SystemTime::now(),
+        adopted: false,
+        handle: Handle::Inproc(handle),
+    })
+}

@@ -1,0 +1,816 @@
+//! Supervision: one task per node owns that node's process and state, acts
+//! on user commands (start/stop/kill/pause/resume), applies the restart
+//! policy with backoff, and publishes its status on a watch channel.
+
+pub mod adopt;
+pub mod backoff;
+pub mod state;
+
+use crate::cluster_admin;
+use crate::confgen::Layout;
+use crate::config::{Config, EngineKind, EngineMode, NodeSpec};
+use crate::engine::{self, Exited, Running};
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+use state::{after_exit, AfterExit, ExitInfo, State};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+/// A node that stays RUNNING this long has its retry count reset.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+/// How often a STARTING node is pinged and deadlines are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A node's supervision status as slotd sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub state: State,
+    pub pid: Option<u32>,
+    /// When the current process started (unix ms).
+    pub started_at_ms: Option<u64>,
+    /// When the state last changed (unix ms).
+    pub state_since_ms: u64,
+    /// Automatic restarts since slotd started.
+    pub restarts: u32,
+    /// Failed starts/crashes in a row (reset after a stable run).
+    pub attempts: u32,
+    pub adopted: bool,
+    pub last_exit: Option<ExitInfo>,
+    /// Why the node is not running, when slotd knows.
+    pub message: Option<String>,
+}
+
+/// What a user can ask of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    Start,
+    Stop,
+    Restart,
+    Kill(Signal),
+    Pause,
+    Resume,
+}
+
+/// Why an action was refused or failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ActionError {
+    /// Not possible in the node's current state (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Tried and failed (HTTP 500).
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Shared by all node tasks.
+pub struct Ctx {
+    pub layout: Layout,
+    /// The running config; restart settings are re-read at each decision so a
+    /// config reload applies them live.
+    pub config: RwLock<Config>,
+}
+
+impl Ctx {
+    fn config(&self) -> Config {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+enum Action {
+    Start,
+    Stop,
+    Kill(Signal),
+    Pause,
+    Resume,
+}
+
+struct Cmd {
+    action: Action,
+    reply: oneshot::Sender<Result<(), ActionError>>,
+}
+
+/// Handle to one supervised node.
+#[derive(Clone)]
+pub struct NodeEntry {
+    pub spec: NodeSpec,
+    ctx: Arc<Ctx>,
+    tx: mpsc::Sender<Cmd>,
+    status: watch::Receiver<NodeStatus>,
+}
+
+impl NodeEntry {
+    pub fn status(&self) -> NodeStatus {
+        self.status.borrow().clone()
+    }
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.spec.host, self.spec.port)
+    }
+
+    async fn send(&self, action: Action) -> Result<(), ActionError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd { action, reply }).await.map_err(|_| {
+            ActionError::Failed(format!(
+                "{}: supervisor task is gone (slotd is shutting down)",
+                self.spec.name()
+            ))
+        })?;
+        rx.await.map_err(|_| {
+            ActionError::Failed(format!(
+                "{}: supervisor task is gone (slotd is shutting down)",
+                self.spec.name()
+            ))
+        })?
+    }
+
+    /// Waits (bounded) until the state satisfies `done`.
+    async fn settle(&self, limit: Duration, done: impl Fn(State) -> bool) -> NodeStatus {
+        let mut rx = self.status.clone();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|s| done(s.state))).await;
+        self.status()
+    }
+
+    /// Performs a user action and waits until it has taken effect.
+    ///
+    /// # Errors
+    /// Refused in the current state, or the node could not be started/stopped.
+    pub async fn act(&self, action: UserAction) -> Result<NodeStatus, ActionError> {
+        let cfg = self.ctx.config();
+        let start_wait = Duration::from_millis(cfg.restart.start_timeout_ms + 2000);
+        let stop_wait = Duration::from_millis(cfg.restart.stop_timeout_ms + 2000);
+        let name = self.spec.name();
+        match action {
+            UserAction::Start => {
+                self.send(Action::Start).await?;
+                let st = self
+                    .settle(start_wait, |s| {
+                        matches!(
+                            s,
+                            State::Running
+                                | State::Fatal
+                                | State::Exited
+                                | State::Stopped
+                                | State::Paused
+                        )
+                    })
+                    .await;
+                if st.state == State::Fatal {
+                    return Err(ActionError::Failed(format!(
+                        "{name} could not be started: {}; see `slotctl tail {}`",
+                        st.message
+                            .clone()
+                            .unwrap_or_else(|| "it kept exiting".into()),
+                        st.port
+                    )));
+                }
+                Ok(st)
+            }
+            UserAction::Stop => {
+                self.send(Action::Stop).await?;
+                Ok(self
+                    .settle(stop_wait, |s| !s.has_process() && s != State::Backoff)
+                    .await)
+            }
+            UserAction::Restart => {
+                self.send(Action::Stop).await?;
+                self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff)
+                    .await;
+                Box::pin(self.act(UserAction::Start)).await
+            }
+            UserAction::Kill(sig) => {
+                self.send(Action::Kill(sig)).await?;
+                if terminates(sig) {
+                    Ok(self.settle(stop_wait, |s| !s.has_process()).await)
+                } else {
+                    Ok(self.status())
+                }
+            }
+            UserAction::Pause => {
+                self.send(Action::Pause).await?;
+                Ok(self.status())
+            }
+            UserAction::Resume => {
+                self.send(Action::Resume).await?;
+                Ok(self.status())
+            }
+        }
+    }
+}
+
+/// Signals whose default action ends a process: after these, the node is
+/// expected to exit and must stay down.
+pub fn terminates(sig: Signal) -> bool {
+    use Signal::*;
+    matches!(
+        sig,
+        SIGKILL
+            | SIGTERM
+            | SIGINT
+            | SIGQUIT
+            | SIGABRT
+            | SIGSEGV
+            | SIGBUS
+            | SIGILL
+            | SIGFPE
+            | SIGHUP
+            | SIGUSR1
+            | SIGUSR2
+            | SIGALRM
+            | SIGPIPE
+    )
+}
+
+/// RSS (bytes) and CPU% of a pid, sampled in the background.
+pub type Metrics = Arc<Mutex<HashMap<u32, (u64, f32)>>>;
+
+/// All supervised nodes.
+pub struct Supervisor {
+    pub ctx: Arc<Ctx>,
+    pub nodes: Vec<NodeEntry>,
+    pub metrics: Metrics,
+    /// What slotd's own cluster creation is doing ("forming", "formed", "failed: ...").
+    pub formation: Mutex<Option<String>>,
+}
+
+impl Supervisor {
+    /// Starts one task per node: each adopts its node if an earlier slotd
+    /// left it running, or starts it.
+    pub fn spawn(config: Config) -> Arc<Supervisor> {
+        let layout = Layout::new(&config.supervisor.data_dir);
+        let specs = config.nodes.clone();
+        let ctx = Arc::new(Ctx {
+            layout,
+            config: RwLock::new(config),
+        });
+        let mut nodes = Vec::new();
+        for spec in specs {
+            let now = unix_ms(SystemTime::now());
+            let (status_tx, status_rx) = watch::channel(NodeStatus {
+                name: spec.name(),
+                host: spec.host.to_string(),
+                port: spec.port,
+                state: State::Stopped,
+                pid: None,
+                started_at_ms: None,
+                state_since_ms: now,
+                restarts: 0,
+                attempts: 0,
+                adopted: false,
+                last_exit: None,
+                message: None,
+            });
+            let (tx, rx) = mpsc::channel(16);
+            let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+            let worker = Worker {
+                spec: spec.clone(),
+                ctx: ctx.clone(),
+                status: status_tx,
+                running: None,
+                generation: 0,
+                exits: exits_tx,
+                user_caused: false,
+                backoff_until: None,
+                start_deadline: None,
+                stop_deadline: None,
+                running_since: None,
+            };
+            tokio::spawn(worker.run(rx, exits_rx));
+            nodes.push(NodeEntry {
+                spec,
+                ctx: ctx.clone(),
+                tx,
+                status: status_rx,
+            });
+        }
+        let metrics: Metrics = Arc::new(Mutex::new(HashMap::new()));
+        tokio::spawn(sample_metrics(nodes.clone(), metrics.clone()));
+        Arc::new(Supervisor {
+            ctx,
+            nodes,
+            metrics,
+            formation: Mutex::new(None),
+        })
+    }
+
+    /// Finds a node by port ("6380") or name ("node6380").
+    pub fn find(&self, key: &str) -> Option<&NodeEntry> {
+        let port = key
+            .strip_prefix("node")
+            .unwrap_or(key)
+            .parse::<u16>()
+            .ok()?;
+        self.nodes.iter().find(|n| n.spec.port == port)
+    }
+
+    /// Names of all nodes, for "unknown node" messages.
+    pub fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.spec.name()).collect()
+    }
+
+    /// Runs an action on several nodes at once; results in the given order.
+    pub async fn act_many(
+        &self,
+        entries: Vec<NodeEntry>,
+        action: UserAction,
+    ) -> Vec<(NodeEntry, Result<NodeStatus, ActionError>)> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, e) in entries.into_iter().enumerate() {
+            set.spawn(async move {
+                let r = e.act(action).await;
+                (i, e, r)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(res) = set.join_next().await {
+            if let Ok(v) = res {
+                out.push(v);
+            }
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        out.into_iter().map(|(_, e, r)| (e, r)).collect()
+    }
+
+    /// Stops every node gracefully (SIGTERM, SIGKILL after stop_timeout_ms).
+    pub async fn stop_all(&self) {
+        let results = self.act_many(self.nodes.clone(), UserAction::Stop).await;
+        for (e, r) in results {
+            if let Err(err) = r {
+                tracing::warn!(node = %e.spec.name(), "stop failed: {err}");
+            }
+        }
+    }
+
+    /// Waits until every node is RUNNING, or the deadline passes.
+    pub async fn wait_all_running(&self, deadline: Instant) -> bool {
+        for n in &self.nodes {
+            let mut rx = n.status.clone();
+            if tokio::time::timeout_at(deadline, rx.wait_for(|s| s.state == State::Running))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Replaces the running config (after a reload); restart settings apply at once.
+    pub fn update_config(&self, config: Config) {
+        if let Ok(mut c) = self.ctx.config.write() {
+            *c = config;
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        self.ctx.config()
+    }
+
+    /// Records what cluster creation is doing, for status.
+    pub fn set_formation(&self, note: impl Into<String>) {
+        if let Ok(mut f) = self.formation.lock() {
+            *f = Some(note.into());
+        }
+    }
+
+    pub fn formation(&self) -> Option<String> {
+        self.formation.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+async fn sample_metrics(nodes: Vec<NodeEntry>, metrics: Metrics) {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    let mut sys = System::new();
+    let own = std::process::id();
+    loop {
+        let pids: Vec<u32> = nodes
+            .iter()
+            .filter_map(|n| n.status().pid)
+            .filter(|p| *p != own)
+            .collect();
+        let spids: Vec<Pid> = pids.iter().map(|p| Pid::from_u32(*p)).collect();
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&spids),
+            true,
+            ProcessRefreshKind::new().with_cpu().with_memory(),
+        );
+        let mut m = HashMap::new();
+        for p in &pids {
+            if let Some(proc_) = sys.process(Pid::from_u32(*p)) {
+                m.insert(*p, (proc_.memory(), proc_.cpu_usage()));
+            }
+        }
+        if let Ok(mut g) = metrics.lock() {
+            *g = m;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Owns one node's process and state.
+struct Worker {
+    spec: NodeSpec,
+    ctx: Arc<Ctx>,
+    status: watch::Sender<NodeStatus>,
+    running: Option<Running>,
+    generation: u64,
+    exits: engine::ExitSender,
+    /// The current process is ending because the user asked (stop/kill).
+    user_caused: bool,
+    backoff_until: Option<Instant>,
+    start_deadline: Option<Instant>,
+    stop_deadline: Option<Instant>,
+    running_since: Option<Instant>,
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Worker {
+    fn state(&self) -> State {
+        self.status.borrow().state
+    }
+
+    fn name(&self) -> String {
+        self.spec.name()
+    }
+
+    fn set_state(&self, to: State) {
+        let from = self.state();
+        if from == to {
+            return;
+        }
+        if !state::allowed(from, to) {
+            tracing::error!(node = %self.name(), "internal: transition {from} -> {to} is not in the table");
+        }
+        tracing::info!(node = %self.name(), "{from} -> {to}");
+        self.status.send_modify(|s| {
+            s.state = to;
+            s.state_since_ms = unix_ms(SystemTime::now());
+        });
+    }
+
+    fn set_message(&self, msg: Option<String>) {
+        self.status.send_modify(|s| s.message = msg);
+    }
+
+    async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<Cmd>,
+        mut exits: mpsc::UnboundedReceiver<Exited>,
+    ) {
+        self.initial().await;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                c = cmds.recv() => match c {
+                    Some(c) => {
+                        let r = self.handle(c.action).await;
+                        let _ = c.reply.send(r);
+                    }
+                    None => break,
+                },
+                Some(e) = exits.recv() => self.on_exit(e),
+                _ = sleep_opt(self.backoff_until) => {
+                    self.backoff_until = None;
+                    self.status.send_modify(|s| s.restarts += 1);
+                    self.launch().await;
+                }
+                _ = tick.tick() => self.on_tick().await,
+            }
+        }
+    }
+
+    /// Adopts a node left running by an earlier slotd, or starts it.
+    async fn initial(&mut self) {
+        let cfg = self.ctx.config();
+        if cfg.engine.kind == EngineKind::RedisServer || cfg.engine.mode == EngineMode::Process {
+            let port = self.spec.port;
+            if let Some(pid) =
+                adopt::find(&self.ctx.layout.pidfile(port), &self.ctx.layout.conf(port))
+            {
+                tracing::info!(node = %self.name(), pid, "adopting the node left running by an earlier slotd");
+                self.generation += 1;
+                let r = engine::process::adopt(pid, self.generation, self.exits.clone());
+                // A node the old slotd had paused would otherwise stay frozen
+                // with nobody knowing: adopt it running.
+                let _ = r.signal(Signal::SIGCONT, true);
+                self.status.send_modify(|s| {
+                    s.pid = r.pid;
+                    s.started_at_ms = Some(unix_ms(r.started_at));
+                    s.adopted = true;
+                    s.message = None;
+                });
+                self.running = Some(r);
+                self.start_deadline =
+                    Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+                self.set_state(State::Starting);
+                return;
+            }
+        }
+        self.launch().await;
+    }
+
+    /// Whether the node's ports are free (a busy port makes the node exit at once).
+    fn port_conflict(&self) -> Option<String> {
+        for port in [self.spec.port, self.spec.port.saturating_add(10000)] {
+            if let Err(e) = std::net::TcpListener::bind(SocketAddr::new(self.spec.host, port)) {
+                return Some(format!(
+                    "port {port} on {} is not free ({e}); find the owner with `ss -ltnp 'sport = :{port}'`",
+                    self.spec.host
+                ));
+            }
+        }
+        None
+    }
+
+    async fn launch(&mut self) {
+        let cfg = self.ctx.config();
+        self.generation += 1;
+        self.user_caused = false;
+        self.set_state(State::Starting);
+        let port = self.spec.port;
+        let conf = self.ctx.layout.conf(port);
+        let started = match self.port_conflict() {
+            Some(msg) => Err(msg),
+            None => {
+                let _ = std::fs::remove_file(self.ctx.layout.pidfile(port));
+                if cfg.engine.kind == EngineKind::Builtin && cfg.engine.mode == EngineMode::Inproc {
+                    engine::inproc::start(&conf, self.generation, self.exits.clone()).await
+                } else {
+                    engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| {
+                        engine::process::spawn(
+                            &prog,
+                            &args,
+                            &self.ctx.layout.logfile(port),
+                            self.generation,
+                            self.exits.clone(),
+                        )
+                    })
+                }
+            }
+        };
+        match started {
+            Ok(r) => {
+                tracing::info!(node = %self.name(), pid = ?r.pid, "started");
+                self.status.send_modify(|s| {
+                    s.pid = r.pid;
+                    s.started_at_ms = Some(unix_ms(r.started_at));
+                    s.adopted = false;
+                    s.message = None;
+                });
+                self.running = Some(r);
+                self.start_deadline =
+                    Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+            }
+            Err(msg) => {
+                tracing::warn!(node = %self.name(), "cannot start: {msg}");
+                self.set_message(Some(msg));
+                self.decide(
+                    State::Starting,
+                    ExitInfo {
+                        code: Some(1),
+                        signal: None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_exit(&mut self, e: Exited) {
+        if e.generation != self.generation || self.running.is_none() {
+            return;
+        }
+        let from = self.state();
+        self.running = None;
+        self.start_deadline = None;
+        self.stop_deadline = None;
+        self.running_since = None;
+        tracing::info!(node = %self.name(), "process ended: {}", e.info);
+        self.status.send_modify(|s| {
+            s.pid = None;
+            s.last_exit = Some(e.info);
+            s.adopted = false;
+        });
+        if from == State::Starting && !self.user_caused && self.status.borrow().message.is_none() {
+            let log = self.ctx.layout.logfile(self.spec.port);
+            self.set_message(Some(format!(
+                "exited during start-up ({}); see {}",
+                e.info,
+                log.display()
+            )));
+        }
+        self.decide(from, e.info);
+    }
+
+    /// Applies the restart policy after the process ended in state `from`.
+    fn decide(&mut self, from: State, info: ExitInfo) {
+        let cfg = self.ctx.config();
+        let attempts = self.status.borrow().attempts;
+        let decision = after_exit(
+            from,
+            info,
+            self.user_caused,
+            cfg.restart.policy,
+            attempts,
+            cfg.restart.start_retries,
+        );
+        match decision {
+            AfterExit::Stay(s) => self.set_state(s),
+            AfterExit::Restart { attempt } => {
+                if from != State::Starting {
+                    self.set_state(State::Exited);
+                }
+                self.set_state(State::Backoff);
+                let delay =
+                    backoff::delay(attempt, cfg.restart.backoff_ms, cfg.restart.backoff_max_ms);
+                tracing::warn!(node = %self.name(), "restart attempt {attempt} of {} in {} ms", cfg.restart.start_retries, delay.as_millis());
+                self.status.send_modify(|s| s.attempts = attempt);
+                self.backoff_until = Some(Instant::now() + delay);
+            }
+            AfterExit::Fatal => {
+                if from != State::Starting {
+                    self.set_state(State::Exited);
+                }
+                tracing::error!(node = %self.name(), "gave up after {} restart attempts; `slotctl start {}` tries again", cfg.restart.start_retries, self.spec.port);
+                self.set_state(State::Fatal);
+            }
+        }
+        self.user_caused = false;
+    }
+
+    async fn on_tick(&mut self) {
+        let now = Instant::now();
+        match self.state() {
+            State::Starting if self.running.is_some() => {
+                let addr = SocketAddr::new(self.spec.host, self.spec.port);
+                if cluster_admin::ping(addr, Duration::from_millis(300)).await {
+                    self.start_deadline = None;
+                    self.running_since = Some(Instant::now());
+                    self.set_message(None);
+                    self.set_state(State::Running);
+                } else if self.start_deadline.is_some_and(|d| now >= d) {
+                    let ms = self.ctx.config().restart.start_timeout_ms;
+                    self.set_message(Some(format!(
+                        "did not answer PING within {ms} ms of starting (restart.start_timeout_ms)"
+                    )));
+                    self.start_deadline = None;
+                    if let Some(r) = &self.running {
+                        let _ = r.signal(Signal::SIGKILL, true);
+                    }
+                }
+            }
+            State::Stopping if self.stop_deadline.is_some_and(|d| now >= d) => {
+                tracing::warn!(node = %self.name(), "did not stop within stop_timeout_ms; sending SIGKILL");
+                self.stop_deadline = None;
+                if let Some(r) = &self.running {
+                    let _ = r.signal(Signal::SIGKILL, true);
+                }
+            }
+            State::Running
+                if self
+                    .running_since
+                    .is_some_and(|t| now.duration_since(t) >= STABLE_AFTER)
+                    && self.status.borrow().attempts > 0 =>
+            {
+                self.status.send_modify(|s| s.attempts = 0);
+            }
+            _ => {}
+        }
+    }
+
+    fn not_running(&self, what: &str) -> ActionError {
+        ActionError::Conflict(format!(
+            "cannot {what} {}: it is {} (not running); start it with `slotctl start {}`",
+            self.name(),
+            self.state(),
+            self.spec.port
+        ))
+    }
+
+    async fn handle(&mut self, action: Action) -> Result<(), ActionError> {
+        let st = self.state();
+        match action {
+            Action::Start => match st {
+                State::Running | State::Starting | State::Paused => Ok(()),
+                State::Stopping => Err(ActionError::Conflict(format!(
+                    "{} is stopping; start it again once it is STOPPED",
+                    self.name()
+                ))),
+                State::Stopped | State::Exited | State::Fatal | State::Backoff => {
+                    self.backoff_until = None;
+                    self.status.send_modify(|s| s.attempts = 0);
+                    self.launch().await;
+                    Ok(())
+                }
+            },
+            Action::Stop => match st {
+                State::Backoff => {
+                    self.backoff_until = None;
+                    self.set_state(State::Stopped);
+                    Ok(())
+                }
+                State::Starting | State::Running | State::Paused => {
+                    let Some(r) = &self.running else {
+                        return Err(ActionError::Failed(format!(
+                            "{}: no process to stop",
+                            self.name()
+                        )));
+                    };
+                    self.user_caused = true;
+                    let timeout = self.ctx.config().restart.stop_timeout_ms;
+                    r.signal(Signal::SIGTERM, false)
+                        .map_err(ActionError::Failed)?;
+                    if st == State::Paused {
+                        // A stopped process only acts on SIGTERM once continued.
+                        let _ = r.signal(Signal::SIGCONT, true);
+                    }
+                    self.stop_deadline = Some(Instant::now() + Duration::from_millis(timeout));
+                    self.set_state(State::Stopping);
+                    Ok(())
+                }
+                State::Stopped | State::Exited | State::Fatal | State::Stopping => Ok(()),
+            },
+            Action::Kill(sig) => {
+                if sig == Signal::SIGSTOP {
+                    return Box::pin(self.handle(Action::Pause)).await;
+                }
+                if sig == Signal::SIGCONT {
+                    return Box::pin(self.handle(Action::Resume)).await;
+                }
+                if !matches!(
+                    st,
+                    State::Starting | State::Running | State::Paused | State::Stopping
+                ) {
+                    return Err(self.not_running("kill"));
+                }
+                let Some(r) = &self.running else {
+                    return Err(self.not_running("kill"));
+                };
+                if terminates(sig) {
+                    self.user_caused = true;
+                }
+                tracing::warn!(node = %self.name(), "sending {sig} on user request");
+                r.signal(sig, false).map_err(ActionError::Failed)?;
+                if st == State::Paused && sig != Signal::SIGKILL {
+                    let _ = r.signal(Signal::SIGCONT, true);
+                }
+                Ok(())
+            }
+            Action::Pause => match st {
+                State::Paused => Ok(()),
+                State::Running => {
+                    if let Some(r) = &self.running {
+                        r.signal(Signal::SIGSTOP, true)
+                            .map_err(ActionError::Failed)?;
+                        if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
+                            engine::process::await_stopped(pid, true).await;
+                        }
+                    }
+                    self.set_state(State::Paused);
+                    Ok(())
+                }
+                _ => Err(self.not_running("pause")),
+            },
+            Action::Resume => match st {
+                State::Running => Ok(()),
+                State::Paused => {
+                    if let Some(r) = &self.running {
+                        r.signal(Signal::SIGCONT, true)
+                            .map_err(ActionError::Failed)?;
+                        if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
+                            engine::process::await_stopped(pid, false).await;
+                        }
+                    }
+                    self.running_since = Some(Instant::now());
+                    self.set_state(State::Running);
+                    Ok(())
+                }
+                _ => Err(ActionError::Conflict(format!(
+                    "cannot resume {}: it is {}, not PAUSED",
+                    self.name(),
+                    st
+                ))),
+            },
+        }
+    }
+}

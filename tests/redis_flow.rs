@@ -1,0 +1,222 @@
+//! The lab's flow on real redis-server (skipped when it is not installed,
+//! a failure with SLOTD_REQUIRE_REDIS=1): generated confs accepted unchanged,
+//! automatic cluster creation to cluster_state:ok on all six, kill a master
+//! -> it stays down and its replica takes over, start -> it rejoins as a
+//! replica, slotd restart leaves the formed cluster alone, shutdown.
+
+use crate::util::{redis_available, wait_for, Slotd, TestConfig};
+use redis::Commands;
+use slotd::supervise::state::State;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn cluster_client(ports: &[u16]) -> redis::cluster::ClusterClient {
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}/"))
+        .collect();
+    redis::cluster::ClusterClient::builder(urls)
+        .retries(10)
+        .build()
+        .expect("cluster client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_server_cluster_full_flow() {
+    if !redis_available() {
+        return;
+    }
+    let mut cfg = TestConfig::builtin(6);
+    cfg.kind = "redis-server";
+    cfg.create = "auto";
+    let p = cfg.ports.clone();
+    cfg.extra = format!("[nodes.override.{}]\nmaxmemory = \"100mb\"\n", p[5]);
+    let mut s = Slotd::start(&cfg);
+    s.wait_all_running(LONG).await;
+
+    // Formed automatically: every node reports cluster_state:ok.
+    let st = wait_for(LONG, "cluster formed by slotd", || async {
+        let st = s.status().await?;
+        (st.cluster.formation.as_deref() == Some("formed")).then_some(st)
+    })
+    .await;
+    assert!(
+        st.nodes
+            .iter()
+            .all(|n| n.cluster_state.as_deref() == Some("ok")),
+        "{:?}",
+        st.nodes
+    );
+    assert_eq!(st.cluster.state.as_deref(), Some("ok"));
+    let slots: Vec<Vec<String>> = st.nodes.iter().map(|n| n.slots.clone()).collect();
+    assert_eq!(slots[0], vec!["0-5460"]);
+    assert_eq!(slots[1], vec!["5461-10922"]);
+    assert_eq!(slots[2], vec!["10923-16383"]);
+    for (i, n) in st.nodes.iter().enumerate().skip(3) {
+        assert_eq!(n.role.as_deref(), Some("slave"), "{n:?}");
+        assert_eq!(n.master_port, Some(p[i - 3]), "replica i -> master i");
+        assert!(n.slots.is_empty());
+        assert_eq!(
+            n.master_link.as_deref(),
+            Some("up"),
+            "replica synced before creation is reported done"
+        );
+    }
+    // The override reached redis-server through the generated conf.
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", p[5]))
+        .expect("client")
+        .get_connection()
+        .expect("conn");
+    let mm: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .expect("config get");
+    assert_eq!(mm, vec!["maxmemory".to_string(), "104857600".to_string()]);
+
+    // The lab's workload through a cluster client.
+    let ports = p.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut con = cluster_client(&ports)
+            .get_connection()
+            .expect("cluster conn");
+        for i in 0..300 {
+            let _: () = con.set(format!("key:{i}"), i).expect("set");
+        }
+        let v: i64 = con.get("key:299").expect("get");
+        assert_eq!(v, 299);
+    })
+    .await
+    .expect("writer");
+
+    // Replication is asynchronous: before the kill, wait until the replica
+    // has every acknowledged write, so "no key lost" is a fair expectation.
+    let offset = |port: u16, field: &'static str| async move {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_secs(2))
+            .await
+            .ok()?;
+        let info = c.text(&["INFO", "replication"]).await.ok()?;
+        slotd::cluster_admin::info_field(&info, field)?
+            .parse::<u64>()
+            .ok()
+    };
+    wait_for(LONG, "replica caught up", || async {
+        let m = offset(p[0], "master_repl_offset").await?;
+        let r = offset(p[3], "slave_repl_offset").await?;
+        (r >= m).then_some(())
+    })
+    .await;
+
+    // Kill master p[0]: it stays down, its replica p[3] takes over.
+    let (code, out, err) = s.slotctl(&["kill", &p[0].to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(LONG, "replica promoted", || async {
+        let n = s.node(p[3]).await?;
+        (n.role.as_deref() == Some("master") && n.slots == vec!["0-5460".to_string()]).then_some(())
+    })
+    .await;
+    assert_eq!(
+        s.node(p[0]).await.map(|n| n.state),
+        Some(State::Exited),
+        "killed master stays down"
+    );
+    let ports = p.clone();
+    tokio::task::spawn_blocking(move || {
+        // Other nodes learn of the new master by gossip; a client may need a
+        // few tries (with a fresh slot map) before every node agrees.
+        let deadline = std::time::Instant::now() + LONG;
+        for i in (0..300).step_by(37) {
+            loop {
+                let got: Result<i64, _> = cluster_client(&ports[1..])
+                    .get_connection()
+                    .and_then(|mut c| c.get(format!("key:{i}")));
+                match got {
+                    Ok(v) => {
+                        assert_eq!(v, i, "acknowledged write survives the failover");
+                        break;
+                    }
+                    Err(e) => {
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "read after failover: {e}"
+                        );
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("reader");
+
+    // Start it again: it rejoins as a replica of the new master.
+    let (code, out, err) = s.slotctl(&["start", &p[0].to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(LONG, "old master back as replica", || async {
+        let n = s.node(p[0]).await?;
+        (n.role.as_deref() == Some("slave") && n.master_port == Some(p[3])).then_some(())
+    })
+    .await;
+
+    // A restarted slotd finds the cluster formed and leaves it alone.
+    s.kill9();
+    s.spawn();
+    s.wait_all_running(LONG).await;
+    wait_for(LONG, "slotd saw the formed cluster", || async {
+        let st = s.status().await?;
+        (st.cluster.formation.as_deref() == Some("already formed")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        s.node(p[3]).await.and_then(|n| n.role),
+        Some("master".to_string())
+    );
+
+    let (code, out, err) = s.slotctl(&["shutdown"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(s.wait_exit(LONG).await, Some(0));
+    assert!(
+        s.processes_using_data_dir().is_empty(),
+        "left: {:?}",
+        s.processes_using_data_dir()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_create_with_slotctl() {
+    if !redis_available() {
+        return;
+    }
+    let mut cfg = TestConfig::builtin(6);
+    cfg.kind = "redis-server";
+    cfg.create = "manual";
+    let s = Slotd::start(&cfg);
+    let st = s.wait_all_running(LONG).await;
+    // Manual: nodes are left unjoined for the lab's hand-built cluster.
+    assert!(
+        st.nodes
+            .iter()
+            .all(|n| n.cluster_state.as_deref() == Some("fail") && n.slots.is_empty()),
+        "{:?}",
+        st.nodes
+    );
+    let (code, out, err) = s.slotctl(&["create"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("master") && out.contains("0-5460"), "{out}");
+    let st = s.status().await.expect("status");
+    assert!(
+        st.nodes
+            .iter()
+            .all(|n| n.cluster_state.as_deref() == Some("ok")),
+        "{:?}",
+        st.nodes
+    );
+    // A second create finds it formed.
+    let (code, out, _) = s.slotctl(&["create"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("already formed"), "{out}");
+    let (code, _, err) = s.slotctl(&["shutdown"]);
+    assert_eq!(code, 0, "{err}");
+}
