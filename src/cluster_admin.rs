@@ -13,29 +13,15 @@ use tokio::time::{timeout, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("cannot connect to node {addr}: {source}")]
-    Connect {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Connect { addr: SocketAddr, source: std::io::Error },
     #[error("node {addr} did not answer `{command}` within {ms} ms")]
-    Timeout {
-        addr: SocketAddr,
-        command: String,
-        ms: u64,
-    },
+    Timeout { addr: SocketAddr, command: String, ms: u64 },
     #[error("connection to node {addr} failed: {source}")]
-    Io {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Io { addr: SocketAddr, source: std::io::Error },
     #[error("node {addr} sent a malformed reply: {what}")]
     Protocol { addr: SocketAddr, what: String },
     #[error("node {addr} refused `{command}`: {message}")]
-    Server {
-        addr: SocketAddr,
-        command: String,
-        message: String,
-    },
+    Server { addr: SocketAddr, command: String, message: String },
     #[error("{0}")]
     Cluster(String),
 }
@@ -79,20 +65,10 @@ impl Conn {
         let stream = match timeout(limit, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(source)) => return Err(AdminError::Connect { addr, source }),
-            Err(_) => {
-                return Err(AdminError::Timeout {
-                    addr,
-                    command: "connect".into(),
-                    ms: limit.as_millis() as u64,
-                })
-            }
+            Err(_) => return Err(AdminError::Timeout { addr, command: "connect".into(), ms: limit.as_millis() as u64 }),
         };
         let _ = stream.set_nodelay(true);
-        Ok(Conn {
-            addr,
-            stream: BufReader::new(stream),
-            timeout: limit,
-        })
+        Ok(Conn { addr, stream: BufReader::new(stream), timeout: limit })
     }
 
     /// Sends a command; an error reply becomes [`AdminError::Server`].
@@ -110,25 +86,13 @@ impl Conn {
                 buf.extend_from_slice(a.as_bytes());
                 buf.extend_from_slice(b"\r\n");
             }
-            self.stream
-                .get_mut()
-                .write_all(&buf)
-                .await
-                .map_err(|source| AdminError::Io { addr, source })?;
+            self.stream.get_mut().write_all(&buf).await.map_err(|source| AdminError::Io { addr, source })?;
             read_reply(&mut self.stream, addr, 0).await
         })
         .await
-        .map_err(|_| AdminError::Timeout {
-            addr,
-            command: command.clone(),
-            ms: limit.as_millis() as u64,
-        })??;
+        .map_err(|_| AdminError::Timeout { addr, command: command.clone(), ms: limit.as_millis() as u64 })??;
         match reply {
-            Resp::Error(message) => Err(AdminError::Server {
-                addr,
-                command,
-                message,
-            }),
+            Resp::Error(message) => Err(AdminError::Server { addr, command, message }),
             other => Ok(other),
         }
     }
@@ -140,10 +104,7 @@ impl Conn {
     pub async fn text(&mut self, args: &[&str]) -> Result<String, AdminError> {
         let addr = self.addr;
         let r = self.cmd(args).await?;
-        r.text().ok_or_else(|| AdminError::Protocol {
-            addr,
-            what: format!("expected text for `{}`, got {r:?}", args.join(" ")),
-        })
+        r.text().ok_or_else(|| AdminError::Protocol { addr, what: format!("expected text for `{}`, got {r:?}", args.join(" ")) })
     }
 }
 
@@ -153,25 +114,16 @@ fn read_reply<'a>(
     depth: usize,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Resp, AdminError>> + Send + 'a>> {
     Box::pin(async move {
-        let proto = |what: &str| AdminError::Protocol {
-            addr,
-            what: what.to_string(),
-        };
+        let proto = |what: &str| AdminError::Protocol { addr, what: what.to_string() };
         if depth > 16 {
             return Err(proto("nesting too deep"));
         }
         let mut line = Vec::new();
-        let n = r
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|source| AdminError::Io { addr, source })?;
+        let n = r.read_until(b'\n', &mut line).await.map_err(|source| AdminError::Io { addr, source })?;
         if n == 0 {
             return Err(AdminError::Io {
                 addr,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "connection closed by the node",
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed by the node"),
             });
         }
         if line.len() < 3 || !line.ends_with(b"\r\n") {
@@ -192,9 +144,7 @@ fn read_reply<'a>(
                     return Err(proto("bulk string too large"));
                 }
                 let mut buf = vec![0u8; len as usize + 2];
-                r.read_exact(&mut buf)
-                    .await
-                    .map_err(|source| AdminError::Io { addr, source })?;
+                r.read_exact(&mut buf).await.map_err(|source| AdminError::Io { addr, source })?;
                 buf.truncate(len as usize);
                 Ok(Resp::Bulk(Some(buf)))
             }
@@ -219,12 +169,7 @@ fn read_reply<'a>(
 
 /// Parses `key:value` lines of INFO / CLUSTER INFO.
 pub fn info_field(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        l.trim_end()
-            .strip_prefix(key)
-            .and_then(|r| r.strip_prefix(':'))
-            .map(str::to_string)
-    })
+    text.lines().find_map(|l| l.trim_end().strip_prefix(key).and_then(|r| r.strip_prefix(':')).map(str::to_string))
 }
 
 /// What a node says about itself.
@@ -338,26 +283,19 @@ pub async fn formation(nodes: &[SocketAddr], limit: Duration) -> Result<Formatio
     let mut detail = Vec::new();
     for addr in nodes {
         let mut c = Conn::connect(*addr, limit).await?;
-        let info = c.text(&["CLUSTER", "INFO"]).await.map_err(|e| {
-            AdminError::Cluster(format!(
-                "{e} (is cluster-enabled on? slotd's generated conf sets it)"
-            ))
-        })?;
+        let info = c
+            .text(&["CLUSTER", "INFO"])
+            .await
+            .map_err(|e| AdminError::Cluster(format!("{e} (is cluster-enabled on? slotd's generated conf sets it)")))?;
         let state = info_field(&info, "cluster_state").unwrap_or_default();
-        let known: usize = info_field(&info, "cluster_known_nodes")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let assigned: usize = info_field(&info, "cluster_slots_assigned")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let known: usize = info_field(&info, "cluster_known_nodes").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let assigned: usize = info_field(&info, "cluster_slots_assigned").and_then(|s| s.parse().ok()).unwrap_or(0);
         if state != "ok" || known != nodes.len() {
             all_ok = false;
         }
         if known > 1 || assigned > 0 {
             all_empty = false;
-            detail.push(format!(
-                "{addr} knows {known} nodes and has {assigned} slots assigned"
-            ));
+            detail.push(format!("{addr} knows {known} nodes and has {assigned} slots assigned"));
         }
     }
     Ok(if all_ok {
@@ -376,11 +314,7 @@ pub async fn formation(nodes: &[SocketAddr], limit: Duration) -> Result<Formatio
 /// # Errors
 /// Too few masters, a node unreachable or refusing a command, a partially
 /// formed cluster, or the deadline passing (message says which step).
-pub async fn create(
-    nodes: &[SocketAddr],
-    replicas: usize,
-    deadline: Instant,
-) -> Result<CreateReport, AdminError> {
+pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) -> Result<CreateReport, AdminError> {
     let limit = Duration::from_secs(2);
     let masters = nodes.len() / (replicas + 1);
     if masters < 3 {
@@ -427,17 +361,12 @@ pub async fn create(
         conns.push(c);
     }
     let ranges = slot_ranges(masters);
-    let mut report = CreateReport {
-        already_formed: false,
-        masters: Vec::new(),
-        replicas: Vec::new(),
-    };
+    let mut report = CreateReport { already_formed: false, masters: Vec::new(), replicas: Vec::new() };
     for (i, (first, last)) in ranges.iter().enumerate() {
         let (f, l) = (first.to_string(), last.to_string());
         if let Err(e) = conns[i].cmd(&["CLUSTER", "ADDSLOTSRANGE", &f, &l]).await {
             // Older nodes lack ADDSLOTSRANGE: fall back to listing every slot.
-            if !matches!(&e, AdminError::Server { message, .. } if message.to_ascii_lowercase().contains("unknown"))
-            {
+            if !matches!(&e, AdminError::Server { message, .. } if message.to_ascii_lowercase().contains("unknown")) {
                 return Err(e);
             }
             let slots: Vec<String> = (*first..=*last).map(|s| s.to_string()).collect();
@@ -449,9 +378,7 @@ pub async fn create(
     }
     for (i, c) in conns.iter_mut().enumerate() {
         // Distinct epochs avoid a collision round at start, as redis-cli does.
-        let _ = c
-            .cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()])
-            .await;
+        let _ = c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]).await;
     }
     let first_ip = nodes[0].ip().to_string();
     let first_port = nodes[0].port().to_string();
@@ -467,24 +394,21 @@ pub async fn create(
                 .lines()
                 .filter(|l| {
                     let f: Vec<&str> = l.split_whitespace().collect();
-                    f.len() >= 8
-                        && ids.iter().any(|id| id == f[0])
-                        && !f[2].contains("handshake")
-                        && !f[2].contains("noaddr")
+                    f.len() >= 8 && ids.iter().any(|id| id == f[0]) && !f[2].contains("handshake") && !f[2].contains("noaddr")
                 })
                 .count();
             if known < nodes.len() {
-                pending = Some(format!(
-                    "{} knows {known} of {} nodes",
-                    nodes[i],
-                    nodes.len()
-                ));
+                pending = Some(format!("{} knows {known} of {} nodes", nodes[i], nodes.len()));
                 break;
             }
         }
         match pending {
             None => break,
-            Some(p) if Instant::now() >= deadline => return Err(AdminError::Cluster(format!("nodes did not all meet in time: {p}; check that each node's cluster bus port (port + 10000) is reachable"))),
+            Some(p) if Instant::now() >= deadline => {
+                return Err(AdminError::Cluster(format!(
+                    "nodes did not all meet in time: {p}; check that each node's cluster bus port (port + 10000) is reachable"
+                )))
+            }
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -493,9 +417,7 @@ pub async fn create(
         loop {
             match conns[j].cmd(&["CLUSTER", "REPLICATE", &ids[m]]).await {
                 Ok(_) => break,
-                Err(AdminError::Server { .. }) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
+                Err(AdminError::Server { .. }) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
                 Err(e) => return Err(e),
             }
         }
@@ -512,7 +434,12 @@ pub async fn create(
         }
         match pending {
             None => break,
-            Some(p) if Instant::now() >= deadline => return Err(AdminError::Cluster(format!("node {p} did not reach cluster_state:ok in time; see its log and `redis-cli -p {} CLUSTER NODES`", p.port()))),
+            Some(p) if Instant::now() >= deadline => {
+                return Err(AdminError::Cluster(format!(
+                    "node {p} did not reach cluster_state:ok in time; see its log and `redis-cli -p {} CLUSTER NODES`",
+                    p.port()
+                )))
+            }
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -544,10 +471,7 @@ mod tests {
 
     #[test]
     fn even_split_matches_redis_cli() {
-        assert_eq!(
-            slot_ranges(3),
-            vec![(0, 5460), (5461, 10922), (10923, 16383)]
-        );
+        assert_eq!(slot_ranges(3), vec![(0, 5460), (5461, 10922), (10923, 16383)]);
         let four = slot_ranges(4);
         assert_eq!(four.first(), Some(&(0, 4095)));
         assert_eq!(four.last(), Some(&(12288, 16383)));

@@ -47,15 +47,9 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}\n  fix: check the path given to --config, or run without --config to use ./slotd.toml or the embedded default")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{}", render_problems(file, problems))]
-    Invalid {
-        file: String,
-        problems: Vec<Problem>,
-    },
+    Invalid { file: String, problems: Vec<Problem> },
 }
 
 impl ConfigError {
@@ -69,16 +63,10 @@ impl ConfigError {
 }
 
 fn render_problems(file: &str, problems: &[Problem]) -> String {
-    let mut out = format!(
-        "{} problem{} in {file}:",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
+    let mut out = format!("{} problem{} in {file}:", problems.len(), if problems.len() == 1 { "" } else { "s" });
     for p in problems {
         match p.line {
-            Some(line) => {
-                out.push_str(&format!("\n{file}:{line}: {}\n  fix: {}", p.message, p.fix))
-            }
+            Some(line) => out.push_str(&format!("\n{file}:{line}: {}\n  fix: {}", p.message, p.fix)),
             None => out.push_str(&format!("\n{file}: {}\n  fix: {}", p.message, p.fix)),
         }
     }
@@ -279,36 +267,17 @@ struct Checker<'a> {
 impl<'a> Checker<'a> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
     }
     fn at<T>(&mut self, span: &Spanned<T>, message: impl Into<String>, fix: impl Into<String>) {
         let line = self.line_of(span.span().start);
-        self.problems.push(Problem {
-            line: Some(line),
-            message: message.into(),
-            fix: fix.into(),
-        });
+        self.problems.push(Problem { line: Some(line), message: message.into(), fix: fix.into() });
     }
     fn general(&mut self, message: impl Into<String>, fix: impl Into<String>) {
-        self.problems.push(Problem {
-            line: None,
-            message: message.into(),
-            fix: fix.into(),
-        });
+        self.problems.push(Problem { line: None, message: message.into(), fix: fix.into() });
     }
     /// An integer within bounds, or the default.
-    fn int(
-        &mut self,
-        v: &Option<Spanned<i64>>,
-        key: &str,
-        min: i64,
-        max: i64,
-        default: i64,
-    ) -> i64 {
+    fn int(&mut self, v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64, default: i64) -> i64 {
         match v {
             None => default,
             Some(s) if (min..=max).contains(s.get_ref()) => *s.get_ref(),
@@ -323,26 +292,13 @@ impl<'a> Checker<'a> {
         }
     }
     /// One of a fixed set of words, or the default.
-    fn choice<T: Copy>(
-        &mut self,
-        v: &Option<Spanned<String>>,
-        key: &str,
-        options: &[(&str, T)],
-        default: T,
-    ) -> T {
+    fn choice<T: Copy>(&mut self, v: &Option<Spanned<String>>, key: &str, options: &[(&str, T)], default: T) -> T {
         let Some(s) = v else { return default };
-        if let Some((_, t)) = options
-            .iter()
-            .find(|(name, _)| *name == s.get_ref().as_str())
-        {
+        if let Some((_, t)) = options.iter().find(|(name, _)| *name == s.get_ref().as_str()) {
             return *t;
         }
         let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-        self.at(
-            s,
-            format!("{key} = \"{}\" is not a known value", s.get_ref()),
-            format!("use one of {}", names.join(", ")),
-        );
+        self.at(s, format!("{key} = \"{}\" is not a known value", s.get_ref()), format!("use one of {}", names.join(", ")));
         default
     }
 }
@@ -353,10 +309,7 @@ impl Config {
     /// # Errors
     /// The file cannot be read or has problems (all of them are reported).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let mut cfg = Config::parse(&text, &path.display().to_string(), &base)?;
         cfg.source = Some(path.to_path_buf());
@@ -387,24 +340,13 @@ impl Config {
             } else {
                 "fix the TOML syntax at that line (see https://toml.io)".to_string()
             };
-            ConfigError::Invalid {
-                file: file.to_string(),
-                problems: vec![Problem { line, message: msg, fix }],
-            }
+            ConfigError::Invalid { file: file.to_string(), problems: vec![Problem { line, message: msg, fix }] }
         })?;
         Config::from_raw(raw, text, file, base)
     }
 
-    fn from_raw(
-        raw: RawConfig,
-        text: &str,
-        file: &str,
-        base: &Path,
-    ) -> Result<Config, ConfigError> {
-        let mut c = Checker {
-            text,
-            problems: Vec::new(),
-        };
+    fn from_raw(raw: RawConfig, text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let mut c = Checker { text, problems: Vec::new() };
 
         // [supervisor]
         let default_api: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 6300));
@@ -415,10 +357,7 @@ impl Config {
                 Err(_) => {
                     c.at(
                         s,
-                        format!(
-                            "supervisor.api = \"{}\" is not an IP:PORT address",
-                            s.get_ref()
-                        ),
+                        format!("supervisor.api = \"{}\" is not an IP:PORT address", s.get_ref()),
                         "use an address such as \"127.0.0.1:6300\"",
                     );
                     default_api
@@ -450,11 +389,7 @@ impl Config {
         let data_dir = match &raw.supervisor.data_dir {
             None => base.join("slotd-data"),
             Some(s) if s.get_ref().trim().is_empty() => {
-                c.at(
-                    s,
-                    "supervisor.data_dir is empty",
-                    "set a directory such as \"slotd-data\" or \"/var/lib/slotd\"",
-                );
+                c.at(s, "supervisor.data_dir is empty", "set a directory such as \"slotd-data\" or \"/var/lib/slotd\"");
                 base.join("slotd-data")
             }
             Some(s) => base.join(s.get_ref()),
@@ -464,32 +399,19 @@ impl Config {
         let kind = c.choice(
             &raw.engine.kind,
             "engine.kind",
-            &[
-                ("builtin", EngineKind::Builtin),
-                ("redis-server", EngineKind::RedisServer),
-            ],
+            &[("builtin", EngineKind::Builtin), ("redis-server", EngineKind::RedisServer)],
             EngineKind::Builtin,
         );
         let mode = c.choice(
             &raw.engine.mode,
             "engine.mode",
-            &[
-                ("process", EngineMode::Process),
-                ("inproc", EngineMode::Inproc),
-            ],
+            &[("process", EngineMode::Process), ("inproc", EngineMode::Inproc)],
             EngineMode::Process,
         );
-        let redis_server = raw
-            .engine
-            .redis_server
-            .as_ref()
-            .map(|s| PathBuf::from(s.get_ref()))
-            .unwrap_or_else(|| PathBuf::from("redis-server"));
+        let redis_server =
+            raw.engine.redis_server.as_ref().map(|s| PathBuf::from(s.get_ref())).unwrap_or_else(|| PathBuf::from("redis-server"));
         if kind == EngineKind::RedisServer && find_program(&redis_server).is_none() {
-            let msg = format!(
-                "engine.kind = \"redis-server\" but `{}` is not an executable file or in PATH",
-                redis_server.display()
-            );
+            let msg = format!("engine.kind = \"redis-server\" but `{}` is not an executable file or in PATH", redis_server.display());
             let fix = "install Redis 7 (`apt-get install redis-server`), set engine.redis_server to its full path, or use engine.kind = \"builtin\"";
             match raw.engine.redis_server.as_ref() {
                 Some(s) => c.at(s, msg, fix),
@@ -502,13 +424,7 @@ impl Config {
 
         // [cluster]
         let replicas = c.int(&raw.cluster.replicas, "cluster.replicas", 0, 5, 1) as usize;
-        let node_timeout_ms = c.int(
-            &raw.cluster.node_timeout_ms,
-            "cluster.node_timeout_ms",
-            100,
-            3_600_000,
-            5000,
-        ) as u64;
+        let node_timeout_ms = c.int(&raw.cluster.node_timeout_ms, "cluster.node_timeout_ms", 100, 3_600_000, 5000) as u64;
         let create = c.choice(
             &raw.cluster.create,
             "cluster.create",
@@ -522,7 +438,11 @@ impl Config {
             Some(s) => match s.get_ref().parse() {
                 Ok(ip) => ip,
                 Err(_) => {
-                    c.at(s, format!("nodes.host = \"{}\" is not an IP address", s.get_ref()), "use an IP address such as \"127.0.0.1\" (CLUSTER MEET needs an IP, not a host name)");
+                    c.at(
+                        s,
+                        format!("nodes.host = \"{}\" is not an IP address", s.get_ref()),
+                        "use an IP address such as \"127.0.0.1\" (CLUSTER MEET needs an IP, not a host name)",
+                    );
                     IpAddr::from([127, 0, 0, 1])
                 }
             },
@@ -535,34 +455,21 @@ impl Config {
         for p in &ports {
             if !seen.insert(*p) {
                 if let Some(s) = &raw.nodes.ports {
-                    c.at(
-                        s,
-                        format!("port {p} is listed twice in nodes.ports"),
-                        "list each port once",
-                    );
+                    c.at(s, format!("port {p} is listed twice in nodes.ports"), "list each port once");
                 }
             }
             if seen.contains(&(p.wrapping_add(10000))) {
                 if let Some(s) = &raw.nodes.ports {
                     c.at(
                         s,
-                        format!(
-                            "port {} is the cluster bus port of node {p} (port + 10000)",
-                            p + 10000
-                        ),
+                        format!("port {} is the cluster bus port of node {p} (port + 10000)", p + 10000),
                         "choose ports that are not 10000 apart",
                     );
                 }
             }
-            if *p == api.port()
-                && (api.ip() == host || api.ip().is_unspecified() || host.is_unspecified())
-            {
+            if *p == api.port() && (api.ip() == host || api.ip().is_unspecified() || host.is_unspecified()) {
                 if let Some(s) = &raw.nodes.ports {
-                    c.at(
-                        s,
-                        format!("port {p} is also the API port (supervisor.api)"),
-                        "move the API or the node to another port",
-                    );
+                    c.at(s, format!("port {p} is also the API port (supervisor.api)"), "move the API or the node to another port");
                 }
             }
         }
@@ -572,7 +479,10 @@ impl Config {
                 "cluster.create = \"auto\" with {} nodes and replicas = {replicas} gives {masters} masters; a Redis Cluster needs at least 3",
                 ports.len()
             );
-            let fix = format!("list at least {} ports in nodes.ports, lower cluster.replicas, or set cluster.create = \"manual\"", 3 * (replicas + 1));
+            let fix = format!(
+                "list at least {} ports in nodes.ports, lower cluster.replicas, or set cluster.create = \"manual\"",
+                3 * (replicas + 1)
+            );
             match &raw.cluster.replicas {
                 Some(s) => c.at(s, msg, fix),
                 None => match &raw.nodes.ports {
@@ -583,24 +493,12 @@ impl Config {
         }
         let mut overrides: BTreeMap<u16, BTreeMap<String, String>> = BTreeMap::new();
         for (key, table) in &raw.nodes.overrides {
-            let port = key
-                .strip_prefix("node")
-                .unwrap_or(key)
-                .parse::<u16>()
-                .ok()
-                .filter(|p| ports.contains(p));
+            let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok().filter(|p| ports.contains(p));
             let Some(port) = port else {
                 c.at(
                     table,
                     format!("[nodes.override.{key}] does not name a configured node"),
-                    format!(
-                        "use one of the ports in nodes.ports ({})",
-                        ports
-                            .iter()
-                            .map(u16::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    format!("use one of the ports in nodes.ports ({})", ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
                 );
                 continue;
             };
@@ -637,29 +535,22 @@ impl Config {
                     }
                 };
                 if text.contains('\n') || text.contains('"') {
-                    c.at(
-                        value,
-                        format!("override `{name}` contains a newline or a quote"),
-                        "use a single-line value without quotes",
-                    );
+                    c.at(value, format!("override `{name}` contains a newline or a quote"), "use a single-line value without quotes");
                     continue;
                 }
                 if let Err(reason) = probe.set_checked(&name_l, &text) {
-                    c.at(value, format!("override `{name} = {text}` is not accepted by the node: {reason}"), "use a redis.conf directive and value accepted by Redis 7.0 (see `CONFIG GET *`)");
+                    c.at(
+                        value,
+                        format!("override `{name} = {text}` is not accepted by the node: {reason}"),
+                        "use a redis.conf directive and value accepted by Redis 7.0 (see `CONFIG GET *`)",
+                    );
                     continue;
                 }
                 set.insert(name_l, text);
             }
             overrides.insert(port, set);
         }
-        let nodes = ports
-            .iter()
-            .map(|p| NodeSpec {
-                host,
-                port: *p,
-                overrides: overrides.get(p).cloned().unwrap_or_default(),
-            })
-            .collect();
+        let nodes = ports.iter().map(|p| NodeSpec { host, port: *p, overrides: overrides.get(p).cloned().unwrap_or_default() }).collect();
 
         // [persistence]
         let save = match &raw.persistence.save {
@@ -668,23 +559,20 @@ impl Config {
                 let mut out = Vec::new();
                 for pair in s.get_ref() {
                     match pair.as_slice() {
-                        [secs, changes] if *secs > 0 && *changes > 0 => {
-                            out.push((*secs as u64, *changes as u64))
-                        }
+                        [secs, changes] if *secs > 0 && *changes > 0 => out.push((*secs as u64, *changes as u64)),
                         _ => {
-                            c.at(s, format!("persistence.save entry {pair:?} is not [seconds, changes] with both > 0"), "write save points like [[900, 1], [300, 10]], or save = [] for no snapshots");
+                            c.at(
+                                s,
+                                format!("persistence.save entry {pair:?} is not [seconds, changes] with both > 0"),
+                                "write save points like [[900, 1], [300, 10]], or save = [] for no snapshots",
+                            );
                         }
                     }
                 }
                 out
             }
         };
-        let appendonly = raw
-            .persistence
-            .appendonly
-            .as_ref()
-            .map(|s| *s.get_ref())
-            .unwrap_or(false);
+        let appendonly = raw.persistence.appendonly.as_ref().map(|s| *s.get_ref()).unwrap_or(false);
         let appendfsync = c
             .choice(
                 &raw.persistence.appendfsync,
@@ -698,102 +586,42 @@ impl Config {
         let policy = c.choice(
             &raw.restart.policy,
             "restart.policy",
-            &[
-                ("never", RestartPolicy::Never),
-                ("unexpected", RestartPolicy::Unexpected),
-                ("always", RestartPolicy::Always),
-            ],
+            &[("never", RestartPolicy::Never), ("unexpected", RestartPolicy::Unexpected), ("always", RestartPolicy::Always)],
             RestartPolicy::Unexpected,
         );
-        let start_retries = c.int(
-            &raw.restart.start_retries,
-            "restart.start_retries",
-            0,
-            100,
-            3,
-        ) as u32;
-        let backoff_ms = c.int(
-            &raw.restart.backoff_ms,
-            "restart.backoff_ms",
-            10,
-            600_000,
-            1000,
-        ) as u64;
-        let backoff_max_ms = c.int(
-            &raw.restart.backoff_max_ms,
-            "restart.backoff_max_ms",
-            10,
-            3_600_000,
-            30_000,
-        ) as u64;
+        let start_retries = c.int(&raw.restart.start_retries, "restart.start_retries", 0, 100, 3) as u32;
+        let backoff_ms = c.int(&raw.restart.backoff_ms, "restart.backoff_ms", 10, 600_000, 1000) as u64;
+        let backoff_max_ms = c.int(&raw.restart.backoff_max_ms, "restart.backoff_max_ms", 10, 3_600_000, 30_000) as u64;
         if backoff_max_ms < backoff_ms {
             if let Some(s) = &raw.restart.backoff_max_ms {
-                c.at(s, format!("restart.backoff_max_ms = {backoff_max_ms} is below restart.backoff_ms = {backoff_ms}"), "make backoff_max_ms at least backoff_ms");
+                c.at(
+                    s,
+                    format!("restart.backoff_max_ms = {backoff_max_ms} is below restart.backoff_ms = {backoff_ms}"),
+                    "make backoff_max_ms at least backoff_ms",
+                );
             }
         }
-        let start_timeout_ms = c.int(
-            &raw.restart.start_timeout_ms,
-            "restart.start_timeout_ms",
-            100,
-            3_600_000,
-            10_000,
-        ) as u64;
-        let stop_timeout_ms = c.int(
-            &raw.restart.stop_timeout_ms,
-            "restart.stop_timeout_ms",
-            100,
-            3_600_000,
-            10_000,
-        ) as u64;
+        let start_timeout_ms = c.int(&raw.restart.start_timeout_ms, "restart.start_timeout_ms", 100, 3_600_000, 10_000) as u64;
+        let stop_timeout_ms = c.int(&raw.restart.stop_timeout_ms, "restart.stop_timeout_ms", 100, 3_600_000, 10_000) as u64;
 
         if !c.problems.is_empty() {
             c.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-            return Err(ConfigError::Invalid {
-                file: file.to_string(),
-                problems: c.problems,
-            });
+            return Err(ConfigError::Invalid { file: file.to_string(), problems: c.problems });
         }
         Ok(Config {
             source: None,
-            supervisor: SupervisorConfig {
-                api,
-                api_token,
-                data_dir,
-            },
-            engine: EngineConfig {
-                kind,
-                mode,
-                redis_server,
-            },
-            cluster: ClusterConfig {
-                replicas,
-                node_timeout_ms,
-                create,
-            },
+            supervisor: SupervisorConfig { api, api_token, data_dir },
+            engine: EngineConfig { kind, mode, redis_server },
+            cluster: ClusterConfig { replicas, node_timeout_ms, create },
             nodes,
-            persistence: Persistence {
-                save,
-                appendonly,
-                appendfsync,
-            },
-            restart: RestartConfig {
-                policy,
-                start_retries,
-                backoff_ms,
-                backoff_max_ms,
-                start_timeout_ms,
-                stop_timeout_ms,
-            },
+            persistence: Persistence { save, appendonly, appendfsync },
+            restart: RestartConfig { policy, start_retries, backoff_ms, backoff_max_ms, start_timeout_ms, stop_timeout_ms },
         })
     }
 
     /// Finds a node by port ("6380") or name ("node6380").
     pub fn find_node(&self, key: &str) -> Option<&NodeSpec> {
-        let port = key
-            .strip_prefix("node")
-            .unwrap_or(key)
-            .parse::<u16>()
-            .ok()?;
+        let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok()?;
         self.nodes.iter().find(|n| n.port == port)
     }
 
@@ -826,17 +654,11 @@ fn flatten(v: &serde_json::Value) -> BTreeMap<String, String> {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                     walk(p, v, out);
                 }
             }
-            serde_json::Value::Array(items)
-                if items.iter().all(|i| i.is_object()) && !items.is_empty() =>
-            {
+            serde_json::Value::Array(items) if items.iter().all(|i| i.is_object()) && !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
                     walk(format!("{prefix}[{i}]"), item, out);
                 }
@@ -863,15 +685,9 @@ fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
                 _ => None,
             };
             match parsed {
-                Some((a, b)) if check(a) && check(b) && a <= b && b - a < 1000 => {
-                    (a as u16..=b as u16).collect()
-                }
+                Some((a, b)) if check(a) && check(b) && a <= b && b - a < 1000 => (a as u16..=b as u16).collect(),
                 _ => {
-                    c.at(
-                        s,
-                        format!("nodes.ports = \"{r}\" is not a valid port range"),
-                        fix,
-                    );
+                    c.at(s, format!("nodes.ports = \"{r}\" is not a valid port range"), fix);
                     Vec::new()
                 }
             }
@@ -897,18 +713,12 @@ fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
 /// otherwise the first executable match in PATH.
 pub fn find_program(prog: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
+    let executable = |p: &Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
     if prog.components().count() > 1 || prog.is_absolute() {
         return executable(prog).then(|| prog.to_path_buf());
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(prog))
-        .find(|p| executable(p))
+    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| executable(p))
 }
 
 impl fmt::Display for EngineKind {
@@ -935,10 +745,7 @@ mod tests {
         assert_eq!(c.nodes[0].port, 6380);
         assert_eq!(c.nodes[5].port, 6385);
         assert_eq!(c.cluster.replicas, 1);
-        assert_eq!(
-            c.supervisor.api,
-            "127.0.0.1:6300".parse::<SocketAddr>().expect("addr")
-        );
+        assert_eq!(c.supervisor.api, "127.0.0.1:6300".parse::<SocketAddr>().expect("addr"));
         assert_eq!(c.supervisor.data_dir, PathBuf::from("/base/slotd-data"));
         assert_eq!(c.engine.kind, EngineKind::Builtin);
         assert_eq!(c.engine.mode, EngineMode::Process);
@@ -954,20 +761,13 @@ mod tests {
         let lines: Vec<Option<usize>> = err.problems().iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![Some(2), Some(3), Some(5), Some(7)], "{err}");
         let shown = err.to_string();
-        assert!(
-            shown.contains("t.toml:3: cluster.create = \"sometimes\""),
-            "{shown}"
-        );
-        assert!(
-            shown.contains("fix: use one of \"auto\", \"manual\""),
-            "{shown}"
-        );
+        assert!(shown.contains("t.toml:3: cluster.create = \"sometimes\""), "{shown}");
+        assert!(shown.contains("fix: use one of \"auto\", \"manual\""), "{shown}");
     }
 
     #[test]
     fn unknown_key_names_its_line() {
-        let err =
-            parse("[supervisor]\napi = \"127.0.0.1:1\"\nport = 5\n").expect_err("unknown key");
+        let err = parse("[supervisor]\napi = \"127.0.0.1:1\"\nport = 5\n").expect_err("unknown key");
         assert_eq!(err.problems()[0].line, Some(3));
         assert!(err.to_string().contains("unknown field `port`"), "{err}");
     }
@@ -976,26 +776,21 @@ mod tests {
     fn non_loopback_api_needs_token() {
         let err = parse("[supervisor]\napi = \"0.0.0.0:6300\"\n").expect_err("needs token");
         assert!(err.to_string().contains("api_token"), "{err}");
-        let ok = parse("[supervisor]\napi = \"0.0.0.0:6300\"\napi_token = \"0123456789abcdef\"\n")
-            .expect("with token");
+        let ok = parse("[supervisor]\napi = \"0.0.0.0:6300\"\napi_token = \"0123456789abcdef\"\n").expect("with token");
         assert_eq!(ok.supervisor.api_token.as_deref(), Some("0123456789abcdef"));
     }
 
     #[test]
     fn ports_list_and_overrides() {
         let c = parse("[nodes]\nports = [7001, 7002, 7003]\n[nodes.override.7002]\nmaxmemory = \"100mb\"\nappendonly = true\n[cluster]\nreplicas = 0\n").expect("valid");
-        assert_eq!(
-            c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
-            vec![7001, 7002, 7003]
-        );
-        assert_eq!(
-            c.nodes[1].overrides.get("appendonly").map(String::as_str),
-            Some("yes")
-        );
+        assert_eq!(c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(), vec![7001, 7002, 7003]);
+        assert_eq!(c.nodes[1].overrides.get("appendonly").map(String::as_str), Some("yes"));
         assert_eq!(c.find_node("node7002").map(|n| n.port), Some(7002));
         assert_eq!(c.find_node("7003").map(|n| n.port), Some(7003));
         assert!(c.find_node("7004").is_none());
-        let err = parse("[nodes]\nports = [7001, 7002, 7003]\n[cluster]\nreplicas = 0\n[nodes.override.7002]\nport = 1\nmaxmemory = \"lots\"\n").expect_err("bad overrides");
+        let err =
+            parse("[nodes]\nports = [7001, 7002, 7003]\n[cluster]\nreplicas = 0\n[nodes.override.7002]\nport = 1\nmaxmemory = \"lots\"\n")
+                .expect_err("bad overrides");
         assert_eq!(err.problems().len(), 2, "{err}");
         assert_eq!(err.problems()[0].line, Some(6));
         assert_eq!(err.problems()[1].line, Some(7));
@@ -1005,18 +800,14 @@ mod tests {
     fn too_few_masters_for_auto_create() {
         let err = parse("[nodes]\nports = \"7000-7003\"\n").expect_err("4 nodes, replicas 1");
         assert!(err.to_string().contains("at least 3"), "{err}");
-        parse("[nodes]\nports = \"7000-7003\"\n[cluster]\ncreate = \"manual\"\n")
-            .expect("manual is fine");
+        parse("[nodes]\nports = \"7000-7003\"\n[cluster]\ncreate = \"manual\"\n").expect("manual is fine");
     }
 
     #[test]
     fn diff_names_changed_keys() {
         let a = parse("").expect("a");
         let b = parse("[restart]\nstart_retries = 5\n").expect("b");
-        assert_eq!(
-            a.diff(&b),
-            vec!["restart.start_retries: 3 -> 5".to_string()]
-        );
+        assert_eq!(a.diff(&b), vec!["restart.start_retries: 3 -> 5".to_string()]);
         assert!(a.diff(&a).is_empty());
     }
 }

@@ -30,10 +30,7 @@ pub enum RunError {
     #[error("another slotd is already using {path} (lock held); stop it with `slotctl shutdown` or `systemctl stop slotd`, or give this one another supervisor.data_dir")]
     Locked { path: String },
     #[error("cannot listen on {addr} for the API: {source}; is another slotd running? (`slotctl --api http://{addr} status`) Otherwise change supervisor.api")]
-    ApiBind {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
+    ApiBind { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 fn lock_data_dir(config: &Config) -> Result<nix::fcntl::Flock<std::fs::File>, RunError> {
@@ -44,17 +41,9 @@ fn lock_data_dir(config: &Config) -> Result<nix::fcntl::Flock<std::fs::File>, Ru
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| {
-            RunError::DataDir(format!(
-                "cannot open {}: {e} (check that data_dir is writable)",
-                path.display()
-            ))
-        })?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
-        RunError::Locked {
-            path: path.display().to_string(),
-        }
-    })
+        .map_err(|e| RunError::DataDir(format!("cannot open {}: {e} (check that data_dir is writable)", path.display())))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|_| RunError::Locked { path: path.display().to_string() })
 }
 
 /// Runs slotd until `shutdown` fires, then stops every node and returns.
@@ -72,30 +61,16 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     }
     for c in preflight::run_checks() {
         if c.level == preflight::Level::Warn {
-            tracing::warn!(
-                "preflight: {} is {} (want {}): {}. Fix: {}",
-                c.name,
-                c.value,
-                c.wanted,
-                c.why,
-                c.fix
-            );
+            tracing::warn!("preflight: {} is {} (want {}): {}. Fix: {}", c.name, c.value, c.wanted, c.why, c.fix);
         }
     }
-    std::fs::create_dir_all(&config.supervisor.data_dir).map_err(|e| {
-        RunError::DataDir(format!(
-            "cannot create data_dir {}: {e}",
-            config.supervisor.data_dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(&config.supervisor.data_dir)
+        .map_err(|e| RunError::DataDir(format!("cannot create data_dir {}: {e}", config.supervisor.data_dir.display())))?;
     let _lock = lock_data_dir(&config)?;
     confgen::write_all(&config).map_err(RunError::DataDir)?;
     let listener = tokio::net::TcpListener::bind(config.supervisor.api)
         .await
-        .map_err(|source| RunError::ApiBind {
-            addr: config.supervisor.api,
-            source,
-        })?;
+        .map_err(|source| RunError::ApiBind { addr: config.supervisor.api, source })?;
     tracing::info!(
         "slotd {}: {} nodes ({} engine), API on http://{}, data in {}",
         env!("CARGO_PKG_VERSION"),
@@ -113,9 +88,7 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     let server_stop = shutdown::Shutdown::new();
     let sd = server_stop.clone();
     let server = tokio::spawn(async move {
-        let res = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { sd.wait().await })
-            .await;
+        let res = axum::serve(listener, router).with_graceful_shutdown(async move { sd.wait().await }).await;
         if let Err(e) = res {
             tracing::error!("API server failed: {e}");
         }
@@ -141,36 +114,24 @@ async fn startup(sup: Arc<Supervisor>) {
     if cfg.cluster.create == CreateMode::Auto {
         sup.set_formation("waiting for nodes");
     }
-    let wait = Duration::from_millis(cfg.restart.start_timeout_ms.saturating_mul(2))
-        + Duration::from_secs(5);
-    if !sup
-        .wait_all_running(tokio::time::Instant::now() + wait)
-        .await
-    {
+    let wait = Duration::from_millis(cfg.restart.start_timeout_ms.saturating_mul(2)) + Duration::from_secs(5);
+    if !sup.wait_all_running(tokio::time::Instant::now() + wait).await {
         let down: Vec<String> = sup
             .nodes
             .iter()
             .filter(|n| n.status().state != supervise::state::State::Running)
             .map(|n| format!("{} {}", n.spec.name(), n.status().state))
             .collect();
-        tracing::error!(
-            "not every node is running: {}; see `slotctl status` and the node logs",
-            down.join(", ")
-        );
+        tracing::error!("not every node is running: {}; see `slotctl status` and the node logs", down.join(", "));
         if cfg.cluster.create == CreateMode::Auto {
             sup.set_formation(format!("failed: nodes not running: {}", down.join(", ")));
         }
-        notify::notify(&format!(
-            "READY=1\nSTATUS=nodes not all running: {}",
-            down.join(", ")
-        ));
+        notify::notify(&format!("READY=1\nSTATUS=nodes not all running: {}", down.join(", ")));
         return;
     }
     tracing::info!("all {} nodes are RUNNING", sup.nodes.len());
     if cfg.cluster.create == CreateMode::Manual {
-        notify::notify(
-            "READY=1\nSTATUS=nodes running; cluster left for manual creation (slotctl create)",
-        );
+        notify::notify("READY=1\nSTATUS=nodes running; cluster left for manual creation (slotctl create)");
         return;
     }
     notify::status("forming the cluster");
@@ -192,7 +153,11 @@ async fn startup(sup: Arc<Supervisor>) {
             let deadline = api::cluster::create_deadline(cfg.cluster.node_timeout_ms);
             match cluster_admin::create(&addrs, cfg.cluster.replicas, deadline).await {
                 Ok(r) => {
-                    tracing::info!("cluster formed: masters {:?}, replicas {:?}; every node reports cluster_state:ok", r.masters, r.replicas);
+                    tracing::info!(
+                        "cluster formed: masters {:?}, replicas {:?}; every node reports cluster_state:ok",
+                        r.masters,
+                        r.replicas
+                    );
                     sup.set_formation("formed");
                     "cluster ok".to_string()
                 }

@@ -6,11 +6,7 @@ use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "slotd",
-    version,
-    about = "Runs a Redis Cluster on this machine from one TOML file"
-)]
+#[command(name = "slotd", version, about = "Runs a Redis Cluster on this machine from one TOML file")]
 struct Cli {
     /// Config file (default: ./slotd.toml if present, else the embedded default).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -23,7 +19,12 @@ struct Cli {
     check_config: Option<PathBuf>,
 }
 
+/// Nodes run in this process (inproc) or as `slotd node` children: same allocator as slot-node.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
+    node_engine::tune_allocator();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("node") {
         std::process::exit(node_engine::run_main(args[2..].to_vec()));
@@ -46,13 +47,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
     if let Some(path) = cli.check_config {
         return match slotd::config::Config::load(&path) {
             Ok(c) => {
-                println!(
-                    "{}: ok ({} nodes, engine {}, API {})",
-                    path.display(),
-                    c.nodes.len(),
-                    c.engine.kind,
-                    c.supervisor.api
-                );
+                println!("{}: ok ({} nodes, engine {}, API {})", path.display(), c.nodes.len(), c.engine.kind, c.supervisor.api);
                 Ok(0)
             }
             Err(e) => {
@@ -64,20 +59,15 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
     slotd::telemetry::init();
     let config = match cli.config {
         Some(p) => slotd::config::Config::load(&p)?,
-        None if std::path::Path::new("slotd.toml").exists() => {
-            slotd::config::Config::load(std::path::Path::new("slotd.toml"))?
-        }
+        None if std::path::Path::new("slotd.toml").exists() => slotd::config::Config::load(std::path::Path::new("slotd.toml"))?,
         None => {
             let base = std::env::current_dir().context("cannot read the current directory")?;
             tracing::info!("no --config and no ./slotd.toml: using the embedded default (`slotd --print-default-config`)");
             slotd::config::Config::embedded_default(&base)?
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let shutdown = slotd::shutdown::Shutdown::new();
         shutdown.on_signals();

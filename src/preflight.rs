@@ -42,9 +42,7 @@ const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
 const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
 fn read_trim(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
 /// THP's active mode: the bracketed word in "always [madvise] never".
@@ -77,15 +75,8 @@ pub fn run_checks() -> Vec<Check> {
         fix: "sysctl -w net.core.somaxconn=1024 && echo 'net.core.somaxconn = 1024' > /etc/sysctl.d/60-slotd-somaxconn.conf".into(),
         fix_result: None,
     });
-    let thp = if Path::new(THP).exists() {
-        read_trim(THP).and_then(|t| thp_mode(&t))
-    } else {
-        Some("not supported by this kernel".into())
-    };
-    let thp_ok = matches!(
-        thp.as_deref(),
-        Some("never") | Some("madvise") | Some("not supported by this kernel")
-    );
+    let thp = if Path::new(THP).exists() { read_trim(THP).and_then(|t| thp_mode(&t)) } else { Some("not supported by this kernel".into()) };
+    let thp_ok = matches!(thp.as_deref(), Some("never") | Some("madvise") | Some("not supported by this kernel"));
     out.push(Check {
         name: "transparent_hugepage".into(),
         value: thp.unwrap_or_else(|| "unreadable".into()),
@@ -118,21 +109,24 @@ pub fn run_checks() -> Vec<Check> {
 /// # Errors
 /// The limit cannot be read or set.
 pub fn raise_nofile() -> Result<(u64, u64), String> {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
-        .map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
     if soft >= hard {
         return Ok((soft, soft));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
-        .map_err(|e| format!("cannot raise RLIMIT_NOFILE to {hard}: {e}"))?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|e| format!("cannot raise RLIMIT_NOFILE to {hard}: {e}"))?;
     Ok((soft, hard))
 }
 
 fn write_setting(path: &str, value: &str) -> String {
     match std::fs::write(path, value) {
         Ok(()) => format!("fixed: wrote {value} to {path} (not persistent across reboots; see the fix command to persist)"),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!("could not write {path}: {e}: run `sudo slotctl preflight --fix`"),
-        Err(e) if e.raw_os_error() == Some(nix::libc::EROFS) => format!("could not write {path}: read-only file system (in a container, set it on the host: {})", "sysctl on the host or docker run --sysctl"),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            format!("could not write {path}: {e}: run `sudo slotctl preflight --fix`")
+        }
+        Err(e) if e.raw_os_error() == Some(nix::libc::EROFS) => format!(
+            "could not write {path}: read-only file system (in a container, set it on the host: {})",
+            "sysctl on the host or docker run --sysctl"
+        ),
         Err(e) => format!("could not write {path}: {e}"),
     }
 }
@@ -178,25 +172,12 @@ mod tests {
     fn reports_each_check_with_value_why_and_fix() {
         let checks = run_checks();
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(
-            names,
-            vec![
-                "vm.overcommit_memory",
-                "net.core.somaxconn",
-                "transparent_hugepage",
-                "open files (RLIMIT_NOFILE)"
-            ]
-        );
+        assert_eq!(names, vec!["vm.overcommit_memory", "net.core.somaxconn", "transparent_hugepage", "open files (RLIMIT_NOFILE)"]);
         for c in &checks {
-            assert!(
-                !c.value.is_empty() && !c.why.is_empty() && !c.fix.is_empty(),
-                "{c:?}"
-            );
+            assert!(!c.value.is_empty() && !c.why.is_empty() && !c.fix.is_empty(), "{c:?}");
         }
         // The check agrees with what the kernel says.
-        let over = std::fs::read_to_string(OVERCOMMIT)
-            .map(|s| s.trim() == "1")
-            .ok();
+        let over = std::fs::read_to_string(OVERCOMMIT).map(|s| s.trim() == "1").ok();
         if let Some(ok) = over {
             assert_eq!(checks[0].level == Level::Ok, ok);
         }
@@ -204,14 +185,8 @@ mod tests {
 
     #[test]
     fn thp_mode_parses_brackets() {
-        assert_eq!(
-            thp_mode("always [madvise] never").as_deref(),
-            Some("madvise")
-        );
-        assert_eq!(
-            thp_mode("[always] madvise never").as_deref(),
-            Some("always")
-        );
+        assert_eq!(thp_mode("always [madvise] never").as_deref(), Some("madvise"));
+        assert_eq!(thp_mode("[always] madvise never").as_deref(), Some("always"));
         assert_eq!(thp_mode("garbage"), None);
     }
 }

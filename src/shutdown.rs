@@ -37,13 +37,8 @@ impl Shutdown {
         use tokio::signal::unix::{signal, SignalKind};
         let me = self.clone();
         tokio::spawn(async move {
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                tracing::error!(
-                    "cannot install SIGTERM/SIGINT handlers; stop slotd with `slotctl shutdown`"
-                );
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                tracing::error!("cannot install SIGTERM/SIGINT handlers; stop slotd with `slotctl shutdown`");
                 return;
             };
             tokio::select! {

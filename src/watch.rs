@@ -13,43 +13,26 @@ use std::time::Duration;
 pub fn spawn(path: PathBuf, sup: Arc<Supervisor>, shutdown: Shutdown) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let file_name = path.file_name().map(|f| f.to_os_string());
-    let mut watcher =
-        match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
-                if ev
-                    .paths
-                    .iter()
-                    .any(|p| p.file_name().map(|f| f.to_os_string()) == file_name)
-                {
-                    let _ = tx.send(());
-                }
+    let mut watcher = match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if ev.paths.iter().any(|p| p.file_name().map(|f| f.to_os_string()) == file_name) {
+                let _ = tx.send(());
             }
-        }) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(
-                    "cannot watch {}: {e}; config edits need a slotd restart",
-                    path.display()
-                );
-                return;
-            }
-        };
+        }
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!("cannot watch {}: {e}; config edits need a slotd restart", path.display());
+            return;
+        }
+    };
     // Watch the directory: editors replace the file rather than write into it.
     let dir = path
         .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                p.to_path_buf()
-            }
-        })
+        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
         .unwrap_or_else(|| PathBuf::from("."));
     if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-        tracing::warn!(
-            "cannot watch {}: {e}; config edits need a slotd restart",
-            dir.display()
-        );
+        tracing::warn!("cannot watch {}: {e}; config edits need a slotd restart", dir.display());
         return;
     }
     tokio::spawn(async move {
@@ -87,18 +70,16 @@ pub fn reload(path: &std::path::Path, sup: &Supervisor) {
     }
     let same_layout = old.supervisor == new.supervisor
         && old.engine == new.engine
-        && old
-            .nodes
-            .iter()
-            .map(|n| (n.host, n.port))
-            .eq(new.nodes.iter().map(|n| (n.host, n.port)));
+        && old.nodes.iter().map(|n| (n.host, n.port)).eq(new.nodes.iter().map(|n| (n.host, n.port)));
     if same_layout {
         if let Err(e) = crate::confgen::write_all(&new) {
             tracing::error!("cannot rewrite node confs: {e}");
             return;
         }
         sup.update_config(new);
-        tracing::info!("restart settings apply now; node settings are in the node confs and apply when a node restarts (`slotctl restart NODE`)");
+        tracing::info!(
+            "restart settings apply now; node settings are in the node confs and apply when a node restarts (`slotctl restart NODE`)"
+        );
     } else {
         let mut merged = old.clone();
         merged.restart = new.restart.clone();

@@ -34,46 +34,21 @@ async fn inproc(nodes: usize, extra: &str) -> Inproc {
     slotd::confgen::write_all(&config).expect("write confs");
     let sup = Supervisor::spawn(config);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    assert!(
-        sup.wait_all_running(deadline).await,
-        "inproc nodes did not start"
-    );
-    Inproc {
-        state: AppState::new(sup, Shutdown::new()),
-        ports,
-        _dir: dir,
-    }
+    assert!(sup.wait_all_running(deadline).await, "inproc nodes did not start");
+    Inproc { state: AppState::new(sup, Shutdown::new()), ports, _dir: dir }
 }
 
-async fn call(
-    state: &AppState,
-    method: &str,
-    uri: &str,
-    body: Option<&str>,
-    token: Option<&str>,
-) -> (StatusCode, serde_json::Value) {
+async fn call(state: &AppState, method: &str, uri: &str, body: Option<&str>, token: Option<&str>) -> (StatusCode, serde_json::Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let req = req
-        .body(
-            body.map(|b| Body::from(b.to_string()))
-                .unwrap_or_else(Body::empty),
-        )
-        .expect("request");
-    let resp = api::app(state.clone())
-        .oneshot(req)
-        .await
-        .expect("router never fails");
+    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).expect("request");
+    let resp = api::app(state.clone()).oneshot(req).await.expect("router never fails");
     let status = resp.status();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "{method} {uri}: body is not JSON ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{method} {uri}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
     (status, json)
 }
 
@@ -86,71 +61,26 @@ async fn errors_are_json_with_the_right_status() {
     assert_eq!(code, StatusCode::NOT_FOUND);
     let msg = body["error"].as_str().expect("error string");
     for p in &t.ports {
-        assert!(
-            msg.contains(&format!("node{p}")),
-            "404 names the known nodes: {msg}"
-        );
+        assert!(msg.contains(&format!("node{p}")), "404 names the known nodes: {msg}");
     }
     let (code, body) = call(s, "POST", "/v1/nodes/nodeX/stop", None, None).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
-    assert!(body["error"]
-        .as_str()
-        .is_some_and(|m| m.contains("or `all`")));
+    assert!(body["error"].as_str().is_some_and(|m| m.contains("or `all`")));
 
-    let (code, body) = call(
-        s,
-        "POST",
-        &format!("/v1/nodes/{}/kill", t.ports[0]),
-        Some("{\"signal\": \"SIGNOPE\"}"),
-        None,
-    )
-    .await;
+    let (code, body) = call(s, "POST", &format!("/v1/nodes/{}/kill", t.ports[0]), Some("{\"signal\": \"SIGNOPE\"}"), None).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|m| m.contains("unknown signal")),
-        "{body}"
-    );
-    let (code, body) = call(
-        s,
-        "POST",
-        &format!("/v1/nodes/{}/kill", t.ports[0]),
-        Some("{not json"),
-        None,
-    )
-    .await;
+    assert!(body["error"].as_str().is_some_and(|m| m.contains("unknown signal")), "{body}");
+    let (code, body) = call(s, "POST", &format!("/v1/nodes/{}/kill", t.ports[0]), Some("{not json"), None).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|m| m.contains("invalid JSON")),
-        "{body}"
-    );
-    let (code, _) = call(
-        s,
-        "POST",
-        &format!("/v1/nodes/{}/kill", t.ports[0]),
-        Some("{\"signal\": \"KILL\", \"extra\": 1}"),
-        None,
-    )
-    .await;
+    assert!(body["error"].as_str().is_some_and(|m| m.contains("invalid JSON")), "{body}");
+    let (code, _) = call(s, "POST", &format!("/v1/nodes/{}/kill", t.ports[0]), Some("{\"signal\": \"KILL\", \"extra\": 1}"), None).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "unknown fields are rejected");
-    let (code, body) = call(
-        s,
-        "GET",
-        &format!("/v1/nodes/{}/log?lines=abc", t.ports[0]),
-        None,
-        None,
-    )
-    .await;
+    let (code, body) = call(s, "GET", &format!("/v1/nodes/{}/log?lines=abc", t.ports[0]), None, None).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
 
     let (code, body) = call(s, "GET", "/nope", None, None).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
-    assert!(body["error"]
-        .as_str()
-        .is_some_and(|m| m.contains("/v1/openapi.json")));
+    assert!(body["error"].as_str().is_some_and(|m| m.contains("/v1/openapi.json")));
     let (code, body) = call(s, "DELETE", "/v1/status", None, None).await;
     assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
     assert!(body["error"].is_string());
@@ -158,12 +88,7 @@ async fn errors_are_json_with_the_right_status() {
     // Nothing was killed by the rejected requests.
     let (code, body) = call(s, "GET", "/v1/status", None, None).await;
     assert_eq!(code, StatusCode::OK);
-    assert!(
-        body["nodes"]
-            .as_array()
-            .is_some_and(|n| n.len() == 3 && n.iter().all(|n| n["state"] == "RUNNING")),
-        "{body}"
-    );
+    assert!(body["nodes"].as_array().is_some_and(|n| n.len() == 3 && n.iter().all(|n| n["state"] == "RUNNING")), "{body}");
 
     // Killing a node that is not running is a 409 naming the fix.
     let p = t.ports[1];
@@ -172,20 +97,12 @@ async fn errors_are_json_with_the_right_status() {
     assert_eq!(body["results"][0]["state"], "EXITED");
     let (code, body) = call(s, "POST", &format!("/v1/nodes/{p}/kill"), None, None).await;
     assert_eq!(code, StatusCode::CONFLICT);
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|m| m.contains(&format!("slotctl start {p}"))),
-        "{body}"
-    );
+    assert!(body["error"].as_str().is_some_and(|m| m.contains(&format!("slotctl start {p}"))), "{body}");
     let (code, _) = call(s, "GET", "/healthz", None, None).await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     // Killed in-process node stays down, then comes back on start.
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], p));
-    assert!(
-        !slotd::cluster_admin::ping(addr, Duration::from_millis(300)).await,
-        "killed inproc node must not answer"
-    );
+    assert!(!slotd::cluster_admin::ping(addr, Duration::from_millis(300)).await, "killed inproc node must not answer");
     let (code, body) = call(s, "POST", &format!("/v1/nodes/{p}/start"), None, None).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["state"], "RUNNING");
@@ -198,10 +115,7 @@ async fn errors_are_json_with_the_right_status() {
 async fn openapi_documents_exactly_the_routes_and_every_route_is_routed() {
     let t = inproc(3, "").await;
     let documented: BTreeSet<(String, String)> = api::openapi::documented().into_iter().collect();
-    let routes: BTreeSet<(String, String)> = api::ROUTES
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
+    let routes: BTreeSet<(String, String)> = api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, routes, "OpenAPI and ROUTES differ");
 
     let (code, doc) = call(&t.state, "GET", "/v1/openapi.json", None, None).await;
@@ -219,20 +133,14 @@ async fn openapi_documents_exactly_the_routes_and_every_route_is_routed() {
     let text = doc.to_string();
     for part in text.split("#/components/schemas/").skip(1) {
         let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
-        assert!(
-            doc["components"]["schemas"][&name].is_object(),
-            "missing schema {name}"
-        );
+        assert!(doc["components"]["schemas"][&name].is_object(), "missing schema {name}");
     }
     // Every listed route is really routed (not 404 "no route", not 405).
     let victim = t.ports[2];
     for (method, path) in api::ROUTES.iter().filter(|(_, p)| *p != "/v1/shutdown") {
         let uri = path.replace("{node}", &victim.to_string());
         let (code, body) = call(&t.state, method, &uri, None, None).await;
-        assert!(
-            code != StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {uri}: 405"
-        );
+        assert!(code != StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: 405");
         if code == StatusCode::NOT_FOUND {
             panic!("{method} {uri} is documented but not routed: {body}");
         }
@@ -249,23 +157,9 @@ async fn token_is_required_when_configured() {
     let (code, body) = call(&t.state, "GET", "/v1/status", None, None).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     assert!(body["error"].as_str().is_some_and(|m| m.contains("Bearer")));
-    let (code, _) = call(
-        &t.state,
-        "GET",
-        "/v1/status",
-        None,
-        Some("wrong-token-value"),
-    )
-    .await;
+    let (code, _) = call(&t.state, "GET", "/v1/status", None, Some("wrong-token-value")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    let (code, _) = call(
-        &t.state,
-        "GET",
-        "/v1/status",
-        None,
-        Some("0123456789abcdef"),
-    )
-    .await;
+    let (code, _) = call(&t.state, "GET", "/v1/status", None, Some("0123456789abcdef")).await;
     assert_eq!(code, StatusCode::OK);
     let (code, _) = call(&t.state, "GET", "/healthz", None, None).await;
     assert_eq!(code, StatusCode::OK, "healthz needs no token");
@@ -278,21 +172,10 @@ async fn preflight_reports_each_check() {
     assert_eq!(code, StatusCode::OK);
     let checks = body["checks"].as_array().expect("checks");
     let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
-    assert_eq!(
-        names,
-        vec![
-            "vm.overcommit_memory",
-            "net.core.somaxconn",
-            "transparent_hugepage",
-            "open files (RLIMIT_NOFILE)"
-        ]
-    );
+    assert_eq!(names, vec!["vm.overcommit_memory", "net.core.somaxconn", "transparent_hugepage", "open files (RLIMIT_NOFILE)"]);
     for c in checks {
         for field in ["value", "wanted", "why", "fix"] {
-            assert!(
-                c[field].as_str().is_some_and(|v| !v.is_empty()),
-                "{field} missing in {c}"
-            );
+            assert!(c[field].as_str().is_some_and(|v| !v.is_empty()), "{field} missing in {c}");
         }
         assert!(c["level"] == "ok" || c["level"] == "warn", "{c}");
     }
@@ -308,8 +191,6 @@ async fn preflight_reports_each_check() {
         .expect("slotctl");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["checks"].as_array().map(Vec::len), Some(4));
-    let all_ok = v["checks"]
-        .as_array()
-        .is_some_and(|c| c.iter().all(|c| c["level"] == "ok"));
+    let all_ok = v["checks"].as_array().is_some_and(|c| c.iter().all(|c| c["level"] == "ok"));
     assert_eq!(out.status.code(), Some(if all_ok { 0 } else { 1 }));
 }

@@ -12,11 +12,7 @@ use std::time::{Duration, Instant};
 const LONG: Duration = Duration::from_secs(30);
 
 async fn ping(port: u16) -> bool {
-    slotd::cluster_admin::ping(
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(300),
-    )
-    .await
+    slotd::cluster_admin::ping(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(300)).await
 }
 
 fn kill9(pid: u32) {
@@ -45,11 +41,7 @@ async fn six_nodes_run_kill_stays_down_start_brings_back() {
         assert!(ping(n.port).await, "{} RUNNING but no PONG", n.name);
         let pid = n.pid.expect("pid");
         assert!(alive(pid) && pid != s.pid(), "node runs in its own process");
-        assert_eq!(
-            n.role.as_deref(),
-            Some("master"),
-            "role as the node reports it"
-        );
+        assert_eq!(n.role.as_deref(), Some("master"), "role as the node reports it");
         assert!(std::path::Path::new(&n.log).exists(), "log file {}", n.log);
     }
     let (code, out, _) = s.slotctl(&["status"]);
@@ -80,11 +72,7 @@ async fn six_nodes_run_kill_stays_down_start_brings_back() {
     assert_eq!(code, 0, "{err}");
     let pid = n.pid.expect("pid");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    assert!(
-        stat.rsplit_once(')')
-            .is_some_and(|(_, r)| r.trim_start().starts_with('T')),
-        "{stat}"
-    );
+    assert!(stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('T')), "{stat}");
     assert!(!ping(victim).await, "paused node answered");
     assert_eq!(s.node(victim).await.map(|n| n.state), Some(State::Paused));
     let (code, _, err) = s.slotctl(&["resume", &victim.to_string()]);
@@ -131,10 +119,7 @@ async fn crash_is_restarted_with_backoff_then_fatal_and_busy_port_is_named() {
     let holder = std::net::TcpListener::bind(("127.0.0.1", victim)).expect("hold the port");
     let (code, out, err) = s.slotctl(&["start", &victim.to_string()]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(
-        err.contains(&format!("port {victim}")) && err.contains("not free"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("port {victim}")) && err.contains("not free"), "{err}");
     drop(holder);
     let (code, out, err) = s.slotctl(&["start", &victim.to_string()]);
     assert_eq!(code, 0, "{out}{err}");
@@ -172,19 +157,12 @@ async fn restarted_slotd_adopts_nodes_and_shutdown_leaves_no_process() {
     assert!(out.contains("slotd stopped"), "{out}");
     let exit = s.wait_exit(LONG).await;
     assert_eq!(exit, Some(0), "slotd exits cleanly: {}", s.log());
-    assert!(
-        s.processes_using_data_dir().is_empty(),
-        "processes left: {:?}",
-        s.processes_using_data_dir()
-    );
+    assert!(s.processes_using_data_dir().is_empty(), "processes left: {:?}", s.processes_using_data_dir());
     for p in &pids {
         assert!(!alive(*p));
     }
     for port in &cfg.ports {
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(),
-            "port {port} released"
-        );
+        assert!(std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(), "port {port} released");
     }
 }
 
@@ -194,13 +172,9 @@ async fn systemd_notify_and_config_watch() {
     let sockdir = tempfile::tempdir().expect("tempdir");
     let sock_path = sockdir.path().join("notify.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind notify socket");
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
     let cfg = TestConfig::builtin(3);
-    let s = Slotd::start_with_env(
-        &cfg,
-        vec![("NOTIFY_SOCKET".into(), sock_path.display().to_string())],
-    );
+    let s = Slotd::start_with_env(&cfg, vec![("NOTIFY_SOCKET".into(), sock_path.display().to_string())]);
     s.wait_all_running(LONG).await;
     let ready = crate::util::wait_for(LONG, "READY=1 from slotd", || {
         let sock = &sock;
@@ -216,40 +190,21 @@ async fn systemd_notify_and_config_watch() {
     // Nodes must not inherit slotd's NOTIFY_SOCKET.
     for pid in s.live_node_pids() {
         let env = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
-        assert!(
-            !String::from_utf8_lossy(&env).contains("NOTIFY_SOCKET"),
-            "node {pid} got NOTIFY_SOCKET"
-        );
+        assert!(!String::from_utf8_lossy(&env).contains("NOTIFY_SOCKET"), "node {pid} got NOTIFY_SOCKET");
     }
 
     // An invalid edit is rejected with file:line; the running config stays.
     let good = std::fs::read_to_string(&s.config_path).expect("read config");
     let bad = good.replace("start_retries = 2", "start_retries = -4");
     std::fs::write(&s.config_path, &bad).expect("write bad config");
-    let line = bad
-        .lines()
-        .position(|l| l.contains("start_retries = -4"))
-        .expect("line")
-        + 1;
-    let want = format!(
-        "{}:{line}: restart.start_retries = -4 is out of range",
-        s.config_path.display()
-    );
-    crate::util::wait_for(LONG, "rejected edit in the log", || async {
-        s.log().contains(&want).then_some(())
-    })
-    .await;
+    let line = bad.lines().position(|l| l.contains("start_retries = -4")).expect("line") + 1;
+    let want = format!("{}:{line}: restart.start_retries = -4 is out of range", s.config_path.display());
+    crate::util::wait_for(LONG, "rejected edit in the log", || async { s.log().contains(&want).then_some(()) }).await;
     assert!(s.log().contains("running config stays"));
     // A valid edit is logged key by key.
-    std::fs::write(
-        &s.config_path,
-        good.replace("start_retries = 2", "start_retries = 5"),
-    )
-    .expect("write good config");
+    std::fs::write(&s.config_path, good.replace("start_retries = 2", "start_retries = 5")).expect("write good config");
     crate::util::wait_for(LONG, "config change in the log", || async {
-        s.log()
-            .contains("config changed: restart.start_retries: 2 -> 5")
-            .then_some(())
+        s.log().contains("config changed: restart.start_retries: 2 -> 5").then_some(())
     })
     .await;
     let (code, _, err) = s.slotctl(&["shutdown"]);

@@ -12,14 +12,8 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(60);
 
 fn cluster_client(ports: &[u16]) -> redis::cluster::ClusterClient {
-    let urls: Vec<String> = ports
-        .iter()
-        .map(|p| format!("redis://127.0.0.1:{p}/"))
-        .collect();
-    redis::cluster::ClusterClient::builder(urls)
-        .retries(10)
-        .build()
-        .expect("cluster client")
+    let urls: Vec<String> = ports.iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect();
+    redis::cluster::ClusterClient::builder(urls).retries(10).build().expect("cluster client")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,13 +35,7 @@ async fn redis_server_cluster_full_flow() {
         (st.cluster.formation.as_deref() == Some("formed")).then_some(st)
     })
     .await;
-    assert!(
-        st.nodes
-            .iter()
-            .all(|n| n.cluster_state.as_deref() == Some("ok")),
-        "{:?}",
-        st.nodes
-    );
+    assert!(st.nodes.iter().all(|n| n.cluster_state.as_deref() == Some("ok")), "{:?}", st.nodes);
     assert_eq!(st.cluster.state.as_deref(), Some("ok"));
     let slots: Vec<Vec<String>> = st.nodes.iter().map(|n| n.slots.clone()).collect();
     assert_eq!(slots[0], vec!["0-5460"]);
@@ -57,30 +45,17 @@ async fn redis_server_cluster_full_flow() {
         assert_eq!(n.role.as_deref(), Some("slave"), "{n:?}");
         assert_eq!(n.master_port, Some(p[i - 3]), "replica i -> master i");
         assert!(n.slots.is_empty());
-        assert_eq!(
-            n.master_link.as_deref(),
-            Some("up"),
-            "replica synced before creation is reported done"
-        );
+        assert_eq!(n.master_link.as_deref(), Some("up"), "replica synced before creation is reported done");
     }
     // The override reached redis-server through the generated conf.
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", p[5]))
-        .expect("client")
-        .get_connection()
-        .expect("conn");
-    let mm: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("maxmemory")
-        .query(&mut c)
-        .expect("config get");
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", p[5])).expect("client").get_connection().expect("conn");
+    let mm: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory").query(&mut c).expect("config get");
     assert_eq!(mm, vec!["maxmemory".to_string(), "104857600".to_string()]);
 
     // The lab's workload through a cluster client.
     let ports = p.clone();
     tokio::task::spawn_blocking(move || {
-        let mut con = cluster_client(&ports)
-            .get_connection()
-            .expect("cluster conn");
+        let mut con = cluster_client(&ports).get_connection().expect("cluster conn");
         for i in 0..300 {
             let _: () = con.set(format!("key:{i}"), i).expect("set");
         }
@@ -94,13 +69,9 @@ async fn redis_server_cluster_full_flow() {
     // has every acknowledged write, so "no key lost" is a fair expectation.
     let offset = |port: u16, field: &'static str| async move {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_secs(2))
-            .await
-            .ok()?;
+        let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_secs(2)).await.ok()?;
         let info = c.text(&["INFO", "replication"]).await.ok()?;
-        slotd::cluster_admin::info_field(&info, field)?
-            .parse::<u64>()
-            .ok()
+        slotd::cluster_admin::info_field(&info, field)?.parse::<u64>().ok()
     };
     wait_for(LONG, "replica caught up", || async {
         let m = offset(p[0], "master_repl_offset").await?;
@@ -117,11 +88,7 @@ async fn redis_server_cluster_full_flow() {
         (n.role.as_deref() == Some("master") && n.slots == vec!["0-5460".to_string()]).then_some(())
     })
     .await;
-    assert_eq!(
-        s.node(p[0]).await.map(|n| n.state),
-        Some(State::Exited),
-        "killed master stays down"
-    );
+    assert_eq!(s.node(p[0]).await.map(|n| n.state), Some(State::Exited), "killed master stays down");
     let ports = p.clone();
     tokio::task::spawn_blocking(move || {
         // Other nodes learn of the new master by gossip; a client may need a
@@ -129,19 +96,14 @@ async fn redis_server_cluster_full_flow() {
         let deadline = std::time::Instant::now() + LONG;
         for i in (0..300).step_by(37) {
             loop {
-                let got: Result<i64, _> = cluster_client(&ports[1..])
-                    .get_connection()
-                    .and_then(|mut c| c.get(format!("key:{i}")));
+                let got: Result<i64, _> = cluster_client(&ports[1..]).get_connection().and_then(|mut c| c.get(format!("key:{i}")));
                 match got {
                     Ok(v) => {
                         assert_eq!(v, i, "acknowledged write survives the failover");
                         break;
                     }
                     Err(e) => {
-                        assert!(
-                            std::time::Instant::now() < deadline,
-                            "read after failover: {e}"
-                        );
+                        assert!(std::time::Instant::now() < deadline, "read after failover: {e}");
                         std::thread::sleep(Duration::from_millis(100));
                     }
                 }
@@ -169,19 +131,12 @@ async fn redis_server_cluster_full_flow() {
         (st.cluster.formation.as_deref() == Some("already formed")).then_some(())
     })
     .await;
-    assert_eq!(
-        s.node(p[3]).await.and_then(|n| n.role),
-        Some("master".to_string())
-    );
+    assert_eq!(s.node(p[3]).await.and_then(|n| n.role), Some("master".to_string()));
 
     let (code, out, err) = s.slotctl(&["shutdown"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(s.wait_exit(LONG).await, Some(0));
-    assert!(
-        s.processes_using_data_dir().is_empty(),
-        "left: {:?}",
-        s.processes_using_data_dir()
-    );
+    assert!(s.processes_using_data_dir().is_empty(), "left: {:?}", s.processes_using_data_dir());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,24 +150,12 @@ async fn manual_create_with_slotctl() {
     let s = Slotd::start(&cfg);
     let st = s.wait_all_running(LONG).await;
     // Manual: nodes are left unjoined for the lab's hand-built cluster.
-    assert!(
-        st.nodes
-            .iter()
-            .all(|n| n.cluster_state.as_deref() == Some("fail") && n.slots.is_empty()),
-        "{:?}",
-        st.nodes
-    );
+    assert!(st.nodes.iter().all(|n| n.cluster_state.as_deref() == Some("fail") && n.slots.is_empty()), "{:?}", st.nodes);
     let (code, out, err) = s.slotctl(&["create"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("master") && out.contains("0-5460"), "{out}");
     let st = s.status().await.expect("status");
-    assert!(
-        st.nodes
-            .iter()
-            .all(|n| n.cluster_state.as_deref() == Some("ok")),
-        "{:?}",
-        st.nodes
-    );
+    assert!(st.nodes.iter().all(|n| n.cluster_state.as_deref() == Some("ok")), "{:?}", st.nodes);
     // A second create finds it formed.
     let (code, out, _) = s.slotctl(&["create"]);
     assert_eq!(code, 0);

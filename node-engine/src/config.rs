@@ -53,17 +53,9 @@ const ALIASES: &[(&str, &str)] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("\n*** FATAL CONFIG FILE ERROR (slot-node) ***\nReading the configuration file{}, at line {line}\n>>> '{text}'\n{reason}", .file.as_ref().map(|f| format!(" {}", f.display())).unwrap_or_default())]
-    Directive {
-        file: Option<PathBuf>,
-        line: usize,
-        text: String,
-        reason: String,
-    },
+    Directive { file: Option<PathBuf>, line: usize, text: String, reason: String },
 }
 
 /// A parsed, validated redis.conf: every directive's current value by name.
@@ -101,15 +93,8 @@ fn defaults() -> BTreeMap<String, String> {
 /// Parses a memory size such as `64mb`, `1gb`, `100k` into bytes.
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
-    let units: &[(&str, i64)] = &[
-        ("gb", 1 << 30),
-        ("mb", 1 << 20),
-        ("kb", 1 << 10),
-        ("g", 1_000_000_000),
-        ("m", 1_000_000),
-        ("k", 1_000),
-        ("b", 1),
-    ];
+    let units: &[(&str, i64)] =
+        &[("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1_000), ("b", 1)];
     for (suffix, mul) in units {
         if let Some(num) = lower.strip_suffix(suffix) {
             return num.parse::<i64>().ok()?.checked_mul(*mul);
@@ -170,11 +155,7 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig {
-            values: defaults(),
-            admin_token: None,
-            file: None,
-        }
+        NodeConfig { values: defaults(), admin_token: None, file: None }
     }
 }
 
@@ -184,14 +165,8 @@ impl NodeConfig {
     /// # Errors
     /// The file cannot be read, or a line is not a valid directive.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut cfg = NodeConfig {
-            file: Some(path.to_path_buf()),
-            ..NodeConfig::default()
-        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let mut cfg = NodeConfig { file: Some(path.to_path_buf()), ..NodeConfig::default() };
         cfg.apply_text(&text, Some(path))?;
         Ok(cfg)
     }
@@ -302,19 +277,14 @@ impl NodeConfig {
             return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
         };
         let stored = if MEMORY_DIRECTIVES.contains(&key.as_str()) {
-            parse_memory(value)
-                .ok_or_else(|| "argument must be a memory value".to_string())?
-                .to_string()
+            parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?.to_string()
         } else if current == "yes" || current == "no" {
             match value.to_ascii_lowercase().as_str() {
                 "yes" | "no" => value.to_ascii_lowercase(),
                 _ => return Err("argument must be 'yes' or 'no'".to_string()),
             }
         } else if !current.is_empty() && current.parse::<i64>().is_ok() && key != "save" {
-            value
-                .parse::<i64>()
-                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?
-                .to_string()
+            value.parse::<i64>().map_err(|_| "argument couldn't be parsed into an integer".to_string())?.to_string()
         } else {
             value.to_string()
         };
@@ -339,18 +309,12 @@ impl NodeConfig {
 
     /// The value of a directive by any of its names.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .or_else(|| self.values.get(canonical(name)))
-            .map(String::as_str)
+        self.values.get(name).or_else(|| self.values.get(canonical(name))).map(String::as_str)
     }
 
     /// Every (name, value) pair matching a glob, for CONFIG GET.
     pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.values
-            .iter()
-            .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        self.values.iter().filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true)).map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     fn int(&self, name: &str, fallback: i64) -> i64 {
@@ -412,12 +376,7 @@ impl NodeConfig {
     }
     /// Save points as (seconds, changes) pairs.
     pub fn save_points(&self) -> Vec<(u64, u64)> {
-        let nums: Vec<u64> = self
-            .get("save")
-            .unwrap_or("")
-            .split_whitespace()
-            .filter_map(|s| s.parse().ok())
-            .collect();
+        let nums: Vec<u64> = self.get("save").unwrap_or("").split_whitespace().filter_map(|s| s.parse().ok()).collect();
         nums.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect()
     }
     pub fn flag_named(&self, name: &str) -> bool {
@@ -471,8 +430,7 @@ mod tests {
     #[test]
     fn save_lines_accumulate_and_memory_units() {
         let mut c = NodeConfig::default();
-        c.apply_text("save 900 1\nsave 300 10\nauto-aof-rewrite-min-size 64mb\nslave-read-only no", None)
-            .unwrap();
+        c.apply_text("save 900 1\nsave 300 10\nauto-aof-rewrite-min-size 64mb\nslave-read-only no", None).unwrap();
         assert_eq!(c.save_points(), vec![(900, 1), (300, 10)]);
         assert_eq!(c.get("auto-aof-rewrite-min-size"), Some("67108864"));
         assert_eq!(c.get("replica-read-only"), Some("no"));

@@ -167,12 +167,8 @@ impl Node {
 
     /// Marks every WATCHer of a database (or all with None) dirty: FLUSHDB/FLUSHALL/SWAPDB.
     pub fn touch_all(&mut self, db: Option<usize>) {
-        let ids: Vec<ClientId> = self
-            .watched
-            .iter()
-            .filter(|((d, _), _)| db.is_none_or(|x| x == *d))
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
+        let ids: Vec<ClientId> =
+            self.watched.iter().filter(|((d, _), _)| db.is_none_or(|x| x == *d)).flat_map(|(_, ids)| ids.iter().copied()).collect();
         for id in ids {
             if let Some(c) = self.clients.get_mut(&id) {
                 c.watch_dirty = true;

@@ -27,8 +27,22 @@ struct TestNode {
 
 fn start_node(port: u16, dir: &Path, timeout_ms: u64) -> NodeHandle {
     let args: Vec<String> = [
-        "--port", &port.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-node-timeout", &timeout_ms.to_string(),
-        "--dir", dir.to_str().expect("utf8 dir"), "--save", "", "--appendonly", "no", "--slotd-admin-token", TOKEN,
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-node-timeout",
+        &timeout_ms.to_string(),
+        "--dir",
+        dir.to_str().expect("utf8 dir"),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--slotd-admin-token",
+        TOKEN,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -91,7 +105,9 @@ impl Cluster {
         });
     }
     fn wait_state(&self, which: &[usize], state: &str, within: Duration) {
-        wait_until(&format!("cluster_state:{state} on {which:?}"), within, || which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}"))));
+        wait_until(&format!("cluster_state:{state} on {which:?}"), within, || {
+            which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}")))
+        });
     }
     fn running(&self) -> Vec<usize> {
         (0..self.nodes.len()).filter(|i| self.nodes[*i].handle.is_some()).collect()

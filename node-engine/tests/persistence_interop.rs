@@ -14,93 +14,42 @@ fn populate_redis(c: &mut Connection) -> Vec<String> {
     let mut p = redis::pipe();
     p.cmd("SET").arg("str").arg("hello").ignore();
     p.cmd("SET").arg("int").arg(12345).ignore();
-    p.cmd("SET")
-        .arg("bigint")
-        .arg("9223372036854775807")
-        .ignore();
+    p.cmd("SET").arg("bigint").arg("9223372036854775807").ignore();
     p.cmd("SET").arg("long").arg("abc".repeat(400)).ignore();
-    p.cmd("SET")
-        .arg("ttl")
-        .arg("v")
-        .arg("PX")
-        .arg(50_000_000)
-        .ignore();
-    p.cmd("RPUSH")
-        .arg("list")
-        .arg(&["a", "b", "1", "-300", "70000", ""])
-        .ignore();
+    p.cmd("SET").arg("ttl").arg("v").arg("PX").arg(50_000_000).ignore();
+    p.cmd("RPUSH").arg("list").arg(&["a", "b", "1", "-300", "70000", ""]).ignore();
     for i in 0..2000 {
-        p.cmd("RPUSH")
-            .arg("biglist")
-            .arg(format!("element-{i}-{}", "x".repeat(i % 70)))
-            .ignore();
+        p.cmd("RPUSH").arg("biglist").arg(format!("element-{i}-{}", "x".repeat(i % 70))).ignore();
     }
-    p.cmd("SADD")
-        .arg("intset")
-        .arg(&["1", "2", "-5", "100000", "5000000000"])
-        .ignore();
+    p.cmd("SADD").arg("intset").arg(&["1", "2", "-5", "100000", "5000000000"]).ignore();
     p.cmd("SADD").arg("set").arg(&["a", "b", "c"]).ignore();
     for i in 0..700 {
         p.cmd("SADD").arg("bigset").arg(i).ignore();
     }
-    p.cmd("HSET")
-        .arg("hash")
-        .arg(&["f1", "v1", "f2", "2"])
-        .ignore();
+    p.cmd("HSET").arg("hash").arg(&["f1", "v1", "f2", "2"]).ignore();
     for i in 0..600 {
-        p.cmd("HSET")
-            .arg("bighash")
-            .arg(format!("f{i}"))
-            .arg(format!("v{i}"))
-            .ignore();
+        p.cmd("HSET").arg("bighash").arg(format!("f{i}")).arg(format!("v{i}")).ignore();
     }
-    p.cmd("HSET")
-        .arg("widehash")
-        .arg("f")
-        .arg("v".repeat(100))
-        .ignore();
-    p.cmd("ZADD")
-        .arg("zset")
-        .arg(&["1", "a", "2.5", "b", "-inf", "c", "inf", "d", "0.1", "e"])
-        .ignore();
+    p.cmd("HSET").arg("widehash").arg("f").arg("v".repeat(100)).ignore();
+    p.cmd("ZADD").arg("zset").arg(&["1", "a", "2.5", "b", "-inf", "c", "inf", "d", "0.1", "e"]).ignore();
     for i in 0..300 {
-        p.cmd("ZADD")
-            .arg("bigzset")
-            .arg(i as f64 / 7.0)
-            .arg(format!("m{i}"))
-            .ignore();
+        p.cmd("ZADD").arg("bigzset").arg(i as f64 / 7.0).arg(format!("m{i}")).ignore();
     }
     let () = p.query(c).expect("populate");
-    [
-        "str", "int", "bigint", "long", "ttl", "list", "biglist", "intset", "set", "bigset",
-        "hash", "bighash", "widehash", "zset", "bigzset",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ["str", "int", "bigint", "long", "ttl", "list", "biglist", "intset", "set", "bigset", "hash", "bighash", "widehash", "zset", "bigzset"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn digest(c: &mut Connection, key: &str) -> String {
-    redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query::<Vec<String>>(c)
-        .expect("DIGEST-VALUE")
-        .concat()
+    redis::cmd("DEBUG").arg("DIGEST-VALUE").arg(key).query::<Vec<String>>(c).expect("DIGEST-VALUE").concat()
 }
 
 fn tool_ok(tool: &str, arg: &std::path::Path, needle: &str) {
-    let out = std::process::Command::new(tool)
-        .arg(arg)
-        .output()
-        .expect(tool);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains(needle),
-        "{tool} rejected {}: {text}",
-        arg.display()
-    );
+    let out = std::process::Command::new(tool).arg(arg).output().expect(tool);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains(needle), "{tool} rejected {}: {text}", arg.display());
 }
 
 #[test]
@@ -121,43 +70,16 @@ fn interop_with_redis_server_both_ways() {
     for k in &keys {
         let p: Vec<u8> = redis::cmd("DUMP").arg(k).query(&mut ca).unwrap();
         let pttl: i64 = redis::cmd("PTTL").arg(k).query(&mut ca).unwrap();
-        let () = redis::cmd("RESTORE")
-            .arg(k)
-            .arg(pttl.max(0))
-            .arg(p)
-            .query(&mut co)
-            .unwrap_or_else(|e| panic!("RESTORE {k}: {e}"));
+        let () = redis::cmd("RESTORE").arg(k).arg(pttl.max(0)).arg(p).query(&mut co).unwrap_or_else(|e| panic!("RESTORE {k}: {e}"));
     }
     let () = redis::cmd("SAVE").query(&mut co).unwrap();
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut co).unwrap();
-    wait_until("rewrite", 20, || {
-        info_field(&mut co, "aof_rewrite_in_progress") == "0"
-    });
+    wait_until("rewrite", 20, || info_field(&mut co, "aof_rewrite_in_progress") == "0");
     // Something in the incr file too.
-    let () = redis::cmd("SET")
-        .arg("incr-only")
-        .arg("yes")
-        .query(&mut co)
-        .unwrap();
-    let () = redis::cmd("SET")
-        .arg("ttl-incr")
-        .arg("v")
-        .arg("EX")
-        .arg(5000)
-        .query(&mut co)
-        .unwrap();
-    let () = redis::cmd("SET")
-        .arg("incr-only")
-        .arg("yes")
-        .query(&mut ca)
-        .unwrap();
-    let () = redis::cmd("SET")
-        .arg("ttl-incr")
-        .arg("v")
-        .arg("EX")
-        .arg(5000)
-        .query(&mut ca)
-        .unwrap();
+    let () = redis::cmd("SET").arg("incr-only").arg("yes").query(&mut co).unwrap();
+    let () = redis::cmd("SET").arg("ttl-incr").arg("v").arg("EX").arg(5000).query(&mut co).unwrap();
+    let () = redis::cmd("SET").arg("incr-only").arg("yes").query(&mut ca).unwrap();
+    let () = redis::cmd("SET").arg("ttl-incr").arg("v").arg("EX").arg(5000).query(&mut ca).unwrap();
     // Our DUMP -> Redis RESTORE: same content.
     for k in &keys {
         let p: Vec<u8> = redis::cmd("DUMP").arg(k).query(&mut co).unwrap();
@@ -177,16 +99,8 @@ fn interop_with_redis_server_both_ways() {
     h.join();
 
     // Our files pass Redis's checkers and load into redis-server with the same content.
-    tool_ok(
-        "redis-check-rdb",
-        &ours.path().join("dump.rdb"),
-        "RDB looks OK",
-    );
-    tool_ok(
-        "redis-check-aof",
-        &ours.path().join("appendonlydir/appendonly.aof.manifest"),
-        "valid",
-    );
+    tool_ok("redis-check-rdb", &ours.path().join("dump.rdb"), "RDB looks OK");
+    tool_ok("redis-check-aof", &ours.path().join("appendonlydir/appendonly.aof.manifest"), "valid");
     let mut all = keys.clone();
     all.push("incr-only".into());
     all.push("ttl-incr".into());
@@ -195,10 +109,7 @@ fn interop_with_redis_server_both_ways() {
         std::fs::copy(ours.path().join("dump.rdb"), copy.path().join("dump.rdb")).unwrap();
         let aofdir = copy.path().join("appendonlydir");
         std::fs::create_dir(&aofdir).unwrap();
-        for e in std::fs::read_dir(ours.path().join("appendonlydir"))
-            .unwrap()
-            .flatten()
-        {
+        for e in std::fs::read_dir(ours.path().join("appendonlydir")).unwrap().flatten() {
             std::fs::copy(e.path(), aofdir.join(e.file_name())).unwrap();
         }
         let b = redis_server(copy.path(), &["--appendonly", extra]);
@@ -220,17 +131,8 @@ fn interop_with_redis_server_both_ways() {
         let p: Vec<u8> = redis::cmd("DUMP").arg(k).query(&mut co).unwrap();
         let back = format!("{k}:back2");
         let pttl: i64 = redis::cmd("PTTL").arg(k).query(&mut co).unwrap();
-        let () = redis::cmd("RESTORE")
-            .arg(&back)
-            .arg(pttl.max(0))
-            .arg(p)
-            .query(&mut ca)
-            .unwrap();
-        assert_eq!(
-            digest(&mut ca, k),
-            digest(&mut ca, &back),
-            "redis dump.rdb key {k}"
-        );
+        let () = redis::cmd("RESTORE").arg(&back).arg(pttl.max(0)).arg(p).query(&mut ca).unwrap();
+        assert_eq!(digest(&mut ca, k), digest(&mut ca, &back), "redis dump.rdb key {k}");
     }
     let pttl: i64 = redis::cmd("PTTL").arg("ttl").query(&mut co).unwrap();
     assert!(pttl > 40_000_000);
@@ -238,26 +140,14 @@ fn interop_with_redis_server_both_ways() {
 }
 
 /// Writes keys `prefix:N` as fast as acknowledgements come back, until `stop`.
-fn writer(
-    port: u16,
-    prefix: &'static str,
-    stop: Arc<AtomicBool>,
-    acked: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<()> {
+fn writer(port: u16, prefix: &'static str, stop: Arc<AtomicBool>, acked: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .and_then(|c| c.get_connection())
-        else {
+        let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(|c| c.get_connection()) else {
             return;
         };
         let mut i = 0u64;
         while !stop.load(Ordering::Relaxed) {
-            if redis::cmd("SET")
-                .arg(format!("{prefix}:{i}"))
-                .arg(i)
-                .query::<()>(&mut c)
-                .is_err()
-            {
+            if redis::cmd("SET").arg(format!("{prefix}:{i}")).arg(i).query::<()>(&mut c).is_err() {
                 return;
             }
             acked.store(i + 1, Ordering::SeqCst);
@@ -281,15 +171,8 @@ fn crash_keeps_acked_writes(fsync: &str) {
     let node = slot_node(dir.path(), &args);
     let mut c = conn(node.port);
     for i in 0..n {
-        let v: Option<u64> = redis::cmd("GET")
-            .arg(format!("k:{i}"))
-            .query(&mut c)
-            .unwrap();
-        assert_eq!(
-            v,
-            Some(i),
-            "appendfsync {fsync}: acknowledged write k:{i} of {n} lost"
-        );
+        let v: Option<u64> = redis::cmd("GET").arg(format!("k:{i}")).query(&mut c).unwrap();
+        assert_eq!(v, Some(i), "appendfsync {fsync}: acknowledged write k:{i} of {n} lost");
     }
 }
 
@@ -311,19 +194,11 @@ fn crash_rdb_only_loses_writes_after_last_save() {
     let mut node = slot_node(dir.path(), &args);
     let mut c = conn(node.port);
     for i in 0..1000 {
-        let () = redis::cmd("SET")
-            .arg(format!("before:{i}"))
-            .arg(i)
-            .query(&mut c)
-            .unwrap();
+        let () = redis::cmd("SET").arg(format!("before:{i}")).arg(i).query(&mut c).unwrap();
     }
     let () = redis::cmd("SAVE").query(&mut c).unwrap();
     for i in 0..1000 {
-        let () = redis::cmd("SET")
-            .arg(format!("after:{i}"))
-            .arg(i)
-            .query(&mut c)
-            .unwrap();
+        let () = redis::cmd("SET").arg(format!("after:{i}")).arg(i).query(&mut c).unwrap();
     }
     node.sigkill();
     let node = slot_node(dir.path(), &args);

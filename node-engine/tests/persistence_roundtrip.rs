@@ -22,27 +22,9 @@ fn samples() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Value)> = Vec::new();
     v.push(("str".into(), Value::Str(key("hello"))));
     v.push(("int".into(), Value::Str(key("-123456"))));
-    v.push((
-        "long".into(),
-        Value::Str("xyz".repeat(300).into_bytes().into()),
-    ));
-    v.push((
-        "list".into(),
-        Value::List(Box::new(
-            ["a", "1", "-70000", "", "zz"]
-                .iter()
-                .map(|s| key(s))
-                .collect::<VecDeque<_>>(),
-        )),
-    ));
-    v.push((
-        "biglist".into(),
-        Value::List(Box::new(
-            (0..3000)
-                .map(|i| format!("item-{i}").into_bytes().into())
-                .collect(),
-        )),
-    ));
+    v.push(("long".into(), Value::Str("xyz".repeat(300).into_bytes().into())));
+    v.push(("list".into(), Value::List(Box::new(["a", "1", "-70000", "", "zz"].iter().map(|s| key(s)).collect::<VecDeque<_>>()))));
+    v.push(("biglist".into(), Value::List(Box::new((0..3000).map(|i| format!("item-{i}").into_bytes().into()).collect()))));
     let mut si = SetValue::default();
     for i in [3i64, -2, 70000, 1 << 40] {
         si.insert(i.to_string().into_bytes().into());
@@ -59,10 +41,7 @@ fn samples() -> Vec<(String, Vec<u8>)> {
     v.push(("hash".into(), Value::Hash(Box::new(h))));
     let mut hb = HashValue::default();
     for i in 0..600 {
-        hb.insert(
-            format!("field:{i}").into_bytes().into(),
-            format!("{i}").into_bytes().into(),
-        );
+        hb.insert(format!("field:{i}").into_bytes().into(), format!("{i}").into_bytes().into());
     }
     v.push(("bighash".into(), Value::Hash(Box::new(hb))));
     let mut z = ZSet::new();
@@ -75,35 +54,20 @@ fn samples() -> Vec<(String, Vec<u8>)> {
         zb.insert(format!("m{i}").as_bytes(), i as f64 * 0.1);
     }
     v.push(("bigzset".into(), Value::ZSet(Box::new(zb))));
-    v.into_iter()
-        .map(|(k, val)| (k, dump_value(&val, &opts)))
-        .collect()
+    v.into_iter().map(|(k, val)| (k, dump_value(&val, &opts))).collect()
 }
 
 fn restore_all(c: &mut Connection, samples: &[(String, Vec<u8>)]) {
     for (k, p) in samples {
-        let () = redis::cmd("RESTORE")
-            .arg(k)
-            .arg(0)
-            .arg(p.as_slice())
-            .query(c)
-            .expect("RESTORE");
+        let () = redis::cmd("RESTORE").arg(k).arg(0).arg(p.as_slice()).query(c).expect("RESTORE");
     }
-    let () = redis::cmd("RESTORE")
-        .arg("withttl")
-        .arg(3_600_000)
-        .arg(samples[0].1.as_slice())
-        .query(c)
-        .expect("RESTORE ttl");
+    let () = redis::cmd("RESTORE").arg("withttl").arg(3_600_000).arg(samples[0].1.as_slice()).query(c).expect("RESTORE ttl");
 }
 
 fn check_all(c: &mut Connection, samples: &[(String, Vec<u8>)]) {
     for (k, p) in samples {
         let got: Option<Vec<u8>> = redis::cmd("DUMP").arg(k).query(c).expect("DUMP");
-        assert!(
-            got.as_deref() == Some(p.as_slice()),
-            "key {k}: DUMP differs"
-        );
+        assert!(got.as_deref() == Some(p.as_slice()), "key {k}: DUMP differs");
     }
     let pttl: i64 = redis::cmd("PTTL").arg("withttl").query(c).expect("PTTL");
     assert!(pttl > 3_500_000 && pttl <= 3_600_000, "pttl {pttl}");
@@ -116,18 +80,10 @@ fn rdb_round_trip_every_type() {
     let h = start(dir.path(), &["--save", ""]);
     let mut c = conn(h.port());
     restore_all(&mut c, &s);
-    let () = redis::cmd("SET")
-        .arg("plain")
-        .arg("1")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("plain").arg("1").query(&mut c).unwrap();
     let () = redis::cmd("SAVE").query(&mut c).unwrap();
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
-    let () = redis::cmd("SET")
-        .arg("unsaved")
-        .arg("1")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("unsaved").arg("1").query(&mut c).unwrap();
     drop(c);
     stop(h); // no save points: the last write is not saved
     let h = start(dir.path(), &["--save", ""]);
@@ -144,11 +100,7 @@ fn shutdown_saves_when_save_points_exist() {
     let h = start(dir.path(), &["--save", "3600 1"]);
     let mut c = conn(h.port());
     for i in 0..100 {
-        let () = redis::cmd("SET")
-            .arg(format!("k{i}"))
-            .arg(i)
-            .query(&mut c)
-            .unwrap();
+        let () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut c).unwrap();
     }
     drop(c);
     stop(h);
@@ -167,30 +119,19 @@ fn bgsave_and_save_points_update_info() {
     let mut c = conn(h.port());
     let before: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
     for i in 0..20_000 {
-        let () = redis::cmd("SET")
-            .arg(format!("key:{i}"))
-            .arg("x".repeat(50))
-            .query(&mut c)
-            .unwrap();
+        let () = redis::cmd("SET").arg(format!("key:{i}")).arg("x".repeat(50)).query(&mut c).unwrap();
     }
     // The save point (1 second, 5 changes) fires on its own.
     wait_until("save point", 20, || {
-        info_field(&mut c, "rdb_changes_since_last_save") == "0"
-            && info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+        info_field(&mut c, "rdb_changes_since_last_save") == "0" && info_field(&mut c, "rdb_bgsave_in_progress") == "0"
     });
     assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
     let after: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
     assert!(after >= before);
-    let () = redis::cmd("SET")
-        .arg("one-more")
-        .arg("1")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("one-more").arg("1").query(&mut c).unwrap();
     let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     assert!(r.contains("Background saving"), "{r}");
-    wait_until("bgsave", 20, || {
-        info_field(&mut c, "rdb_bgsave_in_progress") == "0"
-    });
+    wait_until("bgsave", 20, || info_field(&mut c, "rdb_bgsave_in_progress") == "0");
     assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
     drop(c);
     h.kill();
@@ -210,19 +151,9 @@ fn aof_round_trip_every_type_and_rewrite() {
     let h = start(dir.path(), &args);
     let mut c = conn(h.port());
     restore_all(&mut c, &s);
-    let () = redis::cmd("SET")
-        .arg("gone")
-        .arg("1")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("gone").arg("1").query(&mut c).unwrap();
     let _: i64 = redis::cmd("DEL").arg("gone").query(&mut c).unwrap();
-    let () = redis::cmd("SET")
-        .arg("ex")
-        .arg("v")
-        .arg("EX")
-        .arg(1000)
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("ex").arg("v").arg("EX").arg(1000).query(&mut c).unwrap();
     drop(c);
     h.kill(); // nothing written at stop: the AOF alone must carry everything
     h.join();
@@ -236,33 +167,16 @@ fn aof_round_trip_every_type_and_rewrite() {
     // Rewrite, then more writes into the new incr file.
     let r: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
     assert!(r.contains("rewriting"), "{r}");
-    let () = redis::cmd("SET")
-        .arg("during")
-        .arg("1")
-        .query(&mut c)
-        .unwrap();
-    wait_until("rewrite", 20, || {
-        info_field(&mut c, "aof_rewrite_in_progress") == "0"
-    });
+    let () = redis::cmd("SET").arg("during").arg("1").query(&mut c).unwrap();
+    wait_until("rewrite", 20, || info_field(&mut c, "aof_rewrite_in_progress") == "0");
     assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
-    let () = redis::cmd("SET")
-        .arg("after")
-        .arg("2")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("after").arg("2").query(&mut c).unwrap();
     drop(c);
     h.kill();
     h.join();
-    let manifest =
-        std::fs::read_to_string(dir.path().join("appendonlydir/appendonly.aof.manifest")).unwrap();
-    assert!(
-        manifest.contains("appendonly.aof.2.base.rdb") && manifest.contains("type i"),
-        "{manifest}"
-    );
-    assert!(!dir
-        .path()
-        .join("appendonlydir/appendonly.aof.1.base.rdb")
-        .exists());
+    let manifest = std::fs::read_to_string(dir.path().join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert!(manifest.contains("appendonly.aof.2.base.rdb") && manifest.contains("type i"), "{manifest}");
+    assert!(!dir.path().join("appendonlydir/appendonly.aof.1.base.rdb").exists());
     let h = start(dir.path(), &args);
     let mut c = conn(h.port());
     check_all(&mut c, &s);
@@ -286,31 +200,12 @@ fn torn_aof_tail_dropped_or_refused() {
     let good_len = std::fs::metadata(&incr).unwrap().len();
     {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&incr)
-            .unwrap();
-        f.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\nhal")
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&incr).unwrap();
+        f.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\nhal").unwrap();
     }
-    let err = try_start(
-        dir.path(),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-load-truncated",
-            "no",
-        ],
-    )
-    .err()
-    .expect("must refuse");
+    let err = try_start(dir.path(), &["--save", "", "--appendonly", "yes", "--aof-load-truncated", "no"]).err().expect("must refuse");
     let msg = err.to_string();
-    assert!(
-        msg.contains("appendonly.aof.1.incr.aof") && msg.contains(&format!("offset {good_len}")),
-        "{msg}"
-    );
+    assert!(msg.contains("appendonly.aof.1.incr.aof") && msg.contains(&format!("offset {good_len}")), "{msg}");
     let h = start(dir.path(), &["--save", "", "--appendonly", "yes"]);
     let mut c = conn(h.port());
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
@@ -320,17 +215,7 @@ fn torn_aof_tail_dropped_or_refused() {
     h.kill();
     h.join();
     // The torn tail was cut, so the file stays valid after new appends.
-    let h = start(
-        dir.path(),
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--aof-load-truncated",
-            "no",
-        ],
-    );
+    let h = start(dir.path(), &["--save", "", "--appendonly", "yes", "--aof-load-truncated", "no"]);
     let mut c = conn(h.port());
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(n, 3);
@@ -343,11 +228,7 @@ fn corrupt_rdb_refused_and_kept() {
     let h = start(dir.path(), &["--save", ""]);
     let mut c = conn(h.port());
     for i in 0..50 {
-        let () = redis::cmd("SET")
-            .arg(format!("k{i}"))
-            .arg("v".repeat(i))
-            .query(&mut c)
-            .unwrap();
+        let () = redis::cmd("SET").arg(format!("k{i}")).arg("v".repeat(i)).query(&mut c).unwrap();
     }
     let () = redis::cmd("SAVE").query(&mut c).unwrap();
     drop(c);
@@ -364,19 +245,10 @@ fn corrupt_rdb_refused_and_kept() {
         ("truncated", good[..good.len() / 2].to_vec()),
     ] {
         std::fs::write(&path, &bad).unwrap();
-        let err = try_start(dir.path(), &["--save", "3600 1"])
-            .err()
-            .unwrap_or_else(|| panic!("{name}: must refuse"));
+        let err = try_start(dir.path(), &["--save", "3600 1"]).err().unwrap_or_else(|| panic!("{name}: must refuse"));
         let msg = err.to_string();
-        assert!(
-            msg.contains("dump.rdb") && msg.contains("offset"),
-            "{name}: {msg}"
-        );
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            bad,
-            "{name}: file must be kept as is"
-        );
+        assert!(msg.contains("dump.rdb") && msg.contains("offset"), "{name}: {msg}");
+        assert_eq!(std::fs::read(&path).unwrap(), bad, "{name}: file must be kept as is");
     }
 }
 
@@ -387,70 +259,21 @@ fn restore_semantics() {
     let mut c = conn(h.port());
     let () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
     let p: Vec<u8> = redis::cmd("DUMP").arg("k").query(&mut c).unwrap();
-    let e = redis::cmd("RESTORE")
-        .arg("k")
-        .arg(0)
-        .arg(p.as_slice())
-        .query::<()>(&mut c)
-        .unwrap_err();
-    assert!(
-        e.to_string().contains("Target key name already exists"),
-        "{e}"
-    );
-    let () = redis::cmd("RESTORE")
-        .arg("k")
-        .arg(0)
-        .arg(p.as_slice())
-        .arg("REPLACE")
-        .arg("IDLETIME")
-        .arg(10)
-        .query(&mut c)
-        .unwrap();
-    let () = redis::cmd("RESTORE")
-        .arg("k2")
-        .arg(0)
-        .arg(p.as_slice())
-        .arg("FREQ")
-        .arg(5)
-        .query(&mut c)
-        .unwrap();
+    let e = redis::cmd("RESTORE").arg("k").arg(0).arg(p.as_slice()).query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("Target key name already exists"), "{e}");
+    let () = redis::cmd("RESTORE").arg("k").arg(0).arg(p.as_slice()).arg("REPLACE").arg("IDLETIME").arg(10).query(&mut c).unwrap();
+    let () = redis::cmd("RESTORE").arg("k2").arg(0).arg(p.as_slice()).arg("FREQ").arg(5).query(&mut c).unwrap();
     let mut bad = p.clone();
     bad[1] ^= 1;
-    let e = redis::cmd("RESTORE")
-        .arg("k3")
-        .arg(0)
-        .arg(bad.as_slice())
-        .query::<()>(&mut c)
-        .unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("DUMP payload version or checksum are wrong"),
-        "{e}"
-    );
-    let e = redis::cmd("RESTORE")
-        .arg("k3")
-        .arg(-1)
-        .arg(p.as_slice())
-        .query::<()>(&mut c)
-        .unwrap_err();
+    let e = redis::cmd("RESTORE").arg("k3").arg(0).arg(bad.as_slice()).query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("DUMP payload version or checksum are wrong"), "{e}");
+    let e = redis::cmd("RESTORE").arg("k3").arg(-1).arg(p.as_slice()).query::<()>(&mut c).unwrap_err();
     assert!(e.to_string().contains("Invalid TTL value"), "{e}");
     // ABSTTL in the past: OK, and the key ends up absent.
-    let () = redis::cmd("RESTORE")
-        .arg("k")
-        .arg(1000)
-        .arg(p.as_slice())
-        .arg("REPLACE")
-        .arg("ABSTTL")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("RESTORE").arg("k").arg(1000).arg(p.as_slice()).arg("REPLACE").arg("ABSTTL").query(&mut c).unwrap();
     let v: Option<String> = redis::cmd("GET").arg("k").query(&mut c).unwrap();
     assert_eq!(v, None);
-    let () = redis::cmd("RESTORE-ASKING")
-        .arg("k4")
-        .arg(5000)
-        .arg(p.as_slice())
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("RESTORE-ASKING").arg("k4").arg(5000).arg(p.as_slice()).query(&mut c).unwrap();
     let pttl: i64 = redis::cmd("PTTL").arg("k4").query(&mut c).unwrap();
     assert!(pttl > 0 && pttl <= 5000);
     let none: Option<Vec<u8>> = redis::cmd("DUMP").arg("missing").query(&mut c).unwrap();
@@ -467,14 +290,8 @@ fn misconf_after_failed_bgsave() {
     // A directory where dump.rdb should go makes the rename fail, even for root.
     std::fs::create_dir(dir.path().join("dump.rdb")).unwrap();
     let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
-    wait_until("bgsave to fail", 20, || {
-        info_field(&mut c, "rdb_last_bgsave_status") == "err"
-    });
-    let e = redis::cmd("SET")
-        .arg("b")
-        .arg("2")
-        .query::<()>(&mut c)
-        .unwrap_err();
+    wait_until("bgsave to fail", 20, || info_field(&mut c, "rdb_last_bgsave_status") == "err");
+    let e = redis::cmd("SET").arg("b").arg("2").query::<()>(&mut c).unwrap_err();
     assert!(e.to_string().contains("MISCONF"), "{e}");
     let v: Option<String> = redis::cmd("GET").arg("a").query(&mut c).unwrap();
     assert_eq!(v.as_deref(), Some("1"));
@@ -491,41 +308,20 @@ fn config_set_appendonly_switches_the_aof() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &["--save", "", "--hz", "50"]);
     let mut c = conn(h.port());
-    let () = redis::cmd("SET")
-        .arg("before")
-        .arg("1")
-        .query(&mut c)
-        .unwrap();
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("appendonly")
-        .arg("yes")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("before").arg("1").query(&mut c).unwrap();
+    let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut c).unwrap();
     wait_until("AOF on", 10, || info_field(&mut c, "aof_enabled") == "1");
-    let () = redis::cmd("SET")
-        .arg("after")
-        .arg("2")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("SET").arg("after").arg("2").query(&mut c).unwrap();
     drop(c);
     h.kill();
     h.join();
-    let h = start(
-        dir.path(),
-        &["--save", "", "--appendonly", "yes", "--hz", "50"],
-    );
+    let h = start(dir.path(), &["--save", "", "--appendonly", "yes", "--hz", "50"]);
     let mut c = conn(h.port());
     for k in ["before", "after"] {
         let v: Option<String> = redis::cmd("GET").arg(k).query(&mut c).unwrap();
         assert!(v.is_some(), "{k}");
     }
-    let () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("appendonly")
-        .arg("no")
-        .query(&mut c)
-        .unwrap();
+    let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("no").query(&mut c).unwrap();
     wait_until("AOF off", 10, || info_field(&mut c, "aof_enabled") == "0");
     stop(h);
 }

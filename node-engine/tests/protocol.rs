@@ -155,7 +155,11 @@ fn pubsub_delivers_to_subscribers() {
     let h = start(&[]);
     let mut sub = connect(h.port());
     exchange(&mut sub, b"*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nnews\r\n", b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
-    exchange(&mut sub, b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
+    exchange(
+        &mut sub,
+        b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n",
+        b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+    );
     let mut publisher = connect(h.port());
     exchange(&mut publisher, b"*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$2\r\nhi\r\n", b":1\r\n");
     let msg = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
@@ -191,10 +195,8 @@ fn loads_the_labs_full_redis_3_config() {
     let tmp = tempfile::tempdir().expect("tmp");
     let template = include_str!("fixtures/lab-redis-3.0.7.conf.in");
     let dir = tmp.path().display().to_string();
-    let text = template
-        .replace("/app/redis_cluster/node$i", &dir)
-        .replace("/var/run/redis$i.pid", &format!("{dir}/r.pid"))
-        .replace("$i", "0");
+    let text =
+        template.replace("/app/redis_cluster/node$i", &dir).replace("/var/run/redis$i.pid", &format!("{dir}/r.pid")).replace("$i", "0");
     let path = tmp.path().join("redis.conf");
     std::fs::write(&path, &text).expect("write conf");
     let cfg = NodeConfig::load(&path).expect("the lab's config loads");
@@ -205,7 +207,10 @@ fn loads_the_labs_full_redis_3_config() {
     assert_eq!(cfg.get("auto-aof-rewrite-min-size"), Some("67108864"));
     std::fs::write(&path, format!("{text}\nnot-a-directive yes\n")).expect("write conf");
     let err = NodeConfig::load(&path).expect_err("unknown directive").to_string();
-    assert!(err.contains(&format!("at line {}", text.lines().count() + 2)) && err.contains("Bad directive or wrong number of arguments"), "{err}");
+    assert!(
+        err.contains(&format!("at line {}", text.lines().count() + 2)) && err.contains("Bad directive or wrong number of arguments"),
+        "{err}"
+    );
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
@@ -228,7 +233,10 @@ fn redis_cli_and_benchmark_work_unchanged() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
     let out = std::process::Command::new(&cli).args(["-p", &port, "info", "server"]).output().expect("redis-cli");
     assert!(String::from_utf8_lossy(&out.stdout).contains("redis_version:7."));
-    let out = std::process::Command::new(&bench).args(["-p", &port, "-t", "set,get,incr", "-n", "20000", "-c", "10", "-P", "16", "-q", "--csv"]).output().expect("redis-benchmark");
+    let out = std::process::Command::new(&bench)
+        .args(["-p", &port, "-t", "set,get,incr", "-n", "20000", "-c", "10", "-P", "16", "-q", "--csv"])
+        .output()
+        .expect("redis-benchmark");
     let text = String::from_utf8_lossy(&out.stdout);
     for t in ["SET", "GET", "INCR"] {
         assert!(text.lines().any(|l| l.starts_with(&format!("\"{t}\""))), "no {t} line in {text}");
@@ -250,7 +258,18 @@ fn same_bytes_as_redis_server() {
     let tmp = tempfile::tempdir().expect("tmp");
     let _server = KillOnDrop(
         std::process::Command::new(server)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp.path().to_str().expect("utf8")])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tmp.path().to_str().expect("utf8"),
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -268,15 +287,50 @@ fn same_bytes_as_redis_server() {
     let h = start(&[]);
     let mut ours = connect(h.port());
     let script: &[&[&str]] = &[
-        &["SET", "a", "1"], &["INCR", "a"], &["INCRBY", "a", "x"], &["GET", "a"], &["APPEND", "a", "zz"], &["GETRANGE", "a", "0", "-2"],
-        &["SETRANGE", "s", "5", "hi"], &["GET", "s"], &["STRLEN", "s"], &["MSET", "m1", "1", "m2", "2"], &["MGET", "m1", "nope", "m2"],
-        &["SETNX", "m1", "x"], &["GETSET", "m1", "y"], &["GETDEL", "m1"], &["EXISTS", "m1", "m2", "m2"], &["TYPE", "m2"], &["TYPE", "zzz"],
-        &["EXPIRE", "m2", "100"], &["TTL", "m2"], &["PERSIST", "m2"], &["TTL", "m2"], &["EXPIRE", "m2", "100", "NX", "XX"],
-        &["RENAME", "nokey", "x"], &["RENAME", "m2", "m3"], &["INCRBYFLOAT", "f", "10.5"], &["INCRBYFLOAT", "f", "0.1"],
-        &["SET", "k", "v", "NX", "XX"], &["SET", "k", "v", "GET"], &["SET", "k", "w", "GET"], &["OBJECT", "ENCODING", "k"],
-        &["DEL", "a", "k", "nokey"], &["DECRBY", "d", "-9223372036854775808"], &["DBSIZE"],
-        &["SELECT", "x"], &["ECHO"], &["COPY", "s", "s2"], &["GET", "s2"], &["CLIENT", "SETNAME", "has space"], &["CLIENT", "GETNAME"],
-        &["CONFIG", "GET", "maxmemory-policy"], &["CONFIG", "SET", "daemonize", "yes"], &["WAIT", "0", "0"], &["FLUSHDB"], &["DBSIZE"],
+        &["SET", "a", "1"],
+        &["INCR", "a"],
+        &["INCRBY", "a", "x"],
+        &["GET", "a"],
+        &["APPEND", "a", "zz"],
+        &["GETRANGE", "a", "0", "-2"],
+        &["SETRANGE", "s", "5", "hi"],
+        &["GET", "s"],
+        &["STRLEN", "s"],
+        &["MSET", "m1", "1", "m2", "2"],
+        &["MGET", "m1", "nope", "m2"],
+        &["SETNX", "m1", "x"],
+        &["GETSET", "m1", "y"],
+        &["GETDEL", "m1"],
+        &["EXISTS", "m1", "m2", "m2"],
+        &["TYPE", "m2"],
+        &["TYPE", "zzz"],
+        &["EXPIRE", "m2", "100"],
+        &["TTL", "m2"],
+        &["PERSIST", "m2"],
+        &["TTL", "m2"],
+        &["EXPIRE", "m2", "100", "NX", "XX"],
+        &["RENAME", "nokey", "x"],
+        &["RENAME", "m2", "m3"],
+        &["INCRBYFLOAT", "f", "10.5"],
+        &["INCRBYFLOAT", "f", "0.1"],
+        &["SET", "k", "v", "NX", "XX"],
+        &["SET", "k", "v", "GET"],
+        &["SET", "k", "w", "GET"],
+        &["OBJECT", "ENCODING", "k"],
+        &["DEL", "a", "k", "nokey"],
+        &["DECRBY", "d", "-9223372036854775808"],
+        &["DBSIZE"],
+        &["SELECT", "x"],
+        &["ECHO"],
+        &["COPY", "s", "s2"],
+        &["GET", "s2"],
+        &["CLIENT", "SETNAME", "has space"],
+        &["CLIENT", "GETNAME"],
+        &["CONFIG", "GET", "maxmemory-policy"],
+        &["CONFIG", "SET", "daemonize", "yes"],
+        &["WAIT", "0", "0"],
+        &["FLUSHDB"],
+        &["DBSIZE"],
     ];
     for cmd in script {
         let mut req = format!("*{}\r\n", cmd.len()).into_bytes();

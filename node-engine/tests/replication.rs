@@ -71,11 +71,18 @@ fn short_disconnect_resumes_with_partial_resync() {
     let _: () = mc.set("a", 1).expect("set");
     // Cut the replica's link from the master side; it reconnects by itself.
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut mc).expect("client list");
-    let replica_addr = clients.lines().find(|l| l.contains("flags=S")).and_then(|l| l.split_whitespace().find_map(|f| f.strip_prefix("addr="))).expect("replica in CLIENT LIST").to_string();
+    let replica_addr = clients
+        .lines()
+        .find(|l| l.contains("flags=S"))
+        .and_then(|l| l.split_whitespace().find_map(|f| f.strip_prefix("addr=")))
+        .expect("replica in CLIENT LIST")
+        .to_string();
     let _: () = redis::cmd("CLIENT").arg("KILL").arg(&replica_addr).query(&mut mc).expect("kill");
     let _: () = mc.set("b", 2).expect("set while disconnected");
     wait_until("partial resync", Duration::from_secs(10), || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
-    wait_until("write made while disconnected arrives", Duration::from_secs(10), || rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2));
+    wait_until("write made while disconnected arrives", Duration::from_secs(10), || {
+        rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2)
+    });
     assert_eq!(info_field(&mut mc, "stats", "sync_full"), "1", "no second full sync");
 }
 
@@ -91,7 +98,9 @@ fn expiry_on_the_replica_follows_the_master() {
     let ttl: i64 = rc.pttl("temp").expect("pttl");
     assert!(ttl > 0 && ttl <= 200, "replica has the same deadline: {ttl}");
     // The master's active expiry deletes it and sends DEL; the replica's key count drops to 0.
-    wait_until("replica key count drops after the master's DEL", Duration::from_secs(5), || redis::cmd("DBSIZE").query::<i64>(&mut rc).ok() == Some(0));
+    wait_until("replica key count drops after the master's DEL", Duration::from_secs(5), || {
+        redis::cmd("DBSIZE").query::<i64>(&mut rc).ok() == Some(0)
+    });
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {
@@ -154,5 +163,7 @@ fn replicates_both_ways_with_redis_server() {
     attach(&mut rc, port);
     assert_eq!(rc.hget::<_, _, String>("h", "field").expect("hget"), "value");
     let _: () = rs.set("live", "yes").expect("set");
-    wait_until("stream from redis-server applied", Duration::from_secs(5), || rc.get::<_, Option<String>>("live").ok().flatten().as_deref() == Some("yes"));
+    wait_until("stream from redis-server applied", Duration::from_secs(5), || {
+        rc.get::<_, Option<String>>("live").ok().flatten().as_deref() == Some("yes")
+    });
 }

@@ -328,32 +328,16 @@ fn free_port() -> u16 {
 
 fn start_redis() -> Option<RedisServer> {
     let required = std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1");
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let found =
+        Command::new("redis-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     if !found {
-        assert!(
-            !required,
-            "SLOTD_REQUIRE_REDIS=1 but redis-server is not on PATH"
-        );
+        assert!(!required, "SLOTD_REQUIRE_REDIS=1 but redis-server is not on PATH");
         eprintln!("redis-server not found: skipping the differential test");
         return None;
     }
     let port = free_port();
     let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-        ])
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -369,11 +353,7 @@ fn start_redis() -> Option<RedisServer> {
 
 fn run(redis_port: u16, our_port: u16, resp3: bool) -> Vec<String> {
     let open = |p: u16| {
-        let mut r = if resp3 {
-            Raw::resp3(p)
-        } else {
-            Raw::connect(p)
-        };
+        let mut r = if resp3 { Raw::resp3(p) } else { Raw::connect(p) };
         assert_eq!(r.cmd(&["FLUSHALL"]), "+OK\r\n");
         r
     };
@@ -398,12 +378,6 @@ fn replies_match_redis_server_byte_for_byte() {
     let node = start_node();
     for resp3 in [false, true] {
         let diffs = run(redis.port, node.port(), resp3);
-        assert!(
-            diffs.is_empty(),
-            "RESP{}: {} differences:\n{}",
-            if resp3 { 3 } else { 2 },
-            diffs.len(),
-            diffs.join("\n")
-        );
+        assert!(diffs.is_empty(), "RESP{}: {} differences:\n{}", if resp3 { 3 } else { 2 }, diffs.len(), diffs.join("\n"));
     }
 }

@@ -27,24 +27,13 @@ fn set_algebra_with_redis_client() {
     assert_eq!(n, 0);
     let exists: bool = c.exists("dst").expect("redis reply");
     assert!(!exists, "an empty store result deletes the destination");
-    let card: i64 = redis::cmd("SINTERCARD")
-        .arg(2)
-        .arg("a")
-        .arg("b")
-        .arg("LIMIT")
-        .arg(1)
-        .query(&mut c)
-        .expect("redis reply");
+    let card: i64 = redis::cmd("SINTERCARD").arg(2).arg("a").arg("b").arg("LIMIT").arg(1).query(&mut c).expect("redis reply");
     assert_eq!(card, 1);
     let moved: bool = c.smove("a", "b", "1").expect("redis reply");
     assert!(moved);
     let is: bool = c.sismember("b", "1").expect("redis reply");
     assert!(is);
-    let popped: Vec<String> = redis::cmd("SPOP")
-        .arg("a")
-        .arg(10)
-        .query(&mut c)
-        .expect("redis reply");
+    let popped: Vec<String> = redis::cmd("SPOP").arg("a").arg(10).query(&mut c).expect("redis reply");
     assert_eq!(popped.len(), 3);
     let exists: bool = c.exists("a").expect("redis reply");
     assert!(!exists);
@@ -60,37 +49,19 @@ fn set_replies_and_errors_are_exact() {
     assert_eq!(r.cmd(&["SCARD", "nokey"]), ":0\r\n");
     assert_eq!(r.cmd(&["SPOP", "nokey"]), "$-1\r\n");
     assert_eq!(r.cmd(&["SPOP", "nokey", "3"]), "*0\r\n");
-    assert_eq!(
-        r.cmd(&["SPOP", "s", "-1"]),
-        "-ERR value is out of range, must be positive\r\n"
-    );
-    assert_eq!(
-        r.cmd(&["SRANDMEMBER", "s", "-3"]),
-        "*3\r\n$1\r\nb\r\n$1\r\nb\r\n$1\r\nb\r\n"
-    );
+    assert_eq!(r.cmd(&["SPOP", "s", "-1"]), "-ERR value is out of range, must be positive\r\n");
+    assert_eq!(r.cmd(&["SRANDMEMBER", "s", "-3"]), "*3\r\n$1\r\nb\r\n$1\r\nb\r\n$1\r\nb\r\n");
     assert_eq!(r.cmd(&["SRANDMEMBER", "nokey"]), "$-1\r\n");
-    assert_eq!(
-        r.cmd(&["SINTERCARD", "0", "s"]),
-        "-ERR numkeys should be greater than 0\r\n"
-    );
-    assert_eq!(
-        r.cmd(&["SINTERCARD", "3", "s"]),
-        "-ERR Number of keys can't be greater than number of args\r\n"
-    );
-    assert_eq!(
-        r.cmd(&["SINTERCARD", "1", "s", "LIMIT", "-1"]),
-        "-ERR LIMIT can't be negative\r\n"
-    );
+    assert_eq!(r.cmd(&["SINTERCARD", "0", "s"]), "-ERR numkeys should be greater than 0\r\n");
+    assert_eq!(r.cmd(&["SINTERCARD", "3", "s"]), "-ERR Number of keys can't be greater than number of args\r\n");
+    assert_eq!(r.cmd(&["SINTERCARD", "1", "s", "LIMIT", "-1"]), "-ERR LIMIT can't be negative\r\n");
     assert_eq!(r.cmd(&["SINTER", "s", "nokey"]), "*0\r\n");
     assert_eq!(r.cmd(&["SET", "str", "v"]), "+OK\r\n");
     assert_eq!(r.cmd(&["SINTER", "s", "nokey", "str"]), WRONGTYPE);
     assert_eq!(r.cmd(&["SADD", "str", "a"]), WRONGTYPE);
     assert_eq!(r.cmd(&["SMOVE", "s", "str", "b"]), WRONGTYPE);
     assert_eq!(r.cmd(&["SMEMBERS", "str"]), WRONGTYPE);
-    assert_eq!(
-        r.cmd(&["SSCAN", "s", "0"]),
-        "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nb\r\n"
-    );
+    assert_eq!(r.cmd(&["SSCAN", "s", "0"]), "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nb\r\n");
 }
 
 #[test]
@@ -114,13 +85,8 @@ fn sscan_walks_large_sets_completely() {
     let mut seen = BTreeSet::new();
     let mut cursor = 0u64;
     loop {
-        let (next, items): (u64, Vec<String>) = redis::cmd("SSCAN")
-            .arg("big")
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(50)
-            .query(&mut c)
-            .expect("redis reply");
+        let (next, items): (u64, Vec<String>) =
+            redis::cmd("SSCAN").arg("big").arg(cursor).arg("COUNT").arg(50).query(&mut c).expect("redis reply");
         seen.extend(items);
         cursor = next;
         if cursor == 0 {

@@ -15,11 +15,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-            results: Vec::new(),
-        }
+        ApiError { status, message: message.into(), results: Vec::new() }
     }
     pub fn bad_request(m: impl Into<String>) -> ApiError {
         Self::new(StatusCode::BAD_REQUEST, m)
@@ -37,13 +33,6 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(ErrorBody {
-                error: self.message,
-                results: self.results,
-            }),
-        )
-            .into_response()
+        (self.status, Json(ErrorBody { error: self.message, results: self.results })).into_response()
     }
 }

@@ -55,13 +55,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(sup: Arc<Supervisor>, shutdown: Shutdown) -> AppState {
         let token = sup.config().supervisor.api_token;
-        AppState {
-            sup,
-            shutdown,
-            started: Instant::now(),
-            token,
-            create_lock: Arc::new(tokio::sync::Mutex::new(())),
-        }
+        AppState { sup, shutdown, started: Instant::now(), token, create_lock: Arc::new(tokio::sync::Mutex::new(())) }
     }
 }
 
@@ -89,20 +83,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!(
-        "no route {method} {}; the routes are listed at GET /v1/openapi.json",
-        uri.path()
-    ))
+    ApiError::not_found(format!("no route {method} {}; the routes are listed at GET /v1/openapi.json", uri.path()))
 }
 
 /// axum answers a wrong method with an empty 405; give it the JSON body too.
 async fn json_method_not_allowed(resp: Response) -> Response {
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed on this route; see GET /v1/openapi.json",
-        )
-        .into_response();
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route; see GET /v1/openapi.json").into_response();
     }
     resp
 }
@@ -110,11 +97,7 @@ async fn json_method_not_allowed(resp: Response) -> Response {
 async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(token) = &state.token {
         if req.uri().path() != "/healthz" {
-            let given = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
+            let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
             if given != Some(token.as_str()) {
                 return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token: send `Authorization: Bearer <supervisor.api_token>` (slotctl: --token or SLOTD_API_TOKEN)").into_response();
             }

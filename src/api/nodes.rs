@@ -3,9 +3,7 @@
 //! and log reading for `slotctl tail`.
 
 use super::error::ApiError;
-use super::types::{
-    ActionResponse, ActionResult, ClusterView, KillRequest, LogChunk, NodeView, StatusResponse,
-};
+use super::types::{ActionResponse, ActionResult, ClusterView, KillRequest, LogChunk, NodeView, StatusResponse};
 use super::AppState;
 use crate::cluster_admin;
 use crate::supervise::state::State as NodeState;
@@ -23,35 +21,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Builds the view of one node, asking it over RESP when it runs.
 async fn view(st: &AppState, n: &NodeEntry) -> NodeView {
     let s = n.status();
-    let probe = if s.state == NodeState::Running {
-        cluster_admin::probe(n.addr(), Duration::from_millis(500))
-            .await
-            .ok()
-    } else {
-        None
-    };
+    let probe = if s.state == NodeState::Running { cluster_admin::probe(n.addr(), Duration::from_millis(500)).await.ok() } else { None };
     let probe = probe.unwrap_or_default();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let metrics = s.pid.and_then(|pid| {
-        st.sup
-            .metrics
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&pid).copied())
-    });
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let metrics = s.pid.and_then(|pid| st.sup.metrics.lock().ok().and_then(|m| m.get(&pid).copied()));
     NodeView {
         name: s.name.clone(),
         host: s.host.clone(),
         port: s.port,
         state: s.state,
         pid: s.pid,
-        uptime_s: s
-            .started_at_ms
-            .filter(|_| s.pid.is_some())
-            .map(|t| now_ms.saturating_sub(t) / 1000),
+        uptime_s: s.started_at_ms.filter(|_| s.pid.is_some()).map(|t| now_ms.saturating_sub(t) / 1000),
         restarts: s.restarts,
         adopted: s.adopted,
         last_exit: s.last_exit,
@@ -98,15 +78,10 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
     }
     views.sort_by_key(|(i, _)| *i);
     let nodes: Vec<NodeView> = views.into_iter().map(|(_, v)| v).collect();
-    let states: Vec<&str> = nodes
-        .iter()
-        .filter_map(|n| n.cluster_state.as_deref())
-        .collect();
+    let states: Vec<&str> = nodes.iter().filter_map(|n| n.cluster_state.as_deref()).collect();
     let cluster_state = if states.is_empty() {
         None
-    } else if states.iter().all(|s| *s == "ok")
-        && nodes.iter().all(|n| n.state == NodeState::Running)
-    {
+    } else if states.iter().all(|s| *s == "ok") && nodes.iter().all(|n| n.state == NodeState::Running) {
         Some("ok".to_string())
     } else if states.iter().all(|s| *s == "ok") {
         Some("ok (some nodes down)".to_string())
@@ -130,10 +105,7 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
             state: cluster_state,
             create: format!("{:?}", cfg.cluster.create).to_lowercase(),
             formation: st.sup.formation(),
-            nodes_running: nodes
-                .iter()
-                .filter(|n| n.state == NodeState::Running)
-                .count(),
+            nodes_running: nodes.iter().filter(|n| n.state == NodeState::Running).count(),
             nodes_total: nodes.len(),
         },
         nodes,
@@ -141,23 +113,13 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
 }
 
 /// `GET /v1/nodes/{node}`.
-pub async fn one(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-) -> Result<Json<NodeView>, ApiError> {
+pub async fn one(State(st): State<AppState>, Path(node): Path<String>) -> Result<Json<NodeView>, ApiError> {
     let n = resolve(&st, &node, false)?;
-    let n = n
-        .first()
-        .ok_or_else(|| ApiError::internal("node list empty"))?;
+    let n = n.first().ok_or_else(|| ApiError::internal("node list empty"))?;
     Ok(Json(view(&st, n).await))
 }
 
-async fn run_action(
-    st: &AppState,
-    node: &str,
-    action: UserAction,
-    label: &str,
-) -> Result<Json<ActionResponse>, ApiError> {
+async fn run_action(st: &AppState, node: &str, action: UserAction, label: &str) -> Result<Json<ActionResponse>, ApiError> {
     let entries = resolve(st, node, true)?;
     let single = node != "all";
     let outcomes = st.sup.act_many(entries, action).await;
@@ -165,19 +127,9 @@ async fn run_action(
     let mut first_err: Option<ActionError> = None;
     for (e, r) in outcomes {
         match r {
-            Ok(s) => results.push(ActionResult {
-                node: e.spec.name(),
-                ok: true,
-                state: Some(s.state),
-                error: None,
-            }),
+            Ok(s) => results.push(ActionResult { node: e.spec.name(), ok: true, state: Some(s.state), error: None }),
             Err(err) => {
-                results.push(ActionResult {
-                    node: e.spec.name(),
-                    ok: false,
-                    state: Some(e.status().state),
-                    error: Some(err.to_string()),
-                });
+                results.push(ActionResult { node: e.spec.name(), ok: false, state: Some(e.status().state), error: Some(err.to_string()) });
                 first_err.get_or_insert(err);
             }
         }
@@ -188,52 +140,27 @@ async fn run_action(
             ActionError::Failed(m) => (StatusCode::INTERNAL_SERVER_ERROR, m.clone()),
         };
         let failed = results.iter().filter(|r| !r.ok).count();
-        let message = if single {
-            msg
-        } else {
-            format!(
-                "{label} failed on {failed} of {} nodes; first error: {msg}",
-                results.len()
-            )
-        };
+        let message = if single { msg } else { format!("{label} failed on {failed} of {} nodes; first error: {msg}", results.len()) };
         let mut e = ApiError::new(status, message);
         e.results = results;
         return Err(e);
     }
-    Ok(Json(ActionResponse {
-        action: label.to_string(),
-        results,
-    }))
+    Ok(Json(ActionResponse { action: label.to_string(), results }))
 }
 
-pub async fn start(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn start(State(st): State<AppState>, Path(node): Path<String>) -> Result<Json<ActionResponse>, ApiError> {
     run_action(&st, &node, UserAction::Start, "start").await
 }
-pub async fn stop(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn stop(State(st): State<AppState>, Path(node): Path<String>) -> Result<Json<ActionResponse>, ApiError> {
     run_action(&st, &node, UserAction::Stop, "stop").await
 }
-pub async fn restart(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn restart(State(st): State<AppState>, Path(node): Path<String>) -> Result<Json<ActionResponse>, ApiError> {
     run_action(&st, &node, UserAction::Restart, "restart").await
 }
-pub async fn pause(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn pause(State(st): State<AppState>, Path(node): Path<String>) -> Result<Json<ActionResponse>, ApiError> {
     run_action(&st, &node, UserAction::Pause, "pause").await
 }
-pub async fn resume(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn resume(State(st): State<AppState>, Path(node): Path<String>) -> Result<Json<ActionResponse>, ApiError> {
     run_action(&st, &node, UserAction::Resume, "resume").await
 }
 
@@ -244,30 +171,17 @@ pub fn parse_signal(text: &str) -> Result<Signal, String> {
         return Signal::try_from(n).map_err(|_| format!("unknown signal number {n}"));
     }
     let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    Signal::from_str(&name).map_err(|_| {
-        format!("unknown signal `{t}`; use a name like SIGKILL, TERM, STOP or a number like 9")
-    })
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    Signal::from_str(&name).map_err(|_| format!("unknown signal `{t}`; use a name like SIGKILL, TERM, STOP or a number like 9"))
 }
 
 /// `POST /v1/nodes/{node}/kill` with optional `{"signal": "SIGTERM"}` (default SIGKILL).
-pub async fn kill(
-    State(st): State<AppState>,
-    Path(node): Path<String>,
-    body: Bytes,
-) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn kill(State(st): State<AppState>, Path(node): Path<String>, body: Bytes) -> Result<Json<ActionResponse>, ApiError> {
     let req: KillRequest = if body.iter().all(u8::is_ascii_whitespace) {
         KillRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "invalid JSON body: {e}; expected {{\"signal\": \"SIGKILL\"}} or no body"
-            ))
-        })?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}; expected {{\"signal\": \"SIGKILL\"}} or no body")))?
     };
     let sig = match req.signal.as_deref() {
         None => Signal::SIGKILL,
@@ -292,36 +206,22 @@ pub async fn log(
     Path(node): Path<String>,
     q: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LogChunk>, ApiError> {
-    let Query(q) =
-        q.map_err(|e| ApiError::bad_request(format!("{e}; use ?lines=N or ?offset=BYTES")))?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("{e}; use ?lines=N or ?offset=BYTES")))?;
     let n = resolve(&st, &node, false)?;
-    let n = n
-        .first()
-        .ok_or_else(|| ApiError::internal("node list empty"))?;
+    let n = n.first().ok_or_else(|| ApiError::internal("node list empty"))?;
     let path = st.sup.ctx.layout.logfile(n.spec.port);
     let p2 = path.clone();
     let chunk = tokio::task::spawn_blocking(move || read_log(&p2, q.offset, q.lines.unwrap_or(20)))
         .await
         .map_err(|e| ApiError::internal(format!("log read task failed: {e}")))?;
-    chunk
-        .map(Json)
-        .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", path.display())))
+    chunk.map(Json).map_err(|e| ApiError::internal(format!("cannot read {}: {e}", path.display())))
 }
 
-fn read_log(
-    path: &std::path::Path,
-    offset: Option<u64>,
-    lines: usize,
-) -> std::io::Result<LogChunk> {
+fn read_log(path: &std::path::Path, offset: Option<u64>, lines: usize) -> std::io::Result<LogChunk> {
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(LogChunk {
-                path: path.display().to_string(),
-                offset: 0,
-                next_offset: 0,
-                data: String::new(),
-            })
+            return Ok(LogChunk { path: path.display().to_string(), offset: 0, next_offset: 0, data: String::new() })
         }
         Err(e) => return Err(e),
     };
@@ -341,20 +241,11 @@ fn read_log(
     if offset.is_none() {
         let kept: Vec<&str> = data.lines().collect();
         let tail = kept[kept.len().saturating_sub(lines)..].join("\n");
-        let tail = if data.ends_with('\n') && !tail.is_empty() {
-            format!("{tail}\n")
-        } else {
-            tail
-        };
+        let tail = if data.ends_with('\n') && !tail.is_empty() { format!("{tail}\n") } else { tail };
         first = end - tail.len() as u64;
         data = tail;
     }
-    Ok(LogChunk {
-        path: path.display().to_string(),
-        offset: first,
-        next_offset: end,
-        data,
-    })
+    Ok(LogChunk { path: path.display().to_string(), offset: first, next_offset: end, data })
 }
 
 #[cfg(test)]

@@ -6,37 +6,63 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// (method, path, summary, success status, response schema, request schema).
-type Doc = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-);
+type Doc = (&'static str, &'static str, &'static str, &'static str, &'static str, Option<&'static str>);
 
 const DOCS: &[Doc] = &[
     ("GET", "/healthz", "200 when every node is RUNNING, else 503 (no token needed)", "200", "Health", None),
     ("GET", "/v1/openapi.json", "This document", "200", "", None),
-    ("GET", "/v1/status", "Every node (state, pid, uptime, RSS, CPU, restarts, role and slots as the node reports them) and the cluster state", "200", "StatusResponse", None),
+    (
+        "GET",
+        "/v1/status",
+        "Every node (state, pid, uptime, RSS, CPU, restarts, role and slots as the node reports them) and the cluster state",
+        "200",
+        "StatusResponse",
+        None,
+    ),
     ("GET", "/v1/nodes/{node}", "One node", "200", "NodeView", None),
-    ("GET", "/v1/nodes/{node}/log", "Part of the node's log: the last `lines` lines, or from byte `offset` (follow with next_offset)", "200", "LogChunk", None),
+    (
+        "GET",
+        "/v1/nodes/{node}/log",
+        "Part of the node's log: the last `lines` lines, or from byte `offset` (follow with next_offset)",
+        "200",
+        "LogChunk",
+        None,
+    ),
     ("POST", "/v1/nodes/{node}/start", "Start the node(s); waits until RUNNING or FATAL", "200", "ActionResponse", None),
-    ("POST", "/v1/nodes/{node}/stop", "SIGTERM, then SIGKILL after restart.stop_timeout_ms; the node stays STOPPED", "200", "ActionResponse", None),
+    (
+        "POST",
+        "/v1/nodes/{node}/stop",
+        "SIGTERM, then SIGKILL after restart.stop_timeout_ms; the node stays STOPPED",
+        "200",
+        "ActionResponse",
+        None,
+    ),
     ("POST", "/v1/nodes/{node}/restart", "Stop then start", "200", "ActionResponse", None),
-    ("POST", "/v1/nodes/{node}/kill", "Send a signal (default SIGKILL); a node killed this way stays down (EXITED)", "200", "ActionResponse", Some("KillRequest")),
+    (
+        "POST",
+        "/v1/nodes/{node}/kill",
+        "Send a signal (default SIGKILL); a node killed this way stays down (EXITED)",
+        "200",
+        "ActionResponse",
+        Some("KillRequest"),
+    ),
     ("POST", "/v1/nodes/{node}/pause", "Freeze the node (SIGSTOP / in-process pause); sockets stay open", "200", "ActionResponse", None),
     ("POST", "/v1/nodes/{node}/resume", "Continue a paused node", "200", "ActionResponse", None),
-    ("POST", "/v1/cluster/create", "Form the cluster (MEET, ADDSLOTSRANGE, REPLICATE) and wait for cluster_state:ok on every node", "200", "CreateReport", None),
+    (
+        "POST",
+        "/v1/cluster/create",
+        "Form the cluster (MEET, ADDSLOTSRANGE, REPLICATE) and wait for cluster_state:ok on every node",
+        "200",
+        "CreateReport",
+        None,
+    ),
     ("GET", "/v1/preflight", "Kernel and limit checks as seen by slotd", "200", "PreflightResponse", None),
     ("POST", "/v1/shutdown", "Stop every node gracefully, then exit slotd", "202", "ShutdownResponse", None),
 ];
 
 /// The paths and methods documented, for the consistency test.
 pub fn documented() -> Vec<(String, String)> {
-    DOCS.iter()
-        .map(|d| (d.0.to_string(), d.1.to_string()))
-        .collect()
+    DOCS.iter().map(|d| (d.0.to_string(), d.1.to_string())).collect()
 }
 
 fn node_param() -> Value {
@@ -85,45 +111,30 @@ pub fn document() -> Value {
             responses.insert("503".into(), json!({"description": "Some node is not RUNNING", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}));
         }
         if path.contains("{node}") {
-            responses.insert(
-                "404".into(),
-                error_response("Unknown node; the message lists the known ones"),
-            );
+            responses.insert("404".into(), error_response("Unknown node; the message lists the known ones"));
         }
         if *method == "POST" && path.contains("{node}") {
-            responses.insert(
-                "409".into(),
-                error_response(
-                    "Not possible in the node's state (e.g. kill a node that is not running)",
-                ),
-            );
+            responses.insert("409".into(), error_response("Not possible in the node's state (e.g. kill a node that is not running)"));
             responses.insert("500".into(), error_response("The action failed"));
         }
         if request.is_some() || path.ends_with("/log") {
             responses.insert("400".into(), error_response("Invalid body or query"));
         }
         if *path == "/v1/cluster/create" {
-            responses.insert(
-                "409".into(),
-                error_response("Nodes not all RUNNING, or a creation is already running"),
-            );
-            responses.insert(
-                "500".into(),
-                error_response("Creation failed (message says at which step)"),
-            );
+            responses.insert("409".into(), error_response("Nodes not all RUNNING, or a creation is already running"));
+            responses.insert("500".into(), error_response("Creation failed (message says at which step)"));
         }
-        responses.insert(
-            "401".into(),
-            error_response("Missing or wrong bearer token (when supervisor.api_token is set)"),
-        );
+        responses.insert("401".into(), error_response("Missing or wrong bearer token (when supervisor.api_token is set)"));
         op.insert("responses".into(), Value::Object(responses));
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         if let Value::Object(m) = entry {
             m.insert(method.to_ascii_lowercase(), Value::Object(op));
         }
     }
-    let state_enum = json!({"type": "string", "enum": ["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "PAUSED"]});
-    let exit = json!({"type": ["object", "null"], "properties": {"code": {"type": ["integer", "null"]}, "signal": {"type": ["integer", "null"]}}});
+    let state_enum =
+        json!({"type": "string", "enum": ["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "PAUSED"]});
+    let exit =
+        json!({"type": ["object", "null"], "properties": {"code": {"type": ["integer", "null"]}, "signal": {"type": ["integer", "null"]}}});
     let s = |t: &str| json!({"type": t});
     let ns = |t: &str| json!({"type": [t, "null"]});
     json!({

@@ -10,11 +10,7 @@ pub enum CtlError {
     #[error("cannot reach slotd at {api} ({reason}): is it running? start it with `slotd` or `systemctl start slotd`, or point --api / SLOTD_API at it")]
     Unreachable { api: String, reason: String },
     #[error("{message}")]
-    Api {
-        status: u16,
-        message: String,
-        body: Option<ErrorBody>,
-    },
+    Api { status: u16, message: String, body: Option<ErrorBody> },
     #[error("unexpected reply from slotd at {api}: {reason}")]
     Protocol { api: String, reason: String },
 }
@@ -50,10 +46,7 @@ impl Client {
         } else {
             format!("http://{}", api.trim_end_matches('/'))
         };
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = reqwest::Client::builder().timeout(timeout).build().unwrap_or_else(|_| reqwest::Client::new());
         Client { base, token, http }
     }
 
@@ -66,31 +59,20 @@ impl Client {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| CtlError::Unreachable {
-            api: self.base.trim_start_matches("http://").to_string(),
-            reason: describe(&e),
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CtlError::Unreachable { api: self.base.trim_start_matches("http://").to_string(), reason: describe(&e) })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| CtlError::Protocol {
-            api: self.base.clone(),
-            reason: describe(&e),
-        })?;
+        let bytes = resp.bytes().await.map_err(|e| CtlError::Protocol { api: self.base.clone(), reason: describe(&e) })?;
         if !status.is_success() && status.as_u16() != 503 {
             let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-            let message = body
-                .as_ref()
-                .map(|b| b.error.clone())
-                .unwrap_or_else(|| format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
-            return Err(CtlError::Api {
-                status: status.as_u16(),
-                message,
-                body,
-            });
+            let message =
+                body.as_ref().map(|b| b.error.clone()).unwrap_or_else(|| format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+            return Err(CtlError::Api { status: status.as_u16(), message, body });
         }
-        serde_json::from_slice(&bytes).map_err(|e| CtlError::Protocol {
-            api: self.base.clone(),
-            reason: format!("{e} (is this a slotd of the same version?)"),
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CtlError::Protocol { api: self.base.clone(), reason: format!("{e} (is this a slotd of the same version?)") })
     }
 
     /// GET a JSON document.
@@ -98,19 +80,14 @@ impl Client {
     /// # Errors
     /// Unreachable, an error status, or a body that is not the expected JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CtlError> {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.get(format!("{}{path}", self.base))).await
     }
 
     /// POST (optionally with a JSON body) and read JSON back.
     ///
     /// # Errors
     /// As [`Client::get`].
-    pub async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<T, CtlError> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: Option<serde_json::Value>) -> Result<T, CtlError> {
         let mut req = self.http.post(format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);

@@ -6,28 +6,16 @@
 pub mod client;
 pub mod output;
 
-use crate::api::types::{
-    ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse,
-    StatusResponse,
-};
+use crate::api::types::{ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse};
 use clap::{Parser, Subcommand};
 use client::{Client, CtlError};
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "slotctl",
-    version,
-    about = "Control slotd: status, start/stop/kill nodes, create the cluster, preflight, logs"
-)]
+#[command(name = "slotctl", version, about = "Control slotd: status, start/stop/kill nodes, create the cluster, preflight, logs")]
 pub struct Cli {
     /// slotd API address.
-    #[arg(
-        long,
-        env = "SLOTD_API",
-        default_value = "127.0.0.1:6300",
-        global = true
-    )]
+    #[arg(long, env = "SLOTD_API", default_value = "127.0.0.1:6300", global = true)]
     pub api: String,
     /// Bearer token (supervisor.api_token).
     #[arg(long, env = "SLOTD_API_TOKEN", global = true, hide_env_values = true)]
@@ -120,21 +108,11 @@ pub async fn run(cli: Cli) -> i32 {
                 eprintln!("slotctl: {e}");
                 return 2;
             }
-            action(
-                &client,
-                &nodes,
-                "kill",
-                Some(serde_json::json!({ "signal": signal })),
-                cli.json,
-            )
-            .await
+            action(&client, &nodes, "kill", Some(serde_json::json!({ "signal": signal })), cli.json).await
         }
         Cmd::Pause { nodes } => action(&client, &nodes, "pause", None, cli.json).await,
         Cmd::Resume { nodes } => action(&client, &nodes, "resume", None, cli.json).await,
-        Cmd::Create => match client
-            .post::<CreateReport>("/v1/cluster/create", None)
-            .await
-        {
+        Cmd::Create => match client.post::<CreateReport>("/v1/cluster/create", None).await {
             Ok(r) => {
                 if cli.json {
                     print_json(&r);
@@ -146,11 +124,7 @@ pub async fn run(cli: Cli) -> i32 {
             Err(e) => fail(e),
         },
         Cmd::Preflight { fix } => preflight(&client, fix, cli.json).await,
-        Cmd::Tail {
-            node,
-            follow,
-            lines,
-        } => tail(&client, &node, follow, lines, cli.json).await,
+        Cmd::Tail { node, follow, lines } => tail(&client, &node, follow, lines, cli.json).await,
         Cmd::Shutdown => shutdown(&client, cli.json).await,
     }
 }
@@ -171,11 +145,7 @@ async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
                 None => {
                     eprintln!(
                         "slotctl: unknown node `{key}`; known nodes: {}",
-                        s.nodes
-                            .iter()
-                            .map(|n| n.name.clone())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        s.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>().join(", ")
                     );
                     return 1;
                 }
@@ -191,50 +161,27 @@ async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
     } else {
         println!("{}", output::status(&s, &selected));
     }
-    if selected
-        .iter()
-        .all(|n| n.state == crate::supervise::state::State::Running)
-    {
+    if selected.iter().all(|n| n.state == crate::supervise::state::State::Running) {
         0
     } else {
         3
     }
 }
 
-async fn action(
-    client: &Client,
-    nodes: &[String],
-    verb: &str,
-    body: Option<serde_json::Value>,
-    json: bool,
-) -> i32 {
-    let targets: Vec<String> = if nodes.iter().any(|n| n == "all") {
-        vec!["all".into()]
-    } else {
-        nodes.to_vec()
-    };
+async fn action(client: &Client, nodes: &[String], verb: &str, body: Option<serde_json::Value>, json: bool) -> i32 {
+    let targets: Vec<String> = if nodes.iter().any(|n| n == "all") { vec!["all".into()] } else { nodes.to_vec() };
     let mut code = 0;
     let mut all = Vec::new();
     for t in targets {
-        match client
-            .post::<ActionResponse>(&format!("/v1/nodes/{t}/{verb}"), body.clone())
-            .await
-        {
+        match client.post::<ActionResponse>(&format!("/v1/nodes/{t}/{verb}"), body.clone()).await {
             Ok(r) => {
                 if !json {
                     println!("{}", output::actions(&r));
                 }
                 all.push(r);
             }
-            Err(CtlError::Api {
-                message,
-                body: Some(b),
-                ..
-            }) if !b.results.is_empty() => {
-                let r = ActionResponse {
-                    action: verb.to_string(),
-                    results: b.results,
-                };
+            Err(CtlError::Api { message, body: Some(b), .. }) if !b.results.is_empty() => {
+                let r = ActionResponse { action: verb.to_string(), results: b.results };
                 if !json {
                     println!("{}", output::actions(&r));
                 }
@@ -272,9 +219,7 @@ async fn preflight(client: &Client, fix: bool, json: bool) -> i32 {
         }
     };
     if json {
-        print_json(&PreflightResponse {
-            checks: checks.clone(),
-        });
+        print_json(&PreflightResponse { checks: checks.clone() });
     } else {
         println!("{}", output::preflight(&checks));
         if fix && checks.iter().any(|c| c.level == Level::Warn) {
@@ -289,10 +234,7 @@ async fn preflight(client: &Client, fix: bool, json: bool) -> i32 {
 }
 
 async fn tail(client: &Client, node: &str, follow: bool, lines: usize, json: bool) -> i32 {
-    let mut chunk: LogChunk = match client
-        .get(&format!("/v1/nodes/{node}/log?lines={lines}"))
-        .await
-    {
+    let mut chunk: LogChunk = match client.get(&format!("/v1/nodes/{node}/log?lines={lines}")).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -309,13 +251,7 @@ async fn tail(client: &Client, node: &str, follow: bool, lines: usize, json: boo
     }
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        match client
-            .get::<LogChunk>(&format!(
-                "/v1/nodes/{node}/log?offset={}",
-                chunk.next_offset
-            ))
-            .await
-        {
+        match client.get::<LogChunk>(&format!("/v1/nodes/{node}/log?offset={}", chunk.next_offset)).await {
             Ok(c) => {
                 print!("{}", c.data);
                 use std::io::Write;

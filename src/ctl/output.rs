@@ -77,41 +77,21 @@ pub fn status(s: &StatusResponse, only: &[NodeView]) -> String {
                 n.port.to_string(),
                 n.state.to_string(),
                 role(n),
-                if n.slots.is_empty() {
-                    "-".into()
-                } else {
-                    n.slots.join(",")
-                },
+                if n.slots.is_empty() { "-".into() } else { n.slots.join(",") },
                 dash(n.pid),
                 n.uptime_s.map(human_duration).unwrap_or_else(|| "-".into()),
                 n.rss_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
-                n.cpu_percent
-                    .map(|c| format!("{c:.1}%"))
-                    .unwrap_or_else(|| "-".into()),
+                n.cpu_percent.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "-".into()),
                 n.restarts.to_string(),
                 n.message.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    let mut out = table(
-        &[
-            "NAME", "PORT", "STATE", "ROLE", "SLOTS", "PID", "UPTIME", "RSS", "CPU", "RESTARTS",
-            "INFO",
-        ],
-        &rows,
-    );
-    let formation = s
-        .cluster
-        .formation
-        .as_ref()
-        .map(|f| format!(", creation: {f}"))
-        .unwrap_or_default();
+    let mut out = table(&["NAME", "PORT", "STATE", "ROLE", "SLOTS", "PID", "UPTIME", "RSS", "CPU", "RESTARTS", "INFO"], &rows);
+    let formation = s.cluster.formation.as_ref().map(|f| format!(", creation: {f}")).unwrap_or_default();
     out.push_str(&format!(
         "\ncluster: {} ({} of {} nodes running, create = {}{formation}, engine {})",
-        s.cluster
-            .state
-            .clone()
-            .unwrap_or_else(|| "unknown (nodes do not answer CLUSTER INFO)".into()),
+        s.cluster.state.clone().unwrap_or_else(|| "unknown (nodes do not answer CLUSTER INFO)".into()),
         s.cluster.nodes_running,
         s.cluster.nodes_total,
         s.cluster.create,
@@ -139,10 +119,7 @@ pub fn preflight(checks: &[Check]) -> String {
             Level::Ok => "ok  ",
             Level::Warn => "WARN",
         };
-        out.push(format!(
-            "[{tag}] {}: {} (want {})",
-            c.name, c.value, c.wanted
-        ));
+        out.push(format!("[{tag}] {}: {} (want {})", c.name, c.value, c.wanted));
         if c.level == Level::Warn {
             out.push(format!("       why: {}", c.why));
             out.push(format!("       fix: {}", c.fix));
@@ -176,13 +153,7 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(
-            &["A", "BB"],
-            &[
-                vec!["xxx".into(), "1".into()],
-                vec!["y".into(), "22".into()],
-            ],
-        );
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "1".into()], vec!["y".into(), "22".into()]]);
         assert_eq!(t, "A    BB\nxxx  1\ny    22");
     }
 

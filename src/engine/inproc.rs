@@ -21,18 +21,7 @@ pub async fn start(conf: &Path, generation: u64, exits: ExitSender) -> Result<Ru
         while !watch.is_finished() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = exits.send(Exited {
-            generation,
-            info: ExitInfo {
-                code: None,
-                signal: None,
-            },
-        });
+        let _ = exits.send(Exited { generation, info: ExitInfo { code: None, signal: None } });
     });
-    Ok(Running {
-        pid: Some(std::process::id()),
-        started_at: SystemTime::now(),
-        adopted: false,
-        handle: Handle::Inproc(handle),
-    })
+    Ok(Running { pid: Some(std::process::id()), started_at: SystemTime::now(), adopted: false, handle: Handle::Inproc(handle) })
 }

@@ -11,20 +11,9 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 /// Spawns `prog args` for a node; its exit is sent on `exits`.
-pub fn spawn(
-    prog: &Path,
-    args: &[String],
-    log: &Path,
-    generation: u64,
-    exits: ExitSender,
-) -> Result<Running, String> {
-    let open_log = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| format!("cannot open log {}: {e}", log.display()))
-    };
+pub fn spawn(prog: &Path, args: &[String], log: &Path, generation: u64, exits: ExitSender) -> Result<Running, String> {
+    let open_log =
+        || std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| format!("cannot open log {}: {e}", log.display()));
     let out = open_log()?;
     let err = open_log()?;
     let mut cmd = tokio::process::Command::new(prog);
@@ -39,31 +28,16 @@ pub fn spawn(
         // nodes, and pause/stop can address the node with its forks.
         .process_group(0)
         .kill_on_drop(false);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", prog.display()))?;
-    let pid = child
-        .id()
-        .ok_or_else(|| "child exited before its pid was read".to_string())?;
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", prog.display()))?;
+    let pid = child.id().ok_or_else(|| "child exited before its pid was read".to_string())?;
     tokio::spawn(async move {
         let info = match child.wait().await {
-            Ok(st) => ExitInfo {
-                code: st.code(),
-                signal: st.signal(),
-            },
-            Err(_) => ExitInfo {
-                code: None,
-                signal: None,
-            },
+            Ok(st) => ExitInfo { code: st.code(), signal: st.signal() },
+            Err(_) => ExitInfo { code: None, signal: None },
         };
         let _ = exits.send(Exited { generation, info });
     });
-    Ok(Running {
-        pid: Some(pid),
-        started_at: SystemTime::now(),
-        adopted: false,
-        handle: Handle::Process { pid: pid as i32 },
-    })
+    Ok(Running { pid: Some(pid), started_at: SystemTime::now(), adopted: false, handle: Handle::Process { pid: pid as i32 } })
 }
 
 /// Takes over a node process left by an earlier slotd; its end (no status is
@@ -73,13 +47,7 @@ pub fn adopt(pid: u32, generation: u64, exits: ExitSender) -> Running {
         while is_alive(pid) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = exits.send(Exited {
-            generation,
-            info: ExitInfo {
-                code: None,
-                signal: None,
-            },
-        });
+        let _ = exits.send(Exited { generation, info: ExitInfo { code: None, signal: None } });
     });
     Running {
         pid: Some(pid),
@@ -93,9 +61,7 @@ pub fn adopt(pid: u32, generation: u64, exits: ExitSender) -> Running {
 pub fn proc_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Field 3 follows the ")" that closes the command name.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .and_then(|s| s.chars().next())
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).and_then(|s| s.chars().next())
 }
 
 /// Whether `pid` is a live process (a zombie counts as dead).
@@ -125,10 +91,6 @@ fn process_start_time(pid: u32) -> Option<SystemTime> {
 /// Sends `sig` to the process, or to its group when `group` and it leads one.
 pub fn send_signal(pid: i32, sig: Signal, group: bool) -> Result<(), String> {
     let p = Pid::from_raw(pid);
-    let res = if group && getpgid(Some(p)).map(|g| g == p).unwrap_or(false) {
-        killpg(p, sig)
-    } else {
-        kill(p, sig)
-    };
+    let res = if group && getpgid(Some(p)).map(|g| g == p).unwrap_or(false) { killpg(p, sig) } else { kill(p, sig) };
     res.map_err(|e| format!("cannot send {sig} to pid {pid}: {e}"))
 }

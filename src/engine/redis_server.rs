@@ -16,9 +16,7 @@ pub fn command_for(config: &Config, conf: &Path) -> Result<(PathBuf, Vec<String>
             Ok((prog, vec![conf.display().to_string()]))
         }
         EngineKind::Builtin => {
-            let exe = std::env::current_exe().map_err(|e| {
-                format!("cannot find slotd's own executable to start a builtin node: {e}")
-            })?;
+            let exe = std::env::current_exe().map_err(|e| format!("cannot find slotd's own executable to start a builtin node: {e}"))?;
             Ok((exe, vec!["node".into(), conf.display().to_string()]))
         }
     }

@@ -17,10 +17,7 @@ pub fn find(pidfile: &Path, conf: &Path) -> Option<u32> {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
     let conf = conf.display().to_string();
-    cmdline
-        .split_whitespace()
-        .any(|arg| arg == conf)
-        .then_some(pid)
+    cmdline.split_whitespace().any(|arg| arg == conf).then_some(pid)
 }
 
 #[cfg(test)]
@@ -45,11 +42,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let pidfile = dir.path().join("n.pid");
         let conf = dir.path().join("n.conf");
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "sleep 30; true"])
-            .arg(&conf)
-            .spawn()
-            .expect("spawn sleep");
+        let mut child = std::process::Command::new("sh").args(["-c", "sleep 30; true"]).arg(&conf).spawn().expect("spawn sleep");
         std::fs::write(&pidfile, format!("{}\n", child.id())).expect("write");
         // Right after fork the child may not have exec'd yet: poll briefly.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

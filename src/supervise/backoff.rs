@@ -5,9 +5,7 @@ use std::time::Duration;
 /// Delay before restart attempt `attempt` (1-based): base, 2*base, 4*base... capped.
 pub fn delay(attempt: u32, base_ms: u64, max_ms: u64) -> Duration {
     let shift = attempt.saturating_sub(1).min(30);
-    let ms = base_ms
-        .saturating_mul(1u64 << shift)
-        .min(max_ms.max(base_ms));
+    let ms = base_ms.saturating_mul(1u64 << shift).min(max_ms.max(base_ms));
     Duration::from_millis(ms)
 }
 

@@ -70,9 +70,7 @@ pub enum ActionError {
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Shared by all node tasks.
@@ -124,18 +122,11 @@ impl NodeEntry {
 
     async fn send(&self, action: Action) -> Result<(), ActionError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd { action, reply }).await.map_err(|_| {
-            ActionError::Failed(format!(
-                "{}: supervisor task is gone (slotd is shutting down)",
-                self.spec.name()
-            ))
-        })?;
-        rx.await.map_err(|_| {
-            ActionError::Failed(format!(
-                "{}: supervisor task is gone (slotd is shutting down)",
-                self.spec.name()
-            ))
-        })?
+        self.tx
+            .send(Cmd { action, reply })
+            .await
+            .map_err(|_| ActionError::Failed(format!("{}: supervisor task is gone (slotd is shutting down)", self.spec.name())))?;
+        rx.await.map_err(|_| ActionError::Failed(format!("{}: supervisor task is gone (slotd is shutting down)", self.spec.name())))?
     }
 
     /// Waits (bounded) until the state satisfies `done`.
@@ -158,23 +149,12 @@ impl NodeEntry {
             UserAction::Start => {
                 self.send(Action::Start).await?;
                 let st = self
-                    .settle(start_wait, |s| {
-                        matches!(
-                            s,
-                            State::Running
-                                | State::Fatal
-                                | State::Exited
-                                | State::Stopped
-                                | State::Paused
-                        )
-                    })
+                    .settle(start_wait, |s| matches!(s, State::Running | State::Fatal | State::Exited | State::Stopped | State::Paused))
                     .await;
                 if st.state == State::Fatal {
                     return Err(ActionError::Failed(format!(
                         "{name} could not be started: {}; see `slotctl tail {}`",
-                        st.message
-                            .clone()
-                            .unwrap_or_else(|| "it kept exiting".into()),
+                        st.message.clone().unwrap_or_else(|| "it kept exiting".into()),
                         st.port
                     )));
                 }
@@ -182,14 +162,11 @@ impl NodeEntry {
             }
             UserAction::Stop => {
                 self.send(Action::Stop).await?;
-                Ok(self
-                    .settle(stop_wait, |s| !s.has_process() && s != State::Backoff)
-                    .await)
+                Ok(self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff).await)
             }
             UserAction::Restart => {
                 self.send(Action::Stop).await?;
-                self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff)
-                    .await;
+                self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff).await;
                 Box::pin(self.act(UserAction::Start)).await
             }
             UserAction::Kill(sig) => {
@@ -253,10 +230,7 @@ impl Supervisor {
     pub fn spawn(config: Config) -> Arc<Supervisor> {
         let layout = Layout::new(&config.supervisor.data_dir);
         let specs = config.nodes.clone();
-        let ctx = Arc::new(Ctx {
-            layout,
-            config: RwLock::new(config),
-        });
+        let ctx = Arc::new(Ctx { layout, config: RwLock::new(config) });
         let mut nodes = Vec::new();
         for spec in specs {
             let now = unix_ms(SystemTime::now());
@@ -290,30 +264,16 @@ impl Supervisor {
                 running_since: None,
             };
             tokio::spawn(worker.run(rx, exits_rx));
-            nodes.push(NodeEntry {
-                spec,
-                ctx: ctx.clone(),
-                tx,
-                status: status_rx,
-            });
+            nodes.push(NodeEntry { spec, ctx: ctx.clone(), tx, status: status_rx });
         }
         let metrics: Metrics = Arc::new(Mutex::new(HashMap::new()));
         tokio::spawn(sample_metrics(nodes.clone(), metrics.clone()));
-        Arc::new(Supervisor {
-            ctx,
-            nodes,
-            metrics,
-            formation: Mutex::new(None),
-        })
+        Arc::new(Supervisor { ctx, nodes, metrics, formation: Mutex::new(None) })
     }
 
     /// Finds a node by port ("6380") or name ("node6380").
     pub fn find(&self, key: &str) -> Option<&NodeEntry> {
-        let port = key
-            .strip_prefix("node")
-            .unwrap_or(key)
-            .parse::<u16>()
-            .ok()?;
+        let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok()?;
         self.nodes.iter().find(|n| n.spec.port == port)
     }
 
@@ -323,11 +283,7 @@ impl Supervisor {
     }
 
     /// Runs an action on several nodes at once; results in the given order.
-    pub async fn act_many(
-        &self,
-        entries: Vec<NodeEntry>,
-        action: UserAction,
-    ) -> Vec<(NodeEntry, Result<NodeStatus, ActionError>)> {
+    pub async fn act_many(&self, entries: Vec<NodeEntry>, action: UserAction) -> Vec<(NodeEntry, Result<NodeStatus, ActionError>)> {
         let mut set = tokio::task::JoinSet::new();
         for (i, e) in entries.into_iter().enumerate() {
             set.spawn(async move {
@@ -359,10 +315,7 @@ impl Supervisor {
     pub async fn wait_all_running(&self, deadline: Instant) -> bool {
         for n in &self.nodes {
             let mut rx = n.status.clone();
-            if tokio::time::timeout_at(deadline, rx.wait_for(|s| s.state == State::Running))
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, rx.wait_for(|s| s.state == State::Running)).await.is_err() {
                 return false;
             }
         }
@@ -397,17 +350,9 @@ async fn sample_metrics(nodes: Vec<NodeEntry>, metrics: Metrics) {
     let mut sys = System::new();
     let own = std::process::id();
     loop {
-        let pids: Vec<u32> = nodes
-            .iter()
-            .filter_map(|n| n.status().pid)
-            .filter(|p| *p != own)
-            .collect();
+        let pids: Vec<u32> = nodes.iter().filter_map(|n| n.status().pid).filter(|p| *p != own).collect();
         let spids: Vec<Pid> = pids.iter().map(|p| Pid::from_u32(*p)).collect();
-        sys.refresh_processes_specifics(
-            ProcessesToUpdate::Some(&spids),
-            true,
-            ProcessRefreshKind::new().with_cpu().with_memory(),
-        );
+        sys.refresh_processes_specifics(ProcessesToUpdate::Some(&spids), true, ProcessRefreshKind::new().with_cpu().with_memory());
         let mut m = HashMap::new();
         for p in &pids {
             if let Some(proc_) = sys.process(Pid::from_u32(*p)) {
@@ -472,11 +417,7 @@ impl Worker {
         self.status.send_modify(|s| s.message = msg);
     }
 
-    async fn run(
-        mut self,
-        mut cmds: mpsc::Receiver<Cmd>,
-        mut exits: mpsc::UnboundedReceiver<Exited>,
-    ) {
+    async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut exits: mpsc::UnboundedReceiver<Exited>) {
         self.initial().await;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -505,9 +446,7 @@ impl Worker {
         let cfg = self.ctx.config();
         if cfg.engine.kind == EngineKind::RedisServer || cfg.engine.mode == EngineMode::Process {
             let port = self.spec.port;
-            if let Some(pid) =
-                adopt::find(&self.ctx.layout.pidfile(port), &self.ctx.layout.conf(port))
-            {
+            if let Some(pid) = adopt::find(&self.ctx.layout.pidfile(port), &self.ctx.layout.conf(port)) {
                 tracing::info!(node = %self.name(), pid, "adopting the node left running by an earlier slotd");
                 self.generation += 1;
                 let r = engine::process::adopt(pid, self.generation, self.exits.clone());
@@ -521,8 +460,7 @@ impl Worker {
                     s.message = None;
                 });
                 self.running = Some(r);
-                self.start_deadline =
-                    Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+                self.start_deadline = Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
                 self.set_state(State::Starting);
                 return;
             }
@@ -558,13 +496,7 @@ impl Worker {
                     engine::inproc::start(&conf, self.generation, self.exits.clone()).await
                 } else {
                     engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| {
-                        engine::process::spawn(
-                            &prog,
-                            &args,
-                            &self.ctx.layout.logfile(port),
-                            self.generation,
-                            self.exits.clone(),
-                        )
+                        engine::process::spawn(&prog, &args, &self.ctx.layout.logfile(port), self.generation, self.exits.clone())
                     })
                 }
             }
@@ -579,19 +511,12 @@ impl Worker {
                     s.message = None;
                 });
                 self.running = Some(r);
-                self.start_deadline =
-                    Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+                self.start_deadline = Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
             }
             Err(msg) => {
                 tracing::warn!(node = %self.name(), "cannot start: {msg}");
                 self.set_message(Some(msg));
-                self.decide(
-                    State::Starting,
-                    ExitInfo {
-                        code: Some(1),
-                        signal: None,
-                    },
-                );
+                self.decide(State::Starting, ExitInfo { code: Some(1), signal: None });
             }
         }
     }
@@ -613,11 +538,7 @@ impl Worker {
         });
         if from == State::Starting && !self.user_caused && self.status.borrow().message.is_none() {
             let log = self.ctx.layout.logfile(self.spec.port);
-            self.set_message(Some(format!(
-                "exited during start-up ({}); see {}",
-                e.info,
-                log.display()
-            )));
+            self.set_message(Some(format!("exited during start-up ({}); see {}", e.info, log.display())));
         }
         self.decide(from, e.info);
     }
@@ -626,14 +547,7 @@ impl Worker {
     fn decide(&mut self, from: State, info: ExitInfo) {
         let cfg = self.ctx.config();
         let attempts = self.status.borrow().attempts;
-        let decision = after_exit(
-            from,
-            info,
-            self.user_caused,
-            cfg.restart.policy,
-            attempts,
-            cfg.restart.start_retries,
-        );
+        let decision = after_exit(from, info, self.user_caused, cfg.restart.policy, attempts, cfg.restart.start_retries);
         match decision {
             AfterExit::Stay(s) => self.set_state(s),
             AfterExit::Restart { attempt } => {
@@ -641,8 +555,7 @@ impl Worker {
                     self.set_state(State::Exited);
                 }
                 self.set_state(State::Backoff);
-                let delay =
-                    backoff::delay(attempt, cfg.restart.backoff_ms, cfg.restart.backoff_max_ms);
+                let delay = backoff::delay(attempt, cfg.restart.backoff_ms, cfg.restart.backoff_max_ms);
                 tracing::warn!(node = %self.name(), "restart attempt {attempt} of {} in {} ms", cfg.restart.start_retries, delay.as_millis());
                 self.status.send_modify(|s| s.attempts = attempt);
                 self.backoff_until = Some(Instant::now() + delay);
@@ -670,9 +583,7 @@ impl Worker {
                     self.set_state(State::Running);
                 } else if self.start_deadline.is_some_and(|d| now >= d) {
                     let ms = self.ctx.config().restart.start_timeout_ms;
-                    self.set_message(Some(format!(
-                        "did not answer PING within {ms} ms of starting (restart.start_timeout_ms)"
-                    )));
+                    self.set_message(Some(format!("did not answer PING within {ms} ms of starting (restart.start_timeout_ms)")));
                     self.start_deadline = None;
                     if let Some(r) = &self.running {
                         let _ = r.signal(Signal::SIGKILL, true);
@@ -687,10 +598,7 @@ impl Worker {
                 }
             }
             State::Running
-                if self
-                    .running_since
-                    .is_some_and(|t| now.duration_since(t) >= STABLE_AFTER)
-                    && self.status.borrow().attempts > 0 =>
+                if self.running_since.is_some_and(|t| now.duration_since(t) >= STABLE_AFTER) && self.status.borrow().attempts > 0 =>
             {
                 self.status.send_modify(|s| s.attempts = 0);
             }
@@ -712,10 +620,7 @@ impl Worker {
         match action {
             Action::Start => match st {
                 State::Running | State::Starting | State::Paused => Ok(()),
-                State::Stopping => Err(ActionError::Conflict(format!(
-                    "{} is stopping; start it again once it is STOPPED",
-                    self.name()
-                ))),
+                State::Stopping => Err(ActionError::Conflict(format!("{} is stopping; start it again once it is STOPPED", self.name()))),
                 State::Stopped | State::Exited | State::Fatal | State::Backoff => {
                     self.backoff_until = None;
                     self.status.send_modify(|s| s.attempts = 0);
@@ -731,15 +636,11 @@ impl Worker {
                 }
                 State::Starting | State::Running | State::Paused => {
                     let Some(r) = &self.running else {
-                        return Err(ActionError::Failed(format!(
-                            "{}: no process to stop",
-                            self.name()
-                        )));
+                        return Err(ActionError::Failed(format!("{}: no process to stop", self.name())));
                     };
                     self.user_caused = true;
                     let timeout = self.ctx.config().restart.stop_timeout_ms;
-                    r.signal(Signal::SIGTERM, false)
-                        .map_err(ActionError::Failed)?;
+                    r.signal(Signal::SIGTERM, false).map_err(ActionError::Failed)?;
                     if st == State::Paused {
                         // A stopped process only acts on SIGTERM once continued.
                         let _ = r.signal(Signal::SIGCONT, true);
@@ -757,10 +658,7 @@ impl Worker {
                 if sig == Signal::SIGCONT {
                     return Box::pin(self.handle(Action::Resume)).await;
                 }
-                if !matches!(
-                    st,
-                    State::Starting | State::Running | State::Paused | State::Stopping
-                ) {
+                if !matches!(st, State::Starting | State::Running | State::Paused | State::Stopping) {
                     return Err(self.not_running("kill"));
                 }
                 let Some(r) = &self.running else {
@@ -780,8 +678,7 @@ impl Worker {
                 State::Paused => Ok(()),
                 State::Running => {
                     if let Some(r) = &self.running {
-                        r.signal(Signal::SIGSTOP, true)
-                            .map_err(ActionError::Failed)?;
+                        r.signal(Signal::SIGSTOP, true).map_err(ActionError::Failed)?;
                         if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
                             engine::process::await_stopped(pid, true).await;
                         }
@@ -795,8 +692,7 @@ impl Worker {
                 State::Running => Ok(()),
                 State::Paused => {
                     if let Some(r) = &self.running {
-                        r.signal(Signal::SIGCONT, true)
-                            .map_err(ActionError::Failed)?;
+                        r.signal(Signal::SIGCONT, true).map_err(ActionError::Failed)?;
                         if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
                             engine::process::await_stopped(pid, false).await;
                         }
@@ -805,11 +701,7 @@ impl Worker {
                     self.set_state(State::Running);
                     Ok(())
                 }
-                _ => Err(ActionError::Conflict(format!(
-                    "cannot resume {}: it is {}, not PAUSED",
-                    self.name(),
-                    st
-                ))),
+                _ => Err(ActionError::Conflict(format!("cannot resume {}: it is {}, not PAUSED", self.name(), st))),
             },
         }
     }

@@ -28,23 +28,12 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 8] = [
-        State::Stopped,
-        State::Starting,
-        State::Running,
-        State::Backoff,
-        State::Stopping,
-        State::Exited,
-        State::Fatal,
-        State::Paused,
-    ];
+    pub const ALL: [State; 8] =
+        [State::Stopped, State::Starting, State::Running, State::Backoff, State::Stopping, State::Exited, State::Fatal, State::Paused];
 
     /// Whether a node process exists in this state.
     pub fn has_process(self) -> bool {
-        matches!(
-            self,
-            State::Starting | State::Running | State::Stopping | State::Paused
-        )
+        matches!(self, State::Starting | State::Running | State::Stopping | State::Paused)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -144,11 +133,7 @@ pub fn after_exit(
     start_retries: u32,
 ) -> AfterExit {
     if caused_by_user {
-        return AfterExit::Stay(if state == State::Stopping {
-            State::Stopped
-        } else {
-            State::Exited
-        });
+        return AfterExit::Stay(if state == State::Stopping { State::Stopped } else { State::Exited });
     }
     let restart = match policy {
         RestartPolicy::Never => false,
@@ -162,23 +147,15 @@ pub fn after_exit(
     if attempts >= start_retries {
         return AfterExit::Fatal;
     }
-    AfterExit::Restart {
-        attempt: attempts + 1,
-    }
+    AfterExit::Restart { attempt: attempts + 1 }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KILLED: ExitInfo = ExitInfo {
-        code: None,
-        signal: Some(9),
-    };
-    const CLEAN: ExitInfo = ExitInfo {
-        code: Some(0),
-        signal: None,
-    };
+    const KILLED: ExitInfo = ExitInfo { code: None, signal: Some(9) };
+    const CLEAN: ExitInfo = ExitInfo { code: Some(0), signal: None };
 
     #[test]
     fn transition_table() {
@@ -186,20 +163,14 @@ mod tests {
         assert!(allowed(State::Starting, State::Running));
         assert!(allowed(State::Running, State::Paused));
         assert!(allowed(State::Paused, State::Running));
-        assert!(
-            !allowed(State::Stopped, State::Running),
-            "must pass STARTING (PING) first"
-        );
+        assert!(!allowed(State::Stopped, State::Running), "must pass STARTING (PING) first");
         assert!(!allowed(State::Fatal, State::Running));
         assert!(!allowed(State::Paused, State::Starting));
         assert!(!allowed(State::Stopping, State::Running));
         for s in State::ALL {
             assert!(!allowed(s, s), "{s} -> {s} is not a transition");
             // Every state can be left, and every state but STOPPED can be reached.
-            assert!(
-                TRANSITIONS.iter().any(|(f, _)| *f == s),
-                "{s} is a dead end"
-            );
+            assert!(TRANSITIONS.iter().any(|(f, _)| *f == s), "{s} is a dead end");
         }
         for s in State::ALL.iter().filter(|s| **s != State::Stopped) {
             assert!(TRANSITIONS.iter().any(|(_, t)| t == s), "{s} unreachable");
@@ -208,103 +179,27 @@ mod tests {
 
     #[test]
     fn user_kill_and_stop_are_never_undone() {
-        for policy in [
-            RestartPolicy::Never,
-            RestartPolicy::Unexpected,
-            RestartPolicy::Always,
-        ] {
-            assert_eq!(
-                after_exit(State::Running, KILLED, true, policy, 0, 3),
-                AfterExit::Stay(State::Exited)
-            );
-            assert_eq!(
-                after_exit(State::Stopping, CLEAN, true, policy, 0, 3),
-                AfterExit::Stay(State::Stopped)
-            );
+        for policy in [RestartPolicy::Never, RestartPolicy::Unexpected, RestartPolicy::Always] {
+            assert_eq!(after_exit(State::Running, KILLED, true, policy, 0, 3), AfterExit::Stay(State::Exited));
+            assert_eq!(after_exit(State::Stopping, CLEAN, true, policy, 0, 3), AfterExit::Stay(State::Stopped));
         }
     }
 
     #[test]
     fn crashes_follow_policy_then_fatal() {
-        assert_eq!(
-            after_exit(
-                State::Running,
-                KILLED,
-                false,
-                RestartPolicy::Unexpected,
-                0,
-                3
-            ),
-            AfterExit::Restart { attempt: 1 }
-        );
-        assert_eq!(
-            after_exit(
-                State::Running,
-                KILLED,
-                false,
-                RestartPolicy::Unexpected,
-                2,
-                3
-            ),
-            AfterExit::Restart { attempt: 3 }
-        );
-        assert_eq!(
-            after_exit(
-                State::Running,
-                KILLED,
-                false,
-                RestartPolicy::Unexpected,
-                3,
-                3
-            ),
-            AfterExit::Fatal
-        );
-        assert_eq!(
-            after_exit(
-                State::Running,
-                CLEAN,
-                false,
-                RestartPolicy::Unexpected,
-                0,
-                3
-            ),
-            AfterExit::Stay(State::Exited)
-        );
-        assert_eq!(
-            after_exit(State::Running, CLEAN, false, RestartPolicy::Always, 0, 3),
-            AfterExit::Restart { attempt: 1 }
-        );
-        assert_eq!(
-            after_exit(State::Running, KILLED, false, RestartPolicy::Never, 0, 3),
-            AfterExit::Stay(State::Exited)
-        );
+        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Unexpected, 0, 3), AfterExit::Restart { attempt: 1 });
+        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Unexpected, 2, 3), AfterExit::Restart { attempt: 3 });
+        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Unexpected, 3, 3), AfterExit::Fatal);
+        assert_eq!(after_exit(State::Running, CLEAN, false, RestartPolicy::Unexpected, 0, 3), AfterExit::Stay(State::Exited));
+        assert_eq!(after_exit(State::Running, CLEAN, false, RestartPolicy::Always, 0, 3), AfterExit::Restart { attempt: 1 });
+        assert_eq!(after_exit(State::Running, KILLED, false, RestartPolicy::Never, 0, 3), AfterExit::Stay(State::Exited));
         // A failed start is retried even under "never", like supervisord's startretries.
         assert_eq!(
-            after_exit(
-                State::Starting,
-                ExitInfo {
-                    code: Some(1),
-                    signal: None
-                },
-                false,
-                RestartPolicy::Never,
-                0,
-                2
-            ),
+            after_exit(State::Starting, ExitInfo { code: Some(1), signal: None }, false, RestartPolicy::Never, 0, 2),
             AfterExit::Restart { attempt: 1 }
         );
         assert_eq!(
-            after_exit(
-                State::Starting,
-                ExitInfo {
-                    code: Some(1),
-                    signal: None
-                },
-                false,
-                RestartPolicy::Never,
-                2,
-                2
-            ),
+            after_exit(State::Starting, ExitInfo { code: Some(1), signal: None }, false, RestartPolicy::Never, 2, 2),
             AfterExit::Fatal
         );
     }

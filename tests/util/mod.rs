@@ -25,16 +25,12 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     let used = guard.get_or_insert_with(HashSet::new);
     let mut out = Vec::new();
     let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut tries = 0;
     while out.len() < n {
         tries += 1;
         assert!(tries < 100_000, "cannot find {n} free ports");
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let port = 20000 + ((x >> 33) % 10000) as u16;
         if used.contains(&port) || used.contains(&(port + 10000)) || out.contains(&port) {
             continue;
@@ -59,10 +55,7 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -94,14 +87,7 @@ impl TestConfig {
     pub fn builtin(nodes: usize) -> TestConfig {
         let mut p = free_ports(nodes + 1);
         let api_port = p.remove(0);
-        TestConfig {
-            api_port,
-            ports: p,
-            kind: "builtin",
-            mode: "process",
-            create: "manual",
-            extra: String::new(),
-        }
+        TestConfig { api_port, ports: p, kind: "builtin", mode: "process", create: "manual", extra: String::new() }
     }
 
     pub fn render(&self, data_dir: &Path) -> String {
@@ -143,26 +129,15 @@ impl Slotd {
         let data_dir = dir.path().join("data");
         let config_path = dir.path().join("slotd.toml");
         std::fs::write(&config_path, cfg.render(&data_dir)).expect("write config");
-        let mut s = Slotd {
-            dir,
-            config_path,
-            data_dir,
-            api: format!("127.0.0.1:{}", cfg.api_port),
-            ports: cfg.ports.clone(),
-            child: None,
-            env,
-        };
+        let mut s =
+            Slotd { dir, config_path, data_dir, api: format!("127.0.0.1:{}", cfg.api_port), ports: cfg.ports.clone(), child: None, env };
         s.spawn();
         s
     }
 
     /// Starts (again) the slotd process on the same config.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("slotd.log"))
-            .expect("log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("slotd.log")).expect("log");
         let log2 = log.try_clone().expect("log clone");
         let child = Command::new(slotd_bin())
             .arg("--config")
@@ -194,10 +169,7 @@ impl Slotd {
     }
 
     pub async fn node(&self, port: u16) -> Option<NodeView> {
-        self.client()
-            .get::<NodeView>(&format!("/v1/nodes/{port}"))
-            .await
-            .ok()
+        self.client().get::<NodeView>(&format!("/v1/nodes/{port}")).await.ok()
     }
 
     /// Waits until every node is RUNNING; returns the status.
@@ -205,21 +177,13 @@ impl Slotd {
         let what = format!("all nodes RUNNING (slotd log:\n{})", self.log());
         wait_for(limit, &what, || async {
             let s = self.status().await?;
-            s.nodes
-                .iter()
-                .all(|n| n.state == slotd::supervise::state::State::Running)
-                .then_some(s)
+            s.nodes.iter().all(|n| n.state == slotd::supervise::state::State::Running).then_some(s)
         })
         .await
     }
 
     /// Waits until `port` is in `state`.
-    pub async fn wait_state(
-        &self,
-        port: u16,
-        state: slotd::supervise::state::State,
-        limit: Duration,
-    ) -> NodeView {
+    pub async fn wait_state(&self, port: u16, state: slotd::supervise::state::State, limit: Duration) -> NodeView {
         wait_for(limit, &format!("node {port} in {state}"), || async {
             let n = self.node(port).await?;
             (n.state == state).then_some(n)
@@ -229,13 +193,7 @@ impl Slotd {
 
     /// Runs slotctl against this slotd; returns (exit code, stdout, stderr).
     pub fn slotctl(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(slotctl_bin())
-            .arg("--api")
-            .arg(&self.api)
-            .args(args)
-            .env_remove("SLOTD_API")
-            .output()
-            .expect("run slotctl");
+        let out = Command::new(slotctl_bin()).arg("--api").arg(&self.api).args(args).env_remove("SLOTD_API").output().expect("run slotctl");
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -280,9 +238,8 @@ impl Slotd {
                 let Ok(pid) = text.trim().parse::<u32>() else {
                     continue;
                 };
-                let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+                let cmd =
+                    std::fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
                 if alive(pid) && cmd.contains(&conf_dir) {
                     out.push(pid);
                 }
@@ -318,9 +275,7 @@ impl Drop for Slotd {
             // Show what happened, for a failing test in CI.
             eprintln!("---- slotd log ----\n{}", self.log());
             for port in &self.ports {
-                let log =
-                    std::fs::read_to_string(self.data_dir.join(format!("logs/node{port}.log")))
-                        .unwrap_or_default();
+                let log = std::fs::read_to_string(self.data_dir.join(format!("logs/node{port}.log"))).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
                 eprintln!("---- node{port}.log (last lines) ----");
                 for l in tail.iter().rev() {
@@ -330,10 +285,7 @@ impl Drop for Slotd {
         }
         self.kill9();
         for pid in self.processes_using_data_dir() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
@@ -342,10 +294,7 @@ impl Drop for Slotd {
 pub fn redis_available() -> bool {
     let found = slotd::config::find_program(Path::new("redis-server")).is_some();
     if !found {
-        assert!(
-            std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "SLOTD_REQUIRE_REDIS=1 but redis-server is not installed"
-        );
+        assert!(std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"), "SLOTD_REQUIRE_REDIS=1 but redis-server is not installed");
         eprintln!("skipping: redis-server not installed (set SLOTD_REQUIRE_REDIS=1 to make this a failure)");
     }
     found

@@ -241,11 +241,7 @@ impl Message {
         let bus_port = r.u16()?;
         let flags = Flags::from_bits(r.u16()?);
         let master_raw = r.take(40)?;
-        let master_id = if master_raw.iter().all(|&b| b == 0) {
-            None
-        } else {
-            Some(valid_id(master_raw)?)
-        };
+        let master_id = if master_raw.iter().all(|&b| b == 0) { None } else { Some(valid_id(master_raw)?) };
         let state_ok = r.u8()? != 0;
         let mflags = r.u8()?;
         let slots = SlotSet::from_bytes(r.take(2048)?).ok_or(DecodeError::Truncated)?;
@@ -270,10 +266,7 @@ impl Message {
                 config_epoch: r.u64()?,
                 slots: SlotSet::from_bytes(r.take(2048)?).ok_or(DecodeError::Truncated)?,
             },
-            MsgType::Publish => Body::Publish {
-                channel: r.bytes32()?.to_vec(),
-                message: r.bytes32()?.to_vec(),
-            },
+            MsgType::Publish => Body::Publish { channel: r.bytes32()?.to_vec(), message: r.bytes32()?.to_vec() },
             _ => Body::None,
         };
         Ok(Message {

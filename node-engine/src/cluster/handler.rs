@@ -29,7 +29,9 @@ pub fn build(node: &Node, kind: MsgType, body: Body) -> Option<Message> {
     }
     // A replica advertises its master's slots and epoch in auth requests so voters can check them.
     let (slots, config_epoch) = match (&me.master_id, kind) {
-        (Some(m), MsgType::AuthRequest) => c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch)),
+        (Some(m), MsgType::AuthRequest) => {
+            c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch))
+        }
         (Some(m), _) => c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch)),
         _ => (me.slots.clone(), me.config_epoch),
     };
@@ -365,7 +367,8 @@ pub fn claim_slots(node: &mut Node, claimer: &str, epoch: u64, slots: &super::st
     c.dirty_config = true;
     let now_mine = c.myself_node().slots.count();
     let master_now = my_master.as_ref().and_then(|m| c.nodes.get(m)).map_or(0, |n| n.slots.count());
-    let become_replica = (had_mine > 0 && now_mine == 0 && my_master.is_none()) || (my_master.is_some() && master_had > 0 && master_now == 0 && my_master.as_deref() != Some(claimer));
+    let become_replica = (had_mine > 0 && now_mine == 0 && my_master.is_none())
+        || (my_master.is_some() && master_had > 0 && master_now == 0 && my_master.as_deref() != Some(claimer));
     // Keys in slots we lost are no longer ours to serve.
     if !lost_from_me.is_empty() && !become_replica {
         for s in &lost_from_me {
@@ -384,7 +387,8 @@ pub fn claim_slots(node: &mut Node, claimer: &str, epoch: u64, slots: &super::st
 fn epoch_collision(node: &mut Node, msg: &Message) {
     let Some(c) = node.cluster.as_mut() else { return };
     let me = c.myself_node();
-    if msg.master_id.is_some() || me.master_id.is_some() || msg.config_epoch != me.config_epoch || msg.sender.as_str() <= c.myself.as_str() {
+    if msg.master_id.is_some() || me.master_id.is_some() || msg.config_epoch != me.config_epoch || msg.sender.as_str() <= c.myself.as_str()
+    {
         return;
     }
     c.current_epoch += 1;
@@ -474,7 +478,18 @@ pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
     }
     // A ping unanswered for half the timeout: drop the link; the reconnect pings afresh
     // (a lost frame or a healed partition must not leave us waiting forever).
-    let stale: Vec<NodeId> = c.nodes.values().filter(|n| n.id != c.myself && n.ping_sent != 0 && n.link_up && now.saturating_sub(n.ping_sent) > timeout / 2 && c.links.contains_key(&n.id)).map(|n| n.id.clone()).collect();
+    let stale: Vec<NodeId> = c
+        .nodes
+        .values()
+        .filter(|n| {
+            n.id != c.myself
+                && n.ping_sent != 0
+                && n.link_up
+                && now.saturating_sub(n.ping_sent) > timeout / 2
+                && c.links.contains_key(&n.id)
+        })
+        .map(|n| n.id.clone())
+        .collect();
     for id in stale {
         c.links.remove(&id);
         if let Some(n) = c.nodes.get_mut(&id) {

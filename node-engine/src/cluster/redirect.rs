@@ -7,11 +7,7 @@ use crate::node::Node;
 use crate::server::client::Client;
 
 fn addr_of(node: &Node, id: &str) -> String {
-    node.cluster
-        .as_ref()
-        .and_then(|c| c.nodes.get(id))
-        .map(|n| format!("{}:{}", n.ip, n.port))
-        .unwrap_or_default()
+    node.cluster.as_ref().and_then(|c| c.nodes.get(id)).map(|n| format!("{}:{}", n.ip, n.port)).unwrap_or_default()
 }
 
 /// Decides whether this node may run `cmd` for `client`.

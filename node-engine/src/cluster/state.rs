@@ -25,7 +25,13 @@ pub struct Flags {
 
 impl Flags {
     pub fn to_bits(&self) -> u16 {
-        (self.master as u16) | (self.replica as u16) << 1 | (self.pfail as u16) << 2 | (self.fail as u16) << 3 | (self.handshake as u16) << 4 | (self.noaddr as u16) << 5 | (self.nofailover as u16) << 6
+        (self.master as u16)
+            | (self.replica as u16) << 1
+            | (self.pfail as u16) << 2
+            | (self.fail as u16) << 3
+            | (self.handshake as u16) << 4
+            | (self.noaddr as u16) << 5
+            | (self.nofailover as u16) << 6
     }
     pub fn from_bits(b: u16) -> Flags {
         Flags {
@@ -534,7 +540,8 @@ impl ClusterState {
         // A master in a minority partition stops serving (Redis: reachable masters < quorum).
         let size = self.voting_masters();
         if ok && size > 0 {
-            let reachable = self.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty() && (n.id == self.myself || !n.is_failing())).count();
+            let reachable =
+                self.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty() && (n.id == self.myself || !n.is_failing())).count();
             if reachable < size / 2 + 1 {
                 ok = false;
             }

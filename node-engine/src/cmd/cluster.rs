@@ -443,7 +443,9 @@ fn setslot(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 return Err(CmdError::new("ERR Target node is not a master"));
             }
             if owner.as_deref() == Some(me.as_str()) && t != me && keys_in_slot > 0 {
-                return Err(CmdError::new(format!("ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot.")));
+                return Err(CmdError::new(format!(
+                    "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+                )));
             }
             if t != me {
                 c.migrating.remove(&slot);

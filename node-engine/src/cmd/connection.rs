@@ -172,7 +172,12 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
 
 fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
-    let bad = || CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", String::from_utf8_lossy(sub)));
+    let bad = || {
+        CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(sub)
+        ))
+    };
     if is(sub, "id") && argv.len() == 2 {
         let id = ctx.client.id as i64;
         ctx.reply().int(id);
@@ -222,7 +227,17 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "setinfo") && argv.len() == 4 {
         ctx.reply().ok();
     } else if is(sub, "help") {
-        let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ID", "GETNAME", "SETNAME <name>", "LIST [ID <id> [<id> ...]]", "INFO", "KILL <ip:port> | <option> <value> [...]", "NO-EVICT (ON|OFF)", "HELP"];
+        let lines = [
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ID",
+            "GETNAME",
+            "SETNAME <name>",
+            "LIST [ID <id> [<id> ...]]",
+            "INFO",
+            "KILL <ip:port> | <option> <value> [...]",
+            "NO-EVICT (ON|OFF)",
+            "HELP",
+        ];
         ctx.reply().array(lines.len());
         for l in lines {
             ctx.reply().simple(l);

@@ -23,13 +23,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hvals", 2, READONLY, (1, 1, 1), hvals),
     CommandSpec::new("hgetall", 2, READONLY, (1, 1, 1), hgetall),
     CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hincrby),
-    CommandSpec::new(
-        "hincrbyfloat",
-        4,
-        WRITE | DENYOOM | FAST,
-        (1, 1, 1),
-        hincrbyfloat,
-    ),
+    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hincrbyfloat),
     CommandSpec::new("hstrlen", 3, READONLY | FAST, (1, 1, 1), hstrlen),
     CommandSpec::new("hscan", -3, READONLY, (1, 1, 1), hscan),
     CommandSpec::new("hrandfield", -2, READONLY, (1, 1, 1), hrandfield),
@@ -52,10 +46,7 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut HashV
 
 /// The hash at `key`, created empty when missing.
 fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut HashValue, CmdError> {
-    match &mut db
-        .get_or_insert_with(key, now, || Value::Hash(Box::default()))
-        .value
-    {
+    match &mut db.get_or_insert_with(key, now, || Value::Hash(Box::default())).value {
         Value::Hash(h) => Ok(h),
         _ => Err(CmdError::wrong_type()),
     }
@@ -72,9 +63,7 @@ fn remove_field(h: &mut HashValue, field: &[u8]) -> bool {
 
 fn set_fields(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Result<i64, CmdError> {
     if argv.len() % 2 != 0 {
-        return Err(CmdError::arity(
-            &String::from_utf8_lossy(argv[0]).to_ascii_lowercase(),
-        ));
+        return Err(CmdError::arity(&String::from_utf8_lossy(argv[0]).to_ascii_lowercase()));
     }
     let now = ctx.now();
     let h = write(ctx.db(), argv[1], now)?;
@@ -223,9 +212,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let h = write(ctx.db(), argv[1], now)?;
     let cur = match h.get(argv[2]) {
-        Some(v) => {
-            strict_i64(v).ok_or_else(|| CmdError::new("ERR hash value is not an integer"))?
-        }
+        Some(v) => strict_i64(v).ok_or_else(|| CmdError::new("ERR hash value is not an integer"))?,
         None => 0,
     };
     let Some(new) = cur.checked_add(by) else {
@@ -248,8 +235,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let h = write(ctx.db(), argv[1], now)?;
     let cur = match h.get(argv[2]) {
-        Some(v) => super::args::parse_float_opt(v)
-            .ok_or_else(|| CmdError::new("ERR hash value is not a float"))?,
+        Some(v) => super::args::parse_float_opt(v).ok_or_else(|| CmdError::new("ERR hash value is not a float"))?,
         None => 0.0,
     };
     let new = cur + by;
@@ -267,20 +253,13 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.dirty(1);
     ctx.reply().bulk(text.as_bytes());
     // Replicas must store the same text, not redo the float arithmetic.
-    ctx.propagate_as(vec![
-        b"HSET".to_vec(),
-        argv[1].to_vec(),
-        argv[2].to_vec(),
-        text.into_bytes(),
-    ]);
+    ctx.propagate_as(vec![b"HSET".to_vec(), argv[1].to_vec(), argv[2].to_vec(), text.into_bytes()]);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let n = read(ctx.db(), argv[1], now)?
-        .and_then(|h| h.get(argv[2]).map(|v| v.len()))
-        .unwrap_or(0);
+    let n = read(ctx.db(), argv[1], now)?.and_then(|h| h.get(argv[2]).map(|v| v.len())).unwrap_or(0);
     ctx.reply().int(n as i64);
     Ok(())
 }
@@ -289,19 +268,11 @@ fn hstrlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// commands: small ones go in one call (cursor 0) like Redis's compact
 /// encodings; larger ones walk from the end so a `swap_remove` never hides an
 /// item present for the whole scan. Returns (next cursor, indexes to visit).
-pub(crate) fn scan_positions(
-    len: usize,
-    cursor: u64,
-    count: usize,
-) -> (u64, std::ops::Range<usize>) {
+pub(crate) fn scan_positions(len: usize, cursor: u64, count: usize) -> (u64, std::ops::Range<usize>) {
     if len <= SMALL {
         return (0, 0..len);
     }
-    let remaining = if cursor == 0 {
-        len
-    } else {
-        (cursor as usize).min(len)
-    };
+    let remaining = if cursor == 0 { len } else { (cursor as usize).min(len) };
     let from = remaining.saturating_sub(count);
     let next = if from == 0 { 0 } else { from as u64 };
     (next, from..remaining)

@@ -30,20 +30,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush),
     CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), blpop),
     CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), brpop),
-    CommandSpec::new(
-        "blmove",
-        6,
-        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
-        (1, 2, 1),
-        blmove,
-    ),
-    CommandSpec::new(
-        "brpoplpush",
-        4,
-        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
-        (1, 2, 1),
-        brpoplpush,
-    ),
+    CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), blmove),
+    CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), brpoplpush),
 ];
 
 /// The list at `key`: Ok(None) when missing, WRONGTYPE for other types.
@@ -59,10 +47,7 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut List>
 
 /// The list at `key`, created empty when missing.
 fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut List, CmdError> {
-    match &mut db
-        .get_or_insert_with(key, now, || Value::List(Box::default()))
-        .value
-    {
+    match &mut db.get_or_insert_with(key, now, || Value::List(Box::default())).value {
         Value::List(l) => Ok(l),
         _ => Err(CmdError::wrong_type()),
     }
@@ -71,8 +56,7 @@ fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut List, CmdEr
 /// Parses a blocking timeout in seconds (fractions allowed) into an absolute
 /// unix-ms deadline, 0 meaning forever, with Redis's error texts.
 pub(crate) fn parse_timeout(arg: &[u8], now: u64) -> Result<u64, CmdError> {
-    let secs = parse_float_opt(arg)
-        .ok_or_else(|| CmdError::new("ERR timeout is not a float or out of range"))?;
+    let secs = parse_float_opt(arg).ok_or_else(|| CmdError::new("ERR timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     if ms > i64::MAX as f64 {
         return Err(CmdError::new("ERR timeout is out of range"));
@@ -83,9 +67,7 @@ pub(crate) fn parse_timeout(arg: &[u8], now: u64) -> Result<u64, CmdError> {
     if ms == 0.0 {
         return Ok(0);
     }
-    now.checked_add(ms as u64)
-        .filter(|d| *d <= i64::MAX as u64)
-        .ok_or_else(|| CmdError::new("ERR timeout is out of range"))
+    now.checked_add(ms as u64).filter(|d| *d <= i64::MAX as u64).ok_or_else(|| CmdError::new("ERR timeout is out of range"))
 }
 
 /// Blocks the client on `keys` until `deadline`; inside MULTI replies `nil_array`
@@ -99,11 +81,7 @@ pub(crate) fn block_on(ctx: &mut Ctx<'_>, keys: &[&[u8]], deadline_ms: u64, null
         }
         return;
     }
-    ctx.client.block = Some(BlockRequest {
-        keys: keys.iter().map(|k| Key::from(*k)).collect(),
-        deadline_ms,
-        rerun_on_timeout: false,
-    });
+    ctx.client.block = Some(BlockRequest { keys: keys.iter().map(|k| Key::from(*k)).collect(), deadline_ms, rerun_on_timeout: false });
 }
 
 fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bool) -> CmdResult {
@@ -177,11 +155,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
     };
     let popped = match count {
         None => {
-            let v = if left {
-                list.pop_front()
-            } else {
-                list.pop_back()
-            };
+            let v = if left { list.pop_front() } else { list.pop_back() };
             match v {
                 Some(v) => {
                     r.bulk(&v);
@@ -197,11 +171,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
             let n = n.min(list.len());
             r.array(n);
             for _ in 0..n {
-                if let Some(v) = if left {
-                    list.pop_front()
-                } else {
-                    list.pop_back()
-                } {
+                if let Some(v) = if left { list.pop_front() } else { list.pop_back() } {
                     r.bulk(&v);
                 }
             }
@@ -284,19 +254,11 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let elem = argv[3];
     let mut removed = 0usize;
     if let Some(list) = read(ctx.db(), argv[1], now)? {
-        let budget = if count == 0 {
-            usize::MAX
-        } else {
-            count.unsigned_abs() as usize
-        };
+        let budget = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
         if list.iter().any(|v| &v[..] == elem) {
             let old = std::mem::take(list);
             let mut kept: Vec<Key> = Vec::with_capacity(old.len());
-            let items: Box<dyn Iterator<Item = Key>> = if count < 0 {
-                Box::new(old.into_iter().rev())
-            } else {
-                Box::new(old.into_iter())
-            };
+            let items: Box<dyn Iterator<Item = Key>> = if count < 0 { Box::new(old.into_iter().rev()) } else { Box::new(old.into_iter()) };
             for v in items {
                 if removed < budget && &v[..] == elem {
                     removed += 1;
@@ -413,11 +375,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(n) => n,
         None => 1,
     };
-    let limit = if maxlen == 0 {
-        list.len()
-    } else {
-        maxlen.min(list.len())
-    };
+    let limit = if maxlen == 0 { list.len() } else { maxlen.min(list.len()) };
     let mut skip = rank.unsigned_abs().saturating_sub(1);
     let mut found: Vec<usize> = Vec::new();
     let len = list.len();
@@ -462,26 +420,14 @@ fn parse_side(arg: &[u8]) -> Result<bool, CmdError> {
 
 /// Moves one element from `src` to `dst`; Ok(None) when `src` is missing.
 /// Checks `dst`'s type before popping so a WRONGTYPE leaves both untouched.
-fn move_one(
-    ctx: &mut Ctx<'_>,
-    src: &[u8],
-    dst: &[u8],
-    from_left: bool,
-    to_left: bool,
-) -> Result<Option<Key>, CmdError> {
+fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<Option<Key>, CmdError> {
     let now = ctx.now();
     let db = ctx.db();
     if read(db, src, now)?.is_none() {
         return Ok(None);
     }
     read(db, dst, now)?;
-    let Some(v) = read(db, src, now)?.and_then(|l| {
-        if from_left {
-            l.pop_front()
-        } else {
-            l.pop_back()
-        }
-    }) else {
+    let Some(v) = read(db, src, now)?.and_then(|l| if from_left { l.pop_front() } else { l.pop_back() }) else {
         return Ok(None);
     };
     let d = write(db, dst, now)?;
@@ -523,11 +469,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
         let Some(list) = read(db, key, now)? else {
             continue;
         };
-        let Some(v) = (if left {
-            list.pop_front()
-        } else {
-            list.pop_back()
-        }) else {
+        let Some(v) = (if left { list.pop_front() } else { list.pop_back() }) else {
             continue;
         };
         db.remove_if_empty(key);
@@ -554,14 +496,7 @@ fn brpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// BLMOVE/BRPOPLPUSH: a move now, or a block on `src`; propagated as the non-blocking form.
-fn bmove_generic(
-    ctx: &mut Ctx<'_>,
-    src: &[u8],
-    dst: &[u8],
-    from: bool,
-    to: bool,
-    timeout: &[u8],
-) -> CmdResult {
+fn bmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: bool, to: bool, timeout: &[u8]) -> CmdResult {
     let now = ctx.now();
     let deadline = parse_timeout(timeout, now)?;
     match move_one(ctx, src, dst, from, to)? {
@@ -574,13 +509,7 @@ fn bmove_generic(
                     b"RIGHT".to_vec()
                 }
             };
-            ctx.propagate_as(vec![
-                b"LMOVE".to_vec(),
-                src.to_vec(),
-                dst.to_vec(),
-                side(from),
-                side(to),
-            ]);
+            ctx.propagate_as(vec![b"LMOVE".to_vec(), src.to_vec(), dst.to_vec(), side(from), side(to)]);
         }
         None => block_on(ctx, &[src], deadline, false),
     }

@@ -124,8 +124,12 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut stream = match cache.conns.remove(&target) {
         Some((s, _)) => s,
         None => {
-            let addr = std::net::ToSocketAddrs::to_socket_addrs(&target).ok().and_then(|mut a| a.next()).ok_or_else(|| CmdError::new("IOERR error or timeout connecting to the client"))?;
-            TcpStream::connect_timeout(&addr, Duration::from_millis(timeout_ms)).map_err(|_| CmdError::new("IOERR error or timeout connecting to the client"))?
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(&target)
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| CmdError::new("IOERR error or timeout connecting to the client"))?;
+            TcpStream::connect_timeout(&addr, Duration::from_millis(timeout_ms))
+                .map_err(|_| CmdError::new("IOERR error or timeout connecting to the client"))?
         }
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(timeout_ms)));

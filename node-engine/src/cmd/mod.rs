@@ -149,17 +149,7 @@ pub struct CommandSpec {
 
 impl CommandSpec {
     pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Self {
-        CommandSpec {
-            name,
-            arity,
-            flags,
-            first_key: keys.0,
-            last_key: keys.1,
-            step: keys.2,
-            handler,
-            keys: None,
-            categories: &[],
-        }
+        CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler, keys: None, categories: &[] }
     }
     pub const fn with_keys(mut self, f: KeysFn) -> Self {
         self.keys = Some(f);
@@ -176,16 +166,9 @@ impl CommandSpec {
         if self.first_key <= 0 {
             return Vec::new();
         }
-        let last = if self.last_key < 0 {
-            argv.len() as i32 + self.last_key
-        } else {
-            self.last_key
-        };
+        let last = if self.last_key < 0 { argv.len() as i32 + self.last_key } else { self.last_key };
         let step = self.step.max(1) as usize;
-        (self.first_key as usize..=last.max(0) as usize)
-            .step_by(step)
-            .filter(|&i| i < argv.len())
-            .collect()
+        (self.first_key as usize..=last.max(0) as usize).step_by(step).filter(|&i| i < argv.len()).collect()
     }
     pub fn arity_ok(&self, argc: usize) -> bool {
         if self.arity >= 0 {

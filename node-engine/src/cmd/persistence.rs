@@ -21,9 +21,7 @@ fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
             ctx.reply().ok();
             Ok(())
         }
-        Err(PersistError::ChildBusy) => {
-            Err(CmdError::new("ERR Background save already in progress"))
-        }
+        Err(PersistError::ChildBusy) => Err(CmdError::new("ERR Background save already in progress")),
         Err(_) => Err(CmdError::new("ERR")),
     }
 }
@@ -35,13 +33,9 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(_) => return Err(CmdError::syntax()),
     };
     match persistence::bgsave(ctx.node, schedule) {
-        Ok(BgStart::Started) | Ok(BgStart::DoneInline) => {
-            ctx.reply().simple("Background saving started")
-        }
+        Ok(BgStart::Started) | Ok(BgStart::DoneInline) => ctx.reply().simple("Background saving started"),
         Ok(BgStart::Scheduled) => ctx.reply().simple("Background saving scheduled"),
-        Err(PersistError::ChildBusy) => {
-            return Err(CmdError::new("ERR Background save already in progress"))
-        }
+        Err(PersistError::ChildBusy) => return Err(CmdError::new("ERR Background save already in progress")),
         Err(PersistError::Aof(msg)) => return Err(CmdError::new(format!("ERR {msg}"))),
         Err(e) => return Err(CmdError::new(format!("ERR {e}"))),
     }
@@ -50,13 +44,8 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let p = &ctx.node.persistence;
-    if matches!(
-        p.child.as_ref().map(|c| &c.kind),
-        Some(persistence::ChildKind::AofRewrite { .. })
-    ) {
-        return Err(CmdError::new(
-            "ERR Background append only file rewriting already in progress",
-        ));
+    if matches!(p.child.as_ref().map(|c| &c.kind), Some(persistence::ChildKind::AofRewrite { .. })) {
+        return Err(CmdError::new("ERR Background append only file rewriting already in progress"));
     }
     if p.aof.is_none() {
         // Redis rewrites even with appendonly off; we keep no AOF then, so there is nothing to do.
@@ -64,14 +53,12 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     }
     if p.child.is_some() {
         ctx.node.persistence.aof_rewrite_scheduled = true;
-        ctx.reply()
-            .simple("Background append only file rewriting scheduled");
+        ctx.reply().simple("Background append only file rewriting scheduled");
         return Ok(());
     }
     match persistence::aof::start_rewrite(ctx.node) {
         Ok(()) => {
-            ctx.reply()
-                .simple("Background append only file rewriting started");
+            ctx.reply().simple("Background append only file rewriting started");
             Ok(())
         }
         Err(e) => Err(CmdError::new(format!("ERR {e}"))),
@@ -81,10 +68,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn dump_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let opts = rdb::EncodeOptions::from_config(&ctx.node.config);
-    let payload = ctx
-        .db()
-        .get(argv[1], now)
-        .map(|e| dump::dump_value(&e.value, &opts));
+    let payload = ctx.db().get(argv[1], now).map(|e| dump::dump_value(&e.value, &opts));
     match payload {
         Some(p) => ctx.reply().bulk(&p),
         None => ctx.reply().null(),
@@ -116,9 +100,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else if is(a, "freq") && i + 1 < argv.len() && idle.is_none() {
             let v = parse_i64(argv[i + 1])?;
             if !(0..=255).contains(&v) {
-                return Err(CmdError::new(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
-                ));
+                return Err(CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255"));
             }
             freq = Some(v);
             i += 1;

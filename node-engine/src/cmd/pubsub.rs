@@ -187,7 +187,10 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let n = pats.len() as i64;
         ctx.reply().int(n);
     } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.", String::from_utf8_lossy(sub))));
+        return Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(sub)
+        )));
     }
     Ok(())
 }

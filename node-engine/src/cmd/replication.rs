@@ -76,7 +76,8 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
     node.repl.backlog_active = true;
     let id = String::from_utf8_lossy(requested_id).into_owned();
     let same_history = id == node.repl.replid || (id == node.repl.replid2 && requested_offset <= node.repl.second_offset);
-    let partial = if same_history && requested_offset > 0 { node.repl.backlog.since(requested_offset as u64, node.repl.offset) } else { None };
+    let partial =
+        if same_history && requested_offset > 0 { node.repl.backlog.since(requested_offset as u64, node.repl.offset) } else { None };
     let r = &mut ctx.client.reply;
     match partial {
         Some(bytes) => {
@@ -107,7 +108,12 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
     if let Some(c) = node.clients.get_mut(&ctx.client.id) {
         c.flags = "S".into();
     }
-    tracing::info!("replica {}:{} attached ({})", ctx.client.addr.ip(), ctx.client.repl_listening_port, if ctx.client.reply.buf.starts_with(b"+CONTINUE") { "partial resync" } else { "full resync" });
+    tracing::info!(
+        "replica {}:{} attached ({})",
+        ctx.client.addr.ip(),
+        ctx.client.repl_listening_port,
+        if ctx.client.reply.buf.starts_with(b"+CONTINUE") { "partial resync" } else { "full resync" }
+    );
     Ok(())
 }
 
@@ -129,7 +135,13 @@ fn role(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
             r.bulk(b"slave");
             r.bulk(host.as_bytes());
             r.int(*port as i64);
-            r.bulk(if node.repl.link_up { b"connected" as &[u8] } else if node.repl.sync_in_progress { b"sync" } else { b"connect" });
+            r.bulk(if node.repl.link_up {
+                b"connected" as &[u8]
+            } else if node.repl.sync_in_progress {
+                b"sync"
+            } else {
+                b"connect"
+            });
             r.int(node.repl.offset as i64);
         }
         None => {

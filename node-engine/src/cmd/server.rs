@@ -189,9 +189,12 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let name = String::from_utf8_lossy(pair[0]).into_owned();
             let value = String::from_utf8_lossy(pair[1]).into_owned();
             if IMMUTABLE.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")));
+                return Err(CmdError::new(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                )));
             }
-            next.set_checked(&name, &value).map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
+            next.set_checked(&name, &value)
+                .map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
         }
         ctx.node.config = next;
         ctx.reply().ok();
@@ -204,22 +207,46 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::new("ERR The server is running without a config file"));
         };
         let text = ctx.node.config.to_conf_text();
-        crate::server::fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
+        crate::server::fsutil::write_atomic(&path, text.as_bytes())
+            .map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
         ctx.reply().ok();
     } else if is(sub, "help") {
-        let lines = ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"];
+        let lines = [
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "SET <directive> <value>",
+            "RESETSTAT",
+            "REWRITE",
+            "HELP",
+        ];
         ctx.reply().array(lines.len());
         for l in lines {
             ctx.reply().simple(l);
         }
     } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.", String::from_utf8_lossy(sub))));
+        return Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
     }
     Ok(())
 }
 
 /// Directives Redis refuses to change at runtime.
-const IMMUTABLE: &[&str] = &["port", "bind", "cluster-enabled", "cluster-config-file", "cluster-port", "databases", "daemonize", "pidfile", "logfile", "unixsocket", "supervised", "io-threads"];
+const IMMUTABLE: &[&str] = &[
+    "port",
+    "bind",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-port",
+    "databases",
+    "daemonize",
+    "pidfile",
+    "logfile",
+    "unixsocket",
+    "supervised",
+    "io-threads",
+];
 
 fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
     r.array(10);
@@ -238,7 +265,7 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
         r.simple(cat);
     }
     r.set(0); // tips
-    // key specs: one range spec when keys are positional, as Redis describes them.
+              // key specs: one range spec when keys are positional, as Redis describes them.
     if c.first_key > 0 {
         r.array(1);
         r.map(3);
@@ -332,7 +359,10 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             r.bulk(rest[p]);
         }
     } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.", String::from_utf8_lossy(sub))));
+        return Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(sub)
+        )));
     }
     Ok(())
 }
@@ -361,7 +391,11 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 if n < -1 {
                     return Err(CmdError::new("ERR count should be greater than or equal to -1"));
                 }
-                if n == -1 { usize::MAX } else { n as usize }
+                if n == -1 {
+                    usize::MAX
+                } else {
+                    n as usize
+                }
             }
             None => 10,
         };
@@ -390,7 +424,10 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().array(1);
         ctx.reply().simple("SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are: GET [<count>], LEN, RESET, HELP");
     } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.", String::from_utf8_lossy(sub))));
+        return Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
     }
     Ok(())
 }
@@ -418,10 +455,17 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let Some(e) = ctx.db().get(argv[2], now).cloned() else {
             return Err(CmdError::no_such_key());
         };
-        let line = format!("Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0", e.value.encoding(), e.value.approx_size());
+        let line = format!(
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+            e.value.encoding(),
+            e.value.approx_size()
+        );
         ctx.reply().simple(&line);
     } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", String::from_utf8_lossy(sub))));
+        return Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
     }
     Ok(())
 }
@@ -465,7 +509,10 @@ fn memory(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         r.bulk(b"total.allocated");
         r.int(rss as i64);
     } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.", String::from_utf8_lossy(sub))));
+        return Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
+            String::from_utf8_lossy(sub)
+        )));
     }
     Ok(())
 }

@@ -52,11 +52,7 @@ fn remove_member(s: &mut SetValue, m: &[u8]) -> bool {
 
 fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let set = match &mut ctx
-        .db()
-        .get_or_insert_with(argv[1], now, || Value::Set(Box::default()))
-        .value
-    {
+    let set = match &mut ctx.db().get_or_insert_with(argv[1], now, || Value::Set(Box::default())).value {
         Value::Set(s) => s,
         _ => return Err(CmdError::wrong_type()),
     };
@@ -215,10 +211,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 {
         return Err(CmdError::syntax());
     }
-    let count = argv
-        .get(2)
-        .map(|a| parse_rand_count(a, false))
-        .transpose()?;
+    let count = argv.get(2).map(|a| parse_rand_count(a, false)).transpose()?;
     let now = ctx.now();
     let i = ctx.client.db;
     let set = read(&mut ctx.node.dbs[i], argv[1], now)?;
@@ -351,18 +344,14 @@ fn sdiffstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 /// Parses `numkeys key... [LIMIT n]` shared by SINTERCARD and ZINTERCARD:
 /// returns (keys, limit with 0 = none).
-pub(crate) fn parse_numkeys_limit<'a>(
-    argv: &[&'a [u8]],
-) -> Result<(Vec<&'a [u8]>, usize), CmdError> {
+pub(crate) fn parse_numkeys_limit<'a>(argv: &[&'a [u8]]) -> Result<(Vec<&'a [u8]>, usize), CmdError> {
     let n = args::parse_i64(argv[1])?;
     if n <= 0 {
         return Err(CmdError::new("ERR numkeys should be greater than 0"));
     }
     let n = n as usize;
     if n > argv.len() - 2 {
-        return Err(CmdError::new(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(CmdError::new("ERR Number of keys can't be greater than number of args"));
     }
     let keys = argv[2..2 + n].to_vec();
     let mut limit = 0;
@@ -386,11 +375,7 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (keys, limit) = parse_numkeys_limit(argv)?;
     let now = ctx.now();
     let out = combine(ctx.db(), &keys, now, Op::Inter)?;
-    let n = if limit > 0 {
-        out.len().min(limit)
-    } else {
-        out.len()
-    };
+    let n = if limit > 0 { out.len().min(limit) } else { out.len() };
     ctx.reply().int(n as i64);
     Ok(())
 }
@@ -416,10 +401,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         remove_member(s, m);
     }
     db.remove_if_empty(src);
-    if let Value::Set(d) = &mut db
-        .get_or_insert_with(dst, now, || Value::Set(Box::default()))
-        .value
-    {
+    if let Value::Set(d) = &mut db.get_or_insert_with(dst, now, || Value::Set(Box::default())).value {
         d.insert(m.into());
     }
     ctx.dirty(1);
@@ -441,10 +423,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let (next, range) = scan_positions(s.len(), cursor, o.count);
-    let items: Vec<&Key> = range
-        .filter_map(|idx| s.get_index(idx))
-        .filter(|m| o.pattern.is_none_or(|p| glob_match(p, m, false)))
-        .collect();
+    let items: Vec<&Key> = range.filter_map(|idx| s.get_index(idx)).filter(|m| o.pattern.is_none_or(|p| glob_match(p, m, false))).collect();
     r.array(2);
     r.bulk(next.to_string().as_bytes());
     r.array(items.len());

@@ -112,11 +112,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         i += 1;
     }
     let key = argv[1];
-    let old: Option<Option<Key>> = if get_old {
-        Some(read_str(ctx, key)?.map(Into::into))
-    } else {
-        None
-    };
+    let old: Option<Option<Key>> = if get_old { Some(read_str(ctx, key)?.map(Into::into)) } else { None };
     let exists = match &old {
         Some(o) => o.is_some() || ctx.db().contains(key, now),
         None => (nx || xx) && ctx.db().contains(key, now),

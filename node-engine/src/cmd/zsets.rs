@@ -28,42 +28,21 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, (1, 2, 1), zrangestore),
     CommandSpec::new("zrevrange", -4, READONLY, (1, 1, 1), zrevrange),
     CommandSpec::new("zrangebyscore", -4, READONLY, (1, 1, 1), zrangebyscore),
-    CommandSpec::new(
-        "zrevrangebyscore",
-        -4,
-        READONLY,
-        (1, 1, 1),
-        zrevrangebyscore,
-    ),
+    CommandSpec::new("zrevrangebyscore", -4, READONLY, (1, 1, 1), zrevrangebyscore),
     CommandSpec::new("zrangebylex", -4, READONLY, (1, 1, 1), zrangebylex),
     CommandSpec::new("zrevrangebylex", -4, READONLY, (1, 1, 1), zrevrangebylex),
     CommandSpec::new("zrank", 3, READONLY | FAST, (1, 1, 1), zrank),
     CommandSpec::new("zrevrank", 3, READONLY | FAST, (1, 1, 1), zrevrank),
     CommandSpec::new("zpopmin", -2, WRITE | FAST, (1, 1, 1), zpopmin),
     CommandSpec::new("zpopmax", -2, WRITE | FAST, (1, 1, 1), zpopmax),
-    CommandSpec::new(
-        "bzpopmin",
-        -3,
-        WRITE | NOSCRIPT | FAST | BLOCKING,
-        (1, -2, 1),
-        bzpopmin,
-    ),
-    CommandSpec::new(
-        "bzpopmax",
-        -3,
-        WRITE | NOSCRIPT | FAST | BLOCKING,
-        (1, -2, 1),
-        bzpopmax,
-    ),
+    CommandSpec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, (1, -2, 1), bzpopmin),
+    CommandSpec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, (1, -2, 1), bzpopmax),
     CommandSpec::new("zremrangebyrank", 4, WRITE, (1, 1, 1), zremrangebyrank),
     CommandSpec::new("zremrangebyscore", 4, WRITE, (1, 1, 1), zremrangebyscore),
     CommandSpec::new("zremrangebylex", 4, WRITE, (1, 1, 1), zremrangebylex),
-    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, (1, 1, 1), zunionstore)
-        .with_keys(keys_store_numkeys),
-    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, (1, 1, 1), zinterstore)
-        .with_keys(keys_store_numkeys),
-    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, (1, 1, 1), zdiffstore)
-        .with_keys(keys_store_numkeys),
+    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, (1, 1, 1), zunionstore).with_keys(keys_store_numkeys),
+    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, (1, 1, 1), zinterstore).with_keys(keys_store_numkeys),
+    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, (1, 1, 1), zdiffstore).with_keys(keys_store_numkeys),
     CommandSpec::new("zunion", -3, READONLY, (1, 1, 1), zunion).with_keys(keys_numkeys_at1),
     CommandSpec::new("zinter", -3, READONLY, (1, 1, 1), zinter).with_keys(keys_numkeys_at1),
     CommandSpec::new("zdiff", -3, READONLY, (1, 1, 1), zdiff).with_keys(keys_numkeys_at1),
@@ -95,12 +74,7 @@ fn nan_error() -> CmdError {
 }
 
 /// Writes `n` (member, score) items: flat in RESP2, [member, double] pairs in RESP3.
-fn write_items<'a>(
-    r: &mut ReplyBuf,
-    n: usize,
-    withscores: bool,
-    items: impl Iterator<Item = (&'a Key, f64)>,
-) {
+fn write_items<'a>(r: &mut ReplyBuf, n: usize, withscores: bool, items: impl Iterator<Item = (&'a Key, f64)>) {
     if withscores && !r.resp3 {
         r.array(n * 2);
     } else {
@@ -144,9 +118,7 @@ fn parse_lex(arg: &[u8]) -> Result<Lex<'_>, CmdError> {
 fn parse_score_bound(arg: &[u8]) -> Result<(f64, bool), CmdError> {
     let err = || CmdError::new("ERR min or max is not a float");
     match arg.first() {
-        Some(b'(') => parse_float_opt(&arg[1..])
-            .map(|v| (v, true))
-            .ok_or_else(err),
+        Some(b'(') => parse_float_opt(&arg[1..]).map(|v| (v, true)).ok_or_else(err),
         _ => parse_float_opt(arg).map(|v| (v, false)).ok_or_else(err),
     }
 }
@@ -155,16 +127,8 @@ fn parse_score_bound(arg: &[u8]) -> Result<(f64, bool), CmdError> {
 #[derive(Clone, Copy)]
 enum Bounds<'a> {
     Rank(i64, i64),
-    Score {
-        min: f64,
-        min_ex: bool,
-        max: f64,
-        max_ex: bool,
-    },
-    Lex {
-        min: Lex<'a>,
-        max: Lex<'a>,
-    },
+    Score { min: f64, min_ex: bool, max: f64, max_ex: bool },
+    Lex { min: Lex<'a>, max: Lex<'a> },
 }
 
 impl<'a> Bounds<'a> {
@@ -172,18 +136,10 @@ impl<'a> Bounds<'a> {
     fn score(lo: &[u8], hi: &[u8]) -> Result<Self, CmdError> {
         let (min, min_ex) = parse_score_bound(lo)?;
         let (max, max_ex) = parse_score_bound(hi)?;
-        Ok(Bounds::Score {
-            min,
-            min_ex,
-            max,
-            max_ex,
-        })
+        Ok(Bounds::Score { min, min_ex, max, max_ex })
     }
     fn lex(lo: &'a [u8], hi: &'a [u8]) -> Result<Self, CmdError> {
-        Ok(Bounds::Lex {
-            min: parse_lex(lo)?,
-            max: parse_lex(hi)?,
-        })
+        Ok(Bounds::Lex { min: parse_lex(lo)?, max: parse_lex(hi)? })
     }
 
     /// The ascending ranks `[lo, hi)` the range covers in `z`.
@@ -193,12 +149,7 @@ impl<'a> Bounds<'a> {
                 Some((s, e)) => (s, e + 1),
                 None => (0, 0),
             },
-            Bounds::Score {
-                min,
-                min_ex,
-                max,
-                max_ex,
-            } => {
+            Bounds::Score { min, min_ex, max, max_ex } => {
                 if min > max || (min == max && (min_ex || max_ex)) {
                     return (0, 0);
                 }
@@ -285,12 +236,7 @@ enum RangeForm {
 }
 
 /// Parses `start stop [options]` at `argv[at..]` for every range command.
-fn parse_range<'a>(
-    argv: &[&'a [u8]],
-    at: usize,
-    form: RangeForm,
-    allow_withscores: bool,
-) -> Result<RangeQuery<'a>, CmdError> {
+fn parse_range<'a>(argv: &[&'a [u8]], at: usize, form: RangeForm, allow_withscores: bool) -> Result<RangeQuery<'a>, CmdError> {
     let (a, b) = (argv[at], argv[at + 1]);
     let mut withscores = false;
     let mut limit = None;
@@ -330,21 +276,13 @@ fn parse_range<'a>(
         }
     };
     if limit.is_some() && !kind_score && !kind_lex {
-        return Err(CmdError::new(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
+        return Err(CmdError::new("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
     }
     if withscores && kind_lex {
-        return Err(CmdError::new(
-            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
-        ));
+        return Err(CmdError::new("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
     }
     // REV score/lex forms take `max min`.
-    let (lo, hi) = if rev && (kind_score || kind_lex) {
-        (b, a)
-    } else {
-        (a, b)
-    };
+    let (lo, hi) = if rev && (kind_score || kind_lex) { (b, a) } else { (a, b) };
     let bounds = if kind_score {
         Bounds::score(lo, hi)?
     } else if kind_lex {
@@ -352,12 +290,7 @@ fn parse_range<'a>(
     } else {
         Bounds::Rank(parse_i64(a)?, parse_i64(b)?)
     };
-    Ok(RangeQuery {
-        bounds,
-        rev,
-        limit,
-        withscores,
-    })
+    Ok(RangeQuery { bounds, rev, limit, withscores })
 }
 
 fn range_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]], form: RangeForm) -> CmdResult {
@@ -428,8 +361,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 // ---------------------------------------------------------------- writes
 
 fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
-        (false, false, false, false, false, false);
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
     let mut i = 2;
     while i < argv.len() {
         let a = argv[i];
@@ -455,19 +387,13 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::syntax());
     }
     if nx && xx {
-        return Err(CmdError::new(
-            "ERR XX and NX options at the same time are not compatible",
-        ));
+        return Err(CmdError::new("ERR XX and NX options at the same time are not compatible"));
     }
     if (nx && (gt || lt)) || (gt && lt) {
-        return Err(CmdError::new(
-            "ERR GT, LT, and/or NX options at the same time are not compatible",
-        ));
+        return Err(CmdError::new("ERR GT, LT, and/or NX options at the same time are not compatible"));
     }
     if incr && pairs.len() > 2 {
-        return Err(CmdError::new(
-            "ERR INCR option supports a single increment-element pair",
-        ));
+        return Err(CmdError::new("ERR INCR option supports a single increment-element pair"));
     }
     // All scores are validated before anything changes.
     let mut scores: Vec<f64> = Vec::with_capacity(pairs.len() / 2);
@@ -487,10 +413,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
             return Ok(());
         }
-        None => match &mut db
-            .get_or_insert_with(argv[1], now, || Value::ZSet(Box::default()))
-            .value
-        {
+        None => match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Box::default())).value {
             Value::ZSet(z) => z,
             _ => return Err(CmdError::wrong_type()),
         },
@@ -547,10 +470,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let by = parse_f64(argv[2])?;
     let now = ctx.now();
     let db = ctx.db();
-    let z = match &mut db
-        .get_or_insert_with(argv[1], now, || Value::ZSet(Box::default()))
-        .value
-    {
+    let z = match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Box::default())).value {
         Value::ZSet(z) => z,
         _ => return Err(CmdError::wrong_type()),
     };
@@ -636,10 +556,7 @@ fn zlexcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], rev: bool) -> CmdResult {
     let now = ctx.now();
-    let rank = read(ctx.db(), argv[1], now)?.and_then(|z| {
-        z.rank(argv[2])
-            .map(|r| if rev { z.len() - 1 - r } else { r })
-    });
+    let rank = read(ctx.db(), argv[1], now)?.and_then(|z| z.rank(argv[2]).map(|r| if rev { z.len() - 1 - r } else { r }));
     match rank {
         Some(r) => ctx.reply().int(r as i64),
         None => ctx.reply().null(),
@@ -820,38 +737,24 @@ struct SetOpArgs<'a> {
     withscores: bool,
 }
 
-fn parse_setop<'a>(
-    argv: &[&'a [u8]],
-    at: usize,
-    op: SetOp,
-    store: bool,
-    name: &str,
-) -> Result<SetOpArgs<'a>, CmdError> {
+fn parse_setop<'a>(argv: &[&'a [u8]], at: usize, op: SetOp, store: bool, name: &str) -> Result<SetOpArgs<'a>, CmdError> {
     let n = parse_i64(argv[at])?;
     if n < 1 {
-        return Err(CmdError::new(format!(
-            "ERR at least 1 input key is needed for '{name}' command"
-        )));
+        return Err(CmdError::new(format!("ERR at least 1 input key is needed for '{name}' command")));
     }
     let n = n as usize;
     if n > argv.len() - at - 1 {
         return Err(CmdError::syntax());
     }
     let keys = argv[at + 1..at + 1 + n].to_vec();
-    let mut a = SetOpArgs {
-        keys,
-        weights: vec![1.0; n],
-        agg: Aggregate::Sum,
-        withscores: false,
-    };
+    let mut a = SetOpArgs { keys, weights: vec![1.0; n], agg: Aggregate::Sum, withscores: false };
     let mut i = at + 1 + n;
     while i < argv.len() {
         let o = argv[i];
         let left = argv.len() - i - 1;
         if op != SetOp::Diff && is(o, "weights") && left >= n {
             for j in 0..n {
-                a.weights[j] = parse_float_opt(argv[i + 1 + j])
-                    .ok_or_else(|| CmdError::new("ERR weight value is not a float"))?;
+                a.weights[j] = parse_float_opt(argv[i + 1 + j]).ok_or_else(|| CmdError::new("ERR weight value is not a float"))?;
             }
             i += n;
         } else if op != SetOp::Diff && is(o, "aggregate") && left >= 1 {
@@ -885,11 +788,7 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
             Some(_) => return Err(CmdError::wrong_type()),
         }
     }
-    let sources: Vec<Vec<(&Key, f64)>> = a
-        .keys
-        .iter()
-        .map(|k| source_items(db.peek(k).map(|e| &e.value)))
-        .collect();
+    let sources: Vec<Vec<(&Key, f64)>> = a.keys.iter().map(|k| source_items(db.peek(k).map(|e| &e.value))).collect();
     let weighted = |s: f64, w: f64| {
         let v = s * w;
         if v.is_nan() {
@@ -923,13 +822,8 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
             if sources.iter().any(Vec::is_empty) {
                 return Ok(out);
             }
-            let lookups: Vec<HashMap<&Key, f64, ahash::RandomState>> = sources
-                .iter()
-                .map(|s| s.iter().copied().collect())
-                .collect();
-            let smallest = (0..sources.len())
-                .min_by_key(|&i| sources[i].len())
-                .unwrap_or(0);
+            let lookups: Vec<HashMap<&Key, f64, ahash::RandomState>> = sources.iter().map(|s| s.iter().copied().collect()).collect();
+            let smallest = (0..sources.len()).min_by_key(|&i| sources[i].len()).unwrap_or(0);
             'members: for &(m, _) in &sources[smallest] {
                 let mut score: Option<f64> = None;
                 for (j, l) in lookups.iter().enumerate() {
@@ -946,10 +840,7 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
             }
         }
         SetOp::Diff => {
-            let others: Vec<HashMap<&Key, f64, ahash::RandomState>> = sources[1..]
-                .iter()
-                .map(|s| s.iter().copied().collect())
-                .collect();
+            let others: Vec<HashMap<&Key, f64, ahash::RandomState>> = sources[1..].iter().map(|s| s.iter().copied().collect()).collect();
             for &(m, s) in &sources[0] {
                 if !others.iter().any(|o| o.contains_key(m)) {
                     out.insert(m, s);
@@ -997,19 +888,10 @@ fn zdiff(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn zintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (keys, limit) = parse_numkeys_limit(argv)?;
-    let a = SetOpArgs {
-        weights: vec![1.0; keys.len()],
-        keys,
-        agg: Aggregate::Sum,
-        withscores: false,
-    };
+    let a = SetOpArgs { weights: vec![1.0; keys.len()], keys, agg: Aggregate::Sum, withscores: false };
     let now = ctx.now();
     let out = compute_setop(ctx.db(), &a, SetOp::Inter, now)?;
-    let n = if limit > 0 {
-        out.len().min(limit)
-    } else {
-        out.len()
-    };
+    let n = if limit > 0 { out.len().min(limit) } else { out.len() };
     ctx.reply().int(n as i64);
     Ok(())
 }
@@ -1025,13 +907,8 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let i = ctx.client.db;
     let z = read(&mut ctx.node.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
-    let items: Vec<(&Key, f64)> = z
-        .map(|z| {
-            z.iter()
-                .filter(|(m, _)| o.pattern.is_none_or(|p| glob_match(p, m, false)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let items: Vec<(&Key, f64)> =
+        z.map(|z| z.iter().filter(|(m, _)| o.pattern.is_none_or(|p| glob_match(p, m, false))).collect()).unwrap_or_default();
     r.array(2);
     r.bulk(b"0");
     r.array(items.len() * 2);
@@ -1059,10 +936,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let z = read(&mut ctx.node.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     let Some(((count, repeats), ws)) = parsed else {
-        match z
-            .filter(|z| !z.is_empty())
-            .and_then(|z| z.nth(rand::Rng::gen_range(&mut rand::thread_rng(), 0..z.len())))
-        {
+        match z.filter(|z| !z.is_empty()).and_then(|z| z.nth(rand::Rng::gen_range(&mut rand::thread_rng(), 0..z.len()))) {
             Some((m, _)) => r.bulk(m),
             None => r.null(),
         }

@@ -150,13 +150,7 @@ impl Db {
         self.expire_if_needed(t, key, now);
         let table = &mut self.tables[t];
         if !table.contains_key(key) {
-            table.insert(
-                key.into(),
-                Entry {
-                    value: make(),
-                    expire_at: 0,
-                },
-            );
+            table.insert(key.into(), Entry { value: make(), expire_at: 0 });
             self.len += 1;
         }
         let table = &mut self.tables[t];
@@ -300,7 +294,13 @@ impl Db {
 
     /// Number of keys in one hash slot (cluster mode).
     pub fn count_in_slot(&self, slot: u16) -> usize {
-        self.tables.get(slot as usize).map_or(0, |t| if self.tables.len() == 1 { t.keys().filter(|k| key_slot(k) == slot).count() } else { t.len() })
+        self.tables.get(slot as usize).map_or(0, |t| {
+            if self.tables.len() == 1 {
+                t.keys().filter(|k| key_slot(k) == slot).count()
+            } else {
+                t.len()
+            }
+        })
     }
 
     /// Up to `count` keys of one hash slot.

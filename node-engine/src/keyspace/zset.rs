@@ -62,15 +62,9 @@ impl ZSet {
         }
         let ci = self
             .chunks
-            .partition_point(|c| {
-                c.back()
-                    .is_some_and(|last| cmp_item(last, score, member) == Ordering::Less)
-            })
+            .partition_point(|c| c.back().is_some_and(|last| cmp_item(last, score, member) == Ordering::Less))
             .min(self.chunks.len() - 1);
-        (
-            ci,
-            self.chunks[ci].binary_search_by(|it| cmp_item(it, score, member)),
-        )
+        (ci, self.chunks[ci].binary_search_by(|it| cmp_item(it, score, member)))
     }
 
     fn index_insert(&mut self, score: f64, member: Key) {
@@ -106,9 +100,7 @@ impl ZSet {
             // Same score (incl. -0 vs 0 which order equal) keeps its place.
             if Score(old_score) != Score(score) || old_score.to_bits() != score.to_bits() {
                 *old = score;
-                let key = self
-                    .index_remove(old_score, member)
-                    .unwrap_or_else(|| member.into());
+                let key = self.index_remove(old_score, member).unwrap_or_else(|| member.into());
                 self.index_insert(score, key);
             }
             false
@@ -148,11 +140,7 @@ impl ZSet {
     /// Ascending iteration starting at `rank`.
     pub fn iter_from(&self, rank: usize) -> impl Iterator<Item = (&Key, f64)> + '_ {
         let (ci, off) = self.chunk_of_rank(rank).unwrap_or((self.chunks.len(), 0));
-        let head = self
-            .chunks
-            .get(ci)
-            .into_iter()
-            .flat_map(move |c| c.range(off..));
+        let head = self.chunks.get(ci).into_iter().flat_map(move |c| c.range(off..));
         let rest = self.chunks.get(ci + 1..).unwrap_or(&[]).iter().flatten();
         head.chain(rest).map(|(s, m)| (m, s.0))
     }
@@ -161,31 +149,17 @@ impl ZSet {
     pub fn iter_down_from(&self, rank: usize) -> impl Iterator<Item = (&Key, f64)> + '_ {
         let found = self.chunk_of_rank(rank);
         let (ci, off) = found.unwrap_or((0, 0));
-        let head = found
-            .and_then(|_| self.chunks.get(ci))
-            .into_iter()
-            .flat_map(move |c| c.range(..=off).rev());
-        let rest = if found.is_some() {
-            &self.chunks[..ci]
-        } else {
-            &[]
-        };
-        head.chain(rest.iter().rev().flat_map(|c| c.iter().rev()))
-            .map(|(s, m)| (m, s.0))
+        let head = found.and_then(|_| self.chunks.get(ci)).into_iter().flat_map(move |c| c.range(..=off).rev());
+        let rest = if found.is_some() { &self.chunks[..ci] } else { &[] };
+        head.chain(rest.iter().rev().flat_map(|c| c.iter().rev())).map(|(s, m)| (m, s.0))
     }
 
     /// Number of leading elements for which `before` holds; `before` must be
     /// true for a prefix of the order and false after it.
     pub fn count_while(&self, before: impl Fn(&Key, f64) -> bool) -> usize {
-        let ci = self
-            .chunks
-            .partition_point(|c| c.back().is_some_and(|(s, m)| before(m, s.0)));
+        let ci = self.chunks.partition_point(|c| c.back().is_some_and(|(s, m)| before(m, s.0)));
         let skipped: usize = self.chunks[..ci].iter().map(VecDeque::len).sum();
-        skipped
-            + self
-                .chunks
-                .get(ci)
-                .map_or(0, |c| c.partition_point(|(s, m)| before(m, s.0)))
+        skipped + self.chunks.get(ci).map_or(0, |c| c.partition_point(|(s, m)| before(m, s.0)))
     }
 
     /// 0-based rank in ascending order.
@@ -224,11 +198,7 @@ impl ZSet {
 
     /// Removes the members at ascending ranks `start..=end`; returns how many.
     pub fn remove_rank_range(&mut self, start: usize, end: usize) -> usize {
-        let victims: Vec<Key> = self
-            .iter_from(start)
-            .take(end + 1 - start)
-            .map(|(m, _)| m.clone())
-            .collect();
+        let victims: Vec<Key> = self.iter_from(start).take(end + 1 - start).map(|(m, _)| m.clone()).collect();
         for m in &victims {
             self.remove(m);
         }
@@ -262,26 +232,10 @@ mod tests {
             assert_eq!(z.nth(r).map(|(k, _)| k.clone()), Some(m.clone()));
         }
         let from: Vec<_> = z.iter_from(100).take(3).map(|(m, _)| m.clone()).collect();
-        assert_eq!(
-            from,
-            all[100..103]
-                .iter()
-                .map(|(m, _)| m.clone())
-                .collect::<Vec<_>>()
-        );
-        let down: Vec<_> = z
-            .iter_down_from(100)
-            .take(3)
-            .map(|(m, _)| m.clone())
-            .collect();
-        assert_eq!(
-            down,
-            vec![all[100].0.clone(), all[99].0.clone(), all[98].0.clone()]
-        );
-        assert_eq!(
-            z.count_while(|_, s| s < 0.0),
-            all.iter().filter(|(_, s)| *s < 0.0).count()
-        );
+        assert_eq!(from, all[100..103].iter().map(|(m, _)| m.clone()).collect::<Vec<_>>());
+        let down: Vec<_> = z.iter_down_from(100).take(3).map(|(m, _)| m.clone()).collect();
+        assert_eq!(down, vec![all[100].0.clone(), all[99].0.clone(), all[98].0.clone()]);
+        assert_eq!(z.count_while(|_, s| s < 0.0), all.iter().filter(|(_, s)| *s < 0.0).count());
         let first = z.pop_first().map(|(m, _)| m);
         assert_eq!(first, Some(all[0].0.clone()));
         assert_eq!(z.remove_rank_range(0, 9), 10);

@@ -69,8 +69,7 @@ impl Manifest {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let parts = crate::config::split_args(line)
-                .ok_or_else(|| format!("invalid manifest line {}", i + 1))?;
+            let parts = crate::config::split_args(line).ok_or_else(|| format!("invalid manifest line {}", i + 1))?;
             let (mut name, mut seq, mut ty) = (None, None, None);
             for kv in parts.chunks(2) {
                 if kv.len() != 2 {
@@ -141,14 +140,10 @@ pub struct AofState {
 
 impl AofState {
     fn has_pending(&self) -> bool {
-        !self.buf.is_empty()
-            || (self.policy == FsyncPolicy::Always
-                && self.sync.synced.get() < self.sync.written.get())
+        !self.buf.is_empty() || (self.policy == FsyncPolicy::Always && self.sync.synced.get() < self.sync.written.get())
     }
     pub fn write_ok(&self) -> bool {
-        self.write_ok
-            && !self.sync.fsync_failed.get()
-            && !self.everysec_failed.load(Ordering::Relaxed)
+        self.write_ok && !self.sync.fsync_failed.get() && !self.everysec_failed.load(Ordering::Relaxed)
     }
     pub fn current_size(&self) -> u64 {
         self.current_size
@@ -161,22 +156,16 @@ impl AofState {
     }
     fn write_manifest(&self) -> Result<(), PersistError> {
         let p = self.path(&format!("{}.manifest", self.prefix));
-        crate::server::fsutil::write_atomic(&p, self.manifest.render().as_bytes())
-            .map_err(|e| io_err(&p, e))
+        crate::server::fsutil::write_atomic(&p, self.manifest.render().as_bytes()).map_err(|e| io_err(&p, e))
     }
 }
 
 fn aof_dir(node: &Node) -> PathBuf {
-    node.config
-        .dir()
-        .join(node.config.get("appenddirname").unwrap_or("appendonlydir"))
+    node.config.dir().join(node.config.get("appenddirname").unwrap_or("appendonlydir"))
 }
 
 fn prefix(node: &Node) -> String {
-    node.config
-        .get("appendfilename")
-        .unwrap_or("appendonly.aof")
-        .to_string()
+    node.config.get("appendfilename").unwrap_or("appendonly.aof").to_string()
 }
 
 /// Appends one command in RESP to `out`.
@@ -202,10 +191,7 @@ pub fn feed_aof(node: &mut Node, items: &[(usize, Vec<Vec<u8>>)]) {
     };
     for (db, argv) in items {
         if aof.selected_db != Some(*db) {
-            encode_command(
-                &mut aof.buf,
-                &[b"SELECT".to_vec(), db.to_string().into_bytes()],
-            );
+            encode_command(&mut aof.buf, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
             aof.selected_db = Some(*db);
         }
         encode_command(&mut aof.buf, argv);
@@ -258,8 +244,7 @@ pub async fn wait_durable(shared: &crate::server::Shared) {
     let mut node = shared.node.borrow_mut();
     if let Some(aof) = node.persistence.aof.as_mut() {
         // Another client of this round may already have written (and synced) our part.
-        let done = aof.sync.written.get() >= target
-            && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
+        let done = aof.sync.written.get() >= target && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
         if !done {
             write_out(aof);
         }
@@ -330,11 +315,7 @@ pub fn cron(node: &mut Node) {
 }
 
 fn open_append(path: &Path) -> Result<File, PersistError> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| io_err(path, e))
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| io_err(path, e))
 }
 
 fn file_size(p: &Path) -> u64 {
@@ -348,29 +329,18 @@ pub fn load_or_create(node: &mut Node) -> Result<(), PersistError> {
     let prefix = prefix(node);
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let manifest = match std::fs::read_to_string(&manifest_path) {
-        Ok(t) => Some(
-            Manifest::parse(&t)
-                .map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?,
-        ),
+        Ok(t) => Some(Manifest::parse(&t).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&manifest_path, e)),
     };
     match manifest {
         Some(m) if m.base.is_some() || !m.incrs.is_empty() => {
             load_files(node, &dir, &m)?;
-            let size = m
-                .base
-                .iter()
-                .chain(m.incrs.iter())
-                .map(|f| file_size(&dir.join(&f.name)))
-                .sum();
+            let size = m.base.iter().chain(m.incrs.iter()).map(|f| file_size(&dir.join(&f.name))).sum();
             let mut m = m;
             if m.incrs.is_empty() {
                 let seq = m.base.as_ref().map_or(1, |b| b.seq);
-                m.incrs.push(ManifestFile {
-                    name: format!("{prefix}.{seq}.incr.aof"),
-                    seq,
-                });
+                m.incrs.push(ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq });
             }
             let last = m.incrs.last().map(|f| f.name.clone()).unwrap_or_default();
             let file = open_append(&dir.join(&last))?;
@@ -385,14 +355,7 @@ pub fn load_or_create(node: &mut Node) -> Result<(), PersistError> {
     Ok(())
 }
 
-fn install(
-    node: &mut Node,
-    dir: PathBuf,
-    prefix: String,
-    manifest: Manifest,
-    file: File,
-    size: u64,
-) -> Result<(), PersistError> {
+fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, file: File, size: u64) -> Result<(), PersistError> {
     let aof = AofState {
         dir,
         prefix,
@@ -424,26 +387,10 @@ fn install(
 fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     let manifest_path = dir.join(format!("{prefix}.manifest"));
-    let old = std::fs::read_to_string(&manifest_path)
-        .ok()
-        .and_then(|t| Manifest::parse(&t).ok())
-        .unwrap_or_default();
-    let seq = old
-        .base
-        .iter()
-        .chain(old.incrs.iter())
-        .map(|f| f.seq)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let base = ManifestFile {
-        name: format!("{prefix}.{seq}.base.rdb"),
-        seq,
-    };
-    let incr = ManifestFile {
-        name: format!("{prefix}.{seq}.incr.aof"),
-        seq,
-    };
+    let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
+    let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
+    let base = ManifestFile { name: format!("{prefix}.{seq}.base.rdb"), seq };
+    let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let base_path = dir.join(&base.name);
     let size = super::write_rdb_file(&node.dbs, &base_path, opts, true, None)?;
@@ -451,17 +398,7 @@ fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), Per
     // Start the incr file empty, then append to it.
     std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
     let file = open_append(&incr_path)?;
-    install(
-        node,
-        dir.clone(),
-        prefix,
-        Manifest {
-            base: Some(base),
-            incrs: vec![incr],
-        },
-        file,
-        size,
-    )?;
+    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size)?;
     for f in old.base.iter().chain(old.incrs.iter()) {
         let _ = std::fs::remove_file(dir.join(&f.name));
     }
@@ -481,10 +418,7 @@ pub fn apply_config_switch(node: &mut Node) {
             Err(e) => tracing::warn!("cannot enable the AOF: {e}"),
         }
     } else if !want && have {
-        if matches!(
-            node.persistence.child.as_ref().map(|c| &c.kind),
-            Some(ChildKind::AofRewrite { .. })
-        ) {
+        if matches!(node.persistence.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. })) {
             super::kill_child(node);
         }
         flush_and_sync(node);
@@ -500,31 +434,20 @@ fn load_files(node: &mut Node, dir: &Path, m: &Manifest) -> Result<(), PersistEr
     node.now_ms = unix_ms();
     let mut client = Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false);
     let truncated_ok = node.config.flag_named("aof-load-truncated");
-    let files: Vec<(&ManifestFile, bool)> = m
-        .base
-        .iter()
-        .map(|b| (b, true))
-        .chain(m.incrs.iter().map(|f| (f, false)))
-        .collect();
+    let files: Vec<(&ManifestFile, bool)> = m.base.iter().map(|b| (b, true)).chain(m.incrs.iter().map(|f| (f, false))).collect();
     let n = files.len();
     for (i, (f, is_base)) in files.into_iter().enumerate() {
         let path = dir.join(&f.name);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && i + 1 == n => {
-                continue
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && i + 1 == n => continue,
             Err(e) => return Err(io_err(&path, e)),
         };
         let mut start = 0;
         if data.starts_with(b"REDIS") {
             let now = node.now_ms;
-            let (_, end) = rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| {
-                PersistError::Rdb {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?;
+            let (_, end) = rdb::load_into(&data, &mut node.dbs, now, true)
+                .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
             start = end;
         }
         let last = i + 1 == n;
@@ -606,19 +529,10 @@ fn replay(node: &mut Node, client: &mut Client, data: &[u8], mut pos: usize) -> 
 
 fn run_one(node: &mut Node, client: &mut Client, argv: &[&[u8]], at: usize) -> Result<(), Replay> {
     let Some(cmd) = node.commands.lookup(argv[0]) else {
-        return Err(Replay::Bad(
-            at,
-            format!(
-                "Unknown command '{}' reading the append only file",
-                String::from_utf8_lossy(argv[0])
-            ),
-        ));
+        return Err(Replay::Bad(at, format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0]))));
     };
     if !cmd.arity_ok(argv.len()) {
-        return Err(Replay::Bad(
-            at,
-            format!("wrong number of arguments for '{}'", cmd.name),
-        ));
+        return Err(Replay::Bad(at, format!("wrong number of arguments for '{}'", cmd.name)));
     }
     crate::server::dispatch::call(node, client, cmd, argv);
     client.reply.buf.clear();
@@ -638,17 +552,13 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
     flush(aof);
     {
         let f = aof.sync.file.borrow().clone();
-        f.sync_data()
-            .map_err(|e| PersistError::Aof(format!("cannot fsync the AOF: {e}")))?;
+        f.sync_data().map_err(|e| PersistError::Aof(format!("cannot fsync the AOF: {e}")))?;
         aof.sync.synced.set(aof.sync.written.get());
     }
     let next_seq = aof.manifest.incrs.last().map_or(1, |f| f.seq + 1);
     let name = format!("{}.{next_seq}.incr.aof", aof.prefix);
     let file = open_append(&aof.path(&name))?;
-    aof.manifest.incrs.push(ManifestFile {
-        name,
-        seq: next_seq,
-    });
+    aof.manifest.incrs.push(ManifestFile { name, seq: next_seq });
     let keep_from = aof.manifest.incrs.len() - 1;
     aof.write_manifest()?;
     *aof.sync.file.borrow_mut() = Arc::new(file);
@@ -671,10 +581,7 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
             tracing::info!(pid, "background append only file rewriting started");
             node.persistence.child = Some(Child {
                 pid,
-                kind: ChildKind::AofRewrite {
-                    seq: base_seq,
-                    keep_from,
-                },
+                kind: ChildKind::AofRewrite { seq: base_seq, keep_from },
                 started: Instant::now(),
                 temp: pid_temp(pid as u32).with_extension("done"),
                 dirty_at_start: node.dirty,
@@ -684,13 +591,7 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
         None => {
             let temp = dir.join("temp-rewriteaof-fg.aof");
             let opts = rdb::EncodeOptions::from_config(&node.config);
-            super::write_rdb_file(
-                &node.dbs,
-                &temp,
-                opts,
-                true,
-                Some(&dir.join("temp-rewriteaof-fg.tmp")),
-            )?;
+            super::write_rdb_file(&node.dbs, &temp, opts, true, Some(&dir.join("temp-rewriteaof-fg.tmp")))?;
             finish_rewrite(node, &temp, base_seq, keep_from)
         }
     }
@@ -698,12 +599,7 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
 
 /// Installs a finished base: rename it, point the manifest at it and the
 /// incr files written since, delete the files it replaces.
-pub fn finish_rewrite(
-    node: &mut Node,
-    temp: &Path,
-    seq: u64,
-    keep_from: usize,
-) -> Result<(), PersistError> {
+pub fn finish_rewrite(node: &mut Node, temp: &Path, seq: u64, keep_from: usize) -> Result<(), PersistError> {
     let Some(aof) = node.persistence.aof.as_mut() else {
         let _ = std::fs::remove_file(temp);
         return Ok(());
@@ -718,13 +614,7 @@ pub fn finish_rewrite(
     for f in old_base.iter().chain(old_incrs.iter()) {
         let _ = std::fs::remove_file(aof.path(&f.name));
     }
-    let size = aof
-        .manifest
-        .base
-        .iter()
-        .chain(aof.manifest.incrs.iter())
-        .map(|f| file_size(&aof.path(&f.name)))
-        .sum();
+    let size = aof.manifest.base.iter().chain(aof.manifest.incrs.iter()).map(|f| file_size(&aof.path(&f.name))).sum();
     aof.base_size = size;
     aof.current_size = size;
     Ok(())
@@ -736,10 +626,7 @@ pub fn maybe_auto_rewrite(node: &mut Node) {
         return;
     };
     let perc = node.config.int_named("auto-aof-rewrite-percentage", 100);
-    let min = node
-        .config
-        .int_named("auto-aof-rewrite-min-size", 64 << 20)
-        .max(0) as u64;
+    let min = node.config.int_named("auto-aof-rewrite-min-size", 64 << 20).max(0) as u64;
     if perc <= 0 || aof.current_size < min {
         return;
     }

@@ -51,10 +51,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Value, DumpError> {
     let body = &payload[..payload.len() - 10];
     let mut r = Reader::new(body);
     let t = r.u8().map_err(|_| DumpError::BadData)?;
-    let v = r
-        .value(t)
-        .map_err(|_| DumpError::BadData)?
-        .ok_or(DumpError::BadData)?;
+    let v = r.value(t).map_err(|_| DumpError::BadData)?.ok_or(DumpError::BadData)?;
     if r.pos != body.len() {
         return Err(DumpError::BadData);
     }
@@ -76,10 +73,7 @@ mod tests {
             assert_eq!(dump_value(&back, &opts), p);
             let mut bad = p.clone();
             bad[0] ^= 1;
-            assert_eq!(
-                parse_payload(&bad).unwrap_err(),
-                DumpError::VersionOrChecksum
-            );
+            assert_eq!(parse_payload(&bad).unwrap_err(), DumpError::VersionOrChecksum);
         }
         // From redis-server 7.0.15: DUMP of "hello".
         let hello = b"\x00\x05hello\x0a\x00cr\xdfve4 \x0a";
@@ -88,9 +82,6 @@ mod tests {
         } else {
             panic!("redis payload refused");
         }
-        assert_eq!(
-            dump_value(&Value::Str(b"hello".to_vec().into()), &opts),
-            hello.to_vec()
-        );
+        assert_eq!(dump_value(&Value::Str(b"hello".to_vec().into()), &opts), hello.to_vec());
     }
 }

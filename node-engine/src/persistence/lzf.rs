@@ -145,9 +145,7 @@ mod tests {
             b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
             b"hello world hello world hello world hello world!".to_vec(),
             (0..20000u32).map(|i| (i % 97) as u8).collect(),
-            (0..5000u32)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect(),
+            (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
         ];
         for s in samples {
             if compress(&s, &mut out, &mut table) {

@@ -22,15 +22,9 @@ use std::time::Instant;
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("Bad file format reading {path}: {source}")]
-    Rdb {
-        path: String,
-        source: rdb::DecodeError,
-    },
+    Rdb { path: String, source: rdb::DecodeError },
     #[error("{0}")]
     Aof(String),
     #[error("Background save already in progress")]
@@ -38,10 +32,7 @@ pub enum PersistError {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> PersistError {
-    PersistError::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    PersistError::Io { path: path.display().to_string(), source }
 }
 
 /// What the forked child is producing.
@@ -109,17 +100,8 @@ pub fn rdb_path(cfg: &NodeConfig) -> PathBuf {
 
 /// Writes an RDB of `dbs` to `path` through `<dir>/temp-<pid>.rdb`: write, fsync,
 /// rename, fsync the directory, so a crash leaves the old file or the new one.
-pub fn write_rdb_file(
-    dbs: &[Db],
-    path: &Path,
-    opts: rdb::EncodeOptions,
-    aof_base: bool,
-    temp: Option<&Path>,
-) -> Result<u64, PersistError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+pub fn write_rdb_file(dbs: &[Db], path: &Path, opts: rdb::EncodeOptions, aof_base: bool, temp: Option<&Path>) -> Result<u64, PersistError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let own_temp;
     let tmp = match temp {
         Some(t) => t,
@@ -232,10 +214,7 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
     }
     let path = rdb_path(&node.config);
     let opts = rdb::EncodeOptions::from_config(&node.config);
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
     let dbs: &[Db] = &node.dbs;
     let child = fork_child(
@@ -247,11 +226,7 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
     );
     match child {
         Some(pid) => {
-            tracing::info!(
-                pid,
-                fork_usec = node.persistence.latest_fork_usec,
-                "background saving started"
-            );
+            tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
             node.persistence.child = Some(Child {
                 pid,
                 kind: ChildKind::Rdb,
@@ -357,8 +332,7 @@ pub fn cron(node: &mut Node) {
     }
     let since = now.saturating_sub(node.last_save_unix);
     // After a failed save, retry save points only every 5 seconds, like Redis.
-    let may_retry = node.persistence.last_bgsave_ok
-        || now.saturating_sub(node.persistence.last_bgsave_try_unix) >= 5;
+    let may_retry = node.persistence.last_bgsave_ok || now.saturating_sub(node.persistence.last_bgsave_try_unix) >= 5;
     if node.dirty > 0 && may_retry {
         for (secs, changes) in node.config.save_points() {
             if node.dirty >= changes && since >= secs {
@@ -375,9 +349,7 @@ pub fn cron(node: &mut Node) {
 
 /// Whether write commands must be refused (stop-writes-on-bgsave-error).
 pub fn writes_refused(node: &Node) -> bool {
-    !node.persistence.last_bgsave_ok
-        && node.config.flag_named("stop-writes-on-bgsave-error")
-        && !node.config.save_points().is_empty()
+    !node.persistence.last_bgsave_ok && node.config.flag_named("stop-writes-on-bgsave-error") && !node.config.save_points().is_empty()
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -387,21 +359,13 @@ pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 pub fn load_at_startup(node: &mut Node) -> Result<(), PersistError> {
     node.persistence.loading = true;
     let started = Instant::now();
-    let r = if node.config.flag_named("appendonly") {
-        aof::load_or_create(node)
-    } else {
-        load_rdb_file(node).map(|_| ())
-    };
+    let r = if node.config.flag_named("appendonly") { aof::load_or_create(node) } else { load_rdb_file(node).map(|_| ()) };
     node.persistence.loading = false;
     // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
     node.dirty = 0;
     if r.is_ok() {
         let keys: usize = node.dbs.iter().map(Db::len).sum();
-        tracing::info!(
-            keys,
-            ms = started.elapsed().as_millis() as u64,
-            "DB loaded from disk"
-        );
+        tracing::info!(keys, ms = started.elapsed().as_millis() as u64, "DB loaded from disk");
     }
     r
 }
@@ -416,10 +380,7 @@ pub fn load_rdb_file(node: &mut Node) -> Result<bool, PersistError> {
     };
     let now = unix_ms();
     node.now_ms = now;
-    rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| PersistError::Rdb {
-        path: path.display().to_string(),
-        source,
-    })?;
+    rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
     Ok(true)
 }
 
@@ -444,16 +405,8 @@ pub fn on_shutdown(node: &mut Node, kind: ShutdownKind) {
 pub fn info(node: &Node) -> String {
     let p = &node.persistence;
     let rdb_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::Rdb));
-    let aof_child = matches!(
-        p.child.as_ref().map(|c| &c.kind),
-        Some(ChildKind::AofRewrite { .. })
-    );
-    let cur = |want: bool| {
-        p.child
-            .as_ref()
-            .filter(|_| want)
-            .map_or(-1, |c| c.started.elapsed().as_secs() as i64)
-    };
+    let aof_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. }));
+    let cur = |want: bool| p.child.as_ref().filter(|_| want).map_or(-1, |c| c.started.elapsed().as_secs() as i64);
     let mut s = String::with_capacity(1024);
     s.push_str("# Persistence\r\n");
     let mut kv = |k: &str, v: String| {
@@ -472,30 +425,18 @@ pub fn info(node: &Node) -> String {
     kv("rdb_changes_since_last_save", node.dirty.to_string());
     kv("rdb_bgsave_in_progress", (rdb_child as u8).to_string());
     kv("rdb_last_save_time", node.last_save_unix.to_string());
-    kv(
-        "rdb_last_bgsave_status",
-        if p.last_bgsave_ok { "ok" } else { "err" }.into(),
-    );
+    kv("rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" }.into());
     kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.to_string());
     kv("rdb_current_bgsave_time_sec", cur(rdb_child).to_string());
     kv("rdb_saves", p.rdb_saves.to_string());
     kv("aof_enabled", (p.aof.is_some() as u8).to_string());
     kv("aof_rewrite_in_progress", (aof_child as u8).to_string());
-    kv(
-        "aof_rewrite_scheduled",
-        (p.aof_rewrite_scheduled as u8).to_string(),
-    );
+    kv("aof_rewrite_scheduled", (p.aof_rewrite_scheduled as u8).to_string());
     kv("aof_last_rewrite_time_sec", p.last_rewrite_secs.to_string());
     kv("aof_current_rewrite_time_sec", cur(aof_child).to_string());
-    kv(
-        "aof_last_bgrewrite_status",
-        if p.last_rewrite_ok { "ok" } else { "err" }.into(),
-    );
+    kv("aof_last_bgrewrite_status", if p.last_rewrite_ok { "ok" } else { "err" }.into());
     let write_ok = p.aof.as_ref().map_or(true, |a| a.write_ok());
-    kv(
-        "aof_last_write_status",
-        if write_ok { "ok" } else { "err" }.into(),
-    );
+    kv("aof_last_write_status", if write_ok { "ok" } else { "err" }.into());
     kv("aof_last_cow_size", "0".into());
     kv("latest_fork_usec", p.latest_fork_usec.to_string());
     kv("module_fork_in_progress", "0".into());
@@ -503,10 +444,7 @@ pub fn info(node: &Node) -> String {
     if let Some(a) = p.aof.as_ref() {
         kv("aof_current_size", a.current_size().to_string());
         kv("aof_base_size", a.base_size().to_string());
-        kv(
-            "aof_pending_rewrite",
-            (p.aof_rewrite_scheduled as u8).to_string(),
-        );
+        kv("aof_pending_rewrite", (p.aof_rewrite_scheduled as u8).to_string());
         kv("aof_buffer_length", "0".into());
         kv("aof_pending_bio_fsync", "0".into());
         kv("aof_delayed_fsync", "0".into());

@@ -64,7 +64,10 @@ async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<String, 
             return Err("protocol error: line too long".into());
         }
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk)).await.map_err(|_| "timeout reading from master".to_string())?.map_err(|e| e.to_string())?;
+        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+            .await
+            .map_err(|_| "timeout reading from master".to_string())?
+            .map_err(|e| e.to_string())?;
         if n == 0 {
             return Err("master closed the connection".into());
         }
@@ -115,10 +118,14 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16) -
         let new_offset: u64 = parts.next().and_then(|o| o.parse().ok()).ok_or_else(|| format!("bad FULLRESYNC reply: {reply}"))?;
         shared.node.borrow_mut().repl.sync_in_progress = true;
         let header = read_line(&mut stream, &mut buf).await?;
-        let len: usize = header.strip_prefix('$').and_then(|l| l.parse().ok()).ok_or_else(|| format!("bad snapshot header from master: {header}"))?;
+        let len: usize =
+            header.strip_prefix('$').and_then(|l| l.parse().ok()).ok_or_else(|| format!("bad snapshot header from master: {header}"))?;
         while buf.len() < len {
             let mut chunk = vec![0u8; 64 * 1024];
-            let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk)).await.map_err(|_| "timeout reading snapshot".to_string())?.map_err(|e| e.to_string())?;
+            let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+                .await
+                .map_err(|_| "timeout reading snapshot".to_string())?
+                .map_err(|e| e.to_string())?;
             if n == 0 {
                 return Err("master closed the connection during the snapshot".into());
             }
@@ -189,7 +196,8 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                         if argv.is_empty() {
                             continue;
                         }
-                        let getack = argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack");
+                        let getack =
+                            argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack");
                         if !getack {
                             dispatch::execute(&mut node, &mut master_client, &argv);
                             master_client.reply.buf.clear();

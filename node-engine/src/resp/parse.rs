@@ -17,11 +17,7 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits {
-            max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk: 1024 * 1024,
-            max_inline: 64 * 1024,
-        }
+        ParseLimits { max_bulk_len: 512 * 1024 * 1024, max_multibulk: 1024 * 1024, max_inline: 64 * 1024 }
     }
 }
 
@@ -87,11 +83,7 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
 ///
 /// # Errors
 /// A [`ParseError`] when the bytes are not a valid request.
-pub fn parse_request(
-    buf: &[u8],
-    args: &mut Vec<Range<usize>>,
-    limits: &ParseLimits,
-) -> Result<Parsed, ParseError> {
+pub fn parse_request(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLimits) -> Result<Parsed, ParseError> {
     args.clear();
     if buf.is_empty() {
         return Ok(Parsed::Incomplete);
@@ -148,11 +140,7 @@ pub fn parse_request(
     Ok(Parsed::Complete(pos))
 }
 
-fn parse_inline(
-    buf: &[u8],
-    args: &mut Vec<Range<usize>>,
-    limits: &ParseLimits,
-) -> Result<Parsed, ParseError> {
+fn parse_inline(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLimits) -> Result<Parsed, ParseError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline {
             return Err(ParseError::TooBigInline);
@@ -216,17 +204,8 @@ mod tests {
         let (r, a) = parse(b"PING hello\r\n");
         assert_eq!(r, Ok(Parsed::Complete(12)));
         assert_eq!(a, vec![b"PING".to_vec(), b"hello".to_vec()]);
-        assert_eq!(
-            parse(b"*2\r\n$-5\r\n").0,
-            Err(ParseError::InvalidBulkLength)
-        );
-        assert_eq!(
-            parse(b"*99999999999\r\n").0,
-            Err(ParseError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse(b"*1\r\n+x\r\n").0,
-            Err(ParseError::ExpectedDollar('+'))
-        );
+        assert_eq!(parse(b"*2\r\n$-5\r\n").0, Err(ParseError::InvalidBulkLength));
+        assert_eq!(parse(b"*99999999999\r\n").0, Err(ParseError::InvalidMultibulkLength));
+        assert_eq!(parse(b"*1\r\n+x\r\n").0, Err(ParseError::ExpectedDollar('+')));
     }
 }

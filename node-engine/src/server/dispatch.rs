@@ -62,7 +62,8 @@ fn unknown_command(argv: &[&[u8]]) -> String {
     msg
 }
 
-const PUBSUB_CONTEXT: &[&str] = &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe"];
+const PUBSUB_CONTEXT: &[&str] =
+    &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe"];
 const MULTI_IMMEDIATE: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// Runs one request with every check a Redis server applies first.
@@ -138,7 +139,8 @@ fn write_pause(node: &Node, client: &Client, cmd: &CommandSpec) -> Option<u64> {
 
 /// The name used in arity errors: `get`, or `config|get` for container subcommands.
 fn display_name(cmd: &CommandSpec, argv: &[&[u8]]) -> String {
-    const CONTAINERS: &[&str] = &["config", "client", "cluster", "command", "object", "memory", "slowlog", "pubsub", "debug", "xinfo", "function", "script", "acl"];
+    const CONTAINERS: &[&str] =
+        &["config", "client", "cluster", "command", "object", "memory", "slowlog", "pubsub", "debug", "xinfo", "function", "script", "acl"];
     if CONTAINERS.contains(&cmd.name) && argv.len() > 1 {
         format!("{}|{}", cmd.name, String::from_utf8_lossy(argv[1]).to_ascii_lowercase())
     } else {

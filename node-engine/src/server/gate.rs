@@ -17,10 +17,7 @@ impl Default for Gate {
 
 impl Gate {
     pub fn new() -> Self {
-        Gate {
-            closed: Cell::new(false),
-            opened: Notify::new(),
-        }
+        Gate { closed: Cell::new(false), opened: Notify::new() }
     }
     pub fn close(&self) {
         self.closed.set(true);

@@ -37,10 +37,7 @@ pub type SharedRef = Rc<Shared>;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
     #[error("cannot start the node thread: {0}")]
     Thread(std::io::Error),
     #[error(transparent)]
@@ -169,12 +166,7 @@ pub fn start(mut config: NodeConfig) -> Result<NodeHandle, StartError> {
             return Err(StartError::Load("node thread ended during start-up".into()));
         }
     }
-    Ok(NodeHandle {
-        port,
-        tx,
-        thread: Some(thread),
-        finished,
-    })
+    Ok(NodeHandle { port, tx, thread: Some(thread), finished })
 }
 
 fn run_node_thread(
@@ -211,10 +203,7 @@ async fn serve(
         let _ = ready.send(Err(e.to_string()));
         return 1;
     }
-    let shared: SharedRef = Rc::new(Shared {
-        node: RefCell::new(node),
-        gate: Gate::new(),
-    });
+    let shared: SharedRef = Rc::new(Shared { node: RefCell::new(node), gate: Gate::new() });
     for l in listeners.clients {
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
@@ -242,16 +231,8 @@ async fn serve(
     }
     let _ = ready.send(Ok(()));
     let notify = shared.node.borrow().shutdown_notify.clone();
-    let mut term = if handle_signals {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
-    } else {
-        None
-    };
-    let mut int = if handle_signals {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
-    } else {
-        None
-    };
+    let mut term = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok() } else { None };
+    let mut int = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok() } else { None };
     loop {
         tokio::select! {
             ctl = rx.recv() => match ctl {

@@ -13,14 +13,8 @@ pub fn start(dir: &Path, extra: &[&str]) -> NodeHandle {
 }
 
 pub fn try_start(dir: &Path, extra: &[&str]) -> Result<NodeHandle, node_engine::StartError> {
-    let mut args: Vec<String> = vec![
-        "--port".into(),
-        "0".into(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--dir".into(),
-        dir.display().to_string(),
-    ];
+    let mut args: Vec<String> =
+        vec!["--port".into(), "0".into(), "--bind".into(), "127.0.0.1".into(), "--dir".into(), dir.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
     node_engine::start(NodeConfig::from_args(&args).expect("config"))
 }
@@ -33,9 +27,7 @@ pub fn stop(h: NodeHandle) {
 pub fn conn(port: u16) -> redis::Connection {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .and_then(|c| c.get_connection())
-        {
+        match redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(|c| c.get_connection()) {
             Ok(c) => return c,
             Err(e) => {
                 assert!(Instant::now() < deadline, "cannot connect to {port}: {e}");
@@ -55,33 +47,18 @@ pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 pub fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query(c)
-        .expect("INFO");
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{field}:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_default()
+    let text: String = redis::cmd("INFO").arg("persistence").query(c).expect("INFO");
+    text.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string())).unwrap_or_default()
 }
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
 /// Whether the redis tools are installed; panics when they are required but missing.
 pub fn have_redis() -> bool {
-    let ok = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
     if !ok && std::env::var("SLOTD_REQUIRE_REDIS").as_deref() == Ok("1") {
         panic!("redis-server is required (SLOTD_REQUIRE_REDIS=1) but not installed");
     }
@@ -113,14 +90,7 @@ pub fn redis_server(dir: &Path, extra: &[&str]) -> Proc {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
         .arg(dir)
-        .args([
-            "--save",
-            "",
-            "--enable-debug-command",
-            "yes",
-            "--logfile",
-            "redis.log",
-        ])
+        .args(["--save", "", "--enable-debug-command", "yes", "--logfile", "redis.log"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -128,9 +98,7 @@ pub fn redis_server(dir: &Path, extra: &[&str]) -> Proc {
         .expect("spawn redis-server");
     let p = Proc { child, port };
     let mut c = conn(port);
-    wait_until("redis-server to load", 20, || {
-        redis::cmd("PING").query::<String>(&mut c).is_ok()
-    });
+    wait_until("redis-server to load", 20, || redis::cmd("PING").query::<String>(&mut c).is_ok());
     p
 }
 
@@ -147,8 +115,6 @@ pub fn slot_node(dir: &Path, extra: &[&str]) -> Proc {
         .expect("spawn slot-node");
     let p = Proc { child, port };
     let mut c = conn(port);
-    wait_until("slot-node to answer", 20, || {
-        redis::cmd("PING").query::<String>(&mut c).is_ok()
-    });
+    wait_until("slot-node to answer", 20, || redis::cmd("PING").query::<String>(&mut c).is_ok());
     p
 }

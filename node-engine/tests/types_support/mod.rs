@@ -10,17 +10,13 @@ use std::time::Duration;
 
 /// Starts a node on a free port without persistence.
 pub fn start_node() -> NodeHandle {
-    let cfg = NodeConfig::from_args(&["--port".into(), "0".into(), "--save".into(), "".into()])
-        .expect("config");
+    let cfg = NodeConfig::from_args(&["--port".into(), "0".into(), "--save".into(), "".into()]).expect("config");
     node_engine::start(cfg).expect("start node")
 }
 
 /// A `redis` crate connection to the node.
 pub fn client(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .expect("client")
-        .get_connection()
-        .expect("connect")
+    redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client").get_connection().expect("connect")
 }
 
 /// A raw connection speaking RESP with exact bytes.
@@ -32,13 +28,8 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Raw { stream, buf: Vec::new() }
     }
 
     /// Switches to RESP3 and discards the HELLO reply.
@@ -91,18 +82,13 @@ impl Raw {
             }
             Err(_) => false,
         };
-        self.stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
+        self.stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
         got
     }
 }
 
 fn line_end(buf: &[u8], from: usize) -> Option<usize> {
-    buf[from..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|p| from + p)
+    buf[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
 }
 
 /// Length of the first complete RESP2/RESP3 frame in `buf`, if any.

@@ -50,18 +50,11 @@ impl<'a> Reader<'a> {
     }
 
     pub fn err(&self, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError {
-            offset: self.pos,
-            kind,
-        }
+        DecodeError { offset: self.pos, kind }
     }
 
     pub fn bytes(&mut self, n: usize) -> R<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.data.len())
-            .ok_or_else(|| self.err(DecodeErrorKind::Truncated))?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| self.err(DecodeErrorKind::Truncated))?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -95,9 +88,7 @@ impl<'a> Reader<'a> {
     pub fn length(&mut self) -> R<u64> {
         match self.len_or_enc()? {
             Ok(n) => Ok(n),
-            Err(_) => Err(self.err(DecodeErrorKind::Corrupt(
-                "expected a length, found a string encoding",
-            ))),
+            Err(_) => Err(self.err(DecodeErrorKind::Corrupt("expected a length, found a string encoding"))),
         }
     }
 
@@ -106,9 +97,7 @@ impl<'a> Reader<'a> {
     fn count(&mut self) -> R<usize> {
         let n = self.length()?;
         if n > (self.data.len() - self.pos) as u64 {
-            return Err(self.err(DecodeErrorKind::Corrupt(
-                "element count larger than the data",
-            )));
+            return Err(self.err(DecodeErrorKind::Corrupt("element count larger than the data")));
         }
         Ok(n as usize)
     }
@@ -131,10 +120,8 @@ impl<'a> Reader<'a> {
                     return Err(self.err(DecodeErrorKind::Corrupt("LZF length too large")));
                 }
                 let c = self.bytes(clen)?;
-                lzf::decompress(c, len as usize).map_err(|_| DecodeError {
-                    offset: at,
-                    kind: DecodeErrorKind::Corrupt("LZF string does not decompress"),
-                })
+                lzf::decompress(c, len as usize)
+                    .map_err(|_| DecodeError { offset: at, kind: DecodeErrorKind::Corrupt("LZF string does not decompress") })
             }
             Err(_) => Err(self.err(DecodeErrorKind::Corrupt("unknown string encoding"))),
         }
@@ -161,8 +148,7 @@ impl<'a> Reader<'a> {
             255 => Ok(f64::NEG_INFINITY),
             _ => {
                 let s = self.bytes(n as usize)?;
-                crate::cmd::args::parse_float_opt(s)
-                    .ok_or_else(|| self.err(DecodeErrorKind::Corrupt("bad score")))
+                crate::cmd::args::parse_float_opt(s).ok_or_else(|| self.err(DecodeErrorKind::Corrupt("bad score")))
             }
         }
     }
@@ -170,10 +156,7 @@ impl<'a> Reader<'a> {
     /// A value body of the given type; None when it decodes to an empty collection.
     pub fn value(&mut self, t: u8) -> R<Option<Value>> {
         let start = self.pos;
-        let at = |kind: DecodeErrorKind| DecodeError {
-            offset: start,
-            kind,
-        };
+        let at = |kind: DecodeErrorKind| DecodeError { offset: start, kind };
         let v = match t {
             types::STRING => Value::Str(self.key()?),
             types::LIST => {
@@ -197,11 +180,7 @@ impl<'a> Reader<'a> {
                 let mut z = ZSet::new();
                 for _ in 0..n {
                     let m = self.string()?;
-                    let score = if t == types::ZSET_2 {
-                        self.binary_double()?
-                    } else {
-                        self.text_double()?
-                    };
+                    let score = if t == types::ZSET_2 { self.binary_double()? } else { self.text_double()? };
                     z.insert(&m, score);
                 }
                 Value::ZSet(Box::new(z))
@@ -249,17 +228,10 @@ impl<'a> Reader<'a> {
                 let nodes = self.count()?;
                 let mut l = VecDeque::new();
                 for _ in 0..nodes {
-                    let container = if t == types::LIST_QUICKLIST_2 {
-                        self.length()?
-                    } else {
-                        2
-                    };
+                    let container = if t == types::LIST_QUICKLIST_2 { self.length()? } else { 2 };
                     let node_at = self.pos;
                     let blob = self.string()?;
-                    let here = |kind| DecodeError {
-                        offset: node_at,
-                        kind,
-                    };
+                    let here = |kind| DecodeError { offset: node_at, kind };
                     match (t, container) {
                         (_, 1) => l.push_back(blob.into_boxed_slice()),
                         (types::LIST_QUICKLIST_2, 2) => {
@@ -276,11 +248,7 @@ impl<'a> Reader<'a> {
                             })
                             .map_err(here)?;
                         }
-                        _ => {
-                            return Err(here(DecodeErrorKind::Corrupt(
-                                "bad quicklist node container",
-                            )))
-                        }
+                        _ => return Err(here(DecodeErrorKind::Corrupt("bad quicklist node container"))),
                     }
                 }
                 Value::List(Box::new(l))
@@ -304,9 +272,7 @@ impl<'a> Reader<'a> {
                     ziplist_for_each(&blob, each).map_err(at)?;
                 }
                 if field.is_some() {
-                    return Err(at(DecodeErrorKind::Corrupt(
-                        "hash with an odd number of elements",
-                    )));
+                    return Err(at(DecodeErrorKind::Corrupt("hash with an odd number of elements")));
                 }
                 Value::Hash(Box::new(h))
             }
@@ -318,9 +284,7 @@ impl<'a> Reader<'a> {
                     match member.take() {
                         None => member = Some(e.to_key()),
                         Some(m) => {
-                            let score = e
-                                .to_f64()
-                                .ok_or(DecodeErrorKind::Corrupt("bad score in zset"))?;
+                            let score = e.to_f64().ok_or(DecodeErrorKind::Corrupt("bad score in zset"))?;
                             z.insert(&m, score);
                         }
                     }
@@ -332,15 +296,11 @@ impl<'a> Reader<'a> {
                     ziplist_for_each(&blob, each).map_err(at)?;
                 }
                 if member.is_some() {
-                    return Err(at(DecodeErrorKind::Corrupt(
-                        "zset with an odd number of elements",
-                    )));
+                    return Err(at(DecodeErrorKind::Corrupt("zset with an odd number of elements")));
                 }
                 Value::ZSet(Box::new(z))
             }
-            types::MODULE | types::MODULE_2 => {
-                return Err(at(DecodeErrorKind::Unsupported("module values")))
-            }
+            types::MODULE | types::MODULE_2 => return Err(at(DecodeErrorKind::Unsupported("module values"))),
             types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
                 return Err(at(DecodeErrorKind::Unsupported("streams")))
             }
@@ -363,23 +323,14 @@ pub struct LoadStats {
 pub fn read_header(r: &mut Reader<'_>) -> R<u32> {
     let magic = r.bytes(9).map_err(|_| r.err(DecodeErrorKind::BadMagic))?;
     if &magic[..5] != b"REDIS" {
-        return Err(DecodeError {
-            offset: 0,
-            kind: DecodeErrorKind::BadMagic,
-        });
+        return Err(DecodeError { offset: 0, kind: DecodeErrorKind::BadMagic });
     }
     let v: u32 = std::str::from_utf8(&magic[5..])
         .ok()
         .and_then(|s| s.parse().ok())
-        .ok_or(DecodeError {
-            offset: 5,
-            kind: DecodeErrorKind::BadMagic,
-        })?;
+        .ok_or(DecodeError { offset: 5, kind: DecodeErrorKind::BadMagic })?;
     if v == 0 || v > RDB_VERSION_MAX_READ as u32 {
-        return Err(DecodeError {
-            offset: 5,
-            kind: DecodeErrorKind::Version(v),
-        });
+        return Err(DecodeError { offset: 5, kind: DecodeErrorKind::Version(v) });
     }
     Ok(v)
 }
@@ -387,18 +338,10 @@ pub fn read_header(r: &mut Reader<'_>) -> R<u32> {
 /// Loads a whole RDB image into `dbs`, dropping keys already expired at
 /// `now_ms` (when `drop_expired`), and verifies the trailing CRC-64.
 /// Returns where the image ended (an AOF base may be followed by commands).
-pub fn load_into(
-    data: &[u8],
-    dbs: &mut [Db],
-    now_ms: u64,
-    drop_expired: bool,
-) -> R<(LoadStats, usize)> {
+pub fn load_into(data: &[u8], dbs: &mut [Db], now_ms: u64, drop_expired: bool) -> R<(LoadStats, usize)> {
     let mut r = Reader::new(data);
     let version = read_header(&mut r)?;
-    let mut stats = LoadStats {
-        version,
-        ..Default::default()
-    };
+    let mut stats = LoadStats { version, ..Default::default() };
     let mut db = 0usize;
     let mut expire_at: u64 = 0;
     loop {
@@ -409,10 +352,7 @@ pub fn load_into(
             opcodes::SELECTDB => {
                 let n = r.length()?;
                 if n >= dbs.len() as u64 {
-                    return Err(DecodeError {
-                        offset: op_at,
-                        kind: DecodeErrorKind::DbIndex(n),
-                    });
+                    return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::DbIndex(n) });
                 }
                 db = n as usize;
             }
@@ -423,10 +363,7 @@ pub fn load_into(
             opcodes::AUX => {
                 let k = r.string()?;
                 let v = r.string()?;
-                stats.aux.push((
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                ));
+                stats.aux.push((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()));
             }
             opcodes::EXPIRETIME_MS => expire_at = u64::from_le_bytes(r.array()?),
             opcodes::EXPIRETIME => expire_at = u32::from_le_bytes(r.array()?) as u64 * 1000,
@@ -436,17 +373,9 @@ pub fn load_into(
             opcodes::FREQ => {
                 r.u8()?;
             }
-            opcodes::MODULE_AUX => {
-                return Err(DecodeError {
-                    offset: op_at,
-                    kind: DecodeErrorKind::Unsupported("module data"),
-                })
-            }
+            opcodes::MODULE_AUX => return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("module data") }),
             opcodes::FUNCTION_2 | opcodes::FUNCTION_PRE_GA => {
-                return Err(DecodeError {
-                    offset: op_at,
-                    kind: DecodeErrorKind::Unsupported("functions (FUNCTION LOAD libraries)"),
-                })
+                return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("functions (FUNCTION LOAD libraries)") })
             }
             t => {
                 let key = r.key()?;
@@ -470,10 +399,7 @@ pub fn load_into(
         if expected != 0 {
             let actual = crc64::crc64(&data[..body_end]);
             if actual != expected {
-                return Err(DecodeError {
-                    offset: at,
-                    kind: DecodeErrorKind::Checksum { expected, actual },
-                });
+                return Err(DecodeError { offset: at, kind: DecodeErrorKind::Checksum { expected, actual } });
             }
         }
     }

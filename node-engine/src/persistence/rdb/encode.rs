@@ -42,38 +42,17 @@ impl Default for EncodeOptions {
 
 impl EncodeOptions {
     pub fn from_config(cfg: &NodeConfig) -> Self {
-        let int = |names: &[&str], d: i64| {
-            names
-                .iter()
-                .find_map(|n| cfg.get(n).and_then(|v| v.parse::<i64>().ok()))
-                .unwrap_or(d)
-        };
+        let int = |names: &[&str], d: i64| names.iter().find_map(|n| cfg.get(n).and_then(|v| v.parse::<i64>().ok())).unwrap_or(d);
         let lp = int(&["list-max-listpack-size", "list-max-ziplist-size"], -2);
-        let (list_node_bytes, list_node_count) = if lp > 0 {
-            (usize::MAX, lp as usize)
-        } else {
-            (
-                4096usize << (lp.clamp(-5, -1).unsigned_abs() - 1),
-                usize::MAX,
-            )
-        };
+        let (list_node_bytes, list_node_count) =
+            if lp > 0 { (usize::MAX, lp as usize) } else { (4096usize << (lp.clamp(-5, -1).unsigned_abs() - 1), usize::MAX) };
         EncodeOptions {
             compress: cfg.get("rdbcompression").map_or(true, |v| v == "yes"),
             checksum: cfg.get("rdbchecksum").map_or(true, |v| v == "yes"),
-            hash_max_entries: int(
-                &["hash-max-listpack-entries", "hash-max-ziplist-entries"],
-                512,
-            )
-            .max(0) as usize,
-            hash_max_value: int(&["hash-max-listpack-value", "hash-max-ziplist-value"], 64).max(0)
-                as usize,
-            zset_max_entries: int(
-                &["zset-max-listpack-entries", "zset-max-ziplist-entries"],
-                128,
-            )
-            .max(0) as usize,
-            zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0)
-                as usize,
+            hash_max_entries: int(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], 512).max(0) as usize,
+            hash_max_value: int(&["hash-max-listpack-value", "hash-max-ziplist-value"], 64).max(0) as usize,
+            zset_max_entries: int(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], 128).max(0) as usize,
+            zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0) as usize,
             set_max_intset_entries: int(&["set-max-intset-entries"], 512).max(0) as usize,
             list_node_bytes,
             list_node_count,
@@ -107,13 +86,7 @@ pub fn write_len(out: &mut Vec<u8>, n: u64) {
 
 /// Writes a string: as an integer when it is a short canonical one, LZF-compressed
 /// when long and compressible, else raw (rdbSaveRawString's choices).
-fn write_string_with(
-    out: &mut Vec<u8>,
-    s: &[u8],
-    compress: bool,
-    lzf_out: &mut Vec<u8>,
-    lzf_table: &mut Vec<u32>,
-) {
+fn write_string_with(out: &mut Vec<u8>, s: &[u8], compress: bool, lzf_out: &mut Vec<u8>, lzf_table: &mut Vec<u32>) {
     if s.len() <= 11 {
         if let Some(v) = strict_i64(s) {
             if (i8::MIN as i64..=i8::MAX as i64).contains(&v) {
@@ -147,13 +120,7 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8], opts: &EncodeOptions, sc: &mut 
 }
 
 fn write_blob(out: &mut Vec<u8>, opts: &EncodeOptions, sc: &mut Scratch) {
-    write_string_with(
-        out,
-        &sc.blob,
-        opts.compress,
-        &mut sc.lzf_out,
-        &mut sc.lzf_table,
-    );
+    write_string_with(out, &sc.blob, opts.compress, &mut sc.lzf_out, &mut sc.lzf_table);
 }
 
 fn set_is_intset(s: &crate::keyspace::value::SetValue, opts: &EncodeOptions) -> bool {
@@ -161,9 +128,7 @@ fn set_is_intset(s: &crate::keyspace::value::SetValue, opts: &EncodeOptions) -> 
 }
 
 fn hash_is_listpack(h: &crate::keyspace::value::HashValue, opts: &EncodeOptions) -> bool {
-    h.len() <= opts.hash_max_entries
-        && h.iter()
-            .all(|(k, v)| k.len() <= opts.hash_max_value && v.len() <= opts.hash_max_value)
+    h.len() <= opts.hash_max_entries && h.iter().all(|(k, v)| k.len() <= opts.hash_max_value && v.len() <= opts.hash_max_value)
 }
 
 fn zset_is_listpack(z: &crate::keyspace::ZSet, opts: &EncodeOptions) -> bool {
@@ -226,9 +191,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
             let mut bytes = 6usize;
             for (i, e) in l.iter().enumerate() {
                 let est = e.len() + 11;
-                if i > start
-                    && (bytes + est > opts.list_node_bytes || i - start >= opts.list_node_count)
-                {
+                if i > start && (bytes + est > opts.list_node_bytes || i - start >= opts.list_node_count) {
                     nodes.push((start, i));
                     start = i;
                     bytes = 6;
@@ -331,14 +294,7 @@ const FLUSH_AT: usize = 1 << 16;
 
 impl<W: Write> RdbWriter<W> {
     pub fn new(sink: W, opts: EncodeOptions) -> Self {
-        RdbWriter {
-            sink,
-            buf: Vec::with_capacity(FLUSH_AT * 2),
-            crc: 0,
-            written: 0,
-            opts,
-            scratch: Scratch::default(),
-        }
+        RdbWriter { sink, buf: Vec::with_capacity(FLUSH_AT * 2), crc: 0, written: 0, opts, scratch: Scratch::default() }
     }
 
     fn maybe_flush(&mut self) -> std::io::Result<()> {
@@ -359,19 +315,13 @@ impl<W: Write> RdbWriter<W> {
     }
 
     pub fn header(&mut self) {
-        self.buf
-            .extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+        self.buf.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     }
 
     pub fn aux(&mut self, key: &str, value: &str) {
         self.buf.push(opcodes::AUX);
         write_string(&mut self.buf, key.as_bytes(), &self.opts, &mut self.scratch);
-        write_string(
-            &mut self.buf,
-            value.as_bytes(),
-            &self.opts,
-            &mut self.scratch,
-        );
+        write_string(&mut self.buf, value.as_bytes(), &self.opts, &mut self.scratch);
     }
 
     /// Writes one database's SELECTDB, RESIZEDB and keys (skips empty databases).
@@ -410,12 +360,7 @@ impl<W: Write> RdbWriter<W> {
 }
 
 /// Writes a whole RDB (header, AUX fields, every database, EOF, checksum) to `sink`.
-pub fn save_dbs<W: Write>(
-    sink: W,
-    dbs: &[Db],
-    opts: EncodeOptions,
-    aof_base: bool,
-) -> std::io::Result<(W, u64)> {
+pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], opts: EncodeOptions, aof_base: bool) -> std::io::Result<(W, u64)> {
     let mut w = RdbWriter::new(sink, opts);
     w.header();
     w.aux("redis-ver", crate::REDIS_VERSION);

@@ -143,12 +143,8 @@ fn backlen_size(l: usize) -> usize {
 }
 
 fn take(lp: &[u8], pos: usize, n: usize) -> Result<&[u8], DecodeErrorKind> {
-    lp.get(
-        pos..pos
-            .checked_add(n)
-            .ok_or(DecodeErrorKind::Corrupt("listpack entry too long"))?,
-    )
-    .ok_or(DecodeErrorKind::Corrupt("listpack entry runs past its end"))
+    lp.get(pos..pos.checked_add(n).ok_or(DecodeErrorKind::Corrupt("listpack entry too long"))?)
+        .ok_or(DecodeErrorKind::Corrupt("listpack entry runs past its end"))
 }
 
 fn sign_extend(v: u64, bits: u32) -> i64 {
@@ -157,26 +153,19 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 }
 
 /// Calls `f` for each element of a listpack, checking its structure.
-pub fn listpack_for_each<'a>(
-    lp: &'a [u8],
-    mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>,
-) -> Result<usize, DecodeErrorKind> {
+pub fn listpack_for_each<'a>(lp: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>) -> Result<usize, DecodeErrorKind> {
     if lp.len() < 7 {
         return Err(DecodeErrorKind::Corrupt("listpack too short"));
     }
     let total = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize;
     if total != lp.len() {
-        return Err(DecodeErrorKind::Corrupt(
-            "listpack size header does not match",
-        ));
+        return Err(DecodeErrorKind::Corrupt("listpack size header does not match"));
     }
     let announced = u16::from_le_bytes([lp[4], lp[5]]) as usize;
     let mut pos = 6;
     let mut count = 0;
     loop {
-        let b = *lp
-            .get(pos)
-            .ok_or(DecodeErrorKind::Corrupt("listpack without terminator"))?;
+        let b = *lp.get(pos).ok_or(DecodeErrorKind::Corrupt("listpack without terminator"))?;
         if b == 0xFF {
             if pos + 1 != lp.len() {
                 return Err(DecodeErrorKind::Corrupt("data after listpack terminator"));
@@ -219,10 +208,7 @@ pub fn listpack_for_each<'a>(
                 0xF2 => {
                     let h = take(lp, pos + 1, 3)?;
                     pos += 4;
-                    Elem::Int(sign_extend(
-                        u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64,
-                        24,
-                    ))
+                    Elem::Int(sign_extend(u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64, 24))
                 }
                 0xF3 => {
                     let h = take(lp, pos + 1, 4)?;
@@ -247,9 +233,7 @@ pub fn listpack_for_each<'a>(
         f(elem)?;
     }
     if announced != 65535 && announced != count {
-        return Err(DecodeErrorKind::Corrupt(
-            "listpack element count does not match",
-        ));
+        return Err(DecodeErrorKind::Corrupt("listpack element count does not match"));
     }
     Ok(count)
 }
@@ -257,19 +241,14 @@ pub fn listpack_for_each<'a>(
 // ---------------------------------------------------------------- ziplist
 
 /// Calls `f` for each element of a ziplist (RDB files from Redis before 7.0).
-pub fn ziplist_for_each<'a>(
-    zl: &'a [u8],
-    mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>,
-) -> Result<usize, DecodeErrorKind> {
+pub fn ziplist_for_each<'a>(zl: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>) -> Result<usize, DecodeErrorKind> {
     const ERR: DecodeErrorKind = DecodeErrorKind::Corrupt("ziplist entry runs past its end");
     if zl.len() < 11 {
         return Err(DecodeErrorKind::Corrupt("ziplist too short"));
     }
     let total = u32::from_le_bytes([zl[0], zl[1], zl[2], zl[3]]) as usize;
     if total != zl.len() {
-        return Err(DecodeErrorKind::Corrupt(
-            "ziplist size header does not match",
-        ));
+        return Err(DecodeErrorKind::Corrupt("ziplist size header does not match"));
     }
     let mut pos = 10;
     let mut count = 0;
@@ -298,9 +277,7 @@ pub fn ziplist_for_each<'a>(
             2 => {
                 let h = zl.get(pos + 1..pos + 5).ok_or(ERR)?;
                 let n = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                let s = zl
-                    .get(pos + 5..pos.saturating_add(5).saturating_add(n))
-                    .ok_or(ERR)?;
+                let s = zl.get(pos + 5..pos.saturating_add(5).saturating_add(n)).ok_or(ERR)?;
                 pos += 5 + n;
                 Elem::Bytes(s)
             }
@@ -322,10 +299,7 @@ pub fn ziplist_for_each<'a>(
                     }
                     0xF0 => {
                         let h = zl.get(pos + 1..pos + 4).ok_or(ERR)?;
-                        (
-                            sign_extend(u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64, 24),
-                            3,
-                        )
+                        (sign_extend(u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64, 24), 3)
                     }
                     0xFE => (*zl.get(pos + 1).ok_or(ERR)? as i8 as i64, 1),
                     0xF1..=0xFD => (((e & 0x0f) as i64) - 1, 0),
@@ -346,15 +320,9 @@ pub fn ziplist_for_each<'a>(
 /// Builds an intset of sorted, distinct integers.
 pub fn intset_build(buf: &mut Vec<u8>, sorted: &[i64]) {
     buf.clear();
-    let width: u32 = if sorted
-        .iter()
-        .all(|v| (i16::MIN as i64..=i16::MAX as i64).contains(v))
-    {
+    let width: u32 = if sorted.iter().all(|v| (i16::MIN as i64..=i16::MAX as i64).contains(v)) {
         2
-    } else if sorted
-        .iter()
-        .all(|v| (i32::MIN as i64..=i32::MAX as i64).contains(v))
-    {
+    } else if sorted.iter().all(|v| (i32::MIN as i64..=i32::MAX as i64).contains(v)) {
         4
     } else {
         8

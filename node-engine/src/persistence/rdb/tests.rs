@@ -13,27 +13,11 @@ pub(crate) fn sample_db() -> Db {
     db.set(b"s:empty", Value::Str(Vec::new().into()));
     db.set(b"s:long", Value::Str(vec![b'a'; 1000].into()));
     db.set(b"s:bin", Value::Str((0..=255u8).collect::<Vec<_>>().into()));
-    db.set_with_expire(
-        b"s:ttl",
-        Value::Str(b"v".to_vec().into()),
-        4_000_000_000_000,
-    );
-    let list: VecDeque<_> = [
-        "a",
-        "1",
-        "-5000",
-        "70000",
-        "9999999999",
-        "x".repeat(100).as_str(),
-        "",
-    ]
-    .iter()
-    .map(|s| s.as_bytes().into())
-    .collect();
+    db.set_with_expire(b"s:ttl", Value::Str(b"v".to_vec().into()), 4_000_000_000_000);
+    let list: VecDeque<_> =
+        ["a", "1", "-5000", "70000", "9999999999", "x".repeat(100).as_str(), ""].iter().map(|s| s.as_bytes().into()).collect();
     db.set(b"l:small", Value::List(Box::new(list)));
-    let big: VecDeque<_> = (0..5000)
-        .map(|i| format!("elem-{i}").into_bytes().into())
-        .collect();
+    let big: VecDeque<_> = (0..5000).map(|i| format!("elem-{i}").into_bytes().into()).collect();
     db.set(b"l:big", Value::List(Box::new(big)));
     let mut si = SetValue::default();
     for i in [-1i64, 5, 100000, -3_000_000_000] {
@@ -51,10 +35,7 @@ pub(crate) fn sample_db() -> Db {
     db.set(b"h:small", Value::Hash(Box::new(h)));
     let mut hb = HashValue::default();
     for i in 0..700 {
-        hb.insert(
-            format!("field{i}").into_bytes().into(),
-            format!("value{i}").into_bytes().into(),
-        );
+        hb.insert(format!("field{i}").into_bytes().into(), format!("value{i}").into_bytes().into());
     }
     db.set(b"h:big", Value::Hash(Box::new(hb)));
     let mut z = ZSet::new();
@@ -90,20 +71,9 @@ pub(crate) fn render(db: &Db) -> Vec<String> {
                     m.sort();
                     format!("{m:?}")
                 }
-                Value::ZSet(z) => format!(
-                    "{:?}",
-                    z.iter()
-                        .map(|(m, s)| (m.clone(), s.to_bits()))
-                        .collect::<Vec<_>>()
-                ),
+                Value::ZSet(z) => format!("{:?}", z.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect::<Vec<_>>()),
             };
-            format!(
-                "{}={} {}@{}",
-                String::from_utf8_lossy(k),
-                e.value.type_name(),
-                v,
-                e.expire_at
-            )
+            format!("{}={} {}@{}", String::from_utf8_lossy(k), e.value.type_name(), v, e.expire_at)
         })
         .collect();
     out.sort();
@@ -114,10 +84,7 @@ pub(crate) fn render(db: &Db) -> Vec<String> {
 fn round_trip_every_type() {
     for compress in [true, false] {
         let db = sample_db();
-        let opts = EncodeOptions {
-            compress,
-            ..Default::default()
-        };
+        let opts = EncodeOptions { compress, ..Default::default() };
         let (bytes, n) = save_dbs(Vec::new(), std::slice::from_ref(&db), opts, false).unwrap();
         assert_eq!(bytes.len() as u64, n);
         let mut dbs = vec![Db::new(false)];
@@ -131,13 +98,7 @@ fn round_trip_every_type() {
 #[test]
 fn checksum_and_truncation_detected() {
     let db = sample_db();
-    let (bytes, _) = save_dbs(
-        Vec::new(),
-        std::slice::from_ref(&db),
-        EncodeOptions::default(),
-        false,
-    )
-    .unwrap();
+    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), EncodeOptions::default(), false).unwrap();
     let mut bad = bytes.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0x55;
@@ -155,13 +116,7 @@ fn expired_keys_dropped_on_load() {
     let mut db = Db::new(false);
     db.set_with_expire(b"gone", Value::Str(b"x".to_vec().into()), 10);
     db.set(b"kept", Value::Str(b"y".to_vec().into()));
-    let (bytes, _) = save_dbs(
-        Vec::new(),
-        std::slice::from_ref(&db),
-        EncodeOptions::default(),
-        false,
-    )
-    .unwrap();
+    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), EncodeOptions::default(), false).unwrap();
     let mut dbs = vec![Db::new(false)];
     let (stats, _) = load_into(&bytes, &mut dbs, 1000, true).unwrap();
     assert_eq!((stats.keys, stats.expired_skipped), (1, 1));
@@ -180,9 +135,7 @@ fn redis_fixture_loads() {
             let data = std::fs::read(&p).unwrap();
             let mut dbs: Vec<Db> = (0..16).map(|_| Db::new(false)).collect();
             let res = load_into(&data, &mut dbs, 1, false);
-            if p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("bad-"))
-            {
+            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bad-")) {
                 assert!(res.is_err(), "{p:?} should be refused");
             } else {
                 let (stats, _) = res.unwrap_or_else(|e| panic!("{p:?}: {e}"));
@@ -194,14 +147,8 @@ fn redis_fixture_loads() {
 
 #[test]
 fn our_file_passes_redis_check_rdb() {
-    let Ok(out) = std::process::Command::new("redis-check-rdb")
-        .arg("--version")
-        .output()
-    else {
-        assert!(
-            std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "redis-check-rdb missing"
-        );
+    let Ok(out) = std::process::Command::new("redis-check-rdb").arg("--version").output() else {
+        assert!(std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"), "redis-check-rdb missing");
         return;
     };
     let _ = out;
@@ -209,31 +156,17 @@ fn our_file_passes_redis_check_rdb() {
     for compress in [true, false] {
         let path = dir.path().join(format!("ours-{compress}.rdb"));
         let db = sample_db();
-        let opts = EncodeOptions {
-            compress,
-            ..Default::default()
-        };
+        let opts = EncodeOptions { compress, ..Default::default() };
         let f = std::fs::File::create(&path).unwrap();
         save_dbs(f, std::slice::from_ref(&db), opts, false).unwrap();
-        let out = std::process::Command::new("redis-check-rdb")
-            .arg(&path)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && text.contains("RDB looks OK"),
-            "{text}"
-        );
+        let out = std::process::Command::new("redis-check-rdb").arg(&path).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.contains("RDB looks OK"), "{text}");
     }
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/rdb/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read(format!("{}/tests/fixtures/rdb/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 #[test]
@@ -245,12 +178,9 @@ fn redis_fixture_contents() {
     assert_eq!(dbs[3].len(), 1);
     let get = |k: &str| dbs[0].peek(k.as_bytes()).map(|e| e.value.clone()).unwrap();
     match get("list") {
-        Value::List(l) => assert_eq!(
-            l.iter()
-                .map(|e| String::from_utf8_lossy(e).into_owned())
-                .collect::<Vec<_>>(),
-            ["a", "b", "1", "2", "-300", "70000"]
-        ),
+        Value::List(l) => {
+            assert_eq!(l.iter().map(|e| String::from_utf8_lossy(e).into_owned()).collect::<Vec<_>>(), ["a", "b", "1", "2", "-300", "70000"])
+        }
         v => panic!("{v:?}"),
     }
     match get("biglist") {
@@ -259,19 +189,8 @@ fn redis_fixture_contents() {
     }
     match get("zset") {
         Value::ZSet(z) => {
-            let got: Vec<(String, f64)> = z
-                .iter()
-                .map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), s))
-                .collect();
-            assert_eq!(
-                got,
-                [
-                    ("c".to_string(), f64::NEG_INFINITY),
-                    ("a".into(), 1.0),
-                    ("b".into(), 2.5),
-                    ("d".into(), f64::INFINITY)
-                ]
-            );
+            let got: Vec<(String, f64)> = z.iter().map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), s)).collect();
+            assert_eq!(got, [("c".to_string(), f64::NEG_INFINITY), ("a".into(), 1.0), ("b".into(), 2.5), ("d".into(), f64::INFINITY)]);
         }
         v => panic!("{v:?}"),
     }
@@ -280,9 +199,7 @@ fn redis_fixture_contents() {
         v => panic!("{v:?}"),
     }
     match get("iset") {
-        Value::Set(s) => assert!(
-            s.len() == 5 && s.contains(b"-5".as_slice()) && s.contains(b"100000".as_slice())
-        ),
+        Value::Set(s) => assert!(s.len() == 5 && s.contains(b"-5".as_slice()) && s.contains(b"100000".as_slice())),
         v => panic!("{v:?}"),
     }
     match get("bigiset") {
@@ -290,10 +207,7 @@ fn redis_fixture_contents() {
         v => panic!("{v:?}"),
     }
     match get("hash") {
-        Value::Hash(h) => assert_eq!(
-            h.get(b"f2".as_slice()).map(|v| &v[..]),
-            Some(b"2".as_slice())
-        ),
+        Value::Hash(h) => assert_eq!(h.get(b"f2".as_slice()).map(|v| &v[..]), Some(b"2".as_slice())),
         v => panic!("{v:?}"),
     }
     match get("long") {
@@ -304,9 +218,7 @@ fn redis_fixture_contents() {
         Value::Str(s) => assert_eq!(&s[..], b"9223372036854775807"),
         v => panic!("{v:?}"),
     }
-    assert!(dbs[0]
-        .peek(b"ttl")
-        .is_some_and(|e| e.expire_at > 1_000_000_000_000));
+    assert!(dbs[0].peek(b"ttl").is_some_and(|e| e.expire_at > 1_000_000_000_000));
 }
 
 #[test]
