@@ -165,7 +165,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if leftover == 0 {
         let mut probe = [0u8; 1];
         let _ = stream.set_nonblocking(true);
-        let stale = matches!(stream.read(&mut probe), Ok(_));
+        let stale = stream.read(&mut probe).is_ok();
         let _ = stream.set_nonblocking(false);
         if !stale {
             ctx.node.migrate_cache.conns.insert(target, (stream, now));

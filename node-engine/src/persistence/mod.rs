@@ -435,7 +435,7 @@ pub fn info(node: &Node) -> String {
     kv("aof_last_rewrite_time_sec", p.last_rewrite_secs.to_string());
     kv("aof_current_rewrite_time_sec", cur(aof_child).to_string());
     kv("aof_last_bgrewrite_status", if p.last_rewrite_ok { "ok" } else { "err" }.into());
-    let write_ok = p.aof.as_ref().map_or(true, |a| a.write_ok());
+    let write_ok = p.aof.as_ref().is_none_or(|a| a.write_ok());
     kv("aof_last_write_status", if write_ok { "ok" } else { "err" }.into());
     kv("aof_last_cow_size", "0".into());
     kv("latest_fork_usec", p.latest_fork_usec.to_string());

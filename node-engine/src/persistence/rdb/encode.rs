@@ -47,8 +47,8 @@ impl EncodeOptions {
         let (list_node_bytes, list_node_count) =
             if lp > 0 { (usize::MAX, lp as usize) } else { (4096usize << (lp.clamp(-5, -1).unsigned_abs() - 1), usize::MAX) };
         EncodeOptions {
-            compress: cfg.get("rdbcompression").map_or(true, |v| v == "yes"),
-            checksum: cfg.get("rdbchecksum").map_or(true, |v| v == "yes"),
+            compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
+            checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
             hash_max_entries: int(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], 512).max(0) as usize,
             hash_max_value: int(&["hash-max-listpack-value", "hash-max-ziplist-value"], 64).max(0) as usize,
             zset_max_entries: int(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], 128).max(0) as usize,
