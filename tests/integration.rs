@@ -4,5 +4,5 @@
 mod api;
 mod cli;
 mod process;
-mod redis_flow;
+mod cluster_flow;
 mod util;

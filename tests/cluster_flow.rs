@@ -1,5 +1,6 @@
-//! The lab's flow on real redis-server (skipped when it is not installed,
-//! a failure with SLOTD_REQUIRE_REDIS=1): generated confs accepted unchanged,
+//! The lab's flow, on our builtin nodes (process and in-process) and on real
+//! redis-server (skipped when it is not installed, a failure with
+//! SLOTD_REQUIRE_REDIS=1): generated confs accepted unchanged,
 //! automatic cluster creation to cluster_state:ok on all six, kill a master
 //! -> it stays down and its replica takes over, start -> it rejoins as a
 //! replica, slotd restart leaves the formed cluster alone, shutdown.
@@ -21,8 +22,23 @@ async fn redis_server_cluster_full_flow() {
     if !redis_available() {
         return;
     }
+    full_flow("redis-server", "process").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_cluster_full_flow() {
+    full_flow("builtin", "process").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_inproc_cluster_full_flow() {
+    full_flow("builtin", "inproc").await;
+}
+
+async fn full_flow(kind: &'static str, mode: &'static str) {
     let mut cfg = TestConfig::builtin(6);
-    cfg.kind = "redis-server";
+    cfg.kind = kind;
+    cfg.mode = mode;
     cfg.create = "auto";
     let p = cfg.ports.clone();
     cfg.extra = format!("[nodes.override.{}]\nmaxmemory = \"100mb\"\n", p[5]);
