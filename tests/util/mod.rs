@@ -80,6 +80,7 @@ pub struct TestConfig {
     pub kind: &'static str,
     pub mode: &'static str,
     pub create: &'static str,
+    pub replicas: u32,
     pub extra: String,
 }
 
@@ -87,17 +88,18 @@ impl TestConfig {
     pub fn builtin(nodes: usize) -> TestConfig {
         let mut p = free_ports(nodes + 1);
         let api_port = p.remove(0);
-        TestConfig { api_port, ports: p, kind: "builtin", mode: "process", create: "manual", extra: String::new() }
+        TestConfig { api_port, ports: p, kind: "builtin", mode: "process", create: "manual", replicas: 1, extra: String::new() }
     }
 
     pub fn render(&self, data_dir: &Path) -> String {
         let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
         format!(
-            "[supervisor]\napi = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n[engine]\nkind = \"{}\"\nmode = \"{}\"\n\n[cluster]\nreplicas = 1\nnode_timeout_ms = 1000\ncreate = \"{}\"\n\n[nodes]\nhost = \"127.0.0.1\"\nports = [{}]\n\n[restart]\npolicy = \"unexpected\"\nstart_retries = 2\nbackoff_ms = 100\nbackoff_max_ms = 400\nstart_timeout_ms = 10000\nstop_timeout_ms = 5000\n{}\n",
+            "[supervisor]\napi = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n[engine]\nkind = \"{}\"\nmode = \"{}\"\n\n[cluster]\nreplicas = {}\nnode_timeout_ms = 1000\ncreate = \"{}\"\n\n[nodes]\nhost = \"127.0.0.1\"\nports = [{}]\n\n[restart]\npolicy = \"unexpected\"\nstart_retries = 2\nbackoff_ms = 100\nbackoff_max_ms = 400\nstart_timeout_ms = 10000\nstop_timeout_ms = 5000\n{}\n",
             self.api_port,
             data_dir.display(),
             self.kind,
             self.mode,
+            self.replicas,
             self.create,
             ports.join(", "),
             self.extra
