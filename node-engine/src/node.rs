@@ -89,8 +89,12 @@ pub struct Node {
     pub slowlog_next_id: u64,
     pub last_save_unix: u64,
     pub cluster: Option<Box<ClusterState>>,
-    /// Commands to hand to replication/AOF once executed (argv, db).
-    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    /// Executed writes as RESP (with SELECTs), encoded once and handed to replication and the AOF.
+    pub propagated: Vec<u8>,
+    /// The db the propagated stream last SELECTed (None forces a SELECT, e.g. for a new AOF file).
+    pub propagated_db: Option<usize>,
+    /// `slowlog-log-slower-than`, cached: it is read for every command.
+    pub slowlog_threshold_us: i64,
     /// How many consumers (replicas, AOF) want propagated commands.
     pub propagation_consumers: usize,
     pub repl: crate::replication::ReplState,
@@ -131,6 +135,8 @@ impl Node {
             last_save_unix: now / 1000,
             cluster: None,
             propagated: Vec::new(),
+            propagated_db: None,
+            slowlog_threshold_us: 10_000,
             propagation_consumers: 0,
             repl,
             migrate_cache: Default::default(),
@@ -174,6 +180,21 @@ impl Node {
                 c.watch_dirty = true;
             }
         }
+    }
+
+    /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
+    pub fn refresh_cached_config(&mut self) {
+        self.slowlog_threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
+    }
+
+    /// Appends one executed write to the propagated stream, SELECTing its db first when needed.
+    pub fn propagate<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        if self.propagated_db != Some(db) {
+            let mut num = itoa::Buffer::new();
+            crate::resp::encode_command(&mut self.propagated, &[b"SELECT".as_slice(), num.format(db).as_bytes()]);
+            self.propagated_db = Some(db);
+        }
+        crate::resp::encode_command(&mut self.propagated, argv);
     }
 
     /// Whether executed writes must be recorded for replicas or the AOF.

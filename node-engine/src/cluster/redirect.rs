@@ -19,15 +19,21 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
     if client.from_master {
         return Ok(());
     }
-    let positions = cmd.key_positions(argv);
-    let Some(&first) = positions.first() else {
+    let mut slot: Option<u16> = None;
+    let mut cross = false;
+    cmd.for_each_key(argv, |p| {
+        let s = key_slot(argv[p]);
+        match slot {
+            None => slot = Some(s),
+            Some(first) if first != s => cross = true,
+            _ => {}
+        }
+    });
+    let Some(slot) = slot else {
         return Ok(());
     };
-    let slot = key_slot(argv[first]);
-    for &p in &positions[1..] {
-        if key_slot(argv[p]) != slot {
-            return Err(CmdError::new("CROSSSLOT Keys in request don't hash to the same slot"));
-        }
+    if cross {
+        return Err(CmdError::new("CROSSSLOT Keys in request don't hash to the same slot"));
     }
     let now = node.now_ms;
     let Some(cluster) = node.cluster.as_ref() else {
@@ -46,6 +52,7 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
     let me = cluster.myself.clone();
     if owner == me {
         if let Some(target) = cluster.migrating.get(&slot).cloned() {
+            let positions = cmd.key_positions(argv);
             let db = client.db;
             let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
             if missing > 0 {
@@ -58,6 +65,7 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
         return Ok(());
     }
     if cluster.importing.contains_key(&slot) && (asking || cmd.name == "restore-asking") {
+        let positions = cmd.key_positions(argv);
         if positions.len() > 1 {
             let db = client.db;
             let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();

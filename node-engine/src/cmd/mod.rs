@@ -170,6 +170,25 @@ impl CommandSpec {
         let step = self.step.max(1) as usize;
         (self.first_key as usize..=last.max(0) as usize).step_by(step).filter(|&i| i < argv.len()).collect()
     }
+    /// Calls `f` with each key position, without allocating for fixed-range commands (hot path).
+    #[inline]
+    pub fn for_each_key(&self, argv: &[&[u8]], mut f: impl FnMut(usize)) {
+        if self.keys.is_some() {
+            self.key_positions(argv).into_iter().for_each(f);
+            return;
+        }
+        if self.first_key <= 0 {
+            return;
+        }
+        let last = if self.last_key < 0 { argv.len() as i32 + self.last_key } else { self.last_key };
+        let step = self.step.max(1) as usize;
+        let mut i = self.first_key as usize;
+        while i <= last.max(0) as usize && i < argv.len() {
+            f(i);
+            i += step;
+        }
+    }
+
     pub fn arity_ok(&self, argc: usize) -> bool {
         if self.arity >= 0 {
             argc == self.arity as usize

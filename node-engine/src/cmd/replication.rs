@@ -92,7 +92,7 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
             r.raw(format!("${}\r\n", rdb.len()).as_bytes());
             r.raw(&rdb);
             // The next streamed command must say which db it applies to.
-            node.repl.last_db = None;
+            node.propagated_db = None;
         }
     }
     ctx.client.is_replica = true;

@@ -197,6 +197,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 .map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
         }
         ctx.node.config = next;
+        ctx.node.refresh_cached_config();
         ctx.reply().ok();
     } else if is(sub, "resetstat") && argv.len() == 2 {
         ctx.node.stats = Default::default();

@@ -125,7 +125,6 @@ pub struct AofState {
     pub sync: Rc<SyncState>,
     /// RESP not yet written (filled by `feed_aof`, written by `flush`).
     buf: Vec<u8>,
-    selected_db: Option<usize>,
     write_ok: bool,
     /// Size of base + incr files right after the last rewrite (or load).
     base_size: u64,
@@ -168,34 +167,15 @@ fn prefix(node: &Node) -> String {
     node.config.get("appendfilename").unwrap_or("appendonly.aof").to_string()
 }
 
-/// Appends one command in RESP to `out`.
-pub fn encode_command(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
-    out.push(b'*');
-    out.extend_from_slice(argv.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use crate::resp::encode_command;
 
 /// Records executed write commands in the AOF buffer; `wait_durable` (end of a
 /// client's batch) or cron writes it out.
-pub fn feed_aof(node: &mut Node, items: &[(usize, Vec<Vec<u8>>)]) {
+pub fn feed_aof(node: &mut Node, stream: &[u8]) {
     let Some(aof) = node.persistence.aof.as_mut() else {
         return;
     };
-    for (db, argv) in items {
-        if aof.selected_db != Some(*db) {
-            encode_command(&mut aof.buf, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
-            aof.selected_db = Some(*db);
-        }
-        encode_command(&mut aof.buf, argv);
-    }
+    aof.buf.extend_from_slice(stream);
 }
 
 /// Writes the buffered commands to the current incr file (in the node thread,
@@ -367,7 +347,6 @@ fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, fi
             fsync_failed: Cell::new(false),
         }),
         buf: Vec::new(),
-        selected_db: None,
         write_ok: true,
         base_size: size,
         current_size: size,
@@ -378,6 +357,8 @@ fn install(node: &mut Node, dir: PathBuf, prefix: String, manifest: Manifest, fi
     };
     aof.write_manifest()?;
     node.persistence.aof = Some(aof);
+    // The first command in the new file must SELECT its db.
+    node.propagated_db = None;
     node.propagation_consumers += 1;
     Ok(())
 }
@@ -562,7 +543,8 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
     let keep_from = aof.manifest.incrs.len() - 1;
     aof.write_manifest()?;
     *aof.sync.file.borrow_mut() = Arc::new(file);
-    aof.selected_db = None;
+    // The new incr file must start with a SELECT.
+    node.propagated_db = None;
     let base_seq = aof.manifest.base.as_ref().map_or(1, |b| b.seq + 1);
     let dir = aof.dir.clone();
     let opts = rdb::EncodeOptions::from_config(&node.config);

@@ -85,15 +85,7 @@ pub fn offset(node: &Node) -> u64 {
     node.repl.offset
 }
 
-/// Encodes argv as a RESP multibulk.
-pub fn encode_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use crate::resp::encode_command;
 
 /// Turns the commands executed since the last call into stream bytes:
 /// backlog, offset, pending bytes for replicas.
@@ -101,21 +93,18 @@ pub fn feed(node: &mut Node) {
     if node.propagated.is_empty() {
         return;
     }
-    let cmds = std::mem::take(&mut node.propagated);
-    crate::persistence::aof::feed_aof(node, &cmds);
+    let bytes = std::mem::take(&mut node.propagated);
+    crate::persistence::aof::feed_aof(node, &bytes);
     // A replica's stream is its master's bytes, appended as they are applied.
-    if node.repl.master.is_some() || !node.repl.backlog_active {
-        return;
+    if node.repl.master.is_none() && node.repl.backlog_active {
+        append_stream(node, &bytes);
     }
-    let mut bytes = Vec::new();
-    for (db, argv) in &cmds {
-        if node.repl.last_db != Some(*db) {
-            encode_command(&mut bytes, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
-            node.repl.last_db = Some(*db);
-        }
-        encode_command(&mut bytes, argv);
+    // Hand the allocation back for the next command.
+    let mut bytes = bytes;
+    bytes.clear();
+    if node.propagated.is_empty() {
+        node.propagated = bytes;
     }
-    append_stream(node, &bytes);
 }
 
 /// Adds raw stream bytes: a master's own writes, or what a replica applied from its master.
@@ -191,7 +180,7 @@ pub fn set_master(node: &mut Node, master: Option<(String, u16)>) {
 fn shift_replid(node: &mut Node) {
     node.repl.replid2 = std::mem::replace(&mut node.repl.replid, crate::cluster::random_hex_id());
     node.repl.second_offset = node.repl.offset as i64 + 1;
-    node.repl.last_db = None;
+    node.propagated_db = None;
 }
 
 fn disconnect_replicas(node: &mut Node) {

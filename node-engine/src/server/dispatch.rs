@@ -152,7 +152,7 @@ fn display_name(cmd: &CommandSpec, argv: &[&[u8]]) -> String {
 pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, argv: &[&[u8]]) {
     node.stats.total_commands += 1;
     let dirty_before = node.dirty;
-    let slowlog_us = node.config.int_named("slowlog-log-slower-than", 10000);
+    let slowlog_us = node.slowlog_threshold_us;
     let started = (slowlog_us >= 0).then(std::time::Instant::now);
     let result = {
         let mut ctx = Ctx { node: &mut *node, client: &mut *client };
@@ -167,17 +167,15 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     propagate_expired(node);
     if node.dirty != dirty_before {
         if !node.watched.is_empty() || !node.blocked.is_empty() {
-            for i in cmd.key_positions(argv) {
-                node.touch_key(client.db, argv[i]);
-            }
+            cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i]));
         }
         if node.propagation_wanted() {
             let db = client.db;
             if client.propagate_override.is_empty() {
-                node.propagated.push((db, argv.iter().map(|a| a.to_vec()).collect()));
+                node.propagate(db, argv);
             } else {
                 for p in client.propagate_override.drain(..) {
-                    node.propagated.push((db, p));
+                    node.propagate(db, &p);
                 }
             }
         }
@@ -211,7 +209,7 @@ pub fn propagate_expired(node: &mut Node) {
     for i in 0..node.dbs.len() {
         let keys = std::mem::take(&mut node.dbs[i].expired_log);
         for k in keys {
-            node.propagated.push((i, vec![b"DEL".to_vec(), k.to_vec()]));
+            node.propagate(i, &[&b"DEL"[..], &k[..]]);
         }
     }
 }

@@ -195,6 +195,7 @@ async fn serve(
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> i32 {
     let mut node = Node::new(config);
+    node.refresh_cached_config();
     if let Err(e) = crate::cluster::init(&mut node) {
         let _ = ready.send(Err(e));
         return 1;
