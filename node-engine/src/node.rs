@@ -95,6 +95,8 @@ pub struct Node {
     pub propagated_db: Option<usize>,
     /// `slowlog-log-slower-than`, cached: it is read for every command.
     pub slowlog_threshold_us: i64,
+    /// When the previous command of this batch ended (slowlog timing without a second clock read).
+    pub cmd_clock: Option<std::time::Instant>,
     /// How many consumers (replicas, AOF) want propagated commands.
     pub propagation_consumers: usize,
     pub repl: crate::replication::ReplState,
@@ -137,6 +139,7 @@ impl Node {
             propagated: Vec::new(),
             propagated_db: None,
             slowlog_threshold_us: 10_000,
+            cmd_clock: None,
             propagation_consumers: 0,
             repl,
             migrate_cache: Default::default(),

@@ -21,10 +21,14 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
     }
     let mut slot: Option<u16> = None;
     let mut cross = false;
+    let db = client.db;
     cmd.for_each_key(argv, |p| {
         let s = key_slot(argv[p]);
         match slot {
-            None => slot = Some(s),
+            None => {
+                slot = Some(s);
+                node.dbs[db].set_slot_hint(Some((argv[p], s)));
+            }
             Some(first) if first != s => cross = true,
             _ => {}
         }

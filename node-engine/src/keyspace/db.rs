@@ -36,6 +36,8 @@ pub struct Db {
     pub expired_log: Vec<Key>,
     /// Total keys expired, for INFO stats.
     pub expired_total: u64,
+    /// (pointer, length, slot) of the current command's first key, set by routing.
+    slot_hint: Option<(usize, usize, u16)>,
 }
 
 impl Db {
@@ -48,16 +50,28 @@ impl Db {
             expire_enabled: true,
             expired_log: Vec::new(),
             expired_total: 0,
+            slot_hint: None,
         }
     }
 
     #[inline]
     fn table_index(&self, key: &[u8]) -> usize {
         if self.tables.len() == 1 {
-            0
-        } else {
-            key_slot(key) as usize
+            return 0;
         }
+        // Routing already hashed the command's first key: reuse it for that exact slice.
+        if let Some((ptr, len, slot)) = self.slot_hint {
+            if ptr == key.as_ptr() as usize && len == key.len() {
+                return slot as usize;
+            }
+        }
+        key_slot(key) as usize
+    }
+
+    /// Remembers the slot of one argument slice for the current command (see `table_index`).
+    /// The caller clears it when the command ends, before the slice can be reused.
+    pub fn set_slot_hint(&mut self, hint: Option<(&[u8], u16)>) {
+        self.slot_hint = hint.map(|(k, s)| (k.as_ptr() as usize, k.len(), s));
     }
 
     pub fn len(&self) -> usize {

@@ -14,6 +14,7 @@ use std::ops::Range;
 pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges: &mut Vec<Range<usize>>, limits: &ParseLimits) -> usize {
     let mut node = shared.node.borrow_mut();
     node.now_ms = unix_ms();
+    node.cmd_clock = Some(std::time::Instant::now());
     node.stats.net_input_bytes += input.len() as u64;
     let mut consumed = 0;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
@@ -114,21 +115,24 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         }
         return;
     }
-    if node.cluster.is_some() {
+    let routed = node.cluster.is_some();
+    if routed {
         if let Err(e) = crate::cluster::redirect::check(node, client, cmd, argv) {
+            node.dbs[client.db].set_slot_hint(None);
             client.reply.error(&e.0);
             return;
         }
     }
     if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(node) {
         client.reply.error(crate::persistence::MISCONF);
-        return;
-    }
-    if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
+    } else if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
         client.reply.error("READONLY You can't write against a read only replica.");
-        return;
+    } else {
+        call(node, client, cmd, argv);
     }
-    call(node, client, cmd, argv);
+    if routed {
+        node.dbs[client.db].set_slot_hint(None);
+    }
 }
 
 /// Until when writes are paused for a manual failover, if they are and this is a client write.
@@ -153,7 +157,8 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     node.stats.total_commands += 1;
     let dirty_before = node.dirty;
     let slowlog_us = node.slowlog_threshold_us;
-    let started = (slowlog_us >= 0).then(std::time::Instant::now);
+    // One clock read per command: this command starts where the previous one ended.
+    let started = (slowlog_us >= 0).then(|| node.cmd_clock.unwrap_or_else(std::time::Instant::now));
     let result = {
         let mut ctx = Ctx { node: &mut *node, client: &mut *client };
         (cmd.handler)(&mut ctx, argv)
@@ -188,7 +193,9 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         client.last_write_offset = node.repl.offset;
     }
     if let Some(start) = started {
-        let us = start.elapsed().as_micros() as u64;
+        let end = std::time::Instant::now();
+        node.cmd_clock = Some(end);
+        let us = end.duration_since(start).as_micros() as u64;
         if us as i64 >= slowlog_us {
             record_slow(node, client, argv, us);
         }
