@@ -3,6 +3,6 @@
 
 mod api;
 mod cli;
-mod process;
 mod cluster_flow;
+mod process;
 mod util;

@@ -338,6 +338,22 @@ fn manual_failover_switches_roles_without_loss() {
 }
 
 #[test]
+fn orphaned_master_gets_a_spare_replica() {
+    let mut c = Cluster::new(7, 1000);
+    c.form_3x();
+    // Master 0 gets a second replica; master 1 then loses its only one.
+    c.replicate(6, 0);
+    c.wait_state(&[0, 1, 2, 3, 4, 5, 6], "ok", Duration::from_secs(10));
+    let master1 = c.id(1);
+    let spares = [c.id(3), c.id(6)];
+    c.kill(4);
+    wait_until("a replica of master 0 migrated to orphaned master 1", Duration::from_secs(20), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
+        nodes.lines().any(|l| spares.iter().any(|s| l.starts_with(s.as_str())) && l.contains(&format!("slave {master1}")))
+    });
+}
+
+#[test]
 fn garbage_on_the_bus_port_is_survived() {
     use std::io::Write;
     let c = Cluster::new(3, 1000);

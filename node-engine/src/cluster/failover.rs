@@ -35,6 +35,15 @@ pub fn tick(node: &mut Node) -> Vec<Outgoing> {
         c.manual_failover = None;
         return out;
     };
+    if c.election.is_none() && c.manual_failover.is_none() {
+        if let Some(orphan) = replica_migration_target(node) {
+            tracing::warn!("migrating to orphaned master {orphan} (cluster-migration-barrier)");
+            crate::replication::become_replica_of(node, &orphan);
+            out.push(handler::broadcast_pong(node));
+            return out;
+        }
+    }
+    let Some(c) = node.cluster.as_mut() else { return out };
     if c.manual_failover.as_ref().is_some_and(|m| m.deadline < now) {
         tracing::warn!("manual failover timed out");
         c.manual_failover = None;
@@ -96,6 +105,45 @@ pub fn tick(node: &mut Node) -> Vec<Outgoing> {
         c.manual_failover = None;
     }
     out
+}
+
+/// Delay before a replica moves to an orphaned master, as in Redis.
+const MIGRATION_DELAY_MS: u64 = 5000;
+
+/// Replica migration: when a master with slots has had no working replica for
+/// a while, the replica with the smallest id of the master with the most
+/// working replicas (more than `cluster-migration-barrier`) moves to it.
+fn replica_migration_target(node: &mut Node) -> Option<String> {
+    if !node.config.flag_named("cluster-allow-replica-migration") {
+        return None;
+    }
+    let barrier = node.config.int_named("cluster-migration-barrier", 1).max(0) as usize;
+    let now = node.now_ms;
+    let c = node.cluster.as_mut()?;
+    let good = |c: &super::state::ClusterState, m: &str| c.replicas_of(m).iter().filter(|r| !r.is_failing()).count();
+    let masters: Vec<String> = c.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty()).map(|n| n.id.clone()).collect();
+    for m in &masters {
+        let orphaned = good(c, m) == 0 && c.nodes.get(m).is_some_and(|n| !n.is_failing());
+        if let Some(n) = c.nodes.get_mut(m) {
+            if !orphaned {
+                n.orphaned_since = 0;
+            } else if n.orphaned_since == 0 {
+                n.orphaned_since = now;
+            }
+        }
+    }
+    let my_master = c.myself_node().master_id.clone()?;
+    let my_good = good(c, &my_master);
+    if my_good <= barrier || masters.iter().any(|m| good(c, m) > my_good) {
+        return None;
+    }
+    let smallest = c.replicas_of(&my_master).iter().filter(|r| !r.is_failing()).map(|r| r.id.clone()).min()?;
+    if smallest != c.myself {
+        return None;
+    }
+    masters
+        .into_iter()
+        .find(|m| c.nodes.get(m).is_some_and(|n| n.orphaned_since != 0 && now.saturating_sub(n.orphaned_since) > MIGRATION_DELAY_MS))
 }
 
 /// Turns this replica into the master of its master's slots with `epoch`.

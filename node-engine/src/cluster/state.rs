@@ -143,6 +143,8 @@ pub struct ClusterNode {
     pub meet: bool,
     /// Earliest unix ms for the next connection attempt (dead peers are retried calmly).
     pub next_link_attempt: u64,
+    /// Since when this master with slots has had no working replica (0 = it has one).
+    pub orphaned_since: u64,
 }
 
 impl ClusterNode {
@@ -165,6 +167,7 @@ impl ClusterNode {
             ctime: now,
             meet: false,
             next_link_attempt: 0,
+            orphaned_since: 0,
         }
     }
     pub fn is_master(&self) -> bool {

@@ -47,6 +47,14 @@ fn admission_error(shared: &SharedRef, stream: &TcpStream) -> Option<&'static st
 
 async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    // tcp-keepalive N: probe idle peers every N seconds so dead clients are noticed (Redis default 300).
+    let keepalive = shared.node.borrow().config.int_named("tcp-keepalive", 300);
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(keepalive as u64))
+            .with_interval(Duration::from_secs((keepalive as u64 / 3).max(1)));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+    }
     let Ok(addr) = stream.peer_addr() else { return };
     if let Some(msg) = admission_error(&shared, &stream) {
         shared.node.borrow_mut().stats.rejected_connections += 1;
