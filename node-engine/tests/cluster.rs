@@ -1,6 +1,8 @@
 //! Cluster mode, black box: in-process nodes on allocated ports, formed with
 //! our own CLUSTER commands, driven by the `redis` crate and real redis-cli.
 
+mod support;
+
 use node_engine::{NodeConfig, NodeHandle};
 use redis::{Commands, Connection, Value};
 use std::path::{Path, PathBuf};
@@ -371,10 +373,7 @@ fn garbage_on_the_bus_port_is_survived() {
 
 #[test]
 fn redis_cli_follows_redirects() {
-    let Some(cli) = which("redis-cli") else {
-        if std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-            panic!("redis-cli is required (SLOTD_REQUIRE_REDIS=1) but not found on PATH");
-        }
+    let Some(cli) = support::tool("redis-cli") else {
         eprintln!("skipping: redis-cli not installed");
         return;
     };
@@ -428,8 +427,4 @@ fn partitioned_master_stops_serving_and_its_replica_takes_over() {
         nodes.lines().any(|l| l.starts_with(&isolated) && l.contains("myself,slave"))
     });
     c.wait_state(&[0, 1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
-}
-
-fn which(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|f| f.is_file()))
 }

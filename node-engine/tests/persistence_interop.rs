@@ -2,12 +2,12 @@
 //! SLOTD_REQUIRE_REDIS=1) and crash tests with the slot-node binary killed by SIGKILL.
 #![allow(clippy::unwrap_used)]
 
-mod persist_common;
+mod support;
 
-use persist_common::*;
 use redis::Connection;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use support::*;
 
 /// Fills a redis-server with every type in the encodings Redis 7.0 picks.
 fn populate_redis(c: &mut Connection) -> Vec<String> {

@@ -2,15 +2,15 @@
 //! INFO, RESTORE semantics, corrupt files refused, torn AOF tails, MISCONF.
 #![allow(clippy::unwrap_used)]
 
-mod persist_common;
+mod support;
 
 use node_engine::keyspace::value::{HashValue, SetValue};
 use node_engine::keyspace::{Value, ZSet};
 use node_engine::persistence::dump::dump_value;
 use node_engine::persistence::rdb::EncodeOptions;
-use persist_common::*;
 use redis::Connection;
 use std::collections::VecDeque;
+use support::*;
 
 fn key(s: &str) -> Box<[u8]> {
     s.as_bytes().into()

@@ -2,11 +2,13 @@
 //! edge cases, error texts, RESP3, the lab's config file, and interop with
 //! real redis-cli / redis-benchmark / redis-server where installed.
 
+mod support;
+
 use node_engine::{NodeConfig, NodeHandle};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use support::{have_redis, redis_server, tool};
 
 fn start(extra: &[&str]) -> NodeHandle {
     let mut args: Vec<String> = ["--port", "0", "--bind", "127.0.0.1", "--save", ""].iter().map(|s| s.to_string()).collect();
@@ -213,17 +215,9 @@ fn loads_the_labs_full_redis_3_config() {
     );
 }
 
-fn which(bin: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|f| f.is_file()));
-    if found.is_none() && std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-        panic!("{bin} is required (SLOTD_REQUIRE_REDIS=1) but not on PATH: apt-get install -y redis-server redis-tools");
-    }
-    found
-}
-
 #[test]
 fn redis_cli_and_benchmark_work_unchanged() {
-    let (Some(cli), Some(bench)) = (which("redis-cli"), which("redis-benchmark")) else {
+    let (Some(cli), Some(bench)) = (tool("redis-cli"), tool("redis-benchmark")) else {
         eprintln!("skipping: redis-cli/redis-benchmark not installed");
         return;
     };
@@ -247,42 +241,13 @@ fn redis_cli_and_benchmark_work_unchanged() {
 
 #[test]
 fn same_bytes_as_redis_server() {
-    let Some(server) = which("redis-server") else {
+    if !have_redis() {
         eprintln!("skipping: redis-server not installed");
         return;
-    };
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    }
     let tmp = tempfile::tempdir().expect("tmp");
-    let _server = KillOnDrop(
-        std::process::Command::new(server)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                tmp.path().to_str().expect("utf8"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn redis-server"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut theirs = loop {
-        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let redis = redis_server(tmp.path(), &[]);
+    let mut theirs = connect(redis.port);
     theirs.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let h = start(&[]);
     let mut ours = connect(h.port());
@@ -342,16 +307,6 @@ fn same_bytes_as_redis_server() {
         let a = reply_until_pong(&mut ours, &req);
         let b = reply_until_pong(&mut theirs, &req);
         assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "reply to {cmd:?} differs from redis-server");
-    }
-}
-
-/// Kills a child process when the test ends, pass or panic.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

@@ -1,29 +1,18 @@
 //! Standalone replication, black box: full and partial resync, read-only
 //! replicas, WAIT, expiry following the master, interop with redis-server.
 
-use node_engine::{NodeConfig, NodeHandle};
+mod support;
+
+use node_engine::NodeHandle;
 use redis::{Commands, Connection};
-use std::time::{Duration, Instant};
+use support::{conn, have_redis, redis_server, wait_until};
 
-fn start(extra: &[&str]) -> NodeHandle {
-    let mut args: Vec<String> = ["--port", "0", "--bind", "127.0.0.1", "--save", ""].iter().map(|s| s.to_string()).collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    node_engine::start(NodeConfig::from_args(&args).expect("config")).expect("start")
-}
-
-fn conn(port: u16) -> Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client").get_connection().expect("connect")
-}
-
-fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out after {within:?} waiting for: {what}");
+/// An in-process node without persistence; the tempdir lives as long as the node.
+fn start(extra: &[&str]) -> (NodeHandle, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args = vec!["--save", ""];
+    args.extend_from_slice(extra);
+    (support::start(dir.path(), &args), dir)
 }
 
 fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
@@ -33,13 +22,13 @@ fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
 
 fn attach(replica: &mut Connection, master_port: u16) {
     let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(master_port).query(replica).expect("replicaof");
-    wait_until("replica link up", Duration::from_secs(10), || info_field(replica, "replication", "master_link_status") == "up");
+    wait_until("replica link up", 10, || info_field(replica, "replication", "master_link_status") == "up");
 }
 
 #[test]
 fn full_sync_stream_readonly_and_wait() {
-    let m = start(&[]);
-    let r = start(&[]);
+    let (m, _md) = start(&[]);
+    let (r, _rd) = start(&[]);
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
     for i in 0..1000 {
@@ -63,8 +52,8 @@ fn full_sync_stream_readonly_and_wait() {
 
 #[test]
 fn short_disconnect_resumes_with_partial_resync() {
-    let m = start(&[]);
-    let r = start(&[]);
+    let (m, _md) = start(&[]);
+    let (r, _rd) = start(&[]);
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
     attach(&mut rc, m.port());
@@ -79,17 +68,15 @@ fn short_disconnect_resumes_with_partial_resync() {
         .to_string();
     let _: () = redis::cmd("CLIENT").arg("KILL").arg(&replica_addr).query(&mut mc).expect("kill");
     let _: () = mc.set("b", 2).expect("set while disconnected");
-    wait_until("partial resync", Duration::from_secs(10), || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
-    wait_until("write made while disconnected arrives", Duration::from_secs(10), || {
-        rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2)
-    });
+    wait_until("partial resync", 10, || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
+    wait_until("write made while disconnected arrives", 10, || rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2));
     assert_eq!(info_field(&mut mc, "stats", "sync_full"), "1", "no second full sync");
 }
 
 #[test]
 fn expiry_on_the_replica_follows_the_master() {
-    let m = start(&["--hz", "50"]);
-    let r = start(&[]);
+    let (m, _md) = start(&["--hz", "50"]);
+    let (r, _rd) = start(&[]);
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
     attach(&mut rc, m.port());
@@ -98,54 +85,21 @@ fn expiry_on_the_replica_follows_the_master() {
     let ttl: i64 = rc.pttl("temp").expect("pttl");
     assert!(ttl > 0 && ttl <= 200, "replica has the same deadline: {ttl}");
     // The master's active expiry deletes it and sends DEL; the replica's key count drops to 0.
-    wait_until("replica key count drops after the master's DEL", Duration::from_secs(5), || {
-        redis::cmd("DBSIZE").query::<i64>(&mut rc).ok() == Some(0)
-    });
-}
-
-fn which(bin: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|f| f.is_file()));
-    if found.is_none() && std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-        panic!("{bin} is required (SLOTD_REQUIRE_REDIS=1) but not on PATH: apt-get install -y redis-server");
-    }
-    found
-}
-
-struct KillOnDrop(std::process::Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    wait_until("replica key count drops after the master's DEL", 5, || redis::cmd("DBSIZE").query::<i64>(&mut rc).ok() == Some(0));
 }
 
 #[test]
 fn replicates_both_ways_with_redis_server() {
-    let Some(server) = which("redis-server") else {
+    if !have_redis() {
         eprintln!("skipping: redis-server not installed");
         return;
-    };
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    }
     let tmp = tempfile::tempdir().expect("tmp");
-    let _redis = KillOnDrop(
-        std::process::Command::new(server)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", tmp.path().to_str().expect("utf8")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn redis-server"),
-    );
-    let mut redis_conn = None;
-    wait_until("redis-server up", Duration::from_secs(10), || {
-        redis_conn = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok().and_then(|c| c.get_connection().ok());
-        redis_conn.is_some()
-    });
-    let mut rs = redis_conn.expect("connected");
+    let redis = redis_server(tmp.path(), &[]);
+    let port = redis.port;
+    let mut rs = conn(port);
     // redis-server replicates from our node.
-    let ours = start(&[]);
+    let (ours, _od) = start(&[]);
     let mut oc = conn(ours.port());
     let _: () = oc.set("from-ours", "1").expect("set");
     let _: () = oc.zadd("z", "m", 1.5).expect("zadd");
@@ -158,12 +112,10 @@ fn replicates_both_ways_with_redis_server() {
     // And our node replicates from redis-server.
     let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut rs).expect("promote redis");
     let _: () = rs.hset("h", "field", "value").expect("hset");
-    let replica = start(&[]);
+    let (replica, _rpd) = start(&[]);
     let mut rc = conn(replica.port());
     attach(&mut rc, port);
     assert_eq!(rc.hget::<_, _, String>("h", "field").expect("hget"), "value");
     let _: () = rs.set("live", "yes").expect("set");
-    wait_until("stream from redis-server applied", Duration::from_secs(5), || {
-        rc.get::<_, Option<String>>("live").ok().flatten().as_deref() == Some("yes")
-    });
+    wait_until("stream from redis-server applied", 5, || rc.get::<_, Option<String>>("live").ok().flatten().as_deref() == Some("yes"));
 }

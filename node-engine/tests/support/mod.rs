@@ -118,3 +118,13 @@ pub fn slot_node(dir: &Path, extra: &[&str]) -> Proc {
     wait_until("slot-node to answer", 20, || redis::cmd("PING").query::<String>(&mut c).is_ok());
     p
 }
+
+/// The path of a Redis tool (redis-cli, redis-benchmark, ...) if installed; a
+/// panic instead of None when SLOTD_REQUIRE_REDIS=1 (CI) so tests cannot skip silently.
+pub fn tool(bin: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|f| f.is_file()));
+    if found.is_none() && std::env::var("SLOTD_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("{bin} is required (SLOTD_REQUIRE_REDIS=1) but not on PATH: apt-get install -y redis-server redis-tools");
+    }
+    found
+}
