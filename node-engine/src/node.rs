@@ -203,7 +203,8 @@ impl Node {
     /// Whether executed writes must be recorded for replicas or the AOF.
     #[inline]
     pub fn propagation_wanted(&self) -> bool {
-        self.propagation_consumers > 0 || self.repl.backlog_active
+        // A replica's backlog takes its master's bytes as they are (replica.rs); only the AOF needs re-encoding there.
+        self.propagation_consumers > 0 || (self.repl.backlog_active && self.repl.master.is_none())
     }
 
     /// Hands the commands executed since the last call to their consumers
