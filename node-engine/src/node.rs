@@ -95,6 +95,8 @@ pub struct Node {
     pub propagated_db: Option<usize>,
     /// `slowlog-log-slower-than`, cached: it is read for every command.
     pub slowlog_threshold_us: i64,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds), cached for the write path.
+    pub min_replicas: (usize, u64),
     /// When the previous command of this batch ended (slowlog timing without a second clock read).
     pub cmd_clock: Option<std::time::Instant>,
     /// How many consumers (replicas, AOF) want propagated commands.
@@ -139,6 +141,7 @@ impl Node {
             propagated: Vec::new(),
             propagated_db: None,
             slowlog_threshold_us: 10_000,
+            min_replicas: (0, 10),
             cmd_clock: None,
             propagation_consumers: 0,
             repl,
@@ -185,9 +188,23 @@ impl Node {
         }
     }
 
+    /// Whether `min-replicas-to-write` refuses writes now: too few replicas acked within the max lag.
+    pub fn too_few_good_replicas(&self) -> bool {
+        let (wanted, max_lag) = self.min_replicas;
+        if wanted == 0 || self.repl.master.is_some() {
+            return false;
+        }
+        let good = self.repl.replicas.iter().filter(|r| self.now_ms.saturating_sub(r.ack_time_ms) <= max_lag * 1000).count();
+        good < wanted
+    }
+
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
         self.slowlog_threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
+        self.min_replicas = (
+            self.config.int_named("min-replicas-to-write", 0).max(0) as usize,
+            self.config.int_named("min-replicas-max-lag", 10).max(0) as u64,
+        );
     }
 
     /// Appends one executed write to the propagated stream, SELECTing its db first when needed.

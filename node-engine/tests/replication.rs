@@ -51,6 +51,18 @@ fn full_sync_stream_readonly_and_wait() {
 }
 
 #[test]
+fn min_replicas_to_write_refuses_writes_without_a_good_replica() {
+    let (m, _md) = start(&["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+    let mut mc = conn(m.port());
+    let e = mc.set::<_, _, ()>("k", 1).expect_err("no replica yet");
+    assert_eq!(e.code(), Some("NOREPLICAS"));
+    let (r, _rd) = start(&[]);
+    let mut rc = conn(r.port());
+    attach(&mut rc, m.port());
+    wait_until("write accepted once a replica acks", 10, || mc.set::<_, _, ()>("k", 1).is_ok());
+}
+
+#[test]
 fn short_disconnect_resumes_with_partial_resync() {
     let (m, _md) = start(&[]);
     let (r, _rd) = start(&[]);

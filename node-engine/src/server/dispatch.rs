@@ -125,6 +125,8 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(node) {
         client.reply.error(crate::persistence::MISCONF);
+    } else if cmd.is_write() && !client.from_master && node.too_few_good_replicas() {
+        client.reply.error("NOREPLICAS Not enough good replicas to write.");
     } else if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
         client.reply.error("READONLY You can't write against a read only replica.");
     } else {
