@@ -152,7 +152,39 @@ impl Node {
 
     /// Sends a push (pub/sub message, wake-up, kill) to a connected client.
     pub fn push_to(&self, id: ClientId, push: Push) -> bool {
-        self.clients.get(&id).is_some_and(|c| c.tx.send(push).is_ok())
+        let Some(c) = self.clients.get(&id) else { return false };
+        if let Push::Bytes(b) = &push {
+            // client-output-buffer-limit (hard): a consumer that does not read is cut
+            // off instead of growing our memory without bound.
+            let pending = c.out_pending.get() + b.len();
+            let limit = self.output_limit(c);
+            if limit > 0 && pending > limit {
+                tracing::warn!(client = %c.addr, pending, limit, "closing client over client-output-buffer-limit");
+                let _ = c.tx.send(Push::Kill);
+                return false;
+            }
+            c.out_pending.set(pending);
+        }
+        c.tx.send(push).is_ok()
+    }
+
+    /// The hard output limit for a client's class (normal, replica, pubsub) in bytes; 0 = none.
+    fn output_limit(&self, c: &ClientInfo) -> usize {
+        let class = if c.flags.contains('S') {
+            "slave"
+        } else if c.sub_count + c.psub_count > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        };
+        let spec = self.config.get("client-output-buffer-limit").unwrap_or("");
+        let parts: Vec<&str> = spec.split_whitespace().collect();
+        parts
+            .chunks(4)
+            .find(|c| c.first().is_some_and(|n| *n == class || (class == "slave" && *n == "replica")))
+            .and_then(|c| c.get(1))
+            .and_then(|v| crate::config::parse_memory(v))
+            .map_or(0, |v| v.max(0) as usize)
     }
 
     /// Marks WATCHers of a key dirty and wakes clients blocked on it.

@@ -169,6 +169,27 @@ fn pubsub_delivers_to_subscribers() {
 }
 
 #[test]
+fn a_subscriber_that_never_reads_is_cut_off_at_the_output_limit() {
+    let h = start(&["--client-output-buffer-limit", "pubsub 1mb 0 0"]);
+    let mut sub = connect(h.port());
+    exchange(&mut sub, b"*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nc\r\n", b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+    // The subscriber stops reading; the publisher keeps going far past 1 MB.
+    let mut publisher = connect(h.port());
+    let payload = "x".repeat(64 * 1024);
+    let msg = format!("*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n${}\r\n{payload}\r\n", payload.len());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        publisher.write_all(msg.as_bytes()).expect("publish");
+        let mut buf = [0u8; 4];
+        let n = publisher.read(&mut buf).expect("reply");
+        if &buf[..n] == b":0\r\n" {
+            break; // the subscriber was disconnected
+        }
+        assert!(Instant::now() < deadline, "a non-reading subscriber was never cut off");
+    }
+}
+
+#[test]
 fn active_expiry_removes_keys_nobody_reads() {
     let h = start(&["--hz", "50"]);
     let mut s = connect(h.port());

@@ -36,6 +36,8 @@ pub struct ClientInfo {
     pub psub_count: usize,
     pub flags: String,
     pub no_evict: bool,
+    /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
+    pub out_pending: std::rc::Rc<std::cell::Cell<usize>>,
     pub tx: UnboundedSender<Push>,
 }
 

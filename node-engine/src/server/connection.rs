@@ -62,6 +62,7 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
         return;
     }
     let (tx, mut rx) = unbounded_channel();
+    let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let (id, needs_auth, limits, qbuf_limit, idle_timeout) = {
         let mut node = shared.node.borrow_mut();
         let id = node.next_client_id;
@@ -85,6 +86,7 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
                 psub_count: 0,
                 flags: "N".into(),
                 no_evict: false,
+                out_pending: out_pending.clone(),
                 tx,
             },
         );
@@ -111,7 +113,10 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
         tokio::select! {
             biased;
             push = rx.recv() => match push {
-                Some(Push::Bytes(b)) => client.reply.buf.extend_from_slice(&b),
+                Some(Push::Bytes(b)) => {
+                    out_pending.set(out_pending.get().saturating_sub(b.len()));
+                    client.reply.buf.extend_from_slice(&b);
+                }
                 Some(Push::Wake) => {
                     if let Some(argv) = blocked_argv.as_ref() {
                         retry_blocked(&shared, &mut client, argv, false);
