@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod labs;
 mod process;
 mod redis_flow;
 mod util;

@@ -1,6 +1,6 @@
 //! Feeds the timeline: one task per node turns supervision status changes
 //! into events; one poller asks every running node for CLUSTER NODES and
-//! CLUSTER INFO every 200 ms and turns differences into events.
+//! CLUSTER INFO every 100 ms and turns differences into events.
 
 use super::{Event, EventKind, EventLog};
 use crate::cluster_admin::{info_field, Conn};
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often nodes are polled.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(100);
 
 /// Starts the status watchers and the cluster poller.
 pub fn spawn(sup: Arc<Supervisor>, log: EventLog) {

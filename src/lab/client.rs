@@ -121,6 +121,63 @@ impl ClusterClient {
         Ok(())
     }
 
+    /// Pipelines `cmd key [value]` for many keys, grouped by slot owner, in
+    /// batches; keys whose batch reply is an error (MOVED, CLUSTERDOWN...) or
+    /// whose node fails are retried one by one until `deadline`.
+    pub async fn many(&mut self, cmd: &str, items: &[(String, Option<String>)], deadline: Instant) -> Vec<Result<Resp, String>> {
+        if self.owner.is_empty() {
+            self.refresh().await;
+        }
+        let mut out: Vec<Option<Result<Resp, String>>> = vec![None; items.len()];
+        let mut groups: HashMap<u16, Vec<usize>> = HashMap::new();
+        for (i, (k, _)) in items.iter().enumerate() {
+            if let Some(p) = self.owner.get(&slot_of(k)) {
+                groups.entry(*p).or_default().push(i);
+            }
+        }
+        for (port, idxs) in groups {
+            for chunk in idxs.chunks(200) {
+                let cmds: Vec<Vec<String>> = chunk
+                    .iter()
+                    .map(|i| {
+                        let (k, v) = &items[*i];
+                        let mut c = vec![cmd.to_string(), k.clone()];
+                        c.extend(v.clone());
+                        c
+                    })
+                    .collect();
+                let Ok(c) = self.conn(port).await else { continue };
+                match c.pipeline(&cmds).await {
+                    Ok(replies) => {
+                        for (i, r) in chunk.iter().zip(replies) {
+                            if !matches!(r, Resp::Error(_)) {
+                                out[*i] = Some(Ok(r));
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        self.conns.remove(&port);
+                    }
+                }
+            }
+        }
+        let mut res = Vec::with_capacity(items.len());
+        for (i, r) in out.into_iter().enumerate() {
+            match r {
+                Some(r) => res.push(r),
+                None => {
+                    let (k, v) = &items[i];
+                    let mut args = vec![cmd, k.as_str()];
+                    if let Some(v) = v {
+                        args.push(v.as_str());
+                    }
+                    res.push(self.keyed(k, &args, deadline).await);
+                }
+            }
+        }
+        res
+    }
+
     /// GET key: Some(value) or None when the key does not exist.
     pub async fn get(&mut self, key: &str, deadline: Instant) -> Result<Option<String>, String> {
         Ok(self.keyed(key, &["GET", key], deadline).await?.text())

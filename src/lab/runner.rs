@@ -373,11 +373,34 @@ impl Run<'_> {
                 let (mut ok, mut bad, mut streak) = (0u64, 0u64, 0u32);
                 let mut first_err = None;
                 let started = Instant::now();
-                for k in 0..*keys {
-                    let key = match slot {
-                        Some(s) => format!("{}:{k}", topology::key_for_slot(&format!("{prefix}:"), *s)),
-                        None => format!("{prefix}:{k}"),
-                    };
+                let keyname = |k: u64| match slot {
+                    Some(s) => format!("{}:{k}", topology::key_for_slot(&format!("{prefix}:"), *s)),
+                    None => format!("{prefix}:{k}"),
+                };
+                if wait_replicas.is_none() {
+                    // Pipelined in batches; refused keys are retried one by one.
+                    for batch in (0..*keys).collect::<Vec<u64>>().chunks(1000) {
+                        let items: Vec<(String, Option<String>)> = batch.iter().map(|k| (keyname(*k), Some(format!("v{k}")))).collect();
+                        let per = if streak >= 10 { 0 } else { *key_timeout_ms };
+                        let res = c.many("SET", &items, Instant::now() + Duration::from_millis(per)).await;
+                        for ((k, v), r) in items.into_iter().zip(res) {
+                            match r {
+                                Ok(_) => {
+                                    ok += 1;
+                                    streak = 0;
+                                    self.acked.insert(k, v.unwrap_or_default());
+                                }
+                                Err(e) => {
+                                    bad += 1;
+                                    streak += 1;
+                                    first_err.get_or_insert(e);
+                                }
+                            }
+                        }
+                    }
+                }
+                for k in (0..*keys).filter(|_| wait_replicas.is_some()) {
+                    let key = keyname(k);
                     let per_key = if streak >= 10 { 0 } else { *key_timeout_ms };
                     let value = format!("v{k}");
                     match c.set(&key, &value, *wait_replicas, Instant::now() + Duration::from_millis(per_key)).await {
@@ -445,9 +468,11 @@ impl Run<'_> {
                 let mut missing = Vec::new();
                 let mut errors = 0;
                 let keys: Vec<(String, String)> = self.acked.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                for (k, v) in &keys {
-                    match c.get(k, Instant::now() + Duration::from_millis(2000)).await {
-                        Ok(Some(got)) if &got == v => {}
+                let items: Vec<(String, Option<String>)> = keys.iter().map(|(k, _)| (k.clone(), None)).collect();
+                let res = c.many("GET", &items, Instant::now() + Duration::from_millis(3000)).await;
+                for ((k, v), r) in keys.iter().zip(res) {
+                    match r {
+                        Ok(got) if got.text().as_deref() == Some(v.as_str()) => {}
                         Ok(_) => missing.push(k.clone()),
                         Err(_) => {
                             errors += 1;
