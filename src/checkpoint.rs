@@ -140,7 +140,11 @@ pub async fn save(sup: &Supervisor, events: &EventLog, name: &str) -> Result<Che
     let werr = |source| CheckpointError::Copy { from: "manifest".into(), to: tmp.display().to_string(), source };
     std::fs::write(tmp.join("manifest.json"), text).map_err(werr)?;
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|source| CheckpointError::Copy { from: tmp.display().to_string(), to: dir.display().to_string(), source })?;
+    std::fs::rename(&tmp, &dir).map_err(|source| CheckpointError::Copy {
+        from: tmp.display().to_string(),
+        to: dir.display().to_string(),
+        source,
+    })?;
     events.record(Event::new(EventKind::Lab, None, format!("checkpoint `{name}` saved ({bytes} bytes)")));
     Ok(CheckpointReport { manifest, path: dir.display().to_string(), bytes, elapsed_ms: t.elapsed().as_millis() as u64 })
 }

@@ -123,7 +123,11 @@ impl Conn {
             Ok(out)
         })
         .await
-        .map_err(|_| AdminError::Timeout { addr, command: format!("pipeline of {}", cmds.len()), ms: limit.as_millis() as u64 })?
+        .map_err(|_| AdminError::Timeout {
+            addr,
+            command: format!("pipeline of {}", cmds.len()),
+            ms: limit.as_millis() as u64,
+        })?
     }
 
     /// Sends a command whose reply is text.

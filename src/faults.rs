@@ -245,8 +245,7 @@ impl FaultManager {
     async fn add(self: &Arc<Self>, spec: FaultSpec, for_ms: Option<u64>) -> Result<FaultsResponse, FaultError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let now = now_ms();
-        let fault =
-            ActiveFault { id, description: spec.describe(), spec: spec.clone(), since_ms: now, until_ms: for_ms.map(|d| now + d) };
+        let fault = ActiveFault { id, description: spec.describe(), spec: spec.clone(), since_ms: now, until_ms: for_ms.map(|d| now + d) };
         self.active.lock().await.push(fault.clone());
         if let Err(e) = self.apply().await {
             self.active.lock().await.retain(|f| f.id != id);
@@ -285,7 +284,9 @@ impl FaultManager {
                 tracing::warn!("healing fault {id}: {e}");
             }
             let names = f.spec.ports().iter().map(|p| format!("node{p}")).collect();
-            self.log.record(Event::new(EventKind::FaultOff, None, format!("healed ({why}): {}", f.description)).nodes(names).value(id.to_string()));
+            self.log.record(
+                Event::new(EventKind::FaultOff, None, format!("healed ({why}): {}", f.description)).nodes(names).value(id.to_string()),
+            );
         }
     }
 
@@ -299,7 +300,8 @@ impl FaultManager {
         if !had.is_empty() {
             let names: BTreeSet<String> = had.iter().flat_map(|f| f.spec.ports()).map(|p| format!("node{p}")).collect();
             self.log.record(
-                Event::new(EventKind::FaultOff, None, format!("healed every fault ({} active)", had.len())).nodes(names.into_iter().collect()),
+                Event::new(EventKind::FaultOff, None, format!("healed every fault ({} active)", had.len()))
+                    .nodes(names.into_iter().collect()),
             );
         }
         res?;

@@ -70,7 +70,14 @@ const DOCS: &[Doc] = &[
         Some("PartitionRequest"),
     ),
     ("POST", "/v1/faults/delay", "Delay a node's outgoing bus frames; builtin engine only", "200", "FaultsResponse", Some("DelayRequest")),
-    ("POST", "/v1/faults/drop", "Drop a share of a node's outgoing bus frames; builtin engine only", "200", "FaultsResponse", Some("DropRequest")),
+    (
+        "POST",
+        "/v1/faults/drop",
+        "Drop a share of a node's outgoing bus frames; builtin engine only",
+        "200",
+        "FaultsResponse",
+        Some("DropRequest"),
+    ),
     ("POST", "/v1/faults/heal", "Remove every fault", "200", "FaultsResponse", None),
     ("GET", "/v1/lab/checkpoints", "Saved checkpoints", "200", "CheckpointList", None),
     (
@@ -89,7 +96,14 @@ const DOCS: &[Doc] = &[
         "CheckpointReport",
         None,
     ),
-    ("GET", "/metrics", "Prometheus text format: per node up/state/role/keys/ops/clients/replication; cluster state, slots, failovers, events", "200", "text", None),
+    (
+        "GET",
+        "/metrics",
+        "Prometheus text format: per node up/state/role/keys/ops/clients/replication; cluster state, slots, failovers, events",
+        "200",
+        "text",
+        None,
+    ),
 ];
 
 /// The paths and methods documented, for the consistency test.
@@ -124,7 +138,9 @@ pub fn document() -> Value {
             params.push(json!({"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
         }
         if path.contains("{name}") {
-            params.push(json!({"name": "name", "in": "path", "required": true, "description": "Checkpoint name", "schema": {"type": "string"}}));
+            params.push(
+                json!({"name": "name", "in": "path", "required": true, "description": "Checkpoint name", "schema": {"type": "string"}}),
+            );
         }
         if path.starts_with("/v1/events") {
             params.push(json!({"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));

@@ -36,9 +36,9 @@ pub fn stopwatches(events: &[Event]) -> Vec<Stopwatch> {
             continue;
         }
         let (Some(new), Some(old)) = (f.node.clone(), f.peer.clone()) else { continue };
-        let trigger_idx = events[..i].iter().rposition(|e| {
-            matches!(e.kind, EventKind::Exited | EventKind::Paused | EventKind::FaultOn) && touches(e, &old)
-        });
+        let trigger_idx = events[..i]
+            .iter()
+            .rposition(|e| matches!(e.kind, EventKind::Exited | EventKind::Paused | EventKind::FaultOn) && touches(e, &old));
         let from = trigger_idx.unwrap_or(0);
         let find_before = |kind: EventKind| events[from..i].iter().find(|e| e.kind == kind && e.node.as_deref() == Some(old.as_str()));
         let find_after = |pred: &dyn Fn(&Event) -> bool| events[i..].iter().find(|e| pred(e));
@@ -50,7 +50,11 @@ pub fn stopwatches(events: &[Event]) -> Vec<Stopwatch> {
             detail: trig.map(|e| e.message.clone()).unwrap_or_else(|| "no kill/pause/fault recorded".into()),
         });
         let p = find_before(EventKind::Pfail);
-        phases.push(Phase { name: "first PFAIL".into(), ts_ms: p.map(|e| e.ts_ms), detail: p.map(|e| e.message.clone()).unwrap_or_default() });
+        phases.push(Phase {
+            name: "first PFAIL".into(),
+            ts_ms: p.map(|e| e.ts_ms),
+            detail: p.map(|e| e.message.clone()).unwrap_or_default(),
+        });
         let fl = find_before(EventKind::Fail);
         phases.push(Phase { name: "FAIL".into(), ts_ms: fl.map(|e| e.ts_ms), detail: fl.map(|e| e.message.clone()).unwrap_or_default() });
         phases.push(Phase { name: "election won".into(), ts_ms: Some(f.ts_ms), detail: f.message.clone() });
@@ -68,25 +72,15 @@ pub fn stopwatches(events: &[Event]) -> Vec<Stopwatch> {
         });
         let start = trig.map(|e| e.ts_ms);
         let end = w.map(|e| e.ts_ms).unwrap_or(f.ts_ms);
-        out.push(Stopwatch {
-            old_master: old,
-            new_master: new,
-            epoch: f.epoch,
-            phases,
-            total_ms: start.map(|s| end.saturating_sub(s)),
-        });
+        out.push(Stopwatch { old_master: old, new_master: new, epoch: f.epoch, phases, total_ms: start.map(|s| end.saturating_sub(s)) });
     }
     out
 }
 
 /// Human text: each phase with ms since the trigger and since the previous phase.
 pub fn render(sw: &Stopwatch) -> String {
-    let mut out = format!(
-        "failover {} -> {}{}:\n",
-        sw.old_master,
-        sw.new_master,
-        sw.epoch.map(|e| format!(" (epoch {e})")).unwrap_or_default()
-    );
+    let mut out =
+        format!("failover {} -> {}{}:\n", sw.old_master, sw.new_master, sw.epoch.map(|e| format!(" (epoch {e})")).unwrap_or_default());
     let t0 = sw.phases.first().and_then(|p| p.ts_ms);
     let mut prev = t0;
     for p in &sw.phases {

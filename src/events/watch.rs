@@ -189,11 +189,17 @@ impl PollState {
                 }
                 Some((true, _)) if !now.0 => {
                     let m = now.1.map(name).unwrap_or_else(|| "?".into());
-                    out.push(Event::new(EventKind::RoleChange, Some(name(s.port)), format!("now a replica of {m}")).value("replica").peer(m));
+                    out.push(
+                        Event::new(EventKind::RoleChange, Some(name(s.port)), format!("now a replica of {m}")).value("replica").peer(m),
+                    );
                 }
                 Some((false, Some(a))) if !now.0 && now.1.is_some_and(|b| b != a) => {
                     let m = now.1.map(name).unwrap_or_default();
-                    out.push(Event::new(EventKind::RoleChange, Some(name(s.port)), format!("now follows {m} (was {})", name(a))).value("replica").peer(m));
+                    out.push(
+                        Event::new(EventKind::RoleChange, Some(name(s.port)), format!("now follows {m} (was {})", name(a)))
+                            .value("replica")
+                            .peer(m),
+                    );
                 }
                 _ => {}
             }
@@ -348,7 +354,10 @@ mod tests {
     fn failover_sequence() {
         let mut st = PollState::default();
         let before = "a 127.0.0.1:1@2 master - 0 0 1 connected 0-99\nb 127.0.0.1:3@4 slave a 0 0 1 connected\n";
-        let (e, _) = st.diff(&[seen(1, &before.replace("a 127.0.0.1:1@2 master", "a 127.0.0.1:1@2 myself,master"), true), seen(3, &before.replace("slave a", "myself,slave a"), true)]);
+        let (e, _) = st.diff(&[
+            seen(1, &before.replace("a 127.0.0.1:1@2 master", "a 127.0.0.1:1@2 myself,master"), true),
+            seen(3, &before.replace("slave a", "myself,slave a"), true),
+        ]);
         assert_eq!(e.len(), 1, "initial cluster ok only: {e:?}");
         let pf = "a 127.0.0.1:1@2 master,fail? - 0 0 1 connected 0-99\nb 127.0.0.1:3@4 myself,slave a 0 0 1 connected\n";
         let (e, _) = st.diff(&[seen(3, pf, true)]);

@@ -30,7 +30,8 @@ pub fn report(o: &Outcome) -> String {
     let story_events: Vec<events::Event> = o.events.iter().filter(|e| story(e.kind)).cloned().collect();
     if !story_events.is_empty() {
         // Start the timeline at the first thing the scenario did, not at node start-up.
-        let t0 = story_events.iter().find(|e| matches!(e.kind, EventKind::Exited | EventKind::Paused | EventKind::FaultOn)).map(|e| e.ts_ms);
+        let t0 =
+            story_events.iter().find(|e| matches!(e.kind, EventKind::Exited | EventKind::Paused | EventKind::FaultOn)).map(|e| e.ts_ms);
         let t0 = t0.unwrap_or(story_events[0].ts_ms);
         s.push_str("\n-- event timeline (seconds from the first fault) --\n");
         let shown: Vec<events::Event> = story_events.into_iter().filter(|e| e.ts_ms + 1 >= t0).collect();
@@ -79,8 +80,27 @@ pub fn compare(a: &Outcome, b: &Outcome) -> String {
     let seq = |o: &Outcome| -> Vec<String> {
         o.events
             .iter()
-            .filter(|e| matches!(e.kind, EventKind::Pfail | EventKind::Fail | EventKind::Failover | EventKind::RoleChange | EventKind::ClusterState | EventKind::SlotsMoved | EventKind::WritesServed | EventKind::Exited))
-            .map(|e| format!("{} {}{}", e.kind.label(), e.node.as_deref().unwrap_or(""), e.value.as_ref().map(|v| format!(" {v}")).unwrap_or_default()))
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Pfail
+                        | EventKind::Fail
+                        | EventKind::Failover
+                        | EventKind::RoleChange
+                        | EventKind::ClusterState
+                        | EventKind::SlotsMoved
+                        | EventKind::WritesServed
+                        | EventKind::Exited
+                )
+            })
+            .map(|e| {
+                format!(
+                    "{} {}{}",
+                    e.kind.label(),
+                    e.node.as_deref().unwrap_or(""),
+                    e.value.as_ref().map(|v| format!(" {v}")).unwrap_or_default()
+                )
+            })
             .collect()
     };
     let (sa, sb) = (seq(a), seq(b));

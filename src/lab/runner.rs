@@ -297,7 +297,11 @@ impl Run<'_> {
     /// n0..nN (by position), $alias, a port, or a role selector.
     async fn resolve(&self, sel: &str) -> Result<u16, String> {
         if let Some(a) = sel.strip_prefix('$') {
-            return self.aliases.get(a).copied().ok_or_else(|| format!("`{sel}` was not remembered by an earlier step (use `as = \"{a}\"`)"));
+            return self
+                .aliases
+                .get(a)
+                .copied()
+                .ok_or_else(|| format!("`{sel}` was not remembered by an earlier step (use `as = \"{a}\"`)"));
         }
         if let Some(i) = sel.strip_prefix('n').and_then(|i| i.parse::<usize>().ok()) {
             return self.ports.get(i).copied().ok_or_else(|| format!("`{sel}`: the scenario has {} nodes (n0..)", self.ports.len()));
@@ -490,7 +494,11 @@ impl Run<'_> {
                     if shown.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}{}", shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "), if missing.len() > 20 { " ..." } else { "" })
+                        format!(
+                            ": {}{}",
+                            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                            if missing.len() > 20 { " ..." } else { "" }
+                        )
                     }
                 ));
                 self.lost = Some(missing.len() as u64);
@@ -572,7 +580,9 @@ impl Run<'_> {
                         let d = e.to_string();
                         self.check(i, format!("`{shown}` is refused with {want}"), true, d);
                     }
-                    (Ok(r), Some(want)) => self.check(i, format!("`{shown}` is refused with {want}"), false, format!("it answered {}", short(&r))),
+                    (Ok(r), Some(want)) => {
+                        self.check(i, format!("`{shown}` is refused with {want}"), false, format!("it answered {}", short(&r)))
+                    }
                     (Err(e), _) => return Err(format!("{} > {shown} failed: {e}", self.name(port))),
                 }
             }
@@ -593,7 +603,12 @@ impl Run<'_> {
                     }
                     last = detail;
                     if started.elapsed() >= limit {
-                        self.check(i, format!("wait until {desc}"), false, format!("not within {} ms; last seen: {last}", limit.as_millis()));
+                        self.check(
+                            i,
+                            format!("wait until {desc}"),
+                            false,
+                            format!("not within {} ms; last seen: {last}", limit.as_millis()),
+                        );
                         return Err(format!("gave up at step {i}"));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;

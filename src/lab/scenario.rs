@@ -118,7 +118,9 @@ pub struct Cond {
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum Step {
     /// Prints a line in the narrative.
-    Say { text: String },
+    Say {
+        text: String,
+    },
     /// Writes `keys` keys through a cluster client, counting acknowledged ones.
     Write {
         keys: u64,
@@ -153,9 +155,15 @@ pub enum Step {
         #[serde(rename = "as")]
         alias: Option<String>,
     },
-    Resume { node: String },
-    Start { node: String },
-    Stop { node: String },
+    Resume {
+        node: String,
+    },
+    Start {
+        node: String,
+    },
+    Stop {
+        node: String,
+    },
     /// Gives the node a selector picks now a name (`$name`) for later steps.
     Remember {
         node: String,
@@ -172,7 +180,10 @@ pub enum Step {
         #[serde(default)]
         jitter_ms: u64,
     },
-    Drop { node: String, rate: f64 },
+    Drop {
+        node: String,
+        rate: f64,
+    },
     Heal,
     /// A raw command on a node; `{port:SEL}`, `{id:SEL}`, `{host}` are replaced.
     Command {
@@ -182,13 +193,18 @@ pub enum Step {
         error: Option<String>,
     },
     /// Moves a slot by hand: SETSLOT IMPORTING/MIGRATING, GETKEYSINSLOT + MIGRATE, SETSLOT NODE.
-    Migrate { slot: u16, to: String },
+    Migrate {
+        slot: u16,
+        to: String,
+    },
     /// Waits until the condition holds (FAIL at the timeout).
     Wait(Cond),
     /// Checks the condition now: PASS or FAIL.
     Expect(Cond),
     /// Pauses the scenario (for demonstrations, e.g. writes during a partition).
-    Sleep { ms: u64 },
+    Sleep {
+        ms: u64,
+    },
 }
 
 fn default_prefix() -> String {
@@ -230,8 +246,8 @@ pub fn all(dir: Option<&Path>) -> Result<Vec<Scenario>, ScenarioError> {
             .collect();
         files.sort();
         for f in files {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| ScenarioError::Parse { file: f.display().to_string(), message: e.to_string() })?;
+            let text =
+                std::fs::read_to_string(&f).map_err(|e| ScenarioError::Parse { file: f.display().to_string(), message: e.to_string() })?;
             let s = parse(&text, &f.display().to_string())?;
             out.retain(|o: &Scenario| o.name != s.name);
             out.push(s);
@@ -246,8 +262,7 @@ pub fn all(dir: Option<&Path>) -> Result<Vec<Scenario>, ScenarioError> {
 /// Unknown name or a file that does not parse.
 pub fn find(name: &str, dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
     if name.ends_with(".toml") {
-        let text =
-            std::fs::read_to_string(name).map_err(|e| ScenarioError::Parse { file: name.to_string(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(name).map_err(|e| ScenarioError::Parse { file: name.to_string(), message: e.to_string() })?;
         return parse(&text, name);
     }
     let all = all(dir)?;

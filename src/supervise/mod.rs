@@ -497,7 +497,8 @@ impl Worker {
             None => {
                 let _ = std::fs::remove_file(self.ctx.layout.pidfile(port));
                 if cfg.engine.kind == EngineKind::Builtin && cfg.engine.mode == EngineMode::Inproc {
-                    engine::inproc::start(&conf, crate::faults::admin_token(&self.ctx.layout).ok(), self.generation, self.exits.clone()).await
+                    engine::inproc::start(&conf, crate::faults::admin_token(&self.ctx.layout).ok(), self.generation, self.exits.clone())
+                        .await
                 } else {
                     engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| {
                         engine::process::spawn(&prog, &args, &self.ctx.layout.logfile(port), self.generation, self.exits.clone())
