@@ -171,12 +171,15 @@ pub struct ParseError {
     pub text: String,
 }
 
+/// One parsed sample: name, labels, value.
+pub type Sample = (String, BTreeMap<String, String>, f64);
+
 /// A minimal parser of the text format: checks HELP/TYPE, names, labels and
 /// values, and that every sample's family was declared; returns the samples.
 ///
 /// # Errors
 /// The first malformed line.
-pub fn parse(text: &str) -> Result<Vec<(String, BTreeMap<String, String>, f64)>, ParseError> {
+pub fn parse(text: &str) -> Result<Vec<Sample>, ParseError> {
     let mut declared = std::collections::HashSet::new();
     let mut out = Vec::new();
     let valid_name = |n: &str| {
