@@ -97,6 +97,39 @@ impl Conn {
         }
     }
 
+    /// Sends many commands at once and reads every reply (error replies are
+    /// returned as [`Resp::Error`], not as errors), for bulk lab writes.
+    ///
+    /// # Errors
+    /// I/O or timeout (the whole batch is bounded by the connection timeout x 4).
+    pub async fn pipeline(&mut self, cmds: &[Vec<String>]) -> Result<Vec<Resp>, AdminError> {
+        let addr = self.addr;
+        let limit = self.timeout * 4;
+        timeout(limit, async {
+            let mut buf = Vec::new();
+            for args in cmds {
+                buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                for a in args {
+                    buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    buf.extend_from_slice(a.as_bytes());
+                    buf.extend_from_slice(b"\r\n");
+                }
+            }
+            self.stream.get_mut().write_all(&buf).await.map_err(|source| AdminError::Io { addr, source })?;
+            let mut out = Vec::with_capacity(cmds.len());
+            for _ in cmds {
+                out.push(read_reply(&mut self.stream, addr, 0).await?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|_| AdminError::Timeout {
+            addr,
+            command: format!("pipeline of {}", cmds.len()),
+            ms: limit.as_millis() as u64,
+        })?
+    }
+
     /// Sends a command whose reply is text.
     ///
     /// # Errors

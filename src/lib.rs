@@ -5,16 +5,22 @@
 //! until the [`shutdown::Shutdown`] fires. `slotctl` ([`ctl`]) is its client.
 
 pub mod api;
+pub mod checkpoint;
 pub mod cluster_admin;
 pub mod confgen;
 pub mod config;
 pub mod ctl;
 pub mod engine;
+pub mod events;
+pub mod faults;
+pub mod lab;
+pub mod metrics;
 pub mod notify;
 pub mod preflight;
 pub mod shutdown;
 pub mod supervise;
 pub mod telemetry;
+pub mod topology;
 pub mod watch;
 
 use config::{Config, CreateMode};
@@ -82,6 +88,14 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     notify::status("starting nodes");
     let sup = Supervisor::spawn(config.clone());
     let state = api::AppState::new(sup.clone(), shutdown.clone());
+    state.events.record(events::Event::new(
+        events::EventKind::SlotdStarted,
+        None,
+        format!("slotd {} started (pid {})", env!("CARGO_PKG_VERSION"), std::process::id()),
+    ));
+    events::watch::spawn(sup.clone(), state.events.clone());
+    state.faults.spawn_reapply();
+    let faults = state.faults.clone();
     let router = api::app(state);
     // The API stays up while the nodes stop, so `slotctl shutdown` can wait
     // for slotd to be unreachable as the sign that every node is gone.
@@ -100,6 +114,9 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     shutdown.wait().await;
     startup.abort();
     notify::notify("STOPPING=1\nSTATUS=stopping nodes");
+    if let Err(e) = faults.heal().await {
+        tracing::warn!("healing faults before stopping: {e}");
+    }
     tracing::info!("stopping every node");
     sup.stop_all().await;
     server_stop.trigger();

@@ -4,5 +4,6 @@
 mod api;
 mod cli;
 mod cluster_flow;
+mod labs;
 mod process;
 mod util;

@@ -4,7 +4,10 @@
 
 pub mod cluster;
 pub mod error;
+pub mod events;
+pub mod faults;
 pub mod health;
+pub mod lab;
 pub mod nodes;
 pub mod openapi;
 pub mod types;
@@ -38,6 +41,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/cluster/create"),
     ("GET", "/v1/preflight"),
     ("POST", "/v1/shutdown"),
+    ("GET", "/v1/events"),
+    ("GET", "/v1/events/stream"),
+    ("GET", "/v1/faults"),
+    ("POST", "/v1/faults/partition"),
+    ("POST", "/v1/faults/delay"),
+    ("POST", "/v1/faults/drop"),
+    ("POST", "/v1/faults/heal"),
+    ("GET", "/v1/lab/checkpoints"),
+    ("POST", "/v1/lab/checkpoints"),
+    ("POST", "/v1/lab/checkpoints/{name}/restore"),
+    ("GET", "/metrics"),
 ];
 
 /// What handlers share.
@@ -50,12 +64,26 @@ pub struct AppState {
     pub token: Option<String>,
     /// One cluster creation at a time.
     pub create_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The event timeline (`<data_dir>/events.jsonl`).
+    pub events: crate::events::EventLog,
+    /// Active bus faults.
+    pub faults: Arc<crate::faults::FaultManager>,
 }
 
 impl AppState {
     pub fn new(sup: Arc<Supervisor>, shutdown: Shutdown) -> AppState {
-        let token = sup.config().supervisor.api_token;
-        AppState { sup, shutdown, started: Instant::now(), token, create_lock: Arc::new(tokio::sync::Mutex::new(())) }
+        let cfg = sup.config();
+        let events = crate::events::EventLog::open(&cfg.supervisor.data_dir);
+        let faults = crate::faults::FaultManager::new(sup.clone(), events.clone());
+        AppState {
+            sup,
+            shutdown,
+            started: Instant::now(),
+            token: cfg.supervisor.api_token,
+            create_lock: Arc::new(tokio::sync::Mutex::new(())),
+            events,
+            faults,
+        }
     }
 }
 
@@ -76,6 +104,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/cluster/create", post(cluster::create))
         .route("/v1/preflight", get(health::preflight))
         .route("/v1/shutdown", post(health::shutdown))
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/stream", get(events::stream))
+        .route("/v1/faults", get(faults::list))
+        .route("/v1/faults/partition", post(faults::partition))
+        .route("/v1/faults/delay", post(faults::delay))
+        .route("/v1/faults/drop", post(faults::drop_frames))
+        .route("/v1/faults/heal", post(faults::heal))
+        .route("/v1/lab/checkpoints", get(lab::list).post(lab::save))
+        .route("/v1/lab/checkpoints/:name/restore", post(lab::restore))
+        .route("/metrics", get(lab::metrics))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::map_response(json_method_not_allowed))

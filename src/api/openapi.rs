@@ -58,6 +58,52 @@ const DOCS: &[Doc] = &[
     ),
     ("GET", "/v1/preflight", "Kernel and limit checks as seen by slotd", "200", "PreflightResponse", None),
     ("POST", "/v1/shutdown", "Stop every node gracefully, then exit slotd", "202", "ShutdownResponse", None),
+    ("GET", "/v1/events", "The event timeline (`?after=SEQ` for newer ones) and a stopwatch per failover", "200", "EventsResponse", None),
+    ("GET", "/v1/events/stream", "Server-sent events: past events after `?after=SEQ`, then live ones (data = Event JSON)", "200", "", None),
+    ("GET", "/v1/faults", "Active faults and each builtin node's own SLOTD.FAULT STATUS", "200", "FaultsResponse", None),
+    (
+        "POST",
+        "/v1/faults/partition",
+        "Cut the cluster bus between groups of nodes (ports, names, master-of-slot-N); builtin engine only",
+        "200",
+        "FaultsResponse",
+        Some("PartitionRequest"),
+    ),
+    ("POST", "/v1/faults/delay", "Delay a node's outgoing bus frames; builtin engine only", "200", "FaultsResponse", Some("DelayRequest")),
+    (
+        "POST",
+        "/v1/faults/drop",
+        "Drop a share of a node's outgoing bus frames; builtin engine only",
+        "200",
+        "FaultsResponse",
+        Some("DropRequest"),
+    ),
+    ("POST", "/v1/faults/heal", "Remove every fault", "200", "FaultsResponse", None),
+    ("GET", "/v1/lab/checkpoints", "Saved checkpoints", "200", "CheckpointList", None),
+    (
+        "POST",
+        "/v1/lab/checkpoints",
+        "SAVE every node, copy its data dir and nodes.conf into a checkpoint",
+        "200",
+        "CheckpointReport",
+        Some("CheckpointRequest"),
+    ),
+    (
+        "POST",
+        "/v1/lab/checkpoints/{name}/restore",
+        "Stop every node, put the checkpoint's data back, start the nodes that were running",
+        "200",
+        "CheckpointReport",
+        None,
+    ),
+    (
+        "GET",
+        "/metrics",
+        "Prometheus text format: per node up/state/role/keys/ops/clients/replication; cluster state, slots, failovers, events",
+        "200",
+        "text",
+        None,
+    ),
 ];
 
 /// The paths and methods documented, for the consistency test.
@@ -91,6 +137,14 @@ pub fn document() -> Value {
             params.push(json!({"name": "lines", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
             params.push(json!({"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
         }
+        if path.contains("{name}") {
+            params.push(
+                json!({"name": "name", "in": "path", "required": true, "description": "Checkpoint name", "schema": {"type": "string"}}),
+            );
+        }
+        if path.starts_with("/v1/events") {
+            params.push(json!({"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
+        }
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
         }
@@ -100,7 +154,11 @@ pub fn document() -> Value {
                 json!({"required": false, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}}),
             );
         }
-        let ok = if schema.is_empty() {
+        let ok = if *schema == "text" {
+            json!({"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}})
+        } else if path.ends_with("/stream") {
+            json!({"description": "OK", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
+        } else if schema.is_empty() {
             json!({"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}})
         } else {
             json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
@@ -119,6 +177,16 @@ pub fn document() -> Value {
         }
         if request.is_some() || path.ends_with("/log") {
             responses.insert("400".into(), error_response("Invalid body or query"));
+        }
+        if path.starts_with("/v1/faults/") && *path != "/v1/faults/heal" {
+            responses.insert("404".into(), error_response("A selector names no node"));
+            responses.insert("409".into(), error_response("Not available with engine kind = redis-server"));
+            responses.insert("500".into(), error_response("A node refused the fault command"));
+        }
+        if path.starts_with("/v1/lab/checkpoints") && *method == "POST" {
+            responses.insert("404".into(), error_response("Unknown checkpoint"));
+            responses.insert("409".into(), error_response("Checkpoint made for other nodes"));
+            responses.insert("500".into(), error_response("SAVE, copy or restart failed"));
         }
         if *path == "/v1/cluster/create" {
             responses.insert("409".into(), error_response("Nodes not all RUNNING, or a creation is already running"));
@@ -177,7 +245,48 @@ pub fn document() -> Value {
                     "why": s("string"), "fix": s("string"), "fix_result": s("string")
                 }},
                 "PreflightResponse": {"type": "object", "properties": {"checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}}}},
-                "ShutdownResponse": {"type": "object", "properties": {"message": s("string")}}
+                "ShutdownResponse": {"type": "object", "properties": {"message": s("string")}},
+                "Event": {"type": "object", "required": ["seq", "ts_ms", "kind", "message"], "properties": {
+                    "seq": s("integer"), "ts_ms": s("integer"),
+                    "kind": {"type": "string", "enum": ["slotd_started", "started", "restarted", "adopted", "running", "exited", "fatal", "paused", "resumed", "fault_on", "fault_off", "pfail", "fail", "fail_cleared", "role_change", "failover", "cluster_state", "slots_moved", "writes_served", "lab"]},
+                    "node": s("string"), "peer": s("string"), "nodes": {"type": "array", "items": s("string")},
+                    "epoch": s("integer"), "value": s("string"), "message": s("string")
+                }},
+                "Stopwatch": {"type": "object", "properties": {
+                    "old_master": s("string"), "new_master": s("string"), "epoch": ns("integer"), "total_ms": ns("integer"),
+                    "phases": {"type": "array", "items": {"type": "object", "properties": {"name": s("string"), "ts_ms": ns("integer"), "detail": s("string")}}}
+                }},
+                "EventsResponse": {"type": "object", "properties": {
+                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                    "failovers": {"type": "array", "items": {"$ref": "#/components/schemas/Stopwatch"}},
+                    "total": s("integer")
+                }},
+                "PartitionRequest": {"type": "object", "additionalProperties": false, "required": ["groups"], "properties": {
+                    "groups": {"type": "array", "items": {"type": "array", "items": s("string")}, "description": "One group = it vs every other node"},
+                    "for_ms": ns("integer")
+                }},
+                "DelayRequest": {"type": "object", "additionalProperties": false, "required": ["node", "ms"], "properties": {
+                    "node": s("string"), "ms": s("integer"), "jitter_ms": s("integer"), "for_ms": ns("integer")
+                }},
+                "DropRequest": {"type": "object", "additionalProperties": false, "required": ["node", "rate"], "properties": {
+                    "node": s("string"), "rate": {"type": "number", "minimum": 0, "maximum": 1}, "for_ms": ns("integer")
+                }},
+                "FaultsResponse": {"type": "object", "properties": {
+                    "active": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": s("integer"), "spec": {"type": "object"}, "description": s("string"), "since_ms": s("integer"), "until_ms": ns("integer")
+                    }}},
+                    "nodes": {"type": "object", "additionalProperties": s("string")},
+                    "note": ns("string")
+                }},
+                "CheckpointRequest": {"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": s("string")}},
+                "Manifest": {"type": "object", "properties": {
+                    "name": s("string"), "created_ms": s("integer"), "engine": s("string"),
+                    "nodes": {"type": "array", "items": {"type": "array", "description": "[port, was running]"}}
+                }},
+                "CheckpointReport": {"type": "object", "properties": {
+                    "manifest": {"$ref": "#/components/schemas/Manifest"}, "path": s("string"), "bytes": s("integer"), "elapsed_ms": s("integer")
+                }},
+                "CheckpointList": {"type": "object", "properties": {"checkpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Manifest"}}}}
             }
         },
         "security": [{}, {"bearer": []}],

@@ -4,6 +4,8 @@
 //! 3 `status` found a listed node not RUNNING.
 
 pub mod client;
+pub mod events;
+pub mod lab;
 pub mod output;
 
 use crate::api::types::{ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse};
@@ -80,16 +82,54 @@ pub enum Cmd {
     },
     /// Stop every node and slotd itself.
     Shutdown,
+    /// Cut the cluster bus between groups: `partition 6380,6383 / 6381,6382` (one group = it vs the rest). Builtin nodes only.
+    Partition {
+        #[arg(required = true, num_args = 1..)]
+        groups: Vec<String>,
+        /// Heal by itself after this long (10s, 1500ms).
+        #[arg(long = "for")]
+        for_: Option<String>,
+    },
+    /// Delay a node's outgoing cluster-bus frames. Builtin nodes only.
+    Delay {
+        node: String,
+        #[arg(long)]
+        ms: u64,
+        #[arg(long, default_value_t = 0)]
+        jitter: u64,
+        #[arg(long = "for")]
+        for_: Option<String>,
+    },
+    /// Drop a share (0..1) of a node's outgoing cluster-bus frames. Builtin nodes only.
+    Drop {
+        node: String,
+        #[arg(long)]
+        rate: f64,
+        #[arg(long = "for")]
+        for_: Option<String>,
+    },
+    /// Remove every fault.
+    Heal,
+    /// List active faults and each node's fault status.
+    Faults,
+    /// The event timeline (times from the first event) and failover stopwatches; -f follows.
+    Events {
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Lab scenarios and checkpoints.
+    #[command(subcommand)]
+    Lab(lab::LabCmd),
 }
 
-fn print_json<T: serde::Serialize>(v: &T) {
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("slotctl: cannot encode JSON: {e}"),
     }
 }
 
-fn fail(e: CtlError) -> i32 {
+pub(crate) fn fail(e: CtlError) -> i32 {
     eprintln!("slotctl: {e}");
     1
 }
@@ -126,6 +166,13 @@ pub async fn run(cli: Cli) -> i32 {
         Cmd::Preflight { fix } => preflight(&client, fix, cli.json).await,
         Cmd::Tail { node, follow, lines } => tail(&client, &node, follow, lines, cli.json).await,
         Cmd::Shutdown => shutdown(&client, cli.json).await,
+        Cmd::Partition { groups, for_ } => events::partition(&client, &groups, &for_, cli.json).await,
+        Cmd::Delay { node, ms, jitter, for_ } => events::delay(&client, &node, ms, jitter, &for_, cli.json).await,
+        Cmd::Drop { node, rate, for_ } => events::drop_frames(&client, &node, rate, &for_, cli.json).await,
+        Cmd::Heal => events::heal_or_list(&client, true, cli.json).await,
+        Cmd::Faults => events::heal_or_list(&client, false, cli.json).await,
+        Cmd::Events { follow } => events::events(&client, follow, cli.json).await,
+        Cmd::Lab(cmd) => lab::run(&client, cmd, cli.json).await,
     }
 }
 

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Starts a node thread from its conf file; its end is sent on `exits`.
-pub async fn start(conf: &Path, generation: u64, exits: ExitSender) -> Result<Running, String> {
+/// `admin_token` enables the node's fault hook (never written to the conf).
+pub async fn start(conf: &Path, admin_token: Option<String>, generation: u64, exits: ExitSender) -> Result<Running, String> {
     let conf = conf.to_path_buf();
     let handle = tokio::task::spawn_blocking(move || {
-        let cfg = node_engine::NodeConfig::load(&conf).map_err(|e| e.to_string())?;
+        let mut cfg = node_engine::NodeConfig::load(&conf).map_err(|e| e.to_string())?;
+        if admin_token.is_some() {
+            cfg.admin_token = admin_token;
+        }
         node_engine::start(cfg).map_err(|e| e.to_string())
     })
     .await

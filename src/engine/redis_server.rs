@@ -17,7 +17,11 @@ pub fn command_for(config: &Config, conf: &Path) -> Result<(PathBuf, Vec<String>
         }
         EngineKind::Builtin => {
             let exe = std::env::current_exe().map_err(|e| format!("cannot find slotd's own executable to start a builtin node: {e}"))?;
-            Ok((exe, vec!["node".into(), conf.display().to_string()]))
+            // The fault hook's token goes on the command line only: redis-server
+            // would reject it in the shared conf.
+            let layout = crate::confgen::Layout::new(&config.supervisor.data_dir);
+            let token = crate::faults::admin_token(&layout).map_err(|e| e.to_string())?;
+            Ok((exe, vec!["node".into(), conf.display().to_string(), "--slotd-admin-token".into(), token]))
         }
     }
 }

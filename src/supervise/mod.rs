@@ -119,6 +119,10 @@ impl NodeEntry {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.spec.host, self.spec.port)
     }
+    /// Status changes as they happen (event timeline, fault re-application).
+    pub fn subscribe(&self) -> watch::Receiver<NodeStatus> {
+        self.status.clone()
+    }
 
     async fn send(&self, action: Action) -> Result<(), ActionError> {
         let (reply, rx) = oneshot::channel();
@@ -493,7 +497,8 @@ impl Worker {
             None => {
                 let _ = std::fs::remove_file(self.ctx.layout.pidfile(port));
                 if cfg.engine.kind == EngineKind::Builtin && cfg.engine.mode == EngineMode::Inproc {
-                    engine::inproc::start(&conf, self.generation, self.exits.clone()).await
+                    engine::inproc::start(&conf, crate::faults::admin_token(&self.ctx.layout).ok(), self.generation, self.exits.clone())
+                        .await
                 } else {
                     engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| {
                         engine::process::spawn(&prog, &args, &self.ctx.layout.logfile(port), self.generation, self.exits.clone())

@@ -1,0 +1,158 @@
+//! The event timeline: what slotd did (start, kill, pause, faults) and what
+//! the nodes reported (PFAIL, FAIL, failovers, cluster_state, slot moves), in
+//! order, with timestamps, kept in an append-only JSON-lines file so it
+//! survives a slotd restart; plus the failover stopwatch computed from it.
+
+pub mod stopwatch;
+pub mod store;
+pub mod watch;
+
+use serde::{Deserialize, Serialize};
+
+pub use stopwatch::{stopwatches, Phase, Stopwatch};
+pub use store::EventLog;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// slotd itself started (marks a restart in the timeline).
+    SlotdStarted,
+    /// A node process was started by slotd.
+    Started,
+    /// Automatic restart after an exit slotd did not cause.
+    Restarted,
+    /// A node left by an earlier slotd was taken over.
+    Adopted,
+    /// The node answers PING.
+    Running,
+    /// The node process ended (code or signal in `value`).
+    Exited,
+    /// slotd gave up restarting it.
+    Fatal,
+    Paused,
+    Resumed,
+    FaultOn,
+    FaultOff,
+    /// Some node flags this one `fail?`.
+    Pfail,
+    /// Some node flags this one `fail`.
+    Fail,
+    /// No node flags it failed any more.
+    FailCleared,
+    /// The node's own role changed (`value`: master / replica).
+    RoleChange,
+    /// A replica took over its master's slots (`peer`: the old master).
+    Failover,
+    /// The cluster's state as the nodes report it (`value`: ok / fail).
+    ClusterState,
+    /// Slots changed owner (`peer`: from, `node`: to).
+    SlotsMoved,
+    /// A probe SET on the new master's slot succeeded.
+    WritesServed,
+    /// A lab runner step (narrative marker).
+    Lab,
+}
+
+impl EventKind {
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            EventKind::SlotdStarted => "slotd",
+            EventKind::Started => "started",
+            EventKind::Restarted => "restarted",
+            EventKind::Adopted => "adopted",
+            EventKind::Running => "running",
+            EventKind::Exited => "exited",
+            EventKind::Fatal => "fatal",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
+            EventKind::FaultOn => "fault-on",
+            EventKind::FaultOff => "fault-off",
+            EventKind::Pfail => "pfail",
+            EventKind::Fail => "fail",
+            EventKind::FailCleared => "fail-cleared",
+            EventKind::RoleChange => "role",
+            EventKind::Failover => "failover",
+            EventKind::ClusterState => "cluster",
+            EventKind::SlotsMoved => "slots",
+            EventKind::WritesServed => "writes-ok",
+            EventKind::Lab => "lab",
+        }
+    }
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log (1-based, grows across slotd restarts).
+    pub seq: u64,
+    /// Unix time in milliseconds.
+    pub ts_ms: u64,
+    pub kind: EventKind,
+    /// The node it is about ("node6380").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The other node involved (old master, slot source...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// Every node a fault touches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
+    /// ok / fail, master / replica, signal 9...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub message: String,
+}
+
+impl Event {
+    /// A new event (seq and time are set when it is recorded).
+    pub fn new(kind: EventKind, node: Option<String>, message: impl Into<String>) -> Event {
+        Event { seq: 0, ts_ms: 0, kind, node, peer: None, nodes: Vec::new(), epoch: None, value: None, message: message.into() }
+    }
+    pub fn peer(mut self, p: impl Into<String>) -> Event {
+        self.peer = Some(p.into());
+        self
+    }
+    pub fn value(mut self, v: impl Into<String>) -> Event {
+        self.value = Some(v.into());
+        self
+    }
+    pub fn epoch(mut self, e: u64) -> Event {
+        self.epoch = Some(e);
+        self
+    }
+    pub fn nodes(mut self, n: Vec<String>) -> Event {
+        self.nodes = n;
+        self
+    }
+}
+
+/// `GET /v1/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsResponse {
+    pub events: Vec<Event>,
+    /// One stopwatch per failover found in the whole timeline.
+    pub failovers: Vec<Stopwatch>,
+    /// Total events recorded (also counts ones not returned).
+    pub total: u64,
+}
+
+/// Renders events with times relative to `t0` (ms), one line each.
+pub fn render(events: &[Event], t0: u64) -> String {
+    let mut out = String::new();
+    for e in events {
+        let rel = e.ts_ms.saturating_sub(t0);
+        out.push_str(&format!(
+            "{:>4}.{:03}s  {:<12} {:<10} {}\n",
+            rel / 1000,
+            rel % 1000,
+            e.kind.label(),
+            e.node.as_deref().unwrap_or("-"),
+            e.message
+        ));
+    }
+    out
+}
