@@ -97,6 +97,42 @@ impl Conn {
         }
     }
 
+    /// Sends several commands in one write and reads every reply in order;
+    /// error replies are returned as [`Resp::Error`], not as `Err`, so the
+    /// caller can tell which command of the batch failed.
+    ///
+    /// # Errors
+    /// I/O, timeout or a malformed reply.
+    pub async fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Result<Vec<Resp>, AdminError> {
+        let addr = self.addr;
+        let limit = self.timeout;
+        let first = cmds.first().and_then(|c| c.first()).map(|a| String::from_utf8_lossy(a).into_owned()).unwrap_or_default();
+        timeout(limit, async {
+            let mut buf = Vec::new();
+            for args in cmds {
+                buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                for a in args {
+                    buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    buf.extend_from_slice(a);
+                    buf.extend_from_slice(b"\r\n");
+                }
+            }
+            self.stream.get_mut().write_all(&buf).await.map_err(|source| AdminError::Io { addr, source })?;
+            let mut out = Vec::with_capacity(cmds.len());
+            for _ in cmds {
+                out.push(read_reply(&mut self.stream, addr, 0).await?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|_| AdminError::Timeout { addr, command: format!("{first} (pipeline of {})", cmds.len()), ms: limit.as_millis() as u64 })?
+    }
+
+    /// The node's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Sends a command whose reply is text.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ pub mod ctl;
 pub mod engine;
 pub mod notify;
 pub mod preflight;
+pub mod reshard;
 pub mod shutdown;
 pub mod supervise;
 pub mod telemetry;

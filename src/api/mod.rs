@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod nodes;
 pub mod openapi;
+pub mod reshard;
 pub mod types;
 
 use crate::shutdown::Shutdown;
@@ -38,6 +39,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/cluster/create"),
     ("GET", "/v1/preflight"),
     ("POST", "/v1/shutdown"),
+    ("POST", "/v1/cluster/reshard"),
+    ("POST", "/v1/cluster/rebalance"),
+    ("POST", "/v1/cluster/fix"),
+    ("GET", "/v1/cluster/job"),
+    ("POST", "/v1/cluster/job/cancel"),
+    ("GET", "/v1/cluster/check"),
+    ("GET", "/v1/cluster/slots"),
+    ("POST", "/v1/cluster/nodes/add"),
+    ("POST", "/v1/cluster/nodes/{node}/delete"),
 ];
 
 /// What handlers share.
@@ -76,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/cluster/create", post(cluster::create))
         .route("/v1/preflight", get(health::preflight))
         .route("/v1/shutdown", post(health::shutdown))
+        .merge(reshard::routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::map_response(json_method_not_allowed))
