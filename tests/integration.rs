@@ -5,4 +5,5 @@ mod api;
 mod cli;
 mod process;
 mod redis_flow;
+mod reshard;
 mod util;

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod output;
+pub mod reshard;
 
 use crate::api::types::{ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse};
 use clap::{Parser, Subcommand};
@@ -80,6 +81,8 @@ pub enum Cmd {
     },
     /// Stop every node and slotd itself.
     Shutdown,
+    #[command(flatten)]
+    Cluster(reshard::ClusterCmd),
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {
@@ -126,6 +129,7 @@ pub async fn run(cli: Cli) -> i32 {
         Cmd::Preflight { fix } => preflight(&client, fix, cli.json).await,
         Cmd::Tail { node, follow, lines } => tail(&client, &node, follow, lines, cli.json).await,
         Cmd::Shutdown => shutdown(&client, cli.json).await,
+        Cmd::Cluster(c) => reshard::run(&client, c, cli.json).await,
     }
 }
 

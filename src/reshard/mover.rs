@@ -121,7 +121,11 @@ fn ok(r: &Resp, addr: SocketAddr, what: &str) -> Result<(), ReshardError> {
 /// # Errors
 /// A node unreachable, MIGRATE failing after retries, or cancellation.
 pub async fn drain_slot(pool: &mut Pool, src: &Endpoint, dst: &Endpoint, slot: u16, opts: MoveOpts, job: &Job) -> Result<u64, ReshardError> {
-    let batch = opts.batch.max(1);
+    // MIGRATE blocks the source like it does in Redis: keep each call short
+    // (adapting the batch) so the node keeps answering pings and is not
+    // failed over while it moves a big slot.
+    let max_batch = opts.batch.max(1);
+    let mut batch = max_batch.min(100);
     let host = dst.addr.ip().to_string().into_bytes();
     let port = dst.addr.port().to_string().into_bytes();
     let timeout = opts.timeout_ms.to_string().into_bytes();
@@ -145,7 +149,14 @@ pub async fn drain_slot(pool: &mut Pool, src: &Endpoint, dst: &Endpoint, slot: u
             b"KEYS".to_vec(),
         ];
         migrate.extend(keys);
+        let t0 = std::time::Instant::now();
         let mut replies = pool.pipe(src.addr, &[migrate, getkeys(slot, batch)]).await?;
+        let took = t0.elapsed();
+        if took > Duration::from_millis(200) {
+            batch = (batch / 2).max(1);
+        } else if took < Duration::from_millis(50) {
+            batch = (batch * 2).min(max_batch);
+        }
         let next = replies.pop().unwrap_or(Resp::Array(None));
         match replies.pop() {
             Some(Resp::Simple(s)) if s == "NOKEY" => {
