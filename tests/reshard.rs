@@ -189,8 +189,10 @@ async fn reshard_and_rebalance_under_load_lose_nothing() {
     assert!(out.contains("600/600 slots"), "{out}");
     assert!(err.contains("reshard:"), "plain progress lines when not a terminal: {err}");
     let map: serde_json::Value = serde_json::from_str(&s.slotctl(&["cluster", "--json"]).1).expect("json");
-    let counts: Vec<u64> = map["masters"].as_array().expect("masters").iter().map(|m| m["slot_count"].as_u64().unwrap_or(0)).collect();
-    assert_eq!(counts, vec![5461 - 600, 5462 + 600, 5461], "{map}");
+    let count = |port: u16| {
+        map["masters"].as_array().expect("masters").iter().find(|m| m["port"].as_u64() == Some(u64::from(port))).and_then(|m| m["slot_count"].as_u64())
+    };
+    assert_eq!((count(p[0]), count(p[1]), count(p[2])), (Some(5461 - 600), Some(5462 + 600), Some(5461)), "{map}");
 
     // Rebalance evens it out again, still under load.
     let (code, out, err) = s.slotctl(&["rebalance"]);
@@ -224,19 +226,25 @@ async fn interrupted_reshard_is_repaired_by_fix() {
     let s = cluster().await;
     let p = s.ports.clone();
     let ports = p[..3].to_vec();
-    let n = 3000u64;
-    tokio::task::spawn_blocking(move || {
+    let n = 1500u64;
+    // Every key in one slot of the first master, so the move is long and
+    // the interruption lands in the middle of it.
+    let slot = tokio::task::spawn_blocking(move || {
         let mut con = cluster_client(&ports).get_connection().expect("cluster connection");
+        let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg("{b}").query(&mut con).expect("keyslot");
         for i in 0..n {
-            let _: () = redis::cmd("SET").arg(format!("k:{i}")).arg(i).query(&mut con).expect("set");
+            let _: () = redis::cmd("SET").arg(format!("{{b}}k:{i}")).arg(i).query(&mut con).expect("set");
         }
+        slot
     })
     .await
     .expect("preload");
+    // "{b}" hashes (3300) to a slot of the first master (0-5460).
+    assert!(slot <= 5460, "slot {slot}");
 
     // A slow reshard (one key per MIGRATE), interrupted with Ctrl-C.
     let mut child: Child = Command::new(crate::util::slotctl_bin())
-        .args(["--api", &s.api, "reshard", "--from", &p[0].to_string(), "--to", &p[2].to_string(), "--slots", "3000", "--batch", "1"])
+        .args(["--api", &s.api, "reshard", "--from", &p[0].to_string(), "--to", &p[2].to_string(), "--slot", &slot.to_string(), "--batch", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -273,8 +281,8 @@ async fn interrupted_reshard_is_repaired_by_fix() {
     tokio::task::spawn_blocking(move || {
         let mut con = cluster_client(&ports).get_connection().expect("cluster connection");
         for i in 0..n {
-            let v: Option<u64> = redis::cmd("GET").arg(format!("k:{i}")).query(&mut con).expect("get");
-            assert_eq!(v, Some(i), "k:{i} lost by the interrupted reshard");
+            let v: Option<u64> = redis::cmd("GET").arg(format!("{{b}}k:{i}")).query(&mut con).expect("get");
+            assert_eq!(v, Some(i), "{{b}}k:{i} lost by the interrupted reshard");
         }
     })
     .await

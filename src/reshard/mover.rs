@@ -205,6 +205,9 @@ pub async fn assign(pool: &mut Pool, src: Option<&Endpoint>, dst: &Endpoint, oth
     if let Some(src) = src {
         match pool.cmd(src.addr, &cmd.iter().map(Vec::as_slice).collect::<Vec<_>>()).await? {
             Resp::Error(e) if e.contains("still hold keys") => return Ok(false),
+            // A master that just lost its last slot turns itself into a
+            // replica of the new owner (cluster-allow-replica-migration), as in Redis.
+            Resp::Error(e) if e.contains("only with masters") => {}
             r => ok(&r, src.addr, &what)?,
         }
     }
