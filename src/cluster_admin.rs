@@ -125,7 +125,11 @@ impl Conn {
             Ok(out)
         })
         .await
-        .map_err(|_| AdminError::Timeout { addr, command: format!("{first} (pipeline of {})", cmds.len()), ms: limit.as_millis() as u64 })?
+        .map_err(|_| AdminError::Timeout {
+            addr,
+            command: format!("{first} (pipeline of {})", cmds.len()),
+            ms: limit.as_millis() as u64,
+        })?
     }
 
     /// The node's address.

@@ -184,13 +184,19 @@ async fn reshard_and_rebalance_under_load_lose_nothing() {
     let writer = load(p[..3].to_vec(), stop.clone(), acked.clone());
     wait_for(LONG, "some writes", || async { (acked.load(Ordering::Relaxed) > 2000).then_some(()) }).await;
 
-    let (code, out, err) = s.slotctl(&["reshard", "--from", &p[0].to_string(), "--to", &p[1].to_string(), "--slots", "600", "--batch", "50"]);
+    let (code, out, err) =
+        s.slotctl(&["reshard", "--from", &p[0].to_string(), "--to", &p[1].to_string(), "--slots", "600", "--batch", "50"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("600/600 slots"), "{out}");
     assert!(err.contains("reshard:"), "plain progress lines when not a terminal: {err}");
     let map: serde_json::Value = serde_json::from_str(&s.slotctl(&["cluster", "--json"]).1).expect("json");
     let count = |port: u16| {
-        map["masters"].as_array().expect("masters").iter().find(|m| m["port"].as_u64() == Some(u64::from(port))).and_then(|m| m["slot_count"].as_u64())
+        map["masters"]
+            .as_array()
+            .expect("masters")
+            .iter()
+            .find(|m| m["port"].as_u64() == Some(u64::from(port)))
+            .and_then(|m| m["slot_count"].as_u64())
     };
     assert_eq!((count(p[0]), count(p[1]), count(p[2])), (Some(5461 - 600), Some(5462 + 600), Some(5461)), "{map}");
 
@@ -244,7 +250,19 @@ async fn interrupted_reshard_is_repaired_by_fix() {
 
     // A slow reshard (one key per MIGRATE), interrupted with Ctrl-C.
     let mut child: Child = Command::new(crate::util::slotctl_bin())
-        .args(["--api", &s.api, "reshard", "--from", &p[0].to_string(), "--to", &p[2].to_string(), "--slot", &slot.to_string(), "--batch", "1"])
+        .args([
+            "--api",
+            &s.api,
+            "reshard",
+            "--from",
+            &p[0].to_string(),
+            "--to",
+            &p[2].to_string(),
+            "--slot",
+            &slot.to_string(),
+            "--batch",
+            "1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -56,13 +56,8 @@ impl From<ReshardError> for ApiError {
 
 /// Every configured node, running ones first: where to start discovering the cluster.
 fn seeds(st: &ReshardState) -> Vec<SocketAddr> {
-    let mut v: Vec<(bool, SocketAddr)> = st
-        .app
-        .sup
-        .nodes
-        .iter()
-        .map(|n| (n.status().state != crate::supervise::state::State::Running, n.addr()))
-        .collect();
+    let mut v: Vec<(bool, SocketAddr)> =
+        st.app.sup.nodes.iter().map(|n| (n.status().state != crate::supervise::state::State::Running, n.addr())).collect();
     v.sort();
     v.into_iter().map(|x| x.1).collect()
 }
@@ -86,7 +81,13 @@ fn busy(j: &Job) -> ApiError {
 }
 
 /// Starts `work` as the job; with `wait` answers when it ends.
-async fn launch<F, Fut>(st: &ReshardState, kind: &str, summary: String, wait: bool, work: F) -> Result<(StatusCode, Json<JobView>), ApiError>
+async fn launch<F, Fut>(
+    st: &ReshardState,
+    kind: &str,
+    summary: String,
+    wait: bool,
+    work: F,
+) -> Result<(StatusCode, Json<JobView>), ApiError>
 where
     F: FnOnce(Arc<Job>) -> Fut,
     Fut: Future<Output = Result<(), ReshardError>> + Send + 'static,
@@ -112,7 +113,8 @@ pub async fn reshard(
     Query(q): Query<WaitQuery>,
     body: Result<Json<ReshardRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::bad_request(format!("invalid body: {e}; send {{\"from\": \"6380\", \"to\": \"6381\", \"slots\": 100}}")))?;
+    let Json(req) = body
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}; send {{\"from\": \"6380\", \"to\": \"6381\", \"slots\": 100}}")))?;
     let topo = topology(&st).await?;
     let mv = ops::plan_reshard(&topo, &req)?;
     let o = ops::reshard_opts(&req);
@@ -176,11 +178,13 @@ pub async fn add_node(
     State(st): State<ReshardState>,
     body: Result<Json<AddNodeRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<MembershipReport>, ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::bad_request(format!("invalid body: {e}; send {{\"node\": \"6386\", \"replica_of\": \"6380\"}}")))?;
+    let Json(req) =
+        body.map_err(|e| ApiError::bad_request(format!("invalid body: {e}; send {{\"node\": \"6386\", \"replica_of\": \"6380\"}}")))?;
     let host = st.app.sup.config().nodes.first().map(|n| n.host).unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     let new = ops::parse_node_addr(&req.node, host)?;
     let cfg = st.app.sup.config();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20) + Duration::from_millis(cfg.cluster.node_timeout_ms.saturating_mul(2));
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(20) + Duration::from_millis(cfg.cluster.node_timeout_ms.saturating_mul(2));
     Ok(Json(ops::add_node(&seeds(&st), new, req.replica_of.as_deref(), deadline).await?))
 }
 

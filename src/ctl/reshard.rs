@@ -273,7 +273,13 @@ pub fn slot_map(m: &SlotMap) -> String {
         let replicas: Vec<String> = x
             .replicas
             .iter()
-            .map(|r| format!("{}{}", r.port.map(|p| p.to_string()).unwrap_or_else(|| r.id.chars().take(8).collect()), if r.flags.contains("fail") { " (fail)" } else { "" }))
+            .map(|r| {
+                format!(
+                    "{}{}",
+                    r.port.map(|p| p.to_string()).unwrap_or_else(|| r.id.chars().take(8).collect()),
+                    if r.flags.contains("fail") { " (fail)" } else { "" }
+                )
+            })
             .collect();
         let state = if !x.reachable {
             "unreachable".to_string()
@@ -294,7 +300,14 @@ pub fn slot_map(m: &SlotMap) -> String {
     }
     let mut out = table(&["MASTER", "ID", "SLOTS", "COUNT", "KEYS", "REPLICAS", "STATE"], &rows);
     for o in &m.open_slots {
-        out.push_str(&format!("\nopen: slot {} {} on {} ({} {})", o.slot, o.state.to_uppercase(), o.node, if o.state == "migrating" { "to" } else { "from" }, o.peer));
+        out.push_str(&format!(
+            "\nopen: slot {} {} on {} ({} {})",
+            o.slot,
+            o.state.to_uppercase(),
+            o.node,
+            if o.state == "migrating" { "to" } else { "from" },
+            o.peer
+        ));
     }
     out.push_str(&format!("\ncluster: {} ({} of 16384 slots served)", m.state, m.slots_covered));
     out

@@ -120,7 +120,14 @@ fn ok(r: &Resp, addr: SocketAddr, what: &str) -> Result<(), ReshardError> {
 ///
 /// # Errors
 /// A node unreachable, MIGRATE failing after retries, or cancellation.
-pub async fn drain_slot(pool: &mut Pool, src: &Endpoint, dst: &Endpoint, slot: u16, opts: MoveOpts, job: &Job) -> Result<u64, ReshardError> {
+pub async fn drain_slot(
+    pool: &mut Pool,
+    src: &Endpoint,
+    dst: &Endpoint,
+    slot: u16,
+    opts: MoveOpts,
+    job: &Job,
+) -> Result<u64, ReshardError> {
     // MIGRATE blocks the source like it does in Redis: keep each call short
     // (adapting the batch) so the node keeps answering pings and is not
     // failed over while it moves a big slot.
@@ -174,12 +181,10 @@ pub async fn drain_slot(pool: &mut Pool, src: &Endpoint, dst: &Endpoint, slot: u
                 tracing::warn!("slot {slot}: MIGRATE {} -> {}: {e}; retrying", src.addr, dst.addr);
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(io_retries))).await;
             }
-            Some(Resp::Error(e)) => {
-                return Err(ReshardError::Invalid(format!(
-                    "slot {slot}: MIGRATE from {} to {} failed: {e}; the slot stays open and no key is lost: fix the cause, then `slotctl fix`",
-                    src.addr, dst.addr
-                )))
-            }
+            Some(Resp::Error(e)) => return Err(ReshardError::Invalid(format!(
+                "slot {slot}: MIGRATE from {} to {} failed: {e}; the slot stays open and no key is lost: fix the cause, then `slotctl fix`",
+                src.addr, dst.addr
+            ))),
             _ => {
                 moved += n;
                 job.add_keys(n);
@@ -197,7 +202,13 @@ pub async fn drain_slot(pool: &mut Pool, src: &Endpoint, dst: &Endpoint, slot: u
 ///
 /// # Errors
 /// The target or source refusing for another reason.
-pub async fn assign(pool: &mut Pool, src: Option<&Endpoint>, dst: &Endpoint, others: &[SocketAddr], slot: u16) -> Result<bool, ReshardError> {
+pub async fn assign(
+    pool: &mut Pool,
+    src: Option<&Endpoint>,
+    dst: &Endpoint,
+    others: &[SocketAddr],
+    slot: u16,
+) -> Result<bool, ReshardError> {
     let cmd = setslot(slot, "NODE", Some(&dst.id));
     let what = format!("CLUSTER SETSLOT {slot} NODE {}", dst.id);
     let r = pool.cmd(dst.addr, &cmd.iter().map(Vec::as_slice).collect::<Vec<_>>()).await?;

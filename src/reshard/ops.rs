@@ -23,7 +23,11 @@ pub struct Move {
 
 fn endpoint(m: &Member) -> Result<Endpoint, ReshardError> {
     if !m.reachable {
-        return Err(ReshardError::Conflict(format!("node {} does not answer; start it first (`slotctl start {}`)", m.me.label(), m.me.label())));
+        return Err(ReshardError::Conflict(format!(
+            "node {} does not answer; start it first (`slotctl start {}`)",
+            m.me.label(),
+            m.me.label()
+        )));
     }
     Ok(Endpoint { id: m.me.id.clone(), addr: m.addr()? })
 }
@@ -142,8 +146,10 @@ pub fn plan_reshard(topo: &Topology, req: &ReshardRequest) -> Result<Move, Resha
 pub fn plan_rebalance(topo: &Topology, req: &RebalanceRequest) -> Result<Vec<Move>, ReshardError> {
     refuse_open(topo, &[])?;
     let masters: Vec<&Member> = topo.masters().filter(|m| !m.me.failing() || m.reachable).collect();
-    let mut weighted: Vec<Weighted> =
-        masters.iter().map(|m| Weighted { id: m.me.id.clone(), slots: m.me.slots.iter().flat_map(|&(a, b)| a..=b).collect(), weight: 1.0 }).collect();
+    let mut weighted: Vec<Weighted> = masters
+        .iter()
+        .map(|m| Weighted { id: m.me.id.clone(), slots: m.me.slots.iter().flat_map(|&(a, b)| a..=b).collect(), weight: 1.0 })
+        .collect();
     for (key, w) in &req.weights {
         if !w.is_finite() || *w < 0.0 {
             return Err(ReshardError::Invalid(format!("weight for {key} is {w}; use a number >= 0 (0 empties the master)")));
@@ -276,9 +282,11 @@ pub fn plan_fix(topo: &Topology) -> Result<Vec<FixStep>, ReshardError> {
     let mut slots: Vec<u16> = topo.open_slots().iter().map(|x| x.0).collect();
     slots.dedup();
     let ep = |id: &str| -> Result<Endpoint, ReshardError> {
-        let m = topo
-            .by_id(id)
-            .ok_or_else(|| ReshardError::Conflict(format!("node {id} named in an open slot is not in the cluster; `CLUSTER SETSLOT <slot> STABLE` on the node holding the marker")))?;
+        let m = topo.by_id(id).ok_or_else(|| {
+            ReshardError::Conflict(format!(
+                "node {id} named in an open slot is not in the cluster; `CLUSTER SETSLOT <slot> STABLE` on the node holding the marker"
+            ))
+        })?;
         endpoint(m)
     };
     let mut steps = Vec::new();
@@ -335,10 +343,13 @@ pub fn plan_fix(topo: &Topology) -> Result<Vec<FixStep>, ReshardError> {
         }
     }
     if claims.iter().all(|c| c.is_empty()) {
-        return Err(ReshardError::Conflict("no slot is assigned to any master: the cluster is not created yet; run `slotctl create`".into()));
+        return Err(ReshardError::Conflict(
+            "no slot is assigned to any master: the cluster is not created yet; run `slotctl create`".into(),
+        ));
     }
     // Unserved slots that are not open: give them to the master with fewest slots.
-    let unserved: Vec<u16> = (0..16384u16).filter(|&s| claims[s as usize].is_empty() && !steps.iter().any(|st| step_slot(st) == s)).collect();
+    let unserved: Vec<u16> =
+        (0..16384u16).filter(|&s| claims[s as usize].is_empty() && !steps.iter().any(|st| step_slot(st) == s)).collect();
     if !unserved.is_empty() {
         let Some(least) = topo.masters().filter(|m| m.reachable).min_by_key(|m| (m.me.slot_count(), m.me.addr.map(|a| a.port()))) else {
             return Err(ReshardError::Conflict("no reachable master to give unserved slots to; start the masters first".into()));
@@ -486,7 +497,12 @@ async fn text(pool: &mut Pool, addr: SocketAddr, args: &[&[u8]]) -> Result<Strin
 /// # Errors
 /// The node is unreachable, not in cluster mode, not empty, already a
 /// member, or did not join before the deadline.
-pub async fn add_node(seeds: &[SocketAddr], new: SocketAddr, replica_of: Option<&str>, deadline: Instant) -> Result<MembershipReport, ReshardError> {
+pub async fn add_node(
+    seeds: &[SocketAddr],
+    new: SocketAddr,
+    replica_of: Option<&str>,
+    deadline: Instant,
+) -> Result<MembershipReport, ReshardError> {
     let topo = Topology::load(seeds).await?;
     if let Some(m) = topo.members.iter().find(|m| m.me.addr == Some(new)) {
         return Err(ReshardError::Conflict(format!("node {new} is already in the cluster (id {})", m.me.id)));
@@ -511,7 +527,12 @@ pub async fn add_node(seeds: &[SocketAddr], new: SocketAddr, replica_of: Option<
         )));
     }
     let id = text(&mut pool, new, &[b"CLUSTER", b"MYID"]).await?;
-    let seed = topo.members.iter().find(|m| m.reachable).and_then(|m| m.me.addr).ok_or_else(|| ReshardError::Conflict("no cluster node answers".into()))?;
+    let seed = topo
+        .members
+        .iter()
+        .find(|m| m.reachable)
+        .and_then(|m| m.me.addr)
+        .ok_or_else(|| ReshardError::Conflict("no cluster node answers".into()))?;
     let (ip, port) = (seed.ip().to_string(), seed.port().to_string());
     text(&mut pool, new, &[b"CLUSTER", b"MEET", ip.as_bytes(), port.as_bytes()]).await?;
     // Joined when every reachable member knows it (past the handshake) and it knows them.
@@ -584,11 +605,16 @@ pub async fn del_node(seeds: &[SocketAddr], key: &str) -> Result<MembershipRepor
             )));
         }
         let others: Vec<&Member> = topo.masters().filter(|m| m.me.id != node.me.id && m.me.slot_count() > 0 && m.reachable).collect();
-        let replicas: Vec<&Member> = topo.members.iter().filter(|m| m.me.master_id.as_deref() == Some(node.me.id.as_str()) && !m.me.is_master()).collect();
+        let replicas: Vec<&Member> =
+            topo.members.iter().filter(|m| m.me.master_id.as_deref() == Some(node.me.id.as_str()) && !m.me.is_master()).collect();
         let mut pool = Pool::new(Duration::from_secs(5));
         for r in replicas {
-            let Some(to) = others.iter().min_by_key(|m| topo.members.iter().filter(|x| x.me.master_id.as_deref() == Some(m.me.id.as_str())).count()) else {
-                return Err(ReshardError::Conflict(format!("node {label} has replicas and no other master can take them; delete its replicas first")));
+            let Some(to) =
+                others.iter().min_by_key(|m| topo.members.iter().filter(|x| x.me.master_id.as_deref() == Some(m.me.id.as_str())).count())
+            else {
+                return Err(ReshardError::Conflict(format!(
+                    "node {label} has replicas and no other master can take them; delete its replicas first"
+                )));
             };
             let addr = r.addr()?;
             text(&mut pool, addr, &[b"CLUSTER", b"REPLICATE", to.me.id.as_bytes()]).await?;

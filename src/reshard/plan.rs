@@ -96,7 +96,13 @@ pub fn check(topo: &Topology) -> CheckReport {
     let mut problems = Vec::new();
     for m in &topo.members {
         if !m.reachable {
-            problems.push(format!("node {} ({}) does not answer: start it (`slotctl start {}`) or remove it (`slotctl del-node {}`)", m.me.label(), m.me.id, m.me.label(), m.me.id));
+            problems.push(format!(
+                "node {} ({}) does not answer: start it (`slotctl start {}`) or remove it (`slotctl del-node {}`)",
+                m.me.label(),
+                m.me.id,
+                m.me.label(),
+                m.me.id
+            ));
         }
     }
     for m in topo.members.iter().filter(|m| m.reachable) {
@@ -154,9 +160,17 @@ pub fn check(topo: &Topology) -> CheckReport {
     for (slot, node, other, migrating) in topo.open_slots() {
         let label = |id: &str| topo.by_id(id).map(|m| m.me.label()).unwrap_or_else(|| id.chars().take(8).collect());
         if migrating {
-            problems.push(format!("slot {slot} is open: MIGRATING on {} to {}; run `slotctl fix` to finish the move", label(&node), label(&other)));
+            problems.push(format!(
+                "slot {slot} is open: MIGRATING on {} to {}; run `slotctl fix` to finish the move",
+                label(&node),
+                label(&other)
+            ));
         } else {
-            problems.push(format!("slot {slot} is open: IMPORTING on {} from {}; run `slotctl fix` to close it", label(&node), label(&other)));
+            problems.push(format!(
+                "slot {slot} is open: IMPORTING on {} from {}; run `slotctl fix` to close it",
+                label(&node),
+                label(&other)
+            ));
         }
     }
     CheckReport {

@@ -128,9 +128,9 @@ impl Member {
         &self.me.id
     }
     pub fn addr(&self) -> Result<SocketAddr, ReshardError> {
-        self.me
-            .addr
-            .ok_or_else(|| ReshardError::Invalid(format!("node {} has no address yet (still in handshake); try again in a moment", self.me.id)))
+        self.me.addr.ok_or_else(|| {
+            ReshardError::Invalid(format!("node {} has no address yet (still in handshake); try again in a moment", self.me.id))
+        })
     }
 }
 
@@ -144,11 +144,7 @@ pub struct Topology {
 async fn read_member(addr: SocketAddr, limit: Duration) -> Result<(Vec<NodeLine>, u64, Option<String>), ReshardError> {
     let mut c = Conn::connect(addr, limit).await?;
     let replies = c
-        .pipeline(&[
-            vec![b"CLUSTER".to_vec(), b"NODES".to_vec()],
-            vec![b"DBSIZE".to_vec()],
-            vec![b"CLUSTER".to_vec(), b"INFO".to_vec()],
-        ])
+        .pipeline(&[vec![b"CLUSTER".to_vec(), b"NODES".to_vec()], vec![b"DBSIZE".to_vec()], vec![b"CLUSTER".to_vec(), b"INFO".to_vec()]])
         .await?;
     let text = match &replies[0] {
         Resp::Error(e) => {
