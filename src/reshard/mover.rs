@@ -181,10 +181,12 @@ pub async fn drain_slot(
                 tracing::warn!("slot {slot}: MIGRATE {} -> {}: {e}; retrying", src.addr, dst.addr);
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(io_retries))).await;
             }
-            Some(Resp::Error(e)) => return Err(ReshardError::Invalid(format!(
+            Some(Resp::Error(e)) => {
+                return Err(ReshardError::Invalid(format!(
                 "slot {slot}: MIGRATE from {} to {} failed: {e}; the slot stays open and no key is lost: fix the cause, then `slotctl fix`",
                 src.addr, dst.addr
-            ))),
+            )))
+            }
             _ => {
                 moved += n;
                 job.add_keys(n);

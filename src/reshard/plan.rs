@@ -58,10 +58,7 @@ pub fn rebalance(masters: &[Weighted], threshold_pct: f64) -> Vec<(usize, usize,
     let mut balance: Vec<i64> = masters.iter().zip(&want).map(|(m, &w)| m.slots.len() as i64 - w as i64).collect();
     let mut pools: Vec<Vec<u16>> = masters.iter().map(|m| m.slots.clone()).collect();
     let mut moves = Vec::new();
-    loop {
-        let Some(src) = (0..masters.len()).filter(|&i| balance[i] > 0).max_by_key(|&i| (balance[i], std::cmp::Reverse(i))) else {
-            break;
-        };
+    while let Some(src) = (0..masters.len()).filter(|&i| balance[i] > 0).max_by_key(|&i| (balance[i], std::cmp::Reverse(i))) {
         let Some(dst) = (0..masters.len()).filter(|&i| balance[i] < 0).min_by_key(|&i| (balance[i], i)) else {
             break;
         };
