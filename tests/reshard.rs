@@ -185,9 +185,9 @@ async fn reshard_and_rebalance_under_load_lose_nothing() {
     wait_for(LONG, "some writes", || async { (acked.load(Ordering::Relaxed) > 2000).then_some(()) }).await;
 
     let (code, out, err) =
-        s.slotctl(&["reshard", "--from", &p[0].to_string(), "--to", &p[1].to_string(), "--slots", "600", "--batch", "50"]);
+        s.slotctl(&["reshard", "--from", &p[0].to_string(), "--to", &p[1].to_string(), "--slots", "300", "--batch", "50"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("600/600 slots"), "{out}");
+    assert!(out.contains("300/300 slots"), "{out}");
     assert!(err.contains("reshard:"), "plain progress lines when not a terminal: {err}");
     let map: serde_json::Value = serde_json::from_str(&s.slotctl(&["cluster", "--json"]).1).expect("json");
     let count = |port: u16| {
@@ -198,7 +198,7 @@ async fn reshard_and_rebalance_under_load_lose_nothing() {
             .find(|m| m["port"].as_u64() == Some(u64::from(port)))
             .and_then(|m| m["slot_count"].as_u64())
     };
-    assert_eq!((count(p[0]), count(p[1]), count(p[2])), (Some(5461 - 600), Some(5462 + 600), Some(5461)), "{map}");
+    assert_eq!((count(p[0]), count(p[1]), count(p[2])), (Some(5461 - 300), Some(5462 + 300), Some(5461)), "{map}");
 
     // Rebalance evens it out again, still under load.
     let (code, out, err) = s.slotctl(&["rebalance"]);
