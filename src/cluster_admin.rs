@@ -97,21 +97,24 @@ impl Conn {
         }
     }
 
-    /// Sends many commands at once and reads every reply (error replies are
-    /// returned as [`Resp::Error`], not as errors), for bulk lab writes.
+    /// Sends several commands in one write and reads every reply in order;
+    /// error replies are returned as [`Resp::Error`], not as `Err`, so the
+    /// caller can tell which command of the batch failed.
     ///
     /// # Errors
-    /// I/O or timeout (the whole batch is bounded by the connection timeout x 4).
-    pub async fn pipeline(&mut self, cmds: &[Vec<String>]) -> Result<Vec<Resp>, AdminError> {
+    /// I/O, timeout or a malformed reply.
+    pub async fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Result<Vec<Resp>, AdminError> {
         let addr = self.addr;
+        // A whole batch may take longer than one command: bulk lab writes, MIGRATE of many keys.
         let limit = self.timeout * 4;
+        let first = cmds.first().and_then(|c| c.first()).map(|a| String::from_utf8_lossy(a).into_owned()).unwrap_or_default();
         timeout(limit, async {
             let mut buf = Vec::new();
             for args in cmds {
                 buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
                 for a in args {
                     buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                    buf.extend_from_slice(a.as_bytes());
+                    buf.extend_from_slice(a);
                     buf.extend_from_slice(b"\r\n");
                 }
             }
@@ -125,9 +128,14 @@ impl Conn {
         .await
         .map_err(|_| AdminError::Timeout {
             addr,
-            command: format!("pipeline of {}", cmds.len()),
+            command: format!("{first} (pipeline of {})", cmds.len()),
             ms: limit.as_millis() as u64,
         })?
+    }
+
+    /// The node's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Sends a command whose reply is text.

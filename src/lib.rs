@@ -17,6 +17,7 @@ pub mod lab;
 pub mod metrics;
 pub mod notify;
 pub mod preflight;
+pub mod reshard;
 pub mod shutdown;
 pub mod supervise;
 pub mod telemetry;

@@ -6,4 +6,5 @@ mod cli;
 mod cluster_flow;
 mod labs;
 mod process;
+mod reshard;
 mod util;

@@ -10,6 +10,7 @@ pub mod health;
 pub mod lab;
 pub mod nodes;
 pub mod openapi;
+pub mod reshard;
 pub mod types;
 
 use crate::shutdown::Shutdown;
@@ -52,6 +53,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/lab/checkpoints"),
     ("POST", "/v1/lab/checkpoints/{name}/restore"),
     ("GET", "/metrics"),
+    ("POST", "/v1/cluster/reshard"),
+    ("POST", "/v1/cluster/rebalance"),
+    ("POST", "/v1/cluster/fix"),
+    ("GET", "/v1/cluster/job"),
+    ("POST", "/v1/cluster/job/cancel"),
+    ("GET", "/v1/cluster/check"),
+    ("GET", "/v1/cluster/slots"),
+    ("POST", "/v1/cluster/nodes/add"),
+    ("POST", "/v1/cluster/nodes/{node}/delete"),
 ];
 
 /// What handlers share.
@@ -114,6 +124,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/lab/checkpoints", get(lab::list).post(lab::save))
         .route("/v1/lab/checkpoints/:name/restore", post(lab::restore))
         .route("/metrics", get(lab::metrics))
+        .merge(reshard::routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::map_response(json_method_not_allowed))

@@ -97,11 +97,69 @@ const DOCS: &[Doc] = &[
         None,
     ),
     (
+        "POST",
+        "/v1/cluster/reshard",
+        "Move slots from one master to another (background job; ?wait=true answers when done)",
+        "202",
+        "JobView",
+        Some("ReshardRequest"),
+    ),
+    (
+        "POST",
+        "/v1/cluster/rebalance",
+        "Even out slots by weight (background job; ?wait=true answers when done)",
+        "202",
+        "JobView",
+        Some("RebalanceRequest"),
+    ),
+    (
+        "POST",
+        "/v1/cluster/fix",
+        "Close slots left open by an interrupted move, assign unserved slots (background job)",
+        "202",
+        "JobView",
+        None,
+    ),
+    (
         "GET",
         "/metrics",
         "Prometheus text format: per node up/state/role/keys/ops/clients/replication; cluster state, slots, failovers, events",
         "200",
         "text",
+        None,
+    ),
+    (
+        "GET",
+        "/v1/cluster/job",
+        "The running or last reshard/rebalance/fix job with its progress (null when none ran)",
+        "200",
+        "JobView",
+        None,
+    ),
+    (
+        "POST",
+        "/v1/cluster/job/cancel",
+        "Stop the running job after the batch in flight; its open slot is the checkpoint",
+        "200",
+        "JobView",
+        None,
+    ),
+    ("GET", "/v1/cluster/check", "What redis-cli --cluster check verifies: agreement, coverage, open slots", "200", "CheckReport", None),
+    ("GET", "/v1/cluster/slots", "The slot map: ranges per master, keys, replicas, open slots", "200", "SlotMap", None),
+    (
+        "POST",
+        "/v1/cluster/nodes/add",
+        "Meet an empty node into the cluster, as an empty master or a replica",
+        "200",
+        "MembershipReport",
+        Some("AddNodeRequest"),
+    ),
+    (
+        "POST",
+        "/v1/cluster/nodes/{node}/delete",
+        "Remove a node owning no slots and no keys from the cluster",
+        "200",
+        "MembershipReport",
         None,
     ),
 ];
@@ -205,7 +263,7 @@ pub fn document() -> Value {
         json!({"type": ["object", "null"], "properties": {"code": {"type": ["integer", "null"]}, "signal": {"type": ["integer", "null"]}}});
     let s = |t: &str| json!({"type": t});
     let ns = |t: &str| json!({"type": [t, "null"]});
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "slotd API",
@@ -291,7 +349,11 @@ pub fn document() -> Value {
         },
         "security": [{}, {"bearer": []}],
         "paths": Value::Object(paths)
-    })
+    });
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        schemas.extend(super::reshard::schemas());
+    }
+    doc
 }
 
 /// `GET /v1/openapi.json`.

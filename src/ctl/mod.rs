@@ -7,6 +7,7 @@ pub mod client;
 pub mod events;
 pub mod lab;
 pub mod output;
+pub mod reshard;
 
 use crate::api::types::{ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse};
 use clap::{Parser, Subcommand};
@@ -120,6 +121,8 @@ pub enum Cmd {
     /// Lab scenarios and checkpoints.
     #[command(subcommand)]
     Lab(lab::LabCmd),
+    #[command(flatten)]
+    Cluster(reshard::ClusterCmd),
 }
 
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
@@ -173,6 +176,7 @@ pub async fn run(cli: Cli) -> i32 {
         Cmd::Faults => events::heal_or_list(&client, false, cli.json).await,
         Cmd::Events { follow } => events::events(&client, follow, cli.json).await,
         Cmd::Lab(cmd) => lab::run(&client, cmd, cli.json).await,
+        Cmd::Cluster(c) => reshard::run(&client, c, cli.json).await,
     }
 }
 

@@ -137,12 +137,12 @@ impl ClusterClient {
         }
         for (port, idxs) in groups {
             for chunk in idxs.chunks(200) {
-                let cmds: Vec<Vec<String>> = chunk
+                let cmds: Vec<Vec<Vec<u8>>> = chunk
                     .iter()
                     .map(|i| {
                         let (k, v) = &items[*i];
-                        let mut c = vec![cmd.to_string(), k.clone()];
-                        c.extend(v.clone());
+                        let mut c = vec![cmd.as_bytes().to_vec(), k.as_bytes().to_vec()];
+                        c.extend(v.iter().map(|x| x.as_bytes().to_vec()));
                         c
                     })
                     .collect();

@@ -54,6 +54,11 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
         return Err(CmdError::new("CLUSTERDOWN Hash slot not served"));
     };
     let me = cluster.myself.clone();
+    // Like Redis, MIGRATE runs here whenever the slot is open: a key deleted
+    // or expired since GETKEYSINSLOT must not turn it into ASK/TRYAGAIN.
+    if cmd.name == "migrate" && (cluster.migrating.contains_key(&slot) || cluster.importing.contains_key(&slot)) {
+        return Ok(());
+    }
     if owner == me {
         if let Some(target) = cluster.migrating.get(&slot).cloned() {
             let positions = cmd.key_positions(argv);
