@@ -313,7 +313,7 @@ impl FaultManager {
         let token = admin_token(&self.sup.ctx.layout)?;
         let active = self.active.lock().await.clone();
         let view = if active.iter().any(|f| matches!(f.spec, FaultSpec::Partition { .. })) { self.view().await } else { Vec::new() };
-        let id_of = |port: u16| view.iter().find(|n| n.port == port).map(|n| n.id.clone());
+        let id_of = |port: u16| view.iter().find(|n| n.port() == port).map(|n| n.id.clone());
         let mut first_err = None;
         for n in &self.sup.nodes {
             if n.status().state != State::Running {

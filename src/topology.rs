@@ -7,69 +7,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// One line of CLUSTER NODES.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeLine {
-    pub id: String,
-    pub port: u16,
-    pub flags: Vec<String>,
-    /// The master's id for a replica.
-    pub master_id: Option<String>,
-    pub config_epoch: u64,
-    pub connected: bool,
-    /// Slot ranges (first, last) it serves; importing/migrating markers skipped.
-    pub slots: Vec<(u16, u16)>,
-}
-
-impl NodeLine {
-    pub fn has(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-    pub fn is_master(&self) -> bool {
-        self.has("master")
-    }
-    pub fn owns(&self, slot: u16) -> bool {
-        self.slots.iter().any(|(a, b)| (*a..=*b).contains(&slot))
-    }
-}
-
-/// Parses CLUSTER NODES text; malformed lines are skipped (a node mid-restart
-/// can answer with partial data, which must not fail a poll).
-pub fn parse_nodes(text: &str) -> Vec<NodeLine> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 8 {
-            continue;
-        }
-        // ip:port@cport[,hostname]
-        let port = f[1].split('@').next().and_then(|hp| hp.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok());
-        let Some(port) = port else { continue };
-        let mut slots = Vec::new();
-        for s in &f[8..] {
-            if s.starts_with('[') {
-                continue;
-            }
-            let range = match s.split_once('-') {
-                Some((a, b)) => a.parse().ok().zip(b.parse().ok()),
-                None => s.parse().ok().map(|a| (a, a)),
-            };
-            if let Some(r) = range {
-                slots.push(r);
-            }
-        }
-        out.push(NodeLine {
-            id: f[0].to_string(),
-            port,
-            flags: f[2].split(',').map(str::to_string).collect(),
-            master_id: (f[3] != "-").then(|| f[3].to_string()),
-            config_epoch: f[6].parse().unwrap_or(0),
-            connected: f[7] == "connected",
-            slots,
-        });
-    }
-    out
-}
+/// CLUSTER NODES lines: one parser for the whole supervisor (reshard, faults, labs, events).
+pub use crate::reshard::topology::{parse_nodes, NodeLine};
 
 /// Asks `addr` for CLUSTER NODES.
 ///
@@ -126,17 +65,17 @@ pub fn resolve(sel: &str, ports: &[u16], view: &[NodeLine]) -> Result<u16, Selec
         if view.is_empty() {
             return Err(SelectError::NoView(sel.to_string()));
         }
-        let owner = view.iter().filter(|n| n.is_master() && !n.has("fail")).find(|n| n.owns(slot));
+        let owner = view.iter().filter(|n| n.is_master() && !n.has_flag("fail")).find(|n| n.owns(slot));
         let Some(owner) = owner else {
             return Err(SelectError::NoneServing { role: "master", slot });
         };
         if master {
-            return Ok(owner.port);
+            return Ok(owner.port());
         }
         let mut replicas: Vec<&NodeLine> =
-            view.iter().filter(|n| n.master_id.as_deref() == Some(owner.id.as_str()) && !n.has("fail")).collect();
-        replicas.sort_by_key(|n| n.port);
-        return replicas.first().map(|n| n.port).ok_or(SelectError::NoneServing { role: "replica", slot });
+            view.iter().filter(|n| n.master_id.as_deref() == Some(owner.id.as_str()) && !n.has_flag("fail")).collect();
+        replicas.sort_by_key(|n| n.port());
+        return replicas.first().map(|n| n.port()).ok_or(SelectError::NoneServing { role: "replica", slot });
     }
     let port = sel.strip_prefix("node").unwrap_or(sel).parse::<u16>().map_err(|_| SelectError::Unknown(sel.to_string()))?;
     if ports.contains(&port) {
@@ -152,7 +91,7 @@ pub fn owners(view: &[NodeLine]) -> BTreeMap<u16, u16> {
     for n in view.iter().filter(|n| n.is_master()) {
         for (a, b) in &n.slots {
             for s in *a..=*b {
-                m.insert(s, n.port);
+                m.insert(s, n.port());
             }
         }
     }
@@ -204,8 +143,8 @@ e5 127.0.0.1:7004@17004 slave,fail b2 0 0 2 disconnected
         let v = parse_nodes(NODES);
         assert_eq!(v.len(), 5);
         assert_eq!(v[1].slots, vec![(5461, 10922)]);
-        assert!(v[2].has("fail?"));
-        assert!(!v[4].connected);
+        assert!(v[2].has_flag("fail?"));
+        assert_eq!(v[4].link, "disconnected");
         let ports = [7000, 7001, 7002, 7003, 7004];
         assert_eq!(resolve("master-of-slot-0", &ports, &v).ok(), Some(7000));
         assert_eq!(resolve("replica-of-slot-0", &ports, &v).ok(), Some(7003));

@@ -126,7 +126,7 @@ impl PollState {
         let mut promoted = Vec::new();
         for s in seen {
             for n in &s.nodes {
-                self.ports_by_id.insert(n.id.clone(), n.port);
+                self.ports_by_id.insert(n.id.clone(), n.port());
             }
         }
         // PFAIL / FAIL as any running node flags them.
@@ -135,12 +135,12 @@ impl PollState {
         let mut who: HashMap<u16, u16> = HashMap::new();
         for s in seen {
             for n in &s.nodes {
-                if n.has("fail?") {
-                    pfail.insert(n.port);
-                    who.entry(n.port).or_insert(s.port);
+                if n.has_flag("fail?") {
+                    pfail.insert(n.port());
+                    who.entry(n.port()).or_insert(s.port);
                 }
-                if n.has("fail") {
-                    fail.insert(n.port);
+                if n.has_flag("fail") {
+                    fail.insert(n.port());
                 }
             }
         }
@@ -158,7 +158,7 @@ impl PollState {
         self.fail = fail;
         // Roles from each node's own line.
         for s in seen {
-            let Some(me) = s.nodes.iter().find(|n| n.has("myself")) else { continue };
+            let Some(me) = s.nodes.iter().find(|n| n.has_flag("myself")) else { continue };
             let master_port = me.master_id.as_ref().and_then(|id| self.ports_by_id.get(id).copied());
             let now = (me.is_master(), master_port);
             let prev = self.roles.insert(s.port, now);
@@ -232,12 +232,12 @@ impl PollState {
         // Slot owners: each master's own claim; the higher config epoch wins.
         let mut claims: BTreeMap<u16, (u16, u64)> = BTreeMap::new();
         for s in seen {
-            let Some(me) = s.nodes.iter().find(|n| n.has("myself") && n.is_master()) else { continue };
+            let Some(me) = s.nodes.iter().find(|n| n.has_flag("myself") && n.is_master()) else { continue };
             for (a, b) in &me.slots {
                 for slot in *a..=*b {
-                    let c = claims.entry(slot).or_insert((me.port, me.config_epoch));
+                    let c = claims.entry(slot).or_insert((me.port(), me.config_epoch));
                     if me.config_epoch > c.1 {
-                        *c = (me.port, me.config_epoch);
+                        *c = (me.port(), me.config_epoch);
                     }
                 }
             }

@@ -31,7 +31,7 @@ impl ClusterClient {
     pub async fn refresh(&mut self) {
         let addrs: Vec<SocketAddr> = self.ports.iter().map(|p| SocketAddr::new(self.host, *p)).collect();
         let view = topology::merged_view(&addrs, Duration::from_millis(300)).await;
-        let owners = topology::owners(&view.into_iter().filter(|n| !n.has("fail")).collect::<Vec<_>>());
+        let owners = topology::owners(&view.into_iter().filter(|n| !n.has_flag("fail")).collect::<Vec<_>>());
         if !owners.is_empty() {
             self.owner = owners.into_iter().collect();
         }

@@ -663,20 +663,20 @@ impl Run<'_> {
         let view = self.view().await;
         let src = view.iter().find(|n| n.is_master() && n.owns(slot)).ok_or(format!("nobody serves slot {slot}"))?.clone();
         let dst_port = self.resolve(to).await?;
-        let dst = view.iter().find(|n| n.port == dst_port).ok_or(format!("{} is not in CLUSTER NODES", self.name(dst_port)))?.clone();
-        if src.port == dst.port {
-            return Err(format!("slot {slot} is already on {}", self.name(dst.port)));
+        let dst = view.iter().find(|n| n.port() == dst_port).ok_or(format!("{} is not in CLUSTER NODES", self.name(dst_port)))?.clone();
+        if src.port() == dst.port() {
+            return Err(format!("slot {slot} is already on {}", self.name(dst.port())));
         }
         let host = self.host;
         let conn = move |p: u16| crate::cluster_admin::Conn::connect(SocketAddr::new(host, p), Duration::from_secs(10));
-        let mut s = conn(src.port).await.map_err(|e| e.to_string())?;
-        let mut d = conn(dst.port).await.map_err(|e| e.to_string())?;
+        let mut s = conn(src.port()).await.map_err(|e| e.to_string())?;
+        let mut d = conn(dst.port()).await.map_err(|e| e.to_string())?;
         let slot_s = slot.to_string();
         let e = |x: crate::cluster_admin::AdminError| x.to_string();
         d.cmd(&["CLUSTER", "SETSLOT", &slot_s, "IMPORTING", &src.id]).await.map_err(e)?;
-        self.say(format!("{} > CLUSTER SETSLOT {slot} IMPORTING {}", self.name(dst.port), &src.id[..8.min(src.id.len())]));
+        self.say(format!("{} > CLUSTER SETSLOT {slot} IMPORTING {}", self.name(dst.port()), &src.id[..8.min(src.id.len())]));
         s.cmd(&["CLUSTER", "SETSLOT", &slot_s, "MIGRATING", &dst.id]).await.map_err(e)?;
-        self.say(format!("{} > CLUSTER SETSLOT {slot} MIGRATING {}", self.name(src.port), &dst.id[..8.min(dst.id.len())]));
+        self.say(format!("{} > CLUSTER SETSLOT {slot} MIGRATING {}", self.name(src.port()), &dst.id[..8.min(dst.id.len())]));
         let mut moved = 0;
         loop {
             let keys = s.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot_s, "100"]).await.map_err(e)?;
@@ -687,22 +687,22 @@ impl Run<'_> {
             if keys.is_empty() {
                 break;
             }
-            let port = dst.port.to_string();
+            let port = dst.port().to_string();
             let host = host.to_string();
             let mut argv = vec!["MIGRATE", host.as_str(), port.as_str(), "", "0", "5000", "KEYS"];
             argv.extend(keys.iter().map(String::as_str));
             s.cmd(&argv).await.map_err(e)?;
             moved += keys.len();
         }
-        self.say(format!("{} > CLUSTER GETKEYSINSLOT {slot} 100 + MIGRATE ... KEYS: {moved} keys moved", self.name(src.port)));
+        self.say(format!("{} > CLUSTER GETKEYSINSLOT {slot} 100 + MIGRATE ... KEYS: {moved} keys moved", self.name(src.port())));
         d.cmd(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &dst.id]).await.map_err(e)?;
         s.cmd(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &dst.id]).await.map_err(e)?;
-        for n in view.iter().filter(|n| n.is_master() && n.port != src.port && n.port != dst.port) {
-            if let Ok(mut c) = conn(n.port).await {
+        for n in view.iter().filter(|n| n.is_master() && n.port() != src.port() && n.port() != dst.port()) {
+            if let Ok(mut c) = conn(n.port()).await {
                 let _ = c.cmd(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &dst.id]).await;
             }
         }
-        self.say(format!("CLUSTER SETSLOT {slot} NODE {} on every master", self.name(dst.port)));
+        self.say(format!("CLUSTER SETSLOT {slot} NODE {} on every master", self.name(dst.port())));
         Ok(())
     }
 
@@ -830,7 +830,7 @@ impl Run<'_> {
             if let Some(o) = &c.slot_owner {
                 let want = self.resolve(o).await.ok();
                 let view = self.view().await;
-                let got = view.iter().filter(|n| n.is_master()).find(|n| n.owns(slot)).map(|n| n.port);
+                let got = view.iter().filter(|n| n.is_master()).find(|n| n.owns(slot)).map(|n| n.port());
                 ok &= want.is_some() && got == want;
                 seen.push(format!("slot {slot} on {}", got.map(|g| self.name(g)).unwrap_or_else(|| "nobody".into())));
             }

@@ -32,6 +32,10 @@ impl NodeLine {
     pub fn has_flag(&self, f: &str) -> bool {
         self.flags.iter().any(|x| x == f)
     }
+    /// The client port (0 when the node has no address yet).
+    pub fn port(&self) -> u16 {
+        self.addr.map_or(0, |a| a.port())
+    }
     pub fn is_master(&self) -> bool {
         self.has_flag("master")
     }
