@@ -193,11 +193,7 @@ async fn builtin_aof_kill_and_start_keeps_every_acknowledged_key() {
     let p = cfg.ports.clone();
     let s = Slotd::start(&cfg);
     s.wait_all_running(LONG).await;
-    wait_for(LONG, "cluster formed", || async {
-        let st = s.status().await?;
-        (st.cluster.formation.as_deref() == Some("formed")).then_some(())
-    })
-    .await;
+    s.wait_formed(LONG).await;
     let ports = p.clone();
     tokio::task::spawn_blocking(move || {
         let mut con = cluster_client(&ports).get_connection().expect("cluster conn");

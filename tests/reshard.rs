@@ -21,11 +21,7 @@ async fn cluster() -> Slotd {
     cfg.extra = cfg.ports.iter().map(|p| format!("[nodes.override.{p}]\ncluster-node-timeout = 15000\n")).collect();
     let s = Slotd::start(&cfg);
     s.wait_all_running(LONG).await;
-    wait_for(LONG, "cluster formed", || async {
-        let st = s.status().await?;
-        (st.cluster.formation.as_deref() == Some("formed")).then_some(())
-    })
-    .await;
+    s.wait_formed(LONG).await;
     s
 }
 

@@ -175,6 +175,15 @@ impl Slotd {
     }
 
     /// Waits until every node is RUNNING; returns the status.
+    /// Waits until slotd reports the cluster formed by its automatic creation.
+    pub async fn wait_formed(&self, limit: Duration) {
+        wait_for(limit, "cluster formed", || async {
+            let st = self.status().await?;
+            (st.cluster.formation.as_deref() == Some("formed")).then_some(())
+        })
+        .await;
+    }
+
     pub async fn wait_all_running(&self, limit: Duration) -> StatusResponse {
         let what = format!("all nodes RUNNING (slotd log:\n{})", self.log());
         wait_for(limit, &what, || async {
