@@ -51,10 +51,24 @@ pub fn admin_token(layout: &Layout) -> Result<String, FaultError> {
         }
     }
     std::fs::create_dir_all(layout.run_dir()).map_err(err)?;
+    // Node workers start concurrently: the first token published wins and every
+    // caller returns that one. The file appears with its content at once
+    // (written under a unique name, then hard-linked into place).
     let token: String = (0..32).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&path).map_err(err)?;
-    f.write_all(token.as_bytes()).map_err(err)?;
-    Ok(token)
+    let tmp = layout.run_dir().join(format!("admin-token.{}.{}", std::process::id(), rand::random::<u64>()));
+    {
+        let mut f = std::fs::OpenOptions::new().create_new(true).write(true).mode(0o600).open(&tmp).map_err(err)?;
+        f.write_all(token.as_bytes()).map_err(err)?;
+    }
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(token),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(&path).map(|t| t.trim().to_string()).map_err(err)
+        }
+        Err(e) => Err(err(e)),
+    }
 }
 
 /// What a fault does.
