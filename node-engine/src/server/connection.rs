@@ -103,13 +103,11 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
     let mut ranges = Vec::with_capacity(16);
     let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
     loop {
-        let deadline = client.block.as_ref().map(|b| b.deadline_ms).filter(|d| *d > 0);
-        let sleep_ms = deadline.map(|d| d.saturating_sub(unix_ms())).unwrap_or(u64::MAX / 4);
-        let idle = if idle_timeout > 0 && client.subscriptions == 0 && client.block.is_none() {
-            Duration::from_secs(idle_timeout)
-        } else {
-            Duration::from_secs(u64::MAX / 4)
-        };
+        // Timers only when needed: arming two per batch cost clock reads on the hot path.
+        let block_wait =
+            client.block.as_ref().map(|b| b.deadline_ms).filter(|d| *d > 0).map(|d| Duration::from_millis(d.saturating_sub(unix_ms())));
+        let idle_wait =
+            (idle_timeout > 0 && client.subscriptions == 0 && client.block.is_none()).then(|| Duration::from_secs(idle_timeout));
         tokio::select! {
             biased;
             push = rx.recv() => match push {
@@ -128,12 +126,12 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
-            _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {
+            _ = sleep_if(block_wait) => {
                 if let Some(argv) = blocked_argv.as_ref() {
                     retry_blocked(&shared, &mut client, argv, true);
                 }
             }
-            _ = tokio::time::sleep(idle) => break,
+            _ = sleep_if(idle_wait) => break,
         }
         shared.gate.pass().await;
         if client.block.is_none() {
@@ -172,6 +170,14 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
         }
     }
     dispatch::client_gone(&shared, &mut client);
+}
+
+/// Sleeps for `d`, or forever when there is nothing to wait for.
+async fn sleep_if(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], timed_out: bool) {
