@@ -77,24 +77,9 @@ async fn inbound(shared: SharedRef, mut stream: TcpStream) {
         shared.gate.pass().await;
         buf.extend_from_slice(&chunk[..n]);
         let mut reply = Vec::new();
-        loop {
-            match Message::decode_frame(&buf) {
-                Ok(Some((msg, used))) => {
-                    buf.drain(..used);
-                    let mut node = shared.node.borrow_mut();
-                    node.now_ms = unix_ms();
-                    if node.cluster.as_ref().is_some_and(|c| c.faults.cut(&msg.sender)) {
-                        continue;
-                    }
-                    let out = handler::process(&mut node, &msg, None, &peer_ip);
-                    route(&mut node, out, &mut reply);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(peer = %peer_ip, "closing cluster bus link: {e}");
-                    return;
-                }
-            }
+        if let Err(e) = handle_frames(&shared, &mut buf, None, &peer_ip, &mut reply) {
+            tracing::warn!(peer = %peer_ip, "closing cluster bus link: {e}");
+            return;
         }
         if !reply.is_empty() && stream.write_all(&reply).await.is_err() {
             return;
@@ -154,39 +139,58 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
                 };
                 shared.gate.pass().await;
                 buf.extend_from_slice(&chunk[..n]);
-                let mut closed = false;
-                loop {
-                    match Message::decode_frame(&buf) {
-                        Ok(Some((msg, used))) => {
-                            buf.drain(..used);
-                            let mut node = shared.node.borrow_mut();
-                            node.now_ms = unix_ms();
-                            if node.cluster.as_ref().is_some_and(|c| c.faults.cut(&msg.sender) || c.faults.cut(&peer)) {
-                                continue;
-                            }
-                            let mut ignored = Vec::new();
-                            let out = handler::process(&mut node, &msg, Some(&peer), "");
-                            route(&mut node, out, &mut ignored);
-                            // A handshake node learns its real id from the first PONG.
-                            if let Some(new_id) = handler::renamed_to(&node, &peer, &msg) {
-                                peer = new_id;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::warn!(peer = %peer, "closing cluster bus link: {e}");
-                            closed = true;
-                            break;
-                        }
-                    }
-                }
-                if closed {
+                // PONGs on our link produce nothing to send back on it.
+                let mut ignored = Vec::new();
+                if let Err(e) = handle_frames(&shared, &mut buf, Some(&mut peer), "", &mut ignored) {
+                    tracing::warn!(peer = %peer, "closing cluster bus link: {e}");
                     break;
                 }
             }
         }
     }
     end_link(&shared, &peer, generation);
+}
+
+/// Handles every complete frame in `buf` (consumed ones are removed).
+/// `link` is the node our outbound link leads to (None for a peer's inbound
+/// link); it is updated when a handshake node reveals its real id.
+/// Replies meant for the sending link are appended to `reply`.
+///
+/// # Errors
+/// Garbage on the link: the caller closes it.
+fn handle_frames(
+    shared: &SharedRef,
+    buf: &mut Vec<u8>,
+    mut link: Option<&mut String>,
+    peer_ip: &str,
+    reply: &mut Vec<u8>,
+) -> Result<(), super::gossip::DecodeError> {
+    let mut consumed = 0;
+    let result = loop {
+        match Message::decode_frame(&buf[consumed..]) {
+            Ok(Some((msg, used))) => {
+                consumed += used;
+                let mut node = shared.node.borrow_mut();
+                node.now_ms = unix_ms();
+                let peer = link.as_deref().map(String::as_str);
+                if node.cluster.as_ref().is_some_and(|c| c.faults.cut(&msg.sender) || peer.is_some_and(|p| c.faults.cut(p))) {
+                    continue;
+                }
+                let out = handler::process(&mut node, &msg, peer, peer_ip);
+                route(&mut node, out, reply);
+                if let Some(link) = link.as_deref_mut() {
+                    // A handshake node learns its real id from the first PONG.
+                    if let Some(new_id) = handler::renamed_to(&node, link, &msg) {
+                        *link = new_id;
+                    }
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    buf.drain(..consumed);
+    result
 }
 
 fn end_link(shared: &SharedRef, peer: &str, generation: u64) {
