@@ -107,9 +107,25 @@ impl Cluster {
         });
     }
     fn wait_state(&self, which: &[usize], state: &str, within: Duration) {
-        wait_until(&format!("cluster_state:{state} on {which:?}"), within, || {
-            which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}")))
-        });
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}"))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out after {within:?} waiting for cluster_state:{state} on {which:?}; views:\n{}", self.views());
+    }
+    /// Every running node's CLUSTER NODES, for a failure message that shows who thinks what.
+    fn views(&self) -> String {
+        self.running()
+            .into_iter()
+            .map(|i| {
+                let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut self.conn(i)).unwrap_or_default();
+                format!("node {i} (port {}):\n{nodes}", self.nodes[i].port)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
     fn running(&self) -> Vec<usize> {
         (0..self.nodes.len()).filter(|i| self.nodes[*i].handle.is_some()).collect()

@@ -18,6 +18,10 @@ pub struct Link {
     pub tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
     /// Distinguishes a link from its replacement when an old one ends late.
     pub generation: u64,
+    /// Unix ms the link was opened: a link younger than the node timeout is
+    /// never dropped as stale (as in Redis), or a reconnect that inherits an
+    /// old pending ping could be torn down before its first PONG, forever.
+    pub created_ms: u64,
 }
 
 /// Starts the bus listener and the cluster cron on the node's thread.
@@ -222,7 +226,7 @@ async fn cron(shared: SharedRef) {
             let (tx, rx) = unbounded_channel();
             let now = node.now_ms;
             if let Some(c) = node.cluster.as_mut() {
-                c.links.insert(id.clone(), super::bus::Link { tx, generation });
+                c.links.insert(id.clone(), super::bus::Link { tx, generation, created_ms: now });
                 if let Some(n) = c.nodes.get_mut(&id) {
                     if n.ping_sent == 0 {
                         n.ping_sent = now;

@@ -476,8 +476,9 @@ pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
         c.remove_node(&id);
         c.links.remove(&id);
     }
-    // A ping unanswered for half the timeout: drop the link; the reconnect pings afresh
-    // (a lost frame or a healed partition must not leave us waiting forever).
+    // A ping unanswered for half the timeout on a link older than the timeout: drop the
+    // link; the reconnect pings afresh (a lost frame or a healed partition must not leave
+    // us waiting forever).
     let stale: Vec<NodeId> = c
         .nodes
         .values()
@@ -486,7 +487,7 @@ pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
                 && n.ping_sent != 0
                 && n.link_up
                 && now.saturating_sub(n.ping_sent) > timeout / 2
-                && c.links.contains_key(&n.id)
+                && c.links.get(&n.id).is_some_and(|l| now.saturating_sub(l.created_ms) > timeout)
         })
         .map(|n| n.id.clone())
         .collect();
