@@ -21,6 +21,13 @@ pub struct Entry {
 
 type Table = IndexMap<Key, Entry, ahash::RandomState>;
 
+/// What one hash lookup found.
+enum Lookup {
+    Live(usize),
+    Missing,
+    Expired,
+}
+
 /// Bits of a SCAN cursor that hold the position inside one table.
 const CURSOR_POS_BITS: u32 = 40;
 
@@ -84,38 +91,46 @@ impl Db {
         self.ttl_keys.len()
     }
 
-    /// Removes `key` if it has expired; returns whether it is (logically) gone.
+    /// Finds `key` in table `t` with one hash lookup, expiring it first if
+    /// its time has passed (masters delete it; replicas only hide it).
     #[inline]
-    fn expire_if_needed(&mut self, t: usize, key: &[u8], now: u64) -> bool {
-        let expired = match self.tables[t].get(key) {
-            Some(e) => e.expire_at != 0 && e.expire_at <= now,
-            None => return false,
-        };
-        if expired && self.expire_enabled {
+    fn lookup(&mut self, t: usize, key: &[u8], now: u64) -> Lookup {
+        let Some(idx) = self.tables[t].get_index_of(key) else { return Lookup::Missing };
+        let expire_at = self.tables[t].get_index(idx).map_or(0, |(_, e)| e.expire_at);
+        if expire_at == 0 || expire_at > now {
+            return Lookup::Live(idx);
+        }
+        if self.expire_enabled {
             self.remove_at(t, key);
             self.expired_log.push(key.into());
             self.expired_total += 1;
         }
-        expired
+        Lookup::Expired
+    }
+
+    /// Removes `key` if it has expired; returns whether it is (logically) gone.
+    #[inline]
+    fn expire_if_needed(&mut self, t: usize, key: &[u8], now: u64) -> bool {
+        matches!(self.lookup(t, key, now), Lookup::Expired)
     }
 
     /// Looks a key up, expiring it first if its time has passed.
     #[inline]
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let t = self.table_index(key);
-        if self.expire_if_needed(t, key, now) {
-            return None;
+        match self.lookup(t, key, now) {
+            Lookup::Live(idx) => self.tables[t].get_index(idx).map(|(_, e)| e),
+            Lookup::Missing | Lookup::Expired => None,
         }
-        self.tables[t].get(key)
     }
 
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let t = self.table_index(key);
-        if self.expire_if_needed(t, key, now) {
-            return None;
+        match self.lookup(t, key, now) {
+            Lookup::Live(idx) => self.tables[t].get_index_mut(idx).map(|(_, e)| e),
+            Lookup::Missing | Lookup::Expired => None,
         }
-        self.tables[t].get_mut(key)
     }
 
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
@@ -161,15 +176,16 @@ impl Db {
     /// Returns the entry for `key`, creating it with `make()` if missing.
     pub fn get_or_insert_with(&mut self, key: &[u8], now: u64, make: impl FnOnce() -> Value) -> &mut Entry {
         let t = self.table_index(key);
-        self.expire_if_needed(t, key, now);
-        let table = &mut self.tables[t];
-        if !table.contains_key(key) {
-            table.insert(key.into(), Entry { value: make(), expire_at: 0 });
-            self.len += 1;
-        }
-        let table = &mut self.tables[t];
-        let idx = table.get_index_of(key).unwrap_or(0);
-        &mut table[idx]
+        let idx = match self.lookup(t, key, now) {
+            Lookup::Live(idx) => idx,
+            // A replica keeps an expired key until the master's DEL: write into it.
+            Lookup::Expired if !self.expire_enabled => self.tables[t].get_index_of(key).unwrap_or(0),
+            Lookup::Missing | Lookup::Expired => {
+                self.len += 1;
+                self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0 }).0
+            }
+        };
+        &mut self.tables[t][idx]
     }
 
     fn remove_at(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
