@@ -107,14 +107,12 @@ impl Cluster {
         });
     }
     fn wait_state(&self, which: &[usize], state: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}"))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("timed out after {within:?} waiting for cluster_state:{state} on {which:?}; views:\n{}", self.views());
+        wait_until_explained(
+            &format!("cluster_state:{state} on {which:?}"),
+            within,
+            || which.iter().all(|&i| self.info(i).contains(&format!("cluster_state:{state}"))),
+            || format!("; views:\n{}", self.views()),
+        );
     }
     /// Every running node's CLUSTER NODES, for a failure message that shows who thinks what.
     fn views(&self) -> String {
@@ -155,7 +153,12 @@ impl Cluster {
     }
 }
 
-fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+fn wait_until(what: &str, within: Duration, ok: impl FnMut() -> bool) {
+    wait_until_explained(what, within, ok, String::new);
+}
+
+/// Polls `ok` until the deadline; on timeout the panic adds `explain()` (what each node thinks).
+fn wait_until_explained(what: &str, within: Duration, mut ok: impl FnMut() -> bool, explain: impl FnOnce() -> String) {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if ok() {
@@ -163,7 +166,7 @@ fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("timed out after {within:?} waiting for: {what}");
+    panic!("timed out after {within:?} waiting for: {what}{}", explain());
 }
 
 fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {

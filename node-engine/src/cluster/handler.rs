@@ -577,3 +577,54 @@ pub fn send_now(node: &mut Node, id: &str, kind: MsgType, body: Body) {
     count_sent(node, kind, 1);
     super::bus::send_to(node, id, f);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::bus::Link;
+    use crate::config::NodeConfig;
+
+    /// A cluster node (port 7000, timeout 1000 ms) that knows one linked peer
+    /// whose ping has been pending for 10 s; the link was opened at `link_opened`.
+    fn node_with_pending_ping(dir: &std::path::Path, now: u64, link_opened: u64) -> (Node, NodeId) {
+        let mut cfg = NodeConfig::default();
+        for (k, v) in [("dir", dir.to_str().unwrap_or(".")), ("cluster-enabled", "yes"), ("port", "7000"), ("cluster-node-timeout", "1000")]
+        {
+            cfg.set_checked(k, v).expect("config");
+        }
+        let mut node = Node::new(cfg);
+        crate::cluster::init(&mut node).expect("cluster init");
+        node.now_ms = now;
+        let peer = "b".repeat(40);
+        let c = node.cluster.as_mut().expect("cluster state");
+        let mut n = ClusterNode::new(peer.clone(), "127.0.0.1", 7001, 17001, now - 60_000);
+        n.link_up = true;
+        n.ping_sent = now - 10_000;
+        n.pong_received = now - 11_000;
+        c.nodes.insert(peer.clone(), n);
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        c.links.insert(peer.clone(), Link { tx, generation: 1, created_ms: link_opened });
+        (node, peer)
+    }
+
+    #[test]
+    fn a_fresh_link_keeps_waiting_for_its_first_pong() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = 1_000_000_000;
+        let (mut node, peer) = node_with_pending_ping(dir.path(), now, now - 50);
+        cron_tick(&mut node);
+        let c = node.cluster.as_ref().expect("cluster state");
+        assert!(c.links.contains_key(&peer), "a link opened 50 ms ago must not be dropped for a ping sent before it existed");
+    }
+
+    #[test]
+    fn an_old_link_with_an_unanswered_ping_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = 1_000_000_000;
+        let (mut node, peer) = node_with_pending_ping(dir.path(), now, now - 5_000);
+        cron_tick(&mut node);
+        let c = node.cluster.as_ref().expect("cluster state");
+        assert!(!c.links.contains_key(&peer), "a 5 s old link whose ping is 10 s unanswered is stale");
+        assert!(c.nodes.get(&peer).is_some_and(|n| !n.link_up && n.flags.pfail));
+    }
+}
