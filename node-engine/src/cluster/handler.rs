@@ -584,16 +584,19 @@ mod tests {
     use crate::cluster::bus::Link;
     use crate::config::NodeConfig;
 
-    /// A cluster node (port 7000, timeout 1000 ms) that knows one linked peer
-    /// whose ping has been pending for 10 s; the link was opened at `link_opened`.
-    fn node_with_pending_ping(dir: &std::path::Path, now: u64, link_opened: u64) -> (Node, NodeId) {
+    /// After one cluster tick of a node (timeout 1000 ms) whose linked peer has
+    /// had a ping pending for 10 s on a link opened `link_age_ms` ago: whether
+    /// the link is still there, and the peer as the node sees it.
+    fn peer_after_one_tick(link_age_ms: u64) -> (bool, ClusterNode) {
+        let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = NodeConfig::default();
-        for (k, v) in [("dir", dir.to_str().unwrap_or(".")), ("cluster-enabled", "yes"), ("port", "7000"), ("cluster-node-timeout", "1000")]
-        {
+        let dir_text = dir.path().to_str().expect("utf-8 temp dir");
+        for (k, v) in [("dir", dir_text), ("cluster-enabled", "yes"), ("port", "7000"), ("cluster-node-timeout", "1000")] {
             cfg.set_checked(k, v).expect("config");
         }
         let mut node = Node::new(cfg);
         crate::cluster::init(&mut node).expect("cluster init");
+        let now = 1_000_000_000;
         node.now_ms = now;
         let peer = "b".repeat(40);
         let c = node.cluster.as_mut().expect("cluster state");
@@ -603,28 +606,22 @@ mod tests {
         n.pong_received = now - 11_000;
         c.nodes.insert(peer.clone(), n);
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        c.links.insert(peer.clone(), Link { tx, generation: 1, created_ms: link_opened });
-        (node, peer)
+        c.links.insert(peer.clone(), Link { tx, generation: 1, created_ms: now - link_age_ms });
+        cron_tick(&mut node);
+        let c = node.cluster.as_ref().expect("cluster state");
+        (c.links.contains_key(&peer), c.nodes.get(&peer).cloned().expect("peer still known"))
     }
 
     #[test]
     fn a_fresh_link_keeps_waiting_for_its_first_pong() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let now = 1_000_000_000;
-        let (mut node, peer) = node_with_pending_ping(dir.path(), now, now - 50);
-        cron_tick(&mut node);
-        let c = node.cluster.as_ref().expect("cluster state");
-        assert!(c.links.contains_key(&peer), "a link opened 50 ms ago must not be dropped for a ping sent before it existed");
+        let (kept, _) = peer_after_one_tick(50);
+        assert!(kept, "a link opened 50 ms ago must not be dropped for a ping sent before it existed");
     }
 
     #[test]
     fn an_old_link_with_an_unanswered_ping_is_dropped() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let now = 1_000_000_000;
-        let (mut node, peer) = node_with_pending_ping(dir.path(), now, now - 5_000);
-        cron_tick(&mut node);
-        let c = node.cluster.as_ref().expect("cluster state");
-        assert!(!c.links.contains_key(&peer), "a 5 s old link whose ping is 10 s unanswered is stale");
-        assert!(c.nodes.get(&peer).is_some_and(|n| !n.link_up && n.flags.pfail));
+        let (kept, peer) = peer_after_one_tick(5_000);
+        assert!(!kept, "a 5 s old link whose ping is 10 s unanswered is stale");
+        assert!(!peer.link_up && peer.flags.pfail, "{peer:?}");
     }
 }
