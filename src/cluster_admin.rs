@@ -348,6 +348,36 @@ pub async fn formation(nodes: &[SocketAddr], limit: Duration) -> Result<Formatio
     })
 }
 
+/// Waits until every node knows every other node (handshakes done).
+async fn wait_all_met(conns: &mut [Conn], nodes: &[SocketAddr], ids: &[String], deadline: Instant) -> Result<(), AdminError> {
+    loop {
+        let mut pending = None;
+        for (i, c) in conns.iter_mut().enumerate() {
+            let text = c.text(&["CLUSTER", "NODES"]).await?;
+            let known = text
+                .lines()
+                .filter(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.len() >= 8 && ids.iter().any(|id| id == f[0]) && !f[2].contains("handshake") && !f[2].contains("noaddr")
+                })
+                .count();
+            if known < nodes.len() {
+                pending = Some(format!("{} knows {known} of {} nodes", nodes[i], nodes.len()));
+                break;
+            }
+        }
+        match pending {
+            None => return Ok(()),
+            Some(p) if Instant::now() >= deadline => {
+                return Err(AdminError::Cluster(format!(
+                    "nodes did not all meet in time: {p}; check that each node's cluster bus port (port + 10000) is reachable"
+                )))
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Forms a cluster from empty nodes: the first `len / (replicas + 1)` are
 /// masters with an even slot split, the rest replicate them in turn. Waits
 /// until every node reports `cluster_state:ok`, or fails at `deadline`.
@@ -401,8 +431,54 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
         ids.push(c.text(&["CLUSTER", "MYID"]).await?);
         conns.push(c);
     }
+    // Order matters for readiness: nodes meet, replicas attach and finish
+    // their first sync, and only then are slots assigned. The first moment
+    // any node reports cluster_state:ok is thus one where every replica is in
+    // place (assigning slots first makes the cluster "ok" while all nodes are
+    // still masters, and a master killed then has no replica to take over).
     let ranges = slot_ranges(masters);
     let mut report = CreateReport { already_formed: false, masters: Vec::new(), replicas: Vec::new() };
+    for (i, c) in conns.iter_mut().enumerate() {
+        // Distinct epochs avoid a collision round at start, as redis-cli does
+        // (only accepted while a node knows no other node: before MEET).
+        let _ = c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]).await;
+    }
+    let first_ip = nodes[0].ip().to_string();
+    let first_port = nodes[0].port().to_string();
+    for c in conns.iter_mut().skip(1) {
+        c.cmd(&["CLUSTER", "MEET", &first_ip, &first_port]).await?;
+    }
+    wait_all_met(&mut conns, nodes, &ids, deadline).await?;
+    for j in masters..nodes.len() {
+        let m = (j - masters) % masters;
+        loop {
+            match conns[j].cmd(&["CLUSTER", "REPLICATE", &ids[m]]).await {
+                Ok(_) => break,
+                Err(AdminError::Server { .. }) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => return Err(e),
+            }
+        }
+        report.replicas.push((nodes[j].port(), nodes[m].port()));
+    }
+    // A replica that never finished its first sync cannot be promoted (its
+    // data counts as too old), so the cluster is not ready for a failover
+    // until every replica's link is up (Redis delays the first diskless sync
+    // by repl-diskless-sync-delay, 5 s by default).
+    for j in masters..nodes.len() {
+        loop {
+            let repl = conns[j].text(&["INFO", "replication"]).await?;
+            if info_field(&repl, "master_link_status").as_deref() == Some("up") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(AdminError::Cluster(format!(
+                    "replica {} did not finish its first sync with its master in time; see its log",
+                    nodes[j]
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     for (i, (first, last)) in ranges.iter().enumerate() {
         let (f, l) = (first.to_string(), last.to_string());
         if let Err(e) = conns[i].cmd(&["CLUSTER", "ADDSLOTSRANGE", &f, &l]).await {
@@ -416,53 +492,6 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
             conns[i].cmd(&args).await?;
         }
         report.masters.push((nodes[i].port(), *first, *last));
-    }
-    for (i, c) in conns.iter_mut().enumerate() {
-        // Distinct epochs avoid a collision round at start, as redis-cli does.
-        let _ = c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]).await;
-    }
-    let first_ip = nodes[0].ip().to_string();
-    let first_port = nodes[0].port().to_string();
-    for c in conns.iter_mut().skip(1) {
-        c.cmd(&["CLUSTER", "MEET", &first_ip, &first_port]).await?;
-    }
-    // Wait until every node knows every other node (handshakes done).
-    loop {
-        let mut pending = None;
-        for (i, c) in conns.iter_mut().enumerate() {
-            let text = c.text(&["CLUSTER", "NODES"]).await?;
-            let known = text
-                .lines()
-                .filter(|l| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    f.len() >= 8 && ids.iter().any(|id| id == f[0]) && !f[2].contains("handshake") && !f[2].contains("noaddr")
-                })
-                .count();
-            if known < nodes.len() {
-                pending = Some(format!("{} knows {known} of {} nodes", nodes[i], nodes.len()));
-                break;
-            }
-        }
-        match pending {
-            None => break,
-            Some(p) if Instant::now() >= deadline => {
-                return Err(AdminError::Cluster(format!(
-                    "nodes did not all meet in time: {p}; check that each node's cluster bus port (port + 10000) is reachable"
-                )))
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    for j in masters..nodes.len() {
-        let m = (j - masters) % masters;
-        loop {
-            match conns[j].cmd(&["CLUSTER", "REPLICATE", &ids[m]]).await {
-                Ok(_) => break,
-                Err(AdminError::Server { .. }) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-                Err(e) => return Err(e),
-            }
-        }
-        report.replicas.push((nodes[j].port(), nodes[m].port()));
     }
     loop {
         let mut pending = None;
@@ -482,25 +511,6 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
                 )))
             }
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    // A replica that never finished its first sync cannot be promoted (its
-    // data counts as too old), so the cluster is not ready for a failover
-    // until every replica's link is up (Redis delays the first diskless sync
-    // by repl-diskless-sync-delay, 5 s by default).
-    for j in masters..nodes.len() {
-        loop {
-            let repl = conns[j].text(&["INFO", "replication"]).await?;
-            if info_field(&repl, "master_link_status").as_deref() == Some("up") {
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Err(AdminError::Cluster(format!(
-                    "replica {} did not finish its first sync with its master in time; see its log",
-                    nodes[j]
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     Ok(report)

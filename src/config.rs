@@ -114,6 +114,7 @@ struct RawCluster {
     replicas: Option<Spanned<i64>>,
     node_timeout_ms: Option<Spanned<i64>>,
     create: Option<Spanned<String>>,
+    failover: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +178,16 @@ pub enum CreateMode {
     Manual,
 }
 
+/// Who notices a dead master: Redis Cluster's own gossip (what the lab
+/// teaches), or slotd too, which sees the process die and asks a replica for
+/// `CLUSTER FAILOVER FORCE` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailoverMode {
+    Gossip,
+    Assisted,
+}
+
 /// When a node that exited on its own is started again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -208,6 +219,7 @@ pub struct ClusterConfig {
     pub replicas: usize,
     pub node_timeout_ms: u64,
     pub create: CreateMode,
+    pub failover: FailoverMode,
 }
 
 /// One node as configured.
@@ -431,6 +443,12 @@ impl Config {
             &[("auto", CreateMode::Auto), ("manual", CreateMode::Manual)],
             CreateMode::Auto,
         );
+        let failover = c.choice(
+            &raw.cluster.failover,
+            "cluster.failover",
+            &[("gossip", FailoverMode::Gossip), ("assisted", FailoverMode::Assisted)],
+            FailoverMode::Gossip,
+        );
 
         // [nodes]
         let host: IpAddr = match &raw.nodes.host {
@@ -612,7 +630,7 @@ impl Config {
             source: None,
             supervisor: SupervisorConfig { api, api_token, data_dir },
             engine: EngineConfig { kind, mode, redis_server },
-            cluster: ClusterConfig { replicas, node_timeout_ms, create },
+            cluster: ClusterConfig { replicas, node_timeout_ms, create, failover },
             nodes,
             persistence: Persistence { save, appendonly, appendfsync },
             restart: RestartConfig { policy, start_retries, backoff_ms, backoff_max_ms, start_timeout_ms, stop_timeout_ms },

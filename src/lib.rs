@@ -5,6 +5,7 @@
 //! until the [`shutdown::Shutdown`] fires. `slotctl` ([`ctl`]) is its client.
 
 pub mod api;
+pub mod assist;
 pub mod checkpoint;
 pub mod cluster_admin;
 pub mod confgen;
@@ -17,6 +18,7 @@ pub mod lab;
 pub mod metrics;
 pub mod notify;
 pub mod preflight;
+pub mod readiness;
 pub mod reshard;
 pub mod shutdown;
 pub mod supervise;
@@ -95,6 +97,7 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
         format!("slotd {} started (pid {})", env!("CARGO_PKG_VERSION"), std::process::id()),
     ));
     events::watch::spawn(sup.clone(), state.events.clone());
+    assist::spawn(sup.clone(), state.events.clone());
     state.faults.spawn_reapply();
     let faults = state.faults.clone();
     let router = api::app(state);

@@ -126,6 +126,22 @@ pub fn key_for_slot(prefix: &str, slot: u16) -> String {
     unreachable!("every slot has a short decimal tag")
 }
 
+/// A write command that cannot change anything, to learn whether a node
+/// accepts writes for `slot` without touching user data: `SETRANGE key 0 ""`
+/// creates no key, modifies none and is not propagated (Redis and the builtin
+/// node alike), yet passes every check a write does (MOVED, READONLY,
+/// CLUSTERDOWN, MISCONF, NOREPLICAS, OOM).
+pub fn null_write(slot: u16) -> [String; 4] {
+    [String::from("SETRANGE"), key_for_slot("slotd:probe:", slot), String::from("0"), String::new()]
+}
+
+/// Whether the error a [`null_write`] got still means writes are served:
+/// WRONGTYPE (a user's key of another type has the probe's name) comes only
+/// after every routing and write check passed.
+pub fn null_write_served(error: &str) -> bool {
+    error.starts_with("WRONGTYPE")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

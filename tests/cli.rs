@@ -56,3 +56,19 @@ fn slotctl_without_slotd_says_what_to_do() {
     assert!(err.contains(&format!("cannot reach slotd at 127.0.0.1:{port} (connection refused)")), "{err}");
     assert!(err.contains("start it with `slotd`"), "{err}");
 }
+
+#[test]
+fn slotctl_json_prints_one_document_also_on_errors() {
+    let port = crate::util::free_ports(1)[0];
+    let api = format!("127.0.0.1:{port}");
+    for args in [vec!["--json", "status"], vec!["--json", "kill", "6380", "--signal", "NOPE"], vec!["--json", "no-such-command"]] {
+        let out = Command::new(crate::util::slotctl_bin()).arg("--api").arg(&api).args(&args).output().expect("run slotctl");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let doc: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON document ({e}): {stdout:?}"));
+        let error = doc["error"].as_str().unwrap_or_else(|| panic!("{args:?}: no error field: {doc}"));
+        assert!(!error.is_empty(), "{args:?}");
+        assert_eq!(doc["exit_code"].as_i64(), out.status.code().map(i64::from), "{args:?}: {doc}");
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+    }
+}

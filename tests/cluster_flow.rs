@@ -12,6 +12,18 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
 
+async fn info(port: u16, section: &str) -> Option<String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_millis(500)).await.ok()?;
+    c.text(&["INFO", section]).await.ok()
+}
+
+async fn cluster_state(port: u16) -> Option<String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_millis(500)).await.ok()?;
+    slotd::cluster_admin::info_field(&c.text(&["CLUSTER", "INFO"]).await.ok()?, "cluster_state")
+}
+
 fn cluster_client(ports: &[u16]) -> redis::cluster::ClusterClient {
     let urls: Vec<String> = ports.iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect();
     redis::cluster::ClusterClient::builder(urls).retries(10).build().expect("cluster client")
@@ -43,6 +55,30 @@ async fn full_flow(kind: &'static str, mode: &'static str) {
     let p = cfg.ports.clone();
     cfg.extra = format!("[nodes.override.{}]\nmaxmemory = \"100mb\"\n", p[5]);
     let mut s = Slotd::start(&cfg);
+    // `slotctl wait` may start before slotd's API is up: that counts as waiting.
+    let waiter = {
+        let (bin, api) = (crate::util::slotctl_bin(), s.api.clone());
+        std::thread::spawn(move || {
+            std::process::Command::new(bin).args(["--api", &api, "wait", "--timeout", "90s"]).output().expect("run slotctl wait")
+        })
+    };
+    // Readiness: the first moment any node reports cluster_state:ok, every
+    // replica is already attached and synced (creation assigns slots last).
+    let first_ok = wait_for(LONG, "a node reporting cluster_state:ok", || async {
+        for port in &p {
+            if cluster_state(*port).await.as_deref() == Some("ok") {
+                return Some(*port);
+            }
+        }
+        None
+    })
+    .await;
+    for port in &p[3..] {
+        let repl = info(*port, "replication").await.expect("INFO replication");
+        let field = |k| slotd::cluster_admin::info_field(&repl, k);
+        assert_eq!(field("role").as_deref(), Some("slave"), "{port} not a replica when {first_ok} reported ok:\n{repl}");
+        assert_eq!(field("master_link_status").as_deref(), Some("up"), "{port} not synced when {first_ok} reported ok:\n{repl}");
+    }
     s.wait_all_running(LONG).await;
 
     // Formed automatically: every node reports cluster_state:ok.
@@ -68,6 +104,18 @@ async fn full_flow(kind: &'static str, mode: &'static str) {
         st.nodes.iter().skip(3).all(|n| n.master_link.as_deref() == Some("up")).then_some(())
     })
     .await;
+    let out = waiter.join().expect("slotctl wait thread");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "slotctl wait: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every replica in sync"), "{}", String::from_utf8_lossy(&out.stdout));
+    let (code, out, err) = s.slotctl(&["status"]);
+    assert_eq!(code, 0, "status of a ready cluster: {out}{err}");
+
     // The override reached redis-server through the generated conf.
     let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", p[5])).expect("client").get_connection().expect("conn");
     let mm: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory").query(&mut c).expect("config get");
@@ -110,6 +158,12 @@ async fn full_flow(kind: &'static str, mode: &'static str) {
     })
     .await;
     assert_eq!(s.node(p[0]).await.map(|n| n.state), Some(State::Exited), "killed master stays down");
+    let (code, out, _) = s.slotctl(&["status"]);
+    assert_eq!(code, 3, "a node down: not ready: {out}");
+    assert!(out.contains(&format!("node{} is EXITED", p[0])), "{out}");
+    let (code, out, err) = s.slotctl(&["wait", "--timeout", "300ms"]);
+    assert_eq!(code, 1, "wait with a node down: {out}{err}");
+    assert!(err.contains("cluster not ready after 300ms") && err.contains(&format!("node{} is EXITED", p[0])), "{err}");
     let ports = p.clone();
     tokio::task::spawn_blocking(move || {
         // Other nodes learn of the new master by gossip; a client may need a
@@ -142,6 +196,24 @@ async fn full_flow(kind: &'static str, mode: &'static str) {
         (n.role.as_deref() == Some("slave") && n.master_port == Some(p[3])).then_some(())
     })
     .await;
+
+    // The timeline timed "writes served" on the new master without leaving
+    // anything behind: the masters hold exactly the lab's 300 keys.
+    wait_for(LONG, "writes-ok event on the timeline", || async {
+        let ev = s.client().get::<slotd::events::EventsResponse>("/v1/events").await.ok()?;
+        ev.events.iter().any(|e| e.kind == slotd::events::EventKind::WritesServed).then_some(())
+    })
+    .await;
+    let mut total = 0;
+    for port in [p[1], p[2], p[3]] {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_secs(2)).await.expect("connect");
+        match c.cmd(&["DBSIZE"]).await.expect("DBSIZE") {
+            slotd::cluster_admin::Resp::Int(n) => total += n,
+            other => panic!("DBSIZE on {port}: {other:?}"),
+        }
+    }
+    assert_eq!(total, 300, "DBSIZE summed over the masters after kill, failover and restart");
 
     // A restarted slotd finds the cluster formed and leaves it alone.
     s.kill9();
@@ -239,4 +311,74 @@ async fn builtin_aof_kill_and_start_keeps_every_acknowledged_key() {
     .expect("reader");
     let (code, _, err) = s.slotctl(&["shutdown"]);
     assert_eq!(code, 0, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assisted_failover_on_redis_server() {
+    if !redis_available() {
+        return;
+    }
+    assisted_failover("redis-server").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assisted_failover_on_builtin() {
+    assisted_failover("builtin").await;
+}
+
+/// `failover = "assisted"` with a node timeout of 30 s: a killed master's
+/// replica takes over long before gossip could notice, the timeline shows
+/// slotd's CLUSTER FAILOVER FORCE, and a paused master is left alone.
+async fn assisted_failover(kind: &'static str) {
+    let mut cfg = TestConfig::builtin(6);
+    cfg.kind = kind;
+    cfg.create = "auto";
+    cfg.failover = "assisted";
+    cfg.node_timeout_ms = 30_000;
+    let p = cfg.ports.clone();
+    let s = Slotd::start(&cfg);
+    let (code, out, err) = s.slotctl(&["wait", "--timeout", "60s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let events = || async { s.client().get::<slotd::events::EventsResponse>("/v1/events").await.ok() };
+    let assisted = |ev: &slotd::events::EventsResponse| {
+        ev.events.iter().filter(|e| e.kind == slotd::events::EventKind::AssistedFailover).cloned().collect::<Vec<_>>()
+    };
+
+    // Paused (SIGSTOP): alive, so no assist; with a 30 s node timeout nothing moves.
+    let (code, _, err) = s.slotctl(&["pause", &p[0].to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let until = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < until {
+        let ev = events().await.expect("events");
+        assert!(assisted(&ev).is_empty(), "assisted failover for a paused node: {:?}", assisted(&ev));
+        assert_eq!(info(p[3], "replication").await.and_then(|r| slotd::cluster_admin::info_field(&r, "role")).as_deref(), Some("slave"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, _, err) = s.slotctl(&["resume", &p[0].to_string()]);
+    assert_eq!(code, 0, "{err}");
+
+    // Killed: the replica is master well inside the 30 s node timeout.
+    let (code, out, err) = s.slotctl(&["kill", &p[0].to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(Duration::from_secs(10), "replica promoted by the assisted failover", || async {
+        let repl = info(p[3], "replication").await?;
+        (slotd::cluster_admin::info_field(&repl, "role").as_deref() == Some("master")).then_some(())
+    })
+    .await;
+    let ev = wait_for(Duration::from_secs(10), "failover on the timeline", || async {
+        let ev = events().await?;
+        ev.failovers.iter().any(|f| f.new_master == format!("node{}", p[3])).then_some(ev)
+    })
+    .await;
+    let asked = assisted(&ev);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].node.as_deref(), Some(format!("node{}", p[3]).as_str()));
+    assert_eq!(asked[0].peer.as_deref(), Some(format!("node{}", p[0]).as_str()));
+    assert!(asked[0].message.contains("CLUSTER FAILOVER FORCE"), "{}", asked[0].message);
+    let sw = ev.failovers.iter().find(|f| f.new_master == format!("node{}", p[3])).expect("stopwatch");
+    assert!(sw.phases.iter().any(|ph| ph.name == "FAILOVER FORCE asked" && ph.ts_ms.is_some()), "{sw:?}");
+    // Writes on the dead master's slots are served by the new master.
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", p[3])).expect("client").get_connection().expect("conn");
+    let key = slotd::topology::key_for_slot("test:", 0);
+    let () = c.set(&key, "after").expect("write on slot 0 after the assisted failover");
 }

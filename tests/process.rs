@@ -45,8 +45,9 @@ async fn six_nodes_run_kill_stays_down_start_brings_back() {
         assert!(std::path::Path::new(&n.log).exists(), "log file {}", n.log);
     }
     let (code, out, _) = s.slotctl(&["status"]);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 3, "six unjoined nodes (create = manual) are not a ready cluster: {out}");
     assert_eq!(out.matches("RUNNING").count(), 6, "{out}");
+    assert!(out.contains("not ready:") && out.contains("run `slotctl create`"), "{out}");
 
     let victim = cfg.ports[0];
     let old_pid = st.nodes[0].pid.expect("pid");

@@ -13,6 +13,9 @@ const DEFAULTS_TSV: &str = include_str!("config_defaults.tsv");
 const DEAD_DIRECTIVES: &[&str] = &["list-max-ziplist-entries", "list-max-ziplist-value"];
 
 /// Directives whose values are memory sizes (`64mb`); stored in bytes.
+/// Directives that take `no`, `yes` or `local` (loopback clients only).
+const PROTECTED_ACTION_DIRECTIVES: &[&str] = &["enable-debug-command", "enable-module-command", "enable-protected-configs"];
+
 const MEMORY_DIRECTIVES: &[&str] = &[
     "maxmemory",
     "auto-aof-rewrite-min-size",
@@ -278,6 +281,11 @@ impl NodeConfig {
         };
         let stored = if MEMORY_DIRECTIVES.contains(&key.as_str()) {
             parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?.to_string()
+        } else if PROTECTED_ACTION_DIRECTIVES.contains(&key.as_str()) {
+            match value.to_ascii_lowercase().as_str() {
+                v @ ("yes" | "no" | "local") => v.to_string(),
+                _ => return Err("argument(s) must be one of the following: no, yes, local".to_string()),
+            }
         } else if current == "yes" || current == "no" {
             match value.to_ascii_lowercase().as_str() {
                 "yes" | "no" => value.to_ascii_lowercase(),

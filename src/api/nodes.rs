@@ -89,6 +89,9 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
         Some("fail".to_string())
     };
     let cfg = st.sup.config();
+    let formation = st.sup.formation();
+    let manual = cfg.cluster.create == crate::config::CreateMode::Manual;
+    let readiness = crate::readiness::judge(&nodes, formation.as_deref(), manual, cfg.cluster.replicas);
     Json(StatusResponse {
         slotd_pid: std::process::id(),
         slotd_uptime_s: st.started.elapsed().as_secs(),
@@ -104,9 +107,10 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
         cluster: ClusterView {
             state: cluster_state,
             create: format!("{:?}", cfg.cluster.create).to_lowercase(),
-            formation: st.sup.formation(),
+            formation,
             nodes_running: nodes.iter().filter(|n| n.state == NodeState::Running).count(),
             nodes_total: nodes.len(),
+            readiness,
         },
         nodes,
     })

@@ -286,7 +286,7 @@ pub fn document() -> Value {
                 }},
                 "StatusResponse": {"type": "object", "properties": {
                     "slotd_pid": s("integer"), "slotd_uptime_s": s("integer"), "engine": s("string"), "config": ns("string"), "data_dir": s("string"),
-                    "cluster": {"type": "object", "properties": {"state": ns("string"), "create": s("string"), "formation": ns("string"), "nodes_running": s("integer"), "nodes_total": s("integer")}},
+                    "cluster": {"type": "object", "properties": {"state": ns("string"), "create": s("string"), "formation": ns("string"), "nodes_running": s("integer"), "nodes_total": s("integer"), "ready": s("boolean"), "in_sync": s("boolean"), "waiting_for": {"type": "array", "items": s("string")}}},
                     "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/NodeView"}}
                 }},
                 "KillRequest": {"type": "object", "additionalProperties": false, "properties": {"signal": {"type": "string", "description": "SIGKILL (default), TERM, 9, ..."}}},
@@ -306,7 +306,7 @@ pub fn document() -> Value {
                 "ShutdownResponse": {"type": "object", "properties": {"message": s("string")}},
                 "Event": {"type": "object", "required": ["seq", "ts_ms", "kind", "message"], "properties": {
                     "seq": s("integer"), "ts_ms": s("integer"),
-                    "kind": {"type": "string", "enum": ["slotd_started", "started", "restarted", "adopted", "running", "exited", "fatal", "paused", "resumed", "fault_on", "fault_off", "pfail", "fail", "fail_cleared", "role_change", "failover", "cluster_state", "slots_moved", "writes_served", "lab"]},
+                    "kind": {"type": "string", "enum": ["slotd_started", "started", "restarted", "adopted", "running", "exited", "fatal", "paused", "resumed", "fault_on", "fault_off", "pfail", "fail", "fail_cleared", "role_change", "failover", "cluster_state", "slots_moved", "writes_served", "assisted_failover", "lab"]},
                     "node": s("string"), "peer": s("string"), "nodes": {"type": "array", "items": s("string")},
                     "epoch": s("integer"), "value": s("string"), "message": s("string")
                 }},

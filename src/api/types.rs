@@ -55,6 +55,9 @@ pub struct ClusterView {
     pub formation: Option<String>,
     pub nodes_running: usize,
     pub nodes_total: usize,
+    /// `ready`, `in_sync` and `waiting_for` (see [`crate::readiness`]).
+    #[serde(flatten, default)]
+    pub readiness: crate::readiness::Readiness,
 }
 
 /// `GET /v1/status`.

@@ -30,7 +30,7 @@ fn for_ms(d: &Option<String>) -> Result<Option<u64>, i32> {
     match d {
         None => Ok(None),
         Some(s) => parse_duration_ms(s).map(Some).map_err(|e| {
-            eprintln!("slotctl: --for: {e}");
+            super::complain(format_args!("--for: {e}"));
             2
         }),
     }
@@ -49,9 +49,9 @@ pub async fn partition(client: &Client, spec: &[String], dur: &Option<String>, j
         .filter(|g| !g.is_empty())
         .collect();
     if groups.is_empty() {
-        eprintln!(
-            "slotctl: give the groups, e.g. `slotctl partition 6380,6383 / 6381,6382,6384,6385` or `slotctl partition master-of-slot-0`"
-        );
+        super::complain(format_args!(
+            "give the groups, e.g. `slotctl partition 6380,6383 / 6381,6382,6384,6385` or `slotctl partition master-of-slot-0`"
+        ));
         return 2;
     }
     let body = serde_json::json!({ "groups": groups, "for_ms": for_ms });

@@ -68,7 +68,7 @@ pub async fn run(client: &Client, cmd: LabCmd, json: bool) -> i32 {
                 0
             }
             Err(e) => {
-                eprintln!("slotctl: {e}");
+                super::complain(format_args!("{e}"));
                 1
             }
         },
@@ -76,13 +76,13 @@ pub async fn run(client: &Client, cmd: LabCmd, json: bool) -> i32 {
             let sc = match scenario::find(&name, dir.as_deref()) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("slotctl: {e}");
+                    super::complain(format_args!("{e}"));
                     return 2;
                 }
             };
             let engines: Vec<String> = engine.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
             if engines.is_empty() || engines.iter().any(|e| e != "builtin" && e != "redis-server") {
-                eprintln!("slotctl: --engine takes builtin, redis-server, or builtin,redis-server");
+                super::complain(format_args!("--engine takes builtin, redis-server, or builtin,redis-server"));
                 return 2;
             }
             let slotd_bin = find_slotd(slotd);

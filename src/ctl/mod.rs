@@ -1,13 +1,15 @@
 //! slotctl: supervisorctl-style client of slotd's HTTP API.
 //!
 //! Exit codes: 0 success, 1 failure (message says what to do), 2 usage,
-//! 3 `status` found a listed node not RUNNING.
+//! 3 `status` found the cluster not ready (or a listed node not RUNNING).
 
 pub mod client;
 pub mod events;
 pub mod lab;
 pub mod output;
+pub mod report;
 pub mod reshard;
+pub mod wait;
 
 use crate::api::types::{ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse};
 use clap::{Parser, Subcommand};
@@ -32,8 +34,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Show every node (or the given ones) and the cluster state; exits 3 if one is not RUNNING.
+    /// Show every node (or the given ones) and the cluster state. Exits 0 when
+    /// every node runs and the cluster is formed and ok (or every listed node
+    /// runs), 3 otherwise, saying what is missing.
     Status { nodes: Vec<String> },
+    /// Wait until the cluster is formed, ok and every replica is in sync
+    /// (exit 0), or say what is missing at the deadline (exit 1).
+    Wait {
+        /// How long to wait (30s, 2m, 1500ms).
+        #[arg(long, default_value = "30s")]
+        timeout: String,
+    },
     /// Start nodes (port, name, or `all`).
     Start {
         #[arg(required = true)]
@@ -125,30 +136,38 @@ pub enum Cmd {
     Cluster(reshard::ClusterCmd),
 }
 
-pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("slotctl: cannot encode JSON: {e}"),
-    }
-}
+pub(crate) use report::{complain, print_json};
 
 pub(crate) fn fail(e: CtlError) -> i32 {
-    eprintln!("slotctl: {e}");
+    complain(e);
     1
 }
 
-/// Runs a parsed command; returns the exit code.
+/// Runs a parsed command; returns the exit code. With `--json`, stdout holds
+/// one JSON document whatever happened.
 pub async fn run(cli: Cli) -> i32 {
+    let json = cli.json;
+    let code = run_command(cli).await;
+    if json {
+        if let Some(doc) = report::fallback_document(code) {
+            print_json(&doc);
+        }
+    }
+    code
+}
+
+async fn run_command(cli: Cli) -> i32 {
     let long = Duration::from_secs(180);
     let client = Client::new(&cli.api, cli.token.clone(), long);
     match cli.cmd {
         Cmd::Status { nodes } => status(&client, &nodes, cli.json).await,
+        Cmd::Wait { timeout } => wait::run(&cli.api, cli.token.clone(), &timeout, cli.json).await,
         Cmd::Start { nodes } => action(&client, &nodes, "start", None, cli.json).await,
         Cmd::Stop { nodes } => action(&client, &nodes, "stop", None, cli.json).await,
         Cmd::Restart { nodes } => action(&client, &nodes, "restart", None, cli.json).await,
         Cmd::Kill { nodes, signal } => {
             if let Err(e) = crate::api::nodes::parse_signal(&signal) {
-                eprintln!("slotctl: {e}");
+                complain(format_args!("{e}"));
                 return 2;
             }
             action(&client, &nodes, "kill", Some(serde_json::json!({ "signal": signal })), cli.json).await
@@ -185,8 +204,9 @@ async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    let whole = nodes.is_empty() || nodes.iter().any(|n| n == "all");
     let mut selected: Vec<NodeView> = Vec::new();
-    if nodes.is_empty() || nodes.iter().any(|n| n == "all") {
+    if whole {
         selected = s.nodes.clone();
     } else {
         for key in nodes {
@@ -194,17 +214,17 @@ async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
             match s.nodes.iter().find(|n| Some(n.port) == port) {
                 Some(n) => selected.push(n.clone()),
                 None => {
-                    eprintln!(
-                        "slotctl: unknown node `{key}`; known nodes: {}",
+                    complain(format_args!(
+                        "unknown node `{key}`; known nodes: {}",
                         s.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>().join(", ")
-                    );
+                    ));
                     return 1;
                 }
             }
         }
     }
     if json {
-        if nodes.is_empty() {
+        if whole {
             print_json(&s);
         } else {
             print_json(&selected);
@@ -212,7 +232,10 @@ async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
     } else {
         println!("{}", output::status(&s, &selected));
     }
-    if selected.iter().all(|n| n.state == crate::supervise::state::State::Running) {
+    // The whole cluster: ready means every node runs and it is formed and ok.
+    // Listed nodes: each of them runs.
+    let ready = if whole { s.cluster.readiness.ready } else { selected.iter().all(|n| n.state == crate::supervise::state::State::Running) };
+    if ready {
         0
     } else {
         3
@@ -236,7 +259,7 @@ async fn action(client: &Client, nodes: &[String], verb: &str, body: Option<serd
                 if !json {
                     println!("{}", output::actions(&r));
                 }
-                eprintln!("slotctl: {message}");
+                complain(format_args!("{message}"));
                 all.push(r);
                 code = 1;
             }
@@ -328,7 +351,7 @@ async fn shutdown(client: &Client, json: bool) -> i32 {
         match quick.get::<serde_json::Value>("/healthz").await {
             Err(CtlError::Unreachable { .. }) => break,
             _ if tokio::time::Instant::now() >= deadline => {
-                eprintln!("slotctl: slotd is still answering after 120 s; see its log (journalctl -u slotd)");
+                complain(format_args!("slotd is still answering after 120 s; see its log (journalctl -u slotd)"));
                 return 1;
             }
             _ => tokio::time::sleep(Duration::from_millis(200)).await,

@@ -97,6 +97,14 @@ pub fn status(s: &StatusResponse, only: &[NodeView]) -> String {
         s.cluster.create,
         s.engine
     ));
+    if s.cluster.readiness.ready && !s.cluster.readiness.in_sync {
+        out.push_str("\nready; replicas still syncing:");
+    } else if !s.cluster.readiness.ready {
+        out.push_str("\nnot ready:");
+    }
+    for w in &s.cluster.readiness.waiting_for {
+        out.push_str(&format!("\n  - {w}"));
+    }
     out
 }
 

@@ -68,17 +68,7 @@ pub enum ClusterCmd {
     Cancel,
 }
 
-fn print_json<T: serde::Serialize>(v: &T) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("slotctl: cannot encode JSON: {e}"),
-    }
-}
-
-fn fail(e: CtlError) -> i32 {
-    eprintln!("slotctl: {e}");
-    1
-}
+use super::{fail, print_json};
 
 /// Runs one cluster command; returns the exit code.
 pub async fn run(client: &Client, cmd: ClusterCmd, json: bool) -> i32 {
@@ -91,11 +81,11 @@ pub async fn run(client: &Client, cmd: ClusterCmd, json: bool) -> i32 {
             let mut w = serde_json::Map::new();
             for kv in &weights {
                 let Some((k, v)) = kv.split_once('=') else {
-                    eprintln!("slotctl: --weight {kv}: use NODE=WEIGHT, e.g. --weight 6380=2");
+                    super::complain(format_args!("--weight {kv}: use NODE=WEIGHT, e.g. --weight 6380=2"));
                     return 2;
                 };
                 let Ok(v) = v.parse::<f64>() else {
-                    eprintln!("slotctl: --weight {kv}: the weight must be a number >= 0");
+                    super::complain(format_args!("--weight {kv}: the weight must be a number >= 0"));
                     return 2;
                 };
                 w.insert(k.to_string(), serde_json::json!(v));
@@ -197,7 +187,7 @@ async fn follow_job(client: &Client, json: bool) -> i32 {
         let v = match client.get::<Option<JobView>>("/v1/cluster/job").await {
             Ok(Some(v)) => v,
             Ok(None) => {
-                eprintln!("slotctl: slotd has no job (was it restarted?); `slotctl check` shows the cluster state");
+                super::complain(format_args!("slotd has no job (was it restarted?); `slotctl check` shows the cluster state"));
                 return 1;
             }
             Err(e) => return fail(e),
@@ -218,7 +208,7 @@ async fn follow_job(client: &Client, json: bool) -> i32 {
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
                 if tty { eprintln!(); }
-                eprintln!("slotctl: stopping after the batch in flight (no key is lost)...");
+                super::complain(format_args!("stopping after the batch in flight (no key is lost)..."));
                 if let Err(e) = client.post::<JobView>("/v1/cluster/job/cancel", None).await {
                     return fail(e);
                 }

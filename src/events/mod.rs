@@ -48,8 +48,11 @@ pub enum EventKind {
     ClusterState,
     /// Slots changed owner (`peer`: from, `node`: to).
     SlotsMoved,
-    /// A probe SET on the new master's slot succeeded.
+    /// A write that changes nothing (`SETRANGE key 0 ""`) was accepted on the new master's slot.
     WritesServed,
+    /// slotd saw a master's process die and asked a replica for
+    /// `CLUSTER FAILOVER FORCE` (`failover = "assisted"`; `peer`: the dead master).
+    AssistedFailover,
     /// A lab runner step (narrative marker).
     Lab,
 }
@@ -77,6 +80,7 @@ impl EventKind {
             EventKind::ClusterState => "cluster",
             EventKind::SlotsMoved => "slots",
             EventKind::WritesServed => "writes-ok",
+            EventKind::AssistedFailover => "assist",
             EventKind::Lab => "lab",
         }
     }

@@ -49,6 +49,10 @@ pub fn stopwatches(events: &[Event]) -> Vec<Stopwatch> {
             ts_ms: trig.map(|e| e.ts_ms),
             detail: trig.map(|e| e.message.clone()).unwrap_or_else(|| "no kill/pause/fault recorded".into()),
         });
+        // Assisted failover: when slotd asked the replica (shown only when it did).
+        if let Some(a) = events[from..i].iter().find(|e| e.kind == EventKind::AssistedFailover && e.peer.as_deref() == Some(old.as_str())) {
+            phases.push(Phase { name: "FAILOVER FORCE asked".into(), ts_ms: Some(a.ts_ms), detail: a.message.clone() });
+        }
         let p = find_before(EventKind::Pfail);
         phases.push(Phase {
             name: "first PFAIL".into(),

@@ -315,27 +315,37 @@ async fn poll_cluster(sup: Arc<Supervisor>, log: EventLog) {
     }
 }
 
-/// Retries a SET on `slot` at the new master until it is accepted (or 60 s),
-/// then records when writes were served again.
+/// Retries a write that changes nothing ([`topology::null_write`]) on `slot`
+/// at the new master until it is accepted (or 60 s), then records when writes
+/// were served again. The user's keyspace is never touched.
 async fn probe_writes(addr: std::net::SocketAddr, port: u16, slot: u16, log: EventLog) {
-    let key = topology::key_for_slot("slotd:probe:", slot);
+    let probe = topology::null_write(slot);
+    let args: Vec<&str> = probe.iter().map(String::as_str).collect();
     let start = tokio::time::Instant::now();
     let deadline = start + Duration::from_secs(60);
     let mut last_err = String::new();
     while tokio::time::Instant::now() < deadline {
-        match Conn::connect(addr, Duration::from_millis(300)).await {
-            Ok(mut c) => match c.cmd(&["SET", &key, "1", "PX", "60000"]).await {
-                Ok(_) => {
-                    log.record(Event::new(
-                        EventKind::WritesServed,
-                        Some(name(port)),
-                        format!("SET on slot {slot} accepted ({} ms after the election was seen)", start.elapsed().as_millis()),
-                    ));
-                    return;
+        let served = match Conn::connect(addr, Duration::from_millis(300)).await {
+            Ok(mut c) => match c.cmd(&args).await {
+                Ok(_) => true,
+                Err(crate::cluster_admin::AdminError::Server { message, .. }) if topology::null_write_served(&message) => true,
+                Err(e) => {
+                    last_err = e.to_string();
+                    false
                 }
-                Err(e) => last_err = e.to_string(),
             },
-            Err(e) => last_err = e.to_string(),
+            Err(e) => {
+                last_err = e.to_string();
+                false
+            }
+        };
+        if served {
+            log.record(Event::new(
+                EventKind::WritesServed,
+                Some(name(port)),
+                format!("a write on slot {slot} accepted ({} ms after the election was seen)", start.elapsed().as_millis()),
+            ));
+            return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -4,7 +4,9 @@
 #
 # 1. Failover time: kill -9 the master of slot 0 (slotctl kill), then retry a
 #    SET on a slot-0 key through a cluster client (redis-cli -c) until it
-#    succeeds; at cluster-node-timeout 5000 and 1000.
+#    succeeds; at cluster-node-timeout 5000 and 1000, with Redis's own gossip
+#    detection (failover = "gossip") and with slotd's assisted failover
+#    (failover = "assisted": CLUSTER FAILOVER FORCE the moment the process dies).
 # 2. Loss under steady write load (slotctl lab run, load_start/kill/read):
 #    acknowledged writes missing after failover, without and with WAIT 1.
 # Prints every figure and the ratios builtin/redis.
@@ -36,9 +38,9 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# failover_ms ENGINE TIMEOUT -> prints ms
+# failover_ms ENGINE TIMEOUT MODE -> prints ms
 failover_ms() {
-  local engine=$1 timeout=$2 api ports=() dir
+  local engine=$1 timeout=$2 mode=$3 api ports=() dir
   dir=$(mktemp -d -p "$WORK")
   api=$(free_port); for _ in 1 2 3 4 5 6; do ports+=("$(free_port)"); done
   cat >"$dir/slotd.toml" <<TOML
@@ -49,6 +51,7 @@ data_dir = "$dir/data"
 kind = "$engine"
 [cluster]
 node_timeout_ms = $timeout
+failover = "$mode"
 [nodes]
 ports = [$(IFS=,; echo "${ports[*]}")]
 [persistence]
@@ -57,10 +60,7 @@ TOML
   SLOTD_LOG=warn "$SLOTD" --config "$dir/slotd.toml" >"$dir/slotd.log" 2>&1 &
   PID=$!
   local ctl=("$SLOTCTL" --api "127.0.0.1:$api")
-  for _ in $(seq 600); do
-    "${ctl[@]}" status --json 2>/dev/null | grep -q '"formation": "formed"' && "${ctl[@]}" status >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  "${ctl[@]}" wait --timeout 60s >/dev/null
   local master
   master=$("${ctl[@]}" status --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(next(n["port"] for n in s["nodes"] if n["role"]=="master" and any(r.split("-")[0]=="0" for r in n["slots"])))')
   local other=${ports[0]}; [ "$other" = "$master" ] && other=${ports[1]}
@@ -79,11 +79,13 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# failover: slotd builtin vs redis-server $(redis-server --version | awk '{print $3}') — $(date -u +%Y-%m-%d) — $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 echo "# kill -9 of the master of slot 0 until SET on slot 0 succeeds via redis-cli -c; median of $ROUNDS"
-printf '%-14s %10s %14s %8s\n' node_timeout builtin_ms redis_ms ratio
-for to in 5000 1000; do
-  b=$(for _ in $(seq "$ROUNDS"); do failover_ms builtin "$to"; done | median)
-  r=$(for _ in $(seq "$ROUNDS"); do failover_ms redis-server "$to"; done | median)
-  printf '%-14s %10s %14s %8s\n' "$to" "$b" "$r" "$(awk -v b="$b" -v r="$r" 'BEGIN{printf "%.2f", b/r}')"
+printf '%-10s %-14s %10s %14s %8s\n' failover node_timeout builtin_ms redis_ms ratio
+for mode in gossip assisted; do
+  for to in 5000 1000; do
+    b=$(for _ in $(seq "$ROUNDS"); do failover_ms builtin "$to" "$mode"; done | median)
+    r=$(for _ in $(seq "$ROUNDS"); do failover_ms redis-server "$to" "$mode"; done | median)
+    printf '%-10s %-14s %10s %14s %8s\n' "$mode" "$to" "$b" "$r" "$(awk -v b="$b" -v r="$r" 'BEGIN{printf "%.2f", b/r}')"
+  done
 done
 
 echo "# loss under steady write load (acknowledged keys missing after failover), node timeout 1000"

@@ -81,6 +81,9 @@ pub struct TestConfig {
     pub mode: &'static str,
     pub create: &'static str,
     pub replicas: u32,
+    pub node_timeout_ms: u64,
+    /// `[cluster] failover`: "gossip" or "assisted".
+    pub failover: &'static str,
     pub extra: String,
 }
 
@@ -88,18 +91,30 @@ impl TestConfig {
     pub fn builtin(nodes: usize) -> TestConfig {
         let mut p = free_ports(nodes + 1);
         let api_port = p.remove(0);
-        TestConfig { api_port, ports: p, kind: "builtin", mode: "process", create: "manual", replicas: 1, extra: String::new() }
+        TestConfig {
+            api_port,
+            ports: p,
+            kind: "builtin",
+            mode: "process",
+            create: "manual",
+            replicas: 1,
+            node_timeout_ms: 1000,
+            failover: "gossip",
+            extra: String::new(),
+        }
     }
 
     pub fn render(&self, data_dir: &Path) -> String {
         let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
         format!(
-            "[supervisor]\napi = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n[engine]\nkind = \"{}\"\nmode = \"{}\"\n\n[cluster]\nreplicas = {}\nnode_timeout_ms = 1000\ncreate = \"{}\"\n\n[nodes]\nhost = \"127.0.0.1\"\nports = [{}]\n\n[restart]\npolicy = \"unexpected\"\nstart_retries = 2\nbackoff_ms = 100\nbackoff_max_ms = 400\nstart_timeout_ms = 10000\nstop_timeout_ms = 5000\n{}\n",
+            "[supervisor]\napi = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n[engine]\nkind = \"{}\"\nmode = \"{}\"\n\n[cluster]\nreplicas = {}\nnode_timeout_ms = {}\nfailover = \"{}\"\ncreate = \"{}\"\n\n[nodes]\nhost = \"127.0.0.1\"\nports = [{}]\n\n[restart]\npolicy = \"unexpected\"\nstart_retries = 2\nbackoff_ms = 100\nbackoff_max_ms = 400\nstart_timeout_ms = 10000\nstop_timeout_ms = 5000\n{}\n",
             self.api_port,
             data_dir.display(),
             self.kind,
             self.mode,
             self.replicas,
+            self.node_timeout_ms,
+            self.failover,
             self.create,
             ports.join(", "),
             self.extra

@@ -45,7 +45,7 @@ async fn accept_loop(shared: SharedRef, listener: TcpListener) {
 }
 
 /// Delivers what the handler wants sent: replies go back on `reply`, the rest over links.
-fn route(node: &mut Node, out: Vec<Outgoing>, reply: &mut Vec<u8>) {
+pub(crate) fn route(node: &mut Node, out: Vec<Outgoing>, reply: &mut Vec<u8>) {
     for o in out {
         match o {
             Outgoing::Reply(frame) => reply.extend_from_slice(&frame),

@@ -211,6 +211,14 @@ pub fn vote(node: &mut Node, msg: &Message) -> Option<Vec<u8>> {
     handler::build(node, MsgType::AuthAck, Body::None).map(|m| m.encode())
 }
 
+/// Runs one election step at once and sends what it produced, instead of
+/// waiting up to 100 ms for the cluster tick.
+pub fn step_now(node: &mut Node) {
+    let out = tick(node);
+    let mut no_reply = Vec::new();
+    super::bus::route(node, out, &mut no_reply);
+}
+
 /// A vote for our election.
 pub fn count_vote(node: &mut Node, msg: &Message) {
     let Some(c) = node.cluster.as_mut() else { return };
@@ -272,6 +280,9 @@ pub fn start_manual(node: &mut Node, mode: ManualMode) -> Result<(), String> {
         ManualMode::Force => {
             c.manual_failover = Some(ManualFailover { deadline: now + 5000, master_offset: Some(0) });
             c.election = None;
+            // Start the election now, not at the next tick (Redis does it from beforeSleep).
+            step_now(node);
+            step_now(node);
         }
         ManualMode::Default => {
             if master_failed {

@@ -239,7 +239,13 @@ pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip:
                 out.push(Outgoing::To(msg.sender.clone(), ack));
             }
         }
-        (MsgType::AuthAck, _) => super::failover::count_vote(node, msg),
+        (MsgType::AuthAck, _) => {
+            super::failover::count_vote(node, msg);
+            // Promote as soon as the quorum is there, not at the next tick.
+            if node.cluster.as_ref().and_then(|c| c.election.as_ref()).is_some_and(|e| e.epoch != 0) {
+                out.extend(super::failover::tick(node));
+            }
+        }
         (MsgType::MfStart, _) => super::failover::manual_failover_requested(node, &msg.sender),
         (MsgType::Publish, Body::Publish { channel, message }) => {
             crate::cmd::pubsub::publish_message(node, channel, message);

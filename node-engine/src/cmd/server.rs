@@ -247,6 +247,9 @@ const IMMUTABLE: &[&str] = &[
     "unixsocket",
     "supervised",
     "io-threads",
+    "enable-debug-command",
+    "enable-module-command",
+    "enable-protected-configs",
 ];
 
 fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {

@@ -89,6 +89,14 @@ fn flush_literals(mut lit: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Decompresses `input`, which must expand to exactly `expected_len` bytes.
+/// The most bytes `compressed_len` bytes of LZF can expand to: a 3-byte back
+/// reference copies at most 264 bytes, the densest any input gets.
+pub fn max_decompressed_len(compressed_len: usize) -> usize {
+    compressed_len.div_ceil(3).saturating_mul(264)
+}
+
+/// Expands `input`, which must give exactly `expected_len` bytes. Callers
+/// bound `expected_len` by [`max_decompressed_len`] before trusting it.
 pub fn decompress(input: &[u8], expected_len: usize) -> Result<Vec<u8>, LzfError> {
     let mut out: Vec<u8> = Vec::with_capacity(expected_len);
     let mut i = 0;
@@ -154,6 +162,19 @@ mod tests {
             }
         }
         assert!(compress(&[b'x'; 100], &mut out, &mut table));
+    }
+
+    #[test]
+    fn no_input_expands_past_the_bound() {
+        let mut out = Vec::new();
+        let mut table = Vec::new();
+        // A long run is LZF's best case: nearly all 3-byte back references.
+        for n in [100usize, 10_000, 1 << 20] {
+            let s = vec![0u8; n];
+            assert!(compress(&s, &mut out, &mut table));
+            assert!(n <= max_decompressed_len(out.len()), "{n} bytes from {} compressed", out.len());
+            assert_eq!(decompress(&out, n).unwrap(), s);
+        }
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn format_double(d: f64) -> String {
 
 impl ReplyBuf {
     pub fn new() -> Self {
-        ReplyBuf { buf: Vec::with_capacity(16 * 1024), resp3: false }
+        ReplyBuf { buf: Vec::new(), resp3: false }
     }
     pub fn ok(&mut self) {
         self.buf.extend_from_slice(b"+OK\r\n");

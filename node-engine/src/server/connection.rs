@@ -8,22 +8,42 @@ use super::SharedRef;
 use crate::node::unix_ms;
 use bytes::{Buf, BytesMut};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::unbounded_channel;
 
+/// Accepts until the queue is empty, admitting or refusing each connection
+/// at once: refusing never waits on the client, and a new client's task is
+/// only spawned, so accepting never waits behind other work.
 pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
+    /// Like Redis's MAX_ACCEPTS_PER_CALL: a flood of connects cannot starve the clients.
+    const ACCEPTS_PER_TURN: u32 = 1000;
     let mut backoff = Duration::from_millis(5);
+    let mut in_a_row = 0u32;
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
+        // Unconstrained: tokio's cooperative budget would make the loop yield
+        // every 128 accepts; it yields by itself below, less often.
+        match tokio::task::unconstrained(listener.accept()).await {
+            Ok((stream, addr)) => {
                 backoff = Duration::from_millis(5);
                 shared.gate.pass().await;
-                tokio::task::spawn_local(serve_client(shared.clone(), stream));
+                if let Some(msg) = admission_error(&shared, addr) {
+                    shared.node.borrow_mut().stats.rejected_connections += 1;
+                    // Best effort, like Redis: one non-blocking write, then close.
+                    let _ = stream.try_write(msg.as_bytes());
+                    drop(stream);
+                } else {
+                    tokio::task::spawn_local(serve_client(shared.clone(), stream, addr));
+                }
+                in_a_row += 1;
+                if in_a_row >= ACCEPTS_PER_TURN {
+                    in_a_row = 0;
+                    tokio::task::yield_now().await;
+                }
             }
             Err(e) => {
                 // Out of file descriptors and similar: wait instead of spinning.
-                tracing::warn!("accept failed: {e}");
+                tracing::warn!("Accepting client connection: {e}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
@@ -31,21 +51,20 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
     }
 }
 
-fn admission_error(shared: &SharedRef, stream: &TcpStream) -> Option<&'static str> {
+fn admission_error(shared: &SharedRef, peer: std::net::SocketAddr) -> Option<&'static str> {
     let node = shared.node.borrow();
     if node.clients.len() >= node.config.maxclients() {
         return Some("-ERR max number of clients reached\r\n");
     }
     let protected = node.config.flag_named("protected-mode") && node.config.requirepass().is_none();
     let binds_all = node.config.bind().iter().any(|b| b == "0.0.0.0" || b == "::");
-    let loopback = stream.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(true);
-    if protected && binds_all && !loopback {
+    if protected && binds_all && !peer.ip().is_loopback() {
         return Some("-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. Connections are only accepted from the loopback interface. Set a password with requirepass, bind to a specific address, or disable protected-mode.\r\n");
     }
     None
 }
 
-async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
+async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::SocketAddr) {
     let _ = stream.set_nodelay(true);
     // tcp-keepalive N: probe idle peers every N seconds so dead clients are noticed (Redis default 300).
     let keepalive = shared.node.borrow().config.int_named("tcp-keepalive", 300);
@@ -55,12 +74,7 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
             .with_interval(Duration::from_secs((keepalive as u64 / 3).max(1)));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
-    let Ok(addr) = stream.peer_addr() else { return };
-    if let Some(msg) = admission_error(&shared, &stream) {
-        shared.node.borrow_mut().stats.rejected_connections += 1;
-        let _ = stream.write_all(msg.as_bytes()).await;
-        return;
-    }
+    let mut stream = stream;
     let (tx, mut rx) = unbounded_channel();
     let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let (id, needs_auth, limits, qbuf_limit, idle_timeout) = {
@@ -99,7 +113,9 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
         (id, node.config.requirepass().is_some(), limits, qbuf, timeout)
     };
     let mut client = Client::new(id, addr, needs_auth);
-    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    // The query buffer is reserved on the first read, as Redis does: an idle
+    // connection (a pool warming up) costs no buffer pages.
+    let mut inbuf = BytesMut::new();
     let mut ranges = Vec::with_capacity(16);
     let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
     loop {
@@ -122,9 +138,19 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
                 }
                 Some(Push::Kill) | None => break,
             },
-            r = stream.read_buf(&mut inbuf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+            r = stream.readable() => {
+                if r.is_err() {
+                    break;
+                }
+                if inbuf.capacity() - inbuf.len() < 1024 {
+                    inbuf.reserve(16 * 1024);
+                }
+                match stream.try_read_buf(&mut inbuf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => break,
+                }
             },
             _ = sleep_if(block_wait) => {
                 if let Some(argv) = blocked_argv.as_ref() {
@@ -159,14 +185,14 @@ async fn serve_client(shared: SharedRef, mut stream: TcpStream) {
             shared.node.borrow_mut().stats.net_output_bytes += n as u64;
             client.reply.buf.clear();
             if client.reply.buf.capacity() > 1 << 20 {
-                client.reply.buf = Vec::with_capacity(16 * 1024);
+                client.reply.buf = Vec::new();
             }
         }
         if client.close_after_reply {
             break;
         }
         if inbuf.capacity() > 1 << 20 && inbuf.is_empty() {
-            inbuf = BytesMut::with_capacity(16 * 1024);
+            inbuf = BytesMut::new();
         }
     }
     dispatch::client_gone(&shared, &mut client);

@@ -67,6 +67,18 @@ const PUBSUB_CONTEXT: &[&str] =
     &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe"];
 const MULTI_IMMEDIATE: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
+const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// `enable-debug-command no|yes|local`, as Redis checks it: `local` admits
+/// loopback clients (and the node's own internal clients) only.
+fn protected_action_allowed(setting: Option<&str>, client: &Client) -> bool {
+    match setting.unwrap_or("no") {
+        "yes" => true,
+        "local" => client.addr.ip().is_loopback() || client.addr.ip().is_unspecified(),
+        _ => false,
+    }
+}
+
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let Some(cmd) = node.commands.lookup(argv[0]) else {
@@ -78,6 +90,13 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     };
     if !cmd.arity_ok(argv.len()) {
         client.reply.error(&format!("ERR wrong number of arguments for '{}' command", display_name(cmd, argv)));
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return;
+    }
+    if cmd.name == "debug" && !protected_action_allowed(node.config.get("enable-debug-command"), client) {
+        client.reply.error(DEBUG_NOT_ALLOWED);
         if client.multi.is_some() {
             client.multi_error = true;
         }

@@ -110,13 +110,49 @@ pub(crate) struct BoundListeners {
     pub bus: Option<std::net::TcpListener>,
 }
 
+/// The listen backlog: `tcp-backlog`, capped by the kernel's somaxconn with
+/// Redis's warning (a silent cap hides why connections see SYN retransmits).
+fn listen_backlog(cfg: &NodeConfig) -> i32 {
+    let wanted = cfg.int_named("tcp-backlog", 511).clamp(1, i32::MAX as i64) as i32;
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok().and_then(|s| s.trim().parse::<i32>().ok());
+    match somaxconn {
+        Some(max) if max < wanted => {
+            tracing::warn!(
+                "WARNING: The TCP backlog setting of {wanted} cannot be enforced because /proc/sys/net/core/somaxconn is set to the lower value of {max}."
+            );
+            max
+        }
+        _ => wanted,
+    }
+}
+
+/// Binds one non-blocking listener with `SO_REUSEADDR` and the given backlog
+/// (std's `TcpListener::bind` always listens with 128).
+fn listen(addr: &str, backlog: i32) -> Result<std::net::TcpListener, StartError> {
+    let err = |source| StartError::Bind { addr: addr.to_string(), source };
+    let sockaddr: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .map_err(err)?
+        .next()
+        .ok_or_else(|| err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "address resolves to nothing")))?;
+    let socket =
+        socket2::Socket::new(socket2::Domain::for_address(sockaddr), socket2::Type::STREAM, Some(socket2::Protocol::TCP)).map_err(err)?;
+    if sockaddr.is_ipv6() {
+        socket.set_only_v6(true).map_err(err)?;
+    }
+    socket.set_reuse_address(true).map_err(err)?;
+    socket.bind(&sockaddr.into()).map_err(err)?;
+    socket.listen(backlog).map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    Ok(socket.into())
+}
+
 fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
+    let backlog = listen_backlog(cfg);
     let mut clients = Vec::new();
     let mut port = cfg.port();
     for host in cfg.bind() {
         let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-        l.set_nonblocking(true).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let l = listen(&addr, backlog)?;
         if port == 0 {
             port = l.local_addr().map(|a| a.port()).unwrap_or(0);
             let _ = cfg.set_checked("port", &port.to_string());
@@ -126,10 +162,7 @@ fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
     let bus = if cfg.cluster_enabled() {
         let bus_port = cfg.cluster_port();
         let host = cfg.bind().into_iter().next().unwrap_or_else(|| "0.0.0.0".into());
-        let addr = format!("{host}:{bus_port}");
-        let l = std::net::TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-        l.set_nonblocking(true).map_err(|source| StartError::Bind { addr, source })?;
-        Some(l)
+        Some(listen(&format!("{host}:{bus_port}"), backlog)?)
     } else {
         None
     };
@@ -333,6 +366,7 @@ pub fn run_main(args: Vec<String>) -> i32 {
         }
     };
     init_logging(&config);
+    adjust_open_files_limit(&mut config);
     let listeners = match bind_all(&mut config) {
         Ok(l) => l,
         Err(e) => {
@@ -358,6 +392,58 @@ pub fn run_main(args: Vec<String>) -> i32 {
     });
     let _ = unix_ms();
     code
+}
+
+/// File descriptors Redis keeps for itself beyond `maxclients` (listeners, files, the bus).
+const RESERVED_FDS: u64 = 32;
+
+/// Raises `RLIMIT_NOFILE` to `maxclients + 32` like redis-server, or lowers
+/// `maxclients` to what the limit allows (with Redis's warnings), so that
+/// accept never fails with EMFILE while the node still admits clients.
+fn adjust_open_files_limit(config: &mut NodeConfig) {
+    let maxclients = config.maxclients() as u64;
+    let wanted = maxclients + RESERVED_FDS;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        tracing::warn!(
+            "Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.",
+            std::io::Error::last_os_error()
+        );
+        let _ = config.set_checked("maxclients", &(1024 - RESERVED_FDS).to_string());
+        return;
+    }
+    let old = lim.rlim_cur;
+    if old >= wanted {
+        return;
+    }
+    let mut best = wanted;
+    let mut last_err = None;
+    while best > old {
+        let try_lim = libc::rlimit { rlim_cur: best, rlim_max: lim.rlim_max.max(best) };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &try_lim) } == 0 {
+            break;
+        }
+        last_err = Some(std::io::Error::last_os_error());
+        best = best.saturating_sub(16);
+    }
+    if best <= old {
+        best = old;
+    }
+    if best < wanted {
+        let reduced = best.saturating_sub(RESERVED_FDS).max(1);
+        tracing::warn!("You requested maxclients of {maxclients} requiring at least {wanted} max file descriptors.");
+        if let Some(e) = last_err {
+            tracing::warn!("Server can't set maximum open files to {wanted} because of OS error: {e}.");
+        }
+        tracing::warn!(
+            "Current maximum open files is {best}. maxclients has been reduced to {reduced} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
+        );
+        let _ = config.set_checked("maxclients", &reduced.to_string());
+    } else {
+        tracing::info!("Increased maximum number of open files to {wanted} (it was originally set to {old}).");
+    }
 }
 
 fn init_logging(config: &NodeConfig) {

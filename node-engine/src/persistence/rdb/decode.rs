@@ -116,8 +116,11 @@ impl<'a> Reader<'a> {
                 let at = self.pos;
                 let clen = self.length()? as usize;
                 let len = self.length()?;
-                if len > 1 << 32 {
-                    return Err(self.err(DecodeErrorKind::Corrupt("LZF length too large")));
+                // The output buffer is sized from `len`: refuse a length the
+                // compressed bytes cannot expand to, so a forged header is an
+                // error, never an allocation of what it claims.
+                if len > lzf::max_decompressed_len(clen) as u64 {
+                    return Err(self.err(DecodeErrorKind::Corrupt("LZF length larger than its compressed data can hold")));
                 }
                 let c = self.bytes(clen)?;
                 lzf::decompress(c, len as usize)
