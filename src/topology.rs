@@ -119,7 +119,7 @@ pub fn ranges_text(slots: &[u16]) -> String {
 pub fn key_for_slot(prefix: &str, slot: u16) -> String {
     for i in 0u32.. {
         let tag = format!("{i}");
-        if node_engine::cluster::slot::key_slot(tag.as_bytes()) == slot {
+        if node_engine::slot::key_slot(tag.as_bytes()) == slot {
             return format!("{prefix}{{{tag}}}");
         }
     }
@@ -174,7 +174,7 @@ e5 127.0.0.1:7004@17004 slave,fail b2 0 0 2 disconnected
     fn key_for_slot_hits_the_slot() {
         for slot in [0u16, 9842, 16383] {
             let k = key_for_slot("p:", slot);
-            assert_eq!(node_engine::cluster::slot::key_slot(k.as_bytes()), slot);
+            assert_eq!(node_engine::slot::key_slot(k.as_bytes()), slot);
         }
     }
 }

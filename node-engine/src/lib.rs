@@ -23,6 +23,8 @@ pub mod persistence;
 pub mod replication;
 pub mod resp;
 pub mod server;
+pub mod slot;
+pub mod util;
 
 pub use config::{ConfigError, NodeConfig};
 pub use server::{run_main, start, NodeHandle, StartError};

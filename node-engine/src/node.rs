@@ -8,12 +8,9 @@ use crate::config::NodeConfig;
 use crate::keyspace::{Db, Key};
 use crate::server::client::{ClientId, ClientInfo, Push};
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-/// Unix time in milliseconds.
-pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+pub use crate::util::time::unix_ms;
 
 /// Counters INFO stats reports.
 #[derive(Debug, Default)]

@@ -19,7 +19,7 @@ pub struct ClusterClient {
 }
 
 fn slot_of(key: &str) -> u16 {
-    node_engine::cluster::slot::key_slot(key.as_bytes())
+    node_engine::slot::key_slot(key.as_bytes())
 }
 
 impl ClusterClient {

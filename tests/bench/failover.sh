@@ -12,6 +12,7 @@
 # Prints every figure and the ratios builtin/redis.
 #
 # Usage: tests/bench/failover.sh [ROUNDS]     (default 3 rounds, median kept)
+#   MODES: which failover modes to time (default "gossip assisted")
 #   SLOTD / SLOTCTL: the binaries (default: $CARGO_TARGET_DIR or target, release if built, else debug)
 set -euo pipefail
 ROUNDS=${1:-3}
@@ -80,7 +81,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "# failover: slotd builtin vs redis-server $(redis-server --version | awk '{print $3}') — $(date -u +%Y-%m-%d) — $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 echo "# kill -9 of the master of slot 0 until SET on slot 0 succeeds via redis-cli -c; median of $ROUNDS"
 printf '%-10s %-14s %10s %14s %8s\n' failover node_timeout builtin_ms redis_ms ratio
-for mode in gossip assisted; do
+for mode in ${MODES:-gossip assisted}; do
   for to in 5000 1000; do
     b=$(for _ in $(seq "$ROUNDS"); do failover_ms builtin "$to" "$mode"; done | median)
     r=$(for _ in $(seq "$ROUNDS"); do failover_ms redis-server "$to" "$mode"; done | median)

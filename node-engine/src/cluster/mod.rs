@@ -6,7 +6,7 @@ pub mod fault;
 pub mod gossip;
 pub mod handler;
 pub mod redirect;
-pub mod slot;
+
 pub mod state;
 
 pub use state::ClusterState;

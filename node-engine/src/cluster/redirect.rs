@@ -1,10 +1,10 @@
 //! Routing decisions for keyed commands in cluster mode: serve, MOVED, ASK,
 //! CROSSSLOT, TRYAGAIN or CLUSTERDOWN, following the cluster specification.
 
-use super::slot::key_slot;
 use crate::cmd::{flags, CmdError, CommandSpec};
 use crate::node::Node;
 use crate::server::client::Client;
+use crate::slot::key_slot;
 
 fn addr_of(node: &Node, id: &str) -> String {
     node.cluster.as_ref().and_then(|c| c.nodes.get(id)).map(|n| format!("{}:{}", n.ip, n.port)).unwrap_or_default()

@@ -3,8 +3,8 @@
 //! the bus does the I/O. Persisted as `cluster-config-file` in the
 //! CLUSTER NODES line format, plus a `vars` line, like Redis's nodes.conf.
 
-use super::slot::SLOTS;
 use crate::config::NodeConfig;
+use crate::slot::SLOTS;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -276,7 +276,7 @@ fn parse_err(path: &std::path::Path, line: usize, why: &str) -> String {
 
 impl ClusterState {
     pub fn new(myself: NodeId, ip: &str, port: u16, bus_port: u16, config_file: PathBuf, node_timeout: u64) -> Self {
-        let now = crate::node::unix_ms();
+        let now = crate::util::time::unix_ms();
         let mut me = ClusterNode::new(myself.clone(), ip, port, bus_port, now);
         me.link_up = true;
         let mut nodes = BTreeMap::new();
@@ -373,7 +373,7 @@ impl ClusterState {
             let (host, p) = hostport.rsplit_once(':').ok_or_else(|| parse_err(&path, i + 1, "address has no port"))?;
             let p: u16 = p.parse().map_err(|_| parse_err(&path, i + 1, "bad port"))?;
             let bus: u16 = bus.parse().map_err(|_| parse_err(&path, i + 1, "bad bus port"))?;
-            let mut n = ClusterNode::new(id.clone(), host, p, bus, crate::node::unix_ms());
+            let mut n = ClusterNode::new(id.clone(), host, p, bus, crate::util::time::unix_ms());
             let flags = parts[2];
             let myself = flags.split(',').any(|f| f == "myself");
             n.flags.replica = flags.split(',').any(|f| f == "slave");
@@ -450,7 +450,7 @@ impl ClusterState {
     pub fn save_config(&self, _config: &NodeConfig) -> std::io::Result<()> {
         let mut text = self.nodes_text(true);
         text.push_str(&format!("vars currentEpoch {} lastVoteEpoch {}\n", self.current_epoch, self.last_vote_epoch));
-        crate::server::fsutil::write_atomic(&self.config_path_ref(), text.as_bytes())
+        crate::util::fs::write_atomic(&self.config_path_ref(), text.as_bytes())
     }
 
     fn config_path_ref(&self) -> PathBuf {

@@ -6,9 +6,9 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::cluster::failover::{self, ManualMode};
 use crate::cluster::gossip::{Body, MsgType};
 use crate::cluster::handler;
-use crate::cluster::slot::{key_slot, SLOTS};
 use crate::cluster::state::{ClusterNode, ClusterState};
 use crate::resp::ReplyBuf;
+use crate::slot::{key_slot, SLOTS};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("cluster", -2, STALE, (0, 0, 0), cluster),

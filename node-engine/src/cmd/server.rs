@@ -5,6 +5,7 @@ use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::node::{Node, ShutdownKind};
+use crate::util::proc::process_rss;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, (0, 0, 0), info),
@@ -18,14 +19,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), shutdown),
     CommandSpec::new("memory", -2, READONLY, (0, 0, 0), memory),
 ];
-
-/// Resident set size of this process in bytes (Linux), for INFO memory.
-pub fn process_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
-        .map_or(0, |pages| pages * 4096)
-}
 
 fn cpu_times() -> (f64, f64) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -208,8 +201,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::new("ERR The server is running without a config file"));
         };
         let text = ctx.node.config.to_conf_text();
-        crate::server::fsutil::write_atomic(&path, text.as_bytes())
-            .map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
+        crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
         ctx.reply().ok();
     } else if is(sub, "help") {
         let lines = [

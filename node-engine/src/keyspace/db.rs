@@ -8,7 +8,7 @@
 //! never hides a key that was present for the whole iteration.
 
 use super::{Key, Value};
-use crate::cluster::slot::{key_slot, SLOTS};
+use crate::slot::{key_slot, SLOTS};
 use indexmap::{IndexMap, IndexSet};
 use rand::Rng;
 

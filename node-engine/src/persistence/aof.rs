@@ -155,7 +155,7 @@ impl AofState {
     }
     fn write_manifest(&self) -> Result<(), PersistError> {
         let p = self.path(&format!("{}.manifest", self.prefix));
-        crate::server::fsutil::write_atomic(&p, self.manifest.render().as_bytes()).map_err(|e| io_err(&p, e))
+        crate::util::fs::write_atomic(&p, self.manifest.render().as_bytes()).map_err(|e| io_err(&p, e))
     }
 }
 

@@ -2,10 +2,10 @@
 //! the write stream applied like client commands, with acknowledgements.
 
 use super::snapshot;
-use crate::node::unix_ms;
 use crate::resp::{parse_request, ParseLimits, Parsed};
 use crate::server::client::Client;
 use crate::server::{dispatch, SharedRef};
+use crate::util::time::unix_ms;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -5,7 +5,7 @@
 use super::client::{Client, ClientInfo, Push};
 use super::dispatch;
 use super::SharedRef;
-use crate::node::unix_ms;
+use crate::util::time::unix_ms;
 use bytes::{Buf, BytesMut};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;

@@ -10,7 +10,6 @@
 pub mod client;
 pub mod connection;
 pub mod dispatch;
-pub mod fsutil;
 pub mod gate;
 
 use crate::config::{ConfigError, NodeConfig};

@@ -151,7 +151,7 @@ impl<'a> Reader<'a> {
             255 => Ok(f64::NEG_INFINITY),
             _ => {
                 let s = self.bytes(n as usize)?;
-                crate::cmd::args::parse_float_opt(s).ok_or_else(|| self.err(DecodeErrorKind::Corrupt("bad score")))
+                crate::util::num::parse_float_opt(s).ok_or_else(|| self.err(DecodeErrorKind::Corrupt("bad score")))
             }
         }
     }

@@ -2,10 +2,10 @@
 
 use super::packed::{intset_build, ListpackBuilder};
 use super::{enc, opcodes, types, RDB_VERSION};
-use crate::cmd::args::strict_i64;
 use crate::config::NodeConfig;
 use crate::keyspace::{Db, Value};
 use crate::persistence::{crc64, lzf};
+use crate::util::num::strict_i64;
 use std::io::Write;
 
 /// Encoding choices, from the node's config (Redis's names and defaults).
@@ -365,9 +365,9 @@ pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], opts: EncodeOptions, aof_base: bo
     w.header();
     w.aux("redis-ver", crate::REDIS_VERSION);
     w.aux("redis-bits", "64");
-    let now = crate::node::unix_ms() / 1000;
+    let now = crate::util::time::unix_ms() / 1000;
     w.aux("ctime", &now.to_string());
-    w.aux("used-mem", &crate::cmd::server::process_rss().to_string());
+    w.aux("used-mem", &crate::util::proc::process_rss().to_string());
     w.aux("aof-base", if aof_base { "1" } else { "0" });
     for (i, db) in dbs.iter().enumerate() {
         w.db(i, db)?;

@@ -2,7 +2,7 @@
 //! hashes, zsets and quicklist nodes), ziplist (older files), intset.
 
 use super::decode::DecodeErrorKind;
-use crate::cmd::args::strict_i64;
+use crate::util::num::strict_i64;
 
 /// One element of a listpack or ziplist.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +22,7 @@ impl Elem<'_> {
     pub fn to_f64(&self) -> Option<f64> {
         match self {
             Elem::Int(i) => Some(*i as f64),
-            Elem::Bytes(b) => crate::cmd::args::parse_float_opt(b),
+            Elem::Bytes(b) => crate::util::num::parse_float_opt(b),
         }
     }
 }

@@ -1,0 +1,7 @@
+//! Leaf helpers that every layer may use and that use nothing of the node:
+//! the clock, atomic file replacement, number parsing, process RSS.
+
+pub mod fs;
+pub mod num;
+pub mod proc;
+pub mod time;
