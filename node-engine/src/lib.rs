@@ -13,6 +13,7 @@
 //! several threads, each with its own state (no globals), which is what
 //! slotd's in-process mode and the tests rely on.
 
+pub mod client;
 pub mod cluster;
 pub mod cmd;
 pub mod config;

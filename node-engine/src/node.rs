@@ -2,15 +2,28 @@
 //! background tasks reach it through `Rc<RefCell<Node>>` and never hold the
 //! borrow across an `.await`.
 
+use crate::client::{ClientId, ClientInfo, Push};
 use crate::cluster::ClusterState;
 use crate::cmd::CommandTable;
 use crate::config::NodeConfig;
+use crate::glob::glob_match;
 use crate::keyspace::{Db, Key};
-use crate::server::client::{ClientId, ClientInfo, Push};
+use crate::resp::ReplyBuf;
 use std::collections::HashMap;
 use std::time::Instant;
 
 pub use crate::util::time::unix_ms;
+
+/// What the node thread shares between its tasks (connections, bus links,
+/// the replica link, crons). Borrowed for synchronous work only, never
+/// across an `.await`.
+pub struct Shared {
+    pub node: std::cell::RefCell<Node>,
+    /// Closed while the node is paused (fault injection): tasks wait at it.
+    pub gate: crate::util::gate::Gate,
+}
+
+pub type SharedRef = std::rc::Rc<Shared>;
 
 /// Counters INFO stats reports.
 #[derive(Debug, Default)]
@@ -106,6 +119,39 @@ pub struct Node {
 }
 
 impl Node {
+    /// Delivers a message to channel and pattern subscribers; returns receivers.
+    pub fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
+        let mut n = 0;
+        if let Some(ids) = self.channels.get(channel) {
+            for id in ids {
+                let resp3 = self.clients.get(id).is_some_and(|c| c.resp3);
+                let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+                r.push(3);
+                r.bulk(b"message");
+                r.bulk(channel);
+                r.bulk(message);
+                if self.push_to(*id, Push::Bytes(r.buf)) {
+                    n += 1;
+                }
+            }
+        }
+        for (pattern, id) in &self.patterns {
+            if glob_match(pattern, channel, false) {
+                let resp3 = self.clients.get(id).is_some_and(|c| c.resp3);
+                let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+                r.push(4);
+                r.bulk(b"pmessage");
+                r.bulk(pattern);
+                r.bulk(channel);
+                r.bulk(message);
+                if self.push_to(*id, Push::Bytes(r.buf)) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     pub fn new(config: NodeConfig) -> Node {
         let cluster_enabled = config.cluster_enabled();
         let ndb = if cluster_enabled { 1 } else { config.databases() };

@@ -5,8 +5,8 @@
 
 use super::gossip::Message;
 use super::handler::{self, Outgoing};
+use crate::node::SharedRef;
 use crate::node::{unix_ms, Node};
-use crate::server::SharedRef;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

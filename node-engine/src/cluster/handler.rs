@@ -248,7 +248,7 @@ pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip:
         }
         (MsgType::MfStart, _) => super::failover::manual_failover_requested(node, &msg.sender),
         (MsgType::Publish, Body::Publish { channel, message }) => {
-            crate::cmd::pubsub::publish_message(node, channel, message);
+            node.publish(channel, message);
         }
         _ => {}
     }

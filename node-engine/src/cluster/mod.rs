@@ -5,7 +5,6 @@ pub mod failover;
 pub mod fault;
 pub mod gossip;
 pub mod handler;
-pub mod redirect;
 
 pub mod state;
 

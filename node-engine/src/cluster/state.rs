@@ -257,7 +257,7 @@ pub struct ClusterState {
     /// Until when this master pauses client writes for a manual failover.
     pub paused_until: u64,
     /// Clients whose writes wait for that pause to end.
-    pub paused_clients: Vec<crate::server::client::ClientId>,
+    pub paused_clients: Vec<crate::client::ClientId>,
     /// Nodes removed with CLUSTER FORGET, not re-added by gossip for 60 s.
     pub blacklist: HashMap<NodeId, u64>,
     /// Set when the state changed and must be written to nodes.conf.

@@ -3,7 +3,7 @@
 use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
-use crate::server::client::Push;
+use crate::client::Push;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), ping),

@@ -5,8 +5,8 @@
 use super::args::{is, normalize_range, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::client::BlockRequest;
 use crate::keyspace::{Db, Key, Value};
-use crate::server::client::BlockRequest;
 use std::collections::VecDeque;
 
 type List = VecDeque<Key>;

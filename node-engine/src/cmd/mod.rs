@@ -1,10 +1,11 @@
 //! Commands: each is a [`CommandSpec`] (name, arity, flags, key positions,
 //! handler) declared next to its code in a family file, and every family's
-//! table is listed once in [`all_commands`]. The dispatcher in
-//! [`crate::server::dispatch`] uses the metadata for arity errors, COMMAND,
+//! table is listed once in [`all_commands`]. The server's dispatcher uses
+//! the metadata for arity errors, COMMAND,
 //! cluster routing, read-only replicas, WATCH and propagation.
 
 pub mod args;
+pub mod call;
 pub mod cluster;
 pub mod connection;
 pub mod hashes;
@@ -20,8 +21,8 @@ pub mod strings;
 pub mod transactions;
 pub mod zsets;
 
+use crate::client::Client;
 use crate::node::Node;
-use crate::server::client::Client;
 use std::borrow::Cow;
 
 /// Command flags (a subset of Redis's, printed by COMMAND).

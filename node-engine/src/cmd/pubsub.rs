@@ -5,11 +5,11 @@
 use super::args::is;
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::client::ClientId;
 use crate::glob::glob_match;
 use crate::keyspace::Key;
 use crate::node::Node;
 use crate::resp::ReplyBuf;
-use crate::server::client::{ClientId, Push};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), subscribe),
@@ -118,41 +118,8 @@ fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Delivers a message to channel and pattern subscribers; returns receivers.
-pub fn publish_message(node: &mut Node, channel: &[u8], message: &[u8]) -> usize {
-    let mut n = 0;
-    if let Some(ids) = node.channels.get(channel) {
-        for id in ids {
-            let resp3 = node.clients.get(id).is_some_and(|c| c.resp3);
-            let mut r = ReplyBuf { buf: Vec::new(), resp3 };
-            r.push(3);
-            r.bulk(b"message");
-            r.bulk(channel);
-            r.bulk(message);
-            if node.push_to(*id, Push::Bytes(r.buf)) {
-                n += 1;
-            }
-        }
-    }
-    for (pattern, id) in &node.patterns {
-        if glob_match(pattern, channel, false) {
-            let resp3 = node.clients.get(id).is_some_and(|c| c.resp3);
-            let mut r = ReplyBuf { buf: Vec::new(), resp3 };
-            r.push(4);
-            r.bulk(b"pmessage");
-            r.bulk(pattern);
-            r.bulk(channel);
-            r.bulk(message);
-            if node.push_to(*id, Push::Bytes(r.buf)) {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let n = publish_message(ctx.node, argv[1], argv[2]);
+    let n = ctx.node.publish(argv[1], argv[2]);
     // In a cluster every node's subscribers get the message, as in Redis.
     if ctx.node.cluster.is_some() {
         let body = crate::cluster::gossip::Body::Publish { channel: argv[1].to_vec(), message: argv[2].to_vec() };

@@ -3,8 +3,8 @@
 use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::client::BlockRequest;
 use crate::replication::{self, snapshot, ReplicaInfo};
-use crate::server::client::BlockRequest;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, (0, 0, 0), replicaof),

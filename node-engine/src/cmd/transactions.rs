@@ -4,9 +4,9 @@
 
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use crate::client::Client;
 use crate::keyspace::Key;
 use crate::node::Node;
-use crate::server::client::Client;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, (0, 0, 0), multi),
@@ -62,7 +62,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
                     ctx.client.reply.error("READONLY You can't write against a read only replica.");
                     continue;
                 }
-                crate::server::dispatch::call(ctx.node, ctx.client, cmd, &refs);
+                super::call::call(ctx.node, ctx.client, cmd, &refs);
                 // Blocking commands inside MULTI behave as if the timeout expired.
                 if ctx.client.block.take().is_some() {
                     ctx.client.blocked_argv = None;

@@ -9,7 +9,6 @@ use super::{fork_child, io_err, rdb, Child, ChildKind, PersistError};
 use crate::keyspace::Db;
 use crate::node::{unix_ms, Node};
 use crate::resp::{parse_request, ParseLimits, Parsed};
-use crate::server::client::Client;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
@@ -211,7 +210,7 @@ fn flush(aof: &mut AofState) {
 /// once for all of them (and fsyncs it under `appendfsync always`), as Redis
 /// does once per event-loop iteration. A reply therefore never precedes the
 /// write of the command it acknowledges.
-pub async fn wait_durable(shared: &crate::server::Shared) {
+pub async fn wait_durable(shared: &crate::node::Shared) {
     // Everything fed so far, this client's commands included, ends at `target`.
     let target = {
         let node = shared.node.borrow();
@@ -304,7 +303,7 @@ fn file_size(p: &Path) -> u64 {
 
 /// Start-up with appendonly on: load the AOF named by the manifest, or, when
 /// there is none yet, the RDB (if any) and then create the AOF from it.
-pub fn load_or_create(node: &mut Node) -> Result<(), PersistError> {
+pub fn load_or_create(node: &mut Node, apply: &mut super::ApplyFn<'_>) -> Result<(), PersistError> {
     let dir = aof_dir(node);
     let prefix = prefix(node);
     let manifest_path = dir.join(format!("{prefix}.manifest"));
@@ -315,7 +314,7 @@ pub fn load_or_create(node: &mut Node) -> Result<(), PersistError> {
     };
     match manifest {
         Some(m) if m.base.is_some() || !m.incrs.is_empty() => {
-            load_files(node, &dir, &m)?;
+            load_files(node, &dir, &m, apply)?;
             let size = m.base.iter().chain(m.incrs.iter()).map(|f| file_size(&dir.join(&f.name))).sum();
             let mut m = m;
             if m.incrs.is_empty() {
@@ -411,9 +410,8 @@ pub fn apply_config_switch(node: &mut Node) {
 }
 
 /// Loads base then incr files, in manifest order.
-fn load_files(node: &mut Node, dir: &Path, m: &Manifest) -> Result<(), PersistError> {
+fn load_files(node: &mut Node, dir: &Path, m: &Manifest, apply: &mut super::ApplyFn<'_>) -> Result<(), PersistError> {
     node.now_ms = unix_ms();
-    let mut client = Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false);
     let truncated_ok = node.config.flag_named("aof-load-truncated");
     let files: Vec<(&ManifestFile, bool)> = m.base.iter().map(|b| (b, true)).chain(m.incrs.iter().map(|f| (f, false))).collect();
     let n = files.len();
@@ -432,7 +430,7 @@ fn load_files(node: &mut Node, dir: &Path, m: &Manifest) -> Result<(), PersistEr
             start = end;
         }
         let last = i + 1 == n;
-        match replay(node, &mut client, &data, start) {
+        match replay(node, apply, &data, start) {
             Ok(()) => {}
             Err(Replay::Truncated(at)) if last && truncated_ok => {
                 tracing::warn!(file = %path.display(), offset = at, "!!! Warning: short read while loading the AOF file !!! AOF loaded anyway because aof-load-truncated is enabled; truncating the file");
@@ -460,7 +458,7 @@ enum Replay {
 }
 
 /// Executes the RESP commands of one AOF file from `pos`.
-fn replay(node: &mut Node, client: &mut Client, data: &[u8], mut pos: usize) -> Result<(), Replay> {
+fn replay(node: &mut Node, apply: &mut super::ApplyFn<'_>, data: &[u8], mut pos: usize) -> Result<(), Replay> {
     let limits = ParseLimits::default();
     let mut ranges = Vec::new();
     let mut argv: Vec<&[u8]> = Vec::new();
@@ -492,7 +490,7 @@ fn replay(node: &mut Node, client: &mut Client, data: &[u8], mut pos: usize) -> 
             multi_at = None;
             for q in std::mem::take(&mut queued) {
                 let refs: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-                run_one(node, client, &refs, at)?;
+                apply(node, &refs).map_err(|why| Replay::Bad(at, why))?;
             }
             continue;
         }
@@ -500,23 +498,11 @@ fn replay(node: &mut Node, client: &mut Client, data: &[u8], mut pos: usize) -> 
             queued.push(argv.iter().map(|a| a.to_vec()).collect());
             continue;
         }
-        run_one(node, client, &argv, at)?;
+        apply(node, &argv).map_err(|why| Replay::Bad(at, why))?;
     }
     if let Some(at) = multi_at {
         return Err(Replay::Truncated(at));
     }
-    Ok(())
-}
-
-fn run_one(node: &mut Node, client: &mut Client, argv: &[&[u8]], at: usize) -> Result<(), Replay> {
-    let Some(cmd) = node.commands.lookup(argv[0]) else {
-        return Err(Replay::Bad(at, format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0]))));
-    };
-    if !cmd.arity_ok(argv.len()) {
-        return Err(Replay::Bad(at, format!("wrong number of arguments for '{}'", cmd.name)));
-    }
-    crate::server::dispatch::call(node, client, cmd, argv);
-    client.reply.buf.clear();
     Ok(())
 }
 

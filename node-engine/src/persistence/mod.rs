@@ -354,12 +354,17 @@ pub fn writes_refused(node: &Node) -> bool {
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
+/// Applies one command read from the AOF; the reason is the error to report.
+/// Given by the layer that executes commands, so persistence never calls up
+/// into it.
+pub type ApplyFn<'a> = dyn FnMut(&mut Node, &[&[u8]]) -> Result<(), String> + 'a;
+
 /// Start-up: the AOF when appendonly is on, else `<dir>/<dbfilename>` if present.
 /// A file we cannot read stops start-up; it is never modified.
-pub fn load_at_startup(node: &mut Node) -> Result<(), PersistError> {
+pub fn load_at_startup(node: &mut Node, apply: &mut ApplyFn<'_>) -> Result<(), PersistError> {
     node.persistence.loading = true;
     let started = Instant::now();
-    let r = if node.config.flag_named("appendonly") { aof::load_or_create(node) } else { load_rdb_file(node).map(|_| ()) };
+    let r = if node.config.flag_named("appendonly") { aof::load_or_create(node, apply) } else { load_rdb_file(node).map(|_| ()) };
     node.persistence.loading = false;
     // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
     node.dirty = 0;

@@ -12,9 +12,9 @@ pub mod backlog;
 pub mod replica;
 pub mod snapshot;
 
+use crate::client::{ClientId, Push};
 use crate::node::Node;
-use crate::server::client::{ClientId, Push};
-use crate::server::SharedRef;
+use crate::node::SharedRef;
 use backlog::Backlog;
 
 /// One of our replicas, as INFO replication and WAIT see it.
@@ -195,8 +195,12 @@ pub fn promote(node: &mut Node) {
     set_master(node, None);
 }
 
+/// How the replica link applies one command of its master's stream: given by
+/// the layer that executes commands, so replication never calls up into it.
+pub type Execute = fn(&mut Node, &mut crate::client::Client, &[&[u8]]);
+
 /// Every 100 ms: follow the cluster role, start the link task when needed, ack the master.
-pub fn cron(shared: &SharedRef, node: &mut Node) {
+pub fn cron(shared: &SharedRef, node: &mut Node, execute: Execute) {
     if let Some(c) = node.cluster.as_ref() {
         let want = c.myself_node().master_id.as_ref().and_then(|m| c.nodes.get(m)).map(|n| (n.ip.clone(), n.port));
         if want.is_some() && want != node.repl.master {
@@ -207,7 +211,7 @@ pub fn cron(shared: &SharedRef, node: &mut Node) {
     }
     if node.repl.master.is_some() && node.repl.link_generation != node.repl.generation {
         node.repl.link_generation = node.repl.generation;
-        tokio::task::spawn_local(replica::run_link(shared.clone(), node.repl.generation));
+        tokio::task::spawn_local(replica::run_link(shared.clone(), node.repl.generation, execute));
     }
     // Replicas that went away are forgotten.
     let clients = &node.clients;

@@ -2,9 +2,9 @@
 //! the write stream applied like client commands, with acknowledgements.
 
 use super::snapshot;
+use crate::client::Client;
+use crate::node::SharedRef;
 use crate::resp::{parse_request, ParseLimits, Parsed};
-use crate::server::client::Client;
-use crate::server::{dispatch, SharedRef};
 use crate::util::time::unix_ms;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,9 +19,9 @@ fn current(shared: &SharedRef, generation: u64) -> Option<(String, u16)> {
 }
 
 /// Keeps a link to the master of `generation` until the master changes.
-pub async fn run_link(shared: SharedRef, generation: u64) {
+pub async fn run_link(shared: SharedRef, generation: u64, execute: super::Execute) {
     while let Some((host, port)) = current(&shared, generation) {
-        match sync_once(&shared, generation, &host, port).await {
+        match sync_once(&shared, generation, &host, port, execute).await {
             Ok(()) => {}
             Err(e) => tracing::warn!("replication link to {host}:{port}: {e}"),
         }
@@ -84,7 +84,7 @@ async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Res
     }
 }
 
-async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16) -> Result<(), String> {
+async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, execute: super::Execute) -> Result<(), String> {
     let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
         .await
         .map_err(|_| "connect timeout".to_string())?
@@ -164,11 +164,17 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16) -
         node.repl.link_up = true;
         node.repl.last_io_ms = unix_ms();
     }
-    stream_loop(shared, generation, stream, buf).await
+    stream_loop(shared, generation, stream, buf, execute).await
 }
 
 /// Applies the master's stream until the link drops or the master changes.
-async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream, mut buf: Vec<u8>) -> Result<(), String> {
+async fn stream_loop(
+    shared: &SharedRef,
+    generation: u64,
+    mut stream: TcpStream,
+    mut buf: Vec<u8>,
+    execute: super::Execute,
+) -> Result<(), String> {
     let addr = stream.peer_addr().map_err(|e| e.to_string())?;
     let mut master_client = Client::new(0, addr, false);
     master_client.from_master = true;
@@ -199,7 +205,7 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                         let getack =
                             argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack");
                         if !getack {
-                            dispatch::execute(&mut node, &mut master_client, &argv);
+                            execute(&mut node, &mut master_client, &argv);
                             master_client.reply.buf.clear();
                             master_client.block = None;
                             super::feed(&mut node);

@@ -2,13 +2,13 @@
 //! complete request in it under one borrow of the node, write all replies in
 //! one go. Pushes (pub/sub, wake-ups, kills) arrive on the client's channel.
 
-use super::client::{Client, ClientInfo, Push};
 use super::dispatch;
-use super::SharedRef;
+use crate::client::{Client, ClientInfo, Push};
+use crate::node::SharedRef;
 use crate::util::time::unix_ms;
 use bytes::{Buf, BytesMut};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::unbounded_channel;
 
@@ -138,19 +138,17 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
                 }
                 Some(Push::Kill) | None => break,
             },
-            r = stream.readable() => {
-                if r.is_err() {
-                    break;
-                }
+            r = async {
+                // The buffer is reserved once data is there (an idle
+                // connection costs none); after that this is a plain read.
                 if inbuf.capacity() - inbuf.len() < 1024 {
+                    stream.readable().await?;
                     inbuf.reserve(16 * 1024);
                 }
-                match stream.try_read_buf(&mut inbuf) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(_) => break,
-                }
+                stream.read_buf(&mut inbuf).await
+            } => match r {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             },
             _ = sleep_if(block_wait) => {
                 if let Some(argv) = blocked_argv.as_ref() {
@@ -208,7 +206,7 @@ async fn sleep_if(d: Option<Duration>) {
 
 fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], timed_out: bool) {
     let mut node = shared.node.borrow_mut();
-    dispatch::unblock(&mut node, client);
+    crate::cmd::call::unblock(&mut node, client);
     node.now_ms = unix_ms();
     let rerun = client.block.as_ref().is_some_and(|b| b.rerun_on_timeout);
     if timed_out && !rerun {

@@ -3,10 +3,11 @@
 //! handler; afterwards WATCH invalidation, wake-ups, propagation, slowlog
 //! and MONITOR.
 
-use super::client::{Client, Push};
-use super::Shared;
-use crate::cmd::{flags, CommandSpec, Ctx};
-use crate::node::{unix_ms, Node, SlowEntry};
+use crate::client::Client;
+use crate::cmd::call::{call, unblock};
+use crate::cmd::{flags, CommandSpec};
+use crate::node::Shared;
+use crate::node::{unix_ms, Node};
 use crate::resp::{parse_request, ParseLimits, Parsed};
 use std::ops::Range;
 
@@ -79,6 +80,23 @@ fn protected_action_allowed(setting: Option<&str>, client: &Client) -> bool {
     }
 }
 
+/// How AOF loading applies a command: looked up and run as a write from a
+/// client of its own, without the checks a live client gets.
+pub fn aof_replayer() -> impl FnMut(&mut Node, &[&[u8]]) -> Result<(), String> {
+    let mut client = Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false);
+    move |node: &mut Node, argv: &[&[u8]]| {
+        let Some(cmd) = node.commands.lookup(argv[0]) else {
+            return Err(format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0])));
+        };
+        if !cmd.arity_ok(argv.len()) {
+            return Err(format!("wrong number of arguments for '{}'", cmd.name));
+        }
+        call(node, &mut client, cmd, argv);
+        client.reply.buf.clear();
+        Ok(())
+    }
+}
+
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let Some(cmd) = node.commands.lookup(argv[0]) else {
@@ -127,7 +145,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     if let Some(until) = write_pause(node, client, cmd) {
         // A coordinated failover pauses writes on the master until the replica caught up.
-        client.block = Some(super::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
+        client.block = Some(crate::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
         client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
         if let Some(c) = node.cluster.as_mut() {
             c.paused_clients.push(client.id);
@@ -136,7 +154,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     let routed = node.cluster.is_some();
     if routed {
-        if let Err(e) = crate::cluster::redirect::check(node, client, cmd, argv) {
+        if let Err(e) = super::redirect::check(node, client, cmd, argv) {
             node.dbs[client.db].set_slot_hint(None);
             client.reply.error(&e.0);
             return;
@@ -170,141 +188,6 @@ fn display_name(cmd: &CommandSpec, argv: &[&[u8]]) -> String {
         format!("{}|{}", cmd.name, String::from_utf8_lossy(argv[1]).to_ascii_lowercase())
     } else {
         cmd.name.to_string()
-    }
-}
-
-/// Runs the handler and the after-effects. Used by `execute` and by EXEC.
-pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, argv: &[&[u8]]) {
-    node.stats.total_commands += 1;
-    let dirty_before = node.dirty;
-    let slowlog_us = node.slowlog_threshold_us;
-    // One clock read per command: this command starts where the previous one ended.
-    let started = (slowlog_us >= 0).then(|| node.cmd_clock.unwrap_or_else(std::time::Instant::now));
-    let result = {
-        let mut ctx = Ctx { node: &mut *node, client: &mut *client };
-        (cmd.handler)(&mut ctx, argv)
-    };
-    if let Err(e) = result {
-        client.reply.error(&e.0);
-    }
-    if client.block.is_some() {
-        register_block(node, client, argv);
-    }
-    propagate_expired(node);
-    if node.dirty != dirty_before {
-        if !node.watched.is_empty() || !node.blocked.is_empty() {
-            cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i]));
-        }
-        if node.propagation_wanted() {
-            let db = client.db;
-            if client.propagate_override.is_empty() {
-                node.propagate(db, argv);
-            } else {
-                for p in client.propagate_override.drain(..) {
-                    node.propagate(db, &p);
-                }
-            }
-        }
-    }
-    client.propagate_override.clear();
-    if !node.propagated.is_empty() {
-        crate::replication::feed(node);
-    }
-    if node.dirty != dirty_before {
-        client.last_write_offset = node.repl.offset;
-    }
-    if let Some(start) = started {
-        let end = std::time::Instant::now();
-        node.cmd_clock = Some(end);
-        let us = end.duration_since(start).as_micros() as u64;
-        if us as i64 >= slowlog_us {
-            record_slow(node, client, argv, us);
-        }
-    }
-    if !node.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
-        feed_monitors(node, client, argv);
-    }
-}
-
-/// Hands keys deleted by expiry to propagation as DEL, as a master does.
-pub fn propagate_expired(node: &mut Node) {
-    if !node.propagation_wanted() {
-        for db in &mut node.dbs {
-            db.expired_log.clear();
-        }
-        return;
-    }
-    for i in 0..node.dbs.len() {
-        let keys = std::mem::take(&mut node.dbs[i].expired_log);
-        for k in keys {
-            node.propagate(i, &[&b"DEL"[..], &k[..]]);
-        }
-    }
-}
-
-fn register_block(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
-    let Some(req) = client.block.as_ref() else { return };
-    for k in &req.keys {
-        node.blocked.entry((client.db, k.clone())).or_default().push(client.id);
-    }
-    client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
-}
-
-/// Removes a client from every blocked-key list.
-pub fn unblock(node: &mut Node, client: &mut Client) {
-    if let Some(req) = client.block.as_ref() {
-        for k in &req.keys {
-            let key = (client.db, k.clone());
-            if let Some(ids) = node.blocked.get_mut(&key) {
-                ids.retain(|&i| i != client.id);
-                if ids.is_empty() {
-                    node.blocked.remove(&key);
-                }
-            }
-        }
-    }
-}
-
-fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
-    let max = node.config.int_named("slowlog-max-len", 128).max(0) as usize;
-    let id = node.slowlog_next_id;
-    node.slowlog_next_id += 1;
-    node.slowlog.push_front(SlowEntry {
-        id,
-        at_secs: node.now_ms / 1000,
-        micros,
-        argv: argv.iter().take(32).map(|a| a.iter().take(128).copied().collect()).collect(),
-        peer: client.addr.to_string(),
-        name: client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
-    });
-    while node.slowlog.len() > max {
-        node.slowlog.pop_back();
-    }
-}
-
-fn feed_monitors(node: &mut Node, client: &Client, argv: &[&[u8]]) {
-    let now = unix_ms();
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, client.addr);
-    for a in argv {
-        line.push_str(" \"");
-        for &b in *a {
-            match b {
-                b'"' => line.push_str("\\\""),
-                b'\\' => line.push_str("\\\\"),
-                b'\n' => line.push_str("\\n"),
-                b'\r' => line.push_str("\\r"),
-                0x20..=0x7e => line.push(b as char),
-                _ => line.push_str(&format!("\\x{b:02x}")),
-            }
-        }
-        line.push('"');
-    }
-    line.push_str("\r\n");
-    let bytes = line.into_bytes();
-    for id in node.monitors.clone() {
-        if id != client.id {
-            node.push_to(id, Push::Bytes(bytes.clone()));
-        }
     }
 }
 

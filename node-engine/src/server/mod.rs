@@ -7,14 +7,14 @@
 //! and resumes it. [`run_main`] is the `slot-node` program: config from
 //! arguments, pidfile, logging, signals.
 
-pub mod client;
 pub mod connection;
 pub mod dispatch;
-pub mod gate;
+pub mod redirect;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::node::{unix_ms, Node, ShutdownKind};
-use gate::Gate;
+pub use crate::node::{Shared, SharedRef};
+use crate::util::gate::Gate;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,15 +22,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-
-/// What the node thread shares between its tasks.
-pub struct Shared {
-    pub node: RefCell<Node>,
-    /// Closed while the node is paused (fault injection): tasks wait at it.
-    pub gate: Gate,
-}
-
-pub type SharedRef = Rc<Shared>;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +223,7 @@ async fn serve(
         let _ = ready.send(Err(e));
         return 1;
     }
-    if let Err(e) = crate::persistence::load_at_startup(&mut node) {
+    if let Err(e) = crate::persistence::load_at_startup(&mut node, &mut dispatch::aof_replayer()) {
         let _ = ready.send(Err(e.to_string()));
         return 1;
     }
@@ -313,7 +304,7 @@ async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
     }
     crate::persistence::on_shutdown(&mut node, kind);
     for c in node.clients.values() {
-        let _ = c.tx.send(client::Push::Kill);
+        let _ = c.tx.send(crate::client::Push::Kill);
     }
     if let Some(p) = node.config.get("pidfile").filter(|p| !p.is_empty()) {
         let _ = std::fs::remove_file(p);
@@ -337,10 +328,10 @@ async fn cron(shared: SharedRef) {
         for i in 0..node.dbs.len() {
             node.dbs[i].active_expire(now, 200);
         }
-        dispatch::propagate_expired(&mut node);
+        crate::cmd::call::propagate_expired(&mut node);
         crate::replication::feed(&mut node);
         crate::replication::flush_to_replicas(&mut node);
-        crate::replication::cron(&shared, &mut node);
+        crate::replication::cron(&shared, &mut node, dispatch::execute);
         crate::persistence::cron(&mut node);
         let total = node.stats.total_commands;
         node.stats.ops_samples.push_back((now, total));
@@ -365,6 +356,7 @@ pub fn run_main(args: Vec<String>) -> i32 {
         }
     };
     init_logging(&config);
+    disable_thp(&config);
     adjust_open_files_limit(&mut config);
     let listeners = match bind_all(&mut config) {
         Ok(l) => l,
@@ -391,6 +383,19 @@ pub fn run_main(args: Vec<String>) -> i32 {
     });
     let _ = unix_ms();
     code
+}
+
+/// `disable-thp yes` (the default), as redis-server does: transparent huge
+/// pages make fork's copy-on-write and first touches expensive (a 2 MB page
+/// is zeroed for a few bytes of a new connection's state).
+fn disable_thp(config: &NodeConfig) {
+    if !config.flag_named("disable-thp") {
+        return;
+    }
+    // SAFETY: prctl with PR_SET_THP_DISABLE only sets a flag on this process.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        tracing::warn!("cannot disable transparent huge pages: {}", std::io::Error::last_os_error());
+    }
 }
 
 /// File descriptors Redis keeps for itself beyond `maxclients` (listeners, files, the bus).

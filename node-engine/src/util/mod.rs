@@ -2,6 +2,7 @@
 //! the clock, atomic file replacement, number parsing, process RSS.
 
 pub mod fs;
+pub mod gate;
 pub mod num;
 pub mod proc;
 pub mod time;

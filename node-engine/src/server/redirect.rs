@@ -1,9 +1,9 @@
 //! Routing decisions for keyed commands in cluster mode: serve, MOVED, ASK,
 //! CROSSSLOT, TRYAGAIN or CLUSTERDOWN, following the cluster specification.
 
+use crate::client::Client;
 use crate::cmd::{flags, CmdError, CommandSpec};
 use crate::node::Node;
-use crate::server::client::Client;
 use crate::slot::key_slot;
 
 fn addr_of(node: &Node, id: &str) -> String {
