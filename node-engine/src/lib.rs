@@ -1,31 +1,33 @@
 //! node-engine: a Redis-protocol server with Redis Cluster semantics.
 //!
-//! # Layout
-//! - [`config`]: redis.conf parsing (the file slotd generates, also read by redis-server).
-//! - [`resp`]: request parser and reply writer.
-//! - [`server`]: listener, per-client connections, dispatch, the node's thread and handle.
-//! - [`cmd`]: one file per command family; each command's metadata sits next to its handler.
+//! # Layout (lowest layer first; `tests/layers.rs` keeps imports pointing down)
+//! - [`util`], [`glob`]: clock, atomic file writes, number parsing, RSS, the pause gate; glob patterns.
+//! - [`resp`], [`slot`], [`config`]: wire format; hash slots; redis.conf parsing (the file slotd generates, also read by redis-server).
 //! - [`keyspace`]: values, databases, expiry.
-//! - [`cluster`]: hash slots, cluster state, gossip bus, failover.
+//! - [`client`]: per-client state and the registry entry other clients act on.
+//! - [`persistence`], [`replication`], [`cluster`]: RDB/AOF, master/replica links, cluster state, gossip bus, failover.
+//! - [`node`]: the `Node` that composes them, and `Shared`, how the node's tasks reach it.
+//! - [`cmd`]: one file per command family; each command's metadata sits next to its handler.
+//! - [`server`]: listener, per-client connections, dispatch and routing, the node's thread and handle.
 //!
 //! A node is owned by one thread running a single-threaded tokio runtime: the
 //! keyspace needs no lock, as in Redis. Several nodes in one process are
 //! several threads, each with its own state (no globals), which is what
 //! slotd's in-process mode and the tests rely on.
 
-pub mod client;
-pub mod cluster;
-pub mod cmd;
-pub mod config;
-pub mod glob;
-pub mod keyspace;
-pub mod node;
-pub mod persistence;
-pub mod replication;
-pub mod resp;
-pub mod server;
+pub(crate) mod client;
+pub(crate) mod cluster;
+pub(crate) mod cmd;
+pub(crate) mod config;
+pub(crate) mod glob;
+pub(crate) mod keyspace;
+pub(crate) mod node;
+pub(crate) mod persistence;
+pub(crate) mod replication;
+pub(crate) mod resp;
+pub(crate) mod server;
 pub mod slot;
-pub mod util;
+pub(crate) mod util;
 
 pub use config::{ConfigError, NodeConfig};
 pub use server::{run_main, start, NodeHandle, StartError};

@@ -4,57 +4,44 @@
 
 mod support;
 
-use node_engine::keyspace::value::{HashValue, SetValue};
-use node_engine::keyspace::{Value, ZSet};
-use node_engine::persistence::dump::dump_value;
-use node_engine::persistence::rdb::EncodeOptions;
 use redis::Connection;
-use std::collections::VecDeque;
 use support::*;
 
-fn key(s: &str) -> Box<[u8]> {
-    s.as_bytes().into()
-}
-
-/// One value of every type and encoding, as (key, DUMP payload).
+/// One value of every type and encoding, as (key, DUMP payload): built with
+/// commands on a scratch node and dumped over the wire, as a client would.
 fn samples() -> Vec<(String, Vec<u8>)> {
-    let opts = EncodeOptions::default();
-    let mut v: Vec<(String, Value)> = Vec::new();
-    v.push(("str".into(), Value::Str(key("hello"))));
-    v.push(("int".into(), Value::Str(key("-123456"))));
-    v.push(("long".into(), Value::Str("xyz".repeat(300).into_bytes().into())));
-    v.push(("list".into(), Value::List(Box::new(["a", "1", "-70000", "", "zz"].iter().map(|s| key(s)).collect::<VecDeque<_>>()))));
-    v.push(("biglist".into(), Value::List(Box::new((0..3000).map(|i| format!("item-{i}").into_bytes().into()).collect()))));
-    let mut si = SetValue::default();
-    for i in [3i64, -2, 70000, 1 << 40] {
-        si.insert(i.to_string().into_bytes().into());
-    }
-    v.push(("intset".into(), Value::Set(Box::new(si))));
-    let mut ss = SetValue::default();
-    for m in ["x", "y", "12"] {
-        ss.insert(key(m));
-    }
-    v.push(("set".into(), Value::Set(Box::new(ss))));
-    let mut h = HashValue::default();
-    h.insert(key("f"), key("v"));
-    h.insert(key("n"), key("7"));
-    v.push(("hash".into(), Value::Hash(Box::new(h))));
-    let mut hb = HashValue::default();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), &["--save", ""]);
+    let mut c = conn(h.port());
+    let mut p = redis::pipe();
+    p.cmd("SET").arg("str").arg("hello").ignore();
+    p.cmd("SET").arg("int").arg("-123456").ignore();
+    p.cmd("SET").arg("long").arg("xyz".repeat(300)).ignore();
+    p.cmd("RPUSH").arg("list").arg(&["a", "1", "-70000", "", "zz"]).ignore();
+    let items: Vec<String> = (0..3000).map(|i| format!("item-{i}")).collect();
+    p.cmd("RPUSH").arg("biglist").arg(&items).ignore();
+    p.cmd("SADD").arg("intset").arg(&["3", "-2", "70000", &(1i64 << 40).to_string()]).ignore();
+    p.cmd("SADD").arg("set").arg(&["x", "y", "12"]).ignore();
+    p.cmd("HSET").arg("hash").arg(&["f", "v", "n", "7"]).ignore();
     for i in 0..600 {
-        hb.insert(format!("field:{i}").into_bytes().into(), format!("{i}").into_bytes().into());
+        p.cmd("HSET").arg("bighash").arg(format!("field:{i}")).arg(i.to_string()).ignore();
     }
-    v.push(("bighash".into(), Value::Hash(Box::new(hb))));
-    let mut z = ZSet::new();
-    z.insert(b"a", 1.5);
-    z.insert(b"b", -3.0);
-    z.insert(b"c", f64::INFINITY);
-    v.push(("zset".into(), Value::ZSet(Box::new(z))));
-    let mut zb = ZSet::new();
+    p.cmd("ZADD").arg("zset").arg(&["1.5", "a", "-3", "b", "inf", "c"]).ignore();
     for i in 0..300 {
-        zb.insert(format!("m{i}").as_bytes(), i as f64 * 0.1);
+        p.cmd("ZADD").arg("bigzset").arg(i as f64 * 0.1).arg(format!("m{i}")).ignore();
     }
-    v.push(("bigzset".into(), Value::ZSet(Box::new(zb))));
-    v.into_iter().map(|(k, val)| (k, dump_value(&val, &opts))).collect()
+    let () = p.query(&mut c).unwrap();
+    let keys = ["str", "int", "long", "list", "biglist", "intset", "set", "hash", "bighash", "zset", "bigzset"];
+    let out = keys
+        .iter()
+        .map(|k| {
+            let payload: Vec<u8> = redis::cmd("DUMP").arg(*k).query(&mut c).unwrap();
+            (k.to_string(), payload)
+        })
+        .collect();
+    drop(c);
+    stop(h);
+    out
 }
 
 fn restore_all(c: &mut Connection, samples: &[(String, Vec<u8>)]) {

@@ -13,15 +13,6 @@ pub fn parse_f64(b: &[u8]) -> Result<f64, CmdError> {
     parse_float_opt(b).ok_or_else(CmdError::not_float)
 }
 
-/// A non-negative integer argument with a custom error when negative.
-pub fn parse_usize(b: &[u8], negative_msg: &'static str) -> Result<usize, CmdError> {
-    let n = parse_i64(b)?;
-    if n < 0 {
-        return Err(CmdError::new(negative_msg));
-    }
-    Ok(n as usize)
-}
-
 /// Case-insensitive keyword comparison.
 #[inline]
 pub fn is(arg: &[u8], word: &str) -> bool {

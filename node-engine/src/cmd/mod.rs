@@ -246,12 +246,6 @@ impl CommandTable {
         }
         self.map.get(&tmp[..name.len()]).copied()
     }
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
     pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
         self.map.values().copied()
     }

@@ -4,7 +4,7 @@ pub mod db;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, Entry};
+pub use db::Db;
 pub use value::Value;
 pub use zset::ZSet;
 

@@ -10,6 +10,9 @@ pub type HashValue = IndexMap<Key, Key, FastState>;
 pub type SetValue = IndexSet<Key, FastState>;
 
 #[derive(Debug, Clone)]
+// The boxes are the point (see the module docs): an unboxed VecDeque would
+// make every value, strings included, 32 bytes instead of 24.
+#[allow(clippy::box_collection)]
 pub enum Value {
     Str(Key),
     List(Box<VecDeque<Key>>),

@@ -166,8 +166,6 @@ fn prefix(node: &Node) -> String {
     node.config.get("appendfilename").unwrap_or("appendonly.aof").to_string()
 }
 
-pub use crate::resp::encode_command;
-
 /// Records executed write commands in the AOF buffer; `wait_durable` (end of a
 /// client's batch) or cron writes it out.
 pub fn feed_aof(node: &mut Node, stream: &[u8]) {

@@ -19,9 +19,6 @@ impl Backlog {
     pub fn len(&self) -> usize {
         self.buf.len()
     }
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
     pub fn set_capacity(&mut self, cap: usize) {
         self.capacity = cap.max(16 * 1024);
         self.trim();

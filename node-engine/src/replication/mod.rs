@@ -51,8 +51,6 @@ pub struct ReplState {
     pub replicas: Vec<ReplicaInfo>,
     /// Stream bytes not yet pushed to replicas (sent at the end of each batch).
     pub pending: Vec<u8>,
-    /// The db the stream last SELECTed.
-    pub last_db: Option<usize>,
     /// Clients blocked in WAIT.
     pub waiters: Vec<ClientId>,
 }
@@ -74,7 +72,6 @@ impl Default for ReplState {
             backlog_active: false,
             replicas: Vec::new(),
             pending: Vec::new(),
-            last_db: None,
             waiters: Vec::new(),
         }
     }

@@ -131,11 +131,6 @@ impl ReplyBuf {
         self.buf.extend_from_slice(b);
         self.buf.extend_from_slice(b"\r\n");
     }
-    pub fn bulk_int(&mut self, n: i64) {
-        let mut t = itoa_buf(n);
-        let s = t.as_bytes_mut().to_vec();
-        self.bulk(&s);
-    }
     pub fn bulk_str(&mut self, s: &str) {
         self.bulk(s.as_bytes());
     }
@@ -213,13 +208,6 @@ impl ReplyBuf {
         }
     }
     /// A boolean (RESP3 `#`), an integer 0/1 in RESP2.
-    pub fn boolean(&mut self, b: bool) {
-        if self.resp3 {
-            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
-        } else {
-            self.int(b as i64);
-        }
-    }
     pub fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }

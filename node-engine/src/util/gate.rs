@@ -26,9 +26,6 @@ impl Gate {
         self.closed.set(false);
         self.opened.notify_waiters();
     }
-    pub fn is_closed(&self) -> bool {
-        self.closed.get()
-    }
     /// Returns at once when open; otherwise waits until opened.
     pub async fn pass(&self) {
         while self.closed.get() {

@@ -318,7 +318,6 @@ impl<'a> Reader<'a> {
 pub struct LoadStats {
     pub keys: u64,
     pub expired_skipped: u64,
-    pub version: u32,
     pub aux: Vec<(String, String)>,
 }
 
@@ -344,7 +343,7 @@ pub fn read_header(r: &mut Reader<'_>) -> R<u32> {
 pub fn load_into(data: &[u8], dbs: &mut [Db], now_ms: u64, drop_expired: bool) -> R<(LoadStats, usize)> {
     let mut r = Reader::new(data);
     let version = read_header(&mut r)?;
-    let mut stats = LoadStats { version, ..Default::default() };
+    let mut stats = LoadStats::default();
     let mut db = 0usize;
     let mut expire_at: u64 = 0;
     loop {

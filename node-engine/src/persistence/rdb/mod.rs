@@ -7,8 +7,8 @@ pub mod decode;
 pub mod encode;
 pub mod packed;
 
-pub use decode::{load_into, DecodeError, DecodeErrorKind, LoadStats, Reader};
-pub use encode::{save_dbs, value_type, write_value, EncodeOptions, RdbWriter, Scratch};
+pub use decode::{load_into, DecodeError, LoadStats, Reader};
+pub use encode::{save_dbs, value_type, write_value, EncodeOptions, Scratch};
 
 /// The RDB version we write (Redis 7.0).
 pub const RDB_VERSION: u16 = 10;

@@ -66,15 +66,6 @@ impl<'b> ListpackBuilder<'b> {
         self.count += 1;
     }
 
-    /// Bytes used so far, as the finished listpack would be.
-    pub fn size(&self) -> usize {
-        self.buf.len() + 1
-    }
-
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
     /// Writes the header and terminator; the buffer then holds the listpack.
     pub fn finish(self) {
         self.buf.push(0xFF);
