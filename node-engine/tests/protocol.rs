@@ -343,3 +343,56 @@ fn reply_until_pong(s: &mut TcpStream, req: &[u8]) -> Vec<u8> {
     got.truncate(got.len() - 7);
     got
 }
+
+/// COMMAND INFO's ACL categories (and their order) equal redis-server's for
+/// every command we implement. Container commands (CONFIG, CLIENT, ...) are
+/// left out: Redis gives them categories per subcommand only.
+#[test]
+fn acl_categories_match_redis_server() {
+    if !have_redis() {
+        eprintln!("skipping: redis-server not installed");
+        return;
+    }
+    fn strings(v: &redis::Value) -> Vec<String> {
+        match v {
+            redis::Value::Array(items) | redis::Value::Set(items) => items
+                .iter()
+                .map(|i| match i {
+                    redis::Value::SimpleString(s) => s.clone(),
+                    redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => panic!("not a string: {other:?}"),
+                })
+                .collect(),
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+    /// (categories, has subcommands) from COMMAND INFO name.
+    fn info(c: &mut redis::Connection, name: &str) -> Option<(Vec<String>, bool)> {
+        let reply: redis::Value = redis::cmd("COMMAND").arg("INFO").arg(name).query(c).expect("COMMAND INFO");
+        let redis::Value::Array(entries) = reply else { panic!("COMMAND INFO {name}: {reply:?}") };
+        match entries.first() {
+            Some(redis::Value::Array(e)) => {
+                let subcommands = matches!(e.get(9), Some(redis::Value::Array(s)) if !s.is_empty());
+                Some((strings(&e[6]), subcommands))
+            }
+            _ => None,
+        }
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let redis = redis_server(tmp.path(), &[]);
+    let mut theirs = support::conn(redis.port);
+    let h = start(&[]);
+    let mut ours = support::conn(h.port());
+    let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut ours).expect("COMMAND LIST");
+    let mut compared = 0;
+    for name in &names {
+        let Some((want, container)) = info(&mut theirs, name) else { panic!("{name}: not a Redis 7.0 command") };
+        if container {
+            continue;
+        }
+        let (got, _) = info(&mut ours, name).expect("our own command");
+        assert_eq!(got, want, "ACL categories of {name}");
+        compared += 1;
+    }
+    assert!(compared > 150, "only {compared} commands compared");
+}

@@ -12,9 +12,9 @@ use crate::slot::{key_slot, SLOTS};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("cluster", -2, STALE, (0, 0, 0), cluster),
-    CommandSpec::new("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), readonly),
-    CommandSpec::new("readwrite", 1, FAST | LOADING | STALE, (0, 0, 0), readwrite),
-    CommandSpec::new("asking", 1, FAST, (0, 0, 0), asking),
+    CommandSpec::new("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), readonly).acl(&["@connection"]),
+    CommandSpec::new("readwrite", 1, FAST | LOADING | STALE, (0, 0, 0), readwrite).acl(&["@connection"]),
+    CommandSpec::new("asking", 1, FAST, (0, 0, 0), asking).acl(&["@connection"]),
     CommandSpec::new("slotd.fault", -3, ADMIN | STALE | LOADING, (0, 0, 0), slotd_fault),
 ];
 

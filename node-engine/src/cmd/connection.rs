@@ -6,14 +6,14 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::Push;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), ping),
-    CommandSpec::new("echo", 2, FAST, (0, 0, 0), echo),
-    CommandSpec::new("quit", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), quit),
-    CommandSpec::new("hello", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), hello),
-    CommandSpec::new("select", 2, FAST | LOADING | STALE, (0, 0, 0), select),
-    CommandSpec::new("auth", -2, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), auth),
+    CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), ping).acl(&["@connection"]),
+    CommandSpec::new("echo", 2, FAST, (0, 0, 0), echo).acl(&["@connection"]),
+    CommandSpec::new("quit", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), quit).acl(&["@connection"]),
+    CommandSpec::new("hello", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), hello).acl(&["@connection"]),
+    CommandSpec::new("select", 2, FAST | LOADING | STALE, (0, 0, 0), select).acl(&["@connection"]),
+    CommandSpec::new("auth", -2, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), auth).acl(&["@connection"]),
     CommandSpec::new("client", -2, ADMIN | STALE | LOADING, (0, 0, 0), client),
-    CommandSpec::new("reset", 1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), reset),
+    CommandSpec::new("reset", 1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), reset).acl(&["@connection"]),
 ];
 
 fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

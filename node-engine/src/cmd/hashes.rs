@@ -11,22 +11,22 @@ use crate::keyspace::{Db, Key, Value};
 use rand::Rng;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), hset),
-    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), hmset),
-    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hsetnx),
-    CommandSpec::new("hget", 3, READONLY | FAST, (1, 1, 1), hget),
-    CommandSpec::new("hmget", -3, READONLY | FAST, (1, 1, 1), hmget),
-    CommandSpec::new("hdel", -3, WRITE | FAST, (1, 1, 1), hdel),
-    CommandSpec::new("hexists", 3, READONLY | FAST, (1, 1, 1), hexists),
-    CommandSpec::new("hlen", 2, READONLY | FAST, (1, 1, 1), hlen),
-    CommandSpec::new("hkeys", 2, READONLY, (1, 1, 1), hkeys),
-    CommandSpec::new("hvals", 2, READONLY, (1, 1, 1), hvals),
-    CommandSpec::new("hgetall", 2, READONLY, (1, 1, 1), hgetall),
-    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hincrby),
-    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hincrbyfloat),
-    CommandSpec::new("hstrlen", 3, READONLY | FAST, (1, 1, 1), hstrlen),
-    CommandSpec::new("hscan", -3, READONLY, (1, 1, 1), hscan),
-    CommandSpec::new("hrandfield", -2, READONLY, (1, 1, 1), hrandfield),
+    CommandSpec::new("hset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), hset).acl(&["@hash"]),
+    CommandSpec::new("hmset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), hmset).acl(&["@hash"]),
+    CommandSpec::new("hsetnx", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hsetnx).acl(&["@hash"]),
+    CommandSpec::new("hget", 3, READONLY | FAST, (1, 1, 1), hget).acl(&["@hash"]),
+    CommandSpec::new("hmget", -3, READONLY | FAST, (1, 1, 1), hmget).acl(&["@hash"]),
+    CommandSpec::new("hdel", -3, WRITE | FAST, (1, 1, 1), hdel).acl(&["@hash"]),
+    CommandSpec::new("hexists", 3, READONLY | FAST, (1, 1, 1), hexists).acl(&["@hash"]),
+    CommandSpec::new("hlen", 2, READONLY | FAST, (1, 1, 1), hlen).acl(&["@hash"]),
+    CommandSpec::new("hkeys", 2, READONLY, (1, 1, 1), hkeys).acl(&["@hash"]),
+    CommandSpec::new("hvals", 2, READONLY, (1, 1, 1), hvals).acl(&["@hash"]),
+    CommandSpec::new("hgetall", 2, READONLY, (1, 1, 1), hgetall).acl(&["@hash"]),
+    CommandSpec::new("hincrby", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hincrby).acl(&["@hash"]),
+    CommandSpec::new("hincrbyfloat", 4, WRITE | DENYOOM | FAST, (1, 1, 1), hincrbyfloat).acl(&["@hash"]),
+    CommandSpec::new("hstrlen", 3, READONLY | FAST, (1, 1, 1), hstrlen).acl(&["@hash"]),
+    CommandSpec::new("hscan", -3, READONLY, (1, 1, 1), hscan).acl(&["@hash"]),
+    CommandSpec::new("hrandfield", -2, READONLY, (1, 1, 1), hrandfield).acl(&["@hash"]),
 ];
 
 /// Collections up to this size keep Redis's compact-encoding behaviour

@@ -11,7 +11,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("migrate", -6, WRITE, (3, 3, 1), migrate).with_keys(migrate_keys)];
+pub const COMMANDS: &[CommandSpec] =
+    &[CommandSpec::new("migrate", -6, WRITE, (3, 3, 1), migrate).acl(&["@dangerous", "@keyspace"]).with_keys(migrate_keys)];
 
 /// Keys are argv[3], or everything after KEYS when argv[3] is "".
 fn migrate_keys(argv: &[&[u8]]) -> Vec<usize> {

@@ -59,6 +59,31 @@ pub mod flags {
     ];
 }
 
+/// Redis's ACL categories, in the order COMMAND INFO and ACL CAT list them.
+pub const ACL_CATEGORIES: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
+
 /// A command's reply failure, carrying Redis's exact error line (code first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdError(pub Cow<'static, str>);
@@ -144,13 +169,40 @@ pub struct CommandSpec {
     pub handler: Handler,
     /// For commands whose keys are not a fixed range (numkeys forms).
     pub keys: Option<KeysFn>,
-    /// ACL categories for COMMAND INFO (`@read`, `@string`, ...).
+    /// The ACL categories Redis declares for the command (`@string`,
+    /// `@keyspace`, `@dangerous`, ...); those implied by the flags (`@write`,
+    /// `@read`, `@fast`/`@slow`, ...) are added by [`CommandSpec::acl_categories`].
     pub categories: &'static [&'static str],
 }
 
 impl CommandSpec {
     pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Self {
         CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler, keys: None, categories: &[] }
+    }
+    /// Declares the command's own ACL categories (as in Redis's command table).
+    pub const fn acl(mut self, categories: &'static [&'static str]) -> Self {
+        self.categories = categories;
+        self
+    }
+    /// Every ACL category of the command, in the order Redis lists them:
+    /// the declared ones plus those Redis derives from the flags.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let f = self.flags;
+        let implied = [
+            (f & flags::WRITE != 0, "@write"),
+            (f & flags::READONLY != 0, "@read"),
+            (f & flags::ADMIN != 0, "@admin"),
+            (f & flags::ADMIN != 0, "@dangerous"),
+            (f & flags::PUBSUB != 0, "@pubsub"),
+            (f & flags::FAST != 0, "@fast"),
+            (f & flags::BLOCKING != 0, "@blocking"),
+            (f & flags::FAST == 0 && !self.categories.contains(&"@fast"), "@slow"),
+        ];
+        ACL_CATEGORIES
+            .iter()
+            .copied()
+            .filter(|c| self.categories.contains(c) || implied.iter().any(|(on, name)| *on && name == c))
+            .collect()
     }
     pub const fn with_keys(mut self, f: KeysFn) -> Self {
         self.keys = Some(f);

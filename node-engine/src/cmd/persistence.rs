@@ -10,9 +10,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), save),
     CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, (0, 0, 0), bgsave),
     CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, (0, 0, 0), bgrewriteaof),
-    CommandSpec::new("dump", 2, READONLY, (1, 1, 1), dump_cmd),
-    CommandSpec::new("restore", -4, WRITE | DENYOOM, (1, 1, 1), restore),
-    CommandSpec::new("restore-asking", -4, WRITE | DENYOOM, (1, 1, 1), restore),
+    CommandSpec::new("dump", 2, READONLY, (1, 1, 1), dump_cmd).acl(&["@keyspace"]),
+    CommandSpec::new("restore", -4, WRITE | DENYOOM, (1, 1, 1), restore).acl(&["@dangerous", "@keyspace"]),
+    CommandSpec::new("restore-asking", -4, WRITE | DENYOOM, (1, 1, 1), restore).acl(&["@dangerous", "@keyspace"]),
 ];
 
 fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {

@@ -12,8 +12,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), replconf),
     CommandSpec::new("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), psync),
     CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), sync),
-    CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), role),
-    CommandSpec::new("wait", 3, NOSCRIPT, (0, 0, 0), wait),
+    CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), role).acl(&["@admin", "@dangerous"]),
+    CommandSpec::new("wait", 3, NOSCRIPT, (0, 0, 0), wait).acl(&["@connection"]),
 ];
 
 fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

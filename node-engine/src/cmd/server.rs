@@ -8,11 +8,11 @@ use crate::node::{Node, ShutdownKind};
 use crate::util::proc::process_rss;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("info", -1, LOADING | STALE, (0, 0, 0), info),
+    CommandSpec::new("info", -1, LOADING | STALE, (0, 0, 0), info).acl(&["@dangerous"]),
     CommandSpec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config),
-    CommandSpec::new("command", -1, LOADING | STALE, (0, 0, 0), command),
+    CommandSpec::new("command", -1, LOADING | STALE, (0, 0, 0), command).acl(&["@connection"]),
     CommandSpec::new("time", 1, FAST | LOADING | STALE, (0, 0, 0), time),
-    CommandSpec::new("lastsave", 1, FAST | LOADING | STALE, (0, 0, 0), lastsave),
+    CommandSpec::new("lastsave", 1, FAST | LOADING | STALE, (0, 0, 0), lastsave).acl(&["@admin", "@dangerous"]),
     CommandSpec::new("slowlog", -2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog),
     CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), monitor),
     CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), debug),
@@ -256,8 +256,9 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
     r.int(c.first_key as i64);
     r.int(c.last_key as i64);
     r.int(c.step as i64);
-    r.set(c.categories.len());
-    for cat in c.categories {
+    let categories = c.acl_categories();
+    r.set(categories.len());
+    for cat in categories {
         r.simple(cat);
     }
     r.set(0); // tips

@@ -9,11 +9,11 @@ use crate::keyspace::Key;
 use crate::node::Node;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, (0, 0, 0), multi),
-    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE, (0, 0, 0), exec),
-    CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), discard),
-    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), watch),
-    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), unwatch),
+    CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, (0, 0, 0), multi).acl(&["@transaction"]),
+    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE, (0, 0, 0), exec).acl(&["@transaction"]),
+    CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), discard).acl(&["@transaction"]),
+    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), watch).acl(&["@transaction"]),
+    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), unwatch).acl(&["@transaction"]),
 ];
 
 fn multi(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
