@@ -1,17 +1,12 @@
 //! Fault routes: partition, delay, drop, heal, and the list of active faults.
 
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
 use crate::faults::{DelayRequest, DropRequest, FaultError, FaultsResponse, PartitionRequest};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::de::DeserializeOwned;
-
-fn body<T: DeserializeOwned>(b: &Bytes, example: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(b).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}; expected e.g. {example}")))
-}
 
 fn err(e: FaultError) -> ApiError {
     match e {
@@ -28,20 +23,17 @@ pub async fn list(State(st): State<AppState>) -> Json<FaultsResponse> {
 }
 
 /// `POST /v1/faults/partition`.
-pub async fn partition(State(st): State<AppState>, b: Bytes) -> Result<Json<FaultsResponse>, ApiError> {
-    let req: PartitionRequest = body(&b, r#"{"groups": [["6380"], ["6381","6382"]], "for_ms": 10000}"#)?;
+pub async fn partition(State(st): State<AppState>, JsonBody(req): JsonBody<PartitionRequest>) -> Result<Json<FaultsResponse>, ApiError> {
     st.faults.partition(req).await.map(Json).map_err(err)
 }
 
 /// `POST /v1/faults/delay`.
-pub async fn delay(State(st): State<AppState>, b: Bytes) -> Result<Json<FaultsResponse>, ApiError> {
-    let req: DelayRequest = body(&b, r#"{"node": "6380", "ms": 200, "jitter_ms": 50}"#)?;
+pub async fn delay(State(st): State<AppState>, JsonBody(req): JsonBody<DelayRequest>) -> Result<Json<FaultsResponse>, ApiError> {
     st.faults.delay(req).await.map(Json).map_err(err)
 }
 
 /// `POST /v1/faults/drop`.
-pub async fn drop_frames(State(st): State<AppState>, b: Bytes) -> Result<Json<FaultsResponse>, ApiError> {
-    let req: DropRequest = body(&b, r#"{"node": "6380", "rate": 0.3}"#)?;
+pub async fn drop_frames(State(st): State<AppState>, JsonBody(req): JsonBody<DropRequest>) -> Result<Json<FaultsResponse>, ApiError> {
     st.faults.drop_frames(req).await.map(Json).map_err(err)
 }
 

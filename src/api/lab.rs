@@ -1,9 +1,9 @@
 //! Lab routes: checkpoints (save / restore / list) and Prometheus metrics.
 
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
 use crate::checkpoint::{self, CheckpointError, CheckpointList, CheckpointReport, CheckpointRequest};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -24,9 +24,7 @@ pub async fn list(State(st): State<AppState>) -> Json<CheckpointList> {
 }
 
 /// `POST /v1/lab/checkpoints` with `{"name": "..."}`.
-pub async fn save(State(st): State<AppState>, b: Bytes) -> Result<Json<CheckpointReport>, ApiError> {
-    let req: CheckpointRequest = serde_json::from_slice(&b)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}; expected {{\"name\": \"before-failover\"}}")))?;
+pub async fn save(State(st): State<AppState>, JsonBody(req): JsonBody<CheckpointRequest>) -> Result<Json<CheckpointReport>, ApiError> {
     let _guard = st.create_lock.lock().await;
     checkpoint::save(&st.sup, &st.events, &req.name).await.map(Json).map_err(err)
 }

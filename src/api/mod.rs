@@ -2,6 +2,7 @@
 //! shutdown, and its own OpenAPI description. `app(state)` is the whole
 //! router, so tests drive it with `oneshot` without a socket.
 
+pub mod body;
 pub mod cluster;
 pub mod error;
 pub mod events;

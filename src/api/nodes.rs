@@ -2,13 +2,13 @@
 //! RESP), actions (start/stop/restart/kill/pause/resume, one node or `all`),
 //! and log reading for `slotctl tail`.
 
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::types::{ActionResponse, ActionResult, ClusterView, KillRequest, LogChunk, NodeView, StatusResponse};
 use super::AppState;
 use crate::cluster_admin;
 use crate::supervise::state::State as NodeState;
 use crate::supervise::{ActionError, NodeEntry, UserAction};
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -180,13 +180,11 @@ pub fn parse_signal(text: &str) -> Result<Signal, String> {
 }
 
 /// `POST /v1/nodes/{node}/kill` with optional `{"signal": "SIGTERM"}` (default SIGKILL).
-pub async fn kill(State(st): State<AppState>, Path(node): Path<String>, body: Bytes) -> Result<Json<ActionResponse>, ApiError> {
-    let req: KillRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        KillRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}; expected {{\"signal\": \"SIGKILL\"}} or no body")))?
-    };
+pub async fn kill(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+    JsonBody(req): JsonBody<KillRequest>,
+) -> Result<Json<ActionResponse>, ApiError> {
     let sig = match req.signal.as_deref() {
         None => Signal::SIGKILL,
         Some(s) => parse_signal(s).map_err(ApiError::bad_request)?,

@@ -3,6 +3,7 @@
 //! with `POST /v1/cluster/job/cancel`); check, slots, add and delete answer
 //! directly.
 
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
 use crate::reshard::ops::{self, FixStep};
@@ -111,10 +112,8 @@ where
 pub async fn reshard(
     State(st): State<ReshardState>,
     Query(q): Query<WaitQuery>,
-    body: Result<Json<ReshardRequest>, axum::extract::rejection::JsonRejection>,
+    JsonBody(req): JsonBody<ReshardRequest>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let Json(req) = body
-        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}; send {{\"from\": \"6380\", \"to\": \"6381\", \"slots\": 100}}")))?;
     let topo = topology(&st).await?;
     let mv = ops::plan_reshard(&topo, &req)?;
     let o = ops::reshard_opts(&req);
@@ -125,9 +124,8 @@ pub async fn reshard(
 pub async fn rebalance(
     State(st): State<ReshardState>,
     Query(q): Query<WaitQuery>,
-    body: Option<Json<RebalanceRequest>>,
+    JsonBody(req): JsonBody<RebalanceRequest>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let req = body.map(|b| b.0).unwrap_or_default();
     let topo = topology(&st).await?;
     let moves = ops::plan_rebalance(&topo, &req)?;
     let o = ops::rebalance_opts(&req);
@@ -174,12 +172,7 @@ pub async fn slots(State(st): State<ReshardState>) -> Result<Json<SlotMap>, ApiE
     Ok(Json(ops::slot_map(&topo)))
 }
 
-pub async fn add_node(
-    State(st): State<ReshardState>,
-    body: Result<Json<AddNodeRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<MembershipReport>, ApiError> {
-    let Json(req) =
-        body.map_err(|e| ApiError::bad_request(format!("invalid body: {e}; send {{\"node\": \"6386\", \"replica_of\": \"6380\"}}")))?;
+pub async fn add_node(State(st): State<ReshardState>, JsonBody(req): JsonBody<AddNodeRequest>) -> Result<Json<MembershipReport>, ApiError> {
     let host = st.app.sup.config().nodes.first().map(|n| n.host).unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     let new = ops::parse_node_addr(&req.node, host)?;
     let cfg = st.app.sup.config();

@@ -1,8 +1,14 @@
 //! Request and response bodies of the HTTP API, shared by slotd and slotctl
-//! so both sides always agree on the wire format.
+//! so both sides always agree on the wire format. Bodies defined next to the
+//! code that acts on them are re-exported here: this module is the one list
+//! of the API's wire types.
 
+pub use crate::checkpoint::{CheckpointList, CheckpointReport, CheckpointRequest};
 pub use crate::cluster_admin::CreateReport;
+pub use crate::events::EventsResponse;
+pub use crate::faults::{DelayRequest, DropRequest, FaultsResponse, PartitionRequest};
 pub use crate::preflight::{Check, Level};
+pub use crate::reshard::{AddNodeRequest, MembershipReport, RebalanceRequest, ReshardRequest, SlotMap};
 pub use crate::supervise::state::{ExitInfo, State};
 use serde::{Deserialize, Serialize};
 

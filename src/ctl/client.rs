@@ -54,7 +54,7 @@ impl Client {
         &self.base
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CtlError> {
+    async fn send_req<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CtlError> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
@@ -80,7 +80,7 @@ impl Client {
     /// # Errors
     /// Unreachable, an error status, or a body that is not the expected JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CtlError> {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send_req(self.http.get(format!("{}{path}", self.base))).await
     }
 
     /// POST (optionally with a JSON body) and read JSON back.
@@ -92,6 +92,6 @@ impl Client {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        self.send(req).await
+        self.send_req(req).await
     }
 }

@@ -2,6 +2,7 @@
 
 use super::client::{Client, CtlError};
 use super::{fail, print_json};
+use crate::api::types::{DelayRequest, DropRequest, PartitionRequest};
 use crate::events::{self, stopwatch, EventsResponse};
 use crate::faults::{parse_duration_ms, FaultsResponse};
 use std::time::Duration;
@@ -54,8 +55,8 @@ pub async fn partition(client: &Client, spec: &[String], dur: &Option<String>, j
         ));
         return 2;
     }
-    let body = serde_json::json!({ "groups": groups, "for_ms": for_ms });
-    match client.post::<FaultsResponse>("/v1/faults/partition", Some(body)).await {
+    let body = super::wire(&PartitionRequest { groups, for_ms });
+    match client.post::<FaultsResponse>("/v1/faults/partition", body).await {
         Ok(r) => {
             print_faults(&r, json);
             0
@@ -70,8 +71,8 @@ pub async fn delay(client: &Client, node: &str, ms: u64, jitter: u64, dur: &Opti
         Ok(v) => v,
         Err(c) => return c,
     };
-    let body = serde_json::json!({ "node": node, "ms": ms, "jitter_ms": jitter, "for_ms": for_ms });
-    match client.post::<FaultsResponse>("/v1/faults/delay", Some(body)).await {
+    let body = super::wire(&DelayRequest { node: node.to_string(), ms, jitter_ms: jitter, for_ms });
+    match client.post::<FaultsResponse>("/v1/faults/delay", body).await {
         Ok(r) => {
             print_faults(&r, json);
             0
@@ -86,8 +87,8 @@ pub async fn drop_frames(client: &Client, node: &str, rate: f64, dur: &Option<St
         Ok(v) => v,
         Err(c) => return c,
     };
-    let body = serde_json::json!({ "node": node, "rate": rate, "for_ms": for_ms });
-    match client.post::<FaultsResponse>("/v1/faults/drop", Some(body)).await {
+    let body = super::wire(&DropRequest { node: node.to_string(), rate, for_ms });
+    match client.post::<FaultsResponse>("/v1/faults/drop", body).await {
         Ok(r) => {
             print_faults(&r, json);
             0

@@ -3,6 +3,7 @@
 
 use super::client::Client;
 use super::{fail, print_json};
+use crate::api::types::CheckpointRequest;
 use crate::checkpoint::{CheckpointList, CheckpointReport};
 use crate::lab::runner::{self, RunOptions};
 use crate::lab::scenario;
@@ -53,12 +54,20 @@ fn find_slotd(given: Option<PathBuf>) -> PathBuf {
     crate::config::find_program(std::path::Path::new("slotd")).unwrap_or_else(|| PathBuf::from("slotd"))
 }
 
+/// One line of `slotctl lab list --json`.
+#[derive(serde::Serialize)]
+struct ScenarioSummary<'a> {
+    name: &'a str,
+    description: &'a str,
+}
+
 pub async fn run(client: &Client, cmd: LabCmd, json: bool) -> i32 {
     match cmd {
         LabCmd::List { dir } => match scenario::all(dir.as_deref()) {
             Ok(all) => {
                 if json {
-                    let v: Vec<_> = all.iter().map(|s| serde_json::json!({"name": s.name, "description": s.description})).collect();
+                    let v: Vec<ScenarioSummary> =
+                        all.iter().map(|s| ScenarioSummary { name: &s.name, description: &s.description }).collect();
                     print_json(&v);
                 } else {
                     for s in all {
@@ -118,7 +127,7 @@ pub async fn run(client: &Client, cmd: LabCmd, json: bool) -> i32 {
             }
         }
         LabCmd::Checkpoint { name } => {
-            match client.post::<CheckpointReport>("/v1/lab/checkpoints", Some(serde_json::json!({ "name": name }))).await {
+            match client.post::<CheckpointReport>("/v1/lab/checkpoints", super::wire(&CheckpointRequest { name: name.clone() })).await {
                 Ok(r) => {
                     if json {
                         print_json(&r);

@@ -11,7 +11,9 @@ pub mod report;
 pub mod reshard;
 pub mod wait;
 
-use crate::api::types::{ActionResponse, CreateReport, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse};
+use crate::api::types::{
+    ActionResponse, CreateReport, KillRequest, Level, LogChunk, NodeView, PreflightResponse, ShutdownResponse, StatusResponse,
+};
 use clap::{Parser, Subcommand};
 use client::{Client, CtlError};
 use std::time::Duration;
@@ -138,6 +140,12 @@ pub enum Cmd {
 
 pub(crate) use report::{complain, print_json};
 
+/// A request body from one of the API's wire types (`api::types`), so
+/// slotctl and slotd cannot disagree on field names.
+pub(crate) fn wire<T: serde::Serialize>(req: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(req).ok()
+}
+
 pub(crate) fn fail(e: CtlError) -> i32 {
     complain(e);
     1
@@ -149,9 +157,7 @@ pub async fn run(cli: Cli) -> i32 {
     let json = cli.json;
     let code = run_command(cli).await;
     if json {
-        if let Some(doc) = report::fallback_document(code) {
-            print_json(&doc);
-        }
+        report::print_fallback(code);
     }
     code
 }
@@ -170,7 +176,7 @@ async fn run_command(cli: Cli) -> i32 {
                 complain(format_args!("{e}"));
                 return 2;
             }
-            action(&client, &nodes, "kill", Some(serde_json::json!({ "signal": signal })), cli.json).await
+            action(&client, &nodes, "kill", wire(&KillRequest { signal: Some(signal) }), cli.json).await
         }
         Cmd::Pause { nodes } => action(&client, &nodes, "pause", None, cli.json).await,
         Cmd::Resume { nodes } => action(&client, &nodes, "resume", None, cli.json).await,
@@ -358,7 +364,7 @@ async fn shutdown(client: &Client, json: bool) -> i32 {
         }
     }
     if json {
-        print_json(&serde_json::json!({"stopped": true}));
+        print_json(&report::Stopped { stopped: true });
     } else {
         println!("slotd stopped");
     }

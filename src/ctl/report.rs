@@ -10,6 +10,12 @@ use std::sync::Mutex;
 static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
 static LAST_ERROR: Mutex<Option<String>> = Mutex::new(None);
 
+/// `slotctl shutdown --json` once slotd is gone.
+#[derive(serde::Serialize)]
+pub(crate) struct Stopped {
+    pub stopped: bool,
+}
+
 /// Prints `v` as pretty JSON on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
@@ -30,16 +36,28 @@ pub(crate) fn complain(msg: impl Display) {
     }
 }
 
-/// The JSON document for a run that printed none: `{"error": ..., "exit_code": N}`
-/// on failure, `{"ok": true}` on success.
-pub(crate) fn fallback_document(code: i32) -> Option<serde_json::Value> {
+/// `{"ok": true}`: a run that succeeded without a document of its own.
+#[derive(serde::Serialize)]
+struct Done {
+    ok: bool,
+}
+
+/// `{"error": ..., "exit_code": N}`: a run that failed before printing one.
+#[derive(serde::Serialize)]
+struct Failed {
+    error: String,
+    exit_code: i32,
+}
+
+/// Prints the JSON document of a run that printed none yet.
+pub(crate) fn print_fallback(code: i32) {
     if JSON_PRINTED.load(Ordering::SeqCst) {
-        return None;
+        return;
     }
-    Some(if code == 0 {
-        serde_json::json!({ "ok": true })
+    if code == 0 {
+        print_json(&Done { ok: true });
     } else {
         let error = LAST_ERROR.lock().ok().and_then(|l| l.clone()).unwrap_or_else(|| format!("failed with exit code {code}"));
-        serde_json::json!({ "error": error, "exit_code": code })
-    })
+        print_json(&Failed { error, exit_code: code });
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::client::{Client, CtlError};
 use super::output::table;
+use crate::api::types::{AddNodeRequest, RebalanceRequest, ReshardRequest};
 use crate::reshard::plan::CheckReport;
 use crate::reshard::progress::{self, JobState, JobView};
 use crate::reshard::{MembershipReport, SlotMap};
@@ -74,11 +75,11 @@ use super::{fail, print_json};
 pub async fn run(client: &Client, cmd: ClusterCmd, json: bool) -> i32 {
     match cmd {
         ClusterCmd::Reshard { from, to, slots, slot, batch, timeout } => {
-            let body = serde_json::json!({"from": from, "to": to, "slots": slots, "slot": slot, "batch": batch, "timeout_ms": timeout});
-            start(client, "/v1/cluster/reshard", Some(body), json).await
+            let req = ReshardRequest { from, to, slots, slot, batch: Some(batch), timeout_ms: Some(timeout) };
+            start(client, "/v1/cluster/reshard", super::wire(&req), json).await
         }
         ClusterCmd::Rebalance { weights, threshold, batch } => {
-            let mut w = serde_json::Map::new();
+            let mut w = std::collections::BTreeMap::new();
             for kv in &weights {
                 let Some((k, v)) = kv.split_once('=') else {
                     super::complain(format_args!("--weight {kv}: use NODE=WEIGHT, e.g. --weight 6380=2"));
@@ -88,10 +89,10 @@ pub async fn run(client: &Client, cmd: ClusterCmd, json: bool) -> i32 {
                     super::complain(format_args!("--weight {kv}: the weight must be a number >= 0"));
                     return 2;
                 };
-                w.insert(k.to_string(), serde_json::json!(v));
+                w.insert(k.to_string(), v);
             }
-            let body = serde_json::json!({"weights": w, "threshold_pct": threshold, "batch": batch});
-            start(client, "/v1/cluster/rebalance", Some(body), json).await
+            let req = RebalanceRequest { weights: w, threshold_pct: Some(threshold), batch: Some(batch), timeout_ms: None };
+            start(client, "/v1/cluster/rebalance", super::wire(&req), json).await
         }
         ClusterCmd::Fix => start(client, "/v1/cluster/fix", None, json).await,
         ClusterCmd::Cluster => match client.get::<SlotMap>("/v1/cluster/slots").await {
@@ -117,7 +118,7 @@ pub async fn run(client: &Client, cmd: ClusterCmd, json: bool) -> i32 {
             Err(e) => fail(e),
         },
         ClusterCmd::AddNode { node, replica_of } => {
-            membership(client.post("/v1/cluster/nodes/add", Some(serde_json::json!({"node": node, "replica_of": replica_of}))).await, json)
+            membership(client.post("/v1/cluster/nodes/add", super::wire(&AddNodeRequest { node, replica_of })).await, json)
         }
         ClusterCmd::DelNode { node } => membership(client.post(&format!("/v1/cluster/nodes/{node}/delete"), None).await, json),
         ClusterCmd::Job { follow } => match client.get::<Option<JobView>>("/v1/cluster/job").await {
