@@ -14,6 +14,7 @@ pub mod ctl;
 pub mod engine;
 pub mod events;
 pub mod faults;
+pub mod formation;
 pub mod lab;
 pub mod metrics;
 pub mod notify;
@@ -27,6 +28,7 @@ pub mod topology;
 pub mod watch;
 
 use config::{Config, CreateMode};
+use formation::Formation;
 use std::sync::Arc;
 use std::time::Duration;
 use supervise::Supervisor;
@@ -133,7 +135,7 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
 async fn startup(sup: Arc<Supervisor>) {
     let cfg = sup.config();
     if cfg.cluster.create == CreateMode::Auto {
-        sup.set_formation("waiting for nodes");
+        sup.set_formation(Formation::WaitingForNodes);
     }
     let wait = Duration::from_millis(cfg.restart.start_timeout_ms.saturating_mul(2)) + Duration::from_secs(5);
     if !sup.wait_all_running(tokio::time::Instant::now() + wait).await {
@@ -145,7 +147,7 @@ async fn startup(sup: Arc<Supervisor>) {
             .collect();
         tracing::error!("not every node is running: {}; see `slotctl status` and the node logs", down.join(", "));
         if cfg.cluster.create == CreateMode::Auto {
-            sup.set_formation(format!("failed: nodes not running: {}", down.join(", ")));
+            sup.set_formation(Formation::Failed(format!("nodes not running: {}", down.join(", "))));
         }
         notify::notify(&format!("READY=1\nSTATUS=nodes not all running: {}", down.join(", ")));
         return;
@@ -156,43 +158,18 @@ async fn startup(sup: Arc<Supervisor>) {
         return;
     }
     notify::status("forming the cluster");
-    sup.set_formation("forming");
-    let addrs: Vec<_> = sup.nodes.iter().map(|n| n.addr()).collect();
-    let limit = Duration::from_secs(2);
-    let status = match cluster_admin::formation(&addrs, limit).await {
-        Ok(cluster_admin::Formation::Formed) => {
+    let status = match formation::form_cluster(&sup, formation::IfBusy::Wait).await {
+        Ok(r) if r.already_formed => {
             tracing::info!("cluster already formed; leaving it as it is");
-            sup.set_formation("already formed");
             "cluster ok".to_string()
         }
-        Ok(cluster_admin::Formation::Partial(d)) => {
-            tracing::warn!("the nodes are partly joined ({d}); not touching them. `slotctl create` explains what to do");
-            sup.set_formation(format!("failed: partly formed: {d}"));
-            format!("cluster partly formed: {d}")
-        }
-        Ok(cluster_admin::Formation::Empty) => {
-            let deadline = api::cluster::create_deadline(cfg.cluster.node_timeout_ms);
-            match cluster_admin::create(&addrs, cfg.cluster.replicas, deadline).await {
-                Ok(r) => {
-                    tracing::info!(
-                        "cluster formed: masters {:?}, replicas {:?}; every node reports cluster_state:ok",
-                        r.masters,
-                        r.replicas
-                    );
-                    sup.set_formation("formed");
-                    "cluster ok".to_string()
-                }
-                Err(e) => {
-                    tracing::error!("cannot form the cluster: {e}");
-                    sup.set_formation(format!("failed: {e}"));
-                    format!("cluster creation failed: {e}")
-                }
-            }
+        Ok(r) => {
+            tracing::info!("cluster formed: masters {:?}, replicas {:?}; every node reports cluster_state:ok", r.masters, r.replicas);
+            "cluster ok".to_string()
         }
         Err(e) => {
-            tracing::error!("cannot check the cluster: {e}");
-            sup.set_formation(format!("failed: {e}"));
-            format!("cannot check the cluster: {e}")
+            tracing::error!("{e}");
+            e.to_string()
         }
     };
     notify::notify(&format!("READY=1\nSTATUS={status}"));

@@ -25,13 +25,13 @@ pub async fn list(State(st): State<AppState>) -> Json<CheckpointList> {
 
 /// `POST /v1/lab/checkpoints` with `{"name": "..."}`.
 pub async fn save(State(st): State<AppState>, JsonBody(req): JsonBody<CheckpointRequest>) -> Result<Json<CheckpointReport>, ApiError> {
-    let _guard = st.create_lock.lock().await;
+    let _guard = st.sup.formation_lock.lock().await;
     checkpoint::save(&st.sup, &st.events, &req.name).await.map(Json).map_err(err)
 }
 
 /// `POST /v1/lab/checkpoints/{name}/restore`.
 pub async fn restore(State(st): State<AppState>, Path(name): Path<String>) -> Result<Json<CheckpointReport>, ApiError> {
-    let _guard = st.create_lock.lock().await;
+    let _guard = st.sup.formation_lock.lock().await;
     let _ = st.faults.heal().await;
     checkpoint::restore(&st.sup, &st.events, &name).await.map(Json).map_err(err)
 }

@@ -73,8 +73,6 @@ pub struct AppState {
     pub started: Instant,
     /// Required as `Authorization: Bearer <token>` when set.
     pub token: Option<String>,
-    /// One cluster creation at a time.
-    pub create_lock: Arc<tokio::sync::Mutex<()>>,
     /// The event timeline (`<data_dir>/events.jsonl`).
     pub events: crate::events::EventLog,
     /// Active bus faults.
@@ -86,15 +84,7 @@ impl AppState {
         let cfg = sup.config();
         let events = crate::events::EventLog::open(&cfg.supervisor.data_dir);
         let faults = crate::faults::FaultManager::new(sup.clone(), events.clone());
-        AppState {
-            sup,
-            shutdown,
-            started: Instant::now(),
-            token: cfg.supervisor.api_token,
-            create_lock: Arc::new(tokio::sync::Mutex::new(())),
-            events,
-            faults,
-        }
+        AppState { sup, shutdown, started: Instant::now(), token: cfg.supervisor.api_token, events, faults }
     }
 }
 

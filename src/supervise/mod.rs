@@ -224,8 +224,10 @@ pub struct Supervisor {
     pub ctx: Arc<Ctx>,
     pub nodes: Vec<NodeEntry>,
     pub metrics: Metrics,
-    /// What slotd's own cluster creation is doing ("forming", "formed", "failed: ...").
-    pub formation: Mutex<Option<String>>,
+    /// What slotd's own cluster creation is doing; None until it tries.
+    pub formation: Mutex<Option<crate::formation::Formation>>,
+    /// Held while the cluster is formed or a checkpoint is saved/restored.
+    pub formation_lock: tokio::sync::Mutex<()>,
 }
 
 impl Supervisor {
@@ -272,7 +274,7 @@ impl Supervisor {
         }
         let metrics: Metrics = Arc::new(Mutex::new(HashMap::new()));
         tokio::spawn(sample_metrics(nodes.clone(), metrics.clone()));
-        Arc::new(Supervisor { ctx, nodes, metrics, formation: Mutex::new(None) })
+        Arc::new(Supervisor { ctx, nodes, metrics, formation: Mutex::new(None), formation_lock: tokio::sync::Mutex::new(()) })
     }
 
     /// Finds a node by port ("6380") or name ("node6380").
@@ -338,14 +340,15 @@ impl Supervisor {
     }
 
     /// Records what cluster creation is doing, for status.
-    pub fn set_formation(&self, note: impl Into<String>) {
+    pub fn set_formation(&self, state: crate::formation::Formation) {
         if let Ok(mut f) = self.formation.lock() {
-            *f = Some(note.into());
+            *f = Some(state);
         }
     }
 
+    /// The formation state as status reports it.
     pub fn formation(&self) -> Option<String> {
-        self.formation.lock().ok().and_then(|f| f.clone())
+        self.formation.lock().ok().and_then(|f| f.as_ref().map(ToString::to_string))
     }
 }
 
