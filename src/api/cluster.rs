@@ -7,7 +7,6 @@ use crate::formation::{form_cluster, FormError, IfBusy};
 use axum::extract::State;
 use axum::Json;
 
-
 pub async fn create(State(st): State<AppState>) -> Result<Json<CreateReport>, ApiError> {
     match form_cluster(&st.sup, IfBusy::Refuse).await {
         Ok(r) => Ok(Json(r)),

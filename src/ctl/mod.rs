@@ -142,7 +142,7 @@ pub(crate) use report::{complain, print_json};
 
 /// A request body from one of the API's wire types (`api::types`), so
 /// slotctl and slotd cannot disagree on field names.
-pub(crate) fn wire<T: serde::Serialize>(req: &T) -> Option<serde_json::Value> {
+pub fn wire<T: serde::Serialize>(req: &T) -> Option<serde_json::Value> {
     serde_json::to_value(req).ok()
 }
 

@@ -5,6 +5,7 @@
 
 use super::client::ClusterClient;
 use super::scenario::{Cond, Scenario, Step, Variant};
+use crate::api::types::{DelayRequest, DropRequest, KillRequest, PartitionRequest};
 use crate::api::types::{NodeView, StatusResponse};
 use crate::ctl::client::Client;
 use crate::events::{Event, EventsResponse, Stopwatch};
@@ -358,8 +359,8 @@ impl Run<'_> {
             .map_err(|e| format!("{verb} {}: {e}", self.name(port)))
     }
 
-    async fn fault(&mut self, path: &str, body: serde_json::Value) -> Result<bool, String> {
-        match self.api.post::<serde_json::Value>(path, Some(body)).await {
+    async fn fault<B: serde::Serialize>(&mut self, path: &str, body: &B) -> Result<bool, String> {
+        match self.api.post::<serde_json::Value>(path, crate::ctl::wire(body)).await {
             Ok(_) => Ok(true),
             Err(crate::ctl::client::CtlError::Api { status: 409, message, .. }) if message.contains("redis-server") => {
                 self.say(format!("SKIPPED: {message}"));
@@ -510,7 +511,7 @@ impl Run<'_> {
                     self.aliases.insert(a.clone(), port);
                 }
                 self.say(format!("kill -{} {} ({node})", signal.trim_start_matches("SIG"), self.name(port)));
-                self.act(port, "kill", Some(serde_json::json!({ "signal": signal }))).await?;
+                self.act(port, "kill", crate::ctl::wire(&KillRequest { signal: Some(signal.clone()) })).await?;
             }
             Step::Pause { node, alias } => {
                 let port = self.resolve(node).await?;
@@ -546,17 +547,18 @@ impl Run<'_> {
                 }
                 let text: Vec<String> = resolved.iter().map(|g| g.join(",")).collect();
                 self.say(format!("partition {}", text.join(" / ")));
-                self.fault("/v1/faults/partition", serde_json::json!({ "groups": resolved, "for_ms": for_ms })).await?;
+                self.fault("/v1/faults/partition", &PartitionRequest { groups: resolved, for_ms: *for_ms }).await?;
             }
             Step::Delay { node, ms, jitter_ms } => {
                 let port = self.resolve(node).await?;
                 self.say(format!("delay {}'s bus frames by {ms} ms (+{jitter_ms})", self.name(port)));
-                self.fault("/v1/faults/delay", serde_json::json!({ "node": port.to_string(), "ms": ms, "jitter_ms": jitter_ms })).await?;
+                self.fault("/v1/faults/delay", &DelayRequest { node: port.to_string(), ms: *ms, jitter_ms: *jitter_ms, for_ms: None })
+                    .await?;
             }
             Step::Drop { node, rate } => {
                 let port = self.resolve(node).await?;
                 self.say(format!("drop {:.0}% of {}'s bus frames", rate * 100.0, self.name(port)));
-                self.fault("/v1/faults/drop", serde_json::json!({ "node": port.to_string(), "rate": rate })).await?;
+                self.fault("/v1/faults/drop", &DropRequest { node: port.to_string(), rate: *rate, for_ms: None }).await?;
             }
             Step::Heal => {
                 self.say("heal every fault");
@@ -659,7 +661,11 @@ impl Run<'_> {
         Ok(out)
     }
 
+    /// Moves one slot with the reshard mover (the same code as `slotctl
+    /// reshard`: IMPORTING, MIGRATING, GETKEYSINSLOT + MIGRATE, SETSLOT NODE
+    /// on every master), narrating the lab's steps.
     async fn migrate(&mut self, slot: u16, to: &str) -> Result<(), String> {
+        use crate::reshard::mover::{self, Endpoint, MoveOpts, Pool};
         let view = self.view().await;
         let src = view.iter().find(|n| n.is_master() && n.owns(slot)).ok_or(format!("nobody serves slot {slot}"))?.clone();
         let dst_port = self.resolve(to).await?;
@@ -667,41 +673,20 @@ impl Run<'_> {
         if src.port() == dst.port() {
             return Err(format!("slot {slot} is already on {}", self.name(dst.port())));
         }
-        let host = self.host;
-        let conn = move |p: u16| crate::cluster_admin::Conn::connect(SocketAddr::new(host, p), Duration::from_secs(10));
-        let mut s = conn(src.port()).await.map_err(|e| e.to_string())?;
-        let mut d = conn(dst.port()).await.map_err(|e| e.to_string())?;
-        let slot_s = slot.to_string();
-        let e = |x: crate::cluster_admin::AdminError| x.to_string();
-        d.cmd(&["CLUSTER", "SETSLOT", &slot_s, "IMPORTING", &src.id]).await.map_err(e)?;
-        self.say(format!("{} > CLUSTER SETSLOT {slot} IMPORTING {}", self.name(dst.port()), &src.id[..8.min(src.id.len())]));
-        s.cmd(&["CLUSTER", "SETSLOT", &slot_s, "MIGRATING", &dst.id]).await.map_err(e)?;
-        self.say(format!("{} > CLUSTER SETSLOT {slot} MIGRATING {}", self.name(src.port()), &dst.id[..8.min(dst.id.len())]));
-        let mut moved = 0;
-        loop {
-            let keys = s.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot_s, "100"]).await.map_err(e)?;
-            let keys: Vec<String> = match keys {
-                crate::cluster_admin::Resp::Array(Some(items)) => items.iter().filter_map(|r| r.text()).collect(),
-                _ => Vec::new(),
-            };
-            if keys.is_empty() {
-                break;
-            }
-            let port = dst.port().to_string();
-            let host = host.to_string();
-            let mut argv = vec!["MIGRATE", host.as_str(), port.as_str(), "", "0", "5000", "KEYS"];
-            argv.extend(keys.iter().map(String::as_str));
-            s.cmd(&argv).await.map_err(e)?;
-            moved += keys.len();
-        }
-        self.say(format!("{} > CLUSTER GETKEYSINSLOT {slot} 100 + MIGRATE ... KEYS: {moved} keys moved", self.name(src.port())));
-        d.cmd(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &dst.id]).await.map_err(e)?;
-        s.cmd(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &dst.id]).await.map_err(e)?;
-        for n in view.iter().filter(|n| n.is_master() && n.port() != src.port() && n.port() != dst.port()) {
-            if let Ok(mut c) = conn(n.port()).await {
-                let _ = c.cmd(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &dst.id]).await;
-            }
-        }
+        let endpoint = |n: &topology::NodeLine| Endpoint { id: n.id.clone(), addr: SocketAddr::new(self.host, n.port()) };
+        let (from, into) = (endpoint(&src), endpoint(&dst));
+        let others: Vec<SocketAddr> = view
+            .iter()
+            .filter(|n| n.is_master() && n.port() != src.port() && n.port() != dst.port())
+            .map(|n| SocketAddr::new(self.host, n.port()))
+            .collect();
+        let job = crate::reshard::progress::Job::new(0, "lab", format!("slot {slot}"));
+        let mut pool = Pool::new(Duration::from_secs(10));
+        let short = |id: &str| id.chars().take(8).collect::<String>();
+        self.say(format!("{} > CLUSTER SETSLOT {slot} IMPORTING {}", self.name(dst.port()), short(&src.id)));
+        self.say(format!("{} > CLUSTER SETSLOT {slot} MIGRATING {}", self.name(src.port()), short(&dst.id)));
+        let moved = mover::move_slot(&mut pool, &from, &into, &others, slot, MoveOpts::default(), &job).await.map_err(|e| e.to_string())?;
+        self.say(format!("{} > CLUSTER GETKEYSINSLOT {slot} + MIGRATE ... KEYS: {moved} keys moved", self.name(src.port())));
         self.say(format!("CLUSTER SETSLOT {slot} NODE {} on every master", self.name(dst.port())));
         Ok(())
     }
