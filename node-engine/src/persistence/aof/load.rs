@@ -1,0 +1,193 @@
+//! Start-up: loading the files the manifest names (an RDB base, then RESP
+//! commands replayed through the caller's apply function), or creating the
+//! AOF from the current data.
+
+use super::*;
+
+/// Start-up with appendonly on: load the AOF named by the manifest, or, when
+/// there is none yet, the RDB (if any) and then create the AOF from it.
+pub fn load_or_create(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'_>) -> Result<(), PersistError> {
+    let dir = aof_dir(node);
+    let prefix = prefix(node);
+    let manifest_path = dir.join(format!("{prefix}.manifest"));
+    let manifest = match std::fs::read_to_string(&manifest_path) {
+        Ok(t) => Some(Manifest::parse(&t).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(&manifest_path, e)),
+    };
+    match manifest {
+        Some(m) if m.base.is_some() || !m.incrs.is_empty() => {
+            load_files(node, &dir, &m, apply)?;
+            let size = m.base.iter().chain(m.incrs.iter()).map(|f| file_size(&dir.join(&f.name))).sum();
+            let mut m = m;
+            if m.incrs.is_empty() {
+                let seq = m.base.as_ref().map_or(1, |b| b.seq);
+                m.incrs.push(ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq });
+            }
+            let last = m.incrs.last().map(|f| f.name.clone()).unwrap_or_default();
+            let file = open_append(&dir.join(&last))?;
+            install(node, dir, prefix, m, file, size)?;
+        }
+        _ => {
+            // No AOF yet: keep what the RDB holds (Redis 7.0 would start empty here).
+            crate::persistence::load_rdb_file(node)?;
+            create_fresh(node, dir, prefix)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn install(
+    node: &mut Node,
+    dir: PathBuf,
+    prefix: String,
+    manifest: Manifest,
+    file: File,
+    size: u64,
+) -> Result<(), PersistError> {
+    let aof = AofState {
+        dir,
+        prefix,
+        manifest,
+        sync: Rc::new(SyncState {
+            file: std::cell::RefCell::new(Arc::new(file)),
+            written: Cell::new(0),
+            synced: Cell::new(0),
+            fsync_failed: Cell::new(false),
+        }),
+        buf: Vec::new(),
+        write_ok: true,
+        base_size: size,
+        current_size: size,
+        everysec_busy: Arc::new(AtomicBool::new(false)),
+        everysec_failed: Arc::new(AtomicBool::new(false)),
+        last_everysec: Instant::now(),
+        policy: FsyncPolicy::from_config(&node.config),
+    };
+    aof.write_manifest()?;
+    node.persistence.aof = Some(aof);
+    // The first command in the new file must SELECT its db.
+    node.propagated_db = None;
+    node.propagation_consumers += 1;
+    Ok(())
+}
+
+/// Creates the AOF with a base of the current data and an empty incr file,
+/// numbered after any files an older manifest names (which are then removed).
+pub(super) fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
+    std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+    let manifest_path = dir.join(format!("{prefix}.manifest"));
+    let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
+    let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
+    let base = ManifestFile { name: format!("{prefix}.{seq}.base.rdb"), seq };
+    let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
+    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let base_path = dir.join(&base.name);
+    let size = crate::persistence::write_rdb_file(&node.dbs, &base_path, opts, true, None)?;
+    let incr_path = dir.join(&incr.name);
+    // Start the incr file empty, then append to it.
+    std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
+    let file = open_append(&incr_path)?;
+    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size)?;
+    for f in old.base.iter().chain(old.incrs.iter()) {
+        let _ = std::fs::remove_file(dir.join(&f.name));
+    }
+    Ok(())
+}
+
+/// Loads base then incr files, in manifest order.
+fn load_files(node: &mut Node, dir: &Path, m: &Manifest, apply: &mut crate::persistence::ApplyFn<'_>) -> Result<(), PersistError> {
+    node.now_ms = unix_ms();
+    let truncated_ok = node.config.flag_named("aof-load-truncated");
+    let files: Vec<(&ManifestFile, bool)> = m.base.iter().map(|b| (b, true)).chain(m.incrs.iter().map(|f| (f, false))).collect();
+    let n = files.len();
+    for (i, (f, is_base)) in files.into_iter().enumerate() {
+        let path = dir.join(&f.name);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && i + 1 == n => continue,
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let mut start = 0;
+        if data.starts_with(b"REDIS") {
+            let now = node.now_ms;
+            let (_, end) = rdb::load_into(&data, &mut node.dbs, now, true)
+                .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
+            start = end;
+        }
+        let last = i + 1 == n;
+        match replay(node, apply, &data, start) {
+            Ok(()) => {}
+            Err(Replay::Truncated(at)) if last && truncated_ok => {
+                tracing::warn!(file = %path.display(), offset = at, "!!! Warning: short read while loading the AOF file !!! AOF loaded anyway because aof-load-truncated is enabled; truncating the file");
+                let fh = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| io_err(&path, e))?;
+                fh.set_len(at as u64).map_err(|e| io_err(&path, e))?;
+                let _ = fh.sync_all();
+            }
+            Err(Replay::Truncated(at)) => {
+                return Err(PersistError::Aof(format!(
+                    "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) make a backup; 2) set aof-load-truncated yes or run redis-check-aof --fix",
+                    path.display()
+                )))
+            }
+            Err(Replay::Bad(at, why)) => {
+                return Err(PersistError::Aof(format!("Bad file format reading the append only file {} at offset {at}: {why}", path.display())))
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Replay {
+    Truncated(usize),
+    Bad(usize, String),
+}
+
+/// Executes the RESP commands of one AOF file from `pos`.
+fn replay(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'_>, data: &[u8], mut pos: usize) -> Result<(), Replay> {
+    let limits = ParseLimits::default();
+    let mut ranges = Vec::new();
+    let mut argv: Vec<&[u8]> = Vec::new();
+    // Start of an open MULTI: a torn transaction is dropped whole, as Redis does.
+    let mut multi_at: Option<usize> = None;
+    let mut queued: Vec<Vec<Vec<u8>>> = Vec::new();
+    while pos < data.len() {
+        if data[pos] != b'*' {
+            return Err(Replay::Bad(pos, "expected '*'".into()));
+        }
+        let n = match parse_request(&data[pos..], &mut ranges, &limits) {
+            Ok(Parsed::Complete(n)) => n,
+            Ok(Parsed::Incomplete) => return Err(Replay::Truncated(multi_at.unwrap_or(pos))),
+            Err(e) => return Err(Replay::Bad(pos, e.to_string())),
+        };
+        argv.clear();
+        argv.extend(ranges.iter().map(|r| &data[pos + r.start..pos + r.end]));
+        let at = pos;
+        pos += n;
+        if argv.is_empty() {
+            continue;
+        }
+        let name = argv[0];
+        if name.eq_ignore_ascii_case(b"multi") {
+            multi_at = Some(at);
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"exec") {
+            multi_at = None;
+            for q in std::mem::take(&mut queued) {
+                let refs: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+                apply(node, &refs).map_err(|why| Replay::Bad(at, why))?;
+            }
+            continue;
+        }
+        if multi_at.is_some() {
+            queued.push(argv.iter().map(|a| a.to_vec()).collect());
+            continue;
+        }
+        apply(node, &argv).map_err(|why| Replay::Bad(at, why))?;
+    }
+    if let Some(at) = multi_at {
+        return Err(Replay::Truncated(at));
+    }
+    Ok(())
+}

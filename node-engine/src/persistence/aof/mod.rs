@@ -1,0 +1,134 @@
+//! The append-only file in Redis 7's multi-part layout: `<dir>/<appenddirname>/`
+//! holds a manifest naming one base file (an RDB, `appendonly.aof.N.base.rdb`)
+//! and the incremental files (`appendonly.aof.N.incr.aof`, RESP commands)
+//! written since. Executed writes arrive through `Node::flush_propagated` at the
+//! end of each batch and are written at once; `appendfsync always` replies wait
+//! for an fsync shared by every client of that moment (group commit).
+
+use super::{fork_child, io_err, rdb, Child, ChildKind, PersistError};
+use crate::keyspace::Db;
+use crate::node::{unix_ms, Node};
+use crate::resp::{parse_request, ParseLimits, Parsed};
+use std::cell::Cell;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+mod load;
+mod manifest;
+mod rewrite;
+mod writer;
+
+use load::create_fresh;
+pub use load::load_or_create;
+pub use manifest::{Manifest, ManifestFile};
+pub use rewrite::{finish_rewrite, maybe_auto_rewrite, start_rewrite};
+pub use writer::{cron, feed_aof, flush_and_sync, wait_durable, write_now};
+use writer::{file_size, flush, open_append};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always,
+    EverySec,
+    No,
+}
+
+impl FsyncPolicy {
+    fn from_config(cfg: &crate::config::NodeConfig) -> Self {
+        match cfg.get("appendfsync") {
+            Some("always") => FsyncPolicy::Always,
+            Some("no") => FsyncPolicy::No,
+            _ => FsyncPolicy::EverySec,
+        }
+    }
+}
+
+/// Write/fsync progress of the current incr file.
+#[derive(Debug)]
+pub struct SyncState {
+    pub file: std::cell::RefCell<Arc<File>>,
+    /// Bytes written to incr files so far (logical, across rotations).
+    pub written: Cell<u64>,
+    /// Bytes known to be on disk.
+    pub synced: Cell<u64>,
+    pub fsync_failed: Cell<bool>,
+}
+
+/// The live AOF of a node.
+#[derive(Debug)]
+pub struct AofState {
+    pub dir: PathBuf,
+    prefix: String,
+    pub manifest: Manifest,
+    pub sync: Rc<SyncState>,
+    /// RESP not yet written (filled by `feed_aof`, written by `flush`).
+    buf: Vec<u8>,
+    write_ok: bool,
+    /// Size of base + incr files right after the last rewrite (or load).
+    base_size: u64,
+    /// Size of base + incr files now.
+    current_size: u64,
+    everysec_busy: Arc<AtomicBool>,
+    everysec_failed: Arc<AtomicBool>,
+    last_everysec: Instant,
+    /// appendfsync, refreshed from the config by cron (so CONFIG SET applies).
+    pub policy: FsyncPolicy,
+}
+
+impl AofState {
+    fn has_pending(&self) -> bool {
+        !self.buf.is_empty() || (self.policy == FsyncPolicy::Always && self.sync.synced.get() < self.sync.written.get())
+    }
+    pub fn write_ok(&self) -> bool {
+        self.write_ok && !self.sync.fsync_failed.get() && !self.everysec_failed.load(Ordering::Relaxed)
+    }
+    pub fn current_size(&self) -> u64 {
+        self.current_size
+    }
+    pub fn base_size(&self) -> u64 {
+        self.base_size
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn write_manifest(&self) -> Result<(), PersistError> {
+        let p = self.path(&format!("{}.manifest", self.prefix));
+        crate::util::fs::write_atomic(&p, self.manifest.render().as_bytes()).map_err(|e| io_err(&p, e))
+    }
+}
+
+pub(super) fn aof_dir(node: &Node) -> PathBuf {
+    node.config.dir().join(node.config.get("appenddirname").unwrap_or("appendonlydir"))
+}
+
+pub(super) fn prefix(node: &Node) -> String {
+    node.config.get("appendfilename").unwrap_or("appendonly.aof").to_string()
+}
+
+/// Applies `CONFIG SET appendonly` (checked from cron): turning it on writes a
+/// base of the current data (in the node thread) and starts logging; turning
+/// it off flushes, fsyncs and stops logging, keeping the files.
+pub fn apply_config_switch(node: &mut Node) {
+    let want = node.config.flag_named("appendonly");
+    let have = node.persistence.aof.is_some();
+    if want && !have && node.persistence.child.is_none() {
+        let (dir, prefix) = (aof_dir(node), prefix(node));
+        match create_fresh(node, dir, prefix) {
+            Ok(()) => tracing::info!("AOF enabled: base written, logging writes"),
+            Err(e) => tracing::warn!("cannot enable the AOF: {e}"),
+        }
+    } else if !want && have {
+        if matches!(node.persistence.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. })) {
+            super::kill_child(node);
+        }
+        flush_and_sync(node);
+        node.persistence.aof = None;
+        node.persistence.aof_rewrite_scheduled = false;
+        node.propagation_consumers = node.propagation_consumers.saturating_sub(1);
+        tracing::info!("AOF disabled");
+    }
+}

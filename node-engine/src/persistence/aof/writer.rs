@@ -1,0 +1,138 @@
+//! Appending executed writes: the buffer, the write to the incr file at the
+//! end of each batch, group-commit fsync under `always`, once a second under
+//! `everysec`.
+
+use super::*;
+
+/// Records executed write commands in the AOF buffer; `wait_durable` (end of a
+/// client's batch) or cron writes it out.
+pub fn feed_aof(node: &mut Node, stream: &[u8]) {
+    let Some(aof) = node.persistence.aof.as_mut() else {
+        return;
+    };
+    aof.buf.extend_from_slice(stream);
+}
+
+/// Writes the buffered commands to the current incr file (in the node thread,
+/// like Redis's write in beforeSleep: a page-cache write, no fsync).
+pub(super) fn flush(aof: &mut AofState) {
+    if aof.buf.is_empty() {
+        return;
+    }
+    let f = aof.sync.file.borrow().clone();
+    match (&*f).write_all(&aof.buf) {
+        Ok(()) => {
+            let n = aof.buf.len() as u64;
+            aof.sync.written.set(aof.sync.written.get() + n);
+            aof.current_size += n;
+            aof.buf.clear();
+            if !aof.write_ok {
+                tracing::info!("AOF write error looks solved, can write again");
+            }
+            aof.write_ok = true;
+        }
+        Err(e) => {
+            // Keep the data and retry at the next flush, as Redis does.
+            if aof.write_ok {
+                tracing::warn!("error writing to the AOF file: {e}");
+            }
+            aof.write_ok = false;
+        }
+    }
+}
+
+/// Called by a connection after its batch, before it replies: lets the other
+/// clients ready right now run their batches too, then writes the AOF buffer
+/// once for all of them (and fsyncs it under `appendfsync always`), as Redis
+/// does once per event-loop iteration. A reply therefore never precedes the
+/// write of the command it acknowledges.
+pub async fn wait_durable(shared: &crate::node::Shared) {
+    // Everything fed so far, this client's commands included, ends at `target`.
+    let target = {
+        let node = shared.node.borrow();
+        match node.persistence.aof.as_ref() {
+            Some(a) if a.has_pending() => a.sync.written.get() + a.buf.len() as u64,
+            _ => return,
+        }
+    };
+    tokio::task::yield_now().await;
+    let mut node = shared.node.borrow_mut();
+    if let Some(aof) = node.persistence.aof.as_mut() {
+        // Another client of this round may already have written (and synced) our part.
+        let done = aof.sync.written.get() >= target && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
+        if !done {
+            write_out(aof);
+        }
+    }
+}
+
+/// Writes the buffer and, under `always`, fsyncs: used where no reply waits (blocked clients woken up).
+pub fn write_now(node: &mut Node) {
+    node.flush_propagated();
+    if let Some(aof) = node.persistence.aof.as_mut() {
+        write_out(aof);
+    }
+}
+
+pub(super) fn write_out(aof: &mut AofState) {
+    flush(aof);
+    if aof.policy == FsyncPolicy::Always && aof.sync.synced.get() < aof.sync.written.get() {
+        let f = aof.sync.file.borrow().clone();
+        if let Err(e) = f.sync_data() {
+            if !aof.sync.fsync_failed.get() {
+                tracing::error!("fsync of the AOF failed with appendfsync always: {e}");
+            }
+            aof.sync.fsync_failed.set(true);
+        } else {
+            aof.sync.fsync_failed.set(false);
+            aof.sync.synced.set(aof.sync.written.get());
+        }
+    }
+}
+
+/// Writes what is buffered and fsyncs (shutdown, rotation).
+pub fn flush_and_sync(node: &mut Node) {
+    if let Some(aof) = node.persistence.aof.as_mut() {
+        flush(aof);
+        let f = aof.sync.file.borrow().clone();
+        if f.sync_data().is_ok() {
+            aof.sync.synced.set(aof.sync.written.get());
+        }
+    }
+}
+
+/// Per tick: retry failed writes, fsync once a second under everysec.
+pub fn cron(node: &mut Node) {
+    let policy = FsyncPolicy::from_config(&node.config);
+    let Some(aof) = node.persistence.aof.as_mut() else {
+        return;
+    };
+    aof.policy = policy;
+    write_out(aof);
+    if policy == FsyncPolicy::EverySec
+        && aof.sync.synced.get() < aof.sync.written.get()
+        && aof.last_everysec.elapsed().as_millis() >= 1000
+        && !aof.everysec_busy.load(Ordering::Acquire)
+    {
+        aof.last_everysec = Instant::now();
+        aof.everysec_busy.store(true, Ordering::Release);
+        let f = aof.sync.file.borrow().clone();
+        let busy = aof.everysec_busy.clone();
+        let failed = aof.everysec_failed.clone();
+        // Synced is advanced optimistically: a failure shows in aof_last_write_status.
+        aof.sync.synced.set(aof.sync.written.get());
+        std::thread::spawn(move || {
+            let ok = f.sync_data().is_ok();
+            failed.store(!ok, Ordering::Relaxed);
+            busy.store(false, Ordering::Release);
+        });
+    }
+}
+
+pub(super) fn open_append(path: &Path) -> Result<File, PersistError> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| io_err(path, e))
+}
+
+pub(super) fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
