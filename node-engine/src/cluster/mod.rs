@@ -5,6 +5,7 @@ pub mod failover;
 pub mod fault;
 pub mod gossip;
 pub mod handler;
+pub mod nodes_conf;
 
 pub mod state;
 
