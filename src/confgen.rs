@@ -96,17 +96,25 @@ pub fn node_conf(config: &Config, node: &NodeSpec) -> String {
     text
 }
 
+/// Why the node confs could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfgenError {
+    #[error("cannot create {path}: {source} (check that data_dir is writable by this user)")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
 /// Creates the directories and writes every node's conf.
 ///
 /// # Errors
-/// A directory or file cannot be written (message names the path).
-pub fn write_all(config: &Config) -> Result<(), String> {
+/// A directory or file cannot be written (the error names the path).
+pub fn write_all(config: &Config) -> Result<(), ConfgenError> {
     let layout = Layout::new(&config.supervisor.data_dir);
     let mut dirs = vec![layout.conf_dir(), layout.logs_dir(), layout.run_dir()];
     dirs.extend(config.nodes.iter().map(|n| layout.node_dir(n.port)));
     for d in dirs {
-        std::fs::create_dir_all(&d)
-            .map_err(|e| format!("cannot create {}: {e} (check that data_dir is writable by this user)", d.display()))?;
+        std::fs::create_dir_all(&d).map_err(|source| ConfgenError::CreateDir { path: d.clone(), source })?;
     }
     for node in &config.nodes {
         let path = layout.conf(node.port);
@@ -117,7 +125,7 @@ pub fn write_all(config: &Config) -> Result<(), String> {
         let tmp = path.with_extension("conf.tmp");
         std::fs::write(&tmp, &text)
             .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|source| ConfgenError::Write { path: path.clone(), source })?;
     }
     Ok(())
 }

@@ -436,11 +436,17 @@ async fn send(addr: std::net::SocketAddr, token: &str, cmds: &[Vec<String>]) -> 
 ///
 /// # Errors
 /// Not a duration; the message shows the accepted forms.
-pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
+pub fn parse_duration_ms(s: &str) -> Result<u64, DurationError> {
     if let Ok(ms) = s.parse::<u64>() {
         return Ok(ms);
     }
-    humantime::parse_duration(s)
-        .map(|d| d.as_millis() as u64)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); use e.g. 1500ms, 10s, 2m"))
+    humantime::parse_duration(s).map(|d| d.as_millis() as u64).map_err(|source| DurationError { text: s.to_string(), source })
+}
+
+/// A `--for` / `--timeout` value that is not a duration.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a duration ({source}); use e.g. 1500ms, 10s, 2m")]
+pub struct DurationError {
+    text: String,
+    source: humantime::DurationError,
 }

@@ -78,7 +78,7 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     std::fs::create_dir_all(&config.supervisor.data_dir)
         .map_err(|e| RunError::DataDir(format!("cannot create data_dir {}: {e}", config.supervisor.data_dir.display())))?;
     let _lock = lock_data_dir(&config)?;
-    confgen::write_all(&config).map_err(RunError::DataDir)?;
+    confgen::write_all(&config).map_err(|e| RunError::DataDir(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.supervisor.api)
         .await
         .map_err(|source| RunError::ApiBind { addr: config.supervisor.api, source })?;

@@ -103,17 +103,26 @@ pub fn run_checks() -> Vec<Check> {
     out
 }
 
+/// Why the open-files limit could not be raised.
+#[derive(Debug, thiserror::Error)]
+pub enum NofileError {
+    #[error("cannot read RLIMIT_NOFILE: {0}")]
+    Read(nix::Error),
+    #[error("cannot raise RLIMIT_NOFILE to {to}: {source}")]
+    Raise { to: u64, source: nix::Error },
+}
+
 /// Raises the soft open-files limit to the hard limit (no privilege needed);
 /// returns (old soft, new soft).
 ///
 /// # Errors
 /// The limit cannot be read or set.
-pub fn raise_nofile() -> Result<(u64, u64), String> {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+pub fn raise_nofile() -> Result<(u64, u64), NofileError> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(NofileError::Read)?;
     if soft >= hard {
         return Ok((soft, soft));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|e| format!("cannot raise RLIMIT_NOFILE to {hard}: {e}"))?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|source| NofileError::Raise { to: hard, source })?;
     Ok((soft, hard))
 }
 
@@ -145,7 +154,7 @@ pub fn apply_fixes() -> Vec<Check> {
             "open files (RLIMIT_NOFILE)" => match raise_nofile() {
                 Ok((old, new)) if new >= NOFILE_WANTED => format!("fixed for this process: soft limit {old} -> {new}; slotd raises its own limit the same way at start"),
                 Ok((old, new)) => format!("soft limit {old} -> {new} (the hard limit); still below {NOFILE_WANTED}: raise the hard limit (LimitNOFILE= or limits.conf)"),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             },
             _ if !root => format!("not root: run `sudo slotctl preflight --fix`, or by hand: {}", c.fix),
             "vm.overcommit_memory" => write_setting(OVERCOMMIT, "1"),

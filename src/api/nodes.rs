@@ -168,15 +168,27 @@ pub async fn resume(State(st): State<AppState>, Path(node): Path<String>) -> Res
     run_action(&st, &node, UserAction::Resume, "resume").await
 }
 
+/// A signal that `kill --signal` does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalError {
+    #[error("unknown signal number {0}")]
+    Number(i32),
+    #[error("unknown signal `{0}`; use a name like SIGKILL, TERM, STOP or a number like 9")]
+    Name(String),
+}
+
 /// Parses "SIGKILL", "KILL", "kill" or "9".
-pub fn parse_signal(text: &str) -> Result<Signal, String> {
+///
+/// # Errors
+/// Not a signal of this platform.
+pub fn parse_signal(text: &str) -> Result<Signal, SignalError> {
     let t = text.trim();
     if let Ok(n) = t.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| format!("unknown signal number {n}"));
+        return Signal::try_from(n).map_err(|_| SignalError::Number(n));
     }
     let upper = t.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    Signal::from_str(&name).map_err(|_| format!("unknown signal `{t}`; use a name like SIGKILL, TERM, STOP or a number like 9"))
+    Signal::from_str(&name).map_err(|_| SignalError::Name(t.to_string()))
 }
 
 /// `POST /v1/nodes/{node}/kill` with optional `{"signal": "SIGTERM"}` (default SIGKILL).
@@ -187,7 +199,7 @@ pub async fn kill(
 ) -> Result<Json<ActionResponse>, ApiError> {
     let sig = match req.signal.as_deref() {
         None => Signal::SIGKILL,
-        Some(s) => parse_signal(s).map_err(ApiError::bad_request)?,
+        Some(s) => parse_signal(s).map_err(|e| ApiError::bad_request(e.to_string()))?,
     };
     run_action(&st, &node, UserAction::Kill(sig), &format!("kill ({sig})")).await
 }

@@ -1,6 +1,6 @@
 //! In-process nodes: `node_engine::start` on a thread inside slotd.
 
-use super::{ExitSender, Exited, Handle, Running};
+use super::{EngineError, ExitSender, Exited, Handle, Running};
 use crate::supervise::state::ExitInfo;
 use std::path::Path;
 use std::sync::Arc;
@@ -8,17 +8,16 @@ use std::time::{Duration, SystemTime};
 
 /// Starts a node thread from its conf file; its end is sent on `exits`.
 /// `admin_token` enables the node's fault hook (never written to the conf).
-pub async fn start(conf: &Path, admin_token: Option<String>, generation: u64, exits: ExitSender) -> Result<Running, String> {
+pub async fn start(conf: &Path, admin_token: Option<String>, generation: u64, exits: ExitSender) -> Result<Running, EngineError> {
     let conf = conf.to_path_buf();
-    let handle = tokio::task::spawn_blocking(move || {
-        let mut cfg = node_engine::NodeConfig::load(&conf).map_err(|e| e.to_string())?;
+    let handle = tokio::task::spawn_blocking(move || -> Result<node_engine::NodeHandle, EngineError> {
+        let mut cfg = node_engine::NodeConfig::load(&conf)?;
         if admin_token.is_some() {
             cfg.admin_token = admin_token;
         }
-        node_engine::start(cfg).map_err(|e| e.to_string())
+        Ok(node_engine::start(cfg)?)
     })
-    .await
-    .map_err(|e| format!("node start task failed: {e}"))??;
+    .await??;
     let handle = Arc::new(handle);
     let watch = handle.clone();
     tokio::spawn(async move {

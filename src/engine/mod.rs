@@ -8,8 +8,34 @@ pub mod redis_server;
 
 use crate::supervise::state::ExitInfo;
 use nix::sys::signal::Signal;
+use std::path::PathBuf;
 use std::time::SystemTime;
 use tokio::sync::mpsc;
+
+/// Why a node could not be started or signalled.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot open log {path}: {source}")]
+    Log { path: PathBuf, source: std::io::Error },
+    #[error("cannot start {prog}: {source}")]
+    Spawn { prog: PathBuf, source: std::io::Error },
+    #[error("child exited before its pid was read")]
+    NoPid,
+    #[error("cannot send {sig} to pid {pid}: {source}")]
+    Signal { sig: Signal, pid: i32, source: nix::Error },
+    #[error("`{0}` is not an executable file or in PATH: install Redis 7 (`apt-get install redis-server`) or set engine.redis_server")]
+    NoRedisServer(PathBuf),
+    #[error("cannot find slotd's own executable to start a builtin node: {0}")]
+    OwnExe(std::io::Error),
+    #[error("cannot read the fault hook token: {0}")]
+    Token(String),
+    #[error(transparent)]
+    Config(#[from] node_engine::ConfigError),
+    #[error(transparent)]
+    Start(#[from] node_engine::StartError),
+    #[error("node start task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// A started node; its end is reported once on the channel given at start.
 pub struct Running {
@@ -40,7 +66,7 @@ pub type ExitSender = mpsc::UnboundedSender<Exited>;
 impl Running {
     /// Delivers a signal: processes get it for real (to the whole process
     /// group when `group`); in-process nodes map it to kill/shutdown/pause/resume.
-    pub fn signal(&self, sig: Signal, group: bool) -> Result<(), String> {
+    pub fn signal(&self, sig: Signal, group: bool) -> Result<(), EngineError> {
         match &self.handle {
             Handle::Process { pid } => process::send_signal(*pid, sig, group),
             Handle::Inproc(h) => {

@@ -1,7 +1,7 @@
 //! Node child processes: spawned in their own process group with output to
 //! the node's log, watched for exit; and processes adopted from pidfiles.
 
-use super::{ExitSender, Exited, Handle, Running};
+use super::{EngineError, ExitSender, Exited, Handle, Running};
 use crate::supervise::state::ExitInfo;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, Pid};
@@ -11,9 +11,14 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 /// Spawns `prog args` for a node; its exit is sent on `exits`.
-pub fn spawn(prog: &Path, args: &[String], log: &Path, generation: u64, exits: ExitSender) -> Result<Running, String> {
-    let open_log =
-        || std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| format!("cannot open log {}: {e}", log.display()));
+pub fn spawn(prog: &Path, args: &[String], log: &Path, generation: u64, exits: ExitSender) -> Result<Running, EngineError> {
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|source| EngineError::Log { path: log.to_path_buf(), source })
+    };
     let out = open_log()?;
     let err = open_log()?;
     let mut cmd = tokio::process::Command::new(prog);
@@ -28,8 +33,8 @@ pub fn spawn(prog: &Path, args: &[String], log: &Path, generation: u64, exits: E
         // nodes, and pause/stop can address the node with its forks.
         .process_group(0)
         .kill_on_drop(false);
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", prog.display()))?;
-    let pid = child.id().ok_or_else(|| "child exited before its pid was read".to_string())?;
+    let mut child = cmd.spawn().map_err(|source| EngineError::Spawn { prog: prog.to_path_buf(), source })?;
+    let pid = child.id().ok_or(EngineError::NoPid)?;
     tokio::spawn(async move {
         let info = match child.wait().await {
             Ok(st) => ExitInfo { code: st.code(), signal: st.signal() },
@@ -89,8 +94,8 @@ fn process_start_time(pid: u32) -> Option<SystemTime> {
 }
 
 /// Sends `sig` to the process, or to its group when `group` and it leads one.
-pub fn send_signal(pid: i32, sig: Signal, group: bool) -> Result<(), String> {
+pub fn send_signal(pid: i32, sig: Signal, group: bool) -> Result<(), EngineError> {
     let p = Pid::from_raw(pid);
     let res = if group && getpgid(Some(p)).map(|g| g == p).unwrap_or(false) { killpg(p, sig) } else { kill(p, sig) };
-    res.map_err(|e| format!("cannot send {sig} to pid {pid}: {e}"))
+    res.map_err(|source| EngineError::Signal { sig, pid, source })
 }

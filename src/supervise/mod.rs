@@ -502,10 +502,13 @@ impl Worker {
                 if cfg.engine.kind == EngineKind::Builtin && cfg.engine.mode == EngineMode::Inproc {
                     engine::inproc::start(&conf, crate::faults::admin_token(&self.ctx.layout).ok(), self.generation, self.exits.clone())
                         .await
+                        .map_err(|e| e.to_string())
                 } else {
-                    engine::redis_server::command_for(&cfg, &conf).and_then(|(prog, args)| {
-                        engine::process::spawn(&prog, &args, &self.ctx.layout.logfile(port), self.generation, self.exits.clone())
-                    })
+                    engine::redis_server::command_for(&cfg, &conf)
+                        .and_then(|(prog, args)| {
+                            engine::process::spawn(&prog, &args, &self.ctx.layout.logfile(port), self.generation, self.exits.clone())
+                        })
+                        .map_err(|e| e.to_string())
                 }
             }
         };
@@ -648,7 +651,7 @@ impl Worker {
                     };
                     self.user_caused = true;
                     let timeout = self.ctx.config().restart.stop_timeout_ms;
-                    r.signal(Signal::SIGTERM, false).map_err(ActionError::Failed)?;
+                    r.signal(Signal::SIGTERM, false).map_err(|e| ActionError::Failed(e.to_string()))?;
                     if st == State::Paused {
                         // A stopped process only acts on SIGTERM once continued.
                         let _ = r.signal(Signal::SIGCONT, true);
@@ -676,7 +679,7 @@ impl Worker {
                     self.user_caused = true;
                 }
                 tracing::warn!(node = %self.name(), "sending {sig} on user request");
-                r.signal(sig, false).map_err(ActionError::Failed)?;
+                r.signal(sig, false).map_err(|e| ActionError::Failed(e.to_string()))?;
                 if st == State::Paused && sig != Signal::SIGKILL {
                     let _ = r.signal(Signal::SIGCONT, true);
                 }
@@ -686,7 +689,7 @@ impl Worker {
                 State::Paused => Ok(()),
                 State::Running => {
                     if let Some(r) = &self.running {
-                        r.signal(Signal::SIGSTOP, true).map_err(ActionError::Failed)?;
+                        r.signal(Signal::SIGSTOP, true).map_err(|e| ActionError::Failed(e.to_string()))?;
                         if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
                             engine::process::await_stopped(pid, true).await;
                         }
@@ -700,7 +703,7 @@ impl Worker {
                 State::Running => Ok(()),
                 State::Paused => {
                     if let Some(r) = &self.running {
-                        r.signal(Signal::SIGCONT, true).map_err(ActionError::Failed)?;
+                        r.signal(Signal::SIGCONT, true).map_err(|e| ActionError::Failed(e.to_string()))?;
                         if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
                             engine::process::await_stopped(pid, false).await;
                         }
