@@ -191,3 +191,27 @@ fn crc64_jones(data: &[u8]) -> u64 {
     }
     crc
 }
+
+/// Connections that queued while the node was busy are accepted in one
+/// burst; `maxclients` still admits exactly as many as it allows.
+#[test]
+fn a_burst_of_connections_admits_exactly_maxclients() {
+    let h = start(&["--maxclients", "20", "--enable-debug-command", "local"]);
+    let mut busy = TcpStream::connect(addr(&h)).expect("connect");
+    busy.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    assert_eq!(request(&mut busy, "PING"), "+PONG\r\n");
+    busy.write_all(b"DEBUG SLEEP 2\r\n").expect("write");
+    let mut conns: Vec<TcpStream> = (0..100).map(|_| TcpStream::connect(addr(&h)).expect("connect")).collect();
+    assert_eq!(read_line(&mut busy), "+OK\r\n");
+    let (mut admitted, mut refused) = (0, 0);
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let _ = c.write_all(b"PING\r\n");
+        match read_line(c).as_str() {
+            "+PONG\r\n" => admitted += 1,
+            "-ERR max number of clients reached\r\n" => refused += 1,
+            other => panic!("connection {i}: {other:?}"),
+        }
+    }
+    assert_eq!((admitted, refused), (19, 81), "20 clients at most, the busy one included");
+}

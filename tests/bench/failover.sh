@@ -13,6 +13,7 @@
 #
 # Usage: tests/bench/failover.sh [ROUNDS]     (default 3 rounds, median kept)
 #   MODES: which failover modes to time (default "gossip assisted")
+#   TIMEOUTS: which cluster-node-timeouts (default "5000 1000")
 #   SLOTD / SLOTCTL: the binaries (default: $CARGO_TARGET_DIR or target, release if built, else debug)
 set -euo pipefail
 ROUNDS=${1:-3}
@@ -82,7 +83,7 @@ echo "# failover: slotd builtin vs redis-server $(redis-server --version | awk '
 echo "# kill -9 of the master of slot 0 until SET on slot 0 succeeds via redis-cli -c; median of $ROUNDS"
 printf '%-10s %-14s %10s %14s %8s\n' failover node_timeout builtin_ms redis_ms ratio
 for mode in ${MODES:-gossip assisted}; do
-  for to in 5000 1000; do
+  for to in ${TIMEOUTS:-5000 1000}; do
     b=$(for _ in $(seq "$ROUNDS"); do failover_ms builtin "$to" "$mode"; done | median)
     r=$(for _ in $(seq "$ROUNDS"); do failover_ms redis-server "$to" "$mode"; done | median)
     printf '%-10s %-14s %10s %14s %8s\n' "$mode" "$to" "$b" "$r" "$(awk -v b="$b" -v r="$r" 'BEGIN{printf "%.2f", b/r}')"

@@ -10,7 +10,7 @@ use bytes::{Buf, BytesMut};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// Accepts until the queue is empty, admitting or refusing each connection
 /// at once: refusing never waits on the client, and a new client's task is
@@ -33,7 +33,10 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
                     let _ = stream.try_write(msg.as_bytes());
                     drop(stream);
                 } else {
-                    tokio::task::spawn_local(serve_client(shared.clone(), stream, addr));
+                    // Registered here, not in the task: the next admission
+                    // check counts this client even before its task runs.
+                    let admitted = register(&shared, &stream, addr);
+                    tokio::task::spawn_local(serve_client(shared.clone(), stream, addr, admitted));
                 }
                 in_a_row += 1;
                 if in_a_row >= ACCEPTS_PER_TURN {
@@ -64,7 +67,63 @@ fn admission_error(shared: &SharedRef, peer: std::net::SocketAddr) -> Option<&'s
     None
 }
 
-async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::SocketAddr) {
+/// What a connection's task needs once its client is in the registry.
+struct Admitted {
+    id: u64,
+    rx: UnboundedReceiver<Push>,
+    out_pending: std::rc::Rc<std::cell::Cell<usize>>,
+    needs_auth: bool,
+    limits: crate::resp::ParseLimits,
+    qbuf_limit: usize,
+    idle_timeout: u64,
+}
+
+/// Adds the client to the node's registry (CLIENT LIST, pub/sub, maxclients).
+fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) -> Admitted {
+    let (tx, rx) = unbounded_channel();
+    let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let mut node = shared.node.borrow_mut();
+    let id = node.next_client_id;
+    node.next_client_id += 1;
+    node.stats.total_connections += 1;
+    let now = unix_ms();
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    node.clients.insert(
+        id,
+        ClientInfo {
+            addr: addr.to_string(),
+            laddr,
+            name: None,
+            db: 0,
+            created_ms: now,
+            last_interaction_ms: now,
+            last_cmd: "NULL".into(),
+            resp3: false,
+            watch_dirty: false,
+            sub_count: 0,
+            psub_count: 0,
+            flags: "N".into(),
+            no_evict: false,
+            out_pending: out_pending.clone(),
+            tx,
+        },
+    );
+    let limits = crate::resp::ParseLimits {
+        max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,
+        ..Default::default()
+    };
+    Admitted {
+        id,
+        rx,
+        out_pending,
+        needs_auth: node.config.requirepass().is_some(),
+        limits,
+        qbuf_limit: node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize,
+        idle_timeout: node.config.int_named("timeout", 0).max(0) as u64,
+    }
+}
+
+async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::SocketAddr, admitted: Admitted) {
     let _ = stream.set_nodelay(true);
     // tcp-keepalive N: probe idle peers every N seconds so dead clients are noticed (Redis default 300).
     let keepalive = shared.node.borrow().config.int_named("tcp-keepalive", 300);
@@ -75,43 +134,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
     let mut stream = stream;
-    let (tx, mut rx) = unbounded_channel();
-    let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
-    let (id, needs_auth, limits, qbuf_limit, idle_timeout) = {
-        let mut node = shared.node.borrow_mut();
-        let id = node.next_client_id;
-        node.next_client_id += 1;
-        node.stats.total_connections += 1;
-        let now = unix_ms();
-        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        node.clients.insert(
-            id,
-            ClientInfo {
-                addr: addr.to_string(),
-                laddr,
-                name: None,
-                db: 0,
-                created_ms: now,
-                last_interaction_ms: now,
-                last_cmd: "NULL".into(),
-                resp3: false,
-                watch_dirty: false,
-                sub_count: 0,
-                psub_count: 0,
-                flags: "N".into(),
-                no_evict: false,
-                out_pending: out_pending.clone(),
-                tx,
-            },
-        );
-        let limits = crate::resp::ParseLimits {
-            max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,
-            ..Default::default()
-        };
-        let qbuf = node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize;
-        let timeout = node.config.int_named("timeout", 0).max(0) as u64;
-        (id, node.config.requirepass().is_some(), limits, qbuf, timeout)
-    };
+    let Admitted { id, mut rx, out_pending, needs_auth, limits, qbuf_limit, idle_timeout } = admitted;
     let mut client = Client::new(id, addr, needs_auth);
     // The query buffer is reserved on the first read, as Redis does: an idle
     // connection (a pool warming up) costs no buffer pages.
