@@ -9,6 +9,33 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Why a lab request did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The node's error reply, as sent (MOVED, CLUSTERDOWN, READONLY...).
+    #[error("{0}")]
+    Server(String),
+    /// No connection, a timeout, or a broken reply.
+    #[error("{0}")]
+    Link(String),
+    /// The client cannot tell where to send the request.
+    #[error("{0}")]
+    Routing(&'static str),
+    /// WAIT reached fewer replicas than asked.
+    #[error("WAIT {wanted} answered {got}: not acknowledged by enough replicas")]
+    NotReplicated { wanted: u32, got: String },
+}
+
+impl ClientError {
+    /// The node's error reply, when that is what this is.
+    pub fn server_reply(&self) -> Option<&str> {
+        match self {
+            ClientError::Server(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
 /// Talks to the cluster formed by `ports` on `host`.
 pub struct ClusterClient {
     host: IpAddr,
@@ -37,36 +64,36 @@ impl ClusterClient {
         }
     }
 
-    async fn conn(&mut self, port: u16) -> Result<&mut Conn, String> {
+    async fn conn(&mut self, port: u16) -> Result<&mut Conn, ClientError> {
         if !self.conns.contains_key(&port) {
-            let c = Conn::connect(SocketAddr::new(self.host, port), self.timeout).await.map_err(|e| e.to_string())?;
+            let c = Conn::connect(SocketAddr::new(self.host, port), self.timeout).await.map_err(|e| ClientError::Link(e.to_string()))?;
             self.conns.insert(port, c);
         }
-        self.conns.get_mut(&port).ok_or_else(|| "connection vanished".to_string())
+        self.conns.get_mut(&port).ok_or(ClientError::Routing("connection vanished"))
     }
 
     /// Sends one command for `key` directly to `port` (no retries).
-    async fn once(&mut self, port: u16, args: &[&str], asking: bool) -> Result<Resp, String> {
+    async fn once(&mut self, port: u16, args: &[&str], asking: bool) -> Result<Resp, ClientError> {
         let c = self.conn(port).await?;
         if asking {
             if let Err(e) = c.cmd(&["ASKING"]).await {
                 self.conns.remove(&port);
-                return Err(e.to_string());
+                return Err(ClientError::Link(e.to_string()));
             }
         }
         match c.cmd(args).await {
             Ok(r) => Ok(r),
-            Err(crate::cluster_admin::AdminError::Server { message, .. }) => Err(message),
+            Err(crate::cluster_admin::AdminError::Server { message, .. }) => Err(ClientError::Server(message)),
             Err(e) => {
                 self.conns.remove(&port);
-                Err(e.to_string())
+                Err(ClientError::Link(e.to_string()))
             }
         }
     }
 
     /// Runs a keyed command until it succeeds or `deadline` passes; the last
     /// error is returned (CLUSTERDOWN..., connection refused, timeout).
-    pub async fn keyed(&mut self, key: &str, args: &[&str], deadline: Instant) -> Result<Resp, String> {
+    pub async fn keyed(&mut self, key: &str, args: &[&str], deadline: Instant) -> Result<Resp, ClientError> {
         let slot = slot_of(key);
         if self.owner.is_empty() {
             self.refresh().await;
@@ -76,7 +103,7 @@ impl ClusterClient {
         loop {
             let port = match target {
                 Some(p) => p,
-                None => *self.ports.first().ok_or("no nodes")?,
+                None => *self.ports.first().ok_or(ClientError::Routing("no nodes"))?,
             };
             let err = match self.once(port, args, asking).await {
                 Ok(r) => return Ok(r),
@@ -84,14 +111,15 @@ impl ClusterClient {
             };
             asking = false;
             let redirect = |e: &str| e.split_whitespace().nth(2).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok());
-            if err.starts_with("MOVED") {
-                if let Some(p) = redirect(&err) {
+            let reply = err.server_reply().unwrap_or_default();
+            if reply.starts_with("MOVED") {
+                if let Some(p) = redirect(reply) {
                     self.owner.insert(slot, p);
                     target = Some(p);
                     continue;
                 }
-            } else if err.starts_with("ASK") {
-                if let Some(p) = redirect(&err) {
+            } else if reply.starts_with("ASK") {
+                if let Some(p) = redirect(reply) {
                     target = Some(p);
                     asking = true;
                     continue;
@@ -108,14 +136,14 @@ impl ClusterClient {
 
     /// SET key value, then WAIT `replicas` when asked: acknowledged only when
     /// the SET answered OK (and WAIT reached that many replicas).
-    pub async fn set(&mut self, key: &str, value: &str, replicas: Option<u32>, deadline: Instant) -> Result<(), String> {
+    pub async fn set(&mut self, key: &str, value: &str, replicas: Option<u32>, deadline: Instant) -> Result<(), ClientError> {
         self.keyed(key, &["SET", key, value], deadline).await?;
         if let Some(n) = replicas {
-            let port = self.owner.get(&slot_of(key)).copied().ok_or("slot owner unknown after SET")?;
+            let port = self.owner.get(&slot_of(key)).copied().ok_or(ClientError::Routing("slot owner unknown after SET"))?;
             let got = self.once(port, &["WAIT", &n.to_string(), "1000"], false).await?;
             match got {
                 Resp::Int(k) if k >= i64::from(n) => {}
-                other => return Err(format!("WAIT {n} answered {other:?}: not acknowledged by enough replicas")),
+                other => return Err(ClientError::NotReplicated { wanted: n, got: format!("{other:?}") }),
             }
         }
         Ok(())
@@ -124,11 +152,11 @@ impl ClusterClient {
     /// Pipelines `cmd key [value]` for many keys, grouped by slot owner, in
     /// batches; keys whose batch reply is an error (MOVED, CLUSTERDOWN...) or
     /// whose node fails are retried one by one until `deadline`.
-    pub async fn many(&mut self, cmd: &str, items: &[(String, Option<String>)], deadline: Instant) -> Vec<Result<Resp, String>> {
+    pub async fn many(&mut self, cmd: &str, items: &[(String, Option<String>)], deadline: Instant) -> Vec<Result<Resp, ClientError>> {
         if self.owner.is_empty() {
             self.refresh().await;
         }
-        let mut out: Vec<Option<Result<Resp, String>>> = vec![None; items.len()];
+        let mut out: Vec<Option<Result<Resp, ClientError>>> = vec![None; items.len()];
         let mut groups: HashMap<u16, Vec<usize>> = HashMap::new();
         for (i, (k, _)) in items.iter().enumerate() {
             if let Some(p) = self.owner.get(&slot_of(k)) {
@@ -179,7 +207,7 @@ impl ClusterClient {
     }
 
     /// GET key: Some(value) or None when the key does not exist.
-    pub async fn get(&mut self, key: &str, deadline: Instant) -> Result<Option<String>, String> {
+    pub async fn get(&mut self, key: &str, deadline: Instant) -> Result<Option<String>, ClientError> {
         Ok(self.keyed(key, &["GET", key], deadline).await?.text())
     }
 }

@@ -25,6 +25,26 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Why a scenario stopped before its end: the line the report shows.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// A step could not be carried out (what and why, in the lab's words).
+    #[error("{0}")]
+    Step(String),
+    /// The cluster answered a request with an error or not at all.
+    #[error(transparent)]
+    Client(#[from] super::client::ClientError),
+    /// The scenario's slotd refused or failed an API call.
+    #[error(transparent)]
+    Api(#[from] crate::ctl::client::CtlError),
+}
+
+impl From<String> for LabError {
+    fn from(s: String) -> Self {
+        LabError::Step(s)
+    }
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -217,7 +237,7 @@ async fn run_one(scenario: &Scenario, variant: Option<&Variant>, opts: &RunOptio
     }
     if let Err(e) = res {
         let tail: String = std::fs::read_to_string(&log).unwrap_or_default().lines().rev().take(5).collect::<Vec<_>>().join(" | ");
-        out.error = Some(if tail.is_empty() { e } else { format!("{e} (slotd log: {tail})") });
+        out.error = Some(if tail.is_empty() { e.to_string() } else { format!("{e} (slotd log: {tail})") });
     }
     out.narrative = run.narrative;
     out.checks = run.checks;
@@ -256,8 +276,8 @@ impl Run<'_> {
         Duration::from_millis((nt * 10).max(30_000))
     }
 
-    async fn status(&self) -> Result<StatusResponse, String> {
-        self.api.get::<StatusResponse>("/v1/status").await.map_err(|e| e.to_string())
+    async fn status(&self) -> Result<StatusResponse, LabError> {
+        self.api.get::<StatusResponse>("/v1/status").await.map_err(LabError::from)
     }
 
     async fn view(&self) -> Vec<topology::NodeLine> {
@@ -266,19 +286,23 @@ impl Run<'_> {
     }
 
     /// n0..nN (by position), $alias, a port, or a role selector.
-    async fn resolve(&self, sel: &str) -> Result<u16, String> {
+    async fn resolve(&self, sel: &str) -> Result<u16, LabError> {
         if let Some(a) = sel.strip_prefix('$') {
             return self
                 .aliases
                 .get(a)
                 .copied()
-                .ok_or_else(|| format!("`{sel}` was not remembered by an earlier step (use `as = \"{a}\"`)"));
+                .ok_or_else(|| LabError::Step(format!("`{sel}` was not remembered by an earlier step (use `as = \"{a}\"`)")));
         }
         if let Some(i) = sel.strip_prefix('n').and_then(|i| i.parse::<usize>().ok()) {
-            return self.ports.get(i).copied().ok_or_else(|| format!("`{sel}`: the scenario has {} nodes (n0..)", self.ports.len()));
+            return self
+                .ports
+                .get(i)
+                .copied()
+                .ok_or_else(|| LabError::Step(format!("`{sel}`: the scenario has {} nodes (n0..)", self.ports.len())));
         }
         let view = if topology::parse_role(sel).is_some() { self.view().await } else { Vec::new() };
-        topology::resolve(sel, &self.ports, &view).map_err(|e| e.to_string())
+        topology::resolve(sel, &self.ports, &view).map_err(|e| LabError::Step(e.to_string()))
     }
 
     fn name(&self, port: u16) -> String {
@@ -286,7 +310,7 @@ impl Run<'_> {
         format!("node{port}{idx}")
     }
 
-    async fn go(&mut self) -> Result<(), String> {
+    async fn go(&mut self) -> Result<(), LabError> {
         // Wait for slotd and, with create = auto, a formed cluster.
         let limit = Instant::now() + Duration::from_secs(60);
         loop {
@@ -297,11 +321,11 @@ impl Run<'_> {
                     break;
                 }
                 if let Some(f) = s.cluster.formation.as_deref().filter(|f| f.starts_with("failed")) {
-                    return Err(format!("cluster creation {f}"));
+                    return Err(LabError::Step(format!("cluster creation {f}")));
                 }
             }
             if Instant::now() > limit {
-                return Err("slotd did not bring the cluster up within 60 s".into());
+                return Err(LabError::Step("slotd did not bring the cluster up within 60 s".into()));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -321,26 +345,26 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn act(&mut self, port: u16, verb: &str, body: Option<serde_json::Value>) -> Result<(), String> {
+    async fn act(&mut self, port: u16, verb: &str, body: Option<serde_json::Value>) -> Result<(), LabError> {
         self.api
             .post::<serde_json::Value>(&format!("/v1/nodes/{port}/{verb}"), body)
             .await
             .map(|_| ())
-            .map_err(|e| format!("{verb} {}: {e}", self.name(port)))
+            .map_err(|e| LabError::Step(format!("{verb} {}: {e}", self.name(port))))
     }
 
-    async fn fault<B: serde::Serialize>(&mut self, path: &str, body: &B) -> Result<bool, String> {
+    async fn fault<B: serde::Serialize>(&mut self, path: &str, body: &B) -> Result<bool, LabError> {
         match self.api.post::<serde_json::Value>(path, crate::ctl::wire(body)).await {
             Ok(_) => Ok(true),
             Err(crate::ctl::client::CtlError::Api { status: 409, message, .. }) if message.contains("redis-server") => {
                 self.say(format!("SKIPPED: {message}"));
                 Ok(false)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
         }
     }
 
-    async fn expand(&self, arg: &str) -> Result<String, String> {
+    async fn expand(&self, arg: &str) -> Result<String, LabError> {
         let mut out = arg.replace("{host}", &self.host.to_string());
         while let Some(start) = out.find("{port:").or_else(|| out.find("{id:")) {
             let end = out[start..].find('}').map(|e| start + e).ok_or_else(|| format!("unclosed placeholder in `{arg}`"))?;

@@ -4,7 +4,7 @@
 use super::*;
 
 impl Run<'_> {
-    pub(super) async fn step(&mut self, i: usize, step: &Step) -> Result<(), String> {
+    pub(super) async fn step(&mut self, i: usize, step: &Step) -> Result<(), LabError> {
         match step {
             Step::Say { text } => self.say(format!("-- {text}")),
             Step::Write { keys, prefix, slot, wait_replicas, key_timeout_ms } => {
@@ -219,7 +219,7 @@ impl Run<'_> {
                     (Ok(r), Some(want)) => {
                         self.check(i, format!("`{shown}` is refused with {want}"), false, format!("it answered {}", short(&r)))
                     }
-                    (Err(e), _) => return Err(format!("{} > {shown} failed: {e}", self.name(port))),
+                    (Err(e), _) => return Err(LabError::Step(format!("{} > {shown} failed: {e}", self.name(port)))),
                 }
             }
             Step::Migrate { slot, to } => self.migrate(*slot, to).await?,
@@ -245,7 +245,7 @@ impl Run<'_> {
                             false,
                             format!("not within {} ms; last seen: {last}", limit.as_millis()),
                         );
-                        return Err(format!("gave up at step {i}"));
+                        return Err(LabError::Step(format!("gave up at step {i}")));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -270,14 +270,14 @@ impl Run<'_> {
     /// Moves one slot with the reshard mover (the same code as `slotctl
     /// reshard`: IMPORTING, MIGRATING, GETKEYSINSLOT + MIGRATE, SETSLOT NODE
     /// on every master), narrating the lab's steps.
-    async fn migrate(&mut self, slot: u16, to: &str) -> Result<(), String> {
+    async fn migrate(&mut self, slot: u16, to: &str) -> Result<(), LabError> {
         use crate::reshard::mover::{self, Endpoint, MoveOpts, Pool};
         let view = self.view().await;
         let src = view.iter().find(|n| n.is_master() && n.owns(slot)).ok_or(format!("nobody serves slot {slot}"))?.clone();
         let dst_port = self.resolve(to).await?;
         let dst = view.iter().find(|n| n.port() == dst_port).ok_or(format!("{} is not in CLUSTER NODES", self.name(dst_port)))?.clone();
         if src.port() == dst.port() {
-            return Err(format!("slot {slot} is already on {}", self.name(dst.port())));
+            return Err(LabError::Step(format!("slot {slot} is already on {}", self.name(dst.port()))));
         }
         let endpoint = |n: &topology::NodeLine| Endpoint { id: n.id.clone(), addr: SocketAddr::new(self.host, n.port()) };
         let (from, into) = (endpoint(&src), endpoint(&dst));
