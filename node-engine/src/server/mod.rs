@@ -164,6 +164,9 @@ fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
 /// # Errors
 /// A port cannot be bound, the data cannot be loaded, or the thread cannot start.
 pub fn start(mut config: NodeConfig) -> Result<NodeHandle, StartError> {
+    // THP is a per-process setting: an embedding program (slotd's in-process
+    // mode) gets it for all its nodes, as each slot-node process would.
+    disable_thp(&config);
     let listeners = bind_all(&mut config)?;
     let port = config.port();
     let (tx, rx) = unbounded_channel();
@@ -387,7 +390,7 @@ pub fn run_main(args: Vec<String>) -> i32 {
 
 /// `disable-thp yes` (the default), as redis-server does: transparent huge
 /// pages make fork's copy-on-write and first touches expensive (a 2 MB page
-/// is zeroed for a few bytes of a new connection's state).
+/// is zeroed for a few bytes of a new connection's state). Idempotent.
 fn disable_thp(config: &NodeConfig) {
     if !config.flag_named("disable-thp") {
         return;
