@@ -321,8 +321,20 @@ impl NodeConfig {
     }
 
     /// Every (name, value) pair matching a glob, for CONFIG GET.
+    /// Every directive whose name matches `pattern`, old alias names
+    /// included (as Redis 7 lists them: `hash-max-ziplist-value` next to
+    /// `hash-max-listpack-value`, with the same value).
     pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.values.iter().filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true)).map(|(k, v)| (k.as_str(), v.as_str()))
+        let direct = self
+            .values
+            .iter()
+            .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let aliases = ALIASES
+            .iter()
+            .filter(move |(old, _)| !self.values.contains_key(*old) && crate::glob::glob_match(pattern, old.as_bytes(), true))
+            .filter_map(move |(old, new)| self.values.get(*new).map(|v| (*old, v.as_str())));
+        direct.chain(aliases)
     }
 
     fn int(&self, name: &str, fallback: i64) -> i64 {

@@ -396,3 +396,33 @@ fn acl_categories_match_redis_server() {
     }
     assert!(compared > 150, "only {compared} commands compared");
 }
+
+/// CONFIG GET lists the old names (`slave-*`, `*-ziplist-*`) beside the new
+/// ones, with the same values, exactly as redis-server does.
+#[test]
+fn config_get_lists_alias_names_like_redis_server() {
+    if !have_redis() {
+        eprintln!("skipping: redis-server not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let redis = redis_server(tmp.path(), &[]);
+    let mut theirs = support::conn(redis.port);
+    let h = start(&[]);
+    let mut ours = support::conn(h.port());
+    for c in [&mut theirs, &mut ours] {
+        let () = redis::cmd("CONFIG").arg("SET").arg("hash-max-listpack-value").arg("65").query(c).expect("CONFIG SET");
+    }
+    for pattern in ["*slave*", "*ziplist*", "hash-max-*"] {
+        let mut got: Vec<(String, String)> = redis::cmd("CONFIG").arg("GET").arg(pattern).query(&mut ours).expect("ours");
+        let mut want: Vec<(String, String)> = redis::cmd("CONFIG").arg("GET").arg(pattern).query(&mut theirs).expect("theirs");
+        got.sort();
+        want.sort();
+        let names = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&got), names(&want), "names for CONFIG GET {pattern}");
+        if pattern != "*slave*" {
+            // slave-* values depend on each server's replication defaults; these must be equal.
+            assert_eq!(got, want, "values for CONFIG GET {pattern}");
+        }
+    }
+}
