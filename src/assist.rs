@@ -73,7 +73,8 @@ async fn assist(sup: Arc<Supervisor>, log: EventLog, dead_port: u16, dead_name: 
         .collect();
     let mut offsets = Vec::new();
     for r in &replicas {
-        offsets.push((r.port(), replica_offset(addr_of(&running, r.port())).await));
+        let offset = replication_field(addr_of(&running, r.port()), "slave_repl_offset").await.and_then(|s| s.parse().ok());
+        offsets.push((r.port(), offset));
     }
     let Some(port) = choose(&offsets) else {
         log.record(Event::new(
@@ -118,7 +119,7 @@ async fn assist(sup: Arc<Supervisor>, log: EventLog, dead_port: u16, dead_name: 
     }
     let deadline = Instant::now() + GIVE_UP;
     while Instant::now() < deadline {
-        if role(target).await.as_deref() == Some("master") {
+        if replication_field(target, "role").await.as_deref() == Some("master") {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -138,15 +139,10 @@ fn addr_of(running: &[(u16, SocketAddr)], port: u16) -> SocketAddr {
     running.iter().find(|(p, _)| *p == port).map(|(_, a)| *a).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-async fn replica_offset(addr: SocketAddr) -> Option<u64> {
+/// One field of the node's INFO replication.
+async fn replication_field(addr: SocketAddr, field: &str) -> Option<String> {
     let mut c = Conn::connect(addr, ASK).await.ok()?;
-    let repl = c.text(&["INFO", "replication"]).await.ok()?;
-    info_field(&repl, "slave_repl_offset").and_then(|s| s.parse().ok())
-}
-
-async fn role(addr: SocketAddr) -> Option<String> {
-    let mut c = Conn::connect(addr, ASK).await.ok()?;
-    info_field(&c.text(&["INFO", "replication"]).await.ok()?, "role")
+    info_field(&c.text(&["INFO", "replication"]).await.ok()?, field)
 }
 
 #[cfg(test)]

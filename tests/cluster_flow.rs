@@ -5,24 +5,12 @@
 //! -> it stays down and its replica takes over, start -> it rejoins as a
 //! replica, slotd restart leaves the formed cluster alone, shutdown.
 
-use crate::util::{redis_available, wait_for, Slotd, TestConfig};
+use crate::util::{cluster_state, node_text, redis_available, role_of, wait_for, Slotd, TestConfig};
 use redis::Commands;
 use slotd::supervise::state::State;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
-
-async fn info(port: u16, section: &str) -> Option<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_millis(500)).await.ok()?;
-    c.text(&["INFO", section]).await.ok()
-}
-
-async fn cluster_state(port: u16) -> Option<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_millis(500)).await.ok()?;
-    slotd::cluster_admin::info_field(&c.text(&["CLUSTER", "INFO"]).await.ok()?, "cluster_state")
-}
 
 fn cluster_client(ports: &[u16]) -> redis::cluster::ClusterClient {
     let urls: Vec<String> = ports.iter().map(|p| format!("redis://127.0.0.1:{p}/")).collect();
@@ -74,7 +62,7 @@ async fn full_flow(kind: &'static str, mode: &'static str) {
     })
     .await;
     for port in &p[3..] {
-        let repl = info(*port, "replication").await.expect("INFO replication");
+        let repl = node_text(*port, &["INFO", "replication"]).await.expect("INFO replication");
         let field = |k| slotd::cluster_admin::info_field(&repl, k);
         assert_eq!(field("role").as_deref(), Some("slave"), "{port} not a replica when {first_ok} reported ok:\n{repl}");
         assert_eq!(field("master_link_status").as_deref(), Some("up"), "{port} not synced when {first_ok} reported ok:\n{repl}");
@@ -200,7 +188,7 @@ async fn full_flow(kind: &'static str, mode: &'static str) {
     // The timeline timed "writes served" on the new master without leaving
     // anything behind: the masters hold exactly the lab's 300 keys.
     wait_for(LONG, "writes-ok event on the timeline", || async {
-        let ev = s.client().get::<slotd::events::EventsResponse>("/v1/events").await.ok()?;
+        let ev = s.events().await?;
         ev.events.iter().any(|e| e.kind == slotd::events::EventKind::WritesServed).then_some(())
     })
     .await;
@@ -339,7 +327,6 @@ async fn assisted_failover(kind: &'static str) {
     let s = Slotd::start(&cfg);
     let (code, out, err) = s.slotctl(&["wait", "--timeout", "60s"]);
     assert_eq!(code, 0, "{out}{err}");
-    let events = || async { s.client().get::<slotd::events::EventsResponse>("/v1/events").await.ok() };
     let assisted = |ev: &slotd::events::EventsResponse| {
         ev.events.iter().filter(|e| e.kind == slotd::events::EventKind::AssistedFailover).cloned().collect::<Vec<_>>()
     };
@@ -349,9 +336,9 @@ async fn assisted_failover(kind: &'static str) {
     assert_eq!(code, 0, "{err}");
     let until = std::time::Instant::now() + Duration::from_millis(1500);
     while std::time::Instant::now() < until {
-        let ev = events().await.expect("events");
+        let ev = s.events().await.expect("events");
         assert!(assisted(&ev).is_empty(), "assisted failover for a paused node: {:?}", assisted(&ev));
-        assert_eq!(info(p[3], "replication").await.and_then(|r| slotd::cluster_admin::info_field(&r, "role")).as_deref(), Some("slave"));
+        assert_eq!(role_of(p[3]).await.as_deref(), Some("slave"));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (code, _, err) = s.slotctl(&["resume", &p[0].to_string()]);
@@ -361,12 +348,11 @@ async fn assisted_failover(kind: &'static str) {
     let (code, out, err) = s.slotctl(&["kill", &p[0].to_string()]);
     assert_eq!(code, 0, "{out}{err}");
     wait_for(Duration::from_secs(10), "replica promoted by the assisted failover", || async {
-        let repl = info(p[3], "replication").await?;
-        (slotd::cluster_admin::info_field(&repl, "role").as_deref() == Some("master")).then_some(())
+        (role_of(p[3]).await.as_deref() == Some("master")).then_some(())
     })
     .await;
     let ev = wait_for(Duration::from_secs(10), "failover on the timeline", || async {
-        let ev = events().await?;
+        let ev = s.events().await?;
         ev.failovers.iter().any(|f| f.new_master == format!("node{}", p[3])).then_some(ev)
     })
     .await;

@@ -1,8 +1,8 @@
 //! Faults, the event timeline, metrics, checkpoints and the built-in lab
 //! scenarios, against real builtin node processes on ephemeral ports.
 
-use crate::util::{wait_for, Slotd, TestConfig};
-use slotd::cluster_admin::{info_field, Conn};
+use crate::util::{cluster_state, role_of, wait_for, Slotd, TestConfig};
+use slotd::cluster_admin::Conn;
 use slotd::events::{EventKind, EventsResponse};
 use slotd::faults::FaultsResponse;
 use slotd::supervise::state::State;
@@ -34,18 +34,8 @@ async fn view(ports: &[u16]) -> Vec<topology::NodeLine> {
     topology::merged_view(&addrs, Duration::from_millis(500)).await
 }
 
-async fn role_of(port: u16) -> Option<String> {
-    let mut c = Conn::connect(addr(port), Duration::from_millis(500)).await.ok()?;
-    info_field(&c.text(&["INFO", "replication"]).await.ok()?, "role")
-}
-
-async fn cluster_state(port: u16) -> Option<String> {
-    let mut c = Conn::connect(addr(port), Duration::from_millis(500)).await.ok()?;
-    info_field(&c.text(&["CLUSTER", "INFO"]).await.ok()?, "cluster_state")
-}
-
 async fn events(s: &Slotd) -> EventsResponse {
-    s.client().get::<EventsResponse>("/v1/events").await.expect("events")
+    s.events().await.expect("events")
 }
 
 /// Kinds of the events after `after`, for one node or any.

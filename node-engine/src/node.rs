@@ -119,34 +119,29 @@ pub struct Node {
 }
 
 impl Node {
+    /// Pushes a pub/sub message (an array of bulks, a RESP3 push for RESP3
+    /// clients) to one client; whether it was delivered.
+    fn push_message(&self, id: ClientId, parts: &[&[u8]]) -> bool {
+        let resp3 = self.clients.get(&id).is_some_and(|c| c.resp3);
+        let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+        r.push(parts.len());
+        for p in parts {
+            r.bulk(p);
+        }
+        self.push_to(id, Push::Bytes(r.buf))
+    }
+
     /// Delivers a message to channel and pattern subscribers; returns receivers.
     pub fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
         let mut n = 0;
         if let Some(ids) = self.channels.get(channel) {
             for id in ids {
-                let resp3 = self.clients.get(id).is_some_and(|c| c.resp3);
-                let mut r = ReplyBuf { buf: Vec::new(), resp3 };
-                r.push(3);
-                r.bulk(b"message");
-                r.bulk(channel);
-                r.bulk(message);
-                if self.push_to(*id, Push::Bytes(r.buf)) {
-                    n += 1;
-                }
+                n += usize::from(self.push_message(*id, &[b"message", channel, message]));
             }
         }
         for (pattern, id) in &self.patterns {
             if glob_match(pattern, channel, false) {
-                let resp3 = self.clients.get(id).is_some_and(|c| c.resp3);
-                let mut r = ReplyBuf { buf: Vec::new(), resp3 };
-                r.push(4);
-                r.bulk(b"pmessage");
-                r.bulk(pattern);
-                r.bulk(channel);
-                r.bulk(message);
-                if self.push_to(*id, Push::Bytes(r.buf)) {
-                    n += 1;
-                }
+                n += usize::from(self.push_message(*id, &[b"pmessage", pattern, channel, message]));
             }
         }
         n

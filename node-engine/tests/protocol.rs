@@ -8,7 +8,7 @@ use node_engine::{NodeConfig, NodeHandle};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use support::{have_redis, redis_server, tool};
+use support::{reference_redis, tool};
 
 fn start(extra: &[&str]) -> NodeHandle {
     let mut args: Vec<String> = ["--port", "0", "--bind", "127.0.0.1", "--save", ""].iter().map(|s| s.to_string()).collect();
@@ -262,12 +262,7 @@ fn redis_cli_and_benchmark_work_unchanged() {
 
 #[test]
 fn same_bytes_as_redis_server() {
-    if !have_redis() {
-        eprintln!("skipping: redis-server not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().expect("tmp");
-    let redis = redis_server(tmp.path(), &[]);
+    let Some((_tmp, redis)) = reference_redis() else { return };
     let mut theirs = connect(redis.port);
     theirs.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let h = start(&[]);
@@ -349,10 +344,7 @@ fn reply_until_pong(s: &mut TcpStream, req: &[u8]) -> Vec<u8> {
 /// left out: Redis gives them categories per subcommand only.
 #[test]
 fn acl_categories_match_redis_server() {
-    if !have_redis() {
-        eprintln!("skipping: redis-server not installed");
-        return;
-    }
+    let Some((_tmp, redis)) = reference_redis() else { return };
     fn strings(v: &redis::Value) -> Vec<String> {
         match v {
             redis::Value::Array(items) | redis::Value::Set(items) => items
@@ -378,8 +370,6 @@ fn acl_categories_match_redis_server() {
             _ => None,
         }
     }
-    let tmp = tempfile::tempdir().expect("tmp");
-    let redis = redis_server(tmp.path(), &[]);
     let mut theirs = support::conn(redis.port);
     let h = start(&[]);
     let mut ours = support::conn(h.port());
@@ -401,12 +391,7 @@ fn acl_categories_match_redis_server() {
 /// ones, with the same values, exactly as redis-server does.
 #[test]
 fn config_get_lists_alias_names_like_redis_server() {
-    if !have_redis() {
-        eprintln!("skipping: redis-server not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().expect("tmp");
-    let redis = redis_server(tmp.path(), &[]);
+    let Some((_tmp, redis)) = reference_redis() else { return };
     let mut theirs = support::conn(redis.port);
     let h = start(&[]);
     let mut ours = support::conn(h.port());

@@ -14,6 +14,23 @@ use std::time::{Duration, Instant};
 
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
+/// A node's text reply to `args` on 127.0.0.1:`port`, None when it does not answer.
+pub async fn node_text(port: u16, args: &[&str]) -> Option<String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = slotd::cluster_admin::Conn::connect(addr, Duration::from_millis(500)).await.ok()?;
+    c.text(args).await.ok()
+}
+
+/// `role` from the node's INFO replication ("master" / "slave").
+pub async fn role_of(port: u16) -> Option<String> {
+    slotd::cluster_admin::info_field(&node_text(port, &["INFO", "replication"]).await?, "role")
+}
+
+/// `cluster_state` from the node's CLUSTER INFO.
+pub async fn cluster_state(port: u16) -> Option<String> {
+    slotd::cluster_admin::info_field(&node_text(port, &["CLUSTER", "INFO"]).await?, "cluster_state")
+}
+
 fn bindable(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
@@ -183,6 +200,11 @@ impl Slotd {
 
     pub async fn status(&self) -> Option<StatusResponse> {
         self.client().get::<StatusResponse>("/v1/status").await.ok()
+    }
+
+    /// The event timeline (`GET /v1/events`).
+    pub async fn events(&self) -> Option<slotd::events::EventsResponse> {
+        self.client().get::<slotd::events::EventsResponse>("/v1/events").await.ok()
     }
 
     pub async fn node(&self, port: u16) -> Option<NodeView> {

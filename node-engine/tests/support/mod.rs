@@ -84,6 +84,18 @@ impl Drop for Proc {
     }
 }
 
+/// A redis-server to compare against, in its own temp dir; None (after
+/// saying so) when it is not installed and not required.
+pub fn reference_redis() -> Option<(tempfile::TempDir, Proc)> {
+    if !have_redis() {
+        eprintln!("skipping: redis-server not installed");
+        return None;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let redis = redis_server(tmp.path(), &[]);
+    Some((tmp, redis))
+}
+
 /// Starts redis-server on a free port in `dir`.
 pub fn redis_server(dir: &Path, extra: &[&str]) -> Proc {
     let port = free_port();
