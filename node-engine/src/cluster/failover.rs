@@ -4,9 +4,9 @@
 //! with a new config epoch; manual CLUSTER FAILOVER (default, FORCE, TAKEOVER).
 
 use super::gossip::{Body, Message, MsgType, MFLAG_FORCEACK, MFLAG_PAUSED};
-use super::handler::{self, Outgoing};
-use super::state::{Election, ManualFailover};
-use crate::node::Node;
+use super::handler;
+use super::state::{ClusterState, Election, ManualFailover};
+use super::{Effect, Effects, Env};
 use rand::Rng;
 
 /// How CLUSTER FAILOVER was asked for.
@@ -21,40 +21,36 @@ pub enum ManualMode {
 }
 
 /// Election bookkeeping, run every cluster tick on replicas.
-pub fn tick(node: &mut Node) -> Vec<Outgoing> {
-    let mut out = Vec::new();
-    let now = node.now_ms;
-    let no_failover = node.config.flag_named("cluster-replica-no-failover");
-    let validity_factor = node.config.int_named("cluster-replica-validity-factor", 10).max(0) as u64;
-    let my_offset = crate::replication::offset(node);
-    let Some(c) = node.cluster.as_mut() else { return out };
-    // A master stops pausing clients once the manual failover window ends.
+pub fn tick(c: &mut ClusterState, env: &Env, fx: &mut Effects) {
+    let now = env.now_ms;
+    let no_failover = env.replica_no_failover;
+    let validity_factor = env.replica_validity_factor;
+    let my_offset = env.repl_offset;
     let me = c.myself_node();
     let Some(master_id) = me.master_id.clone() else {
         c.election = None;
         c.manual_failover = None;
-        return out;
+        return;
     };
     if c.election.is_none() && c.manual_failover.is_none() {
-        if let Some(orphan) = replica_migration_target(node) {
+        if let Some(orphan) = replica_migration_target(c, env) {
             tracing::warn!("migrating to orphaned master {orphan} (cluster-migration-barrier)");
-            crate::replication::become_replica_of(node, &orphan);
-            out.push(handler::broadcast_pong(node));
-            return out;
+            handler::follow(c, &orphan, fx);
+            handler::broadcast(c, env, MsgType::Pong, Body::None, fx);
+            return;
         }
     }
-    let Some(c) = node.cluster.as_mut() else { return out };
     if c.manual_failover.as_ref().is_some_and(|m| m.deadline < now) {
         tracing::warn!("manual failover timed out");
         c.manual_failover = None;
         c.election = None;
     }
-    let Some(master) = c.nodes.get(&master_id).cloned() else { return out };
+    let Some(master) = c.nodes.get(&master_id).cloned() else { return };
     let manual_ready = c.manual_failover.as_ref().and_then(|m| m.master_offset).is_some_and(|o| my_offset >= o);
     let automatic = master.flags.fail && !master.slots.is_empty() && !no_failover;
     if !automatic && !manual_ready && c.election.as_ref().is_none_or(|e| !e.forced) {
         c.election = None;
-        return out;
+        return;
     }
     // Data too old: a replica disconnected for long must not win (validity factor).
     if automatic && !manual_ready && validity_factor > 0 {
@@ -64,7 +60,7 @@ pub fn tick(node: &mut Node) -> Vec<Outgoing> {
             if c.election.is_none() {
                 tracing::warn!("my data is too old to fail over (cluster-replica-validity-factor)");
             }
-            return out;
+            return;
         }
     }
     if c.election.is_none() {
@@ -72,11 +68,11 @@ pub fn tick(node: &mut Node) -> Vec<Outgoing> {
         let delay = if manual_ready { 0 } else { 500 + rand::thread_rng().gen_range(0..500) + rank * 1000 };
         c.election = Some(Election { start_at: now + delay, forced: manual_ready, ..Election::default() });
         tracing::info!("start of election delayed for {delay} milliseconds (rank #{rank}, offset {my_offset})");
-        return out;
+        return;
     }
     let quorum = c.quorum();
     let timeout = (c.node_timeout * 2).max(2000);
-    let Some(e) = c.election.as_mut() else { return out };
+    let Some(e) = c.election.as_mut() else { return };
     if e.epoch == 0 && now >= e.start_at {
         c.current_epoch += 1;
         let epoch = c.current_epoch;
@@ -88,23 +84,20 @@ pub fn tick(node: &mut Node) -> Vec<Outgoing> {
         }
         c.dirty_config = true;
         tracing::info!("starting a failover election for epoch {epoch}");
-        if let Some(m) = handler::build(node, MsgType::AuthRequest, Body::None) {
-            out.push(Outgoing::Broadcast(m.encode()));
-        }
-        return out;
+        handler::broadcast(c, env, MsgType::AuthRequest, Body::None, fx);
+        return;
     }
     if e.epoch != 0 && e.votes >= quorum {
         let epoch = e.epoch;
-        promote(node, epoch);
-        out.push(handler::broadcast_pong(node));
-        return out;
+        promote(c, env, epoch, fx);
+        handler::broadcast(c, env, MsgType::Pong, Body::None, fx);
+        return;
     }
     if e.epoch != 0 && now > e.deadline {
         tracing::warn!("failover election for epoch {} timed out; retrying", e.epoch);
         c.election = None;
         c.manual_failover = None;
     }
-    out
 }
 
 /// Delay before a replica moves to an orphaned master, as in Redis.
@@ -113,13 +106,12 @@ const MIGRATION_DELAY_MS: u64 = 5000;
 /// Replica migration: when a master with slots has had no working replica for
 /// a while, the replica with the smallest id of the master with the most
 /// working replicas (more than `cluster-migration-barrier`) moves to it.
-fn replica_migration_target(node: &mut Node) -> Option<String> {
-    if !node.config.flag_named("cluster-allow-replica-migration") {
+fn replica_migration_target(c: &mut ClusterState, env: &Env) -> Option<String> {
+    if !env.allow_replica_migration {
         return None;
     }
-    let barrier = node.config.int_named("cluster-migration-barrier", 1).max(0) as usize;
-    let now = node.now_ms;
-    let c = node.cluster.as_mut()?;
+    let barrier = env.migration_barrier;
+    let now = env.now_ms;
     let good = |c: &super::state::ClusterState, m: &str| c.replicas_of(m).iter().filter(|r| !r.is_failing()).count();
     let masters: Vec<String> = c.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty()).map(|n| n.id.clone()).collect();
     for m in &masters {
@@ -147,8 +139,7 @@ fn replica_migration_target(node: &mut Node) -> Option<String> {
 }
 
 /// Turns this replica into the master of its master's slots with `epoch`.
-pub fn promote(node: &mut Node, epoch: u64) {
-    let Some(c) = node.cluster.as_mut() else { return };
+pub fn promote(c: &mut ClusterState, env: &Env, epoch: u64, fx: &mut Effects) {
     let me = c.myself.clone();
     let Some(old) = c.myself_mut().master_id.take() else { return };
     {
@@ -168,18 +159,13 @@ pub fn promote(node: &mut Node, epoch: u64) {
     c.manual_failover = None;
     c.dirty_config = true;
     tracing::warn!("failover won: I am the new master for the slots of {old} (epoch {epoch})");
-    crate::replication::promote(node);
-    let require_full = node.config.flag_named("cluster-require-full-coverage");
-    let now = node.now_ms;
-    if let Some(c) = node.cluster.as_mut() {
-        c.update_state(require_full, now);
-    }
+    fx.push(Effect::Replicate(None));
+    c.update_state(env.require_full_coverage, env.now_ms);
 }
 
 /// A master's answer to a replica's AUTH_REQUEST: the AUTH_ACK frame when it grants its vote.
-pub fn vote(node: &mut Node, msg: &Message) -> Option<Vec<u8>> {
-    let now = node.now_ms;
-    let c = node.cluster.as_mut()?;
+pub fn vote(c: &mut ClusterState, env: &Env, msg: &Message) -> Option<Vec<u8>> {
+    let now = env.now_ms;
     let me = c.myself_node();
     if !me.is_master() || me.slots.is_empty() {
         return None;
@@ -208,20 +194,12 @@ pub fn vote(node: &mut Node, msg: &Message) -> Option<Vec<u8>> {
     c.voted_for_master.insert(master, now);
     c.dirty_config = true;
     tracing::info!("failover auth granted to {} for epoch {}", msg.sender, c.current_epoch);
-    handler::build(node, MsgType::AuthAck, Body::None).map(|m| m.encode())
-}
-
-/// Runs one election step at once and sends what it produced, instead of
-/// waiting up to 100 ms for the cluster tick.
-pub fn step_now(node: &mut Node) {
-    let out = tick(node);
-    let mut no_reply = Vec::new();
-    super::bus::route(node, out, &mut no_reply);
+    *c.stats.sent.entry(MsgType::AuthAck.stat_name()).or_default() += 1;
+    Some(handler::build(c, env, MsgType::AuthAck, Body::None).encode())
 }
 
 /// A vote for our election.
-pub fn count_vote(node: &mut Node, msg: &Message) {
-    let Some(c) = node.cluster.as_mut() else { return };
+pub fn count_vote(c: &mut ClusterState, msg: &Message) {
     let voter_is_master = c.nodes.get(&msg.sender).is_some_and(|n| n.is_master() && !n.slots.is_empty());
     if let Some(e) = c.election.as_mut() {
         if voter_is_master && e.epoch != 0 && msg.current_epoch >= e.epoch && !e.voters.contains(&msg.sender) {
@@ -232,23 +210,18 @@ pub fn count_vote(node: &mut Node, msg: &Message) {
 }
 
 /// Master side of a coordinated manual failover: pause writes so the replica catches up.
-pub fn manual_failover_requested(node: &mut Node, replica: &str) {
-    let now = node.now_ms;
-    let Some(c) = node.cluster.as_mut() else { return };
+pub fn manual_failover_requested(c: &mut ClusterState, env: &Env, replica: &str, fx: &mut Effects) {
+    let now = env.now_ms;
     if !c.myself_node().is_master() || c.nodes.get(replica).and_then(|n| n.master_id.as_deref()) != Some(c.myself.as_str()) {
         return;
     }
     c.paused_until = now + 5000;
     tracing::warn!("manual failover requested by replica {replica}: pausing writes");
-    let f = handler::build(node, MsgType::Ping, Body::None).map(|m| m.encode());
-    if let Some(f) = f {
-        super::bus::send_to(node, replica, f);
-    }
+    handler::send(c, env, replica, MsgType::Ping, Body::None, fx);
 }
 
 /// Replica side: the master reported it paused; remember its offset to wait for.
-pub fn observe_master_pause(node: &mut Node, msg: &Message) {
-    let Some(c) = node.cluster.as_mut() else { return };
+pub fn observe_master_pause(c: &mut ClusterState, msg: &Message) {
     if msg.mflags & MFLAG_PAUSED == 0 || c.myself_node().master_id.as_deref() != Some(msg.sender.as_str()) {
         return;
     }
@@ -263,9 +236,8 @@ pub fn observe_master_pause(node: &mut Node, msg: &Message) {
 ///
 /// # Errors
 /// Redis's error text when this node is not a replica or its master is unknown.
-pub fn start_manual(node: &mut Node, mode: ManualMode) -> Result<(), String> {
-    let now = node.now_ms;
-    let Some(c) = node.cluster.as_mut() else { return Err("ERR This instance has cluster support disabled".into()) };
+pub fn start_manual(c: &mut ClusterState, env: &Env, mode: ManualMode, fx: &mut Effects) -> Result<(), String> {
+    let now = env.now_ms;
     let Some(master) = c.myself_node().master_id.clone() else {
         return Err("ERR You should send CLUSTER FAILOVER to a replica".into());
     };
@@ -274,15 +246,15 @@ pub fn start_manual(node: &mut Node, mode: ManualMode) -> Result<(), String> {
         ManualMode::Takeover => {
             c.current_epoch += 1;
             let e = c.current_epoch;
-            promote(node, e);
-            handler::broadcast_now(node, MsgType::Pong, Body::None);
+            promote(c, env, e, fx);
+            handler::broadcast(c, env, MsgType::Pong, Body::None, fx);
         }
         ManualMode::Force => {
             c.manual_failover = Some(ManualFailover { deadline: now + 5000, master_offset: Some(0) });
             c.election = None;
             // Start the election now, not at the next tick (Redis does it from beforeSleep).
-            step_now(node);
-            step_now(node);
+            tick(c, env, fx);
+            tick(c, env, fx);
         }
         ManualMode::Default => {
             if master_failed {
@@ -290,7 +262,7 @@ pub fn start_manual(node: &mut Node, mode: ManualMode) -> Result<(), String> {
             }
             c.manual_failover = Some(ManualFailover { deadline: now + 5000, master_offset: None });
             c.election = None;
-            handler::send_now(node, &master, MsgType::MfStart, Body::None);
+            handler::send(c, env, &master, MsgType::MfStart, Body::None, fx);
         }
     }
     Ok(())

@@ -1,39 +1,26 @@
 //! What bus messages mean: gossip about nodes, slot ownership by config
-//! epoch, failure reports and FAIL, votes, UPDATE. Works on the node's state
-//! and returns frames to send; the bus does the I/O.
+//! epoch, failure reports and FAIL, votes, UPDATE. Works on the cluster
+//! state and returns effects (frames to send among them); the node's bus
+//! tasks do the I/O.
 
 use super::gossip::{Body, GossipEntry, Message, MsgType, MFLAG_FORCEACK, MFLAG_PAUSED};
 use super::state::{ClusterNode, ClusterState, Flags, NodeId};
-use crate::node::Node;
-
-/// A frame to send, and where.
-#[derive(Debug)]
-pub enum Outgoing {
-    /// Back on the link the message came from (PONG to PING/MEET).
-    Reply(Vec<u8>),
-    To(NodeId, Vec<u8>),
-    Broadcast(Vec<u8>),
-}
+use super::{Effect, Effects, Env};
 
 /// Our header for a message of `kind`: identity, epochs, slots, gossip about every other node.
-pub fn build(node: &Node, kind: MsgType, body: Body) -> Option<Message> {
-    let c = node.cluster.as_ref()?;
+pub fn build(c: &ClusterState, env: &Env, kind: MsgType, body: Body) -> Message {
     let me = c.myself_node();
-    let offset = crate::replication::offset(node);
     let mut mflags = 0;
-    if c.paused_until > node.now_ms {
+    if c.paused_until > env.now_ms {
         mflags |= MFLAG_PAUSED;
     }
     if c.election.as_ref().is_some_and(|e| e.forced) && kind == MsgType::AuthRequest {
         mflags |= MFLAG_FORCEACK;
     }
-    // A replica advertises its master's slots and epoch in auth requests so voters can check them.
-    let (slots, config_epoch) = match (&me.master_id, kind) {
-        (Some(m), MsgType::AuthRequest) => {
-            c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch))
-        }
-        (Some(m), _) => c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch)),
-        _ => (me.slots.clone(), me.config_epoch),
+    // A replica advertises its master's slots and epoch so voters and peers can check them.
+    let (slots, config_epoch) = match &me.master_id {
+        Some(m) => c.nodes.get(m).map_or((me.slots.clone(), me.config_epoch), |n| (n.slots.clone(), n.config_epoch)),
+        None => (me.slots.clone(), me.config_epoch),
     };
     let gossip = c
         .nodes
@@ -52,12 +39,12 @@ pub fn build(node: &Node, kind: MsgType, body: Body) -> Option<Message> {
     let mut flags = me.flags.clone();
     flags.master = me.master_id.is_none();
     flags.replica = me.master_id.is_some();
-    Some(Message {
+    Message {
         kind,
         sender: c.myself.clone(),
         current_epoch: c.current_epoch,
         config_epoch,
-        repl_offset: offset,
+        repl_offset: env.repl_offset,
         port: me.port,
         bus_port: me.bus_port,
         flags,
@@ -68,63 +55,47 @@ pub fn build(node: &Node, kind: MsgType, body: Body) -> Option<Message> {
         ip: me.ip.clone(),
         gossip,
         body,
-    })
-}
-
-/// An encoded message; empty (nothing to send) on a node without cluster state.
-fn frame(node: &Node, kind: MsgType, body: Body) -> Vec<u8> {
-    build(node, kind, body).map(|m| m.encode()).unwrap_or_default()
-}
-
-fn count_sent(node: &mut Node, kind: MsgType, n: u64) {
-    if let Some(c) = node.cluster.as_mut() {
-        *c.stats.sent.entry(kind.stat_name()).or_default() += n;
     }
 }
 
+/// An encoded message, counted as sent `n` times.
+fn frame(c: &mut ClusterState, env: &Env, kind: MsgType, body: Body, n: u64) -> Vec<u8> {
+    *c.stats.sent.entry(kind.stat_name()).or_default() += n;
+    build(c, env, kind, body).encode()
+}
+
 /// The first frame on a fresh outbound link: MEET for a node we were told to meet, else PING.
-pub fn on_link_up(node: &mut Node, peer: &str) -> Option<Vec<u8>> {
-    let now = node.now_ms;
-    let meet = {
-        let c = node.cluster.as_mut()?;
-        let n = c.nodes.get_mut(peer)?;
-        n.link_up = true;
-        if n.ping_sent == 0 {
-            n.ping_sent = now;
-        }
-        n.meet
-    };
-    let kind = if meet { MsgType::Meet } else { MsgType::Ping };
-    count_sent(node, kind, 1);
-    Some(frame(node, kind, Body::None))
+pub fn on_link_up(c: &mut ClusterState, env: &Env, peer: &str) -> Option<Vec<u8>> {
+    let n = c.nodes.get_mut(peer)?;
+    n.link_up = true;
+    if n.ping_sent == 0 {
+        n.ping_sent = env.now_ms;
+    }
+    let kind = if n.meet { MsgType::Meet } else { MsgType::Ping };
+    Some(frame(c, env, kind, Body::None, 1))
 }
 
 /// If a handshake node `peer` was renamed to the sender's real id, the new id.
-pub fn renamed_to(node: &Node, peer: &str, msg: &Message) -> Option<String> {
-    let c = node.cluster.as_ref()?;
+pub fn renamed_to(c: &ClusterState, peer: &str, msg: &Message) -> Option<String> {
     (msg.sender != peer && !c.nodes.contains_key(peer) && c.nodes.contains_key(&msg.sender)).then(|| msg.sender.clone())
 }
 
 /// Nodes that need an outbound link now: (id, "ip:busport").
-pub fn links_to_open(node: &Node) -> Vec<(NodeId, String)> {
-    let Some(c) = node.cluster.as_ref() else { return Vec::new() };
+pub fn links_to_open(c: &ClusterState, now: u64) -> Vec<(NodeId, String)> {
     c.nodes
         .values()
-        .filter(|n| n.id != c.myself && !c.links.contains_key(&n.id) && n.next_link_attempt <= node.now_ms && !n.flags.noaddr)
+        .filter(|n| n.id != c.myself && !c.links.contains_key(&n.id) && n.next_link_attempt <= now && !n.flags.noaddr)
         .map(|n| (n.id.clone(), format!("{}:{}", n.ip, n.bus_port)))
         .collect()
 }
 
 /// Handles one message; `from_link` is the node our outbound link leads to
 /// (PONGs arrive there), None for a peer's inbound link.
-pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip: &str) -> Vec<Outgoing> {
-    let mut out = Vec::new();
-    let now = node.now_ms;
-    let require_full = node.config.flag_named("cluster-require-full-coverage");
-    let Some(c) = node.cluster.as_mut() else { return out };
+pub fn process(c: &mut ClusterState, env: &Env, msg: &Message, from_link: Option<&str>, peer_ip: &str, fx: &mut Effects) {
+    let now = env.now_ms;
     *c.stats.received.entry(msg.kind.stat_name()).or_default() += 1;
     if msg.sender == c.myself {
-        return out;
+        return;
     }
     let known = c.nodes.contains_key(&msg.sender);
     let ip = if msg.ip.is_empty() || msg.ip == "0.0.0.0" { peer_ip.to_string() } else { msg.ip.clone() };
@@ -161,13 +132,11 @@ pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip:
         }
     }
 
-    let Some(c) = node.cluster.as_mut() else { return out };
     if !c.nodes.contains_key(&msg.sender) {
         if matches!(msg.kind, MsgType::Ping | MsgType::Meet) {
-            count_sent(node, MsgType::Pong, 1);
-            out.push(Outgoing::Reply(frame(node, MsgType::Pong, Body::None)));
+            fx.push(Effect::Reply(frame(c, env, MsgType::Pong, Body::None, 1)));
         }
-        return out;
+        return;
     }
     c.observe_epoch(msg.current_epoch);
 
@@ -194,76 +163,61 @@ pub fn process(node: &mut Node, msg: &Message, from_link: Option<&str>, peer_ip:
         n.flags.nofailover = msg.flags.nofailover;
     }
 
-    update_role(node, msg);
-    update_slots(node, msg, &mut out);
-    epoch_collision(node, msg);
-    if let Some(c) = node.cluster.as_mut() {
-        absorb_gossip(c, msg, now);
-    }
+    update_role(c, msg);
+    update_slots(c, env, msg, fx);
+    epoch_collision(c, msg);
+    absorb_gossip(c, msg, now);
 
     match (&msg.kind, &msg.body) {
         (MsgType::Ping | MsgType::Meet, _) => {
-            count_sent(node, MsgType::Pong, 1);
-            out.push(Outgoing::Reply(frame(node, MsgType::Pong, Body::None)));
+            fx.push(Effect::Reply(frame(c, env, MsgType::Pong, Body::None, 1)));
         }
         (MsgType::Fail, Body::Fail { id }) => {
-            if let Some(c) = node.cluster.as_mut() {
-                if let Some(n) = c.nodes.get_mut(id) {
-                    if !n.flags.fail && *id != c.myself {
-                        n.flags.fail = true;
-                        n.flags.pfail = false;
-                        n.fail_time = now;
-                        c.dirty_config = true;
-                        tracing::warn!("FAIL message received from {} about {id}", msg.sender);
-                    }
+            if let Some(n) = c.nodes.get_mut(id) {
+                if !n.flags.fail && *id != c.myself {
+                    n.flags.fail = true;
+                    n.flags.pfail = false;
+                    n.fail_time = now;
+                    c.dirty_config = true;
+                    tracing::warn!("FAIL message received from {} about {id}", msg.sender);
                 }
             }
         }
         (MsgType::Update, Body::Update { id, config_epoch, slots }) => {
-            let mut fake = msg.clone();
-            fake.sender = id.clone();
-            fake.config_epoch = *config_epoch;
-            fake.slots = slots.clone();
-            fake.master_id = None;
-            let known_epoch = node.cluster.as_ref().and_then(|c| c.nodes.get(id)).map(|n| n.config_epoch);
+            let known_epoch = c.nodes.get(id).map(|n| n.config_epoch);
             if known_epoch.is_some_and(|e| e < *config_epoch) {
-                if let Some(n) = node.cluster.as_mut().and_then(|c| c.nodes.get_mut(id)) {
+                if let Some(n) = c.nodes.get_mut(id) {
                     n.config_epoch = *config_epoch;
                 }
-                claim_slots(node, id, *config_epoch, slots);
+                claim_slots(c, id, *config_epoch, slots, fx);
             }
         }
         (MsgType::AuthRequest, _) => {
-            if let Some(ack) = super::failover::vote(node, msg) {
-                count_sent(node, MsgType::AuthAck, 1);
-                out.push(Outgoing::To(msg.sender.clone(), ack));
+            if let Some(ack) = super::failover::vote(c, env, msg) {
+                fx.push(Effect::To(msg.sender.clone(), ack));
             }
         }
         (MsgType::AuthAck, _) => {
-            super::failover::count_vote(node, msg);
+            super::failover::count_vote(c, msg);
             // Promote as soon as the quorum is there, not at the next tick.
-            if node.cluster.as_ref().and_then(|c| c.election.as_ref()).is_some_and(|e| e.epoch != 0) {
-                out.extend(super::failover::tick(node));
+            if c.election.as_ref().is_some_and(|e| e.epoch != 0) {
+                super::failover::tick(c, env, fx);
             }
         }
-        (MsgType::MfStart, _) => super::failover::manual_failover_requested(node, &msg.sender),
+        (MsgType::MfStart, _) => super::failover::manual_failover_requested(c, env, &msg.sender, fx),
         (MsgType::Publish, Body::Publish { channel, message }) => {
-            node.publish(channel, message);
+            fx.push(Effect::Publish { channel: channel.clone(), message: message.clone() });
         }
         _ => {}
     }
     if msg.kind == MsgType::Pong || msg.kind == MsgType::Ping {
-        super::failover::observe_master_pause(node, msg);
+        super::failover::observe_master_pause(c, msg);
     }
-    if let Some(c) = node.cluster.as_mut() {
-        c.update_state(require_full, now);
-    }
-    out
+    c.update_state(env.require_full_coverage, now);
 }
 
 /// Learns the sender's role: master, or replica of a given master.
-fn update_role(node: &mut Node, msg: &Message) {
-    let Some(c) = node.cluster.as_mut() else { return };
+fn update_role(c: &mut ClusterState, msg: &Message) {
     let Some(n) = c.nodes.get_mut(&msg.sender) else { return };
     match &msg.master_id {
         None => {
@@ -298,20 +252,18 @@ fn update_role(node: &mut Node, msg: &Message) {
 
 /// Applies the sender's slot claims (masters only) by config epoch, and sends
 /// UPDATE when the sender claims slots someone newer owns.
-fn update_slots(node: &mut Node, msg: &Message, out: &mut Vec<Outgoing>) {
+fn update_slots(c: &mut ClusterState, env: &Env, msg: &Message, fx: &mut Effects) {
     if msg.master_id.is_some() {
         return;
     }
-    let Some(c) = node.cluster.as_mut() else { return };
     if let Some(n) = c.nodes.get_mut(&msg.sender) {
         if msg.config_epoch > n.config_epoch {
             n.config_epoch = msg.config_epoch;
             c.dirty_config = true;
         }
     }
-    claim_slots(node, &msg.sender.clone(), msg.config_epoch, &msg.slots);
+    claim_slots(c, &msg.sender.clone(), msg.config_epoch, &msg.slots, fx);
     // Stale claims: tell the sender who owns those slots now.
-    let Some(c) = node.cluster.as_ref() else { return };
     let mut newer: Option<NodeId> = None;
     for s in msg.slots.iter() {
         if let Some(owner) = &c.owners[s as usize] {
@@ -330,16 +282,15 @@ fn update_slots(node: &mut Node, msg: &Message, out: &mut Vec<Outgoing>) {
             Some(o) => (o.config_epoch, o.slots.clone()),
             None => return,
         };
-        count_sent(node, MsgType::Update, 1);
-        out.push(Outgoing::To(msg.sender.clone(), frame(node, MsgType::Update, Body::Update { id: owner, config_epoch: epoch, slots })));
+        let f = frame(c, env, MsgType::Update, Body::Update { id: owner, config_epoch: epoch, slots }, 1);
+        fx.push(Effect::To(msg.sender.clone(), f));
     }
 }
 
 /// Gives `claimer` every claimed slot that is unowned or owned by an older
 /// epoch. When this node (or its master) loses its last slot to the claimer,
 /// it becomes the claimer's replica, as Redis does after a failover.
-pub fn claim_slots(node: &mut Node, claimer: &str, epoch: u64, slots: &super::state::SlotSet) {
-    let Some(c) = node.cluster.as_mut() else { return };
+pub fn claim_slots(c: &mut ClusterState, claimer: &str, epoch: u64, slots: &super::state::SlotSet, fx: &mut Effects) {
     let me = c.myself.clone();
     let my_master = c.myself_node().master_id.clone();
     let had_mine = c.myself_node().slots.count();
@@ -377,21 +328,16 @@ pub fn claim_slots(node: &mut Node, claimer: &str, epoch: u64, slots: &super::st
         || (my_master.is_some() && master_had > 0 && master_now == 0 && my_master.as_deref() != Some(claimer));
     // Keys in slots we lost are no longer ours to serve.
     if !lost_from_me.is_empty() && !become_replica {
-        for s in &lost_from_me {
-            for db in &mut node.dbs {
-                db.remove_slot(*s);
-            }
-        }
+        fx.push(Effect::DropSlotKeys(lost_from_me));
     }
     if become_replica {
         tracing::warn!("configuration change detected: reconfiguring myself as a replica of {claimer}");
-        crate::replication::become_replica_of(node, claimer);
+        follow(c, claimer, fx);
     }
 }
 
 /// Two masters with the same config epoch: the one with the smaller id takes a new epoch.
-fn epoch_collision(node: &mut Node, msg: &Message) {
-    let Some(c) = node.cluster.as_mut() else { return };
+fn epoch_collision(c: &mut ClusterState, msg: &Message) {
     let me = c.myself_node();
     if msg.master_id.is_some() || me.master_id.is_some() || msg.config_epoch != me.config_epoch || msg.sender.as_str() <= c.myself.as_str()
     {
@@ -451,11 +397,8 @@ fn clear_failure_if_needed(c: &mut ClusterState, id: &str, now: u64) {
 }
 
 /// The 100 ms cluster tick: pings, PFAIL/FAIL, handshake expiry, elections.
-pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
-    let mut out = Vec::new();
-    let now = node.now_ms;
-    let require_full = node.config.flag_named("cluster-require-full-coverage");
-    let Some(c) = node.cluster.as_mut() else { return out };
+pub fn cron_tick(c: &mut ClusterState, env: &Env, fx: &mut Effects) {
+    let now = env.now_ms;
     let timeout = c.node_timeout;
     // Ping every linked node whose last pong is older than the interval.
     let interval = (timeout / 10).clamp(100, 1000);
@@ -544,77 +487,74 @@ pub fn cron_tick(node: &mut Node) -> Vec<Outgoing> {
     if !failed.is_empty() {
         c.dirty_config = true;
     }
-    c.update_state(require_full, now);
-    for id in &to_ping {
-        out.push(Outgoing::To(id.clone(), frame(node, MsgType::Ping, Body::None)));
+    c.update_state(env.require_full_coverage, now);
+    for id in to_ping {
+        let f = frame(c, env, MsgType::Ping, Body::None, 1);
+        fx.push(Effect::To(id, f));
     }
-    count_sent(node, MsgType::Ping, to_ping.len() as u64);
     for id in failed {
         tracing::warn!("marking node {id} as failing (quorum reached)");
-        count_sent(node, MsgType::Fail, 1);
-        out.push(Outgoing::Broadcast(frame(node, MsgType::Fail, Body::Fail { id })));
+        broadcast(c, env, MsgType::Fail, Body::Fail { id }, fx);
     }
-    out.extend(super::failover::tick(node));
-    out
+    super::failover::tick(c, env, fx);
 }
 
-/// A PONG to every linked node at once (after a role or slot change).
-pub fn broadcast_pong(node: &mut Node) -> Outgoing {
-    let n = node.cluster.as_ref().map_or(0, |c| c.links.len() as u64);
-    count_sent(node, MsgType::Pong, n);
-    Outgoing::Broadcast(frame(node, MsgType::Pong, Body::None))
+/// A frame to every linked node.
+pub fn broadcast(c: &mut ClusterState, env: &Env, kind: MsgType, body: Body, fx: &mut Effects) {
+    let n = c.links.len() as u64;
+    fx.push(Effect::Broadcast(frame(c, env, kind, body, n)));
 }
 
-/// Sends a frame to every link now (used by commands outside the bus tasks).
-pub fn broadcast_now(node: &mut Node, kind: MsgType, body: Body) {
-    let f = frame(node, kind, body);
-    let n = node.cluster.as_ref().map_or(0, |c| c.links.len() as u64);
-    count_sent(node, kind, n);
-    if let Some(c) = node.cluster.as_ref() {
-        for l in c.links.values() {
-            let _ = l.tx.send(f.clone());
-        }
+/// A frame to one node.
+pub fn send(c: &mut ClusterState, env: &Env, id: &str, kind: MsgType, body: Body, fx: &mut Effects) {
+    fx.push(Effect::To(id.to_string(), frame(c, env, kind, body, 1)));
+}
+
+/// Makes this node a replica of the cluster node `master_id`: it serves no
+/// slots any more, and the node replicates from the master's address.
+pub fn follow(c: &mut ClusterState, master_id: &str, fx: &mut Effects) {
+    if master_id == c.myself {
+        return;
     }
-}
-
-/// Sends one frame to one node now.
-pub fn send_now(node: &mut Node, id: &str, kind: MsgType, body: Body) {
-    let f = frame(node, kind, body);
-    count_sent(node, kind, 1);
-    super::bus::send_to(node, id, f);
+    let addr = c.nodes.get(master_id).map(|n| (n.ip.clone(), n.port));
+    let me = c.myself_mut();
+    me.master_id = Some(master_id.to_string());
+    me.flags.master = false;
+    me.flags.replica = true;
+    let mine: Vec<u16> = me.slots.iter().collect();
+    for s in mine {
+        c.set_owner(s, None);
+    }
+    c.migrating.clear();
+    c.importing.clear();
+    c.dirty_config = true;
+    // Writes paused for a manual failover resume now (and get redirected).
+    c.paused_until = 0;
+    fx.push(Effect::ResumePausedClients);
+    fx.push(Effect::Replicate(addr));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::bus::Link;
-    use crate::config::NodeConfig;
+    use crate::cluster::state::LinkInfo;
 
     /// After one cluster tick of a node (timeout 1000 ms) whose linked peer has
     /// had a ping pending for 10 s on a link opened `link_age_ms` ago: whether
     /// the link is still there, and the peer as the node sees it.
     fn peer_after_one_tick(link_age_ms: u64) -> (bool, ClusterNode) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut cfg = NodeConfig::default();
-        let dir_text = dir.path().to_str().expect("utf-8 temp dir");
-        for (k, v) in [("dir", dir_text), ("cluster-enabled", "yes"), ("port", "7000"), ("cluster-node-timeout", "1000")] {
-            cfg.set_checked(k, v).expect("config");
-        }
-        let mut node = Node::new(cfg);
-        crate::cluster::init(&mut node).expect("cluster init");
         let now = 1_000_000_000;
-        node.now_ms = now;
+        let mut c = ClusterState::new("a".repeat(40), "127.0.0.1", 7000, 17000, "nodes.conf".into(), 1000);
         let peer = "b".repeat(40);
-        let c = node.cluster.as_mut().expect("cluster state");
         let mut n = ClusterNode::new(peer.clone(), "127.0.0.1", 7001, 17001, now - 60_000);
         n.link_up = true;
         n.ping_sent = now - 10_000;
         n.pong_received = now - 11_000;
         c.nodes.insert(peer.clone(), n);
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        c.links.insert(peer.clone(), Link { tx, generation: 1, created_ms: now - link_age_ms });
-        cron_tick(&mut node);
-        let c = node.cluster.as_ref().expect("cluster state");
+        c.links.insert(peer.clone(), LinkInfo { generation: 1, created_ms: now - link_age_ms });
+        let env = Env { now_ms: now, ..Env::default() };
+        let mut fx = Effects::new();
+        cron_tick(&mut c, &env, &mut fx);
         (c.links.contains_key(&peer), c.nodes.get(&peer).cloned().expect("peer still known"))
     }
 

@@ -1,6 +1,8 @@
-//! Redis Cluster: slots, the cluster state, the gossip bus, failover.
+//! Redis Cluster: the cluster state and its rules. The rules work on a
+//! `&mut ClusterState` and an [`Env`] (what they read of the rest of the
+//! node) and return [`Effect`]s (what the rest of the node must do); the
+//! node carries the effects out. Bus I/O lives with the node's tasks.
 
-pub mod bus;
 pub mod failover;
 pub mod fault;
 pub mod gossip;
@@ -11,39 +13,39 @@ pub mod state;
 
 pub use state::ClusterState;
 
-use crate::node::Node;
-use rand::Rng;
+use state::NodeId;
 
-/// A random 40-hex-character id (node ids, run ids, replication ids).
-pub fn random_hex_id() -> String {
-    let mut rng = rand::thread_rng();
-    (0..40).map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)])).collect()
+/// What the cluster rules read from the rest of the node, taken once per call.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub now_ms: u64,
+    /// Our replication offset (gossiped; ranks replicas in elections).
+    pub repl_offset: u64,
+    pub require_full_coverage: bool,
+    pub replica_no_failover: bool,
+    pub replica_validity_factor: u64,
+    pub allow_replica_migration: bool,
+    pub migration_barrier: usize,
 }
 
-/// Sets up cluster state when `cluster-enabled yes`: loads nodes.conf or
-/// creates a fresh identity.
-///
-/// # Errors
-/// A message naming the cluster config file when it exists but cannot be used.
-pub fn init(node: &mut Node) -> Result<(), String> {
-    if !node.config.cluster_enabled() {
-        return Ok(());
-    }
-    let state = ClusterState::load_or_create(&node.config)?;
-    if let Some(me) = state.nodes.get(&state.myself) {
-        if me.master_id.is_some() {
-            for db in &mut node.dbs {
-                db.expire_enabled = false;
-            }
-        }
-    }
-    node.cluster = Some(Box::new(state));
-    // Keep the stream history so a promoted replica can serve partial resyncs.
-    node.repl.backlog_active = true;
-    Ok(())
+/// What the cluster rules ask the rest of the node to do.
+#[derive(Debug)]
+pub enum Effect {
+    /// A frame back on the link the message came from (PONG to PING/MEET).
+    Reply(Vec<u8>),
+    /// A frame to one node over our link to it.
+    To(NodeId, Vec<u8>),
+    /// A frame to every linked node.
+    Broadcast(Vec<u8>),
+    /// Deliver a message published on another node to our subscribers.
+    Publish { channel: Vec<u8>, message: Vec<u8> },
+    /// Keys of slots this node no longer serves are dropped.
+    DropSlotKeys(Vec<u16>),
+    /// Replicate from this address (a new master), or stop replicating (None: promoted).
+    Replicate(Option<(String, u16)>),
+    /// Clients held by a manual-failover pause go on (and get redirected).
+    ResumePausedClients,
 }
 
-/// The `# Replication` section of INFO.
-pub fn replication_info(node: &Node) -> String {
-    crate::replication::info(node)
-}
+/// The effects of one rule call.
+pub type Effects = Vec<Effect>;

@@ -38,7 +38,7 @@ impl ClusterState {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) if !t.trim().is_empty() => t,
             _ => {
-                let state = ClusterState::new(super::random_hex_id(), &ip, port, bus_port, path, timeout);
+                let state = ClusterState::new(crate::util::id::random_hex_id(), &ip, port, bus_port, path, timeout);
                 tracing::info!(id = %state.myself, "no cluster configuration found, I'm {}", state.myself);
                 return Ok(state);
             }
@@ -153,7 +153,7 @@ impl ClusterState {
     ///
     /// # Errors
     /// The I/O error.
-    pub fn save_config(&self, _config: &NodeConfig) -> std::io::Result<()> {
+    pub fn save_config(&self) -> std::io::Result<()> {
         let mut text = self.nodes_text(true);
         text.push_str(&format!("vars currentEpoch {} lastVoteEpoch {}\n", self.current_epoch, self.last_vote_epoch));
         crate::util::fs::write_atomic(&self.config_path_ref(), text.as_bytes())

@@ -235,6 +235,17 @@ pub struct ManualFailover {
     pub master_offset: Option<u64>,
 }
 
+/// What the rules know of an outbound link: which one it is and its age.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkInfo {
+    /// Distinguishes a link from its replacement when an old one ends late.
+    pub generation: u64,
+    /// Unix ms the link was opened: a link younger than the node timeout is
+    /// never dropped as stale (as in Redis), or a reconnect that inherits an
+    /// old pending ping could be torn down before its first PONG, forever.
+    pub created_ms: u64,
+}
+
 #[derive(Debug)]
 pub struct ClusterState {
     pub myself: NodeId,
@@ -255,16 +266,12 @@ pub struct ClusterState {
     pub manual_failover: Option<ManualFailover>,
     /// Until when this master pauses client writes for a manual failover.
     pub paused_until: u64,
-    /// Clients whose writes wait for that pause to end.
-    pub paused_clients: Vec<crate::client::ClientId>,
     /// Nodes removed with CLUSTER FORGET, not re-added by gossip for 60 s.
     pub blacklist: HashMap<NodeId, u64>,
     /// Set when the state changed and must be written to nodes.conf.
     pub dirty_config: bool,
-    /// Our outbound bus links, by node id.
-    pub links: HashMap<NodeId, super::bus::Link>,
-    /// Injected bus faults (labs).
-    pub faults: super::fault::Faults,
+    /// Our outbound bus links, by node id (the I/O side lives with the bus).
+    pub links: HashMap<NodeId, LinkInfo>,
     /// Unix ms when the cluster last became reachable from a minority partition, for rejoin delay.
     pub state_changed_at: u64,
 }
@@ -292,11 +299,9 @@ impl ClusterState {
             election: None,
             manual_failover: None,
             paused_until: 0,
-            paused_clients: Vec::new(),
             blacklist: HashMap::new(),
             dirty_config: true,
             links: HashMap::new(),
-            faults: Default::default(),
             state_changed_at: now,
         }
     }
@@ -521,7 +526,7 @@ mod tests {
         st.current_epoch = 7;
         let line = st.node_line(st.myself_node());
         assert!(line.starts_with(&format!("{me} 127.0.0.1:7000@17000 myself,master - 0 0 0 connected 0-5460 9842 [9842->-")), "{line}");
-        st.save_config(&cfg).unwrap();
+        st.save_config().unwrap();
         let back = ClusterState::load_or_create(&cfg).unwrap();
         assert_eq!(back.myself, me);
         assert_eq!(back.current_epoch, 7);

@@ -42,7 +42,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
     client.propagate_override.clear();
     if !node.propagated.is_empty() {
-        crate::replication::feed(node);
+        node.feed_stream();
     }
     if node.dirty != dirty_before {
         client.last_write_offset = node.repl.offset;

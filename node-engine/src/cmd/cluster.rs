@@ -155,7 +155,7 @@ fn cluster(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         ("saveconfig", 2) => {
             let c = ctx.node.cluster.as_deref().ok_or_else(disabled)?;
-            c.save_config(&ctx.node.config).map_err(|e| CmdError::new(format!("ERR error saving the cluster node config: {e}")))?;
+            c.save_config().map_err(|e| CmdError::new(format!("ERR error saving the cluster node config: {e}")))?;
             ctx.reply().ok();
         }
         ("bumpepoch", 2) => {
@@ -197,7 +197,10 @@ fn cluster(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 Some(a) if is(a, "takeover") => ManualMode::Takeover,
                 Some(_) => return Err(CmdError::syntax()),
             };
-            failover::start_manual(ctx.node, mode).map_err(CmdError::new)?;
+            ctx.node
+                .run_cluster(&mut Vec::new(), |c, env, fx| failover::start_manual(c, env, mode, fx))
+                .ok_or_else(disabled)?
+                .map_err(CmdError::new)?;
             ctx.reply().ok();
         }
         ("replicas" | "slaves", 3) => {
@@ -275,13 +278,11 @@ fn ranges(args: &[&[u8]]) -> Result<Vec<u16>, CmdError> {
 
 /// Persists and announces a local change at once, as Redis does after cluster commands.
 fn after_change(ctx: &mut Ctx<'_>) {
-    let require_full = ctx.node.config.flag_named("cluster-require-full-coverage");
-    let now = ctx.node.now_ms;
-    if let Some(c) = ctx.node.cluster.as_mut() {
+    ctx.node.run_cluster(&mut Vec::new(), |c, env, fx| {
         c.dirty_config = true;
-        c.update_state(require_full, now);
-    }
-    handler::broadcast_now(ctx.node, MsgType::Pong, Body::None);
+        c.update_state(env.require_full_coverage, env.now_ms);
+        handler::broadcast(c, env, MsgType::Pong, Body::None, fx);
+    });
 }
 
 fn add_slots(ctx: &mut Ctx<'_>, slots: &[u16]) -> CmdResult {
@@ -343,7 +344,7 @@ fn meet(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
         return Ok(());
     }
-    let mut n = ClusterNode::new(crate::cluster::random_hex_id(), &ip, port, bus_port, now);
+    let mut n = ClusterNode::new(crate::util::id::random_hex_id(), &ip, port, bus_port, now);
     n.flags.handshake = true;
     n.meet = true;
     c.nodes.insert(n.id.clone(), n);
@@ -389,7 +390,7 @@ fn replicate(ctx: &mut Ctx<'_>, id: &[u8]) -> CmdResult {
     if me.is_master() && (!me.slots.is_empty() || has_keys) {
         return Err(CmdError::new("ERR To set a master the node must be empty and without assigned slots."));
     }
-    crate::replication::become_replica_of(ctx.node, &id);
+    ctx.node.run_cluster(&mut Vec::new(), |c, _, fx| handler::follow(c, &id, fx));
     after_change(ctx);
     ctx.reply().ok();
     Ok(())
@@ -503,7 +504,7 @@ fn reset(ctx: &mut Ctx<'_>, mode: Option<&[u8]>) -> CmdResult {
         c.current_epoch = 0;
         c.last_vote_epoch = 0;
         c.myself_mut().config_epoch = 0;
-        let new_id = crate::cluster::random_hex_id();
+        let new_id = crate::util::id::random_hex_id();
         if let Some(mut n) = c.nodes.remove(&me) {
             n.id = new_id.clone();
             c.nodes.insert(new_id.clone(), n);
@@ -511,7 +512,8 @@ fn reset(ctx: &mut Ctx<'_>, mode: Option<&[u8]>) -> CmdResult {
         c.myself = new_id;
     }
     c.dirty_config = true;
-    crate::replication::promote(ctx.node);
+    ctx.node.bus.close_all();
+    ctx.node.set_master(None);
     ctx.reply().ok();
     Ok(())
 }
@@ -621,30 +623,31 @@ pub fn slotd_fault(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv[1] != expected.as_bytes() {
         return Err(CmdError::new("NOPERM wrong admin token for SLOTD.FAULT"));
     }
-    let c = state(ctx)?;
+    state(ctx)?;
+    let faults = &mut ctx.node.bus.faults;
     let sub = String::from_utf8_lossy(argv[2]).to_ascii_lowercase();
     match sub.as_str() {
         "partition" => {
             for id in &argv[3..] {
-                c.faults.partitioned.insert(String::from_utf8_lossy(id).into_owned());
+                faults.partitioned.insert(String::from_utf8_lossy(id).into_owned());
             }
         }
         "delay" if argv.len() >= 4 => {
-            c.faults.delay_ms = parse_i64(argv[3])?.max(0) as u64;
-            c.faults.jitter_ms = argv.get(4).map(|j| parse_i64(j)).transpose()?.unwrap_or(0).max(0) as u64;
+            faults.delay_ms = parse_i64(argv[3])?.max(0) as u64;
+            faults.jitter_ms = argv.get(4).map(|j| parse_i64(j)).transpose()?.unwrap_or(0).max(0) as u64;
         }
         "drop" if argv.len() == 4 => {
             let rate = super::args::parse_f64(argv[3])?;
             if !(0.0..=1.0).contains(&rate) {
                 return Err(CmdError::new("ERR drop rate must be between 0 and 1"));
             }
-            c.faults.drop_rate = rate;
+            faults.drop_rate = rate;
         }
-        "heal" => c.faults = Default::default(),
+        "heal" => *faults = Default::default(),
         "status" => {}
         _ => return Err(CmdError::syntax()),
     }
-    let text = c.faults.describe();
+    let text = faults.describe();
     ctx.reply().verbatim(&text);
     Ok(())
 }

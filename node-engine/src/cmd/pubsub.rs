@@ -123,7 +123,9 @@ fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // In a cluster every node's subscribers get the message, as in Redis.
     if ctx.node.cluster.is_some() {
         let body = crate::cluster::gossip::Body::Publish { channel: argv[1].to_vec(), message: argv[2].to_vec() };
-        crate::cluster::handler::broadcast_now(ctx.node, crate::cluster::gossip::MsgType::Publish, body);
+        ctx.node.run_cluster(&mut Vec::new(), |c, env, fx| {
+            crate::cluster::handler::broadcast(c, env, crate::cluster::gossip::MsgType::Publish, body, fx)
+        });
     }
     ctx.reply().int(n as i64);
     Ok(())

@@ -4,7 +4,7 @@ use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::BlockRequest;
-use crate::replication::{self, snapshot, ReplicaInfo};
+use crate::replication::ReplicaInfo;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, (0, 0, 0), replicaof),
@@ -21,7 +21,7 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR REPLICAOF not allowed in cluster mode."));
     }
     if is(argv[1], "no") && is(argv[2], "one") {
-        replication::set_master(ctx.node, None);
+        ctx.node.set_master(None);
         ctx.reply().ok();
         return Ok(());
     }
@@ -31,7 +31,7 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().simple("OK Already connected to specified master");
         return Ok(());
     }
-    replication::set_master(ctx.node, Some((host, port)));
+    ctx.node.set_master(Some((host, port)));
     ctx.reply().ok();
     Ok(())
 }
@@ -54,7 +54,7 @@ fn replconf(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 r.ack_offset = r.ack_offset.max(off);
                 r.ack_time_ms = now;
             }
-            replication::wake_waiters(ctx.node);
+            ctx.node.wake_waiters();
             return Ok(());
         } else if is(k, "getack") {
             return Ok(());
@@ -86,7 +86,7 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
             r.raw(&bytes);
         }
         None => {
-            let rdb = snapshot::encode(node).map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
+            let rdb = node.snapshot().map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
             node.stats.sync_full += 1;
             r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
             r.raw(format!("${}\r\n", rdb.len()).as_bytes());
@@ -170,16 +170,16 @@ fn wait(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR timeout is negative"));
     }
     let target = ctx.client.last_write_offset;
-    let n = replication::acked(ctx.node, target);
+    let n = ctx.node.repl.acked(target);
     if n as i64 >= wanted || ctx.client.block_timed_out || ctx.client.in_exec || target == 0 {
         ctx.reply().int(n as i64);
         return Ok(());
     }
     // Ask replicas to acknowledge now instead of at their next periodic ack.
     let mut getack = Vec::new();
-    replication::encode_command(&mut getack, &[b"REPLCONF".to_vec(), b"GETACK".to_vec(), b"*".to_vec()]);
-    replication::append_stream(ctx.node, &getack);
-    replication::flush_to_replicas(ctx.node);
+    crate::resp::encode_command(&mut getack, &[b"REPLCONF".to_vec(), b"GETACK".to_vec(), b"*".to_vec()]);
+    ctx.node.repl.append_stream(&getack);
+    ctx.node.flush_to_replicas();
     let deadline = if timeout == 0 { 0 } else { ctx.node.now_ms + timeout as u64 };
     ctx.client.block = Some(BlockRequest { keys: Vec::new(), deadline_ms: deadline, rerun_on_timeout: true });
     let id = ctx.client.id;

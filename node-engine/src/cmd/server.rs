@@ -119,7 +119,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         ));
     }
     if want("replication") {
-        out.push_str(&crate::cluster::replication_info(node));
+        out.push_str(&crate::replication::info(&node.repl, &node.config, node.now_ms));
     }
     if want("cpu") {
         let (sys, user) = cpu_times();

@@ -41,7 +41,7 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
         }
     }
     node.flush_propagated();
-    crate::replication::flush_to_replicas(&mut node);
+    node.flush_to_replicas();
     let now = node.now_ms;
     if let Some(info) = node.clients.get_mut(&client.id) {
         info.last_interaction_ms = now;
@@ -147,9 +147,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         // A coordinated failover pauses writes on the master until the replica caught up.
         client.block = Some(crate::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
         client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
-        if let Some(c) = node.cluster.as_mut() {
-            c.paused_clients.push(client.id);
-        }
+        node.paused_clients.push(client.id);
         return;
     }
     let routed = node.cluster.is_some();

@@ -222,7 +222,7 @@ async fn serve(
 ) -> i32 {
     let mut node = Node::new(config);
     node.refresh_cached_config();
-    if let Err(e) = crate::cluster::init(&mut node) {
+    if let Err(e) = node.init_cluster() {
         let _ = ready.send(Err(e));
         return 1;
     }
@@ -244,7 +244,7 @@ async fn serve(
     }
     if let Some(bus) = listeners.bus {
         match tokio::net::TcpListener::from_std(bus) {
-            Ok(l) => crate::cluster::bus::spawn(shared.clone(), l),
+            Ok(l) => crate::node::bus::spawn(shared.clone(), l),
             Err(e) => {
                 let _ = ready.send(Err(format!("cannot register cluster bus listener: {e}")));
                 return 1;
@@ -301,7 +301,7 @@ async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
     let mut node = shared.node.borrow_mut();
     tracing::warn!("user requested shutdown");
     if let Some(c) = node.cluster.as_ref() {
-        if let Err(e) = c.save_config(&node.config) {
+        if let Err(e) = c.save_config() {
             tracing::warn!("cannot save cluster config: {e}");
         }
     }
@@ -332,9 +332,9 @@ async fn cron(shared: SharedRef) {
             node.dbs[i].active_expire(now, 200);
         }
         crate::cmd::call::propagate_expired(&mut node);
-        crate::replication::feed(&mut node);
-        crate::replication::flush_to_replicas(&mut node);
-        crate::replication::cron(&shared, &mut node, dispatch::execute);
+        node.feed_stream();
+        node.flush_to_replicas();
+        node.replication_cron(&shared, dispatch::execute);
         crate::persistence::cron(&mut node);
         let total = node.stats.total_commands;
         node.stats.ops_samples.push_back((now, total));

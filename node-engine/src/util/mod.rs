@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod gate;
+pub mod id;
 pub mod num;
 pub mod proc;
 pub mod time;

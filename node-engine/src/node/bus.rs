@@ -1,27 +1,52 @@
 //! Cluster bus I/O: the listener for peers' links, one outbound link per
 //! known node, and the cluster cron (pings, failure detection, elections,
-//! state, nodes.conf). Message semantics live in [`super::handler`]; the wire
-//! format in [`super::gossip`].
+//! state, nodes.conf). Message semantics live in [`crate::cluster::handler`];
+//! the wire format in [`crate::cluster::gossip`]. This is where the rules'
+//! effects meet sockets.
 
-use super::gossip::Message;
-use super::handler::{self, Outgoing};
-use crate::node::SharedRef;
-use crate::node::{unix_ms, Node};
+use super::{Node, SharedRef};
+use crate::cluster::fault::Faults;
+use crate::cluster::gossip::{DecodeError, Message};
+use crate::cluster::handler;
+use crate::cluster::state::LinkInfo;
+use crate::util::time::unix_ms;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-/// Our end of an outbound link to one node.
-#[derive(Debug)]
-pub struct Link {
-    pub tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
-    /// Distinguishes a link from its replacement when an old one ends late.
-    pub generation: u64,
-    /// Unix ms the link was opened: a link younger than the node timeout is
-    /// never dropped as stale (as in Redis), or a reconnect that inherits an
-    /// old pending ping could be torn down before its first PONG, forever.
-    pub created_ms: u64,
+/// The node's side of the bus: the send queues of its outbound links (by
+/// link generation; the cluster state knows which node each leads to) and
+/// the injected faults.
+#[derive(Debug, Default)]
+pub struct Bus {
+    senders: HashMap<u64, UnboundedSender<Vec<u8>>>,
+    next_generation: u64,
+    /// Injected bus faults (labs).
+    pub faults: Faults,
+}
+
+impl Bus {
+    /// Queues a frame on the link with this generation.
+    pub fn send(&self, generation: u64, frame: Vec<u8>) {
+        if let Some(tx) = self.senders.get(&generation) {
+            let _ = tx.send(frame);
+        }
+    }
+
+    /// Closes the queues of links the cluster state no longer has: their
+    /// tasks see the queue end and close the connection.
+    pub fn prune(&mut self, links: &HashMap<String, LinkInfo>) {
+        if self.senders.len() != links.len() {
+            self.senders.retain(|g, _| links.values().any(|l| l.generation == *g));
+        }
+    }
+
+    /// Closes every link (CLUSTER RESET).
+    pub fn close_all(&mut self) {
+        self.senders.clear();
+    }
 }
 
 /// Starts the bus listener and the cluster cron on the node's thread.
@@ -41,29 +66,6 @@ async fn accept_loop(shared: SharedRef, listener: TcpListener) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-    }
-}
-
-/// Delivers what the handler wants sent: replies go back on `reply`, the rest over links.
-pub(crate) fn route(node: &mut Node, out: Vec<Outgoing>, reply: &mut Vec<u8>) {
-    for o in out {
-        match o {
-            Outgoing::Reply(frame) => reply.extend_from_slice(&frame),
-            Outgoing::To(id, frame) => send_to(node, &id, frame),
-            Outgoing::Broadcast(frame) => {
-                if let Some(c) = node.cluster.as_ref() {
-                    for l in c.links.values() {
-                        let _ = l.tx.send(frame.clone());
-                    }
-                }
-            }
-        }
-    }
-}
-
-pub fn send_to(node: &Node, id: &str, frame: Vec<u8>) {
-    if let Some(l) = node.cluster.as_ref().and_then(|c| c.links.get(id)) {
-        let _ = l.tx.send(frame);
     }
 }
 
@@ -106,7 +108,8 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
     let first = {
         let mut node = shared.node.borrow_mut();
         node.now_ms = unix_ms();
-        handler::on_link_up(&mut node, &peer)
+        let env = node.cluster_env();
+        node.cluster.as_mut().and_then(|c| handler::on_link_up(c, &env, &peer))
     };
     if let Some(frame) = first {
         if stream.write_all(&frame).await.is_err() {
@@ -123,10 +126,7 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
                 shared.gate.pass().await;
                 let hold = {
                     let node = shared.node.borrow();
-                    match node.cluster.as_ref() {
-                        Some(c) if !c.faults.is_empty() => c.faults.outgoing(&peer),
-                        _ => Some(Duration::ZERO),
-                    }
+                    if node.bus.faults.is_empty() { Some(Duration::ZERO) } else { node.bus.faults.outgoing(&peer) }
                 };
                 let Some(hold) = hold else { continue };
                 if !hold.is_zero() {
@@ -168,7 +168,7 @@ fn handle_frames(
     mut link: Option<&mut String>,
     peer_ip: &str,
     reply: &mut Vec<u8>,
-) -> Result<(), super::gossip::DecodeError> {
+) -> Result<(), DecodeError> {
     let mut consumed = 0;
     let result = loop {
         match Message::decode_frame(&buf[consumed..]) {
@@ -177,14 +177,13 @@ fn handle_frames(
                 let mut node = shared.node.borrow_mut();
                 node.now_ms = unix_ms();
                 let peer = link.as_deref().map(String::as_str);
-                if node.cluster.as_ref().is_some_and(|c| c.faults.cut(&msg.sender) || peer.is_some_and(|p| c.faults.cut(p))) {
+                if node.bus.faults.cut(&msg.sender) || peer.is_some_and(|p| node.bus.faults.cut(p)) {
                     continue;
                 }
-                let out = handler::process(&mut node, &msg, peer, peer_ip);
-                route(&mut node, out, reply);
+                node.run_cluster(reply, |c, env, fx| handler::process(c, env, &msg, peer, peer_ip, fx));
                 if let Some(link) = link.as_deref_mut() {
                     // A handshake node learns its real id from the first PONG.
-                    if let Some(new_id) = handler::renamed_to(&node, link, &msg) {
+                    if let Some(new_id) = node.cluster.as_ref().and_then(|c| handler::renamed_to(c, link, &msg)) {
                         *link = new_id;
                     }
                 }
@@ -199,6 +198,8 @@ fn handle_frames(
 
 fn end_link(shared: &SharedRef, peer: &str, generation: u64) {
     let mut node = shared.node.borrow_mut();
+    let node = &mut *node;
+    node.bus.senders.remove(&generation);
     if let Some(c) = node.cluster.as_mut() {
         if c.links.get(peer).is_some_and(|l| l.generation == generation) {
             c.links.remove(peer);
@@ -209,45 +210,38 @@ fn end_link(shared: &SharedRef, peer: &str, generation: u64) {
     }
 }
 
+/// Opens the outbound links the cluster state wants.
+fn open_links(shared: &SharedRef, node: &mut Node) {
+    let now = node.now_ms;
+    let Some(c) = node.cluster.as_mut() else { return };
+    for (id, addr) in handler::links_to_open(c, now) {
+        node.bus.next_generation += 1;
+        let generation = node.bus.next_generation;
+        let (tx, rx) = unbounded_channel();
+        node.bus.senders.insert(generation, tx);
+        c.links.insert(id.clone(), LinkInfo { generation, created_ms: now });
+        if let Some(n) = c.nodes.get_mut(&id) {
+            if n.ping_sent == 0 {
+                n.ping_sent = now;
+            }
+        }
+        tokio::task::spawn_local(outbound(shared.clone(), id, addr, generation, rx));
+    }
+}
+
 /// Every 100 ms: open missing links, ping, detect failures, run elections,
 /// recompute the state and persist nodes.conf when it changed.
 async fn cron(shared: SharedRef) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut generation = 0u64;
     loop {
         tick.tick().await;
         shared.gate.pass().await;
         let mut node = shared.node.borrow_mut();
         node.now_ms = unix_ms();
-        let to_connect = handler::links_to_open(&node);
-        for (id, addr) in to_connect {
-            generation += 1;
-            let (tx, rx) = unbounded_channel();
-            let now = node.now_ms;
-            if let Some(c) = node.cluster.as_mut() {
-                c.links.insert(id.clone(), super::bus::Link { tx, generation, created_ms: now });
-                if let Some(n) = c.nodes.get_mut(&id) {
-                    if n.ping_sent == 0 {
-                        n.ping_sent = now;
-                    }
-                }
-            }
-            tokio::task::spawn_local(outbound(shared.clone(), id, addr, generation, rx));
-        }
-        let out = handler::cron_tick(&mut node);
+        open_links(&shared, &mut node);
         let mut ignored = Vec::new();
-        route(&mut node, out, &mut ignored);
-        let dirty = node.cluster.as_ref().is_some_and(|c| c.dirty_config);
-        if dirty {
-            if let Some(c) = node.cluster.as_mut() {
-                c.dirty_config = false;
-            }
-            if let Some(c) = node.cluster.as_ref() {
-                if let Err(e) = c.save_config(&node.config) {
-                    tracing::warn!("cannot write cluster config {}: {e}", c.config_file.display());
-                }
-            }
-        }
+        node.run_cluster(&mut ignored, handler::cron_tick);
+        node.save_cluster_config_if_dirty();
     }
 }

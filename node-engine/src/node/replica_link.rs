@@ -1,9 +1,9 @@
 //! The replica's link to its master: handshake, full or partial sync, then
 //! the write stream applied like client commands, with acknowledgements.
 
-use super::snapshot;
+use super::replication::Execute;
+use super::SharedRef;
 use crate::client::Client;
-use crate::node::SharedRef;
 use crate::resp::{parse_request, ParseLimits, Parsed};
 use crate::util::time::unix_ms;
 use std::time::Duration;
@@ -19,7 +19,7 @@ fn current(shared: &SharedRef, generation: u64) -> Option<(String, u16)> {
 }
 
 /// Keeps a link to the master of `generation` until the master changes.
-pub async fn run_link(shared: SharedRef, generation: u64, execute: super::Execute) {
+pub async fn run_link(shared: SharedRef, generation: u64, execute: Execute) {
     while let Some((host, port)) = current(&shared, generation) {
         match sync_once(&shared, generation, &host, port, execute).await {
             Ok(()) => {}
@@ -45,7 +45,7 @@ pub async fn run_link(shared: SharedRef, generation: u64, execute: super::Execut
 fn command(argv: &[&str]) -> Vec<u8> {
     let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
     let mut out = Vec::new();
-    super::encode_command(&mut out, &owned);
+    crate::resp::encode_command(&mut out, &owned);
     out
 }
 
@@ -84,7 +84,7 @@ async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Res
     }
 }
 
-async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, execute: super::Execute) -> Result<(), String> {
+async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, execute: Execute) -> Result<(), String> {
     let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
         .await
         .map_err(|_| "connect timeout".to_string())?
@@ -139,10 +139,10 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         if node.repl.generation != generation {
             return Ok(());
         }
-        snapshot::load(&mut node, &rdb)?;
+        node.load_snapshot(&rdb)?;
         node.repl.replid = new_id;
         node.repl.offset = new_offset;
-        node.repl.backlog = super::backlog::Backlog::new(node.repl.backlog.capacity());
+        node.repl.backlog = crate::replication::backlog::Backlog::new(node.repl.backlog.capacity());
         node.repl.backlog_active = true;
         node.repl.sync_in_progress = false;
         node.propagated_db = None;
@@ -168,13 +168,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
 }
 
 /// Applies the master's stream until the link drops or the master changes.
-async fn stream_loop(
-    shared: &SharedRef,
-    generation: u64,
-    mut stream: TcpStream,
-    mut buf: Vec<u8>,
-    execute: super::Execute,
-) -> Result<(), String> {
+async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream, mut buf: Vec<u8>, execute: Execute) -> Result<(), String> {
     let addr = stream.peer_addr().map_err(|e| e.to_string())?;
     let mut master_client = Client::new(0, addr, false);
     master_client.from_master = true;
@@ -208,9 +202,9 @@ async fn stream_loop(
                             execute(&mut node, &mut master_client, &argv);
                             master_client.reply.buf.clear();
                             master_client.block = None;
-                            super::feed(&mut node);
+                            node.feed_stream();
                         }
-                        super::append_stream(&mut node, raw);
+                        node.repl.append_stream(raw);
                         applied = true;
                         if getack {
                             out.extend_from_slice(&command(&["REPLCONF", "ACK", &node.repl.offset.to_string()]));
@@ -223,7 +217,7 @@ async fn stream_loop(
             buf.drain(..consumed);
             if applied {
                 node.repl.last_io_ms = node.now_ms;
-                super::flush_to_replicas(&mut node);
+                node.flush_to_replicas();
                 if out.is_empty() {
                     out.extend_from_slice(&command(&["REPLCONF", "ACK", &node.repl.offset.to_string()]));
                 }

@@ -2,6 +2,11 @@
 //! background tasks reach it through `Rc<RefCell<Node>>` and never hold the
 //! borrow across an `.await`.
 
+pub mod bus;
+pub mod cluster;
+pub mod replica_link;
+pub mod replication;
+
 use crate::client::{ClientId, ClientInfo, Push};
 use crate::cluster::ClusterState;
 use crate::cmd::CommandTable;
@@ -99,6 +104,10 @@ pub struct Node {
     pub slowlog_next_id: u64,
     pub last_save_unix: u64,
     pub cluster: Option<Box<ClusterState>>,
+    /// The cluster bus's link queues and injected faults.
+    pub bus: bus::Bus,
+    /// Clients whose writes wait for a manual failover's pause to end.
+    pub paused_clients: Vec<ClientId>,
     /// Executed writes as RESP (with SELECTs), encoded once and handed to replication and the AOF.
     pub propagated: Vec<u8>,
     /// The db the propagated stream last SELECTed (None forces a SELECT, e.g. for a new AOF file).
@@ -164,7 +173,7 @@ impl Node {
             clients: HashMap::new(),
             next_client_id: 1,
             started: Instant::now(),
-            run_id: crate::cluster::random_hex_id(),
+            run_id: crate::util::id::random_hex_id(),
             shutdown: None,
             shutdown_notify: std::rc::Rc::new(tokio::sync::Notify::new()),
             watched: HashMap::new(),
@@ -176,6 +185,8 @@ impl Node {
             slowlog_next_id: 0,
             last_save_unix: now / 1000,
             cluster: None,
+            bus: bus::Bus::default(),
+            paused_clients: Vec::new(),
             propagated: Vec::new(),
             propagated_db: None,
             slowlog_threshold_us: 10_000,
@@ -300,7 +311,7 @@ impl Node {
         if self.propagated.is_empty() {
             return;
         }
-        crate::replication::feed(self);
+        self.feed_stream();
     }
 
     /// Whether this node accepts writes from clients (false on a read-only replica).

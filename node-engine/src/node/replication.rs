@@ -1,0 +1,117 @@
+//! The node's side of replication: the stream fed from executed writes to
+//! the AOF, the backlog and replica connections; the master it follows; the
+//! replica link task. The state itself is [`crate::replication::ReplState`].
+
+use super::{Node, SharedRef};
+use crate::client::{ClientId, Push};
+
+/// How the replica link applies one command of its master's stream: given by
+/// the layer that executes commands, so the node never calls up into it.
+pub type Execute = fn(&mut Node, &mut crate::client::Client, &[&[u8]]);
+
+impl Node {
+    /// Turns the commands executed since the last call into stream bytes:
+    /// the AOF, the backlog and offset, pending bytes for replicas.
+    pub fn feed_stream(&mut self) {
+        if self.propagated.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.propagated);
+        crate::persistence::aof::feed_aof(self, &bytes);
+        // A replica's stream is its master's bytes, appended as they are applied.
+        if self.repl.master.is_none() && self.repl.backlog_active {
+            self.repl.append_stream(&bytes);
+        }
+        // Hand the allocation back for the next command.
+        let mut bytes = bytes;
+        bytes.clear();
+        if self.propagated.is_empty() {
+            self.propagated = bytes;
+        }
+    }
+
+    /// Pushes pending stream bytes to every replica connection (end of each batch).
+    pub fn flush_to_replicas(&mut self) {
+        if self.repl.pending.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.repl.pending);
+        let ids: Vec<ClientId> = self.repl.replicas.iter().map(|r| r.client_id).collect();
+        for id in ids {
+            self.push_to(id, Push::Bytes(bytes.clone()));
+        }
+    }
+
+    /// Points replication at a new master (or none: promoted); the link task follows.
+    pub fn set_master(&mut self, master: Option<(String, u16)>) {
+        if self.repl.master == master {
+            return;
+        }
+        let becoming_master = master.is_none() && self.repl.master.is_some();
+        self.repl.master = master;
+        self.repl.generation += 1;
+        self.repl.link_up = false;
+        let expire = self.repl.master.is_none();
+        for db in &mut self.dbs {
+            db.expire_enabled = expire;
+        }
+        if self.repl.master.is_some() {
+            // Our own replicas must resync from the new history.
+            let ids: Vec<ClientId> = self.repl.replicas.drain(..).map(|r| r.client_id).collect();
+            for id in ids {
+                self.push_to(id, Push::Kill);
+            }
+        }
+        if becoming_master {
+            self.repl.shift_replid();
+            self.propagated_db = None;
+        }
+    }
+
+    /// Every 100 ms: follow the cluster role, start the link task when needed.
+    pub fn replication_cron(&mut self, shared: &SharedRef, execute: Execute) {
+        if let Some(c) = self.cluster.as_ref() {
+            let want = c.myself_node().master_id.as_ref().and_then(|m| c.nodes.get(m)).map(|n| (n.ip.clone(), n.port));
+            if want.is_some() && want != self.repl.master {
+                self.set_master(want);
+            } else if want.is_none() && self.repl.master.is_some() {
+                self.set_master(None);
+            }
+        }
+        if self.repl.master.is_some() && self.repl.link_generation != self.repl.generation {
+            self.repl.link_generation = self.repl.generation;
+            tokio::task::spawn_local(super::replica_link::run_link(shared.clone(), self.repl.generation, execute));
+        }
+        // Replicas that went away are forgotten.
+        let clients = &self.clients;
+        self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
+    }
+
+    /// Wakes clients in WAIT after an acknowledgement.
+    pub fn wake_waiters(&mut self) {
+        for id in std::mem::take(&mut self.repl.waiters) {
+            self.push_to(id, Push::Wake);
+        }
+    }
+
+    /// The dataset as an RDB payload for a full sync (a redis-server replica
+    /// can sync from us and we from it).
+    ///
+    /// # Errors
+    /// When the snapshot cannot be produced.
+    pub fn snapshot(&self) -> Result<Vec<u8>, String> {
+        let bytes = crate::persistence::snapshot_bytes(self);
+        if bytes.is_empty() {
+            return Err("the RDB encoder produced nothing".into());
+        }
+        Ok(bytes)
+    }
+
+    /// Replaces the dataset with the content of a master's RDB payload.
+    ///
+    /// # Errors
+    /// A description of what is wrong with the payload.
+    pub fn load_snapshot(&mut self, rdb: &[u8]) -> Result<(), String> {
+        crate::persistence::load_snapshot(self, rdb).map(|_| ()).map_err(|e| format!("cannot load the master's snapshot: {e}"))
+    }
+}
