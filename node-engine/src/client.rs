@@ -116,3 +116,35 @@ impl Client {
         }
     }
 }
+
+/// The registry of connected clients.
+#[derive(Debug)]
+pub struct Clients {
+    pub map: std::collections::HashMap<ClientId, ClientInfo>,
+    pub next_id: ClientId,
+    pub monitors: Vec<ClientId>,
+    /// Clients whose writes wait for a manual failover's pause to end.
+    pub paused: Vec<ClientId>,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients { map: Default::default(), next_id: 1, monitors: Vec::new(), paused: Vec::new() }
+    }
+}
+
+/// Clients waiting on keys: WATCH (invalidated by writes) and blocking commands (woken by writes).
+#[derive(Debug, Default)]
+pub struct KeyWaits {
+    /// (db, key) -> clients watching it.
+    pub watched: std::collections::HashMap<(usize, Key), Vec<ClientId>>,
+    /// (db, key) -> clients blocked on it, oldest first.
+    pub blocked: std::collections::HashMap<(usize, Key), Vec<ClientId>>,
+}
+
+/// Pub/sub subscriptions: channel -> subscribers, and pattern subscriptions.
+#[derive(Debug, Default)]
+pub struct PubSub {
+    pub channels: std::collections::HashMap<Key, Vec<ClientId>>,
+    pub patterns: Vec<(Key, ClientId)>,
+}

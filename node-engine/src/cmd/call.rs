@@ -10,10 +10,10 @@ use crate::node::{unix_ms, Node, SlowEntry};
 /// Runs the handler and the after-effects. Used by `execute` and by EXEC.
 pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, argv: &[&[u8]]) {
     node.stats.total_commands += 1;
-    let dirty_before = node.dirty;
-    let slowlog_us = node.slowlog_threshold_us;
+    let dirty_before = node.keyspace.dirty;
+    let slowlog_us = node.slowlog.threshold_us;
     // One clock read per command: this command starts where the previous one ended.
-    let started = (slowlog_us >= 0).then(|| node.cmd_clock.unwrap_or_else(std::time::Instant::now));
+    let started = (slowlog_us >= 0).then(|| node.slowlog.cmd_clock.unwrap_or_else(std::time::Instant::now));
     let result = {
         let mut ctx = Ctx { node: &mut *node, client: &mut *client };
         (cmd.handler)(&mut ctx, argv)
@@ -25,8 +25,8 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         register_block(node, client, argv);
     }
     propagate_expired(node);
-    if node.dirty != dirty_before {
-        if !node.watched.is_empty() || !node.blocked.is_empty() {
+    if node.keyspace.dirty != dirty_before {
+        if !node.waits.watched.is_empty() || !node.waits.blocked.is_empty() {
             cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i]));
         }
         if node.propagation_wanted() {
@@ -41,21 +41,21 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         }
     }
     client.propagate_override.clear();
-    if !node.propagated.is_empty() {
+    if !node.propagation.buf.is_empty() {
         node.feed_stream();
     }
-    if node.dirty != dirty_before {
+    if node.keyspace.dirty != dirty_before {
         client.last_write_offset = node.repl.offset;
     }
     if let Some(start) = started {
         let end = std::time::Instant::now();
-        node.cmd_clock = Some(end);
+        node.slowlog.cmd_clock = Some(end);
         let us = end.duration_since(start).as_micros() as u64;
         if us as i64 >= slowlog_us {
             record_slow(node, client, argv, us);
         }
     }
-    if !node.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
+    if !node.clients.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
         feed_monitors(node, client, argv);
     }
 }
@@ -63,13 +63,13 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
 /// Hands keys deleted by expiry to propagation as DEL, as a master does.
 pub fn propagate_expired(node: &mut Node) {
     if !node.propagation_wanted() {
-        for db in &mut node.dbs {
+        for db in &mut node.keyspace.dbs {
             db.expired_log.clear();
         }
         return;
     }
-    for i in 0..node.dbs.len() {
-        let keys = std::mem::take(&mut node.dbs[i].expired_log);
+    for i in 0..node.keyspace.dbs.len() {
+        let keys = std::mem::take(&mut node.keyspace.dbs[i].expired_log);
         for k in keys {
             node.propagate(i, &[&b"DEL"[..], &k[..]]);
         }
@@ -79,7 +79,7 @@ pub fn propagate_expired(node: &mut Node) {
 fn register_block(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let Some(req) = client.block.as_ref() else { return };
     for k in &req.keys {
-        node.blocked.entry((client.db, k.clone())).or_default().push(client.id);
+        node.waits.blocked.entry((client.db, k.clone())).or_default().push(client.id);
     }
     client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
 }
@@ -89,10 +89,10 @@ pub fn unblock(node: &mut Node, client: &mut Client) {
     if let Some(req) = client.block.as_ref() {
         for k in &req.keys {
             let key = (client.db, k.clone());
-            if let Some(ids) = node.blocked.get_mut(&key) {
+            if let Some(ids) = node.waits.blocked.get_mut(&key) {
                 ids.retain(|&i| i != client.id);
                 if ids.is_empty() {
-                    node.blocked.remove(&key);
+                    node.waits.blocked.remove(&key);
                 }
             }
         }
@@ -101,9 +101,9 @@ pub fn unblock(node: &mut Node, client: &mut Client) {
 
 fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
     let max = node.config.int_named("slowlog-max-len", 128).max(0) as usize;
-    let id = node.slowlog_next_id;
-    node.slowlog_next_id += 1;
-    node.slowlog.push_front(SlowEntry {
+    let id = node.slowlog.next_id;
+    node.slowlog.next_id += 1;
+    node.slowlog.entries.push_front(SlowEntry {
         id,
         at_secs: node.now_ms / 1000,
         micros,
@@ -111,8 +111,8 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
         peer: client.addr.to_string(),
         name: client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
     });
-    while node.slowlog.len() > max {
-        node.slowlog.pop_back();
+    while node.slowlog.entries.len() > max {
+        node.slowlog.entries.pop_back();
     }
 }
 
@@ -135,7 +135,7 @@ fn feed_monitors(node: &mut Node, client: &Client, argv: &[&[u8]]) {
     }
     line.push_str("\r\n");
     let bytes = line.into_bytes();
-    for id in node.monitors.clone() {
+    for id in node.clients.monitors.clone() {
         if id != client.id {
             node.push_to(id, Push::Bytes(bytes.clone()));
         }

@@ -111,7 +111,7 @@ fn cluster(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             del_slots(ctx, &slots)?;
         }
         ("flushslots", 2) => {
-            if ctx.node.dbs.iter().any(|d| !d.is_empty()) {
+            if ctx.node.keyspace.dbs.iter().any(|d| !d.is_empty()) {
                 return Err(CmdError::new("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."));
             }
             let c = state(ctx)?;
@@ -128,7 +128,7 @@ fn cluster(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ("setslot", 4 | 5) => setslot(ctx, argv)?,
         ("countkeysinslot", 3) => {
             let s = parse_i64(argv[2]).ok().filter(|s| (0..SLOTS as i64).contains(s)).ok_or_else(|| CmdError::new("ERR Invalid slot"))?;
-            let count = ctx.node.dbs[0].count_in_slot(s as u16);
+            let count = ctx.node.keyspace.dbs[0].count_in_slot(s as u16);
             ctx.reply().int(count as i64);
         }
         ("getkeysinslot", 4) => {
@@ -137,7 +137,7 @@ fn cluster(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let (Some(s), Some(count)) = (s, count) else {
                 return Err(CmdError::new("ERR Invalid slot or number of keys"));
             };
-            let keys = ctx.node.dbs[0].keys_in_slot(s as u16, count as usize);
+            let keys = ctx.node.keyspace.dbs[0].keys_in_slot(s as u16, count as usize);
             let r = ctx.reply();
             r.array(keys.len());
             for k in keys {
@@ -375,7 +375,7 @@ fn forget(ctx: &mut Ctx<'_>, id: &[u8]) -> CmdResult {
 
 fn replicate(ctx: &mut Ctx<'_>, id: &[u8]) -> CmdResult {
     let id = String::from_utf8_lossy(id).into_owned();
-    let has_keys = ctx.node.dbs.iter().any(|d| !d.is_empty());
+    let has_keys = ctx.node.keyspace.dbs.iter().any(|d| !d.is_empty());
     let c = state(ctx)?;
     let Some(target) = c.nodes.get(&id) else {
         return Err(CmdError::new(format!("ERR Unknown node {id}")));
@@ -400,7 +400,7 @@ fn setslot(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let slot = parse_slot(argv[2])?;
     let action = String::from_utf8_lossy(argv[3]).to_ascii_lowercase();
     let target = argv.get(4).map(|a| String::from_utf8_lossy(a).into_owned());
-    let keys_in_slot = ctx.node.dbs[0].count_in_slot(slot);
+    let keys_in_slot = ctx.node.keyspace.dbs[0].count_in_slot(slot);
     let c = state(ctx)?;
     if !c.myself_node().is_master() {
         return Err(CmdError::new("ERR Please use SETSLOT only with masters."));
@@ -478,7 +478,7 @@ fn reset(ctx: &mut Ctx<'_>, mode: Option<&[u8]>) -> CmdResult {
         Some(m) if is(m, "hard") => true,
         Some(_) => return Err(CmdError::syntax()),
     };
-    let has_keys = ctx.node.dbs.iter().any(|d| !d.is_empty());
+    let has_keys = ctx.node.keyspace.dbs.iter().any(|d| !d.is_empty());
     let c = state(ctx)?;
     if c.myself_node().is_master() && has_keys {
         return Err(CmdError::new("ERR CLUSTER RESET can't be called with master nodes containing keys"));

@@ -100,7 +100,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.client.reply.resp3 = proto == 3;
     let id = ctx.client.id;
-    if let Some(info) = ctx.node.clients.get_mut(&id) {
+    if let Some(info) = ctx.node.clients.map.get_mut(&id) {
         info.resp3 = proto == 3;
     }
     let role = if ctx.node.is_read_only_replica() { "replica" } else { "master" };
@@ -129,7 +129,7 @@ fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.node.cluster.is_some() && n != 0 {
         return Err(CmdError::new("ERR SELECT is not allowed in cluster mode"));
     }
-    if n < 0 || n as usize >= ctx.node.dbs.len() {
+    if n < 0 || n as usize >= ctx.node.keyspace.dbs.len() {
         return Err(CmdError::new("ERR DB index is out of range"));
     }
     ctx.client.db = n as usize;
@@ -144,7 +144,7 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
     let v = (!name.is_empty()).then(|| name.to_vec());
     ctx.client.name = v.clone();
     let id = ctx.client.id;
-    if let Some(info) = ctx.node.clients.get_mut(&id) {
+    if let Some(info) = ctx.node.clients.map.get_mut(&id) {
         info.name = v;
     }
     Ok(())
@@ -152,7 +152,7 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
 
 /// One CLIENT LIST line, in Redis's field order (the fields tools parse).
 fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
-    let c = node.clients.get(&id)?;
+    let c = node.clients.map.get(&id)?;
     let now = node.now_ms;
     Some(format!(
         "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
@@ -197,7 +197,7 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else if argv.len() > 2 {
             return Err(CmdError::syntax());
         } else {
-            let mut v: Vec<u64> = ctx.node.clients.keys().copied().collect();
+            let mut v: Vec<u64> = ctx.node.clients.map.keys().copied().collect();
             v.sort_unstable();
             v
         };
@@ -220,7 +220,7 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::syntax());
         };
         let id = ctx.client.id;
-        if let Some(c) = ctx.node.clients.get_mut(&id) {
+        if let Some(c) = ctx.node.clients.map.get_mut(&id) {
             c.no_evict = on;
         }
         ctx.reply().ok();
@@ -253,7 +253,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() == 3 {
         // Old form: CLIENT KILL addr:port
         let addr = String::from_utf8_lossy(argv[2]).into_owned();
-        let target = ctx.node.clients.iter().find(|(_, c)| c.addr == addr).map(|(id, _)| *id);
+        let target = ctx.node.clients.map.iter().find(|(_, c)| c.addr == addr).map(|(id, _)| *id);
         let Some(id) = target else {
             return Err(CmdError::new("ERR No such client"));
         };
@@ -276,6 +276,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let targets: Vec<u64> = ctx
         .node
         .clients
+        .map
         .iter()
         .filter(|(id, c)| {
             (!skipme || **id != me)
@@ -318,8 +319,8 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.name = None;
     ctx.client.authenticated = ctx.node.config.requirepass().is_none();
     let id = ctx.client.id;
-    ctx.node.monitors.retain(|&m| m != id);
-    if let Some(c) = ctx.node.clients.get_mut(&id) {
+    ctx.node.clients.monitors.retain(|&m| m != id);
+    if let Some(c) = ctx.node.clients.map.get_mut(&id) {
         c.resp3 = false;
         c.name = None;
         c.sub_count = 0;

@@ -108,7 +108,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn hget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    match read(&mut ctx.node.dbs[i], argv[1], now)?.and_then(|h| h.get(argv[2])) {
+    match read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?.and_then(|h| h.get(argv[2])) {
         Some(v) => ctx.client.reply.bulk(v),
         None => ctx.client.reply.null(),
     }
@@ -118,7 +118,7 @@ fn hget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn hmget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    let h = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let h = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     r.array(argv.len() - 2);
     for f in &argv[2..] {
@@ -169,7 +169,7 @@ fn hlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn hget_many(ctx: &mut Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    let h = read(&mut ctx.node.dbs[i], key, now)?;
+    let h = read(&mut ctx.node.keyspace.dbs[i], key, now)?;
     let r = &mut ctx.client.reply;
     let Some(h) = h else {
         if keys && vals {
@@ -294,7 +294,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let o = parse_scan_opts(argv, 3, false)?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let Some(h) = read(&mut ctx.node.dbs[i], argv[1], now)? else {
+    let Some(h) = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)? else {
         reply_scan(ctx, 0, &[]);
         return Ok(());
     };
@@ -361,7 +361,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         None
     };
-    let h = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let h = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     let Some(((count, repeats), with_values)) = parsed else {
         match h.filter(|h| !h.is_empty()) {

@@ -70,7 +70,7 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let pattern = argv[1];
     let all = pattern == b"*";
     let i = ctx.client.db;
-    let found: Vec<Vec<u8>> = ctx.node.dbs[i]
+    let found: Vec<Vec<u8>> = ctx.node.keyspace.dbs[i]
         .iter()
         .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pattern, k, false)))
         .map(|(k, _)| k.to_vec())
@@ -125,7 +125,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let mut found: Vec<Vec<u8>> = Vec::new();
     let i = ctx.client.db;
-    let next = ctx.node.dbs[i].scan(cursor, o.count, |k, e| {
+    let next = ctx.node.keyspace.dbs[i].scan(cursor, o.count, |k, e| {
         if e.expire_at != 0 && e.expire_at <= now {
             return;
         }
@@ -302,7 +302,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             replace = true;
         } else if is(argv[i], "db") && i + 1 < argv.len() {
             let n = parse_i64(argv[i + 1])?;
-            if n < 0 || n as usize >= ctx.node.dbs.len() {
+            if n < 0 || n as usize >= ctx.node.keyspace.dbs.len() {
                 return Err(CmdError::new("ERR DB index is out of range"));
             }
             dst_db = n as usize;
@@ -319,7 +319,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     };
-    let target = &mut ctx.node.dbs[dst_db];
+    let target = &mut ctx.node.keyspace.dbs[dst_db];
     if target.contains(argv[2], now) && !replace {
         ctx.reply().int(0);
         return Ok(());
@@ -336,14 +336,14 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now();
     let n = parse_i64(argv[2])?;
-    if n < 0 || n as usize >= ctx.node.dbs.len() {
+    if n < 0 || n as usize >= ctx.node.keyspace.dbs.len() {
         return Err(CmdError::new("ERR DB index is out of range"));
     }
     let dst = n as usize;
     if dst == ctx.client.db {
         return Err(CmdError::new("ERR source and destination objects are the same"));
     }
-    if !ctx.db().contains(argv[1], now) || ctx.node.dbs[dst].contains(argv[1], now) {
+    if !ctx.db().contains(argv[1], now) || ctx.node.keyspace.dbs[dst].contains(argv[1], now) {
         ctx.reply().int(0);
         return Ok(());
     }
@@ -351,7 +351,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     };
-    ctx.node.dbs[dst].set_with_expire(argv[1], e.value, e.expire_at);
+    ctx.node.keyspace.dbs[dst].set_with_expire(argv[1], e.value, e.expire_at);
     ctx.dirty(1);
     ctx.reply().int(1);
     Ok(())
@@ -427,7 +427,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     flush_opts(argv)?;
     let mut n = 0;
-    for db in &mut ctx.node.dbs {
+    for db in &mut ctx.node.keyspace.dbs {
         n += db.len() as u64;
         db.flush();
     }
@@ -443,11 +443,11 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let a = parse_i64(argv[1]).map_err(|_| CmdError::new("ERR invalid first DB index"))?;
     let b = parse_i64(argv[2]).map_err(|_| CmdError::new("ERR invalid second DB index"))?;
-    let n = ctx.node.dbs.len() as i64;
+    let n = ctx.node.keyspace.dbs.len() as i64;
     if a < 0 || b < 0 || a >= n || b >= n {
         return Err(CmdError::new("ERR DB index is out of range"));
     }
-    ctx.node.dbs.swap(a as usize, b as usize);
+    ctx.node.keyspace.dbs.swap(a as usize, b as usize);
     ctx.node.touch_all(Some(a as usize));
     ctx.node.touch_all(Some(b as usize));
     ctx.dirty(1);

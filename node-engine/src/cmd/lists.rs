@@ -143,7 +143,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
     };
     let now = ctx.now();
     let i = ctx.client.db;
-    let db = &mut ctx.node.dbs[i];
+    let db = &mut ctx.node.keyspace.dbs[i];
     let r = &mut ctx.client.reply;
     let Some(list) = read(db, argv[1], now)? else {
         if count.is_some() {
@@ -205,7 +205,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let end = parse_i64(argv[3])?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let list = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let list = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     match list.and_then(|l| normalize_range(start, end, l.len()).map(|rg| (l, rg))) {
         None => r.array(0),
@@ -229,7 +229,7 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let idx = parse_i64(argv[2])?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let list = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let list = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     match list.and_then(|l| resolve_index(idx, l.len()).and_then(|p| l.get(p))) {
         Some(v) => ctx.client.reply.bulk(v),
         None => ctx.client.reply.null(),
@@ -361,7 +361,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now();
     let idb = ctx.client.db;
-    let list = read(&mut ctx.node.dbs[idb], argv[1], now)?;
+    let list = read(&mut ctx.node.keyspace.dbs[idb], argv[1], now)?;
     let r = &mut ctx.client.reply;
     let Some(list) = list else {
         match count {
@@ -465,7 +465,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
     let keys = &argv[1..argv.len() - 1];
     for key in keys {
         let i = ctx.client.db;
-        let db = &mut ctx.node.dbs[i];
+        let db = &mut ctx.node.keyspace.dbs[i];
         let Some(list) = read(db, key, now)? else {
             continue;
         };

@@ -25,18 +25,6 @@ fn migrate_keys(argv: &[&[u8]]) -> Vec<usize> {
     vec![3]
 }
 
-/// Cached connections to migration targets: (host:port) -> stream.
-#[derive(Default)]
-pub struct MigrateCache {
-    conns: std::collections::HashMap<String, (TcpStream, u64)>,
-}
-
-impl std::fmt::Debug for MigrateCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MigrateCache({} connections)", self.conns.len())
-    }
-}
-
 fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
     out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
     for a in argv {

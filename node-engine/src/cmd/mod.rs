@@ -131,7 +131,7 @@ impl Ctx<'_> {
     #[inline]
     pub fn db(&mut self) -> &mut crate::keyspace::Db {
         let i = self.client.db;
-        &mut self.node.dbs[i]
+        &mut self.node.keyspace.dbs[i]
     }
     #[inline]
     pub fn now(&self) -> u64 {
@@ -144,7 +144,7 @@ impl Ctx<'_> {
     /// Records `n` changes to the dataset (drives save points and propagation).
     #[inline]
     pub fn dirty(&mut self, n: u64) {
-        self.node.dirty += n;
+        self.node.keyspace.dirty += n;
     }
     /// Replaces what is propagated to replicas/AOF for this command
     /// (e.g. SET EX becomes SET PXAT so replicas agree on the deadline).
@@ -278,11 +278,10 @@ pub struct CommandTable {
     map: ahash::AHashMap<&'static [u8], &'static CommandSpec>,
 }
 
-impl Default for CommandTable {
-    fn default() -> Self {
-        let map = all_commands().map(|c| (c.name.as_bytes(), c)).collect();
-        CommandTable { map }
-    }
+/// The command table, built once per process (specs are static data).
+pub fn table() -> &'static CommandTable {
+    static TABLE: std::sync::OnceLock<CommandTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| CommandTable { map: all_commands().map(|c| (c.name.as_bytes(), c)).collect() })
 }
 
 impl CommandTable {

@@ -21,15 +21,15 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn counts(node: &Node, id: ClientId) -> (usize, usize) {
-    let subs = node.channels.values().filter(|ids| ids.contains(&id)).count();
-    let psubs = node.patterns.iter().filter(|(_, c)| *c == id).count();
+    let subs = node.pubsub.channels.values().filter(|ids| ids.contains(&id)).count();
+    let psubs = node.pubsub.patterns.iter().filter(|(_, c)| *c == id).count();
     (subs, psubs)
 }
 
 fn sync_counts(ctx: &mut Ctx<'_>) -> usize {
     let id = ctx.client.id;
     let (s, p) = counts(ctx.node, id);
-    if let Some(c) = ctx.node.clients.get_mut(&id) {
+    if let Some(c) = ctx.node.clients.map.get_mut(&id) {
         c.sub_count = s;
         c.psub_count = p;
     }
@@ -53,7 +53,7 @@ fn subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let id = ctx.client.id;
     for ch in &argv[1..] {
-        let subs = ctx.node.channels.entry(Key::from(*ch)).or_default();
+        let subs = ctx.node.pubsub.channels.entry(Key::from(*ch)).or_default();
         if !subs.contains(&id) {
             subs.push(id);
         }
@@ -66,8 +66,8 @@ fn subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn psubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     for p in &argv[1..] {
-        if !ctx.node.patterns.iter().any(|(pp, c)| *c == id && &pp[..] == *p) {
-            ctx.node.patterns.push((Key::from(*p), id));
+        if !ctx.node.pubsub.patterns.iter().any(|(pp, c)| *c == id && &pp[..] == *p) {
+            ctx.node.pubsub.patterns.push((Key::from(*p), id));
         }
         let n = sync_counts(ctx);
         confirm(ctx.reply(), b"psubscribe", Some(p), n);
@@ -78,7 +78,7 @@ fn psubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     let targets: Vec<Key> = if argv.len() == 1 {
-        ctx.node.channels.iter().filter(|(_, ids)| ids.contains(&id)).map(|(k, _)| k.clone()).collect()
+        ctx.node.pubsub.channels.iter().filter(|(_, ids)| ids.contains(&id)).map(|(k, _)| k.clone()).collect()
     } else {
         argv[1..].iter().map(|a| Key::from(*a)).collect()
     };
@@ -87,10 +87,10 @@ fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         confirm(ctx.reply(), b"unsubscribe", None, n);
     }
     for ch in targets {
-        if let Some(ids) = ctx.node.channels.get_mut(&ch) {
+        if let Some(ids) = ctx.node.pubsub.channels.get_mut(&ch) {
             ids.retain(|&c| c != id);
             if ids.is_empty() {
-                ctx.node.channels.remove(&ch);
+                ctx.node.pubsub.channels.remove(&ch);
             }
         }
         let n = sync_counts(ctx);
@@ -102,7 +102,7 @@ fn unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     let targets: Vec<Key> = if argv.len() == 1 {
-        ctx.node.patterns.iter().filter(|(_, c)| *c == id).map(|(p, _)| p.clone()).collect()
+        ctx.node.pubsub.patterns.iter().filter(|(_, c)| *c == id).map(|(p, _)| p.clone()).collect()
     } else {
         argv[1..].iter().map(|a| Key::from(*a)).collect()
     };
@@ -111,7 +111,7 @@ fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         confirm(ctx.reply(), b"punsubscribe", None, n);
     }
     for p in targets {
-        ctx.node.patterns.retain(|(pp, c)| !(*c == id && *pp == p));
+        ctx.node.pubsub.patterns.retain(|(pp, c)| !(*c == id && *pp == p));
         let n = sync_counts(ctx);
         confirm(ctx.reply(), b"punsubscribe", Some(&p), n);
     }
@@ -135,14 +135,15 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     if is(sub, "channels") && argv.len() <= 3 {
         let pat = argv.get(2).copied();
-        let list: Vec<Key> = ctx.node.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
+        let list: Vec<Key> = ctx.node.pubsub.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
         let r = ctx.reply();
         r.array(list.len());
         for c in list {
             r.bulk(&c);
         }
     } else if is(sub, "numsub") {
-        let pairs: Vec<(Vec<u8>, usize)> = argv[2..].iter().map(|c| (c.to_vec(), ctx.node.channels.get(*c).map_or(0, Vec::len))).collect();
+        let pairs: Vec<(Vec<u8>, usize)> =
+            argv[2..].iter().map(|c| (c.to_vec(), ctx.node.pubsub.channels.get(*c).map_or(0, Vec::len))).collect();
         let r = ctx.reply();
         r.map(pairs.len());
         for (c, n) in pairs {
@@ -150,7 +151,7 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             r.int(n as i64);
         }
     } else if is(sub, "numpat") && argv.len() == 2 {
-        let mut pats: Vec<&Key> = ctx.node.patterns.iter().map(|(p, _)| p).collect();
+        let mut pats: Vec<&Key> = ctx.node.pubsub.patterns.iter().map(|(p, _)| p).collect();
         pats.sort();
         pats.dedup();
         let n = pats.len() as i64;
@@ -166,9 +167,9 @@ fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 /// Drops every subscription of a client (disconnect, RESET).
 pub fn unsubscribe_all(node: &mut Node, id: ClientId) {
-    node.channels.retain(|_, ids| {
+    node.pubsub.channels.retain(|_, ids| {
         ids.retain(|&c| c != id);
         !ids.is_empty()
     });
-    node.patterns.retain(|(_, c)| *c != id);
+    node.pubsub.patterns.retain(|(_, c)| *c != id);
 }

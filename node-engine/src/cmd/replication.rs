@@ -92,7 +92,7 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
             r.raw(format!("${}\r\n", rdb.len()).as_bytes());
             r.raw(&rdb);
             // The next streamed command must say which db it applies to.
-            node.propagated_db = None;
+            node.propagation.db = None;
         }
     }
     ctx.client.is_replica = true;
@@ -105,7 +105,7 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
     };
     node.repl.replicas.retain(|r| r.client_id != info.client_id);
     node.repl.replicas.push(info);
-    if let Some(c) = node.clients.get_mut(&ctx.client.id) {
+    if let Some(c) = node.clients.map.get_mut(&ctx.client.id) {
         c.flags = "S".into();
     }
     tracing::info!(

@@ -51,7 +51,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     let all = sections.is_empty() || sections.iter().any(|s| s == "all" || s == "everything" || s == "default");
     let want = |s: &str| all || sections.iter().any(|x| x == s);
     let mut out = String::new();
-    let uptime = node.started.elapsed().as_secs();
+    let uptime = node.lifecycle.started.elapsed().as_secs();
     if want("server") {
         out.push_str(&format!(
             "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:0\r\nexecutable:slot-node\r\nconfig_file:{}\r\nio_threads_active:0\r\nslot_node_version:{}\r\n\r\n",
@@ -60,7 +60,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             std::env::consts::OS,
             std::env::consts::ARCH,
             std::process::id(),
-            node.run_id,
+            node.lifecycle.run_id,
             node.config.port(),
             node.now_ms * 1000,
             uptime,
@@ -72,11 +72,11 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         ));
     }
     if want("clients") {
-        let blocked = node.blocked.values().map(Vec::len).sum::<usize>();
-        let pubsub = node.clients.values().filter(|c| c.sub_count + c.psub_count > 0).count();
+        let blocked = node.waits.blocked.values().map(Vec::len).sum::<usize>();
+        let pubsub = node.clients.map.values().filter(|c| c.sub_count + c.psub_count > 0).count();
         out.push_str(&format!(
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
-            node.clients.len(),
+            node.clients.map.len(),
             node.config.maxclients(),
             blocked,
             blocked,
@@ -100,7 +100,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     }
     if want("stats") {
         let s = &node.stats;
-        let expired: u64 = node.dbs.iter().map(|d| d.expired_total).sum();
+        let expired: u64 = node.keyspace.dbs.iter().map(|d| d.expired_total).sum();
         out.push_str(&format!(
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
             s.total_connections,
@@ -114,8 +114,8 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             expired,
             s.keyspace_hits,
             s.keyspace_misses,
-            node.channels.len(),
-            node.patterns.len()
+            node.pubsub.channels.len(),
+            node.pubsub.patterns.len()
         ));
     }
     if want("replication") {
@@ -133,7 +133,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
-        for (i, db) in node.dbs.iter().enumerate() {
+        for (i, db) in node.keyspace.dbs.iter().enumerate() {
             if !db.is_empty() {
                 out.push_str(&format!("db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.expires_len()));
             }
@@ -194,7 +194,7 @@ fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "resetstat") && argv.len() == 2 {
         ctx.node.stats = Default::default();
-        ctx.node.slowlog.clear();
+        ctx.node.slowlog.entries.clear();
         ctx.reply().ok();
     } else if is(sub, "rewrite") && argv.len() == 2 {
         let Some(path) = ctx.node.config.file.clone() else {
@@ -296,7 +296,7 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
 
 fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let admin = ctx.node.config.admin_token.is_some();
-    let mut all: Vec<&'static CommandSpec> = ctx.node.commands.iter().filter(|c| admin || !c.name.starts_with("slotd.")).collect();
+    let mut all: Vec<&'static CommandSpec> = super::table().iter().filter(|c| admin || !c.name.starts_with("slotd.")).collect();
     all.sort_by_key(|c| c.name);
     if argv.len() == 1 {
         let r = ctx.reply();
@@ -318,7 +318,7 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "info") || is(sub, "docs") {
         let names: Vec<&[u8]> = if argv.len() == 2 { all.iter().map(|c| c.name.as_bytes()).collect() } else { argv[2..].to_vec() };
         let docs = is(sub, "docs");
-        let found: Vec<Option<&'static CommandSpec>> = names.iter().map(|n| ctx.node.commands.lookup(n)).collect();
+        let found: Vec<Option<&'static CommandSpec>> = names.iter().map(|n| super::table().lookup(n)).collect();
         let r = ctx.reply();
         if docs {
             let present: Vec<&'static CommandSpec> = found.into_iter().flatten().collect();
@@ -340,7 +340,7 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     } else if is(sub, "getkeys") && argv.len() >= 3 {
         let rest = &argv[2..];
-        let Some(c) = ctx.node.commands.lookup(rest[0]) else {
+        let Some(c) = super::table().lookup(rest[0]) else {
             return Err(CmdError::new("ERR Invalid command specified"));
         };
         if !c.arity_ok(rest.len()) {
@@ -374,7 +374,7 @@ fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let t = ctx.node.last_save_unix as i64;
+    let t = ctx.node.persistence.last_save_unix as i64;
     ctx.reply().int(t);
     Ok(())
 }
@@ -396,7 +396,7 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
             None => 10,
         };
-        let entries: Vec<_> = ctx.node.slowlog.iter().take(count).cloned().collect();
+        let entries: Vec<_> = ctx.node.slowlog.entries.iter().take(count).cloned().collect();
         let r = ctx.reply();
         r.array(entries.len());
         for e in entries {
@@ -412,10 +412,10 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             r.bulk(e.name.as_bytes());
         }
     } else if is(sub, "len") && argv.len() == 2 {
-        let n = ctx.node.slowlog.len() as i64;
+        let n = ctx.node.slowlog.entries.len() as i64;
         ctx.reply().int(n);
     } else if is(sub, "reset") && argv.len() == 2 {
-        ctx.node.slowlog.clear();
+        ctx.node.slowlog.entries.clear();
         ctx.reply().ok();
     } else if is(sub, "help") {
         ctx.reply().array(1);
@@ -431,8 +431,8 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn monitor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
-    if !ctx.node.monitors.contains(&id) {
-        ctx.node.monitors.push(id);
+    if !ctx.node.clients.monitors.contains(&id) {
+        ctx.node.clients.monitors.push(id);
     }
     ctx.reply().ok();
     Ok(())
@@ -480,8 +480,8 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(CmdError::syntax());
         }
     }
-    ctx.node.shutdown = Some(kind);
-    ctx.node.shutdown_notify.notify_one();
+    ctx.node.lifecycle.shutdown = Some(kind);
+    ctx.node.lifecycle.shutdown_notify.notify_one();
     // Redis sends no reply on success: the connection just closes.
     ctx.client.close_after_reply = true;
     Ok(())

@@ -91,7 +91,7 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn smembers(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    let set = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let set = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     match set {
         None => r.set(0),
@@ -115,7 +115,7 @@ fn sismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn smismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    let set = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let set = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     r.array(argv.len() - 2);
     for m in &argv[2..] {
@@ -148,7 +148,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let propagate = ctx.node.propagation_wanted();
     let i = ctx.client.db;
-    let db = &mut ctx.node.dbs[i];
+    let db = &mut ctx.node.keyspace.dbs[i];
     let r = &mut ctx.client.reply;
     let Some(set) = read(db, argv[1], now)? else {
         match count {
@@ -165,7 +165,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         };
         r.bulk(&m);
         db.remove_if_empty(argv[1]);
-        ctx.node.dirty += 1;
+        ctx.node.keyspace.dirty += 1;
         if propagate {
             ctx.propagate_as(vec![b"SREM".to_vec(), argv[1].to_vec(), m.to_vec()]);
         }
@@ -182,7 +182,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         let n = set.len();
         db.remove(argv[1], now);
-        ctx.node.dirty += n as u64;
+        ctx.node.keyspace.dirty += n as u64;
         if propagate {
             ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
         }
@@ -200,7 +200,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
-    ctx.node.dirty += count as u64;
+    ctx.node.keyspace.dirty += count as u64;
     if propagate {
         ctx.propagate_as(srem);
     }
@@ -214,7 +214,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let count = argv.get(2).map(|a| parse_rand_count(a, false)).transpose()?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let set = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let set = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     match (set, count) {
         (None, None) => r.null(),
@@ -414,7 +414,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let o = parse_scan_opts(argv, 3, false)?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let set = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let set = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     let Some(s) = set else {
         r.array(2);

@@ -44,7 +44,7 @@ pub fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>
 fn get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    let db = &mut ctx.node.dbs[i];
+    let db = &mut ctx.node.keyspace.dbs[i];
     match db.get(argv[1], now) {
         None => {
             ctx.node.stats.keyspace_misses += 1;
@@ -184,7 +184,7 @@ fn mget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.client.reply.array(argv.len() - 1);
     let i = ctx.client.db;
     for key in &argv[1..] {
-        match ctx.node.dbs[i].get(key, now).map(|e| &e.value) {
+        match ctx.node.keyspace.dbs[i].get(key, now).map(|e| &e.value) {
             Some(Value::Str(s)) => ctx.client.reply.bulk(s),
             _ => ctx.client.reply.null(),
         }

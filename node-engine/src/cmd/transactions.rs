@@ -41,7 +41,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR EXEC without MULTI"));
     };
     let id = ctx.client.id;
-    let dirty_watch = ctx.node.clients.get(&id).is_some_and(|c| c.watch_dirty);
+    let dirty_watch = ctx.node.clients.map.get(&id).is_some_and(|c| c.watch_dirty);
     unwatch_all(ctx.node, ctx.client);
     if std::mem::take(&mut ctx.client.multi_error) {
         return Err(CmdError::new("EXECABORT Transaction discarded because of previous errors."));
@@ -54,7 +54,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.in_exec = true;
     for argv in &queue {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        match ctx.node.commands.lookup(refs[0]) {
+        match super::table().lookup(refs[0]) {
             Some(cmd) => {
                 // Cluster routing and read-only checks were made at queue time by Redis too
                 // only for syntax; re-check routing here so a moved slot aborts per command.
@@ -87,7 +87,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if ctx.client.watching.contains(&key) {
             continue;
         }
-        ctx.node.watched.entry(key.clone()).or_default().push(id);
+        ctx.node.waits.watched.entry(key.clone()).or_default().push(id);
         ctx.client.watching.push(key);
     }
     ctx.reply().ok();
@@ -103,14 +103,14 @@ fn unwatch(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 /// Forgets every WATCHed key of a client and clears its dirty flag.
 pub fn unwatch_all(node: &mut Node, client: &mut Client) {
     for key in client.watching.drain(..) {
-        if let Some(ids) = node.watched.get_mut(&key) {
+        if let Some(ids) = node.waits.watched.get_mut(&key) {
             ids.retain(|&i| i != client.id);
             if ids.is_empty() {
-                node.watched.remove(&key);
+                node.waits.watched.remove(&key);
             }
         }
     }
-    if let Some(c) = node.clients.get_mut(&client.id) {
+    if let Some(c) = node.clients.map.get_mut(&client.id) {
         c.watch_dirty = false;
     }
 }

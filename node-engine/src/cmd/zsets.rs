@@ -297,7 +297,7 @@ fn range_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]], form: RangeForm) -> CmdResult 
     let q = parse_range(argv, 2, form, true)?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let z = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let z = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     match z {
         None => r.array(0),
@@ -515,7 +515,7 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
-    let z = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let z = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     r.array(argv.len() - 2);
     for m in &argv[2..] {
@@ -587,7 +587,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     };
     let now = ctx.now();
     let i = ctx.client.db;
-    let db = &mut ctx.node.dbs[i];
+    let db = &mut ctx.node.keyspace.dbs[i];
     let r = &mut ctx.client.reply;
     let Some(z) = read(db, argv[1], now)? else {
         r.array(0);
@@ -611,7 +611,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     }
     if n > 0 {
         db.remove_if_empty(argv[1]);
-        ctx.node.dirty += n as u64;
+        ctx.node.keyspace.dirty += n as u64;
     }
     Ok(())
 }
@@ -629,7 +629,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     let keys = &argv[1..argv.len() - 1];
     for key in keys {
         let i = ctx.client.db;
-        let db = &mut ctx.node.dbs[i];
+        let db = &mut ctx.node.keyspace.dbs[i];
         let Some(z) = read(db, key, now)? else {
             continue;
         };
@@ -905,7 +905,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let o = parse_scan_opts(argv, 3, false)?;
     let now = ctx.now();
     let i = ctx.client.db;
-    let z = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let z = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     let items: Vec<(&Key, f64)> =
         z.map(|z| z.iter().filter(|(m, _)| o.pattern.is_none_or(|p| glob_match(p, m, false))).collect()).unwrap_or_default();
@@ -933,7 +933,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         None
     };
     let i = ctx.client.db;
-    let z = read(&mut ctx.node.dbs[i], argv[1], now)?;
+    let z = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
     let Some(((count, repeats), ws)) = parsed else {
         match z.filter(|z| !z.is_empty()).and_then(|z| z.nth(rand::Rng::gen_range(&mut rand::thread_rng(), 0..z.len()))) {

@@ -18,7 +18,7 @@ impl Node {
         }
         let state = ClusterState::load_or_create(&self.config)?;
         if state.myself_node().master_id.is_some() {
-            for db in &mut self.dbs {
+            for db in &mut self.keyspace.dbs {
                 db.expire_enabled = false;
             }
         }
@@ -75,14 +75,14 @@ impl Node {
                 }
                 Effect::DropSlotKeys(slots) => {
                     for s in slots {
-                        for db in &mut self.dbs {
+                        for db in &mut self.keyspace.dbs {
                             db.remove_slot(s);
                         }
                     }
                 }
                 Effect::Replicate(master) => self.set_master(master),
                 Effect::ResumePausedClients => {
-                    for id in std::mem::take(&mut self.paused_clients) {
+                    for id in std::mem::take(&mut self.clients.paused) {
                         self.push_to(id, Push::Wake);
                     }
                 }

@@ -4,17 +4,16 @@
 
 pub mod bus;
 pub mod cluster;
+pub mod migrate_cache;
 pub mod replica_link;
 pub mod replication;
 
 use crate::client::{ClientId, ClientInfo, Push};
 use crate::cluster::ClusterState;
-use crate::cmd::CommandTable;
 use crate::config::NodeConfig;
 use crate::glob::glob_match;
-use crate::keyspace::{Db, Key};
+use crate::keyspace::Db;
 use crate::resp::ReplyBuf;
-use std::collections::HashMap;
 use std::time::Instant;
 
 pub use crate::util::time::unix_ms;
@@ -67,6 +66,17 @@ pub struct SlowEntry {
     pub name: String,
 }
 
+/// SLOWLOG: the entries and the settings read for every command.
+#[derive(Debug)]
+pub struct SlowLog {
+    pub entries: std::collections::VecDeque<SlowEntry>,
+    pub next_id: u64,
+    /// `slowlog-log-slower-than`, cached: it is read for every command.
+    pub threshold_us: i64,
+    /// When the previous command of this batch ended (timing without a second clock read).
+    pub cmd_clock: Option<Instant>,
+}
+
 /// Why the node is stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownKind {
@@ -76,62 +86,45 @@ pub enum ShutdownKind {
     NoSave,
 }
 
-pub struct Node {
-    pub config: NodeConfig,
-    pub dbs: Vec<Db>,
-    /// Cached unix ms, refreshed before each batch of commands.
-    pub now_ms: u64,
-    /// Changes since the last successful save.
-    pub dirty: u64,
-    pub stats: Stats,
-    pub commands: CommandTable,
-    pub clients: HashMap<ClientId, ClientInfo>,
-    pub next_client_id: ClientId,
+/// The node's identity in time: when it started, its run id, and whether it is stopping.
+#[derive(Debug)]
+pub struct Lifecycle {
     pub started: Instant,
     pub run_id: String,
     /// Set by SHUTDOWN or a signal; the server loop stops when it sees it.
     pub shutdown: Option<ShutdownKind>,
     pub shutdown_notify: std::rc::Rc<tokio::sync::Notify>,
-    /// Clients watching keys: (db, key) -> client ids.
-    pub watched: HashMap<(usize, Key), Vec<ClientId>>,
-    /// Clients blocked on list keys: (db, key) -> client ids, oldest first.
-    pub blocked: HashMap<(usize, Key), Vec<ClientId>>,
-    /// Pub/sub: channel -> subscribers, and pattern subscriptions.
-    pub channels: HashMap<Key, Vec<ClientId>>,
-    pub patterns: Vec<(Key, ClientId)>,
-    pub monitors: Vec<ClientId>,
-    pub slowlog: std::collections::VecDeque<SlowEntry>,
-    pub slowlog_next_id: u64,
-    pub last_save_unix: u64,
+}
+
+/// One node, as a composition of its parts: each function borrows the part it uses.
+pub struct Node {
+    pub config: NodeConfig,
+    /// Cached unix ms, refreshed before each batch of commands.
+    pub now_ms: u64,
+    pub keyspace: crate::keyspace::Keyspace,
+    pub clients: crate::client::Clients,
+    pub waits: crate::client::KeyWaits,
+    pub pubsub: crate::client::PubSub,
+    /// Executed writes on their way to replication and the AOF.
+    pub propagation: crate::keyspace::Propagation,
+    pub stats: Stats,
+    pub slowlog: SlowLog,
+    pub lifecycle: Lifecycle,
+    pub repl: crate::replication::ReplState,
     pub cluster: Option<Box<ClusterState>>,
     /// The cluster bus's link queues and injected faults.
     pub bus: bus::Bus,
-    /// Clients whose writes wait for a manual failover's pause to end.
-    pub paused_clients: Vec<ClientId>,
-    /// Executed writes as RESP (with SELECTs), encoded once and handed to replication and the AOF.
-    pub propagated: Vec<u8>,
-    /// The db the propagated stream last SELECTed (None forces a SELECT, e.g. for a new AOF file).
-    pub propagated_db: Option<usize>,
-    /// `slowlog-log-slower-than`, cached: it is read for every command.
-    pub slowlog_threshold_us: i64,
-    /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds), cached for the write path.
-    pub min_replicas: (usize, u64),
-    /// When the previous command of this batch ended (slowlog timing without a second clock read).
-    pub cmd_clock: Option<std::time::Instant>,
-    /// How many consumers (replicas, AOF) want propagated commands.
-    pub propagation_consumers: usize,
-    pub repl: crate::replication::ReplState,
-    /// Connections kept open to MIGRATE targets.
-    pub migrate_cache: crate::cmd::migrate::MigrateCache,
     /// RDB/AOF state: background child, AOF files, last save status.
     pub persistence: crate::persistence::Persistence,
+    /// Connections kept open to MIGRATE targets.
+    pub migrate_cache: migrate_cache::MigrateCache,
 }
 
 impl Node {
     /// Pushes a pub/sub message (an array of bulks, a RESP3 push for RESP3
     /// clients) to one client; whether it was delivered.
     fn push_message(&self, id: ClientId, parts: &[&[u8]]) -> bool {
-        let resp3 = self.clients.get(&id).is_some_and(|c| c.resp3);
+        let resp3 = self.clients.map.get(&id).is_some_and(|c| c.resp3);
         let mut r = ReplyBuf { buf: Vec::new(), resp3 };
         r.push(parts.len());
         for p in parts {
@@ -143,12 +136,12 @@ impl Node {
     /// Delivers a message to channel and pattern subscribers; returns receivers.
     pub fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
         let mut n = 0;
-        if let Some(ids) = self.channels.get(channel) {
+        if let Some(ids) = self.pubsub.channels.get(channel) {
             for id in ids {
                 n += usize::from(self.push_message(*id, &[b"message", channel, message]));
             }
         }
-        for (pattern, id) in &self.patterns {
+        for (pattern, id) in &self.pubsub.patterns {
             if glob_match(pattern, channel, false) {
                 n += usize::from(self.push_message(*id, &[b"pmessage", pattern, channel, message]));
             }
@@ -163,45 +156,35 @@ impl Node {
         let now = unix_ms();
         let mut repl = crate::replication::ReplState::default();
         repl.backlog.set_capacity(config.int_named("repl-backlog-size", 1 << 20).max(0) as usize);
+        let mut persistence = crate::persistence::Persistence::default();
+        persistence.last_save_unix = now / 1000;
         Node {
             config,
-            dbs,
             now_ms: now,
-            dirty: 0,
+            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0 },
+            clients: Default::default(),
+            waits: Default::default(),
+            pubsub: Default::default(),
+            propagation: Default::default(),
             stats: Stats::default(),
-            commands: CommandTable::default(),
-            clients: HashMap::new(),
-            next_client_id: 1,
-            started: Instant::now(),
-            run_id: crate::util::id::random_hex_id(),
-            shutdown: None,
-            shutdown_notify: std::rc::Rc::new(tokio::sync::Notify::new()),
-            watched: HashMap::new(),
-            blocked: HashMap::new(),
-            channels: HashMap::new(),
-            patterns: Vec::new(),
-            monitors: Vec::new(),
-            slowlog: std::collections::VecDeque::new(),
-            slowlog_next_id: 0,
-            last_save_unix: now / 1000,
+            slowlog: SlowLog { entries: Default::default(), next_id: 0, threshold_us: 10_000, cmd_clock: None },
+            lifecycle: Lifecycle {
+                started: Instant::now(),
+                run_id: crate::util::id::random_hex_id(),
+                shutdown: None,
+                shutdown_notify: std::rc::Rc::new(tokio::sync::Notify::new()),
+            },
+            repl,
             cluster: None,
             bus: bus::Bus::default(),
-            paused_clients: Vec::new(),
-            propagated: Vec::new(),
-            propagated_db: None,
-            slowlog_threshold_us: 10_000,
-            min_replicas: (0, 10),
-            cmd_clock: None,
-            propagation_consumers: 0,
-            repl,
+            persistence,
             migrate_cache: Default::default(),
-            persistence: Default::default(),
         }
     }
 
     /// Sends a push (pub/sub message, wake-up, kill) to a connected client.
     pub fn push_to(&self, id: ClientId, push: Push) -> bool {
-        let Some(c) = self.clients.get(&id) else { return false };
+        let Some(c) = self.clients.map.get(&id) else { return false };
         if let Push::Bytes(b) = &push {
             // client-output-buffer-limit (hard): a consumer that does not read is cut
             // off instead of growing our memory without bound.
@@ -238,19 +221,19 @@ impl Node {
 
     /// Marks WATCHers of a key dirty and wakes clients blocked on it.
     pub fn touch_key(&mut self, db: usize, key: &[u8]) {
-        if !self.watched.is_empty() {
-            if let Some(ids) = self.watched.get(&(db, key.into())) {
+        if !self.waits.watched.is_empty() {
+            if let Some(ids) = self.waits.watched.get(&(db, key.into())) {
                 for id in ids {
-                    if let Some(c) = self.clients.get_mut(id) {
+                    if let Some(c) = self.clients.map.get_mut(id) {
                         c.watch_dirty = true;
                     }
                 }
             }
         }
-        if !self.blocked.is_empty() {
-            if let Some(ids) = self.blocked.get(&(db, key.into())) {
+        if !self.waits.blocked.is_empty() {
+            if let Some(ids) = self.waits.blocked.get(&(db, key.into())) {
                 for id in ids {
-                    if let Some(c) = self.clients.get(id) {
+                    if let Some(c) = self.clients.map.get(id) {
                         let _ = c.tx.send(Push::Wake);
                     }
                 }
@@ -261,9 +244,9 @@ impl Node {
     /// Marks every WATCHer of a database (or all with None) dirty: FLUSHDB/FLUSHALL/SWAPDB.
     pub fn touch_all(&mut self, db: Option<usize>) {
         let ids: Vec<ClientId> =
-            self.watched.iter().filter(|((d, _), _)| db.is_none_or(|x| x == *d)).flat_map(|(_, ids)| ids.iter().copied()).collect();
+            self.waits.watched.iter().filter(|((d, _), _)| db.is_none_or(|x| x == *d)).flat_map(|(_, ids)| ids.iter().copied()).collect();
         for id in ids {
-            if let Some(c) = self.clients.get_mut(&id) {
+            if let Some(c) = self.clients.map.get_mut(&id) {
                 c.watch_dirty = true;
             }
         }
@@ -271,7 +254,7 @@ impl Node {
 
     /// Whether `min-replicas-to-write` refuses writes now: too few replicas acked within the max lag.
     pub fn too_few_good_replicas(&self) -> bool {
-        let (wanted, max_lag) = self.min_replicas;
+        let (wanted, max_lag) = self.repl.min_replicas;
         if wanted == 0 || self.repl.master.is_some() {
             return false;
         }
@@ -281,34 +264,30 @@ impl Node {
 
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
-        self.slowlog_threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
-        self.min_replicas = (
+        self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
+        self.repl.min_replicas = (
             self.config.int_named("min-replicas-to-write", 0).max(0) as usize,
             self.config.int_named("min-replicas-max-lag", 10).max(0) as u64,
         );
     }
 
     /// Appends one executed write to the propagated stream, SELECTing its db first when needed.
+    #[inline]
     pub fn propagate<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
-        if self.propagated_db != Some(db) {
-            let mut num = itoa::Buffer::new();
-            crate::resp::encode_command(&mut self.propagated, &[b"SELECT".as_slice(), num.format(db).as_bytes()]);
-            self.propagated_db = Some(db);
-        }
-        crate::resp::encode_command(&mut self.propagated, argv);
+        self.propagation.push(db, argv);
     }
 
     /// Whether executed writes must be recorded for replicas or the AOF.
     #[inline]
     pub fn propagation_wanted(&self) -> bool {
         // A replica's backlog takes its master's bytes as they are (replica.rs); only the AOF needs re-encoding there.
-        self.propagation_consumers > 0 || (self.repl.backlog_active && self.repl.master.is_none())
+        self.propagation.consumers > 0 || (self.repl.backlog_active && self.repl.master.is_none())
     }
 
     /// Hands the commands executed since the last call to their consumers
     /// (the AOF; replication feeds from here too). Called at the end of each batch.
     pub fn flush_propagated(&mut self) {
-        if self.propagated.is_empty() {
+        if self.propagation.buf.is_empty() {
             return;
         }
         self.feed_stream();

@@ -145,7 +145,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         node.repl.backlog = crate::replication::backlog::Backlog::new(node.repl.backlog.capacity());
         node.repl.backlog_active = true;
         node.repl.sync_in_progress = false;
-        node.propagated_db = None;
+        node.propagation.db = None;
         tracing::info!("full resync from master {host}:{port} done ({len} bytes)");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let mut node = shared.node.borrow_mut();

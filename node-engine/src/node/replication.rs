@@ -13,10 +13,10 @@ impl Node {
     /// Turns the commands executed since the last call into stream bytes:
     /// the AOF, the backlog and offset, pending bytes for replicas.
     pub fn feed_stream(&mut self) {
-        if self.propagated.is_empty() {
+        if self.propagation.buf.is_empty() {
             return;
         }
-        let bytes = std::mem::take(&mut self.propagated);
+        let bytes = std::mem::take(&mut self.propagation.buf);
         crate::persistence::aof::feed_aof(self, &bytes);
         // A replica's stream is its master's bytes, appended as they are applied.
         if self.repl.master.is_none() && self.repl.backlog_active {
@@ -25,8 +25,8 @@ impl Node {
         // Hand the allocation back for the next command.
         let mut bytes = bytes;
         bytes.clear();
-        if self.propagated.is_empty() {
-            self.propagated = bytes;
+        if self.propagation.buf.is_empty() {
+            self.propagation.buf = bytes;
         }
     }
 
@@ -52,7 +52,7 @@ impl Node {
         self.repl.generation += 1;
         self.repl.link_up = false;
         let expire = self.repl.master.is_none();
-        for db in &mut self.dbs {
+        for db in &mut self.keyspace.dbs {
             db.expire_enabled = expire;
         }
         if self.repl.master.is_some() {
@@ -64,7 +64,7 @@ impl Node {
         }
         if becoming_master {
             self.repl.shift_replid();
-            self.propagated_db = None;
+            self.propagation.db = None;
         }
     }
 
@@ -83,7 +83,7 @@ impl Node {
             tokio::task::spawn_local(super::replica_link::run_link(shared.clone(), self.repl.generation, execute));
         }
         // Replicas that went away are forgotten.
-        let clients = &self.clients;
+        let clients = &self.clients.map;
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
     }
 

@@ -72,6 +72,8 @@ pub struct Persistence {
     /// How long the last fork() took, in microseconds (Redis's latest_fork_usec).
     pub latest_fork_usec: u64,
     pub aof: Option<aof::AofState>,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub last_save_unix: u64,
 }
 
 impl Default for Persistence {
@@ -89,6 +91,7 @@ impl Default for Persistence {
             rdb_saves: 0,
             latest_fork_usec: 0,
             aof: None,
+            last_save_unix: 0,
         }
     }
 }
@@ -135,13 +138,13 @@ pub fn save_sync(node: &mut Node) -> Result<(), PersistError> {
     let path = rdb_path(&node.config);
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let started = Instant::now();
-    let r = write_rdb_file(&node.dbs, &path, opts, false, None);
+    let r = write_rdb_file(&node.keyspace.dbs, &path, opts, false, None);
     let p = &mut node.persistence;
     p.last_bgsave_try_unix = unix_ms() / 1000;
     match r {
         Ok(_) => {
-            node.dirty = 0;
-            node.last_save_unix = unix_ms() / 1000;
+            node.keyspace.dirty = 0;
+            p.last_save_unix = unix_ms() / 1000;
             p.last_bgsave_ok = true;
             p.rdb_saves += 1;
             p.last_bgsave_secs = started.elapsed().as_secs() as i64;
@@ -216,7 +219,7 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
-    let dbs: &[Db] = &node.dbs;
+    let dbs: &[Db] = &node.keyspace.dbs;
     let child = fork_child(
         || {
             // In the child: its own pid names the temp file, as in Redis.
@@ -232,7 +235,7 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
                 kind: ChildKind::Rdb,
                 started: Instant::now(),
                 temp: dir.join(format!("temp-{pid}.rdb")),
-                dirty_at_start: node.dirty,
+                dirty_at_start: node.keyspace.dirty,
             });
             Ok(BgStart::Started)
         }
@@ -270,8 +273,8 @@ fn child_done(node: &mut Node, child: Child, ok: bool) {
             p.last_bgsave_ok = ok;
             if ok {
                 p.rdb_saves += 1;
-                node.dirty = node.dirty.saturating_sub(child.dirty_at_start);
-                node.last_save_unix = unix_ms() / 1000;
+                node.keyspace.dirty = node.keyspace.dirty.saturating_sub(child.dirty_at_start);
+                node.persistence.last_save_unix = unix_ms() / 1000;
                 tracing::info!("background saving terminated with success");
             } else {
                 let _ = std::fs::remove_file(&child.temp);
@@ -330,12 +333,12 @@ pub fn cron(node: &mut Node) {
         }
         return;
     }
-    let since = now.saturating_sub(node.last_save_unix);
+    let since = now.saturating_sub(node.persistence.last_save_unix);
     // After a failed save, retry save points only every 5 seconds, like Redis.
     let may_retry = node.persistence.last_bgsave_ok || now.saturating_sub(node.persistence.last_bgsave_try_unix) >= 5;
-    if node.dirty > 0 && may_retry {
+    if node.keyspace.dirty > 0 && may_retry {
         for (secs, changes) in node.config.save_points() {
-            if node.dirty >= changes && since >= secs {
+            if node.keyspace.dirty >= changes && since >= secs {
                 tracing::info!("{changes} changes in {secs} seconds. Saving...");
                 if let Err(e) = bgsave(node, false) {
                     tracing::warn!("cannot start background save: {e}");
@@ -367,9 +370,9 @@ pub fn load_at_startup(node: &mut Node, apply: &mut ApplyFn<'_>) -> Result<(), P
     let r = if node.config.flag_named("appendonly") { aof::load_or_create(node, apply) } else { load_rdb_file(node).map(|_| ()) };
     node.persistence.loading = false;
     // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
-    node.dirty = 0;
+    node.keyspace.dirty = 0;
     if r.is_ok() {
-        let keys: usize = node.dbs.iter().map(Db::len).sum();
+        let keys: usize = node.keyspace.dbs.iter().map(Db::len).sum();
         tracing::info!(keys, ms = started.elapsed().as_millis() as u64, "DB loaded from disk");
     }
     r
@@ -385,7 +388,8 @@ pub fn load_rdb_file(node: &mut Node) -> Result<bool, PersistError> {
     };
     let now = unix_ms();
     node.now_ms = now;
-    rdb::load_into(&data, &mut node.dbs, now, true).map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
+    rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
+        .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
     Ok(true)
 }
 
@@ -427,9 +431,9 @@ pub fn info(node: &Node) -> String {
     kv("current_fork_perc", "0.00".into());
     kv("current_save_keys_processed", "0".into());
     kv("current_save_keys_total", "0".into());
-    kv("rdb_changes_since_last_save", node.dirty.to_string());
+    kv("rdb_changes_since_last_save", node.keyspace.dirty.to_string());
     kv("rdb_bgsave_in_progress", (rdb_child as u8).to_string());
-    kv("rdb_last_save_time", node.last_save_unix.to_string());
+    kv("rdb_last_save_time", node.persistence.last_save_unix.to_string());
     kv("rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" }.into());
     kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.to_string());
     kv("rdb_current_bgsave_time_sec", cur(rdb_child).to_string());
@@ -461,7 +465,7 @@ pub fn info(node: &Node) -> String {
 /// The whole keyspace as RDB bytes in memory (replication full sync; small datasets).
 pub fn snapshot_bytes(node: &Node) -> Vec<u8> {
     let opts = rdb::EncodeOptions::from_config(&node.config);
-    match rdb::save_dbs(Vec::new(), &node.dbs, opts, false) {
+    match rdb::save_dbs(Vec::new(), &node.keyspace.dbs, opts, false) {
         Ok((bytes, _)) => bytes,
         // Writing into a Vec cannot fail.
         Err(_) => Vec::new(),
@@ -471,15 +475,15 @@ pub fn snapshot_bytes(node: &Node) -> Vec<u8> {
 /// Replaces the keyspace with an RDB image (a replica receiving a full sync).
 /// On error the keyspace is left empty rather than half-loaded.
 pub fn load_snapshot(node: &mut Node, data: &[u8]) -> Result<rdb::LoadStats, rdb::DecodeError> {
-    for db in &mut node.dbs {
+    for db in &mut node.keyspace.dbs {
         db.flush();
     }
     let now = unix_ms();
     let drop_expired = !node.is_read_only_replica();
-    match rdb::load_into(data, &mut node.dbs, now, drop_expired) {
+    match rdb::load_into(data, &mut node.keyspace.dbs, now, drop_expired) {
         Ok((stats, _)) => Ok(stats),
         Err(e) => {
-            for db in &mut node.dbs {
+            for db in &mut node.keyspace.dbs {
                 db.flush();
             }
             Err(e)

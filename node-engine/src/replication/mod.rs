@@ -50,6 +50,8 @@ pub struct ReplState {
     pub pending: Vec<u8>,
     /// Clients blocked in WAIT.
     pub waiters: Vec<ClientId>,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds), cached for the write path.
+    pub min_replicas: (usize, u64),
 }
 
 impl Default for ReplState {
@@ -70,6 +72,7 @@ impl Default for ReplState {
             replicas: Vec::new(),
             pending: Vec::new(),
             waiters: Vec::new(),
+            min_replicas: (0, 10),
         }
     }
 }

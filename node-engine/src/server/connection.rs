@@ -56,7 +56,7 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
 
 fn admission_error(shared: &SharedRef, peer: std::net::SocketAddr) -> Option<&'static str> {
     let node = shared.node.borrow();
-    if node.clients.len() >= node.config.maxclients() {
+    if node.clients.map.len() >= node.config.maxclients() {
         return Some("-ERR max number of clients reached\r\n");
     }
     let protected = node.config.flag_named("protected-mode") && node.config.requirepass().is_none();
@@ -83,12 +83,12 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
     let (tx, rx) = unbounded_channel();
     let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let mut node = shared.node.borrow_mut();
-    let id = node.next_client_id;
-    node.next_client_id += 1;
+    let id = node.clients.next_id;
+    node.clients.next_id += 1;
     node.stats.total_connections += 1;
     let now = unix_ms();
     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    node.clients.insert(
+    node.clients.map.insert(
         id,
         ClientInfo {
             addr: addr.to_string(),

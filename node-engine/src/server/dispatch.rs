@@ -15,7 +15,7 @@ use std::ops::Range;
 pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges: &mut Vec<Range<usize>>, limits: &ParseLimits) -> usize {
     let mut node = shared.node.borrow_mut();
     node.now_ms = unix_ms();
-    node.cmd_clock = Some(std::time::Instant::now());
+    node.slowlog.cmd_clock = Some(std::time::Instant::now());
     node.stats.net_input_bytes += input.len() as u64;
     let mut consumed = 0;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
@@ -43,7 +43,7 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
     node.flush_propagated();
     node.flush_to_replicas();
     let now = node.now_ms;
-    if let Some(info) = node.clients.get_mut(&client.id) {
+    if let Some(info) = node.clients.map.get_mut(&client.id) {
         info.last_interaction_ms = now;
         info.db = client.db;
     }
@@ -85,7 +85,7 @@ fn protected_action_allowed(setting: Option<&str>, client: &Client) -> bool {
 pub fn aof_replayer() -> impl FnMut(&mut Node, &[&[u8]]) -> Result<(), String> {
     let mut client = Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false);
     move |node: &mut Node, argv: &[&[u8]]| {
-        let Some(cmd) = node.commands.lookup(argv[0]) else {
+        let Some(cmd) = crate::cmd::table().lookup(argv[0]) else {
             return Err(format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0])));
         };
         if !cmd.arity_ok(argv.len()) {
@@ -99,7 +99,7 @@ pub fn aof_replayer() -> impl FnMut(&mut Node, &[&[u8]]) -> Result<(), String> {
 
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
-    let Some(cmd) = node.commands.lookup(argv[0]) else {
+    let Some(cmd) = crate::cmd::table().lookup(argv[0]) else {
         client.reply.error(&unknown_command(argv));
         if client.multi.is_some() {
             client.multi_error = true;
@@ -147,13 +147,13 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         // A coordinated failover pauses writes on the master until the replica caught up.
         client.block = Some(crate::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
         client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
-        node.paused_clients.push(client.id);
+        node.clients.paused.push(client.id);
         return;
     }
     let routed = node.cluster.is_some();
     if routed {
         if let Err(e) = super::redirect::check(node, client, cmd, argv) {
-            node.dbs[client.db].set_slot_hint(None);
+            node.keyspace.dbs[client.db].set_slot_hint(None);
             client.reply.error(&e.0);
             return;
         }
@@ -168,7 +168,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         call(node, client, cmd, argv);
     }
     if routed {
-        node.dbs[client.db].set_slot_hint(None);
+        node.keyspace.dbs[client.db].set_slot_hint(None);
     }
 }
 
@@ -195,6 +195,6 @@ pub fn client_gone(shared: &Shared, client: &mut Client) {
     unblock(&mut node, client);
     crate::cmd::transactions::unwatch_all(&mut node, client);
     crate::cmd::pubsub::unsubscribe_all(&mut node, client.id);
-    node.monitors.retain(|&id| id != client.id);
-    node.clients.remove(&client.id);
+    node.clients.monitors.retain(|&id| id != client.id);
+    node.clients.map.remove(&client.id);
 }

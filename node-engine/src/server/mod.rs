@@ -257,7 +257,7 @@ async fn serve(
         tracing::info!(port = node.config.port(), cluster = node.config.cluster_enabled(), "ready to accept connections");
     }
     let _ = ready.send(Ok(()));
-    let notify = shared.node.borrow().shutdown_notify.clone();
+    let notify = shared.node.borrow().lifecycle.shutdown_notify.clone();
     let mut term = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok() } else { None };
     let mut int = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok() } else { None };
     loop {
@@ -272,7 +272,7 @@ async fn serve(
                 Some(Control::Resume) => shared.gate.open(),
             },
             _ = notify.notified() => {
-                let kind = shared.node.borrow().shutdown.unwrap_or(ShutdownKind::Default);
+                let kind = shared.node.borrow().lifecycle.shutdown.unwrap_or(ShutdownKind::Default);
                 return graceful_stop(&shared, kind).await;
             }
             _ = recv_signal(&mut term) => {
@@ -306,7 +306,7 @@ async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
         }
     }
     crate::persistence::on_shutdown(&mut node, kind);
-    for c in node.clients.values() {
+    for c in node.clients.map.values() {
         let _ = c.tx.send(crate::client::Push::Kill);
     }
     if let Some(p) = node.config.get("pidfile").filter(|p| !p.is_empty()) {
@@ -328,8 +328,8 @@ async fn cron(shared: SharedRef) {
         let mut node = shared.node.borrow_mut();
         let now = unix_ms();
         node.now_ms = now;
-        for i in 0..node.dbs.len() {
-            node.dbs[i].active_expire(now, 200);
+        for i in 0..node.keyspace.dbs.len() {
+            node.keyspace.dbs[i].active_expire(now, 200);
         }
         crate::cmd::call::propagate_expired(&mut node);
         node.feed_stream();

@@ -27,7 +27,7 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
         match slot {
             None => {
                 slot = Some(s);
-                node.dbs[db].set_slot_hint(Some((argv[p], s)));
+                node.keyspace.dbs[db].set_slot_hint(Some((argv[p], s)));
             }
             Some(first) if first != s => cross = true,
             _ => {}
@@ -63,7 +63,7 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
         if let Some(target) = cluster.migrating.get(&slot).cloned() {
             let positions = cmd.key_positions(argv);
             let db = client.db;
-            let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
+            let missing = positions.iter().filter(|&&p| !node.keyspace.dbs[db].contains(argv[p], now)).count();
             if missing > 0 {
                 if missing < positions.len() || positions.len() > 1 && missing != positions.len() {
                     return Err(CmdError::new("TRYAGAIN Multiple keys request during rehashing of slot"));
@@ -77,7 +77,7 @@ pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[
         let positions = cmd.key_positions(argv);
         if positions.len() > 1 {
             let db = client.db;
-            let missing = positions.iter().filter(|&&p| !node.dbs[db].contains(argv[p], now)).count();
+            let missing = positions.iter().filter(|&&p| !node.keyspace.dbs[db].contains(argv[p], now)).count();
             if missing > 0 {
                 return Err(CmdError::new("TRYAGAIN Multiple keys request during rehashing of slot"));
             }

@@ -67,8 +67,8 @@ pub(super) fn install(
     aof.write_manifest()?;
     node.persistence.aof = Some(aof);
     // The first command in the new file must SELECT its db.
-    node.propagated_db = None;
-    node.propagation_consumers += 1;
+    node.propagation.db = None;
+    node.propagation.consumers += 1;
     Ok(())
 }
 
@@ -83,7 +83,7 @@ pub(super) fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Res
     let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
     let opts = rdb::EncodeOptions::from_config(&node.config);
     let base_path = dir.join(&base.name);
-    let size = crate::persistence::write_rdb_file(&node.dbs, &base_path, opts, true, None)?;
+    let size = crate::persistence::write_rdb_file(&node.keyspace.dbs, &base_path, opts, true, None)?;
     let incr_path = dir.join(&incr.name);
     // Start the incr file empty, then append to it.
     std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
@@ -111,7 +111,7 @@ fn load_files(node: &mut Node, dir: &Path, m: &Manifest, apply: &mut crate::pers
         let mut start = 0;
         if data.starts_with(b"REDIS") {
             let now = node.now_ms;
-            let (_, end) = rdb::load_into(&data, &mut node.dbs, now, true)
+            let (_, end) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
                 .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
             start = end;
         }

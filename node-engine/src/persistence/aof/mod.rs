@@ -128,7 +128,7 @@ pub fn apply_config_switch(node: &mut Node) {
         flush_and_sync(node);
         node.persistence.aof = None;
         node.persistence.aof_rewrite_scheduled = false;
-        node.propagation_consumers = node.propagation_consumers.saturating_sub(1);
+        node.propagation.consumers = node.propagation.consumers.saturating_sub(1);
         tracing::info!("AOF disabled");
     }
 }

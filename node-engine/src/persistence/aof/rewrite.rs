@@ -27,11 +27,11 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
     aof.write_manifest()?;
     *aof.sync.file.borrow_mut() = Arc::new(file);
     // The new incr file must start with a SELECT.
-    node.propagated_db = None;
+    node.propagation.db = None;
     let base_seq = aof.manifest.base.as_ref().map_or(1, |b| b.seq + 1);
     let dir = aof.dir.clone();
     let opts = rdb::EncodeOptions::from_config(&node.config);
-    let dbs: &[Db] = &node.dbs;
+    let dbs: &[Db] = &node.keyspace.dbs;
     let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
     let child = fork_child(
         || {
@@ -49,14 +49,14 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
                 kind: ChildKind::AofRewrite { seq: base_seq, keep_from },
                 started: Instant::now(),
                 temp: pid_temp(pid as u32).with_extension("done"),
-                dirty_at_start: node.dirty,
+                dirty_at_start: node.keyspace.dirty,
             });
             Ok(())
         }
         None => {
             let temp = dir.join("temp-rewriteaof-fg.aof");
             let opts = rdb::EncodeOptions::from_config(&node.config);
-            crate::persistence::write_rdb_file(&node.dbs, &temp, opts, true, Some(&dir.join("temp-rewriteaof-fg.tmp")))?;
+            crate::persistence::write_rdb_file(&node.keyspace.dbs, &temp, opts, true, Some(&dir.join("temp-rewriteaof-fg.tmp")))?;
             finish_rewrite(node, &temp, base_seq, keep_from)
         }
     }

@@ -1,0 +1,25 @@
+//! The stream of executed writes, encoded once as RESP (with SELECTs) and
+//! handed to replication and the AOF at the end of each batch.
+
+/// Executed writes waiting to be handed to their consumers.
+#[derive(Debug, Default)]
+pub struct Propagation {
+    /// Executed writes as RESP, since the last hand-over.
+    pub buf: Vec<u8>,
+    /// The db the stream last SELECTed (None forces a SELECT, e.g. for a new AOF file).
+    pub db: Option<usize>,
+    /// How many consumers (replicas, AOF) want propagated commands.
+    pub consumers: usize,
+}
+
+impl Propagation {
+    /// Appends one executed write, SELECTing its db first when needed.
+    pub fn push<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        if self.db != Some(db) {
+            let mut num = itoa::Buffer::new();
+            crate::resp::encode_command(&mut self.buf, &[b"SELECT".as_slice(), num.format(db).as_bytes()]);
+            self.db = Some(db);
+        }
+        crate::resp::encode_command(&mut self.buf, argv);
+    }
+}
