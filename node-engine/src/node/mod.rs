@@ -156,8 +156,7 @@ impl Node {
         let now = unix_ms();
         let mut repl = crate::replication::ReplState::default();
         repl.backlog.set_capacity(config.int_named("repl-backlog-size", 1 << 20).max(0) as usize);
-        let mut persistence = crate::persistence::Persistence::default();
-        persistence.last_save_unix = now / 1000;
+        let persistence = crate::persistence::Persistence { last_save_unix: now / 1000, ..Default::default() };
         Node {
             config,
             now_ms: now,
