@@ -16,7 +16,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    match persistence::save_sync(ctx.node) {
+    match persistence::save_sync(&mut ctx.node.persistence_parts()) {
         Ok(()) => {
             ctx.reply().ok();
             Ok(())
@@ -32,7 +32,7 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(a) if is(a, "schedule") && argv.len() == 2 => true,
         Some(_) => return Err(CmdError::syntax()),
     };
-    match persistence::bgsave(ctx.node, schedule) {
+    match persistence::bgsave(&mut ctx.node.persistence_parts(), schedule) {
         Ok(BgStart::Started) | Ok(BgStart::DoneInline) => ctx.reply().simple("Background saving started"),
         Ok(BgStart::Scheduled) => ctx.reply().simple("Background saving scheduled"),
         Err(PersistError::ChildBusy) => return Err(CmdError::new("ERR Background save already in progress")),
@@ -56,7 +56,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         ctx.reply().simple("Background append only file rewriting scheduled");
         return Ok(());
     }
-    match persistence::aof::start_rewrite(ctx.node) {
+    match persistence::aof::start_rewrite(&mut ctx.node.persistence_parts()) {
         Ok(()) => {
             ctx.reply().simple("Background append only file rewriting started");
             Ok(())

@@ -148,7 +148,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
 
 /// The `# Persistence` section (kept next to INFO so every field lives in one place).
 pub fn persistence_info(node: &Node) -> String {
-    crate::persistence::info(node)
+    crate::persistence::info(&node.persistence, node.keyspace.dirty)
 }
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod cluster;
 pub mod migrate_cache;
+pub mod persistence;
 pub mod replica_link;
 pub mod replication;
 
@@ -77,14 +78,7 @@ pub struct SlowLog {
     pub cmd_clock: Option<Instant>,
 }
 
-/// Why the node is stopping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShutdownKind {
-    /// Save if save points are configured (SIGTERM, plain SHUTDOWN).
-    Default,
-    Save,
-    NoSave,
-}
+pub use crate::persistence::ShutdownKind;
 
 /// The node's identity in time: when it started, its run id, and whether it is stopping.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ impl Node {
             return;
         }
         let bytes = std::mem::take(&mut self.propagation.buf);
-        crate::persistence::aof::feed_aof(self, &bytes);
+        crate::persistence::aof::feed_aof(&mut self.persistence, &bytes);
         // A replica's stream is its master's bytes, appended as they are applied.
         if self.repl.master.is_none() && self.repl.backlog_active {
             self.repl.append_stream(&bytes);
@@ -100,7 +100,7 @@ impl Node {
     /// # Errors
     /// When the snapshot cannot be produced.
     pub fn snapshot(&self) -> Result<Vec<u8>, String> {
-        let bytes = crate::persistence::snapshot_bytes(self);
+        let bytes = crate::persistence::snapshot_bytes(&self.keyspace.dbs, &self.config);
         if bytes.is_empty() {
             return Err("the RDB encoder produced nothing".into());
         }
@@ -112,6 +112,9 @@ impl Node {
     /// # Errors
     /// A description of what is wrong with the payload.
     pub fn load_snapshot(&mut self, rdb: &[u8]) -> Result<(), String> {
-        crate::persistence::load_snapshot(self, rdb).map(|_| ()).map_err(|e| format!("cannot load the master's snapshot: {e}"))
+        let drop_expired = !self.is_read_only_replica();
+        crate::persistence::load_snapshot(&mut self.keyspace.dbs, rdb, drop_expired)
+            .map(|_| ())
+            .map_err(|e| format!("cannot load the master's snapshot: {e}"))
     }
 }

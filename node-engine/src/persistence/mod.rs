@@ -13,10 +13,38 @@ pub mod lzf;
 pub mod rdb;
 
 use crate::config::NodeConfig;
-use crate::keyspace::Db;
-use crate::node::{unix_ms, Node, ShutdownKind};
+use crate::keyspace::{Db, Keyspace, Propagation};
+use crate::util::time::unix_ms;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The parts of a node persistence works on, borrowed together.
+pub struct Parts<'a> {
+    pub persistence: &'a mut Persistence,
+    pub config: &'a NodeConfig,
+    pub keyspace: &'a mut Keyspace,
+    pub propagation: &'a mut Propagation,
+    /// The node's cached clock (loading refreshes it).
+    pub now_ms: &'a mut u64,
+}
+
+/// What start-up loading needs of the node: its parts, and a way to apply
+/// one command read from the AOF (given by the layer that executes
+/// commands, so persistence never calls up into it).
+pub trait Loader {
+    fn parts(&mut self) -> Parts<'_>;
+    /// Applies one command; the error is the reason to report.
+    fn apply(&mut self, argv: &[&[u8]]) -> Result<(), String>;
+}
+
+/// Why the node is stopping, as far as saving goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownKind {
+    /// Save if save points are configured (SIGTERM, plain SHUTDOWN).
+    Default,
+    Save,
+    NoSave,
+}
 
 /// Why a save or load failed.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +159,7 @@ pub fn write_rdb_file(dbs: &[Db], path: &Path, opts: rdb::EncodeOptions, aof_bas
 }
 
 /// SAVE: a synchronous snapshot.
-pub fn save_sync(node: &mut Node) -> Result<(), PersistError> {
+pub fn save_sync(node: &mut Parts<'_>) -> Result<(), PersistError> {
     if node.persistence.child.is_some() {
         return Err(PersistError::ChildBusy);
     }
@@ -201,7 +229,7 @@ pub enum BgStart {
 }
 
 /// BGSAVE: snapshot in a forked child.
-pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> {
+pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistError> {
     match node.persistence.child.as_ref().map(|c| &c.kind) {
         Some(ChildKind::Rdb) => return Err(PersistError::ChildBusy),
         Some(ChildKind::AofRewrite { .. }) => {
@@ -247,7 +275,7 @@ pub fn bgsave(node: &mut Node, schedule: bool) -> Result<BgStart, PersistError> 
 }
 
 /// Checks on the child; handles its end. Called from cron.
-pub fn poll_child(node: &mut Node) {
+pub fn poll_child(node: &mut Parts<'_>) {
     let Some(child) = node.persistence.child.as_ref() else {
         return;
     };
@@ -264,7 +292,7 @@ pub fn poll_child(node: &mut Node) {
     child_done(node, child, ok);
 }
 
-fn child_done(node: &mut Node, child: Child, ok: bool) {
+fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
     let secs = child.started.elapsed().as_secs() as i64;
     match child.kind {
         ChildKind::Rdb => {
@@ -300,7 +328,7 @@ fn child_done(node: &mut Node, child: Child, ok: bool) {
 }
 
 /// Stops a running child and removes its temp file (shutdown, FLUSHALL-style resets).
-pub fn kill_child(node: &mut Node) {
+pub fn kill_child(node: &mut Parts<'_>) {
     if let Some(child) = node.persistence.child.take() {
         // SAFETY: signalling and reaping our own child.
         unsafe {
@@ -313,7 +341,7 @@ pub fn kill_child(node: &mut Node) {
 }
 
 /// Periodic persistence work: reap the child, save points, AOF fsync and auto-rewrite.
-pub fn cron(node: &mut Node) {
+pub fn cron(node: &mut Parts<'_>) {
     poll_child(node);
     aof::apply_config_switch(node);
     aof::cron(node);
@@ -351,23 +379,20 @@ pub fn cron(node: &mut Node) {
 }
 
 /// Whether write commands must be refused (stop-writes-on-bgsave-error).
-pub fn writes_refused(node: &Node) -> bool {
-    !node.persistence.last_bgsave_ok && node.config.flag_named("stop-writes-on-bgsave-error") && !node.config.save_points().is_empty()
+pub fn writes_refused(p: &Persistence, config: &NodeConfig) -> bool {
+    !p.last_bgsave_ok && config.flag_named("stop-writes-on-bgsave-error") && !config.save_points().is_empty()
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-/// Applies one command read from the AOF; the reason is the error to report.
-/// Given by the layer that executes commands, so persistence never calls up
-/// into it.
-pub type ApplyFn<'a> = dyn FnMut(&mut Node, &[&[u8]]) -> Result<(), String> + 'a;
-
 /// Start-up: the AOF when appendonly is on, else `<dir>/<dbfilename>` if present.
 /// A file we cannot read stops start-up; it is never modified.
-pub fn load_at_startup(node: &mut Node, apply: &mut ApplyFn<'_>) -> Result<(), PersistError> {
-    node.persistence.loading = true;
+pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
+    h.parts().persistence.loading = true;
     let started = Instant::now();
-    let r = if node.config.flag_named("appendonly") { aof::load_or_create(node, apply) } else { load_rdb_file(node).map(|_| ()) };
+    let aof_on = h.parts().config.flag_named("appendonly");
+    let r = if aof_on { aof::load_or_create(h) } else { load_rdb_file(&mut h.parts()).map(|_| ()) };
+    let node = &mut h.parts();
     node.persistence.loading = false;
     // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
     node.keyspace.dirty = 0;
@@ -379,7 +404,7 @@ pub fn load_at_startup(node: &mut Node, apply: &mut ApplyFn<'_>) -> Result<(), P
 }
 
 /// Loads `<dir>/<dbfilename>` if it exists; returns whether it did.
-pub fn load_rdb_file(node: &mut Node) -> Result<bool, PersistError> {
+pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
     let path = rdb_path(&node.config);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -387,14 +412,14 @@ pub fn load_rdb_file(node: &mut Node) -> Result<bool, PersistError> {
         Err(e) => return Err(io_err(&path, e)),
     };
     let now = unix_ms();
-    node.now_ms = now;
+    *node.now_ms = now;
     rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
         .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
     Ok(true)
 }
 
 /// Graceful stop: finish AOF writes, stop a child, save per policy.
-pub fn on_shutdown(node: &mut Node, kind: ShutdownKind) {
+pub fn on_shutdown(node: &mut Parts<'_>, kind: ShutdownKind) {
     kill_child(node);
     aof::flush_and_sync(node);
     let save = match kind {
@@ -411,8 +436,7 @@ pub fn on_shutdown(node: &mut Node, kind: ShutdownKind) {
 }
 
 /// The `# Persistence` section of INFO.
-pub fn info(node: &Node) -> String {
-    let p = &node.persistence;
+pub fn info(p: &Persistence, dirty: u64) -> String {
     let rdb_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::Rdb));
     let aof_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. }));
     let cur = |want: bool| p.child.as_ref().filter(|_| want).map_or(-1, |c| c.started.elapsed().as_secs() as i64);
@@ -431,9 +455,9 @@ pub fn info(node: &Node) -> String {
     kv("current_fork_perc", "0.00".into());
     kv("current_save_keys_processed", "0".into());
     kv("current_save_keys_total", "0".into());
-    kv("rdb_changes_since_last_save", node.keyspace.dirty.to_string());
+    kv("rdb_changes_since_last_save", dirty.to_string());
     kv("rdb_bgsave_in_progress", (rdb_child as u8).to_string());
-    kv("rdb_last_save_time", node.persistence.last_save_unix.to_string());
+    kv("rdb_last_save_time", p.last_save_unix.to_string());
     kv("rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" }.into());
     kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.to_string());
     kv("rdb_current_bgsave_time_sec", cur(rdb_child).to_string());
@@ -463,9 +487,9 @@ pub fn info(node: &Node) -> String {
 }
 
 /// The whole keyspace as RDB bytes in memory (replication full sync; small datasets).
-pub fn snapshot_bytes(node: &Node) -> Vec<u8> {
-    let opts = rdb::EncodeOptions::from_config(&node.config);
-    match rdb::save_dbs(Vec::new(), &node.keyspace.dbs, opts, false) {
+pub fn snapshot_bytes(dbs: &[Db], config: &NodeConfig) -> Vec<u8> {
+    let opts = rdb::EncodeOptions::from_config(config);
+    match rdb::save_dbs(Vec::new(), dbs, opts, false) {
         Ok((bytes, _)) => bytes,
         // Writing into a Vec cannot fail.
         Err(_) => Vec::new(),
@@ -474,16 +498,16 @@ pub fn snapshot_bytes(node: &Node) -> Vec<u8> {
 
 /// Replaces the keyspace with an RDB image (a replica receiving a full sync).
 /// On error the keyspace is left empty rather than half-loaded.
-pub fn load_snapshot(node: &mut Node, data: &[u8]) -> Result<rdb::LoadStats, rdb::DecodeError> {
-    for db in &mut node.keyspace.dbs {
+/// `drop_expired` is false on a read-only replica, which keeps what its master has not expired yet.
+pub fn load_snapshot(dbs: &mut [Db], data: &[u8], drop_expired: bool) -> Result<rdb::LoadStats, rdb::DecodeError> {
+    for db in dbs.iter_mut() {
         db.flush();
     }
     let now = unix_ms();
-    let drop_expired = !node.is_read_only_replica();
-    match rdb::load_into(data, &mut node.keyspace.dbs, now, drop_expired) {
+    match rdb::load_into(data, dbs, now, drop_expired) {
         Ok((stats, _)) => Ok(stats),
         Err(e) => {
-            for db in &mut node.keyspace.dbs {
+            for db in dbs.iter_mut() {
                 db.flush();
             }
             Err(e)

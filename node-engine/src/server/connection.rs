@@ -185,7 +185,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
             blocked_argv = None;
             if !inbuf.is_empty() {
                 let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
-                crate::persistence::aof::wait_durable(&shared).await;
+                crate::node::persistence::wait_durable(&shared).await;
                 if let Some(b) = client.block.as_ref() {
                     // Keep the blocking command's arguments to retry it when woken.
                     let _ = b;
@@ -243,7 +243,7 @@ fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], time
     client.block = None;
     dispatch::execute(&mut node, client, &refs);
     client.block_timed_out = false;
-    crate::persistence::aof::write_now(&mut node);
+    node.write_aof_now();
     if let (Some(b), Some(d)) = (client.block.as_mut(), deadline) {
         // Still nothing to pop: keep the original deadline.
         b.deadline_ms = d;

@@ -82,17 +82,31 @@ fn protected_action_allowed(setting: Option<&str>, client: &Client) -> bool {
 
 /// How AOF loading applies a command: looked up and run as a write from a
 /// client of its own, without the checks a live client gets.
-pub fn aof_replayer() -> impl FnMut(&mut Node, &[&[u8]]) -> Result<(), String> {
-    let mut client = Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false);
-    move |node: &mut Node, argv: &[&[u8]]| {
+pub struct AofReplayer<'a> {
+    node: &'a mut Node,
+    client: Client,
+}
+
+impl<'a> AofReplayer<'a> {
+    pub fn new(node: &'a mut Node) -> Self {
+        AofReplayer { node, client: Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false) }
+    }
+}
+
+impl crate::persistence::Loader for AofReplayer<'_> {
+    fn parts(&mut self) -> crate::persistence::Parts<'_> {
+        self.node.persistence_parts()
+    }
+
+    fn apply(&mut self, argv: &[&[u8]]) -> Result<(), String> {
         let Some(cmd) = crate::cmd::table().lookup(argv[0]) else {
             return Err(format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0])));
         };
         if !cmd.arity_ok(argv.len()) {
             return Err(format!("wrong number of arguments for '{}'", cmd.name));
         }
-        call(node, &mut client, cmd, argv);
-        client.reply.buf.clear();
+        call(self.node, &mut self.client, cmd, argv);
+        self.client.reply.buf.clear();
         Ok(())
     }
 }
@@ -158,7 +172,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
             return;
         }
     }
-    if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(node) {
+    if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(&node.persistence, &node.config) {
         client.reply.error(crate::persistence::MISCONF);
     } else if cmd.is_write() && !client.from_master && node.too_few_good_replicas() {
         client.reply.error("NOREPLICAS Not enough good replicas to write.");

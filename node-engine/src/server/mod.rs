@@ -226,7 +226,7 @@ async fn serve(
         let _ = ready.send(Err(e));
         return 1;
     }
-    if let Err(e) = crate::persistence::load_at_startup(&mut node, &mut dispatch::aof_replayer()) {
+    if let Err(e) = crate::persistence::load_at_startup(&mut dispatch::AofReplayer::new(&mut node)) {
         let _ = ready.send(Err(e.to_string()));
         return 1;
     }
@@ -305,7 +305,7 @@ async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
             tracing::warn!("cannot save cluster config: {e}");
         }
     }
-    crate::persistence::on_shutdown(&mut node, kind);
+    crate::persistence::on_shutdown(&mut node.persistence_parts(), kind);
     for c in node.clients.map.values() {
         let _ = c.tx.send(crate::client::Push::Kill);
     }
@@ -335,7 +335,7 @@ async fn cron(shared: SharedRef) {
         node.feed_stream();
         node.flush_to_replicas();
         node.replication_cron(&shared, dispatch::execute);
-        crate::persistence::cron(&mut node);
+        crate::persistence::cron(&mut node.persistence_parts());
         let total = node.stats.total_commands;
         node.stats.ops_samples.push_back((now, total));
         while node.stats.ops_samples.len() > 16 {

@@ -6,9 +6,9 @@ use super::*;
 
 /// Start-up with appendonly on: load the AOF named by the manifest, or, when
 /// there is none yet, the RDB (if any) and then create the AOF from it.
-pub fn load_or_create(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'_>) -> Result<(), PersistError> {
-    let dir = aof_dir(node);
-    let prefix = prefix(node);
+pub fn load_or_create(h: &mut dyn Loader) -> Result<(), PersistError> {
+    let dir = aof_dir(&h.parts());
+    let prefix = prefix(&h.parts());
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let manifest = match std::fs::read_to_string(&manifest_path) {
         Ok(t) => Some(Manifest::parse(&t).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?),
@@ -17,7 +17,7 @@ pub fn load_or_create(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'
     };
     match manifest {
         Some(m) if m.base.is_some() || !m.incrs.is_empty() => {
-            load_files(node, &dir, &m, apply)?;
+            load_files(h, &dir, &m)?;
             let size = m.base.iter().chain(m.incrs.iter()).map(|f| file_size(&dir.join(&f.name))).sum();
             let mut m = m;
             if m.incrs.is_empty() {
@@ -26,19 +26,19 @@ pub fn load_or_create(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'
             }
             let last = m.incrs.last().map(|f| f.name.clone()).unwrap_or_default();
             let file = open_append(&dir.join(&last))?;
-            install(node, dir, prefix, m, file, size)?;
+            install(&mut h.parts(), dir, prefix, m, file, size)?;
         }
         _ => {
             // No AOF yet: keep what the RDB holds (Redis 7.0 would start empty here).
-            crate::persistence::load_rdb_file(node)?;
-            create_fresh(node, dir, prefix)?;
+            crate::persistence::load_rdb_file(&mut h.parts())?;
+            create_fresh(&mut h.parts(), dir, prefix)?;
         }
     }
     Ok(())
 }
 
 pub(super) fn install(
-    node: &mut Node,
+    node: &mut Parts<'_>,
     dir: PathBuf,
     prefix: String,
     manifest: Manifest,
@@ -74,7 +74,7 @@ pub(super) fn install(
 
 /// Creates the AOF with a base of the current data and an empty incr file,
 /// numbered after any files an older manifest names (which are then removed).
-pub(super) fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
+pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
@@ -96,9 +96,9 @@ pub(super) fn create_fresh(node: &mut Node, dir: PathBuf, prefix: String) -> Res
 }
 
 /// Loads base then incr files, in manifest order.
-fn load_files(node: &mut Node, dir: &Path, m: &Manifest, apply: &mut crate::persistence::ApplyFn<'_>) -> Result<(), PersistError> {
-    node.now_ms = unix_ms();
-    let truncated_ok = node.config.flag_named("aof-load-truncated");
+fn load_files(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), PersistError> {
+    *h.parts().now_ms = unix_ms();
+    let truncated_ok = h.parts().config.flag_named("aof-load-truncated");
     let files: Vec<(&ManifestFile, bool)> = m.base.iter().map(|b| (b, true)).chain(m.incrs.iter().map(|f| (f, false))).collect();
     let n = files.len();
     for (i, (f, is_base)) in files.into_iter().enumerate() {
@@ -110,13 +110,14 @@ fn load_files(node: &mut Node, dir: &Path, m: &Manifest, apply: &mut crate::pers
         };
         let mut start = 0;
         if data.starts_with(b"REDIS") {
-            let now = node.now_ms;
+            let node = h.parts();
+            let now = *node.now_ms;
             let (_, end) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
                 .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
             start = end;
         }
         let last = i + 1 == n;
-        match replay(node, apply, &data, start) {
+        match replay(h, &data, start) {
             Ok(()) => {}
             Err(Replay::Truncated(at)) if last && truncated_ok => {
                 tracing::warn!(file = %path.display(), offset = at, "!!! Warning: short read while loading the AOF file !!! AOF loaded anyway because aof-load-truncated is enabled; truncating the file");
@@ -144,7 +145,7 @@ enum Replay {
 }
 
 /// Executes the RESP commands of one AOF file from `pos`.
-fn replay(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'_>, data: &[u8], mut pos: usize) -> Result<(), Replay> {
+fn replay(h: &mut dyn Loader, data: &[u8], mut pos: usize) -> Result<(), Replay> {
     let limits = ParseLimits::default();
     let mut ranges = Vec::new();
     let mut argv: Vec<&[u8]> = Vec::new();
@@ -176,7 +177,7 @@ fn replay(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'_>, data: &[
             multi_at = None;
             for q in std::mem::take(&mut queued) {
                 let refs: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-                apply(node, &refs).map_err(|why| Replay::Bad(at, why))?;
+                h.apply(&refs).map_err(|why| Replay::Bad(at, why))?;
             }
             continue;
         }
@@ -184,7 +185,7 @@ fn replay(node: &mut Node, apply: &mut crate::persistence::ApplyFn<'_>, data: &[
             queued.push(argv.iter().map(|a| a.to_vec()).collect());
             continue;
         }
-        apply(node, &argv).map_err(|why| Replay::Bad(at, why))?;
+        h.apply(&argv).map_err(|why| Replay::Bad(at, why))?;
     }
     if let Some(at) = multi_at {
         return Err(Replay::Truncated(at));

@@ -6,9 +6,10 @@
 //! for an fsync shared by every client of that moment (group commit).
 
 use super::{fork_child, io_err, rdb, Child, ChildKind, PersistError};
+use super::{Loader, Parts};
 use crate::keyspace::Db;
-use crate::node::{unix_ms, Node};
 use crate::resp::{parse_request, ParseLimits, Parsed};
+use crate::util::time::unix_ms;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
@@ -27,7 +28,7 @@ use load::create_fresh;
 pub use load::load_or_create;
 pub use manifest::{Manifest, ManifestFile};
 pub use rewrite::{finish_rewrite, maybe_auto_rewrite, start_rewrite};
-pub use writer::{cron, feed_aof, flush_and_sync, wait_durable, write_now};
+pub use writer::{cron, feed_aof, flush_and_sync, write_out};
 use writer::{file_size, flush, open_append};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +81,11 @@ pub struct AofState {
 }
 
 impl AofState {
-    fn has_pending(&self) -> bool {
-        !self.buf.is_empty() || (self.policy == FsyncPolicy::Always && self.sync.synced.get() < self.sync.written.get())
+    /// When something is buffered or not yet synced as the policy wants: the
+    /// file offset that ends everything fed so far.
+    pub fn pending_end(&self) -> Option<u64> {
+        let pending = !self.buf.is_empty() || (self.policy == FsyncPolicy::Always && self.sync.synced.get() < self.sync.written.get());
+        pending.then(|| self.sync.written.get() + self.buf.len() as u64)
     }
     pub fn write_ok(&self) -> bool {
         self.write_ok && !self.sync.fsync_failed.get() && !self.everysec_failed.load(Ordering::Relaxed)
@@ -101,18 +105,18 @@ impl AofState {
     }
 }
 
-pub(super) fn aof_dir(node: &Node) -> PathBuf {
+pub(super) fn aof_dir(node: &Parts<'_>) -> PathBuf {
     node.config.dir().join(node.config.get("appenddirname").unwrap_or("appendonlydir"))
 }
 
-pub(super) fn prefix(node: &Node) -> String {
+pub(super) fn prefix(node: &Parts<'_>) -> String {
     node.config.get("appendfilename").unwrap_or("appendonly.aof").to_string()
 }
 
 /// Applies `CONFIG SET appendonly` (checked from cron): turning it on writes a
 /// base of the current data (in the node thread) and starts logging; turning
 /// it off flushes, fsyncs and stops logging, keeping the files.
-pub fn apply_config_switch(node: &mut Node) {
+pub fn apply_config_switch(node: &mut Parts<'_>) {
     let want = node.config.flag_named("appendonly");
     let have = node.persistence.aof.is_some();
     if want && !have && node.persistence.child.is_none() {

@@ -5,7 +5,7 @@ use super::*;
 
 /// BGREWRITEAOF: switch to a new incr file now, then write a new base in a
 /// forked child; `finish_rewrite` swaps the manifest when the child is done.
-pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
+pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
     if node.persistence.child.is_some() {
         node.persistence.aof_rewrite_scheduled = true;
         return Ok(());
@@ -64,7 +64,7 @@ pub fn start_rewrite(node: &mut Node) -> Result<(), PersistError> {
 
 /// Installs a finished base: rename it, point the manifest at it and the
 /// incr files written since, delete the files it replaces.
-pub fn finish_rewrite(node: &mut Node, temp: &Path, seq: u64, keep_from: usize) -> Result<(), PersistError> {
+pub fn finish_rewrite(node: &mut Parts<'_>, temp: &Path, seq: u64, keep_from: usize) -> Result<(), PersistError> {
     let Some(aof) = node.persistence.aof.as_mut() else {
         let _ = std::fs::remove_file(temp);
         return Ok(());
@@ -86,7 +86,7 @@ pub fn finish_rewrite(node: &mut Node, temp: &Path, seq: u64, keep_from: usize) 
 }
 
 /// auto-aof-rewrite-percentage / auto-aof-rewrite-min-size.
-pub fn maybe_auto_rewrite(node: &mut Node) {
+pub fn maybe_auto_rewrite(node: &mut Parts<'_>) {
     let Some(aof) = node.persistence.aof.as_ref() else {
         return;
     };

@@ -6,8 +6,8 @@ use super::*;
 
 /// Records executed write commands in the AOF buffer; `wait_durable` (end of a
 /// client's batch) or cron writes it out.
-pub fn feed_aof(node: &mut Node, stream: &[u8]) {
-    let Some(aof) = node.persistence.aof.as_mut() else {
+pub fn feed_aof(p: &mut crate::persistence::Persistence, stream: &[u8]) {
+    let Some(aof) = p.aof.as_mut() else {
         return;
     };
     aof.buf.extend_from_slice(stream);
@@ -41,40 +41,7 @@ pub(super) fn flush(aof: &mut AofState) {
     }
 }
 
-/// Called by a connection after its batch, before it replies: lets the other
-/// clients ready right now run their batches too, then writes the AOF buffer
-/// once for all of them (and fsyncs it under `appendfsync always`), as Redis
-/// does once per event-loop iteration. A reply therefore never precedes the
-/// write of the command it acknowledges.
-pub async fn wait_durable(shared: &crate::node::Shared) {
-    // Everything fed so far, this client's commands included, ends at `target`.
-    let target = {
-        let node = shared.node.borrow();
-        match node.persistence.aof.as_ref() {
-            Some(a) if a.has_pending() => a.sync.written.get() + a.buf.len() as u64,
-            _ => return,
-        }
-    };
-    tokio::task::yield_now().await;
-    let mut node = shared.node.borrow_mut();
-    if let Some(aof) = node.persistence.aof.as_mut() {
-        // Another client of this round may already have written (and synced) our part.
-        let done = aof.sync.written.get() >= target && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
-        if !done {
-            write_out(aof);
-        }
-    }
-}
-
-/// Writes the buffer and, under `always`, fsyncs: used where no reply waits (blocked clients woken up).
-pub fn write_now(node: &mut Node) {
-    node.flush_propagated();
-    if let Some(aof) = node.persistence.aof.as_mut() {
-        write_out(aof);
-    }
-}
-
-pub(super) fn write_out(aof: &mut AofState) {
+pub fn write_out(aof: &mut AofState) {
     flush(aof);
     if aof.policy == FsyncPolicy::Always && aof.sync.synced.get() < aof.sync.written.get() {
         let f = aof.sync.file.borrow().clone();
@@ -91,7 +58,7 @@ pub(super) fn write_out(aof: &mut AofState) {
 }
 
 /// Writes what is buffered and fsyncs (shutdown, rotation).
-pub fn flush_and_sync(node: &mut Node) {
+pub fn flush_and_sync(node: &mut Parts<'_>) {
     if let Some(aof) = node.persistence.aof.as_mut() {
         flush(aof);
         let f = aof.sync.file.borrow().clone();
@@ -102,7 +69,7 @@ pub fn flush_and_sync(node: &mut Node) {
 }
 
 /// Per tick: retry failed writes, fsync once a second under everysec.
-pub fn cron(node: &mut Node) {
+pub fn cron(node: &mut Parts<'_>) {
     let policy = FsyncPolicy::from_config(&node.config);
     let Some(aof) = node.persistence.aof.as_mut() else {
         return;

@@ -1,0 +1,53 @@
+//! The node's side of persistence: its parts lent to the RDB/AOF code, and
+//! the AOF write that a connection waits for before it replies.
+
+use super::{Node, Shared};
+use crate::persistence::aof::{write_out, FsyncPolicy};
+use crate::persistence::Parts;
+
+impl Node {
+    /// The parts persistence works on, borrowed together.
+    pub fn persistence_parts(&mut self) -> Parts<'_> {
+        Parts {
+            persistence: &mut self.persistence,
+            config: &self.config,
+            keyspace: &mut self.keyspace,
+            propagation: &mut self.propagation,
+            now_ms: &mut self.now_ms,
+        }
+    }
+
+    /// Hands executed writes to the AOF and writes it now (fsync under
+    /// `always`): used where no reply waits (blocked clients woken up).
+    pub fn write_aof_now(&mut self) {
+        self.flush_propagated();
+        if let Some(aof) = self.persistence.aof.as_mut() {
+            write_out(aof);
+        }
+    }
+}
+
+/// Called by a connection after its batch, before it replies: lets the other
+/// clients ready right now run their batches too, then writes the AOF buffer
+/// once for all of them (and fsyncs it under `appendfsync always`), as Redis
+/// does once per event-loop iteration. A reply therefore never precedes the
+/// write of the command it acknowledges.
+pub async fn wait_durable(shared: &Shared) {
+    // Everything fed so far, this client's commands included, ends at `target`.
+    let target = {
+        let node = shared.node.borrow();
+        match node.persistence.aof.as_ref().and_then(|a| a.pending_end()) {
+            Some(end) => end,
+            None => return,
+        }
+    };
+    tokio::task::yield_now().await;
+    let mut node = shared.node.borrow_mut();
+    if let Some(aof) = node.persistence.aof.as_mut() {
+        // Another client of this round may already have written (and synced) our part.
+        let done = aof.sync.written.get() >= target && (aof.policy != FsyncPolicy::Always || aof.sync.synced.get() >= target);
+        if !done {
+            write_out(aof);
+        }
+    }
+}
