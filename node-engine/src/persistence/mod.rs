@@ -163,8 +163,8 @@ pub fn save_sync(node: &mut Parts<'_>) -> Result<(), PersistError> {
     if node.persistence.child.is_some() {
         return Err(PersistError::ChildBusy);
     }
-    let path = rdb_path(&node.config);
-    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let path = rdb_path(node.config);
+    let opts = rdb::EncodeOptions::from_config(node.config);
     let started = Instant::now();
     let r = write_rdb_file(&node.keyspace.dbs, &path, opts, false, None);
     let p = &mut node.persistence;
@@ -243,8 +243,8 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
         }
         None => {}
     }
-    let path = rdb_path(&node.config);
-    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let path = rdb_path(node.config);
+    let opts = rdb::EncodeOptions::from_config(node.config);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
     let dbs: &[Db] = &node.keyspace.dbs;
@@ -405,7 +405,7 @@ pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
 
 /// Loads `<dir>/<dbfilename>` if it exists; returns whether it did.
 pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
-    let path = rdb_path(&node.config);
+    let path = rdb_path(node.config);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),

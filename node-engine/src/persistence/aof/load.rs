@@ -62,7 +62,7 @@ pub(super) fn install(
         everysec_busy: Arc::new(AtomicBool::new(false)),
         everysec_failed: Arc::new(AtomicBool::new(false)),
         last_everysec: Instant::now(),
-        policy: FsyncPolicy::from_config(&node.config),
+        policy: FsyncPolicy::from_config(node.config),
     };
     aof.write_manifest()?;
     node.persistence.aof = Some(aof);
@@ -81,7 +81,7 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
     let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
     let base = ManifestFile { name: format!("{prefix}.{seq}.base.rdb"), seq };
     let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
-    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let opts = rdb::EncodeOptions::from_config(node.config);
     let base_path = dir.join(&base.name);
     let size = crate::persistence::write_rdb_file(&node.keyspace.dbs, &base_path, opts, true, None)?;
     let incr_path = dir.join(&incr.name);

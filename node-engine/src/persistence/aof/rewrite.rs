@@ -30,7 +30,7 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
     node.propagation.db = None;
     let base_seq = aof.manifest.base.as_ref().map_or(1, |b| b.seq + 1);
     let dir = aof.dir.clone();
-    let opts = rdb::EncodeOptions::from_config(&node.config);
+    let opts = rdb::EncodeOptions::from_config(node.config);
     let dbs: &[Db] = &node.keyspace.dbs;
     let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
     let child = fork_child(
@@ -55,7 +55,7 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
         }
         None => {
             let temp = dir.join("temp-rewriteaof-fg.aof");
-            let opts = rdb::EncodeOptions::from_config(&node.config);
+            let opts = rdb::EncodeOptions::from_config(node.config);
             crate::persistence::write_rdb_file(&node.keyspace.dbs, &temp, opts, true, Some(&dir.join("temp-rewriteaof-fg.tmp")))?;
             finish_rewrite(node, &temp, base_seq, keep_from)
         }

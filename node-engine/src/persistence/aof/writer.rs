@@ -70,7 +70,7 @@ pub fn flush_and_sync(node: &mut Parts<'_>) {
 
 /// Per tick: retry failed writes, fsync once a second under everysec.
 pub fn cron(node: &mut Parts<'_>) {
-    let policy = FsyncPolicy::from_config(&node.config);
+    let policy = FsyncPolicy::from_config(node.config);
     let Some(aof) = node.persistence.aof.as_mut() else {
         return;
     };
