@@ -11,7 +11,7 @@ use crate::resp::ReplyBuf;
 use crate::slot::{key_slot, SLOTS};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("cluster", -2, STALE, (0, 0, 0), cluster),
+    CommandSpec::container("cluster", -2, super::no_subcommand, CLUSTER),
     CommandSpec::new("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), readonly).acl(&["@connection"]),
     CommandSpec::new("readwrite", 1, FAST | LOADING | STALE, (0, 0, 0), readwrite).acl(&["@connection"]),
     CommandSpec::new("asking", 1, FAST, (0, 0, 0), asking).acl(&["@connection"]),
@@ -60,169 +60,272 @@ fn state<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut ClusterState, CmdError> {
     ctx.node.cluster.as_deref_mut().ok_or_else(disabled)
 }
 
-fn unknown_sub(sub: &[u8]) -> CmdError {
-    CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.", String::from_utf8_lossy(sub)))
+/// CLUSTER's subcommands.
+const CLUSTER: &[CommandSpec] = &[
+    CommandSpec::new("cluster|info", 2, STALE, (0, 0, 0), cluster_info),
+    CommandSpec::new("cluster|nodes", 2, STALE, (0, 0, 0), cluster_nodes),
+    CommandSpec::new("cluster|myid", 2, STALE, (0, 0, 0), cluster_myid),
+    CommandSpec::new("cluster|slots", 2, STALE, (0, 0, 0), cluster_slots),
+    CommandSpec::new("cluster|shards", 2, STALE, (0, 0, 0), cluster_shards),
+    CommandSpec::new("cluster|links", 2, STALE, (0, 0, 0), cluster_links),
+    CommandSpec::new("cluster|keyslot", 3, STALE, (0, 0, 0), cluster_keyslot),
+    CommandSpec::new("cluster|countkeysinslot", 3, STALE, (0, 0, 0), cluster_countkeysinslot),
+    CommandSpec::new("cluster|getkeysinslot", 4, STALE, (0, 0, 0), cluster_getkeysinslot),
+    CommandSpec::new("cluster|meet", -4, ADMIN | STALE, (0, 0, 0), cluster_meet),
+    CommandSpec::new("cluster|forget", 3, ADMIN | STALE, (0, 0, 0), cluster_forget),
+    CommandSpec::new("cluster|replicate", 3, ADMIN | STALE, (0, 0, 0), cluster_replicate),
+    CommandSpec::new("cluster|replicas", 3, ADMIN | STALE, (0, 0, 0), cluster_replicas),
+    CommandSpec::new("cluster|slaves", 3, ADMIN | STALE, (0, 0, 0), cluster_replicas),
+    CommandSpec::new("cluster|addslots", -3, ADMIN | STALE, (0, 0, 0), cluster_addslots),
+    CommandSpec::new("cluster|addslotsrange", -4, ADMIN | STALE, (0, 0, 0), cluster_addslotsrange),
+    CommandSpec::new("cluster|delslots", -3, ADMIN | STALE, (0, 0, 0), cluster_delslots),
+    CommandSpec::new("cluster|delslotsrange", -4, ADMIN | STALE, (0, 0, 0), cluster_delslotsrange),
+    CommandSpec::new("cluster|flushslots", 2, ADMIN | STALE, (0, 0, 0), cluster_flushslots),
+    CommandSpec::new("cluster|setslot", -4, ADMIN | STALE, (0, 0, 0), cluster_setslot),
+    CommandSpec::new("cluster|count-failure-reports", 3, ADMIN | STALE, (0, 0, 0), cluster_count_failure_reports),
+    CommandSpec::new("cluster|saveconfig", 2, ADMIN | STALE, (0, 0, 0), cluster_saveconfig),
+    CommandSpec::new("cluster|bumpepoch", 2, ADMIN | STALE, (0, 0, 0), cluster_bumpepoch),
+    CommandSpec::new("cluster|set-config-epoch", 3, ADMIN | STALE, (0, 0, 0), cluster_set_config_epoch),
+    CommandSpec::new("cluster|reset", -2, ADMIN | NOSCRIPT | STALE, (0, 0, 0), cluster_reset),
+    CommandSpec::new("cluster|failover", -2, ADMIN | STALE, (0, 0, 0), cluster_failover),
+    CommandSpec::new("cluster|help", 2, LOADING | STALE, (0, 0, 0), cluster_help),
+];
+
+fn cluster_info(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let text = state(ctx)?.info_text();
+    ctx.reply().verbatim(&text);
+    Ok(())
 }
 
-fn cluster(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-    let n = argv.len();
-    if sub == "help" {
-        return help(ctx);
-    }
-    if sub == "keyslot" && n == 3 {
-        let s = key_slot(argv[2]);
-        ctx.reply().int(s as i64);
-        return Ok(());
-    }
+fn cluster_nodes(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let text = state(ctx)?.nodes_text(false);
+    ctx.reply().verbatim(&text);
+    Ok(())
+}
+
+fn cluster_myid(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let id = state(ctx)?.myself.clone();
+    ctx.reply().bulk(id.as_bytes());
+    Ok(())
+}
+
+fn cluster_slots(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    slots(ctx)
+}
+
+fn cluster_shards(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    shards(ctx)
+}
+
+fn cluster_links(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    links(ctx)
+}
+
+/// KEYSLOT is pure slot math: it answers even with cluster support off.
+fn cluster_keyslot(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let s = key_slot(argv[2]);
+    ctx.reply().int(s as i64);
+    Ok(())
+}
+
+fn cluster_countkeysinslot(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     state(ctx)?;
-    match (sub.as_str(), n) {
-        ("info", 2) => {
-            let text = state(ctx)?.info_text();
-            ctx.reply().verbatim(&text);
-        }
-        ("nodes", 2) => {
-            let text = state(ctx)?.nodes_text(false);
-            ctx.reply().verbatim(&text);
-        }
-        ("myid", 2) => {
-            let id = state(ctx)?.myself.clone();
-            ctx.reply().bulk(id.as_bytes());
-        }
-        ("slots", 2) => slots(ctx)?,
-        ("shards", 2) => shards(ctx)?,
-        ("meet", 4 | 5) => meet(ctx, argv)?,
-        ("forget", 3) => forget(ctx, argv[2])?,
-        ("replicate", 3) => replicate(ctx, argv[2])?,
-        ("addslots", 3..) => {
-            let slots = argv[2..].iter().map(|a| parse_slot(a)).collect::<Result<Vec<_>, _>>()?;
-            add_slots(ctx, &slots)?;
-        }
-        ("addslotsrange", 4..) if n % 2 == 0 => {
-            let slots = ranges(&argv[2..])?;
-            add_slots(ctx, &slots)?;
-        }
-        ("delslots", 3..) => {
-            let slots = argv[2..].iter().map(|a| parse_slot(a)).collect::<Result<Vec<_>, _>>()?;
-            del_slots(ctx, &slots)?;
-        }
-        ("delslotsrange", 4..) if n % 2 == 0 => {
-            let slots = ranges(&argv[2..])?;
-            del_slots(ctx, &slots)?;
-        }
-        ("flushslots", 2) => {
-            if ctx.node.keyspace.dbs.iter().any(|d| !d.is_empty()) {
-                return Err(CmdError::new("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."));
-            }
-            let c = state(ctx)?;
-            let me = c.myself.clone();
-            let mine: Vec<u16> = c.myself_node().slots.iter().collect();
-            for s in mine {
-                if c.owners[s as usize].as_deref() == Some(me.as_str()) {
-                    c.set_owner(s, None);
-                }
-            }
-            after_change(ctx);
-            ctx.reply().ok();
-        }
-        ("setslot", 4 | 5) => setslot(ctx, argv)?,
-        ("countkeysinslot", 3) => {
-            let s = parse_i64(argv[2]).ok().filter(|s| (0..SLOTS as i64).contains(s)).ok_or_else(|| CmdError::new("ERR Invalid slot"))?;
-            let count = ctx.node.keyspace.dbs[0].count_in_slot(s as u16);
-            ctx.reply().int(count as i64);
-        }
-        ("getkeysinslot", 4) => {
-            let s = parse_i64(argv[2]).ok().filter(|s| (0..SLOTS as i64).contains(s));
-            let count = parse_i64(argv[3]).ok().filter(|c| *c >= 0);
-            let (Some(s), Some(count)) = (s, count) else {
-                return Err(CmdError::new("ERR Invalid slot or number of keys"));
-            };
-            let keys = ctx.node.keyspace.dbs[0].keys_in_slot(s as u16, count as usize);
-            let r = ctx.reply();
-            r.array(keys.len());
-            for k in keys {
-                r.bulk(&k);
-            }
-        }
-        ("count-failure-reports", 3) => {
-            let id = String::from_utf8_lossy(argv[2]).into_owned();
-            let c = state(ctx)?;
-            let Some(node) = c.nodes.get(&id) else {
-                return Err(CmdError::new(format!("ERR Unknown node {id}")));
-            };
-            let n = node.fail_reports.len() as i64;
-            ctx.reply().int(n);
-        }
-        ("saveconfig", 2) => {
-            let c = ctx.node.cluster.as_deref().ok_or_else(disabled)?;
-            c.save_config().map_err(|e| CmdError::new(format!("ERR error saving the cluster node config: {e}")))?;
-            ctx.reply().ok();
-        }
-        ("bumpepoch", 2) => {
-            let c = state(ctx)?;
-            let me_epoch = c.myself_node().config_epoch;
-            let max = c.nodes.values().map(|n| n.config_epoch).max().unwrap_or(0);
-            let bumped = me_epoch == 0 || me_epoch != max || c.nodes.values().filter(|n| n.config_epoch == max).count() > 1;
-            if bumped {
-                c.current_epoch += 1;
-                let e = c.current_epoch;
-                c.myself_mut().config_epoch = e;
-                c.dirty_config = true;
-            }
-            let e = c.myself_node().config_epoch;
-            ctx.reply().simple(&format!("{} {e}", if bumped { "BUMPED" } else { "STILL" }));
-        }
-        ("set-config-epoch", 3) => {
-            let e = parse_i64(argv[2])?;
-            let c = state(ctx)?;
-            if e < 0 {
-                return Err(CmdError::new(format!("ERR Invalid config epoch specified: {e}")));
-            }
-            if c.nodes.len() > 1 {
-                return Err(CmdError::new("ERR The user can assign a config epoch only when the node does not know any other node."));
-            }
-            if c.myself_node().config_epoch != 0 {
-                return Err(CmdError::new("ERR Node config epoch is already non-zero"));
-            }
-            c.myself_mut().config_epoch = e as u64;
-            c.observe_epoch(e as u64);
-            c.dirty_config = true;
-            ctx.reply().ok();
-        }
-        ("reset", 2 | 3) => reset(ctx, argv.get(2).copied())?,
-        ("failover", 2 | 3) => {
-            let mode = match argv.get(2) {
-                None => ManualMode::Default,
-                Some(a) if is(a, "force") => ManualMode::Force,
-                Some(a) if is(a, "takeover") => ManualMode::Takeover,
-                Some(_) => return Err(CmdError::syntax()),
-            };
-            ctx.node
-                .run_cluster(&mut Vec::new(), |c, env, fx| failover::start_manual(c, env, mode, fx))
-                .ok_or_else(disabled)?
-                .map_err(CmdError::new)?;
-            ctx.reply().ok();
-        }
-        ("replicas" | "slaves", 3) => {
-            let id = String::from_utf8_lossy(argv[2]).into_owned();
-            let c = state(ctx)?;
-            let Some(node) = c.nodes.get(&id) else {
-                return Err(CmdError::new(format!("ERR Unknown node {id}")));
-            };
-            if !node.is_master() {
-                return Err(CmdError::new("ERR The specified node is not a master"));
-            }
-            let lines: Vec<String> = c.replicas_of(&id).iter().map(|r| c.node_line(r)).collect();
-            let r = ctx.reply();
-            r.array(lines.len());
-            for l in lines {
-                r.bulk(l.as_bytes());
-            }
-        }
-        ("links", 2) => links(ctx)?,
-        _ => return Err(unknown_sub(argv[1])),
+    let s = parse_i64(argv[2]).ok().filter(|s| (0..SLOTS as i64).contains(s)).ok_or_else(|| CmdError::new("ERR Invalid slot"))?;
+    let count = ctx.node.keyspace.dbs[0].count_in_slot(s as u16);
+    ctx.reply().int(count as i64);
+    Ok(())
+}
+
+fn cluster_getkeysinslot(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    let s = parse_i64(argv[2]).ok().filter(|s| (0..SLOTS as i64).contains(s));
+    let count = parse_i64(argv[3]).ok().filter(|c| *c >= 0);
+    let (Some(s), Some(count)) = (s, count) else {
+        return Err(CmdError::new("ERR Invalid slot or number of keys"));
+    };
+    let keys = ctx.node.keyspace.dbs[0].keys_in_slot(s as u16, count as usize);
+    let r = ctx.reply();
+    r.array(keys.len());
+    for k in keys {
+        r.bulk(&k);
     }
     Ok(())
+}
+
+fn cluster_meet(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if argv.len() > 5 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    meet(ctx, argv)
+}
+
+fn cluster_forget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    forget(ctx, argv[2])
+}
+
+fn cluster_replicate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    replicate(ctx, argv[2])
+}
+
+fn cluster_replicas(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = String::from_utf8_lossy(argv[2]).into_owned();
+    let c = state(ctx)?;
+    let Some(node) = c.nodes.get(&id) else {
+        return Err(CmdError::new(format!("ERR Unknown node {id}")));
+    };
+    if !node.is_master() {
+        return Err(CmdError::new("ERR The specified node is not a master"));
+    }
+    let lines: Vec<String> = c.replicas_of(&id).iter().map(|r| c.node_line(r)).collect();
+    let r = ctx.reply();
+    r.array(lines.len());
+    for l in lines {
+        r.bulk(l.as_bytes());
+    }
+    Ok(())
+}
+
+fn cluster_addslots(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    let slots = argv[2..].iter().map(|a| parse_slot(a)).collect::<Result<Vec<_>, _>>()?;
+    add_slots(ctx, &slots)
+}
+
+fn cluster_addslotsrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    let slots = ranges(&argv[2..])?;
+    add_slots(ctx, &slots)
+}
+
+fn cluster_delslots(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    let slots = argv[2..].iter().map(|a| parse_slot(a)).collect::<Result<Vec<_>, _>>()?;
+    del_slots(ctx, &slots)
+}
+
+fn cluster_delslotsrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    let slots = ranges(&argv[2..])?;
+    del_slots(ctx, &slots)
+}
+
+fn cluster_flushslots(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if ctx.node.keyspace.dbs.iter().any(|d| !d.is_empty()) {
+        return Err(CmdError::new("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."));
+    }
+    let c = state(ctx)?;
+    let me = c.myself.clone();
+    let mine: Vec<u16> = c.myself_node().slots.iter().collect();
+    for s in mine {
+        if c.owners[s as usize].as_deref() == Some(me.as_str()) {
+            c.set_owner(s, None);
+        }
+    }
+    after_change(ctx);
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn cluster_setslot(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if argv.len() > 5 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    setslot(ctx, argv)
+}
+
+fn cluster_count_failure_reports(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = String::from_utf8_lossy(argv[2]).into_owned();
+    let c = state(ctx)?;
+    let Some(node) = c.nodes.get(&id) else {
+        return Err(CmdError::new(format!("ERR Unknown node {id}")));
+    };
+    let n = node.fail_reports.len() as i64;
+    ctx.reply().int(n);
+    Ok(())
+}
+
+fn cluster_saveconfig(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let c = ctx.node.cluster.as_deref().ok_or_else(disabled)?;
+    c.save_config().map_err(|e| CmdError::new(format!("ERR error saving the cluster node config: {e}")))?;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn cluster_bumpepoch(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let c = state(ctx)?;
+    let me_epoch = c.myself_node().config_epoch;
+    let max = c.nodes.values().map(|n| n.config_epoch).max().unwrap_or(0);
+    let bumped = me_epoch == 0 || me_epoch != max || c.nodes.values().filter(|n| n.config_epoch == max).count() > 1;
+    if bumped {
+        c.current_epoch += 1;
+        let e = c.current_epoch;
+        c.myself_mut().config_epoch = e;
+        c.dirty_config = true;
+    }
+    let e = c.myself_node().config_epoch;
+    ctx.reply().simple(&format!("{} {e}", if bumped { "BUMPED" } else { "STILL" }));
+    Ok(())
+}
+
+fn cluster_set_config_epoch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    let e = parse_i64(argv[2])?;
+    let c = state(ctx)?;
+    if e < 0 {
+        return Err(CmdError::new(format!("ERR Invalid config epoch specified: {e}")));
+    }
+    if c.nodes.len() > 1 {
+        return Err(CmdError::new("ERR The user can assign a config epoch only when the node does not know any other node."));
+    }
+    if c.myself_node().config_epoch != 0 {
+        return Err(CmdError::new("ERR Node config epoch is already non-zero"));
+    }
+    c.myself_mut().config_epoch = e as u64;
+    c.observe_epoch(e as u64);
+    c.dirty_config = true;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn cluster_reset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if argv.len() > 3 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    reset(ctx, argv.get(2).copied())
+}
+
+fn cluster_failover(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    state(ctx)?;
+    if argv.len() > 3 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    let mode = match argv.get(2) {
+        None => ManualMode::Default,
+        Some(a) if is(a, "force") => ManualMode::Force,
+        Some(a) if is(a, "takeover") => ManualMode::Takeover,
+        Some(_) => return Err(CmdError::syntax()),
+    };
+    ctx.node
+        .run_cluster(&mut Vec::new(), |c, env, fx| failover::start_manual(c, env, mode, fx))
+        .ok_or_else(disabled)?
+        .map_err(CmdError::new)?;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn cluster_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    help(ctx)
 }
 
 fn help(ctx: &mut Ctx<'_>) -> CmdResult {

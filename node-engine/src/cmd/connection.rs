@@ -12,7 +12,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hello", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), hello).acl(&["@connection"]),
     CommandSpec::new("select", 2, FAST | LOADING | STALE, (0, 0, 0), select).acl(&["@connection"]),
     CommandSpec::new("auth", -2, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), auth).acl(&["@connection"]),
-    CommandSpec::new("client", -2, ADMIN | STALE | LOADING, (0, 0, 0), client),
+    CommandSpec::container("client", -2, super::no_subcommand, CLIENT),
     CommandSpec::new("reset", 1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), reset).acl(&["@connection"]),
 ];
 
@@ -170,64 +170,99 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
     ))
 }
 
-fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = argv[1];
-    let bad = || {
-        CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(sub)
-        ))
+/// CLIENT's subcommands.
+const CLIENT: &[CommandSpec] = &[
+    CommandSpec::new("client|id", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_id).acl(&["@connection"]),
+    CommandSpec::new("client|setname", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_setname).acl(&["@connection"]),
+    CommandSpec::new("client|getname", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_getname).acl(&["@connection"]),
+    CommandSpec::new("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_list).acl(&["@connection"]),
+    CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_info).acl(&["@connection"]),
+    CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_kill).acl(&["@connection"]),
+    CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_no_evict).acl(&["@connection"]),
+    // Redis 7.2's; clients such as redis-py 5 send it on connect.
+    CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_setinfo).acl(&["@connection"]),
+    CommandSpec::new("client|help", 2, LOADING | STALE, (0, 0, 0), client_help).acl(&["@connection"]),
+];
+
+fn client_id(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id as i64;
+    ctx.reply().int(id);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    set_name(ctx, argv[2])?;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    match ctx.client.name.clone() {
+        Some(n) => ctx.reply().bulk(&n),
+        None => ctx.reply().null(),
+    }
+    Ok(())
+}
+
+fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() == 3 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    let ids: Vec<u64> = if argv.len() > 3 && is(argv[2], "id") {
+        argv[3..].iter().filter_map(|a| parse_i64(a).ok()).map(|i| i as u64).collect()
+    } else if argv.len() > 2 {
+        return Err(CmdError::syntax());
+    } else {
+        let mut v: Vec<u64> = ctx.node.clients.map.keys().copied().collect();
+        v.sort_unstable();
+        v
     };
-    if is(sub, "id") && argv.len() == 2 {
-        let id = ctx.client.id as i64;
-        ctx.reply().int(id);
-    } else if is(sub, "setname") && argv.len() == 3 {
-        set_name(ctx, argv[2])?;
-        ctx.reply().ok();
-    } else if is(sub, "getname") && argv.len() == 2 {
-        match ctx.client.name.clone() {
-            Some(n) => ctx.reply().bulk(&n),
-            None => ctx.reply().null(),
+    reply_client_lines(ctx, ids);
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    reply_client_lines(ctx, vec![id]);
+    Ok(())
+}
+
+fn reply_client_lines(ctx: &mut Ctx<'_>, ids: Vec<u64>) {
+    let mut out = String::new();
+    for id in ids {
+        if let Some(l) = client_line(ctx.node, id) {
+            out.push_str(&l);
+            out.push('\n');
         }
-    } else if (is(sub, "list") && (argv.len() == 2 || argv.len() > 3)) || (is(sub, "info") && argv.len() == 2) {
-        let ids: Vec<u64> = if is(sub, "info") {
-            vec![ctx.client.id]
-        } else if argv.len() > 3 && is(argv[2], "id") {
-            argv[3..].iter().filter_map(|a| parse_i64(a).ok()).map(|i| i as u64).collect()
-        } else if argv.len() > 2 {
-            return Err(CmdError::syntax());
-        } else {
-            let mut v: Vec<u64> = ctx.node.clients.map.keys().copied().collect();
-            v.sort_unstable();
-            v
-        };
-        let mut out = String::new();
-        for id in ids {
-            if let Some(l) = client_line(ctx.node, id) {
-                out.push_str(&l);
-                out.push('\n');
-            }
-        }
-        ctx.reply().verbatim(&out);
-    } else if is(sub, "kill") && argv.len() >= 3 {
-        client_kill(ctx, argv)?;
-    } else if is(sub, "no-evict") && argv.len() == 3 {
-        let on = if is(argv[2], "on") {
-            true
-        } else if is(argv[2], "off") {
-            false
-        } else {
-            return Err(CmdError::syntax());
-        };
-        let id = ctx.client.id;
-        if let Some(c) = ctx.node.clients.map.get_mut(&id) {
-            c.no_evict = on;
-        }
-        ctx.reply().ok();
-    } else if is(sub, "setinfo") && argv.len() == 4 {
-        ctx.reply().ok();
-    } else if is(sub, "help") {
-        let lines = [
+    }
+    ctx.reply().verbatim(&out);
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let on = if is(argv[2], "on") {
+        true
+    } else if is(argv[2], "off") {
+        false
+    } else {
+        return Err(CmdError::syntax());
+    };
+    let id = ctx.client.id;
+    if let Some(c) = ctx.node.clients.map.get_mut(&id) {
+        c.no_evict = on;
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(
+        ctx,
+        &[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ID",
             "GETNAME",
@@ -237,14 +272,8 @@ fn client(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             "KILL <ip:port> | <option> <value> [...]",
             "NO-EVICT (ON|OFF)",
             "HELP",
-        ];
-        ctx.reply().array(lines.len());
-        for l in lines {
-            ctx.reply().simple(l);
-        }
-    } else {
-        return Err(bad());
-    }
+        ],
+    );
     Ok(())
 }
 

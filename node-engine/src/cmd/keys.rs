@@ -27,7 +27,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("touch", -2, READONLY | FAST, (1, -1, 1), exists_touch).acl(&["@keyspace"]),
     CommandSpec::new("copy", -3, WRITE | DENYOOM, (1, 2, 1), copy).acl(&["@keyspace"]),
     CommandSpec::new("move", 3, WRITE | FAST, (1, 1, 1), move_cmd).acl(&["@keyspace"]),
-    CommandSpec::new("object", -2, READONLY, (2, 2, 1), object),
+    CommandSpec::container("object", -2, super::no_subcommand, OBJECT),
     CommandSpec::new("dbsize", 1, READONLY | FAST, (0, 0, 0), dbsize).acl(&["@keyspace"]),
     CommandSpec::new("flushdb", -1, WRITE, (0, 0, 0), flushdb).acl(&["@dangerous", "@keyspace"]),
     CommandSpec::new("flushall", -1, WRITE, (0, 0, 0), flushall).acl(&["@dangerous", "@keyspace"]),
@@ -357,45 +357,65 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn object(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = argv[1];
-    if is(sub, "help") {
-        let lines = [
+/// OBJECT's subcommands.
+const OBJECT: &[CommandSpec] = &[
+    CommandSpec::new("object|encoding", 3, READONLY, (2, 2, 1), object_encoding).acl(&["@keyspace"]),
+    CommandSpec::new("object|refcount", 3, READONLY, (2, 2, 1), object_refcount).acl(&["@keyspace"]),
+    CommandSpec::new("object|idletime", 3, READONLY, (2, 2, 1), object_idletime).acl(&["@keyspace"]),
+    CommandSpec::new("object|freq", 3, READONLY, (2, 2, 1), object_freq).acl(&["@keyspace"]),
+    CommandSpec::new("object|help", 2, LOADING | STALE, (0, 0, 0), object_help).acl(&["@keyspace"]),
+];
+
+/// The encoding of the key's value, or None (a null reply) when it does not exist.
+fn object_target(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<&'static str> {
+    let now = ctx.now();
+    let enc = ctx.db().get(key, now).map(|e| e.value.encoding());
+    if enc.is_none() {
+        ctx.reply().null();
+    }
+    enc
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if let Some(enc) = object_target(ctx, argv[2]) {
+        ctx.reply().bulk_str(enc);
+    }
+    Ok(())
+}
+
+fn object_refcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if object_target(ctx, argv[2]).is_some() {
+        ctx.reply().int(1);
+    }
+    Ok(())
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if object_target(ctx, argv[2]).is_some() {
+        ctx.reply().int(0);
+    }
+    Ok(())
+}
+
+fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if object_target(ctx, argv[2]).is_some() {
+        return Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+    }
+    Ok(())
+}
+
+fn object_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(
+        ctx,
+        &[
             "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ENCODING <key>",
             "FREQ <key>",
             "IDLETIME <key>",
             "REFCOUNT <key>",
             "HELP",
-        ];
-        ctx.reply().array(lines.len());
-        for l in lines {
-            ctx.reply().simple(l);
-        }
-        return Ok(());
-    }
-    if argv.len() != 3 {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    }
-    let now = ctx.now();
-    let Some(enc) = ctx.db().get(argv[2], now).map(|e| e.value.encoding()) else {
-        ctx.reply().null();
-        return Ok(());
-    };
-    if is(sub, "encoding") {
-        ctx.reply().bulk_str(enc);
-    } else if is(sub, "refcount") {
-        ctx.reply().int(1);
-    } else if is(sub, "idletime") {
-        ctx.reply().int(0);
-    } else if is(sub, "freq") {
-        return Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
-    } else {
-        return Err(CmdError::new(format!("ERR unknown subcommand '{}'. Try OBJECT HELP.", String::from_utf8_lossy(sub))));
-    }
+        ],
+    );
     Ok(())
 }
 

@@ -116,6 +116,13 @@ impl CmdError {
     pub fn out_of_range() -> Self {
         CmdError::new("ERR index out of range")
     }
+    /// A container's subcommand called with arguments it does not take
+    /// (Redis's `addReplySubcommandSyntaxError`).
+    pub fn sub_syntax(argv: &[&[u8]]) -> Self {
+        let sub = argv.get(1).map_or(Cow::Borrowed(""), |s| String::from_utf8_lossy(&s[..s.len().min(128)]));
+        let cmd = String::from_utf8_lossy(argv[0]).to_ascii_uppercase();
+        CmdError::new(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP."))
+    }
 }
 
 pub type CmdResult = Result<(), CmdError>;
@@ -154,11 +161,28 @@ impl Ctx<'_> {
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> CmdResult;
+
+/// The handler of a container that needs a subcommand: its arity already
+/// refuses a call without one, so this only answers if that check is skipped.
+pub fn no_subcommand(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    Err(CmdError::arity(&String::from_utf8_lossy(argv[0]).to_ascii_lowercase()))
+}
+
+/// A HELP reply: one status line per line of text.
+pub fn reply_help(ctx: &mut Ctx<'_>, lines: &[&str]) {
+    let r = ctx.reply();
+    r.array(lines.len());
+    for l in lines {
+        r.simple(l);
+    }
+}
 pub type KeysFn = fn(&[&[u8]]) -> Vec<usize>;
 
-/// A command's metadata and handler.
+/// A command's metadata and handler. A container command (CLUSTER, CONFIG,
+/// ...) lists its subcommands, each a full spec named `container|sub`, and
+/// the dispatcher runs the subcommand's checks and handler.
 pub struct CommandSpec {
-    /// Lowercase name (`get`, or `cluster|info` style for documentation only).
+    /// Lowercase name: `get`, or `config|get` for a subcommand.
     pub name: &'static str,
     /// Redis arity: exact count if positive, minimum if negative (name included).
     pub arity: i32,
@@ -173,11 +197,45 @@ pub struct CommandSpec {
     /// `@keyspace`, `@dangerous`, ...); those implied by the flags (`@write`,
     /// `@read`, `@fast`/`@slow`, ...) are added by [`CommandSpec::acl_categories`].
     pub categories: &'static [&'static str],
+    /// A container's subcommands (empty for other commands).
+    pub subcommands: &'static [CommandSpec],
 }
 
 impl CommandSpec {
     pub const fn new(name: &'static str, arity: i32, flags: u32, keys: (i32, i32, i32), handler: Handler) -> Self {
-        CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, handler, keys: None, categories: &[] }
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            handler,
+            keys: None,
+            categories: &[],
+            subcommands: &[],
+        }
+    }
+    /// A container command: what it does is chosen by its first argument.
+    /// It has no flags of its own, as in Redis; `handler` runs only when it
+    /// is called without a subcommand and its arity allows that (COMMAND).
+    pub const fn container(name: &'static str, arity: i32, handler: Handler, subcommands: &'static [CommandSpec]) -> Self {
+        let mut c = CommandSpec::new(name, arity, 0, (0, 0, 0), handler);
+        c.subcommands = subcommands;
+        c
+    }
+    /// Sets flags (a container that accepts being called alone carries the flags that call needs).
+    pub const fn with_flags(mut self, flags: u32) -> Self {
+        self.flags = flags;
+        self
+    }
+    /// A subcommand's own name (`get` for `config|get`).
+    pub fn sub_name(&self) -> &'static str {
+        self.name.rsplit_once('|').map_or(self.name, |(_, s)| s)
+    }
+    /// The subcommand called `name` (any case).
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.subcommands.iter().find(|s| s.sub_name().as_bytes().eq_ignore_ascii_case(name))
     }
     /// Declares the command's own ACL categories (as in Redis's command table).
     pub const fn acl(mut self, categories: &'static [&'static str]) -> Self {
@@ -278,6 +336,45 @@ pub struct CommandTable {
     map: ahash::AHashMap<&'static [u8], &'static CommandSpec>,
 }
 
+/// What a request names.
+pub enum Lookup {
+    /// A command, or a container's subcommand.
+    Found(&'static CommandSpec),
+    /// No such command.
+    Unknown,
+    /// A container that has no such subcommand.
+    UnknownSub(&'static CommandSpec),
+}
+
+impl Lookup {
+    /// Redis's error text for a request that names nothing we run.
+    pub fn error(&self, argv: &[&[u8]]) -> Option<String> {
+        match self {
+            Lookup::Found(_) => None,
+            Lookup::Unknown => Some(unknown_command(argv)),
+            Lookup::UnknownSub(c) => {
+                let sub = argv.get(1).map_or(Cow::Borrowed(""), |s| String::from_utf8_lossy(&s[..s.len().min(128)]));
+                Some(format!("ERR unknown subcommand '{sub}'. Try {} HELP.", c.name.to_ascii_uppercase()))
+            }
+        }
+    }
+}
+
+/// Redis's text for an unknown command: its name and the first arguments, quoted.
+pub fn unknown_command(argv: &[&[u8]]) -> String {
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(argv[0]));
+    for a in argv.iter().skip(1) {
+        let s = String::from_utf8_lossy(a);
+        if msg.len() + s.len() > 128 + 64 {
+            break;
+        }
+        msg.push('\'');
+        msg.push_str(&s);
+        msg.push_str("' ");
+    }
+    msg
+}
+
 /// The command table, built once per process (specs are static data).
 pub fn table() -> &'static CommandTable {
     static TABLE: std::sync::OnceLock<CommandTable> = std::sync::OnceLock::new();
@@ -299,6 +396,21 @@ impl CommandTable {
     }
     pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
         self.map.values().copied()
+    }
+    /// The command or subcommand a request names.
+    pub fn find(&self, argv: &[&[u8]]) -> Lookup {
+        let Some(c) = argv.first().and_then(|n| self.lookup(n)) else { return Lookup::Unknown };
+        if c.subcommands.is_empty() || argv.len() < 2 {
+            return Lookup::Found(c);
+        }
+        c.subcommand(argv[1]).map_or(Lookup::UnknownSub(c), Lookup::Found)
+    }
+    /// A command or subcommand by its full name (`get`, `config|get`), as COMMAND INFO takes them.
+    pub fn by_full_name(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        match name.iter().position(|&b| b == b'|') {
+            Some(i) => self.lookup(&name[..i])?.subcommand(&name[i + 1..]),
+            None => self.lookup(name),
+        }
     }
 }
 

@@ -2,7 +2,6 @@
 //! Messages are encoded per subscriber (RESP2 array or RESP3 push) and sent
 //! through the subscriber's push channel.
 
-use super::args::is;
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::ClientId;
@@ -17,7 +16,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), psubscribe),
     CommandSpec::new("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), punsubscribe),
     CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST, (0, 0, 0), publish),
-    CommandSpec::new("pubsub", -2, PUBSUB | LOADING | STALE, (0, 0, 0), pubsub),
+    CommandSpec::container("pubsub", -2, super::no_subcommand, PUBSUB_SUBS),
 ];
 
 fn counts(node: &Node, id: ClientId) -> (usize, usize) {
@@ -131,37 +130,65 @@ fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn pubsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = argv[1];
-    if is(sub, "channels") && argv.len() <= 3 {
-        let pat = argv.get(2).copied();
-        let list: Vec<Key> = ctx.node.pubsub.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
-        let r = ctx.reply();
-        r.array(list.len());
-        for c in list {
-            r.bulk(&c);
-        }
-    } else if is(sub, "numsub") {
-        let pairs: Vec<(Vec<u8>, usize)> =
-            argv[2..].iter().map(|c| (c.to_vec(), ctx.node.pubsub.channels.get(*c).map_or(0, Vec::len))).collect();
-        let r = ctx.reply();
-        r.map(pairs.len());
-        for (c, n) in pairs {
-            r.bulk(&c);
-            r.int(n as i64);
-        }
-    } else if is(sub, "numpat") && argv.len() == 2 {
-        let mut pats: Vec<&Key> = ctx.node.pubsub.patterns.iter().map(|(p, _)| p).collect();
-        pats.sort();
-        pats.dedup();
-        let n = pats.len() as i64;
-        ctx.reply().int(n);
-    } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+/// PUBSUB's subcommands.
+const PUBSUB_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("pubsub|channels", -2, PUBSUB | LOADING | STALE, (0, 0, 0), pubsub_channels),
+    CommandSpec::new("pubsub|numsub", -2, PUBSUB | LOADING | STALE, (0, 0, 0), pubsub_numsub),
+    CommandSpec::new("pubsub|numpat", 2, PUBSUB | LOADING | STALE, (0, 0, 0), pubsub_numpat),
+    CommandSpec::new("pubsub|help", 2, LOADING | STALE, (0, 0, 0), pubsub_help),
+];
+
+fn pubsub_channels(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::sub_syntax(argv));
     }
+    let pat = argv.get(2).copied();
+    let list: Vec<Key> = ctx.node.pubsub.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).cloned().collect();
+    let r = ctx.reply();
+    r.array(list.len());
+    for c in list {
+        r.bulk(&c);
+    }
+    Ok(())
+}
+
+fn pubsub_numsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let pairs: Vec<(Vec<u8>, usize)> =
+        argv[2..].iter().map(|c| (c.to_vec(), ctx.node.pubsub.channels.get(*c).map_or(0, Vec::len))).collect();
+    let r = ctx.reply();
+    r.map(pairs.len());
+    for (c, n) in pairs {
+        r.bulk(&c);
+        r.int(n as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_numpat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let mut pats: Vec<&Key> = ctx.node.pubsub.patterns.iter().map(|(p, _)| p).collect();
+    pats.sort();
+    pats.dedup();
+    let n = pats.len() as i64;
+    ctx.reply().int(n);
+    Ok(())
+}
+
+fn pubsub_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(
+        ctx,
+        &[
+            "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
     Ok(())
 }
 

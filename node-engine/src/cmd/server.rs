@@ -3,21 +3,21 @@
 
 use super::args::{is, parse_i64};
 use super::flags::*;
-use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use super::{no_subcommand, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::node::{Node, ShutdownKind};
 use crate::util::proc::process_rss;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, (0, 0, 0), info).acl(&["@dangerous"]),
-    CommandSpec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config),
-    CommandSpec::new("command", -1, LOADING | STALE, (0, 0, 0), command).acl(&["@connection"]),
+    CommandSpec::container("config", -2, no_subcommand, CONFIG),
+    CommandSpec::container("command", -1, command, COMMAND).with_flags(LOADING | STALE).acl(&["@connection"]),
     CommandSpec::new("time", 1, FAST | LOADING | STALE, (0, 0, 0), time),
     CommandSpec::new("lastsave", 1, FAST | LOADING | STALE, (0, 0, 0), lastsave).acl(&["@admin", "@dangerous"]),
-    CommandSpec::new("slowlog", -2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog),
+    CommandSpec::container("slowlog", -2, no_subcommand, SLOWLOG),
     CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), monitor),
     CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), debug),
     CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, (0, 0, 0), shutdown),
-    CommandSpec::new("memory", -2, READONLY, (0, 0, 0), memory),
+    CommandSpec::container("memory", -2, no_subcommand, MEMORY),
 ];
 
 fn cpu_times() -> (f64, f64) {
@@ -158,70 +158,85 @@ fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn config(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = argv[1];
-    if is(sub, "get") && argv.len() >= 3 {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for pat in &argv[2..] {
-            let lower = pat.to_ascii_lowercase();
-            for (k, v) in ctx.node.config.matching(&lower) {
-                if !pairs.iter().any(|(pk, _)| pk == k) {
-                    pairs.push((k.to_string(), v.to_string()));
-                }
+/// CONFIG's subcommands.
+const CONFIG: &[CommandSpec] = &[
+    CommandSpec::new("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config_get),
+    CommandSpec::new("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config_set),
+    CommandSpec::new("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config_resetstat),
+    CommandSpec::new("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), config_rewrite),
+    CommandSpec::new("config|help", 2, LOADING | STALE, (0, 0, 0), config_help),
+];
+
+fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pat in &argv[2..] {
+        let lower = pat.to_ascii_lowercase();
+        for (k, v) in ctx.node.config.matching(&lower) {
+            if !pairs.iter().any(|(pk, _)| pk == k) {
+                pairs.push((k.to_string(), v.to_string()));
             }
         }
-        let r = ctx.reply();
-        r.map(pairs.len());
-        for (k, v) in pairs {
-            r.bulk(k.as_bytes());
-            r.bulk(v.as_bytes());
+    }
+    let r = ctx.reply();
+    r.map(pairs.len());
+    for (k, v) in pairs {
+        r.bulk(k.as_bytes());
+        r.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    let mut next = ctx.node.config.clone();
+    for pair in argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]).into_owned();
+        let value = String::from_utf8_lossy(pair[1]).into_owned();
+        if IMMUTABLE.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(CmdError::new(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            )));
         }
-    } else if is(sub, "set") && argv.len() >= 4 && argv.len() % 2 == 0 {
-        let mut next = ctx.node.config.clone();
-        for pair in argv[2..].chunks(2) {
-            let name = String::from_utf8_lossy(pair[0]).into_owned();
-            let value = String::from_utf8_lossy(pair[1]).into_owned();
-            if IMMUTABLE.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(CmdError::new(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-                )));
-            }
-            next.set_checked(&name, &value)
-                .map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
-        }
-        ctx.node.config = next;
-        ctx.node.refresh_cached_config();
-        ctx.reply().ok();
-    } else if is(sub, "resetstat") && argv.len() == 2 {
-        ctx.node.stats = Default::default();
-        ctx.node.slowlog.entries.clear();
-        ctx.reply().ok();
-    } else if is(sub, "rewrite") && argv.len() == 2 {
-        let Some(path) = ctx.node.config.file.clone() else {
-            return Err(CmdError::new("ERR The server is running without a config file"));
-        };
-        let text = ctx.node.config.to_conf_text();
-        crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
-        ctx.reply().ok();
-    } else if is(sub, "help") {
-        let lines = [
+        next.set_checked(&name, &value)
+            .map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
+    }
+    ctx.node.config = next;
+    ctx.node.refresh_cached_config();
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.node.stats = Default::default();
+    ctx.node.slowlog.entries.clear();
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let Some(path) = ctx.node.config.file.clone() else {
+        return Err(CmdError::new("ERR The server is running without a config file"));
+    };
+    let text = ctx.node.config.to_conf_text();
+    crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(
+        ctx,
+        &[
             "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET <pattern>",
             "SET <directive> <value>",
             "RESETSTAT",
             "REWRITE",
             "HELP",
-        ];
-        ctx.reply().array(lines.len());
-        for l in lines {
-            ctx.reply().simple(l);
-        }
-    } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    }
+        ],
+    );
     Ok(())
 }
 
@@ -291,76 +306,151 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
     } else {
         r.array(0);
     }
-    r.array(0); // subcommands
+    r.array(c.subcommands.len());
+    for sub in c.subcommands {
+        write_command_entry(r, sub);
+    }
 }
 
-fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+/// COMMAND DOCS for one command: a summary, and its subcommands' docs.
+fn write_command_docs(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
+    r.bulk(c.name.as_bytes());
+    let subs = !c.subcommands.is_empty();
+    r.map(1 + usize::from(subs));
+    r.bulk(b"summary");
+    r.bulk(c.name.as_bytes());
+    if subs {
+        r.bulk(b"subcommands");
+        r.map(c.subcommands.len());
+        for sub in c.subcommands {
+            write_command_docs(r, sub);
+        }
+    }
+}
+
+/// COMMAND's subcommands.
+const COMMAND: &[CommandSpec] = &[
+    CommandSpec::new("command|count", 2, LOADING | STALE, (0, 0, 0), command_count).acl(&["@connection"]),
+    CommandSpec::new("command|list", -2, LOADING | STALE, (0, 0, 0), command_list).acl(&["@connection"]),
+    CommandSpec::new("command|info", -2, LOADING | STALE, (0, 0, 0), command_info).acl(&["@connection"]),
+    CommandSpec::new("command|docs", -2, LOADING | STALE, (0, 0, 0), command_docs).acl(&["@connection"]),
+    CommandSpec::new("command|getkeys", -4, LOADING | STALE, (0, 0, 0), command_getkeys).acl(&["@connection"]),
+    CommandSpec::new("command|help", 2, LOADING | STALE, (0, 0, 0), command_help).acl(&["@connection"]),
+];
+
+/// Top-level commands this client may see (slotd's own only with the admin token configured).
+fn visible(ctx: &Ctx<'_>) -> Vec<&'static CommandSpec> {
     let admin = ctx.node.config.admin_token.is_some();
     let mut all: Vec<&'static CommandSpec> = super::table().iter().filter(|c| admin || !c.name.starts_with("slotd.")).collect();
     all.sort_by_key(|c| c.name);
-    if argv.len() == 1 {
-        let r = ctx.reply();
-        r.array(all.len());
-        for c in all {
-            write_command_entry(r, c);
-        }
-        return Ok(());
+    all
+}
+
+/// COMMAND alone: every command with its metadata.
+fn command(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let all = visible(ctx);
+    let r = ctx.reply();
+    r.array(all.len());
+    for c in all {
+        write_command_entry(r, c);
     }
-    let sub = argv[1];
-    if is(sub, "count") && argv.len() == 2 {
-        ctx.reply().int(all.len() as i64);
-    } else if is(sub, "list") {
-        let r = ctx.reply();
-        r.array(all.len());
-        for c in all {
-            r.bulk(c.name.as_bytes());
-        }
-    } else if is(sub, "info") || is(sub, "docs") {
-        let names: Vec<&[u8]> = if argv.len() == 2 { all.iter().map(|c| c.name.as_bytes()).collect() } else { argv[2..].to_vec() };
-        let docs = is(sub, "docs");
-        let found: Vec<Option<&'static CommandSpec>> = names.iter().map(|n| super::table().lookup(n)).collect();
-        let r = ctx.reply();
-        if docs {
-            let present: Vec<&'static CommandSpec> = found.into_iter().flatten().collect();
-            r.map(present.len());
-            for c in present {
-                r.bulk(c.name.as_bytes());
-                r.map(1);
-                r.bulk(b"summary");
-                r.bulk(c.name.as_bytes());
-            }
-        } else {
-            r.array(found.len());
-            for c in found {
-                match c {
-                    Some(c) => write_command_entry(r, c),
-                    None => r.null_array(),
-                }
-            }
-        }
-    } else if is(sub, "getkeys") && argv.len() >= 3 {
-        let rest = &argv[2..];
-        let Some(c) = super::table().lookup(rest[0]) else {
-            return Err(CmdError::new("ERR Invalid command specified"));
-        };
-        if !c.arity_ok(rest.len()) {
-            return Err(CmdError::new("ERR Invalid number of arguments specified for command"));
-        }
-        let pos = c.key_positions(rest);
-        if pos.is_empty() {
-            return Err(CmdError::new("ERR The command has no key arguments"));
-        }
-        let r = ctx.reply();
-        r.array(pos.len());
-        for p in pos {
-            r.bulk(rest[p]);
-        }
-    } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let n = visible(ctx).len();
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+/// COMMAND LIST: every command and subcommand name, as Redis lists them.
+fn command_list(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let names: Vec<&str> =
+        visible(ctx).into_iter().flat_map(|c| std::iter::once(c.name).chain(c.subcommands.iter().map(|s| s.name))).collect();
+    let r = ctx.reply();
+    r.array(names.len());
+    for n in names {
+        r.bulk(n.as_bytes());
     }
+    Ok(())
+}
+
+/// The commands COMMAND INFO/DOCS were asked about (all when none is named).
+fn named(ctx: &Ctx<'_>, argv: &[&[u8]]) -> Vec<Option<&'static CommandSpec>> {
+    if argv.len() == 2 {
+        return visible(ctx).into_iter().map(Some).collect();
+    }
+    argv[2..].iter().map(|n| super::table().by_full_name(n)).collect()
+}
+
+fn command_info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let found = named(ctx, argv);
+    let r = ctx.reply();
+    r.array(found.len());
+    for c in found {
+        match c {
+            Some(c) => write_command_entry(r, c),
+            None => r.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn command_docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let present: Vec<&'static CommandSpec> = named(ctx, argv).into_iter().flatten().collect();
+    let r = ctx.reply();
+    r.map(present.len());
+    for c in present {
+        write_command_docs(r, c);
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let rest = &argv[2..];
+    let super::Lookup::Found(c) = super::table().find(rest) else {
+        return Err(CmdError::new("ERR Invalid command specified"));
+    };
+    if !c.arity_ok(rest.len()) {
+        return Err(CmdError::new("ERR Invalid number of arguments specified for command"));
+    }
+    let pos = c.key_positions(rest);
+    if pos.is_empty() {
+        return Err(CmdError::new("ERR The command has no key arguments"));
+    }
+    let r = ctx.reply();
+    r.array(pos.len());
+    for p in pos {
+        r.bulk(rest[p]);
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(
+        ctx,
+        &[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
     Ok(())
 }
 
@@ -379,53 +469,64 @@ fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn slowlog(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = argv[1];
-    if is(sub, "get") && argv.len() <= 3 {
-        let count = match argv.get(2) {
-            Some(a) => {
-                let n = parse_i64(a)?;
-                if n < -1 {
-                    return Err(CmdError::new("ERR count should be greater than or equal to -1"));
-                }
-                if n == -1 {
-                    usize::MAX
-                } else {
-                    n as usize
-                }
-            }
-            None => 10,
-        };
-        let entries: Vec<_> = ctx.node.slowlog.entries.iter().take(count).cloned().collect();
-        let r = ctx.reply();
-        r.array(entries.len());
-        for e in entries {
-            r.array(6);
-            r.int(e.id as i64);
-            r.int(e.at_secs as i64);
-            r.int(e.micros as i64);
-            r.array(e.argv.len());
-            for a in &e.argv {
-                r.bulk(a);
-            }
-            r.bulk(e.peer.as_bytes());
-            r.bulk(e.name.as_bytes());
-        }
-    } else if is(sub, "len") && argv.len() == 2 {
-        let n = ctx.node.slowlog.entries.len() as i64;
-        ctx.reply().int(n);
-    } else if is(sub, "reset") && argv.len() == 2 {
-        ctx.node.slowlog.entries.clear();
-        ctx.reply().ok();
-    } else if is(sub, "help") {
-        ctx.reply().array(1);
-        ctx.reply().simple("SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are: GET [<count>], LEN, RESET, HELP");
-    } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+/// SLOWLOG's subcommands.
+const SLOWLOG: &[CommandSpec] = &[
+    CommandSpec::new("slowlog|get", -2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog_get),
+    CommandSpec::new("slowlog|len", 2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog_len),
+    CommandSpec::new("slowlog|reset", 2, ADMIN | LOADING | STALE, (0, 0, 0), slowlog_reset),
+    CommandSpec::new("slowlog|help", 2, LOADING | STALE, (0, 0, 0), slowlog_help),
+];
+
+fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::sub_syntax(argv));
     }
+    let count = match argv.get(2) {
+        Some(a) => {
+            let n = parse_i64(a)?;
+            if n < -1 {
+                return Err(CmdError::new("ERR count should be greater than or equal to -1"));
+            }
+            if n == -1 {
+                usize::MAX
+            } else {
+                n as usize
+            }
+        }
+        None => 10,
+    };
+    let entries: Vec<_> = ctx.node.slowlog.entries.iter().take(count).cloned().collect();
+    let r = ctx.reply();
+    r.array(entries.len());
+    for e in entries {
+        r.array(6);
+        r.int(e.id as i64);
+        r.int(e.at_secs as i64);
+        r.int(e.micros as i64);
+        r.array(e.argv.len());
+        for a in &e.argv {
+            r.bulk(a);
+        }
+        r.bulk(e.peer.as_bytes());
+        r.bulk(e.name.as_bytes());
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let n = ctx.node.slowlog.entries.len() as i64;
+    ctx.reply().int(n);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.node.slowlog.entries.clear();
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(ctx, &["SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are: GET [<count>], LEN, RESET, HELP"]);
     Ok(())
 }
 
@@ -487,29 +588,54 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn memory(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sub = argv[1];
-    if is(sub, "usage") && argv.len() >= 3 {
-        let now = ctx.now();
-        match ctx.db().get(argv[2], now).map(|e| e.value.approx_size() + argv[2].len() + 56) {
-            Some(n) => ctx.reply().int(n as i64),
-            None => ctx.reply().null(),
-        }
-    } else if is(sub, "doctor") {
-        ctx.reply().verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
-    } else if is(sub, "stats") {
-        let rss = process_rss();
-        let r = ctx.reply();
-        r.map(2);
-        r.bulk(b"peak.allocated");
-        r.int(rss as i64);
-        r.bulk(b"total.allocated");
-        r.int(rss as i64);
-    } else {
-        return Err(CmdError::new(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
-            String::from_utf8_lossy(sub)
-        )));
+/// MEMORY's subcommands.
+const MEMORY: &[CommandSpec] = &[
+    CommandSpec::new("memory|usage", -3, READONLY, (2, 2, 1), memory_usage),
+    CommandSpec::new("memory|doctor", 2, 0, (0, 0, 0), memory_doctor),
+    CommandSpec::new("memory|stats", 2, 0, (0, 0, 0), memory_stats),
+    CommandSpec::new("memory|help", 2, LOADING | STALE, (0, 0, 0), memory_help),
+];
+
+fn memory_usage(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    match ctx.db().get(argv[2], now).map(|e| e.value.approx_size() + argv[2].len() + 56) {
+        Some(n) => ctx.reply().int(n as i64),
+        None => ctx.reply().null(),
     }
+    Ok(())
+}
+
+fn memory_doctor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.reply().verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+    Ok(())
+}
+
+fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let rss = process_rss();
+    let r = ctx.reply();
+    r.map(2);
+    r.bulk(b"peak.allocated");
+    r.int(rss as i64);
+    r.bulk(b"total.allocated");
+    r.int(rss as i64);
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    super::reply_help(
+        ctx,
+        &[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
     Ok(())
 }

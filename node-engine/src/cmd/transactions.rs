@@ -54,8 +54,8 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.in_exec = true;
     for argv in &queue {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        match super::table().lookup(refs[0]) {
-            Some(cmd) => {
+        match super::table().find(&refs) {
+            super::Lookup::Found(cmd) => {
                 // Cluster routing and read-only checks were made at queue time by Redis too
                 // only for syntax; re-check routing here so a moved slot aborts per command.
                 if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.from_master {
@@ -69,7 +69,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
                     ctx.client.reply.null_array();
                 }
             }
-            None => ctx.client.reply.error("ERR unknown command"),
+            other => ctx.client.reply.error(&other.error(&refs).unwrap_or_default()),
         }
     }
     ctx.client.in_exec = false;

@@ -5,7 +5,7 @@
 
 use crate::client::Client;
 use crate::cmd::call::{call, unblock};
-use crate::cmd::{flags, CommandSpec};
+use crate::cmd::{flags, CommandSpec, Lookup};
 use crate::node::Shared;
 use crate::node::{unix_ms, Node};
 use crate::resp::{parse_request, ParseLimits, Parsed};
@@ -50,20 +50,6 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
     consumed
 }
 
-fn unknown_command(argv: &[&[u8]]) -> String {
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(argv[0]));
-    for a in argv.iter().skip(1) {
-        let s = String::from_utf8_lossy(a);
-        if msg.len() + s.len() > 128 + 64 {
-            break;
-        }
-        msg.push('\'');
-        msg.push_str(&s);
-        msg.push_str("' ");
-    }
-    msg
-}
-
 const PUBSUB_CONTEXT: &[&str] =
     &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe"];
 const MULTI_IMMEDIATE: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
@@ -99,8 +85,10 @@ impl crate::persistence::Loader for AofReplayer<'_> {
     }
 
     fn apply(&mut self, argv: &[&[u8]]) -> Result<(), String> {
-        let Some(cmd) = crate::cmd::table().lookup(argv[0]) else {
-            return Err(format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0])));
+        let cmd = match crate::cmd::table().find(argv) {
+            Lookup::Found(cmd) => cmd,
+            Lookup::Unknown => return Err(format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0]))),
+            other => return Err(format!("{} reading the append only file", other.error(argv).unwrap_or_default())),
         };
         if !cmd.arity_ok(argv.len()) {
             return Err(format!("wrong number of arguments for '{}'", cmd.name));
@@ -113,15 +101,18 @@ impl crate::persistence::Loader for AofReplayer<'_> {
 
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
-    let Some(cmd) = crate::cmd::table().lookup(argv[0]) else {
-        client.reply.error(&unknown_command(argv));
-        if client.multi.is_some() {
-            client.multi_error = true;
+    let cmd = match crate::cmd::table().find(argv) {
+        Lookup::Found(cmd) => cmd,
+        other => {
+            client.reply.error(&other.error(argv).unwrap_or_default());
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            return;
         }
-        return;
     };
     if !cmd.arity_ok(argv.len()) {
-        client.reply.error(&format!("ERR wrong number of arguments for '{}' command", display_name(cmd, argv)));
+        client.reply.error(&format!("ERR wrong number of arguments for '{}' command", cmd.name));
         if client.multi.is_some() {
             client.multi_error = true;
         }
@@ -190,17 +181,6 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
 fn write_pause(node: &Node, client: &Client, cmd: &CommandSpec) -> Option<u64> {
     let until = node.cluster.as_ref()?.paused_until;
     (until > node.now_ms && cmd.is_write() && !client.from_master && !client.in_exec).then_some(until)
-}
-
-/// The name used in arity errors: `get`, or `config|get` for container subcommands.
-fn display_name(cmd: &CommandSpec, argv: &[&[u8]]) -> String {
-    const CONTAINERS: &[&str] =
-        &["config", "client", "cluster", "command", "object", "memory", "slowlog", "pubsub", "debug", "xinfo", "function", "script", "acl"];
-    if CONTAINERS.contains(&cmd.name) && argv.len() > 1 {
-        format!("{}|{}", cmd.name, String::from_utf8_lossy(argv[1]).to_ascii_lowercase())
-    } else {
-        cmd.name.to_string()
-    }
 }
 
 /// Cleans up after a connection ends: registry, WATCH, blocking, subscriptions.
