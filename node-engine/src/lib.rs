@@ -1,12 +1,12 @@
 //! node-engine: a Redis-protocol server with Redis Cluster semantics.
 //!
 //! # Layout (lowest layer first; `tests/layers.rs` keeps imports pointing down)
-//! - [`util`], [`glob`]: clock, atomic file writes, number parsing, RSS, the pause gate; glob patterns.
+//! - [`util`], [`glob`]: clock, atomic file writes, ids, number parsing, RSS, the pause gate; glob patterns.
 //! - [`resp`], [`slot`], [`config`]: wire format; hash slots; redis.conf parsing (the file slotd generates, also read by redis-server).
-//! - [`keyspace`]: values, databases, expiry.
-//! - [`client`]: per-client state and the registry entry other clients act on.
-//! - [`persistence`], [`replication`], [`cluster`]: RDB/AOF, master/replica links, cluster state, gossip bus, failover.
-//! - [`node`]: the `Node` that composes them, and `Shared`, how the node's tasks reach it.
+//! - [`keyspace`]: values, databases, expiry, the propagated write stream.
+//! - [`client`]: per-client state, the client registry, WATCH/blocking waits, pub/sub subscriptions.
+//! - [`persistence`], [`replication`], [`cluster`]: RDB/AOF over lent parts, replication state, cluster state and its rules (which return effects).
+//! - [`node`]: the `Node` composed of those parts, `Shared` (how the node's tasks reach it), and the tasks that carry out effects (bus, replica link).
 //! - [`cmd`]: one file per command family; each command's metadata sits next to its handler.
 //! - [`server`]: listener, per-client connections, dispatch and routing, the node's thread and handle.
 //!

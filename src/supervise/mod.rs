@@ -4,15 +4,17 @@
 
 pub mod adopt;
 pub mod backoff;
+pub mod lifecycle;
 pub mod state;
 
 use crate::cluster_admin;
 use crate::confgen::Layout;
 use crate::config::{Config, EngineKind, EngineMode, NodeSpec};
 use crate::engine::{self, Exited, Running};
+use lifecycle::{Effect, Event, Lifecycle};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
-use state::{after_exit, AfterExit, ExitInfo, State};
+use state::{ExitInfo, State};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,8 +22,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-/// A node that stays RUNNING this long has its retry count reset.
-const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// How often a STARTING node is pinged and deadlines are checked.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -90,16 +90,8 @@ impl Ctx {
     }
 }
 
-enum Action {
-    Start,
-    Stop,
-    Kill(Signal),
-    Pause,
-    Resume,
-}
-
 struct Cmd {
-    action: Action,
+    event: Event,
     reply: oneshot::Sender<Result<(), ActionError>>,
 }
 
@@ -124,10 +116,10 @@ impl NodeEntry {
         self.status.clone()
     }
 
-    async fn send(&self, action: Action) -> Result<(), ActionError> {
+    async fn send(&self, event: Event) -> Result<(), ActionError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Cmd { action, reply })
+            .send(Cmd { event, reply })
             .await
             .map_err(|_| ActionError::Failed(format!("{}: supervisor task is gone (slotd is shutting down)", self.spec.name())))?;
         rx.await.map_err(|_| ActionError::Failed(format!("{}: supervisor task is gone (slotd is shutting down)", self.spec.name())))?
@@ -151,7 +143,7 @@ impl NodeEntry {
         let name = self.spec.name();
         match action {
             UserAction::Start => {
-                self.send(Action::Start).await?;
+                self.send(Event::Start).await?;
                 let st = self
                     .settle(start_wait, |s| matches!(s, State::Running | State::Fatal | State::Exited | State::Stopped | State::Paused))
                     .await;
@@ -165,16 +157,16 @@ impl NodeEntry {
                 Ok(st)
             }
             UserAction::Stop => {
-                self.send(Action::Stop).await?;
+                self.send(Event::Stop).await?;
                 Ok(self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff).await)
             }
             UserAction::Restart => {
-                self.send(Action::Stop).await?;
+                self.send(Event::Stop).await?;
                 self.settle(stop_wait, |s| !s.has_process() && s != State::Backoff).await;
                 Box::pin(self.act(UserAction::Start)).await
             }
             UserAction::Kill(sig) => {
-                self.send(Action::Kill(sig)).await?;
+                self.send(Event::Kill(sig)).await?;
                 if terminates(sig) {
                     Ok(self.settle(stop_wait, |s| !s.has_process()).await)
                 } else {
@@ -182,11 +174,11 @@ impl NodeEntry {
                 }
             }
             UserAction::Pause => {
-                self.send(Action::Pause).await?;
+                self.send(Event::Pause).await?;
                 Ok(self.status())
             }
             UserAction::Resume => {
-                self.send(Action::Resume).await?;
+                self.send(Event::Resume).await?;
                 Ok(self.status())
             }
         }
@@ -256,18 +248,15 @@ impl Supervisor {
             });
             let (tx, rx) = mpsc::channel(16);
             let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+            let log = ctx.layout.logfile(spec.port).display().to_string();
             let worker = Worker {
+                life: Lifecycle::new(spec.name(), spec.port, log),
                 spec: spec.clone(),
                 ctx: ctx.clone(),
                 status: status_tx,
                 running: None,
                 generation: 0,
                 exits: exits_tx,
-                user_caused: false,
-                backoff_until: None,
-                start_deadline: None,
-                stop_deadline: None,
-                running_since: None,
             };
             tokio::spawn(worker.run(rx, exits_rx));
             nodes.push(NodeEntry { spec, ctx: ctx.clone(), tx, status: status_rx });
@@ -373,20 +362,15 @@ async fn sample_metrics(nodes: Vec<NodeEntry>, metrics: Metrics) {
     }
 }
 
-/// Owns one node's process and state.
+/// Owns one node's process; carries out what its lifecycle decides.
 struct Worker {
     spec: NodeSpec,
     ctx: Arc<Ctx>,
+    life: Lifecycle,
     status: watch::Sender<NodeStatus>,
     running: Option<Running>,
     generation: u64,
     exits: engine::ExitSender,
-    /// The current process is ending because the user asked (stop/kill).
-    user_caused: bool,
-    backoff_until: Option<Instant>,
-    start_deadline: Option<Instant>,
-    stop_deadline: Option<Instant>,
-    running_since: Option<Instant>,
 }
 
 async fn sleep_opt(at: Option<Instant>) {
@@ -397,31 +381,86 @@ async fn sleep_opt(at: Option<Instant>) {
 }
 
 impl Worker {
-    fn state(&self) -> State {
-        self.status.borrow().state
-    }
-
     fn name(&self) -> String {
         self.spec.name()
     }
 
-    fn set_state(&self, to: State) {
-        let from = self.state();
-        if from == to {
-            return;
-        }
-        if !state::allowed(from, to) {
-            tracing::error!(node = %self.name(), "internal: transition {from} -> {to} is not in the table");
-        }
-        tracing::info!(node = %self.name(), "{from} -> {to}");
+    /// Copies the lifecycle into the published status.
+    fn publish(&self) {
+        let l = &self.life;
         self.status.send_modify(|s| {
-            s.state = to;
-            s.state_since_ms = unix_ms(SystemTime::now());
+            if s.state != l.state() {
+                s.state = l.state();
+                s.state_since_ms = unix_ms(SystemTime::now());
+            }
+            s.attempts = l.attempts;
+            s.restarts = l.restarts;
+            s.message.clone_from(&l.message);
         });
     }
 
-    fn set_message(&self, msg: Option<String>) {
-        self.status.send_modify(|s| s.message = msg);
+    /// Feeds one event to the lifecycle and carries out its effects, feeding
+    /// back what they produce, until nothing is left to do.
+    async fn feed(&mut self, event: Event) -> Result<(), ActionError> {
+        let mut queue = std::collections::VecDeque::from([event]);
+        while let Some(ev) = queue.pop_front() {
+            let restart = self.ctx.config().restart;
+            let effects = self.life.handle(ev, Instant::now(), &restart);
+            self.publish();
+            for effect in effects.map_err(|r| ActionError::Conflict(r.0))? {
+                if let Some(next) = self.carry_out(effect).await? {
+                    queue.push_back(next);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&self) -> Result<&Running, ActionError> {
+        self.running.as_ref().ok_or_else(|| ActionError::Failed(format!("{}: no process", self.name())))
+    }
+
+    async fn carry_out(&mut self, effect: Effect) -> Result<Option<Event>, ActionError> {
+        let failed = |e: engine::EngineError| ActionError::Failed(e.to_string());
+        Ok(match effect {
+            Effect::Spawn => Some(self.spawn().await),
+            Effect::Ping => {
+                let addr = SocketAddr::new(self.spec.host, self.spec.port);
+                Some(Event::Pinged(cluster_admin::ping(addr, Duration::from_millis(300)).await))
+            }
+            Effect::Terminate { frozen } => {
+                let r = self.process()?;
+                r.signal(Signal::SIGTERM, false).map_err(failed)?;
+                if frozen {
+                    // A stopped process only acts on SIGTERM once continued.
+                    let _ = r.signal(Signal::SIGCONT, true);
+                }
+                Some(Event::TermSent)
+            }
+            Effect::Signal { sig, cont } => {
+                let r = self.process()?;
+                r.signal(sig, false).map_err(failed)?;
+                if cont {
+                    let _ = r.signal(Signal::SIGCONT, true);
+                }
+                None
+            }
+            Effect::ForceKill => {
+                if let Some(r) = &self.running {
+                    let _ = r.signal(Signal::SIGKILL, true);
+                }
+                None
+            }
+            Effect::Freeze | Effect::Thaw => {
+                let freeze = effect == Effect::Freeze;
+                let r = self.process()?;
+                r.signal(if freeze { Signal::SIGSTOP } else { Signal::SIGCONT }, true).map_err(failed)?;
+                if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
+                    engine::process::await_stopped(pid, freeze).await;
+                }
+                Some(if freeze { Event::Frozen } else { Event::Thawed })
+            }
+        })
     }
 
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut exits: mpsc::UnboundedReceiver<Exited>) {
@@ -432,19 +471,22 @@ impl Worker {
             tokio::select! {
                 c = cmds.recv() => match c {
                     Some(c) => {
-                        let r = self.handle(c.action).await;
+                        let r = self.feed(c.event).await;
                         let _ = c.reply.send(r);
                     }
                     None => break,
                 },
-                Some(e) = exits.recv() => self.on_exit(e),
-                _ = sleep_opt(self.backoff_until) => {
-                    self.backoff_until = None;
-                    self.status.send_modify(|s| s.restarts += 1);
-                    self.launch().await;
-                }
-                _ = tick.tick() => self.on_tick().await,
+                Some(e) = exits.recv() => self.on_exit(e).await,
+                _ = sleep_opt(self.life.backoff_due()) => self.feed_internal(Event::BackoffDue).await,
+                _ = tick.tick() => self.feed_internal(Event::Tick).await,
             }
+        }
+    }
+
+    /// Feeds an event no user waits for; a failure is logged.
+    async fn feed_internal(&mut self, event: Event) {
+        if let Err(e) = self.feed(event).await {
+            tracing::warn!(node = %self.name(), "{e}");
         }
     }
 
@@ -464,15 +506,13 @@ impl Worker {
                     s.pid = r.pid;
                     s.started_at_ms = Some(unix_ms(r.started_at));
                     s.adopted = true;
-                    s.message = None;
                 });
                 self.running = Some(r);
-                self.start_deadline = Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
-                self.set_state(State::Starting);
+                self.feed_internal(Event::Adopted).await;
                 return;
             }
         }
-        self.launch().await;
+        self.feed_internal(Event::Start).await;
     }
 
     /// Whether the node's ports are free (a busy port makes the node exit at once).
@@ -488,11 +528,10 @@ impl Worker {
         None
     }
 
-    async fn launch(&mut self) {
+    /// Starts a node process: [`Event::Spawned`], or why it could not be.
+    async fn spawn(&mut self) -> Event {
         let cfg = self.ctx.config();
         self.generation += 1;
-        self.user_caused = false;
-        self.set_state(State::Starting);
         let port = self.spec.port;
         let conf = self.ctx.layout.conf(port);
         let started = match self.port_conflict() {
@@ -519,201 +558,24 @@ impl Worker {
                     s.pid = r.pid;
                     s.started_at_ms = Some(unix_ms(r.started_at));
                     s.adopted = false;
-                    s.message = None;
                 });
                 self.running = Some(r);
-                self.start_deadline = Some(Instant::now() + Duration::from_millis(cfg.restart.start_timeout_ms));
+                Event::Spawned
             }
-            Err(msg) => {
-                tracing::warn!(node = %self.name(), "cannot start: {msg}");
-                self.set_message(Some(msg));
-                self.decide(State::Starting, ExitInfo { code: Some(1), signal: None });
-            }
+            Err(msg) => Event::SpawnFailed(msg),
         }
     }
 
-    fn on_exit(&mut self, e: Exited) {
+    async fn on_exit(&mut self, e: Exited) {
         if e.generation != self.generation || self.running.is_none() {
             return;
         }
-        let from = self.state();
         self.running = None;
-        self.start_deadline = None;
-        self.stop_deadline = None;
-        self.running_since = None;
-        tracing::info!(node = %self.name(), "process ended: {}", e.info);
         self.status.send_modify(|s| {
             s.pid = None;
             s.last_exit = Some(e.info);
             s.adopted = false;
         });
-        if from == State::Starting && !self.user_caused && self.status.borrow().message.is_none() {
-            let log = self.ctx.layout.logfile(self.spec.port);
-            self.set_message(Some(format!("exited during start-up ({}); see {}", e.info, log.display())));
-        }
-        self.decide(from, e.info);
-    }
-
-    /// Applies the restart policy after the process ended in state `from`.
-    fn decide(&mut self, from: State, info: ExitInfo) {
-        let cfg = self.ctx.config();
-        let attempts = self.status.borrow().attempts;
-        let decision = after_exit(from, info, self.user_caused, cfg.restart.policy, attempts, cfg.restart.start_retries);
-        match decision {
-            AfterExit::Stay(s) => self.set_state(s),
-            AfterExit::Restart { attempt } => {
-                if from != State::Starting {
-                    self.set_state(State::Exited);
-                }
-                self.set_state(State::Backoff);
-                let delay = backoff::delay(attempt, cfg.restart.backoff_ms, cfg.restart.backoff_max_ms);
-                tracing::warn!(node = %self.name(), "restart attempt {attempt} of {} in {} ms", cfg.restart.start_retries, delay.as_millis());
-                self.status.send_modify(|s| s.attempts = attempt);
-                self.backoff_until = Some(Instant::now() + delay);
-            }
-            AfterExit::Fatal => {
-                if from != State::Starting {
-                    self.set_state(State::Exited);
-                }
-                tracing::error!(node = %self.name(), "gave up after {} restart attempts; `slotctl start {}` tries again", cfg.restart.start_retries, self.spec.port);
-                self.set_state(State::Fatal);
-            }
-        }
-        self.user_caused = false;
-    }
-
-    async fn on_tick(&mut self) {
-        let now = Instant::now();
-        match self.state() {
-            State::Starting if self.running.is_some() => {
-                let addr = SocketAddr::new(self.spec.host, self.spec.port);
-                if cluster_admin::ping(addr, Duration::from_millis(300)).await {
-                    self.start_deadline = None;
-                    self.running_since = Some(Instant::now());
-                    self.set_message(None);
-                    self.set_state(State::Running);
-                } else if self.start_deadline.is_some_and(|d| now >= d) {
-                    let ms = self.ctx.config().restart.start_timeout_ms;
-                    self.set_message(Some(format!("did not answer PING within {ms} ms of starting (restart.start_timeout_ms)")));
-                    self.start_deadline = None;
-                    if let Some(r) = &self.running {
-                        let _ = r.signal(Signal::SIGKILL, true);
-                    }
-                }
-            }
-            State::Stopping if self.stop_deadline.is_some_and(|d| now >= d) => {
-                tracing::warn!(node = %self.name(), "did not stop within stop_timeout_ms; sending SIGKILL");
-                self.stop_deadline = None;
-                if let Some(r) = &self.running {
-                    let _ = r.signal(Signal::SIGKILL, true);
-                }
-            }
-            State::Running
-                if self.running_since.is_some_and(|t| now.duration_since(t) >= STABLE_AFTER) && self.status.borrow().attempts > 0 =>
-            {
-                self.status.send_modify(|s| s.attempts = 0);
-            }
-            _ => {}
-        }
-    }
-
-    fn not_running(&self, what: &str) -> ActionError {
-        ActionError::Conflict(format!(
-            "cannot {what} {}: it is {} (not running); start it with `slotctl start {}`",
-            self.name(),
-            self.state(),
-            self.spec.port
-        ))
-    }
-
-    async fn handle(&mut self, action: Action) -> Result<(), ActionError> {
-        let st = self.state();
-        match action {
-            Action::Start => match st {
-                State::Running | State::Starting | State::Paused => Ok(()),
-                State::Stopping => Err(ActionError::Conflict(format!("{} is stopping; start it again once it is STOPPED", self.name()))),
-                State::Stopped | State::Exited | State::Fatal | State::Backoff => {
-                    self.backoff_until = None;
-                    self.status.send_modify(|s| s.attempts = 0);
-                    self.launch().await;
-                    Ok(())
-                }
-            },
-            Action::Stop => match st {
-                State::Backoff => {
-                    self.backoff_until = None;
-                    self.set_state(State::Stopped);
-                    Ok(())
-                }
-                State::Starting | State::Running | State::Paused => {
-                    let Some(r) = &self.running else {
-                        return Err(ActionError::Failed(format!("{}: no process to stop", self.name())));
-                    };
-                    self.user_caused = true;
-                    let timeout = self.ctx.config().restart.stop_timeout_ms;
-                    r.signal(Signal::SIGTERM, false).map_err(|e| ActionError::Failed(e.to_string()))?;
-                    if st == State::Paused {
-                        // A stopped process only acts on SIGTERM once continued.
-                        let _ = r.signal(Signal::SIGCONT, true);
-                    }
-                    self.stop_deadline = Some(Instant::now() + Duration::from_millis(timeout));
-                    self.set_state(State::Stopping);
-                    Ok(())
-                }
-                State::Stopped | State::Exited | State::Fatal | State::Stopping => Ok(()),
-            },
-            Action::Kill(sig) => {
-                if sig == Signal::SIGSTOP {
-                    return Box::pin(self.handle(Action::Pause)).await;
-                }
-                if sig == Signal::SIGCONT {
-                    return Box::pin(self.handle(Action::Resume)).await;
-                }
-                if !matches!(st, State::Starting | State::Running | State::Paused | State::Stopping) {
-                    return Err(self.not_running("kill"));
-                }
-                let Some(r) = &self.running else {
-                    return Err(self.not_running("kill"));
-                };
-                if terminates(sig) {
-                    self.user_caused = true;
-                }
-                tracing::warn!(node = %self.name(), "sending {sig} on user request");
-                r.signal(sig, false).map_err(|e| ActionError::Failed(e.to_string()))?;
-                if st == State::Paused && sig != Signal::SIGKILL {
-                    let _ = r.signal(Signal::SIGCONT, true);
-                }
-                Ok(())
-            }
-            Action::Pause => match st {
-                State::Paused => Ok(()),
-                State::Running => {
-                    if let Some(r) = &self.running {
-                        r.signal(Signal::SIGSTOP, true).map_err(|e| ActionError::Failed(e.to_string()))?;
-                        if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
-                            engine::process::await_stopped(pid, true).await;
-                        }
-                    }
-                    self.set_state(State::Paused);
-                    Ok(())
-                }
-                _ => Err(self.not_running("pause")),
-            },
-            Action::Resume => match st {
-                State::Running => Ok(()),
-                State::Paused => {
-                    if let Some(r) = &self.running {
-                        r.signal(Signal::SIGCONT, true).map_err(|e| ActionError::Failed(e.to_string()))?;
-                        if let (engine::Handle::Process { .. }, Some(pid)) = (&r.handle, r.pid) {
-                            engine::process::await_stopped(pid, false).await;
-                        }
-                    }
-                    self.running_since = Some(Instant::now());
-                    self.set_state(State::Running);
-                    Ok(())
-                }
-                _ => Err(ActionError::Conflict(format!("cannot resume {}: it is {}, not PAUSED", self.name(), st))),
-            },
-        }
+        self.feed_internal(Event::Exited(e.info)).await;
     }
 }
