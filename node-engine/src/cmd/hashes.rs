@@ -1,13 +1,12 @@
-//! Hash commands. A hash is an insertion-ordered `IndexMap`; small hashes
-//! delete with `shift_remove` so their order matches Redis's listpack order.
+//! Hash commands, over [`Hash`]: a listpack while small, a hash table past
+//! `hash-max-listpack-entries` / `hash-max-listpack-value`.
 
 use super::args::{format_float_value, is, parse_f64, parse_i64, strict_i64};
 use super::flags::*;
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::value::HashValue;
-use crate::keyspace::{Db, Key, Value};
+use crate::keyspace::{Db, Hash, Value};
 use rand::Rng;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -34,7 +33,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 pub(crate) const SMALL: usize = 128;
 
 /// The hash at `key`: Ok(None) when missing, WRONGTYPE for other types.
-fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut HashValue>, CmdError> {
+fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut Hash>, CmdError> {
     match db.get_mut(key, now) {
         None => Ok(None),
         Some(e) => match &mut e.value {
@@ -45,19 +44,10 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut HashV
 }
 
 /// The hash at `key`, created empty when missing.
-fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut HashValue, CmdError> {
-    match &mut db.get_or_insert_with(key, now, || Value::Hash(Box::default())).value {
+fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut Hash, CmdError> {
+    match &mut db.get_or_insert_with(key, now, || Value::Hash(Box::new(Hash::new()))).value {
         Value::Hash(h) => Ok(h),
         _ => Err(CmdError::wrong_type()),
-    }
-}
-
-/// Removes a field, keeping insertion order for small hashes like Redis's listpack.
-fn remove_field(h: &mut HashValue, field: &[u8]) -> bool {
-    if h.len() <= SMALL {
-        h.shift_remove(field).is_some()
-    } else {
-        h.swap_remove(field).is_some()
     }
 }
 
@@ -66,15 +56,12 @@ fn set_fields(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Result<i64, CmdError> {
         return Err(CmdError::arity(&String::from_utf8_lossy(argv[0]).to_ascii_lowercase()));
     }
     let now = ctx.now();
-    let h = write(ctx.db(), argv[1], now)?;
+    let db = ctx.db();
+    let limits = db.limits;
+    let h = write(db, argv[1], now)?;
     let mut added = 0;
     for pair in argv[2..].chunks_exact(2) {
-        if let Some(v) = h.get_mut(pair[0]) {
-            *v = pair[1].into();
-        } else {
-            h.insert(pair[0].into(), pair[1].into());
-            added += 1;
-        }
+        added += i64::from(h.insert(pair[0], pair[1], &limits));
     }
     ctx.dirty(((argv.len() - 2) / 2) as u64);
     Ok(added)
@@ -94,11 +81,13 @@ fn hmset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn hsetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let h = write(ctx.db(), argv[1], now)?;
+    let db = ctx.db();
+    let limits = db.limits;
+    let h = write(db, argv[1], now)?;
     if h.contains_key(argv[2]) {
         ctx.reply().int(0);
     } else {
-        h.insert(argv[2].into(), argv[3].into());
+        h.insert(argv[2], argv[3], &limits);
         ctx.dirty(1);
         ctx.reply().int(1);
     }
@@ -109,7 +98,7 @@ fn hget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
     match read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?.and_then(|h| h.get(argv[2])) {
-        Some(v) => ctx.client.reply.bulk(v),
+        Some(v) => ctx.client.reply.bulk(&v),
         None => ctx.client.reply.null(),
     }
     Ok(())
@@ -122,8 +111,8 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let r = &mut ctx.client.reply;
     r.array(argv.len() - 2);
     for f in &argv[2..] {
-        match h.as_ref().and_then(|h| h.get(*f)) {
-            Some(v) => r.bulk(v),
+        match h.as_ref().and_then(|h| h.get(f)) {
+            Some(v) => r.bulk(&v),
             None => r.null(),
         }
     }
@@ -135,7 +124,7 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     if let Some(h) = read(ctx.db(), argv[1], now)? {
         for f in &argv[2..] {
-            if remove_field(h, f) {
+            if h.remove(f) {
                 n += 1;
                 if h.is_empty() {
                     break;
@@ -184,14 +173,7 @@ fn hget_many(ctx: &mut Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> CmdResult
     } else {
         r.array(h.len());
     }
-    for (k, v) in h.iter() {
-        if keys {
-            r.bulk(k);
-        }
-        if vals {
-            r.bulk(v);
-        }
-    }
+    h.reply_each(r, keys, vals);
     Ok(())
 }
 
@@ -210,21 +192,18 @@ fn hgetall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let by = parse_i64(argv[3])?;
     let now = ctx.now();
-    let h = write(ctx.db(), argv[1], now)?;
+    let db = ctx.db();
+    let limits = db.limits;
+    let h = write(db, argv[1], now)?;
     let cur = match h.get(argv[2]) {
-        Some(v) => strict_i64(v).ok_or_else(|| CmdError::new("ERR hash value is not an integer"))?,
+        Some(v) => strict_i64(&v).ok_or_else(|| CmdError::new("ERR hash value is not an integer"))?,
         None => 0,
     };
     let Some(new) = cur.checked_add(by) else {
         ctx.db().remove_if_empty(argv[1]);
         return Err(CmdError::overflow());
     };
-    let text: Key = new.to_string().into_bytes().into();
-    if let Some(v) = h.get_mut(argv[2]) {
-        *v = text;
-    } else {
-        h.insert(argv[2].into(), text);
-    }
+    h.insert(argv[2], itoa::Buffer::new().format(new).as_bytes(), &limits);
     ctx.dirty(1);
     ctx.reply().int(new);
     Ok(())
@@ -233,9 +212,11 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let by = parse_f64(argv[3])?;
     let now = ctx.now();
-    let h = write(ctx.db(), argv[1], now)?;
+    let db = ctx.db();
+    let limits = db.limits;
+    let h = write(db, argv[1], now)?;
     let cur = match h.get(argv[2]) {
-        Some(v) => super::args::parse_float_opt(v).ok_or_else(|| CmdError::new("ERR hash value is not a float"))?,
+        Some(v) => super::args::parse_float_opt(&v).ok_or_else(|| CmdError::new("ERR hash value is not a float"))?,
         None => 0.0,
     };
     let new = cur + by;
@@ -244,12 +225,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR increment would produce NaN or Infinity"));
     }
     let text = format_float_value(new);
-    let stored: Key = text.as_bytes().into();
-    if let Some(v) = h.get_mut(argv[2]) {
-        *v = stored;
-    } else {
-        h.insert(argv[2].into(), stored);
-    }
+    h.insert(argv[2], text.as_bytes(), &limits);
     ctx.dirty(1);
     ctx.reply().bulk(text.as_bytes());
     // Replicas must store the same text, not redo the float arithmetic.
@@ -298,14 +274,17 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         reply_scan(ctx, 0, &[]);
         return Ok(());
     };
-    let (next, range) = scan_positions(h.len(), cursor, o.count);
-    let mut items: Vec<&[u8]> = Vec::new();
-    for idx in range {
-        if let Some((k, v)) = h.get_index(idx) {
-            if o.pattern.is_none_or(|p| glob_match(p, k, false)) {
-                items.push(k);
-                items.push(v);
-            }
+    // A listpack is returned whole in one call, as Redis does.
+    let (next, range) = if matches!(h, Hash::Pack(_)) { (0, 0..h.len()) } else { scan_positions(h.len(), cursor, o.count) };
+    let mut items = Vec::new();
+    let pairs: Vec<_> = match h {
+        Hash::Pack(_) => h.iter().collect(),
+        Hash::Table(_) => range.filter_map(|i| h.get_index(i)).collect(),
+    };
+    for (k, v) in pairs {
+        if o.pattern.is_none_or(|p| glob_match(p, &k, false)) {
+            items.push(k);
+            items.push(v);
         }
     }
     let r = &mut ctx.client.reply;
@@ -313,7 +292,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     r.bulk(next.to_string().as_bytes());
     r.array(items.len());
     for it in items {
-        r.bulk(it);
+        r.bulk(&it);
     }
     Ok(())
 }
@@ -368,7 +347,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             Some(h) => {
                 let idx = rand::thread_rng().gen_range(0..h.len());
                 match h.get_index(idx) {
-                    Some((k, _)) => r.bulk(k),
+                    Some((k, _)) => r.bulk(&k),
                     None => r.null(),
                 }
             }
@@ -392,10 +371,10 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 if r.resp3 {
                     r.array(2);
                 }
-                r.bulk(k);
-                r.bulk(v);
+                r.bulk(&k);
+                r.bulk(&v);
             } else {
-                r.bulk(k);
+                r.bulk(&k);
             }
         }
     }

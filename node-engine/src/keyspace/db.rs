@@ -45,6 +45,8 @@ pub struct Db {
     pub expired_total: u64,
     /// (pointer, length, slot) of the current command's first key, set by routing.
     slot_hint: Option<(usize, usize, u16)>,
+    /// The compact encodings' thresholds (from the config).
+    pub limits: super::Limits,
 }
 
 impl Db {
@@ -58,6 +60,7 @@ impl Db {
             expired_log: Vec::new(),
             expired_total: 0,
             slot_hint: None,
+            limits: super::Limits::default(),
         }
     }
 

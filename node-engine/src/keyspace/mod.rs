@@ -1,11 +1,14 @@
 //! The data: typed values and the per-database key tables with expiry.
 
 pub mod db;
+pub mod hash;
+pub mod listpack;
 pub mod propagation;
 pub mod value;
 pub mod zset;
 
 pub use db::Db;
+pub use hash::{Hash, Limits};
 pub use propagation::Propagation;
 pub use value::Value;
 pub use zset::ZSet;

@@ -1,7 +1,7 @@
 //! Value types. Collections are boxed so a `Value` stays 24 bytes, which keeps
 //! the common case (small strings) compact in the key table.
 
-use super::{Key, ZSet};
+use super::{Hash, Key, ZSet};
 use indexmap::{IndexMap, IndexSet};
 use std::collections::VecDeque;
 
@@ -16,7 +16,7 @@ pub type SetValue = IndexSet<Key, FastState>;
 pub enum Value {
     Str(Key),
     List(Box<VecDeque<Key>>),
-    Hash(Box<HashValue>),
+    Hash(Box<Hash>),
     Set(Box<SetValue>),
     ZSet(Box<ZSet>),
 }
@@ -54,13 +54,7 @@ impl Value {
                     "quicklist"
                 }
             }
-            Value::Hash(h) => {
-                if h.len() <= 128 && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
-            }
+            Value::Hash(h) => h.encoding(),
             Value::Set(s) => {
                 if s.len() <= 512 && s.iter().all(|m| std::str::from_utf8(m).ok().and_then(|t| t.parse::<i64>().ok()).is_some()) {
                     "intset"
@@ -83,7 +77,7 @@ impl Value {
         match self {
             Value::Str(s) => s.len() + 16,
             Value::List(l) => 32 + l.iter().map(|e| e.len() + 16).sum::<usize>(),
-            Value::Hash(h) => 64 + h.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>(),
+            Value::Hash(h) => 16 + h.allocated(),
             Value::Set(s) => 64 + s.iter().map(|m| m.len() + 32).sum::<usize>(),
             Value::ZSet(z) => 64 + z.iter().map(|(m, _)| m.len() * 2 + 64).sum::<usize>(),
         }

@@ -262,6 +262,13 @@ impl Node {
             self.config.int_named("min-replicas-to-write", 0).max(0) as usize,
             self.config.int_named("min-replicas-max-lag", 10).max(0) as u64,
         );
+        let limits = crate::keyspace::Limits {
+            hash_entries: self.config.int_named("hash-max-listpack-entries", 512).max(0) as usize,
+            hash_value: self.config.int_named("hash-max-listpack-value", 64).max(0) as usize,
+        };
+        for db in &mut self.keyspace.dbs {
+            db.limits = limits;
+        }
     }
 
     /// Appends one executed write to the propagated stream, SELECTing its db first when needed.

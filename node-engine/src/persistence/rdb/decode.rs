@@ -3,8 +3,9 @@
 
 use super::packed::{intset_for_each, listpack_for_each, ziplist_for_each, Elem};
 use super::{enc, opcodes, types, RDB_VERSION_MAX_READ};
-use crate::keyspace::value::{HashValue, SetValue};
-use crate::keyspace::{Db, Key, Value, ZSet};
+use crate::keyspace::listpack::ListPack;
+use crate::keyspace::value::SetValue;
+use crate::keyspace::{Db, Hash, Key, Limits, Value, ZSet};
 use crate::persistence::{crc64, lzf};
 use std::collections::VecDeque;
 
@@ -28,6 +29,22 @@ pub enum DecodeErrorKind {
     Checksum { expected: u64, actual: u64 },
 }
 
+/// Refuses a hash that names a field twice (Redis treats it as corruption).
+fn check_distinct(pairs: &[(Key, Key)]) -> Result<(), DecodeErrorKind> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    if pairs.iter().all(|(f, _)| seen.insert(&f[..])) {
+        Ok(())
+    } else {
+        Err(DecodeErrorKind::Corrupt("hash with a duplicate field"))
+    }
+}
+
+/// A hash read as pairs, in the encoding Redis would give it.
+fn hash_from_pairs(pairs: Vec<(Key, Key)>, limits: &Limits) -> Result<Hash, DecodeErrorKind> {
+    check_distinct(&pairs)?;
+    Ok(Hash::from_pairs(pairs, limits))
+}
+
 /// A decoding failure and where in the data it happened.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{kind} at offset {offset}")]
@@ -42,11 +59,18 @@ type R<T> = Result<T, DecodeError>;
 pub struct Reader<'a> {
     pub data: &'a [u8],
     pub pos: usize,
+    /// Compact-encoding thresholds for the values read (as Redis converts on load).
+    pub limits: Limits,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Reader { data, pos: 0 }
+        Reader { data, pos: 0, limits: Limits::default() }
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn err(&self, kind: DecodeErrorKind) -> DecodeError {
@@ -190,13 +214,13 @@ impl<'a> Reader<'a> {
             }
             types::HASH => {
                 let n = self.count()?;
-                let mut h = HashValue::with_capacity_and_hasher(n, Default::default());
+                let mut pairs = Vec::with_capacity(n);
                 for _ in 0..n {
                     let k = self.key()?;
                     let v = self.key()?;
-                    h.insert(k, v);
+                    pairs.push((k, v));
                 }
-                Value::Hash(Box::new(h))
+                Value::Hash(Box::new(hash_from_pairs(pairs, &self.limits).map_err(at)?))
             }
             types::SET_INTSET => {
                 let blob = self.string()?;
@@ -258,14 +282,12 @@ impl<'a> Reader<'a> {
             }
             types::HASH_ZIPLIST | types::HASH_LISTPACK => {
                 let blob = self.string()?;
-                let mut h = HashValue::default();
+                let mut pairs = Vec::new();
                 let mut field: Option<Key> = None;
                 let each = |e: Elem<'_>| {
                     match field.take() {
                         None => field = Some(e.to_key()),
-                        Some(f) => {
-                            h.insert(f, e.to_key());
-                        }
+                        Some(f) => pairs.push((f, e.to_key())),
                     }
                     Ok(())
                 };
@@ -277,6 +299,13 @@ impl<'a> Reader<'a> {
                 if field.is_some() {
                     return Err(at(DecodeErrorKind::Corrupt("hash with an odd number of elements")));
                 }
+                let h = if t == types::HASH_LISTPACK && !pairs.is_empty() {
+                    // A valid listpack of distinct fields is kept as it is: no rebuild.
+                    check_distinct(&pairs).map_err(at)?;
+                    ListPack::from_bytes(blob).map(|lp| Hash::from_listpack(lp, &self.limits)).map_err(|c| at(c.into()))?
+                } else {
+                    hash_from_pairs(pairs, &self.limits).map_err(at)?
+                };
                 Value::Hash(Box::new(h))
             }
             types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
@@ -341,7 +370,7 @@ pub fn read_header(r: &mut Reader<'_>) -> R<u32> {
 /// `now_ms` (when `drop_expired`), and verifies the trailing CRC-64.
 /// Returns where the image ended (an AOF base may be followed by commands).
 pub fn load_into(data: &[u8], dbs: &mut [Db], now_ms: u64, drop_expired: bool) -> R<(LoadStats, usize)> {
-    let mut r = Reader::new(data);
+    let mut r = Reader::new(data).with_limits(dbs.first().map(|d| d.limits).unwrap_or_default());
     let version = read_header(&mut r)?;
     let mut stats = LoadStats::default();
     let mut db = 0usize;

@@ -3,7 +3,7 @@
 use super::packed::{intset_build, ListpackBuilder};
 use super::{enc, opcodes, types, RDB_VERSION};
 use crate::config::NodeConfig;
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, Hash, Value};
 use crate::persistence::{crc64, lzf};
 use crate::util::num::strict_i64;
 use std::io::Write;
@@ -13,8 +13,6 @@ use std::io::Write;
 pub struct EncodeOptions {
     pub compress: bool,
     pub checksum: bool,
-    pub hash_max_entries: usize,
-    pub hash_max_value: usize,
     pub zset_max_entries: usize,
     pub zset_max_value: usize,
     pub set_max_intset_entries: usize,
@@ -29,8 +27,6 @@ impl Default for EncodeOptions {
         EncodeOptions {
             compress: true,
             checksum: true,
-            hash_max_entries: 512,
-            hash_max_value: 64,
             zset_max_entries: 128,
             zset_max_value: 64,
             set_max_intset_entries: 512,
@@ -49,8 +45,6 @@ impl EncodeOptions {
         EncodeOptions {
             compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
-            hash_max_entries: int(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], 512).max(0) as usize,
-            hash_max_value: int(&["hash-max-listpack-value", "hash-max-ziplist-value"], 64).max(0) as usize,
             zset_max_entries: int(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], 128).max(0) as usize,
             zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0) as usize,
             set_max_intset_entries: int(&["set-max-intset-entries"], 512).max(0) as usize,
@@ -127,10 +121,6 @@ fn set_is_intset(s: &crate::keyspace::value::SetValue, opts: &EncodeOptions) -> 
     s.len() <= opts.set_max_intset_entries && s.iter().all(|m| strict_i64(m).is_some())
 }
 
-fn hash_is_listpack(h: &crate::keyspace::value::HashValue, opts: &EncodeOptions) -> bool {
-    h.len() <= opts.hash_max_entries && h.iter().all(|(k, v)| k.len() <= opts.hash_max_value && v.len() <= opts.hash_max_value)
-}
-
 fn zset_is_listpack(z: &crate::keyspace::ZSet, opts: &EncodeOptions) -> bool {
     z.len() <= opts.zset_max_entries && z.iter().all(|(m, _)| m.len() <= opts.zset_max_value)
 }
@@ -147,13 +137,11 @@ pub fn value_type(v: &Value, opts: &EncodeOptions) -> u8 {
                 types::SET
             }
         }
-        Value::Hash(h) => {
-            if hash_is_listpack(h, opts) {
-                types::HASH_LISTPACK
-            } else {
-                types::HASH
-            }
-        }
+        // A hash is written in the encoding it has, as Redis does.
+        Value::Hash(h) => match **h {
+            Hash::Pack(_) => types::HASH_LISTPACK,
+            Hash::Table(_) => types::HASH,
+        },
         Value::ZSet(z) => {
             if zset_is_listpack(z, opts) {
                 types::ZSET_LISTPACK
@@ -232,27 +220,20 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 }
             }
         }
-        Value::Hash(h) => {
-            if hash_is_listpack(h, opts) {
-                let mut blob = std::mem::take(&mut sc.blob);
-                {
-                    let mut lp = ListpackBuilder::new(&mut blob);
-                    for (k, v) in h.iter() {
-                        lp.push(k);
-                        lp.push(v);
-                    }
-                    lp.finish();
-                }
-                sc.blob = blob;
+        Value::Hash(h) => match &**h {
+            Hash::Pack(lp) => {
+                sc.blob.clear();
+                sc.blob.extend_from_slice(lp.as_bytes());
                 write_blob(out, opts, sc);
-            } else {
-                write_len(out, h.len() as u64);
-                for (k, v) in h.iter() {
+            }
+            Hash::Table(t) => {
+                write_len(out, t.len() as u64);
+                for (k, v) in t.iter() {
                     write_string(out, k, opts, sc);
                     write_string(out, v, opts, sc);
                 }
             }
-        }
+        },
         Value::ZSet(z) => {
             if zset_is_listpack(z, opts) {
                 let mut blob = std::mem::take(&mut sc.blob);

@@ -2,28 +2,13 @@
 //! hashes, zsets and quicklist nodes), ziplist (older files), intset.
 
 use super::decode::DecodeErrorKind;
-use crate::util::num::strict_i64;
 
-/// One element of a listpack or ziplist.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Elem<'a> {
-    Bytes(&'a [u8]),
-    Int(i64),
-}
+pub use crate::keyspace::listpack::Elem;
+use crate::keyspace::listpack::{self, Corrupt};
 
-impl Elem<'_> {
-    /// The element as the string Redis would return for it.
-    pub fn to_key(&self) -> Box<[u8]> {
-        match self {
-            Elem::Bytes(b) => (*b).into(),
-            Elem::Int(i) => i.to_string().into_bytes().into_boxed_slice(),
-        }
-    }
-    pub fn to_f64(&self) -> Option<f64> {
-        match self {
-            Elem::Int(i) => Some(*i as f64),
-            Elem::Bytes(b) => crate::util::num::parse_float_opt(b),
-        }
+impl From<Corrupt> for DecodeErrorKind {
+    fn from(c: Corrupt) -> Self {
+        DecodeErrorKind::Corrupt(c.0)
     }
 }
 
@@ -44,25 +29,7 @@ impl<'b> ListpackBuilder<'b> {
 
     /// Appends a string, stored as an integer when it is one (as lpAppend does).
     pub fn push(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        match strict_i64(s) {
-            Some(v) => encode_lp_int(self.buf, v),
-            None => {
-                let n = s.len();
-                if n < 64 {
-                    self.buf.push(0x80 | n as u8);
-                } else if n < 4096 {
-                    self.buf.push(0xE0 | (n >> 8) as u8);
-                    self.buf.push((n & 0xff) as u8);
-                } else {
-                    self.buf.push(0xF0);
-                    self.buf.extend_from_slice(&(n as u32).to_le_bytes());
-                }
-                self.buf.extend_from_slice(s);
-            }
-        }
-        let entry_len = self.buf.len() - start;
-        encode_backlen(self.buf, entry_len);
+        listpack::append_entry(self.buf, s);
         self.count += 1;
     }
 
@@ -76,68 +43,6 @@ impl<'b> ListpackBuilder<'b> {
     }
 }
 
-fn encode_lp_int(buf: &mut Vec<u8>, v: i64) {
-    if (0..=127).contains(&v) {
-        buf.push(v as u8);
-    } else if (-4096..=4095).contains(&v) {
-        let u = (v as u64) & 0x1fff;
-        buf.push(0xC0 | (u >> 8) as u8);
-        buf.push((u & 0xff) as u8);
-    } else if (-32768..=32767).contains(&v) {
-        buf.push(0xF1);
-        buf.extend_from_slice(&(v as i16).to_le_bytes());
-    } else if (-8_388_608..=8_388_607).contains(&v) {
-        buf.push(0xF2);
-        buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-    } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-        buf.push(0xF3);
-        buf.extend_from_slice(&(v as i32).to_le_bytes());
-    } else {
-        buf.push(0xF4);
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-/// The entry length written after each entry, readable from its end.
-fn encode_backlen(buf: &mut Vec<u8>, l: usize) {
-    if l <= 127 {
-        buf.push(l as u8);
-    } else if l < 16383 {
-        buf.push((l >> 7) as u8);
-        buf.push(((l & 127) | 128) as u8);
-    } else if l < 2_097_151 {
-        buf.push((l >> 14) as u8);
-        buf.push((((l >> 7) & 127) | 128) as u8);
-        buf.push(((l & 127) | 128) as u8);
-    } else if l < 268_435_455 {
-        buf.push((l >> 21) as u8);
-        buf.push((((l >> 14) & 127) | 128) as u8);
-        buf.push((((l >> 7) & 127) | 128) as u8);
-        buf.push(((l & 127) | 128) as u8);
-    } else {
-        buf.push((l >> 28) as u8);
-        buf.push((((l >> 21) & 127) | 128) as u8);
-        buf.push((((l >> 14) & 127) | 128) as u8);
-        buf.push((((l >> 7) & 127) | 128) as u8);
-        buf.push(((l & 127) | 128) as u8);
-    }
-}
-
-fn backlen_size(l: usize) -> usize {
-    match l {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    }
-}
-
-fn take(lp: &[u8], pos: usize, n: usize) -> Result<&[u8], DecodeErrorKind> {
-    lp.get(pos..pos.checked_add(n).ok_or(DecodeErrorKind::Corrupt("listpack entry too long"))?)
-        .ok_or(DecodeErrorKind::Corrupt("listpack entry runs past its end"))
-}
-
 fn sign_extend(v: u64, bits: u32) -> i64 {
     let shift = 64 - bits;
     ((v << shift) as i64) >> shift
@@ -145,86 +50,12 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 
 /// Calls `f` for each element of a listpack, checking its structure.
 pub fn listpack_for_each<'a>(lp: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>) -> Result<usize, DecodeErrorKind> {
-    if lp.len() < 7 {
-        return Err(DecodeErrorKind::Corrupt("listpack too short"));
-    }
-    let total = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize;
-    if total != lp.len() {
-        return Err(DecodeErrorKind::Corrupt("listpack size header does not match"));
-    }
-    let announced = u16::from_le_bytes([lp[4], lp[5]]) as usize;
+    let count = listpack::validate(lp)?;
     let mut pos = 6;
-    let mut count = 0;
-    loop {
-        let b = *lp.get(pos).ok_or(DecodeErrorKind::Corrupt("listpack without terminator"))?;
-        if b == 0xFF {
-            if pos + 1 != lp.len() {
-                return Err(DecodeErrorKind::Corrupt("data after listpack terminator"));
-            }
-            break;
-        }
-        let start = pos;
-        let elem = if b & 0x80 == 0 {
-            pos += 1;
-            Elem::Int((b & 0x7f) as i64)
-        } else if b & 0xC0 == 0x80 {
-            let n = (b & 0x3f) as usize;
-            let s = take(lp, pos + 1, n)?;
-            pos += 1 + n;
-            Elem::Bytes(s)
-        } else if b & 0xE0 == 0xC0 {
-            let lo = *take(lp, pos + 1, 1)?.first().unwrap_or(&0);
-            pos += 2;
-            Elem::Int(sign_extend((((b & 0x1f) as u64) << 8) | lo as u64, 13))
-        } else if b & 0xF0 == 0xE0 {
-            let lo = *take(lp, pos + 1, 1)?.first().unwrap_or(&0);
-            let n = (((b & 0x0f) as usize) << 8) | lo as usize;
-            let s = take(lp, pos + 2, n)?;
-            pos += 2 + n;
-            Elem::Bytes(s)
-        } else {
-            match b {
-                0xF0 => {
-                    let h = take(lp, pos + 1, 4)?;
-                    let n = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                    let s = take(lp, pos + 5, n)?;
-                    pos += 5 + n;
-                    Elem::Bytes(s)
-                }
-                0xF1 => {
-                    let h = take(lp, pos + 1, 2)?;
-                    pos += 3;
-                    Elem::Int(i16::from_le_bytes([h[0], h[1]]) as i64)
-                }
-                0xF2 => {
-                    let h = take(lp, pos + 1, 3)?;
-                    pos += 4;
-                    Elem::Int(sign_extend(u32::from_le_bytes([h[0], h[1], h[2], 0]) as u64, 24))
-                }
-                0xF3 => {
-                    let h = take(lp, pos + 1, 4)?;
-                    pos += 5;
-                    Elem::Int(i32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64)
-                }
-                0xF4 => {
-                    let h = take(lp, pos + 1, 8)?;
-                    pos += 9;
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(h);
-                    Elem::Int(i64::from_le_bytes(a))
-                }
-                _ => return Err(DecodeErrorKind::Corrupt("bad listpack entry encoding")),
-            }
-        };
-        let entry_len = pos - start;
-        let bl = backlen_size(entry_len);
-        take(lp, pos, bl)?;
-        pos += bl;
-        count += 1;
-        f(elem)?;
-    }
-    if announced != 65535 && announced != count {
-        return Err(DecodeErrorKind::Corrupt("listpack element count does not match"));
+    for _ in 0..count {
+        let (e, next) = listpack::decode_entry(lp, pos)?;
+        pos = next;
+        f(e)?;
     }
     Ok(count)
 }

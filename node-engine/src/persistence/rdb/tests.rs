@@ -1,6 +1,7 @@
 use super::*;
-use crate::keyspace::value::{HashValue, SetValue};
+use crate::keyspace::value::SetValue;
 use crate::keyspace::{Db, Value, ZSet};
+use crate::keyspace::{Hash, Limits};
 use std::collections::VecDeque;
 
 /// A database holding every type, in small and large encodings.
@@ -29,13 +30,14 @@ pub(crate) fn sample_db() -> Db {
         ss.insert(m.as_bytes().into());
     }
     db.set(b"set:str", Value::Set(Box::new(ss)));
-    let mut h = HashValue::default();
-    h.insert(b"f1".to_vec().into(), b"v1".to_vec().into());
-    h.insert(b"n".to_vec().into(), b"42".to_vec().into());
+    let limits = Limits::default();
+    let mut h = Hash::new();
+    h.insert(b"f1", b"v1", &limits);
+    h.insert(b"n", b"42", &limits);
     db.set(b"h:small", Value::Hash(Box::new(h)));
-    let mut hb = HashValue::default();
+    let mut hb = Hash::new();
     for i in 0..700 {
-        hb.insert(format!("field{i}").into_bytes().into(), format!("value{i}").into_bytes().into());
+        hb.insert(format!("field{i}").as_bytes(), format!("value{i}").as_bytes(), &limits);
     }
     db.set(b"h:big", Value::Hash(Box::new(hb)));
     let mut z = ZSet::new();
@@ -69,7 +71,7 @@ pub(crate) fn render(db: &Db) -> Vec<String> {
                 Value::Hash(h) => {
                     let mut m: Vec<_> = h.iter().collect();
                     m.sort();
-                    format!("{m:?}")
+                    format!("{} {m:?}", h.encoding())
                 }
                 Value::ZSet(z) => format!("{:?}", z.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect::<Vec<_>>()),
             };
@@ -207,7 +209,7 @@ fn redis_fixture_contents() {
         v => panic!("{v:?}"),
     }
     match get("hash") {
-        Value::Hash(h) => assert_eq!(h.get(b"f2".as_slice()).map(|v| &v[..]), Some(b"2".as_slice())),
+        Value::Hash(h) => assert_eq!(h.get(b"f2").as_deref(), Some(b"2".as_slice())),
         v => panic!("{v:?}"),
     }
     match get("long") {

@@ -1,0 +1,97 @@
+//! OBJECT ENCODING tells the truth: the same command sequences, driven
+//! through the compact encodings' thresholds, give the same encodings (and
+//! the same replies) on slot-node and on redis-server 7.0.
+
+mod support;
+
+use support::{conn, reference_redis};
+
+/// Runs one command on a connection and returns its reply as a value.
+fn run(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Sends the same commands to both servers; after each, the replies and the
+/// encoding of `key` must be equal.
+fn same_on_both(ours: &mut redis::Connection, theirs: &mut redis::Connection, key: &str, steps: &[Vec<String>]) {
+    for step in steps {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let (got, want) = (run(ours, &args), run(theirs, &args));
+        assert_eq!(got, want, "reply to {args:?}");
+        let enc = ["OBJECT", "ENCODING", key];
+        assert_eq!(run(ours, &enc), run(theirs, &enc), "encoding of {key} after {args:?}");
+    }
+}
+
+fn cmd(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn hash_encodings_follow_redis_through_every_threshold() {
+    let Some((_tmp, redis)) = reference_redis() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = support::start(dir.path(), &[]);
+    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+
+    // Entries: 512 fields stay a listpack, the 513th converts it; deleting never converts back.
+    let mut steps = vec![cmd(&["HSET", "h", "f0", "v0"])];
+    for i in 1..512 {
+        steps.push(cmd(&["HSET", "h", &format!("f{i}"), &i.to_string()]));
+    }
+    steps.push(cmd(&["HGETALL", "h"]));
+    steps.push(cmd(&["HSET", "h", "f512", "x"]));
+    steps.push(cmd(&["HDEL", "h", "f0", "f1", "f2"]));
+    steps.push(cmd(&["HLEN", "h"]));
+    same_on_both(&mut ours, &mut theirs, "h", &steps);
+
+    // Value length: 64 bytes stay, 65 convert, for fields and values alike; numbers are stored as numbers.
+    let v64 = "v".repeat(64);
+    let v65 = "v".repeat(65);
+    same_on_both(
+        &mut ours,
+        &mut theirs,
+        "l",
+        &[
+            cmd(&["HSET", "l", "n", "-42", "big", "9223372036854775807", "pad", "007"]),
+            cmd(&["HINCRBY", "l", "n", "50"]),
+            cmd(&["HINCRBYFLOAT", "l", "n", "0.5"]),
+            cmd(&["HSET", "l", "a", &v64]),
+            cmd(&["HMGET", "l", "n", "big", "pad", "a", "missing"]),
+            cmd(&["HSTRLEN", "l", "big"]),
+            cmd(&["HSET", "l", "b", &v65]),
+            cmd(&["HGET", "l", "b"]),
+        ],
+    );
+    same_on_both(&mut ours, &mut theirs, "k", &[cmd(&["HSETNX", "k", &v65, "1"]), cmd(&["HEXISTS", "k", &v65])]);
+
+    // The legacy names set the same thresholds; RESTORE re-encodes by the current ones.
+    same_on_both(
+        &mut ours,
+        &mut theirs,
+        "t",
+        &[
+            cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "2"]),
+            cmd(&["HSET", "t", "a", "1", "b", "2"]),
+            cmd(&["HSET", "t", "c", "3"]),
+            cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "512"]),
+        ],
+    );
+    for c in [&mut ours, &mut theirs] {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg("t").query(c).expect("DUMP");
+        let () = redis::cmd("RESTORE").arg("t2").arg(0).arg(dump).query(c).expect("RESTORE");
+    }
+    // A hash table's order is its hash function's, so only the content is compared.
+    same_on_both(&mut ours, &mut theirs, "t2", &[cmd(&["HLEN", "t2"])]);
+    let sorted = |c: &mut redis::Connection| {
+        let mut m: Vec<(String, String)> = redis::cmd("HGETALL").arg("t2").query(c).expect("HGETALL");
+        m.sort();
+        m
+    };
+    assert_eq!(sorted(&mut ours), sorted(&mut theirs));
+    support::stop(h);
+}
