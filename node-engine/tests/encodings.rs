@@ -95,3 +95,66 @@ fn hash_encodings_follow_redis_through_every_threshold() {
     assert_eq!(sorted(&mut ours), sorted(&mut theirs));
     support::stop(h);
 }
+
+#[test]
+fn set_encodings_follow_redis_through_every_threshold() {
+    let Some((_tmp, redis)) = reference_redis() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = support::start(dir.path(), &[]);
+    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+
+    // Integers of every width stay an intset, listed in ascending order; the 513th member converts it.
+    let mut steps = vec![cmd(&["SADD", "s", "5", "-3", "70000", "-9999999999", "0"]), cmd(&["SMEMBERS", "s"])];
+    for i in 0..507 {
+        steps.push(cmd(&["SADD", "s", &(i * 11).to_string()]));
+    }
+    steps.extend([
+        cmd(&["SCARD", "s"]),
+        cmd(&["SISMEMBER", "s", "70000"]),
+        cmd(&["SMISMEMBER", "s", "-3", "4", "0"]),
+        cmd(&["SADD", "s", "1000000"]),
+        cmd(&["SREM", "s", "5", "-3", "70000"]),
+        cmd(&["SCARD", "s"]),
+    ]);
+    same_on_both(&mut ours, &mut theirs, "s", &steps);
+
+    // Text, and integer-looking text that is not canonical, make a hash table.
+    same_on_both(&mut ours, &mut theirs, "t", &[cmd(&["SADD", "t", "1", "2"]), cmd(&["SADD", "t", "010"]), cmd(&["SISMEMBER", "t", "10"])]);
+    same_on_both(&mut ours, &mut theirs, "u", &[cmd(&["SADD", "u", "a"]), cmd(&["SREM", "u", "a"]), cmd(&["SADD", "u", "1"])]);
+
+    // Stored results take the encoding their members call for.
+    same_on_both(
+        &mut ours,
+        &mut theirs,
+        "d",
+        &[
+            cmd(&["SADD", "a", "1", "2", "3", "x"]),
+            cmd(&["SADD", "b", "2", "3", "4"]),
+            cmd(&["SINTERSTORE", "d", "a", "b"]),
+            cmd(&["SMEMBERS", "d"]),
+            cmd(&["SDIFFSTORE", "d", "b", "a"]),
+            cmd(&["SMOVE", "a", "m", "x"]),
+            cmd(&["SMOVE", "b", "d", "2"]),
+        ],
+    );
+    same_on_both(&mut ours, &mut theirs, "m", &[cmd(&["SMOVE", "b", "m", "3"]), cmd(&["SCARD", "m"])]);
+
+    // The limit is a setting; RESTORE re-encodes by it.
+    same_on_both(
+        &mut ours,
+        &mut theirs,
+        "c",
+        &[
+            cmd(&["CONFIG", "SET", "set-max-intset-entries", "3"]),
+            cmd(&["SADD", "c", "1", "2", "3"]),
+            cmd(&["SADD", "c", "4"]),
+            cmd(&["CONFIG", "SET", "set-max-intset-entries", "512"]),
+        ],
+    );
+    for c in [&mut ours, &mut theirs] {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg("c").query(c).expect("DUMP");
+        let () = redis::cmd("RESTORE").arg("c2").arg(0).arg(dump).query(c).expect("RESTORE");
+    }
+    same_on_both(&mut ours, &mut theirs, "c2", &[cmd(&["SMEMBERS", "c2"])]);
+    support::stop(h);
+}

@@ -1,14 +1,14 @@
-//! Set commands. A set is an `IndexSet`, which gives O(1) random picks for
-//! SPOP/SRANDMEMBER through `get_index`.
+//! Set commands, over [`Set`]: an intset while its members are integers and
+//! few, else an `IndexSet` (O(1) random picks for SPOP/SRANDMEMBER).
 
 use super::flags::*;
-use super::hashes::{parse_rand_count, sample_indexes, scan_positions, SMALL};
+use super::hashes::{parse_rand_count, sample_indexes, scan_positions};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{args, keys_numkeys_at1, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::value::SetValue;
-use crate::keyspace::{Db, Key, Value};
+use crate::keyspace::{Db, Key, Limits, Set, Value};
 use rand::Rng;
+use std::borrow::Cow;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sadd", -3, WRITE | DENYOOM | FAST, (1, 1, 1), sadd).acl(&["@set"]),
@@ -31,7 +31,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The set at `key`: Ok(None) when missing, WRONGTYPE for other types.
-fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut SetValue>, CmdError> {
+fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut Set>, CmdError> {
     match db.get_mut(key, now) {
         None => Ok(None),
         Some(e) => match &mut e.value {
@@ -41,27 +41,17 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut SetVa
     }
 }
 
-/// Removes a member, keeping insertion order for small sets.
-fn remove_member(s: &mut SetValue, m: &[u8]) -> bool {
-    if s.len() <= SMALL {
-        s.shift_remove(m)
-    } else {
-        s.swap_remove(m)
-    }
-}
-
 fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let set = match &mut ctx.db().get_or_insert_with(argv[1], now, || Value::Set(Box::default())).value {
+    let db = ctx.db();
+    let limits = db.limits;
+    let set = match &mut db.get_or_insert_with(argv[1], now, || Value::Set(Box::new(Set::new()))).value {
         Value::Set(s) => s,
         _ => return Err(CmdError::wrong_type()),
     };
     let mut added = 0;
     for m in &argv[2..] {
-        if !set.contains(*m) {
-            set.insert(Key::from(*m));
-            added += 1;
-        }
+        added += u64::from(set.insert(m, &limits));
     }
     if added > 0 {
         ctx.dirty(added);
@@ -75,7 +65,7 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     if let Some(set) = read(ctx.db(), argv[1], now)? {
         for m in &argv[2..] {
-            if remove_member(set, m) {
+            if set.remove(m) {
                 n += 1;
             }
         }
@@ -98,7 +88,7 @@ fn smembers(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(s) => {
             r.set(s.len());
             for m in s.iter() {
-                r.bulk(m);
+                r.bulk(&m);
             }
         }
     }
@@ -119,7 +109,7 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let r = &mut ctx.client.reply;
     r.array(argv.len() - 2);
     for m in &argv[2..] {
-        r.int(set.as_ref().is_some_and(|s| s.contains(*m)) as i64);
+        r.int(set.as_ref().is_some_and(|s| s.contains(m)) as i64);
     }
     Ok(())
 }
@@ -178,7 +168,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if count >= set.len() {
         r.set(set.len());
         for m in set.iter() {
-            r.bulk(m);
+            r.bulk(&m);
         }
         let n = set.len();
         db.remove(argv[1], now);
@@ -220,7 +210,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         (None, None) => r.null(),
         (None, Some(_)) => r.array(0),
         (Some(s), None) => match s.get_index(rand::thread_rng().gen_range(0..s.len().max(1))) {
-            Some(m) => r.bulk(m),
+            Some(m) => r.bulk(&m),
             None => r.null(),
         },
         (Some(s), Some((n, repeats))) => {
@@ -228,7 +218,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             r.array(picks.len());
             for p in picks {
                 if let Some(m) = s.get_index(p) {
-                    r.bulk(m);
+                    r.bulk(&m);
                 }
             }
         }
@@ -243,16 +233,17 @@ enum Op {
     Diff,
 }
 
-/// Computes SINTER/SUNION/SDIFF over `keys`; every key is type-checked first.
-fn combine(db: &mut Db, keys: &[&[u8]], now: u64, op: Op) -> Result<SetValue, CmdError> {
-    let mut sets: Vec<Option<&SetValue>> = Vec::with_capacity(keys.len());
+/// Computes SINTER/SUNION/SDIFF over `keys`, members in first-seen order;
+/// every key is type-checked first.
+fn combine(db: &mut Db, keys: &[&[u8]], now: u64, op: Op) -> Result<Vec<Key>, CmdError> {
+    let mut sets: Vec<Option<&Set>> = Vec::with_capacity(keys.len());
     // First pass: expiry and types of every key; SINTER with a missing key is empty.
     let mut missing = false;
     for k in keys {
         missing |= read(db, k, now)?.is_none();
     }
     if missing && op == Op::Inter {
-        return Ok(SetValue::default());
+        return Ok(Vec::new());
     }
     for k in keys {
         sets.push(match db.peek(k).map(|e| &e.value) {
@@ -260,33 +251,35 @@ fn combine(db: &mut Db, keys: &[&[u8]], now: u64, op: Op) -> Result<SetValue, Cm
             _ => None,
         });
     }
-    let mut out = SetValue::default();
+    let mut out: Vec<Key> = Vec::new();
     match op {
         Op::Inter => {
-            let mut all: Vec<&SetValue> = sets.into_iter().flatten().collect();
+            let mut all: Vec<&Set> = sets.into_iter().flatten().collect();
             all.sort_by_key(|s| s.len());
             if let Some((first, rest)) = all.split_first() {
                 for m in first.iter() {
-                    if rest.iter().all(|s| s.contains(m)) {
-                        out.insert(m.clone());
+                    if rest.iter().all(|s| s.contains(&m)) {
+                        out.push(m.into_owned().into_boxed_slice());
                     }
                 }
             }
         }
         Op::Union => {
+            let mut seen = crate::keyspace::value::SetValue::default();
             for s in sets.into_iter().flatten() {
                 for m in s.iter() {
-                    if !out.contains(m) {
-                        out.insert(m.clone());
+                    if !seen.contains(&m[..]) {
+                        seen.insert(m.into_owned().into_boxed_slice());
                     }
                 }
             }
+            out = seen.into_iter().collect();
         }
         Op::Diff => {
             if let Some(Some(first)) = sets.first() {
                 for m in first.iter() {
-                    if !sets[1..].iter().flatten().any(|s| s.contains(m)) {
-                        out.insert(m.clone());
+                    if !sets[1..].iter().flatten().any(|s| s.contains(&m)) {
+                        out.push(m.into_owned().into_boxed_slice());
                     }
                 }
             }
@@ -300,7 +293,7 @@ fn combine_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]], op: Op) -> CmdResult {
     let out = combine(ctx.db(), &argv[1..], now, op)?;
     let r = ctx.reply();
     r.set(out.len());
-    for m in out.iter() {
+    for m in &out {
         r.bulk(m);
     }
     Ok(())
@@ -316,7 +309,8 @@ fn combine_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], op: Op) -> CmdResult {
             ctx.dirty(1);
         }
     } else {
-        db.set(argv[1], Value::Set(Box::new(out)));
+        let limits: Limits = db.limits;
+        db.set(argv[1], Value::Set(Box::new(Set::from_members(out, &limits))));
         ctx.dirty(1);
     }
     ctx.reply().int(n as i64);
@@ -398,11 +392,12 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     if let Some(s) = read(db, src, now)? {
-        remove_member(s, m);
+        s.remove(m);
     }
     db.remove_if_empty(src);
-    if let Value::Set(d) = &mut db.get_or_insert_with(dst, now, || Value::Set(Box::default())).value {
-        d.insert(m.into());
+    let limits = db.limits;
+    if let Value::Set(d) = &mut db.get_or_insert_with(dst, now, || Value::Set(Box::new(Set::new()))).value {
+        d.insert(m, &limits);
     }
     ctx.dirty(1);
     ctx.reply().int(1);
@@ -422,13 +417,20 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         r.array(0);
         return Ok(());
     };
-    let (next, range) = scan_positions(s.len(), cursor, o.count);
-    let items: Vec<&Key> = range.filter_map(|idx| s.get_index(idx)).filter(|m| o.pattern.is_none_or(|p| glob_match(p, m, false))).collect();
+    // An intset is returned whole in one call, as Redis does.
+    let (next, items): (u64, Vec<Cow<'_, [u8]>>) = match s {
+        Set::Ints(_) => (0, s.iter().collect()),
+        Set::Table(_) => {
+            let (next, range) = scan_positions(s.len(), cursor, o.count);
+            (next, range.filter_map(|idx| s.get_index(idx)).collect())
+        }
+    };
+    let items: Vec<Cow<'_, [u8]>> = items.into_iter().filter(|m| o.pattern.is_none_or(|p| glob_match(p, m, false))).collect();
     r.array(2);
     r.bulk(next.to_string().as_bytes());
     r.array(items.len());
     for m in items {
-        r.bulk(m);
+        r.bulk(&m);
     }
     Ok(())
 }

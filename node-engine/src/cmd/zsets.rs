@@ -721,9 +721,9 @@ fn aggregate(agg: Aggregate, a: f64, b: f64) -> f64 {
 }
 
 /// A source of ZUNION & co: a sorted set, or a plain set whose members score 1.
-fn source_items(v: Option<&Value>) -> Vec<(&Key, f64)> {
+fn source_items(v: Option<&Value>) -> Vec<(std::borrow::Cow<'_, [u8]>, f64)> {
     match v {
-        Some(Value::ZSet(z)) => z.iter().collect(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (std::borrow::Cow::Borrowed(&m[..]), s)).collect(),
         Some(Value::Set(s)) => s.iter().map(|m| (m, 1.0)).collect(),
         _ => Vec::new(),
     }
@@ -788,7 +788,8 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
             Some(_) => return Err(CmdError::wrong_type()),
         }
     }
-    let sources: Vec<Vec<(&Key, f64)>> = a.keys.iter().map(|k| source_items(db.peek(k).map(|e| &e.value))).collect();
+    let owned: Vec<Vec<(std::borrow::Cow<'_, [u8]>, f64)>> = a.keys.iter().map(|k| source_items(db.peek(k).map(|e| &e.value))).collect();
+    let sources: Vec<Vec<(&[u8], f64)>> = owned.iter().map(|v| v.iter().map(|(m, s)| (&m[..], *s)).collect()).collect();
     let weighted = |s: f64, w: f64| {
         let v = s * w;
         if v.is_nan() {
@@ -800,8 +801,8 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
     let mut out = ZSet::new();
     match op {
         SetOp::Union => {
-            let mut acc: HashMap<&Key, f64, ahash::RandomState> = HashMap::default();
-            let mut order: Vec<&Key> = Vec::new();
+            let mut acc: HashMap<&[u8], f64, ahash::RandomState> = HashMap::default();
+            let mut order: Vec<&[u8]> = Vec::new();
             for (src, &w) in sources.iter().zip(&a.weights) {
                 for &(m, s) in src {
                     let v = weighted(s, w);
@@ -822,7 +823,7 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
             if sources.iter().any(Vec::is_empty) {
                 return Ok(out);
             }
-            let lookups: Vec<HashMap<&Key, f64, ahash::RandomState>> = sources.iter().map(|s| s.iter().copied().collect()).collect();
+            let lookups: Vec<HashMap<&[u8], f64, ahash::RandomState>> = sources.iter().map(|s| s.iter().copied().collect()).collect();
             let smallest = (0..sources.len()).min_by_key(|&i| sources[i].len()).unwrap_or(0);
             'members: for &(m, _) in &sources[smallest] {
                 let mut score: Option<f64> = None;
@@ -840,7 +841,7 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
             }
         }
         SetOp::Diff => {
-            let others: Vec<HashMap<&Key, f64, ahash::RandomState>> = sources[1..].iter().map(|s| s.iter().copied().collect()).collect();
+            let others: Vec<HashMap<&[u8], f64, ahash::RandomState>> = sources[1..].iter().map(|s| s.iter().copied().collect()).collect();
             for &(m, s) in &sources[0] {
                 if !others.iter().any(|o| o.contains_key(m)) {
                     out.insert(m, s);

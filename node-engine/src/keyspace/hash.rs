@@ -16,11 +16,13 @@ pub struct Limits {
     pub hash_entries: usize,
     /// `hash-max-listpack-value` (bytes of a field or value).
     pub hash_value: usize,
+    /// `set-max-intset-entries`.
+    pub set_intset_entries: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { hash_entries: 512, hash_value: 64 }
+        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512 }
     }
 }
 
@@ -262,7 +264,7 @@ mod tests {
 
     #[test]
     fn small_hashes_stay_compact_until_a_limit_is_crossed() {
-        let limits = Limits { hash_entries: 3, hash_value: 8 };
+        let limits = Limits { hash_entries: 3, hash_value: 8, ..Limits::default() };
         let mut h = Hash::new();
         assert!(h.insert(b"a", b"1", &limits));
         assert!(h.insert(b"b", b"two", &limits));

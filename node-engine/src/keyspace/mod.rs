@@ -2,14 +2,17 @@
 
 pub mod db;
 pub mod hash;
+pub mod intset;
 pub mod listpack;
 pub mod propagation;
+pub mod set;
 pub mod value;
 pub mod zset;
 
 pub use db::Db;
 pub use hash::{Hash, Limits};
 pub use propagation::Propagation;
+pub use set::Set;
 pub use value::Value;
 pub use zset::ZSet;
 

@@ -1,7 +1,7 @@
 //! Value types. Collections are boxed so a `Value` stays 24 bytes, which keeps
 //! the common case (small strings) compact in the key table.
 
-use super::{Hash, Key, ZSet};
+use super::{Hash, Key, Set, ZSet};
 use indexmap::{IndexMap, IndexSet};
 use std::collections::VecDeque;
 
@@ -17,7 +17,7 @@ pub enum Value {
     Str(Key),
     List(Box<VecDeque<Key>>),
     Hash(Box<Hash>),
-    Set(Box<SetValue>),
+    Set(Box<Set>),
     ZSet(Box<ZSet>),
 }
 
@@ -55,13 +55,7 @@ impl Value {
                 }
             }
             Value::Hash(h) => h.encoding(),
-            Value::Set(s) => {
-                if s.len() <= 512 && s.iter().all(|m| std::str::from_utf8(m).ok().and_then(|t| t.parse::<i64>().ok()).is_some()) {
-                    "intset"
-                } else {
-                    "hashtable"
-                }
-            }
+            Value::Set(s) => s.encoding(),
             Value::ZSet(z) => {
                 if z.len() <= 128 && z.iter().all(|(m, _)| m.len() <= 64) {
                     "listpack"
@@ -78,7 +72,7 @@ impl Value {
             Value::Str(s) => s.len() + 16,
             Value::List(l) => 32 + l.iter().map(|e| e.len() + 16).sum::<usize>(),
             Value::Hash(h) => 16 + h.allocated(),
-            Value::Set(s) => 64 + s.iter().map(|m| m.len() + 32).sum::<usize>(),
+            Value::Set(s) => 16 + s.allocated(),
             Value::ZSet(z) => 64 + z.iter().map(|(m, _)| m.len() * 2 + 64).sum::<usize>(),
         }
     }

@@ -265,6 +265,7 @@ impl Node {
         let limits = crate::keyspace::Limits {
             hash_entries: self.config.int_named("hash-max-listpack-entries", 512).max(0) as usize,
             hash_value: self.config.int_named("hash-max-listpack-value", 64).max(0) as usize,
+            set_intset_entries: self.config.int_named("set-max-intset-entries", 512).max(0) as usize,
         };
         for db in &mut self.keyspace.dbs {
             db.limits = limits;

@@ -1,11 +1,11 @@
 //! Reading RDB: every encoding Redis 7.0 writes or still loads, with the
 //! byte offset of any problem so a corrupt file can be pinpointed.
 
-use super::packed::{intset_for_each, listpack_for_each, ziplist_for_each, Elem};
+use super::packed::{listpack_for_each, ziplist_for_each, Elem};
 use super::{enc, opcodes, types, RDB_VERSION_MAX_READ};
+use crate::keyspace::intset::IntSet;
 use crate::keyspace::listpack::ListPack;
-use crate::keyspace::value::SetValue;
-use crate::keyspace::{Db, Hash, Key, Limits, Value, ZSet};
+use crate::keyspace::{Db, Hash, Key, Limits, Set, Value, ZSet};
 use crate::persistence::{crc64, lzf};
 use std::collections::VecDeque;
 
@@ -37,6 +37,15 @@ fn check_distinct(pairs: &[(Key, Key)]) -> Result<(), DecodeErrorKind> {
     } else {
         Err(DecodeErrorKind::Corrupt("hash with a duplicate field"))
     }
+}
+
+/// A set read as members, in the encoding Redis would give it; a repeated member is corruption.
+fn set_from_members(members: Vec<Key>, limits: &Limits) -> Result<Set, DecodeErrorKind> {
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    if !members.iter().all(|m| seen.insert(&m[..])) {
+        return Err(DecodeErrorKind::Corrupt("set with a duplicate member"));
+    }
+    Ok(Set::from_members(members, limits))
 }
 
 /// A hash read as pairs, in the encoding Redis would give it.
@@ -196,11 +205,11 @@ impl<'a> Reader<'a> {
             }
             types::SET => {
                 let n = self.count()?;
-                let mut s = SetValue::with_capacity_and_hasher(n, Default::default());
+                let mut members = Vec::with_capacity(n);
                 for _ in 0..n {
-                    s.insert(self.key()?);
+                    members.push(self.key()?);
                 }
-                Value::Set(Box::new(s))
+                Value::Set(Box::new(set_from_members(members, &self.limits).map_err(at)?))
             }
             types::ZSET | types::ZSET_2 => {
                 let n = self.count()?;
@@ -224,22 +233,18 @@ impl<'a> Reader<'a> {
             }
             types::SET_INTSET => {
                 let blob = self.string()?;
-                let mut s = SetValue::default();
-                intset_for_each(&blob, |v| {
-                    s.insert(v.to_string().into_bytes().into_boxed_slice());
-                })
-                .map_err(at)?;
-                Value::Set(Box::new(s))
+                let ints = IntSet::from_bytes(blob).map_err(|c| at(DecodeErrorKind::Corrupt(c.0)))?;
+                Value::Set(Box::new(Set::from_intset(ints, &self.limits)))
             }
             types::SET_LISTPACK => {
                 let blob = self.string()?;
-                let mut s = SetValue::default();
+                let mut members = Vec::new();
                 listpack_for_each(&blob, |e| {
-                    s.insert(e.to_key());
+                    members.push(e.to_key());
                     Ok(())
                 })
                 .map_err(at)?;
-                Value::Set(Box::new(s))
+                Value::Set(Box::new(set_from_members(members, &self.limits).map_err(at)?))
             }
             types::LIST_ZIPLIST => {
                 let blob = self.string()?;

@@ -1,9 +1,9 @@
 //! Writing RDB: values in the encodings Redis 7.0 picks, and whole files.
 
-use super::packed::{intset_build, ListpackBuilder};
+use super::packed::ListpackBuilder;
 use super::{enc, opcodes, types, RDB_VERSION};
 use crate::config::NodeConfig;
-use crate::keyspace::{Db, Hash, Value};
+use crate::keyspace::{Db, Hash, Set, Value};
 use crate::persistence::{crc64, lzf};
 use crate::util::num::strict_i64;
 use std::io::Write;
@@ -15,7 +15,6 @@ pub struct EncodeOptions {
     pub checksum: bool,
     pub zset_max_entries: usize,
     pub zset_max_value: usize,
-    pub set_max_intset_entries: usize,
     /// Bytes per quicklist node (list-max-listpack-size -2 = 8 KiB).
     pub list_node_bytes: usize,
     /// Elements per quicklist node when list-max-listpack-size is positive.
@@ -29,7 +28,6 @@ impl Default for EncodeOptions {
             checksum: true,
             zset_max_entries: 128,
             zset_max_value: 64,
-            set_max_intset_entries: 512,
             list_node_bytes: 8192,
             list_node_count: usize::MAX,
         }
@@ -47,7 +45,6 @@ impl EncodeOptions {
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
             zset_max_entries: int(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], 128).max(0) as usize,
             zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0) as usize,
-            set_max_intset_entries: int(&["set-max-intset-entries"], 512).max(0) as usize,
             list_node_bytes,
             list_node_count,
         }
@@ -60,7 +57,6 @@ pub struct Scratch {
     blob: Vec<u8>,
     lzf_out: Vec<u8>,
     lzf_table: Vec<u32>,
-    ints: Vec<i64>,
 }
 
 pub fn write_len(out: &mut Vec<u8>, n: u64) {
@@ -117,10 +113,6 @@ fn write_blob(out: &mut Vec<u8>, opts: &EncodeOptions, sc: &mut Scratch) {
     write_string_with(out, &sc.blob, opts.compress, &mut sc.lzf_out, &mut sc.lzf_table);
 }
 
-fn set_is_intset(s: &crate::keyspace::value::SetValue, opts: &EncodeOptions) -> bool {
-    s.len() <= opts.set_max_intset_entries && s.iter().all(|m| strict_i64(m).is_some())
-}
-
 fn zset_is_listpack(z: &crate::keyspace::ZSet, opts: &EncodeOptions) -> bool {
     z.len() <= opts.zset_max_entries && z.iter().all(|(m, _)| m.len() <= opts.zset_max_value)
 }
@@ -130,13 +122,10 @@ pub fn value_type(v: &Value, opts: &EncodeOptions) -> u8 {
     match v {
         Value::Str(_) => types::STRING,
         Value::List(_) => types::LIST_QUICKLIST_2,
-        Value::Set(s) => {
-            if set_is_intset(s, opts) {
-                types::SET_INTSET
-            } else {
-                types::SET
-            }
-        }
+        Value::Set(s) => match **s {
+            Set::Ints(_) => types::SET_INTSET,
+            Set::Table(_) => types::SET,
+        },
         // A hash is written in the encoding it has, as Redis does.
         Value::Hash(h) => match **h {
             Hash::Pack(_) => types::HASH_LISTPACK,
@@ -204,22 +193,19 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 write_blob(out, opts, sc);
             }
         }
-        Value::Set(s) => {
-            if set_is_intset(s, opts) {
-                let mut ints = std::mem::take(&mut sc.ints);
-                ints.clear();
-                ints.extend(s.iter().filter_map(|m| strict_i64(m)));
-                ints.sort_unstable();
-                intset_build(&mut sc.blob, &ints);
-                sc.ints = ints;
+        Value::Set(s) => match &**s {
+            Set::Ints(ints) => {
+                sc.blob.clear();
+                sc.blob.extend_from_slice(ints.as_bytes());
                 write_blob(out, opts, sc);
-            } else {
-                write_len(out, s.len() as u64);
-                for m in s.iter() {
+            }
+            Set::Table(t) => {
+                write_len(out, t.len() as u64);
+                for m in t.iter() {
                     write_string(out, m, opts, sc);
                 }
             }
-        }
+        },
         Value::Hash(h) => match &**h {
             Hash::Pack(lp) => {
                 sc.blob.clear();

@@ -1,5 +1,6 @@
 //! The compact blobs Redis embeds in RDB strings: listpack (7.0's small
-//! hashes, zsets and quicklist nodes), ziplist (older files), intset.
+//! hashes, zsets and quicklist nodes) and ziplist (older files). Intsets are
+//! [`crate::keyspace::intset`].
 
 use super::decode::DecodeErrorKind;
 
@@ -137,57 +138,6 @@ pub fn ziplist_for_each<'a>(zl: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<
     Ok(count)
 }
 
-// ---------------------------------------------------------------- intset
-
-/// Builds an intset of sorted, distinct integers.
-pub fn intset_build(buf: &mut Vec<u8>, sorted: &[i64]) {
-    buf.clear();
-    let width: u32 = if sorted.iter().all(|v| (i16::MIN as i64..=i16::MAX as i64).contains(v)) {
-        2
-    } else if sorted.iter().all(|v| (i32::MIN as i64..=i32::MAX as i64).contains(v)) {
-        4
-    } else {
-        8
-    };
-    buf.extend_from_slice(&width.to_le_bytes());
-    buf.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
-    for &v in sorted {
-        match width {
-            2 => buf.extend_from_slice(&(v as i16).to_le_bytes()),
-            4 => buf.extend_from_slice(&(v as i32).to_le_bytes()),
-            _ => buf.extend_from_slice(&v.to_le_bytes()),
-        }
-    }
-}
-
-/// Calls `f` for each integer of an intset.
-pub fn intset_for_each(is: &[u8], mut f: impl FnMut(i64)) -> Result<usize, DecodeErrorKind> {
-    if is.len() < 8 {
-        return Err(DecodeErrorKind::Corrupt("intset too short"));
-    }
-    let width = u32::from_le_bytes([is[0], is[1], is[2], is[3]]) as usize;
-    let n = u32::from_le_bytes([is[4], is[5], is[6], is[7]]) as usize;
-    if !matches!(width, 2 | 4 | 8) {
-        return Err(DecodeErrorKind::Corrupt("bad intset encoding"));
-    }
-    if n.checked_mul(width).and_then(|b| b.checked_add(8)) != Some(is.len()) {
-        return Err(DecodeErrorKind::Corrupt("intset size does not match"));
-    }
-    for c in is[8..].chunks_exact(width) {
-        let v = match width {
-            2 => i16::from_le_bytes([c[0], c[1]]) as i64,
-            4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
-            _ => {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                i64::from_le_bytes(a)
-            }
-        };
-        f(v);
-    }
-    Ok(n)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -252,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn listpack_round_trip_and_intset() {
+    fn listpack_round_trip() {
         let items: Vec<Vec<u8>> = [
             "0",
             "127",
@@ -289,10 +239,5 @@ mod tests {
         })
         .unwrap();
         assert_eq!(got, items);
-        let mut is = Vec::new();
-        intset_build(&mut is, &[-5, 3, 70000]);
-        let mut ints = Vec::new();
-        intset_for_each(&is, |v| ints.push(v)).unwrap();
-        assert_eq!(ints, [-5, 3, 70000]);
     }
 }

@@ -1,7 +1,6 @@
 use super::*;
-use crate::keyspace::value::SetValue;
 use crate::keyspace::{Db, Value, ZSet};
-use crate::keyspace::{Hash, Limits};
+use crate::keyspace::{Hash, Limits, Set};
 use std::collections::VecDeque;
 
 /// A database holding every type, in small and large encodings.
@@ -20,17 +19,17 @@ pub(crate) fn sample_db() -> Db {
     db.set(b"l:small", Value::List(Box::new(list)));
     let big: VecDeque<_> = (0..5000).map(|i| format!("elem-{i}").into_bytes().into()).collect();
     db.set(b"l:big", Value::List(Box::new(big)));
-    let mut si = SetValue::default();
+    let limits = Limits::default();
+    let mut si = Set::new();
     for i in [-1i64, 5, 100000, -3_000_000_000] {
-        si.insert(i.to_string().into_bytes().into());
+        si.insert(i.to_string().as_bytes(), &limits);
     }
     db.set(b"set:int", Value::Set(Box::new(si)));
-    let mut ss = SetValue::default();
+    let mut ss = Set::new();
     for m in ["a", "b", "1"] {
-        ss.insert(m.as_bytes().into());
+        ss.insert(m.as_bytes(), &limits);
     }
     db.set(b"set:str", Value::Set(Box::new(ss)));
-    let limits = Limits::default();
     let mut h = Hash::new();
     h.insert(b"f1", b"v1", &limits);
     h.insert(b"n", b"42", &limits);
@@ -66,7 +65,7 @@ pub(crate) fn render(db: &Db) -> Vec<String> {
                 Value::Set(s) => {
                     let mut m: Vec<_> = s.iter().collect();
                     m.sort();
-                    format!("{m:?}")
+                    format!("{} {m:?}", s.encoding())
                 }
                 Value::Hash(h) => {
                     let mut m: Vec<_> = h.iter().collect();
