@@ -67,7 +67,7 @@ impl IntSet {
         if n.checked_mul(width).and_then(|b| b.checked_add(HEADER)) != Some(bytes.len()) {
             return Err(Corrupt("intset size does not match"));
         }
-        let set = IntSet { bytes: bytes.into_boxed_slice() };
+        let set = IntSet { bytes: super::listpack::exact(bytes) };
         if (1..n).any(|i| set.get(i - 1) >= set.get(i)) {
             return Err(Corrupt("intset not sorted or with duplicates"));
         }

@@ -232,6 +232,15 @@ pub fn validate(lp: &[u8]) -> Result<usize, Corrupt> {
     Ok(count)
 }
 
+/// `v` in a block of exactly its size (see [`ListPack::edit`]).
+pub fn exact(v: Vec<u8>) -> Box<[u8]> {
+    if v.capacity() == v.len() {
+        v.into_boxed_slice()
+    } else {
+        v.as_slice().into()
+    }
+}
+
 /// An owned listpack, allocated to its exact size (16 bytes inline, like
 /// Redis's realloc-per-edit). Every operation keeps it valid, so reading it
 /// needs no checks.
@@ -265,7 +274,7 @@ impl ListPack {
         bytes[0..4].copy_from_slice(&total.to_le_bytes());
         let n = count.min(65535) as u16;
         bytes[4..6].copy_from_slice(&n.to_le_bytes());
-        ListPack { bytes: bytes.into_boxed_slice() }
+        ListPack { bytes: exact(bytes) }
     }
 
     /// Adopts a listpack from outside after checking it.
@@ -302,8 +311,14 @@ impl ListPack {
     /// Replaces `range` of the bytes with `with`, `delta` elements more or fewer.
     fn edit(&mut self, range: std::ops::Range<usize>, with: &[u8], delta: isize) {
         let count = self.len().saturating_add_signed(delta);
-        let mut v = std::mem::take(&mut self.bytes).into_vec();
-        v.splice(range, with.iter().copied());
+        // A new exact-size buffer: growing in place would let the allocator
+        // keep a block up to twice the size (a Vec doubles, and a shrinking
+        // realloc may keep the bigger block).
+        let old = &self.bytes;
+        let mut v = Vec::with_capacity(old.len() - range.len() + with.len());
+        v.extend_from_slice(&old[..range.start]);
+        v.extend_from_slice(with);
+        v.extend_from_slice(&old[range.end..]);
         *self = Self::with(v, count);
     }
 
