@@ -158,3 +158,75 @@ fn set_encodings_follow_redis_through_every_threshold() {
     same_on_both(&mut ours, &mut theirs, "c2", &[cmd(&["SMEMBERS", "c2"])]);
     support::stop(h);
 }
+
+#[test]
+fn sorted_set_encodings_follow_redis_through_every_threshold() {
+    let Some((_tmp, redis)) = reference_redis() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = support::start(dir.path(), &[]);
+    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+
+    // 128 members stay a listpack, in (score, member) order; the 129th converts it.
+    let mut steps = vec![cmd(&["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c", "0.1", "d", "3", "e", "3", "aa"])];
+    for i in 0..122 {
+        steps.push(cmd(&["ZADD", "z", &(i % 7).to_string(), &format!("m{i}")]));
+    }
+    steps.extend([
+        cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        cmd(&["ZINCRBY", "z", "2.25", "a"]),
+        cmd(&["ZRANK", "z", "a"]),
+        cmd(&["ZREVRANGE", "z", "0", "4", "WITHSCORES"]),
+        cmd(&["ZRANGEBYSCORE", "z", "(1", "3", "LIMIT", "2", "5"]),
+        cmd(&["ZRANGEBYLEX", "z", "-", "+", "LIMIT", "0", "3"]),
+        cmd(&["ZCOUNT", "z", "2", "inf"]),
+        cmd(&["ZPOPMIN", "z"]),
+        cmd(&["ZPOPMAX", "z", "2"]),
+        cmd(&["ZADD", "z", "1", "x1", "2", "x2"]),
+        cmd(&["ZCARD", "z"]),
+        cmd(&["ZADD", "z", "5", "x3"]),
+        cmd(&["ZCARD", "z"]),
+        cmd(&["ZADD", "z", "6", "x4"]),
+        cmd(&["ZREMRANGEBYRANK", "z", "0", "100"]),
+        cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+    ]);
+    same_on_both(&mut ours, &mut theirs, "z", &steps);
+
+    // A long member converts at once; stored results take the encoding their size calls for.
+    let long = "m".repeat(65);
+    same_on_both(&mut ours, &mut theirs, "l", &[cmd(&["ZADD", "l", "1", "a"]), cmd(&["ZADD", "l", "2", &long])]);
+    same_on_both(
+        &mut ours,
+        &mut theirs,
+        "u",
+        &[
+            cmd(&["ZADD", "p", "1", "a", "2", "b", "3", "c"]),
+            cmd(&["SADD", "q", "b", "c", "d"]),
+            cmd(&["ZUNIONSTORE", "u", "2", "p", "q", "WEIGHTS", "2", "1"]),
+            cmd(&["ZRANGE", "u", "0", "-1", "WITHSCORES"]),
+            cmd(&["ZINTERSTORE", "u", "2", "p", "q"]),
+            cmd(&["ZRANGESTORE", "u", "p", "0", "1"]),
+            cmd(&["ZRANGE", "u", "0", "-1", "WITHSCORES"]),
+        ],
+    );
+
+    // The legacy names set the limits; RESTORE re-encodes by them.
+    same_on_both(
+        &mut ours,
+        &mut theirs,
+        "c",
+        &[
+            cmd(&["CONFIG", "SET", "zset-max-ziplist-entries", "2"]),
+            cmd(&["ZADD", "c", "1", "a", "2", "b"]),
+            cmd(&["ZADD", "c", "3", "c"]),
+            cmd(&["ZUNIONSTORE", "big", "1", "c"]),
+            cmd(&["CONFIG", "SET", "zset-max-ziplist-entries", "128"]),
+        ],
+    );
+    same_on_both(&mut ours, &mut theirs, "big", &[cmd(&["ZCARD", "big"])]);
+    for c in [&mut ours, &mut theirs] {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg("c").query(c).expect("DUMP");
+        let () = redis::cmd("RESTORE").arg("c2").arg(0).arg(dump).query(c).expect("RESTORE");
+    }
+    same_on_both(&mut ours, &mut theirs, "c2", &[cmd(&["ZRANGE", "c2", "0", "-1", "WITHSCORES"])]);
+    support::stop(h);
+}

@@ -10,7 +10,8 @@ use super::lists::{block_on, parse_timeout};
 use super::sets::parse_numkeys_limit;
 use super::{keys_numkeys_at1, numkeys_from, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::{Db, Key, Value, ZSet};
+use crate::keyspace::zset::Member;
+use crate::keyspace::{Db, Value, ZSet};
 use crate::resp::reply::format_double;
 use crate::resp::ReplyBuf;
 use std::collections::HashMap;
@@ -74,7 +75,7 @@ fn nan_error() -> CmdError {
 }
 
 /// Writes `n` (member, score) items: flat in RESP2, [member, double] pairs in RESP3.
-fn write_items<'a>(r: &mut ReplyBuf, n: usize, withscores: bool, items: impl Iterator<Item = (&'a Key, f64)>) {
+fn write_items<'a>(r: &mut ReplyBuf, n: usize, withscores: bool, items: impl Iterator<Item = (Member<'a>, f64)>) {
     if withscores && !r.resp3 {
         r.array(n * 2);
     } else {
@@ -85,10 +86,10 @@ fn write_items<'a>(r: &mut ReplyBuf, n: usize, withscores: bool, items: impl Ite
             if r.resp3 {
                 r.array(2);
             }
-            r.bulk(m);
+            r.bulk(&m);
             r.double(s);
         } else {
-            r.bulk(m);
+            r.bulk(&m);
         }
     }
 }
@@ -161,14 +162,14 @@ impl<'a> Bounds<'a> {
                 let lo = z.count_while(|m, _| match min {
                     Lex::Min => false,
                     Lex::Max => true,
-                    Lex::Incl(x) => &m[..] < x,
-                    Lex::Excl(x) => &m[..] <= x,
+                    Lex::Incl(x) => m < x,
+                    Lex::Excl(x) => m <= x,
                 });
                 let hi = z.count_while(|m, _| match max {
                     Lex::Min => false,
                     Lex::Max => true,
-                    Lex::Incl(x) => &m[..] <= x,
-                    Lex::Excl(x) => &m[..] < x,
+                    Lex::Incl(x) => m <= x,
+                    Lex::Excl(x) => m < x,
                 });
                 (lo, hi.max(lo))
             }
@@ -187,7 +188,7 @@ struct RangeQuery<'a> {
 
 impl RangeQuery<'_> {
     /// Number of items and an iterator over them in reply order.
-    fn select<'z>(&self, z: &'z ZSet) -> (usize, Box<dyn Iterator<Item = (&'z Key, f64)> + 'z>) {
+    fn select<'z>(&self, z: &'z ZSet) -> (usize, Box<dyn Iterator<Item = (Member<'z>, f64)> + 'z>) {
         let (lo, hi) = match self.bounds {
             // Rank ranges with REV count from the top.
             Bounds::Rank(..) if self.rev => {
@@ -348,10 +349,11 @@ fn zrangestore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let q = parse_range(argv, 3, RangeForm::Generic, false)?;
     let now = ctx.now();
     let mut out = ZSet::new();
+    let limits = ctx.db().limits;
     if let Some(z) = read(ctx.db(), argv[2], now)? {
         let (n, items) = q.select(z);
         for (m, s) in items.take(n) {
-            out.insert(m, s);
+            out.insert(&m, s, &limits);
         }
     }
     store_result(ctx, argv[1], out);
@@ -403,6 +405,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now();
     let db = ctx.db();
+    let limits = db.limits;
     let z = match read(db, argv[1], now)? {
         Some(z) => z,
         None if xx => {
@@ -436,7 +439,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                     continue;
                 }
                 if new != cur {
-                    z.insert(m, new);
+                    z.insert(m, new, &limits);
                     updated += 1;
                 }
                 incr_result = Some(new);
@@ -445,7 +448,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 if xx {
                     continue;
                 }
-                z.insert(m, score);
+                z.insert(m, score, &limits);
                 added += 1;
                 incr_result = Some(score);
             }
@@ -470,6 +473,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let by = parse_f64(argv[2])?;
     let now = ctx.now();
     let db = ctx.db();
+    let limits = db.limits;
     let z = match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Box::default())).value {
         Value::ZSet(z) => z,
         _ => return Err(CmdError::wrong_type()),
@@ -479,7 +483,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         db.remove_if_empty(argv[1]);
         return Err(nan_error());
     }
-    z.insert(argv[3], new);
+    z.insert(argv[3], new, &limits);
     ctx.dirty(1);
     ctx.reply().double(new);
     Ok(())
@@ -723,7 +727,7 @@ fn aggregate(agg: Aggregate, a: f64, b: f64) -> f64 {
 /// A source of ZUNION & co: a sorted set, or a plain set whose members score 1.
 fn source_items(v: Option<&Value>) -> Vec<(std::borrow::Cow<'_, [u8]>, f64)> {
     match v {
-        Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (std::borrow::Cow::Borrowed(&m[..]), s)).collect(),
+        Some(Value::ZSet(z)) => z.iter().collect(),
         Some(Value::Set(s)) => s.iter().map(|m| (m, 1.0)).collect(),
         _ => Vec::new(),
     }
@@ -799,6 +803,7 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
         }
     };
     let mut out = ZSet::new();
+    let limits = db.limits;
     match op {
         SetOp::Union => {
             let mut acc: HashMap<&[u8], f64, ahash::RandomState> = HashMap::default();
@@ -816,7 +821,7 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
                 }
             }
             for m in order {
-                out.insert(m, acc[m]);
+                out.insert(m, acc[m], &limits);
             }
         }
         SetOp::Inter => {
@@ -837,14 +842,14 @@ fn compute_setop(db: &mut Db, a: &SetOpArgs<'_>, op: SetOp, now: u64) -> Result<
                         Some(c) => aggregate(a.agg, c, v),
                     });
                 }
-                out.insert(m, score.unwrap_or(0.0));
+                out.insert(m, score.unwrap_or(0.0), &limits);
             }
         }
         SetOp::Diff => {
             let others: Vec<HashMap<&[u8], f64, ahash::RandomState>> = sources[1..].iter().map(|s| s.iter().copied().collect()).collect();
             for &(m, s) in &sources[0] {
                 if !others.iter().any(|o| o.contains_key(m)) {
-                    out.insert(m, s);
+                    out.insert(m, s, &limits);
                 }
             }
         }
@@ -908,13 +913,13 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let i = ctx.client.db;
     let z = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     let r = &mut ctx.client.reply;
-    let items: Vec<(&Key, f64)> =
+    let items: Vec<(Member<'_>, f64)> =
         z.map(|z| z.iter().filter(|(m, _)| o.pattern.is_none_or(|p| glob_match(p, m, false))).collect()).unwrap_or_default();
     r.array(2);
     r.bulk(b"0");
     r.array(items.len() * 2);
     for (m, s) in items {
-        r.bulk(m);
+        r.bulk(&m);
         r.bulk(format_double(s).as_bytes());
     }
     Ok(())
@@ -938,7 +943,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let r = &mut ctx.client.reply;
     let Some(((count, repeats), ws)) = parsed else {
         match z.filter(|z| !z.is_empty()).and_then(|z| z.nth(rand::Rng::gen_range(&mut rand::thread_rng(), 0..z.len()))) {
-            Some((m, _)) => r.bulk(m),
+            Some((m, _)) => r.bulk(&m),
             None => r.null(),
         }
         return Ok(());

@@ -18,11 +18,15 @@ pub struct Limits {
     pub hash_value: usize,
     /// `set-max-intset-entries`.
     pub set_intset_entries: usize,
+    /// `zset-max-listpack-entries` (members).
+    pub zset_entries: usize,
+    /// `zset-max-listpack-value` (bytes of a member).
+    pub zset_value: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512 }
+        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64 }
     }
 }
 

@@ -334,6 +334,16 @@ impl ListPack {
         e
     }
 
+    /// Inserts elements before the element at offset `at` (None: at the end).
+    pub fn insert(&mut self, at: Option<usize>, items: &[&[u8]]) {
+        let at = at.unwrap_or(self.bytes.len() - 1);
+        let mut add = Vec::new();
+        for s in items {
+            append_entry(&mut add, s);
+        }
+        self.edit(at..at, &add, items.len() as isize);
+    }
+
     /// Appends elements at the end.
     pub fn push(&mut self, items: &[&[u8]]) {
         let end = self.bytes.len() - 1;

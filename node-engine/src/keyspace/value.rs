@@ -56,13 +56,7 @@ impl Value {
             }
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
-            Value::ZSet(z) => {
-                if z.len() <= 128 && z.iter().all(|(m, _)| m.len() <= 64) {
-                    "listpack"
-                } else {
-                    "skiplist"
-                }
-            }
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -73,7 +67,7 @@ impl Value {
             Value::List(l) => 32 + l.iter().map(|e| e.len() + 16).sum::<usize>(),
             Value::Hash(h) => 16 + h.allocated(),
             Value::Set(s) => 16 + s.allocated(),
-            Value::ZSet(z) => 64 + z.iter().map(|(m, _)| m.len() * 2 + 64).sum::<usize>(),
+            Value::ZSet(z) => 16 + z.allocated(),
         }
     }
 

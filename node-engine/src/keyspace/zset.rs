@@ -1,10 +1,15 @@
-//! Sorted set: a member -> score map plus an order-statistic index of
-//! (score, member) kept as a list of sorted chunks ("sorted list" layout).
+//! Sorted set, in one of Redis's two encodings: a listpack of member,
+//! score, member, score... in (score, member) order while it is small
+//! (`zset-max-listpack-entries`, `zset-max-listpack-value`), else [`Full`]:
+//! a member -> score map plus an order-statistic index of (score, member)
+//! kept as a list of sorted chunks ("sorted list" layout).
 //! Chunks are small `VecDeque`s, so insert/remove cost O(log n + B), popping
 //! either end is O(1) amortised, and rank queries walk only chunk lengths
 //! (n/B additions) instead of every element.
 
-use super::Key;
+use super::listpack::{Elem, ListPack};
+use super::{Key, Limits};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
@@ -30,8 +35,9 @@ const CHUNK_MAX: usize = 256;
 type Item = (Score, Key);
 type Chunk = VecDeque<Item>;
 
+/// The big encoding: a member -> score map and the sorted chunks.
 #[derive(Debug, Clone, Default)]
-pub struct ZSet {
+pub struct Full {
     scores: HashMap<Key, f64, ahash::RandomState>,
     /// Non-empty sorted chunks whose concatenation is sorted by (score, member).
     chunks: Vec<Chunk>,
@@ -41,10 +47,7 @@ fn cmp_item(a: &Item, score: f64, member: &[u8]) -> Ordering {
     a.0.cmp(&Score(score)).then_with(|| a.1[..].cmp(member))
 }
 
-impl ZSet {
-    pub fn new() -> Self {
-        Self::default()
-    }
+impl Full {
     pub fn len(&self) -> usize {
         self.scores.len()
     }
@@ -206,13 +209,288 @@ impl ZSet {
     }
 }
 
+/// A member as stored: borrowed from the big encoding, rendered from a listpack.
+pub type Member<'a> = Cow<'a, [u8]>;
+
+/// A sorted set in its current encoding.
+#[derive(Debug, Clone)]
+pub enum ZSet {
+    Pack(ListPack),
+    Full(Box<Full>),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Pack(ListPack::new())
+    }
+}
+
+/// A score as a listpack stores it, as Redis's `d2string` does for the
+/// cases that matter: integral values as integers (the listpack then keeps
+/// them as ints), others in a form that reads back to the same double.
+pub fn score_text(score: f64, buf: &mut String) {
+    use std::fmt::Write as _;
+    buf.clear();
+    if score == 0.0 && score.is_sign_negative() {
+        buf.push_str("-0");
+    } else if score.is_finite() && score == score.trunc() && score.abs() < 4_503_599_627_370_496.0 {
+        let _ = write!(buf, "{}", score as i64);
+    } else if score == f64::INFINITY {
+        buf.push_str("inf");
+    } else if score == f64::NEG_INFINITY {
+        buf.push_str("-inf");
+    } else {
+        let _ = write!(buf, "{score:?}");
+    }
+}
+
+/// The (member, score) pairs of a zset listpack, with the member's offset.
+fn pairs(lp: &ListPack) -> impl Iterator<Item = (usize, Elem<'_>, f64)> + '_ {
+    let mut it = lp.iter();
+    std::iter::from_fn(move || {
+        let (pos, m) = it.next()?;
+        let (_, s) = it.next()?;
+        Some((pos, m, s.to_f64().unwrap_or(0.0)))
+    })
+}
+
+/// Whether a listpack member equals `member`.
+fn same(e: Elem<'_>, member: &[u8]) -> bool {
+    match e {
+        Elem::Bytes(b) => b == member,
+        Elem::Int(i) => itoa::Buffer::new().format(i).as_bytes() == member,
+    }
+}
+
+/// Orders a listpack element against a member by the member's text.
+fn cmp_member(e: Elem<'_>, member: &[u8]) -> Ordering {
+    match e {
+        Elem::Bytes(b) => b.cmp(member),
+        Elem::Int(i) => itoa::Buffer::new().format(i).as_bytes().cmp(member),
+    }
+}
+
+impl ZSet {
+    pub fn new() -> Self {
+        ZSet::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Pack(lp) => lp.len() / 2,
+            ZSet::Full(f) => f.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            ZSet::Pack(lp) => lp.is_empty(),
+            ZSet::Full(f) => f.is_empty(),
+        }
+    }
+
+    /// What OBJECT ENCODING prints.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            ZSet::Pack(_) => "listpack",
+            ZSet::Full(_) => "skiplist",
+        }
+    }
+
+    /// Heap bytes held (MEMORY USAGE).
+    pub fn allocated(&self) -> usize {
+        match self {
+            ZSet::Pack(lp) => lp.allocated(),
+            ZSet::Full(f) => f.len() * 64 + f.iter().map(|(m, _)| m.len() * 2).sum::<usize>(),
+        }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(lp) => pairs(lp).find(|(_, m, _)| same(*m, member)).map(|(_, _, s)| s),
+            ZSet::Full(f) => f.score(member),
+        }
+    }
+
+    /// Inserts or updates; returns true when the member is new. Converts to
+    /// the big encoding past the limits.
+    pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) -> bool {
+        if let ZSet::Pack(lp) = self {
+            if member.len() > limits.zset_value {
+                self.convert();
+            } else {
+                let old = pairs(lp).find(|(_, m, _)| same(*m, member)).map(|(pos, _, s)| (pos, s));
+                if let Some((pos, old_score)) = old {
+                    if old_score.to_bits() == score.to_bits() {
+                        return false;
+                    }
+                    lp.remove(pos, 2);
+                }
+                // Before the first pair that sorts after (score, member).
+                let at = pairs(lp)
+                    .find(|(_, m, s)| Score(*s).cmp(&Score(score)).then_with(|| cmp_member(*m, member)) == Ordering::Greater)
+                    .map(|(pos, _, _)| pos);
+                let mut text = String::new();
+                score_text(score, &mut text);
+                lp.insert(at, &[member, text.as_bytes()]);
+                if old.is_none() && lp.len() / 2 > limits.zset_entries {
+                    self.convert();
+                }
+                return old.is_none();
+            }
+        }
+        match self {
+            ZSet::Full(f) => f.insert(member, score),
+            ZSet::Pack(_) => false,
+        }
+    }
+
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            ZSet::Pack(lp) => {
+                let found = pairs(lp).find(|(_, m, _)| same(*m, member)).map(|(pos, _, _)| pos);
+                if let Some(pos) = found {
+                    lp.remove(pos, 2);
+                }
+                found.is_some()
+            }
+            ZSet::Full(f) => f.remove(member),
+        }
+    }
+
+    /// Members in ascending (score, member) order.
+    pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = (Member<'_>, f64)> + '_> {
+        match self {
+            ZSet::Pack(lp) => Box::new(pairs(lp).map(|(_, m, s)| (m.to_cow(), s)).collect::<Vec<_>>().into_iter()),
+            ZSet::Full(f) => Box::new(f.iter().map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+        }
+    }
+
+    /// Ascending iteration starting at `rank`.
+    pub fn iter_from(&self, rank: usize) -> Box<dyn Iterator<Item = (Member<'_>, f64)> + '_> {
+        match self {
+            ZSet::Pack(lp) => Box::new(pairs(lp).skip(rank).map(|(_, m, s)| (m.to_cow(), s))),
+            ZSet::Full(f) => Box::new(f.iter_from(rank).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+        }
+    }
+
+    /// Descending iteration starting at `rank` (ascending rank) going down.
+    pub fn iter_down_from(&self, rank: usize) -> Box<dyn Iterator<Item = (Member<'_>, f64)> + '_> {
+        match self {
+            ZSet::Pack(lp) => {
+                let upto: Vec<_> = pairs(lp).take(rank.saturating_add(1)).map(|(_, m, s)| (m.to_cow(), s)).collect();
+                let upto = if rank < self.len() { upto } else { Vec::new() };
+                Box::new(upto.into_iter().rev())
+            }
+            ZSet::Full(f) => Box::new(f.iter_down_from(rank).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+        }
+    }
+
+    /// Number of leading elements for which `before` holds; `before` must be
+    /// true for a prefix of the order and false after it.
+    pub fn count_while(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
+        match self {
+            ZSet::Pack(lp) => pairs(lp).take_while(|(_, m, s)| before(&m.to_cow(), *s)).count(),
+            ZSet::Full(f) => f.count_while(|m, s| before(m, s)),
+        }
+    }
+
+    /// 0-based rank in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSet::Pack(lp) => pairs(lp).position(|(_, m, _)| same(m, member)),
+            ZSet::Full(f) => f.rank(member),
+        }
+    }
+
+    pub fn pop_first(&mut self) -> Option<(Key, f64)> {
+        match self {
+            ZSet::Pack(lp) => {
+                let (pos, m, s) = pairs(lp).next()?;
+                let m = m.to_key();
+                lp.remove(pos, 2);
+                Some((m, s))
+            }
+            ZSet::Full(f) => f.pop_first(),
+        }
+    }
+
+    pub fn pop_last(&mut self) -> Option<(Key, f64)> {
+        match self {
+            ZSet::Pack(lp) => {
+                let (pos, m, s) = pairs(lp).last()?;
+                let m = m.to_key();
+                lp.remove(pos, 2);
+                Some((m, s))
+            }
+            ZSet::Full(f) => f.pop_last(),
+        }
+    }
+
+    /// The member at ascending rank `n`, for random sampling and rank ranges.
+    pub fn nth(&self, n: usize) -> Option<(Member<'_>, f64)> {
+        match self {
+            ZSet::Pack(lp) => pairs(lp).nth(n).map(|(_, m, s)| (m.to_cow(), s)),
+            ZSet::Full(f) => f.nth(n).map(|(m, s)| (Cow::Borrowed(&m[..]), s)),
+        }
+    }
+
+    /// Removes the members at ascending ranks `start..=end`; returns how many.
+    pub fn remove_rank_range(&mut self, start: usize, end: usize) -> usize {
+        match self {
+            ZSet::Pack(lp) => {
+                let Some((pos, _, _)) = pairs(lp).nth(start) else { return 0 };
+                let n = (end + 1 - start).min(lp.len() / 2 - start);
+                lp.remove(pos, 2 * n);
+                n
+            }
+            ZSet::Full(f) => f.remove_rank_range(start, end),
+        }
+    }
+
+    /// A sorted set of these (member, score) pairs in the encoding Redis
+    /// gives them (a stored ZUNION result, a set loaded from a file).
+    pub fn from_pairs<'a>(items: impl IntoIterator<Item = (&'a [u8], f64)>, limits: &Limits) -> Self {
+        let mut f = Full::default();
+        for (m, s) in items {
+            f.insert(m, s);
+        }
+        let fits = f.len() <= limits.zset_entries && f.iter().all(|(m, _)| m.len() <= limits.zset_value);
+        if !fits {
+            return ZSet::Full(Box::new(f));
+        }
+        let mut flat: Vec<Vec<u8>> = Vec::with_capacity(f.len() * 2);
+        let mut text = String::new();
+        for (m, s) in f.iter() {
+            flat.push(m.to_vec());
+            score_text(s, &mut text);
+            flat.push(text.as_bytes().to_vec());
+        }
+        let refs: Vec<&[u8]> = flat.iter().map(Vec::as_slice).collect();
+        let mut lp = ListPack::new();
+        lp.push(&refs);
+        ZSet::Pack(lp)
+    }
+
+    /// Listpack to the big encoding.
+    fn convert(&mut self) {
+        if let ZSet::Pack(lp) = self {
+            let mut f = Full::default();
+            for (_, m, s) in pairs(lp) {
+                f.insert(&m.to_cow(), s);
+            }
+            *self = ZSet::Full(Box::new(f));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ranks_and_order_survive_many_updates() {
-        let mut z = ZSet::new();
+        let mut z = Full::default();
         for i in 0..2000u32 {
             z.insert(format!("m{i}").as_bytes(), ((i * 7919) % 1000) as f64);
         }
@@ -240,5 +518,48 @@ mod tests {
         assert_eq!(first, Some(all[0].0.clone()));
         assert_eq!(z.remove_rank_range(0, 9), 10);
         assert_eq!(z.len(), all.len() - 11);
+    }
+
+    /// The listpack encoding answers every query exactly as the big one does.
+    #[test]
+    fn listpack_and_full_encodings_agree() {
+        let small = Limits { zset_entries: 10_000, zset_value: 1000, ..Limits::default() };
+        let big = Limits { zset_entries: 0, ..Limits::default() };
+        let (mut p, mut f) = (ZSet::new(), ZSet::new());
+        let mut seed = 7u64;
+        for step in 0..3000u64 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let m = format!("{}", (seed >> 40) % 60);
+            let score = match (seed >> 20) % 5 {
+                0 => -0.0,
+                1 => f64::INFINITY,
+                2 => ((seed >> 8) % 7) as f64,
+                3 => ((seed >> 8) % 1000) as f64 / 7.0,
+                _ => -(((seed >> 8) % 9) as f64),
+            };
+            match step % 4 {
+                0 | 1 => assert_eq!(p.insert(m.as_bytes(), score, &small), f.insert(m.as_bytes(), score, &big)),
+                2 => assert_eq!(p.remove(m.as_bytes()), f.remove(m.as_bytes())),
+                _ => {
+                    if step % 40 == 3 {
+                        assert_eq!(p.pop_first(), f.pop_first());
+                        assert_eq!(p.pop_last(), f.pop_last());
+                    }
+                }
+            }
+            assert_eq!((p.encoding(), f.encoding()), ("listpack", "skiplist"));
+            let a: Vec<_> = p.iter().map(|(m, s)| (m.into_owned(), s.to_bits())).collect();
+            let b: Vec<_> = f.iter().map(|(m, s)| (m.into_owned(), s.to_bits())).collect();
+            assert_eq!(a, b, "step {step}");
+            assert_eq!(p.rank(m.as_bytes()), f.rank(m.as_bytes()));
+            assert_eq!(p.score(m.as_bytes()).map(f64::to_bits), f.score(m.as_bytes()).map(f64::to_bits));
+            let r = (seed as usize) % (p.len() + 1);
+            assert_eq!(p.nth(r), f.nth(r));
+            assert_eq!(p.iter_from(r).collect::<Vec<_>>(), f.iter_from(r).collect::<Vec<_>>());
+            assert_eq!(p.iter_down_from(r).collect::<Vec<_>>(), f.iter_down_from(r).collect::<Vec<_>>());
+            assert_eq!(p.count_while(|_, s| s < 3.0), f.count_while(|_, s| s < 3.0));
+        }
+        assert_eq!(p.remove_rank_range(1, 3), f.remove_rank_range(1, 3));
+        assert_eq!(p.iter().collect::<Vec<_>>(), f.iter().collect::<Vec<_>>());
     }
 }

@@ -266,6 +266,8 @@ impl Node {
             hash_entries: self.config.int_named("hash-max-listpack-entries", 512).max(0) as usize,
             hash_value: self.config.int_named("hash-max-listpack-value", 64).max(0) as usize,
             set_intset_entries: self.config.int_named("set-max-intset-entries", 512).max(0) as usize,
+            zset_entries: self.config.int_named("zset-max-listpack-entries", 128).max(0) as usize,
+            zset_value: self.config.int_named("zset-max-listpack-value", 64).max(0) as usize,
         };
         for db in &mut self.keyspace.dbs {
             db.limits = limits;

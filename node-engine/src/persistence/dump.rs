@@ -19,7 +19,7 @@ pub enum DumpError {
 pub fn dump_value(v: &Value, opts: &EncodeOptions) -> Vec<u8> {
     let mut out = Vec::with_capacity(32);
     let mut sc = Scratch::default();
-    out.push(rdb::value_type(v, opts));
+    out.push(rdb::value_type(v));
     rdb::write_value(&mut out, v, opts, &mut sc);
     out.extend_from_slice(&rdb::RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(&out);

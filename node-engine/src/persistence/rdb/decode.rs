@@ -213,13 +213,13 @@ impl<'a> Reader<'a> {
             }
             types::ZSET | types::ZSET_2 => {
                 let n = self.count()?;
-                let mut z = ZSet::new();
+                let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
                     let m = self.string()?;
                     let score = if t == types::ZSET_2 { self.binary_double()? } else { self.text_double()? };
-                    z.insert(&m, score);
+                    items.push((m, score));
                 }
-                Value::ZSet(Box::new(z))
+                Value::ZSet(Box::new(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits)))
             }
             types::HASH => {
                 let n = self.count()?;
@@ -315,14 +315,14 @@ impl<'a> Reader<'a> {
             }
             types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
                 let blob = self.string()?;
-                let mut z = ZSet::new();
+                let mut items = Vec::new();
                 let mut member: Option<Key> = None;
                 let each = |e: Elem<'_>| {
                     match member.take() {
                         None => member = Some(e.to_key()),
                         Some(m) => {
                             let score = e.to_f64().ok_or(DecodeErrorKind::Corrupt("bad score in zset"))?;
-                            z.insert(&m, score);
+                            items.push((m, score));
                         }
                     }
                     Ok(())
@@ -335,7 +335,7 @@ impl<'a> Reader<'a> {
                 if member.is_some() {
                     return Err(at(DecodeErrorKind::Corrupt("zset with an odd number of elements")));
                 }
-                Value::ZSet(Box::new(z))
+                Value::ZSet(Box::new(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits)))
             }
             types::MODULE | types::MODULE_2 => return Err(at(DecodeErrorKind::Unsupported("module values"))),
             types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {

@@ -3,7 +3,7 @@
 use super::packed::ListpackBuilder;
 use super::{enc, opcodes, types, RDB_VERSION};
 use crate::config::NodeConfig;
-use crate::keyspace::{Db, Hash, Set, Value};
+use crate::keyspace::{Db, Hash, Set, Value, ZSet};
 use crate::persistence::{crc64, lzf};
 use crate::util::num::strict_i64;
 use std::io::Write;
@@ -13,8 +13,6 @@ use std::io::Write;
 pub struct EncodeOptions {
     pub compress: bool,
     pub checksum: bool,
-    pub zset_max_entries: usize,
-    pub zset_max_value: usize,
     /// Bytes per quicklist node (list-max-listpack-size -2 = 8 KiB).
     pub list_node_bytes: usize,
     /// Elements per quicklist node when list-max-listpack-size is positive.
@@ -23,14 +21,7 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions {
-            compress: true,
-            checksum: true,
-            zset_max_entries: 128,
-            zset_max_value: 64,
-            list_node_bytes: 8192,
-            list_node_count: usize::MAX,
-        }
+        EncodeOptions { compress: true, checksum: true, list_node_bytes: 8192, list_node_count: usize::MAX }
     }
 }
 
@@ -43,8 +34,6 @@ impl EncodeOptions {
         EncodeOptions {
             compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
-            zset_max_entries: int(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], 128).max(0) as usize,
-            zset_max_value: int(&["zset-max-listpack-value", "zset-max-ziplist-value"], 64).max(0) as usize,
             list_node_bytes,
             list_node_count,
         }
@@ -113,12 +102,8 @@ fn write_blob(out: &mut Vec<u8>, opts: &EncodeOptions, sc: &mut Scratch) {
     write_string_with(out, &sc.blob, opts.compress, &mut sc.lzf_out, &mut sc.lzf_table);
 }
 
-fn zset_is_listpack(z: &crate::keyspace::ZSet, opts: &EncodeOptions) -> bool {
-    z.len() <= opts.zset_max_entries && z.iter().all(|(m, _)| m.len() <= opts.zset_max_value)
-}
-
 /// The RDB type byte a value is written with.
-pub fn value_type(v: &Value, opts: &EncodeOptions) -> u8 {
+pub fn value_type(v: &Value) -> u8 {
     match v {
         Value::Str(_) => types::STRING,
         Value::List(_) => types::LIST_QUICKLIST_2,
@@ -131,29 +116,10 @@ pub fn value_type(v: &Value, opts: &EncodeOptions) -> u8 {
             Hash::Pack(_) => types::HASH_LISTPACK,
             Hash::Table(_) => types::HASH,
         },
-        Value::ZSet(z) => {
-            if zset_is_listpack(z, opts) {
-                types::ZSET_LISTPACK
-            } else {
-                types::ZSET_2
-            }
-        }
-    }
-}
-
-/// A score as text for a zset listpack: integral scores as integers (which the
-/// listpack then stores as ints, like Redis), others in a form that round-trips.
-fn score_text(score: f64, buf: &mut String) {
-    use std::fmt::Write as _;
-    buf.clear();
-    if score.is_finite() && score == score.trunc() && score.abs() < 1e15 {
-        let _ = write!(buf, "{}", score as i64);
-    } else if score == f64::INFINITY {
-        buf.push_str("inf");
-    } else if score == f64::NEG_INFINITY {
-        buf.push_str("-inf");
-    } else {
-        let _ = write!(buf, "{score:?}");
+        Value::ZSet(z) => match **z {
+            ZSet::Pack(_) => types::ZSET_LISTPACK,
+            ZSet::Full(_) => types::ZSET_2,
+        },
     }
 }
 
@@ -220,30 +186,21 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 }
             }
         },
-        Value::ZSet(z) => {
-            if zset_is_listpack(z, opts) {
-                let mut blob = std::mem::take(&mut sc.blob);
-                let mut text = String::new();
-                {
-                    let mut lp = ListpackBuilder::new(&mut blob);
-                    for (m, score) in z.iter() {
-                        lp.push(m);
-                        score_text(score, &mut text);
-                        lp.push(text.as_bytes());
-                    }
-                    lp.finish();
-                }
-                sc.blob = blob;
+        Value::ZSet(z) => match &**z {
+            ZSet::Pack(lp) => {
+                sc.blob.clear();
+                sc.blob.extend_from_slice(lp.as_bytes());
                 write_blob(out, opts, sc);
-            } else {
+            }
+            ZSet::Full(_) => {
                 write_len(out, z.len() as u64);
                 // Redis writes from the highest score down so loading appends cheaply.
                 for (m, score) in z.iter().rev() {
-                    write_string(out, m, opts, sc);
+                    write_string(out, &m, opts, sc);
                     out.extend_from_slice(&score.to_le_bytes());
                 }
             }
-        }
+        },
     }
 }
 
@@ -306,7 +263,7 @@ impl<W: Write> RdbWriter<W> {
                 self.buf.push(opcodes::EXPIRETIME_MS);
                 self.buf.extend_from_slice(&e.expire_at.to_le_bytes());
             }
-            self.buf.push(value_type(&e.value, &self.opts));
+            self.buf.push(value_type(&e.value));
             write_string(&mut self.buf, k, &self.opts, &mut self.scratch);
             write_value(&mut self.buf, &e.value, &self.opts, &mut self.scratch);
             self.maybe_flush()?;

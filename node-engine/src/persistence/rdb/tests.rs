@@ -40,15 +40,15 @@ pub(crate) fn sample_db() -> Db {
     }
     db.set(b"h:big", Value::Hash(Box::new(hb)));
     let mut z = ZSet::new();
-    z.insert(b"one", 1.0);
-    z.insert(b"half", 0.5);
-    z.insert(b"inf", f64::INFINITY);
-    z.insert(b"ninf", f64::NEG_INFINITY);
-    z.insert(b"tiny", 1.5e-300);
+    z.insert(b"one", 1.0, &limits);
+    z.insert(b"half", 0.5, &limits);
+    z.insert(b"inf", f64::INFINITY, &limits);
+    z.insert(b"ninf", f64::NEG_INFINITY, &limits);
+    z.insert(b"tiny", 1.5e-300, &limits);
     db.set(b"z:small", Value::ZSet(Box::new(z)));
     let mut zb = ZSet::new();
     for i in 0..500 {
-        zb.insert(format!("m{i}").as_bytes(), i as f64 / 3.0);
+        zb.insert(format!("m{i}").as_bytes(), i as f64 / 3.0, &limits);
     }
     db.set(b"z:big", Value::ZSet(Box::new(zb)));
     db
@@ -72,7 +72,7 @@ pub(crate) fn render(db: &Db) -> Vec<String> {
                     m.sort();
                     format!("{} {m:?}", h.encoding())
                 }
-                Value::ZSet(z) => format!("{:?}", z.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect::<Vec<_>>()),
+                Value::ZSet(z) => format!("{} {:?}", z.encoding(), z.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect::<Vec<_>>()),
             };
             format!("{}={} {}@{}", String::from_utf8_lossy(k), e.value.type_name(), v, e.expire_at)
         })
@@ -190,7 +190,7 @@ fn redis_fixture_contents() {
     }
     match get("zset") {
         Value::ZSet(z) => {
-            let got: Vec<(String, f64)> = z.iter().map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), s)).collect();
+            let got: Vec<(String, f64)> = z.iter().map(|(m, s)| (String::from_utf8_lossy(&m).into_owned(), s)).collect();
             assert_eq!(got, [("c".to_string(), f64::NEG_INFINITY), ("a".into(), 1.0), ("b".into(), 2.5), ("d".into(), f64::INFINITY)]);
         }
         v => panic!("{v:?}"),
