@@ -230,3 +230,44 @@ fn sorted_set_encodings_follow_redis_through_every_threshold() {
     same_on_both(&mut ours, &mut theirs, "c2", &[cmd(&["ZRANGE", "c2", "0", "-1", "WITHSCORES"])]);
     support::stop(h);
 }
+
+/// Lists are quicklists of listpack nodes: across many small nodes (and the
+/// default 8 KB ones), every list command answers as redis-server does.
+#[test]
+fn list_commands_across_quicklist_nodes_match_redis() {
+    let Some((_tmp, redis)) = reference_redis() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = support::start(dir.path(), &[]);
+    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+    for fill in ["3", "-2"] {
+        let key = format!("l{fill}");
+        let k = key.as_str();
+        let mut steps = vec![cmd(&["CONFIG", "SET", "list-max-listpack-size", fill])];
+        for i in 0..40 {
+            let v = if i % 3 == 0 { format!("{}", i * 1000 - 7) } else { format!("v{i}") };
+            steps.push(cmd(&[if i % 2 == 0 { "RPUSH" } else { "LPUSH" }, k, &v]));
+        }
+        steps.extend([
+            cmd(&["LRANGE", k, "0", "-1"]),
+            cmd(&["LINDEX", k, "17"]),
+            cmd(&["LINDEX", k, "-3"]),
+            cmd(&["LSET", k, "5", "five"]),
+            cmd(&["LINSERT", k, "BEFORE", "v7", "new"]),
+            cmd(&["LINSERT", k, "AFTER", "-7", "after"]),
+            cmd(&["LPOS", k, "five"]),
+            cmd(&["LPOS", k, "v1", "RANK", "-1", "COUNT", "0"]),
+            cmd(&["LREM", k, "-1", "v9"]),
+            cmd(&["RPUSH", k, "v9", "v9", "v9"]),
+            cmd(&["LREM", k, "2", "v9"]),
+            cmd(&["LRANGE", k, "3", "20"]),
+            cmd(&["LTRIM", k, "2", "-4"]),
+            cmd(&["LRANGE", k, "0", "-1"]),
+            cmd(&["LPOP", k, "3"]),
+            cmd(&["RPOP", k, "4"]),
+            cmd(&["LMOVE", k, "other", "LEFT", "RIGHT"]),
+            cmd(&["LLEN", k]),
+        ]);
+        same_on_both(&mut ours, &mut theirs, k, &steps);
+    }
+    support::stop(h);
+}

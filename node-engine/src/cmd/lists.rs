@@ -1,4 +1,5 @@
-//! List commands, including the blocking pops. A list is a `VecDeque`; a
+//! List commands, including the blocking pops. A list is a quicklist
+//! ([`List`]: listpack nodes); a
 //! blocking command that finds nothing sets `ctx.client.block` and writes no
 //! reply, and the dispatcher re-runs it when a write touches one of its keys.
 
@@ -6,10 +7,7 @@ use super::args::{is, normalize_range, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::BlockRequest;
-use crate::keyspace::{Db, Key, Value};
-use std::collections::VecDeque;
-
-type List = VecDeque<Key>;
+use crate::keyspace::{Db, Key, List, Value};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), lpush).acl(&["@list"]),
@@ -47,7 +45,7 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut List>
 
 /// The list at `key`, created empty when missing.
 fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut List, CmdError> {
-    match &mut db.get_or_insert_with(key, now, || Value::List(Box::default())).value {
+    match &mut db.get_or_insert_with(key, now, || Value::List(Box::new(List::new()))).value {
         Value::List(l) => Ok(l),
         _ => Err(CmdError::wrong_type()),
     }
@@ -87,6 +85,7 @@ pub(crate) fn block_on(ctx: &mut Ctx<'_>, keys: &[&[u8]], deadline_ms: u64, null
 fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bool) -> CmdResult {
     let now = ctx.now();
     let db = ctx.db();
+    let limits = db.limits;
     let list = if only_existing {
         match read(db, argv[1], now)? {
             Some(l) => l,
@@ -100,9 +99,9 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bo
     };
     for v in &argv[2..] {
         if left {
-            list.push_front(Key::from(*v));
+            list.push_front(v, &limits);
         } else {
-            list.push_back(Key::from(*v));
+            list.push_back(v, &limits);
         }
     }
     let len = list.len();
@@ -211,8 +210,8 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         None => r.array(0),
         Some((l, (s, e))) => {
             r.array(e - s + 1);
-            for v in l.range(s..=e) {
-                r.bulk(v);
+            for v in l.iter_from(s).take(e - s + 1) {
+                r.bulk(&v);
             }
         }
     }
@@ -231,7 +230,7 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let i = ctx.client.db;
     let list = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
     match list.and_then(|l| resolve_index(idx, l.len()).and_then(|p| l.get(p))) {
-        Some(v) => ctx.client.reply.bulk(v),
+        Some(v) => ctx.client.reply.bulk(&v),
         None => ctx.client.reply.null(),
     }
     Ok(())
@@ -242,7 +241,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let list = read(ctx.db(), argv[1], now)?.ok_or_else(CmdError::no_such_key)?;
     let p = resolve_index(idx, list.len()).ok_or_else(CmdError::out_of_range)?;
-    list[p] = argv[3].into();
+    list.set(p, argv[3]);
     ctx.dirty(1);
     ctx.reply().ok();
     Ok(())
@@ -253,23 +252,25 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let elem = argv[3];
     let mut removed = 0usize;
-    if let Some(list) = read(ctx.db(), argv[1], now)? {
+    let db = ctx.db();
+    let limits = db.limits;
+    if let Some(list) = read(db, argv[1], now)? {
         let budget = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
         if list.iter().any(|v| &v[..] == elem) {
-            let old = std::mem::take(list);
-            let mut kept: Vec<Key> = Vec::with_capacity(old.len());
-            let items: Box<dyn Iterator<Item = Key>> = if count < 0 { Box::new(old.into_iter().rev()) } else { Box::new(old.into_iter()) };
+            let mut kept: Vec<Key> = Vec::with_capacity(list.len());
+            let items: Box<dyn Iterator<Item = std::borrow::Cow<'_, [u8]>>> =
+                if count < 0 { Box::new(list.iter_rev()) } else { Box::new(list.iter()) };
             for v in items {
                 if removed < budget && &v[..] == elem {
                     removed += 1;
                 } else {
-                    kept.push(v);
+                    kept.push(v.into_owned().into_boxed_slice());
                 }
             }
             if count < 0 {
                 kept.reverse();
             }
-            *list = kept.into();
+            *list = List::from_items(kept, &limits);
         }
     }
     if removed > 0 {
@@ -285,14 +286,13 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let end = parse_i64(argv[3])?;
     let now = ctx.now();
     let mut changed = 0;
-    if let Some(list) = read(ctx.db(), argv[1], now)? {
+    let db = ctx.db();
+    let limits = db.limits;
+    if let Some(list) = read(db, argv[1], now)? {
         let before = list.len();
-        match normalize_range(start, end, list.len()) {
-            None => list.clear(),
-            Some((s, e)) => {
-                list.truncate(e + 1);
-                list.drain(..s);
-            }
+        let keep = normalize_range(start, end, list.len());
+        if keep != Some((0, before.saturating_sub(1))) {
+            list.trim(keep, &limits);
         }
         changed = before - list.len();
         ctx.db().remove_if_empty(argv[1]);
@@ -313,7 +313,9 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::syntax());
     };
     let now = ctx.now();
-    let Some(list) = read(ctx.db(), argv[1], now)? else {
+    let db = ctx.db();
+    let limits = db.limits;
+    let Some(list) = read(db, argv[1], now)? else {
         ctx.reply().int(0);
         return Ok(());
     };
@@ -321,7 +323,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(-1);
         return Ok(());
     };
-    list.insert(if after { pos + 1 } else { pos }, argv[4].into());
+    list.insert(if after { pos + 1 } else { pos }, argv[4], &limits);
     let len = list.len();
     ctx.dirty(1);
     ctx.reply().int(len as i64);
@@ -379,9 +381,11 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut skip = rank.unsigned_abs().saturating_sub(1);
     let mut found: Vec<usize> = Vec::new();
     let len = list.len();
-    for step in 0..limit {
+    let items: Box<dyn Iterator<Item = std::borrow::Cow<'_, [u8]>>> =
+        if rank > 0 { Box::new(list.iter()) } else { Box::new(list.iter_rev()) };
+    for (step, item) in items.take(limit).enumerate() {
         let idx = if rank > 0 { step } else { len - 1 - step };
-        if list[idx][..] == *argv[2] {
+        if item[..] == *argv[2] {
             if skip > 0 {
                 skip -= 1;
                 continue;
@@ -430,11 +434,12 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from_left: bool, to_left:
     let Some(v) = read(db, src, now)?.and_then(|l| if from_left { l.pop_front() } else { l.pop_back() }) else {
         return Ok(None);
     };
+    let limits = db.limits;
     let d = write(db, dst, now)?;
     if to_left {
-        d.push_front(v.clone());
+        d.push_front(&v, &limits);
     } else {
-        d.push_back(v.clone());
+        d.push_back(&v, &limits);
     }
     db.remove_if_empty(src);
     ctx.dirty(2);

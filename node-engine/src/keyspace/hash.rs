@@ -22,11 +22,13 @@ pub struct Limits {
     pub zset_entries: usize,
     /// `zset-max-listpack-value` (bytes of a member).
     pub zset_value: usize,
+    /// `list-max-listpack-size` (negative: node bytes class; positive: elements per node).
+    pub list_fill: i64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64 }
+        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64, list_fill: -2 }
     }
 }
 

@@ -344,6 +344,35 @@ impl ListPack {
         self.edit(at..at, &add, items.len() as isize);
     }
 
+    /// Bytes of the whole listpack (quicklist node sizing).
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Offset of the first element, if any.
+    pub fn first_offset(&self) -> Option<usize> {
+        (!self.is_empty()).then_some(HEADER)
+    }
+
+    /// Offset of the last element, found from the end through its backlen.
+    pub fn last_offset(&self) -> Option<usize> {
+        if self.is_empty() {
+            return None;
+        }
+        let end = self.bytes.len() - 1;
+        let (mut p, mut v, mut shift) = (end, 0usize, 0);
+        loop {
+            p = p.checked_sub(1)?;
+            let b = self.bytes[p];
+            v |= ((b & 127) as usize) << shift;
+            shift += 7;
+            if b & 128 == 0 {
+                break;
+            }
+        }
+        end.checked_sub(backlen_size(v) + v)
+    }
+
     /// Appends elements at the end.
     pub fn push(&mut self, items: &[&[u8]]) {
         let end = self.bytes.len() - 1;

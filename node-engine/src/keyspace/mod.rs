@@ -3,6 +3,7 @@
 pub mod db;
 pub mod hash;
 pub mod intset;
+pub mod list;
 pub mod listpack;
 pub mod propagation;
 pub mod set;
@@ -11,6 +12,7 @@ pub mod zset;
 
 pub use db::Db;
 pub use hash::{Hash, Limits};
+pub use list::List;
 pub use propagation::Propagation;
 pub use set::Set;
 pub use value::Value;

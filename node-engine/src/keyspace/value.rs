@@ -1,9 +1,8 @@
 //! Value types. Collections are boxed so a `Value` stays 24 bytes, which keeps
 //! the common case (small strings) compact in the key table.
 
-use super::{Hash, Key, Set, ZSet};
+use super::{Hash, Key, List, Set, ZSet};
 use indexmap::{IndexMap, IndexSet};
-use std::collections::VecDeque;
 
 pub type FastState = ahash::RandomState;
 pub type HashValue = IndexMap<Key, Key, FastState>;
@@ -15,7 +14,7 @@ pub type SetValue = IndexSet<Key, FastState>;
 #[allow(clippy::box_collection)]
 pub enum Value {
     Str(Key),
-    List(Box<VecDeque<Key>>),
+    List(Box<List>),
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
@@ -47,13 +46,8 @@ impl Value {
                     "raw"
                 }
             }
-            Value::List(l) => {
-                if l.len() <= 128 && l.iter().all(|e| e.len() <= 64) {
-                    "listpack"
-                } else {
-                    "quicklist"
-                }
-            }
+            // Redis 7.0 keeps every list as a quicklist (7.2 added a plain listpack form).
+            Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
@@ -64,7 +58,7 @@ impl Value {
     pub fn approx_size(&self) -> usize {
         match self {
             Value::Str(s) => s.len() + 16,
-            Value::List(l) => 32 + l.iter().map(|e| e.len() + 16).sum::<usize>(),
+            Value::List(l) => 48 + l.allocated(),
             Value::Hash(h) => 16 + h.allocated(),
             Value::Set(s) => 16 + s.allocated(),
             Value::ZSet(z) => 16 + z.allocated(),

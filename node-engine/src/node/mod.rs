@@ -268,6 +268,7 @@ impl Node {
             set_intset_entries: self.config.int_named("set-max-intset-entries", 512).max(0) as usize,
             zset_entries: self.config.int_named("zset-max-listpack-entries", 128).max(0) as usize,
             zset_value: self.config.int_named("zset-max-listpack-value", 64).max(0) as usize,
+            list_fill: self.config.int_named("list-max-listpack-size", -2),
         };
         for db in &mut self.keyspace.dbs {
             db.limits = limits;

@@ -5,7 +5,7 @@ use super::packed::{listpack_for_each, ziplist_for_each, Elem};
 use super::{enc, opcodes, types, RDB_VERSION_MAX_READ};
 use crate::keyspace::intset::IntSet;
 use crate::keyspace::listpack::ListPack;
-use crate::keyspace::{Db, Hash, Key, Limits, Set, Value, ZSet};
+use crate::keyspace::{Db, Hash, Key, Limits, List, Set, Value, ZSet};
 use crate::persistence::{crc64, lzf};
 use std::collections::VecDeque;
 
@@ -201,7 +201,7 @@ impl<'a> Reader<'a> {
                 for _ in 0..n {
                     l.push_back(self.key()?);
                 }
-                Value::List(Box::new(l))
+                Value::List(Box::new(List::from_items(l, &self.limits)))
             }
             types::SET => {
                 let n = self.count()?;
@@ -254,7 +254,7 @@ impl<'a> Reader<'a> {
                     Ok(())
                 })
                 .map_err(at)?;
-                Value::List(Box::new(l))
+                Value::List(Box::new(List::from_items(l, &self.limits)))
             }
             types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
                 let nodes = self.count()?;
@@ -283,7 +283,7 @@ impl<'a> Reader<'a> {
                         _ => return Err(here(DecodeErrorKind::Corrupt("bad quicklist node container"))),
                     }
                 }
-                Value::List(Box::new(l))
+                Value::List(Box::new(List::from_items(l, &self.limits)))
             }
             types::HASH_ZIPLIST | types::HASH_LISTPACK => {
                 let blob = self.string()?;

@@ -1,6 +1,5 @@
 //! Writing RDB: values in the encodings Redis 7.0 picks, and whole files.
 
-use super::packed::ListpackBuilder;
 use super::{enc, opcodes, types, RDB_VERSION};
 use crate::config::NodeConfig;
 use crate::keyspace::{Db, Hash, Set, Value, ZSet};
@@ -13,29 +12,19 @@ use std::io::Write;
 pub struct EncodeOptions {
     pub compress: bool,
     pub checksum: bool,
-    /// Bytes per quicklist node (list-max-listpack-size -2 = 8 KiB).
-    pub list_node_bytes: usize,
-    /// Elements per quicklist node when list-max-listpack-size is positive.
-    pub list_node_count: usize,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { compress: true, checksum: true, list_node_bytes: 8192, list_node_count: usize::MAX }
+        EncodeOptions { compress: true, checksum: true }
     }
 }
 
 impl EncodeOptions {
     pub fn from_config(cfg: &NodeConfig) -> Self {
-        let int = |names: &[&str], d: i64| names.iter().find_map(|n| cfg.get(n).and_then(|v| v.parse::<i64>().ok())).unwrap_or(d);
-        let lp = int(&["list-max-listpack-size", "list-max-ziplist-size"], -2);
-        let (list_node_bytes, list_node_count) =
-            if lp > 0 { (usize::MAX, lp as usize) } else { (4096usize << (lp.clamp(-5, -1).unsigned_abs() - 1), usize::MAX) };
         EncodeOptions {
             compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
-            list_node_bytes,
-            list_node_count,
         }
     }
 }
@@ -127,35 +116,13 @@ pub fn value_type(v: &Value) -> u8 {
 pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut Scratch) {
     match v {
         Value::Str(s) => write_string(out, s, opts, sc),
+        // The quicklist's own nodes, each a packed listpack node, as Redis writes them.
         Value::List(l) => {
-            // Split into listpack nodes the way list-max-listpack-size does.
-            let mut nodes: Vec<(usize, usize)> = Vec::new();
-            let mut start = 0;
-            let mut bytes = 6usize;
-            for (i, e) in l.iter().enumerate() {
-                let est = e.len() + 11;
-                if i > start && (bytes + est > opts.list_node_bytes || i - start >= opts.list_node_count) {
-                    nodes.push((start, i));
-                    start = i;
-                    bytes = 6;
-                }
-                bytes += est;
-            }
-            if start < l.len() {
-                nodes.push((start, l.len()));
-            }
-            write_len(out, nodes.len() as u64);
-            for (a, b) in nodes {
+            write_len(out, l.nodes().count() as u64);
+            for node in l.nodes() {
                 write_len(out, 2); // QUICKLIST_NODE_CONTAINER_PACKED
-                let mut blob = std::mem::take(&mut sc.blob);
-                {
-                    let mut lp = ListpackBuilder::new(&mut blob);
-                    for e in l.range(a..b) {
-                        lp.push(e);
-                    }
-                    lp.finish();
-                }
-                sc.blob = blob;
+                sc.blob.clear();
+                sc.blob.extend_from_slice(node.as_bytes());
                 write_blob(out, opts, sc);
             }
         }

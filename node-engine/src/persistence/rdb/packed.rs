@@ -15,35 +15,6 @@ impl From<Corrupt> for DecodeErrorKind {
 
 // ---------------------------------------------------------------- listpack
 
-/// Builds a listpack in a reusable buffer.
-pub struct ListpackBuilder<'b> {
-    buf: &'b mut Vec<u8>,
-    count: usize,
-}
-
-impl<'b> ListpackBuilder<'b> {
-    pub fn new(buf: &'b mut Vec<u8>) -> Self {
-        buf.clear();
-        buf.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-        ListpackBuilder { buf, count: 0 }
-    }
-
-    /// Appends a string, stored as an integer when it is one (as lpAppend does).
-    pub fn push(&mut self, s: &[u8]) {
-        listpack::append_entry(self.buf, s);
-        self.count += 1;
-    }
-
-    /// Writes the header and terminator; the buffer then holds the listpack.
-    pub fn finish(self) {
-        self.buf.push(0xFF);
-        let total = self.buf.len() as u32;
-        self.buf[0..4].copy_from_slice(&total.to_le_bytes());
-        let n = self.count.min(65535) as u16;
-        self.buf[4..6].copy_from_slice(&n.to_le_bytes());
-    }
-}
-
 fn sign_extend(v: u64, bits: u32) -> i64 {
     let shift = 64 - bits;
     ((v << shift) as i64) >> shift
@@ -226,14 +197,10 @@ mod tests {
         .map(|s| s.as_bytes().to_vec())
         .chain([vec![b'y'; 100], vec![b'z'; 5000]])
         .collect();
-        let mut buf = Vec::new();
-        let mut lp = ListpackBuilder::new(&mut buf);
-        for i in &items {
-            lp.push(i);
-        }
-        lp.finish();
+        let mut lp = crate::keyspace::listpack::ListPack::new();
+        lp.push(&items.iter().map(Vec::as_slice).collect::<Vec<_>>());
         let mut got = Vec::new();
-        listpack_for_each(&buf, |e| {
+        listpack_for_each(lp.as_bytes(), |e| {
             got.push(e.to_key().to_vec());
             Ok(())
         })

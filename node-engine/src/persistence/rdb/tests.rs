@@ -1,7 +1,6 @@
 use super::*;
 use crate::keyspace::{Db, Value, ZSet};
-use crate::keyspace::{Hash, Limits, Set};
-use std::collections::VecDeque;
+use crate::keyspace::{Hash, Limits, List, Set};
 
 /// A database holding every type, in small and large encodings.
 pub(crate) fn sample_db() -> Db {
@@ -14,12 +13,11 @@ pub(crate) fn sample_db() -> Db {
     db.set(b"s:long", Value::Str(vec![b'a'; 1000].into()));
     db.set(b"s:bin", Value::Str((0..=255u8).collect::<Vec<_>>().into()));
     db.set_with_expire(b"s:ttl", Value::Str(b"v".to_vec().into()), 4_000_000_000_000);
-    let list: VecDeque<_> =
-        ["a", "1", "-5000", "70000", "9999999999", "x".repeat(100).as_str(), ""].iter().map(|s| s.as_bytes().into()).collect();
-    db.set(b"l:small", Value::List(Box::new(list)));
-    let big: VecDeque<_> = (0..5000).map(|i| format!("elem-{i}").into_bytes().into()).collect();
-    db.set(b"l:big", Value::List(Box::new(big)));
     let limits = Limits::default();
+    let list = List::from_items(["a", "1", "-5000", "70000", "9999999999", "x".repeat(100).as_str(), ""], &limits);
+    db.set(b"l:small", Value::List(Box::new(list)));
+    let big = List::from_items((0..5000).map(|i| format!("elem-{i}")), &limits);
+    db.set(b"l:big", Value::List(Box::new(big)));
     let mut si = Set::new();
     for i in [-1i64, 5, 100000, -3_000_000_000] {
         si.insert(i.to_string().as_bytes(), &limits);
@@ -180,7 +178,10 @@ fn redis_fixture_contents() {
     let get = |k: &str| dbs[0].peek(k.as_bytes()).map(|e| e.value.clone()).unwrap();
     match get("list") {
         Value::List(l) => {
-            assert_eq!(l.iter().map(|e| String::from_utf8_lossy(e).into_owned()).collect::<Vec<_>>(), ["a", "b", "1", "2", "-300", "70000"])
+            assert_eq!(
+                l.iter().map(|e| String::from_utf8_lossy(&e).into_owned()).collect::<Vec<_>>(),
+                ["a", "b", "1", "2", "-300", "70000"]
+            )
         }
         v => panic!("{v:?}"),
     }
