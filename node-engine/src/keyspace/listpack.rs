@@ -232,12 +232,14 @@ pub fn validate(lp: &[u8]) -> Result<usize, Corrupt> {
     Ok(count)
 }
 
-/// `v` in a block of exactly its size (see [`ListPack::edit`]).
+/// `v` as a boxed slice without much slack: a small surplus is given back
+/// by a shrinking realloc, a large one by a fresh block of the exact size (a
+/// shrinking realloc may keep the old, bigger block).
 pub fn exact(v: Vec<u8>) -> Box<[u8]> {
-    if v.capacity() == v.len() {
-        v.into_boxed_slice()
-    } else {
+    if v.capacity() - v.len() > v.len() / 4 {
         v.as_slice().into()
+    } else {
+        v.into_boxed_slice()
     }
 }
 
@@ -311,14 +313,11 @@ impl ListPack {
     /// Replaces `range` of the bytes with `with`, `delta` elements more or fewer.
     fn edit(&mut self, range: std::ops::Range<usize>, with: &[u8], delta: isize) {
         let count = self.len().saturating_add_signed(delta);
-        // A new exact-size buffer: growing in place would let the allocator
-        // keep a block up to twice the size (a Vec doubles, and a shrinking
-        // realloc may keep the bigger block).
-        let old = &self.bytes;
-        let mut v = Vec::with_capacity(old.len() - range.len() + with.len());
-        v.extend_from_slice(&old[..range.start]);
-        v.extend_from_slice(with);
-        v.extend_from_slice(&old[range.end..]);
+        let mut v = std::mem::take(&mut self.bytes).into_vec();
+        // Grow by exactly what is needed (a Vec would double, and the block
+        // would stay twice the size): the allocator can often extend in place.
+        v.reserve_exact(with.len().saturating_sub(range.len()));
+        v.splice(range, with.iter().copied());
         *self = Self::with(v, count);
     }
 
