@@ -27,16 +27,49 @@ fn same_on_both(ours: &mut redis::Connection, theirs: &mut redis::Connection, ke
     }
 }
 
+/// slot-node (in this process) and redis-server, side by side, with a connection to each.
+struct Both {
+    ours: redis::Connection,
+    theirs: redis::Connection,
+    node: Option<node_engine::NodeHandle>,
+    _dir: tempfile::TempDir,
+    _redis: (tempfile::TempDir, support::Proc),
+}
+
+impl Both {
+    /// None (the test is skipped) only when redis-server is not installed and not required.
+    fn start() -> Option<Both> {
+        let redis = reference_redis()?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = support::start(dir.path(), &[]);
+        Some(Both { ours: conn(node.port()), theirs: conn(redis.1.port), node: Some(node), _dir: dir, _redis: redis })
+    }
+}
+
+impl Drop for Both {
+    fn drop(&mut self) {
+        if let Some(h) = self.node.take() {
+            support::stop(h);
+        }
+    }
+}
+
+/// DUMP `from` and RESTORE it as `to` on both servers.
+fn both_copy_by_dump(ours: &mut redis::Connection, theirs: &mut redis::Connection, from: &str, to: &str) {
+    for c in [ours, theirs] {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(from).query(c).expect("DUMP");
+        let () = redis::cmd("RESTORE").arg(to).arg(0).arg(dump).query(c).expect("RESTORE");
+    }
+}
+
 fn cmd(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
 #[test]
 fn hash_encodings_follow_redis_through_every_threshold() {
-    let Some((_tmp, redis)) = reference_redis() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let h = support::start(dir.path(), &[]);
-    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+    let Some(mut both) = Both::start() else { return };
+    let (ours, theirs) = (&mut both.ours, &mut both.theirs);
 
     // Entries: 512 fields stay a listpack, the 513th converts it; deleting never converts back.
     let mut steps = vec![cmd(&["HSET", "h", "f0", "v0"])];
@@ -47,14 +80,14 @@ fn hash_encodings_follow_redis_through_every_threshold() {
     steps.push(cmd(&["HSET", "h", "f512", "x"]));
     steps.push(cmd(&["HDEL", "h", "f0", "f1", "f2"]));
     steps.push(cmd(&["HLEN", "h"]));
-    same_on_both(&mut ours, &mut theirs, "h", &steps);
+    same_on_both(ours, theirs, "h", &steps);
 
     // Value length: 64 bytes stay, 65 convert, for fields and values alike; numbers are stored as numbers.
     let v64 = "v".repeat(64);
     let v65 = "v".repeat(65);
     same_on_both(
-        &mut ours,
-        &mut theirs,
+        ours,
+        theirs,
         "l",
         &[
             cmd(&["HSET", "l", "n", "-42", "big", "9223372036854775807", "pad", "007"]),
@@ -67,12 +100,12 @@ fn hash_encodings_follow_redis_through_every_threshold() {
             cmd(&["HGET", "l", "b"]),
         ],
     );
-    same_on_both(&mut ours, &mut theirs, "k", &[cmd(&["HSETNX", "k", &v65, "1"]), cmd(&["HEXISTS", "k", &v65])]);
+    same_on_both(ours, theirs, "k", &[cmd(&["HSETNX", "k", &v65, "1"]), cmd(&["HEXISTS", "k", &v65])]);
 
     // The legacy names set the same thresholds; RESTORE re-encodes by the current ones.
     same_on_both(
-        &mut ours,
-        &mut theirs,
+        ours,
+        theirs,
         "t",
         &[
             cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "2"]),
@@ -81,27 +114,21 @@ fn hash_encodings_follow_redis_through_every_threshold() {
             cmd(&["CONFIG", "SET", "hash-max-ziplist-entries", "512"]),
         ],
     );
-    for c in [&mut ours, &mut theirs] {
-        let dump: Vec<u8> = redis::cmd("DUMP").arg("t").query(c).expect("DUMP");
-        let () = redis::cmd("RESTORE").arg("t2").arg(0).arg(dump).query(c).expect("RESTORE");
-    }
+    both_copy_by_dump(ours, theirs, "t", "t2");
     // A hash table's order is its hash function's, so only the content is compared.
-    same_on_both(&mut ours, &mut theirs, "t2", &[cmd(&["HLEN", "t2"])]);
+    same_on_both(ours, theirs, "t2", &[cmd(&["HLEN", "t2"])]);
     let sorted = |c: &mut redis::Connection| {
         let mut m: Vec<(String, String)> = redis::cmd("HGETALL").arg("t2").query(c).expect("HGETALL");
         m.sort();
         m
     };
-    assert_eq!(sorted(&mut ours), sorted(&mut theirs));
-    support::stop(h);
+    assert_eq!(sorted(ours), sorted(theirs));
 }
 
 #[test]
 fn set_encodings_follow_redis_through_every_threshold() {
-    let Some((_tmp, redis)) = reference_redis() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let h = support::start(dir.path(), &[]);
-    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+    let Some(mut both) = Both::start() else { return };
+    let (ours, theirs) = (&mut both.ours, &mut both.theirs);
 
     // Integers of every width stay an intset, listed in ascending order; the 513th member converts it.
     let mut steps = vec![cmd(&["SADD", "s", "5", "-3", "70000", "-9999999999", "0"]), cmd(&["SMEMBERS", "s"])];
@@ -116,16 +143,16 @@ fn set_encodings_follow_redis_through_every_threshold() {
         cmd(&["SREM", "s", "5", "-3", "70000"]),
         cmd(&["SCARD", "s"]),
     ]);
-    same_on_both(&mut ours, &mut theirs, "s", &steps);
+    same_on_both(ours, theirs, "s", &steps);
 
     // Text, and integer-looking text that is not canonical, make a hash table.
-    same_on_both(&mut ours, &mut theirs, "t", &[cmd(&["SADD", "t", "1", "2"]), cmd(&["SADD", "t", "010"]), cmd(&["SISMEMBER", "t", "10"])]);
-    same_on_both(&mut ours, &mut theirs, "u", &[cmd(&["SADD", "u", "a"]), cmd(&["SREM", "u", "a"]), cmd(&["SADD", "u", "1"])]);
+    same_on_both(ours, theirs, "t", &[cmd(&["SADD", "t", "1", "2"]), cmd(&["SADD", "t", "010"]), cmd(&["SISMEMBER", "t", "10"])]);
+    same_on_both(ours, theirs, "u", &[cmd(&["SADD", "u", "a"]), cmd(&["SREM", "u", "a"]), cmd(&["SADD", "u", "1"])]);
 
     // Stored results take the encoding their members call for.
     same_on_both(
-        &mut ours,
-        &mut theirs,
+        ours,
+        theirs,
         "d",
         &[
             cmd(&["SADD", "a", "1", "2", "3", "x"]),
@@ -137,12 +164,12 @@ fn set_encodings_follow_redis_through_every_threshold() {
             cmd(&["SMOVE", "b", "d", "2"]),
         ],
     );
-    same_on_both(&mut ours, &mut theirs, "m", &[cmd(&["SMOVE", "b", "m", "3"]), cmd(&["SCARD", "m"])]);
+    same_on_both(ours, theirs, "m", &[cmd(&["SMOVE", "b", "m", "3"]), cmd(&["SCARD", "m"])]);
 
     // The limit is a setting; RESTORE re-encodes by it.
     same_on_both(
-        &mut ours,
-        &mut theirs,
+        ours,
+        theirs,
         "c",
         &[
             cmd(&["CONFIG", "SET", "set-max-intset-entries", "3"]),
@@ -151,20 +178,14 @@ fn set_encodings_follow_redis_through_every_threshold() {
             cmd(&["CONFIG", "SET", "set-max-intset-entries", "512"]),
         ],
     );
-    for c in [&mut ours, &mut theirs] {
-        let dump: Vec<u8> = redis::cmd("DUMP").arg("c").query(c).expect("DUMP");
-        let () = redis::cmd("RESTORE").arg("c2").arg(0).arg(dump).query(c).expect("RESTORE");
-    }
-    same_on_both(&mut ours, &mut theirs, "c2", &[cmd(&["SMEMBERS", "c2"])]);
-    support::stop(h);
+    both_copy_by_dump(ours, theirs, "c", "c2");
+    same_on_both(ours, theirs, "c2", &[cmd(&["SMEMBERS", "c2"])]);
 }
 
 #[test]
 fn sorted_set_encodings_follow_redis_through_every_threshold() {
-    let Some((_tmp, redis)) = reference_redis() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let h = support::start(dir.path(), &[]);
-    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+    let Some(mut both) = Both::start() else { return };
+    let (ours, theirs) = (&mut both.ours, &mut both.theirs);
 
     // 128 members stay a listpack, in (score, member) order; the 129th converts it.
     let mut steps = vec![cmd(&["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c", "0.1", "d", "3", "e", "3", "aa"])];
@@ -189,14 +210,14 @@ fn sorted_set_encodings_follow_redis_through_every_threshold() {
         cmd(&["ZREMRANGEBYRANK", "z", "0", "100"]),
         cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
     ]);
-    same_on_both(&mut ours, &mut theirs, "z", &steps);
+    same_on_both(ours, theirs, "z", &steps);
 
     // A long member converts at once; stored results take the encoding their size calls for.
     let long = "m".repeat(65);
-    same_on_both(&mut ours, &mut theirs, "l", &[cmd(&["ZADD", "l", "1", "a"]), cmd(&["ZADD", "l", "2", &long])]);
+    same_on_both(ours, theirs, "l", &[cmd(&["ZADD", "l", "1", "a"]), cmd(&["ZADD", "l", "2", &long])]);
     same_on_both(
-        &mut ours,
-        &mut theirs,
+        ours,
+        theirs,
         "u",
         &[
             cmd(&["ZADD", "p", "1", "a", "2", "b", "3", "c"]),
@@ -211,8 +232,8 @@ fn sorted_set_encodings_follow_redis_through_every_threshold() {
 
     // The legacy names set the limits; RESTORE re-encodes by them.
     same_on_both(
-        &mut ours,
-        &mut theirs,
+        ours,
+        theirs,
         "c",
         &[
             cmd(&["CONFIG", "SET", "zset-max-ziplist-entries", "2"]),
@@ -222,23 +243,17 @@ fn sorted_set_encodings_follow_redis_through_every_threshold() {
             cmd(&["CONFIG", "SET", "zset-max-ziplist-entries", "128"]),
         ],
     );
-    same_on_both(&mut ours, &mut theirs, "big", &[cmd(&["ZCARD", "big"])]);
-    for c in [&mut ours, &mut theirs] {
-        let dump: Vec<u8> = redis::cmd("DUMP").arg("c").query(c).expect("DUMP");
-        let () = redis::cmd("RESTORE").arg("c2").arg(0).arg(dump).query(c).expect("RESTORE");
-    }
-    same_on_both(&mut ours, &mut theirs, "c2", &[cmd(&["ZRANGE", "c2", "0", "-1", "WITHSCORES"])]);
-    support::stop(h);
+    same_on_both(ours, theirs, "big", &[cmd(&["ZCARD", "big"])]);
+    both_copy_by_dump(ours, theirs, "c", "c2");
+    same_on_both(ours, theirs, "c2", &[cmd(&["ZRANGE", "c2", "0", "-1", "WITHSCORES"])]);
 }
 
 /// Lists are quicklists of listpack nodes: across many small nodes (and the
 /// default 8 KB ones), every list command answers as redis-server does.
 #[test]
 fn list_commands_across_quicklist_nodes_match_redis() {
-    let Some((_tmp, redis)) = reference_redis() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let h = support::start(dir.path(), &[]);
-    let (mut ours, mut theirs) = (conn(h.port()), conn(redis.port));
+    let Some(mut both) = Both::start() else { return };
+    let (ours, theirs) = (&mut both.ours, &mut both.theirs);
     for fill in ["3", "-2"] {
         let key = format!("l{fill}");
         let k = key.as_str();
@@ -267,7 +282,6 @@ fn list_commands_across_quicklist_nodes_match_redis() {
             cmd(&["LMOVE", k, "other", "LEFT", "RIGHT"]),
             cmd(&["LLEN", k]),
         ]);
-        same_on_both(&mut ours, &mut theirs, k, &steps);
+        same_on_both(ours, theirs, k, &steps);
     }
-    support::stop(h);
 }
