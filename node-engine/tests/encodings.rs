@@ -41,7 +41,7 @@ impl Both {
     fn start() -> Option<Both> {
         let redis = reference_redis()?;
         let dir = tempfile::tempdir().expect("tempdir");
-        let node = support::start(dir.path(), &[]);
+        let node = support::start(dir.path(), &["--enable-debug-command", "yes"]);
         Some(Both { ours: conn(node.port()), theirs: conn(redis.1.port), node: Some(node), _dir: dir, _redis: redis })
     }
 }
@@ -180,6 +180,8 @@ fn set_encodings_follow_redis_through_every_threshold() {
     );
     both_copy_by_dump(ours, theirs, "c", "c2");
     same_on_both(ours, theirs, "c2", &[cmd(&["SMEMBERS", "c2"])]);
+    // DEBUG RELOAD re-encodes by the current limits, as a restart does.
+    same_on_both(ours, theirs, "c", &[cmd(&["DEBUG", "RELOAD"]), cmd(&["SMEMBERS", "c"])]);
 }
 
 #[test]

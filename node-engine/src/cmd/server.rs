@@ -539,6 +539,38 @@ fn monitor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG RELOAD [NOSAVE] [NOFLUSH] [MERGE]: save the RDB file, empty the
+/// keyspace and load the file again, so every value is re-encoded by the
+/// current thresholds (how Redis's tests check encodings after a load).
+fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
+    let (mut save, mut flush) = (true, true);
+    for o in opts {
+        if is(o, "nosave") {
+            save = false;
+        } else if is(o, "noflush") || is(o, "merge") {
+            flush = false;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let mut parts = ctx.node.persistence_parts();
+    if save && crate::persistence::save_sync(&mut parts).is_err() {
+        return Err(CmdError::new("ERR"));
+    }
+    if flush {
+        for db in &mut parts.keyspace.dbs {
+            db.flush();
+        }
+    }
+    if let Err(e) = crate::persistence::load_rdb_file(&mut parts) {
+        tracing::warn!("DEBUG RELOAD: {e}");
+        return Err(CmdError::new("ERR Error trying to load the RDB dump, check server logs."));
+    }
+    ctx.node.touch_all(None);
+    ctx.reply().ok();
+    Ok(())
+}
+
 fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     if is(sub, "sleep") && argv.len() == 3 {
@@ -548,6 +580,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
         ctx.reply().ok();
+    } else if is(sub, "reload") {
+        debug_reload(ctx, &argv[2..])?;
     } else if is(sub, "object") && argv.len() == 3 {
         let now = ctx.now();
         let Some(e) = ctx.db().get(argv[2], now).cloned() else {

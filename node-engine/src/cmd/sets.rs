@@ -366,6 +366,10 @@ pub(crate) fn parse_numkeys_limit<'a>(argv: &[&'a [u8]]) -> Result<(Vec<&'a [u8]
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    // SINTERCARD (unlike ZINTERCARD) gives the same text for a non-integer as for a count below 1.
+    if args::parse_i64(argv[1]).is_err() {
+        return Err(CmdError::new("ERR numkeys should be greater than 0"));
+    }
     let (keys, limit) = parse_numkeys_limit(argv)?;
     let now = ctx.now();
     let out = combine(ctx.db(), &keys, now, Op::Inter)?;
