@@ -51,6 +51,7 @@ fn hash_replies_and_errors_are_exact() {
     assert_eq!(r.cmd(&["HINCRBYFLOAT", "h", "f", "0.1"]), "$3\r\n1.6\r\n");
     assert_eq!(r.cmd(&["HINCRBYFLOAT", "h", "s", "1"]), "-ERR hash value is not a float\r\n");
     assert_eq!(r.cmd(&["HINCRBYFLOAT", "h", "f", "nan"]), "-ERR value is not a valid float\r\n");
+    assert_eq!(r.cmd(&["HINCRBYFLOAT", "h", "f", "+inf"]), "-ERR value is NaN or Infinity\r\n");
     assert_eq!(r.cmd(&["HRANDFIELD", "nokey"]), "$-1\r\n");
     assert_eq!(r.cmd(&["HRANDFIELD", "nokey", "3"]), "*0\r\n");
     assert_eq!(r.cmd(&["HRANDFIELD", "h", "1", "foo"]), "-ERR syntax error\r\n");

@@ -211,6 +211,9 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let by = parse_f64(argv[3])?;
+    if !by.is_finite() {
+        return Err(CmdError::new("ERR value is NaN or Infinity"));
+    }
     let now = ctx.now();
     let db = ctx.db();
     let limits = db.limits;
