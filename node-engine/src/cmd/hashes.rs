@@ -45,7 +45,7 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut Hash>
 
 /// The hash at `key`, created empty when missing.
 fn write<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<&'a mut Hash, CmdError> {
-    match &mut db.get_or_insert_with(key, now, || Value::Hash(Box::new(Hash::new()))).value {
+    match &mut db.get_or_insert_with(key, now, || Value::Hash(Hash::new())).value {
         Value::Hash(h) => Ok(h),
         _ => Err(CmdError::wrong_type()),
     }

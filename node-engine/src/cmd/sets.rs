@@ -45,7 +45,7 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let db = ctx.db();
     let limits = db.limits;
-    let set = match &mut db.get_or_insert_with(argv[1], now, || Value::Set(Box::new(Set::new()))).value {
+    let set = match &mut db.get_or_insert_with(argv[1], now, || Value::Set(Set::new())).value {
         Value::Set(s) => s,
         _ => return Err(CmdError::wrong_type()),
     };
@@ -310,7 +310,7 @@ fn combine_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], op: Op) -> CmdResult {
         }
     } else {
         let limits: Limits = db.limits;
-        db.set(argv[1], Value::Set(Box::new(Set::from_members(out, &limits))));
+        db.set(argv[1], Value::Set(Set::from_members(out, &limits)));
         ctx.dirty(1);
     }
     ctx.reply().int(n as i64);
@@ -400,7 +400,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     db.remove_if_empty(src);
     let limits = db.limits;
-    if let Value::Set(d) = &mut db.get_or_insert_with(dst, now, || Value::Set(Box::new(Set::new()))).value {
+    if let Value::Set(d) = &mut db.get_or_insert_with(dst, now, || Value::Set(Set::new())).value {
         d.insert(m, &limits);
     }
     ctx.dirty(1);

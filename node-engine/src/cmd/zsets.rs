@@ -339,7 +339,7 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet) {
             ctx.dirty(1);
         }
     } else {
-        db.set(dst, Value::ZSet(Box::new(z)));
+        db.set(dst, Value::ZSet(z));
         ctx.dirty(1);
     }
     ctx.reply().int(n as i64);
@@ -416,7 +416,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
             return Ok(());
         }
-        None => match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Box::default())).value {
+        None => match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Default::default())).value {
             Value::ZSet(z) => z,
             _ => return Err(CmdError::wrong_type()),
         },
@@ -474,7 +474,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let db = ctx.db();
     let limits = db.limits;
-    let z = match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Box::default())).value {
+    let z = match &mut db.get_or_insert_with(argv[1], now, || Value::ZSet(Default::default())).value {
         Value::ZSet(z) => z,
         _ => return Err(CmdError::wrong_type()),
     };

@@ -15,9 +15,9 @@ pub type SetValue = IndexSet<Key, FastState>;
 pub enum Value {
     Str(Key),
     List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {

@@ -209,7 +209,7 @@ impl<'a> Reader<'a> {
                 for _ in 0..n {
                     members.push(self.key()?);
                 }
-                Value::Set(Box::new(set_from_members(members, &self.limits).map_err(at)?))
+                Value::Set(set_from_members(members, &self.limits).map_err(at)?)
             }
             types::ZSET | types::ZSET_2 => {
                 let n = self.count()?;
@@ -219,7 +219,7 @@ impl<'a> Reader<'a> {
                     let score = if t == types::ZSET_2 { self.binary_double()? } else { self.text_double()? };
                     items.push((m, score));
                 }
-                Value::ZSet(Box::new(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits)))
+                Value::ZSet(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits))
             }
             types::HASH => {
                 let n = self.count()?;
@@ -229,12 +229,12 @@ impl<'a> Reader<'a> {
                     let v = self.key()?;
                     pairs.push((k, v));
                 }
-                Value::Hash(Box::new(hash_from_pairs(pairs, &self.limits).map_err(at)?))
+                Value::Hash(hash_from_pairs(pairs, &self.limits).map_err(at)?)
             }
             types::SET_INTSET => {
                 let blob = self.string()?;
                 let ints = IntSet::from_bytes(blob).map_err(|c| at(DecodeErrorKind::Corrupt(c.0)))?;
-                Value::Set(Box::new(Set::from_intset(ints, &self.limits)))
+                Value::Set(Set::from_intset(ints, &self.limits))
             }
             types::SET_LISTPACK => {
                 let blob = self.string()?;
@@ -244,7 +244,7 @@ impl<'a> Reader<'a> {
                     Ok(())
                 })
                 .map_err(at)?;
-                Value::Set(Box::new(set_from_members(members, &self.limits).map_err(at)?))
+                Value::Set(set_from_members(members, &self.limits).map_err(at)?)
             }
             types::LIST_ZIPLIST => {
                 let blob = self.string()?;
@@ -311,7 +311,7 @@ impl<'a> Reader<'a> {
                 } else {
                     hash_from_pairs(pairs, &self.limits).map_err(at)?
                 };
-                Value::Hash(Box::new(h))
+                Value::Hash(h)
             }
             types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
                 let blob = self.string()?;
@@ -335,7 +335,7 @@ impl<'a> Reader<'a> {
                 if member.is_some() {
                     return Err(at(DecodeErrorKind::Corrupt("zset with an odd number of elements")));
                 }
-                Value::ZSet(Box::new(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits)))
+                Value::ZSet(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits))
             }
             types::MODULE | types::MODULE_2 => return Err(at(DecodeErrorKind::Unsupported("module values"))),
             types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {

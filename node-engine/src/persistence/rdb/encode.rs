@@ -96,16 +96,16 @@ pub fn value_type(v: &Value) -> u8 {
     match v {
         Value::Str(_) => types::STRING,
         Value::List(_) => types::LIST_QUICKLIST_2,
-        Value::Set(s) => match **s {
+        Value::Set(s) => match s {
             Set::Ints(_) => types::SET_INTSET,
             Set::Table(_) => types::SET,
         },
         // A hash is written in the encoding it has, as Redis does.
-        Value::Hash(h) => match **h {
+        Value::Hash(h) => match h {
             Hash::Pack(_) => types::HASH_LISTPACK,
             Hash::Table(_) => types::HASH,
         },
-        Value::ZSet(z) => match **z {
+        Value::ZSet(z) => match z {
             ZSet::Pack(_) => types::ZSET_LISTPACK,
             ZSet::Full(_) => types::ZSET_2,
         },
@@ -126,7 +126,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 write_blob(out, opts, sc);
             }
         }
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             Set::Ints(ints) => {
                 sc.blob.clear();
                 sc.blob.extend_from_slice(ints.as_bytes());
@@ -139,7 +139,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 }
             }
         },
-        Value::Hash(h) => match &**h {
+        Value::Hash(h) => match h {
             Hash::Pack(lp) => {
                 sc.blob.clear();
                 sc.blob.extend_from_slice(lp.as_bytes());
@@ -153,7 +153,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 }
             }
         },
-        Value::ZSet(z) => match &**z {
+        Value::ZSet(z) => match z {
             ZSet::Pack(lp) => {
                 sc.blob.clear();
                 sc.blob.extend_from_slice(lp.as_bytes());

@@ -22,33 +22,33 @@ pub(crate) fn sample_db() -> Db {
     for i in [-1i64, 5, 100000, -3_000_000_000] {
         si.insert(i.to_string().as_bytes(), &limits);
     }
-    db.set(b"set:int", Value::Set(Box::new(si)));
+    db.set(b"set:int", Value::Set(si));
     let mut ss = Set::new();
     for m in ["a", "b", "1"] {
         ss.insert(m.as_bytes(), &limits);
     }
-    db.set(b"set:str", Value::Set(Box::new(ss)));
+    db.set(b"set:str", Value::Set(ss));
     let mut h = Hash::new();
     h.insert(b"f1", b"v1", &limits);
     h.insert(b"n", b"42", &limits);
-    db.set(b"h:small", Value::Hash(Box::new(h)));
+    db.set(b"h:small", Value::Hash(h));
     let mut hb = Hash::new();
     for i in 0..700 {
         hb.insert(format!("field{i}").as_bytes(), format!("value{i}").as_bytes(), &limits);
     }
-    db.set(b"h:big", Value::Hash(Box::new(hb)));
+    db.set(b"h:big", Value::Hash(hb));
     let mut z = ZSet::new();
     z.insert(b"one", 1.0, &limits);
     z.insert(b"half", 0.5, &limits);
     z.insert(b"inf", f64::INFINITY, &limits);
     z.insert(b"ninf", f64::NEG_INFINITY, &limits);
     z.insert(b"tiny", 1.5e-300, &limits);
-    db.set(b"z:small", Value::ZSet(Box::new(z)));
+    db.set(b"z:small", Value::ZSet(z));
     let mut zb = ZSet::new();
     for i in 0..500 {
         zb.insert(format!("m{i}").as_bytes(), i as f64 / 3.0, &limits);
     }
-    db.set(b"z:big", Value::ZSet(Box::new(zb)));
+    db.set(b"z:big", Value::ZSet(zb));
     db
 }
 
