@@ -60,12 +60,20 @@ impl List {
         self.nodes.iter()
     }
 
+    /// Room for one more node: most lists have one, so the first takes no spare slots.
+    fn new_node_room(&mut self) {
+        if self.nodes.is_empty() {
+            self.nodes.reserve_exact(1);
+        }
+    }
+
     pub fn push_back(&mut self, v: &[u8], limits: &Limits) {
         match self.nodes.back_mut() {
             Some(n) if node_allows(limits.list_fill, n.size(), n.len(), v.len()) => n.push(&[v]),
             _ => {
                 let mut n = ListPack::new();
                 n.push(&[v]);
+                self.new_node_room();
                 self.nodes.push_back(n);
             }
         }
@@ -78,6 +86,7 @@ impl List {
             _ => {
                 let mut n = ListPack::new();
                 n.push(&[v]);
+                self.new_node_room();
                 self.nodes.push_front(n);
             }
         }
