@@ -4,67 +4,7 @@
 
 mod support;
 
-use support::{conn, reference_redis};
-
-/// Runs one command on a connection and returns its reply as a value.
-fn run(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// Sends the same commands to both servers; after each, the replies and the
-/// encoding of `key` must be equal.
-fn same_on_both(ours: &mut redis::Connection, theirs: &mut redis::Connection, key: &str, steps: &[Vec<String>]) {
-    for step in steps {
-        let args: Vec<&str> = step.iter().map(String::as_str).collect();
-        let (got, want) = (run(ours, &args), run(theirs, &args));
-        assert_eq!(got, want, "reply to {args:?}");
-        let enc = ["OBJECT", "ENCODING", key];
-        assert_eq!(run(ours, &enc), run(theirs, &enc), "encoding of {key} after {args:?}");
-    }
-}
-
-/// slot-node (in this process) and redis-server, side by side, with a connection to each.
-struct Both {
-    ours: redis::Connection,
-    theirs: redis::Connection,
-    node: Option<node_engine::NodeHandle>,
-    _dir: tempfile::TempDir,
-    _redis: (tempfile::TempDir, support::Proc),
-}
-
-impl Both {
-    /// None (the test is skipped) only when redis-server is not installed and not required.
-    fn start() -> Option<Both> {
-        let redis = reference_redis()?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let node = support::start(dir.path(), &["--enable-debug-command", "yes"]);
-        Some(Both { ours: conn(node.port()), theirs: conn(redis.1.port), node: Some(node), _dir: dir, _redis: redis })
-    }
-}
-
-impl Drop for Both {
-    fn drop(&mut self) {
-        if let Some(h) = self.node.take() {
-            support::stop(h);
-        }
-    }
-}
-
-/// DUMP `from` and RESTORE it as `to` on both servers.
-fn both_copy_by_dump(ours: &mut redis::Connection, theirs: &mut redis::Connection, from: &str, to: &str) {
-    for c in [ours, theirs] {
-        let dump: Vec<u8> = redis::cmd("DUMP").arg(from).query(c).expect("DUMP");
-        let () = redis::cmd("RESTORE").arg(to).arg(0).arg(dump).query(c).expect("RESTORE");
-    }
-}
-
-fn cmd(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
+use support::{both_copy_by_dump, cmd, same_on_both, Both};
 
 #[test]
 fn hash_encodings_follow_redis_through_every_threshold() {

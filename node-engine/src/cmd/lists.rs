@@ -5,7 +5,7 @@
 
 use super::args::{is, normalize_range, parse_float_opt, parse_i64};
 use super::flags::*;
-use super::{CmdError, CmdResult, CommandSpec, Ctx};
+use super::{keys_numkeys_at1, keys_numkeys_at2, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::BlockRequest;
 use crate::keyspace::{Db, Key, List, Value};
 
@@ -30,7 +30,95 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), brpop).acl(&["@list"]),
     CommandSpec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), blmove).acl(&["@list"]),
     CommandSpec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), brpoplpush).acl(&["@list"]),
+    CommandSpec::new("lmpop", -4, WRITE, (0, 0, 0), lmpop).acl(&["@list"]).with_keys(keys_numkeys_at1),
+    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, (0, 0, 0), blmpop).acl(&["@list"]).with_keys(keys_numkeys_at2),
 ];
+
+/// The parsed tail of LMPOP/ZMPOP and their blocking forms:
+/// `numkeys key... <first|second> [COUNT count]`.
+pub(crate) struct MultiPop<'a> {
+    pub keys: Vec<&'a [u8]>,
+    /// The second of the two sides was asked for (RIGHT, MAX).
+    pub second: bool,
+    pub count: usize,
+}
+
+/// Parses `numkeys key... <side> [COUNT count]` from `argv[at]` on, with Redis's error texts.
+pub(crate) fn parse_multi_pop<'a>(argv: &[&'a [u8]], at: usize, sides: (&str, &str)) -> Result<MultiPop<'a>, CmdError> {
+    let numkeys =
+        parse_i64(argv[at]).ok().filter(|n| *n > 0).ok_or_else(|| CmdError::new("ERR numkeys should be greater than 0"))? as usize;
+    let side_at = at + 1 + numkeys.min(argv.len());
+    let Some(side) = argv.get(side_at) else { return Err(CmdError::syntax()) };
+    let second = if is(side, sides.0) {
+        false
+    } else if is(side, sides.1) {
+        true
+    } else {
+        return Err(CmdError::syntax());
+    };
+    let count = match &argv[side_at + 1..] {
+        [] => 1,
+        [c, n] if is(c, "count") => {
+            parse_i64(n).ok().filter(|n| *n > 0).ok_or_else(|| CmdError::new("ERR count should be greater than 0"))? as usize
+        }
+        _ => return Err(CmdError::syntax()),
+    };
+    Ok(MultiPop { keys: argv[at + 1..side_at].to_vec(), second, count })
+}
+
+/// Pops up to `count` from the first non-empty list of `keys`: replies
+/// `[key, [elements]]` and propagates it as LPOP/RPOP with a count. Whether it popped.
+fn multi_pop(ctx: &mut Ctx<'_>, mp: &MultiPop<'_>, now: u64) -> Result<bool, CmdError> {
+    let i = ctx.client.db;
+    for key in &mp.keys {
+        let db = &mut ctx.node.keyspace.dbs[i];
+        let Some(list) = read(db, key, now)? else { continue };
+        let n = mp.count.min(list.len());
+        let r = &mut ctx.client.reply;
+        r.array(2);
+        r.bulk(key);
+        r.array(n);
+        for _ in 0..n {
+            if let Some(v) = if mp.second { list.pop_back() } else { list.pop_front() } {
+                r.bulk(&v);
+            }
+        }
+        db.remove_if_empty(key);
+        ctx.dirty(n as u64);
+        let name: &[u8] = if mp.second { b"RPOP" } else { b"LPOP" };
+        ctx.propagate_as(vec![name.to_vec(), key.to_vec(), n.to_string().into_bytes()]);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// How LMPOP/ZMPOP pop from the first non-empty key; whether it found one.
+pub(crate) type MultiPopFn = fn(&mut Ctx<'_>, &MultiPop<'_>, u64) -> Result<bool, CmdError>;
+
+/// LMPOP/ZMPOP and their blocking forms (`timeout` first): parse, pop, else
+/// reply a null array or block on the keys.
+pub(crate) fn multi_pop_command(ctx: &mut Ctx<'_>, argv: &[&[u8]], blocking: bool, sides: (&str, &str), pop: MultiPopFn) -> CmdResult {
+    let now = ctx.now();
+    let deadline = if blocking { Some(parse_timeout(argv[1], now)?) } else { None };
+    let mp = parse_multi_pop(argv, 1 + usize::from(blocking), sides)?;
+    if !pop(ctx, &mp, now)? {
+        match deadline {
+            Some(d) => block_on(ctx, &mp.keys, d, true),
+            None => ctx.reply().null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// LMPOP numkeys key... LEFT|RIGHT [COUNT count].
+fn lmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    multi_pop_command(ctx, argv, false, ("left", "right"), multi_pop)
+}
+
+/// BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT count]: LMPOP, or a block on the keys.
+fn blmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    multi_pop_command(ctx, argv, true, ("left", "right"), multi_pop)
+}
 
 /// The list at `key`: Ok(None) when missing, WRONGTYPE for other types.
 fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut List>, CmdError> {

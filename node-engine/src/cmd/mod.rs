@@ -419,6 +419,11 @@ pub fn keys_numkeys_at1(argv: &[&[u8]]) -> Vec<usize> {
     numkeys_from(argv, 1)
 }
 
+/// Key positions of `timeout numkeys key...` forms (BLMPOP, BZMPOP).
+pub fn keys_numkeys_at2(argv: &[&[u8]]) -> Vec<usize> {
+    numkeys_from(argv, 2)
+}
+
 /// Keys counted by a numkeys argument at `at`, following it.
 pub fn numkeys_from(argv: &[&[u8]], at: usize) -> Vec<usize> {
     let n = argv.get(at).and_then(|a| args::parse_i64(a).ok()).unwrap_or(0);

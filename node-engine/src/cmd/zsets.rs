@@ -6,9 +6,9 @@ use super::args::{is, normalize_range, parse_f64, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::hashes::{parse_rand_count, sample_indexes};
 use super::keys::{parse_cursor, parse_scan_opts};
-use super::lists::{block_on, parse_timeout};
+use super::lists::{block_on, multi_pop_command, parse_timeout, MultiPop};
 use super::sets::parse_numkeys_limit;
-use super::{keys_numkeys_at1, numkeys_from, CmdError, CmdResult, CommandSpec, Ctx};
+use super::{keys_numkeys_at1, keys_numkeys_at2, numkeys_from, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::zset::Member;
 use crate::keyspace::{Db, Value, ZSet};
@@ -50,6 +50,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zintercard", -3, READONLY, (1, 1, 1), zintercard).acl(&["@sortedset"]).with_keys(keys_numkeys_at1),
     CommandSpec::new("zscan", -3, READONLY, (1, 1, 1), zscan).acl(&["@sortedset"]),
     CommandSpec::new("zrandmember", -2, READONLY, (1, 1, 1), zrandmember).acl(&["@sortedset"]),
+    CommandSpec::new("zmpop", -4, WRITE, (0, 0, 0), zmpop).acl(&["@sortedset"]).with_keys(keys_numkeys_at1),
+    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, (0, 0, 0), bzmpop).acl(&["@sortedset"]).with_keys(keys_numkeys_at2),
 ];
 
 /// Key positions of `ZxxxSTORE dst numkeys key...`: the destination, then the counted keys.
@@ -653,6 +655,44 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     }
     block_on(ctx, keys, deadline, true);
     Ok(())
+}
+
+/// Pops up to `count` from the first non-empty sorted set of `keys`: replies
+/// `[key, [[member, score]...]]` and propagates ZPOPMIN/ZPOPMAX with a count. Whether it popped.
+fn multi_pop(ctx: &mut Ctx<'_>, mp: &MultiPop<'_>, now: u64) -> Result<bool, CmdError> {
+    let i = ctx.client.db;
+    for key in &mp.keys {
+        let db = &mut ctx.node.keyspace.dbs[i];
+        let Some(z) = read(db, key, now)? else { continue };
+        let n = mp.count.min(z.len());
+        let r = &mut ctx.client.reply;
+        r.array(2);
+        r.bulk(key);
+        r.array(n);
+        for _ in 0..n {
+            if let Some((m, s)) = if mp.second { z.pop_last() } else { z.pop_first() } {
+                r.array(2);
+                r.bulk(&m);
+                r.double(s);
+            }
+        }
+        db.remove_if_empty(key);
+        ctx.dirty(n as u64);
+        let name: &[u8] = if mp.second { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        ctx.propagate_as(vec![name.to_vec(), key.to_vec(), n.to_string().into_bytes()]);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// ZMPOP numkeys key... MIN|MAX [COUNT count].
+fn zmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    multi_pop_command(ctx, argv, false, ("min", "max"), multi_pop)
+}
+
+/// BZMPOP timeout numkeys key... MIN|MAX [COUNT count]: ZMPOP, or a block on the keys.
+fn bzmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    multi_pop_command(ctx, argv, true, ("min", "max"), multi_pop)
 }
 
 fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

@@ -140,3 +140,70 @@ pub fn tool(bin: &str) -> Option<std::path::PathBuf> {
     }
     found
 }
+
+// ---------------------------------------------------------------- side by side with redis-server
+
+/// Runs one command on a connection: its reply, or its error reply as text
+/// (a broken connection fails the test).
+pub fn run(c: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    match cmd.query(c) {
+        Ok(v) => Ok(v),
+        Err(e) if e.kind() == redis::ErrorKind::IoError => panic!("{args:?}: {e}"),
+        Err(e) => Err(format!("{} {}", e.code().unwrap_or_default(), e.detail().unwrap_or_default())),
+    }
+}
+
+/// Sends the same commands to both servers; after each, the replies and the
+/// encoding of `key` must be equal.
+pub fn same_on_both(ours: &mut redis::Connection, theirs: &mut redis::Connection, key: &str, steps: &[Vec<String>]) {
+    for step in steps {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let (got, want) = (run(ours, &args), run(theirs, &args));
+        assert_eq!(got, want, "reply to {args:?}");
+        let enc = ["OBJECT", "ENCODING", key];
+        assert_eq!(run(ours, &enc), run(theirs, &enc), "encoding of {key} after {args:?}");
+    }
+}
+
+/// slot-node (in this process) and redis-server, side by side, with a connection to each.
+pub struct Both {
+    pub ours: redis::Connection,
+    pub theirs: redis::Connection,
+    node: Option<node_engine::NodeHandle>,
+    _dir: tempfile::TempDir,
+    _redis: (tempfile::TempDir, Proc),
+}
+
+impl Both {
+    /// None (the test is skipped) only when redis-server is not installed and not required.
+    pub fn start() -> Option<Both> {
+        let redis = reference_redis()?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = start(dir.path(), &["--enable-debug-command", "yes"]);
+        Some(Both { ours: conn(node.port()), theirs: conn(redis.1.port), node: Some(node), _dir: dir, _redis: redis })
+    }
+}
+
+impl Drop for Both {
+    fn drop(&mut self) {
+        if let Some(h) = self.node.take() {
+            stop(h);
+        }
+    }
+}
+
+/// DUMP `from` and RESTORE it as `to` on both servers.
+pub fn both_copy_by_dump(ours: &mut redis::Connection, theirs: &mut redis::Connection, from: &str, to: &str) {
+    for c in [ours, theirs] {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(from).query(c).expect("DUMP");
+        let () = redis::cmd("RESTORE").arg(to).arg(0).arg(dump).query(c).expect("RESTORE");
+    }
+}
+
+pub fn cmd(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}

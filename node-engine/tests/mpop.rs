@@ -1,0 +1,96 @@
+//! LMPOP, BLMPOP, ZMPOP and BZMPOP answer as redis-server 7.0 does: the
+//! same commands sent to both, replies (errors included) compared.
+
+mod support;
+
+use support::{cmd, same_on_both, Both};
+
+#[test]
+fn multi_pops_match_redis_server() {
+    let Some(mut both) = Both::start() else { return };
+    let (ours, theirs) = (&mut both.ours, &mut both.theirs);
+    same_on_both(
+        ours,
+        theirs,
+        "l2",
+        &[
+            cmd(&["RPUSH", "l2", "a", "b", "c", "d"]),
+            cmd(&["LMPOP", "2", "l1", "l2", "LEFT", "COUNT", "2"]),
+            cmd(&["LMPOP", "1", "l2", "right"]),
+            cmd(&["LMPOP", "1", "l2", "RIGHT", "COUNT", "10"]),
+            cmd(&["LMPOP", "2", "l1", "l2", "LEFT"]),
+            cmd(&["BLMPOP", "0.01", "1", "l2", "LEFT"]),
+            cmd(&["RPUSH", "l2", "x"]),
+            cmd(&["BLMPOP", "0", "2", "l1", "l2", "LEFT", "COUNT", "3"]),
+        ],
+    );
+    same_on_both(
+        ours,
+        theirs,
+        "z",
+        &[
+            cmd(&["ZADD", "z", "1", "a", "2.5", "b", "3", "c"]),
+            cmd(&["ZMPOP", "1", "z", "MAX", "COUNT", "2"]),
+            cmd(&["ZMPOP", "2", "nothing", "z", "min"]),
+            cmd(&["ZMPOP", "1", "z", "MIN"]),
+            cmd(&["ZADD", "z", "7", "q"]),
+            cmd(&["BZMPOP", "1", "1", "z", "MAX"]),
+            cmd(&["BZMPOP", "0.01", "1", "z", "MIN"]),
+        ],
+    );
+    // Every argument error, with Redis's text.
+    for args in [
+        &["LMPOP", "0", "l", "LEFT"][..],
+        &["LMPOP", "abc", "l", "LEFT"],
+        &["LMPOP", "3", "l", "LEFT"],
+        &["LMPOP", "1", "l", "MIDDLE"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "0"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "x"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "1", "COUNT", "2"],
+        &["ZMPOP", "1", "z", "LEFT"],
+        &["BZMPOP", "-1", "1", "z", "MIN"],
+        &["BLMPOP", "x", "1", "l", "LEFT"],
+        &["SET", "s", "v"],
+        &["LMPOP", "1", "s", "LEFT"],
+        &["ZMPOP", "1", "s", "MIN"],
+    ] {
+        same_on_both(ours, theirs, "s", &[args.iter().map(|a| a.to_string()).collect()]);
+    }
+}
+
+/// A blocked BLMPOP/BZMPOP is served by the next push to one of its keys.
+#[test]
+fn blocked_multi_pops_wake_on_a_push() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = support::start(dir.path(), &[]);
+    let port = h.port();
+    for (block, push, want) in [
+        (vec!["BLMPOP", "5", "2", "wa", "wb", "RIGHT", "COUNT", "2"], vec!["RPUSH", "wb", "x", "y", "z"], "wb [z, y]"),
+        (vec!["BZMPOP", "5", "1", "wz", "MIN"], vec!["ZADD", "wz", "4", "m"], "wz [[m, 4]]"),
+    ] {
+        let waiter = std::thread::spawn(move || {
+            let mut c = support::conn(port);
+            let (key, items): (String, redis::Value) = redis::cmd(block[0]).arg(&block[1..]).query(&mut c).expect("blocking pop");
+            format!("{key} {}", render(&items))
+        });
+        let mut c = support::conn(port);
+        support::wait_until("the pop to block", 10, || {
+            let text: String = redis::cmd("INFO").arg("clients").query(&mut c).expect("INFO");
+            text.contains("blocked_clients:1\r\n")
+        });
+        let _: redis::Value = redis::cmd(push[0]).arg(&push[1..]).query(&mut c).expect("push");
+        assert_eq!(waiter.join().expect("waiter"), want);
+    }
+    support::stop(h);
+}
+
+/// A reply as compact text: arrays in brackets, strings and numbers bare.
+fn render(v: &redis::Value) -> String {
+    match v {
+        redis::Value::Array(items) => format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", ")),
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::Int(i) => i.to_string(),
+        redis::Value::Double(d) => d.to_string(),
+        other => format!("{other:?}"),
+    }
+}
