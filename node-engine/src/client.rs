@@ -83,6 +83,10 @@ pub struct Client {
     pub last_write_offset: u64,
     /// Set when a blocked command is re-run because its deadline passed.
     pub block_timed_out: bool,
+    /// Set while a blocked command runs again after a wake-up: a key that
+    /// now holds another type is skipped (the client keeps waiting), as
+    /// Redis serves a blocked client only from a key of the right type.
+    pub retrying_block: bool,
     pub name: Option<Vec<u8>>,
     /// Set while executing the commands of EXEC.
     pub in_exec: bool,
@@ -111,6 +115,7 @@ impl Client {
             repl_listening_port: 0,
             last_write_offset: 0,
             block_timed_out: false,
+            retrying_block: false,
             name: None,
             in_exec: false,
         }

@@ -94,3 +94,43 @@ fn render(v: &redis::Value) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// A blocked pop woken by a key that meanwhile became another type keeps
+/// waiting (Redis serves only a key of the right type), then takes the next push.
+#[test]
+fn a_key_of_another_type_does_not_serve_a_blocked_pop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = support::start(dir.path(), &[]);
+    let port = h.port();
+    for block in [vec!["BLPOP", "wk", "5"], vec!["BLMPOP", "5", "1", "wk", "LEFT"]] {
+        let waiter = std::thread::spawn(move || {
+            let mut c = support::conn(port);
+            redis::cmd(block[0]).arg(&block[1..]).query::<redis::Value>(&mut c).map(|v| format!("{v:?}")).map_err(|e| e.to_string())
+        });
+        let mut c = support::conn(port);
+        support::wait_until("the pop to block", 10, || {
+            let text: String = redis::cmd("INFO").arg("clients").query(&mut c).expect("INFO");
+            text.contains("blocked_clients:1\r\n")
+        });
+        let () = redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg("wk")
+            .arg("a")
+            .ignore()
+            .cmd("DEL")
+            .arg("wk")
+            .ignore()
+            .cmd("SET")
+            .arg("wk")
+            .arg("foo")
+            .ignore()
+            .query(&mut c)
+            .expect("MULTI");
+        let _: redis::Value = redis::cmd("DEL").arg("wk").query(&mut c).expect("DEL");
+        let _: redis::Value = redis::cmd("RPUSH").arg("wk").arg("b").query(&mut c).expect("RPUSH");
+        let got = waiter.join().expect("waiter").expect("the pop answered without an error");
+        assert!(got.contains("\"b\""), "{got}");
+    }
+    support::stop(h);
+}

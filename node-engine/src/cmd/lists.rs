@@ -72,7 +72,7 @@ fn multi_pop(ctx: &mut Ctx<'_>, mp: &MultiPop<'_>, now: u64) -> Result<bool, Cmd
     let i = ctx.client.db;
     for key in &mp.keys {
         let db = &mut ctx.node.keyspace.dbs[i];
-        let Some(list) = read(db, key, now)? else { continue };
+        let Some(list) = skip_wrong_type_on_retry(read(db, key, now), ctx.client.retrying_block)? else { continue };
         let n = mp.count.min(list.len());
         let r = &mut ctx.client.reply;
         r.array(2);
@@ -128,6 +128,15 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: u64) -> Result<Option<&'a mut List>
             Value::List(l) => Ok(Some(l)),
             _ => Err(CmdError::wrong_type()),
         },
+    }
+}
+
+/// For a blocking pop retried after a wake-up, a key of another type reads as
+/// missing (keep waiting); on the first run it is the usual WRONGTYPE.
+pub(crate) fn skip_wrong_type_on_retry<T>(found: Result<Option<T>, CmdError>, retrying: bool) -> Result<Option<T>, CmdError> {
+    match found {
+        Err(_) if retrying => Ok(None),
+        other => other,
     }
 }
 
@@ -559,7 +568,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
     for key in keys {
         let i = ctx.client.db;
         let db = &mut ctx.node.keyspace.dbs[i];
-        let Some(list) = read(db, key, now)? else {
+        let Some(list) = skip_wrong_type_on_retry(read(db, key, now), ctx.client.retrying_block)? else {
             continue;
         };
         let Some(v) = (if left { list.pop_front() } else { list.pop_back() }) else {

@@ -352,7 +352,8 @@ pub(crate) fn parse_numkeys_limit<'a>(argv: &[&'a [u8]]) -> Result<(Vec<&'a [u8]
     let mut i = 2 + n;
     while i < argv.len() {
         if args::is(argv[i], "limit") && i + 1 < argv.len() {
-            let l = args::parse_i64(argv[i + 1])?;
+            // A non-integer gets the same text as a negative number, as in Redis.
+            let l = args::parse_i64(argv[i + 1]).unwrap_or(-1);
             if l < 0 {
                 return Err(CmdError::new("ERR LIMIT can't be negative"));
             }

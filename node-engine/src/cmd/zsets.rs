@@ -6,7 +6,7 @@ use super::args::{is, normalize_range, parse_f64, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::hashes::{parse_rand_count, sample_indexes};
 use super::keys::{parse_cursor, parse_scan_opts};
-use super::lists::{block_on, multi_pop_command, parse_timeout, MultiPop};
+use super::lists::{block_on, multi_pop_command, parse_timeout, skip_wrong_type_on_retry, MultiPop};
 use super::sets::parse_numkeys_limit;
 use super::{keys_numkeys_at1, keys_numkeys_at2, numkeys_from, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
@@ -636,7 +636,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
     for key in keys {
         let i = ctx.client.db;
         let db = &mut ctx.node.keyspace.dbs[i];
-        let Some(z) = read(db, key, now)? else {
+        let Some(z) = skip_wrong_type_on_retry(read(db, key, now), ctx.client.retrying_block)? else {
             continue;
         };
         let Some((m, s)) = (if max { z.pop_last() } else { z.pop_first() }) else {
@@ -663,7 +663,7 @@ fn multi_pop(ctx: &mut Ctx<'_>, mp: &MultiPop<'_>, now: u64) -> Result<bool, Cmd
     let i = ctx.client.db;
     for key in &mp.keys {
         let db = &mut ctx.node.keyspace.dbs[i];
-        let Some(z) = read(db, key, now)? else { continue };
+        let Some(z) = skip_wrong_type_on_retry(read(db, key, now), ctx.client.retrying_block)? else { continue };
         let n = mp.count.min(z.len());
         let r = &mut ctx.client.reply;
         r.array(2);
@@ -933,6 +933,9 @@ fn zdiff(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn zintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if parse_i64(argv[1]).is_ok_and(|n| n <= 0) {
+        return Err(CmdError::new("ERR at least 1 input key is needed for 'zintercard' command"));
+    }
     let (keys, limit) = parse_numkeys_limit(argv)?;
     let a = SetOpArgs { weights: vec![1.0; keys.len()], keys, agg: Aggregate::Sum, withscores: false };
     let now = ctx.now();

@@ -238,11 +238,13 @@ fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], time
         return;
     }
     client.block_timed_out = timed_out;
+    client.retrying_block = true;
     let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let deadline = client.block.as_ref().map(|b| b.deadline_ms);
     client.block = None;
     dispatch::execute(&mut node, client, &refs);
     client.block_timed_out = false;
+    client.retrying_block = false;
     node.write_aof_now();
     if let (Some(b), Some(d)) = (client.block.as_mut(), deadline) {
         // Still nothing to pop: keep the original deadline.
