@@ -131,3 +131,32 @@ fn replicates_both_ways_with_redis_server() {
     let _: () = rs.set("live", "yes").expect("set");
     wait_until("stream from redis-server applied", 5, || rc.get::<_, Option<String>>("live").ok().flatten().as_deref() == Some("yes"));
 }
+
+/// The pre-PSYNC `SYNC` gets the RDB payload (`$<len>`) with no
+/// `+FULLRESYNC` line first, from us as from redis-server (tools such as
+/// Redis's test suite read the stream this way).
+#[test]
+fn legacy_sync_sends_the_payload_without_fullresync() {
+    use std::io::{Read, Write};
+    let (h, _dir) = start(&[]);
+    let redis = have_redis().then(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = redis_server(dir.path(), &[]);
+        (dir, p)
+    });
+    let mut ports = vec![("slot-node", h.port())];
+    if let Some((_, p)) = &redis {
+        ports.push(("redis-server", p.port));
+    }
+    for (who, port) in ports {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+        s.write_all(b"SYNC\r\n").expect("send");
+        // Redis may send newlines as keep-alives while it prepares the payload.
+        let mut first = [b'\n'];
+        while first[0] == b'\n' {
+            s.read_exact(&mut first).expect("read");
+        }
+        assert_eq!(first[0] as char, '$', "{who} starts its SYNC reply with the payload");
+    }
+}

@@ -68,7 +68,7 @@ fn replconf(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Starts streaming to this client after a full or partial sync.
-fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64) -> CmdResult {
+fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64, legacy: bool) -> CmdResult {
     let node = &mut *ctx.node;
     if node.repl.master.is_some() && !node.repl.link_up {
         return Err(CmdError::new("NOMASTERLINK Can't SYNC while not connected with my master"));
@@ -88,7 +88,9 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
         None => {
             let rdb = node.snapshot().map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
             node.stats.sync_full += 1;
-            r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
+            if !legacy {
+                r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
+            }
             r.raw(format!("${}\r\n", rdb.len()).as_bytes());
             r.raw(&rdb);
             // The next streamed command must say which db it applies to.
@@ -119,11 +121,12 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64)
 
 fn psync(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let off = parse_i64(argv[2]).unwrap_or(-1);
-    attach_replica(ctx, argv[1], off)
+    attach_replica(ctx, argv[1], off, false)
 }
 
+/// The pre-PSYNC form: the payload comes with no `+FULLRESYNC` line, as Redis sends it.
 fn sync(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    attach_replica(ctx, b"?", -1)
+    attach_replica(ctx, b"?", -1, true)
 }
 
 fn role(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
