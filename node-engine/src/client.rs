@@ -18,6 +18,8 @@ pub enum Push {
     Wake,
     /// CLIENT KILL or shutdown: close the connection.
     Kill,
+    /// CLIENT UNBLOCK: end the client's wait now, as a timeout or with an error.
+    Unblock { error: bool },
 }
 
 /// The registry entry for a connected client.

@@ -134,3 +134,39 @@ fn a_key_of_another_type_does_not_serve_a_blocked_pop() {
     }
     support::stop(h);
 }
+
+/// CLIENT UNBLOCK ends a blocked pop as a timeout or with UNBLOCKED, and
+/// CLIENT LIST flags the waiting client `b`, as on redis-server.
+#[test]
+fn client_unblock_matches_redis_server() {
+    let Some(both) = Both::start() else { return };
+    let ports = [both.ours_port, both.theirs_port];
+    let mut answers = Vec::new();
+    for port in ports {
+        let mut got = Vec::new();
+        for reason in ["TIMEOUT", "ERROR"] {
+            let mut waiter = support::conn(port);
+            let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut waiter).expect("CLIENT ID");
+            let handle = std::thread::spawn(move || {
+                redis::cmd("BLPOP")
+                    .arg("never")
+                    .arg(0)
+                    .query::<redis::Value>(&mut waiter)
+                    .map(|v| format!("{v:?}"))
+                    .map_err(|e| e.to_string())
+            });
+            let mut c = support::conn(port);
+            support::wait_until("the pop to block", 10, || {
+                let line: String = redis::cmd("CLIENT").arg("LIST").arg("ID").arg(id).query(&mut c).expect("CLIENT LIST");
+                line.contains(" flags=b ")
+            });
+            let n: i64 = redis::cmd("CLIENT").arg("UNBLOCK").arg(id).arg(reason).query(&mut c).expect("CLIENT UNBLOCK");
+            got.push(format!("{n} {:?}", handle.join().expect("waiter")));
+        }
+        let mut c = support::conn(port);
+        let none: i64 = redis::cmd("CLIENT").arg("UNBLOCK").arg(999_999).query(&mut c).expect("CLIENT UNBLOCK");
+        got.push(none.to_string());
+        answers.push(got);
+    }
+    assert_eq!(answers[0], answers[1], "ours, then redis-server's");
+}

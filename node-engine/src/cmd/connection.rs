@@ -154,6 +154,12 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
 fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
     let c = node.clients.map.get(&id)?;
     let now = node.now_ms;
+    // `b` marks a client waiting in a blocking command, as in Redis.
+    let flags = match (node.is_blocked(id), c.flags.as_str()) {
+        (true, "N") => "b".to_string(),
+        (true, f) => format!("{f}b"),
+        (false, f) => f.to_string(),
+    };
     Some(format!(
         "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.addr,
@@ -161,7 +167,7 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
         c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
         now.saturating_sub(c.created_ms) / 1000,
         now.saturating_sub(c.last_interaction_ms) / 1000,
-        c.flags,
+        flags,
         c.db,
         c.sub_count,
         c.psub_count,
@@ -178,6 +184,7 @@ const CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_list).acl(&["@connection"]),
     CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_info).acl(&["@connection"]),
     CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_kill).acl(&["@connection"]),
+    CommandSpec::new("client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_unblock).acl(&["@connection"]),
     CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_no_evict).acl(&["@connection"]),
     // Redis 7.2's; clients such as redis-py 5 send it on connect.
     CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_setinfo).acl(&["@connection"]),
@@ -236,6 +243,22 @@ fn reply_client_lines(ctx: &mut Ctx<'_>, ids: Vec<u64>) {
         }
     }
     ctx.reply().verbatim(&out);
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking command of another
+/// client as if it timed out, or with an UNBLOCKED error; 1 if it was blocked.
+fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = parse_i64(argv[2])?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") && argv.len() == 4 => false,
+        Some(a) if is(a, "error") && argv.len() == 4 => true,
+        Some(_) => return Err(CmdError::new("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let target = u64::try_from(id).ok().filter(|t| ctx.node.is_blocked(*t));
+    let done = target.is_some_and(|t| ctx.node.push_to(t, Push::Unblock { error }));
+    ctx.reply().int(i64::from(done));
+    Ok(())
 }
 
 fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

@@ -212,6 +212,11 @@ impl Node {
             .map_or(0, |v| v.max(0) as usize)
     }
 
+    /// Whether a client waits in a blocking command (on keys, or in WAIT).
+    pub fn is_blocked(&self, id: ClientId) -> bool {
+        self.waits.blocked.values().any(|ids| ids.contains(&id)) || self.repl.waiters.contains(&id)
+    }
+
     /// Marks WATCHers of a key dirty and wakes clients blocked on it.
     pub fn touch_key(&mut self, db: usize, key: &[u8]) {
         if !self.waits.watched.is_empty() {

@@ -159,6 +159,18 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
                         retry_blocked(&shared, &mut client, argv, false);
                     }
                 }
+                Some(Push::Unblock { error }) => {
+                    if let Some(argv) = blocked_argv.as_ref() {
+                        if error {
+                            let mut node = shared.node.borrow_mut();
+                            crate::cmd::call::unblock(&mut node, &mut client);
+                            client.block = None;
+                            client.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                        } else {
+                            retry_blocked(&shared, &mut client, argv, true);
+                        }
+                    }
+                }
                 Some(Push::Kill) | None => break,
             },
             r = async {

@@ -173,6 +173,8 @@ pub fn same_on_both(ours: &mut redis::Connection, theirs: &mut redis::Connection
 pub struct Both {
     pub ours: redis::Connection,
     pub theirs: redis::Connection,
+    pub ours_port: u16,
+    pub theirs_port: u16,
     node: Option<node_engine::NodeHandle>,
     _dir: tempfile::TempDir,
     _redis: (tempfile::TempDir, Proc),
@@ -184,7 +186,8 @@ impl Both {
         let redis = reference_redis()?;
         let dir = tempfile::tempdir().expect("tempdir");
         let node = start(dir.path(), &["--enable-debug-command", "yes"]);
-        Some(Both { ours: conn(node.port()), theirs: conn(redis.1.port), node: Some(node), _dir: dir, _redis: redis })
+        let (ours_port, theirs_port) = (node.port(), redis.1.port);
+        Some(Both { ours: conn(ours_port), theirs: conn(theirs_port), ours_port, theirs_port, node: Some(node), _dir: dir, _redis: redis })
     }
 }
 
