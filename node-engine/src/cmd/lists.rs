@@ -44,7 +44,7 @@ pub(crate) struct MultiPop<'a> {
 }
 
 /// Parses `numkeys key... <side> [COUNT count]` from `argv[at]` on, with Redis's error texts.
-pub(crate) fn parse_multi_pop<'a>(argv: &[&'a [u8]], at: usize, sides: (&str, &str)) -> Result<MultiPop<'a>, CmdError> {
+fn parse_multi_pop<'a>(argv: &[&'a [u8]], at: usize, sides: (&str, &str)) -> Result<MultiPop<'a>, CmdError> {
     let numkeys =
         parse_i64(argv[at]).ok().filter(|n| *n > 0).ok_or_else(|| CmdError::new("ERR numkeys should be greater than 0"))? as usize;
     let side_at = at + 1 + numkeys.min(argv.len());

@@ -6,31 +6,8 @@
 
 use super::listpack::{Elem, ListPack};
 use super::value::HashValue;
-use super::Key;
+use super::{Key, Limits};
 use std::borrow::Cow;
-
-/// The thresholds of the compact encodings (Redis 7.0's settings, cached per database).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// `hash-max-listpack-entries` (field-value pairs).
-    pub hash_entries: usize,
-    /// `hash-max-listpack-value` (bytes of a field or value).
-    pub hash_value: usize,
-    /// `set-max-intset-entries`.
-    pub set_intset_entries: usize,
-    /// `zset-max-listpack-entries` (members).
-    pub zset_entries: usize,
-    /// `zset-max-listpack-value` (bytes of a member).
-    pub zset_value: usize,
-    /// `list-max-listpack-size` (negative: node bytes class; positive: elements per node).
-    pub list_fill: i64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64, list_fill: -2 }
-    }
-}
 
 /// A field and its value, borrowed when stored as text.
 pub type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
@@ -44,14 +21,6 @@ pub enum Hash {
 impl Default for Hash {
     fn default() -> Self {
         Hash::Pack(ListPack::new())
-    }
-}
-
-/// Whether the element stored in a listpack equals `s`.
-fn same(e: Elem<'_>, s: &[u8]) -> bool {
-    match e {
-        Elem::Bytes(b) => b == s,
-        Elem::Int(i) => itoa::Buffer::new().format(i).as_bytes() == s,
     }
 }
 
@@ -110,10 +79,12 @@ impl Hash {
 
     /// In the listpack, the offsets of the field and of its value.
     fn find(lp: &ListPack, field: &[u8]) -> Option<(usize, usize)> {
+        // Stored as the listpack would store it, the field compares by value.
+        let needle = Elem::of(field);
         let mut it = lp.iter();
         while let Some((fpos, f)) = it.next() {
             let (vpos, _) = it.next()?;
-            if same(f, field) {
+            if f == needle {
                 return Some((fpos, vpos));
             }
         }
@@ -123,14 +94,8 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<Cow<'_, [u8]>> {
         match self {
             Hash::Pack(lp) => {
-                let mut it = lp.iter();
-                while let Some((_, f)) = it.next() {
-                    let (_, v) = it.next()?;
-                    if same(f, field) {
-                        return Some(v.to_cow());
-                    }
-                }
-                None
+                let (_, vpos) = Self::find(lp, field)?;
+                lp.iter_from(vpos).next().map(|(_, v)| v.to_cow())
             }
             Hash::Table(t) => t.get(field).map(|v| Cow::Borrowed(&v[..])),
         }

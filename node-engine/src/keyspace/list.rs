@@ -60,34 +60,34 @@ impl List {
         self.nodes.iter()
     }
 
-    /// Room for one more node: most lists have one, so the first takes no spare slots.
-    fn new_node_room(&mut self) {
-        if self.nodes.is_empty() {
-            self.nodes.reserve_exact(1);
-        }
-    }
-
     pub fn push_back(&mut self, v: &[u8], limits: &Limits) {
-        match self.nodes.back_mut() {
-            Some(n) if node_allows(limits.list_fill, n.size(), n.len(), v.len()) => n.push(&[v]),
-            _ => {
-                let mut n = ListPack::new();
-                n.push(&[v]);
-                self.new_node_room();
-                self.nodes.push_back(n);
-            }
-        }
-        self.len += 1;
+        self.push(v, limits, false);
     }
 
     pub fn push_front(&mut self, v: &[u8], limits: &Limits) {
-        match self.nodes.front_mut() {
-            Some(n) if node_allows(limits.list_fill, n.size(), n.len(), v.len()) => n.insert(n.first_offset(), &[v]),
+        self.push(v, limits, true);
+    }
+
+    /// Adds `v` at one end: into the end node while it has room, else into a new node.
+    fn push(&mut self, v: &[u8], limits: &Limits, front: bool) {
+        let end = if front { self.nodes.front_mut() } else { self.nodes.back_mut() };
+        match end {
+            Some(n) if node_allows(limits.list_fill, n.size(), n.len(), v.len()) => {
+                let at = if front { n.first_offset() } else { None };
+                n.insert(at, &[v]);
+            }
             _ => {
                 let mut n = ListPack::new();
                 n.push(&[v]);
-                self.new_node_room();
-                self.nodes.push_front(n);
+                if self.nodes.is_empty() {
+                    // Most lists have one node: the first takes no spare slots.
+                    self.nodes.reserve_exact(1);
+                }
+                if front {
+                    self.nodes.push_front(n);
+                } else {
+                    self.nodes.push_back(n);
+                }
             }
         }
         self.len += 1;

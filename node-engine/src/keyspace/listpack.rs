@@ -26,6 +26,14 @@ impl<'a> Elem<'a> {
         }
     }
 
+    /// Orders the element against `s` by the text Redis returns for it.
+    pub fn cmp_text(self, s: &[u8]) -> std::cmp::Ordering {
+        match self {
+            Elem::Bytes(b) => b.cmp(s),
+            Elem::Int(i) => itoa::Buffer::new().format(i).as_bytes().cmp(s),
+        }
+    }
+
     /// The element as the string Redis returns for it.
     pub fn to_key(self) -> Box<[u8]> {
         match self {
@@ -323,7 +331,12 @@ impl ListPack {
 
     /// Elements in order, with the offset of each.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { lp: &self.bytes, pos: HEADER }
+        self.iter_from(HEADER)
+    }
+
+    /// Elements from the one at offset `pos` on.
+    pub fn iter_from(&self, pos: usize) -> Iter<'_> {
+        Iter { lp: &self.bytes, pos }
     }
 
     /// The encoded entry for `s`, backlen included.

@@ -11,7 +11,7 @@ pub mod value;
 pub mod zset;
 
 pub use db::Db;
-pub use hash::{Hash, Limits};
+pub use hash::Hash;
 pub use list::List;
 pub use propagation::Propagation;
 pub use set::Set;
@@ -27,4 +27,27 @@ pub struct Keyspace {
     pub dbs: Vec<Db>,
     /// Changes since the last successful save.
     pub dirty: u64,
+}
+
+/// The thresholds of the compact encodings (Redis 7.0's settings, cached per database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `hash-max-listpack-entries` (field-value pairs).
+    pub hash_entries: usize,
+    /// `hash-max-listpack-value` (bytes of a field or value).
+    pub hash_value: usize,
+    /// `set-max-intset-entries`.
+    pub set_intset_entries: usize,
+    /// `zset-max-listpack-entries` (members).
+    pub zset_entries: usize,
+    /// `zset-max-listpack-value` (bytes of a member).
+    pub zset_value: usize,
+    /// `list-max-listpack-size` (negative: node bytes class; positive: elements per node).
+    pub list_fill: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64, list_fill: -2 }
+    }
 }

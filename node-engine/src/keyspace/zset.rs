@@ -254,20 +254,10 @@ fn pairs(lp: &ListPack) -> impl Iterator<Item = (usize, Elem<'_>, f64)> + '_ {
     })
 }
 
-/// Whether a listpack member equals `member`.
-fn same(e: Elem<'_>, member: &[u8]) -> bool {
-    match e {
-        Elem::Bytes(b) => b == member,
-        Elem::Int(i) => itoa::Buffer::new().format(i).as_bytes() == member,
-    }
-}
-
-/// Orders a listpack element against a member by the member's text.
-fn cmp_member(e: Elem<'_>, member: &[u8]) -> Ordering {
-    match e {
-        Elem::Bytes(b) => b.cmp(member),
-        Elem::Int(i) => itoa::Buffer::new().format(i).as_bytes().cmp(member),
-    }
+/// The pair of `member` in a zset listpack: its offset and score.
+fn find_member(lp: &ListPack, member: &[u8]) -> Option<(usize, f64)> {
+    let needle = Elem::of(member);
+    pairs(lp).find(|(_, m, _)| *m == needle).map(|(pos, _, s)| (pos, s))
 }
 
 impl ZSet {
@@ -307,7 +297,7 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Pack(lp) => pairs(lp).find(|(_, m, _)| same(*m, member)).map(|(_, _, s)| s),
+            ZSet::Pack(lp) => find_member(lp, member).map(|(_, s)| s),
             ZSet::Full(f) => f.score(member),
         }
     }
@@ -319,7 +309,7 @@ impl ZSet {
             if member.len() > limits.zset_value {
                 self.convert();
             } else {
-                let old = pairs(lp).find(|(_, m, _)| same(*m, member)).map(|(pos, _, s)| (pos, s));
+                let old = find_member(lp, member);
                 if let Some((pos, old_score)) = old {
                     if old_score.to_bits() == score.to_bits() {
                         return false;
@@ -328,7 +318,7 @@ impl ZSet {
                 }
                 // Before the first pair that sorts after (score, member).
                 let at = pairs(lp)
-                    .find(|(_, m, s)| Score(*s).cmp(&Score(score)).then_with(|| cmp_member(*m, member)) == Ordering::Greater)
+                    .find(|(_, m, s)| Score(*s).cmp(&Score(score)).then_with(|| m.cmp_text(member)) == Ordering::Greater)
                     .map(|(pos, _, _)| pos);
                 let mut text = String::new();
                 score_text(score, &mut text);
@@ -348,7 +338,7 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
             ZSet::Pack(lp) => {
-                let found = pairs(lp).find(|(_, m, _)| same(*m, member)).map(|(pos, _, _)| pos);
+                let found = find_member(lp, member).map(|(pos, _)| pos);
                 if let Some(pos) = found {
                     lp.remove(pos, 2);
                 }
@@ -398,7 +388,10 @@ impl ZSet {
     /// 0-based rank in ascending order.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
-            ZSet::Pack(lp) => pairs(lp).position(|(_, m, _)| same(m, member)),
+            ZSet::Pack(lp) => {
+                let needle = Elem::of(member);
+                pairs(lp).position(|(_, m, _)| m == needle)
+            }
             ZSet::Full(f) => f.rank(member),
         }
     }
