@@ -41,6 +41,8 @@ pub struct ClientInfo {
     /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
     pub out_pending: std::rc::Rc<std::cell::Cell<usize>>,
     pub tx: UnboundedSender<Push>,
+    /// The connection's socket (-1 for none): a busy script answers it directly.
+    pub fd: i32,
 }
 
 /// A blocking command waiting for data (BLPOP and friends).
@@ -92,6 +94,9 @@ pub struct Client {
     pub name: Option<Vec<u8>>,
     /// Set while executing the commands of EXEC.
     pub in_exec: bool,
+    /// This command's own propagation is replaced by what it ran (a
+    /// script's effects), or turned off (`redis.set_repl(REPL_NONE)`).
+    pub suppress_propagation: bool,
 }
 
 impl Client {
@@ -120,6 +125,7 @@ impl Client {
             retrying_block: false,
             name: None,
             in_exec: false,
+            suppress_propagation: false,
         }
     }
 }

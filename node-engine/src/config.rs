@@ -41,6 +41,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("slave-announce-ip", "replica-announce-ip"),
     ("slave-announce-port", "replica-announce-port"),
     ("min-slaves-to-write", "min-replicas-to-write"),
+    ("lua-time-limit", "busy-reply-threshold"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("repl-ping-slave-period", "repl-ping-replica-period"),
     ("cluster-slave-validity-factor", "cluster-replica-validity-factor"),

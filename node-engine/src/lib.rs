@@ -4,6 +4,7 @@
 //! - [`util`], [`glob`]: clock, atomic file writes, ids, number parsing, RSS, the pause gate; glob patterns.
 //! - [`resp`], [`slot`], [`config`]: wire format; hash slots; redis.conf parsing (the file slotd generates, also read by redis-server).
 //! - [`keyspace`]: values, databases, expiry, the propagated write stream.
+//! - [`script`]: the sandboxed Lua state, EVAL's script cache and FUNCTION's libraries (reaching the node only through a `Host`).
 //! - [`client`]: per-client state, the client registry, WATCH/blocking waits, pub/sub subscriptions.
 //! - [`persistence`], [`replication`], [`cluster`]: RDB/AOF over lent parts, replication state, cluster state and its rules (which return effects).
 //! - [`node`]: the `Node` composed of those parts, `Shared` (how the node's tasks reach it), and the tasks that carry out effects (bus, replica link).
@@ -25,6 +26,7 @@ pub(crate) mod node;
 pub(crate) mod persistence;
 pub(crate) mod replication;
 pub(crate) mod resp;
+pub(crate) mod script;
 pub(crate) mod server;
 pub mod slot;
 pub(crate) mod util;

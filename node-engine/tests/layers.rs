@@ -11,7 +11,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["util", "glob"],
     &["resp", "slot", "config"],
-    &["keyspace"],
+    &["keyspace", "script"],
     &["client"],
     &["persistence", "replication", "cluster"],
     &["node"],

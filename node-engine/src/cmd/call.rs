@@ -25,11 +25,12 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         register_block(node, client, argv);
     }
     propagate_expired(node);
+    let suppress = std::mem::take(&mut client.suppress_propagation);
     if node.keyspace.dirty != dirty_before {
         if !node.waits.watched.is_empty() || !node.waits.blocked.is_empty() {
             cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i]));
         }
-        if node.propagation_wanted() {
+        if node.propagation_wanted() && !suppress {
             let db = client.db;
             if client.propagate_override.is_empty() {
                 node.propagate(db, argv);
@@ -41,7 +42,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         }
     }
     client.propagate_override.clear();
-    if !node.propagation.buf.is_empty() {
+    if !node.propagation.buf.is_empty() && node.propagation.held == 0 {
         node.feed_stream();
     }
     if node.keyspace.dirty != dirty_before {

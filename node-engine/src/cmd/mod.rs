@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -248,7 +249,8 @@ impl CommandSpec {
         let f = self.flags;
         let implied = [
             (f & flags::WRITE != 0, "@write"),
-            (f & flags::READONLY != 0, "@read"),
+            // Redis does not count read-only scripting commands (EVAL_RO, FCALL_RO) as @read.
+            (f & flags::READONLY != 0 && !self.categories.contains(&"@scripting"), "@read"),
             (f & flags::ADMIN != 0, "@admin"),
             (f & flags::ADMIN != 0, "@dangerous"),
             (f & flags::PUBSUB != 0, "@pubsub"),
@@ -326,6 +328,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         cluster::COMMANDS,
         migrate::COMMANDS,
         persistence::COMMANDS,
+        scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

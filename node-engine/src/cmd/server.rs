@@ -90,12 +90,24 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let rss = process_rss();
         let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
         out.push_str(&format!(
-            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\r\n",
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n",
             human(rss),
             human(rss),
             human(rss),
             human(maxmemory),
             node.config.get("maxmemory-policy").unwrap_or("noeviction"),
+        ));
+        let s = &node.scripting;
+        let lua_eval = s.eval.as_ref().map_or(0, |e| e.vm.used_memory());
+        let lua_func = s.functions.as_ref().map_or(0, |f| f.vm.used_memory());
+        let scripts_eval = s.eval.as_ref().map_or(0, |e| e.body_bytes);
+        out.push_str(&format!(
+            "used_memory_lua:{lua_eval}\r\nused_memory_lua_human:{}\r\nused_memory_vm_eval:{lua_eval}\r\nused_memory_vm_functions:{lua_func}\r\nused_memory_vm_total:{}\r\nused_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_scripts:{scripts_eval}\r\n\r\n",
+            human(lua_eval as u64),
+            lua_eval + lua_func,
+            s.eval.as_ref().map_or(0, |e| e.len()),
+            s.functions.as_ref().map_or(0, |f| f.function_count()),
+            s.functions.as_ref().map_or(0, |f| f.libs.len()),
         ));
     }
     if want("persistence") {
@@ -546,12 +558,14 @@ fn monitor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 /// keyspace and load the file again, so every value is re-encoded by the
 /// current thresholds (how Redis's tests check encodings after a load).
 fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
-    let (mut save, mut flush) = (true, true);
+    let (mut save, mut flush, mut merge) = (true, true, false);
     for o in opts {
         if is(o, "nosave") {
             save = false;
-        } else if is(o, "noflush") || is(o, "merge") {
+        } else if is(o, "noflush") {
             flush = false;
+        } else if is(o, "merge") {
+            merge = true;
         } else {
             return Err(CmdError::syntax());
         }
@@ -569,8 +583,76 @@ fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
         tracing::warn!("DEBUG RELOAD: {e}");
         return Err(CmdError::new("ERR Error trying to load the RDB dump, check server logs."));
     }
+    use crate::node::replication::FunctionLoad;
+    let how = if flush {
+        FunctionLoad::Flush
+    } else if merge {
+        FunctionLoad::Replace
+    } else {
+        FunctionLoad::Strict
+    };
+    if let Err(e) = ctx.node.install_loaded_functions(how) {
+        tracing::warn!("DEBUG RELOAD: {e}");
+        return Err(CmdError::new("ERR Error trying to load the RDB dump, check server logs."));
+    }
     ctx.node.touch_all(None);
     ctx.reply().ok();
+    Ok(())
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP type, as Redis sends them (client tests use it).
+fn debug_protocol(ctx: &mut Ctx<'_>, kind: &[u8]) -> CmdResult {
+    let r = ctx.reply();
+    match kind.to_ascii_lowercase().as_slice() {
+        b"string" => r.bulk(b"Hello World"),
+        b"integer" => r.int(12345),
+        // Redis's own test value, not π.
+        #[allow(clippy::approx_constant)]
+        b"double" => r.double(3.141),
+        b"bignum" => r.big_number(b"1234567999999999999999999999999999999"),
+        b"null" => r.null(),
+        b"array" | b"set" | b"map" => {
+            match kind.to_ascii_lowercase().as_slice() {
+                b"array" => r.array(3),
+                b"set" => r.set(3),
+                _ => r.map(3),
+            }
+            let map = is(kind, "map");
+            for j in 0..3 {
+                r.int(j);
+                if map {
+                    r.bool(j == 1);
+                }
+            }
+        }
+        b"attrib" => {
+            if r.resp3 {
+                r.raw(b"|1\r\n");
+                r.bulk(b"key-popularity");
+                r.array(2);
+                r.bulk(b"key:123");
+                r.int(90);
+            }
+            r.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if !r.resp3 {
+                return Err(CmdError::new("ERR RESP2 is not supported by this command"));
+            }
+            r.push(2);
+            r.bulk(b"server-cpu-usage");
+            r.int(42);
+            r.bulk(b"Some real reply following the push reply");
+        }
+        b"verbatim" => r.verbatim_as(b"txt", b"This is a verbatim\nstring"),
+        b"true" => r.bool(true),
+        b"false" => r.bool(false),
+        _ => {
+            return Err(CmdError::new(
+                "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ))
+        }
+    }
     Ok(())
 }
 
@@ -582,6 +664,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
         ctx.reply().ok();
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
+        ctx.reply().ok();
+    } else if is(sub, "protocol") && argv.len() == 3 {
+        debug_protocol(ctx, argv[2])?;
+    } else if is(sub, "set-disable-deny-scripts") && argv.len() == 3 {
+        ctx.node.scripting.allow_noscript_commands = super::args::parse_i64(argv[2])? != 0;
         ctx.reply().ok();
     } else if is(sub, "reload") {
         debug_reload(ctx, &argv[2..])?;

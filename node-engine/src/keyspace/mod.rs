@@ -27,6 +27,11 @@ pub struct Keyspace {
     pub dbs: Vec<Db>,
     /// Changes since the last successful save.
     pub dirty: u64,
+    /// The code of every FUNCTION library, as snapshots save them (kept
+    /// in step with the loaded libraries by the node).
+    pub functions: Vec<Vec<u8>>,
+    /// Library code read by a load, waiting for the node to compile it.
+    pub loaded_functions: Vec<Vec<u8>>,
 }
 
 /// The thresholds of the compact encodings (Redis 7.0's settings, cached per database).

@@ -10,6 +10,10 @@ pub struct Propagation {
     pub db: Option<usize>,
     /// How many consumers (replicas, AOF) want propagated commands.
     pub consumers: usize,
+    /// Commands pushed so far (a script wraps its effects in MULTI/EXEC when it made several).
+    pub count: u64,
+    /// Set while a script runs: its effects stay in `buf` until it ends.
+    pub held: u32,
 }
 
 impl Propagation {
@@ -21,5 +25,6 @@ impl Propagation {
             self.db = Some(db);
         }
         crate::resp::encode_command(&mut self.buf, argv);
+        self.count += 1;
     }
 }

@@ -112,6 +112,8 @@ pub struct Node {
     pub persistence: crate::persistence::Persistence,
     /// Connections kept open to MIGRATE targets.
     pub migrate_cache: migrate_cache::MigrateCache,
+    /// EVAL's scripts and FUNCTION's libraries, each in its own Lua state (made on first use).
+    pub scripting: crate::script::Scripting,
 }
 
 impl Node {
@@ -154,7 +156,7 @@ impl Node {
         Node {
             config,
             now_ms: now,
-            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0 },
+            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0, functions: Vec::new(), loaded_functions: Vec::new() },
             clients: Default::default(),
             waits: Default::default(),
             pubsub: Default::default(),
@@ -172,6 +174,7 @@ impl Node {
             bus: bus::Bus::default(),
             persistence,
             migrate_cache: Default::default(),
+            scripting: Default::default(),
         }
     }
 

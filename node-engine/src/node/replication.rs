@@ -100,7 +100,7 @@ impl Node {
     /// # Errors
     /// When the snapshot cannot be produced.
     pub fn snapshot(&self) -> Result<Vec<u8>, String> {
-        let bytes = crate::persistence::snapshot_bytes(&self.keyspace.dbs, &self.config);
+        let bytes = crate::persistence::snapshot_bytes(&self.keyspace.dbs, &self.keyspace.functions, &self.config);
         if bytes.is_empty() {
             return Err("the RDB encoder produced nothing".into());
         }
@@ -111,10 +111,50 @@ impl Node {
     ///
     /// # Errors
     /// A description of what is wrong with the payload.
+    /// Compiles the libraries a load left in `keyspace.loaded_functions`:
+    /// after a flush of the current ones, replacing same-named ones, or
+    /// failing on a name already loaded (Redis's rules for RDB loading).
+    pub fn install_loaded_functions(&mut self, how: FunctionLoad) -> Result<(), String> {
+        let codes = std::mem::take(&mut self.keyspace.loaded_functions);
+        if codes.is_empty() && how != FunctionLoad::Flush {
+            return Ok(());
+        }
+        let libs = self.scripting.functions()?;
+        let mut compiled = Vec::with_capacity(codes.len());
+        for code in &codes {
+            compiled.push(libs.compile(code)?);
+        }
+        if how == FunctionLoad::Flush {
+            libs.flush();
+        }
+        let r = libs.join(compiled, how != FunctionLoad::Strict);
+        self.sync_function_codes();
+        r
+    }
+
+    /// Keeps the codes snapshots save in step with the loaded libraries.
+    pub fn sync_function_codes(&mut self) {
+        self.keyspace.functions =
+            self.scripting.functions.as_ref().map(|l| l.libs.values().map(|lib| lib.code.clone()).collect()).unwrap_or_default();
+    }
+
     pub fn load_snapshot(&mut self, rdb: &[u8]) -> Result<(), String> {
         let drop_expired = !self.is_read_only_replica();
-        crate::persistence::load_snapshot(&mut self.keyspace.dbs, rdb, drop_expired)
-            .map(|_| ())
-            .map_err(|e| format!("cannot load the master's snapshot: {e}"))
+        let stats = crate::persistence::load_snapshot(&mut self.keyspace.dbs, rdb, drop_expired)
+            .map_err(|e| format!("cannot load the master's snapshot: {e}"))?;
+        // A full sync replaces the libraries too.
+        self.keyspace.loaded_functions = stats.functions;
+        self.install_loaded_functions(FunctionLoad::Flush)
     }
+}
+
+/// How loaded libraries meet the ones already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionLoad {
+    /// Drop the current libraries first (start-up, full sync, DEBUG RELOAD).
+    Flush,
+    /// Keep them; a loaded library replaces one of the same name (DEBUG RELOAD MERGE).
+    Replace,
+    /// Keep them; a name already loaded is an error (DEBUG RELOAD NOFLUSH).
+    Strict,
 }

@@ -35,6 +35,8 @@ pub trait Loader {
     fn parts(&mut self) -> Parts<'_>;
     /// Applies one command; the error is the reason to report.
     fn apply(&mut self, argv: &[&[u8]]) -> Result<(), String>;
+    /// Compiles the function libraries a load left in `keyspace.loaded_functions`.
+    fn install_functions(&mut self) -> Result<(), String>;
 }
 
 /// Why the node is stopping, as far as saving goes.
@@ -131,7 +133,14 @@ pub fn rdb_path(cfg: &NodeConfig) -> PathBuf {
 
 /// Writes an RDB of `dbs` to `path` through `<dir>/temp-<pid>.rdb`: write, fsync,
 /// rename, fsync the directory, so a crash leaves the old file or the new one.
-pub fn write_rdb_file(dbs: &[Db], path: &Path, opts: rdb::EncodeOptions, aof_base: bool, temp: Option<&Path>) -> Result<u64, PersistError> {
+pub fn write_rdb_file(
+    dbs: &[Db],
+    functions: &[Vec<u8>],
+    path: &Path,
+    opts: rdb::EncodeOptions,
+    aof_base: bool,
+    temp: Option<&Path>,
+) -> Result<u64, PersistError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let own_temp;
     let tmp = match temp {
@@ -143,7 +152,7 @@ pub fn write_rdb_file(dbs: &[Db], path: &Path, opts: rdb::EncodeOptions, aof_bas
     };
     let result = (|| {
         let f = std::fs::File::create(tmp).map_err(|e| io_err(tmp, e))?;
-        let (f, n) = rdb::save_dbs(f, dbs, opts, aof_base).map_err(|e| io_err(tmp, e))?;
+        let (f, n) = rdb::save_dbs(f, dbs, functions, opts, aof_base).map_err(|e| io_err(tmp, e))?;
         f.sync_all().map_err(|e| io_err(tmp, e))?;
         drop(f);
         std::fs::rename(tmp, path).map_err(|e| io_err(path, e))?;
@@ -166,7 +175,7 @@ pub fn save_sync(node: &mut Parts<'_>) -> Result<(), PersistError> {
     let path = rdb_path(node.config);
     let opts = rdb::EncodeOptions::from_config(node.config);
     let started = Instant::now();
-    let r = write_rdb_file(&node.keyspace.dbs, &path, opts, false, None);
+    let r = write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &path, opts, false, None);
     let p = &mut node.persistence;
     p.last_bgsave_try_unix = unix_ms() / 1000;
     match r {
@@ -248,10 +257,11 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
     let dbs: &[Db] = &node.keyspace.dbs;
+    let functions: &[Vec<u8>] = &node.keyspace.functions;
     let child = fork_child(
         || {
             // In the child: its own pid names the temp file, as in Redis.
-            write_rdb_file(dbs, &path, opts, false, None).is_ok()
+            write_rdb_file(dbs, functions, &path, opts, false, None).is_ok()
         },
         &mut node.persistence.latest_fork_usec,
     );
@@ -391,7 +401,10 @@ pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
     h.parts().persistence.loading = true;
     let started = Instant::now();
     let aof_on = h.parts().config.flag_named("appendonly");
-    let r = if aof_on { aof::load_or_create(h) } else { load_rdb_file(&mut h.parts()).map(|_| ()) };
+    let mut r = if aof_on { aof::load_or_create(h) } else { load_rdb_file(&mut h.parts()).map(|_| ()) };
+    if r.is_ok() {
+        r = h.install_functions().map_err(PersistError::Aof);
+    }
     let node = &mut h.parts();
     node.persistence.loading = false;
     // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
@@ -413,8 +426,9 @@ pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
     };
     let now = unix_ms();
     *node.now_ms = now;
-    rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
+    let (stats, _) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
         .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
+    node.keyspace.loaded_functions.extend(stats.functions);
     Ok(true)
 }
 
@@ -487,9 +501,9 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
 }
 
 /// The whole keyspace as RDB bytes in memory (replication full sync; small datasets).
-pub fn snapshot_bytes(dbs: &[Db], config: &NodeConfig) -> Vec<u8> {
+pub fn snapshot_bytes(dbs: &[Db], functions: &[Vec<u8>], config: &NodeConfig) -> Vec<u8> {
     let opts = rdb::EncodeOptions::from_config(config);
-    match rdb::save_dbs(Vec::new(), dbs, opts, false) {
+    match rdb::save_dbs(Vec::new(), dbs, functions, opts, false) {
         Ok((bytes, _)) => bytes,
         // Writing into a Vec cannot fail.
         Err(_) => Vec::new(),

@@ -48,17 +48,24 @@ fn itoa_buf(n: i64) -> ItoaBuf {
 /// Formats a double the way Redis 7.0 does in replies: `%.17g`, with `inf`/`-inf`
 /// (so 1.1 reads back as `1.1000000000000001`, exactly like redis-server).
 pub fn format_double(d: f64) -> String {
+    format_g(d, 17)
+}
+
+/// C's `%.<prec>g` (prec 1..=17), with `inf`/`-inf`/`nan` as glibc prints them;
+/// Lua scripts need 17 (command arguments) and 14 (cjson, Lua's own tostring).
+pub fn format_g(d: f64, prec: usize) -> String {
+    let prec = prec.clamp(1, 17);
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d.is_nan() {
-        return "nan".into();
+        return if d.is_sign_negative() { "-nan".into() } else { "nan".into() };
     }
-    if d == d.trunc() && d.abs() < 1e15 && !(d == 0.0 && d.is_sign_negative()) {
+    if d == d.trunc() && d.abs() < 10f64.powi(prec as i32) && !(d == 0.0 && d.is_sign_negative()) {
         return (d as i64).to_string();
     }
-    // 17 significant digits in scientific form, then %g's layout rules.
-    let sci = format!("{:.16e}", d.abs());
+    // `prec` significant digits in scientific form, then %g's layout rules.
+    let sci = format!("{:.*e}", prec - 1, d.abs());
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -66,7 +73,7 @@ pub fn format_double(d: f64) -> String {
     if d.is_sign_negative() {
         out.push('-');
     }
-    if !(-4..17).contains(&exp) {
+    if !(-4..prec as i32).contains(&exp) {
         let frac = digits[1..].trim_end_matches('0');
         out.push_str(&digits[..1]);
         if !frac.is_empty() {
@@ -136,14 +143,42 @@ impl ReplyBuf {
     }
     /// A verbatim text block (RESP3 `=`), plain bulk in RESP2: INFO, CLUSTER NODES.
     pub fn verbatim(&mut self, s: &str) {
+        self.verbatim_as(b"txt", s.as_bytes());
+    }
+    /// A verbatim block with its 3-byte format (`txt`, `mkd`), plain bulk in RESP2.
+    pub fn verbatim_as(&mut self, format: &[u8], s: &[u8]) {
         if self.resp3 {
             self.buf.push(b'=');
             push_int(&mut self.buf, s.len() as i64 + 4);
-            self.buf.extend_from_slice(b"\r\ntxt:");
-            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+            let mut fmt = [b' '; 3];
+            for (d, c) in fmt.iter_mut().zip(format) {
+                *d = *c;
+            }
+            self.buf.extend_from_slice(&fmt);
+            self.buf.push(b':');
+            self.buf.extend_from_slice(s);
             self.buf.extend_from_slice(b"\r\n");
         } else {
-            self.bulk(s.as_bytes());
+            self.bulk(s);
+        }
+    }
+    /// A boolean: RESP3 `#t`/`#f`, the integers 1/0 in RESP2.
+    pub fn bool(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(i64::from(b));
+        }
+    }
+    /// A big number: RESP3 `(`, a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.buf.push(b'(');
+            self.buf.extend_from_slice(digits);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
         }
     }
     pub fn null(&mut self) {

@@ -106,6 +106,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             no_evict: false,
             out_pending: out_pending.clone(),
             tx,
+            fd: std::os::fd::AsRawFd::as_raw_fd(stream),
         },
     );
     let limits = crate::resp::ParseLimits {

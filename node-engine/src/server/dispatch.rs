@@ -97,6 +97,10 @@ impl crate::persistence::Loader for AofReplayer<'_> {
         self.client.reply.buf.clear();
         Ok(())
     }
+
+    fn install_functions(&mut self) -> Result<(), String> {
+        self.node.install_loaded_functions(crate::node::replication::FunctionLoad::Replace)
+    }
 }
 
 /// Runs one request with every check a Redis server applies first.

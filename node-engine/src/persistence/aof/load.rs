@@ -83,7 +83,7 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
     let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
     let opts = rdb::EncodeOptions::from_config(node.config);
     let base_path = dir.join(&base.name);
-    let size = crate::persistence::write_rdb_file(&node.keyspace.dbs, &base_path, opts, true, None)?;
+    let size = crate::persistence::write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &base_path, opts, true, None)?;
     let incr_path = dir.join(&incr.name);
     // Start the incr file empty, then append to it.
     std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
@@ -112,9 +112,12 @@ fn load_files(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), Persis
         if data.starts_with(b"REDIS") {
             let node = h.parts();
             let now = *node.now_ms;
-            let (_, end) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
+            let (stats, end) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
                 .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
+            node.keyspace.loaded_functions.extend(stats.functions);
             start = end;
+            // The base's libraries are in place before its commands replay (FUNCTION LOAD may follow).
+            h.install_functions().map_err(PersistError::Aof)?;
         }
         let last = i + 1 == n;
         match replay(h, &data, start) {

@@ -32,12 +32,13 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
     let dir = aof.dir.clone();
     let opts = rdb::EncodeOptions::from_config(node.config);
     let dbs: &[Db] = &node.keyspace.dbs;
+    let functions: &[Vec<u8>] = &node.keyspace.functions;
     let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
     let child = fork_child(
         || {
             let temp = pid_temp(std::process::id());
             let target = temp.with_extension("done");
-            crate::persistence::write_rdb_file(dbs, &target, opts, true, Some(&temp)).is_ok()
+            crate::persistence::write_rdb_file(dbs, functions, &target, opts, true, Some(&temp)).is_ok()
         },
         &mut node.persistence.latest_fork_usec,
     );
@@ -56,7 +57,14 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
         None => {
             let temp = dir.join("temp-rewriteaof-fg.aof");
             let opts = rdb::EncodeOptions::from_config(node.config);
-            crate::persistence::write_rdb_file(&node.keyspace.dbs, &temp, opts, true, Some(&dir.join("temp-rewriteaof-fg.tmp")))?;
+            crate::persistence::write_rdb_file(
+                &node.keyspace.dbs,
+                &node.keyspace.functions,
+                &temp,
+                opts,
+                true,
+                Some(&dir.join("temp-rewriteaof-fg.tmp")),
+            )?;
             finish_rewrite(node, &temp, base_seq, keep_from)
         }
     }

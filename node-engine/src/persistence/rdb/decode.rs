@@ -353,6 +353,8 @@ pub struct LoadStats {
     pub keys: u64,
     pub expired_skipped: u64,
     pub aux: Vec<(String, String)>,
+    /// Function libraries' code (FUNCTION LOAD), for the scripting layer to compile.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Parses the `REDISnnnn` header; returns the version.
@@ -410,8 +412,9 @@ pub fn load_into(data: &[u8], dbs: &mut [Db], now_ms: u64, drop_expired: bool) -
                 r.u8()?;
             }
             opcodes::MODULE_AUX => return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("module data") }),
-            opcodes::FUNCTION_2 | opcodes::FUNCTION_PRE_GA => {
-                return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("functions (FUNCTION LOAD libraries)") })
+            opcodes::FUNCTION_2 => stats.functions.push(r.string()?),
+            opcodes::FUNCTION_PRE_GA => {
+                return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("functions of Redis 7.0 release candidates") })
             }
             t => {
                 let key = r.key()?;

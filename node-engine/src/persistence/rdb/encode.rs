@@ -209,6 +209,11 @@ impl<W: Write> RdbWriter<W> {
         self.buf.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
     }
 
+    /// A FUNCTION library (written after the AUX fields, before the databases, as Redis does).
+    pub fn function(&mut self, code: &[u8]) {
+        super::write_function(&mut self.buf, code, &self.opts);
+    }
+
     pub fn aux(&mut self, key: &str, value: &str) {
         self.buf.push(opcodes::AUX);
         write_string(&mut self.buf, key.as_bytes(), &self.opts, &mut self.scratch);
@@ -251,7 +256,7 @@ impl<W: Write> RdbWriter<W> {
 }
 
 /// Writes a whole RDB (header, AUX fields, every database, EOF, checksum) to `sink`.
-pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], opts: EncodeOptions, aof_base: bool) -> std::io::Result<(W, u64)> {
+pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], functions: &[Vec<u8>], opts: EncodeOptions, aof_base: bool) -> std::io::Result<(W, u64)> {
     let mut w = RdbWriter::new(sink, opts);
     w.header();
     w.aux("redis-ver", crate::REDIS_VERSION);
@@ -260,6 +265,9 @@ pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], opts: EncodeOptions, aof_base: bo
     w.aux("ctime", &now.to_string());
     w.aux("used-mem", &crate::util::proc::process_rss().to_string());
     w.aux("aof-base", if aof_base { "1" } else { "0" });
+    for code in functions {
+        w.function(code);
+    }
     for (i, db) in dbs.iter().enumerate() {
         w.db(i, db)?;
     }

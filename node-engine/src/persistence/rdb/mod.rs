@@ -64,10 +64,32 @@ pub mod types {
     }
 }
 
+/// Appends one function library as RDB and FUNCTION DUMP carry it:
+/// the FUNCTION2 opcode and the library's code (header included).
+pub fn write_function(out: &mut Vec<u8>, code: &[u8], opts: &EncodeOptions) {
+    out.push(opcodes::FUNCTION_2);
+    encode::write_string(out, code, opts, &mut Scratch::default());
+}
+
+/// Reads the libraries of a FUNCTION DUMP body (the payload without its
+/// version and checksum): Redis's error texts for anything else.
+pub fn read_functions(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut r = Reader::new(body);
+    let mut out = Vec::new();
+    while r.pos < body.len() {
+        let t = r.u8().map_err(|_| "can not read data type".to_string())?;
+        if t != opcodes::FUNCTION_2 {
+            return Err("given type is not a function".into());
+        }
+        out.push(r.string().map_err(|_| "failed loading the given functions payload".to_string())?);
+    }
+    Ok(out)
+}
+
 pub mod opcodes {
-    pub const MODULE_AUX: u8 = 0xF5;
-    pub const FUNCTION_2: u8 = 0xF6;
-    pub const FUNCTION_PRE_GA: u8 = 0xF7;
+    pub const FUNCTION_2: u8 = 0xF5;
+    pub const FUNCTION_PRE_GA: u8 = 0xF6;
+    pub const MODULE_AUX: u8 = 0xF7;
     pub const IDLE: u8 = 0xF8;
     pub const FREQ: u8 = 0xF9;
     pub const AUX: u8 = 0xFA;

@@ -84,7 +84,7 @@ fn round_trip_every_type() {
     for compress in [true, false] {
         let db = sample_db();
         let opts = EncodeOptions { compress, ..Default::default() };
-        let (bytes, n) = save_dbs(Vec::new(), std::slice::from_ref(&db), opts, false).unwrap();
+        let (bytes, n) = save_dbs(Vec::new(), std::slice::from_ref(&db), &[], opts, false).unwrap();
         assert_eq!(bytes.len() as u64, n);
         let mut dbs = vec![Db::new(false)];
         let (stats, end) = load_into(&bytes, &mut dbs, 1, true).unwrap();
@@ -97,7 +97,7 @@ fn round_trip_every_type() {
 #[test]
 fn checksum_and_truncation_detected() {
     let db = sample_db();
-    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), EncodeOptions::default(), false).unwrap();
+    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), &[], EncodeOptions::default(), false).unwrap();
     let mut bad = bytes.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0x55;
@@ -115,7 +115,7 @@ fn expired_keys_dropped_on_load() {
     let mut db = Db::new(false);
     db.set_with_expire(b"gone", Value::Str(b"x".to_vec().into()), 10);
     db.set(b"kept", Value::Str(b"y".to_vec().into()));
-    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), EncodeOptions::default(), false).unwrap();
+    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), &[], EncodeOptions::default(), false).unwrap();
     let mut dbs = vec![Db::new(false)];
     let (stats, _) = load_into(&bytes, &mut dbs, 1000, true).unwrap();
     assert_eq!((stats.keys, stats.expired_skipped), (1, 1));
@@ -157,7 +157,7 @@ fn our_file_passes_redis_check_rdb() {
         let db = sample_db();
         let opts = EncodeOptions { compress, ..Default::default() };
         let f = std::fs::File::create(&path).unwrap();
-        save_dbs(f, std::slice::from_ref(&db), opts, false).unwrap();
+        save_dbs(f, std::slice::from_ref(&db), &[], opts, false).unwrap();
         let out = std::process::Command::new("redis-check-rdb").arg(&path).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && text.contains("RDB looks OK"), "{text}");

@@ -1,0 +1,131 @@
+//! A script running past `busy-reply-threshold`: like Redis's
+//! processEventsWhileBlocked, the Lua hook answers the other clients itself
+//! (`-BUSY ...`), and SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE work.
+//! The node's event loop is blocked by the script, so the hook reads the
+//! clients' sockets directly, taking only complete requests from them.
+
+use crate::resp::{parse_request, ParseLimits, Parsed, ReplyBuf};
+use std::cell::Cell;
+use std::time::Instant;
+
+const BUSY_EVAL: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+const BUSY_FUNCTION: &[u8] = b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+const UNKILLABLE: &[u8] = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
+const UNKILLABLE_MASTER: &[u8] =
+    b"-UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.\r\n";
+
+/// The state of one running script, shared with the Lua hook.
+pub struct Busy {
+    pub started: Instant,
+    pub threshold_ms: u64,
+    /// EVAL (SCRIPT KILL applies) or FCALL (FUNCTION KILL applies).
+    pub eval_mode: bool,
+    /// The script or function name, and the command that runs it (FUNCTION STATS).
+    pub name: String,
+    pub argv: Vec<Vec<u8>>,
+    /// The other clients' sockets (the caller's is left alone).
+    pub fds: Vec<i32>,
+    /// The caller is our master: the script cannot be killed.
+    pub from_master: bool,
+    pub write_dirty: Cell<bool>,
+    pub killed: Cell<bool>,
+    pub shutdown_nosave: Cell<bool>,
+    pub timed_out: Cell<bool>,
+}
+
+impl Busy {
+    /// Called by the hook: past the threshold, answers what the clients sent.
+    pub fn tick(&self) {
+        if self.started.elapsed().as_millis() as u64 >= self.threshold_ms {
+            if !self.timed_out.get() {
+                self.timed_out.set(true);
+                tracing::warn!(
+                    "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+                    self.started.elapsed().as_millis(),
+                    if self.eval_mode { "SCRIPT KILL" } else { "FUNCTION KILL" },
+                    self.name
+                );
+            }
+            for &fd in &self.fds {
+                self.serve(fd);
+            }
+        }
+    }
+
+    fn serve(&self, fd: i32) {
+        let mut buf = vec![0u8; 16 * 1024];
+        // SAFETY: fd is a connected socket the node owns for this whole call;
+        // MSG_PEEK leaves the bytes in place, so only whole requests are taken below.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        if n <= 0 {
+            return;
+        }
+        buf.truncate(n as usize);
+        let mut consumed = 0;
+        let mut ranges = Vec::new();
+        let mut out = Vec::new();
+        let limits = ParseLimits::default();
+        while let Ok(Parsed::Complete(len)) = parse_request(&buf[consumed..], &mut ranges, &limits) {
+            let argv: Vec<&[u8]> = ranges.iter().map(|r| &buf[consumed + r.start..consumed + r.end]).collect();
+            consumed += len;
+            if !argv.is_empty() {
+                out.extend_from_slice(&self.answer(&argv));
+            }
+        }
+        if consumed > 0 {
+            // SAFETY: drops exactly the bytes just peeked and answered.
+            unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), consumed, libc::MSG_DONTWAIT) };
+        }
+        if !out.is_empty() {
+            // SAFETY: a best-effort, non-blocking write of a buffer we own.
+            unsafe { libc::send(fd, out.as_ptr().cast(), out.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        }
+    }
+
+    fn answer(&self, argv: &[&[u8]]) -> Vec<u8> {
+        let is = |i: usize, s: &str| argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()));
+        let busy = if self.eval_mode { BUSY_EVAL } else { BUSY_FUNCTION };
+        if argv.len() == 2 && (is(0, "script") || is(0, "function")) && is(1, "kill") {
+            if is(0, "script") != self.eval_mode {
+                return busy.to_vec();
+            }
+            if self.from_master {
+                return UNKILLABLE_MASTER.to_vec();
+            }
+            if self.write_dirty.get() {
+                return UNKILLABLE.to_vec();
+            }
+            self.killed.set(true);
+            return b"+OK\r\n".to_vec();
+        }
+        if is(0, "shutdown") && argv.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"nosave")) {
+            self.shutdown_nosave.set(true);
+            self.killed.set(true);
+            return Vec::new();
+        }
+        if argv.len() == 2 && is(0, "function") && is(1, "stats") {
+            if self.eval_mode {
+                return BUSY_EVAL.to_vec();
+            }
+            let mut r = ReplyBuf::new();
+            r.map(2);
+            r.bulk(b"running_script");
+            r.map(3);
+            r.bulk(b"name");
+            r.bulk(self.name.as_bytes());
+            r.bulk(b"command");
+            r.array(self.argv.len());
+            for a in &self.argv {
+                r.bulk(a);
+            }
+            r.bulk(b"duration_ms");
+            r.int(self.started.elapsed().as_millis() as i64);
+            r.bulk(b"engines");
+            r.map(1);
+            r.bulk(b"LUA");
+            r.map(0);
+            return r.buf;
+        }
+        busy.to_vec()
+    }
+}

@@ -1,0 +1,482 @@
+//! Lua scripting as Redis 7.0 has it: the sandboxed Lua 5.1 state
+//! ([`Vm`]), EVAL's script cache ([`eval::Scripts`]), FUNCTION's libraries
+//! ([`functions::Libraries`]), the RESP <-> Lua conversions and the
+//! libraries scripts rely on (cjson, cmsgpack, struct, bit).
+//!
+//! This layer knows nothing of the node: a running script reaches the
+//! keyspace only through the [`Host`] the command layer passes in.
+
+pub mod busy;
+pub mod convert;
+pub mod eval;
+pub mod functions;
+pub mod libs;
+
+use crate::resp::ReplyBuf;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// The node's scripting part: EVAL's cache and FUNCTION's libraries, each
+/// made on first use (a node that never scripts carries no Lua state).
+#[derive(Default)]
+pub struct Scripting {
+    pub eval: Option<eval::Scripts>,
+    pub functions: Option<functions::Libraries>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript (tests only).
+    pub allow_noscript_commands: bool,
+}
+
+impl Scripting {
+    /// EVAL's cache, made on first use.
+    pub fn eval(&mut self) -> Result<&mut eval::Scripts, String> {
+        if self.eval.is_none() {
+            self.eval = Some(eval::Scripts::new().map_err(|e| format!("ERR {e}"))?);
+        }
+        self.eval.as_mut().ok_or_else(|| "ERR scripting unavailable".to_string())
+    }
+    /// FUNCTION's libraries, made on first use.
+    pub fn functions(&mut self) -> Result<&mut functions::Libraries, String> {
+        if self.functions.is_none() {
+            self.functions = Some(functions::Libraries::new().map_err(|e| format!("ERR {e}"))?);
+        }
+        self.functions.as_mut().ok_or_else(|| "ERR scripting unavailable".to_string())
+    }
+}
+
+/// Script flags (shebang `flags=` and `redis.register_function{flags=}`).
+pub mod flags {
+    pub const NO_WRITES: u32 = 1;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 4;
+    /// An EVAL script without a shebang: Redis 6 rules (no declared flags).
+    pub const EVAL_COMPAT: u32 = 1 << 5;
+    /// Names in Redis's order (FUNCTION LIST prints them so).
+    pub const NAMES: &[(u32, &str)] = &[
+        (NO_WRITES, "no-writes"),
+        (ALLOW_OOM, "allow-oom"),
+        (ALLOW_STALE, "allow-stale"),
+        (NO_CLUSTER, "no-cluster"),
+        (ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+    ];
+    pub fn by_name(name: &[u8]) -> Option<u32> {
+        NAMES.iter().find(|(_, n)| n.as_bytes() == name).map(|(f, _)| *f)
+    }
+}
+
+/// What a running script asks of the node. Implemented by the command layer.
+pub trait Host {
+    /// Runs one command for `redis.call`/`redis.pcall`: the reply's RESP
+    /// bytes, or the refusal (`-CODE message` or a plain message).
+    fn call(&mut self, argv: &[&[u8]]) -> Result<Vec<u8>, String>;
+    /// `redis.setresp(2|3)`: the protocol the script's commands reply in.
+    fn set_resp(&mut self, resp: u8);
+    /// The protocol set by `redis.setresp` (booleans convert by it).
+    fn resp(&self) -> u8;
+    /// `redis.set_repl(flags)`: 1 = AOF, 2 = replicas.
+    fn set_repl(&mut self, flags: u8);
+    /// `redis.acl_check_cmd`: None when the command does not exist.
+    fn acl_check(&mut self, argv: &[&[u8]]) -> Option<bool>;
+}
+
+/// A Lua failure while setting up the sandbox (never expected at run time).
+#[derive(Debug, thiserror::Error)]
+#[error("lua: {0}")]
+pub struct LuaSetupError(#[from] mlua::Error);
+
+/// One sandboxed Lua state (EVAL has one, FUNCTION another, as in Redis).
+pub struct Vm {
+    pub(crate) lua: Lua,
+    api_run: Function,
+    api_load: Function,
+    /// The globals scripts see (KEYS/ARGV go here for EVAL).
+    pub(crate) globals: Table,
+    /// The readonly proxy of `globals`: the environment of every chunk.
+    proxy: Table,
+    /// Set when the running script is killed: pcall re-raises, so a script cannot catch it.
+    killed: Rc<Cell<bool>>,
+}
+
+/// The Redis version scripts see as `redis.REDIS_VERSION(_NUM)`.
+const VERSION_NUM: u32 = 0x07000f;
+
+impl Vm {
+    pub fn new() -> Result<Vm, LuaSetupError> {
+        // SAFETY: the debug library is needed for the error handler's line
+        // numbers; the prelude keeps it in a local and removes the global.
+        let lua = unsafe { Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new()) };
+        libs::install(&lua)?;
+        let version = lua.create_table()?;
+        version.set("version", crate::REDIS_VERSION)?;
+        version.set("version_num", VERSION_NUM)?;
+        let sha1 = lua.create_function(|lua, v: Value| {
+            let bytes = match &v {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(i) => i.to_string().into_bytes(),
+                Value::Number(n) => crate::resp::reply::format_g(*n, 14).into_bytes(),
+                _ => Vec::new(),
+            };
+            lua.create_string(sha1_hex(&bytes))
+        })?;
+        let rng = Rc::new(Cell::new(rand48_seed(rand::random::<u32>() as i64)));
+        let r = rng.clone();
+        let rand = lua.create_function(move |_, ()| {
+            let x = rand48_next(&r);
+            Ok((x % 2147483647) as f64)
+        })?;
+        let srand = lua.create_function(move |_, seed: f64| {
+            rng.set(rand48_seed(seed as i64));
+            Ok(())
+        })?;
+        let log = lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+            let msg = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+            match level {
+                0 => tracing::debug!(target: "lua", "{msg}"),
+                1 | 2 => tracing::info!(target: "lua", "{msg}"),
+                _ => tracing::warn!(target: "lua", "{msg}"),
+            }
+            Ok(())
+        })?;
+        let killed = Rc::new(Cell::new(false));
+        let k = killed.clone();
+        let is_killed = lua.create_function(move |_, ()| Ok(k.get()))?;
+        let raiser = lua.create_function(|lua, i: usize| {
+            let f = RAISERS.get(i.wrapping_sub(1)).ok_or_else(|| mlua::Error::runtime("no such raiser"))?;
+            // SAFETY: every RAISERS entry follows the Lua C API contract (see `raising`).
+            unsafe { lua.create_c_function(*f) }
+        })?;
+        let api: Table =
+            lua.load(include_str!("prelude.lua")).set_name("=[redis]").call((version, sha1, rand, srand, log, raiser, is_killed))?;
+        let impls: Table = api.get("impls")?;
+        if impls.raw_len() > RAISERS.len() {
+            return Err(LuaSetupError(mlua::Error::runtime("more redis.* functions than raisers")));
+        }
+        lua.set_named_registry_value(IMPLS, impls)?;
+        Ok(Vm { api_run: api.get("run")?, api_load: api.get("load_library")?, globals: api.get("S")?, proxy: api.get("G")?, killed, lua })
+    }
+
+    /// Compiles source text (never bytecode) with the sandbox as environment.
+    pub fn compile(&self, chunk_name: &str, code: &[u8]) -> Result<Function, String> {
+        if code.first() == Some(&27) {
+            return Err(format!("{}: bad binary format (binary chunks are not allowed)", chunk_name.trim_start_matches('@')));
+        }
+        self.lua
+            .load(code)
+            .set_name(chunk_name)
+            .set_mode(mlua::ChunkMode::Text)
+            .set_environment(self.proxy.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            })
+    }
+
+    /// Runs `f` with `host` reachable from redis.*; writes the script's
+    /// return value (or its error) to `out` as Redis converts it. `keys` and
+    /// `args` are passed as arguments (functions) or set as the KEYS/ARGV
+    /// globals (EVAL, `as_globals`). `name` is what errors report.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        f: &Function,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        as_globals: bool,
+        name: &str,
+        host: &mut dyn Host,
+        out: &mut ReplyBuf,
+        busy: Option<Rc<busy::Busy>>,
+    ) {
+        self.killed.set(false);
+        if let Some(b) = busy {
+            let killed = self.killed.clone();
+            let hook = move |_: &Lua, _: &mlua::Debug| {
+                if !b.killed.get() {
+                    b.tick();
+                }
+                if b.killed.get() {
+                    killed.set(true);
+                    return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+                }
+                Ok(mlua::VmState::Continue)
+            };
+            let _ = self.lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), hook);
+        }
+        let host_cell = std::cell::RefCell::new(&mut *host);
+        let result = self.lua.scope(|scope| {
+            let host_fn = scope.create_function(|lua, args: MultiValue| host_op(lua, &host_cell, args))?;
+            let keys_t = byte_array(&self.lua, keys)?;
+            let args_t = byte_array(&self.lua, args)?;
+            let (ok, value): (bool, Value) = if as_globals {
+                self.globals.raw_set("KEYS", keys_t)?;
+                self.globals.raw_set("ARGV", args_t)?;
+                self.api_run.call((host_fn, f.clone()))?
+            } else {
+                self.api_run.call((host_fn, f.clone(), keys_t, args_t))?
+            };
+            let resp = host_cell.borrow().resp();
+            if ok {
+                convert::lua_to_reply(&value, resp, out, 0);
+            } else {
+                out.error(&error_text(&value, name));
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            out.error(&format!("ERR Error running script {name}, {:.100}", e.to_string()));
+        }
+        self.lua.remove_hook();
+        // Redis steps the collector every 50 calls; a small step each run keeps garbage bounded.
+        let _ = self.lua.gc_step_kbytes(1);
+    }
+
+    /// Runs library code with only the load-time API visible; `register`
+    /// receives each `redis.register_function` call's arguments.
+    pub fn load_library(&self, f: &Function, register: &mut dyn FnMut(&Lua, MultiValue) -> Result<(), String>) -> Result<(), String> {
+        let register = std::cell::RefCell::new(register);
+        let r = self.lua.scope(|scope| {
+            let reg = scope.create_function(|lua, args: MultiValue| {
+                let mut reg = register.borrow_mut();
+                match (*reg)(lua, args) {
+                    Ok(()) => Ok((Value::Nil, false)),
+                    Err(msg) => Ok((Value::Table(error_table(lua, &msg)?), true)),
+                }
+            })?;
+            let (ok, value): (bool, Value) = self.api_load.call((f.clone(), reg))?;
+            Ok(if ok { Ok(()) } else { Err(error_message(&value)) })
+        });
+        r.unwrap_or_else(|e| Err(e.to_string()))
+    }
+
+    /// Memory used by the Lua state, in bytes (INFO used_memory_lua).
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+}
+
+/// Registry key of the table of Lua functions behind the raising redis.* functions.
+const IMPLS: &str = "redis_impls";
+
+/// The raising redis.* functions (call, setresp, set_repl, acl_check_cmd,
+/// sha1hex, log, register_function): C functions, so that the script's own
+/// frame stays on the stack for the error handler's line number (a Lua
+/// wrapper would be tail-called away by `return redis.call(...)`).
+const RAISERS: [mlua::ffi::lua_CFunction; 8] =
+    [raising::<1>, raising::<2>, raising::<3>, raising::<4>, raising::<5>, raising::<6>, raising::<7>, raising::<8>];
+
+/// Runs `impls[K]` with (args table, count) and raises the error table it
+/// returns with a true second value; otherwise returns its first value.
+unsafe extern "C-unwind" fn raising<const K: i32>(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    // SAFETY: called by Lua with a valid state; the stack grows by at most 3
+    // above the arguments (Lua guarantees 20 free slots to a C function).
+    unsafe {
+        let n = ffi::lua_gettop(l);
+        ffi::lua_createtable(l, n, 0);
+        for i in 1..=n {
+            ffi::lua_pushvalue(l, i);
+            ffi::lua_rawseti(l, -2, i as _);
+        }
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"redis_impls".as_ptr());
+        ffi::lua_rawgeti(l, -1, K as _);
+        ffi::lua_remove(l, -2);
+        ffi::lua_insert(l, -2);
+        ffi::lua_pushinteger(l, n as _);
+        ffi::lua_call(l, 2, 2);
+        let failed = ffi::lua_toboolean(l, -1) != 0;
+        ffi::lua_settop(l, -2);
+        if failed {
+            ffi::lua_error(l);
+        }
+        1
+    }
+}
+
+fn byte_array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, a) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(a)?)?;
+    }
+    Ok(t)
+}
+
+/// The message of an error value (a table with `err`, or anything else).
+fn error_message(v: &Value) -> String {
+    if let Value::Table(t) = v {
+        if let Ok(Value::String(s)) = t.raw_get::<Value>("err") {
+            return String::from_utf8_lossy(&s.as_bytes()).into_owned();
+        }
+    }
+    match v {
+        Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+        _ => "ERR execution failure".into(),
+    }
+}
+
+/// The error reply for a failed run: `ERR msg script: <name>, on @user_script:1.`
+fn error_text(v: &Value, name: &str) -> String {
+    let mut msg = error_message(v);
+    if let Value::Table(t) = v {
+        let source = t.raw_get::<Value>("source").ok();
+        let line = t.raw_get::<Value>("line").ok();
+        let text = |v: &Option<Value>| match v {
+            Some(Value::String(s)) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+            Some(Value::Integer(i)) => Some(i.to_string()),
+            Some(Value::Number(n)) => Some(crate::resp::reply::format_g(*n, 14)),
+            _ => None,
+        };
+        if let (Some(s), Some(l)) = (text(&source), text(&line)) {
+            msg.push_str(&format!(" script: {name}, on {s}:{l}."));
+        }
+    }
+    msg.replace(['\r', '\n'], " ")
+}
+
+/// An error table `{err = "CODE message"}` from "-CODE message" or "message".
+pub(crate) fn error_table(lua: &Lua, raw: &str) -> mlua::Result<Table> {
+    let (code, msg) = match raw.strip_prefix('-') {
+        Some(rest) => match rest.split_once(' ') {
+            Some((c, m)) => (c, m),
+            None => ("ERR", rest),
+        },
+        None => ("ERR", raw),
+    };
+    let msg = msg.trim_matches(['\r', '\n']);
+    let t = lua.create_table()?;
+    t.raw_set("err", format!("{code} {msg}"))?;
+    Ok(t)
+}
+
+/// redis.* operations that need the node: 1 call, 2 setresp, 3 set_repl, 4 acl_check_cmd.
+/// Calls pass their arguments as (table, count). Returns (value, failed): a
+/// failed call gives an error table the Lua side raises (call) or returns (pcall).
+fn host_op(lua: &Lua, host: &std::cell::RefCell<&mut dyn Host>, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let mut it = args.into_iter();
+    let op = match it.next() {
+        Some(Value::Integer(i)) => i,
+        Some(Value::Number(n)) => n as i64,
+        _ => 0,
+    };
+    let mut rest: Vec<Value> = it.collect();
+    if op == 1 || op == 4 {
+        let count = match rest.get(1) {
+            Some(Value::Integer(i)) => *i,
+            Some(Value::Number(n)) => *n as i64,
+            _ => 0,
+        };
+        rest = match rest.first() {
+            Some(Value::Table(t)) => (1..=count).map(|i| t.raw_get::<Value>(i).unwrap_or(Value::Nil)).collect(),
+            _ => Vec::new(),
+        };
+    }
+    match op {
+        1 | 4 => {
+            let argv = match command_args(&rest) {
+                Ok(a) => a,
+                Err(msg) => return Ok((Value::Table(error_table(lua, msg)?), true)),
+            };
+            let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            let mut h = host.borrow_mut();
+            if op == 4 {
+                return match h.acl_check(&refs) {
+                    Some(ok) => Ok((Value::Boolean(ok), false)),
+                    None => Ok((Value::Table(error_table(lua, "Invalid command passed to redis.acl_check_cmd()")?), true)),
+                };
+            }
+            match h.call(&refs) {
+                Ok(reply) => {
+                    drop(h);
+                    let (v, is_err) = convert::reply_to_lua(lua, &reply)?;
+                    Ok((v, is_err))
+                }
+                Err(msg) => Ok((Value::Table(error_table(lua, &msg)?), true)),
+            }
+        }
+        2 => {
+            let v = match rest.first() {
+                Some(Value::Integer(i)) => *i,
+                Some(Value::Number(n)) => *n as i64,
+                _ => 2,
+            };
+            host.borrow_mut().set_resp(if v == 3 { 3 } else { 2 });
+            Ok((Value::Nil, false))
+        }
+        3 => {
+            let v = match rest.first() {
+                Some(Value::Integer(i)) => *i,
+                Some(Value::Number(n)) => *n as i64,
+                _ => 3,
+            };
+            host.borrow_mut().set_repl((v & 3) as u8);
+            Ok((Value::Nil, false))
+        }
+        _ => Ok((Value::Nil, false)),
+    }
+}
+
+/// redis.call's arguments as bytes: strings as they are, numbers as `%.17g`.
+fn command_args(values: &[Value]) -> Result<Vec<Vec<u8>>, &'static str> {
+    if values.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s.as_bytes().to_vec()),
+            Value::Integer(i) => Ok(i.to_string().into_bytes()),
+            Value::Number(n) => Ok(crate::resp::reply::format_g(*n, 17).into_bytes()),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// Lowercase hex SHA-1 (script ids, redis.sha1hex).
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// rand48 as Redis uses it for math.random: the same sequence everywhere.
+fn rand48_seed(seed: i64) -> u64 {
+    (((seed as u64) << 16) | 0x330e) & ((1 << 48) - 1)
+}
+
+fn rand48_next(state: &Cell<u64>) -> u64 {
+    let x = state.get().wrapping_mul(0x5_deec_e66d).wrapping_add(0xb) & ((1 << 48) - 1);
+    state.set(x);
+    x >> 17
+}
+
+/// Parses a shebang line (`#!lua flags=no-writes,...`): the flags and the
+/// line's length (kept out of the compiled code, its newline kept in).
+pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((flags::EVAL_COMPAT, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err("Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    let Some(engine) = parts.first() else {
+        return Err("Invalid engine in script shebang".into());
+    };
+    if *engine != "#!lua" {
+        return Err(format!("Unexpected engine in script shebang: {engine}"));
+    }
+    let mut f = 0;
+    for p in &parts[1..] {
+        let Some(list) = p.strip_prefix("flags=") else {
+            return Err(format!("Unknown lua shebang option: {p}"));
+        };
+        for name in list.split(',') {
+            if name.is_empty() {
+                continue;
+            }
+            f |= flags::by_name(name.as_bytes()).ok_or_else(|| format!("Unexpected flag in script shebang: {name}"))?;
+        }
+    }
+    Ok((f, end))
+}
