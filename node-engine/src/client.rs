@@ -41,8 +41,6 @@ pub struct ClientInfo {
     /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
     pub out_pending: std::rc::Rc<std::cell::Cell<usize>>,
     pub tx: UnboundedSender<Push>,
-    /// The connection's socket (-1 for none): a busy script answers it directly.
-    pub fd: i32,
 }
 
 /// A blocking command waiting for data (BLPOP and friends).
@@ -138,11 +136,17 @@ pub struct Clients {
     pub monitors: Vec<ClientId>,
     /// Clients whose writes wait for a manual failover's pause to end.
     pub paused: Vec<ClientId>,
+    /// Every connection's socket, shared with a running script's hook (which
+    /// answers other clients itself once the script runs too long).
+    pub sockets: Sockets,
 }
+
+/// Connected clients' sockets by client id.
+pub type Sockets = std::rc::Rc<std::cell::RefCell<Vec<(ClientId, i32)>>>;
 
 impl Default for Clients {
     fn default() -> Self {
-        Clients { map: Default::default(), next_id: 1, monitors: Vec::new(), paused: Vec::new() }
+        Clients { map: Default::default(), next_id: 1, monitors: Vec::new(), paused: Vec::new(), sockets: Default::default() }
     }
 }
 

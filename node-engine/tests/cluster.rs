@@ -447,3 +447,54 @@ fn partitioned_master_stops_serving_and_its_replica_takes_over() {
     });
     c.wait_state(&[0, 1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
 }
+
+#[test]
+fn scripts_and_functions_run_on_a_cluster_and_survive_a_failover() {
+    let mut c = Cluster::new(6, 1000);
+    c.form_3x();
+    let client = redis::cluster::ClusterClient::new(vec![format!("redis://127.0.0.1:{}/", c.nodes[1].port)]).expect("cluster client");
+    let mut conn = client.get_connection().expect("cluster connection");
+    // redis::Script sends EVALSHA to the key's node and falls back to EVAL on NOSCRIPT.
+    let incr = redis::Script::new("return redis.call('incrby', KEYS[1], ARGV[1])");
+    for i in 0..60 {
+        let v: i64 = incr.key(format!("counter{i}")).arg(i).invoke(&mut conn).expect("script");
+        assert_eq!(v, i);
+    }
+    // Declared keys must share a slot; undeclared ones must be served here.
+    let mut n0 = c.conn(0);
+    let e = err_text(redis::cmd("EVAL").arg("return 1").arg(2).arg("a").arg("b").query::<i64>(&mut n0));
+    assert!(e.starts_with("CROSSSLOT"), "{e}");
+    let local = (0..).map(|i| format!("k{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) <= 5460).expect("a key of node 0");
+    let remote = (0..).map(|i| format!("k{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) > 10922).expect("a key of node 2");
+    let e = err_text(redis::cmd("EVAL").arg("return redis.call('get', ARGV[1])").arg(1).arg(&local).arg(&remote).query::<String>(&mut n0));
+    assert!(e.contains("Script attempted to access a non local key in a cluster node"), "{e}");
+    let e = err_text(redis::cmd("EVAL").arg("#!lua flags=no-cluster\nreturn 1").arg(0).query::<i64>(&mut n0));
+    assert!(e.contains("'no-cluster' flag is set"), "{e}");
+    // A library loaded on every master reaches its replica and outlives a failover.
+    let lib = "#!lua name=counters\nredis.register_function('bump', function(keys, args) return redis.call('incr', keys[1]) end)";
+    for m in 0..3 {
+        let name: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib).query(&mut c.conn(m)).expect("function load");
+        assert_eq!(name, "counters");
+    }
+    let v: i64 = redis::cmd("FCALL").arg("bump").arg(1).arg(&local).query(&mut conn).expect("fcall");
+    assert_eq!(v, 1);
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c.conn(0)).expect("wait");
+    assert_eq!(acked, 1, "the replica acknowledged the function's write");
+    wait_until("the library on node 0's replica", Duration::from_secs(10), || {
+        let list: Value = redis::cmd("FUNCTION").arg("LIST").query(&mut c.conn(3)).unwrap_or(Value::Nil);
+        matches!(list, Value::Array(ref libs) if libs.len() == 1)
+    });
+    let replica_id = c.id(3);
+    c.kill(0);
+    wait_until("replica promoted", Duration::from_secs(10), || {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
+        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains(" master ") && l.contains(" 0-5460"))
+    });
+    c.wait_state(&[1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
+    let mut promoted = c.conn(3);
+    let v: i64 = redis::cmd("FCALL").arg("bump").arg(1).arg(&local).query(&mut promoted).expect("fcall after failover");
+    assert_eq!(v, 2, "the write made through the function before the failover was replicated");
+    // Its script cache starts empty: EVALSHA gets NOSCRIPT and the Script falls back to EVAL.
+    let v: i64 = incr.key(&local).arg(5).invoke(&mut promoted).expect("script after failover");
+    assert_eq!(v, 7);
+}

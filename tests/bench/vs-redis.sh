@@ -6,6 +6,9 @@
 # requests/s and the ratio ours/redis per test, at -P 1 and -P 16; then loads
 # 1,000,000 keys with 16-byte values into each and compares RSS.
 #
+# EVALSHA of a one-key GET script and of a five-command script are measured
+# the same way (redis-benchmark ... evalsha <sha> 1 key:__rand_int__).
+#
 # Usage: tests/bench/vs-redis.sh [ROUNDS] [REQUESTS]
 #   ROUNDS    rounds per test, best is kept (default 3)
 #   REQUESTS  requests per redis-benchmark run (default 1000000)
@@ -32,8 +35,22 @@ for p in $P_OURS $P_REDIS; do
 done
 echo "# slot-node vs redis-server $(redis-server --version | awk '{print $3}') — $(date -u +%Y-%m-%d) — $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# redis-benchmark -n $N -c 50, best of $ROUNDS rounds, alternating servers"
+# Scripts as client libraries run them (EVALSHA): one GET, and five commands on one key.
+SCRIPT_GET="return redis.call('get', KEYS[1])"
+SCRIPT_FIVE="redis.call('set', KEYS[1], '1') redis.call('incr', KEYS[1]) redis.call('get', KEYS[1]) redis.call('expire', KEYS[1], 100) return redis.call('ttl', KEYS[1])"
+for p in $P_OURS $P_REDIS; do
+  redis-cli -p "$p" script load "$SCRIPT_GET" >/dev/null
+  redis-cli -p "$p" script load "$SCRIPT_FIVE" >/dev/null
+done
+SHA_GET=$(redis-cli -p "$P_REDIS" script load "$SCRIPT_GET")
+SHA_FIVE=$(redis-cli -p "$P_REDIS" script load "$SCRIPT_FIVE")
 bench() { # port pipeline -> "test rps" lines
   redis-benchmark -p "$1" -t "$TESTS" -n "$N" -c 50 -P "$2" -q --csv 2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{print tolower($1), $2}'
+  for s in "evalsha_get $SHA_GET" "evalsha_5cmd $SHA_FIVE"; do
+    set -- "$1" "$2" $s
+    redis-benchmark -p "$1" -n "$N" -c 50 -P "$2" -r 100000 -q --csv evalsha "$4" 1 "key:__rand_int__" 2>/dev/null \
+      | tail -n +2 | tr -d '"' | awk -F, -v name="$3" '{print name, $2}'
+  done
 }
 for P in 1 16; do
   declare -A best_ours=() best_redis=()

@@ -83,16 +83,14 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], evalsha: bool, ro: bool) -> C
     let n = numkeys(argv, "ERR value is not an integer or out of range")?;
     let scripts = ctx.node.scripting.eval().map_err(CmdError::new)?;
     let sha = if evalsha {
-        match scripts.get(argv[1]) {
-            Some(_) => String::from_utf8_lossy(argv[1]).to_ascii_lowercase(),
-            None => return Err(CmdError::new(NOSCRIPT_ERR)),
-        }
+        crate::script::eval::sha_key(argv[1]).ok_or(CmdError::new(NOSCRIPT_ERR))?
     } else {
         scripts.load(argv[1]).map_err(|e| CmdError::new(format!("ERR {e}")))?
     };
-    let Some(script) = scripts.get(sha.as_bytes()) else {
+    let Some(script) = scripts.get(&sha) else {
         return Err(CmdError::new(NOSCRIPT_ERR));
     };
+    let sha = std::str::from_utf8(&sha).unwrap_or_default().to_string();
     let (func, flags) = (script.func.clone(), script.flags);
     let run = prepare(ctx.node, ctx.client, flags, ro)?;
     // The cache leaves the node while its script runs: scripts cannot reach EVAL or SCRIPT.
@@ -173,8 +171,10 @@ fn execute(
             threshold_ms: threshold as u64,
             eval_mode,
             name,
-            argv: argv.iter().map(|a| a.to_vec()).collect(),
-            fds: ctx.node.clients.map.iter().filter(|(id, _)| **id != caller).map(|(_, c)| c.fd).filter(|&fd| fd >= 0).collect(),
+            // FUNCTION STATS shows a running function's command; an EVAL's is never asked for.
+            argv: if eval_mode { Vec::new() } else { argv.iter().map(|a| a.to_vec()).collect() },
+            sockets: ctx.node.clients.sockets.clone(),
+            caller,
             from_master: ctx.client.from_master,
             write_dirty: Cell::new(false),
             killed: Cell::new(false),
@@ -362,7 +362,7 @@ impl Host for ScriptHost<'_> {
 fn script_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let scripts = ctx.node.scripting.eval().map_err(CmdError::new)?;
     let sha = scripts.load(argv[2]).map_err(|e| CmdError::new(format!("ERR {e}")))?;
-    ctx.reply().bulk(sha.as_bytes());
+    ctx.reply().bulk(&sha);
     Ok(())
 }
 
@@ -448,8 +448,10 @@ fn function_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if i >= argv.len() {
         return Err(CmdError::new("ERR Function code is missing"));
     }
+    // Top-level library code gets 500 ms, except from our master or the AOF (Redis's LOAD_TIMEOUT_MS).
+    let timeout = (!ctx.client.from_master && ctx.client.id != 0).then_some(std::time::Duration::from_millis(500));
     let libs = ctx.node.scripting.functions().map_err(CmdError::new)?;
-    let name = libs.load(argv[i], replace).map_err(|e| CmdError::new(format!("ERR {e}")))?;
+    let name = libs.load(argv[i], replace, timeout).map_err(|e| CmdError::new(format!("ERR {e}")))?;
     ctx.node.sync_function_codes();
     ctx.dirty(1);
     ctx.reply().bulk(name.as_bytes());

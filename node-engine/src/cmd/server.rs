@@ -664,6 +664,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
         ctx.reply().ok();
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
+        ctx.node.keyspace.active_expire = super::args::parse_i64(argv[2])? != 0;
         ctx.reply().ok();
     } else if is(sub, "protocol") && argv.len() == 3 {
         debug_protocol(ctx, argv[2])?;
@@ -673,8 +674,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else if is(sub, "reload") {
         debug_reload(ctx, &argv[2..])?;
     } else if is(sub, "object") && argv.len() == 3 {
-        let now = ctx.now();
-        let Some(e) = ctx.db().get(argv[2], now).cloned() else {
+        // Like Redis, DEBUG OBJECT looks the key up without expiring it.
+        let Some(e) = ctx.db().peek(argv[2]).cloned() else {
             return Err(CmdError::no_such_key());
         };
         let line = format!(

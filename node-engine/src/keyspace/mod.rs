@@ -32,6 +32,8 @@ pub struct Keyspace {
     pub functions: Vec<Vec<u8>>,
     /// Library code read by a load, waiting for the node to compile it.
     pub loaded_functions: Vec<Vec<u8>>,
+    /// Whether the cron deletes expired keys (DEBUG SET-ACTIVE-EXPIRE 0 turns it off, as tests do).
+    pub active_expire: bool,
 }
 
 /// The thresholds of the compact encodings (Redis 7.0's settings, cached per database).

@@ -156,7 +156,7 @@ impl Node {
         Node {
             config,
             now_ms: now,
-            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0, functions: Vec::new(), loaded_functions: Vec::new() },
+            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0, functions: Vec::new(), loaded_functions: Vec::new(), active_expire: true },
             clients: Default::default(),
             waits: Default::default(),
             pubsub: Default::default(),

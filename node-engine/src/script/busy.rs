@@ -23,8 +23,10 @@ pub struct Busy {
     /// The script or function name, and the command that runs it (FUNCTION STATS).
     pub name: String,
     pub argv: Vec<Vec<u8>>,
-    /// The other clients' sockets (the caller's is left alone).
-    pub fds: Vec<i32>,
+    /// Every client's socket by id (the node keeps it current), and the
+    /// caller's id: its socket is left alone.
+    pub sockets: std::rc::Rc<std::cell::RefCell<Vec<(u64, i32)>>>,
+    pub caller: u64,
     /// The caller is our master: the script cannot be killed.
     pub from_master: bool,
     pub write_dirty: Cell<bool>,
@@ -46,7 +48,8 @@ impl Busy {
                     self.name
                 );
             }
-            for &fd in &self.fds {
+            let fds: Vec<i32> = self.sockets.borrow().iter().filter(|(id, _)| *id != self.caller).map(|(_, fd)| *fd).collect();
+            for fd in fds {
                 self.serve(fd);
             }
         }

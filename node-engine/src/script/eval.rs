@@ -6,6 +6,16 @@ use super::{parse_shebang, sha1_hex, LuaSetupError, Vm};
 use mlua::Function;
 use std::collections::HashMap;
 
+/// A script id: 40 lowercase hex digits.
+pub type Sha = [u8; 40];
+
+/// The id of a SHA-1 given in any case; None unless it is 40 bytes long.
+pub fn sha_key(sha: &[u8]) -> Option<Sha> {
+    let mut key: Sha = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
+}
+
 /// One cached script.
 pub struct Script {
     pub flags: u32,
@@ -15,7 +25,8 @@ pub struct Script {
 /// The EVAL engine: its Lua state and the scripts compiled into it.
 pub struct Scripts {
     pub vm: Vm,
-    map: HashMap<String, Script>,
+    /// By lowercase hex SHA-1.
+    map: HashMap<Sha, Script>,
     /// Bytes of script bodies and ids (INFO used_memory_scripts_eval).
     pub body_bytes: usize,
 }
@@ -26,8 +37,8 @@ impl Scripts {
     }
 
     /// Compiles and caches `body` (once); returns its SHA-1, or Redis's error text.
-    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
-        let sha = sha1_hex(body);
+    pub fn load(&mut self, body: &[u8]) -> Result<Sha, String> {
+        let sha = sha_key(sha1_hex(body).as_bytes()).ok_or("bad digest")?;
         if self.map.contains_key(&sha) {
             return Ok(sha);
         }
@@ -35,17 +46,13 @@ impl Scripts {
         let func =
             self.vm.compile("@user_script", &body[shebang_len..]).map_err(|e| format!("Error compiling script (new function): {e}"))?;
         self.body_bytes += body.len() + 40;
-        self.map.insert(sha.clone(), Script { flags, func });
+        self.map.insert(sha, Script { flags, func });
         Ok(sha)
     }
 
     /// The cached script with this SHA-1 (any case).
     pub fn get(&self, sha: &[u8]) -> Option<&Script> {
-        if sha.len() != 40 {
-            return None;
-        }
-        let lower = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        self.map.get(&lower)
+        self.map.get(&sha_key(sha)?)
     }
 
     pub fn contains(&self, sha: &[u8]) -> bool {

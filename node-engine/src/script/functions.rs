@@ -53,18 +53,24 @@ impl Libraries {
 
     /// Compiles a library without linking it (FUNCTION LOAD, RESTORE, RDB load).
     pub fn compile(&self, code: &[u8]) -> Result<Library, String> {
+        self.compile_within(code, None)
+    }
+
+    /// Compiles a library whose top-level code may run for at most `timeout`
+    /// (FUNCTION LOAD from a client: 500 ms, as Redis allows).
+    pub fn compile_within(&self, code: &[u8], timeout: Option<std::time::Duration>) -> Result<Library, String> {
         if !code.starts_with(b"#!") {
             return Err("Missing library metadata".into());
         }
         let Some(end) = code.iter().position(|&b| b == b'\n') else {
             return Err("Invalid library metadata".into());
         };
-        let header = String::from_utf8_lossy(&code[..end]).into_owned();
-        let parts: Vec<&str> = header.split_ascii_whitespace().collect();
+        let parts: Vec<String> =
+            super::split_args(&code[..end]).unwrap_or_default().into_iter().map(|p| String::from_utf8_lossy(&p).into_owned()).collect();
         let Some(first) = parts.first() else {
             return Err("Invalid library metadata".into());
         };
-        let engine = &first[2..];
+        let engine = first.get(2..).unwrap_or("");
         let mut name: Option<&str> = None;
         for p in &parts[1..] {
             if p.len() >= 5 && p[..5].eq_ignore_ascii_case("name=") {
@@ -100,7 +106,7 @@ impl Libraries {
             functions.insert(key, info);
             Ok(())
         };
-        self.vm.load_library(&f, &mut register).map_err(|e| format!("Error registering functions: {e}"))?;
+        self.vm.load_library(&f, &mut register, timeout).map_err(|e| format!("Error registering functions: {e}"))?;
         if functions.is_empty() {
             return Err("No functions registered".into());
         }
@@ -108,8 +114,8 @@ impl Libraries {
     }
 
     /// FUNCTION LOAD [REPLACE]: the library's name, or Redis's error text.
-    pub fn load(&mut self, code: &[u8], replace: bool) -> Result<String, String> {
-        let lib = self.compile(code)?;
+    pub fn load(&mut self, code: &[u8], replace: bool, timeout: Option<std::time::Duration>) -> Result<String, String> {
+        let lib = self.compile_within(code, timeout)?;
         if self.libs.contains_key(&lib.name) && !replace {
             return Err(format!("Library '{}' already exists", lib.name));
         }

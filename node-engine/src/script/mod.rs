@@ -95,8 +95,33 @@ pub struct Vm {
     pub(crate) globals: Table,
     /// The readonly proxy of `globals`: the environment of every chunk.
     proxy: Table,
+    /// What the permanent hook and host function look at while a script runs.
+    watch: Rc<Watch>,
+    /// The redis.* host function (set once; reaches the host in `watch`).
+    host_fn: Function,
+}
+
+/// The running script's context, shared with the Lua hook and the host
+/// function created once per state (no per-call closures or hooks).
+#[derive(Default)]
+struct Watch {
+    /// The host of the running script; set only for the duration of `Vm::run`.
+    host: Cell<Option<std::ptr::NonNull<dyn Host>>>,
+    busy: std::cell::RefCell<Option<Rc<busy::Busy>>>,
+    /// FUNCTION LOAD's deadline for a library's top-level code.
+    load_deadline: Cell<Option<std::time::Instant>>,
     /// Set when the running script is killed: pcall re-raises, so a script cannot catch it.
-    killed: Rc<Cell<bool>>,
+    killed: Cell<bool>,
+}
+
+/// Clears the host pointer when `run` ends, however it ends.
+struct HostGuard<'a>(&'a Watch);
+
+impl Drop for HostGuard<'_> {
+    fn drop(&mut self) {
+        self.0.host.set(None);
+        self.0.busy.borrow_mut().take();
+    }
 }
 
 /// The Redis version scripts see as `redis.REDIS_VERSION(_NUM)`.
@@ -139,9 +164,39 @@ impl Vm {
             }
             Ok(())
         })?;
-        let killed = Rc::new(Cell::new(false));
-        let k = killed.clone();
-        let is_killed = lua.create_function(move |_, ()| Ok(k.get()))?;
+        let watch = Rc::new(Watch::default());
+        let w = watch.clone();
+        let is_killed = lua.create_function(move |_, ()| Ok(w.killed.get()))?;
+        let w = watch.clone();
+        let host_fn = lua.create_function(move |lua, args: MultiValue| {
+            let Some(mut ptr) = w.host.get() else {
+                return Ok((Value::Table(error_table(lua, "redis.call/pcall can only be called inside a script invocation")?), true));
+            };
+            // SAFETY: the pointer is set by `run` from its exclusive `&mut dyn
+            // Host` and cleared (HostGuard) before `run` returns; a command run
+            // through the host cannot start another script (EVAL and FCALL are
+            // refused inside scripts), so this is the only live reference.
+            let host = unsafe { ptr.as_mut() };
+            host_op(lua, host, args)
+        })?;
+        let w = watch.clone();
+        lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
+            if let Some(deadline) = w.load_deadline.get() {
+                if std::time::Instant::now() > deadline {
+                    return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                }
+            }
+            if let Some(b) = w.busy.borrow().as_ref() {
+                if !b.killed.get() {
+                    b.tick();
+                }
+                if b.killed.get() {
+                    w.killed.set(true);
+                    return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+                }
+            }
+            Ok(mlua::VmState::Continue)
+        })?;
         let raiser = lua.create_function(|lua, i: usize| {
             let f = RAISERS.get(i.wrapping_sub(1)).ok_or_else(|| mlua::Error::runtime("no such raiser"))?;
             // SAFETY: every RAISERS entry follows the Lua C API contract (see `raising`).
@@ -154,7 +209,15 @@ impl Vm {
             return Err(LuaSetupError(mlua::Error::runtime("more redis.* functions than raisers")));
         }
         lua.set_named_registry_value(IMPLS, impls)?;
-        Ok(Vm { api_run: api.get("run")?, api_load: api.get("load_library")?, globals: api.get("S")?, proxy: api.get("G")?, killed, lua })
+        Ok(Vm {
+            api_run: api.get("run")?,
+            api_load: api.get("load_library")?,
+            globals: api.get("S")?,
+            proxy: api.get("G")?,
+            watch,
+            host_fn,
+            lua,
+        })
     }
 
     /// Compiles source text (never bytecode) with the sandbox as environment.
@@ -190,52 +253,53 @@ impl Vm {
         out: &mut ReplyBuf,
         busy: Option<Rc<busy::Busy>>,
     ) {
-        self.killed.set(false);
-        if let Some(b) = busy {
-            let killed = self.killed.clone();
-            let hook = move |_: &Lua, _: &mlua::Debug| {
-                if !b.killed.get() {
-                    b.tick();
-                }
-                if b.killed.get() {
-                    killed.set(true);
-                    return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
-                }
-                Ok(mlua::VmState::Continue)
-            };
-            let _ = self.lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), hook);
-        }
-        let host_cell = std::cell::RefCell::new(&mut *host);
-        let result = self.lua.scope(|scope| {
-            let host_fn = scope.create_function(|lua, args: MultiValue| host_op(lua, &host_cell, args))?;
+        self.watch.killed.set(false);
+        *self.watch.busy.borrow_mut() = busy;
+        // SAFETY (lifetime erasure): the pointer lives in `watch` only until
+        // `_guard` drops at the end of this call, while `host` is still borrowed.
+        let ptr: std::ptr::NonNull<dyn Host + '_> = std::ptr::NonNull::from(&mut *host);
+        let ptr: std::ptr::NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(ptr) };
+        self.watch.host.set(Some(ptr));
+        let guard = HostGuard(&self.watch);
+        let result = (|| -> mlua::Result<()> {
             let keys_t = byte_array(&self.lua, keys)?;
             let args_t = byte_array(&self.lua, args)?;
             let (ok, value): (bool, Value) = if as_globals {
                 self.globals.raw_set("KEYS", keys_t)?;
                 self.globals.raw_set("ARGV", args_t)?;
-                self.api_run.call((host_fn, f.clone()))?
+                self.api_run.call((&self.host_fn, f))?
             } else {
-                self.api_run.call((host_fn, f.clone(), keys_t, args_t))?
+                self.api_run.call((&self.host_fn, f, keys_t, args_t))?
             };
-            let resp = host_cell.borrow().resp();
+            drop(guard);
+            let resp = host.resp();
             if ok {
                 convert::lua_to_reply(&value, resp, out, 0);
             } else {
                 out.error(&error_text(&value, name));
             }
             Ok(())
-        });
+        })();
         if let Err(e) = result {
             out.error(&format!("ERR Error running script {name}, {:.100}", e.to_string()));
         }
-        self.lua.remove_hook();
-        // Redis steps the collector every 50 calls; a small step each run keeps garbage bounded.
-        let _ = self.lua.gc_step_kbytes(1);
     }
 
     /// Runs library code with only the load-time API visible; `register`
     /// receives each `redis.register_function` call's arguments.
-    pub fn load_library(&self, f: &Function, register: &mut dyn FnMut(&Lua, MultiValue) -> Result<(), String>) -> Result<(), String> {
+    pub fn load_library(
+        &self,
+        f: &Function,
+        register: &mut dyn FnMut(&Lua, MultiValue) -> Result<(), String>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<(), String> {
+        self.watch.load_deadline.set(timeout.map(|t| std::time::Instant::now() + t));
+        let r = self.load_library_inner(f, register);
+        self.watch.load_deadline.set(None);
+        r
+    }
+
+    fn load_library_inner(&self, f: &Function, register: &mut dyn FnMut(&Lua, MultiValue) -> Result<(), String>) -> Result<(), String> {
         let register = std::cell::RefCell::new(register);
         let r = self.lua.scope(|scope| {
             let reg = scope.create_function(|lua, args: MultiValue| {
@@ -353,7 +417,7 @@ pub(crate) fn error_table(lua: &Lua, raw: &str) -> mlua::Result<Table> {
 /// redis.* operations that need the node: 1 call, 2 setresp, 3 set_repl, 4 acl_check_cmd.
 /// Calls pass their arguments as (table, count). Returns (value, failed): a
 /// failed call gives an error table the Lua side raises (call) or returns (pcall).
-fn host_op(lua: &Lua, host: &std::cell::RefCell<&mut dyn Host>, args: MultiValue) -> mlua::Result<(Value, bool)> {
+fn host_op(lua: &Lua, host: &mut dyn Host, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let mut it = args.into_iter();
     let op = match it.next() {
         Some(Value::Integer(i)) => i,
@@ -379,16 +443,14 @@ fn host_op(lua: &Lua, host: &std::cell::RefCell<&mut dyn Host>, args: MultiValue
                 Err(msg) => return Ok((Value::Table(error_table(lua, msg)?), true)),
             };
             let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            let mut h = host.borrow_mut();
             if op == 4 {
-                return match h.acl_check(&refs) {
+                return match host.acl_check(&refs) {
                     Some(ok) => Ok((Value::Boolean(ok), false)),
                     None => Ok((Value::Table(error_table(lua, "Invalid command passed to redis.acl_check_cmd()")?), true)),
                 };
             }
-            match h.call(&refs) {
+            match host.call(&refs) {
                 Ok(reply) => {
-                    drop(h);
                     let (v, is_err) = convert::reply_to_lua(lua, &reply)?;
                     Ok((v, is_err))
                 }
@@ -401,7 +463,7 @@ fn host_op(lua: &Lua, host: &std::cell::RefCell<&mut dyn Host>, args: MultiValue
                 Some(Value::Number(n)) => *n as i64,
                 _ => 2,
             };
-            host.borrow_mut().set_resp(if v == 3 { 3 } else { 2 });
+            host.set_resp(if v == 3 { 3 } else { 2 });
             Ok((Value::Nil, false))
         }
         3 => {
@@ -410,7 +472,7 @@ fn host_op(lua: &Lua, host: &std::cell::RefCell<&mut dyn Host>, args: MultiValue
                 Some(Value::Number(n)) => *n as i64,
                 _ => 3,
             };
-            host.borrow_mut().set_repl((v & 3) as u8);
+            host.set_repl((v & 3) as u8);
             Ok((Value::Nil, false))
         }
         _ => Ok((Value::Nil, false)),
@@ -449,6 +511,85 @@ fn rand48_next(state: &Cell<u64>) -> u64 {
     x >> 17
 }
 
+/// Splits a line into arguments as Redis's `sdssplitargs` does: blanks
+/// separate, "double quotes" take C escapes, 'single quotes' take \'.
+/// None when a quote is left open or is not followed by a blank.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return Some(out);
+        }
+        let mut cur = Vec::new();
+        let (mut inq, mut insq) = (false, false);
+        loop {
+            let Some(&c) = line.get(i) else {
+                if inq || insq {
+                    return None;
+                }
+                break;
+            };
+            if inq {
+                if c == b'\\'
+                    && i + 3 < line.len()
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
+                {
+                    let hex = std::str::from_utf8(&line[i + 2..i + 4]).ok()?;
+                    cur.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 3;
+                } else if c == b'\\' && i + 1 < line.len() {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else if insq {
+                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else if c.is_ascii_whitespace() {
+                break;
+            } else if c == b'"' {
+                inq = true;
+            } else if c == b'\'' {
+                insq = true;
+            } else {
+                cur.push(c);
+            }
+            i += 1;
+        }
+        out.push(cur);
+    }
+}
+
 /// Parses a shebang line (`#!lua flags=no-writes,...`): the flags and the
 /// line's length (kept out of the compiled code, its newline kept in).
 pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
@@ -458,8 +599,8 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
     let Some(end) = body.iter().position(|&b| b == b'\n') else {
         return Err("Invalid script shebang".into());
     };
-    let line = String::from_utf8_lossy(&body[..end]);
-    let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    let parts: Vec<String> =
+        split_args(&body[..end]).unwrap_or_default().into_iter().map(|p| String::from_utf8_lossy(&p).into_owned()).collect();
     let Some(engine) = parts.first() else {
         return Err("Invalid engine in script shebang".into());
     };
@@ -479,4 +620,36 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), String> {
         }
     }
     Ok((f, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_args_follows_sdssplitargs() {
+        let parts = |s: &str| split_args(s.as_bytes()).map(|v| v.into_iter().map(|p| String::from_utf8(p).unwrap()).collect::<Vec<_>>());
+        assert_eq!(parts("#!lua name=\"foo\""), Some(vec!["#!lua".to_string(), "name=foo".into()]));
+        assert_eq!(parts("  a 'b c'  \"d\\x41\\n\" "), Some(vec!["a".to_string(), "b c".into(), "dA\n".into()]));
+        assert_eq!(parts("a \"open"), None);
+        assert_eq!(parts("\"x\"y"), None);
+        assert_eq!(parts(""), Some(vec![]));
+    }
+
+    #[test]
+    fn shebang_flags() {
+        assert_eq!(parse_shebang(b"return 1"), Ok((flags::EVAL_COMPAT, 0)));
+        assert_eq!(parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1"), Ok((flags::NO_WRITES | flags::ALLOW_OOM, 31)));
+        assert_eq!(parse_shebang(b"#!lua\nreturn 1"), Ok((0, 5)));
+        assert_eq!(parse_shebang(b"#!lua flags=bad\n").unwrap_err(), "Unexpected flag in script shebang: bad");
+        assert_eq!(parse_shebang(b"#!lua nope\n").unwrap_err(), "Unknown lua shebang option: nope");
+        assert_eq!(parse_shebang(b"#!lua").unwrap_err(), "Invalid script shebang");
+    }
+
+    #[test]
+    fn rand48_matches_the_c_sequence() {
+        // srand48(0) then lrand48() in C gives 366850414 first.
+        let s = Cell::new(rand48_seed(0));
+        assert_eq!(rand48_next(&s), 366_850_414);
+    }
 }

@@ -106,9 +106,9 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             no_evict: false,
             out_pending: out_pending.clone(),
             tx,
-            fd: std::os::fd::AsRawFd::as_raw_fd(stream),
         },
     );
+    node.clients.sockets.borrow_mut().push((id, std::os::fd::AsRawFd::as_raw_fd(stream)));
     let limits = crate::resp::ParseLimits {
         max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,
         ..Default::default()

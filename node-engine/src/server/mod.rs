@@ -329,7 +329,9 @@ async fn cron(shared: SharedRef) {
         let now = unix_ms();
         node.now_ms = now;
         for i in 0..node.keyspace.dbs.len() {
-            node.keyspace.dbs[i].active_expire(now, 200);
+            if node.keyspace.active_expire {
+                node.keyspace.dbs[i].active_expire(now, 200);
+            }
         }
         crate::cmd::call::propagate_expired(&mut node);
         node.feed_stream();
