@@ -12,7 +12,12 @@
 #   REQUESTS  requests per test (default 200000)
 set -euo pipefail
 N=${1:-200000}
-TESTS=(set get incr lpush hset zadd)
+TESTS=(${BENCH_TESTS:-set get incr lpush hset zadd evalsha_get evalsha_5cmd})
+# The EVALSHA tests: a one-key GET script and five commands on one key.
+declare -A SCRIPTS=(
+  [evalsha_get]="return redis.call('get', KEYS[1])"
+  [evalsha_5cmd]="redis.call('set', KEYS[1], '1') redis.call('incr', KEYS[1]) redis.call('get', KEYS[1]) redis.call('expire', KEYS[1], 100) return redis.call('ttl', KEYS[1])"
+)
 cd "$(dirname "$0")/../.."
 for bin in redis-server redis-benchmark redis-cli valgrind callgrind_control; do
   command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y redis-server redis-tools valgrind" >&2; exit 1; }
@@ -37,9 +42,13 @@ start() {
 # measure PID PORT TEST -> instructions for N requests of TEST
 measure() {
   local pid=$1 port=$2 t=$3
-  redis-benchmark -p "$port" -t "$t" -n 20000 -r 100000 -c 50 -P 16 -q >/dev/null 2>&1
+  local what=(-t "$t")
+  if [[ -n "${SCRIPTS[$t]:-}" ]]; then
+    what=(evalsha "$(redis-cli -p "$port" script load "${SCRIPTS[$t]}")" 1 "key:__rand_int__")
+  fi
+  redis-benchmark -p "$port" -n 20000 -r 100000 -c 50 -P 16 -q "${what[@]}" >/dev/null 2>&1
   callgrind_control -z "$pid" >/dev/null 2>&1
-  redis-benchmark -p "$port" -t "$t" -n "$N" -r 100000 -c 50 -P 16 -q >/dev/null 2>&1
+  redis-benchmark -p "$port" -n "$N" -r 100000 -c 50 -P 16 -q "${what[@]}" >/dev/null 2>&1
   callgrind_control -d "$t" "$pid" >/dev/null 2>&1
   local f
   f=$(ls -t "$WORK"/*."$pid".* 2>/dev/null | head -1)

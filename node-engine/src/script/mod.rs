@@ -11,6 +11,7 @@ pub mod convert;
 pub mod eval;
 pub mod functions;
 pub mod libs;
+mod raw;
 
 use crate::resp::ReplyBuf;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
@@ -112,6 +113,8 @@ struct Watch {
     load_deadline: Cell<Option<std::time::Instant>>,
     /// Set when the running script is killed: pcall re-raises, so a script cannot catch it.
     killed: Cell<bool>,
+    /// Runs since the last collector step (Redis steps it every 50).
+    runs: Cell<u32>,
 }
 
 /// Clears the host pointer when `run` ends, however it ends.
@@ -167,18 +170,11 @@ impl Vm {
         let watch = Rc::new(Watch::default());
         let w = watch.clone();
         let is_killed = lua.create_function(move |_, ()| Ok(w.killed.get()))?;
-        let w = watch.clone();
-        let host_fn = lua.create_function(move |lua, args: MultiValue| {
-            let Some(mut ptr) = w.host.get() else {
-                return Ok((Value::Table(error_table(lua, "redis.call/pcall can only be called inside a script invocation")?), true));
-            };
-            // SAFETY: the pointer is set by `run` from its exclusive `&mut dyn
-            // Host` and cleared (HostGuard) before `run` returns; a command run
-            // through the host cannot start another script (EVAL and FCALL are
-            // refused inside scripts), so this is the only live reference.
-            let host = unsafe { ptr.as_mut() };
-            host_op(lua, host, args)
-        })?;
+        // SAFETY: host_raw follows the Lua C API contract (see raw.rs); the
+        // registry's pointer to `watch` stays valid as long as the state (the
+        // Vm holds the Rc and drops the state first).
+        let host_fn = unsafe { lua.create_c_function(raw::host_raw)? };
+        lua.set_named_registry_value("redis_watch", mlua::LightUserData(Rc::as_ptr(&watch) as *mut std::ffi::c_void))?;
         let w = watch.clone();
         lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
             if let Some(deadline) = w.load_deadline.get() {
@@ -198,17 +194,18 @@ impl Vm {
             Ok(mlua::VmState::Continue)
         })?;
         let raiser = lua.create_function(|lua, i: usize| {
-            let f = RAISERS.get(i.wrapping_sub(1)).ok_or_else(|| mlua::Error::runtime("no such raiser"))?;
-            // SAFETY: every RAISERS entry follows the Lua C API contract (see `raising`).
+            let f = raw::RAISERS.get(i.wrapping_sub(1)).ok_or_else(|| mlua::Error::runtime("no such raiser"))?;
+            // SAFETY: every RAISERS entry follows the Lua C API contract (see raw.rs).
             unsafe { lua.create_c_function(*f) }
         })?;
         let api: Table =
             lua.load(include_str!("prelude.lua")).set_name("=[redis]").call((version, sha1, rand, srand, log, raiser, is_killed))?;
         let impls: Table = api.get("impls")?;
-        if impls.raw_len() > RAISERS.len() {
+        if impls.raw_len() > raw::RAISERS.len() {
             return Err(LuaSetupError(mlua::Error::runtime("more redis.* functions than raisers")));
         }
-        lua.set_named_registry_value(IMPLS, impls)?;
+        lua.set_named_registry_value("redis_impls", impls)?;
+        lua.set_named_registry_value("redis_host", &host_fn)?;
         Ok(Vm {
             api_run: api.get("run")?,
             api_load: api.get("load_library")?,
@@ -262,16 +259,32 @@ impl Vm {
         self.watch.host.set(Some(ptr));
         let guard = HostGuard(&self.watch);
         let result = (|| -> mlua::Result<()> {
-            let keys_t = byte_array(&self.lua, keys)?;
-            let args_t = byte_array(&self.lua, args)?;
-            let (ok, value): (bool, Value) = if as_globals {
-                self.globals.raw_set("KEYS", keys_t)?;
-                self.globals.raw_set("ARGV", args_t)?;
-                self.api_run.call((&self.host_fn, f))?
-            } else {
-                self.api_run.call((&self.host_fn, f, keys_t, args_t))?
+            // KEYS/ARGV built on the raw stack: through mlua's typed API they cost thousands of instructions.
+            // SAFETY: the closure works on the four values exec_raw pushed
+            // (run, host, f, globals) and leaves run's two results.
+            let (ok, value): (bool, Value) = unsafe {
+                self.lua.exec_raw((&self.api_run, &self.host_fn, f, &self.globals), |l| {
+                    use mlua::ffi;
+                    raw::push_bytes_table(l, keys);
+                    raw::push_bytes_table(l, args);
+                    if as_globals {
+                        ffi::lua_setfield(l, -3, c"ARGV".as_ptr());
+                        ffi::lua_setfield(l, -2, c"KEYS".as_ptr());
+                        ffi::lua_settop(l, -2);
+                        ffi::lua_call(l, 2, 2);
+                    } else {
+                        ffi::lua_remove(l, -3);
+                        ffi::lua_call(l, 4, 2);
+                    }
+                })?
             };
             drop(guard);
+            // Like Redis: a collector step every 50 scripts keeps garbage bounded without a full cycle.
+            let runs = self.watch.runs.get() + 1;
+            self.watch.runs.set(runs % 50);
+            if runs == 50 {
+                let _ = self.lua.gc_step_kbytes(50);
+            }
             let resp = host.resp();
             if ok {
                 convert::lua_to_reply(&value, resp, out, 0);
@@ -321,52 +334,6 @@ impl Vm {
     }
 }
 
-/// Registry key of the table of Lua functions behind the raising redis.* functions.
-const IMPLS: &str = "redis_impls";
-
-/// The raising redis.* functions (call, setresp, set_repl, acl_check_cmd,
-/// sha1hex, log, register_function): C functions, so that the script's own
-/// frame stays on the stack for the error handler's line number (a Lua
-/// wrapper would be tail-called away by `return redis.call(...)`).
-const RAISERS: [mlua::ffi::lua_CFunction; 8] =
-    [raising::<1>, raising::<2>, raising::<3>, raising::<4>, raising::<5>, raising::<6>, raising::<7>, raising::<8>];
-
-/// Runs `impls[K]` with (args table, count) and raises the error table it
-/// returns with a true second value; otherwise returns its first value.
-unsafe extern "C-unwind" fn raising<const K: i32>(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
-    use mlua::ffi;
-    // SAFETY: called by Lua with a valid state; the stack grows by at most 3
-    // above the arguments (Lua guarantees 20 free slots to a C function).
-    unsafe {
-        let n = ffi::lua_gettop(l);
-        ffi::lua_createtable(l, n, 0);
-        for i in 1..=n {
-            ffi::lua_pushvalue(l, i);
-            ffi::lua_rawseti(l, -2, i as _);
-        }
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"redis_impls".as_ptr());
-        ffi::lua_rawgeti(l, -1, K as _);
-        ffi::lua_remove(l, -2);
-        ffi::lua_insert(l, -2);
-        ffi::lua_pushinteger(l, n as _);
-        ffi::lua_call(l, 2, 2);
-        let failed = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_settop(l, -2);
-        if failed {
-            ffi::lua_error(l);
-        }
-        1
-    }
-}
-
-fn byte_array(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, a) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(a)?)?;
-    }
-    Ok(t)
-}
-
 /// The message of an error value (a table with `err`, or anything else).
 fn error_message(v: &Value) -> String {
     if let Value::Table(t) = v {
@@ -412,87 +379,6 @@ pub(crate) fn error_table(lua: &Lua, raw: &str) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set("err", format!("{code} {msg}"))?;
     Ok(t)
-}
-
-/// redis.* operations that need the node: 1 call, 2 setresp, 3 set_repl, 4 acl_check_cmd.
-/// Calls pass their arguments as (table, count). Returns (value, failed): a
-/// failed call gives an error table the Lua side raises (call) or returns (pcall).
-fn host_op(lua: &Lua, host: &mut dyn Host, args: MultiValue) -> mlua::Result<(Value, bool)> {
-    let mut it = args.into_iter();
-    let op = match it.next() {
-        Some(Value::Integer(i)) => i,
-        Some(Value::Number(n)) => n as i64,
-        _ => 0,
-    };
-    let mut rest: Vec<Value> = it.collect();
-    if op == 1 || op == 4 {
-        let count = match rest.get(1) {
-            Some(Value::Integer(i)) => *i,
-            Some(Value::Number(n)) => *n as i64,
-            _ => 0,
-        };
-        rest = match rest.first() {
-            Some(Value::Table(t)) => (1..=count).map(|i| t.raw_get::<Value>(i).unwrap_or(Value::Nil)).collect(),
-            _ => Vec::new(),
-        };
-    }
-    match op {
-        1 | 4 => {
-            let argv = match command_args(&rest) {
-                Ok(a) => a,
-                Err(msg) => return Ok((Value::Table(error_table(lua, msg)?), true)),
-            };
-            let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            if op == 4 {
-                return match host.acl_check(&refs) {
-                    Some(ok) => Ok((Value::Boolean(ok), false)),
-                    None => Ok((Value::Table(error_table(lua, "Invalid command passed to redis.acl_check_cmd()")?), true)),
-                };
-            }
-            match host.call(&refs) {
-                Ok(reply) => {
-                    let (v, is_err) = convert::reply_to_lua(lua, &reply)?;
-                    Ok((v, is_err))
-                }
-                Err(msg) => Ok((Value::Table(error_table(lua, &msg)?), true)),
-            }
-        }
-        2 => {
-            let v = match rest.first() {
-                Some(Value::Integer(i)) => *i,
-                Some(Value::Number(n)) => *n as i64,
-                _ => 2,
-            };
-            host.set_resp(if v == 3 { 3 } else { 2 });
-            Ok((Value::Nil, false))
-        }
-        3 => {
-            let v = match rest.first() {
-                Some(Value::Integer(i)) => *i,
-                Some(Value::Number(n)) => *n as i64,
-                _ => 3,
-            };
-            host.set_repl((v & 3) as u8);
-            Ok((Value::Nil, false))
-        }
-        _ => Ok((Value::Nil, false)),
-    }
-}
-
-/// redis.call's arguments as bytes: strings as they are, numbers as `%.17g`.
-fn command_args(values: &[Value]) -> Result<Vec<Vec<u8>>, &'static str> {
-    if values.is_empty() {
-        return Err("Please specify at least one argument for this redis lib call");
-    }
-    values
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(s.as_bytes().to_vec()),
-            Value::Integer(i) => Ok(i.to_string().into_bytes()),
-            Value::Number(n) => Ok(crate::resp::reply::format_g(*n, 17).into_bytes()),
-            _ => Err("Lua redis lib command arguments must be strings or integers"),
-        })
-        .collect()
 }
 
 /// Lowercase hex SHA-1 (script ids, redis.sha1hex).

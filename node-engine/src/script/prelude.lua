@@ -57,11 +57,13 @@ local function failure(msg) return err_table(msg), true end
 local R = {}
 R.call = api(function(args, n)
     if not host then return failure('redis.call/pcall can only be called inside a script invocation') end
-    return host(1, args, n)
+    return host(11, args, n)
 end)
 R.pcall = function(...)
     if not host then return err_table('redis.call/pcall can only be called inside a script invocation') end
-    return (host(1, { ... }, select_('#', ...)))
+    local n = select_('#', ...)
+    if n <= 16 then return (host(1, ...)) end
+    return (host(11, { ... }, n))
 end
 R.setresp = api(function(args, n)
     if not host then return failure('redis.setresp can only be called inside a script invocation') end
@@ -84,7 +86,7 @@ end)
 R.acl_check_cmd = api(function(args, n)
     if not host then return failure('redis.acl_check_cmd can only be called inside a script invocation') end
     if n == 0 then return failure('Please specify at least one argument for this redis lib call') end
-    return host(4, args, n)
+    return host(14, args, n)
 end)
 R.replicate_commands = function() return true end
 R.breakpoint = function() return false end
