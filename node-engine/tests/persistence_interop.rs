@@ -232,3 +232,58 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+/// Function libraries live in the RDB as Redis 7.0 writes them: ours load
+/// into redis-server (and pass redis-check-rdb), Redis's load into ours, and
+/// our AOF (base and FUNCTION LOAD commands) brings them back after a restart.
+#[test]
+fn function_libraries_in_rdb_and_aof_both_ways() {
+    if !have_redis() {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    }
+    let lib =
+        |name: &str, f: &str, v: &str| format!("#!lua name={name}\nredis.register_function('{f}', function(keys, args) return '{v}' end)");
+    let fcall = |c: &mut Connection, f: &str| redis::cmd("FCALL").arg(f).arg(0).query::<String>(c);
+    let ours = tempfile::tempdir().unwrap();
+    let h = start(ours.path(), &["--save", "", "--appendonly", "yes"]);
+    let mut co = conn(h.port());
+    let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib("mylib", "hello", "from-ours")).query(&mut co).unwrap();
+    let () = redis::cmd("SET").arg("k").arg("v").query(&mut co).unwrap();
+    let () = redis::cmd("SAVE").query(&mut co).unwrap();
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut co).unwrap();
+    wait_until("rewrite", 20, || info_field(&mut co, "aof_rewrite_in_progress") == "0");
+    // One library only in the AOF's incr file.
+    let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib("later", "later", "after-rewrite")).query(&mut co).unwrap();
+    drop(co);
+    stop(h);
+    tool_ok("redis-check-rdb", &ours.path().join("dump.rdb"), "RDB looks OK");
+
+    // Our RDB into redis-server.
+    let rdir = tempfile::tempdir().unwrap();
+    std::fs::copy(ours.path().join("dump.rdb"), rdir.path().join("dump.rdb")).unwrap();
+    let r = redis_server(rdir.path(), &[]);
+    let mut cr = conn(r.port);
+    assert_eq!(fcall(&mut cr, "hello").unwrap(), "from-ours");
+    // Redis's RDB (with a library of its own) into ours.
+    let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib("theirs", "hi", "from-redis")).query(&mut cr).unwrap();
+    let () = redis::cmd("SAVE").query(&mut cr).unwrap();
+    let mine = tempfile::tempdir().unwrap();
+    std::fs::copy(rdir.path().join("dump.rdb"), mine.path().join("dump.rdb")).unwrap();
+    let h2 = start(mine.path(), &["--save", ""]);
+    let mut c2 = conn(h2.port());
+    assert_eq!(fcall(&mut c2, "hello").unwrap(), "from-ours");
+    assert_eq!(fcall(&mut c2, "hi").unwrap(), "from-redis");
+    drop(c2);
+    stop(h2);
+
+    // Our own restart from the AOF: the base's library and the incr file's.
+    let h3 = start(ours.path(), &["--save", "", "--appendonly", "yes"]);
+    let mut c3 = conn(h3.port());
+    assert_eq!(fcall(&mut c3, "hello").unwrap(), "from-ours");
+    assert_eq!(fcall(&mut c3, "later").unwrap(), "after-rewrite");
+    let v: String = redis::cmd("GET").arg("k").query(&mut c3).unwrap();
+    assert_eq!(v, "v");
+    drop(c3);
+    stop(h3);
+}
