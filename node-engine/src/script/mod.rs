@@ -90,7 +90,8 @@ pub struct LuaSetupError(#[from] mlua::Error);
 /// One sandboxed Lua state (EVAL has one, FUNCTION another, as in Redis).
 pub struct Vm {
     pub(crate) lua: Lua,
-    api_run: Function,
+    /// The error handler scripts run under (adds the failing line).
+    err_handler: Function,
     api_load: Function,
     /// The globals scripts see (KEYS/ARGV go here for EVAL).
     pub(crate) globals: Table,
@@ -98,8 +99,6 @@ pub struct Vm {
     proxy: Table,
     /// What the permanent hook and host function look at while a script runs.
     watch: Rc<Watch>,
-    /// The redis.* host function (set once; reaches the host in `watch`).
-    host_fn: Function,
 }
 
 /// The running script's context, shared with the Lua hook and the host
@@ -198,8 +197,10 @@ impl Vm {
             // SAFETY: every RAISERS entry follows the Lua C API contract (see raw.rs).
             unsafe { lua.create_c_function(*f) }
         })?;
-        let api: Table =
-            lua.load(include_str!("prelude.lua")).set_name("=[redis]").call((version, sha1, rand, srand, log, raiser, is_killed))?;
+        let api: Table = lua
+            .load(include_str!("prelude.lua"))
+            .set_name("=[redis]")
+            .call((version, sha1, rand, srand, log, raiser, is_killed, &host_fn))?;
         let impls: Table = api.get("impls")?;
         if impls.raw_len() > raw::RAISERS.len() {
             return Err(LuaSetupError(mlua::Error::runtime("more redis.* functions than raisers")));
@@ -207,12 +208,11 @@ impl Vm {
         lua.set_named_registry_value("redis_impls", impls)?;
         lua.set_named_registry_value("redis_host", &host_fn)?;
         Ok(Vm {
-            api_run: api.get("run")?,
+            err_handler: api.get("err_handler")?,
             api_load: api.get("load_library")?,
             globals: api.get("S")?,
             proxy: api.get("G")?,
             watch,
-            host_fn,
             lua,
         })
     }
@@ -259,23 +259,28 @@ impl Vm {
         self.watch.host.set(Some(ptr));
         let guard = HostGuard(&self.watch);
         let result = (|| -> mlua::Result<()> {
-            // KEYS/ARGV built on the raw stack: through mlua's typed API they cost thousands of instructions.
-            // SAFETY: the closure works on the four values exec_raw pushed
-            // (run, host, f, globals) and leaves run's two results.
+            // KEYS/ARGV built and the script called on the raw stack: through
+            // mlua's typed API this cost thousands of instructions per call.
+            // SAFETY: the closure works on the three values exec_raw pushed
+            // (handler, f, globals) and leaves (ok, result).
             let (ok, value): (bool, Value) = unsafe {
-                self.lua.exec_raw((&self.api_run, &self.host_fn, f, &self.globals), |l| {
+                self.lua.exec_raw((&self.err_handler, f, &self.globals), |l| {
                     use mlua::ffi;
-                    raw::push_bytes_table(l, keys);
-                    raw::push_bytes_table(l, args);
-                    if as_globals {
-                        ffi::lua_setfield(l, -3, c"ARGV".as_ptr());
+                    let rc = if as_globals {
+                        raw::push_bytes_table(l, keys);
                         ffi::lua_setfield(l, -2, c"KEYS".as_ptr());
+                        raw::push_bytes_table(l, args);
+                        ffi::lua_setfield(l, -2, c"ARGV".as_ptr());
                         ffi::lua_settop(l, -2);
-                        ffi::lua_call(l, 2, 2);
+                        ffi::lua_pcall(l, 0, 1, -2)
                     } else {
-                        ffi::lua_remove(l, -3);
-                        ffi::lua_call(l, 4, 2);
-                    }
+                        ffi::lua_settop(l, -2);
+                        raw::push_bytes_table(l, keys);
+                        raw::push_bytes_table(l, args);
+                        ffi::lua_pcall(l, 2, 1, -4)
+                    };
+                    ffi::lua_pushboolean(l, std::os::raw::c_int::from(rc == 0));
+                    ffi::lua_replace(l, -3);
                 })?
             };
             drop(guard);
@@ -283,7 +288,7 @@ impl Vm {
             let runs = self.watch.runs.get() + 1;
             self.watch.runs.set(runs % 50);
             if runs == 50 {
-                let _ = self.lua.gc_step_kbytes(50);
+                let _ = self.lua.gc_step_kbytes(8);
             }
             let resp = host.resp();
             if ok {

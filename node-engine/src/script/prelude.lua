@@ -2,7 +2,7 @@
 -- a proxy of the globals (reads of unknown names fail, writes fail as on a
 -- readonly table), libraries are readonly proxies, and redis.* calls reach
 -- the node through `host`, set only while a script runs.
-local lib_redis, sha1hex, rand48, srand48, log, raiser, is_killed = ...
+local lib_redis, sha1hex, rand48, srand48, log, raiser, is_killed, host = ...
 
 local dbg = debug
 local rawset_, rawget_, setmetatable_, getmetatable_ = rawset, rawget, setmetatable, getmetatable
@@ -41,7 +41,8 @@ local function err_table(s)
     return { err = code .. ' ' .. msg }
 end
 
-local host -- set by `run` for the duration of one script
+-- `host` (a C function) reaches the node; outside a script it answers with
+-- "can only be called inside a script invocation".
 
 -- The redis.* functions that can fail are C functions made by `raiser(i)`:
 -- each packs its arguments, runs impls[i] (which returns value, failed) and
@@ -56,17 +57,14 @@ local function failure(msg) return err_table(msg), true end
 
 local R = {}
 R.call = api(function(args, n)
-    if not host then return failure('redis.call/pcall can only be called inside a script invocation') end
     return host(11, args, n)
 end)
 R.pcall = function(...)
-    if not host then return err_table('redis.call/pcall can only be called inside a script invocation') end
     local n = select_('#', ...)
     if n <= 16 then return (host(1, ...)) end
     return (host(11, { ... }, n))
 end
 R.setresp = api(function(args, n)
-    if not host then return failure('redis.setresp can only be called inside a script invocation') end
     if n ~= 1 then return failure('redis.setresp() requires one argument.') end
     local v = tonumber_(args[1])
     if v ~= 2 and v ~= 3 then return failure('RESP version must be 2 or 3.') end
@@ -74,7 +72,6 @@ R.setresp = api(function(args, n)
     return nil, false
 end)
 R.set_repl = api(function(args, n)
-    if not host then return failure('redis.set_repl can only be called inside a script invocation') end
     if n ~= 1 then return failure('redis.set_repl() requires two arguments.') end
     local v = floor_(tonumber_(args[1]) or 0)
     if v < 0 or v > 3 then
@@ -84,7 +81,6 @@ R.set_repl = api(function(args, n)
     return nil, false
 end)
 R.acl_check_cmd = api(function(args, n)
-    if not host then return failure('redis.acl_check_cmd can only be called inside a script invocation') end
     if n == 0 then return failure('Please specify at least one argument for this redis lib call') end
     return host(14, args, n)
 end)
@@ -282,18 +278,8 @@ local api = {}
 api.impls = impls
 api.G = G
 api.S = S
--- Runs f (with keys/args for a function, none for EVAL) under the error handler.
-function api.run(h, f, keys, args)
-    host = h
-    local ok, r
-    if keys then
-        ok, r = xpcall_(function() return f(keys, args) end, err_handler)
-    else
-        ok, r = xpcall_(f, err_handler)
-    end
-    host = nil
-    return ok, r
-end
+-- Scripts run under this handler (Vm::run calls lua_pcall with it).
+api.err_handler = err_handler
 -- Runs library code with the load-time globals, collecting registrations.
 function api.load_library(f, reg)
     register = reg
