@@ -91,6 +91,16 @@ fn eval_matches_redis_server() {
             cmd(&["SCRIPT", "NOSUCH"]),
         ],
     );
+    // Error replies are counted by code (INFO errorstats), scripts' included.
+    for c in [&mut *ours, &mut *theirs] {
+        let () = redis::cmd("CONFIG").arg("RESETSTAT").query(c).expect("resetstat");
+        let _ = run(c, &["EVAL", "return redis.error_reply('MY_ERR_CODE custom msg')", "0"]);
+        let _ = run(c, &["EVAL", "return redis.call('nosuch')", "0"]);
+        let _ = run(c, &["NOSUCHCOMMAND"]);
+        let info: String = redis::cmd("INFO").arg("errorstats").query(c).expect("info");
+        let lines: Vec<&str> = info.lines().filter(|l| l.starts_with("errorstat_")).collect();
+        assert_eq!(lines, ["errorstat_ERR:count=2", "errorstat_MY_ERR_CODE:count=1"], "{info}");
+    }
     // The SHA SCRIPT LOAD returns runs the script, on both.
     for c in [&mut *ours, &mut *theirs] {
         let sha: String = redis::cmd("SCRIPT").arg("LOAD").arg("return ARGV[1]").query(c).expect("load");

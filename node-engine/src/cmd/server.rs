@@ -117,13 +117,14 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let s = &node.stats;
         let expired: u64 = node.keyspace.dbs.iter().map(|d| d.expired_total).sum();
         out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.instantaneous_ops(),
             s.net_input_bytes,
             s.net_output_bytes,
             s.rejected_connections,
+            s.error_replies,
             s.sync_full,
             s.sync_partial_ok,
             expired,
@@ -142,6 +143,13 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     }
     if want("modules") {
         out.push_str("# Modules\r\n\r\n");
+    }
+    if want("errorstats") {
+        out.push_str("# Errorstats\r\n");
+        for (code, n) in &node.stats.errors_by_code {
+            out.push_str(&format!("errorstat_{code}:count={n}\r\n"));
+        }
+        out.push_str("\r\n");
     }
     if want("cluster") {
         out.push_str(&format!("# Cluster\r\ncluster_enabled:{}\r\n\r\n", node.cluster.is_some() as u8));

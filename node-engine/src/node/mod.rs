@@ -45,9 +45,27 @@ pub struct Stats {
     pub sync_partial_ok: u64,
     /// (unix ms, total_commands) samples for instantaneous_ops_per_sec.
     pub ops_samples: std::collections::VecDeque<(u64, u64)>,
+    /// Error replies sent (INFO total_error_replies) and their count by code
+    /// (INFO errorstats, in code order as Redis lists them).
+    pub error_replies: u64,
+    pub errors_by_code: std::collections::BTreeMap<String, u64>,
 }
 
 impl Stats {
+    /// Counts one error reply (its text without the leading '-'). Like Redis,
+    /// at most 128 distinct codes are tracked; later new codes only count in the total.
+    pub fn count_error(&mut self, text: &[u8]) {
+        const MAX_CODES: usize = 128;
+        self.error_replies += 1;
+        let end = text.iter().position(|&b| b == b' ' || b == b'\r').unwrap_or(text.len());
+        let code = String::from_utf8_lossy(&text[..end]);
+        if let Some(n) = self.errors_by_code.get_mut(code.as_ref()) {
+            *n += 1;
+        } else if self.errors_by_code.len() < MAX_CODES {
+            self.errors_by_code.insert(code.into_owned(), 1);
+        }
+    }
+
     pub fn instantaneous_ops(&self) -> u64 {
         match (self.ops_samples.front(), self.ops_samples.back()) {
             (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0),

@@ -29,7 +29,11 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
                 if argv.is_empty() {
                     continue;
                 }
+                let reply_at = client.reply.buf.len();
                 execute(&mut node, client, &argv);
+                if client.reply.buf.get(reply_at) == Some(&b'-') {
+                    node.stats.count_error(&client.reply.buf[reply_at + 1..]);
+                }
             }
             Ok(Parsed::Incomplete) => break,
             Err(e) => {
