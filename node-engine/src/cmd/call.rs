@@ -61,6 +61,32 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
 }
 
+/// Runs the commands of a transaction or a script (`f`) so that replicas
+/// and the AOF get them as one unit: wrapped in MULTI/EXEC when more than
+/// one was propagated (a single command is atomic already), never nested,
+/// and without the EXEC/EVAL/FCALL that ran them (Redis 7.0's rules).
+pub fn propagate_as_transaction<R>(node: &mut Node, client: &mut Client, f: impl FnOnce(&mut Node, &mut Client) -> R) -> R {
+    if node.propagation.held == 0 && node.propagation_wanted() {
+        node.propagation.select(client.db);
+    }
+    let start = node.propagation.buf.len();
+    let count = node.propagation.count;
+    node.propagation.held += 1;
+    let r = f(node, client);
+    node.propagation.held -= 1;
+    let p = &mut node.propagation;
+    if p.held == 0 && p.count - count > 1 && p.buf.len() > start {
+        let mut wrapped = Vec::with_capacity(p.buf.len() - start + 32);
+        crate::resp::encode_command(&mut wrapped, &[b"MULTI".as_slice()]);
+        wrapped.extend_from_slice(&p.buf[start..]);
+        crate::resp::encode_command(&mut wrapped, &[b"EXEC".as_slice()]);
+        p.buf.truncate(start);
+        p.buf.extend_from_slice(&wrapped);
+    }
+    client.suppress_propagation = true;
+    r
+}
+
 /// Hands keys deleted by expiry to propagation as DEL, as a master does.
 pub fn propagate_expired(node: &mut Node) {
     if !node.propagation_wanted() {

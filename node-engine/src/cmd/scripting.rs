@@ -189,17 +189,16 @@ fn execute(
     script_client.db = ctx.client.db;
     script_client.from_master = ctx.client.from_master;
     script_client.readonly = ctx.client.readonly;
-    let start = ctx.node.propagation.buf.len();
-    let count = ctx.node.propagation.count;
-    ctx.node.propagation.held += 1;
+    let caller_from_master = ctx.client.from_master;
+    let caller_asking = ctx.client.asking;
     let mut out = std::mem::take(&mut ctx.client.reply);
-    {
+    call::propagate_as_transaction(ctx.node, ctx.client, |node, _| {
         let mut host = ScriptHost {
-            node: &mut *ctx.node,
+            node,
             client: script_client,
             run,
-            caller_from_master: ctx.client.from_master,
-            caller_asking: ctx.client.asking,
+            caller_from_master,
+            caller_asking,
             write_dirty: false,
             slot: declared_slot,
             resp: 2,
@@ -207,24 +206,12 @@ fn execute(
             busy: busy.clone(),
         };
         f(&mut host, &mut out, keys, args, busy.clone());
-    }
+    });
+    ctx.client.reply = out;
     if busy.as_ref().is_some_and(|b| b.shutdown_nosave.get()) {
         ctx.node.lifecycle.shutdown = Some(crate::node::ShutdownKind::NoSave);
         ctx.node.lifecycle.shutdown_notify.notify_one();
     }
-    ctx.client.reply = out;
-    ctx.node.propagation.held -= 1;
-    let effects = ctx.node.propagation.count - count;
-    if effects > 1 && ctx.node.propagation.buf.len() > start {
-        let mut wrapped = Vec::with_capacity(ctx.node.propagation.buf.len() - start + 32);
-        crate::resp::encode_command(&mut wrapped, &[b"MULTI".as_slice()]);
-        wrapped.extend_from_slice(&ctx.node.propagation.buf[start..]);
-        crate::resp::encode_command(&mut wrapped, &[b"EXEC".as_slice()]);
-        ctx.node.propagation.buf.truncate(start);
-        ctx.node.propagation.buf.extend_from_slice(&wrapped);
-    }
-    // The script's effects were propagated; the EVAL/FCALL itself is not.
-    ctx.client.suppress_propagation = true;
 }
 
 /// The node as a running script sees it (Redis's scriptCall and its checks).

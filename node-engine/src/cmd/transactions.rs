@@ -51,8 +51,15 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.client.reply.array(queue.len());
+    super::call::propagate_as_transaction(ctx.node, ctx.client, |node, client| run_queue(node, client, &queue));
+    Ok(())
+}
+
+/// EXEC's queued commands, back to back.
+fn run_queue(node: &mut Node, client: &mut Client, queue: &[Vec<Vec<u8>>]) {
+    let ctx = &mut Ctx { node, client };
     ctx.client.in_exec = true;
-    for argv in &queue {
+    for argv in queue {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         match super::table().find(&refs) {
             super::Lookup::Found(cmd) => {
@@ -73,7 +80,6 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.client.in_exec = false;
-    Ok(())
 }
 
 fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

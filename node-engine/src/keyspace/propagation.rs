@@ -17,13 +17,19 @@ pub struct Propagation {
 }
 
 impl Propagation {
-    /// Appends one executed write, SELECTing its db first when needed.
-    pub fn push<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+    /// SELECTs `db` in the stream unless it is the current one (a
+    /// transaction's MULTI goes after the SELECT, as Redis writes it).
+    pub fn select(&mut self, db: usize) {
         if self.db != Some(db) {
             let mut num = itoa::Buffer::new();
             crate::resp::encode_command(&mut self.buf, &[b"SELECT".as_slice(), num.format(db).as_bytes()]);
             self.db = Some(db);
         }
+    }
+
+    /// Appends one executed write, SELECTing its db first when needed.
+    pub fn push<A: AsRef<[u8]>>(&mut self, db: usize, argv: &[A]) {
+        self.select(db);
         crate::resp::encode_command(&mut self.buf, argv);
         self.count += 1;
     }
