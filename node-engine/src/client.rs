@@ -95,6 +95,9 @@ pub struct Client {
     /// This command's own propagation is replaced by what it ran (a
     /// script's effects), or turned off (`redis.set_repl(REPL_NONE)`).
     pub suppress_propagation: bool,
+    /// The command being run was preceded by ASKING (the flag itself is
+    /// consumed by routing; a script's own key checks need it too).
+    pub asked: bool,
 }
 
 impl Client {
@@ -124,6 +127,7 @@ impl Client {
             name: None,
             in_exec: false,
             suppress_propagation: false,
+            asked: false,
         }
     }
 }

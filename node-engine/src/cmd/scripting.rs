@@ -190,7 +190,7 @@ fn execute(
     script_client.from_master = ctx.client.from_master;
     script_client.readonly = ctx.client.readonly;
     let caller_from_master = ctx.client.from_master;
-    let caller_asking = ctx.client.asking;
+    let caller_asking = ctx.client.asked;
     let mut out = std::mem::take(&mut ctx.client.reply);
     call::propagate_as_transaction(ctx.node, ctx.client, |node, _| {
         let mut host = ScriptHost {

@@ -16,6 +16,7 @@ fn addr_of(node: &Node, id: &str) -> String {
 /// The redirect or refusal to send instead of running the command.
 pub fn check(node: &mut Node, client: &mut Client, cmd: &CommandSpec, argv: &[&[u8]]) -> Result<(), CmdError> {
     let asking = std::mem::take(&mut client.asking);
+    client.asked = asking;
     if client.from_master {
         return Ok(());
     }
