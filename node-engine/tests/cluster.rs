@@ -141,6 +141,13 @@ impl Cluster {
         }
         self.wait_state(&self.running(), "ok", Duration::from_secs(15));
     }
+    /// Waits until node 1 sees `id` as the master of `slots` (a replica promoted by failover).
+    fn wait_promoted(&self, id: &str, slots: &str) {
+        wait_until("replica promoted", Duration::from_secs(10), || {
+            let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut self.conn(1)).unwrap_or_default();
+            nodes.lines().any(|l| l.starts_with(id) && l.contains(" master ") && l.contains(&format!(" {slots}")))
+        });
+    }
     fn kill(&mut self, i: usize) {
         if let Some(h) = self.nodes[i].handle.take() {
             h.kill();
@@ -275,10 +282,7 @@ fn replica_takes_over_and_old_master_rejoins_as_replica() {
     let master_id = c.id(0);
     let replica_id = c.id(3);
     c.kill(0);
-    wait_until("replica promoted", Duration::from_secs(10), || {
-        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
-        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains(" master ") && l.contains(" 0-5460"))
-    });
+    c.wait_promoted(&replica_id, "0-5460");
     c.wait_state(&[1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
     c.restart(0);
     wait_until("old master rejoins as replica of the winner", Duration::from_secs(10), || {
@@ -486,10 +490,7 @@ fn scripts_and_functions_run_on_a_cluster_and_survive_a_failover() {
     });
     let replica_id = c.id(3);
     c.kill(0);
-    wait_until("replica promoted", Duration::from_secs(10), || {
-        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).unwrap_or_default();
-        nodes.lines().any(|l| l.starts_with(&replica_id) && l.contains(" master ") && l.contains(" 0-5460"))
-    });
+    c.wait_promoted(&replica_id, "0-5460");
     c.wait_state(&[1, 2, 3, 4, 5], "ok", Duration::from_secs(10));
     let mut promoted = c.conn(3);
     let v: i64 = redis::cmd("FCALL").arg("bump").arg(1).arg(&local).query(&mut promoted).expect("fcall after failover");

@@ -163,12 +163,12 @@ fn execute(
     (eval_mode, name): (bool, String),
     f: impl FnOnce(&mut dyn Host, &mut crate::resp::ReplyBuf, &[&[u8]], &[&[u8]], Option<Rc<Busy>>),
 ) {
-    let threshold = ctx.node.config.int_named("busy-reply-threshold", 5000);
+    let threshold = ctx.node.scripting.busy_threshold_ms;
     let busy = (threshold > 0).then(|| {
         let caller = ctx.client.id;
         Rc::new(Busy {
             started: std::time::Instant::now(),
-            threshold_ms: threshold as u64,
+            threshold_ms: threshold,
             eval_mode,
             name,
             // FUNCTION STATS shows a running function's command; an EVAL's is never asked for.

@@ -284,6 +284,7 @@ impl Node {
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
+        self.scripting.busy_threshold_ms = self.config.int_named("busy-reply-threshold", 5000).max(0) as u64;
         self.repl.min_replicas = (
             self.config.int_named("min-replicas-to-write", 0).max(0) as usize,
             self.config.int_named("min-replicas-max-lag", 10).max(0) as u64,

@@ -26,6 +26,8 @@ pub struct Scripting {
     pub functions: Option<functions::Libraries>,
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript (tests only).
     pub allow_noscript_commands: bool,
+    /// `busy-reply-threshold` in ms (0: never busy), cached: read for every script.
+    pub busy_threshold_ms: u64,
 }
 
 impl Scripting {
@@ -445,10 +447,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i)?;
                     break;
                 } else {
                     cur.push(c);
@@ -458,10 +457,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i)?;
                     break;
                 } else {
                     cur.push(c);
@@ -478,6 +474,14 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             i += 1;
         }
         out.push(cur);
+    }
+}
+
+/// Past a closing quote at `i`, which must end its argument (be followed by a blank or the end).
+fn after_closing_quote(line: &[u8], i: usize) -> Option<usize> {
+    match line.get(i + 1) {
+        Some(n) if !n.is_ascii_whitespace() => None,
+        _ => Some(i + 1),
     }
 }
 

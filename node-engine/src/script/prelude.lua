@@ -289,6 +289,5 @@ function api.load_library(f, reg)
     register = nil
     return ok, r
 end
-function api.err_table(s) return err_table(s) end
 debug = nil
 return api

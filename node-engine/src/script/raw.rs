@@ -123,8 +123,7 @@ pub(super) unsafe extern "C-unwind" fn host_raw(l: *mut ffi::lua_State) -> c_int
                     ffi::lua_pushboolean(l, 1);
                     return 2;
                 }
-                let mut owned: Vec<Vec<u8>> = Vec::new();
-                let mut spans: Vec<(*const u8, usize, Option<usize>)> = Vec::with_capacity(n as usize);
+                let mut argv: Vec<std::borrow::Cow<'_, [u8]>> = Vec::with_capacity(n as usize);
                 for i in 0..n {
                     let idx = if in_table {
                         ffi::lua_rawgeti(l, 2, (i + 1) as _);
@@ -136,12 +135,9 @@ pub(super) unsafe extern "C-unwind" fn host_raw(l: *mut ffi::lua_State) -> c_int
                         ffi::LUA_TSTRING => {
                             let mut len = 0usize;
                             let p = ffi::lua_tolstring(l, idx, &mut len);
-                            spans.push((p.cast(), len, None));
+                            argv.push(std::slice::from_raw_parts(p.cast(), len).into());
                         }
-                        ffi::LUA_TNUMBER => {
-                            owned.push(crate::resp::reply::format_g(ffi::lua_tonumber(l, idx), 17).into_bytes());
-                            spans.push((std::ptr::null(), 0, Some(owned.len() - 1)));
-                        }
+                        ffi::LUA_TNUMBER => argv.push(crate::resp::reply::format_g(ffi::lua_tonumber(l, idx), 17).into_bytes().into()),
                         _ => {
                             push_error_table(l, "Lua redis lib command arguments must be strings or integers");
                             ffi::lua_pushboolean(l, 1);
@@ -152,13 +148,7 @@ pub(super) unsafe extern "C-unwind" fn host_raw(l: *mut ffi::lua_State) -> c_int
                         ffi::lua_settop(l, -2);
                     }
                 }
-                let argv: Vec<&[u8]> = spans
-                    .iter()
-                    .map(|&(p, len, o)| match o {
-                        Some(k) => owned[k].as_slice(),
-                        None => std::slice::from_raw_parts(p, len),
-                    })
-                    .collect();
+                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_ref()).collect();
                 let acl = op == 4 || op == 14;
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     if acl {
