@@ -5,6 +5,7 @@
 //! cluster routing, read-only replicas, WATCH and propagation.
 
 pub mod args;
+pub mod bitmaps;
 pub mod call;
 pub mod cluster;
 pub mod connection;
@@ -316,6 +317,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
     [
         connection::COMMANDS,
         strings::COMMANDS,
+        bitmaps::COMMANDS,
         keys::COMMANDS,
         server::COMMANDS,
         hashes::COMMANDS,

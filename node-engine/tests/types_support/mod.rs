@@ -6,7 +6,8 @@
 use node_engine::{NodeConfig, NodeHandle};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Starts a node on a free port without persistence.
 pub fn start_node() -> NodeHandle {
@@ -124,5 +125,81 @@ fn frame_at(buf: &[u8], at: usize) -> Option<usize> {
             Some(pos)
         }
         _ => None,
+    }
+}
+
+/// A redis-server child on a free port, killed on drop.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The reference redis-server for differential tests; None (skip) when it is
+/// not installed, unless SLOTD_REQUIRE_REDIS=1 makes that a failure.
+pub fn start_redis() -> Option<RedisServer> {
+    let required = std::env::var("SLOTD_REQUIRE_REDIS").is_ok_and(|v| v == "1");
+    let found =
+        Command::new("redis-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !found {
+        assert!(!required, "SLOTD_REQUIRE_REDIS=1 but redis-server is not on PATH");
+        eprintln!("redis-server not found: skipping the differential test");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redis-server");
+    let server = RedisServer { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(server)
+}
+
+/// Sends a script (one command per line, words split on spaces) to both
+/// servers after FLUSHALL and returns every reply that differs, as text.
+pub fn run_script(script: &str, redis_port: u16, our_port: u16, resp3: bool) -> Vec<String> {
+    let open = |p: u16| {
+        let mut r = if resp3 { Raw::resp3(p) } else { Raw::connect(p) };
+        assert_eq!(r.cmd(&["FLUSHALL"]), "+OK\r\n");
+        r
+    };
+    let (mut theirs, mut ours) = (open(redis_port), open(our_port));
+    let mut diffs = Vec::new();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let (a, b) = (theirs.cmd(&args), ours.cmd(&args));
+        if a != b {
+            diffs.push(format!("{line}\n  redis: {a:?}\n  ours:  {b:?}"));
+        }
+    }
+    diffs
+}
+
+/// Runs `script` on redis-server and a fresh node in RESP2 and RESP3 and
+/// fails listing every differing reply.
+pub fn assert_same_as_redis(script: &str) {
+    let Some(redis) = start_redis() else { return };
+    let node = start_node();
+    for resp3 in [false, true] {
+        let diffs = run_script(script, redis.port, node.port(), resp3);
+        assert!(diffs.is_empty(), "RESP{}: {} differences:\n{}", if resp3 { 3 } else { 2 }, diffs.len(), diffs.join("\n"));
     }
 }
