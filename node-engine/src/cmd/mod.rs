@@ -10,6 +10,7 @@ pub mod call;
 pub mod cluster;
 pub mod connection;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod migrate;
@@ -318,6 +319,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         connection::COMMANDS,
         strings::COMMANDS,
         bitmaps::COMMANDS,
+        hyperloglog::COMMANDS,
         keys::COMMANDS,
         server::COMMANDS,
         hashes::COMMANDS,
