@@ -9,6 +9,7 @@ pub mod bitmaps;
 pub mod call;
 pub mod cluster;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -326,6 +327,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,
         transactions::COMMANDS,

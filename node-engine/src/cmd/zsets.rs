@@ -364,7 +364,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 // ---------------------------------------------------------------- writes
 
-fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+pub(super) fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
     let mut i = 2;
     while i < argv.len() {

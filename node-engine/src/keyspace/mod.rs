@@ -1,6 +1,7 @@
 //! The data: typed values and the per-database key tables with expiry.
 
 pub mod db;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod intset;

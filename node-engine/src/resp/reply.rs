@@ -242,7 +242,18 @@ impl ReplyBuf {
             self.bulk(s.as_bytes());
         }
     }
-    /// A boolean (RESP3 `#`), an integer 0/1 in RESP2.
+    /// A double already formatted (RESP3 `,`, a bulk string in RESP2), for
+    /// replies Redis prints with its own precision rules (GEOPOS).
+    pub fn double_text(&mut self, text: &str) {
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+    /// Bytes appended as they are.
     pub fn raw(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
