@@ -98,6 +98,8 @@ pub struct Client {
     /// The command being run was preceded by ASKING (the flag itself is
     /// consumed by routing; a script's own key checks need it too).
     pub asked: bool,
+    /// The client a script's redis.call runs as (SORT orders sets for it).
+    pub in_script: bool,
 }
 
 impl Client {
@@ -128,6 +130,7 @@ impl Client {
             in_exec: false,
             suppress_propagation: false,
             asked: false,
+            in_script: false,
         }
     }
 }

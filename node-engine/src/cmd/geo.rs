@@ -24,11 +24,15 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// GEORADIUS[BYMEMBER] keys: the source and the STORE/STOREDIST target.
 fn keys_with_store(argv: &[&[u8]]) -> Vec<usize> {
     let mut keys = vec![1];
-    for i in 2..argv.len().saturating_sub(1) {
-        if is(argv[i], "store") || is(argv[i], "storedist") {
-            keys.push(i + 1);
-        }
-    }
+    let last = argv.len().saturating_sub(1);
+    keys.extend(
+        argv.iter()
+            .enumerate()
+            .skip(2)
+            .take(last.saturating_sub(2))
+            .filter(|(_, a)| is(a, "store") || is(a, "storedist"))
+            .map(|(i, _)| i + 1),
+    );
     keys
 }
 
@@ -467,7 +471,7 @@ mod tests {
         assert_eq!(distance_text(166274.15156960033), "166274.1516");
         assert_eq!(distance_text(0.0), "0.0000");
         assert_eq!(distance_text(0.00005), "0.0000");
-        assert_eq!(coord_text(13.36138933897018433), "13.36138933897018433");
+        assert_eq!(coord_text(13.361_389_338_970_184), "13.36138933897018433");
         assert_eq!(coord_text(15.0), "15");
     }
 }

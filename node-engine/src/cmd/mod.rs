@@ -21,6 +21,7 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -328,6 +329,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         sets::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        sort::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,
         transactions::COMMANDS,

@@ -189,6 +189,7 @@ fn execute(
     script_client.db = ctx.client.db;
     script_client.from_master = ctx.client.from_master;
     script_client.readonly = ctx.client.readonly;
+    script_client.in_script = true;
     let caller_from_master = ctx.client.from_master;
     let caller_asking = ctx.client.asked;
     let mut out = std::mem::take(&mut ctx.client.reply);

@@ -27,6 +27,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), getset).acl(&["@string"]),
     CommandSpec::new("getdel", 2, WRITE | FAST, (1, 1, 1), getdel).acl(&["@string"]),
     CommandSpec::new("getex", -2, WRITE | FAST, (1, 1, 1), getex).acl(&["@string"]),
+    CommandSpec::new("lcs", -3, READONLY, (1, 2, 1), lcs).acl(&["@string"]),
 ];
 
 /// Reads a string value: Ok(None) when missing, WRONGTYPE for other types.
@@ -407,6 +408,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(v) => {
             let now = ctx.now();
             ctx.db().remove(argv[1], now);
+            ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
             ctx.dirty(1);
             ctx.reply().bulk(&v);
         }
@@ -461,5 +463,130 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.reply().bulk(&v);
+    Ok(())
+}
+
+/// One range LCS IDX reports: positions in each string and its length.
+struct LcsMatch {
+    a: (usize, usize),
+    b: (usize, usize),
+    len: usize,
+}
+
+/// LCS: the longest common subsequence of two strings (dynamic programming
+/// over a table Redis caps at proto-max-bulk-len bytes), its length, or the
+/// matching ranges found walking the table back from the end.
+fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut both: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    for (slot, key) in both.iter_mut().zip(&argv[1..3]) {
+        match read_str(ctx, key) {
+            Ok(v) => *slot = v.map(<[u8]>::to_vec).unwrap_or_default(),
+            Err(_) => return Err(CmdError::new("ERR The specified keys must contain string values")),
+        }
+    }
+    let [a, b] = both;
+    let (mut getlen, mut getidx, mut withmatchlen, mut minmatchlen) = (false, false, false, 0i64);
+    let mut j = 3;
+    while j < argv.len() {
+        let opt = argv[j];
+        if is(opt, "idx") {
+            getidx = true;
+        } else if is(opt, "len") {
+            getlen = true;
+        } else if is(opt, "withmatchlen") {
+            withmatchlen = true;
+        } else if is(opt, "minmatchlen") && j + 1 < argv.len() {
+            minmatchlen = parse_i64(argv[j + 1])?.max(0);
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    if getlen && getidx {
+        return Err(CmdError::new("ERR If you want both the length and indexes, please just use IDX."));
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    let max_bulk = ctx.node.config.int_named("proto-max-bulk-len", 512 << 20).max(0) as u64;
+    if cells.saturating_mul(4) > max_bulk {
+        return Err(CmdError::new("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    }
+    let w = blen + 1;
+    let mut t = vec![0u32; cells as usize];
+    for i in 1..=alen {
+        for k in 1..=blen {
+            t[i * w + k] = if a[i - 1] == b[k - 1] { t[(i - 1) * w + k - 1] + 1 } else { t[(i - 1) * w + k].max(t[i * w + k - 1]) };
+        }
+    }
+    let total = t[alen * w + blen];
+    if getlen {
+        ctx.reply().int(total as i64);
+        return Ok(());
+    }
+    let mut result = vec![0u8; total as usize];
+    let mut idx = total as usize;
+    // Matched ranges; a_start == alen below means "none open".
+    let mut ranges: Vec<LcsMatch> = Vec::new();
+    let (mut as_, mut ae, mut bs, mut be) = (alen, 0usize, 0usize, 0usize);
+    let (mut i, mut k) = (alen, blen);
+    while i > 0 && k > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[k - 1] {
+            result[idx - 1] = a[i - 1];
+            if as_ == alen {
+                (as_, ae, bs, be) = (i - 1, i - 1, k - 1, k - 1);
+            } else if as_ == i && bs == k {
+                as_ -= 1;
+                bs -= 1;
+            } else {
+                emit = true;
+            }
+            if as_ == 0 || bs == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            k -= 1;
+        } else {
+            if t[(i - 1) * w + k] > t[i * w + k - 1] {
+                i -= 1;
+            } else {
+                k -= 1;
+            }
+            if as_ != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let len = ae.wrapping_sub(as_).wrapping_add(1);
+            if minmatchlen == 0 || len as i64 >= minmatchlen {
+                ranges.push(LcsMatch { a: (as_, ae), b: (bs, be), len });
+            }
+            as_ = alen;
+        }
+    }
+    if !getidx {
+        ctx.reply().bulk(&result);
+        return Ok(());
+    }
+    let r = ctx.reply();
+    r.map(2);
+    r.bulk(b"matches");
+    r.array(ranges.len());
+    for LcsMatch { a: (a0, a1), b: (b0, b1), len } in ranges {
+        r.array(2 + withmatchlen as usize);
+        r.array(2);
+        r.int(a0 as i64);
+        r.int(a1 as i64);
+        r.array(2);
+        r.int(b0 as i64);
+        r.int(b1 as i64);
+        if withmatchlen {
+            r.int(len as i64);
+        }
+    }
+    r.bulk(b"len");
+    r.int(total as i64);
     Ok(())
 }
