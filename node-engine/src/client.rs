@@ -100,6 +100,10 @@ pub struct Client {
     pub asked: bool,
     /// The client a script's redis.call runs as (SORT orders sets for it).
     pub in_script: bool,
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    pub reply_skip_next: bool,
 }
 
 impl Client {
@@ -131,6 +135,8 @@ impl Client {
             suppress_propagation: false,
             asked: false,
             in_script: false,
+            reply_off: false,
+            reply_skip_next: false,
         }
     }
 }
@@ -171,4 +177,6 @@ pub struct KeyWaits {
 pub struct PubSub {
     pub channels: std::collections::HashMap<Key, Vec<ClientId>>,
     pub patterns: Vec<(Key, ClientId)>,
+    /// `notify-keyspace-events` as flags (`util::events`), cached.
+    pub notify_flags: u32,
 }

@@ -3,6 +3,7 @@
 //! `CONFIG GET *`), act on the ones that change our behaviour, and stop on an
 //! unknown directive with Redis's message and the line number.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -303,6 +304,24 @@ impl NodeConfig {
                 return Err("Invalid save parameters".to_string());
             }
         }
+        // notify-keyspace-events keeps the letters given (CONFIG GET shows
+        // Redis's canonical form, which can drop `n` next to `A`).
+        let stored = if key == "notify-keyspace-events" {
+            crate::util::events::parse(&stored).ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+            stored
+        } else if key == "maxmemory-policy" {
+            stored.to_ascii_lowercase()
+        } else {
+            stored
+        };
+        if key == "maxmemory-policy"
+            && !matches!(
+                stored.as_str(),
+                "volatile-lru" | "volatile-lfu" | "volatile-random" | "volatile-ttl" | "allkeys-lru" | "allkeys-lfu" | "allkeys-random" | "noeviction"
+            )
+        {
+            return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".to_string());
+        }
         if key == "appendfsync" && !matches!(stored.as_str(), "always" | "everysec" | "no") {
             return Err("argument(s) must be one of the following: always, everysec, no".to_string());
         }
@@ -325,16 +344,20 @@ impl NodeConfig {
     /// Every directive whose name matches `pattern`, old alias names
     /// included (as Redis 7 lists them: `hash-max-ziplist-value` next to
     /// `hash-max-listpack-value`, with the same value).
-    pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn matching<'a>(&'a self, pattern: &'a [u8]) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
         let direct = self
             .values
             .iter()
             .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
-            .map(|(k, v)| (k.as_str(), v.as_str()));
+            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
+            .map(|(k, v)| match k {
+                "notify-keyspace-events" => (k, Cow::Owned(crate::util::events::parse(&v).map(crate::util::events::format).unwrap_or_default())),
+                _ => (k, v),
+            });
         let aliases = ALIASES
             .iter()
             .filter(move |(old, _)| !self.values.contains_key(*old) && crate::glob::glob_match(pattern, old.as_bytes(), true))
-            .filter_map(move |(old, new)| self.values.get(*new).map(|v| (*old, v.as_str())));
+            .filter_map(move |(old, new)| self.values.get(*new).map(|v| (*old, Cow::Borrowed(v.as_str()))));
         direct.chain(aliases)
     }
 

@@ -6,6 +6,7 @@ use super::flags::*;
 use super::strings::read_str;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::keyspace::Value;
+use crate::util::events::{GENERIC, STRING};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("setbit", 4, WRITE | DENYOOM, (1, 1, 1), setbit).acl(&["@bitmap"]),
@@ -76,6 +77,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     if changed {
         ctx.dirty(1);
+        ctx.notify(STRING, "setbit", argv[1]);
     }
     ctx.reply().int(old as i64);
     Ok(())
@@ -270,6 +272,7 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if ctx.db().remove(argv[2], now).is_some() {
             ctx.dirty(1);
             ctx.propagate_as(vec![b"DEL".to_vec(), argv[2].to_vec()]);
+            ctx.notify(GENERIC, "del", argv[2]);
         }
         ctx.reply().int(0);
         return Ok(());
@@ -291,6 +294,7 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.db().set(argv[2], Value::Str(out.into_boxed_slice()));
     ctx.dirty(1);
+    ctx.notify(STRING, "set", argv[2]);
     ctx.reply().int(maxlen as i64);
     Ok(())
 }
@@ -538,7 +542,10 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], ro_command: bool) -> CmdR
             }
         }
     }
-    ctx.dirty(changes);
+    if changes > 0 {
+        ctx.dirty(changes);
+        ctx.notify(STRING, "setbit", argv[1]);
+    }
     let r = ctx.reply();
     r.array(replies.len());
     for v in replies {

@@ -25,6 +25,9 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         register_block(node, client, argv);
     }
     propagate_expired(node);
+    if node.pubsub.notify_flags & crate::util::events::NEW != 0 {
+        node.flush_new_key_events(client.db);
+    }
     let suppress = std::mem::take(&mut client.suppress_propagation);
     if node.keyspace.dirty != dirty_before {
         if !node.waits.watched.is_empty() || !node.waits.blocked.is_empty() {
@@ -89,16 +92,20 @@ pub fn propagate_as_transaction<R>(node: &mut Node, client: &mut Client, f: impl
 
 /// Hands keys deleted by expiry to propagation as DEL, as a master does.
 pub fn propagate_expired(node: &mut Node) {
-    if !node.propagation_wanted() {
-        for db in &mut node.keyspace.dbs {
-            db.expired_log.clear();
-        }
-        return;
-    }
+    let wanted = node.propagation_wanted();
+    let notify = node.pubsub.notify_flags & crate::util::events::EXPIRED != 0;
     for i in 0..node.keyspace.dbs.len() {
+        if node.keyspace.dbs[i].expired_log.is_empty() {
+            continue;
+        }
         let keys = std::mem::take(&mut node.keyspace.dbs[i].expired_log);
         for k in keys {
-            node.propagate(i, &[&b"DEL"[..], &k[..]]);
+            if notify {
+                node.notify(i, crate::util::events::EXPIRED, "expired", &k);
+            }
+            if wanted {
+                node.propagate(i, &[&b"DEL"[..], &k[..]]);
+            }
         }
     }
 }

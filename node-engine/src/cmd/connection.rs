@@ -185,6 +185,7 @@ const CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_info).acl(&["@connection"]),
     CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_kill).acl(&["@connection"]),
     CommandSpec::new("client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_unblock).acl(&["@connection"]),
+    CommandSpec::new("client|reply", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_reply).acl(&["@connection"]),
     CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_no_evict).acl(&["@connection"]),
     // Redis 7.2's; clients such as redis-py 5 send it on connect.
     CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_setinfo).acl(&["@connection"]),
@@ -258,6 +259,24 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let target = u64::try_from(id).ok().filter(|t| ctx.node.is_blocked(*t));
     let done = target.is_some_and(|t| ctx.node.push_to(t, Push::Unblock { error }));
     ctx.reply().int(i64::from(done));
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered themselves;
+/// the dispatcher drops the replies they silence (pub/sub pushes still flow).
+fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if is(argv[2], "on") {
+        ctx.client.reply_off = false;
+        ctx.reply().ok();
+    } else if is(argv[2], "off") {
+        ctx.client.reply_off = true;
+    } else if is(argv[2], "skip") {
+        if !ctx.client.reply_off {
+            ctx.client.reply_skip_next = true;
+        }
+    } else {
+        return Err(CmdError::syntax());
+    }
     Ok(())
 }
 

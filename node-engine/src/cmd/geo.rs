@@ -7,6 +7,7 @@ use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::keyspace::geohash::{self, Shape};
 use crate::keyspace::{Value, ZSet};
+use crate::util::events::{GENERIC, ZSET};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("geoadd", -5, WRITE | DENYOOM, (1, 1, 1), geoadd).acl(&["@geo"]),
@@ -360,6 +361,7 @@ fn search(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
                 if ctx.db().remove(key, now).is_some() {
                     ctx.dirty(1);
                     ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
+                    ctx.notify(GENERIC, "del", key);
                 }
                 ctx.reply().int(0);
                 Ok(())
@@ -390,12 +392,14 @@ fn search(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
             if ctx.db().remove(key, now).is_some() {
                 ctx.dirty(1);
                 ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
+                ctx.notify(GENERIC, "del", key);
             }
         } else {
             let limits = ctx.db().limits;
             let out = ZSet::from_pairs(found.iter().map(|p| (&p.member[..], if storedist { p.dist } else { p.score })), &limits);
             ctx.db().set(key, Value::ZSet(out));
             ctx.dirty(n as u64);
+            ctx.notify(ZSET, if is_search { "geosearchstore" } else { "georadiusstore" }, key);
         }
         ctx.reply().int(n as i64);
         return Ok(());

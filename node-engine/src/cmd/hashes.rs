@@ -1,6 +1,7 @@
 //! Hash commands, over [`Hash`]: a listpack while small, a hash table past
 //! `hash-max-listpack-entries` / `hash-max-listpack-value`.
 
+use crate::util::events::HASH;
 use super::args::{format_float_value, is, parse_f64, parse_i64, strict_i64};
 use super::flags::*;
 use super::keys::{parse_cursor, parse_scan_opts};
@@ -64,6 +65,7 @@ fn set_fields(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Result<i64, CmdError> {
         added += i64::from(h.insert(pair[0], pair[1], &limits));
     }
     ctx.dirty(((argv.len() - 2) / 2) as u64);
+    ctx.notify(HASH, "hset", argv[1]);
     Ok(added)
 }
 
@@ -89,6 +91,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         h.insert(argv[2], argv[3], &limits);
         ctx.dirty(1);
+        ctx.notify(HASH, "hset", argv[1]);
         ctx.reply().int(1);
     }
     Ok(())
@@ -133,7 +136,8 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(argv[1]);
+        ctx.notify(HASH, "hdel", argv[1]);
+        ctx.remove_if_empty(argv[1]);
         ctx.dirty(n);
     }
     ctx.reply().int(n as i64);
@@ -205,6 +209,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     h.insert(argv[2], itoa::Buffer::new().format(new).as_bytes(), &limits);
     ctx.dirty(1);
+    ctx.notify(HASH, "hincrby", argv[1]);
     ctx.reply().int(new);
     Ok(())
 }
@@ -230,6 +235,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let text = format_float_value(new);
     h.insert(argv[2], text.as_bytes(), &limits);
     ctx.dirty(1);
+    ctx.notify(HASH, "hincrbyfloat", argv[1]);
     ctx.reply().bulk(text.as_bytes());
     // Replicas must store the same text, not redo the float arithmetic.
     ctx.propagate_as(vec![b"HSET".to_vec(), argv[1].to_vec(), argv[2].to_vec(), text.into_bytes()]);

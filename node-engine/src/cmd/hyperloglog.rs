@@ -6,6 +6,7 @@ use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::keyspace::hll::{self, Corrupt};
 use crate::keyspace::Value;
+use crate::util::events::STRING;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), pfadd).acl(&["@hyperloglog"]),
@@ -70,7 +71,10 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(changed)
     });
     updated += result.map_err(corrupt)?;
-    ctx.dirty(updated);
+    if updated > 0 {
+        ctx.dirty(updated);
+        ctx.notify(STRING, "pfadd", argv[1]);
+    }
     ctx.reply().int((updated > 0) as i64);
     Ok(())
 }
@@ -137,6 +141,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })
     .map_err(corrupt)?;
     ctx.dirty(1);
+    ctx.notify(STRING, "pfadd", argv[1]);
     ctx.reply().ok();
     Ok(())
 }

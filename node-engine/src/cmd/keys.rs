@@ -1,5 +1,6 @@
 //! Generic keyspace commands: existence, expiry, renaming, iteration.
 
+use crate::util::events::GENERIC;
 use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
@@ -40,6 +41,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for k in &argv[1..] {
         if ctx.db().remove(k, now).is_some() {
             n += 1;
+            ctx.notify(GENERIC, "del", k);
         }
     }
     ctx.dirty(n);
@@ -177,6 +179,8 @@ fn rename_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> Result<bool, Cm
     };
     ctx.db().set_with_expire(dst, e.value, e.expire_at);
     ctx.dirty(1);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -233,9 +237,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: i64, absolute: bool, 
     if at <= now as i64 {
         ctx.db().remove(argv[1], now);
         ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
+        ctx.notify(GENERIC, "del", argv[1]);
     } else {
         ctx.db().set_expire(argv[1], at as u64, now);
         ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
+        ctx.notify(GENERIC, "expire", argv[1]);
     }
     ctx.dirty(1);
     ctx.reply().int(1);
@@ -287,6 +293,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if had {
         ctx.db().set_expire(argv[1], 0, now);
         ctx.dirty(1);
+        ctx.notify(GENERIC, "persist", argv[1]);
     }
     ctx.reply().int(had as i64);
     Ok(())
@@ -326,6 +333,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     target.set_with_expire(argv[2], e.value, e.expire_at);
     ctx.dirty(1);
+    ctx.node.notify(dst_db, GENERIC, "copy_to", argv[2]);
     ctx.reply().int(1);
     Ok(())
 }
@@ -353,6 +361,8 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     ctx.node.keyspace.dbs[dst].set_with_expire(argv[1], e.value, e.expire_at);
     ctx.dirty(1);
+    ctx.notify(GENERIC, "move_from", argv[1]);
+    ctx.node.notify(dst, GENERIC, "move_to", argv[1]);
     ctx.reply().int(1);
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! blocking command that finds nothing sets `ctx.client.block` and writes no
 //! reply, and the dispatcher re-runs it when a write touches one of its keys.
 
+use crate::util::events::LIST;
 use super::args::{is, normalize_range, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::{keys_numkeys_at1, keys_numkeys_at2, CmdError, CmdResult, CommandSpec, Ctx};
@@ -83,8 +84,9 @@ fn multi_pop(ctx: &mut Ctx<'_>, mp: &MultiPop<'_>, now: u64) -> Result<bool, Cmd
                 r.bulk(&v);
             }
         }
-        db.remove_if_empty(key);
         ctx.dirty(n as u64);
+        ctx.notify(LIST, if mp.second { "rpop" } else { "lpop" }, key);
+        ctx.remove_if_empty(key);
         let name: &[u8] = if mp.second { b"RPOP" } else { b"LPOP" };
         ctx.propagate_as(vec![name.to_vec(), key.to_vec(), n.to_string().into_bytes()]);
         return Ok(true);
@@ -203,6 +205,7 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bo
     }
     let len = list.len();
     ctx.dirty((argv.len() - 2) as u64);
+    ctx.notify(LIST, if left { "lpush" } else { "rpush" }, argv[1]);
     ctx.reply().int(len as i64);
     Ok(())
 }
@@ -275,8 +278,9 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
         }
     };
     if popped > 0 {
-        db.remove_if_empty(argv[1]);
         ctx.dirty(popped as u64);
+        ctx.notify(LIST, if left { "lpop" } else { "rpop" }, argv[1]);
+        ctx.remove_if_empty(argv[1]);
     }
     Ok(())
 }
@@ -340,6 +344,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let p = resolve_index(idx, list.len()).ok_or_else(CmdError::out_of_range)?;
     list.set(p, argv[3]);
     ctx.dirty(1);
+    ctx.notify(LIST, "lset", argv[1]);
     ctx.reply().ok();
     Ok(())
 }
@@ -371,7 +376,8 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if removed > 0 {
-        ctx.db().remove_if_empty(argv[1]);
+        ctx.notify(LIST, "lrem", argv[1]);
+        ctx.remove_if_empty(argv[1]);
         ctx.dirty(removed as u64);
     }
     ctx.reply().int(removed as i64);
@@ -392,7 +398,8 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             list.trim(keep, &limits);
         }
         changed = before - list.len();
-        ctx.db().remove_if_empty(argv[1]);
+        ctx.notify(LIST, "ltrim", argv[1]);
+        ctx.remove_if_empty(argv[1]);
     }
     if changed > 0 {
         ctx.dirty(changed as u64);
@@ -423,6 +430,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     list.insert(if after { pos + 1 } else { pos }, argv[4], &limits);
     let len = list.len();
     ctx.dirty(1);
+    ctx.notify(LIST, "linsert", argv[1]);
     ctx.reply().int(len as i64);
     Ok(())
 }
@@ -538,8 +546,10 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from_left: bool, to_left:
     } else {
         d.push_back(&v, &limits);
     }
-    db.remove_if_empty(src);
     ctx.dirty(2);
+    ctx.notify(LIST, if to_left { "lpush" } else { "rpush" }, dst);
+    ctx.notify(LIST, if from_left { "lpop" } else { "rpop" }, src);
+    ctx.remove_if_empty(src);
     Ok(Some(v))
 }
 
@@ -574,12 +584,13 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
         let Some(v) = (if left { list.pop_front() } else { list.pop_back() }) else {
             continue;
         };
-        db.remove_if_empty(key);
         let r = &mut ctx.client.reply;
         r.array(2);
         r.bulk(key);
         r.bulk(&v);
         ctx.dirty(1);
+        ctx.notify(LIST, if left { "lpop" } else { "rpop" }, key);
+        ctx.remove_if_empty(key);
         // Replicas must pop from the same key, never block.
         let name: &[u8] = if left { b"LPOP" } else { b"RPOP" };
         ctx.propagate_as(vec![name.to_vec(), key.to_vec()]);

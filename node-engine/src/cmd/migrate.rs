@@ -164,6 +164,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         for k in &moved {
             ctx.db().remove(k, now);
             ctx.propagate_as(vec![b"DEL".to_vec(), k.to_vec()]);
+            ctx.notify(crate::util::events::GENERIC, "del", k);
         }
         if !moved.is_empty() {
             ctx.dirty(moved.len() as u64);

@@ -158,6 +158,23 @@ impl Ctx<'_> {
     pub fn dirty(&mut self, n: u64) {
         self.node.keyspace.dirty += n;
     }
+    /// Publishes a keyspace event for `key` in the client's database (a
+    /// no-op unless `notify-keyspace-events` enables `class`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.node.pubsub.notify_flags != 0 {
+            self.node.notify(self.client.db, class, event, key);
+        }
+    }
+    /// Deletes `key` if its collection became empty (Redis keeps no empty
+    /// collections), with the `del` event; returns whether it did.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        let gone = self.db().remove_if_empty(key);
+        if gone {
+            self.notify(crate::util::events::GENERIC, "del", key);
+        }
+        gone
+    }
     /// Replaces what is propagated to replicas/AOF for this command
     /// (e.g. SET EX becomes SET PXAT so replicas agree on the deadline).
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {

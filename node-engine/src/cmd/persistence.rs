@@ -129,12 +129,14 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if ctx.db().remove(key, now).is_some() {
             ctx.dirty(1);
             ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
+            ctx.notify(crate::util::events::GENERIC, "del", key);
         }
         ctx.reply().ok();
         return Ok(());
     }
     ctx.db().set_with_expire(key, value, expire_at);
     ctx.dirty(1);
+    ctx.notify(crate::util::events::GENERIC, "restore", key);
     if expire_at != 0 && !absttl {
         // Replicas and the AOF get the absolute deadline.
         let mut p: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();

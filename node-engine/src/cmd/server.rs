@@ -681,6 +681,23 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "reload") {
         debug_reload(ctx, &argv[2..])?;
+    } else if is(sub, "digest") && argv.len() == 2 {
+        let d = crate::keyspace::digest::dataset_digest(&ctx.node.keyspace.dbs);
+        ctx.reply().simple(&d);
+    } else if is(sub, "digest-value") {
+        let digests: Vec<String> = argv[2..].iter().map(|k| crate::keyspace::digest::key_digest(ctx.db(), k)).collect();
+        ctx.reply().array(digests.len());
+        for d in digests {
+            ctx.reply().simple(&d);
+        }
+    } else if is(sub, "quicklist-packed-threshold") && argv.len() == 3 {
+        let size = std::str::from_utf8(argv[2]).ok().and_then(crate::config::parse_memory).filter(|n| *n >= 0 && *n <= (1i64 << 32) - (1 << 20));
+        let Some(size) = size else {
+            return Err(CmdError::new("ERR argument must be a memory value bigger than 1 and smaller than 4gb"));
+        };
+        ctx.node.keyspace.list_packed_threshold = size as usize;
+        ctx.node.refresh_cached_config();
+        ctx.reply().ok();
     } else if is(sub, "object") && argv.len() == 3 {
         // Like Redis, DEBUG OBJECT looks the key up without expiring it.
         let Some(e) = ctx.db().peek(argv[2]).cloned() else {

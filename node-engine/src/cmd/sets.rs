@@ -1,6 +1,7 @@
 //! Set commands, over [`Set`]: an intset while its members are integers and
 //! few, else an `IndexSet` (O(1) random picks for SPOP/SRANDMEMBER).
 
+use crate::util::events::{GENERIC, SET};
 use super::flags::*;
 use super::hashes::{parse_rand_count, sample_indexes, scan_positions};
 use super::keys::{parse_cursor, parse_scan_opts};
@@ -55,6 +56,7 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     if added > 0 {
         ctx.dirty(added);
+        ctx.notify(SET, "sadd", argv[1]);
     }
     ctx.reply().int(added as i64);
     Ok(())
@@ -71,7 +73,8 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(argv[1]);
+        ctx.notify(SET, "srem", argv[1]);
+        ctx.remove_if_empty(argv[1]);
         ctx.dirty(n);
     }
     ctx.reply().int(n as i64);
@@ -154,8 +157,9 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Ok(());
         };
         r.bulk(&m);
-        db.remove_if_empty(argv[1]);
         ctx.node.keyspace.dirty += 1;
+        ctx.notify(SET, "spop", argv[1]);
+        ctx.remove_if_empty(argv[1]);
         if propagate {
             ctx.propagate_as(vec![b"SREM".to_vec(), argv[1].to_vec(), m.to_vec()]);
         }
@@ -173,6 +177,8 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let n = set.len();
         db.remove(argv[1], now);
         ctx.node.keyspace.dirty += n as u64;
+        ctx.notify(SET, "spop", argv[1]);
+        ctx.notify(GENERIC, "del", argv[1]);
         if propagate {
             ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
         }
@@ -191,6 +197,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.node.keyspace.dirty += count as u64;
+    ctx.notify(SET, "spop", argv[1]);
     if propagate {
         ctx.propagate_as(srem);
     }
@@ -307,11 +314,18 @@ fn combine_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], op: Op) -> CmdResult {
     if n == 0 {
         if db.remove(argv[1], now).is_some() {
             ctx.dirty(1);
+            ctx.notify(GENERIC, "del", argv[1]);
         }
     } else {
         let limits: Limits = db.limits;
         db.set(argv[1], Value::Set(Set::from_members(out, &limits)));
         ctx.dirty(1);
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(SET, event, argv[1]);
     }
     ctx.reply().int(n as i64);
     Ok(())
@@ -399,12 +413,19 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if let Some(s) = read(db, src, now)? {
         s.remove(m);
     }
-    db.remove_if_empty(src);
+    ctx.notify(SET, "srem", src);
+    ctx.remove_if_empty(src);
+    let db = ctx.db();
     let limits = db.limits;
-    if let Value::Set(d) = &mut db.get_or_insert_with(dst, now, || Value::Set(Set::new())).value {
-        d.insert(m, &limits);
-    }
+    let added = match &mut db.get_or_insert_with(dst, now, || Value::Set(Set::new())).value {
+        Value::Set(d) => d.insert(m, &limits),
+        _ => false,
+    };
     ctx.dirty(1);
+    if added {
+        ctx.dirty(1);
+        ctx.notify(SET, "sadd", dst);
+    }
     ctx.reply().int(1);
     Ok(())
 }

@@ -6,6 +6,7 @@ use super::args::is;
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::keyspace::{List, Value};
+use crate::util::events::{GENERIC, LIST};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -241,9 +242,11 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], readonly: bool) -> CmdResult 
                 let list = List::from_items(out.iter().map(|v| v.as_deref().unwrap_or_default()), &limits);
                 ctx.db().set(key, Value::List(Box::new(list)));
                 ctx.dirty(n as u64);
+                ctx.notify(LIST, "sortstore", key);
             } else if ctx.db().remove(key, now).is_some() {
                 ctx.dirty(1);
                 ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
+                ctx.notify(GENERIC, "del", key);
             }
             ctx.reply().int(n as i64);
         }

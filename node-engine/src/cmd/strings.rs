@@ -4,6 +4,7 @@ use super::args::{format_float_value, is, normalize_range, parse_f64, parse_i64,
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::keyspace::{Key, Value};
+use crate::util::events::{GENERIC, STRING};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, READONLY | FAST, (1, 1, 1), get).acl(&["@string"]),
@@ -142,6 +143,10 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.dirty(1);
+    ctx.notify(STRING, "set", key);
+    if ttl_given && !matches!(ttl, Ttl::Keep) {
+        ctx.notify(GENERIC, "expire", key);
+    }
     match old {
         Some(Some(v)) => ctx.reply().bulk(&v),
         Some(None) => ctx.reply().null(),
@@ -157,6 +162,7 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         ctx.db().set(argv[1], Value::Str(argv[2].into()));
         ctx.dirty(1);
+        ctx.notify(STRING, "set", argv[1]);
         ctx.reply().int(1);
     }
     Ok(())
@@ -168,6 +174,8 @@ fn setex_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: u64, name: &str) -> Cmd
     ctx.db().set_with_expire(argv[1], Value::Str(argv[3].into()), at);
     ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[3].to_vec(), b"PXAT".to_vec(), at.to_string().into_bytes()]);
     ctx.dirty(1);
+    ctx.notify(STRING, "set", argv[1]);
+    ctx.notify(GENERIC, "expire", argv[1]);
     ctx.reply().ok();
     Ok(())
 }
@@ -199,6 +207,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     for pair in argv[1..].chunks(2) {
         ctx.db().set(pair[0], Value::Str(pair[1].into()));
+        ctx.notify(STRING, "set", pair[0]);
     }
     ctx.dirty((argv.len() / 2) as u64);
     ctx.reply().ok();
@@ -216,6 +225,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     for pair in argv[1..].chunks(2) {
         ctx.db().set(pair[0], Value::Str(pair[1].into()));
+        ctx.notify(STRING, "set", pair[0]);
     }
     ctx.dirty((argv.len() / 2) as u64);
     ctx.reply().int(1);
@@ -243,6 +253,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(STRING, "incrby", key);
     ctx.reply().int(new);
     Ok(())
 }
@@ -305,6 +316,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.db().set_with_expire(argv[1], Value::Str(text.as_bytes().into()), keep);
     ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), text.clone().into_bytes(), b"KEEPTTL".to_vec()]);
     ctx.dirty(1);
+    ctx.notify(STRING, "incrbyfloat", argv[1]);
     ctx.reply().bulk(text.as_bytes());
     Ok(())
 }
@@ -329,6 +341,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(STRING, "append", argv[1]);
     ctx.reply().int(len as i64);
     Ok(())
 }
@@ -375,6 +388,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let len = v.len();
         ctx.db().set(argv[1], Value::Str(v.into_boxed_slice()));
         ctx.dirty(1);
+        ctx.notify(STRING, "setrange", argv[1]);
         ctx.reply().int(len as i64);
         return Ok(());
     };
@@ -386,6 +400,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let keep = ctx.db().get(argv[1], now).map_or(0, |e| e.expire_at);
         ctx.db().set_with_expire(argv[1], Value::Str(v.clone().into_boxed_slice()), keep);
         ctx.dirty(1);
+        ctx.notify(STRING, "setrange", argv[1]);
     }
     ctx.reply().int(v.len() as i64);
     Ok(())
@@ -395,6 +410,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let old: Option<Vec<u8>> = read_str(ctx, argv[1])?.map(<[u8]>::to_vec);
     ctx.db().set(argv[1], Value::Str(argv[2].into()));
     ctx.dirty(1);
+    ctx.notify(STRING, "set", argv[1]);
     match old {
         Some(v) => ctx.reply().bulk(&v),
         None => ctx.reply().null(),
@@ -410,6 +426,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             ctx.db().remove(argv[1], now);
             ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
             ctx.dirty(1);
+            ctx.notify(GENERIC, "del", argv[1]);
             ctx.reply().bulk(&v);
         }
         None => ctx.reply().null(),
@@ -449,15 +466,18 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 ctx.db().set_expire(argv[1], 0, now);
                 ctx.propagate_as(vec![b"PERSIST".to_vec(), argv[1].to_vec()]);
                 ctx.dirty(1);
+                ctx.notify(GENERIC, "persist", argv[1]);
             }
         }
         Ttl::At(at) => {
             if at <= now {
                 ctx.db().remove(argv[1], now);
                 ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
+                ctx.notify(GENERIC, "del", argv[1]);
             } else {
                 ctx.db().set_expire(argv[1], at, now);
                 ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
+                ctx.notify(GENERIC, "expire", argv[1]);
             }
             ctx.dirty(1);
         }

@@ -2,6 +2,7 @@
 //! REV, with LIMIT) is resolved to a span of ascending ranks first, so the
 //! reply length is known up front and members stream straight into the reply.
 
+use crate::util::events::{GENERIC, ZSET};
 use super::args::{is, normalize_range, parse_f64, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::hashes::{parse_rand_count, sample_indexes};
@@ -332,17 +333,19 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Stores `z` at `dst` (deleting `dst` when empty) and replies with its size.
-fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet) {
+fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet, event: &str) {
     let now = ctx.now();
     let n = z.len();
     let db = ctx.db();
     if n == 0 {
         if db.remove(dst, now).is_some() {
             ctx.dirty(1);
+            ctx.notify(GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::ZSet(z));
         ctx.dirty(1);
+        ctx.notify(ZSET, event, dst);
     }
     ctx.reply().int(n as i64);
 }
@@ -358,7 +361,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             out.insert(&m, s, &limits);
         }
     }
-    store_result(ctx, argv[1], out);
+    store_result(ctx, argv[1], out, "zrangestore");
     Ok(())
 }
 
@@ -459,6 +462,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.db().remove_if_empty(argv[1]);
     if added + updated > 0 {
         ctx.dirty((added + updated) as u64);
+        ctx.notify(ZSET, if incr { "zincr" } else { "zadd" }, argv[1]);
     }
     if incr {
         match incr_result {
@@ -487,6 +491,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     z.insert(argv[3], new, &limits);
     ctx.dirty(1);
+    ctx.notify(ZSET, "zincr", argv[1]);
     ctx.reply().double(new);
     Ok(())
 }
@@ -502,7 +507,8 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(argv[1]);
+        ctx.notify(ZSET, "zrem", argv[1]);
+        ctx.remove_if_empty(argv[1]);
         ctx.dirty(n);
     }
     ctx.reply().int(n as i64);
@@ -616,8 +622,9 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
         }
     }
     if n > 0 {
-        db.remove_if_empty(argv[1]);
         ctx.node.keyspace.dirty += n as u64;
+        ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, argv[1]);
+        ctx.remove_if_empty(argv[1]);
     }
     Ok(())
 }
@@ -642,13 +649,14 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
         let Some((m, s)) = (if max { z.pop_last() } else { z.pop_first() }) else {
             continue;
         };
-        db.remove_if_empty(key);
         let r = &mut ctx.client.reply;
         r.array(3);
         r.bulk(key);
         r.bulk(&m);
         r.double(s);
         ctx.dirty(1);
+        ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        ctx.remove_if_empty(key);
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         ctx.propagate_as(vec![name.to_vec(), key.to_vec()]);
         return Ok(());
@@ -676,8 +684,11 @@ fn multi_pop(ctx: &mut Ctx<'_>, mp: &MultiPop<'_>, now: u64) -> Result<bool, Cmd
                 r.double(s);
             }
         }
-        db.remove_if_empty(key);
         ctx.dirty(n as u64);
+        if n > 0 {
+            ctx.notify(ZSET, if mp.second { "zpopmax" } else { "zpopmin" }, key);
+        }
+        ctx.remove_if_empty(key);
         let name: &[u8] = if mp.second { b"ZPOPMAX" } else { b"ZPOPMIN" };
         ctx.propagate_as(vec![name.to_vec(), key.to_vec(), n.to_string().into_bytes()]);
         return Ok(true);
@@ -702,7 +713,7 @@ fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     bpop_generic(ctx, argv, true)
 }
 
-fn remrange(ctx: &mut Ctx<'_>, key: &[u8], b: Bounds<'_>) -> CmdResult {
+fn remrange(ctx: &mut Ctx<'_>, key: &[u8], b: Bounds<'_>, event: &str) -> CmdResult {
     let now = ctx.now();
     let mut n = 0;
     if let Some(z) = read(ctx.db(), key, now)? {
@@ -712,7 +723,8 @@ fn remrange(ctx: &mut Ctx<'_>, key: &[u8], b: Bounds<'_>) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(key);
+        ctx.notify(ZSET, event, key);
+        ctx.remove_if_empty(key);
         ctx.dirty(n as u64);
     }
     ctx.reply().int(n as i64);
@@ -721,15 +733,15 @@ fn remrange(ctx: &mut Ctx<'_>, key: &[u8], b: Bounds<'_>) -> CmdResult {
 
 fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let b = Bounds::Rank(parse_i64(argv[2])?, parse_i64(argv[3])?);
-    remrange(ctx, argv[1], b)
+    remrange(ctx, argv[1], b, "zremrangebyrank")
 }
 fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let b = Bounds::score(argv[2], argv[3])?;
-    remrange(ctx, argv[1], b)
+    remrange(ctx, argv[1], b, "zremrangebyscore")
 }
 fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let b = Bounds::lex(argv[2], argv[3])?;
-    remrange(ctx, argv[1], b)
+    remrange(ctx, argv[1], b, "zremrangebylex")
 }
 
 // ---------------------------------------------------------------- set algebra
@@ -901,7 +913,7 @@ fn setop_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], op: SetOp, name: &str) -> CmdR
     let a = parse_setop(argv, 2, op, true, name)?;
     let now = ctx.now();
     let out = compute_setop(ctx.db(), &a, op, now)?;
-    store_result(ctx, argv[1], out);
+    store_result(ctx, argv[1], out, name);
     Ok(())
 }
 

@@ -47,6 +47,9 @@ pub struct Db {
     slot_hint: Option<(usize, usize, u16)>,
     /// The compact encodings' thresholds (from the config).
     pub limits: super::Limits,
+    /// Keys created since the last drain, collected only while someone
+    /// listens for `new` keyspace events.
+    pub new_keys: Option<Vec<Key>>,
 }
 
 impl Db {
@@ -61,6 +64,7 @@ impl Db {
             expired_total: 0,
             slot_hint: None,
             limits: super::Limits::default(),
+            new_keys: None,
         }
     }
 
@@ -170,6 +174,9 @@ impl Db {
         } else {
             table.insert(key.into(), Entry { value, expire_at });
             self.len += 1;
+            if let Some(v) = &mut self.new_keys {
+                v.push(key.into());
+            }
             if expire_at != 0 {
                 self.ttl_keys.insert(key.into());
             }
@@ -185,6 +192,9 @@ impl Db {
             Lookup::Expired if !self.expire_enabled => self.tables[t].get_index_of(key).unwrap_or(0),
             Lookup::Missing | Lookup::Expired => {
                 self.len += 1;
+                if let Some(v) = &mut self.new_keys {
+                    v.push(key.into());
+                }
                 self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0 }).0
             }
         };
@@ -212,11 +222,13 @@ impl Db {
     }
 
     /// Deletes a collection key that became empty.
-    pub fn remove_if_empty(&mut self, key: &[u8]) {
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
         let t = self.table_index(key);
         if self.tables[t].get(key).is_some_and(|e| e.value.is_empty_collection()) {
             self.remove_at(t, key);
+            return true;
         }
+        false
     }
 
     /// Sets or clears (0) a key's expiry; false when the key does not exist.

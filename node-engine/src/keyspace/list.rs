@@ -11,8 +11,15 @@ use std::collections::VecDeque;
 /// Redis's SIZE_SAFETY_LIMIT: a count-limited node still stays within this size.
 const SIZE_SAFETY_LIMIT: usize = 8192;
 
-/// Whether a node of `bytes` and `count` elements may take one more element of `add` bytes.
-fn node_allows(fill: i64, bytes: usize, count: usize, add: usize) -> bool {
+/// Whether a node of `bytes` and `count` elements may take one more element
+/// of `add` bytes. Elements at or past the packed threshold live alone in
+/// their own ("plain") node, as in Redis 7.0.
+fn node_allows(limits: &Limits, bytes: usize, count: usize, add: usize) -> bool {
+    let big = limits.list_packed_threshold;
+    if add >= big || (count == 1 && bytes >= big) {
+        return false;
+    }
+    let fill = limits.list_fill;
     let new_size = bytes + add + 11;
     if fill >= 0 {
         count < fill.max(1) as usize && new_size <= SIZE_SAFETY_LIMIT
@@ -72,7 +79,7 @@ impl List {
     fn push(&mut self, v: &[u8], limits: &Limits, front: bool) {
         let end = if front { self.nodes.front_mut() } else { self.nodes.back_mut() };
         match end {
-            Some(n) if node_allows(limits.list_fill, n.size(), n.len(), v.len()) => {
+            Some(n) if node_allows(limits, n.size(), n.len(), v.len()) => {
                 let at = if front { n.first_offset() } else { None };
                 n.insert(at, &[v]);
             }
@@ -172,7 +179,7 @@ impl List {
         }
         let Some((ni, off)) = self.locate(i) else { return };
         let node = &mut self.nodes[ni];
-        if node_allows(limits.list_fill, node.size(), node.len(), v.len()) {
+        if node_allows(limits, node.size(), node.len(), v.len()) {
             let pos = node.iter().nth(off).map(|(p, _)| p);
             node.insert(pos, &[v]);
         } else {

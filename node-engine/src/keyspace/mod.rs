@@ -1,6 +1,7 @@
 //! The data: typed values and the per-database key tables with expiry.
 
 pub mod db;
+pub mod digest;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
@@ -34,9 +35,14 @@ pub struct Keyspace {
     pub functions: Vec<Vec<u8>>,
     /// Library code read by a load, waiting for the node to compile it.
     pub loaded_functions: Vec<Vec<u8>>,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD's setting (0: the default, 1 GB).
+    pub list_packed_threshold: usize,
     /// Whether the cron deletes expired keys (DEBUG SET-ACTIVE-EXPIRE 0 turns it off, as tests do).
     pub active_expire: bool,
 }
+
+/// Redis's default for a list element that gets a node of its own.
+pub const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
 
 /// The thresholds of the compact encodings (Redis 7.0's settings, cached per database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +59,12 @@ pub struct Limits {
     pub zset_value: usize,
     /// `list-max-listpack-size` (negative: node bytes class; positive: elements per node).
     pub list_fill: i64,
+    /// Elements this big get a list node of their own (DEBUG QUICKLIST-PACKED-THRESHOLD).
+    pub list_packed_threshold: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64, list_fill: -2 }
+        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64, list_fill: -2, list_packed_threshold: DEFAULT_PACKED_THRESHOLD }
     }
 }

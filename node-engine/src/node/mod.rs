@@ -147,6 +147,38 @@ impl Node {
         self.push_to(id, Push::Bytes(r.buf))
     }
 
+    /// Publishes a keyspace event (Redis's notifyKeyspaceEvent) when its
+    /// class is enabled: `__keyspace@<db>__:<key>` carries the event,
+    /// `__keyevent@<db>__:<event>` the key. Pending `new` events go first.
+    pub fn notify(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        use crate::util::events::{KEYEVENT, KEYSPACE};
+        let flags = self.pubsub.notify_flags;
+        if flags & class == 0 && self.keyspace.dbs.get(db).is_none_or(|d| d.new_keys.as_ref().is_none_or(Vec::is_empty)) {
+            return;
+        }
+        self.flush_new_key_events(db);
+        if flags & class == 0 {
+            return;
+        }
+        if flags & KEYSPACE != 0 {
+            let mut chan = format!("__keyspace@{db}__:").into_bytes();
+            chan.extend_from_slice(key);
+            self.publish(&chan, event.as_bytes());
+        }
+        if flags & KEYEVENT != 0 {
+            let chan = format!("__keyevent@{db}__:{event}");
+            self.publish(chan.as_bytes(), key);
+        }
+    }
+
+    /// Sends the `new` events of keys created since the last call.
+    pub fn flush_new_key_events(&mut self, db: usize) {
+        let Some(keys) = self.keyspace.dbs.get_mut(db).and_then(|d| d.new_keys.as_mut()).map(std::mem::take) else { return };
+        for k in keys {
+            self.notify(db, crate::util::events::NEW, "new", &k);
+        }
+    }
+
     /// Delivers a message to channel and pattern subscribers; returns receivers.
     pub fn publish(&mut self, channel: &[u8], message: &[u8]) -> usize {
         let mut n = 0;
@@ -174,7 +206,7 @@ impl Node {
         Node {
             config,
             now_ms: now,
-            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0, functions: Vec::new(), loaded_functions: Vec::new(), active_expire: true },
+            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0, functions: Vec::new(), loaded_functions: Vec::new(), active_expire: true, list_packed_threshold: 0 },
             clients: Default::default(),
             waits: Default::default(),
             pubsub: Default::default(),
@@ -296,9 +328,19 @@ impl Node {
             zset_entries: self.config.int_named("zset-max-listpack-entries", 128).max(0) as usize,
             zset_value: self.config.int_named("zset-max-listpack-value", 64).max(0) as usize,
             list_fill: self.config.int_named("list-max-listpack-size", -2),
+            list_packed_threshold: match self.keyspace.list_packed_threshold {
+                0 => crate::keyspace::DEFAULT_PACKED_THRESHOLD,
+                n => n,
+            },
         };
+        let flags = self.config.get("notify-keyspace-events").and_then(crate::util::events::parse).unwrap_or(0);
+        self.pubsub.notify_flags = flags;
+        let track_new = flags & crate::util::events::NEW != 0 && flags & (crate::util::events::KEYSPACE | crate::util::events::KEYEVENT) != 0;
         for db in &mut self.keyspace.dbs {
             db.limits = limits;
+            if track_new != db.new_keys.is_some() {
+                db.new_keys = track_new.then(Vec::new);
+            }
         }
     }
 

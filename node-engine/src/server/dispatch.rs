@@ -30,9 +30,13 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
                     continue;
                 }
                 let reply_at = client.reply.buf.len();
+                let skip_this = std::mem::take(&mut client.reply_skip_next);
                 execute(&mut node, client, &argv);
                 if client.reply.buf.get(reply_at) == Some(&b'-') {
                     node.stats.count_error(&client.reply.buf[reply_at + 1..]);
+                }
+                if (skip_this || client.reply_off) && !is_subscription(argv[0]) {
+                    client.reply.buf.truncate(reply_at);
                 }
             }
             Ok(Parsed::Incomplete) => break,
@@ -52,6 +56,11 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
         info.db = client.db;
     }
     consumed
+}
+
+/// (UN)SUBSCRIBE confirmations are pushes: CLIENT REPLY OFF does not silence them.
+fn is_subscription(name: &[u8]) -> bool {
+    ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"].iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 const PUBSUB_CONTEXT: &[&str] =

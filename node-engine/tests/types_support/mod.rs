@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 /// Starts a node on a free port without persistence.
 pub fn start_node() -> NodeHandle {
-    let cfg = NodeConfig::from_args(&["--port".into(), "0".into(), "--save".into(), "".into()]).expect("config");
+    let args: Vec<String> = ["--port", "0", "--save", "", "--enable-debug-command", "yes"].iter().map(|s| s.to_string()).collect();
+    let cfg = NodeConfig::from_args(&args).expect("config");
     node_engine::start(cfg).expect("start node")
 }
 
@@ -159,7 +160,7 @@ pub fn start_redis() -> Option<RedisServer> {
     }
     let port = free_port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--enable-debug-command", "yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
