@@ -317,7 +317,14 @@ impl NodeConfig {
         if key == "maxmemory-policy"
             && !matches!(
                 stored.as_str(),
-                "volatile-lru" | "volatile-lfu" | "volatile-random" | "volatile-ttl" | "allkeys-lru" | "allkeys-lfu" | "allkeys-random" | "noeviction"
+                "volatile-lru"
+                    | "volatile-lfu"
+                    | "volatile-random"
+                    | "volatile-ttl"
+                    | "allkeys-lru"
+                    | "allkeys-lfu"
+                    | "allkeys-random"
+                    | "noeviction"
             )
         {
             return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".to_string());
@@ -351,7 +358,9 @@ impl NodeConfig {
             .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
             .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
             .map(|(k, v)| match k {
-                "notify-keyspace-events" => (k, Cow::Owned(crate::util::events::parse(&v).map(crate::util::events::format).unwrap_or_default())),
+                "notify-keyspace-events" => {
+                    (k, Cow::Owned(crate::util::events::parse(&v).map(crate::util::events::format).unwrap_or_default()))
+                }
                 _ => (k, v),
             });
         let aliases = ALIASES

@@ -30,6 +30,8 @@ pub(crate) mod script;
 pub(crate) mod server;
 pub mod slot;
 pub(crate) mod util;
+/// The counting allocator a binary installs so `used_memory` is exact.
+pub use util::alloc;
 
 pub use config::{ConfigError, NodeConfig};
 pub use server::{run_main, start, NodeHandle, StartError};

@@ -1,13 +1,13 @@
 //! Hash commands, over [`Hash`]: a listpack while small, a hash table past
 //! `hash-max-listpack-entries` / `hash-max-listpack-value`.
 
-use crate::util::events::HASH;
 use super::args::{format_float_value, is, parse_f64, parse_i64, strict_i64};
 use super::flags::*;
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::{Db, Hash, Value};
+use crate::util::events::HASH;
 use rand::Rng;
 
 pub const COMMANDS: &[CommandSpec] = &[

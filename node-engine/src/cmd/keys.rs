@@ -1,14 +1,15 @@
 //! Generic keyspace commands: existence, expiry, renaming, iteration.
 
-use crate::util::events::GENERIC;
 use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
+use crate::keyspace::lru;
+use crate::util::events::GENERIC;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), del).acl(&["@keyspace"]),
-    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), del).acl(&["@keyspace"]),
+    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), unlink).acl(&["@keyspace"]),
     CommandSpec::new("exists", -2, READONLY | FAST, (1, -1, 1), exists).acl(&["@keyspace"]),
     CommandSpec::new("type", 2, READONLY | FAST, (1, 1, 1), type_cmd).acl(&["@keyspace"]),
     CommandSpec::new("keys", 2, READONLY, (0, 0, 0), keys).acl(&["@dangerous", "@keyspace"]),
@@ -36,10 +37,23 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let lazy = ctx.node.config.get("lazyfree-lazy-user-del") == Some("yes");
+    delete_keys(ctx, argv, lazy)
+}
+
+/// UNLINK: DEL that frees big values off the request path.
+fn unlink(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    delete_keys(ctx, argv, true)
+}
+
+fn delete_keys(ctx: &mut Ctx<'_>, argv: &[&[u8]], lazy: bool) -> CmdResult {
     let now = ctx.now();
     let mut n = 0;
     for k in &argv[1..] {
-        if ctx.db().remove(k, now).is_some() {
+        if let Some(e) = ctx.db().remove(k, now) {
+            if lazy && e.value.free_effort() > crate::keyspace::lazyfree::THRESHOLD {
+                ctx.node.keyspace.lazyfree.free(Box::new(e), 1);
+            }
             n += 1;
             ctx.notify(GENERIC, "del", k);
         }
@@ -49,20 +63,24 @@ fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// EXISTS does not count as an access (LOOKUP_NOTOUCH), TOUCH does.
 fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let now = ctx.now();
+    let n = argv[1..].iter().filter(|k| ctx.db().get_untouched(k, now).is_some()).count();
+    ctx.reply().int(n as i64);
+    Ok(())
+}
+
+fn exists_touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let n = argv[1..].iter().filter(|k| ctx.db().contains(k, now)).count();
     ctx.reply().int(n as i64);
     Ok(())
 }
 
-fn exists_touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    exists(ctx, argv)
-}
-
 fn type_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
-    let t = ctx.db().get(argv[1], now).map_or("none", |e| e.value.type_name());
+    let t = ctx.db().get_untouched(argv[1], now).map_or("none", |e| e.value.type_name());
     ctx.reply().simple(t);
     Ok(())
 }
@@ -264,7 +282,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// TTL family: -2 missing, -1 no expiry, else remaining or absolute time in the unit.
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], unit: u64, absolute: bool) -> CmdResult {
     let now = ctx.now();
-    let r = match ctx.db().get(key, now).map(|e| e.expire_at) {
+    let r = match ctx.db().get_untouched(key, now).map(|e| e.expire_at) {
         None => -2,
         Some(0) => -1,
         Some(at) if absolute => (at / unit) as i64,
@@ -379,7 +397,7 @@ const OBJECT: &[CommandSpec] = &[
 /// The encoding of the key's value, or None (a null reply) when it does not exist.
 fn object_target(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<&'static str> {
     let now = ctx.now();
-    let enc = ctx.db().get(key, now).map(|e| e.value.encoding());
+    let enc = ctx.db().get_untouched(key, now).map(|e| e.value.encoding());
     if enc.is_none() {
         ctx.reply().null();
     }
@@ -393,24 +411,49 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Redis shares the integers 0..9999 between keys (refcount INT_MAX),
+/// unless an LRU/LFU maxmemory policy needs per-object access data.
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let policy = ctx.node.config.get("maxmemory-policy").unwrap_or("noeviction");
+    let sharing = ctx.node.config.int_named("maxmemory", 0) == 0 || !(policy.contains("lru") || policy.contains("lfu"));
+    let now = ctx.now();
+    let shared = match ctx.db().get_untouched(argv[2], now).map(|e| &e.value) {
+        Some(v @ crate::keyspace::Value::Str(s)) => {
+            v.encoding() == "int" && crate::util::num::strict_i64(s).is_some_and(|n| (0..10_000).contains(&n))
+        }
+        _ => false,
+    };
     if object_target(ctx, argv[2]).is_some() {
-        ctx.reply().int(1);
+        ctx.reply().int(if shared && sharing { i32::MAX as i64 } else { 1 });
     }
     Ok(())
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    if object_target(ctx, argv[2]).is_some() {
-        ctx.reply().int(0);
+    let now = ctx.now();
+    let mode = ctx.db().lru_mode;
+    let Some(field) = ctx.db().get_untouched(argv[2], now).map(|e| e.lru) else {
+        ctx.reply().null();
+        return Ok(());
+    };
+    if mode != lru::Mode::Lru {
+        return Err(CmdError::new("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
+    ctx.reply().int((lru::idle_ms(field, now) / 1000) as i64);
     Ok(())
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    if object_target(ctx, argv[2]).is_some() {
+    let now = ctx.now();
+    let mode = ctx.db().lru_mode;
+    let Some(field) = ctx.db().get_untouched(argv[2], now).map(|e| e.lru) else {
+        ctx.reply().null();
+        return Ok(());
+    };
+    if mode == lru::Mode::Lru {
         return Err(CmdError::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
+    ctx.reply().int(lru::lfu_counter(mode, field, now) as i64);
     Ok(())
 }
 
@@ -435,18 +478,33 @@ fn dbsize(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn flush_opts(argv: &[&[u8]]) -> CmdResult {
+/// FLUSHDB/FLUSHALL [ASYNC|SYNC]: whether to free in the background
+/// (ASYNC, or no option with lazyfree-lazy-user-flush yes).
+fn flush_opts(ctx: &Ctx<'_>, argv: &[&[u8]]) -> Result<bool, CmdError> {
     match argv.get(1) {
-        None => Ok(()),
-        Some(a) if argv.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
+        None => Ok(ctx.node.config.get("lazyfree-lazy-user-flush") == Some("yes")),
+        Some(a) if argv.len() == 2 && is(a, "async") => Ok(true),
+        Some(a) if argv.len() == 2 && is(a, "sync") => Ok(false),
         _ => Err(CmdError::syntax()),
     }
 }
 
+/// Empties one database, in the background if `lazy` and it is big.
+fn flush_db(ctx: &mut Ctx<'_>, i: usize, lazy: bool) {
+    let db = &mut ctx.node.keyspace.dbs[i];
+    if lazy && db.len() > crate::keyspace::lazyfree::THRESHOLD {
+        let (garbage, n) = db.take_all();
+        ctx.node.keyspace.lazyfree.free(garbage, n);
+    } else {
+        db.flush();
+    }
+}
+
 fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    flush_opts(argv)?;
+    let lazy = flush_opts(ctx, argv)?;
     let n = ctx.db().len() as u64;
-    ctx.db().flush();
+    let i = ctx.client.db;
+    flush_db(ctx, i, lazy);
     let db = ctx.client.db;
     ctx.node.touch_all(Some(db));
     ctx.dirty(n.max(1));
@@ -455,11 +513,11 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    flush_opts(argv)?;
+    let lazy = flush_opts(ctx, argv)?;
     let mut n = 0;
-    for db in &mut ctx.node.keyspace.dbs {
-        n += db.len() as u64;
-        db.flush();
+    for i in 0..ctx.node.keyspace.dbs.len() {
+        n += ctx.node.keyspace.dbs[i].len() as u64;
+        flush_db(ctx, i, lazy);
     }
     ctx.node.touch_all(None);
     ctx.dirty(n.max(1));

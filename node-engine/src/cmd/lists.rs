@@ -3,12 +3,12 @@
 //! blocking command that finds nothing sets `ctx.client.block` and writes no
 //! reply, and the dispatcher re-runs it when a write touches one of its keys.
 
-use crate::util::events::LIST;
 use super::args::{is, normalize_range, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::{keys_numkeys_at1, keys_numkeys_at2, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::BlockRequest;
 use crate::keyspace::{Db, Key, List, Value};
+use crate::util::events::LIST;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), lpush).acl(&["@list"]),

@@ -109,7 +109,6 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         i += 1;
     }
-    let _ = (idle, freq); // We keep no LRU/LFU data; accepted for compatibility.
     let ttl = parse_i64(argv[2])?;
     if ttl < 0 {
         return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
@@ -135,6 +134,15 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.db().set_with_expire(key, value, expire_at);
+    let mode = ctx.db().lru_mode;
+    let field = match (mode, idle, freq) {
+        (crate::keyspace::lru::Mode::Lru, Some(s), _) => Some(crate::keyspace::lru::with_idle(s, now)),
+        (crate::keyspace::lru::Mode::Lfu { .. }, _, Some(f)) => Some(crate::keyspace::lru::with_freq(f as u8, now)),
+        _ => None,
+    };
+    if let (Some(f), Some(e)) = (field, ctx.db().get_mut(key, now)) {
+        e.lru = f;
+    }
     ctx.dirty(1);
     ctx.notify(crate::util::events::GENERIC, "restore", key);
     if expire_at != 0 && !absttl {

@@ -127,6 +127,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], ro: bool) -> CmdResult {
 struct RunFlags {
     read_only: bool,
     allow_cross_slot: bool,
+    allow_oom: bool,
 }
 
 /// Redis's checks before a script starts (scriptPrepareForRun).
@@ -137,6 +138,10 @@ fn prepare(node: &Node, client: &Client, flags: u32, ro: bool) -> Result<RunFlag
             return Err(CmdError::new("ERR Can not run script on cluster, 'no-cluster' flag is set."));
         }
         if flags & sf::NO_WRITES == 0 {
+            // With flags, a writing script is a deny-oom command unless it allows OOM.
+            if flags & sf::ALLOW_OOM == 0 && node.scripting.oom && node.keyspace.maxmemory != 0 && !client.from_master {
+                return Err(CmdError::new("OOM command not allowed when used memory > 'maxmemory'."));
+            }
             if node.is_read_only_replica() && !client.from_master {
                 return Err(CmdError::new("READONLY Can not run script with write flag on readonly replica"));
             }
@@ -151,7 +156,11 @@ fn prepare(node: &Node, client: &Client, flags: u32, ro: bool) -> Result<RunFlag
             }
         }
     }
-    Ok(RunFlags { read_only: ro || (!compat && flags & sf::NO_WRITES != 0), allow_cross_slot: compat || flags & sf::ALLOW_CROSS_SLOT != 0 })
+    Ok(RunFlags {
+        read_only: ro || (!compat && flags & sf::NO_WRITES != 0),
+        allow_cross_slot: compat || flags & sf::ALLOW_CROSS_SLOT != 0,
+        allow_oom: !compat && flags & sf::ALLOW_OOM != 0,
+    })
 }
 
 /// Runs a prepared script: its own client, held propagation, MULTI/EXEC around several effects.
@@ -243,6 +252,16 @@ impl ScriptHost<'_> {
         let write = cmd.is_write();
         if write && self.run.read_only {
             return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        // The first deny-oom command of a script that started over maxmemory (scriptVerifyOOM).
+        if cmd.flags & DENYOOM != 0
+            && !self.run.allow_oom
+            && !self.write_dirty
+            && !self.caller_from_master
+            && self.node.keyspace.maxmemory != 0
+            && self.node.scripting.oom
+        {
+            return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
         }
         if write && !self.write_dirty {
             if self.node.is_read_only_replica() && !self.caller_from_master {

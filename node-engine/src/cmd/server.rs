@@ -88,14 +88,19 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     }
     if want("memory") {
         let rss = process_rss();
+        let used = crate::util::alloc::used().unwrap_or(rss);
+        let peak = node.stats.used_memory_peak.max(used);
         let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
+        let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
         out.push_str(&format!(
-            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{rss}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+            human(used),
             human(rss),
-            human(rss),
-            human(rss),
+            human(peak),
             human(maxmemory),
             node.config.get("maxmemory-policy").unwrap_or("noeviction"),
+            node.keyspace.lazyfree.pending(),
+            node.keyspace.lazyfree.freed(),
         ));
         let s = &node.scripting;
         let lua_eval = s.eval.as_ref().map_or(0, |e| e.vm.used_memory());
@@ -117,7 +122,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let s = &node.stats;
         let expired: u64 = node.keyspace.dbs.iter().map(|d| d.expired_total).sum();
         out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.instantaneous_ops(),
@@ -128,6 +133,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             s.sync_full,
             s.sync_partial_ok,
             expired,
+            s.evicted_keys,
             s.keyspace_hits,
             s.keyspace_misses,
             node.pubsub.channels.len(),
@@ -227,6 +233,10 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.node.config = next;
     ctx.node.refresh_cached_config();
+    // A lower maxmemory takes effect now, as in Redis (evictions happen here).
+    if ctx.node.keyspace.maxmemory != 0 {
+        ctx.node.evict_if_needed();
+    }
     ctx.reply().ok();
     Ok(())
 }
@@ -234,6 +244,10 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.node.stats = Default::default();
     ctx.node.slowlog.entries.clear();
+    ctx.node.keyspace.lazyfree.reset_stats();
+    for db in &mut ctx.node.keyspace.dbs {
+        db.expired_total = 0;
+    }
     ctx.reply().ok();
     Ok(())
 }
@@ -609,6 +623,35 @@ fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
 }
 
 /// DEBUG PROTOCOL <type>: one reply of each RESP type, as Redis sends them (client tests use it).
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` holding
+/// `value:N` (NUL-padded or cut to `size`); existing keys are kept. Like
+/// Redis it is not propagated: it is a test tool.
+fn debug_populate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let positive = |a: &[u8]| {
+        super::args::parse_i64(a)
+            .and_then(|n| if n < 0 { Err(CmdError::new("ERR value is out of range, must be positive")) } else { Ok(n) })
+    };
+    let count = positive(argv[2])?;
+    let size = if argv.len() == 5 { positive(argv[4])? as usize } else { 0 };
+    let prefix: &[u8] = argv.get(3).map_or(b"key", |p| &p[..p.len().min(120)]);
+    let now = ctx.now();
+    let db = ctx.db();
+    for j in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        if db.contains(&key, now) {
+            continue;
+        }
+        let mut val = format!("value:{j}").into_bytes();
+        if size != 0 {
+            val.resize(size, 0);
+        }
+        db.set(&key, crate::keyspace::Value::Str(val.into_boxed_slice()));
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
 fn debug_protocol(ctx: &mut Ctx<'_>, kind: &[u8]) -> CmdResult {
     let r = ctx.reply();
     match kind.to_ascii_lowercase().as_slice() {
@@ -681,6 +724,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "reload") {
         debug_reload(ctx, &argv[2..])?;
+    } else if is(sub, "populate") && (3..=5).contains(&argv.len()) {
+        debug_populate(ctx, argv)?;
     } else if is(sub, "digest") && argv.len() == 2 {
         let d = crate::keyspace::digest::dataset_digest(&ctx.node.keyspace.dbs);
         ctx.reply().simple(&d);
@@ -691,7 +736,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             ctx.reply().simple(&d);
         }
     } else if is(sub, "quicklist-packed-threshold") && argv.len() == 3 {
-        let size = std::str::from_utf8(argv[2]).ok().and_then(crate::config::parse_memory).filter(|n| *n >= 0 && *n <= (1i64 << 32) - (1 << 20));
+        let size =
+            std::str::from_utf8(argv[2]).ok().and_then(crate::config::parse_memory).filter(|n| *n >= 0 && *n <= (1i64 << 32) - (1 << 20));
         let Some(size) = size else {
             return Err(CmdError::new("ERR argument must be a memory value bigger than 1 and smaller than 4gb"));
         };
@@ -703,10 +749,13 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let Some(e) = ctx.db().peek(argv[2]).cloned() else {
             return Err(CmdError::no_such_key());
         };
+        let now = ctx.now();
         let line = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
             e.value.encoding(),
-            e.value.approx_size()
+            e.value.approx_size(),
+            e.lru,
+            crate::keyspace::lru::idle_ms(e.lru, now) / 1000
         );
         ctx.reply().simple(&line);
     } else {

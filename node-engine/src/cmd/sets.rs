@@ -1,13 +1,13 @@
 //! Set commands, over [`Set`]: an intset while its members are integers and
 //! few, else an `IndexSet` (O(1) random picks for SPOP/SRANDMEMBER).
 
-use crate::util::events::{GENERIC, SET};
 use super::flags::*;
 use super::hashes::{parse_rand_count, sample_indexes, scan_positions};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{args, keys_numkeys_at1, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::{Db, Key, Limits, Set, Value};
+use crate::util::events::{GENERIC, SET};
 use rand::Rng;
 use std::borrow::Cow;
 

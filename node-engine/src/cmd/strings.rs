@@ -70,17 +70,20 @@ enum Ttl {
     At(u64),
 }
 
+/// An EX/PX/EXAT/PXAT argument as an absolute deadline in ms, checked as
+/// Redis's getExpireMillisecondsOrReply does (signed 64-bit arithmetic).
 fn parse_expire_arg(unit_ms: u64, absolute: bool, arg: &[u8], now: u64, cmd: &str) -> Result<u64, CmdError> {
+    let invalid = || CmdError::new(format!("ERR invalid expire time in '{cmd}' command"));
     let n = parse_i64(arg)?;
-    if n <= 0 || (!absolute && (n as u64).checked_mul(unit_ms).is_none()) {
-        return Err(CmdError::new(format!("ERR invalid expire time in '{cmd}' command")));
+    if n <= 0 {
+        return Err(invalid());
     }
-    let ms = (n as u64).checked_mul(unit_ms).ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))?;
-    if absolute {
-        Ok(ms)
-    } else {
-        now.checked_add(ms).ok_or_else(|| CmdError::new(format!("ERR invalid expire time in '{cmd}' command")))
+    let ms = n.checked_mul(unit_ms as i64).ok_or_else(invalid)?;
+    let at = if absolute { ms } else { ms.checked_add(now as i64).ok_or_else(invalid)? };
+    if at <= 0 {
+        return Err(invalid());
     }
+    Ok(at as u64)
 }
 
 fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

@@ -2,7 +2,6 @@
 //! REV, with LIMIT) is resolved to a span of ascending ranks first, so the
 //! reply length is known up front and members stream straight into the reply.
 
-use crate::util::events::{GENERIC, ZSET};
 use super::args::{is, normalize_range, parse_f64, parse_float_opt, parse_i64};
 use super::flags::*;
 use super::hashes::{parse_rand_count, sample_indexes};
@@ -15,6 +14,7 @@ use crate::keyspace::zset::Member;
 use crate::keyspace::{Db, Value, ZSet};
 use crate::resp::reply::format_double;
 use crate::resp::ReplyBuf;
+use crate::util::events::{GENERIC, ZSET};
 use std::collections::HashMap;
 
 pub const COMMANDS: &[CommandSpec] = &[

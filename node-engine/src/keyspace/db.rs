@@ -17,6 +17,8 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in unix milliseconds; 0 means no expiry.
     pub expire_at: u64,
+    /// Last access (LRU clock) or access frequency (LFU), see `lru`.
+    pub lru: u32,
 }
 
 type Table = IndexMap<Key, Entry, ahash::RandomState>;
@@ -50,6 +52,8 @@ pub struct Db {
     /// Keys created since the last drain, collected only while someone
     /// listens for `new` keyspace events.
     pub new_keys: Option<Vec<Key>>,
+    /// How accesses are recorded (from `maxmemory-policy`).
+    pub lru_mode: super::lru::Mode,
 }
 
 impl Db {
@@ -65,6 +69,7 @@ impl Db {
             slot_hint: None,
             limits: super::Limits::default(),
             new_keys: None,
+            lru_mode: super::lru::Mode::Lru,
         }
     }
 
@@ -124,18 +129,29 @@ impl Db {
     /// Looks a key up, expiring it first if its time has passed.
     #[inline]
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.get_mut(key, now).map(|e| &*e)
+    }
+
+    /// Looks a key up for writing, recording the access (LRU/LFU).
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         let t = self.table_index(key);
+        let mode = self.lru_mode;
         match self.lookup(t, key, now) {
-            Lookup::Live(idx) => self.tables[t].get_index(idx).map(|(_, e)| e),
+            Lookup::Live(idx) => self.tables[t].get_index_mut(idx).map(|(_, e)| {
+                e.lru = super::lru::touched(mode, e.lru, now);
+                e
+            }),
             Lookup::Missing | Lookup::Expired => None,
         }
     }
 
-    #[inline]
-    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+    /// Looks a key up (expiring it if due) without recording an access:
+    /// OBJECT IDLETIME must not reset what it reports.
+    pub fn get_untouched(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let t = self.table_index(key);
         match self.lookup(t, key, now) {
-            Lookup::Live(idx) => self.tables[t].get_index_mut(idx).map(|(_, e)| e),
+            Lookup::Live(idx) => self.tables[t].get_index(idx).map(|(_, e)| e),
             Lookup::Missing | Lookup::Expired => None,
         }
     }
@@ -158,10 +174,16 @@ impl Db {
     pub fn set_with_expire(&mut self, key: &[u8], value: Value, expire_at: u64) {
         let t = self.table_index(key);
         let table = &mut self.tables[t];
+        let mode = self.lru_mode;
+        let now = crate::util::time::recent_ms();
         if let Some(e) = table.get_mut(key) {
             let had_ttl = e.expire_at != 0;
             e.value = value;
             e.expire_at = expire_at;
+            // A new value is a new object: fresh LRU clock; LFU keeps the count (as dbOverwrite does).
+            if mode == super::lru::Mode::Lru {
+                e.lru = super::lru::clock(now);
+            }
             match (had_ttl, expire_at != 0) {
                 (true, false) => {
                     self.ttl_keys.swap_remove(key);
@@ -172,7 +194,7 @@ impl Db {
                 _ => {}
             }
         } else {
-            table.insert(key.into(), Entry { value, expire_at });
+            table.insert(key.into(), Entry { value, expire_at, lru: super::lru::initial(mode, now) });
             self.len += 1;
             if let Some(v) = &mut self.new_keys {
                 v.push(key.into());
@@ -186,6 +208,7 @@ impl Db {
     /// Returns the entry for `key`, creating it with `make()` if missing.
     pub fn get_or_insert_with(&mut self, key: &[u8], now: u64, make: impl FnOnce() -> Value) -> &mut Entry {
         let t = self.table_index(key);
+        let mode = self.lru_mode;
         let idx = match self.lookup(t, key, now) {
             Lookup::Live(idx) => idx,
             // A replica keeps an expired key until the master's DEL: write into it.
@@ -195,17 +218,28 @@ impl Db {
                 if let Some(v) = &mut self.new_keys {
                     v.push(key.into());
                 }
-                self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0 }).0
+                self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now) }).0
             }
         };
-        &mut self.tables[t][idx]
+        let e = &mut self.tables[t][idx];
+        e.lru = super::lru::touched(mode, e.lru, now);
+        e
     }
 
     fn remove_at(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
-        let e = self.tables[t].swap_remove(key)?;
+        let table = &mut self.tables[t];
+        let e = table.swap_remove(key)?;
+        // Give memory back once a big table is mostly empty (Redis shrinks its
+        // dicts too); eviction relies on used memory going down.
+        if table.capacity() > 1024 && table.len() * 8 < table.capacity() {
+            table.shrink_to(table.len() * 2);
+        }
         self.len -= 1;
         if e.expire_at != 0 {
             self.ttl_keys.swap_remove(key);
+            if self.ttl_keys.capacity() > 1024 && self.ttl_keys.len() * 8 < self.ttl_keys.capacity() {
+                self.ttl_keys.shrink_to(self.ttl_keys.len() * 2);
+            }
         }
         Some(e)
     }
@@ -257,6 +291,70 @@ impl Db {
         }
         self.ttl_keys = IndexSet::default();
         self.len = 0;
+    }
+
+    /// Up to `n` random keys for eviction, with their access field and expiry:
+    /// from every key, or only from keys with a TTL (`volatile`). Keys may
+    /// repeat; sampling never expires or touches anything.
+    pub fn sample(&self, volatile: bool, n: usize) -> Vec<(Key, u32, u64)> {
+        let mut rng = rand::thread_rng();
+        let mut out = Vec::with_capacity(n);
+        if volatile {
+            if self.ttl_keys.is_empty() {
+                return out;
+            }
+            for _ in 0..n {
+                let Some(k) = self.ttl_keys.get_index(rng.gen_range(0..self.ttl_keys.len())) else { continue };
+                if let Some(e) = self.peek(k) {
+                    out.push((k.clone(), e.lru, e.expire_at));
+                }
+            }
+            return out;
+        }
+        if self.len == 0 {
+            return out;
+        }
+        for _ in 0..n {
+            let t = self.random_table(&mut rng);
+            let table = &self.tables[t];
+            if let Some((k, e)) = (!table.is_empty()).then(|| table.get_index(rng.gen_range(0..table.len()))).flatten() {
+                out.push((k.clone(), e.lru, e.expire_at));
+            }
+        }
+        out
+    }
+
+    /// A random non-empty table: a few random slots first, then a scan
+    /// weighted by size (cluster nodes keep one table per slot).
+    fn random_table(&self, rng: &mut impl Rng) -> usize {
+        if self.tables.len() == 1 {
+            return 0;
+        }
+        for _ in 0..32 {
+            let t = rng.gen_range(0..self.tables.len());
+            if !self.tables[t].is_empty() {
+                return t;
+            }
+        }
+        let mut pos = rng.gen_range(0..self.len.max(1));
+        for (i, tab) in self.tables.iter().enumerate() {
+            if pos < tab.len() {
+                return i;
+            }
+            pos -= tab.len();
+        }
+        0
+    }
+
+    /// Drops every key, handing the old tables back (for a background free).
+    pub fn take_all(&mut self) -> (Box<dyn Send>, u64) {
+        let n = self.len as u64;
+        let tables = std::mem::take(&mut self.tables);
+        let count = tables.len();
+        self.tables = (0..count).map(|_| Table::default()).collect();
+        let ttl = std::mem::take(&mut self.ttl_keys);
+        self.len = 0;
+        (Box::new((tables, ttl)), n)
     }
 
     /// A random live key, or None when empty.

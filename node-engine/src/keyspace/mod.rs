@@ -6,8 +6,10 @@ pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod intset;
+pub mod lazyfree;
 pub mod list;
 pub mod listpack;
+pub mod lru;
 pub mod propagation;
 pub mod set;
 pub mod value;
@@ -35,6 +37,10 @@ pub struct Keyspace {
     pub functions: Vec<Vec<u8>>,
     /// Library code read by a load, waiting for the node to compile it.
     pub loaded_functions: Vec<Vec<u8>>,
+    /// `maxmemory` in bytes (0: no limit), cached for the per-command check.
+    pub maxmemory: u64,
+    /// The background thread that frees big values and flushed databases.
+    pub lazyfree: lazyfree::LazyFree,
     /// DEBUG QUICKLIST-PACKED-THRESHOLD's setting (0: the default, 1 GB).
     pub list_packed_threshold: usize,
     /// Whether the cron deletes expired keys (DEBUG SET-ACTIVE-EXPIRE 0 turns it off, as tests do).
@@ -65,6 +71,14 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64, list_fill: -2, list_packed_threshold: DEFAULT_PACKED_THRESHOLD }
+        Limits {
+            hash_entries: 512,
+            hash_value: 64,
+            set_intset_entries: 512,
+            zset_entries: 128,
+            zset_value: 64,
+            list_fill: -2,
+            list_packed_threshold: DEFAULT_PACKED_THRESHOLD,
+        }
     }
 }

@@ -65,6 +65,19 @@ impl Value {
         }
     }
 
+    /// Allocations freeing this value takes (Redis's lazyfreeGetFreeEffort):
+    /// compact encodings are one allocation.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.nodes().count(),
+            Value::Hash(h) if h.encoding() == "hashtable" => h.len(),
+            Value::Set(s) if s.encoding() == "hashtable" => s.len(),
+            Value::ZSet(z) if z.encoding() == "skiplist" => z.len(),
+            _ => 1,
+        }
+    }
+
     /// Whether a collection became empty (Redis deletes empty collections).
     pub fn is_empty_collection(&self) -> bool {
         match self {

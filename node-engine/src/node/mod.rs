@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod cluster;
+pub mod memory;
 pub mod migrate_cache;
 pub mod persistence;
 pub mod replica_link;
@@ -49,6 +50,10 @@ pub struct Stats {
     /// (INFO errorstats, in code order as Redis lists them).
     pub error_replies: u64,
     pub errors_by_code: std::collections::BTreeMap<String, u64>,
+    /// Keys removed to stay under maxmemory (INFO evicted_keys).
+    pub evicted_keys: u64,
+    /// The highest used_memory seen (INFO used_memory_peak).
+    pub used_memory_peak: u64,
 }
 
 impl Stats {
@@ -206,7 +211,16 @@ impl Node {
         Node {
             config,
             now_ms: now,
-            keyspace: crate::keyspace::Keyspace { dbs, dirty: 0, functions: Vec::new(), loaded_functions: Vec::new(), active_expire: true, list_packed_threshold: 0 },
+            keyspace: crate::keyspace::Keyspace {
+                dbs,
+                dirty: 0,
+                functions: Vec::new(),
+                loaded_functions: Vec::new(),
+                active_expire: true,
+                list_packed_threshold: 0,
+                lazyfree: Default::default(),
+                maxmemory: 0,
+            },
             clients: Default::default(),
             waits: Default::default(),
             pubsub: Default::default(),
@@ -335,9 +349,21 @@ impl Node {
         };
         let flags = self.config.get("notify-keyspace-events").and_then(crate::util::events::parse).unwrap_or(0);
         self.pubsub.notify_flags = flags;
-        let track_new = flags & crate::util::events::NEW != 0 && flags & (crate::util::events::KEYSPACE | crate::util::events::KEYEVENT) != 0;
+        let track_new =
+            flags & crate::util::events::NEW != 0 && flags & (crate::util::events::KEYSPACE | crate::util::events::KEYEVENT) != 0;
+        self.keyspace.maxmemory = self.config.int_named("maxmemory", 0).max(0) as u64;
+        let policy = self.config.get("maxmemory-policy").unwrap_or("noeviction");
+        let lru_mode = if policy.ends_with("lfu") {
+            crate::keyspace::lru::Mode::Lfu {
+                log_factor: self.config.int_named("lfu-log-factor", 10).max(0) as f64,
+                decay_minutes: self.config.int_named("lfu-decay-time", 1).max(0) as u64,
+            }
+        } else {
+            crate::keyspace::lru::Mode::Lru
+        };
         for db in &mut self.keyspace.dbs {
             db.limits = limits;
+            db.lru_mode = lru_mode;
             if track_new != db.new_keys.is_some() {
                 db.new_keys = track_new.then(Vec::new);
             }

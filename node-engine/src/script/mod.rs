@@ -28,6 +28,9 @@ pub struct Scripting {
     pub allow_noscript_commands: bool,
     /// `busy-reply-threshold` in ms (0: never busy), cached: read for every script.
     pub busy_threshold_ms: u64,
+    /// The node was over maxmemory when the running script started (Redis's
+    /// script_oom): its first deny-oom write is refused.
+    pub oom: bool,
 }
 
 impl Scripting {

@@ -60,7 +60,9 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
 
 /// (UN)SUBSCRIBE confirmations are pushes: CLIENT REPLY OFF does not silence them.
 fn is_subscription(name: &[u8]) -> bool {
-    ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"].iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+    ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"]
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 const PUBSUB_CONTEXT: &[&str] =
@@ -146,6 +148,13 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         client.reply.error("NOAUTH Authentication required.");
         return;
     }
+    if node.keyspace.maxmemory != 0 && !client.from_master && refused_for_memory(node, client, cmd) {
+        client.reply.error(OOM_ERR);
+        if client.multi.is_some() {
+            client.multi_error = true;
+        }
+        return;
+    }
     if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
         if cmd.flags & flags::NO_MULTI != 0 {
             client.reply.error("ERR Command not allowed inside a transaction");
@@ -192,6 +201,33 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     if routed {
         node.keyspace.dbs[client.db].set_slot_hint(None);
     }
+}
+
+const OOM_ERR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// Redis's maxmemory step of processCommand: evict what the policy allows,
+/// then refuse commands that may grow memory (deny-oom ones, anything queued
+/// in MULTI, an EXEC of deny-oom commands) if still over the limit. Scripts
+/// remember the verdict for their own writes.
+fn refused_for_memory(node: &mut Node, client: &Client, cmd: &CommandSpec) -> bool {
+    let oom = !node.evict_if_needed();
+    if matches!(cmd.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
+        node.scripting.oom = oom;
+    }
+    if !oom {
+        return false;
+    }
+    let queued_denyoom = || {
+        client.multi.as_ref().is_some_and(|q| {
+            q.iter().any(|argv| {
+                let parts: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+                matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if c.flags & flags::DENYOOM != 0)
+            })
+        })
+    };
+    cmd.flags & flags::DENYOOM != 0
+        || (client.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"))
+        || (cmd.name == "exec" && queued_denyoom())
 }
 
 /// Until when writes are paused for a manual failover, if they are and this is a client write.

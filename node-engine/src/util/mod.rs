@@ -1,6 +1,7 @@
 //! Leaf helpers that every layer may use and that use nothing of the node:
 //! the clock, atomic file replacement, number parsing, process RSS.
 
+pub mod alloc;
 pub mod events;
 pub mod fs;
 pub mod gate;

@@ -47,7 +47,7 @@ pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 }
 
 pub fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg("persistence").query(c).expect("INFO");
+    let text: String = redis::cmd("INFO").query(c).expect("INFO");
     text.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string())).unwrap_or_default()
 }
 

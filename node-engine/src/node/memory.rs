@@ -1,0 +1,122 @@
+//! Memory accounting and `maxmemory`: used_memory as the counting allocator
+//! reports it (RSS when none is installed), and eviction by the configured
+//! `maxmemory-policy` with Redis's sampled approximations of LRU, LFU and
+//! TTL order. A write that needs memory gets OOM when nothing can go.
+
+use super::Node;
+use crate::keyspace::{lru, Key};
+use crate::util::events;
+
+/// What `maxmemory-policy` selects.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Policy {
+    NoEviction,
+    Lru { volatile: bool },
+    Lfu { volatile: bool },
+    Random { volatile: bool },
+    Ttl,
+}
+
+fn policy(name: &str) -> Policy {
+    match name {
+        "allkeys-lru" => Policy::Lru { volatile: false },
+        "volatile-lru" => Policy::Lru { volatile: true },
+        "allkeys-lfu" => Policy::Lfu { volatile: false },
+        "volatile-lfu" => Policy::Lfu { volatile: true },
+        "allkeys-random" => Policy::Random { volatile: false },
+        "volatile-random" => Policy::Random { volatile: true },
+        "volatile-ttl" => Policy::Ttl,
+        _ => Policy::NoEviction,
+    }
+}
+
+/// Redis's eviction pool size: the best candidates kept between samples.
+const POOL: usize = 16;
+
+impl Node {
+    /// Bytes in use: the counting allocator's total, else the process RSS.
+    pub fn used_memory(&mut self) -> u64 {
+        let used = crate::util::alloc::used().unwrap_or_else(crate::util::proc::process_rss);
+        self.stats.used_memory_peak = self.stats.used_memory_peak.max(used);
+        used
+    }
+
+    /// Frees memory by the policy until under `maxmemory`: false when it
+    /// cannot (noeviction, or nothing left to evict), so deny-oom commands
+    /// must be refused.
+    pub fn evict_if_needed(&mut self) -> bool {
+        let max = self.keyspace.maxmemory;
+        if max == 0 || self.used_memory() <= max {
+            return true;
+        }
+        let pol = policy(self.config.get("maxmemory-policy").unwrap_or("noeviction"));
+        if pol == Policy::NoEviction {
+            return false;
+        }
+        let samples = self.config.int_named("maxmemory-samples", 5).clamp(1, 64) as usize;
+        let lazy = self.config.get("lazyfree-lazy-eviction") == Some("yes");
+        let now = self.now_ms;
+        let mut pool: Vec<(u64, usize, Key)> = Vec::new();
+        while self.used_memory() > max {
+            let Some((db, key)) = self.pick_victim(pol, samples, now, &mut pool) else { return false };
+            let Some(entry) = self.keyspace.dbs[db].remove(&key, now) else { continue };
+            if lazy && entry.value.free_effort() > crate::keyspace::lazyfree::THRESHOLD {
+                self.keyspace.lazyfree.free(Box::new(entry), 1);
+            } else {
+                drop(entry);
+            }
+            self.stats.evicted_keys += 1;
+            self.keyspace.dirty += 1;
+            self.touch_key(db, &key);
+            if self.propagation_wanted() {
+                self.propagate(db, &[&b"DEL"[..], &key[..]]);
+            }
+            self.notify(db, events::EVICTED, "evicted", &key);
+        }
+        if !self.propagation.buf.is_empty() && self.propagation.held == 0 {
+            self.feed_stream();
+        }
+        true
+    }
+
+    /// The next key to evict: a random one, or the best of a sampled pool
+    /// (longest idle, least frequent, or soonest to expire).
+    fn pick_victim(&mut self, pol: Policy, samples: usize, now: u64, pool: &mut Vec<(u64, usize, Key)>) -> Option<(usize, Key)> {
+        let volatile = matches!(
+            pol,
+            Policy::Lru { volatile: true } | Policy::Lfu { volatile: true } | Policy::Random { volatile: true } | Policy::Ttl
+        );
+        if let Policy::Random { .. } = pol {
+            let start = rand::random::<usize>() % self.keyspace.dbs.len().max(1);
+            for i in 0..self.keyspace.dbs.len() {
+                let db = (start + i) % self.keyspace.dbs.len();
+                if let Some((k, _, _)) = self.keyspace.dbs[db].sample(volatile, 1).pop() {
+                    return Some((db, k));
+                }
+            }
+            return None;
+        }
+        for (db, d) in self.keyspace.dbs.iter().enumerate() {
+            for (k, field, expire_at) in d.sample(volatile, samples) {
+                let score = match pol {
+                    Policy::Lru { .. } => lru::idle_ms(field, now),
+                    Policy::Lfu { .. } => 255 - lru::lfu_counter(d.lru_mode, field, now) as u64,
+                    _ => u64::MAX - expire_at,
+                };
+                if !pool.iter().any(|(_, pdb, pk)| *pdb == db && *pk == k) {
+                    pool.push((score, db, k));
+                }
+            }
+        }
+        pool.sort_by_key(|p| std::cmp::Reverse(p.0));
+        pool.truncate(POOL);
+        // Best first; entries that vanished meanwhile are skipped.
+        while !pool.is_empty() {
+            let (_, db, k) = pool.remove(0);
+            if self.keyspace.dbs[db].peek(&k).is_some() {
+                return Some((db, k));
+            }
+        }
+        None
+    }
+}

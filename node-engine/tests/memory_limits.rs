@@ -1,0 +1,128 @@
+//! maxmemory and lazy freeing on the slot-node binary (its counting
+//! allocator makes used_memory exact): eviction by policy with `evicted`
+//! events, OOM for deny-oom commands and scripts, background frees counted
+//! in INFO, and the LRU/LFU data OBJECT and RESTORE expose.
+
+mod support;
+use support::{conn, info_field, run, slot_node, wait_until};
+
+fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
+    match run(c, args) {
+        Ok(redis::Value::Int(n)) => n,
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+fn used(c: &mut redis::Connection) -> u64 {
+    info_field(c, "used_memory").parse().expect("used_memory")
+}
+
+#[test]
+fn eviction_keeps_used_memory_under_the_limit_and_announces_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+    let mut c = conn(node.port);
+    run(&mut c, &["DEBUG", "POPULATE", "50000"]).expect("populate");
+    let before = used(&mut c);
+    let limit = before - (before - 200_000) / 2;
+    run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).expect("policy");
+    run(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]).expect("maxmemory");
+    assert!(used(&mut c) <= limit, "used_memory {} over maxmemory {limit}", used(&mut c));
+    let evicted: i64 = info_field(&mut c, "evicted_keys").parse().expect("evicted_keys");
+    let left = int(&mut c, &["DBSIZE"]);
+    assert!(evicted > 1000 && left > 1000 && left + evicted == 50000, "evicted {evicted}, left {left}");
+
+    // volatile-ttl only takes keys with a TTL, soonest first.
+    run(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).expect("no limit");
+    run(&mut c, &["FLUSHALL"]).expect("flush");
+    run(&mut c, &["DEBUG", "POPULATE", "20000"]).expect("populate");
+    for i in 0..2000 {
+        run(&mut c, &["EXPIRE", &format!("key:{i}"), &(1000 + i).to_string()]).expect("expire");
+    }
+    let full = used(&mut c);
+    run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]).expect("policy");
+    run(&mut c, &["CONFIG", "SET", "maxmemory", &(full - 20_000).to_string()]).expect("maxmemory");
+    assert_eq!(int(&mut c, &["EXISTS", "key:19999"]), 1, "a key without TTL survives volatile-ttl");
+    assert_eq!(int(&mut c, &["EXISTS", "key:0"]), 0, "the soonest-expiring key goes first");
+
+    // An evicted key is announced (as Redis's own test does it).
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", node.port)).expect("client");
+    let mut sub = client.get_connection().expect("sub");
+    sub.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyevent@*__:evicted").expect("psubscribe");
+    run(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).expect("no limit");
+    run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).expect("policy");
+    run(&mut c, &["FLUSHALL"]).expect("flush");
+    run(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ee"]).expect("events");
+    run(&mut c, &["SET", "foo", "bar"]).expect("set");
+    run(&mut c, &["CONFIG", "SET", "maxmemory", "1"]).expect("maxmemory");
+    let key: String = ps.get_message().expect("an evicted event").get_payload().expect("payload");
+    assert_eq!(key, "foo");
+}
+
+#[test]
+fn over_the_limit_without_eviction_writes_get_oom() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+    let mut c = conn(node.port);
+    run(&mut c, &["SET", "k", "v"]).expect("set");
+    run(&mut c, &["CONFIG", "SET", "maxmemory", "1"]).expect("maxmemory");
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    assert_eq!(run(&mut c, &["SET", "k2", "v"]).unwrap_err(), format!("OOM {}", &oom[4..]));
+    assert!(run(&mut c, &["GET", "k"]).is_ok(), "reads still work");
+    assert!(run(&mut c, &["DEL", "k"]).is_ok(), "DEL is not deny-oom");
+    let e = run(&mut c, &["EVAL", "return redis.call('set','x','y')", "0"]).unwrap_err();
+    assert!(e.starts_with("OOM command not allowed"), "script write: {e}");
+    assert!(run(&mut c, &["EVAL", "return redis.call('get','x')", "0"]).is_ok(), "script read");
+    let e = run(&mut c, &["EVAL", "#!lua\nreturn 1", "0"]).unwrap_err();
+    assert!(e.starts_with("OOM"), "a flagged script that may write: {e}");
+    assert!(run(&mut c, &["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','x','y')", "0"]).is_ok());
+    run(&mut c, &["MULTI"]).expect("multi");
+    assert!(run(&mut c, &["GET", "k"]).unwrap_err().starts_with("OOM"), "nothing is queued while out of memory");
+    run(&mut c, &["DISCARD"]).expect("discard");
+    run(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).expect("no limit");
+    assert!(run(&mut c, &["SET", "k2", "v"]).is_ok());
+}
+
+#[test]
+fn unlink_and_flush_async_free_in_the_background() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+    let mut c = conn(node.port);
+    let base = used(&mut c);
+    let members: Vec<String> = (0..100_000).map(|i| format!("m{i}")).collect();
+    let mut sadd = redis::cmd("SADD");
+    sadd.arg("big").arg(&members);
+    let _: i64 = sadd.query(&mut c).expect("sadd");
+    let peak = used(&mut c);
+    assert!(peak > base + 1_000_000, "a 100k set uses memory: {base} -> {peak}");
+    assert_eq!(int(&mut c, &["UNLINK", "big"]), 1);
+    wait_until("the set to be freed", 10, || used(&mut c) < peak - (peak - base) / 2);
+    wait_until("the free to be counted", 10, || info_field(&mut c, "lazyfreed_objects") == "1");
+    run(&mut c, &["DEBUG", "POPULATE", "10000"]).expect("populate");
+    run(&mut c, &["FLUSHALL", "ASYNC"]).expect("flushall async");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 0);
+    wait_until("the flushed keys to be counted", 10, || info_field(&mut c, "lazyfreed_objects") == "10001");
+    assert_eq!(info_field(&mut c, "lazyfree_pending_objects"), "0");
+}
+
+#[test]
+fn access_data_follows_the_policy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+    let mut c = conn(node.port);
+    run(&mut c, &["SET", "k", "v"]).expect("set");
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("k").query(&mut c).expect("dump");
+    redis::cmd("RESTORE").arg("r").arg(0).arg(dump.clone()).arg("IDLETIME").arg(1000).query::<()>(&mut c).expect("restore");
+    let idle = int(&mut c, &["OBJECT", "IDLETIME", "r"]);
+    assert!((1000..=1002).contains(&idle), "idle time {idle}");
+    assert_eq!(int(&mut c, &["OBJECT", "IDLETIME", "r"]), idle, "OBJECT does not count as an access");
+    assert!(run(&mut c, &["OBJECT", "FREQ", "r"]).unwrap_err().contains("An LFU maxmemory policy is not selected"));
+    run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]).expect("lfu");
+    redis::cmd("RESTORE").arg("f").arg(0).arg(dump).arg("FREQ").arg(100).query::<()>(&mut c).expect("restore");
+    assert_eq!(int(&mut c, &["OBJECT", "FREQ", "f"]), 100);
+    run(&mut c, &["SET", "n", "v"]).expect("set");
+    assert_eq!(int(&mut c, &["OBJECT", "FREQ", "n"]), 5, "a new key starts at LFU_INIT_VAL");
+    assert!(run(&mut c, &["OBJECT", "IDLETIME", "n"]).unwrap_err().contains("An LFU maxmemory policy is selected"));
+}
