@@ -100,6 +100,10 @@ pub struct Client {
     pub asked: bool,
     /// The client a script's redis.call runs as (SORT orders sets for it).
     pub in_script: bool,
+    /// The keys this command modified, when not all of its keys (SMOVE
+    /// into a set that already had the member): WATCH and blocked clients
+    /// only hear about these.
+    pub touched_only: Option<Vec<Key>>,
     /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
@@ -135,6 +139,7 @@ impl Client {
             suppress_propagation: false,
             asked: false,
             in_script: false,
+            touched_only: None,
             reply_off: false,
             reply_skip_next: false,
         }

@@ -1,5 +1,6 @@
 //! Bitmap commands (SETBIT ... BITFIELD) against a real redis-server: the same
-//! commands, byte-identical replies in RESP2 and RESP3.
+//! commands, byte-identical replies in RESP2 and RESP3, and the string
+//! encodings (int, embstr, raw) OBJECT ENCODING reports after each kind of write.
 
 mod types_support;
 
@@ -98,6 +99,31 @@ bitfield h1 get u8 0
 setbit h1 0 1
 getbit h1 0
 get bf
+set e1 123
+object encoding e1
+append e1 4
+object encoding e1
+incr e1
+object encoding e1
+set e2 abc
+setrange e2 1 x
+object encoding e2
+set e3 12345678901234567890123456789012345678901234567890
+object encoding e3
+setbit e4 1 1
+object encoding e4
+bitop or e5 e4
+object encoding e5
+pfadd e6 a
+object encoding e6
+append e7 99
+object encoding e7
+setrange e8 0 ab
+object encoding e8
+set e2 abc
+object encoding e2
+incrbyfloat e9 1.5
+object encoding e9
 "#;
 
 #[test]

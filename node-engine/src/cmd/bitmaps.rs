@@ -52,6 +52,7 @@ fn string_for_write<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], maxbit: u64) -> Result
         Value::Str(vec![0u8; need].into_boxed_slice())
     });
     let Value::Str(s) = &mut e.value else { return Err(CmdError::wrong_type()) };
+    e.raw = true;
     if s.len() < need {
         let mut v = std::mem::take(s).into_vec();
         v.resize(need, 0);
@@ -293,6 +294,7 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         *o = if op == Op::Not { !acc } else { acc };
     }
     ctx.db().set(argv[2], Value::Str(out.into_boxed_slice()));
+    super::strings::mark_raw(ctx, argv[2]);
     ctx.dirty(1);
     ctx.notify(STRING, "set", argv[2]);
     ctx.reply().int(maxlen as i64);

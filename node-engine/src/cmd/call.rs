@@ -14,10 +14,13 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     let slowlog_us = node.slowlog.threshold_us;
     // One clock read per command: this command starts where the previous one ended.
     let started = (slowlog_us >= 0).then(|| node.slowlog.cmd_clock.unwrap_or_else(std::time::Instant::now));
+    let reply_at = client.reply.buf.len();
     let result = {
         let mut ctx = Ctx { node: &mut *node, client: &mut *client };
         (cmd.handler)(&mut ctx, argv)
     };
+    // Failed: answered an error, returned or written (scripts write theirs).
+    let failed = result.is_err() || client.reply.buf.get(reply_at) == Some(&b'-');
     if let Err(e) = result {
         client.reply.error(&e.0);
     }
@@ -31,7 +34,10 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     let suppress = std::mem::take(&mut client.suppress_propagation);
     if node.keyspace.dirty != dirty_before {
         if !node.waits.watched.is_empty() || !node.waits.blocked.is_empty() {
-            cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i]));
+            match client.touched_only.take() {
+                Some(keys) => keys.iter().for_each(|k| node.touch_key(client.db, k)),
+                None => cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i])),
+            }
         }
         if node.propagation_wanted() && !suppress {
             let db = client.db;
@@ -45,20 +51,26 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         }
     }
     client.propagate_override.clear();
+    client.touched_only = None;
     if !node.propagation.buf.is_empty() && node.propagation.held == 0 {
         node.feed_stream();
     }
     if node.keyspace.dirty != dirty_before {
         client.last_write_offset = node.repl.offset;
     }
+    let mut us = 0;
     if let Some(start) = started {
         let end = std::time::Instant::now();
         node.slowlog.cmd_clock = Some(end);
-        let us = end.duration_since(start).as_micros() as u64;
+        us = end.duration_since(start).as_micros() as u64;
         if us as i64 >= slowlog_us {
             record_slow(node, client, argv, us);
         }
     }
+    let stat = node.stats.command(cmd as *const CommandSpec as usize, cmd.name);
+    stat.calls += 1;
+    stat.usec += us;
+    stat.failed += failed as u64;
     if !node.clients.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
         feed_monitors(node, client, argv);
     }

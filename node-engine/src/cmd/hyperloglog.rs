@@ -35,7 +35,11 @@ fn hll_mut<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut Box<[u
     match ctx.db().get_mut(key, now) {
         None => Ok(None),
         Some(e) => match &mut e.value {
-            Value::Str(s) if hll::is_hll(s) => Ok(Some(s)),
+            Value::Str(s) if hll::is_hll(s) => {
+                // Written in place: Redis's `raw` encoding.
+                e.raw = true;
+                Ok(Some(s))
+            }
             Value::Str(_) => Err(not_hll()),
             _ => Err(CmdError::wrong_type()),
         },

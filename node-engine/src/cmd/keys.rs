@@ -397,7 +397,7 @@ const OBJECT: &[CommandSpec] = &[
 /// The encoding of the key's value, or None (a null reply) when it does not exist.
 fn object_target(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<&'static str> {
     let now = ctx.now();
-    let enc = ctx.db().get_untouched(key, now).map(|e| e.value.encoding());
+    let enc = ctx.db().get_untouched(key, now).map(|e| e.encoding());
     if enc.is_none() {
         ctx.reply().null();
     }

@@ -336,7 +336,10 @@ impl Host for ScriptHost<'_> {
             Lookup::Found(cmd) => cmd,
             _ => return Err("Unknown Redis command called from script".into()),
         };
-        self.check(cmd, argv)?;
+        if let Err(e) = self.check(cmd, argv) {
+            self.node.stats.command(cmd as *const CommandSpec as usize, cmd.name).rejected += 1;
+            return Err(e);
+        }
         self.client.suppress_propagation = self.repl == 0;
         self.client.in_exec = true;
         call::call(self.node, &mut self.client, cmd, argv);

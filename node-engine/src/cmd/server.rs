@@ -48,13 +48,16 @@ fn human(bytes: u64) -> String {
 
 /// Builds the INFO text for the requested sections (all when empty / "all" / "everything").
 pub fn info_text(node: &Node, sections: &[String]) -> String {
-    let all = sections.is_empty() || sections.iter().any(|s| s == "all" || s == "everything" || s == "default");
-    let want = |s: &str| all || sections.iter().any(|x| x == s);
+    let default = sections.is_empty() || sections.iter().any(|s| s == "default");
+    let all = sections.iter().any(|s| s == "all" || s == "everything");
+    // Sections outside "default" (as in Redis): only with all/everything or by name.
+    let extra = |s: &str| all || sections.iter().any(|x| x == s);
+    let want = |s: &str| default || extra(s);
     let mut out = String::new();
     let uptime = node.lifecycle.started.elapsed().as_secs();
     if want("server") {
         out.push_str(&format!(
-            "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:0\r\nexecutable:slot-node\r\nconfig_file:{}\r\nio_threads_active:0\r\nslot_node_version:{}\r\n\r\n",
+            "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:slot-node\r\nconfig_file:{}\r\nio_threads_active:0\r\nslot_node_version:{}\r\n\r\n",
             crate::REDIS_VERSION,
             if node.cluster.is_some() { "cluster" } else { "standalone" },
             std::env::consts::OS,
@@ -67,6 +70,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             uptime / 86400,
             node.config.int_named("hz", 10),
             node.config.int_named("hz", 10),
+            crate::keyspace::lru::clock(node.now_ms),
             node.config.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
             env!("CARGO_PKG_VERSION"),
         ));
@@ -154,6 +158,20 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         out.push_str("# Errorstats\r\n");
         for (code, n) in &node.stats.errors_by_code {
             out.push_str(&format!("errorstat_{code}:count={n}\r\n"));
+        }
+        out.push_str("\r\n");
+    }
+    if extra("commandstats") {
+        out.push_str("# Commandstats\r\n");
+        let mut stats: Vec<&crate::node::CommandStat> = node.stats.commands.values().collect();
+        stats.sort_by_key(|c| c.name);
+        for c in stats {
+            let name = c.name;
+            let per_call = if c.calls == 0 { 0.0 } else { c.usec as f64 / c.calls as f64 };
+            out.push_str(&format!(
+                "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                c.calls, c.usec, c.rejected, c.failed
+            ));
         }
         out.push_str("\r\n");
     }
@@ -752,7 +770,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let now = ctx.now();
         let line = format!(
             "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-            e.value.encoding(),
+            e.encoding(),
             e.value.approx_size(),
             e.lru,
             crate::keyspace::lru::idle_ms(e.lru, now) / 1000

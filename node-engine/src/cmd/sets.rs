@@ -425,6 +425,9 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if added {
         ctx.dirty(1);
         ctx.notify(SET, "sadd", dst);
+    } else {
+        // The destination did not change: its watchers are not disturbed.
+        ctx.client.touched_only = Some(vec![src.into()]);
     }
     ctx.reply().int(1);
     Ok(())

@@ -245,6 +245,8 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
                 return Err(CmdError::wrong_type());
             };
             let cur = strict_i64(s).ok_or_else(CmdError::not_integer)?;
+            // The result is a new integer object, as in Redis.
+            e.raw = false;
             let new = cur.checked_add(delta).ok_or_else(CmdError::overflow)?;
             let mut buf = itoa(new);
             *s = buf.as_slice_mut().into();
@@ -332,6 +334,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let Value::Str(s) = &mut e.value else {
                 return Err(CmdError::wrong_type());
             };
+            e.raw = true;
             let mut v = std::mem::take(s).into_vec();
             v.extend_from_slice(argv[2]);
             let len = v.len();
@@ -390,6 +393,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         v.extend_from_slice(value);
         let len = v.len();
         ctx.db().set(argv[1], Value::Str(v.into_boxed_slice()));
+        mark_raw(ctx, argv[1]);
         ctx.dirty(1);
         ctx.notify(STRING, "setrange", argv[1]);
         ctx.reply().int(len as i64);
@@ -402,11 +406,20 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         v[offset..offset + value.len()].copy_from_slice(value);
         let keep = ctx.db().get(argv[1], now).map_or(0, |e| e.expire_at);
         ctx.db().set_with_expire(argv[1], Value::Str(v.clone().into_boxed_slice()), keep);
+        mark_raw(ctx, argv[1]);
         ctx.dirty(1);
         ctx.notify(STRING, "setrange", argv[1]);
     }
     ctx.reply().int(v.len() as i64);
     Ok(())
+}
+
+/// Records that a string was edited in place (Redis's `raw` encoding).
+pub fn mark_raw(ctx: &mut Ctx<'_>, key: &[u8]) {
+    let now = ctx.now();
+    if let Some(e) = ctx.db().get_mut(key, now) {
+        e.raw = true;
+    }
 }
 
 fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

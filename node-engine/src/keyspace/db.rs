@@ -19,6 +19,19 @@ pub struct Entry {
     pub expire_at: u64,
     /// Last access (LRU clock) or access frequency (LFU), see `lru`.
     pub lru: u32,
+    /// A string edited in place (APPEND, SETRANGE, SETBIT...): Redis's `raw`
+    /// encoding whatever its content. Fits in the entry's padding.
+    pub raw: bool,
+}
+
+impl Entry {
+    /// OBJECT ENCODING's answer.
+    pub fn encoding(&self) -> &'static str {
+        match &self.value {
+            Value::Str(_) if self.raw => "raw",
+            v => v.encoding(),
+        }
+    }
 }
 
 type Table = IndexMap<Key, Entry, ahash::RandomState>;
@@ -180,6 +193,7 @@ impl Db {
             let had_ttl = e.expire_at != 0;
             e.value = value;
             e.expire_at = expire_at;
+            e.raw = false;
             // A new value is a new object: fresh LRU clock; LFU keeps the count (as dbOverwrite does).
             if mode == super::lru::Mode::Lru {
                 e.lru = super::lru::clock(now);
@@ -194,7 +208,7 @@ impl Db {
                 _ => {}
             }
         } else {
-            table.insert(key.into(), Entry { value, expire_at, lru: super::lru::initial(mode, now) });
+            table.insert(key.into(), Entry { value, expire_at, lru: super::lru::initial(mode, now), raw: false });
             self.len += 1;
             if let Some(v) = &mut self.new_keys {
                 v.push(key.into());
@@ -218,7 +232,7 @@ impl Db {
                 if let Some(v) = &mut self.new_keys {
                     v.push(key.into());
                 }
-                self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now) }).0
+                self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now), raw: false }).0
             }
         };
         let e = &mut self.tables[t][idx];

@@ -54,6 +54,29 @@ pub struct Stats {
     pub evicted_keys: u64,
     /// The highest used_memory seen (INFO used_memory_peak).
     pub used_memory_peak: u64,
+    /// Per command (or `container|sub`), keyed by the address of its static
+    /// spec (cheap to hash on every call): INFO commandstats.
+    pub commands: ahash::AHashMap<usize, CommandStat>,
+}
+
+impl Stats {
+    /// The counters of the command whose spec lives at `id`.
+    #[inline]
+    pub fn command(&mut self, id: usize, name: &'static str) -> &mut CommandStat {
+        self.commands.entry(id).or_insert_with(|| CommandStat { name, ..Default::default() })
+    }
+}
+
+/// One command's counters (INFO commandstats `cmdstat_<name>`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStat {
+    pub name: &'static str,
+    pub calls: u64,
+    pub usec: u64,
+    /// Refused before running (arity, OOM, READONLY, MOVED, ...).
+    pub rejected: u64,
+    /// Ran and answered an error.
+    pub failed: u64,
 }
 
 impl Stats {

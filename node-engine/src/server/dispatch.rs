@@ -131,6 +131,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         }
     };
     if !cmd.arity_ok(argv.len()) {
+        rejected(node, cmd);
         client.reply.error(&format!("ERR wrong number of arguments for '{}' command", cmd.name));
         if client.multi.is_some() {
             client.multi_error = true;
@@ -145,10 +146,12 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         return;
     }
     if !client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
+        rejected(node, cmd);
         client.reply.error("NOAUTH Authentication required.");
         return;
     }
     if node.keyspace.maxmemory != 0 && !client.from_master && refused_for_memory(node, client, cmd) {
+        rejected(node, cmd);
         client.reply.error(OOM_ERR);
         if client.multi.is_some() {
             client.multi_error = true;
@@ -184,16 +187,20 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let routed = node.cluster.is_some();
     if routed {
         if let Err(e) = super::redirect::check(node, client, cmd, argv) {
+            rejected(node, cmd);
             node.keyspace.dbs[client.db].set_slot_hint(None);
             client.reply.error(&e.0);
             return;
         }
     }
     if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(&node.persistence, &node.config) {
+        rejected(node, cmd);
         client.reply.error(crate::persistence::MISCONF);
     } else if cmd.is_write() && !client.from_master && node.too_few_good_replicas() {
+        rejected(node, cmd);
         client.reply.error("NOREPLICAS Not enough good replicas to write.");
     } else if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
+        rejected(node, cmd);
         client.reply.error("READONLY You can't write against a read only replica.");
     } else {
         call(node, client, cmd, argv);
@@ -201,6 +208,11 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     if routed {
         node.keyspace.dbs[client.db].set_slot_hint(None);
     }
+}
+
+/// Counts a command refused before it ran (INFO commandstats rejected_calls).
+fn rejected(node: &mut Node, cmd: &'static CommandSpec) {
+    node.stats.command(cmd as *const CommandSpec as usize, cmd.name).rejected += 1;
 }
 
 const OOM_ERR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
