@@ -159,8 +159,9 @@ pub struct Clients {
     pub sockets: Sockets,
 }
 
-/// Connected clients' sockets by client id.
-pub type Sockets = std::rc::Rc<std::cell::RefCell<Vec<(ClientId, i32)>>>;
+/// Connected clients' sockets by client id, with the MULTI state a busy
+/// script's hook shares with each connection.
+pub type Sockets = std::rc::Rc<std::cell::RefCell<Vec<crate::script::busy::Socket>>>;
 
 impl Default for Clients {
     fn default() -> Self {

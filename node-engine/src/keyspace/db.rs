@@ -232,7 +232,9 @@ impl Db {
                 if let Some(v) = &mut self.new_keys {
                     v.push(key.into());
                 }
-                self.tables[t].insert_full(key.into(), Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now), raw: false }).0
+                self.tables[t]
+                    .insert_full(key.into(), Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now), raw: false })
+                    .0
             }
         };
         let e = &mut self.tables[t][idx];

@@ -12,7 +12,10 @@ pub const LFU_INIT: u32 = 5;
 pub enum Mode {
     #[default]
     Lru,
-    Lfu { log_factor: f64, decay_minutes: u64 },
+    Lfu {
+        log_factor: f64,
+        decay_minutes: u64,
+    },
 }
 
 /// The LRU clock at `now_ms`.

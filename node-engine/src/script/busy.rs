@@ -25,7 +25,7 @@ pub struct Busy {
     pub argv: Vec<Vec<u8>>,
     /// Every client's socket by id (the node keeps it current), and the
     /// caller's id: its socket is left alone.
-    pub sockets: std::rc::Rc<std::cell::RefCell<Vec<(u64, i32)>>>,
+    pub sockets: std::rc::Rc<std::cell::RefCell<Vec<Socket>>>,
     pub caller: u64,
     /// The caller is our master: the script cannot be killed.
     pub from_master: bool,
@@ -33,6 +33,20 @@ pub struct Busy {
     pub killed: Cell<bool>,
     pub shutdown_nosave: Cell<bool>,
     pub timed_out: Cell<bool>,
+}
+
+/// A client's socket as the busy hook sees it: id, fd, and the MULTI state
+/// the connection and the hook share (`txn` flags).
+pub type Socket = (u64, i32, std::rc::Rc<Cell<u8>>);
+
+/// Flags of a client's transaction shared with the busy hook.
+pub mod txn {
+    /// The connection is inside MULTI (set by the connection).
+    pub const IN_MULTI: u8 = 1;
+    /// A command was refused with BUSY inside MULTI: EXEC must abort.
+    pub const REJECTED: u8 = 2;
+    /// EXEC was answered with EXECABORT: the transaction is gone.
+    pub const ABORTED: u8 = 4;
 }
 
 impl Busy {
@@ -48,14 +62,15 @@ impl Busy {
                     self.name
                 );
             }
-            let fds: Vec<i32> = self.sockets.borrow().iter().filter(|(id, _)| *id != self.caller).map(|(_, fd)| *fd).collect();
-            for fd in fds {
-                self.serve(fd);
+            let socks: Vec<(i32, std::rc::Rc<Cell<u8>>)> =
+                self.sockets.borrow().iter().filter(|(id, _, _)| *id != self.caller).map(|(_, fd, t)| (*fd, t.clone())).collect();
+            for (fd, txn) in socks {
+                self.serve(fd, &txn);
             }
         }
     }
 
-    fn serve(&self, fd: i32) {
+    fn serve(&self, fd: i32, txn: &Cell<u8>) {
         let mut buf = vec![0u8; 16 * 1024];
         // SAFETY: fd is a connected socket the node owns for this whole call;
         // MSG_PEEK leaves the bytes in place, so only whole requests are taken below.
@@ -72,7 +87,7 @@ impl Busy {
             let argv: Vec<&[u8]> = ranges.iter().map(|r| &buf[consumed + r.start..consumed + r.end]).collect();
             consumed += len;
             if !argv.is_empty() {
-                out.extend_from_slice(&self.answer(&argv));
+                out.extend_from_slice(&self.answer_in(&argv, txn));
             }
         }
         if consumed > 0 {
@@ -83,6 +98,23 @@ impl Busy {
             // SAFETY: a best-effort, non-blocking write of a buffer we own.
             unsafe { libc::send(fd, out.as_ptr().cast(), out.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
         }
+    }
+
+    /// A refused command inside MULTI dooms the transaction; EXEC itself is
+    /// answered EXECABORT and ends it (Redis's rejectCommand/execCommandAbort).
+    fn answer_in(&self, argv: &[&[u8]], txn: &Cell<u8>) -> Vec<u8> {
+        let reply = self.answer(argv);
+        if txn.get() & txn::IN_MULTI == 0 || !reply.starts_with(b"-BUSY") {
+            return reply;
+        }
+        if argv[0].eq_ignore_ascii_case(b"exec") {
+            txn.set(txn::ABORTED);
+            let mut r = b"-EXECABORT Transaction discarded because of: ".to_vec();
+            r.extend_from_slice(&reply[1..]);
+            return r;
+        }
+        txn.set(txn.get() | txn::REJECTED);
+        reply
     }
 
     fn answer(&self, argv: &[&[u8]]) -> Vec<u8> {

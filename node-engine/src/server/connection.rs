@@ -76,6 +76,8 @@ struct Admitted {
     limits: crate::resp::ParseLimits,
     qbuf_limit: usize,
     idle_timeout: u64,
+    /// MULTI state shared with a busy script's hook (`script::busy::txn`).
+    txn: std::rc::Rc<std::cell::Cell<u8>>,
 }
 
 /// Adds the client to the node's registry (CLIENT LIST, pub/sub, maxclients).
@@ -108,7 +110,8 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             tx,
         },
     );
-    node.clients.sockets.borrow_mut().push((id, std::os::fd::AsRawFd::as_raw_fd(stream)));
+    let txn = std::rc::Rc::new(std::cell::Cell::new(0u8));
+    node.clients.sockets.borrow_mut().push((id, std::os::fd::AsRawFd::as_raw_fd(stream), txn.clone()));
     let limits = crate::resp::ParseLimits {
         max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,
         ..Default::default()
@@ -121,7 +124,23 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
         limits,
         qbuf_limit: node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize,
         idle_timeout: node.config.int_named("timeout", 0).max(0) as u64,
+        txn,
     }
+}
+
+/// What a busy script's hook did to this client's transaction while the node
+/// could not run it: a refused command dooms the MULTI, an aborted EXEC ends it.
+fn apply_busy_verdicts(shared: &SharedRef, client: &mut Client, txn: &std::cell::Cell<u8>) {
+    use crate::script::busy::txn::{ABORTED, IN_MULTI, REJECTED};
+    let t = txn.get();
+    if t & ABORTED != 0 {
+        client.multi = None;
+        client.multi_error = false;
+        crate::cmd::transactions::unwatch_all(&mut shared.node.borrow_mut(), client);
+    } else if t & REJECTED != 0 && client.multi.is_some() {
+        client.multi_error = true;
+    }
+    txn.set(if client.multi.is_some() { IN_MULTI } else { 0 });
 }
 
 async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::SocketAddr, admitted: Admitted) {
@@ -135,7 +154,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
     let mut stream = stream;
-    let Admitted { id, mut rx, out_pending, needs_auth, limits, qbuf_limit, idle_timeout } = admitted;
+    let Admitted { id, mut rx, out_pending, needs_auth, limits, qbuf_limit, idle_timeout, txn } = admitted;
     let mut client = Client::new(id, addr, needs_auth);
     // The query buffer is reserved on the first read, as Redis does: an idle
     // connection (a pool warming up) costs no buffer pages.
@@ -197,7 +216,9 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         if client.block.is_none() {
             blocked_argv = None;
             if !inbuf.is_empty() {
+                apply_busy_verdicts(&shared, &mut client, &txn);
                 let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
+                txn.set(if client.multi.is_some() { crate::script::busy::txn::IN_MULTI } else { 0 });
                 crate::node::persistence::wait_durable(&shared).await;
                 if let Some(b) = client.block.as_ref() {
                     // Keep the blocking command's arguments to retry it when woken.

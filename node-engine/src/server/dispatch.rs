@@ -256,5 +256,5 @@ pub fn client_gone(shared: &Shared, client: &mut Client) {
     crate::cmd::pubsub::unsubscribe_all(&mut node, client.id);
     node.clients.monitors.retain(|&id| id != client.id);
     node.clients.map.remove(&client.id);
-    node.clients.sockets.borrow_mut().retain(|(id, _)| *id != client.id);
+    node.clients.sockets.borrow_mut().retain(|(id, _, _)| *id != client.id);
 }
