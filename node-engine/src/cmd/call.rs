@@ -104,6 +104,15 @@ pub fn propagate_as_transaction<R>(node: &mut Node, client: &mut Client, f: impl
 
 /// Hands keys deleted by expiry to propagation as DEL, as a master does.
 pub fn propagate_expired(node: &mut Node) {
+    if !crate::keyspace::db::take_expired_pending() {
+        return;
+    }
+    drain_expired(node);
+}
+
+/// Propagates and announces every logged expiry, whatever the mark says
+/// (the cron's sweep, so nothing logged elsewhere waits long).
+pub fn drain_expired(node: &mut Node) {
     let wanted = node.propagation_wanted();
     let notify = node.pubsub.notify_flags & crate::util::events::EXPIRED != 0;
     for i in 0..node.keyspace.dbs.len() {

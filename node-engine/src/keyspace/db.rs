@@ -36,6 +36,17 @@ impl Entry {
 
 type Table = IndexMap<Key, Entry, ahash::RandomState>;
 
+thread_local! {
+    /// Set when a database on this thread (each node has its own) logs an
+    /// expired key, so the per-command drain does not walk every database.
+    static EXPIRED_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether keys expired on this thread since the last call (and clears the mark).
+pub fn take_expired_pending() -> bool {
+    EXPIRED_PENDING.with(|p| p.replace(false))
+}
+
 /// What one hash lookup found.
 enum Lookup {
     Live(usize),
@@ -128,6 +139,7 @@ impl Db {
         if self.expire_enabled {
             self.remove_at(t, key);
             self.expired_log.push(key.into());
+            EXPIRED_PENDING.with(|p| p.set(true));
             self.expired_total += 1;
         }
         Lookup::Expired

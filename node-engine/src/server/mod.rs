@@ -333,7 +333,7 @@ async fn cron(shared: SharedRef) {
                 node.keyspace.dbs[i].active_expire(now, 200);
             }
         }
-        crate::cmd::call::propagate_expired(&mut node);
+        crate::cmd::call::drain_expired(&mut node);
         node.feed_stream();
         node.flush_to_replicas();
         node.replication_cron(&shared, dispatch::execute);
