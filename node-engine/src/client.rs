@@ -152,11 +152,22 @@ pub struct Clients {
     pub map: std::collections::HashMap<ClientId, ClientInfo>,
     pub next_id: ClientId,
     pub monitors: Vec<ClientId>,
-    /// Clients whose writes wait for a manual failover's pause to end.
+    /// Clients whose commands wait for a pause to end (manual failover, CLIENT PAUSE).
     pub paused: Vec<ClientId>,
+    /// CLIENT PAUSE in force: until when (unix ms), and whether all
+    /// commands wait or only those that may write.
+    pub pause: Option<ClientPause>,
     /// Every connection's socket, shared with a running script's hook (which
     /// answers other clients itself once the script runs too long).
     pub sockets: Sockets,
+}
+
+/// A CLIENT PAUSE: until when, and whether it holds every command (ALL) or
+/// only those that may write (WRITE).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientPause {
+    pub until_ms: u64,
+    pub all: bool,
 }
 
 /// Connected clients' sockets by client id, with the MULTI state a busy
@@ -165,7 +176,7 @@ pub type Sockets = std::rc::Rc<std::cell::RefCell<Vec<crate::script::busy::Socke
 
 impl Default for Clients {
     fn default() -> Self {
-        Clients { map: Default::default(), next_id: 1, monitors: Vec::new(), paused: Vec::new(), sockets: Default::default() }
+        Clients { map: Default::default(), next_id: 1, monitors: Vec::new(), paused: Vec::new(), pause: None, sockets: Default::default() }
     }
 }
 

@@ -7,7 +7,10 @@
 # 1,000,000 keys with 16-byte values into each and compares RSS.
 #
 # EVALSHA of a one-key GET script and of a five-command script are measured
-# the same way (redis-benchmark ... evalsha <sha> 1 key:__rand_int__).
+# the same way (redis-benchmark ... evalsha <sha> 1 key:__rand_int__), and so
+# are bitmaps, HyperLogLog and GEO (SETBIT/BITCOUNT on random keys, PFADD of
+# random elements and PFCOUNT, GEOADD of random points then GEOSEARCH of the
+# 5 nearest within 5 km).
 #
 # Usage: tests/bench/vs-redis.sh [ROUNDS] [REQUESTS]
 #   ROUNDS    rounds per test, best is kept (default 3)
@@ -51,6 +54,19 @@ bench() { # port pipeline -> "test rps" lines
     redis-benchmark -p "$1" -n "$N" -c 50 -P "$2" -r 100000 -q --csv evalsha "$4" 1 "key:__rand_int__" 2>/dev/null \
       | tail -n +2 | tr -d '"' | awk -F, -v name="$3" '{print name, $2}'
   done
+  local port=$1 pipe=$2 name
+  while IFS='|' read -r name cmd; do
+    # shellcheck disable=SC2086 # the command's words are meant to split
+    redis-benchmark -p "$port" -n "$N" -c 50 -P "$pipe" -r 100000 -q --csv $cmd 2>/dev/null \
+      | tail -n +2 | tr -d '"' | awk -F, -v name="$name" '{print name, $2}'
+  done <<'CMDS'
+setbit|setbit bm:__rand_int__ 7 1
+bitcount|bitcount bm:__rand_int__
+pfadd|pfadd hll __rand_int__
+pfcount|pfcount hll
+geoadd|geoadd geo 13.__rand_int__ 38.__rand_int__ m:__rand_int__
+geosearch|geosearch geo fromlonlat 13.5 38.5 byradius 5 km count 5 asc
+CMDS
 }
 for P in 1 16; do
   declare -A best_ours=() best_redis=()

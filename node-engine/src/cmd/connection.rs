@@ -185,6 +185,8 @@ const CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_info).acl(&["@connection"]),
     CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_kill).acl(&["@connection"]),
     CommandSpec::new("client|unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_unblock).acl(&["@connection"]),
+    CommandSpec::new("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_pause).acl(&["@connection"]),
+    CommandSpec::new("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_unpause).acl(&["@connection"]),
     CommandSpec::new("client|reply", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_reply).acl(&["@connection"]),
     CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_no_evict).acl(&["@connection"]),
     // Redis 7.2's; clients such as redis-py 5 send it on connect.
@@ -259,6 +261,34 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let target = u64::try_from(id).ok().filter(|t| ctx.node.is_blocked(*t));
     let done = target.is_some_and(|t| ctx.node.push_to(t, Push::Unblock { error }));
     ctx.reply().int(i64::from(done));
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: holds clients' commands (all, or those
+/// that may write) for `timeout` ms or until CLIENT UNPAUSE.
+fn client_pause(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(CmdError::sub_syntax(argv));
+    }
+    let all = match argv.get(3) {
+        None => true,
+        Some(m) if is(m, "write") => false,
+        Some(m) if is(m, "all") => true,
+        Some(_) => return Err(CmdError::new("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let ms = crate::util::num::strict_i64(argv[2]).ok_or_else(|| CmdError::new("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
+    let until = if ms > 0 { ctx.now().saturating_add(ms as u64) } else { 0 };
+    ctx.node.pause_clients(until, all);
+    ctx.reply().ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.node.unpause_clients();
+    ctx.reply().ok();
     Ok(())
 }
 

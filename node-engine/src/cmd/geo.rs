@@ -447,8 +447,7 @@ fn collect(z: &ZSet, center: (f64, f64), shape: Shape, limit: usize) -> Vec<Poin
             break;
         }
         let (min, max) = geohash::cell_scores(*cell);
-        let start = z.count_while(|_, s| s < min);
-        for (m, s) in z.iter_from(start) {
+        for (m, s) in z.iter_skipping(move |_, s| s < min) {
             if s >= max {
                 break;
             }

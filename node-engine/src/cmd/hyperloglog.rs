@@ -10,7 +10,7 @@ use crate::util::events::STRING;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), pfadd).acl(&["@hyperloglog"]),
-    CommandSpec::new("pfcount", -2, READONLY, (1, -1, 1), pfcount).acl(&["@hyperloglog"]),
+    CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, (1, -1, 1), pfcount).acl(&["@hyperloglog"]),
     CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), pfmerge).acl(&["@hyperloglog"]),
     CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), pfdebug).acl(&["@hyperloglog"]),
     CommandSpec::new("pfselftest", 1, ADMIN, (0, 0, 0), pfselftest).acl(&["@hyperloglog"]),
@@ -24,8 +24,8 @@ fn corrupt(_: Corrupt) -> CmdError {
     CmdError::new("INVALIDOBJ Corrupted HLL object detected")
 }
 
-fn sparse_max(ctx: &Ctx<'_>) -> usize {
-    ctx.node.config.int_named("hll-sparse-max-bytes", 3000).max(0) as usize
+fn sparse_max(ctx: &mut Ctx<'_>) -> usize {
+    ctx.db().limits.hll_sparse_max
 }
 
 /// The HLL string at `key` for writing: None if missing, errors for other
@@ -56,13 +56,7 @@ fn edit<R>(s: &mut Box<[u8]>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 
 fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let max = sparse_max(ctx);
-    let mut updated = 0u64;
-    if hll_mut(ctx, argv[1])?.is_none() {
-        ctx.db().set(argv[1], Value::Str(hll::new_sparse().into_boxed_slice()));
-        updated += 1;
-    }
-    let Some(s) = hll_mut(ctx, argv[1])? else { return Err(CmdError::no_such_key()) };
-    let result = edit(s, |v| {
+    let add_all = |v: &mut Vec<u8>| {
         let mut changed = 0u64;
         for ele in &argv[2..] {
             if hll::add(v, ele, max)? {
@@ -73,8 +67,18 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             hll::invalidate_cache(v);
         }
         Ok(changed)
-    });
-    updated += result.map_err(corrupt)?;
+    };
+    let updated = match hll_mut(ctx, argv[1])? {
+        Some(s) => edit(s, add_all).map_err(corrupt)?,
+        None => {
+            // A new HLL: built here, stored once (its creation counts as a change).
+            let mut v = hll::new_sparse();
+            let changed = add_all(&mut v).map_err(corrupt)?;
+            ctx.db().set(argv[1], Value::Str(v.into_boxed_slice()));
+            super::strings::mark_raw(ctx, argv[1]);
+            changed + 1
+        }
+    };
     if updated > 0 {
         ctx.dirty(updated);
         ctx.notify(STRING, "pfadd", argv[1]);

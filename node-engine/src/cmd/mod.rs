@@ -45,6 +45,9 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 10;
     pub const NO_MULTI: u32 = 1 << 11;
     pub const ALLOW_BUSY: u32 = 1 << 12;
+    /// Not a write, but may add to the replication stream (PUBLISH, PFCOUNT, EVAL):
+    /// CLIENT PAUSE WRITE holds it like a write.
+    pub const MAY_REPLICATE: u32 = 1 << 13;
 
     /// Names as COMMAND prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -59,6 +62,7 @@ pub mod flags {
         (STALE, "stale"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];

@@ -15,7 +15,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), unsubscribe),
     CommandSpec::new("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), psubscribe),
     CommandSpec::new("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, (0, 0, 0), punsubscribe),
-    CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST, (0, 0, 0), publish),
+    CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, (0, 0, 0), publish),
     CommandSpec::container("pubsub", -2, super::no_subcommand, PUBSUB_SUBS),
 ];
 

@@ -67,6 +67,8 @@ pub struct Limits {
     pub list_fill: i64,
     /// Elements this big get a list node of their own (DEBUG QUICKLIST-PACKED-THRESHOLD).
     pub list_packed_threshold: usize,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog past this turns dense.
+    pub hll_sparse_max: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +81,7 @@ impl Default for Limits {
             zset_value: 64,
             list_fill: -2,
             list_packed_threshold: DEFAULT_PACKED_THRESHOLD,
+            hll_sparse_max: 3000,
         }
     }
 }

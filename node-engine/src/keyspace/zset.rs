@@ -148,6 +148,17 @@ impl Full {
         head.chain(rest).map(|(s, m)| (m, s.0))
     }
 
+    /// Ascending iteration from the first element for which `before` is
+    /// false (`before` must hold for a prefix of the order), found by binary
+    /// search: a score range scan without counting ranks.
+    pub fn iter_skipping(&self, before: impl Fn(&Key, f64) -> bool) -> impl Iterator<Item = (&Key, f64)> + '_ {
+        let ci = self.chunks.partition_point(|c| c.back().is_some_and(|(s, m)| before(m, s.0)));
+        let off = self.chunks.get(ci).map_or(0, |c| c.partition_point(|(s, m)| before(m, s.0)));
+        let head = self.chunks.get(ci).into_iter().flat_map(move |c| c.range(off..));
+        let rest = self.chunks.get(ci + 1..).unwrap_or(&[]).iter().flatten();
+        head.chain(rest).map(|(s, m)| (m, s.0))
+    }
+
     /// Descending iteration starting at `rank` (ascending rank) going down.
     pub fn iter_down_from(&self, rank: usize) -> impl Iterator<Item = (&Key, f64)> + '_ {
         let found = self.chunk_of_rank(rank);
@@ -361,6 +372,15 @@ impl ZSet {
         match self {
             ZSet::Pack(lp) => Box::new(pairs(lp).skip(rank).map(|(_, m, s)| (m.to_cow(), s))),
             ZSet::Full(f) => Box::new(f.iter_from(rank).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+        }
+    }
+
+    /// Ascending iteration from the first element for which `before` is
+    /// false (`before` must hold for a prefix of the order).
+    pub fn iter_skipping<'a>(&'a self, before: impl Fn(&[u8], f64) -> bool + 'a) -> Box<dyn Iterator<Item = (Member<'a>, f64)> + 'a> {
+        match self {
+            ZSet::Pack(lp) => Box::new(pairs(lp).map(|(_, m, s)| (m.to_cow(), s)).skip_while(move |(m, s)| before(m, *s))),
+            ZSet::Full(f) => Box::new(f.iter_skipping(move |m, s| before(m, s)).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
         }
     }
 

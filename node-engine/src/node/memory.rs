@@ -49,6 +49,10 @@ impl Node {
         if max == 0 || self.used_memory() <= max {
             return true;
         }
+        // Nothing is evicted while clients are paused (Redis's PAUSE_ACTION_EVICT).
+        if self.client_pause().is_some() {
+            return true;
+        }
         let pol = policy(self.config.get("maxmemory-policy").unwrap_or("noeviction"));
         if pol == Policy::NoEviction {
             return false;

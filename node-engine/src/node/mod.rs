@@ -350,6 +350,46 @@ impl Node {
         good < wanted
     }
 
+    /// Starts or extends a CLIENT PAUSE (a longer or stronger one wins, as
+    /// in Redis). While paused, keys do not expire or get evicted.
+    pub fn pause_clients(&mut self, until_ms: u64, all: bool) {
+        let p = match self.clients.pause {
+            Some(cur) if cur.until_ms > self.now_ms => {
+                crate::client::ClientPause { until_ms: cur.until_ms.max(until_ms), all: cur.all || all }
+            }
+            _ => crate::client::ClientPause { until_ms, all },
+        };
+        self.clients.pause = Some(p);
+        for db in &mut self.keyspace.dbs {
+            db.expire_enabled = false;
+        }
+    }
+
+    /// Ends a CLIENT PAUSE (CLIENT UNPAUSE, or its time is up): waiting
+    /// clients run their commands, keys expire again.
+    pub fn unpause_clients(&mut self) {
+        if self.clients.pause.take().is_none() {
+            return;
+        }
+        let expire = !self.is_replica();
+        for db in &mut self.keyspace.dbs {
+            db.expire_enabled = expire;
+        }
+        for id in std::mem::take(&mut self.clients.paused) {
+            self.push_to(id, Push::Wake);
+        }
+    }
+
+    /// The CLIENT PAUSE in force now, ending it if its time is up.
+    pub fn client_pause(&mut self) -> Option<crate::client::ClientPause> {
+        let p = self.clients.pause?;
+        if p.until_ms <= self.now_ms {
+            self.unpause_clients();
+            return None;
+        }
+        Some(p)
+    }
+
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
@@ -365,6 +405,7 @@ impl Node {
             zset_entries: self.config.int_named("zset-max-listpack-entries", 128).max(0) as usize,
             zset_value: self.config.int_named("zset-max-listpack-value", 64).max(0) as usize,
             list_fill: self.config.int_named("list-max-listpack-size", -2),
+            hll_sparse_max: self.config.int_named("hll-sparse-max-bytes", 3000).max(0) as usize,
             list_packed_threshold: match self.keyspace.list_packed_threshold {
                 0 => crate::keyspace::DEFAULT_PACKED_THRESHOLD,
                 n => n,

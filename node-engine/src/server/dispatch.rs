@@ -177,8 +177,8 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         ));
         return;
     }
-    if let Some(until) = write_pause(node, client, cmd) {
-        // A coordinated failover pauses writes on the master until the replica caught up.
+    if let Some(until) = write_pause(node, client, cmd, argv) {
+        // A coordinated failover or CLIENT PAUSE: the command waits (and runs when woken).
         client.block = Some(crate::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
         client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
         node.clients.paused.push(client.id);
@@ -242,10 +242,52 @@ fn refused_for_memory(node: &mut Node, client: &Client, cmd: &CommandSpec) -> bo
         || (cmd.name == "exec" && queued_denyoom())
 }
 
-/// Until when writes are paused for a manual failover, if they are and this is a client write.
-fn write_pause(node: &Node, client: &Client, cmd: &CommandSpec) -> Option<u64> {
-    let until = node.cluster.as_ref()?.paused_until;
-    (until > node.now_ms && cmd.is_write() && !client.from_master && !client.in_exec).then_some(until)
+/// Until when this command must wait: a manual failover pauses writes, a
+/// CLIENT PAUSE holds everything (ALL) or what may write or replicate
+/// (WRITE). Replication links and commands inside EXEC never wait.
+fn write_pause(node: &mut Node, client: &Client, cmd: &CommandSpec, argv: &[&[u8]]) -> Option<u64> {
+    if client.from_master || client.in_exec || client.is_replica {
+        return None;
+    }
+    let failover = node.cluster.as_ref().map_or(0, |c| c.paused_until);
+    if failover > node.now_ms && cmd.is_write() {
+        return Some(failover);
+    }
+    let pause = node.client_pause()?;
+    let held = if pause.all {
+        true
+    } else if cmd.name == "exec" {
+        // A transaction waits at EXEC if it holds anything that may write.
+        client.multi.as_ref().is_some_and(|q| {
+            q.iter().any(|a| {
+                let parts: Vec<&[u8]> = a.iter().map(Vec::as_slice).collect();
+                matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if may_replicate(node, c, &parts))
+            })
+        })
+    } else {
+        // Commands are only queued inside MULTI.
+        client.multi.is_none() && may_replicate(node, cmd, argv)
+    };
+    held.then_some(pause.until_ms)
+}
+
+/// Whether a command may add to the replication stream (CLIENT PAUSE WRITE
+/// holds it): writes, PUBLISH/PFCOUNT, scripts that may write, an EXEC of such.
+fn may_replicate(node: &Node, cmd: &CommandSpec, argv: &[&[u8]]) -> bool {
+    if cmd.is_write() {
+        return true;
+    }
+    if cmd.flags & flags::MAY_REPLICATE == 0 {
+        return false;
+    }
+    // A script declared no-writes does not replicate anything.
+    let script_flags = match cmd.name {
+        "eval" => argv.get(1).and_then(|b| crate::script::parse_shebang(b).ok()).map(|(f, _)| f),
+        "evalsha" => node.scripting.eval.as_ref().and_then(|e| argv.get(1).and_then(|s| e.get(s))).map(|s| s.flags),
+        "fcall" => node.scripting.functions.as_ref().and_then(|f| argv.get(1).and_then(|n| f.function(n))).map(|f| f.flags),
+        _ => None,
+    };
+    !script_flags.is_some_and(|f| f & crate::script::flags::EVAL_COMPAT == 0 && f & crate::script::flags::NO_WRITES != 0)
 }
 
 /// Cleans up after a connection ends: registry, WATCH, blocking, subscriptions.

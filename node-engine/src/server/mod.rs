@@ -333,6 +333,7 @@ async fn cron(shared: SharedRef) {
                 node.keyspace.dbs[i].active_expire(now, 200);
             }
         }
+        node.client_pause();
         crate::cmd::call::drain_expired(&mut node);
         node.feed_stream();
         node.flush_to_replicas();
