@@ -6,7 +6,7 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::Push;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), ping).acl(&["@connection"]),
+    CommandSpec::new("ping", -1, FAST | LOADING, (0, 0, 0), ping).acl(&["@connection"]),
     CommandSpec::new("echo", 2, FAST, (0, 0, 0), echo).acl(&["@connection"]),
     CommandSpec::new("quit", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), quit).acl(&["@connection"]),
     CommandSpec::new("hello", -1, FAST | NO_AUTH | STALE | LOADING, (0, 0, 0), hello).acl(&["@connection"]),

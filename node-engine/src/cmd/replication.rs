@@ -7,8 +7,8 @@ use crate::client::BlockRequest;
 use crate::replication::ReplicaInfo;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, (0, 0, 0), replicaof),
-    CommandSpec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, (0, 0, 0), replicaof),
+    CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), replicaof),
+    CommandSpec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), replicaof),
     CommandSpec::new("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), replconf),
     CommandSpec::new("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), psync),
     CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), sync),
@@ -26,7 +26,7 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     let host = String::from_utf8_lossy(argv[1]).into_owned();
-    let port = parse_i64(argv[2]).ok().filter(|p| (1..=65535).contains(p)).ok_or_else(|| CmdError::new("ERR Invalid master port"))? as u16;
+    let port = parse_i64(argv[2]).ok().filter(|p| (0..=65535).contains(p)).ok_or_else(|| CmdError::new("ERR Invalid master port"))? as u16;
     if ctx.node.repl.master.as_ref() == Some(&(host.clone(), port)) {
         ctx.reply().simple("OK Already connected to specified master");
         return Ok(());

@@ -63,12 +63,8 @@ fn run_queue(node: &mut Node, client: &mut Client, queue: &[Vec<Vec<u8>>]) {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         match super::table().find(&refs) {
             super::Lookup::Found(cmd) => {
-                // Cluster routing and read-only checks were made at queue time by Redis too
-                // only for syntax; re-check routing here so a moved slot aborts per command.
-                if ctx.node.is_read_only_replica() && cmd.is_write() && !ctx.client.from_master {
-                    ctx.client.reply.error("READONLY You can't write against a read only replica.");
-                    continue;
-                }
+                // The role was checked once for the whole EXEC: a REPLICAOF inside
+                // the transaction does not refuse the commands after it (Redis 7.0).
                 super::call::call(ctx.node, ctx.client, cmd, &refs);
                 // Blocking commands inside MULTI behave as if the timeout expired.
                 if ctx.client.block.take().is_some() {

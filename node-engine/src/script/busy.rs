@@ -47,6 +47,8 @@ pub mod txn {
     pub const REJECTED: u8 = 2;
     /// EXEC was answered with EXECABORT: the transaction is gone.
     pub const ABORTED: u8 = 4;
+    /// MULTI was accepted while busy (it is allowed then, as in Redis).
+    pub const STARTED: u8 = 8;
 }
 
 impl Busy {
@@ -103,6 +105,14 @@ impl Busy {
     /// A refused command inside MULTI dooms the transaction; EXEC itself is
     /// answered EXECABORT and ends it (Redis's rejectCommand/execCommandAbort).
     fn answer_in(&self, argv: &[&[u8]], txn: &Cell<u8>) -> Vec<u8> {
+        if argv.len() == 1 && argv[0].eq_ignore_ascii_case(b"multi") {
+            if txn.get() & txn::IN_MULTI != 0 {
+                txn.set(txn.get() | txn::REJECTED);
+                return b"-ERR MULTI calls can not be nested\r\n".to_vec();
+            }
+            txn.set(txn::IN_MULTI | txn::STARTED);
+            return b"+OK\r\n".to_vec();
+        }
         let reply = self.answer(argv);
         if txn.get() & txn::IN_MULTI == 0 || !reply.starts_with(b"-BUSY") {
             return reply;

@@ -131,8 +131,11 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
 /// What a busy script's hook did to this client's transaction while the node
 /// could not run it: a refused command dooms the MULTI, an aborted EXEC ends it.
 fn apply_busy_verdicts(shared: &SharedRef, client: &mut Client, txn: &std::cell::Cell<u8>) {
-    use crate::script::busy::txn::{ABORTED, IN_MULTI, REJECTED};
+    use crate::script::busy::txn::{ABORTED, IN_MULTI, REJECTED, STARTED};
     let t = txn.get();
+    if t & STARTED != 0 && client.multi.is_none() {
+        client.multi = Some(Vec::new());
+    }
     if t & ABORTED != 0 {
         client.multi = None;
         client.multi_error = false;

@@ -151,11 +151,11 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         return;
     }
     if node.keyspace.maxmemory != 0 && !client.from_master && refused_for_memory(node, client, cmd) {
-        rejected(node, cmd);
-        client.reply.error(OOM_ERR);
-        if client.multi.is_some() {
-            client.multi_error = true;
-        }
+        reject(node, client, cmd, OOM_ERR);
+        return;
+    }
+    if !client.from_master && stale_refused(node, client, cmd) {
+        reject(node, client, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
         return;
     }
     if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
@@ -193,21 +193,66 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
             return;
         }
     }
-    if cmd.is_write() && !client.from_master && crate::persistence::writes_refused(&node.persistence, &node.config) {
-        rejected(node, cmd);
-        client.reply.error(crate::persistence::MISCONF);
-    } else if cmd.is_write() && !client.from_master && node.too_few_good_replicas() {
-        rejected(node, cmd);
-        client.reply.error("NOREPLICAS Not enough good replicas to write.");
-    } else if cmd.is_write() && !client.from_master && node.is_read_only_replica() && !client.in_exec {
-        rejected(node, cmd);
-        client.reply.error("READONLY You can't write against a read only replica.");
+    // EXEC counts as a write when it holds one (checked once, for the whole
+    // transaction: what runs inside is not re-checked, as in Redis 7.0).
+    let write = !client.from_master && !client.in_exec && (cmd.is_write() || (cmd.name == "exec" && queue_has(client, flags::WRITE)));
+    if write && crate::persistence::writes_refused(&node.persistence, &node.config) {
+        reject(node, client, cmd, crate::persistence::MISCONF);
+    } else if write && node.too_few_good_replicas() {
+        reject(node, client, cmd, "NOREPLICAS Not enough good replicas to write.");
+    } else if write && node.is_read_only_replica() {
+        reject(node, client, cmd, "READONLY You can't write against a read only replica.");
     } else {
         call(node, client, cmd, argv);
     }
     if routed {
         node.keyspace.dbs[client.db].set_slot_hint(None);
     }
+}
+
+/// Refuses a command with `msg` (Redis's rejectCommand): inside MULTI the
+/// transaction is doomed; a refused EXEC discards it with EXECABORT.
+fn reject(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, msg: &str) {
+    rejected(node, cmd);
+    if cmd.name == "exec" && client.multi.is_some() {
+        client.multi = None;
+        client.multi_error = false;
+        crate::cmd::transactions::unwatch_all(node, client);
+        client.reply.error(&format!("EXECABORT Transaction discarded because of: {msg}"));
+        return;
+    }
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    client.reply.error(msg);
+}
+
+/// A replica cut off from its master with `replica-serve-stale-data no`
+/// answers only commands flagged stale (INFO, REPLICAOF, ...); an EXEC is
+/// refused if it holds any other.
+fn stale_refused(node: &Node, client: &Client, cmd: &CommandSpec) -> bool {
+    if node.repl.master.is_none() || node.repl.link_up || node.config.get("replica-serve-stale-data") != Some("no") {
+        return false;
+    }
+    if cmd.name == "exec" {
+        return client.multi.as_ref().is_some_and(|q| {
+            q.iter().any(|argv| {
+                let parts: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+                matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if c.flags & flags::STALE == 0)
+            })
+        });
+    }
+    cmd.flags & flags::STALE == 0
+}
+
+/// Whether the queued transaction holds a command with any of `flag`.
+fn queue_has(client: &Client, flag: u32) -> bool {
+    client.multi.as_ref().is_some_and(|q| {
+        q.iter().any(|argv| {
+            let parts: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if c.flags & flag != 0)
+        })
+    })
 }
 
 /// Counts a command refused before it ran (INFO commandstats rejected_calls).
@@ -229,17 +274,9 @@ fn refused_for_memory(node: &mut Node, client: &Client, cmd: &CommandSpec) -> bo
     if !oom {
         return false;
     }
-    let queued_denyoom = || {
-        client.multi.as_ref().is_some_and(|q| {
-            q.iter().any(|argv| {
-                let parts: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-                matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if c.flags & flags::DENYOOM != 0)
-            })
-        })
-    };
     cmd.flags & flags::DENYOOM != 0
         || (client.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"))
-        || (cmd.name == "exec" && queued_denyoom())
+        || (cmd.name == "exec" && queue_has(client, flags::DENYOOM))
 }
 
 /// Until when this command must wait: a manual failover pauses writes, a
