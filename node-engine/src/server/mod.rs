@@ -364,11 +364,22 @@ pub fn run_main(args: Vec<String>) -> i32 {
     init_logging(&config);
     disable_thp(&config);
     adjust_open_files_limit(&mut config);
+    let pid = std::process::id();
+    // The lines redis-server prints on stdout and that tools (Redis's own test
+    // harness, scripts that start redis-server) wait for: its PID, then
+    // "Ready to accept connections", or "Failed listening on port".
+    stdout_line(&format!(
+        "* slot-node {} (Redis {} compatible), port: {}, PID: {pid}",
+        env!("CARGO_PKG_VERSION"),
+        crate::REDIS_VERSION,
+        config.port()
+    ));
     let listeners = match bind_all(&mut config) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("{e}");
+            stdout_line(&format!("# Failed listening on port {} (tcp), aborting.", config.port()));
             return 1;
         }
     };
@@ -381,14 +392,47 @@ pub fn run_main(args: Vec<String>) -> i32 {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let code = std::thread::scope(|s| {
         let h = s.spawn(|| run_node_thread(config, listeners, rx, true, ready_tx));
-        if let Ok(Err(msg)) = ready_rx.recv() {
-            tracing::error!("{msg}");
-            eprintln!("{msg}");
+        match ready_rx.recv() {
+            Ok(Err(msg)) => {
+                tracing::error!("{msg}");
+                eprintln!("{msg}");
+            }
+            Ok(Ok(())) => stdout_line("* Ready to accept connections tcp"),
+            Err(_) => {}
         }
         h.join().unwrap_or(1)
     });
     let _ = unix_ms();
     code
+}
+
+/// One line on stdout in redis-server's log format (`pid:M date level message`).
+fn stdout_line(msg: &str) {
+    use std::io::Write;
+    let now = chrono_like_now();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}:M {now} {msg}", std::process::id());
+    let _ = out.flush();
+}
+
+/// `04 Dec 2026 21:30:00.123` as Redis stamps its log lines (UTC here).
+fn chrono_like_now() -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let ms = unix_ms();
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = secs % 86_400;
+    format!("{day:02} {} {year} {:02}:{:02}:{:02}.{:03}", MONTHS[(month - 1) as usize], t / 3600, t / 60 % 60, t % 60, ms % 1000)
 }
 
 /// `disable-thp yes` (the default), as redis-server does: transparent huge
