@@ -183,8 +183,9 @@ impl Default for Clients {
 /// Clients waiting on keys: WATCH (invalidated by writes) and blocking commands (woken by writes).
 #[derive(Debug, Default)]
 pub struct KeyWaits {
-    /// (db, key) -> clients watching it.
-    pub watched: std::collections::HashMap<(usize, Key), Vec<ClientId>>,
+    /// (db, key) -> clients watching it, each with whether the key was
+    /// already expired (still stored, past its TTL) when it was watched.
+    pub watched: std::collections::HashMap<(usize, Key), Vec<(ClientId, bool)>>,
     /// (db, key) -> clients blocked on it, oldest first.
     pub blocked: std::collections::HashMap<(usize, Key), Vec<ClientId>>,
 }

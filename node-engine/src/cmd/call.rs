@@ -121,6 +121,8 @@ pub fn drain_expired(node: &mut Node) {
         }
         let keys = std::mem::take(&mut node.keyspace.dbs[i].expired_log);
         for k in keys {
+            // Deleting an expired key is a change for its watchers and may serve no one blocked.
+            node.touch_key(i, &k);
             if notify {
                 node.notify(i, crate::util::events::EXPIRED, "expired", &k);
             }

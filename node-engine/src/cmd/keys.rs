@@ -504,9 +504,8 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let lazy = flush_opts(ctx, argv)?;
     let n = ctx.db().len() as u64;
     let i = ctx.client.db;
+    ctx.node.touch_watched_in(i, None);
     flush_db(ctx, i, lazy);
-    let db = ctx.client.db;
-    ctx.node.touch_all(Some(db));
     ctx.dirty(n.max(1));
     ctx.reply().ok();
     Ok(())
@@ -517,9 +516,9 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut n = 0;
     for i in 0..ctx.node.keyspace.dbs.len() {
         n += ctx.node.keyspace.dbs[i].len() as u64;
+        ctx.node.touch_watched_in(i, None);
         flush_db(ctx, i, lazy);
     }
-    ctx.node.touch_all(None);
     ctx.dirty(n.max(1));
     ctx.reply().ok();
     Ok(())
@@ -535,9 +534,13 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if a < 0 || b < 0 || a >= n || b >= n {
         return Err(CmdError::new("ERR DB index is out of range"));
     }
-    ctx.node.keyspace.dbs.swap(a as usize, b as usize);
-    ctx.node.touch_all(Some(a as usize));
-    ctx.node.touch_all(Some(b as usize));
+    let (a, b) = (a as usize, b as usize);
+    ctx.node.touch_watched_in(a, Some(b));
+    ctx.node.touch_watched_in(b, Some(a));
+    ctx.node.keyspace.dbs.swap(a, b);
+    // Clients blocked on keys the swap brought in are served now.
+    ctx.node.wake_ready_in(a);
+    ctx.node.wake_ready_in(b);
     ctx.dirty(1);
     ctx.reply().ok();
     Ok(())

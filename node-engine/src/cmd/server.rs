@@ -635,7 +635,7 @@ fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
         tracing::warn!("DEBUG RELOAD: {e}");
         return Err(CmdError::new("ERR Error trying to load the RDB dump, check server logs."));
     }
-    ctx.node.touch_all(None);
+    ctx.node.touch_all();
     ctx.reply().ok();
     Ok(())
 }

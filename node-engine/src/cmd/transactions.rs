@@ -41,7 +41,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR EXEC without MULTI"));
     };
     let id = ctx.client.id;
-    let dirty_watch = ctx.node.clients.map.get(&id).is_some_and(|c| c.watch_dirty);
+    let dirty_watch = ctx.node.clients.map.get(&id).is_some_and(|c| c.watch_dirty) || watched_key_expired(ctx);
     unwatch_all(ctx.node, ctx.client);
     if std::mem::take(&mut ctx.client.multi_error) {
         return Err(CmdError::new("EXECABORT Transaction discarded because of previous errors."));
@@ -78,6 +78,18 @@ fn run_queue(node: &mut Node, client: &mut Client, queue: &[Vec<Vec<u8>>]) {
     ctx.client.in_exec = false;
 }
 
+/// A watched key that expired since WATCH (and was not expired then) fails
+/// the EXEC, even if nothing deleted it yet (Redis's isWatchedKeyExpired).
+fn watched_key_expired(ctx: &mut Ctx<'_>) -> bool {
+    let now = ctx.now();
+    let id = ctx.client.id;
+    ctx.client.watching.iter().any(|(db, key)| {
+        let was_expired =
+            ctx.node.waits.watched.get(&(*db, key.clone())).and_then(|w| w.iter().find(|(i, _)| *i == id)).is_some_and(|(_, e)| *e);
+        !was_expired && ctx.node.keyspace.dbs[*db].peek(key).is_some_and(|e| e.expire_at != 0 && e.expire_at <= now)
+    })
+}
+
 fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
@@ -89,7 +101,10 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if ctx.client.watching.contains(&key) {
             continue;
         }
-        ctx.node.waits.watched.entry(key.clone()).or_default().push(id);
+        // A key still stored but past its TTL is "already expired" (Redis's keyIsExpired).
+        let now = ctx.now();
+        let expired = ctx.node.keyspace.dbs[db].peek(k).is_some_and(|e| e.expire_at != 0 && e.expire_at <= now);
+        ctx.node.waits.watched.entry(key.clone()).or_default().push((id, expired));
         ctx.client.watching.push(key);
     }
     ctx.reply().ok();
@@ -106,7 +121,7 @@ fn unwatch(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 pub fn unwatch_all(node: &mut Node, client: &mut Client) {
     for key in client.watching.drain(..) {
         if let Some(ids) = node.waits.watched.get_mut(&key) {
-            ids.retain(|&i| i != client.id);
+            ids.retain(|&(i, _)| i != client.id);
             if ids.is_empty() {
                 node.waits.watched.remove(&key);
             }

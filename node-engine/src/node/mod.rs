@@ -307,11 +307,20 @@ impl Node {
         self.waits.blocked.values().any(|ids| ids.contains(&id)) || self.repl.waiters.contains(&id)
     }
 
-    /// Marks WATCHers of a key dirty and wakes clients blocked on it.
+    /// Marks WATCHers of a key dirty and wakes clients blocked on it. A key
+    /// that was already expired when watched is no change once deleted
+    /// (Redis 7.0's touchWatchedKey).
     pub fn touch_key(&mut self, db: usize, key: &[u8]) {
         if !self.waits.watched.is_empty() {
-            if let Some(ids) = self.waits.watched.get(&(db, key.into())) {
-                for id in ids {
+            let stored = self.keyspace.dbs.get(db).is_some_and(|d| d.peek(key).is_some());
+            if let Some(watchers) = self.waits.watched.get_mut(&(db, key.into())) {
+                for (id, expired) in watchers.iter_mut() {
+                    if *expired {
+                        if !stored {
+                            *expired = false;
+                        }
+                        continue;
+                    }
                     if let Some(c) = self.clients.map.get_mut(id) {
                         c.watch_dirty = true;
                     }
@@ -329,14 +338,57 @@ impl Node {
         }
     }
 
-    /// Marks every WATCHer of a database (or all with None) dirty: FLUSHDB/FLUSHALL/SWAPDB.
-    pub fn touch_all(&mut self, db: Option<usize>) {
-        let ids: Vec<ClientId> =
-            self.waits.watched.iter().filter(|((d, _), _)| db.is_none_or(|x| x == *d)).flat_map(|(_, ids)| ids.iter().copied()).collect();
+    /// Before database `db` is emptied or swapped with `replaced_with`: the
+    /// watchers of keys it holds (or that the other database brings) become
+    /// dirty; a key already expired when watched counts only if replaced
+    /// (Redis 7.0's touchAllWatchedKeysInDb). Call before the change.
+    pub fn touch_watched_in(&mut self, db: usize, replaced_with: Option<usize>) {
+        if self.waits.watched.is_empty() {
+            return;
+        }
+        let keys: Vec<(usize, crate::keyspace::Key)> = self.waits.watched.keys().filter(|(d, _)| *d == db).cloned().collect();
+        for wk in keys {
+            let exists = self.keyspace.dbs.get(db).is_some_and(|d| d.peek(&wk.1).is_some());
+            let replaced = replaced_with.is_some_and(|o| self.keyspace.dbs.get(o).is_some_and(|d| d.peek(&wk.1).is_some()));
+            if !exists && !replaced {
+                continue;
+            }
+            let Some(watchers) = self.waits.watched.get_mut(&wk) else { continue };
+            for (id, expired) in watchers.iter_mut() {
+                if *expired {
+                    if !replaced {
+                        *expired = false;
+                    }
+                    continue;
+                }
+                if let Some(c) = self.clients.map.get_mut(id) {
+                    c.watch_dirty = true;
+                }
+            }
+        }
+    }
+
+    /// Marks every WATCHer dirty (a reload replaced the whole dataset).
+    pub fn touch_all(&mut self) {
+        let ids: Vec<ClientId> = self.waits.watched.values().flat_map(|w| w.iter().map(|(id, _)| *id)).collect();
         for id in ids {
             if let Some(c) = self.clients.map.get_mut(&id) {
                 c.watch_dirty = true;
             }
+        }
+    }
+
+    /// Wakes clients blocked on keys of `db` that now exist (after SWAPDB).
+    pub fn wake_ready_in(&mut self, db: usize) {
+        let ready: Vec<crate::keyspace::Key> = self
+            .waits
+            .blocked
+            .keys()
+            .filter(|(d, k)| *d == db && self.keyspace.dbs.get(db).is_some_and(|x| x.peek(k).is_some()))
+            .map(|(_, k)| k.clone())
+            .collect();
+        for k in ready {
+            self.touch_key(db, &k);
         }
     }
 
