@@ -250,7 +250,8 @@ impl ScriptHost<'_> {
             return Err("This Redis command is not allowed from script".into());
         }
         let write = cmd.is_write();
-        if write && self.run.read_only {
+        // PUBLISH and the like add to the replication stream: not from read-only scripts either.
+        if (write || cmd.flags & MAY_REPLICATE != 0) && self.run.read_only {
             return Err("Write commands are not allowed from read-only scripts.".into());
         }
         // The first deny-oom command of a script that started over maxmemory (scriptVerifyOOM).
