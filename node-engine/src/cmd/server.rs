@@ -318,7 +318,12 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
     r.array(10);
     r.bulk(c.name.as_bytes());
     r.int(c.arity as i64);
-    let names: Vec<&str> = super::flags::NAMES.iter().filter(|(f, _)| c.flags & f != 0).map(|(_, n)| *n).collect();
+    let mut names: Vec<&str> = super::flags::NAMES.iter().filter(|(f, _)| c.flags & f != 0).map(|(_, n)| *n).collect();
+    // Keys found by parsing the arguments: Redis's "movablekeys", listed before allow_busy.
+    if c.keys.is_some() {
+        let at = names.iter().position(|n| *n == "allow_busy").unwrap_or(names.len());
+        names.insert(at, "movablekeys");
+    }
     r.set(names.len());
     for n in names {
         r.simple(n);
@@ -418,10 +423,32 @@ fn command_count(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// COMMAND LIST: every command and subcommand name, as Redis lists them.
-fn command_list(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]:
+/// every command and subcommand name, or those the filter keeps.
+fn command_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(String),
+        Pattern(&'a [u8]),
+    }
+    let filter = match argv.len() {
+        2 => Filter::All,
+        5 if is(argv[2], "filterby") && is(argv[3], "module") => Filter::Module,
+        5 if is(argv[2], "filterby") && is(argv[3], "aclcat") => {
+            Filter::AclCat(format!("@{}", String::from_utf8_lossy(argv[4]).to_ascii_lowercase()))
+        }
+        5 if is(argv[2], "filterby") && is(argv[3], "pattern") => Filter::Pattern(argv[4]),
+        _ => return Err(CmdError::syntax()),
+    };
+    let keep = |c: &CommandSpec| match &filter {
+        Filter::All => true,
+        Filter::Module => false,
+        Filter::AclCat(cat) => c.acl_categories().contains(&cat.as_str()),
+        Filter::Pattern(p) => crate::glob::glob_match(p, c.name.as_bytes(), true),
+    };
     let names: Vec<&str> =
-        visible(ctx).into_iter().flat_map(|c| std::iter::once(c.name).chain(c.subcommands.iter().map(|s| s.name))).collect();
+        visible(ctx).into_iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter())).filter(|c| keep(c)).map(|c| c.name).collect();
     let r = ctx.reply();
     r.array(names.len());
     for n in names {

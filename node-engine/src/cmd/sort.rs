@@ -12,7 +12,10 @@ use std::cmp::Ordering;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sort", -2, WRITE | DENYOOM, (1, 1, 1), sort).acl(&["@set", "@sortedset", "@list", "@dangerous"]).with_keys(sort_keys),
-    CommandSpec::new("sort_ro", -2, READONLY, (1, 1, 1), sort_ro).acl(&["@set", "@sortedset", "@list", "@dangerous"]),
+    // BY and GET name keys only at run time: "movablekeys", as in Redis.
+    CommandSpec::new("sort_ro", -2, READONLY, (1, 1, 1), sort_ro)
+        .acl(&["@set", "@sortedset", "@list", "@dangerous"])
+        .with_keys(|_| vec![1]),
 ];
 
 /// SORT's keys: the source and the STORE target (Redis's sortGetKeys skips
