@@ -104,6 +104,9 @@ pub struct Client {
     /// into a set that already had the member): WATCH and blocked clients
     /// only hear about these.
     pub touched_only: Option<Vec<Key>>,
+    /// Propagate this command although it changed no data (PUBLISH reaches
+    /// replicas' subscribers this way, as in Redis).
+    pub force_propagate: bool,
     /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON.
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
@@ -140,6 +143,7 @@ impl Client {
             asked: false,
             in_script: false,
             touched_only: None,
+            force_propagate: false,
             reply_off: false,
             reply_skip_next: false,
         }

@@ -160,3 +160,22 @@ fn legacy_sync_sends_the_payload_without_fullresync() {
         assert_eq!(first[0] as char, '$', "{who} starts its SYNC reply with the payload");
     }
 }
+
+#[test]
+fn publish_reaches_subscribers_on_the_replica() {
+    let (m, _md) = start(&[]);
+    let (r, _rd) = start(&[]);
+    let mut mc = conn(m.port());
+    let mut rc = conn(r.port());
+    attach(&mut rc, m.port());
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", r.port())).expect("client");
+    let mut sub = client.get_connection().expect("sub");
+    sub.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("news").expect("subscribe");
+    // The master has no subscriber of its own: the message travels in the replication stream.
+    let receivers: i64 = redis::cmd("PUBLISH").arg("news").arg("hello").query(&mut mc).expect("publish");
+    assert_eq!(receivers, 0);
+    let msg: String = ps.get_message().expect("message on the replica").get_payload().expect("payload");
+    assert_eq!(msg, "hello");
+}

@@ -32,8 +32,9 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         node.flush_new_key_events(client.db);
     }
     let suppress = std::mem::take(&mut client.suppress_propagation);
-    if node.keyspace.dirty != dirty_before {
-        if !node.waits.watched.is_empty() || !node.waits.blocked.is_empty() {
+    let forced = std::mem::take(&mut client.force_propagate);
+    if node.keyspace.dirty != dirty_before || forced {
+        if node.keyspace.dirty != dirty_before && (!node.waits.watched.is_empty() || !node.waits.blocked.is_empty()) {
             match client.touched_only.take() {
                 Some(keys) => keys.iter().for_each(|k| node.touch_key(client.db, k)),
                 None => cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i])),
@@ -76,14 +77,20 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
 }
 
+/// The length of the SELECT frame `stream` starts with (0 if none).
+fn leading_select_len(stream: &[u8]) -> usize {
+    let mut ranges = Vec::new();
+    match crate::resp::parse_request(stream, &mut ranges, &crate::resp::ParseLimits::default()) {
+        Ok(crate::resp::Parsed::Complete(n)) if ranges.first().is_some_and(|r| stream[r.clone()].eq_ignore_ascii_case(b"select")) => n,
+        _ => 0,
+    }
+}
+
 /// Runs the commands of a transaction or a script (`f`) so that replicas
 /// and the AOF get them as one unit: wrapped in MULTI/EXEC when more than
 /// one was propagated (a single command is atomic already), never nested,
 /// and without the EXEC/EVAL/FCALL that ran them (Redis 7.0's rules).
 pub fn propagate_as_transaction<R>(node: &mut Node, client: &mut Client, f: impl FnOnce(&mut Node, &mut Client) -> R) -> R {
-    if node.propagation.held == 0 && node.propagation_wanted() {
-        node.propagation.select(client.db);
-    }
     let start = node.propagation.buf.len();
     let count = node.propagation.count;
     node.propagation.held += 1;
@@ -91,9 +98,12 @@ pub fn propagate_as_transaction<R>(node: &mut Node, client: &mut Client, f: impl
     node.propagation.held -= 1;
     let p = &mut node.propagation;
     if p.held == 0 && p.count - count > 1 && p.buf.len() > start {
+        // The first command's SELECT goes before MULTI, as Redis 7.0 writes it.
+        let head = leading_select_len(&p.buf[start..]);
         let mut wrapped = Vec::with_capacity(p.buf.len() - start + 32);
+        wrapped.extend_from_slice(&p.buf[start..start + head]);
         crate::resp::encode_command(&mut wrapped, &[b"MULTI".as_slice()]);
-        wrapped.extend_from_slice(&p.buf[start..]);
+        wrapped.extend_from_slice(&p.buf[start + head..]);
         crate::resp::encode_command(&mut wrapped, &[b"EXEC".as_slice()]);
         p.buf.truncate(start);
         p.buf.extend_from_slice(&wrapped);

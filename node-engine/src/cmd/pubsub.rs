@@ -119,8 +119,11 @@ fn punsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let n = ctx.node.publish(argv[1], argv[2]);
-    // In a cluster every node's subscribers get the message, as in Redis.
-    if ctx.node.cluster.is_some() {
+    // In a cluster every node's subscribers get the message over the bus;
+    // otherwise it travels to replicas in the replication stream (Redis's rules).
+    if ctx.node.cluster.is_none() {
+        ctx.client.force_propagate = true;
+    } else {
         let body = crate::cluster::gossip::Body::Publish { channel: argv[1].to_vec(), message: argv[2].to_vec() };
         ctx.node.run_cluster(&mut Vec::new(), |c, env, fx| {
             crate::cluster::handler::broadcast(c, env, crate::cluster::gossip::MsgType::Publish, body, fx)
