@@ -15,6 +15,24 @@ fn start(extra: &[&str]) -> (NodeHandle, tempfile::TempDir) {
     (support::start(dir.path(), &args), dir)
 }
 
+/// A master and a replica attached to it, with a connection to each.
+struct Pair {
+    master: NodeHandle,
+    replica: NodeHandle,
+    mc: Connection,
+    rc: Connection,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+fn pair() -> Pair {
+    let (master, md) = start(&[]);
+    let (replica, rd) = start(&[]);
+    let mc = conn(master.port());
+    let mut rc = conn(replica.port());
+    attach(&mut rc, master.port());
+    Pair { master, replica, mc, rc, _dirs: (md, rd) }
+}
+
 fn info_field(c: &mut Connection, section: &str, field: &str) -> String {
     let text: String = redis::cmd("INFO").arg(section).query(c).expect("info");
     text.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap_or_default().trim().to_string()
@@ -64,11 +82,7 @@ fn min_replicas_to_write_refuses_writes_without_a_good_replica() {
 
 #[test]
 fn short_disconnect_resumes_with_partial_resync() {
-    let (m, _md) = start(&[]);
-    let (r, _rd) = start(&[]);
-    let mut mc = conn(m.port());
-    let mut rc = conn(r.port());
-    attach(&mut rc, m.port());
+    let Pair { master: _m, replica: _r, mut mc, mut rc, _dirs } = pair();
     let _: () = mc.set("a", 1).expect("set");
     // Cut the replica's link from the master side; it reconnects by itself.
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut mc).expect("client list");
@@ -163,11 +177,7 @@ fn legacy_sync_sends_the_payload_without_fullresync() {
 
 #[test]
 fn publish_reaches_subscribers_on_the_replica() {
-    let (m, _md) = start(&[]);
-    let (r, _rd) = start(&[]);
-    let mut mc = conn(m.port());
-    let mut rc = conn(r.port());
-    attach(&mut rc, m.port());
+    let Pair { master: _m, replica: r, mut mc, _dirs, .. } = pair();
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/", r.port())).expect("client");
     let mut sub = client.get_connection().expect("sub");
     sub.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
