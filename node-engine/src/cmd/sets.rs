@@ -398,8 +398,8 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let db = ctx.db();
     let src_has = match read(db, src, now)? {
+        // A missing source is 0 whatever the destination holds (Redis checks types after).
         None => {
-            read(db, dst, now)?;
             ctx.reply().int(0);
             return Ok(());
         }

@@ -1,6 +1,6 @@
 //! String commands.
 
-use super::args::{format_float_value, is, normalize_range, parse_f64, parse_i64, strict_i64};
+use super::args::{format_float_value, is, parse_f64, parse_i64, strict_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::keyspace::{Key, Value};
@@ -361,11 +361,18 @@ fn strlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let start = parse_i64(argv[2])?;
     let end = parse_i64(argv[3])?;
+    // Redis's getrangeCommand: unlike LRANGE, a negative end clamps to 0.
     let out: Vec<u8> = match read_str(ctx, argv[1])? {
-        Some(s) if !(start < 0 && end < 0 && start > end) => match normalize_range(start, end, s.len()) {
-            Some((a, b)) => s[a..=b].to_vec(),
-            None => Vec::new(),
-        },
+        Some(s) if !(start < 0 && end < 0 && start > end) && !s.is_empty() => {
+            let len = s.len() as i64;
+            let a = if start < 0 { (len + start).max(0) } else { start };
+            let b = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
+            if a > b {
+                Vec::new()
+            } else {
+                s[a as usize..=b as usize].to_vec()
+            }
+        }
         _ => Vec::new(),
     };
     ctx.reply().bulk(&out);
