@@ -363,7 +363,7 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let end = parse_i64(argv[3])?;
     // Redis's getrangeCommand: unlike LRANGE, a negative end clamps to 0.
     let out: Vec<u8> = match read_str(ctx, argv[1])? {
-        Some(s) if !(start < 0 && end < 0 && start > end) && !s.is_empty() => {
+        Some(s) if !(s.is_empty() || start < 0 && end < 0 && start > end) => {
             let len = s.len() as i64;
             let a = if start < 0 { (len + start).max(0) } else { start };
             let b = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
