@@ -110,6 +110,7 @@ const TEMPLATES: &[&str] = &[
     "rename {k} {k2}",
     "copy {k} {k2} replace",
     "dbsize",
+    "object encoding {k}",
 ];
 // INCRBYFLOAT is left out: Redis adds in 80-bit long doubles, we in f64
 // (2.07 vs 2.0700000000000003 after 1.57 + 0.5), a known difference.

@@ -139,6 +139,10 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], readonly: bool) -> CmdResult 
     }
 
     let now = ctx.now();
+    // Redis converts a sorted set it sorts to its skiplist encoding, for good.
+    if let Some(Value::ZSet(z)) = ctx.db().get_mut(argv[1], now).map(|e| &mut e.value) {
+        z.convert();
+    }
     // The elements in the source's own order.
     let (elems, kind): (Vec<Vec<u8>>, u8) = match ctx.db().get(argv[1], now).map(|e| &e.value) {
         None => (Vec::new(), b'l'),

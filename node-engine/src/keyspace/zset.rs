@@ -485,8 +485,9 @@ impl ZSet {
         ZSet::Pack(lp)
     }
 
-    /// Listpack to the big encoding.
-    fn convert(&mut self) {
+    /// Listpack to the big encoding (SORT does this to its source, as Redis's
+    /// sortCommand converts a sorted set to a skiplist).
+    pub fn convert(&mut self) {
         if let ZSet::Pack(lp) = self {
             let mut f = Full::default();
             for (_, m, s) in pairs(lp) {
