@@ -42,8 +42,11 @@ fn eviction_keeps_used_memory_under_the_limit_and_announces_it() {
     let full = used(&mut c);
     run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]).expect("policy");
     run(&mut c, &["CONFIG", "SET", "maxmemory", &(full - 20_000).to_string()]).expect("maxmemory");
-    assert_eq!(int(&mut c, &["EXISTS", "key:19999"]), 1, "a key without TTL survives volatile-ttl");
-    assert_eq!(int(&mut c, &["EXISTS", "key:0"]), 0, "the soonest-expiring key goes first");
+    let gone = |c: &mut redis::Connection, r: std::ops::Range<usize>| r.filter(|i| int(c, &["EXISTS", &format!("key:{i}")]) == 0).count();
+    assert_eq!(gone(&mut c, 2000..20000), 0, "volatile-ttl only evicts keys with a TTL");
+    let (soon, late) = (gone(&mut c, 0..1000), gone(&mut c, 1000..2000));
+    // Sampled like Redis: not strictly in order, but the sooner-expiring half goes first.
+    assert!(soon > 0 && soon > late, "evicted {soon} of the sooner half and {late} of the later one");
 
     // An evicted key is announced (as Redis's own test does it).
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/", node.port)).expect("client");
@@ -120,6 +123,8 @@ fn access_data_follows_the_policy() {
     assert_eq!(int(&mut c, &["OBJECT", "IDLETIME", "r"]), idle, "OBJECT does not count as an access");
     assert!(run(&mut c, &["OBJECT", "FREQ", "r"]).unwrap_err().contains("An LFU maxmemory policy is not selected"));
     run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]).expect("lfu");
+    // No decay, so a minute boundary between two commands cannot change the counts.
+    run(&mut c, &["CONFIG", "SET", "lfu-decay-time", "0"]).expect("decay");
     redis::cmd("RESTORE").arg("f").arg(0).arg(dump).arg("FREQ").arg(100).query::<()>(&mut c).expect("restore");
     assert_eq!(int(&mut c, &["OBJECT", "FREQ", "f"]), 100);
     run(&mut c, &["SET", "n", "v"]).expect("set");
