@@ -180,16 +180,6 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// RENAME, MOVE and COPY keep a string's `raw` encoding (the same object, or
-/// a copy of it, as in Redis).
-fn keep_raw(db: &mut crate::keyspace::Db, key: &[u8], raw: bool) {
-    if raw {
-        if let Some(e) = db.get_mut(key, crate::util::time::recent_ms()) {
-            e.raw = true;
-        }
-    }
-}
-
 fn rename_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> Result<bool, CmdError> {
     let now = ctx.now();
     let (src, dst) = (argv[1], argv[2]);
@@ -205,8 +195,7 @@ fn rename_common(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> Result<bool, Cm
     let Some(e) = ctx.db().remove(src, now) else {
         return Err(CmdError::no_such_key());
     };
-    ctx.db().set_with_expire(dst, e.value, e.expire_at);
-    keep_raw(ctx.db(), dst, e.raw);
+    ctx.db().put_entry(dst, e);
     ctx.dirty(1);
     ctx.notify(GENERIC, "rename_from", src);
     ctx.notify(GENERIC, "rename_to", dst);
@@ -360,8 +349,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     }
-    target.set_with_expire(argv[2], e.value, e.expire_at);
-    keep_raw(target, argv[2], e.raw);
+    target.put_entry(argv[2], e);
     ctx.dirty(1);
     ctx.node.notify(dst_db, GENERIC, "copy_to", argv[2]);
     ctx.reply().int(1);
@@ -389,8 +377,7 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     };
-    ctx.node.keyspace.dbs[dst].set_with_expire(argv[1], e.value, e.expire_at);
-    keep_raw(&mut ctx.node.keyspace.dbs[dst], argv[1], e.raw);
+    ctx.node.keyspace.dbs[dst].put_entry(argv[1], e);
     ctx.dirty(1);
     ctx.notify(GENERIC, "move_from", argv[1]);
     ctx.node.notify(dst, GENERIC, "move_to", argv[1]);

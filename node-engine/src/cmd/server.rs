@@ -260,7 +260,8 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    ctx.node.stats = Default::default();
+    let rss_sample = ctx.node.stats.rss_sample;
+    ctx.node.stats = crate::node::Stats { rss_sample, ..Default::default() };
     ctx.node.slowlog.entries.clear();
     ctx.node.keyspace.lazyfree.reset_stats();
     for db in &mut ctx.node.keyspace.dbs {
@@ -855,13 +856,14 @@ fn memory_doctor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let rss = process_rss();
+    let used = crate::util::alloc::used().unwrap_or_else(process_rss);
+    let peak = ctx.node.stats.used_memory_peak.max(used);
     let r = ctx.reply();
     r.map(2);
     r.bulk(b"peak.allocated");
-    r.int(rss as i64);
+    r.int(peak as i64);
     r.bulk(b"total.allocated");
-    r.int(rss as i64);
+    r.int(used as i64);
     Ok(())
 }
 

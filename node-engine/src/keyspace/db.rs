@@ -231,6 +231,18 @@ impl Db {
         }
     }
 
+    /// Stores an entry moved or copied from another key (RENAME, MOVE, COPY):
+    /// its TTL, encoding (`raw`) and access data travel with the value.
+    pub fn put_entry(&mut self, key: &[u8], entry: Entry) {
+        let (raw, lru) = (entry.raw, entry.lru);
+        self.set_with_expire(key, entry.value, entry.expire_at);
+        let t = self.table_index(key);
+        if let Some(e) = self.tables[t].get_mut(key) {
+            e.raw = raw;
+            e.lru = lru;
+        }
+    }
+
     /// Returns the entry for `key`, creating it with `make()` if missing.
     pub fn get_or_insert_with(&mut self, key: &[u8], now: u64, make: impl FnOnce() -> Value) -> &mut Entry {
         let t = self.table_index(key);

@@ -114,38 +114,28 @@ pub fn align52(h: Bits) -> u64 {
     h.bits << (52 - h.step as u32 * 2)
 }
 
-fn move_x(h: &mut Bits, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let mut x = h.bits & 0xaaaaaaaaaaaaaaaa;
-    let y = h.bits & 0x5555555555555555;
-    let zz = 0x5555555555555555u64 >> (64 - h.step as u32 * 2);
-    if d > 0 {
-        x = x.wrapping_add(zz + 1);
-    } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
-    }
-    x &= 0xaaaaaaaaaaaaaaaau64 >> (64 - h.step as u32 * 2);
-    h.bits = x | y;
-}
+/// Bits of the longitude (odd) and latitude (even) axes in an interleaved hash.
+const ODD: u64 = 0xaaaaaaaaaaaaaaaa;
+const EVEN: u64 = 0x5555555555555555;
 
-fn move_y(h: &mut Bits, d: i8) {
+/// Steps one cell along the axis whose bits are `axis` (ODD or EVEN), by
+/// the sign of `d`, wrapping at the edge as Redis's geohash_move_x/_y do.
+fn move_axis(h: &mut Bits, d: i8, axis: u64) {
     if d == 0 {
         return;
     }
-    let x = h.bits & 0xaaaaaaaaaaaaaaaa;
-    let mut y = h.bits & 0x5555555555555555;
-    let zz = 0xaaaaaaaaaaaaaaaau64 >> (64 - h.step as u32 * 2);
+    let other = !axis;
+    let shift = 64 - h.step as u32 * 2;
+    let mut v = h.bits & axis;
+    let zz = other >> shift;
     if d > 0 {
-        y = y.wrapping_add(zz + 1);
+        v = v.wrapping_add(zz + 1);
     } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
+        v |= zz;
+        v = v.wrapping_sub(zz + 1);
     }
-    y &= 0x5555555555555555u64 >> (64 - h.step as u32 * 2);
-    h.bits = x | y;
+    v &= axis >> shift;
+    h.bits = v | (h.bits & other);
 }
 
 /// The eight cells around `h`, in Redis's order: north, south, east, west,
@@ -153,8 +143,8 @@ fn move_y(h: &mut Bits, d: i8) {
 fn neighbors(h: Bits) -> [Bits; 8] {
     let at = |dx: i8, dy: i8| {
         let mut n = h;
-        move_x(&mut n, dx);
-        move_y(&mut n, dy);
+        move_axis(&mut n, dx, ODD);
+        move_axis(&mut n, dy, EVEN);
         n
     };
     [at(0, 1), at(0, -1), at(1, 0), at(-1, 0), at(1, 1), at(-1, 1), at(1, -1), at(-1, -1)]

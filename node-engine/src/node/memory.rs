@@ -34,9 +34,9 @@ fn policy(name: &str) -> Policy {
 const POOL: usize = 16;
 
 impl Node {
-    /// Bytes in use: the counting allocator's total, else the process RSS.
+    /// Bytes in use: the counting allocator's total, else the RSS the cron sampled.
     pub fn used_memory(&mut self) -> u64 {
-        let used = crate::util::alloc::used().unwrap_or_else(crate::util::proc::process_rss);
+        let used = crate::util::alloc::used().unwrap_or(self.stats.rss_sample);
         self.stats.used_memory_peak = self.stats.used_memory_peak.max(used);
         used
     }
@@ -61,9 +61,16 @@ impl Node {
         let lazy = self.config.get("lazyfree-lazy-eviction") == Some("yes");
         let now = self.now_ms;
         let mut pool: Vec<(u64, usize, Key)> = Vec::new();
-        while self.used_memory() > max {
+        // Without the counting allocator the sampled RSS does not move while
+        // we evict: count what the evicted entries held instead.
+        let exact = crate::util::alloc::used().is_some();
+        let mut freed = 0u64;
+        while self.used_memory().saturating_sub(freed) > max {
             let Some((db, key)) = self.pick_victim(pol, samples, now, &mut pool) else { return false };
             let Some(entry) = self.keyspace.dbs[db].remove(&key, now) else { continue };
+            if !exact {
+                freed += (entry.value.approx_size() + key.len()) as u64;
+            }
             if lazy && entry.value.free_effort() > crate::keyspace::lazyfree::THRESHOLD {
                 self.keyspace.lazyfree.free(Box::new(entry), 1);
             } else {

@@ -54,6 +54,9 @@ pub struct Stats {
     pub evicted_keys: u64,
     /// The highest used_memory seen (INFO used_memory_peak).
     pub used_memory_peak: u64,
+    /// The process RSS as the cron last read it: used_memory when no counting
+    /// allocator is installed (in-process nodes), without a /proc read per command.
+    pub rss_sample: u64,
     /// Per command (or `container|sub`), keyed by the address of its static
     /// spec (cheap to hash on every call): INFO commandstats.
     pub commands: ahash::AHashMap<usize, CommandStat>,
@@ -312,8 +315,9 @@ impl Node {
     /// (Redis 7.0's touchWatchedKey).
     pub fn touch_key(&mut self, db: usize, key: &[u8]) {
         if !self.waits.watched.is_empty() {
-            let stored = self.keyspace.dbs.get(db).is_some_and(|d| d.peek(key).is_some());
             if let Some(watchers) = self.waits.watched.get_mut(&(db, key.into())) {
+                // Only watchers flagged "already expired" need to know if the key is still stored.
+                let stored = watchers.iter().any(|(_, e)| *e) && self.keyspace.dbs.get(db).is_some_and(|d| d.peek(key).is_some());
                 for (id, expired) in watchers.iter_mut() {
                     if *expired {
                         if !stored {

@@ -235,24 +235,25 @@ fn stale_refused(node: &Node, client: &Client, cmd: &CommandSpec) -> bool {
         return false;
     }
     if cmd.name == "exec" {
-        return client.multi.as_ref().is_some_and(|q| {
-            q.iter().any(|argv| {
-                let parts: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-                matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if c.flags & flags::STALE == 0)
-            })
-        });
+        return queue_any(client, |c, _| c.flags & flags::STALE == 0);
     }
     cmd.flags & flags::STALE == 0
 }
 
-/// Whether the queued transaction holds a command with any of `flag`.
-fn queue_has(client: &Client, flag: u32) -> bool {
+/// Whether a command queued in the client's transaction satisfies `pred`
+/// (how EXEC is judged as a whole: its queue's writes, deny-oom, ...).
+fn queue_any(client: &Client, pred: impl Fn(&'static CommandSpec, &[&[u8]]) -> bool) -> bool {
     client.multi.as_ref().is_some_and(|q| {
         q.iter().any(|argv| {
             let parts: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if c.flags & flag != 0)
+            matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if pred(c, &parts))
         })
     })
+}
+
+/// Whether the queued transaction holds a command with any of `flag`.
+fn queue_has(client: &Client, flag: u32) -> bool {
+    queue_any(client, |c, _| c.flags & flag != 0)
 }
 
 /// Counts a command refused before it ran (INFO commandstats rejected_calls).
@@ -295,12 +296,7 @@ fn write_pause(node: &mut Node, client: &Client, cmd: &CommandSpec, argv: &[&[u8
         true
     } else if cmd.name == "exec" {
         // A transaction waits at EXEC if it holds anything that may write.
-        client.multi.as_ref().is_some_and(|q| {
-            q.iter().any(|a| {
-                let parts: Vec<&[u8]> = a.iter().map(Vec::as_slice).collect();
-                matches!(crate::cmd::table().find(&parts), Lookup::Found(c) if may_replicate(node, c, &parts))
-            })
-        })
+        queue_any(client, |c, parts| may_replicate(node, c, parts))
     } else {
         // Commands are only queued inside MULTI.
         client.multi.is_none() && may_replicate(node, cmd, argv)

@@ -334,6 +334,9 @@ async fn cron(shared: SharedRef) {
             }
         }
         node.client_pause();
+        if crate::util::alloc::used().is_none() {
+            node.stats.rss_sample = crate::util::proc::process_rss();
+        }
         crate::cmd::call::drain_expired(&mut node);
         node.feed_stream();
         node.flush_to_replicas();
