@@ -51,6 +51,9 @@ pub struct BlockRequest {
     pub deadline_ms: u64,
     /// At the deadline, run the command once more (WAIT) instead of replying a null array.
     pub rerun_on_timeout: bool,
+    /// What to re-run when woken, if not the command as sent (XREAD's `$`
+    /// becomes the ID it stood for when the client blocked).
+    pub rerun_argv: Option<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug)]

@@ -189,3 +189,105 @@ fn publish_reaches_subscribers_on_the_replica() {
     let msg: String = ps.get_message().expect("message on the replica").get_payload().expect("payload");
     assert_eq!(msg, "hello");
 }
+
+/// What a stream looks like to a reader, without times that differ by
+/// server (delivery and seen times, idle): entries, groups, pending IDs
+/// with owners and delivery counts.
+fn stream_state(c: &mut Connection, key: &str) -> String {
+    let entries: redis::Value = redis::cmd("XRANGE").arg(key).arg("-").arg("+").query(c).expect("xrange");
+    let groups: redis::Value = redis::cmd("XINFO").arg("GROUPS").arg(key).query(c).expect("xinfo groups");
+    let mut out = format!("{entries:?}\n{groups:?}\n");
+    let names: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO").arg("GROUPS").arg(key).query(c).expect("groups");
+    for g in names {
+        let Some(redis::Value::BulkString(name)) = g.get("name") else { continue };
+        let pending: Vec<(String, String, i64, i64)> =
+            redis::cmd("XPENDING").arg(key).arg(name.as_slice()).arg("-").arg("+").arg(1000).query(c).expect("xpending");
+        for (id, owner, _idle, count) in pending {
+            out.push_str(&format!("{id} {owner} {count}\n"));
+        }
+    }
+    out
+}
+
+/// Consumer-group work on a master (reads, claims, acks, approximate
+/// trims) reaches a replica as Redis propagates it, both ways with
+/// redis-server: the full sync carries streams as RDB and the command
+/// stream keeps every group's PEL and delivery counts.
+#[test]
+fn streams_and_groups_replicate_both_ways_with_redis_server() {
+    if !have_redis() {
+        eprintln!("skipping: redis-server not installed");
+        return;
+    }
+    let work = |m: &mut Connection, phase: &str| {
+        for i in 0..300 {
+            let _: String = redis::cmd("XADD")
+                .arg("s")
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(250)
+                .arg("*")
+                .arg("n")
+                .arg(i)
+                .arg("phase")
+                .arg(phase)
+                .query(m)
+                .expect("xadd");
+        }
+        let _: redis::Value = redis::cmd("XGROUP").arg("CREATE").arg("s").arg(phase).arg("0").query(m).expect("create");
+        for w in ["a", "b"] {
+            let _: redis::Value = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(phase)
+                .arg(w)
+                .arg("COUNT")
+                .arg(7)
+                .arg("STREAMS")
+                .arg("s")
+                .arg(">")
+                .query(m)
+                .expect("read");
+        }
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(phase)
+            .arg("n")
+            .arg("NOACK")
+            .arg("COUNT")
+            .arg(3)
+            .arg("STREAMS")
+            .arg("s")
+            .arg(">")
+            .query(m)
+            .expect("noack");
+        let _: redis::Value =
+            redis::cmd("XAUTOCLAIM").arg("s").arg(phase).arg("c").arg(0).arg("0").arg("COUNT").arg(4).query(m).expect("autoclaim");
+        let first: Vec<(String, String, i64, i64)> =
+            redis::cmd("XPENDING").arg("s").arg(phase).arg("-").arg("+").arg(2).query(m).expect("pending");
+        let ids: Vec<&str> = first.iter().map(|p| p.0.as_str()).collect();
+        let _: i64 = redis::cmd("XACK").arg("s").arg(phase).arg(&ids).query(m).expect("ack");
+        let _: i64 = redis::cmd("XTRIM").arg("s").arg("MAXLEN").arg("~").arg(100).query(m).expect("trim");
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let redis = redis_server(tmp.path(), &[]);
+    let mut rs = conn(redis.port);
+    // Ours as master, redis-server replicating: RDB first, then the stream.
+    let (ours, _od) = start(&[]);
+    let mut oc = conn(ours.port());
+    work(&mut oc, "before");
+    attach(&mut rs, ours.port());
+    work(&mut oc, "after");
+    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut oc).expect("wait");
+    wait_until("redis-server replica caught up", 5, || stream_state(&mut rs, "s") == stream_state(&mut oc, "s"));
+    // redis-server as master, ours replicating.
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut rs).expect("promote redis");
+    let _: () = redis::cmd("DEL").arg("s").query(&mut rs).expect("del");
+    work(&mut rs, "before");
+    let (replica, _rd) = start(&[]);
+    let mut rc = conn(replica.port());
+    attach(&mut rc, redis.port);
+    work(&mut rs, "after");
+    wait_until("our replica caught up", 5, || stream_state(&mut rc, "s") == stream_state(&mut rs, "s"));
+    let state = stream_state(&mut rc, "s");
+    assert!(state.matches(" a ").count() + state.matches(" c ").count() > 0, "pending entries reached the replica:\n{state}");
+}

@@ -8,7 +8,7 @@
 #
 # Usage: [KINDS="hash set"] tests/bench/memory.sh [ELEMENTS]
 #   ELEMENTS  total elements per case (default 1000000): keys = ELEMENTS / per-key size
-#   KINDS     only these value types (string hash set zset list; default all)
+#   KINDS     only these value types (string hash set zset list stream; default all)
 set -euo pipefail
 TOTAL=${1:-1000000}
 cd "$(dirname "$0")/../.."
@@ -59,6 +59,9 @@ with open(path, "wb") as f:
             f.write(cmd(*args))
         elif kind == "list":
             f.write(cmd(b"RPUSH", key, *[(b"%d" % i).rjust(vlen, b"e") for i in range(per)]))
+        elif kind == "stream":
+            for i in range(per):
+                f.write(cmd(b"XADD", key, b"*", b"n", (b"%d" % i).rjust(vlen, b"e")))
 PY
 }
 
@@ -70,7 +73,8 @@ for spec in "string 1 16" \
   "hash 10 8" "hash 100 8" "hash 1000 8" "hash 10 100" \
   "set 10 0" "set 100 0" "set 1000 0" \
   "zset 10 8" "zset 100 8" "zset 1000 8" \
-  "list 10 8" "list 100 8" "list 1000 8"; do
+  "list 10 8" "list 100 8" "list 1000 8" \
+  "stream 10 8" "stream $TOTAL 8"; do
   read -r kind per vlen <<<"$spec"
   [ -n "${KINDS:-}" ] && [[ " $KINDS " != *" $kind "* ]] && continue
   gen "$kind" "$per" "$vlen" "$WORK/data.resp"

@@ -10,7 +10,8 @@
 # the same way (redis-benchmark ... evalsha <sha> 1 key:__rand_int__), and so
 # are bitmaps, HyperLogLog and GEO (SETBIT/BITCOUNT on random keys, PFADD of
 # random elements and PFCOUNT, GEOADD of random points then GEOSEARCH of the
-# 5 nearest within 5 km).
+# 5 nearest within 5 km), and streams (XADD of auto-ID entries to one stream,
+# XRANGE of its first 10).
 #
 # Usage: tests/bench/vs-redis.sh [ROUNDS] [REQUESTS]
 #   ROUNDS    rounds per test, best is kept (default 3)
@@ -66,6 +67,8 @@ pfadd|pfadd hll __rand_int__
 pfcount|pfcount hll
 geoadd|geoadd geo 13.__rand_int__ 38.__rand_int__ m:__rand_int__
 geosearch|geosearch geo fromlonlat 13.5 38.5 byradius 5 km count 5 asc
+xadd|xadd events * f __rand_int__
+xrange|xrange events - + count 10
 CMDS
 }
 for P in 1 16; do

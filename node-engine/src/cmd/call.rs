@@ -69,9 +69,12 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         }
     }
     let stat = node.stats.command(cmd as *const CommandSpec as usize, cmd.name);
-    stat.calls += 1;
     stat.usec += us;
-    stat.failed += failed as u64;
+    // A command that blocked is counted once, when it is served or times out (as Redis does).
+    if client.block.is_none() {
+        stat.calls += 1;
+        stat.failed += failed as u64;
+    }
     if !node.clients.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
         feed_monitors(node, client, argv);
     }
@@ -148,7 +151,15 @@ fn register_block(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     for k in &req.keys {
         node.waits.blocked.entry((client.db, k.clone())).or_default().push(client.id);
     }
-    client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
+    client.blocked_argv = Some(req.rerun_argv.clone().unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect()));
+}
+
+/// Counts the call of a blocked command that timed out without running again.
+pub fn count_timed_out(node: &mut Node, argv: &[Vec<u8>]) {
+    let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    if let super::Lookup::Found(cmd) = super::table().find(&refs) {
+        node.stats.command(cmd as *const CommandSpec as usize, cmd.name).calls += 1;
+    }
 }
 
 /// Removes a client from every blocked-key list.

@@ -506,6 +506,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let i = ctx.client.db;
     ctx.node.touch_watched_in(i, None);
     flush_db(ctx, i, lazy);
+    ctx.node.wake_blocked_in(i);
     ctx.dirty(n.max(1));
     ctx.reply().ok();
     Ok(())
@@ -518,6 +519,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         n += ctx.node.keyspace.dbs[i].len() as u64;
         ctx.node.touch_watched_in(i, None);
         flush_db(ctx, i, lazy);
+        ctx.node.wake_blocked_in(i);
     }
     ctx.dirty(n.max(1));
     ctx.reply().ok();
@@ -539,8 +541,8 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.node.touch_watched_in(b, Some(a));
     ctx.node.keyspace.dbs.swap(a, b);
     // Clients blocked on keys the swap brought in are served now.
-    ctx.node.wake_ready_in(a);
-    ctx.node.wake_ready_in(b);
+    ctx.node.wake_blocked_in(a);
+    ctx.node.wake_blocked_in(b);
     ctx.dirty(1);
     ctx.reply().ok();
     Ok(())

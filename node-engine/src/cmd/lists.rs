@@ -178,7 +178,8 @@ pub(crate) fn block_on(ctx: &mut Ctx<'_>, keys: &[&[u8]], deadline_ms: u64, null
         }
         return;
     }
-    ctx.client.block = Some(BlockRequest { keys: keys.iter().map(|k| Key::from(*k)).collect(), deadline_ms, rerun_on_timeout: false });
+    ctx.client.block =
+        Some(BlockRequest { keys: keys.iter().map(|k| Key::from(*k)).collect(), deadline_ms, rerun_on_timeout: false, rerun_argv: None });
 }
 
 fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bool) -> CmdResult {

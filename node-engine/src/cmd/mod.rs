@@ -17,11 +17,15 @@ pub mod lists;
 pub mod migrate;
 pub mod persistence;
 pub mod pubsub;
+pub mod replay;
 pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod stream_groups;
+pub mod stream_read;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -351,6 +355,9 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         zsets::COMMANDS,
         geo::COMMANDS,
         sort::COMMANDS,
+        streams::COMMANDS,
+        stream_read::COMMANDS,
+        stream_groups::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,
         transactions::COMMANDS,

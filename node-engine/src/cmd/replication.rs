@@ -184,7 +184,7 @@ fn wait(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.node.repl.append_stream(&getack);
     ctx.node.flush_to_replicas();
     let deadline = if timeout == 0 { 0 } else { ctx.node.now_ms + timeout as u64 };
-    ctx.client.block = Some(BlockRequest { keys: Vec::new(), deadline_ms: deadline, rerun_on_timeout: true });
+    ctx.client.block = Some(BlockRequest { keys: Vec::new(), deadline_ms: deadline, rerun_on_timeout: true, rerun_argv: None });
     let id = ctx.client.id;
     ctx.node.repl.waiters.push(id);
     Ok(())

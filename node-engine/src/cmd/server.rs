@@ -251,6 +251,9 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.node.config = next;
     ctx.node.refresh_cached_config();
+    // `appendonly` switches now (the cron retries while a child blocks it),
+    // so the next command is already logged, as after Redis's CONFIG SET.
+    crate::persistence::aof::apply_config_switch(&mut ctx.node.persistence_parts());
     // A lower maxmemory takes effect now, as in Redis (evictions happen here).
     if ctx.node.keyspace.maxmemory != 0 {
         ctx.node.evict_if_needed();
@@ -668,6 +671,35 @@ fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG LOADAOF: write out what the AOF buffer holds, empty the dataset
+/// and replay the AOF files, as a restart would. The replay is not
+/// propagated again (to the AOF itself or to replicas).
+fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.node.write_aof_now();
+    for db in &mut ctx.node.keyspace.dbs {
+        db.flush();
+    }
+    let dirty = ctx.node.keyspace.dirty;
+    let p = &mut ctx.node.propagation;
+    let (start, db, count) = (p.buf.len(), p.db, p.count);
+    p.held += 1;
+    let r = crate::persistence::aof::reload(&mut super::replay::AofReplayer::new(ctx.node));
+    let p = &mut ctx.node.propagation;
+    p.held -= 1;
+    p.buf.truncate(start);
+    p.db = db;
+    p.count = count;
+    ctx.node.keyspace.dirty = dirty;
+    ctx.node.touch_all();
+    if let Err(e) = r {
+        // Redis exits here; we keep serving and say why.
+        tracing::error!("DEBUG LOADAOF: {e}");
+        return Err(CmdError::new("ERR Error trying to load the AOF files, check server logs."));
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
 /// DEBUG PROTOCOL <type>: one reply of each RESP type, as Redis sends them (client tests use it).
 /// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` holding
 /// `value:N` (NUL-padded or cut to `size`); existing keys are kept. Like
@@ -770,6 +802,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "reload") {
         debug_reload(ctx, &argv[2..])?;
+    } else if is(sub, "loadaof") && argv.len() == 2 {
+        debug_loadaof(ctx)?;
     } else if is(sub, "populate") && (3..=5).contains(&argv.len()) {
         debug_populate(ctx, argv)?;
     } else if is(sub, "digest") && argv.len() == 2 {

@@ -2,6 +2,7 @@
 //! for unordered parts, "mix" for ordered ones), computed the same way so a
 //! dataset digests equally here and on redis-server, and across a reload.
 
+use super::stream::StreamId;
 use super::{Db, Value};
 
 type Digest = [u8; 20];
@@ -31,6 +32,7 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix(digest, &type_code.to_be_bytes());
     match value {
@@ -53,6 +55,17 @@ pub fn value_digest(digest: &mut Digest, value: &Value, has_ttl: bool) {
                 xor(digest, &ele);
             }
         }
+        Value::Stream(_) => {}
+    }
+    if let Value::Stream(st) = value {
+        st.visit(StreamId::MIN, StreamId::MAX, false, |node, e| {
+            mix(digest, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+            for (f, v) in node.fields(e) {
+                mix(digest, &f.to_cow());
+                mix(digest, &v.to_cow());
+            }
+            true
+        });
     }
     if has_ttl {
         xor(digest, b"!!expire!!");

@@ -70,13 +70,23 @@ impl<'a> Elem<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Corrupt(pub &'static str);
 
-const HEADER: usize = 6;
-const EOF: u8 = 0xFF;
+/// Bytes before the first entry: total size (4) and element count (2).
+pub const HEADER: usize = 6;
+/// The terminator byte.
+pub const EOF: u8 = 0xFF;
 
 /// Appends the entry for `s` (an integer when it is one, as `lpAppend` does), backlen included.
 pub fn append_entry(buf: &mut Vec<u8>, s: &[u8]) {
     let start = buf.len();
     encode_entry(buf, Elem::of(s));
+    let n = buf.len() - start;
+    encode_backlen(buf, n);
+}
+
+/// Appends `v` as an integer entry, backlen included (`lpAppendInteger`).
+pub fn append_int(buf: &mut Vec<u8>, v: i64) {
+    let start = buf.len();
+    encode_int(buf, v);
     let n = buf.len() - start;
     encode_backlen(buf, n);
 }

@@ -12,6 +12,7 @@ pub mod listpack;
 pub mod lru;
 pub mod propagation;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod zset;
 
@@ -20,6 +21,7 @@ pub use hash::Hash;
 pub use list::List;
 pub use propagation::Propagation;
 pub use set::Set;
+pub use stream::Stream;
 pub use value::Value;
 pub use zset::ZSet;
 
@@ -69,6 +71,8 @@ pub struct Limits {
     pub list_packed_threshold: usize,
     /// `hll-sparse-max-bytes`: a sparse HyperLogLog past this turns dense.
     pub hll_sparse_max: usize,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`.
+    pub stream_node: stream::NodeLimits,
 }
 
 impl Default for Limits {
@@ -82,6 +86,7 @@ impl Default for Limits {
             list_fill: -2,
             list_packed_threshold: DEFAULT_PACKED_THRESHOLD,
             hll_sparse_max: 3000,
+            stream_node: stream::NodeLimits::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Value types. Collections are boxed so a `Value` stays 24 bytes, which keeps
 //! the common case (small strings) compact in the key table.
 
-use super::{Hash, Key, List, Set, ZSet};
+use super::{Hash, Key, List, Set, Stream, ZSet};
 use indexmap::{IndexMap, IndexSet};
 
 pub type FastState = ahash::RandomState;
@@ -18,6 +18,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -29,6 +30,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -51,6 +53,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -62,6 +65,7 @@ impl Value {
             Value::Hash(h) => 16 + h.allocated(),
             Value::Set(s) => 16 + s.allocated(),
             Value::ZSet(z) => 16 + z.allocated(),
+            Value::Stream(s) => 96 + s.allocated(),
         }
     }
 
@@ -74,6 +78,8 @@ impl Value {
             Value::Hash(h) if h.encoding() == "hashtable" => h.len(),
             Value::Set(s) if s.encoding() == "hashtable" => s.len(),
             Value::ZSet(z) if z.encoding() == "skiplist" => z.len(),
+            // Redis counts the radix tree's nodes and each group's entries.
+            Value::Stream(s) => s.nodes.len() + s.groups().map(|(_, g)| 1 + g.pel.len()).sum::<usize>(),
             _ => 1,
         }
     }
@@ -86,6 +92,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // An empty stream stays: it keeps its last ID and groups.
+            Value::Stream(_) => false,
         }
     }
 }

@@ -382,15 +382,11 @@ impl Node {
         }
     }
 
-    /// Wakes clients blocked on keys of `db` that now exist (after SWAPDB).
-    pub fn wake_ready_in(&mut self, db: usize) {
-        let ready: Vec<crate::keyspace::Key> = self
-            .waits
-            .blocked
-            .keys()
-            .filter(|(d, k)| *d == db && self.keyspace.dbs.get(db).is_some_and(|x| x.peek(k).is_some()))
-            .map(|(_, k)| k.clone())
-            .collect();
+    /// Wakes every client blocked on a key of `db` (after SWAPDB or a
+    /// flush): each runs its command again, served by a key that now
+    /// exists, failed if its stream group went away, else waiting on.
+    pub fn wake_blocked_in(&mut self, db: usize) {
+        let ready: Vec<crate::keyspace::Key> = self.waits.blocked.keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect();
         for k in ready {
             self.touch_key(db, &k);
         }
@@ -462,6 +458,10 @@ impl Node {
             zset_value: self.config.int_named("zset-max-listpack-value", 64).max(0) as usize,
             list_fill: self.config.int_named("list-max-listpack-size", -2),
             hll_sparse_max: self.config.int_named("hll-sparse-max-bytes", 3000).max(0) as usize,
+            stream_node: crate::keyspace::stream::NodeLimits {
+                max_bytes: self.config.int_named("stream-node-max-bytes", 4096).max(0) as usize,
+                max_entries: self.config.int_named("stream-node-max-entries", 100).max(0) as usize,
+            },
             list_packed_threshold: match self.keyspace.list_packed_threshold {
                 0 => crate::keyspace::DEFAULT_PACKED_THRESHOLD,
                 n => n,

@@ -201,6 +201,26 @@ impl ReplyBuf {
         push_int(&mut self.buf, n as i64);
         self.buf.extend_from_slice(b"\r\n");
     }
+    /// Inserts an array header at `at`, for a reply whose length is known
+    /// only once written (Redis's deferred lengths).
+    pub fn insert_array(&mut self, at: usize, n: usize) {
+        let mut h = Vec::with_capacity(12);
+        h.push(b'*');
+        push_int(&mut h, n as i64);
+        h.extend_from_slice(b"\r\n");
+        self.buf.splice(at..at, h);
+    }
+    /// Inserts a map header at `at` (see [`ReplyBuf::insert_array`]).
+    pub fn insert_map(&mut self, at: usize, n: usize) {
+        if !self.resp3 {
+            return self.insert_array(at, n * 2);
+        }
+        let mut h = Vec::with_capacity(12);
+        h.push(b'%');
+        push_int(&mut h, n as i64);
+        h.extend_from_slice(b"\r\n");
+        self.buf.splice(at..at, h);
+    }
     /// A map of `n` pairs (RESP3 `%`), a flat array of 2n in RESP2.
     pub fn map(&mut self, n: usize) {
         if self.resp3 {

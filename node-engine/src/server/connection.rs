@@ -271,6 +271,7 @@ fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], time
     let rerun = client.block.as_ref().is_some_and(|b| b.rerun_on_timeout);
     if timed_out && !rerun {
         client.block = None;
+        crate::cmd::call::count_timed_out(&mut node, argv);
         client.reply.null_array();
         return;
     }
@@ -279,7 +280,12 @@ fn retry_blocked(shared: &SharedRef, client: &mut Client, argv: &[Vec<u8>], time
     let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let deadline = client.block.as_ref().map(|b| b.deadline_ms);
     client.block = None;
+    let reply_at = client.reply.buf.len();
     dispatch::execute(&mut node, client, &refs);
+    if client.reply.buf.get(reply_at) == Some(&b'-') {
+        // A woken command that fails (XREADGROUP whose group is gone) counts as an error reply.
+        node.stats.count_error(&client.reply.buf[reply_at + 1..]);
+    }
     client.block_timed_out = false;
     client.retrying_block = false;
     node.write_aof_now();

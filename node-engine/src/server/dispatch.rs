@@ -81,42 +81,7 @@ fn protected_action_allowed(setting: Option<&str>, client: &Client) -> bool {
     }
 }
 
-/// How AOF loading applies a command: looked up and run as a write from a
-/// client of its own, without the checks a live client gets.
-pub struct AofReplayer<'a> {
-    node: &'a mut Node,
-    client: Client,
-}
-
-impl<'a> AofReplayer<'a> {
-    pub fn new(node: &'a mut Node) -> Self {
-        AofReplayer { node, client: Client::new(0, std::net::SocketAddr::from(([0, 0, 0, 0], 0)), false) }
-    }
-}
-
-impl crate::persistence::Loader for AofReplayer<'_> {
-    fn parts(&mut self) -> crate::persistence::Parts<'_> {
-        self.node.persistence_parts()
-    }
-
-    fn apply(&mut self, argv: &[&[u8]]) -> Result<(), String> {
-        let cmd = match crate::cmd::table().find(argv) {
-            Lookup::Found(cmd) => cmd,
-            Lookup::Unknown => return Err(format!("Unknown command '{}' reading the append only file", String::from_utf8_lossy(argv[0]))),
-            other => return Err(format!("{} reading the append only file", other.error(argv).unwrap_or_default())),
-        };
-        if !cmd.arity_ok(argv.len()) {
-            return Err(format!("wrong number of arguments for '{}'", cmd.name));
-        }
-        call(self.node, &mut self.client, cmd, argv);
-        self.client.reply.buf.clear();
-        Ok(())
-    }
-
-    fn install_functions(&mut self) -> Result<(), String> {
-        self.node.install_loaded_functions(crate::node::replication::FunctionLoad::Replace)
-    }
-}
+pub use crate::cmd::replay::AofReplayer;
 
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
@@ -179,7 +144,7 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     if let Some(until) = write_pause(node, client, cmd, argv) {
         // A coordinated failover or CLIENT PAUSE: the command waits (and runs when woken).
-        client.block = Some(crate::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true });
+        client.block = Some(crate::client::BlockRequest { keys: Vec::new(), deadline_ms: until, rerun_on_timeout: true, rerun_argv: None });
         client.blocked_argv = Some(argv.iter().map(|a| a.to_vec()).collect());
         node.clients.paused.push(client.id);
         return;

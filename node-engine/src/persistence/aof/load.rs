@@ -37,6 +37,16 @@ pub fn load_or_create(h: &mut dyn Loader) -> Result<(), PersistError> {
     Ok(())
 }
 
+/// DEBUG LOADAOF: replays the files the manifest names into the dataset.
+pub fn reload(h: &mut dyn Loader) -> Result<(), PersistError> {
+    let dir = aof_dir(&h.parts());
+    let prefix = prefix(&h.parts());
+    let manifest_path = dir.join(format!("{prefix}.manifest"));
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| io_err(&manifest_path, e))?;
+    let m = Manifest::parse(&text).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?;
+    load_files(h, &dir, &m)
+}
+
 pub(super) fn install(
     node: &mut Parts<'_>,
     dir: PathBuf,

@@ -25,7 +25,7 @@ mod rewrite;
 mod writer;
 
 use load::create_fresh;
-pub use load::load_or_create;
+pub use load::{load_or_create, reload};
 pub use manifest::{Manifest, ManifestFile};
 pub use rewrite::{finish_rewrite, maybe_auto_rewrite, start_rewrite};
 pub use writer::{cron, feed_aof, flush_and_sync, write_out};

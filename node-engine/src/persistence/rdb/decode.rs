@@ -97,7 +97,7 @@ impl<'a> Reader<'a> {
         Ok(self.bytes(1)?[0])
     }
 
-    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+    pub(super) fn array<const N: usize>(&mut self) -> R<[u8; N]> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.bytes(N)?);
         Ok(a)
@@ -339,7 +339,7 @@ impl<'a> Reader<'a> {
             }
             types::MODULE | types::MODULE_2 => return Err(at(DecodeErrorKind::Unsupported("module values"))),
             types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
-                return Err(at(DecodeErrorKind::Unsupported("streams")))
+                Value::Stream(Box::new(super::stream::read_stream(self, t)?))
             }
             _ => return Err(at(DecodeErrorKind::UnsupportedType(t))),
         };

@@ -109,6 +109,7 @@ pub fn value_type(v: &Value) -> u8 {
             ZSet::Pack(_) => types::ZSET_LISTPACK,
             ZSet::Full(_) => types::ZSET_2,
         },
+        Value::Stream(_) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -168,6 +169,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
                 }
             }
         },
+        Value::Stream(st) => super::stream::write_stream(out, st, opts, sc),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod encode;
 pub mod packed;
+pub mod stream;
 
 pub use decode::{load_into, DecodeError, LoadStats, Reader};
 pub use encode::{save_dbs, value_type, write_value, EncodeOptions, Scratch};

@@ -49,7 +49,32 @@ pub(crate) fn sample_db() -> Db {
         zb.insert(format!("m{i}").as_bytes(), i as f64 / 3.0, &limits);
     }
     db.set(b"z:big", Value::ZSet(zb));
+    db.set(b"x:stream", Value::Stream(Box::new(sample_stream())));
     db
+}
+
+/// A stream over several nodes, with a deleted entry and a consumer group
+/// holding pending entries of two consumers.
+fn sample_stream() -> crate::keyspace::Stream {
+    use crate::keyspace::stream::{NewId, NodeLimits, StreamId};
+    let mut st = crate::keyspace::Stream::new();
+    let limits = NodeLimits { max_bytes: 4096, max_entries: 10 };
+    for i in 1..=25u64 {
+        let v = i.to_string();
+        let fv: [&[u8]; 4] = if i % 7 == 0 { [b"other", v.as_bytes(), b"g", b"y"] } else { [b"f", v.as_bytes(), b"g", b"x"] };
+        st.append(&fv, NewId::Exact(StreamId::new(i, 0)), limits, 0).unwrap();
+    }
+    assert!(st.delete(StreamId::new(3, 0)));
+    st.max_deleted = StreamId::new(3, 0);
+    assert!(st.create_group(b"workers", StreamId::MIN, 0));
+    assert!(st.create_group(b"idle", StreamId::new(25, 0), -1));
+    let g = st.group_mut(b"workers").unwrap();
+    for (i, who) in [(1u64, &b"alice"[..]), (2, b"bob"), (4, b"alice")] {
+        g.deliver(StreamId::new(i, 0), who, 1_700_000_000_000 + i as i64);
+    }
+    g.create_consumer(b"carol", 1_700_000_000_500);
+    st.advance_group(b"workers", StreamId::new(4, 0));
+    st
 }
 
 /// A canonical, order-independent rendering of a database for comparisons.
@@ -71,6 +96,7 @@ pub(crate) fn render(db: &Db) -> Vec<String> {
                     format!("{} {m:?}", h.encoding())
                 }
                 Value::ZSet(z) => format!("{} {:?}", z.encoding(), z.iter().map(|(m, s)| (m.clone(), s.to_bits())).collect::<Vec<_>>()),
+                Value::Stream(st) => format!("{st:?}"),
             };
             format!("{}={} {}@{}", String::from_utf8_lossy(k), e.value.type_name(), v, e.expire_at)
         })
@@ -224,8 +250,35 @@ fn redis_fixture_contents() {
 }
 
 #[test]
-fn streams_refused_with_a_clear_error() {
+fn redis_stream_loads_with_its_groups() {
+    use crate::keyspace::stream::{StreamId, ENTRIES_READ_UNKNOWN};
     let mut dbs: Vec<Db> = (0..16).map(|_| Db::new(false)).collect();
-    let e = load_into(&fixture("bad-stream.rdb"), &mut dbs, 1, true).unwrap_err();
-    assert!(e.to_string().contains("streams are not supported"), "{e}");
+    load_into(&fixture("redis7-stream.rdb"), &mut dbs, 1, true).unwrap();
+    let Some(Value::Stream(s)) = dbs[0].peek(b"s").map(|e| &e.value) else { panic!("no stream") };
+    assert_eq!((s.length, s.nodes.len(), s.entries_added), (24, 3, 25));
+    assert_eq!((s.last_id, s.first_id, s.max_deleted), (StreamId::new(25, 0), StreamId::new(1, 0), StreamId::new(3, 0)));
+    let mut ids = Vec::new();
+    s.visit(StreamId::MIN, StreamId::MAX, false, |node, e| {
+        let fields: Vec<Vec<u8>> = node.fields(e).map(|(f, _)| f.to_cow().into_owned()).collect();
+        let expect: &[u8] = if e.id.ms % 7 == 0 { b"other" } else { b"f" };
+        assert_eq!(fields[0], expect, "{}", e.id);
+        ids.push(e.id.ms);
+        true
+    });
+    assert_eq!(ids, (1..=25).filter(|i| *i != 3).collect::<Vec<u64>>());
+    let g = s.group(b"workers").unwrap();
+    assert_eq!((g.last_id, g.entries_read), (StreamId::new(4, 0), ENTRIES_READ_UNKNOWN));
+    let pel: Vec<(u64, &[u8])> = g.pel.iter().map(|(id, n)| (id.ms, &n.consumer[..])).collect();
+    assert_eq!(pel, [(1, &b"alice"[..]), (2, b"bob"), (4, b"alice")]);
+    let names: Vec<&[u8]> = g.consumers.keys().map(|k| &k[..]).collect();
+    assert_eq!(names, [&b"alice"[..], b"bob", b"carol"]);
+    assert_eq!(s.lag(s.group(b"idle").unwrap()), Some(0));
+    let Some(Value::Stream(empty)) = dbs[0].peek(b"empty").map(|e| &e.value) else { panic!("no empty stream") };
+    assert_eq!((empty.length, empty.entries_added), (0, 1));
+    // Written back and read again, it is the same stream.
+    let mut out = Vec::new();
+    write_value(&mut out, &dbs[0].peek(b"s").unwrap().value, &EncodeOptions::default(), &mut Scratch::default());
+    let mut r = Reader::new(&out);
+    let back = r.value(types::STREAM_LISTPACKS_2).unwrap().unwrap();
+    assert_eq!(format!("{back:?}"), format!("{:?}", dbs[0].peek(b"s").unwrap().value));
 }
