@@ -1,6 +1,8 @@
 //! Streams as Redis 7.0 keeps them: entries packed in listpack nodes keyed
-//! by their master ID (a B-tree where Redis has a radix tree: same order,
-//! same node contents), the stream's counters, and its consumer groups.
+//! by their master ID, the stream's counters, and its consumer groups.
+//! Where Redis has a radix tree of nodes we keep a sorted deque (same
+//! order, same node contents): nodes are added at the tail and trimmed
+//! from the head, and a small stream costs one slot, not a tree node.
 
 pub mod group;
 pub mod id;
@@ -11,16 +13,15 @@ pub use id::StreamId;
 pub use node::{EntryRef, Node};
 
 use crate::keyspace::Key;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Redis caps a node at 1 GB whatever `stream-node-max-bytes` says.
 const NODE_MAX_SIZE: usize = 1 << 30;
-/// What a new tail node reserves at most (Redis pre-allocates the same).
-const MAX_PREALLOC: usize = 4096;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stream {
-    pub nodes: BTreeMap<StreamId, Node>,
+    /// Nodes by master ID, ascending.
+    pub nodes: VecDeque<(StreamId, Node)>,
     /// Live entries.
     pub length: u64,
     pub last_id: StreamId,
@@ -116,7 +117,7 @@ impl Stream {
 
     /// Heap bytes held, roughly (MEMORY USAGE).
     pub fn allocated(&self) -> usize {
-        self.nodes.values().map(|n| n.allocated() + 48).sum::<usize>()
+        self.nodes.iter().map(|(_, n)| n.allocated() + 40).sum::<usize>()
             + self.groups().map(|(k, g)| k.len() + 64 + g.allocated()).sum::<usize>()
     }
 
@@ -153,9 +154,8 @@ impl Stream {
             return Err(AppendError::TooLarge);
         }
         let max_bytes = if limits.max_bytes == 0 || limits.max_bytes > NODE_MAX_SIZE { NODE_MAX_SIZE } else { limits.max_bytes };
-        let mut tail = self.nodes.last_entry();
-        if let Some(t) = tail.as_mut() {
-            let node = t.get_mut();
+        let mut tail = self.nodes.back_mut();
+        if let Some((_, node)) = tail.as_mut() {
             let full =
                 node.size() + total >= max_bytes || (limits.max_entries > 0 && node.live() + node.deleted() >= limits.max_entries as i64);
             if full {
@@ -164,14 +164,8 @@ impl Stream {
             }
         }
         match tail {
-            Some(mut t) => {
-                let master = *t.key();
-                t.get_mut().append(master, id, fv);
-            }
-            None => {
-                let prealloc = if limits.max_bytes > 0 && limits.max_bytes < MAX_PREALLOC { limits.max_bytes } else { MAX_PREALLOC };
-                self.nodes.insert(id, Node::new(fv, prealloc));
-            }
+            Some((master, node)) => node.append(*master, id, fv, max_bytes.min(4096)),
+            None => self.nodes.push_back((id, Node::new(fv))),
         }
         self.length += 1;
         self.entries_added += 1;
@@ -185,14 +179,14 @@ impl Stream {
     /// Trims from the head (streamTrim); returns how many entries went.
     pub fn trim(&mut self, t: &Trim) -> u64 {
         let mut deleted = 0u64;
-        let keys: Vec<StreamId> = self.nodes.keys().copied().collect();
-        for master in keys {
+        loop {
             if let TrimTo::MaxLen(max) = t.to {
                 if self.length <= max {
                     break;
                 }
             }
-            let Some(node) = self.nodes.get_mut(&master) else { break };
+            let Some((master, node)) = self.nodes.front_mut() else { break };
+            let master = *master;
             let entries = node.live().max(0) as u64;
             if t.limit > 0 && deleted + entries > t.limit {
                 break;
@@ -202,7 +196,7 @@ impl Stream {
                 TrimTo::MinId(min) => node.last_id(master).is_some_and(|last| last < min),
             };
             if remove_node {
-                self.nodes.remove(&master);
+                self.nodes.pop_front();
                 self.length -= entries;
                 deleted += entries;
                 continue;
@@ -251,7 +245,7 @@ impl Stream {
             return;
         }
         if !rev {
-            let from = self.nodes.range(..=start).next_back().map_or(StreamId::MIN, |(k, _)| *k);
+            let from = self.nodes.partition_point(|(k, _)| *k <= start).saturating_sub(1);
             for (master, node) in self.nodes.range(from..) {
                 if *master > end {
                     return;
@@ -266,7 +260,8 @@ impl Stream {
                 }
             }
         } else {
-            for (master, node) in self.nodes.range(..=end).rev() {
+            let to = self.nodes.partition_point(|(k, _)| *k <= end);
+            for (master, node) in self.nodes.range(..to).rev() {
                 let entries: Vec<EntryRef> = node.entries(*master).collect();
                 for e in entries.iter().rev() {
                     if e.id > end || (skip_deleted && e.deleted()) {
@@ -292,10 +287,11 @@ impl Stream {
 
     /// Deletes one entry (streamDeleteItem); whether it was there.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some((&master, node)) = self.nodes.range_mut(..=id).next_back() else { return false };
-        let Some(e) = node.entries(master).find(|e| e.id == id && !e.deleted()) else { return false };
+        let Some(i) = self.nodes.partition_point(|(k, _)| *k <= id).checked_sub(1) else { return false };
+        let Some((master, node)) = self.nodes.get_mut(i) else { return false };
+        let Some(e) = node.entries(*master).find(|e| e.id == id && !e.deleted()) else { return false };
         if node.live() == 1 {
-            self.nodes.remove(&master);
+            self.nodes.remove(i);
         } else {
             node.mark_deleted(e.flags_pos);
         }

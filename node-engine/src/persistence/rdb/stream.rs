@@ -18,7 +18,7 @@ fn write_id(out: &mut Vec<u8>, id: StreamId) {
 /// Writes a stream's body (after its type byte), as rdbSaveObject does.
 pub fn write_stream(out: &mut Vec<u8>, s: &Stream, opts: &EncodeOptions, sc: &mut Scratch) {
     write_len(out, s.nodes.len() as u64);
-    for (master, node) in &s.nodes {
+    for (master, node) in s.nodes.iter() {
         write_string(out, &master.to_be_bytes(), opts, sc);
         write_string(out, node.as_bytes(), opts, sc);
     }
@@ -75,6 +75,7 @@ fn ms_time(r: &mut Reader<'_>) -> R<i64> {
 pub fn read_stream(r: &mut Reader<'_>, t: u8) -> R<Stream> {
     let mut s = Stream::new();
     let nodes = r.length()?;
+    let mut loaded = Vec::new();
     for _ in 0..nodes {
         let key = r.string()?;
         let master = StreamId::from_be_bytes(&key).ok_or_else(|| corrupt(r, "stream node key is not the size of a stream ID"))?;
@@ -83,10 +84,14 @@ pub fn read_stream(r: &mut Reader<'_>, t: u8) -> R<Stream> {
         if node.entries(master).next().is_none() {
             return Err(corrupt(r, "empty listpack inside stream"));
         }
-        if s.nodes.insert(master, node).is_some() {
-            return Err(corrupt(r, "stream listpack re-added with existing key"));
-        }
+        loaded.push((master, node));
     }
+    // Redis writes its nodes in order; any order is accepted, a repeat is not.
+    loaded.sort_by_key(|(m, _)| *m);
+    if loaded.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(corrupt(r, "stream listpack re-added with existing key"));
+    }
+    s.nodes = loaded.into();
     s.length = r.length()?;
     s.last_id = read_id(r)?;
     if t == types::STREAM_LISTPACKS {
