@@ -499,3 +499,158 @@ fn scripts_and_functions_run_on_a_cluster_and_survive_a_failover() {
     let v: i64 = incr.key(&local).arg(5).invoke(&mut promoted).expect("script after failover");
     assert_eq!(v, 7);
 }
+
+/// A worker pool on a consumer group outlives its master: after a kill,
+/// the promoted replica has every acknowledged entry acknowledged, every
+/// delivered-but-unacknowledged entry pending with its owner, and serves
+/// the rest of the stream with no entry delivered twice.
+#[test]
+fn stream_worker_pool_survives_a_master_kill() {
+    let mut c = Cluster::new(6, 1000);
+    c.form_3x();
+    let key = (0..).map(|i| format!("jobs{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) <= 5460).expect("a key of node 0");
+    let mut m = c.conn(0);
+    for i in 0..100 {
+        let _: String = redis::cmd("XADD").arg(&key).arg("*").arg("job").arg(i).query(&mut m).expect("xadd");
+    }
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg(&key).arg("pool").arg("0").query(&mut m).expect("xgroup");
+    let read = |conn: &mut Connection, worker: &str, count: usize| -> Vec<String> {
+        let v: Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("pool")
+            .arg(worker)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(&key)
+            .arg(">")
+            .query(conn)
+            .expect("xreadgroup");
+        let Value::Array(streams) = v else { return Vec::new() };
+        let mut ids = Vec::new();
+        for s in streams {
+            let Value::Array(kv) = s else { continue };
+            let Some(Value::Array(entries)) = kv.get(1) else { continue };
+            for e in entries {
+                if let Value::Array(parts) = e {
+                    if let Some(Value::BulkString(id)) = parts.first() {
+                        ids.push(String::from_utf8_lossy(id).into_owned());
+                    }
+                }
+            }
+        }
+        ids
+    };
+    let (mut acked, mut pending) = (Vec::new(), Vec::new());
+    for round in 0..6 {
+        // w1 finishes its work; w2 takes work and dies before acknowledging it.
+        let w1 = read(&mut m, "w1", 5);
+        let n: i64 = redis::cmd("XACK").arg(&key).arg("pool").arg(&w1).query(&mut m).expect("xack");
+        assert_eq!(n, 5, "round {round}");
+        acked.extend(w1);
+        pending.extend(read(&mut m, "w2", 5));
+        let n: i64 = redis::cmd("WAIT").arg(1).arg(2000).query(&mut m).expect("wait");
+        assert_eq!(n, 1, "the replica acknowledged round {round}");
+    }
+    let replica_id = c.id(3);
+    c.kill(0);
+    c.wait_promoted(&replica_id, "0-5460");
+    let mut p = c.conn(3);
+    let still: Vec<(String, String, i64, i64)> =
+        redis::cmd("XPENDING").arg(&key).arg("pool").arg("-").arg("+").arg(1000).query(&mut p).expect("xpending");
+    let still_ids: Vec<String> = still.iter().map(|e| e.0.clone()).collect();
+    assert_eq!(still_ids, pending, "exactly w2's unacknowledged entries are pending");
+    assert!(still.iter().all(|e| e.1 == "w2" && e.3 == 1), "owned by w2, delivered once: {still:?}");
+    // The pool carries on: w3 claims w2's entries, new reads get only the rest.
+    let claimed: (String, Vec<String>, Vec<String>) = redis::cmd("XAUTOCLAIM")
+        .arg(&key)
+        .arg("pool")
+        .arg("w3")
+        .arg(0)
+        .arg("0")
+        .arg("COUNT")
+        .arg(100)
+        .arg("JUSTID")
+        .query(&mut p)
+        .expect("xautoclaim");
+    assert_eq!(claimed.1, pending);
+    let rest = read(&mut p, "w3", 1000);
+    assert_eq!(rest.len(), 100 - acked.len() - pending.len(), "no entry is delivered twice");
+    assert!(rest.iter().all(|id| !acked.contains(id) && !pending.contains(id)));
+}
+
+/// A client blocked on a key whose slot moves to another node is answered
+/// with the redirect (as Redis's cron does for blocked clients), not left
+/// waiting on a node that no longer serves the key.
+#[test]
+fn a_blocked_reader_is_redirected_when_its_slot_moves_away() {
+    use std::io::{Read, Write};
+    let c = Cluster::new(3, 1000);
+    c.form_3x();
+    let key = (0..).map(|i| format!("q{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) <= 5460).expect("a key of node 0");
+    let slot = node_engine::slot::key_slot(key.as_bytes());
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", c.nodes[0].port)).expect("connect");
+    raw.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let req = format!("*6\r\n$5\r\nXREAD\r\n$5\r\nBLOCK\r\n$1\r\n0\r\n$7\r\nSTREAMS\r\n${}\r\n{key}\r\n$1\r\n$\r\n", key.len());
+    raw.write_all(req.as_bytes()).expect("send");
+    wait_until("the reader blocks", Duration::from_secs(5), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c.conn(0)).unwrap_or_default();
+        info.contains("blocked_clients:1")
+    });
+    let target = c.id(1);
+    for i in [1, 0] {
+        let _: () = redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(&target).query(&mut c.conn(i)).expect("setslot");
+    }
+    let mut buf = [0u8; 256];
+    let n = raw.read(&mut buf).expect("a reply before the timeout");
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    assert_eq!(reply, format!("-MOVED {slot} 127.0.0.1:{}\r\n", c.nodes[1].port));
+}
+
+/// Resharding moves a stream with its consumer group: MIGRATE carries the
+/// entries, the group's position and its pending entries to the new owner.
+#[test]
+fn migrate_moves_a_stream_with_its_groups() {
+    let c = Cluster::new(3, 1000);
+    c.form_3x();
+    let key = (0..).map(|i| format!("ev{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) <= 5460).expect("a key of node 0");
+    let slot = node_engine::slot::key_slot(key.as_bytes());
+    let mut src = c.conn(0);
+    for i in 0..250 {
+        let _: String = redis::cmd("XADD").arg(&key).arg("*").arg("n").arg(i).query(&mut src).expect("xadd");
+    }
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg(&key).arg("g").arg("0").query(&mut src).expect("xgroup");
+    let _: Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("alice")
+        .arg("COUNT")
+        .arg(10)
+        .arg("STREAMS")
+        .arg(&key)
+        .arg(">")
+        .query(&mut src)
+        .expect("read");
+    let state = |conn: &mut Connection| -> (Value, Vec<(String, String, i64, i64)>) {
+        let groups: Value = redis::cmd("XINFO").arg("GROUPS").arg(&key).query(conn).expect("xinfo");
+        let mut pending: Vec<(String, String, i64, i64)> =
+            redis::cmd("XPENDING").arg(&key).arg("g").arg("-").arg("+").arg(100).query(conn).expect("xpending");
+        for p in &mut pending {
+            p.2 = 0; // idle time differs by when it is asked
+        }
+        (groups, pending)
+    };
+    let before = state(&mut src);
+    let (src_id, dst_id) = (c.id(0), c.id(1));
+    let mut dst = c.conn(1);
+    let _: () = redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("IMPORTING").arg(&src_id).query(&mut dst).expect("importing");
+    let _: () = redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("MIGRATING").arg(&dst_id).query(&mut src).expect("migrating");
+    let _: String =
+        redis::cmd("MIGRATE").arg("127.0.0.1").arg(c.nodes[1].port).arg(&key).arg(0).arg(5000).query(&mut src).expect("migrate");
+    for conn in [&mut dst, &mut src] {
+        let _: () = redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(&dst_id).query(conn).expect("setslot node");
+    }
+    assert_eq!(state(&mut dst), before, "the group and its pending entries moved with the stream");
+    let len: i64 = redis::cmd("XLEN").arg(&key).query(&mut dst).expect("xlen");
+    assert_eq!(len, 250);
+}

@@ -57,9 +57,12 @@ bench() { # port pipeline -> "test rps" lines
   done
   local port=$1 pipe=$2 name
   while IFS='|' read -r name cmd; do
-    # shellcheck disable=SC2086 # the command's words are meant to split
-    redis-benchmark -p "$port" -n "$N" -c 50 -P "$pipe" -r 100000 -q --csv $cmd 2>/dev/null \
+    # The command's words are meant to split, but not to glob (XADD's `*`).
+    set -f
+    # shellcheck disable=SC2086
+    redis-benchmark -p "$port" -n "$N" -c 50 -P "$pipe" -r 100000 -q --csv $cmd 2>/dev/null </dev/null \
       | tail -n +2 | tr -d '"' | awk -F, -v name="$name" '{print name, $2}'
+    set +f
   done <<'CMDS'
 setbit|setbit bm:__rand_int__ 7 1
 bitcount|bitcount bm:__rand_int__

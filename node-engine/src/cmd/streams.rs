@@ -225,6 +225,8 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now();
     let limits = ctx.db().limits.stream_node;
+    // Rewrites for replicas and the AOF are only built when someone takes them.
+    let propagate = ctx.node.propagation_wanted();
     let key = argv[1];
     let db = ctx.db();
     let s = match lookup(db, key, now)? {
@@ -249,13 +251,13 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut rewritten: Option<Vec<Vec<u8>>> = None;
     if let Some(t) = a.trim {
         trimmed = s.trim(&t) > 0;
-        if t.approx {
+        if t.approx && propagate {
             let mut v: Vec<Vec<u8>> = argv.iter().map(|x| x.to_vec()).collect();
             rewrite_trim(&mut v, s, &t, a.trim_arg);
             rewritten = Some(v);
         }
     }
-    if !matches!(a.new_id, NewId::Exact(_)) {
+    if propagate && !matches!(a.new_id, NewId::Exact(_)) {
         let v = rewritten.get_or_insert_with(|| argv.iter().map(|x| x.to_vec()).collect());
         v[a.id_pos] = id.to_text().into_bytes();
     }

@@ -7,6 +7,29 @@ use crate::client::Push;
 use crate::cluster::{ClusterState, Effect, Effects, Env};
 
 impl Node {
+    /// Wakes blocked clients whose key's slot this node does not serve any
+    /// more (moved by a reshard or a failover) or whose cluster is down:
+    /// run again, they get the MOVED or CLUSTERDOWN Redis sends them
+    /// (clusterRedirectBlockedClientIfNeeded).
+    pub fn wake_misrouted_blocked(&mut self) {
+        let Some(c) = self.cluster.as_ref() else { return };
+        if self.waits.blocked.is_empty() {
+            return;
+        }
+        let stray: Vec<crate::client::ClientId> = self
+            .waits
+            .blocked
+            .iter()
+            .filter(|((_, k), _)| !c.ok || c.owners[crate::slot::key_slot(k) as usize].as_ref() != Some(&c.myself))
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        for id in stray {
+            if let Some(client) = self.clients.map.get(&id) {
+                let _ = client.tx.send(Push::Wake);
+            }
+        }
+    }
+
     /// Sets up cluster state when `cluster-enabled yes`: loads nodes.conf or
     /// creates a fresh identity.
     ///

@@ -334,6 +334,7 @@ async fn cron(shared: SharedRef) {
             }
         }
         node.client_pause();
+        node.wake_misrouted_blocked();
         if crate::util::alloc::used().is_none() {
             node.stats.rss_sample = crate::util::proc::process_rss();
         }
