@@ -36,6 +36,8 @@ pub struct ClientInfo {
     pub watch_dirty: bool,
     pub sub_count: usize,
     pub psub_count: usize,
+    /// Shard channels (SSUBSCRIBE).
+    pub ssub_count: usize,
     pub flags: String,
     pub no_evict: bool,
     /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
@@ -202,6 +204,8 @@ pub struct KeyWaits {
 pub struct PubSub {
     pub channels: std::collections::HashMap<Key, Vec<ClientId>>,
     pub patterns: Vec<(Key, ClientId)>,
+    /// Shard channels (SSUBSCRIBE): a namespace of their own, routed by slot in a cluster.
+    pub shard_channels: std::collections::HashMap<Key, Vec<ClientId>>,
     /// `notify-keyspace-events` as flags (`util::events`), cached.
     pub notify_flags: u32,
 }

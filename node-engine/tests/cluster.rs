@@ -654,3 +654,77 @@ fn migrate_moves_a_stream_with_its_groups() {
     let len: i64 = redis::cmd("XLEN").arg(&key).query(&mut dst).expect("xlen");
     assert_eq!(len, 250);
 }
+
+/// A raw connection for pub/sub pushes: sends one command, reads until the
+/// accumulated text contains `needle` (or the deadline passes).
+struct PushConn(std::net::TcpStream, String);
+
+impl PushConn {
+    fn open(port: u16) -> PushConn {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+        PushConn(s, String::new())
+    }
+    fn send(&mut self, args: &[&str]) {
+        use std::io::Write;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        self.0.write_all(req.as_bytes()).expect("send");
+    }
+    fn expect(&mut self, needle: &str) {
+        use std::io::Read;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.1.contains(needle) {
+            assert!(Instant::now() < deadline, "waited for {needle:?}, got {:?}", self.1);
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.0.read(&mut buf) {
+                self.1.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        let at = self.1.find(needle).unwrap_or(0) + needle.len();
+        self.1.drain(..at);
+    }
+}
+
+/// Sharded pub/sub in a cluster: channels route like keys, a message
+/// reaches the shard's master and replica subscribers (not other shards),
+/// and subscribers are told when their channel's slot moves away.
+#[test]
+fn sharded_pubsub_stays_in_its_shard_and_follows_the_slot() {
+    let c = Cluster::new(6, 1000);
+    c.form_3x();
+    let ch = (0..).map(|i| format!("news{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) <= 5460).expect("a channel of node 0");
+    let other = (0..).map(|i| format!("news{i}")).find(|k| node_engine::slot::key_slot(k.as_bytes()) > 10922).expect("a channel of node 2");
+    let slot = node_engine::slot::key_slot(ch.as_bytes());
+    let mut on_master = PushConn::open(c.nodes[0].port);
+    on_master.send(&["SSUBSCRIBE", &ch]);
+    on_master.expect(&format!("$10\r\nssubscribe\r\n${}\r\n{ch}\r\n:1\r\n", ch.len()));
+    let mut on_replica = PushConn::open(c.nodes[3].port);
+    on_replica.send(&["READONLY"]);
+    on_replica.expect("+OK\r\n");
+    on_replica.send(&["SSUBSCRIBE", &ch]);
+    on_replica.expect(":1\r\n");
+    let mut elsewhere = PushConn::open(c.nodes[1].port);
+    elsewhere.send(&["SSUBSCRIBE", &ch]);
+    elsewhere.expect(&format!("-MOVED {slot} 127.0.0.1:{}\r\n", c.nodes[0].port));
+    elsewhere.send(&["SSUBSCRIBE", &ch, &other]);
+    elsewhere.expect("-CROSSSLOT Keys in request don't hash to the same slot\r\n");
+    // Published on the master: its own subscriber counts, the replica's gets it over the bus.
+    let n: i64 = redis::cmd("SPUBLISH").arg(&ch).arg("hello").query(&mut c.conn(0)).expect("spublish");
+    assert_eq!(n, 1, "SPUBLISH counts this node's subscribers");
+    let msg = format!("$8\r\nsmessage\r\n${}\r\n{ch}\r\n$5\r\nhello\r\n", ch.len());
+    on_master.expect(&msg);
+    on_replica.expect(&msg);
+    let numsub: Vec<redis::Value> = redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&ch).query(&mut c.conn(0)).expect("shardnumsub");
+    assert_eq!(numsub.get(1), Some(&Value::Int(1)));
+    // The slot moves to node 1: node 0's subscriber is unsubscribed with a push.
+    let target = c.id(1);
+    for i in [1, 0, 2] {
+        let _: () = redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(&target).query(&mut c.conn(i)).expect("setslot");
+    }
+    on_master.expect(&format!("$12\r\nsunsubscribe\r\n${}\r\n{ch}\r\n:0\r\n", ch.len()));
+    let numsub: Vec<redis::Value> = redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&ch).query(&mut c.conn(0)).expect("shardnumsub");
+    assert_eq!(numsub.get(1), Some(&Value::Int(0)));
+}

@@ -39,6 +39,8 @@ pub enum MsgType {
     AuthAck = 6,
     MfStart = 7,
     Publish = 8,
+    /// SPUBLISH, sent to the nodes of one shard only (Redis's type 10).
+    PublishShard = 10,
 }
 
 impl MsgType {
@@ -53,6 +55,7 @@ impl MsgType {
             6 => MsgType::AuthAck,
             7 => MsgType::MfStart,
             8 => MsgType::Publish,
+            10 => MsgType::PublishShard,
             _ => return None,
         })
     }
@@ -68,6 +71,7 @@ impl MsgType {
             MsgType::AuthAck => "auth-ack",
             MsgType::MfStart => "mfstart",
             MsgType::Publish => "publish",
+            MsgType::PublishShard => "publishshard",
         }
     }
 }
@@ -266,7 +270,7 @@ impl Message {
                 config_epoch: r.u64()?,
                 slots: SlotSet::from_bytes(r.take(2048)?).ok_or(DecodeError::Truncated)?,
             },
-            MsgType::Publish => Body::Publish { channel: r.bytes32()?.to_vec(), message: r.bytes32()?.to_vec() },
+            MsgType::Publish | MsgType::PublishShard => Body::Publish { channel: r.bytes32()?.to_vec(), message: r.bytes32()?.to_vec() },
             _ => Body::None,
         };
         Ok(Message {

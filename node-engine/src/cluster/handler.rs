@@ -208,6 +208,9 @@ pub fn process(c: &mut ClusterState, env: &Env, msg: &Message, from_link: Option
         (MsgType::Publish, Body::Publish { channel, message }) => {
             fx.push(Effect::Publish { channel: channel.clone(), message: message.clone() });
         }
+        (MsgType::PublishShard, Body::Publish { channel, message }) => {
+            fx.push(Effect::PublishShard { channel: channel.clone(), message: message.clone() });
+        }
         _ => {}
     }
     if msg.kind == MsgType::Pong || msg.kind == MsgType::Ping {
@@ -503,6 +506,22 @@ pub fn cron_tick(c: &mut ClusterState, env: &Env, fx: &mut Effects) {
 pub fn broadcast(c: &mut ClusterState, env: &Env, kind: MsgType, body: Body, fx: &mut Effects) {
     let n = c.links.len() as u64;
     fx.push(Effect::Broadcast(frame(c, env, kind, body, n)));
+}
+
+/// A frame to the other nodes of this node's shard: its master (or itself)
+/// and that master's replicas (clusterGetNodesServingMySlots).
+pub fn send_to_shard(c: &mut ClusterState, env: &Env, kind: MsgType, body: Body, fx: &mut Effects) {
+    let me = c.myself.clone();
+    let master = c.myself_node().master_id.clone().unwrap_or_else(|| me.clone());
+    let targets: Vec<String> = c
+        .nodes
+        .values()
+        .filter(|n| n.id != me && (n.id == master || n.master_id.as_deref() == Some(master.as_str())))
+        .map(|n| n.id.clone())
+        .collect();
+    for id in targets {
+        send(c, env, &id, kind, body.clone(), fx);
+    }
 }
 
 /// A frame to one node.

@@ -39,6 +39,8 @@ pub enum Effect {
     Broadcast(Vec<u8>),
     /// Deliver a message published on another node to our subscribers.
     Publish { channel: Vec<u8>, message: Vec<u8> },
+    /// A shard-channel message from another node of this shard.
+    PublishShard { channel: Vec<u8>, message: Vec<u8> },
     /// Keys of slots this node no longer serves are dropped.
     DropSlotKeys(Vec<u16>),
     /// Replicate from this address (a new master), or stop replicating (None: promoted).

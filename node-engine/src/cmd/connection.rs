@@ -161,7 +161,7 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
         (false, f) => f.to_string(),
     };
     Some(format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.addr,
         c.laddr,
         c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
@@ -171,6 +171,7 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
         c.db,
         c.sub_count,
         c.psub_count,
+        c.ssub_count,
         c.last_cmd,
         if c.resp3 { 3 } else { 2 }
     ))
@@ -385,7 +386,10 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                     "id" => v.parse::<u64>().ok() == Some(**id),
                     "addr" => &c.addr == v,
                     "laddr" => &c.laddr == v,
-                    "type" => v.eq_ignore_ascii_case("normal") || (v.eq_ignore_ascii_case("pubsub") && c.sub_count + c.psub_count > 0),
+                    "type" => {
+                        v.eq_ignore_ascii_case("normal")
+                            || (v.eq_ignore_ascii_case("pubsub") && c.sub_count + c.psub_count + c.ssub_count > 0)
+                    }
                     "user" => v == "default",
                     _ => false,
                 })
@@ -426,6 +430,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         c.name = None;
         c.sub_count = 0;
         c.psub_count = 0;
+        c.ssub_count = 0;
     }
     ctx.reply().simple("RESET");
     Ok(())

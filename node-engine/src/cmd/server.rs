@@ -80,7 +80,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let mut ids: std::collections::HashSet<crate::client::ClientId> = node.waits.blocked.values().flatten().copied().collect();
         ids.extend(node.repl.waiters.iter().chain(&node.clients.paused));
         let blocked = ids.len();
-        let pubsub = node.clients.map.values().filter(|c| c.sub_count + c.psub_count > 0).count();
+        let pubsub = node.clients.map.values().filter(|c| c.sub_count + c.psub_count + c.ssub_count > 0).count();
         out.push_str(&format!(
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
             node.clients.map.len(),

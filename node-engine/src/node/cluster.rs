@@ -96,6 +96,9 @@ impl Node {
                 Effect::Publish { channel, message } => {
                     self.publish(&channel, &message);
                 }
+                Effect::PublishShard { channel, message } => {
+                    self.publish_shard(&channel, &message);
+                }
                 Effect::DropSlotKeys(slots) => {
                     for s in slots {
                         for db in &mut self.keyspace.dbs {

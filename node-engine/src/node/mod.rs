@@ -178,6 +178,18 @@ impl Node {
         self.push_to(id, Push::Bytes(r.buf))
     }
 
+    /// Pushes `[kind, channel, count]` (a subscription change the client
+    /// did not ask for, such as a shard channel whose slot moved away).
+    pub fn push_message_with_count(&self, id: ClientId, kind: &[u8], channel: &[u8], count: usize) -> bool {
+        let resp3 = self.clients.map.get(&id).is_some_and(|c| c.resp3);
+        let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+        r.push(3);
+        r.bulk(kind);
+        r.bulk(channel);
+        r.int(count as i64);
+        self.push_to(id, Push::Bytes(r.buf))
+    }
+
     /// Publishes a keyspace event (Redis's notifyKeyspaceEvent) when its
     /// class is enabled: `__keyspace@<db>__:<key>` carries the event,
     /// `__keyevent@<db>__:<event>` the key. Pending `new` events go first.
@@ -208,6 +220,12 @@ impl Node {
         for k in keys {
             self.notify(db, crate::util::events::NEW, "new", &k);
         }
+    }
+
+    /// Delivers a shard-channel message (SPUBLISH); returns receivers.
+    pub fn publish_shard(&mut self, channel: &[u8], message: &[u8]) -> usize {
+        let Some(ids) = self.pubsub.shard_channels.get(channel) else { return 0 };
+        ids.iter().filter(|id| self.push_message(**id, &[b"smessage", channel, message])).count()
     }
 
     /// Delivers a message to channel and pattern subscribers; returns receivers.
@@ -290,7 +308,7 @@ impl Node {
     fn output_limit(&self, c: &ClientInfo) -> usize {
         let class = if c.flags.contains('S') {
             "slave"
-        } else if c.sub_count + c.psub_count > 0 {
+        } else if c.sub_count + c.psub_count + c.ssub_count > 0 {
             "pubsub"
         } else {
             "normal"

@@ -104,6 +104,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             watch_dirty: false,
             sub_count: 0,
             psub_count: 0,
+            ssub_count: 0,
             flags: "N".into(),
             no_evict: false,
             out_pending: out_pending.clone(),
