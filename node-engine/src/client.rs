@@ -31,7 +31,9 @@ pub struct ClientInfo {
     pub db: usize,
     pub created_ms: u64,
     pub last_interaction_ms: u64,
-    pub last_cmd: String,
+    /// The command the client runs or ran last (CLIENT LIST `cmd=`), shared
+    /// with its connection so setting it costs no registry lookup.
+    pub last_cmd: std::rc::Rc<std::cell::Cell<&'static str>>,
     pub resp3: bool,
     pub watch_dirty: bool,
     pub sub_count: usize,
@@ -116,6 +118,13 @@ pub struct Client {
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     pub reply_skip_next: bool,
+    /// This client's `cmd=` cell (see [`ClientInfo::last_cmd`]).
+    pub cmd_cell: std::rc::Rc<std::cell::Cell<&'static str>>,
+    /// Bytes of the query buffer from the running command on (CLIENT LIST `qbuf=`).
+    pub qbuf_now: usize,
+    /// The reply of the command running now is dropped (the SKIP it
+    /// follows); CLIENT REPLY ON clears it, so its own OK goes out.
+    pub reply_skip_now: bool,
 }
 
 impl Client {
@@ -151,6 +160,9 @@ impl Client {
             force_propagate: false,
             reply_off: false,
             reply_skip_next: false,
+            reply_skip_now: false,
+            cmd_cell: std::rc::Rc::new(std::cell::Cell::new("NULL")),
+            qbuf_now: 0,
         }
     }
 }

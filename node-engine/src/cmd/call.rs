@@ -15,6 +15,11 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     // One clock read per command: this command starts where the previous one ended.
     let started = (slowlog_us >= 0).then(|| node.slowlog.cmd_clock.unwrap_or_else(std::time::Instant::now));
     let reply_at = client.reply.buf.len();
+    // Scripts show in MONITOR before the commands they run (Redis's SKIP_MONITOR commands feed it themselves).
+    let monitor_first = is_script_call(cmd.name);
+    if monitor_first && !node.clients.monitors.is_empty() {
+        feed_monitors(node, client, argv);
+    }
     let result = {
         let mut ctx = Ctx { node: &mut *node, client: &mut *client };
         (cmd.handler)(&mut ctx, argv)
@@ -70,12 +75,20 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
     let stat = node.stats.command(cmd as *const CommandSpec as usize, cmd.name);
     stat.usec += us;
+    if started.is_some() && client.block.is_none() {
+        stat.hist.record(us);
+    }
+    let ms = us / 1000;
+    if node.latency_threshold_ms > 0 && ms >= node.latency_threshold_ms {
+        let event = if cmd.flags & flags::FAST != 0 { "fast-command" } else { "command" };
+        node.latency.add(event, unix_ms() / 1000, ms);
+    }
     // A command that blocked is counted once, when it is served or times out (as Redis does).
     if client.block.is_none() {
         stat.calls += 1;
         stat.failed += failed as u64;
     }
-    if !node.clients.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 {
+    if !node.clients.monitors.is_empty() && cmd.flags & flags::ADMIN == 0 && !monitor_first {
         feed_monitors(node, client, argv);
     }
 }
@@ -194,10 +207,50 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
     }
 }
 
+/// EVAL/EVALSHA/FCALL and their read-only forms.
+fn is_script_call(name: &str) -> bool {
+    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro")
+}
+
+/// Arguments MONITOR shows as `(redacted)`: passwords of AUTH, HELLO ... AUTH
+/// and MIGRATE ... AUTH/AUTH2 (Redis's redactClientCommandArgument).
+fn redacted(argv: &[&[u8]]) -> Vec<bool> {
+    let mut hide = vec![false; argv.len()];
+    let name = argv.first().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+    match name.as_slice() {
+        b"auth" => hide.iter_mut().skip(1).for_each(|h| *h = true),
+        b"hello" | b"migrate" => {
+            let from = if name == b"hello" { 2 } else { 6 };
+            let mut i = from;
+            while i < argv.len() {
+                let take = if argv[i].eq_ignore_ascii_case(b"auth2") || (name == b"hello" && argv[i].eq_ignore_ascii_case(b"auth")) {
+                    2
+                } else if argv[i].eq_ignore_ascii_case(b"auth") {
+                    1
+                } else {
+                    0
+                };
+                for h in hide.iter_mut().skip(i + 1).take(take) {
+                    *h = true;
+                }
+                i += 1 + take;
+            }
+        }
+        _ => {}
+    }
+    hide
+}
+
 fn feed_monitors(node: &mut Node, client: &Client, argv: &[&[u8]]) {
     let now = unix_ms();
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, client.addr);
-    for a in argv {
+    let who = if client.in_script { "lua".to_string() } else { client.addr.to_string() };
+    let mut line = format!("+{}.{:06} [{} {who}]", now / 1000, (now % 1000) * 1000, client.db);
+    let hide = redacted(argv);
+    for (i, a) in argv.iter().enumerate() {
+        if hide[i] {
+            line.push_str(" \"(redacted)\"");
+            continue;
+        }
         line.push_str(" \"");
         for &b in *a {
             match b {

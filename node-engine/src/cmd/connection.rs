@@ -151,8 +151,10 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
 }
 
 /// One CLIENT LIST line, in Redis's field order (the fields tools parse).
-fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
+/// `me` is the calling client and the query-buffer bytes of its command.
+fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<String> {
     let c = node.clients.map.get(&id)?;
+    let qbuf = if id == me.0 { me.1 } else { 0 };
     let now = node.now_ms;
     // `b` marks a client waiting in a blocking command, as in Redis.
     let flags = match (node.is_blocked(id), c.flags.as_str()) {
@@ -161,7 +163,7 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
         (false, f) => f.to_string(),
     };
     Some(format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.addr,
         c.laddr,
         c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
@@ -172,7 +174,7 @@ fn client_line(node: &crate::node::Node, id: u64) -> Option<String> {
         c.sub_count,
         c.psub_count,
         c.ssub_count,
-        c.last_cmd,
+        c.last_cmd.get(),
         if c.resp3 { 3 } else { 2 }
     ))
 }
@@ -216,17 +218,25 @@ fn client_getname(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    if argv.len() == 3 {
-        return Err(CmdError::sub_syntax(argv));
-    }
-    let ids: Vec<u64> = if argv.len() > 3 && is(argv[2], "id") {
-        argv[3..].iter().filter_map(|a| parse_i64(a).ok()).map(|i| i as u64).collect()
-    } else if argv.len() > 2 {
+    let mut all: Vec<u64> = ctx.node.clients.map.keys().copied().collect();
+    all.sort_unstable();
+    let ids: Vec<u64> = if argv.len() == 4 && is(argv[2], "type") {
+        let t = String::from_utf8_lossy(argv[3]).to_ascii_lowercase();
+        let t = if t == "replica" { "slave".to_string() } else { t };
+        if !["normal", "slave", "master", "pubsub"].contains(&t.as_str()) {
+            return Err(CmdError::new(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(argv[3]))));
+        }
+        all.into_iter().filter(|id| ctx.node.clients.map.get(id).is_some_and(|c| client_type(c) == t)).collect()
+    } else if argv.len() > 3 && is(argv[2], "id") {
+        let mut ids = Vec::new();
+        for a in &argv[3..] {
+            ids.push(parse_i64(a).map_err(|_| CmdError::new("ERR Invalid client ID"))? as u64);
+        }
+        ids
+    } else if argv.len() != 2 {
         return Err(CmdError::syntax());
     } else {
-        let mut v: Vec<u64> = ctx.node.clients.map.keys().copied().collect();
-        v.sort_unstable();
-        v
+        all
     };
     reply_client_lines(ctx, ids);
     Ok(())
@@ -241,7 +251,7 @@ fn client_info(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn reply_client_lines(ctx: &mut Ctx<'_>, ids: Vec<u64>) {
     let mut out = String::new();
     for id in ids {
-        if let Some(l) = client_line(ctx.node, id) {
+        if let Some(l) = client_line(ctx.node, id, (ctx.client.id, ctx.client.qbuf_now)) {
             out.push_str(&l);
             out.push('\n');
         }
@@ -298,6 +308,7 @@ fn client_unpause(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if is(argv[2], "on") {
         ctx.client.reply_off = false;
+        ctx.client.reply_skip_now = false;
         ctx.reply().ok();
     } else if is(argv[2], "off") {
         ctx.client.reply_off = true;
@@ -370,8 +381,27 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let k = String::from_utf8_lossy(k).to_ascii_lowercase();
         let v = String::from_utf8_lossy(v).into_owned();
         match k.as_str() {
-            "id" | "addr" | "laddr" | "type" | "user" => filters.push((k, v)),
-            "skipme" => skipme = v.eq_ignore_ascii_case("yes"),
+            "id" => {
+                if v.parse::<i64>().ok().is_none_or(|n| n <= 0) {
+                    return Err(CmdError::new("ERR client-id should be greater than 0"));
+                }
+                filters.push((k, v));
+            }
+            "type" => {
+                if !["normal", "slave", "replica", "master", "pubsub"].iter().any(|t| v.eq_ignore_ascii_case(t)) {
+                    return Err(CmdError::new(format!("ERR Unknown client type '{v}'")));
+                }
+                filters.push((k, v));
+            }
+            "user" => {
+                if v != "default" {
+                    return Err(CmdError::new(format!("ERR No such user '{v}'")));
+                }
+                filters.push((k, v));
+            }
+            "addr" | "laddr" => filters.push((k, v)),
+            "skipme" if v.eq_ignore_ascii_case("yes") => skipme = true,
+            "skipme" if v.eq_ignore_ascii_case("no") => skipme = false,
             _ => return Err(CmdError::syntax()),
         }
     }
@@ -386,10 +416,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                     "id" => v.parse::<u64>().ok() == Some(**id),
                     "addr" => &c.addr == v,
                     "laddr" => &c.laddr == v,
-                    "type" => {
-                        v.eq_ignore_ascii_case("normal")
-                            || (v.eq_ignore_ascii_case("pubsub") && c.sub_count + c.psub_count + c.ssub_count > 0)
-                    }
+                    "type" => client_type(c).eq_ignore_ascii_case(v) || (v.eq_ignore_ascii_case("replica") && client_type(c) == "slave"),
                     "user" => v == "default",
                     _ => false,
                 })
@@ -401,6 +428,19 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.reply().int(targets.len() as i64);
     Ok(())
+}
+
+/// The class CLIENT KILL TYPE and CLIENT LIST TYPE match on (getClientType).
+fn client_type(c: &crate::client::ClientInfo) -> &'static str {
+    if c.flags.contains('S') {
+        "slave"
+    } else if c.flags.contains('M') {
+        "master"
+    } else if c.sub_count + c.psub_count + c.ssub_count > 0 {
+        "pubsub"
+    } else {
+        "normal"
+    }
 }
 
 fn kill_client(ctx: &mut Ctx<'_>, id: u64) {

@@ -13,6 +13,7 @@ pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod migrate;
 pub mod persistence;
@@ -349,6 +350,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         hyperloglog::COMMANDS,
         keys::COMMANDS,
         server::COMMANDS,
+        latency::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,

@@ -154,6 +154,24 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     if want("modules") {
         out.push_str("# Modules\r\n\r\n");
     }
+    if extra("latencystats") && node.config.flag_named("latency-tracking") {
+        out.push_str("# Latencystats\r\n");
+        let pcts: Vec<f64> = node
+            .config
+            .get("latency-tracking-info-percentiles")
+            .unwrap_or("50 99 99.9")
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        let mut stats: Vec<&crate::node::CommandStat> = node.stats.commands.values().filter(|c| c.hist.total > 0).collect();
+        stats.sort_by_key(|c| c.name);
+        for c in stats {
+            let parts: Vec<String> =
+                pcts.iter().map(|p| format!("p{}={:.3}", crate::resp::reply::format_g(*p, 17), c.hist.percentile(*p) as f64)).collect();
+            out.push_str(&format!("latency_percentiles_usec_{}:{}\r\n", c.name, parts.join(",")));
+        }
+        out.push_str("\r\n");
+    }
     if want("errorstats") {
         out.push_str("# Errorstats\r\n");
         for (code, n) in &node.stats.errors_by_code {
@@ -238,8 +256,13 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::sub_syntax(argv));
     }
     let mut next = ctx.node.config.clone();
+    let mut seen: Vec<String> = Vec::new();
     for pair in argv[2..].chunks(2) {
         let name = String::from_utf8_lossy(pair[0]).into_owned();
+        if seen.contains(&name.to_ascii_lowercase()) {
+            return Err(CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
+        }
+        seen.push(name.to_ascii_lowercase());
         let value = String::from_utf8_lossy(pair[1]).into_owned();
         if IMMUTABLE.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(CmdError::new(format!(
@@ -497,12 +520,17 @@ fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let super::Lookup::Found(c) = super::table().find(rest) else {
         return Err(CmdError::new("ERR Invalid command specified"));
     };
+    if c.first_key <= 0 && c.keys.is_none() {
+        return Err(CmdError::new("ERR The command has no key arguments"));
+    }
     if !c.arity_ok(rest.len()) {
         return Err(CmdError::new("ERR Invalid number of arguments specified for command"));
     }
     let pos = c.key_positions(rest);
-    if pos.is_empty() {
-        return Err(CmdError::new("ERR The command has no key arguments"));
+    // Scripts, functions and MIGRATE may name no key (Redis's NO_MANDATORY_KEYS).
+    let optional = matches!(c.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "migrate");
+    if pos.is_empty() && !optional {
+        return Err(CmdError::new("ERR Invalid arguments specified for command"));
     }
     let r = ctx.reply();
     r.array(pos.len());

@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod cluster;
+pub mod latency;
 pub mod memory;
 pub mod migrate_cache;
 pub mod persistence;
@@ -71,7 +72,7 @@ impl Stats {
 }
 
 /// One command's counters (INFO commandstats `cmdstat_<name>`).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct CommandStat {
     pub name: &'static str,
     pub calls: u64,
@@ -80,6 +81,8 @@ pub struct CommandStat {
     pub rejected: u64,
     /// Ran and answered an error.
     pub failed: u64,
+    /// Latency distribution (LATENCY HISTOGRAM, INFO latencystats).
+    pub hist: latency::Histogram,
 }
 
 impl Stats {
@@ -152,6 +155,10 @@ pub struct Node {
     pub propagation: crate::keyspace::Propagation,
     pub stats: Stats,
     pub slowlog: SlowLog,
+    /// Events slower than `latency-monitor-threshold` (LATENCY).
+    pub latency: latency::Monitor,
+    /// `latency-monitor-threshold` in ms (0: off), cached for the per-command check.
+    pub latency_threshold_ms: u64,
     pub lifecycle: Lifecycle,
     pub repl: crate::replication::ReplState,
     pub cluster: Option<Box<ClusterState>>,
@@ -271,6 +278,8 @@ impl Node {
             propagation: Default::default(),
             stats: Stats::default(),
             slowlog: SlowLog { entries: Default::default(), next_id: 0, threshold_us: 10_000, cmd_clock: None },
+            latency: latency::Monitor::default(),
+            latency_threshold_ms: 0,
             lifecycle: Lifecycle {
                 started: Instant::now(),
                 run_id: crate::util::id::random_hex_id(),
@@ -463,6 +472,7 @@ impl Node {
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
+        self.latency_threshold_ms = self.config.int_named("latency-monitor-threshold", 0).max(0) as u64;
         self.scripting.busy_threshold_ms = self.config.int_named("busy-reply-threshold", 5000).max(0) as u64;
         self.repl.min_replicas = (
             self.config.int_named("min-replicas-to-write", 0).max(0) as usize,

@@ -78,6 +78,8 @@ struct Admitted {
     idle_timeout: u64,
     /// MULTI state shared with a busy script's hook (`script::busy::txn`).
     txn: std::rc::Rc<std::cell::Cell<u8>>,
+    /// CLIENT LIST's `cmd=`, shared with the registry.
+    cmd_cell: std::rc::Rc<std::cell::Cell<&'static str>>,
 }
 
 /// Adds the client to the node's registry (CLIENT LIST, pub/sub, maxclients).
@@ -90,6 +92,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
     node.stats.total_connections += 1;
     let now = unix_ms();
     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let cmd_cell = std::rc::Rc::new(std::cell::Cell::new("NULL"));
     node.clients.map.insert(
         id,
         ClientInfo {
@@ -99,7 +102,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             db: 0,
             created_ms: now,
             last_interaction_ms: now,
-            last_cmd: "NULL".into(),
+            last_cmd: cmd_cell.clone(),
             resp3: false,
             watch_dirty: false,
             sub_count: 0,
@@ -126,6 +129,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
         qbuf_limit: node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize,
         idle_timeout: node.config.int_named("timeout", 0).max(0) as u64,
         txn,
+        cmd_cell,
     }
 }
 
@@ -158,8 +162,9 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
     let mut stream = stream;
-    let Admitted { id, mut rx, out_pending, needs_auth, limits, qbuf_limit, idle_timeout, txn } = admitted;
+    let Admitted { id, mut rx, out_pending, needs_auth, limits, qbuf_limit, idle_timeout, txn, cmd_cell } = admitted;
     let mut client = Client::new(id, addr, needs_auth);
+    client.cmd_cell = cmd_cell;
     // The query buffer is reserved on the first read, as Redis does: an idle
     // connection (a pool warming up) costs no buffer pages.
     let mut inbuf = BytesMut::new();

@@ -30,12 +30,13 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
                     continue;
                 }
                 let reply_at = client.reply.buf.len();
-                let skip_this = std::mem::take(&mut client.reply_skip_next);
+                client.reply_skip_now = std::mem::take(&mut client.reply_skip_next);
+                client.qbuf_now = input.len() - base;
                 execute(&mut node, client, &argv);
                 if client.reply.buf.get(reply_at) == Some(&b'-') {
                     node.stats.count_error(&client.reply.buf[reply_at + 1..]);
                 }
-                if (skip_this || client.reply_off) && !is_subscription(argv[0]) {
+                if (std::mem::take(&mut client.reply_skip_now) || client.reply_off) && !is_subscription(argv[0]) {
                     client.reply.buf.truncate(reply_at);
                 }
             }
@@ -86,7 +87,10 @@ pub use crate::cmd::replay::AofReplayer;
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let cmd = match crate::cmd::table().find(argv) {
-        Lookup::Found(cmd) => cmd,
+        Lookup::Found(cmd) => {
+            client.cmd_cell.set(cmd.name);
+            cmd
+        }
         other => {
             client.reply.error(&other.error(argv).unwrap_or_default());
             if client.multi.is_some() {

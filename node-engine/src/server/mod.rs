@@ -328,10 +328,15 @@ async fn cron(shared: SharedRef) {
         let mut node = shared.node.borrow_mut();
         let now = unix_ms();
         node.now_ms = now;
+        let cycle = std::time::Instant::now();
         for i in 0..node.keyspace.dbs.len() {
             if node.keyspace.active_expire {
                 node.keyspace.dbs[i].active_expire(now, 200);
             }
+        }
+        let ms = cycle.elapsed().as_millis() as u64;
+        if node.latency_threshold_ms > 0 && ms >= node.latency_threshold_ms {
+            node.latency.add("expire-cycle", now / 1000, ms);
         }
         node.client_pause();
         node.wake_misrouted_blocked();
