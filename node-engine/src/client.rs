@@ -118,6 +118,11 @@ pub struct Client {
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     pub reply_skip_next: bool,
+    /// Whose reads and writes this client's commands count as for CLIENT
+    /// TRACKING: its own ID, or a script's caller.
+    pub tracking_id: ClientId,
+    /// A script's declared keys, tracked for its caller when it reads.
+    pub tracking_keys: Option<Vec<Vec<u8>>>,
     /// This client's `cmd=` cell (see [`ClientInfo::last_cmd`]).
     pub cmd_cell: std::rc::Rc<std::cell::Cell<&'static str>>,
     /// Bytes of the query buffer from the running command on (CLIENT LIST `qbuf=`).
@@ -162,6 +167,8 @@ impl Client {
             reply_skip_next: false,
             reply_skip_now: false,
             cmd_cell: std::rc::Rc::new(std::cell::Cell::new("NULL")),
+            tracking_id: id,
+            tracking_keys: None,
             qbuf_now: 0,
         }
     }

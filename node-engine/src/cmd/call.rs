@@ -14,6 +14,11 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     let slowlog_us = node.slowlog.threshold_us;
     // One clock read per command: this command starts where the previous one ended.
     let started = (slowlog_us >= 0).then(|| node.slowlog.cmd_clock.unwrap_or_else(std::time::Instant::now));
+    // A transaction's own invalidations wait for EXEC's whole reply.
+    let own = node.tracking.current == Some(client.id) && !client.in_exec;
+    if own && !node.tracking.pending_self.is_empty() {
+        client.reply.buf.append(&mut node.tracking.pending_self);
+    }
     let reply_at = client.reply.buf.len();
     // Scripts show in MONITOR before the commands they run (Redis's SKIP_MONITOR commands feed it themselves).
     let monitor_first = is_script_call(cmd.name);
@@ -38,12 +43,25 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
     let suppress = std::mem::take(&mut client.suppress_propagation);
     let forced = std::mem::take(&mut client.force_propagate);
+    let tracking = node.tracking.active();
+    // Read-only scripts are tracked through the commands they run, not themselves.
+    let ro_script = matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
+    if tracking && cmd.flags & flags::READONLY != 0 && cmd.flags & flags::PUBSUB == 0 && !failed && !ro_script {
+        let mut keys: Vec<&[u8]> = Vec::new();
+        match client.tracking_keys.as_ref() {
+            Some(declared) => keys.extend(declared.iter().map(Vec::as_slice)),
+            None => cmd.for_each_key(argv, |i| keys.push(argv[i])),
+        }
+        node.tracking_remember(client.tracking_id, &keys);
+    }
     if node.keyspace.dirty != dirty_before || forced {
-        if node.keyspace.dirty != dirty_before && (!node.waits.watched.is_empty() || !node.waits.blocked.is_empty()) {
+        if node.keyspace.dirty != dirty_before && (!node.waits.watched.is_empty() || !node.waits.blocked.is_empty() || tracking) {
+            node.tracking.writer = Some(client.tracking_id);
             match client.touched_only.take() {
                 Some(keys) => keys.iter().for_each(|k| node.touch_key(client.db, k)),
                 None => cmd.for_each_key(argv, |i| node.touch_key(client.db, argv[i])),
             }
+            node.tracking.writer = None;
         }
         if node.propagation_wanted() && !suppress {
             let db = client.db;
@@ -58,6 +76,22 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
     client.propagate_override.clear();
     client.touched_only = None;
+    if tracking {
+        // BCAST messages go out once per top-level command: a transaction's
+        // or a script's keys come in one message per prefix.
+        if !client.in_exec && !client.in_script {
+            node.tracking_broadcast();
+        }
+        if own && !node.tracking.pending_self.is_empty() {
+            client.reply.buf.append(&mut node.tracking.pending_self);
+        }
+        // CLIENT CACHING covers the next command (a whole transaction in MULTI).
+        if !cmd.name.starts_with("client") && client.multi.is_none() && !client.in_exec {
+            if let Some(t) = node.tracking.clients.get_mut(&client.tracking_id) {
+                t.caching = false;
+            }
+        }
+    }
     if !node.propagation.buf.is_empty() && node.propagation.held == 0 {
         node.feed_stream();
     }

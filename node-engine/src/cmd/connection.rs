@@ -191,6 +191,10 @@ const CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_pause).acl(&["@connection"]),
     CommandSpec::new("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_unpause).acl(&["@connection"]),
     CommandSpec::new("client|reply", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_reply).acl(&["@connection"]),
+    CommandSpec::new("client|tracking", -3, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_tracking).acl(&["@connection"]),
+    CommandSpec::new("client|caching", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_caching).acl(&["@connection"]),
+    CommandSpec::new("client|getredir", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_getredir).acl(&["@connection"]),
+    CommandSpec::new("client|trackinginfo", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_trackinginfo).acl(&["@connection"]),
     CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), client_no_evict).acl(&["@connection"]),
     // Redis 7.2's; clients such as redis-py 5 send it on connect.
     CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), client_setinfo).acl(&["@connection"]),
@@ -318,6 +322,168 @@ fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     } else {
         return Err(CmdError::syntax());
+    }
+    Ok(())
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+fn client_tracking(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut t = crate::node::tracking::ClientTracking::default();
+    let mut prefixes: Vec<crate::keyspace::Key> = Vec::new();
+    let mut j = 3;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        let o = argv[j];
+        if is(o, "redirect") && more {
+            j += 1;
+            if t.redirect != 0 {
+                return Err(CmdError::new("ERR A client can only redirect to a single other client"));
+            }
+            let id = parse_i64(argv[j])?;
+            if !ctx.node.clients.map.contains_key(&(id as u64)) {
+                return Err(CmdError::new("ERR The client ID you want redirect to does not exist"));
+            }
+            t.redirect = id as u64;
+        } else if is(o, "bcast") {
+            t.bcast = true;
+        } else if is(o, "optin") {
+            t.optin = true;
+        } else if is(o, "optout") {
+            t.optout = true;
+        } else if is(o, "noloop") {
+            t.noloop = true;
+        } else if is(o, "prefix") && more {
+            j += 1;
+            prefixes.push(argv[j].into());
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    let id = ctx.client.id;
+    if is(argv[2], "on") {
+        if !t.bcast && !prefixes.is_empty() {
+            return Err(CmdError::new("ERR PREFIX option requires BCAST mode to be enabled"));
+        }
+        let current = ctx.node.tracking.clients.get(&id).cloned();
+        if current.as_ref().is_some_and(|c| c.bcast != t.bcast) {
+            return Err(CmdError::new("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if t.bcast && (t.optin || t.optout) {
+            return Err(CmdError::new("ERR OPTIN and OPTOUT are not compatible with BCAST"));
+        }
+        if t.optin && t.optout {
+            return Err(CmdError::new("ERR You can't specify both OPTIN mode and OPTOUT mode"));
+        }
+        if current.as_ref().is_some_and(|c| (t.optin && c.optout) || (t.optout && c.optin)) {
+            return Err(CmdError::new("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if t.bcast {
+            let existing: Vec<crate::keyspace::Key> = current.map(|c| c.prefixes.into_iter().collect()).unwrap_or_default();
+            let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+            for (i, p) in prefixes.iter().enumerate() {
+                if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+                    return Err(CmdError::new(format!(
+                        "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(e)
+                    )));
+                }
+                if let Some(q) = prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
+                    return Err(CmdError::new(format!(
+                        "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(q)
+                    )));
+                }
+            }
+            // Prefixes add up while BCAST stays on, as in Redis.
+            prefixes.extend(existing);
+        }
+        ctx.node.tracking_enable(id, t, prefixes);
+    } else if is(argv[2], "off") {
+        ctx.node.tracking_disable(id);
+    } else {
+        return Err(CmdError::syntax());
+    }
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's reads are tracked (OPTIN/OPTOUT).
+fn client_caching(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    let Some(t) = ctx.node.tracking.clients.get_mut(&id) else {
+        return Err(CmdError::new(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if is(argv[2], "yes") {
+        if !t.optin {
+            return Err(CmdError::new("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."));
+        }
+    } else if is(argv[2], "no") {
+        if !t.optout {
+            return Err(CmdError::new("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."));
+        }
+    } else {
+        return Err(CmdError::syntax());
+    }
+    t.caching = true;
+    ctx.reply().ok();
+    Ok(())
+}
+
+/// CLIENT GETREDIR: where invalidations go (0: this client, -1: not tracking).
+fn client_getredir(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    let r = ctx.node.tracking.clients.get(&id).map_or(-1, |t| t.redirect as i64);
+    ctx.reply().int(r);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and BCAST prefixes.
+fn client_trackinginfo(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let id = ctx.client.id;
+    let t = ctx.node.tracking.clients.get(&id).cloned();
+    let mut flags: Vec<&str> = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = &t {
+        if t.bcast {
+            flags.push("bcast");
+        }
+        if t.optin {
+            flags.push("optin");
+            if t.caching {
+                flags.push("caching-yes");
+            }
+        }
+        if t.optout {
+            flags.push("optout");
+            if t.caching {
+                flags.push("caching-no");
+            }
+        }
+        if t.noloop {
+            flags.push("noloop");
+        }
+        if t.broken_redirect {
+            flags.push("broken_redirect");
+        }
+    }
+    let r = ctx.reply();
+    r.map(3);
+    r.bulk(b"flags");
+    r.set(flags.len());
+    for f in flags {
+        r.bulk(f.as_bytes());
+    }
+    r.bulk(b"redirect");
+    r.int(t.as_ref().map_or(-1, |t| t.redirect as i64));
+    r.bulk(b"prefixes");
+    let prefixes: Vec<crate::keyspace::Key> = t.map(|t| t.prefixes.into_iter().collect()).unwrap_or_default();
+    r.array(prefixes.len());
+    for p in prefixes {
+        r.bulk(&p);
     }
     Ok(())
 }

@@ -507,6 +507,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.node.touch_watched_in(i, None);
     flush_db(ctx, i, lazy);
     ctx.node.wake_blocked_in(i);
+    ctx.node.tracking_flush();
     ctx.dirty(n.max(1));
     ctx.reply().ok();
     Ok(())
@@ -521,6 +522,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         flush_db(ctx, i, lazy);
         ctx.node.wake_blocked_in(i);
     }
+    ctx.node.tracking_flush();
     ctx.dirty(n.max(1));
     ctx.reply().ok();
     Ok(())

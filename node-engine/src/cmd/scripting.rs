@@ -199,6 +199,11 @@ fn execute(
     script_client.from_master = ctx.client.from_master;
     script_client.readonly = ctx.client.readonly;
     script_client.in_script = true;
+    script_client.tracking_id = ctx.client.tracking_id;
+    // A read inside the script makes the caller track the script's declared keys (Redis's rule).
+    if ctx.node.tracking.active() {
+        script_client.tracking_keys = Some(keys.iter().map(|k| k.to_vec()).collect());
+    }
     let caller_from_master = ctx.client.from_master;
     let caller_asking = ctx.client.asked;
     let mut out = std::mem::take(&mut ctx.client.reply);

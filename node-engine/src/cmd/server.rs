@@ -82,10 +82,11 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let blocked = ids.len();
         let pubsub = node.clients.map.values().filter(|c| c.sub_count + c.psub_count + c.ssub_count > 0).count();
         out.push_str(&format!(
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
             node.clients.map.len(),
             node.config.maxclients(),
             blocked,
+            node.tracking.clients.len(),
             blocked,
             pubsub
         ));
@@ -97,7 +98,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
         let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
         out.push_str(&format!(
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),
             human(peak),
@@ -126,7 +127,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let s = &node.stats;
         let expired: u64 = node.keyspace.dbs.iter().map(|d| d.expired_total).sum();
         out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
             s.total_connections,
             s.total_commands,
             s.instantaneous_ops(),
@@ -141,7 +142,10 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             s.keyspace_hits,
             s.keyspace_misses,
             node.pubsub.channels.len(),
-            node.pubsub.patterns.len()
+            node.pubsub.patterns.len(),
+            node.tracking.table.len(),
+            node.tracking.items,
+            node.tracking.prefixes.len()
         ));
     }
     if want("replication") {

@@ -10,6 +10,7 @@ pub mod migrate_cache;
 pub mod persistence;
 pub mod replica_link;
 pub mod replication;
+pub mod tracking;
 
 use crate::client::{ClientId, ClientInfo, Push};
 use crate::cluster::ClusterState;
@@ -157,6 +158,8 @@ pub struct Node {
     pub slowlog: SlowLog,
     /// Events slower than `latency-monitor-threshold` (LATENCY).
     pub latency: latency::Monitor,
+    /// Client-side caching state (CLIENT TRACKING).
+    pub tracking: tracking::Tracking,
     /// `latency-monitor-threshold` in ms (0: off), cached for the per-command check.
     pub latency_threshold_ms: u64,
     pub lifecycle: Lifecycle,
@@ -279,6 +282,7 @@ impl Node {
             stats: Stats::default(),
             slowlog: SlowLog { entries: Default::default(), next_id: 0, threshold_us: 10_000, cmd_clock: None },
             latency: latency::Monitor::default(),
+            tracking: tracking::Tracking::default(),
             latency_threshold_ms: 0,
             lifecycle: Lifecycle {
                 started: Instant::now(),
@@ -341,6 +345,7 @@ impl Node {
     /// that was already expired when watched is no change once deleted
     /// (Redis 7.0's touchWatchedKey).
     pub fn touch_key(&mut self, db: usize, key: &[u8]) {
+        self.tracking_invalidate(key, true);
         if !self.waits.watched.is_empty() {
             if let Some(watchers) = self.waits.watched.get_mut(&(db, key.into())) {
                 // Only watchers flagged "already expired" need to know if the key is still stored.

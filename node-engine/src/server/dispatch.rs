@@ -86,6 +86,18 @@ pub use crate::cmd::replay::AofReplayer;
 
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
+    if node.tracking.active() {
+        node.tracking.current = Some(client.id);
+        execute_checked(node, client, argv);
+        node.tracking.current = None;
+        // Anything still queued for this client goes after its reply.
+        client.reply.buf.append(&mut node.tracking.pending_self);
+        return;
+    }
+    execute_checked(node, client, argv);
+}
+
+fn execute_checked(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let cmd = match crate::cmd::table().find(argv) {
         Lookup::Found(cmd) => {
             client.cmd_cell.set(cmd.name);
@@ -298,6 +310,7 @@ pub fn client_gone(shared: &Shared, client: &mut Client) {
     unblock(&mut node, client);
     crate::cmd::transactions::unwatch_all(&mut node, client);
     crate::cmd::pubsub::unsubscribe_all(&mut node, client.id);
+    node.tracking_disable(client.id);
     node.clients.monitors.retain(|&id| id != client.id);
     node.clients.map.remove(&client.id);
     node.clients.sockets.borrow_mut().retain(|(id, _, _)| *id != client.id);

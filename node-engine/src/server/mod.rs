@@ -345,6 +345,8 @@ async fn cron(shared: SharedRef) {
             node.stats.rss_sample = crate::util::proc::process_rss();
         }
         crate::cmd::call::drain_expired(&mut node);
+        node.tracking_broadcast();
+        node.tracking_limit();
         node.feed_stream();
         node.flush_to_replicas();
         node.replication_cron(&shared, dispatch::execute);
