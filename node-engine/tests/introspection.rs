@@ -43,7 +43,9 @@ fn client_list_shows_the_running_command_and_kill_checks_its_filters() {
     let mut r = Raw::connect(node.port());
     let line = r.cmd(&["CLIENT", "LIST"]);
     assert!(line.contains(" qbuf=26 ") && line.contains(" cmd=client|list "), "{line}");
-    let other = Raw::connect(node.port());
+    let mut other = Raw::connect(node.port());
+    // A reply proves the server registered the connection.
+    assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
     assert!(r.cmd(&["CLIENT", "LIST", "TYPE", "normal"]).matches("id=").count() >= 2);
     assert_eq!(r.cmd(&["CLIENT", "LIST", "TYPE", "bogus"]), "-ERR Unknown client type 'bogus'\r\n");
     assert_eq!(r.cmd(&["CLIENT", "LIST", "ID", "x"]), "-ERR Invalid client ID\r\n");
