@@ -144,15 +144,17 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let o = parse_scan_opts(argv, 2, true)?;
     let now = ctx.now();
     let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut expired: Vec<Vec<u8>> = Vec::new();
     let i = ctx.client.db;
     let next = ctx.node.keyspace.dbs[i].scan(cursor, o.count, |k, e| {
-        if e.expire_at != 0 && e.expire_at <= now {
-            return;
-        }
         if let Some(p) = o.pattern {
             if !glob_match(p, k, false) {
                 return;
             }
+        }
+        if e.expire_at != 0 && e.expire_at <= now {
+            expired.push(k.to_vec());
+            return;
         }
         if let Some(t) = &o.type_name {
             if e.value.type_name() != t {
@@ -161,6 +163,10 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         found.push(k.to_vec());
     });
+    // Like Redis, the expired keys SCAN passes are deleted (and the DELs propagated).
+    for k in expired {
+        ctx.db().get(&k, now);
+    }
     let r = ctx.reply();
     r.array(2);
     r.bulk(next.to_string().as_bytes());
