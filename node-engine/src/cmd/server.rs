@@ -834,6 +834,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.reply().ok();
     } else if is(sub, "reload") {
         debug_reload(ctx, &argv[2..])?;
+    } else if is(sub, "pause-cron") && argv.len() == 3 {
+        ctx.node.cron_paused = super::args::parse_i64(argv[2])? != 0;
+        ctx.reply().ok();
     } else if is(sub, "loadaof") && argv.len() == 2 {
         debug_loadaof(ctx)?;
     } else if is(sub, "populate") && (3..=5).contains(&argv.len()) {

@@ -160,6 +160,8 @@ pub struct Node {
     pub latency: latency::Monitor,
     /// Client-side caching state (CLIENT TRACKING).
     pub tracking: tracking::Tracking,
+    /// DEBUG PAUSE-CRON 1: the periodic work stops (tests freeze time-driven changes).
+    pub cron_paused: bool,
     /// `latency-monitor-threshold` in ms (0: off), cached for the per-command check.
     pub latency_threshold_ms: u64,
     pub lifecycle: Lifecycle,
@@ -283,6 +285,7 @@ impl Node {
             slowlog: SlowLog { entries: Default::default(), next_id: 0, threshold_us: 10_000, cmd_clock: None },
             latency: latency::Monitor::default(),
             tracking: tracking::Tracking::default(),
+            cron_paused: false,
             latency_threshold_ms: 0,
             lifecycle: Lifecycle {
                 started: Instant::now(),

@@ -88,6 +88,10 @@ pub use crate::cmd::replay::AofReplayer;
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     if node.tracking.active() {
         node.tracking.current = Some(client.id);
+        // Over tracking-table-max-keys: keys are dropped before the command
+        // runs, and this client's own invalidations precede its reply.
+        node.tracking_limit();
+        client.reply.buf.append(&mut node.tracking.pending_self);
         execute_checked(node, client, argv);
         node.tracking.current = None;
         // Anything still queued for this client goes after its reply.

@@ -326,6 +326,9 @@ async fn cron(shared: SharedRef) {
         tick.tick().await;
         shared.gate.pass().await;
         let mut node = shared.node.borrow_mut();
+        if node.cron_paused {
+            continue;
+        }
         let now = unix_ms();
         node.now_ms = now;
         let cycle = std::time::Instant::now();
