@@ -42,6 +42,8 @@ pub struct ClientInfo {
     pub ssub_count: usize,
     pub flags: String,
     pub no_evict: bool,
+    /// Since when (unix ms) the output is over the soft limit; 0: it is not.
+    pub soft_since: std::cell::Cell<u64>,
     /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
     pub out_pending: std::rc::Rc<std::cell::Cell<usize>>,
     pub tx: UnboundedSender<Push>,

@@ -276,6 +276,7 @@ impl NodeConfig {
     ///
     /// # Errors
     /// The reason the value is not accepted.
+    /// Sets a directive at run time (CONFIG SET), checking the value as Redis does.
     pub fn set_checked(&mut self, name: &str, value: &str) -> Result<(), String> {
         let key = canonical(&name.to_ascii_lowercase()).to_string();
         let Some(current) = self.values.get(&key) else {
@@ -306,6 +307,7 @@ impl NodeConfig {
         }
         // notify-keyspace-events keeps the letters given (CONFIG GET shows
         // Redis's canonical form, which can drop `n` next to `A`).
+        let stored = if key == "client-output-buffer-limit" { merge_output_limits(current, &stored)? } else { stored };
         let stored = if key == "notify-keyspace-events" {
             crate::util::events::parse(&stored).ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
             stored
@@ -468,9 +470,63 @@ fn quote(v: &str) -> String {
     }
 }
 
+/// `client-output-buffer-limit` set at run time: the classes given replace
+/// theirs in `current`, checked as Redis checks them, and the result is in
+/// Redis's canonical form (`normal H S SECS slave H S SECS pubsub H S SECS`, bytes).
+fn merge_output_limits(current: &str, value: &str) -> Result<String, String> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    if parts.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".to_string());
+    }
+    let class_of = |c: &str| match c.to_ascii_lowercase().as_str() {
+        "normal" => Some(0),
+        "slave" | "replica" => Some(1),
+        "pubsub" => Some(2),
+        _ => None,
+    };
+    let mut limits: [[i64; 3]; 3] = [[0; 3]; 3];
+    for chunk in current.split_whitespace().collect::<Vec<_>>().chunks(4) {
+        if let (Some(c), [_, h, s, t]) = (chunk.first().and_then(|c| class_of(c)), chunk) {
+            limits[c] = [parse_memory(h).unwrap_or(0), parse_memory(s).unwrap_or(0), t.parse().unwrap_or(0)];
+        }
+    }
+    let mut updates = Vec::new();
+    for chunk in parts.chunks(4) {
+        let class = class_of(chunk[0]).ok_or_else(|| "Invalid client class specified in buffer limit configuration.".to_string())?;
+        let mut v = [0i64; 3];
+        for (i, a) in chunk[1..].iter().enumerate() {
+            v[i] = parse_memory(a)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string())?;
+        }
+        updates.push((class, v));
+    }
+    for (class, v) in updates {
+        limits[class] = v;
+    }
+    let names = ["normal", "slave", "pubsub"];
+    Ok(names.iter().zip(limits.iter()).map(|(n, l)| format!("{n} {} {} {}", l[0], l[1], l[2])).collect::<Vec<_>>().join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_limits_merge_by_class_in_redis_form() {
+        let cur = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+        assert_eq!(
+            merge_output_limits(cur, "pubsub 1mb 0 0").as_deref(),
+            Ok("normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 0 0")
+        );
+        assert_eq!(
+            merge_output_limits(cur, "replica 1kb 2kb 5").as_deref(),
+            Ok("normal 0 0 0 slave 1024 2048 5 pubsub 33554432 8388608 60")
+        );
+        assert!(merge_output_limits(cur, "master 1 1 1").is_err_and(|e| e.contains("Invalid client class")));
+        assert!(merge_output_limits(cur, "normal 1 1").is_err_and(|e| e.contains("Wrong number")));
+        assert!(merge_output_limits(cur, "normal 1 1 60s").is_err_and(|e| e.contains("soft_seconds")));
+    }
 
     #[test]
     fn unknown_directive_names_line() {

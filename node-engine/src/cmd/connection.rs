@@ -163,7 +163,7 @@ fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<St
         (false, f) => f.to_string(),
     };
     Some(format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.addr,
         c.laddr,
         c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
@@ -174,6 +174,7 @@ fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<St
         c.sub_count,
         c.psub_count,
         c.ssub_count,
+        c.out_pending.get(),
         c.last_cmd.get(),
         if c.resp3 { 3 } else { 2 }
     ))

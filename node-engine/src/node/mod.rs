@@ -309,19 +309,52 @@ impl Node {
             // client-output-buffer-limit (hard): a consumer that does not read is cut
             // off instead of growing our memory without bound.
             let pending = c.out_pending.get() + b.len();
-            let limit = self.output_limit(c);
+            let (limit, soft, secs) = self.output_limits(c);
             if limit > 0 && pending > limit {
                 tracing::warn!(client = %c.addr, pending, limit, "closing client over client-output-buffer-limit");
                 let _ = c.tx.send(Push::Kill);
                 return false;
+            }
+            if soft > 0 && pending > soft {
+                let now = unix_ms();
+                match c.soft_since.get() {
+                    0 => c.soft_since.set(now),
+                    since if now.saturating_sub(since) > secs * 1000 => {
+                        tracing::warn!(client = %c.addr, pending, soft, "closing client over the soft client-output-buffer-limit");
+                        let _ = c.tx.send(Push::Kill);
+                        return false;
+                    }
+                    _ => {}
+                }
+            } else {
+                c.soft_since.set(0);
             }
             c.out_pending.set(pending);
         }
         c.tx.send(push).is_ok()
     }
 
-    /// The hard output limit for a client's class (normal, replica, pubsub) in bytes; 0 = none.
-    fn output_limit(&self, c: &ClientInfo) -> usize {
+    /// Clients over the soft output limit for longer than allowed are cut
+    /// off even if nothing more is sent to them (Redis's clientsCron check).
+    pub fn enforce_soft_output_limits(&self) {
+        let now = unix_ms();
+        for c in self.clients.map.values() {
+            let since = c.soft_since.get();
+            if since == 0 {
+                continue;
+            }
+            let (_, soft, secs) = self.output_limits(c);
+            if soft == 0 || c.out_pending.get() <= soft {
+                c.soft_since.set(0);
+            } else if now.saturating_sub(since) > secs * 1000 {
+                tracing::warn!(client = %c.addr, "closing client over the soft client-output-buffer-limit");
+                let _ = c.tx.send(Push::Kill);
+            }
+        }
+    }
+
+    /// (hard bytes, soft bytes, soft seconds) for a client's class; 0 = none.
+    fn output_limits(&self, c: &ClientInfo) -> (usize, usize, u64) {
         let class = if c.flags.contains('S') {
             "slave"
         } else if c.sub_count + c.psub_count + c.ssub_count > 0 {
@@ -331,12 +364,11 @@ impl Node {
         };
         let spec = self.config.get("client-output-buffer-limit").unwrap_or("");
         let parts: Vec<&str> = spec.split_whitespace().collect();
-        parts
-            .chunks(4)
-            .find(|c| c.first().is_some_and(|n| *n == class || (class == "slave" && *n == "replica")))
-            .and_then(|c| c.get(1))
-            .and_then(|v| crate::config::parse_memory(v))
-            .map_or(0, |v| v.max(0) as usize)
+        let Some(chunk) = parts.chunks(4).find(|c| c.first().is_some_and(|n| *n == class || (class == "slave" && *n == "replica"))) else {
+            return (0, 0, 0);
+        };
+        let mem = |i: usize| chunk.get(i).and_then(|v| crate::config::parse_memory(v)).map_or(0, |v| v.max(0) as usize);
+        (mem(1), mem(2), chunk.get(3).and_then(|s| s.parse().ok()).unwrap_or(0))
     }
 
     /// Whether a client waits in a blocking command (on keys, or in WAIT).

@@ -111,6 +111,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             flags: "N".into(),
             no_evict: false,
             out_pending: out_pending.clone(),
+            soft_since: std::cell::Cell::new(0),
             tx,
         },
     );

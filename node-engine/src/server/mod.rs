@@ -343,6 +343,7 @@ async fn cron(shared: SharedRef) {
         }
         node.client_pause();
         node.wake_misrouted_blocked();
+        node.enforce_soft_output_limits();
         crate::cmd::pubsub::drop_misrouted_shard_channels(&mut node);
         if crate::util::alloc::used().is_none() {
             node.stats.rss_sample = crate::util::proc::process_rss();
