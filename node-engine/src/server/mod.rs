@@ -412,6 +412,10 @@ pub fn run_main(args: Vec<String>) -> i32 {
             Ok(Err(msg)) => {
                 tracing::error!("{msg}");
                 eprintln!("{msg}");
+                // With `logfile ""` Redis logs to stdout, where tools read why it stopped.
+                for line in msg.lines().filter(|l| !l.is_empty()) {
+                    stdout_line(&format!("# {line}"));
+                }
             }
             Ok(Ok(())) => stdout_line("* Ready to accept connections tcp"),
             Err(_) => {}

@@ -11,7 +11,7 @@ pub fn load_or_create(h: &mut dyn Loader) -> Result<(), PersistError> {
     let prefix = prefix(&h.parts());
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let manifest = match std::fs::read_to_string(&manifest_path) {
-        Ok(t) => Some(Manifest::parse(&t).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?),
+        Ok(t) => Some(Manifest::parse(&t).map_err(PersistError::Aof)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&manifest_path, e)),
     };
@@ -43,7 +43,7 @@ pub fn reload(h: &mut dyn Loader) -> Result<(), PersistError> {
     let prefix = prefix(&h.parts());
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| io_err(&manifest_path, e))?;
-    let m = Manifest::parse(&text).map_err(|e| PersistError::Aof(format!("{}: {e}", manifest_path.display())))?;
+    let m = Manifest::parse(&text).map_err(PersistError::Aof)?;
     load_files(h, &dir, &m)
 }
 
@@ -109,14 +109,17 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
 fn load_files(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), PersistError> {
     *h.parts().now_ms = unix_ms();
     let truncated_ok = h.parts().config.flag_named("aof-load-truncated");
-    let files: Vec<(&ManifestFile, bool)> = m.base.iter().map(|b| (b, true)).chain(m.incrs.iter().map(|f| (f, false))).collect();
+    let files: Vec<&ManifestFile> = m.base.iter().chain(m.incrs.iter()).collect();
     let n = files.len();
-    for (i, (f, is_base)) in files.into_iter().enumerate() {
+    for (i, f) in files.into_iter().enumerate() {
         let path = dir.join(&f.name);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && i + 1 == n => continue,
-            Err(e) => return Err(io_err(&path, e)),
+            // A file the manifest names must be there (Redis refuses to start otherwise).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PersistError::Aof(format!("The append log file {} doesn't exist: No such file or directory", f.name)))
+            }
+            Err(e) => return Err(PersistError::Aof(format!("Fatal error: can't open the append log file {} for reading: {e}", f.name))),
         };
         let mut start = 0;
         if data.starts_with(b"REDIS") {

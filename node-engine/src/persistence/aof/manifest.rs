@@ -14,44 +14,74 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Parses Redis 7's manifest: `file <name> seq <n> type <b|i|h>` lines.
+    /// Parses Redis 7's manifest: `file <name> seq <n> type <b|i|h>` lines,
+    /// refusing what aofLoadManifestFromFile refuses. The error is Redis's
+    /// report: the banner, the line and its number, and the reason.
     pub fn parse(text: &str) -> Result<Manifest, String> {
+        const MAX_LINE: usize = 1024;
         let mut m = Manifest::default();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+        let fail = |n: usize, line: Option<&str>, why: &str| {
+            let mut msg = "*** FATAL AOF MANIFEST FILE ERROR ***\n".to_string();
+            if let Some(l) = line {
+                msg.push_str(&format!("Reading the manifest file, at line {n}\n>>> '{l}'\n"));
+            }
+            msg.push_str(why);
+            msg
+        };
+        if text.is_empty() {
+            return Err(fail(0, None, "Found an empty AOF manifest"));
+        }
+        let mut max_seq = 0u64;
+        for (i, raw) in text.split_inclusive('\n').enumerate() {
+            let n = i + 1;
+            if raw.starts_with('#') {
                 continue;
             }
-            let parts = crate::config::split_args(line).ok_or_else(|| format!("invalid manifest line {}", i + 1))?;
-            let (mut name, mut seq, mut ty) = (None, None, None);
+            if raw.len() > MAX_LINE || !raw.ends_with('\n') {
+                return Err(fail(n, None, "The AOF manifest file contains too long line"));
+            }
+            let line = raw.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
+            if line.is_empty() {
+                return Err(fail(n, Some(line), "Invalid AOF manifest file format"));
+            }
+            let parts = crate::config::split_args(line).filter(|p| p.len() >= 6 && p.len() % 2 == 0);
+            let Some(parts) = parts else { return Err(fail(n, Some(line), "Invalid AOF manifest file format")) };
+            let (mut name, mut seq, mut ty) = (None, 0u64, None);
             for kv in parts.chunks(2) {
-                if kv.len() != 2 {
-                    return Err(format!("invalid manifest line {}", i + 1));
-                }
-                match kv[0].as_str() {
-                    "file" => name = Some(kv[1].clone()),
-                    "seq" => seq = kv[1].parse::<u64>().ok(),
-                    "type" => ty = Some(kv[1].clone()),
+                match kv[0].to_ascii_lowercase().as_str() {
+                    "file" => {
+                        if kv[1].contains('/') {
+                            return Err(fail(n, Some(line), "File can't be a path, just a filename"));
+                        }
+                        name = Some(kv[1].clone());
+                    }
+                    // atoll: leading digits, else 0.
+                    "seq" => seq = kv[1].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0),
+                    "type" => ty = kv[1].chars().next(),
                     _ => {}
                 }
             }
-            let (Some(name), Some(seq), Some(ty)) = (name, seq, ty) else {
-                return Err(format!("invalid manifest line {}", i + 1));
-            };
-            if name.contains('/') {
-                return Err(format!("invalid file name in manifest line {}", i + 1));
+            let (Some(name), Some(ty)) = (name, ty) else { return Err(fail(n, Some(line), "Invalid AOF manifest file format")) };
+            if seq == 0 {
+                return Err(fail(n, Some(line), "Invalid AOF manifest file format"));
             }
             let f = ManifestFile { name, seq };
-            match ty.as_str() {
-                "b" => {
+            match ty {
+                'b' => {
                     if m.base.is_some() {
-                        return Err("manifest names two base files".into());
+                        return Err(fail(n, Some(line), "Found duplicate base file information"));
                     }
                     m.base = Some(f)
                 }
-                "i" => m.incrs.push(f),
-                "h" => {}
-                _ => return Err(format!("invalid file type in manifest line {}", i + 1)),
+                'i' => {
+                    if seq <= max_seq {
+                        return Err(fail(n, Some(line), "Found a non-monotonic sequence number"));
+                    }
+                    max_seq = seq;
+                    m.incrs.push(f)
+                }
+                'h' => {}
+                _ => return Err(fail(n, Some(line), "Unknown AOF file type")),
             }
         }
         Ok(m)
@@ -66,5 +96,35 @@ impl Manifest {
             s.push_str(&format!("file {} seq {} type i\n", f.name, f.seq));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod redis_rules {
+    use super::Manifest;
+
+    /// The manifests Redis 7.0 refuses, with its reasons (aofLoadManifestFromFile).
+    #[test]
+    fn bad_manifests_are_refused_with_redis_reasons() {
+        let ok = "file a.1.base.rdb seq 1 type b\nfile a.1.incr.aof seq 1 type i\nfile a.2.incr.aof seq 2 type i\n";
+        let m = Manifest::parse(ok).expect("valid");
+        assert_eq!((m.base.map(|b| b.seq), m.incrs.len()), (Some(1), 2));
+        let cases = [
+            ("", "Found an empty AOF manifest"),
+            ("file a seq 1 type b\n\n", "Invalid AOF manifest file format"),
+            ("file a seq 1 type b\nfile b seq 1 type b\n", "Found duplicate base file information"),
+            ("file a seq 2 type i\nfile b seq 1 type i\n", "Found a non-monotonic sequence number"),
+            ("file a seq 1 type x\n", "Unknown AOF file type"),
+            ("file a seq 1\n", "Invalid AOF manifest file format"),
+            ("file a seq 1 type b extra\n", "Invalid AOF manifest file format"),
+            ("file dir/a seq 1 type b\n", "File can't be a path, just a filename"),
+            ("file a seq 1 type b", "The AOF manifest file contains too long line"),
+        ];
+        for (text, why) in cases {
+            let e = Manifest::parse(text).expect_err(text);
+            assert!(e.contains(why), "{text:?}: {e}");
+        }
+        let e = Manifest::parse("file a seq 1 type b\nfile b seq 1 type z\n").expect_err("unknown type");
+        assert!(e.contains("Reading the manifest file, at line 2\n>>> 'file b seq 1 type z'"), "{e}");
     }
 }
