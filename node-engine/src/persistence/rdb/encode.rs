@@ -12,11 +12,14 @@ use std::io::Write;
 pub struct EncodeOptions {
     pub compress: bool,
     pub checksum: bool,
+    /// `rdb-key-save-delay`: microseconds to wait after each key (tests use
+    /// it to keep a BGSAVE or a full sync running).
+    pub key_delay_us: u64,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { compress: true, checksum: true }
+        EncodeOptions { compress: true, checksum: true, key_delay_us: 0 }
     }
 }
 
@@ -25,6 +28,7 @@ impl EncodeOptions {
         EncodeOptions {
             compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
+            key_delay_us: cfg.int_named("rdb-key-save-delay", 0).max(0) as u64,
         }
     }
 }
@@ -241,6 +245,9 @@ impl<W: Write> RdbWriter<W> {
             write_string(&mut self.buf, k, &self.opts, &mut self.scratch);
             write_value(&mut self.buf, &e.value, &self.opts, &mut self.scratch);
             self.maybe_flush()?;
+            if self.opts.key_delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(self.opts.key_delay_us));
+            }
         }
         Ok(())
     }
