@@ -21,7 +21,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     }
     let reply_at = client.reply.buf.len();
     // Scripts show in MONITOR before the commands they run (Redis's SKIP_MONITOR commands feed it themselves).
-    let monitor_first = is_script_call(cmd.name);
+    let monitor_first = cmd.flags & flags::SKIP_MONITOR != 0;
     if monitor_first && !node.clients.monitors.is_empty() {
         feed_monitors(node, client, argv);
     }
@@ -44,9 +44,8 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     let suppress = std::mem::take(&mut client.suppress_propagation);
     let forced = std::mem::take(&mut client.force_propagate);
     let tracking = node.tracking.active();
-    // Read-only scripts are tracked through the commands they run, not themselves.
-    let ro_script = matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
-    if tracking && cmd.flags & flags::READONLY != 0 && cmd.flags & flags::PUBSUB == 0 && !failed && !ro_script {
+    // Read-only scripts (READONLY with SKIP_MONITOR) are tracked through the commands they run, not themselves.
+    if tracking && cmd.flags & (flags::READONLY | flags::PUBSUB | flags::SKIP_MONITOR) == flags::READONLY && !failed {
         let mut keys: Vec<&[u8]> = Vec::new();
         match client.tracking_keys.as_ref() {
             Some(declared) => keys.extend(declared.iter().map(Vec::as_slice)),
@@ -239,11 +238,6 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
     while node.slowlog.entries.len() > max {
         node.slowlog.entries.pop_back();
     }
-}
-
-/// EVAL/EVALSHA/FCALL and their read-only forms.
-fn is_script_call(name: &str) -> bool {
-    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro")
 }
 
 /// Arguments MONITOR shows as `(redacted)`: passwords of AUTH, HELLO ... AUTH

@@ -449,27 +449,17 @@ fn client_trackinginfo(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let t = ctx.node.tracking.clients.get(&id).cloned();
     let mut flags: Vec<&str> = vec![if t.is_some() { "on" } else { "off" }];
     if let Some(t) = &t {
-        if t.bcast {
-            flags.push("bcast");
-        }
-        if t.optin {
-            flags.push("optin");
-            if t.caching {
-                flags.push("caching-yes");
-            }
-        }
-        if t.optout {
-            flags.push("optout");
-            if t.caching {
-                flags.push("caching-no");
-            }
-        }
-        if t.noloop {
-            flags.push("noloop");
-        }
-        if t.broken_redirect {
-            flags.push("broken_redirect");
-        }
+        // In Redis's order.
+        let set = [
+            (t.bcast, "bcast"),
+            (t.optin, "optin"),
+            (t.optin && t.caching, "caching-yes"),
+            (t.optout, "optout"),
+            (t.optout && t.caching, "caching-no"),
+            (t.noloop, "noloop"),
+            (t.broken_redirect, "broken_redirect"),
+        ];
+        flags.extend(set.iter().filter(|(on, _)| *on).map(|(_, name)| *name));
     }
     let r = ctx.reply();
     r.map(3);

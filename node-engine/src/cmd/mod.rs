@@ -53,6 +53,9 @@ pub mod flags {
     /// Not a write, but may add to the replication stream (PUBLISH, PFCOUNT, EVAL):
     /// CLIENT PAUSE WRITE holds it like a write.
     pub const MAY_REPLICATE: u32 = 1 << 13;
+    /// Feeds MONITOR itself, before it runs (EVAL, FCALL and their forms):
+    /// a script shows ahead of the commands it runs.
+    pub const SKIP_MONITOR: u32 = 1 << 14;
 
     /// Names as COMMAND prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -188,6 +191,14 @@ impl Ctx<'_> {
     /// (e.g. SET EX becomes SET PXAT so replicas agree on the deadline).
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
         self.client.propagate_override.push(argv);
+    }
+    /// Propagates `cmds` instead of this command, and nothing when there
+    /// are none (Redis's alsoPropagate + preventCommandPropagation).
+    pub fn propagate_instead(&mut self, cmds: Vec<Vec<Vec<u8>>>) {
+        if cmds.is_empty() {
+            self.client.suppress_propagation = true;
+        }
+        self.client.propagate_override.extend(cmds);
     }
 }
 

@@ -15,12 +15,24 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("eval", -3, NOSCRIPT | STALE | MAY_REPLICATE, (0, 0, 0), eval).with_keys(keys_numkeys_at2).acl(&["@scripting"]),
-    CommandSpec::new("evalsha", -3, NOSCRIPT | STALE | MAY_REPLICATE, (0, 0, 0), evalsha).with_keys(keys_numkeys_at2).acl(&["@scripting"]),
-    CommandSpec::new("eval_ro", -3, NOSCRIPT | STALE | READONLY, (0, 0, 0), eval_ro).with_keys(keys_numkeys_at2).acl(&["@scripting"]),
-    CommandSpec::new("evalsha_ro", -3, NOSCRIPT | STALE | READONLY, (0, 0, 0), evalsha_ro).with_keys(keys_numkeys_at2).acl(&["@scripting"]),
-    CommandSpec::new("fcall", -3, NOSCRIPT | STALE | MAY_REPLICATE, (0, 0, 0), fcall).with_keys(keys_numkeys_at2).acl(&["@scripting"]),
-    CommandSpec::new("fcall_ro", -3, NOSCRIPT | STALE | READONLY, (0, 0, 0), fcall_ro).with_keys(keys_numkeys_at2).acl(&["@scripting"]),
+    CommandSpec::new("eval", -3, NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE, (0, 0, 0), eval)
+        .with_keys(keys_numkeys_at2)
+        .acl(&["@scripting"]),
+    CommandSpec::new("evalsha", -3, NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE, (0, 0, 0), evalsha)
+        .with_keys(keys_numkeys_at2)
+        .acl(&["@scripting"]),
+    CommandSpec::new("eval_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY, (0, 0, 0), eval_ro)
+        .with_keys(keys_numkeys_at2)
+        .acl(&["@scripting"]),
+    CommandSpec::new("evalsha_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY, (0, 0, 0), evalsha_ro)
+        .with_keys(keys_numkeys_at2)
+        .acl(&["@scripting"]),
+    CommandSpec::new("fcall", -3, NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE, (0, 0, 0), fcall)
+        .with_keys(keys_numkeys_at2)
+        .acl(&["@scripting"]),
+    CommandSpec::new("fcall_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY, (0, 0, 0), fcall_ro)
+        .with_keys(keys_numkeys_at2)
+        .acl(&["@scripting"]),
     CommandSpec::container("script", -2, super::no_subcommand, SCRIPT_SUBCOMMANDS),
     CommandSpec::container("function", -2, super::no_subcommand, FUNCTION_SUBCOMMANDS),
 ];

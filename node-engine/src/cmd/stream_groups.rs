@@ -107,14 +107,13 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let (key, name) = (argv[2], argv[3]);
     let now = ctx.now();
-    let exists = lookup(ctx.db(), key, now)?.is_some();
+    let (exists, has_group) = lookup(ctx.db(), key, now)?.map_or((false, false), |s| (true, s.group(name).is_some()));
     if !mkstream {
         if !exists {
             return Err(CmdError::new(
                 "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
             ));
         }
-        let has_group = lookup(ctx.db(), key, now)?.is_some_and(|s| s.group(name).is_some());
         if !has_group && !create && !is(sub, "destroy") {
             return Err(CmdError::new(format!("NOGROUP No such consumer group '{}' for key name '{}'", text(name), text(key))));
         }
@@ -366,9 +365,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let i = ctx.client.db;
     let Some(s) = lookup(&mut ctx.node.keyspace.dbs[i], key, now_ms)? else { return Ok(()) };
-    let mut props = Vec::new();
-    let mut dirty = 0u64;
-    let mut created = false;
+    let mut claims = Claims::new(key, gname, cname, now);
     let mut propagate_last_id = false;
     if let Some(g) = s.group_mut(gname) {
         if last_id > g.last_id {
@@ -379,16 +376,12 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let r = &mut ctx.client.reply;
     let at = r.buf.len();
     let mut shown = 0;
-    let mut consumer_ready = false;
     for id in ids {
         let exists = s.exists(id);
         let Some(g) = s.group_mut(gname) else { break };
         if !exists {
-            if let Some(nack) = g.pel.get(&id) {
-                props.push(xclaim_argv(key, gname, id, nack, g.last_id));
+            if claims.drop_deleted(g, id) {
                 propagate_last_id = false;
-                dirty += 1;
-                g.ack(id);
             }
             continue;
         }
@@ -399,25 +392,15 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if !nack.consumer.is_empty() && min_idle > 0 && now - nack.delivery_time < min_idle {
             continue;
         }
-        if !consumer_ready {
-            if touch_consumer(g, cname, now) {
-                created = true;
-                dirty += 1;
-            }
-            consumer_ready = true;
-        }
-        g.reassign(id, cname);
-        let last = g.last_id;
-        let Some(nack) = g.pel.get_mut(&id) else { continue };
-        nack.delivery_time = delivery;
-        if retrycount >= 0 {
-            nack.delivery_count = retrycount as u64;
-        } else if !justid {
-            nack.delivery_count += 1;
-        }
-        props.push(xclaim_argv(key, gname, id, nack, last));
+        let count = if retrycount >= 0 {
+            Delivery::Set(retrycount as u64)
+        } else if justid {
+            Delivery::Keep
+        } else {
+            Delivery::Bump
+        };
+        claims.claim(g, id, delivery, count);
         propagate_last_id = false;
-        dirty += 1;
         if justid {
             reply_id(r, id);
         } else {
@@ -428,26 +411,81 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     r.insert_array(at, shown);
     if propagate_last_id {
         if let Some(g) = s.group(gname) {
-            props.push(setid_argv(key, gname, g));
-            dirty += 1;
+            claims.props.push(setid_argv(key, gname, g));
+            claims.dirty += 1;
         }
     }
-    finish_claims(ctx, key, props, dirty, created);
+    claims.finish(ctx);
     Ok(())
 }
 
-/// Records what a claim changed: dirtiness, the consumer-creation event,
-/// and the commands replicas and the AOF get instead of the claim itself.
-fn finish_claims(ctx: &mut Ctx<'_>, key: &[u8], props: Vec<Vec<Vec<u8>>>, dirty: u64, created: bool) {
-    if created {
-        ctx.notify(STREAM, "xgroup-createconsumer", key);
+/// How a claim changes an entry's delivery count.
+enum Delivery {
+    Set(u64),
+    Bump,
+    Keep,
+}
+
+/// What one XCLAIM/XAUTOCLAIM run changes, carried across its entries.
+struct Claims<'a> {
+    key: &'a [u8],
+    group: &'a [u8],
+    consumer: &'a [u8],
+    now: i64,
+    /// The commands replicas and the AOF get instead of the claim itself.
+    props: Vec<Vec<Vec<u8>>>,
+    dirty: u64,
+    /// The consumer was created by this claim (once, at its first entry).
+    created: bool,
+    consumer_ready: bool,
+}
+
+impl<'a> Claims<'a> {
+    fn new(key: &'a [u8], group: &'a [u8], consumer: &'a [u8], now: i64) -> Self {
+        Claims { key, group, consumer, now, props: Vec::new(), dirty: 0, created: false, consumer_ready: false }
     }
-    ctx.dirty(dirty);
-    if props.is_empty() {
-        ctx.client.suppress_propagation = true;
+
+    /// Gives pending entry `id` to the consumer (created at the first
+    /// claim), stamps its delivery and records its XCLAIM for replicas.
+    fn claim(&mut self, g: &mut Group, id: StreamId, delivery_time: i64, count: Delivery) {
+        if !self.consumer_ready {
+            if touch_consumer(g, self.consumer, self.now) {
+                self.created = true;
+                self.dirty += 1;
+            }
+            self.consumer_ready = true;
+        }
+        g.reassign(id, self.consumer);
+        let last = g.last_id;
+        let Some(nack) = g.pel.get_mut(&id) else { return };
+        nack.delivery_time = delivery_time;
+        match count {
+            Delivery::Set(n) => nack.delivery_count = n,
+            Delivery::Bump => nack.delivery_count += 1,
+            Delivery::Keep => {}
+        }
+        self.props.push(xclaim_argv(self.key, self.group, id, nack, last));
+        self.dirty += 1;
     }
-    for p in props {
-        ctx.propagate_as(p);
+
+    /// A pending entry whose stream entry is gone leaves the PEL, and
+    /// replicas are told with its XCLAIM; whether it was pending.
+    fn drop_deleted(&mut self, g: &mut Group, id: StreamId) -> bool {
+        let Some(nack) = g.pel.get(&id) else { return false };
+        self.props.push(xclaim_argv(self.key, self.group, id, nack, g.last_id));
+        self.dirty += 1;
+        g.ack(id);
+        true
+    }
+
+    /// Records the changes: dirtiness, the consumer-creation event, and the
+    /// commands propagated instead of the claim itself.
+    fn finish(self, ctx: &mut Ctx<'_>) {
+        if self.created {
+            ctx.notify(STREAM, "xgroup-createconsumer", self.key);
+        }
+        ctx.dirty(self.dirty);
+        ctx.propagate_instead(self.props);
     }
 }
 
@@ -480,14 +518,10 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut attempts = count.saturating_mul(10);
     let candidates: Vec<StreamId> =
         s.group(gname).map(|g| g.pel.range(start..).map(|(id, _)| *id).take(attempts as usize + 1).collect()).unwrap_or_default();
-    let mut props = Vec::new();
+    let mut claims = Claims::new(key, gname, cname, now);
     let mut deleted = Vec::new();
-    let mut dirty = 0u64;
-    let mut created = false;
-    let mut consumer_ready = false;
     let r = &mut ctx.client.reply;
     r.array(3);
-    let end_at = r.buf.len();
     let at = r.buf.len();
     let mut shown = 0;
     let mut idx = 0;
@@ -498,11 +532,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let exists = s.exists(id);
         let Some(g) = s.group_mut(gname) else { break };
         if !exists {
-            if let Some(nack) = g.pel.get(&id) {
-                props.push(xclaim_argv(key, gname, id, nack, g.last_id));
-            }
-            dirty += 1;
-            g.ack(id);
+            claims.drop_deleted(g, id);
             deleted.push(id);
             count -= 1;
             continue;
@@ -511,22 +541,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if min_idle > 0 && now - nack.delivery_time < min_idle {
             continue;
         }
-        if !consumer_ready {
-            if touch_consumer(g, cname, now) {
-                created = true;
-                dirty += 1;
-            }
-            consumer_ready = true;
-        }
-        g.reassign(id, cname);
-        let last = g.last_id;
-        let Some(nack) = g.pel.get_mut(&id) else { continue };
-        nack.delivery_time = now;
-        if !justid {
-            nack.delivery_count += 1;
-        }
-        props.push(xclaim_argv(key, gname, id, nack, last));
-        dirty += 1;
+        claims.claim(g, id, now, if justid { Delivery::Keep } else { Delivery::Bump });
         if justid {
             reply_id(r, id);
         } else {
@@ -539,11 +554,11 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // The cursor: the next pending ID after the last one looked at, 0-0 at the end.
     let mut cursor = crate::resp::ReplyBuf::new();
     reply_id(&mut cursor, candidates.get(idx).copied().unwrap_or(StreamId::MIN));
-    r.buf.splice(end_at..end_at, cursor.buf);
+    r.buf.splice(at..at, cursor.buf);
     r.array(deleted.len());
     for id in deleted {
         reply_id(r, id);
     }
-    finish_claims(ctx, key, props, dirty, created);
+    claims.finish(ctx);
     Ok(())
 }

@@ -236,12 +236,7 @@ fn read_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], xreadgroup: bool) -> CmdResul
     }
     if xreadgroup {
         ctx.dirty(dirty);
-        if props.is_empty() {
-            ctx.client.suppress_propagation = true;
-        }
-        for p in props {
-            ctx.propagate_as(p);
-        }
+        ctx.propagate_instead(props);
     }
     let r = &mut ctx.client.reply;
     if served > 0 {
@@ -325,10 +320,9 @@ fn serve_new(
         count == 0 || delivered.len() < count
     });
     r.insert_array(at, delivered.len());
-    let mut moved = false;
+    let moved = !delivered.is_empty();
     for id in delivered {
         s.advance_group(g, id);
-        moved = true;
         let Some(grp) = s.group_mut(g) else { return };
         if noack {
             continue;

@@ -430,16 +430,18 @@ fn info_target<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<(&'a Stream, &'a 
     Ok((s, &mut ctx.client.reply))
 }
 
-fn reply_entries_read(r: &mut ReplyBuf, n: i64) {
-    if n == ENTRIES_READ_UNKNOWN {
+/// A group's last-delivered-id, entries-read and lag fields (both XINFO forms).
+fn reply_group_position(r: &mut ReplyBuf, s: &Stream, g: &crate::keyspace::stream::Group) {
+    r.bulk(b"last-delivered-id");
+    reply_id(r, g.last_id);
+    r.bulk(b"entries-read");
+    if g.entries_read == ENTRIES_READ_UNKNOWN {
         r.null();
     } else {
-        r.int(n);
+        r.int(g.entries_read);
     }
-}
-
-fn reply_lag(r: &mut ReplyBuf, lag: Option<i64>) {
-    match lag {
+    r.bulk(b"lag");
+    match s.lag(g) {
         Some(n) => r.int(n),
         None => r.null(),
     }
@@ -517,12 +519,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         r.map(7);
         r.bulk(b"name");
         r.bulk(name);
-        r.bulk(b"last-delivered-id");
-        reply_id(r, g.last_id);
-        r.bulk(b"entries-read");
-        reply_entries_read(r, g.entries_read);
-        r.bulk(b"lag");
-        reply_lag(r, s.lag(g));
+        reply_group_position(r, s, g);
         r.bulk(b"pel-count");
         r.int(g.pel.len() as i64);
         r.bulk(b"pending");
@@ -572,12 +569,7 @@ fn xinfo_groups(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         r.int(g.consumers.len() as i64);
         r.bulk(b"pending");
         r.int(g.pel.len() as i64);
-        r.bulk(b"last-delivered-id");
-        reply_id(r, g.last_id);
-        r.bulk(b"entries-read");
-        reply_entries_read(r, g.entries_read);
-        r.bulk(b"lag");
-        reply_lag(r, s.lag(g));
+        reply_group_position(r, s, g);
     }
     Ok(())
 }

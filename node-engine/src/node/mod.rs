@@ -513,6 +513,7 @@ impl Node {
     pub fn refresh_cached_config(&mut self) {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
         self.latency_threshold_ms = self.config.int_named("latency-monitor-threshold", 0).max(0) as u64;
+        self.tracking.max_keys = self.config.int_named("tracking-table-max-keys", 1_000_000).max(0) as usize;
         self.scripting.busy_threshold_ms = self.config.int_named("busy-reply-threshold", 5000).max(0) as u64;
         self.repl.min_replicas = (
             self.config.int_named("min-replicas-to-write", 0).max(0) as usize,

@@ -42,6 +42,8 @@ pub struct Tracking {
     pub prefixes: BTreeMap<Key, Prefix>,
     /// Client IDs across the whole table (INFO tracking_total_items).
     pub items: u64,
+    /// `tracking-table-max-keys` (0: no limit), cached: it is checked before every command.
+    pub max_keys: usize,
     /// The client whose command is running (NOLOOP skips its own writes).
     pub writer: Option<ClientId>,
     /// The connection being served now: its own invalidations are queued
@@ -115,7 +117,7 @@ impl Node {
     /// `tracking-table-max-keys`: past it, keys are dropped from the table
     /// with an invalidation, so clients stop caching them.
     pub fn tracking_limit(&mut self) {
-        let max = self.config.int_named("tracking-table-max-keys", 1_000_000).max(0) as usize;
+        let max = self.tracking.max_keys;
         if max == 0 || self.tracking.table.len() <= max {
             return;
         }
