@@ -232,6 +232,43 @@ pub struct Probe {
     pub slots_assigned: Option<u64>,
     /// Flags from its own CLUSTER NODES line (myself,master / myself,slave...).
     pub flags: Option<String>,
+    /// The live figures the dashboard draws (INFO clients, stats, keyspace).
+    #[serde(default)]
+    pub load: Load,
+}
+
+/// A node's load and replication position, from one INFO call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    pub ops_per_sec: Option<u64>,
+    pub connected_clients: Option<u64>,
+    /// Keys in every database.
+    pub keys: Option<u64>,
+    /// A master's master_repl_offset, a replica's slave_repl_offset.
+    pub repl_offset: Option<u64>,
+    /// A replica's master_last_io_seconds_ago (-1 while the link is down).
+    pub master_last_io_s: Option<i64>,
+}
+
+impl Load {
+    /// Reads the fields out of INFO text (any sections present).
+    pub fn from_info(info: &str) -> Load {
+        let num = |k: &str| info_field(info, k).and_then(|v| v.trim().parse::<u64>().ok());
+        let keys = info
+            .lines()
+            .filter(|l| l.starts_with("db"))
+            .filter_map(|l| l.split_once(':').map(|(_, v)| v))
+            .filter_map(|v| v.split(',').find_map(|kv| kv.strip_prefix("keys=")).and_then(|n| n.parse::<u64>().ok()))
+            .reduce(|a, b| a + b);
+        let is_replica = info_field(info, "role").as_deref() == Some("slave");
+        Load {
+            ops_per_sec: num("instantaneous_ops_per_sec"),
+            connected_clients: num("connected_clients"),
+            keys: keys.or(info.contains("# Keyspace").then_some(0)),
+            repl_offset: if is_replica { num("slave_repl_offset") } else { num("master_repl_offset") },
+            master_last_io_s: info_field(info, "master_last_io_seconds_ago").and_then(|v| v.trim().parse().ok()),
+        }
+    }
 }
 
 /// Asks a node for its role, slots and cluster state; cluster fields stay
@@ -242,7 +279,9 @@ pub struct Probe {
 pub async fn probe(addr: SocketAddr, limit: Duration) -> Result<Probe, AdminError> {
     let mut c = Conn::connect(addr, limit).await?;
     let mut p = Probe::default();
-    let repl = c.text(&["INFO", "replication"]).await?;
+    // Several sections in one call (Redis 7.0); both engines answer it.
+    let repl = c.text(&["INFO", "replication", "clients", "stats", "keyspace"]).await?;
+    p.load = Load::from_info(&repl);
     p.role = info_field(&repl, "role");
     p.master_port = info_field(&repl, "master_port").and_then(|s| s.parse().ok());
     p.master_link = info_field(&repl, "master_link_status");
@@ -543,5 +582,17 @@ mod tests {
         assert_eq!(info_field(t, "role").as_deref(), Some("slave"));
         assert_eq!(info_field(t, "master_port").as_deref(), Some("6380"));
         assert_eq!(info_field(t, "master"), None);
+    }
+
+    #[test]
+    fn load_from_info() {
+        let t = "# Clients\r\nconnected_clients:3\r\n# Stats\r\ninstantaneous_ops_per_sec:120\r\n# Replication\r\nrole:slave\r\nmaster_last_io_seconds_ago:1\r\nslave_repl_offset:500\r\nmaster_repl_offset:700\r\n# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb3:keys=5,expires=1,avg_ttl=9\r\n";
+        let l = Load::from_info(t);
+        assert_eq!(
+            l,
+            Load { ops_per_sec: Some(120), connected_clients: Some(3), keys: Some(15), repl_offset: Some(500), master_last_io_s: Some(1) }
+        );
+        let empty = Load::from_info("# Replication\r\nrole:master\r\nmaster_repl_offset:7\r\n# Keyspace\r\n");
+        assert_eq!((empty.keys, empty.repl_offset, empty.master_last_io_s), (Some(0), Some(7), None));
     }
 }

@@ -3,6 +3,8 @@
 //! [`run`] is the daemon: preflight, node confs, supervision of every node,
 //! cluster creation, the HTTP API, config watching and systemd notification,
 //! until the [`shutdown::Shutdown`] fires. `slotctl` ([`ctl`]) is its client.
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod assist;

@@ -91,6 +91,9 @@ mod tests {
             cluster_state: Some("ok".into()),
             rss_bytes: None,
             cpu_percent: None,
+            load: Default::default(),
+            lag_bytes: None,
+            lag_s: None,
             log: String::new(),
         }
     }

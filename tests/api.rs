@@ -138,7 +138,9 @@ async fn openapi_documents_exactly_the_routes_and_every_route_is_routed() {
     // Every listed route is really routed (not 404 "no route", not 405).
     let victim = t.ports[2];
     // The SSE stream never ends and /metrics is text: tests/labs.rs reads both.
-    for (method, path) in api::ROUTES.iter().filter(|(_, p)| *p != "/v1/shutdown" && !p.ends_with("/stream") && *p != "/metrics") {
+    // The page is HTML: dashboard_page_and_browser_auth reads it.
+    let skip = |p: &str| p == "/v1/shutdown" || p.ends_with("/stream") || p == "/metrics" || p == "/";
+    for (method, path) in api::ROUTES.iter().filter(|(_, p)| !skip(p)) {
         let uri = path.replace("{node}", &victim.to_string());
         let (code, body) = call(&t.state, method, &uri, None, None).await;
         assert!(code != StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: 405");
@@ -164,6 +166,100 @@ async fn token_is_required_when_configured() {
     assert_eq!(code, StatusCode::OK);
     let (code, _) = call(&t.state, "GET", "/healthz", None, None).await;
     assert_eq!(code, StatusCode::OK, "healthz needs no token");
+}
+
+/// A raw request: status, headers and body text.
+async fn raw(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = api::app(state.clone()).oneshot(req).await.expect("router never fails");
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_page_and_browser_auth() {
+    let t = inproc(3, "api_token = \"tok/en 42\"").await;
+    let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).expect("request");
+    // The page and its assets need no token (they hold no data) and allow only same-origin code.
+    let (code, headers, html) = raw(&t.state, get("/")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(headers["content-type"].to_str().is_ok_and(|v| v.starts_with("text/html")));
+    assert!(headers["content-security-policy"].to_str().is_ok_and(|v| v.contains("default-src 'self'")));
+    assert!(html.contains("<script src=\"/ui/app.js\"") && !html.contains("onclick="), "no inline code");
+    for asset in ["/ui/app.js", "/ui/app.css", "/ui/icon.svg"] {
+        let (code, _, body) = raw(&t.state, get(asset)).await;
+        assert_eq!(code, StatusCode::OK, "{asset}");
+        assert!(body.len() > 100, "{asset} is served whole");
+    }
+    let (code, _, body) = raw(&t.state, get("/ui/nope.js")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "an unknown path is not an asset: {body}");
+    // Data needs the token: as a bearer, or as the page's cookie (percent-encoded).
+    let (code, _, _) = raw(&t.state, get("/v1/status")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let with_cookie = |c: &str| Request::builder().uri("/v1/status").header("cookie", c).body(Body::empty()).expect("request");
+    let (code, _, body) = raw(&t.state, with_cookie("theme=dark; slotd_token=tok%2Fen%2042")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, _, _) = raw(&t.state, with_cookie("slotd_token=tok%2Fen")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    // Another site's page cannot post to the API, even with the cookie; the page's own origin can.
+    let post = |origin: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/faults/heal")
+            .header("host", "127.0.0.1:6300")
+            .header("origin", origin)
+            .header("authorization", "Bearer tok/en 42")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let (code, _, body) = raw(&t.state, post("http://evil.example")).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("cross-site"), "{body}");
+    let (code, _, body) = raw(&t.state, post("http://127.0.0.1:6300")).await;
+    assert_ne!(code, StatusCode::FORBIDDEN, "{body}");
+    assert_ne!(code, StatusCode::UNAUTHORIZED, "{body}");
+    t.state.sup.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_stream_and_lab_routes() {
+    let t = inproc(3, "").await;
+    let s = &t.state;
+    // The status stream's first frame is the status itself, with the live figures.
+    let req = Request::builder().uri("/v1/status/stream").body(Body::empty()).expect("request");
+    let resp = api::app(s.clone()).oneshot(req).await.expect("router never fails");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !text.contains("event: lab") {
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await.expect("stream frames in time");
+        let frame = frame.expect("stream open").expect("frame");
+        if let Some(d) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(d));
+        }
+    }
+    let status_line = text.lines().find(|l| l.starts_with("data: {\"slotd_pid\"")).expect("a status frame");
+    let st: serde_json::Value = serde_json::from_str(&status_line["data: ".len()..]).expect("status JSON");
+    assert_eq!(st["nodes"].as_array().map(Vec::len), Some(3));
+    assert!(st["nodes"][0]["connected_clients"].as_u64().is_some_and(|c| c >= 1), "{}", st["nodes"][0]);
+    assert!(st["nodes"][0]["keys"].as_u64().is_some(), "{}", st["nodes"][0]);
+    assert!(text.contains("event: faults") && text.contains("event: job"), "{text}");
+
+    let (code, list) = call(s, "GET", "/v1/lab/scenarios", None, None).await;
+    assert_eq!(code, StatusCode::OK);
+    let names: Vec<&str> = list.as_array().expect("list").iter().filter_map(|x| x["name"].as_str()).collect();
+    assert!(names.contains(&"failover") && names.contains(&"migrate-9842"), "{names:?}");
+    let (code, body) = call(s, "POST", "/v1/lab/scenarios/nope/run", None, None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    let (code, body) = call(s, "POST", "/v1/lab/scenarios/..%2Fetc%2Fpasswd/run", None, None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    let (code, body) = call(s, "POST", "/v1/lab/scenarios/failover/run", Some("{\"engine\": \"memcached\"}"), None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().is_some_and(|m| m.contains("builtin")), "{body}");
+    let (code, body) = call(s, "GET", "/v1/lab/run", None, None).await;
+    assert_eq!((code, body), (StatusCode::OK, serde_json::Value::Null), "no run yet");
+    t.state.sup.stop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

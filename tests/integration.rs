@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod cluster_flow;
+mod dashboard;
 mod labs;
 mod process;
 mod reshard;

@@ -226,6 +226,7 @@ async fn every_builtin_scenario_passes() {
         // The scenarios' own 2000 ms: short, yet no false PFAIL on a busy 2-core CI box.
         node_timeout_ms: None,
         keep: false,
+        live: None,
     };
     let mut failed = Vec::new();
     for sc in slotd::lab::scenario::all(None).expect("scenarios") {

@@ -291,3 +291,21 @@ fn streams_and_groups_replicate_both_ways_with_redis_server() {
     let state = stream_state(&mut rc, "s");
     assert!(state.matches(" a ").count() + state.matches(" c ").count() > 0, "pending entries reached the replica:\n{state}");
 }
+
+/// An idle master still PINGs its replicas every `repl-ping-replica-period`
+/// seconds through the stream: offsets advance alike on both sides and the
+/// replica's master_last_io_seconds_ago stays within the period.
+#[test]
+fn idle_master_pings_its_replicas() {
+    let mut p = pair();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("repl-ping-replica-period").arg(1).query(&mut p.mc).expect("config set");
+    let offset = |c: &mut Connection, f: &str| info_field(c, "replication", f).parse::<u64>().expect("offset");
+    let start = offset(&mut p.mc, "master_repl_offset");
+    // Two PINGs (14 bytes each) with no write at all.
+    wait_until("the master's offset to move by two PINGs", 10, || offset(&mut p.mc, "master_repl_offset") >= start + 28);
+    let target = offset(&mut p.mc, "master_repl_offset");
+    wait_until("the replica to follow the PINGs", 10, || offset(&mut p.rc, "slave_repl_offset") >= target);
+    let io: i64 = info_field(&mut p.rc, "replication", "master_last_io_seconds_ago").parse().expect("last io");
+    assert!((0..=2).contains(&io), "master_last_io_seconds_ago {io}");
+    let _ = (&p.master, &p.replica);
+}

@@ -54,6 +54,7 @@ examples! {
     crate::reshard::ReshardRequest => r#"{"from": "6380", "to": "6381", "slots": 100}"#,
     crate::reshard::RebalanceRequest => r#"{"weights": {"6380": 2}, "threshold_pct": 2} or no body"#,
     crate::reshard::AddNodeRequest => r#"{"node": "6386", "replica_of": "6380"}"#,
+    super::lab::RunRequest => r#"{"engine": "builtin"} or no body"#,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod cluster;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod faults;
@@ -31,7 +32,9 @@ use std::time::Instant;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/v1/openapi.json"),
+    ("GET", "/"),
     ("GET", "/v1/status"),
+    ("GET", "/v1/status/stream"),
     ("GET", "/v1/nodes/{node}"),
     ("GET", "/v1/nodes/{node}/log"),
     ("POST", "/v1/nodes/{node}/start"),
@@ -53,6 +56,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/lab/checkpoints"),
     ("POST", "/v1/lab/checkpoints"),
     ("POST", "/v1/lab/checkpoints/{name}/restore"),
+    ("GET", "/v1/lab/scenarios"),
+    ("POST", "/v1/lab/scenarios/{name}/run"),
+    ("GET", "/v1/lab/run"),
     ("GET", "/metrics"),
     ("POST", "/v1/cluster/reshard"),
     ("POST", "/v1/cluster/rebalance"),
@@ -77,6 +83,12 @@ pub struct AppState {
     pub events: crate::events::EventLog,
     /// Active bus faults.
     pub faults: Arc<crate::faults::FaultManager>,
+    /// The reshard / rebalance / fix job (one at a time).
+    pub jobs: Arc<crate::reshard::progress::Jobs>,
+    /// Lab scenarios started from the API.
+    pub labs: Arc<crate::lab::runs::LabRuns>,
+    /// The dashboard's live status poller.
+    pub feed: Arc<dashboard::StatusFeed>,
 }
 
 impl AppState {
@@ -84,16 +96,32 @@ impl AppState {
         let cfg = sup.config();
         let events = crate::events::EventLog::open(&cfg.supervisor.data_dir);
         let faults = crate::faults::FaultManager::new(sup.clone(), events.clone());
-        AppState { sup, shutdown, started: Instant::now(), token: cfg.supervisor.api_token, events, faults }
+        // Scenarios run under this same program (its `slotd node` runs builtin nodes).
+        let slotd_bin = std::env::current_exe().unwrap_or_else(|_| "slotd".into());
+        let labs = Arc::new(crate::lab::runs::LabRuns::new(slotd_bin, &cfg.supervisor.data_dir));
+        AppState {
+            sup,
+            shutdown,
+            started: Instant::now(),
+            token: cfg.supervisor.api_token,
+            events,
+            faults,
+            jobs: Arc::default(),
+            labs,
+            feed: Arc::default(),
+        }
     }
 }
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(dashboard::asset))
+        .route("/ui/*file", get(dashboard::asset))
         .route("/healthz", get(health::healthz))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/status", get(nodes::status))
+        .route("/v1/status/stream", get(dashboard::status_stream))
         .route("/v1/nodes/:node", get(nodes::one))
         .route("/v1/nodes/:node/log", get(nodes::log))
         .route("/v1/nodes/:node/start", post(nodes::start))
@@ -114,6 +142,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/faults/heal", post(faults::heal))
         .route("/v1/lab/checkpoints", get(lab::list).post(lab::save))
         .route("/v1/lab/checkpoints/:name/restore", post(lab::restore))
+        .route("/v1/lab/scenarios", get(lab::scenarios))
+        .route("/v1/lab/scenarios/:name/run", post(lab::run))
+        .route("/v1/lab/run", get(lab::current_run))
         .route("/metrics", get(lab::metrics))
         .merge(reshard::routes(state.clone()))
         .fallback(not_found)
@@ -134,13 +165,69 @@ async fn json_method_not_allowed(resp: Response) -> Response {
     resp
 }
 
-async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = &state.token {
-        if req.uri().path() != "/healthz" {
-            let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-            if given != Some(token.as_str()) {
-                return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token: send `Authorization: Bearer <supervisor.api_token>` (slotctl: --token or SLOTD_API_TOKEN)").into_response();
+/// The token a browser keeps for the dashboard (its EventSource cannot send headers).
+pub const TOKEN_COOKIE: &str = "slotd_token";
+
+/// `name`'s value in a Cookie header, percent-decoded.
+fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<String> {
+    let raw: Vec<&'a str> = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    raw.iter().flat_map(|h| h.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
             }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A browser request from another site (another origin's page posting to
+/// this API on loopback): refused, so a web page cannot kill the lab's nodes.
+fn cross_site(req: &Request) -> bool {
+    let h = req.headers();
+    if h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+        return true;
+    }
+    match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), h.get(header::HOST).and_then(|v| v.to_str().ok())) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, a)| a) != Some(host),
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/healthz" || dashboard::is_asset(path) {
+        return next.run(req).await;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD && cross_site(&req) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-site request refused: the API takes actions only from slotctl, scripts, or its own dashboard page",
+        )
+        .into_response();
+    }
+    if let Some(token) = &state.token {
+        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given == Some(token.as_str()) || cookie(req.headers(), TOKEN_COOKIE).as_deref() == Some(token.as_str());
+        if !ok {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token: send `Authorization: Bearer <supervisor.api_token>` (slotctl: --token or SLOTD_API_TOKEN; the dashboard asks for it)").into_response();
         }
     }
     next.run(req).await

@@ -44,7 +44,24 @@ async fn view(st: &AppState, n: &NodeEntry) -> NodeView {
         cluster_state: probe.cluster_state,
         rss_bytes: metrics.map(|m| m.0),
         cpu_percent: metrics.map(|m| m.1),
+        lag_bytes: None,
+        lag_s: probe.load.master_last_io_s,
+        load: probe.load,
         log: st.sup.ctx.layout.logfile(s.port).display().to_string(),
+    }
+}
+
+/// A replica's lag in bytes: its master's offset minus its own, both from
+/// this one round of INFO (so it is as fresh as the status itself).
+fn fill_lag(nodes: &mut [NodeView]) {
+    let masters: Vec<(u16, u64)> =
+        nodes.iter().filter(|n| n.role.as_deref() == Some("master")).filter_map(|n| n.load.repl_offset.map(|o| (n.port, o))).collect();
+    for n in nodes.iter_mut().filter(|n| n.role.as_deref() == Some("slave")) {
+        let master = n.master_port.and_then(|p| masters.iter().find(|(mp, _)| *mp == p)).map(|(_, o)| *o);
+        n.lag_bytes = match (master, n.load.repl_offset) {
+            (Some(m), Some(own)) => Some(m.saturating_sub(own)),
+            _ => None,
+        };
     }
 }
 
@@ -65,6 +82,11 @@ fn resolve(st: &AppState, key: &str, allow_all: bool) -> Result<Vec<NodeEntry>, 
 
 /// `GET /v1/status`.
 pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
+    Json(snapshot(&st).await)
+}
+
+/// The status as `GET /v1/status` and the status stream report it.
+pub async fn snapshot(st: &AppState) -> StatusResponse {
     let mut set = tokio::task::JoinSet::new();
     for (i, n) in st.sup.nodes.iter().cloned().enumerate() {
         let st2 = st.clone();
@@ -77,7 +99,8 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
         }
     }
     views.sort_by_key(|(i, _)| *i);
-    let nodes: Vec<NodeView> = views.into_iter().map(|(_, v)| v).collect();
+    let mut nodes: Vec<NodeView> = views.into_iter().map(|(_, v)| v).collect();
+    fill_lag(&mut nodes);
     let states: Vec<&str> = nodes.iter().filter_map(|n| n.cluster_state.as_deref()).collect();
     let cluster_state = if states.is_empty() {
         None
@@ -92,7 +115,7 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
     let formation = st.sup.formation();
     let manual = cfg.cluster.create == crate::config::CreateMode::Manual;
     let readiness = crate::readiness::judge(&nodes, formation.as_deref(), manual, cfg.cluster.replicas);
-    Json(StatusResponse {
+    StatusResponse {
         slotd_pid: std::process::id(),
         slotd_uptime_s: st.started.elapsed().as_secs(),
         engine: match (cfg.engine.kind, cfg.engine.mode) {
@@ -113,7 +136,7 @@ pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
             readiness,
         },
         nodes,
-    })
+    }
 }
 
 /// `GET /v1/nodes/{node}`.

@@ -11,12 +11,21 @@ type Doc = (&'static str, &'static str, &'static str, &'static str, &'static str
 const DOCS: &[Doc] = &[
     ("GET", "/healthz", "200 when every node is RUNNING, else 503 (no token needed)", "200", "Health", None),
     ("GET", "/v1/openapi.json", "This document", "200", "", None),
+    ("GET", "/", "The web dashboard (HTML; its assets under /ui/; no token needed for the page itself)", "200", "html", None),
     (
         "GET",
         "/v1/status",
         "Every node (state, pid, uptime, RSS, CPU, restarts, role and slots as the node reports them) and the cluster state",
         "200",
         "StatusResponse",
+        None,
+    ),
+    (
+        "GET",
+        "/v1/status/stream",
+        "Server-sent events: `status` (a StatusResponse) every second, `faults`, `job` and `lab` (the run view) when they change",
+        "200",
+        "",
         None,
     ),
     ("GET", "/v1/nodes/{node}", "One node", "200", "NodeView", None),
@@ -96,6 +105,16 @@ const DOCS: &[Doc] = &[
         "CheckpointReport",
         None,
     ),
+    ("GET", "/v1/lab/scenarios", "The lab scenarios with each one's last result", "200", "ScenarioList", None),
+    (
+        "POST",
+        "/v1/lab/scenarios/{name}/run",
+        "Run a scenario on a fresh cluster of its own (never this one); follow it at GET /v1/lab/run",
+        "202",
+        "RunView",
+        Some("RunRequest"),
+    ),
+    ("GET", "/v1/lab/run", "The scenario run going on (narrative so far) or the last one; null before any", "200", "RunView", None),
     (
         "POST",
         "/v1/cluster/reshard",
@@ -196,9 +215,8 @@ pub fn document() -> Value {
             params.push(json!({"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
         }
         if path.contains("{name}") {
-            params.push(
-                json!({"name": "name", "in": "path", "required": true, "description": "Checkpoint name", "schema": {"type": "string"}}),
-            );
+            let what = if path.contains("scenarios") { "Scenario name" } else { "Checkpoint name" };
+            params.push(json!({"name": "name", "in": "path", "required": true, "description": what, "schema": {"type": "string"}}));
         }
         if path.starts_with("/v1/events") {
             params.push(json!({"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
@@ -212,7 +230,9 @@ pub fn document() -> Value {
                 json!({"required": false, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}}),
             );
         }
-        let ok = if *schema == "text" {
+        let ok = if *schema == "html" {
+            json!({"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}})
+        } else if *schema == "text" {
             json!({"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}})
         } else if path.ends_with("/stream") {
             json!({"description": "OK", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
@@ -245,6 +265,10 @@ pub fn document() -> Value {
             responses.insert("404".into(), error_response("Unknown checkpoint"));
             responses.insert("409".into(), error_response("Checkpoint made for other nodes"));
             responses.insert("500".into(), error_response("SAVE, copy or restart failed"));
+        }
+        if path.starts_with("/v1/lab/scenarios/") {
+            responses.insert("404".into(), error_response("Unknown scenario"));
+            responses.insert("409".into(), error_response("Another scenario is still running"));
         }
         if *path == "/v1/cluster/create" {
             responses.insert("409".into(), error_response("Nodes not all RUNNING, or a creation is already running"));
@@ -282,7 +306,12 @@ pub fn document() -> Value {
                     "pid": ns("integer"), "uptime_s": ns("integer"), "restarts": s("integer"), "adopted": s("boolean"),
                     "last_exit": exit, "message": ns("string"), "role": ns("string"), "master_port": ns("integer"), "master_link": ns("string"),
                     "node_id": ns("string"), "slots": {"type": "array", "items": s("string")}, "cluster_state": ns("string"),
-                    "rss_bytes": ns("integer"), "cpu_percent": ns("number"), "log": s("string")
+                    "rss_bytes": ns("integer"), "cpu_percent": ns("number"), "log": s("string"),
+                    "ops_per_sec": ns("integer"), "connected_clients": ns("integer"), "keys": ns("integer"),
+                    "repl_offset": {"type": ["integer", "null"], "description": "master_repl_offset of a master, slave_repl_offset of a replica"},
+                    "master_last_io_s": ns("integer"),
+                    "lag_bytes": {"type": ["integer", "null"], "description": "A replica's master offset minus its own"},
+                    "lag_s": {"type": ["integer", "null"], "description": "Seconds since a replica heard from its master (-1: link down)"}
                 }},
                 "StatusResponse": {"type": "object", "properties": {
                     "slotd_pid": s("integer"), "slotd_uptime_s": s("integer"), "engine": s("string"), "config": ns("string"), "data_dir": s("string"),
@@ -352,8 +381,37 @@ pub fn document() -> Value {
     });
     if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
         schemas.extend(super::reshard::schemas());
+        schemas.extend(lab_schemas());
     }
     doc
+}
+
+/// The lab run bodies (kept apart: one `json!` of everything exceeds the macro recursion limit).
+fn lab_schemas() -> serde_json::Map<String, Value> {
+    let s = |t: &str| json!({"type": t});
+    let ns = |t: &str| json!({"type": [t, "null"]});
+    let v = json!({
+                "LastResult": {"type": "object", "properties": {
+                    "engine": s("string"), "passed": s("boolean"), "finished_ms": s("integer"),
+                    "checks_passed": s("integer"), "checks_total": s("integer"), "summary": s("string")
+                }},
+                "ScenarioList": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": s("string"), "description": s("string"), "steps": s("integer"),
+                    "engines": {"type": "array", "items": s("string")},
+                    "last": {"oneOf": [{"$ref": "#/components/schemas/LastResult"}, {"type": "null"}]}
+                }}},
+                "RunRequest": {"type": "object", "additionalProperties": false, "properties": {"engine": {"type": "string", "enum": ["builtin", "redis-server"]}}},
+                "RunView": {"type": ["object", "null"], "properties": {
+                    "id": s("integer"), "scenario": s("string"), "engine": s("string"),
+                    "state": {"type": "string", "enum": ["running", "passed", "failed"]},
+                    "started_ms": s("integer"), "finished_ms": ns("integer"),
+                    "narrative": {"type": "array", "items": s("string")}, "reports": {"type": "array", "items": s("string")}
+                }}
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// `GET /v1/openapi.json`.

@@ -29,7 +29,7 @@ pub struct ReshardState {
 
 /// The reshard routes with their own job registry.
 pub fn routes<S>(app: AppState) -> Router<S> {
-    let st = ReshardState { app, jobs: Arc::new(Jobs::default()) };
+    let st = ReshardState { jobs: app.jobs.clone(), app };
     Router::new()
         .route("/v1/cluster/reshard", post(reshard))
         .route("/v1/cluster/rebalance", post(rebalance))

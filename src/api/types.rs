@@ -46,6 +46,16 @@ pub struct NodeView {
     pub cluster_state: Option<String>,
     pub rss_bytes: Option<u64>,
     pub cpu_percent: Option<f32>,
+    /// ops/s, clients, keys, replication offset (flat in the JSON).
+    #[serde(flatten, default)]
+    pub load: crate::cluster_admin::Load,
+    /// A replica's distance behind its master in bytes of the replication
+    /// stream (master offset minus its own), when both answered.
+    #[serde(default)]
+    pub lag_bytes: Option<u64>,
+    /// Seconds since a replica last heard from its master (-1: link down).
+    #[serde(default)]
+    pub lag_s: Option<i64>,
     pub log: String,
 }
 

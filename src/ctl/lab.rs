@@ -100,7 +100,7 @@ pub async fn run(client: &Client, cmd: LabCmd, json: bool) -> i32 {
             }
             let mut all = Vec::new();
             for e in &engines {
-                let opts = RunOptions { slotd_bin: slotd_bin.clone(), engine: e.clone(), node_timeout_ms, keep };
+                let opts = RunOptions { slotd_bin: slotd_bin.clone(), engine: e.clone(), node_timeout_ms, keep, live: None };
                 let outs = runner::run(&sc, &opts).await;
                 if !json {
                     for o in &outs {

@@ -131,6 +131,13 @@ pub enum Cmd {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Print the web dashboard's URL (with the token, if one is given) and
+    /// open it in a browser when there is a desktop session.
+    Dashboard {
+        /// Only print the URL.
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Lab scenarios and checkpoints.
     #[command(subcommand)]
     Lab(lab::LabCmd),
@@ -200,9 +207,52 @@ async fn run_command(cli: Cli) -> i32 {
         Cmd::Heal => events::heal_or_list(&client, true, cli.json).await,
         Cmd::Faults => events::heal_or_list(&client, false, cli.json).await,
         Cmd::Events { follow } => events::events(&client, follow, cli.json).await,
+        Cmd::Dashboard { no_open } => dashboard(&client, cli.token.as_deref(), no_open, cli.json).await,
         Cmd::Lab(cmd) => lab::run(&client, cmd, cli.json).await,
         Cmd::Cluster(c) => reshard::run(&client, c, cli.json).await,
     }
+}
+
+/// The dashboard link: slotd's address, the token in the fragment (a
+/// fragment never reaches a server or its logs; the page moves it to a cookie).
+pub fn dashboard_url(base: &str, token: Option<&str>) -> String {
+    let enc = |t: &str| {
+        t.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect::<String>()
+    };
+    match token {
+        Some(t) => format!("{base}/#token={}", enc(t)),
+        None => format!("{base}/"),
+    }
+}
+
+async fn dashboard(client: &Client, token: Option<&str>, no_open: bool, json: bool) -> i32 {
+    // Only print a link that works: slotd answers and takes the token.
+    if let Err(e) = client.get::<StatusResponse>("/v1/status").await {
+        return fail(e);
+    }
+    let url = dashboard_url(client.base(), token);
+    let desktop = cfg!(target_os = "macos") || std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let opened = !no_open
+        && desktop
+        && std::process::Command::new(opener)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok();
+    if json {
+        print_json(&serde_json::json!({"url": url, "opened": opened}));
+    } else {
+        println!("{url}");
+        if opened {
+            eprintln!("opened in your browser");
+        }
+    }
+    0
 }
 
 async fn status(client: &Client, nodes: &[String], json: bool) -> i32 {
@@ -369,4 +419,13 @@ async fn shutdown(client: &Client, json: bool) -> i32 {
         println!("slotd stopped");
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dashboard_url_carries_the_token_in_the_fragment() {
+        assert_eq!(super::dashboard_url("http://127.0.0.1:6300", None), "http://127.0.0.1:6300/");
+        assert_eq!(super::dashboard_url("http://h:1", Some("a b/c")), "http://h:1/#token=a%20b%2Fc");
+    }
 }

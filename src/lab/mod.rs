@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod runner;
+pub mod runs;
 pub mod scenario;
 
 use crate::events::{self, stopwatch, EventKind};

@@ -85,6 +85,26 @@ impl Node {
         // Replicas that went away are forgotten.
         let clients = &self.clients.map;
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
+        self.ping_replicas();
+    }
+
+    /// Every `repl-ping-replica-period` seconds a master puts a PING in the
+    /// stream (replicas only, not the AOF), as Redis does: an idle replica
+    /// still hears from its master (master_last_io_seconds_ago stays low),
+    /// and offsets move alike on both sides. Not while clients are paused
+    /// (a failover in progress must see the offsets hold still).
+    fn ping_replicas(&mut self) {
+        if self.repl.master.is_some() || self.repl.replicas.is_empty() || !self.repl.backlog_active {
+            return;
+        }
+        let period_ms = self.config.int_named("repl-ping-replica-period", 10).max(1) as u64 * 1000;
+        if self.now_ms.saturating_sub(self.repl.last_ping_ms) < period_ms || self.client_pause().is_some() {
+            return;
+        }
+        self.repl.last_ping_ms = self.now_ms;
+        // A SELECT is not needed: PING runs in any database.
+        self.repl.append_stream(b"*1\r\n$4\r\nPING\r\n");
+        self.flush_to_replicas();
     }
 
     /// Wakes clients in WAIT after an acknowledgement.

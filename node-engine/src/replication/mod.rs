@@ -35,6 +35,8 @@ pub struct ReplState {
     pub link_generation: u64,
     pub link_up: bool,
     pub last_io_ms: u64,
+    /// When a master last put a PING in the stream for its replicas.
+    pub last_ping_ms: u64,
     pub sync_in_progress: bool,
     /// Our replication id and the previous one (kept for partial resync after a promotion).
     pub replid: String,
@@ -62,6 +64,7 @@ impl Default for ReplState {
             link_generation: 0,
             link_up: false,
             last_io_ms: 0,
+            last_ping_ms: 0,
             sync_in_progress: false,
             replid: crate::util::id::random_hex_id(),
             replid2: "0".repeat(40),

@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub node_timeout_ms: Option<u64>,
     /// Keep the temp dir (its path is printed) for inspection.
     pub keep: bool,
+    /// Where narrative lines also go as they happen (the dashboard's live view).
+    pub live: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 /// One PASS/FAIL line.
@@ -263,7 +265,13 @@ fn role_name(n: &NodeView) -> Option<&'static str> {
 impl Run<'_> {
     fn say(&mut self, line: impl Into<String>) {
         let t = self.t0.elapsed().as_millis();
-        self.narrative.push(format!("{:>4}.{:03}s  {}", t / 1000, t % 1000, line.into()));
+        let line = format!("{:>4}.{:03}s  {}", t / 1000, t % 1000, line.into());
+        if let Some(live) = &self.opts.live {
+            if let Ok(mut l) = live.lock() {
+                l.push(line.clone());
+            }
+        }
+        self.narrative.push(line);
     }
 
     fn check(&mut self, step: usize, what: String, pass: bool, detail: String) {
