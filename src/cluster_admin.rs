@@ -47,6 +47,26 @@ impl Resp {
     }
 }
 
+/// Node passwords by address (`cluster.password`), so every connection
+/// slotd opens to a node AUTHs first: set once per supervised cluster, read
+/// by [`Conn::connect`]. Keyed by address so several clusters in one
+/// process (tests) keep theirs apart.
+static PASSWORDS: std::sync::RwLock<std::collections::BTreeMap<SocketAddr, String>> =
+    std::sync::RwLock::new(std::collections::BTreeMap::new());
+
+/// Registers `password` for every node address in `addrs`.
+pub fn set_password(addrs: impl IntoIterator<Item = SocketAddr>, password: &str) {
+    let mut map = PASSWORDS.write().unwrap_or_else(|p| p.into_inner());
+    for a in addrs {
+        map.insert(a, password.to_string());
+    }
+}
+
+/// The password registered for a node, if any.
+pub fn password_for(addr: SocketAddr) -> Option<String> {
+    PASSWORDS.read().unwrap_or_else(|p| p.into_inner()).get(&addr).cloned()
+}
+
 /// One connection to a node.
 pub struct Conn {
     addr: SocketAddr,
@@ -68,7 +88,18 @@ impl Conn {
             Err(_) => return Err(AdminError::Timeout { addr, command: "connect".into(), ms: limit.as_millis() as u64 }),
         };
         let _ = stream.set_nodelay(true);
-        Ok(Conn { addr, stream: BufReader::new(stream), timeout: limit })
+        let mut c = Conn { addr, stream: BufReader::new(stream), timeout: limit };
+        if let Some(pw) = password_for(addr) {
+            c.cmd(&["AUTH", &pw]).await.map_err(|e| match e {
+                AdminError::Server { message, .. } => AdminError::Server {
+                    addr,
+                    command: "AUTH".into(),
+                    message: format!("{message} (is cluster.password the same in every host's config?)"),
+                },
+                other => other,
+            })?;
+        }
+        Ok(c)
     }
 
     /// Sends a command; an error reply becomes [`AdminError::Server`].
@@ -425,13 +456,35 @@ async fn wait_all_met(conns: &mut [Conn], nodes: &[SocketAddr], ids: &[String], 
 /// Too few masters, a node unreachable or refusing a command, a partially
 /// formed cluster, or the deadline passing (message says which step).
 pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) -> Result<CreateReport, AdminError> {
-    let limit = Duration::from_secs(2);
     let masters = nodes.len() / (replicas + 1);
+    let plan: Vec<(SocketAddr, usize)> =
+        nodes.iter().enumerate().skip(masters).map(|(j, a)| (*a, (j - masters) % masters.max(1))).collect();
+    create_planned(&nodes[..masters.min(nodes.len())], &plan, replicas, deadline).await
+}
+
+/// As [`create`], with the masters and each replica's master (an index into
+/// `master_addrs`) chosen by the caller (placement across hosts).
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_planned(
+    master_addrs: &[SocketAddr],
+    replica_plan: &[(SocketAddr, usize)],
+    replicas: usize,
+    deadline: Instant,
+) -> Result<CreateReport, AdminError> {
+    let limit = Duration::from_secs(2);
+    let masters = master_addrs.len();
+    let nodes: Vec<SocketAddr> = master_addrs.iter().copied().chain(replica_plan.iter().map(|(a, _)| *a)).collect();
+    let nodes = nodes.as_slice();
     if masters < 3 {
         return Err(AdminError::Cluster(format!(
             "{} nodes with {replicas} replica(s) per master give {masters} masters; a Redis Cluster needs at least 3: add ports to [nodes] ports or lower cluster.replicas",
             nodes.len()
         )));
+    }
+    if let Some((a, m)) = replica_plan.iter().find(|(_, m)| *m >= masters) {
+        return Err(AdminError::Cluster(format!("replica {a} is planned for master #{m}, but there are {masters} masters")));
     }
     match formation(nodes, limit).await? {
         Formation::Formed => {
@@ -489,7 +542,7 @@ pub async fn create(nodes: &[SocketAddr], replicas: usize, deadline: Instant) ->
     }
     wait_all_met(&mut conns, nodes, &ids, deadline).await?;
     for j in masters..nodes.len() {
-        let m = (j - masters) % masters;
+        let m = replica_plan[j - masters].1;
         loop {
             match conns[j].cmd(&["CLUSTER", "REPLICATE", &ids[m]]).await {
                 Ok(_) => break,

@@ -81,6 +81,20 @@ pub fn node_conf(config: &Config, node: &NodeSpec) -> String {
     }
     lines.push(format!("appendonly {}", if p.appendonly { "yes" } else { "no" }));
     lines.push(format!("appendfsync {}", p.appendfsync));
+    // Across hosts: what the node tells the others and clients to use.
+    if let Some(h) = node.host_name.as_deref().and_then(|n| config.hosts.iter().find(|h| h.name == n)) {
+        lines.push(format!("cluster-announce-ip {}", h.announce_ip.clone().unwrap_or_else(|| h.address.to_string())));
+        if let Some(name) = &h.announce_hostname {
+            lines.push(format!("cluster-announce-hostname {name}"));
+        }
+        if config.cluster.preferred_endpoint == crate::config::PreferredEndpoint::Hostname {
+            lines.push("cluster-preferred-endpoint-type hostname".into());
+        }
+    }
+    if let Some(pw) = &config.cluster.password {
+        lines.push(format!("requirepass {}", q(pw)));
+        lines.push(format!("masterauth {}", q(pw)));
+    }
     if config.engine.kind == EngineKind::RedisServer {
         // Puts the conf path in the process title so adoption can verify it.
         lines.push("proc-title-template \"{title} {listen-addr} {server-mode} {config-file}\"".into());
@@ -124,6 +138,12 @@ pub fn write_all(config: &Config) -> Result<(), ConfgenError> {
         }
         let tmp = path.with_extension("conf.tmp");
         std::fs::write(&tmp, &text)
+            .and_then(|_| {
+                // A conf with the node password is for this user only.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if config.cluster.password.is_some() { 0o600 } else { 0o644 };
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+            })
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|source| ConfgenError::Write { path: path.clone(), source })?;
     }

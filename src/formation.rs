@@ -19,6 +19,8 @@ pub enum Formation {
     Formed,
     /// The nodes already formed a healthy cluster; left as it was.
     AlreadyFormed,
+    /// Across hosts only the first `[[hosts]]` entry's slotd forms the cluster.
+    LeftTo(String),
     Failed(String),
 }
 
@@ -30,6 +32,7 @@ impl fmt::Display for Formation {
             Formation::Forming => f.write_str("forming"),
             Formation::Formed => f.write_str("formed"),
             Formation::AlreadyFormed => f.write_str("already formed"),
+            Formation::LeftTo(host) => write!(f, "left to host {host}"),
             Formation::Failed(why) => write!(f, "failed: {why}"),
         }
     }
@@ -82,9 +85,26 @@ pub async fn form_cluster(sup: &Supervisor, if_busy: IfBusy) -> Result<CreateRep
         return Err(e);
     }
     let cfg = sup.config();
-    let addrs: Vec<_> = sup.nodes.iter().map(|n| n.addr()).collect();
+    // Across hosts: every other host's nodes must answer too.
+    let mut silent = Vec::new();
+    for n in cfg.cluster_nodes.iter().filter(|n| !cfg.nodes.contains(n)) {
+        if !cluster_admin::ping(std::net::SocketAddr::new(n.host, n.port), Duration::from_secs(1)).await {
+            silent.push(format!("{} on {} ({}:{} does not answer)", n.name(), n.host_name.as_deref().unwrap_or("?"), n.host, n.port));
+        }
+    }
+    if !silent.is_empty() {
+        let e = FormError::NodesDown(silent.join(", "));
+        sup.set_formation(Formation::Failed(format!("nodes not answering: {}", silent.join(", "))));
+        return Err(e);
+    }
+    let plan = crate::placement::plan(&cfg.cluster_nodes, cfg.cluster.replicas);
+    for w in &plan.warnings {
+        tracing::warn!("placement: {w}");
+    }
+    let masters: Vec<_> = plan.masters.iter().map(|m| m.addr).collect();
+    let replicas: Vec<_> = plan.replicas.iter().map(|(r, m)| (r.addr, *m)).collect();
     sup.set_formation(Formation::Forming);
-    match cluster_admin::create(&addrs, cfg.cluster.replicas, create_deadline(cfg.cluster.node_timeout_ms)).await {
+    match cluster_admin::create_planned(&masters, &replicas, cfg.cluster.replicas, create_deadline(cfg.cluster.node_timeout_ms)).await {
         Ok(r) => {
             sup.set_formation(if r.already_formed { Formation::AlreadyFormed } else { Formation::Formed });
             Ok(r)

@@ -17,9 +17,12 @@ pub mod engine;
 pub mod events;
 pub mod faults;
 pub mod formation;
+pub mod isolate;
 pub mod lab;
 pub mod metrics;
 pub mod notify;
+pub mod peers;
+pub mod placement;
 pub mod preflight;
 pub mod readiness;
 pub mod reshard;
@@ -133,6 +136,29 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     Ok(())
 }
 
+/// Polls every other host's nodes until all answer PING, saying who is
+/// missing every 10 s: hosts start in any order, creation waits for all.
+async fn wait_for_other_hosts(cfg: &Config) {
+    let others: Vec<&config::NodeSpec> = cfg.cluster_nodes.iter().filter(|n| !cfg.nodes.contains(n)).collect();
+    let mut last_said = tokio::time::Instant::now();
+    loop {
+        let mut silent = Vec::new();
+        for n in &others {
+            if !cluster_admin::ping(std::net::SocketAddr::new(n.host, n.port), Duration::from_millis(500)).await {
+                silent.push(format!("{} on {}", n.name(), n.host_name.as_deref().unwrap_or("?")));
+            }
+        }
+        if silent.is_empty() {
+            return;
+        }
+        if last_said.elapsed() >= Duration::from_secs(10) {
+            tracing::info!("waiting for the other hosts' nodes to answer: {}", silent.join(", "));
+            last_said = tokio::time::Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Waits for the nodes, forms the cluster when configured, then tells systemd.
 async fn startup(sup: Arc<Supervisor>) {
     let cfg = sup.config();
@@ -158,6 +184,18 @@ async fn startup(sup: Arc<Supervisor>) {
     if cfg.cluster.create == CreateMode::Manual {
         notify::notify("READY=1\nSTATUS=nodes running; cluster left for manual creation (slotctl create)");
         return;
+    }
+    // Across hosts the first [[hosts]] entry forms the cluster, once every
+    // host's nodes answer; the others leave it to that one.
+    if let (Some(me), Some(seed)) = (cfg.local_host.as_deref(), cfg.hosts.first()) {
+        if me != seed.name {
+            tracing::info!("cluster creation is left to host {} (the first [[hosts]] entry)", seed.name);
+            sup.set_formation(Formation::LeftTo(seed.name.clone()));
+            notify::notify(&format!("READY=1\nSTATUS=nodes running; host {} forms the cluster", seed.name));
+            return;
+        }
+        notify::status("waiting for the other hosts' nodes");
+        wait_for_other_hosts(&cfg).await;
     }
     notify::status("forming the cluster");
     let status = match formation::form_cluster(&sup, formation::IfBusy::Wait).await {

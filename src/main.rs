@@ -17,6 +17,10 @@ struct Cli {
     /// Validate a config file, print every problem, and exit (0 = valid).
     #[arg(long, value_name = "FILE")]
     check_config: Option<PathBuf>,
+    /// Which `[[hosts]]` entry this machine is (default: the one whose
+    /// address is an address of this machine).
+    #[arg(long, env = "SLOTD_HOST", value_name = "NAME")]
+    host: Option<String>,
 }
 
 /// Nodes run in this process (inproc) or as `slotd node` children: same allocator as slot-node.
@@ -46,6 +50,14 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
     }
     if let Some(path) = cli.check_config {
         return match slotd::config::Config::load(&path) {
+            Ok(c) if c.is_multi_host() => {
+                println!("{}: ok ({} nodes on {} hosts)", path.display(), c.cluster_nodes.len(), c.hosts.len());
+                for h in &c.hosts {
+                    let ports: Vec<String> = h.ports.iter().map(u16::to_string).collect();
+                    println!("  {}: {} ports {} engine {} API {}", h.name, h.address, ports.join(","), h.kind, h.api);
+                }
+                Ok(0)
+            }
             Ok(c) => {
                 println!("{}: ok ({} nodes, engine {}, API {})", path.display(), c.nodes.len(), c.engine.kind, c.supervisor.api);
                 Ok(0)
@@ -57,7 +69,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
         };
     }
     slotd::telemetry::init();
-    let config = match cli.config {
+    let mut config = match cli.config {
         Some(p) => slotd::config::Config::load(&p)?,
         None if std::path::Path::new("slotd.toml").exists() => slotd::config::Config::load(std::path::Path::new("slotd.toml"))?,
         None => {
@@ -66,6 +78,15 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             slotd::config::Config::embedded_default(&base)?
         }
     };
+    config.select_host(cli.host.as_deref())?;
+    if let Some(h) = &config.local_host {
+        tracing::info!(
+            "this is host `{h}` of {}: running its {} nodes, API {}",
+            config.hosts.len(),
+            config.nodes.len(),
+            config.supervisor.api
+        );
+    }
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {

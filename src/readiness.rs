@@ -30,6 +30,8 @@ pub fn judge(nodes: &[NodeView], formation: Option<&str>, manual: bool, replicas
     }
     match formation {
         Some("formed" | "already formed") => {}
+        // Another host's slotd forms it; the nodes' own state tells the rest.
+        Some(f) if f.starts_with("left to host") => {}
         Some(f) => waiting.push(format!("cluster creation: {f}")),
         None if manual => {}
         None => waiting.push("cluster creation has not run yet".to_string()),
@@ -72,30 +74,15 @@ mod tests {
     use super::*;
 
     fn node(port: u16, role: &str, master: Option<u16>, slots: &[&str]) -> NodeView {
-        NodeView {
-            name: format!("node{port}"),
-            host: "127.0.0.1".into(),
-            port,
-            state: State::Running,
-            pid: Some(1),
-            uptime_s: Some(1),
-            restarts: 0,
-            adopted: false,
-            last_exit: None,
-            message: None,
-            role: Some(role.into()),
-            master_port: master,
-            master_link: master.map(|_| "up".to_string()),
-            node_id: None,
-            slots: slots.iter().map(|s| s.to_string()).collect(),
-            cluster_state: Some("ok".into()),
-            rss_bytes: None,
-            cpu_percent: None,
-            load: Default::default(),
-            lag_bytes: None,
-            lag_s: None,
-            log: String::new(),
-        }
+        let mut n = NodeView::bare(format!("node{port}"), "127.0.0.1".into(), port, State::Running);
+        n.pid = Some(1);
+        n.uptime_s = Some(1);
+        n.role = Some(role.into());
+        n.master_port = master;
+        n.master_link = master.map(|_| "up".to_string());
+        n.slots = slots.iter().map(|s| s.to_string()).collect();
+        n.cluster_state = Some("ok".into());
+        n
     }
 
     fn six() -> Vec<NodeView> {

@@ -54,13 +54,18 @@ pub fn spawn(path: PathBuf, sup: Arc<Supervisor>, shutdown: Shutdown) {
 /// confs and apply when a node restarts; layout changes need a slotd restart.
 pub fn reload(path: &std::path::Path, sup: &Supervisor) {
     let old = sup.config();
-    let new = match Config::load(path) {
+    let mut new = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("config edit rejected, the running config stays:\n{e}");
             return;
         }
     };
+    // The same machine as before: its [[hosts]] entry keeps its name.
+    if let Err(e) = new.select_host(old.local_host.as_deref()) {
+        tracing::error!("config edit rejected, the running config stays: {e}");
+        return;
+    }
     let changes = old.diff(&new);
     if changes.is_empty() {
         return;

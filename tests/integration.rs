@@ -6,6 +6,7 @@ mod cli;
 mod cluster_flow;
 mod dashboard;
 mod labs;
+mod multihost;
 mod process;
 mod reshard;
 mod util;

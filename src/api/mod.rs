@@ -8,7 +8,9 @@ pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod faults;
+pub mod forward;
 pub mod health;
+pub mod hosts;
 pub mod lab;
 pub mod nodes;
 pub mod openapi;
@@ -69,6 +71,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/cluster/slots"),
     ("POST", "/v1/cluster/nodes/add"),
     ("POST", "/v1/cluster/nodes/{node}/delete"),
+    ("GET", "/v1/cluster/plan"),
+    ("POST", "/v1/hosts/{host}/isolate"),
+    ("POST", "/v1/hosts/{host}/heal"),
 ];
 
 /// What handlers share.
@@ -89,6 +94,8 @@ pub struct AppState {
     pub labs: Arc<crate::lab::runs::LabRuns>,
     /// The dashboard's live status poller.
     pub feed: Arc<dashboard::StatusFeed>,
+    /// The other hosts' slotds (multi-host configs).
+    pub peers: crate::peers::Peers,
 }
 
 impl AppState {
@@ -103,12 +110,13 @@ impl AppState {
             sup,
             shutdown,
             started: Instant::now(),
-            token: cfg.supervisor.api_token,
+            token: cfg.supervisor.api_token.clone(),
             events,
             faults,
             jobs: Arc::default(),
             labs,
             feed: Arc::default(),
+            peers: crate::peers::Peers::new(cfg.supervisor.api_token.clone()),
         }
     }
 }
@@ -146,8 +154,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/lab/scenarios/:name/run", post(lab::run))
         .route("/v1/lab/run", get(lab::current_run))
         .route("/metrics", get(lab::metrics))
+        .route("/v1/cluster/plan", get(hosts::plan))
+        .route("/v1/hosts/:host/isolate", post(hosts::isolate))
+        .route("/v1/hosts/:host/heal", post(hosts::heal))
         .merge(reshard::routes(state.clone()))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), forward::forward_remote))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::map_response(json_method_not_allowed))
         .with_state(state)

@@ -4,7 +4,7 @@
 
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::types::{ActionResponse, ActionResult, ClusterView, KillRequest, LogChunk, NodeView, StatusResponse};
+use super::types::{ActionResponse, ActionResult, ClusterView, HostView, KillRequest, LogChunk, NodeView, StatusResponse};
 use super::AppState;
 use crate::cluster_admin;
 use crate::supervise::state::State as NodeState;
@@ -44,6 +44,7 @@ async fn view(st: &AppState, n: &NodeEntry) -> NodeView {
         cluster_state: probe.cluster_state,
         rss_bytes: metrics.map(|m| m.0),
         cpu_percent: metrics.map(|m| m.1),
+        host_name: n.spec.host_name.clone(),
         lag_bytes: None,
         lag_s: probe.load.master_last_io_s,
         load: probe.load,
@@ -81,12 +82,83 @@ fn resolve(st: &AppState, key: &str, allow_all: bool) -> Result<Vec<NodeEntry>, 
 }
 
 /// `GET /v1/status`.
-pub async fn status(State(st): State<AppState>) -> Json<StatusResponse> {
+pub async fn status(State(st): State<AppState>, Query(q): Query<ScopeQuery>) -> Json<StatusResponse> {
+    if q.scope.as_deref() == Some("local") {
+        return Json(snapshot_local(&st).await);
+    }
     Json(snapshot(&st).await)
 }
 
-/// The status as `GET /v1/status` and the status stream report it.
+/// `?scope=local`: only this host's nodes (what another host's slotd asks).
+#[derive(Debug, Default, Deserialize)]
+pub struct ScopeQuery {
+    pub scope: Option<String>,
+}
+
+/// The status as `GET /v1/status` and the status stream report it: on a
+/// multi-host config every host's nodes, asking the other slotds (a host
+/// that does not answer has its nodes listed as UNREACHABLE, not hidden).
 pub async fn snapshot(st: &AppState) -> StatusResponse {
+    let cfg = st.sup.config();
+    let local = snapshot_local(st).await;
+    if !cfg.is_multi_host() {
+        return local;
+    }
+    let me = cfg.local_host.clone().unwrap_or_default();
+    let mut asks = tokio::task::JoinSet::new();
+    for (i, h) in cfg.hosts.iter().enumerate().filter(|(_, h)| h.name != me) {
+        let (peers, h) = (st.peers.clone(), h.clone());
+        asks.spawn(async move { (i, peers.status(&h, Duration::from_secs(2)).await) });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = asks.join_next().await {
+        if let Ok(a) = r {
+            answers.push(a);
+        }
+    }
+    let mut hosts = Vec::new();
+    let mut nodes = Vec::new();
+    let mut formation = local.cluster.formation.clone();
+    for (i, h) in cfg.hosts.iter().enumerate() {
+        if h.name == me {
+            hosts.push(HostView { name: h.name.clone(), api: h.api.to_string(), reachable: true, error: None, local: true });
+            nodes.extend(local.nodes.iter().cloned());
+            continue;
+        }
+        match answers.iter().find(|(j, _)| *j == i).map(|(_, r)| r) {
+            Some(Ok(s)) => {
+                hosts.push(HostView { name: h.name.clone(), api: h.api.to_string(), reachable: true, error: None, local: false });
+                nodes.extend(s.nodes.iter().cloned());
+                // The first host forms the cluster: its word on formation counts.
+                if i == 0 {
+                    formation = s.cluster.formation.clone();
+                }
+            }
+            other => {
+                let why = match other {
+                    Some(Err(e)) => e.to_string(),
+                    _ => format!("slotd of host {} did not answer", h.name),
+                };
+                unreachable_host(h, why, &mut hosts, &mut nodes);
+            }
+        }
+    }
+    fill_lag(&mut nodes);
+    finish(st, &cfg, nodes, formation, hosts)
+}
+
+fn unreachable_host(h: &crate::config::HostSpec, why: String, hosts: &mut Vec<HostView>, nodes: &mut Vec<NodeView>) {
+    for port in &h.ports {
+        let mut n = NodeView::bare(format!("node{port}"), h.address.to_string(), *port, NodeState::Unreachable);
+        n.host_name = Some(h.name.clone());
+        n.message = Some(why.clone());
+        nodes.push(n);
+    }
+    hosts.push(HostView { name: h.name.clone(), api: h.api.to_string(), reachable: false, error: Some(why), local: false });
+}
+
+/// This slotd's own nodes.
+pub async fn snapshot_local(st: &AppState) -> StatusResponse {
     let mut set = tokio::task::JoinSet::new();
     for (i, n) in st.sup.nodes.iter().cloned().enumerate() {
         let st2 = st.clone();
@@ -101,6 +173,18 @@ pub async fn snapshot(st: &AppState) -> StatusResponse {
     views.sort_by_key(|(i, _)| *i);
     let mut nodes: Vec<NodeView> = views.into_iter().map(|(_, v)| v).collect();
     fill_lag(&mut nodes);
+    let cfg = st.sup.config();
+    finish(st, &cfg, nodes, st.sup.formation(), Vec::new())
+}
+
+/// The cluster verdicts over `nodes`.
+fn finish(
+    st: &AppState,
+    cfg: &crate::config::Config,
+    nodes: Vec<NodeView>,
+    formation: Option<String>,
+    hosts: Vec<HostView>,
+) -> StatusResponse {
     let states: Vec<&str> = nodes.iter().filter_map(|n| n.cluster_state.as_deref()).collect();
     let cluster_state = if states.is_empty() {
         None
@@ -111,8 +195,6 @@ pub async fn snapshot(st: &AppState) -> StatusResponse {
     } else {
         Some("fail".to_string())
     };
-    let cfg = st.sup.config();
-    let formation = st.sup.formation();
     let manual = cfg.cluster.create == crate::config::CreateMode::Manual;
     let readiness = crate::readiness::judge(&nodes, formation.as_deref(), manual, cfg.cluster.replicas);
     StatusResponse {
@@ -136,6 +218,8 @@ pub async fn snapshot(st: &AppState) -> StatusResponse {
             readiness,
         },
         nodes,
+        local_host: cfg.local_host.clone(),
+        hosts,
     }
 }
 

@@ -174,6 +174,23 @@ const DOCS: &[Doc] = &[
         Some("AddNodeRequest"),
     ),
     (
+        "GET",
+        "/v1/cluster/plan",
+        "Which nodes creation makes masters and which master each replica follows (anti-affinity by host)",
+        "200",
+        "Plan",
+        None,
+    ),
+    (
+        "POST",
+        "/v1/hosts/{host}/isolate",
+        "Cut a host off the other hosts (node and bus ports, both ways) with nftables; passed to that host's slotd",
+        "200",
+        "IsolationReport",
+        None,
+    ),
+    ("POST", "/v1/hosts/{host}/heal", "Remove a host's isolation", "200", "IsolationReport", None),
+    (
         "POST",
         "/v1/cluster/nodes/{node}/delete",
         "Remove a node owning no slots and no keys from the cluster",
@@ -213,6 +230,11 @@ pub fn document() -> Value {
         if path.ends_with("/log") {
             params.push(json!({"name": "lines", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
             params.push(json!({"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}));
+        }
+        if path.contains("{host}") {
+            params.push(
+                json!({"name": "host", "in": "path", "required": true, "description": "A [[hosts]] name", "schema": {"type": "string"}}),
+            );
         }
         if path.contains("{name}") {
             let what = if path.contains("scenarios") { "Scenario name" } else { "Checkpoint name" };
@@ -266,6 +288,14 @@ pub fn document() -> Value {
             responses.insert("409".into(), error_response("Checkpoint made for other nodes"));
             responses.insert("500".into(), error_response("SAVE, copy or restart failed"));
         }
+        if path.contains("{host}") {
+            responses.insert("404".into(), error_response("Unknown host"));
+            responses.insert(
+                "409".into(),
+                error_response("Not a multi-host config, or nftables / CAP_NET_ADMIN unavailable (the message says which)"),
+            );
+            responses.insert("502".into(), error_response("The host's slotd does not answer"));
+        }
         if path.starts_with("/v1/lab/scenarios/") {
             responses.insert("404".into(), error_response("Unknown scenario"));
             responses.insert("409".into(), error_response("Another scenario is still running"));
@@ -281,8 +311,7 @@ pub fn document() -> Value {
             m.insert(method.to_ascii_lowercase(), Value::Object(op));
         }
     }
-    let state_enum =
-        json!({"type": "string", "enum": ["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "PAUSED"]});
+    let state_enum = json!({"type": "string", "enum": ["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "PAUSED", "UNREACHABLE"]});
     let exit =
         json!({"type": ["object", "null"], "properties": {"code": {"type": ["integer", "null"]}, "signal": {"type": ["integer", "null"]}}});
     let s = |t: &str| json!({"type": t});
@@ -401,6 +430,15 @@ fn lab_schemas() -> serde_json::Map<String, Value> {
                     "last": {"oneOf": [{"$ref": "#/components/schemas/LastResult"}, {"type": "null"}]}
                 }}},
                 "RunRequest": {"type": "object", "additionalProperties": false, "properties": {"engine": {"type": "string", "enum": ["builtin", "redis-server"]}}},
+                "Plan": {"type": "object", "properties": {
+                    "masters": {"type": "array", "items": {"$ref": "#/components/schemas/Member"}},
+                    "replicas": {"type": "array", "items": {"type": "array", "description": "[Member, master index]"}},
+                    "warnings": {"type": "array", "items": s("string")}
+                }},
+                "Member": {"type": "object", "properties": {"name": s("string"), "addr": s("string"), "host": ns("string")}},
+                "IsolationReport": {"type": "object", "properties": {
+                    "host": s("string"), "isolated": s("boolean"), "mechanism": s("string"), "message": s("string")
+                }},
                 "RunView": {"type": ["object", "null"], "properties": {
                     "id": s("integer"), "scenario": s("string"), "engine": s("string"),
                     "state": {"type": "string", "enum": ["running", "passed", "failed"]},

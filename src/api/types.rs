@@ -26,6 +26,9 @@ pub struct ErrorBody {
 pub struct NodeView {
     pub name: String,
     pub host: String,
+    /// Its `[[hosts]]` entry (multi-host configs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
     pub port: u16,
     pub state: State,
     pub pid: Option<u32>,
@@ -59,6 +62,37 @@ pub struct NodeView {
     pub log: String,
 }
 
+impl NodeView {
+    /// A node known only by its address and state: nothing asked of it yet.
+    pub fn bare(name: String, host: String, port: u16, state: State) -> NodeView {
+        NodeView {
+            name,
+            host,
+            host_name: None,
+            port,
+            state,
+            pid: None,
+            uptime_s: None,
+            restarts: 0,
+            adopted: false,
+            last_exit: None,
+            message: None,
+            role: None,
+            master_port: None,
+            master_link: None,
+            node_id: None,
+            slots: Vec::new(),
+            cluster_state: None,
+            rss_bytes: None,
+            cpu_percent: None,
+            load: Default::default(),
+            lag_bytes: None,
+            lag_s: None,
+            log: String::new(),
+        }
+    }
+}
+
 /// Cluster-wide view.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterView {
@@ -86,6 +120,24 @@ pub struct StatusResponse {
     pub data_dir: String,
     pub cluster: ClusterView,
     pub nodes: Vec<NodeView>,
+    /// Which `[[hosts]]` entry answered (multi-host configs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_host: Option<String>,
+    /// Every host and whether its slotd answered (multi-host configs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostView>,
+}
+
+/// One host of a multi-host cluster in `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostView {
+    pub name: String,
+    /// Its slotd's API address.
+    pub api: String,
+    pub reachable: bool,
+    pub error: Option<String>,
+    /// The host whose slotd answered this request.
+    pub local: bool,
 }
 
 /// Body of `POST /v1/nodes/{node}/kill` (optional).

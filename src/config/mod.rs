@@ -105,6 +105,36 @@ pub struct ClusterConfig {
     pub node_timeout_ms: u64,
     pub create: CreateMode,
     pub failover: FailoverMode,
+    /// `requirepass` and `masterauth` of every node; slotd AUTHs with it.
+    /// Never logged or shown in diffs.
+    #[serde(skip)]
+    pub password: Option<String>,
+    /// What nodes tell clients to connect to (cluster-preferred-endpoint-type).
+    pub preferred_endpoint: PreferredEndpoint,
+}
+
+/// `cluster-preferred-endpoint-type`: what MOVED and CLUSTER SLOTS name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreferredEndpoint {
+    Ip,
+    Hostname,
+}
+
+/// One machine of a cluster that spans several (`[[hosts]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSpec {
+    pub name: String,
+    /// The address its nodes bind to.
+    pub address: IpAddr,
+    /// Its slotd's API.
+    pub api: SocketAddr,
+    pub ports: Vec<u16>,
+    pub kind: EngineKind,
+    /// What its nodes announce when other hosts and clients must use
+    /// another address (NAT, Docker); default `address`.
+    pub announce_ip: Option<String>,
+    pub announce_hostname: Option<String>,
 }
 
 /// One node as configured.
@@ -112,6 +142,8 @@ pub struct ClusterConfig {
 pub struct NodeSpec {
     pub host: IpAddr,
     pub port: u16,
+    /// The `[[hosts]]` entry it belongs to (None on a one-machine config).
+    pub host_name: Option<String>,
     /// Extra redis.conf directives for this node (validated names and values).
     pub overrides: BTreeMap<String, String>,
 }
@@ -153,9 +185,70 @@ pub struct Config {
     pub nodes: Vec<NodeSpec>,
     pub persistence: Persistence,
     pub restart: RestartConfig,
+    /// `[[hosts]]`; empty on a one-machine config.
+    pub hosts: Vec<HostSpec>,
+    /// Which of `hosts` this slotd runs (set by [`Config::select_host`]).
+    pub local_host: Option<String>,
+    /// Every node of the cluster, on every host (`nodes` are the local ones).
+    pub cluster_nodes: Vec<NodeSpec>,
+}
+
+/// Why this slotd cannot tell which `[[hosts]]` entry it is.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("no [[hosts]] entry is named `{name}`; the hosts are: {known}")]
+    Unknown { name: String, known: String },
+    #[error("none of the [[hosts]] addresses ({known}) is an address of this machine; start slotd with --host NAME (or SLOTD_HOST), or give this machine's address in hosts.address")]
+    NoneLocal { known: String },
+    #[error("several [[hosts]] addresses are addresses of this machine ({local}); start slotd with --host NAME (or SLOTD_HOST) to say which one it is")]
+    Ambiguous { local: String },
 }
 
 impl Config {
+    /// Whether the cluster spans several hosts (`[[hosts]]`).
+    pub fn is_multi_host(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+
+    /// The host a node (port or name) lives on, for a multi-host config.
+    pub fn host_of(&self, key: &str) -> Option<&HostSpec> {
+        let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok()?;
+        self.hosts.iter().find(|h| h.ports.contains(&port))
+    }
+
+    /// Picks this slotd's part of a multi-host config: by `name`, or the one
+    /// host whose address is an address of this machine. Its nodes become
+    /// `nodes`, its API `supervisor.api`, its engine `engine.kind`. A no-op
+    /// on a one-machine config.
+    ///
+    /// # Errors
+    /// Unknown name, or no / several local candidates.
+    pub fn select_host(&mut self, name: Option<&str>) -> Result<(), HostError> {
+        if self.hosts.is_empty() {
+            return Ok(());
+        }
+        let known = self.hosts.iter().map(|h| format!("{} ({})", h.name, h.address)).collect::<Vec<_>>().join(", ");
+        let host = match name {
+            Some(n) => self.hosts.iter().find(|h| h.name == n).ok_or_else(|| HostError::Unknown { name: n.to_string(), known })?,
+            None => {
+                // An address is this machine's when a socket can be bound to it.
+                let local: Vec<&HostSpec> =
+                    self.hosts.iter().filter(|h| std::net::UdpSocket::bind(SocketAddr::new(h.address, 0)).is_ok()).collect();
+                match local.as_slice() {
+                    [one] => *one,
+                    [] => return Err(HostError::NoneLocal { known }),
+                    many => return Err(HostError::Ambiguous { local: many.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(", ") }),
+                }
+            }
+        }
+        .clone();
+        self.nodes = self.cluster_nodes.iter().filter(|n| n.host_name.as_deref() == Some(host.name.as_str())).cloned().collect();
+        self.supervisor.api = host.api;
+        self.engine.kind = host.kind;
+        self.local_host = Some(host.name);
+        Ok(())
+    }
+
     /// Finds a node by port ("6380") or name ("node6380").
     pub fn find_node(&self, key: &str) -> Option<&NodeSpec> {
         let port = key.strip_prefix("node").unwrap_or(key).parse::<u16>().ok()?;
@@ -255,6 +348,53 @@ mod tests {
         let err = parse("[nodes]\nports = \"7000-7003\"\n").expect_err("4 nodes, replicas 1");
         assert!(err.to_string().contains("at least 3"), "{err}");
         parse("[nodes]\nports = \"7000-7003\"\n[cluster]\ncreate = \"manual\"\n").expect("manual is fine");
+    }
+
+    const HOSTS: &str = "[supervisor]\napi_token = \"0123456789abcdef\"\n[cluster]\npassword = \"pw-0123456789\"\n\
+        [[hosts]]\nname = \"h1\"\naddress = \"10.9.0.1\"\nports = [7000, 7001]\n\
+        [[hosts]]\nname = \"h2\"\naddress = \"10.9.0.2\"\nports = [7002, 7003]\nengine = \"builtin\"\n\
+        [[hosts]]\nname = \"h3\"\naddress = \"10.9.0.3\"\napi = \"10.9.0.3:6400\"\nports = [7004, 7005]\nannounce_ip = \"203.0.113.3\"\n";
+
+    #[test]
+    fn hosts_select_their_part() {
+        let mut c = parse(HOSTS).expect("valid");
+        assert_eq!(c.cluster_nodes.len(), 6);
+        assert!(c.is_multi_host());
+        c.select_host(Some("h3")).expect("h3");
+        assert_eq!(c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(), vec![7004, 7005]);
+        assert_eq!(c.supervisor.api, "10.9.0.3:6400".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(c.host_of("node7001").map(|h| h.name.as_str()), Some("h1"));
+        let conf = crate::confgen::node_conf(&c, &c.nodes[0]);
+        assert!(conf.contains("bind 10.9.0.3") && conf.contains("cluster-announce-ip 203.0.113.3"), "{conf}");
+        assert!(conf.contains("requirepass pw-0123456789") && conf.contains("masterauth pw-0123456789"), "{conf}");
+        let err = parse(HOSTS).expect("valid").select_host(Some("h9")).expect_err("unknown");
+        assert!(err.to_string().contains("h1 (10.9.0.1)"), "{err}");
+        // None of 10.9.0.x is this machine's.
+        let err = parse(HOSTS).expect("valid").select_host(None).expect_err("not local");
+        assert!(err.to_string().contains("--host"), "{err}");
+        let mut local = parse(&HOSTS.replace("10.9.0.2\"", "127.0.0.1\"")).expect("valid");
+        local.select_host(None).expect("127.0.0.1 is this machine");
+        assert_eq!(local.local_host.as_deref(), Some("h2"));
+    }
+
+    #[test]
+    fn hosts_problems_name_their_lines() {
+        let bad = HOSTS
+            .replace("password = \"pw-0123456789\"\n", "")
+            .replace("name = \"h2\"", "name = \"h 2\"")
+            .replace("ports = [7004, 7005]", "ports = [7003, 7005]")
+            .replace("announce_ip = \"203.0.113.3\"", "announce_ip = \"nat-box\"");
+        let err = parse(&format!("{bad}[nodes]\nports = [6380]\n")).expect_err("invalid");
+        let text = err.to_string();
+        for want in [
+            "cluster.password is not set",
+            "`h 2`",
+            "port 7003 is used on two hosts",
+            "announce_ip = \"nat-box\"",
+            "nodes.ports is set together with [[hosts]]",
+        ] {
+            assert!(text.contains(want) || text.contains(&want.replace('`', "\"")), "missing {want}: {text}");
+        }
     }
 
     #[test]

@@ -20,6 +20,21 @@ pub(super) struct RawConfig {
     pub(super) persistence: RawPersistence,
     #[serde(default)]
     pub(super) restart: RawRestart,
+    /// `[[hosts]]`: one cluster across machines.
+    #[serde(default)]
+    pub(super) hosts: Vec<Spanned<RawHost>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHost {
+    pub(super) name: Option<Spanned<String>>,
+    pub(super) address: Option<Spanned<String>>,
+    pub(super) api: Option<Spanned<String>>,
+    pub(super) ports: Option<Spanned<RawPorts>>,
+    pub(super) engine: Option<Spanned<String>>,
+    pub(super) announce_ip: Option<Spanned<String>>,
+    pub(super) announce_hostname: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +60,8 @@ pub(super) struct RawCluster {
     pub(super) node_timeout_ms: Option<Spanned<i64>>,
     pub(super) create: Option<Spanned<String>>,
     pub(super) failover: Option<Spanned<String>>,
+    pub(super) password: Option<Spanned<String>>,
+    pub(super) preferred_endpoint: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

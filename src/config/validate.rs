@@ -240,14 +240,74 @@ impl Config {
                 }
             },
         };
-        let ports: Vec<u16> = match &raw.nodes.ports {
-            None => (6380..=6385).collect(),
-            Some(s) => parse_ports(&mut c, s),
+        let hosts = parse_hosts(&mut c, &raw, kind);
+        let ports: Vec<u16> = if !hosts.is_empty() {
+            hosts.iter().flat_map(|h| h.ports.iter().copied()).collect()
+        } else {
+            match &raw.nodes.ports {
+                None => (6380..=6385).collect(),
+                Some(s) => parse_ports(&mut c, s, "nodes.ports"),
+            }
         };
+        let password = match &raw.cluster.password {
+            Some(s) if s.get_ref().len() < 8 || s.get_ref().chars().any(|ch| ch.is_whitespace() || ch == '"') => {
+                c.at(
+                    s,
+                    "cluster.password is shorter than 8 characters or contains a space or a quote",
+                    "use a long random string without spaces, e.g. the output of `openssl rand -hex 16`",
+                );
+                None
+            }
+            Some(s) => Some(s.get_ref().clone()),
+            None => None,
+        };
+        if !hosts.is_empty() {
+            if password.is_none() {
+                c.general(
+                    "[[hosts]] puts nodes on the network, but cluster.password is not set",
+                    "set cluster.password = \"<long random string>\" (every node's requirepass and masterauth)",
+                );
+            }
+            if api_token.is_none() {
+                c.general(
+                    "[[hosts]] makes every slotd's API reachable from the other hosts, but supervisor.api_token is not set",
+                    "set supervisor.api_token = \"<long random string>\", the same in the file every host uses",
+                );
+            }
+        } else if !host.is_loopback() && !host.is_unspecified() && password.is_none() && raw.nodes.host.is_some() {
+            // One machine but nodes on a network address: same rule as for hosts.
+            if let Some(s) = &raw.nodes.host {
+                c.at(
+                    s,
+                    format!("nodes.host = \"{host}\" is reachable from other machines but cluster.password is not set"),
+                    "set cluster.password, or bind the nodes to 127.0.0.1",
+                );
+            }
+        }
+        let preferred_endpoint = c.choice(
+            &raw.cluster.preferred_endpoint,
+            "cluster.preferred_endpoint",
+            &[("ip", PreferredEndpoint::Ip), ("hostname", PreferredEndpoint::Hostname)],
+            PreferredEndpoint::Ip,
+        );
+        if preferred_endpoint == PreferredEndpoint::Hostname && !hosts.iter().all(|h| h.announce_hostname.is_some()) {
+            if let Some(s) = &raw.cluster.preferred_endpoint {
+                c.at(
+                    s,
+                    "cluster.preferred_endpoint = \"hostname\" but not every host has announce_hostname",
+                    "give each [[hosts]] entry an announce_hostname, or use \"ip\"",
+                );
+            }
+        }
         let mut seen = BTreeSet::new();
         for p in &ports {
             if !seen.insert(*p) {
-                if let Some(s) = &raw.nodes.ports {
+                if !hosts.is_empty() {
+                    c.general(
+                        format!("port {p} is used on two hosts"),
+                        "give every node of the cluster its own port (nodes are named by port: node7000), even on different hosts",
+                    );
+                } else if let Some(s) = &raw.nodes.ports {
                     c.at(s, format!("port {p} is listed twice in nodes.ports"), "list each port once");
                 }
             }
@@ -343,7 +403,19 @@ impl Config {
             }
             overrides.insert(port, set);
         }
-        let nodes = ports.iter().map(|p| NodeSpec { host, port: *p, overrides: overrides.get(p).cloned().unwrap_or_default() }).collect();
+        let place = |p: u16| -> (IpAddr, Option<String>) {
+            match hosts.iter().find(|h| h.ports.contains(&p)) {
+                Some(h) => (h.address, Some(h.name.clone())),
+                None => (host, None),
+            }
+        };
+        let nodes: Vec<NodeSpec> = ports
+            .iter()
+            .map(|p| {
+                let (host, host_name) = place(*p);
+                NodeSpec { host, port: *p, host_name, overrides: overrides.get(p).cloned().unwrap_or_default() }
+            })
+            .collect();
 
         // [persistence]
         let save = match &raw.persistence.save {
@@ -405,15 +477,18 @@ impl Config {
             source: None,
             supervisor: SupervisorConfig { api, api_token, data_dir },
             engine: EngineConfig { kind, mode, redis_server },
-            cluster: ClusterConfig { replicas, node_timeout_ms, create, failover },
+            cluster: ClusterConfig { replicas, node_timeout_ms, create, failover, password, preferred_endpoint },
+            cluster_nodes: nodes.clone(),
             nodes,
+            hosts,
+            local_host: None,
             persistence: Persistence { save, appendonly, appendfsync },
             restart: RestartConfig { policy, start_retries, backoff_ms, backoff_max_ms, start_timeout_ms, stop_timeout_ms },
         })
     }
 }
 
-fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
+fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>, key: &str) -> Vec<u16> {
     let fix = "write a range \"6380-6385\" or a list [6380, 6381, 6382, 6383, 6384, 6385] of ports from 1 to 55535 (port + 10000 is the cluster bus)";
     let check = |p: i64| (1..=55535).contains(&p);
     match s.get_ref() {
@@ -427,24 +502,135 @@ fn parse_ports(c: &mut Checker<'_>, s: &Spanned<RawPorts>) -> Vec<u16> {
             match parsed {
                 Some((a, b)) if check(a) && check(b) && a <= b && b - a < 1000 => (a as u16..=b as u16).collect(),
                 _ => {
-                    c.at(s, format!("nodes.ports = \"{r}\" is not a valid port range"), fix);
+                    c.at(s, format!("{key} = \"{r}\" is not a valid port range"), fix);
                     Vec::new()
                 }
             }
         }
         RawPorts::List(list) => {
             if list.is_empty() {
-                c.at(s, "nodes.ports is empty", fix);
+                c.at(s, format!("{key} is empty"), fix);
             }
             let mut out = Vec::new();
             for p in list {
                 if check(*p) {
                     out.push(*p as u16);
                 } else {
-                    c.at(s, format!("port {p} in nodes.ports is out of range"), fix);
+                    c.at(s, format!("port {p} in {key} is out of range"), fix);
                 }
             }
             out
         }
     }
+}
+
+/// `[[hosts]]`: every entry checked, names and addresses unique.
+fn parse_hosts(c: &mut Checker<'_>, raw: &RawConfig, default_kind: EngineKind) -> Vec<HostSpec> {
+    let mut out: Vec<HostSpec> = Vec::new();
+    if raw.hosts.is_empty() {
+        return out;
+    }
+    if let Some(s) = &raw.nodes.host {
+        c.at(s, "nodes.host is set together with [[hosts]]", "remove it: with [[hosts]] each host's nodes bind to hosts.address");
+    }
+    if let Some(s) = &raw.nodes.ports {
+        c.at(s, "nodes.ports is set together with [[hosts]]", "remove it: with [[hosts]] list each host's ports in hosts.ports");
+    }
+    for (i, entry) in raw.hosts.iter().enumerate() {
+        let h = entry.get_ref();
+        let name = match &h.name {
+            Some(n) if !n.get_ref().is_empty() && n.get_ref().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                if out.iter().any(|o| o.name == *n.get_ref()) {
+                    c.at(n, format!("host name `{}` is used twice", n.get_ref()), "give every [[hosts]] entry its own name");
+                }
+                n.get_ref().clone()
+            }
+            Some(n) => {
+                c.at(n, format!("hosts.name = \"{}\" is not a plain name", n.get_ref()), "use letters, digits, - and _ (e.g. \"vm1\")");
+                format!("host{}", i + 1)
+            }
+            None => {
+                c.at(entry, format!("[[hosts]] entry {} has no name", i + 1), "add name = \"vm1\" (slotd --host vm1 picks it)");
+                format!("host{}", i + 1)
+            }
+        };
+        let address: IpAddr = match &h.address {
+            Some(a) => match a.get_ref().parse() {
+                Ok(ip) => ip,
+                Err(_) => {
+                    c.at(
+                        a,
+                        format!("hosts.address = \"{}\" is not an IP address", a.get_ref()),
+                        "use the IP address the host's nodes bind to, e.g. \"10.0.0.11\"",
+                    );
+                    IpAddr::from([127, 0, 0, 1])
+                }
+            },
+            None => {
+                c.at(entry, format!("host `{name}` has no address"), "add address = \"<the host's IP address>\"");
+                IpAddr::from([127, 0, 0, 1])
+            }
+        };
+        if address.is_unspecified() {
+            if let Some(a) = &h.address {
+                c.at(a, format!("hosts.address = \"{address}\" is not an address other hosts can reach"), "use the host's own IP address");
+            }
+        }
+        let api = match &h.api {
+            Some(a) => match a.get_ref().parse::<SocketAddr>() {
+                Ok(x) => x,
+                Err(_) => {
+                    c.at(a, format!("hosts.api = \"{}\" is not an IP:PORT address", a.get_ref()), "use e.g. \"10.0.0.11:6300\"");
+                    SocketAddr::new(address, 6300)
+                }
+            },
+            None => SocketAddr::new(address, 6300),
+        };
+        let ports = match &h.ports {
+            Some(p) => parse_ports(c, p, "hosts.ports"),
+            None => {
+                c.at(entry, format!("host `{name}` has no ports"), "add ports = [7000, 7001] (the nodes it runs)");
+                Vec::new()
+            }
+        };
+        let kind = c.choice(
+            &h.engine,
+            "hosts.engine",
+            &[("builtin", EngineKind::Builtin), ("redis-server", EngineKind::RedisServer)],
+            default_kind,
+        );
+        let announce_ip = h.announce_ip.as_ref().and_then(|a| match a.get_ref().parse::<IpAddr>() {
+            Ok(_) => Some(a.get_ref().clone()),
+            Err(_) => {
+                c.at(
+                    a,
+                    format!("hosts.announce_ip = \"{}\" is not an IP address", a.get_ref()),
+                    "use the address clients and the other hosts reach this host at (cluster-announce-ip takes an IP)",
+                );
+                None
+            }
+        });
+        let announce_hostname = h.announce_hostname.as_ref().and_then(|a| {
+            let v = a.get_ref();
+            if !v.is_empty() && v.len() <= 253 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+                Some(v.clone())
+            } else {
+                c.at(
+                    a,
+                    format!("hosts.announce_hostname = \"{v}\" is not a host name"),
+                    "use letters, digits, - and . (e.g. \"vm1.lab.example\")",
+                );
+                None
+            }
+        });
+        if out.iter().any(|o| o.address == address && o.api == api) {
+            c.at(
+                entry,
+                format!("host `{name}` has the same address and API as another host"),
+                "give each host its own address (or API port)",
+            );
+        }
+        out.push(HostSpec { name, address, api, ports, kind, announce_ip, announce_hostname });
+    }
+    out
 }

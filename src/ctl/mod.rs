@@ -80,7 +80,11 @@ pub enum Cmd {
         nodes: Vec<String>,
     },
     /// Form the cluster (MEET, ADDSLOTSRANGE, REPLICATE), for create = "manual".
-    Create,
+    Create {
+        /// Only print which nodes would become masters and replicas.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check kernel settings Redis cares about; --fix applies what it can (root for sysctls).
     Preflight {
         #[arg(long)]
@@ -122,8 +126,10 @@ pub enum Cmd {
         #[arg(long = "for")]
         for_: Option<String>,
     },
-    /// Remove every fault.
-    Heal,
+    /// Remove every fault; with HOST, reconnect that isolated host.
+    Heal { host: Option<String> },
+    /// Cut a whole host off the other hosts (multi-host clusters; nftables on that host).
+    Isolate { host: String },
     /// List active faults and each node's fault status.
     Faults,
     /// The event timeline (times from the first event) and failover stopwatches; -f follows.
@@ -187,7 +193,18 @@ async fn run_command(cli: Cli) -> i32 {
         }
         Cmd::Pause { nodes } => action(&client, &nodes, "pause", None, cli.json).await,
         Cmd::Resume { nodes } => action(&client, &nodes, "resume", None, cli.json).await,
-        Cmd::Create => match client.post::<CreateReport>("/v1/cluster/create", None).await {
+        Cmd::Create { dry_run: true } => match client.get::<crate::placement::Plan>("/v1/cluster/plan").await {
+            Ok(p) => {
+                if cli.json {
+                    print_json(&p);
+                } else {
+                    print!("{}", p.describe());
+                }
+                0
+            }
+            Err(e) => fail(e),
+        },
+        Cmd::Create { dry_run: false } => match client.post::<CreateReport>("/v1/cluster/create", None).await {
             Ok(r) => {
                 if cli.json {
                     print_json(&r);
@@ -204,12 +221,28 @@ async fn run_command(cli: Cli) -> i32 {
         Cmd::Partition { groups, for_ } => events::partition(&client, &groups, &for_, cli.json).await,
         Cmd::Delay { node, ms, jitter, for_ } => events::delay(&client, &node, ms, jitter, &for_, cli.json).await,
         Cmd::Drop { node, rate, for_ } => events::drop_frames(&client, &node, rate, &for_, cli.json).await,
-        Cmd::Heal => events::heal_or_list(&client, true, cli.json).await,
+        Cmd::Heal { host: None } => events::heal_or_list(&client, true, cli.json).await,
+        Cmd::Heal { host: Some(h) } => host_fault(&client, &h, "heal", cli.json).await,
+        Cmd::Isolate { host } => host_fault(&client, &host, "isolate", cli.json).await,
         Cmd::Faults => events::heal_or_list(&client, false, cli.json).await,
         Cmd::Events { follow } => events::events(&client, follow, cli.json).await,
         Cmd::Dashboard { no_open } => dashboard(&client, cli.token.as_deref(), no_open, cli.json).await,
         Cmd::Lab(cmd) => lab::run(&client, cmd, cli.json).await,
         Cmd::Cluster(c) => reshard::run(&client, c, cli.json).await,
+    }
+}
+
+async fn host_fault(client: &Client, host: &str, verb: &str, json: bool) -> i32 {
+    match client.post::<crate::api::hosts::IsolationReport>(&format!("/v1/hosts/{host}/{verb}"), None).await {
+        Ok(r) => {
+            if json {
+                print_json(&r);
+            } else {
+                println!("{} ({})", r.message, r.mechanism);
+            }
+            0
+        }
+        Err(e) => fail(e),
     }
 }
 

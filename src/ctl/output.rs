@@ -69,12 +69,13 @@ fn role(n: &NodeView) -> String {
 }
 
 pub fn status(s: &StatusResponse, only: &[NodeView]) -> String {
+    let multi = !s.hosts.is_empty();
     let rows: Vec<Vec<String>> = only
         .iter()
         .map(|n| {
-            vec![
+            let mut row = vec![
                 n.name.clone(),
-                n.port.to_string(),
+                if multi { format!("{}:{}", n.host_name.as_deref().unwrap_or("?"), n.port) } else { n.port.to_string() },
                 n.state.to_string(),
                 role(n),
                 if n.slots.is_empty() { "-".into() } else { n.slots.join(",") },
@@ -84,10 +85,22 @@ pub fn status(s: &StatusResponse, only: &[NodeView]) -> String {
                 n.cpu_percent.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "-".into()),
                 n.restarts.to_string(),
                 n.message.clone().unwrap_or_default(),
-            ]
+            ];
+            row.truncate(11);
+            row
         })
         .collect();
-    let mut out = table(&["NAME", "PORT", "STATE", "ROLE", "SLOTS", "PID", "UPTIME", "RSS", "CPU", "RESTARTS", "INFO"], &rows);
+    let port_col = if multi { "HOST:PORT" } else { "PORT" };
+    let mut out = table(&["NAME", port_col, "STATE", "ROLE", "SLOTS", "PID", "UPTIME", "RSS", "CPU", "RESTARTS", "INFO"], &rows);
+    for h in s.hosts.iter().filter(|h| !h.reachable) {
+        out.push_str(&format!(
+            "
+host {} ({}) is UNREACHABLE: {}",
+            h.name,
+            h.api,
+            h.error.as_deref().unwrap_or("no answer")
+        ));
+    }
     let formation = s.cluster.formation.as_ref().map(|f| format!(", creation: {f}")).unwrap_or_default();
     out.push_str(&format!(
         "\ncluster: {} ({} of {} nodes running, create = {}{formation}, engine {})",

@@ -145,16 +145,13 @@ pub async fn drain_slot(
             return Err(ReshardError::Cancelled { slot, src: src.addr, dst: dst.addr });
         }
         let n = keys.len() as u64;
-        let mut migrate: Vec<Vec<u8>> = vec![
-            b"MIGRATE".to_vec(),
-            host.clone(),
-            port.clone(),
-            Vec::new(),
-            b"0".to_vec(),
-            timeout.clone(),
-            b"REPLACE".to_vec(),
-            b"KEYS".to_vec(),
-        ];
+        let mut migrate: Vec<Vec<u8>> =
+            vec![b"MIGRATE".to_vec(), host.clone(), port.clone(), Vec::new(), b"0".to_vec(), timeout.clone(), b"REPLACE".to_vec()];
+        // The target asks for the cluster password like any client.
+        if let Some(pw) = crate::cluster_admin::password_for(dst.addr) {
+            migrate.extend([b"AUTH".to_vec(), pw.into_bytes()]);
+        }
+        migrate.push(b"KEYS".to_vec());
         migrate.extend(keys);
         let t0 = std::time::Instant::now();
         let mut replies = pool.pipe(src.addr, &[migrate, getkeys(slot, batch)]).await?;

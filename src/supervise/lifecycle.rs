@@ -186,7 +186,8 @@ impl Lifecycle {
         let mut fx = Vec::new();
         match event {
             Event::Start => match st {
-                State::Running | State::Starting | State::Paused => {}
+                // A phase never maps to Unreachable (remote nodes only).
+                State::Running | State::Starting | State::Paused | State::Unreachable => {}
                 State::Stopping => return Err(Refused(format!("{} is stopping; start it again once it is STOPPED", self.name))),
                 State::Stopped | State::Exited | State::Fatal | State::Backoff => {
                     self.attempts = 0;
@@ -264,7 +265,7 @@ impl Lifecycle {
                     fx.push(Effect::Terminate { frozen: st == State::Paused });
                 }
                 State::Starting | State::Running | State::Paused => return Err(Refused(format!("{}: no process to stop", self.name))),
-                State::Stopped | State::Exited | State::Fatal | State::Stopping => {}
+                State::Stopped | State::Exited | State::Fatal | State::Stopping | State::Unreachable => {}
             },
             Event::TermSent => {
                 if matches!(st, State::Starting | State::Running | State::Paused) {

@@ -226,6 +226,10 @@ impl Supervisor {
     /// Starts one task per node: each adopts its node if an earlier slotd
     /// left it running, or starts it.
     pub fn spawn(config: Config) -> Arc<Supervisor> {
+        if let Some(pw) = &config.cluster.password {
+            // Every node of the cluster, here and on other hosts, wants it.
+            crate::cluster_admin::set_password(config.cluster_nodes.iter().map(|n| SocketAddr::new(n.host, n.port)), pw);
+        }
         let layout = Layout::new(&config.supervisor.data_dir);
         let specs = config.nodes.clone();
         let ctx = Arc::new(Ctx { layout, config: RwLock::new(config) });

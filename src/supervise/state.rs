@@ -25,6 +25,9 @@ pub enum State {
     Fatal,
     /// Frozen (SIGSTOP or in-process pause); sockets stay open.
     Paused,
+    /// A node on another host whose slotd does not answer: only in a
+    /// multi-host status view, never a state this slotd's supervisor is in.
+    Unreachable,
 }
 
 impl State {
@@ -46,6 +49,7 @@ impl State {
             State::Exited => "EXITED",
             State::Fatal => "FATAL",
             State::Paused => "PAUSED",
+            State::Unreachable => "UNREACHABLE",
         }
     }
 }

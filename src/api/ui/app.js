@@ -331,6 +331,7 @@ function nodeBox(n, isReplica) {
   return el("div", { class: "node" + (isReplica ? "" : " is-master"), dataset: { node: n.name, state: n.state, role: n.role || "", up: String(up) } },
     el("div", { class: "node-head" },
       el("span", { class: "node-name", text: n.name }),
+      n.host_name ? el("span", { class: "host-name", title: "host " + n.host_name + " (" + n.host + ")", text: "@" + n.host_name }) : null,
       el("span", { class: "state", dataset: { state: n.state }, text: n.state }),
       el("span", { class: "role", text: role }),
       why ? el("span", { class: "muted", text: why }) : null,
