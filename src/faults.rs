@@ -230,6 +230,30 @@ impl FaultManager {
         self.add(FaultSpec::Partition { groups }, req.for_ms).await
     }
 
+    /// Cuts this host's nodes off `remote` ports (nodes of other hosts)
+    /// through the bus hook: host isolation where nftables cannot be used.
+    /// Returns the fault's id for [`FaultManager::lift`].
+    ///
+    /// # Errors
+    /// Not builtin nodes, or a node refused.
+    pub async fn isolate_ports(self: &Arc<Self>, remote: Vec<u16>) -> Result<u64, FaultError> {
+        self.builtin("host isolation through the bus hook")?;
+        let local = self.ports();
+        if local.is_empty() || remote.is_empty() {
+            return Err(FaultError::Invalid("nothing to cut: this host or the others have no nodes".into()));
+        }
+        self.add_id(FaultSpec::Partition { groups: vec![local, remote] }, None).await
+    }
+
+    /// Removes one fault (host isolation healed); false when it was not active.
+    pub async fn lift(&self, id: u64) -> bool {
+        let active = self.active.lock().await.iter().any(|f| f.id == id);
+        if active {
+            self.remove(id, "healed").await;
+        }
+        active
+    }
+
     /// Delays a node's outgoing bus frames.
     ///
     /// # Errors
@@ -257,6 +281,12 @@ impl FaultManager {
     }
 
     async fn add(self: &Arc<Self>, spec: FaultSpec, for_ms: Option<u64>) -> Result<FaultsResponse, FaultError> {
+        self.add_id(spec, for_ms).await?;
+        Ok(self.status().await)
+    }
+
+    /// Activates a fault on the nodes; returns its id.
+    async fn add_id(self: &Arc<Self>, spec: FaultSpec, for_ms: Option<u64>) -> Result<u64, FaultError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let now = now_ms();
         let fault = ActiveFault { id, description: spec.describe(), spec: spec.clone(), since_ms: now, until_ms: for_ms.map(|d| now + d) };
@@ -284,7 +314,7 @@ impl FaultManager {
                 me.remove(id, "its --for time is up").await;
             });
         }
-        Ok(self.status().await)
+        Ok(id)
     }
 
     async fn remove(&self, id: u64, why: &str) {

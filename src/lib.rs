@@ -128,6 +128,14 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
     if let Err(e) = faults.heal().await {
         tracing::warn!("healing faults before stopping: {e}");
     }
+    // A host cut off by `slotctl isolate` is reconnected when its slotd stops.
+    if config.is_multi_host() && isolate::available().is_ok() {
+        match isolate::heal(&config) {
+            Ok(true) => tracing::info!("removed this host's isolation rules"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("removing this host's isolation rules: {e}"),
+        }
+    }
     tracing::info!("stopping every node");
     sup.stop_all().await;
     server_stop.trigger();

@@ -103,7 +103,7 @@ fn config(net: &Net, engine: &str) -> String {
     for i in 1..=3 {
         let p = 17000 + (i as u16 - 1) * 2;
         hosts.push_str(&format!(
-            "\n[[hosts]]\nname = \"h{i}\"\naddress = \"{a}\"\napi = \"{a}:{API_PORT}\"\nports = [{p}, {}]\n",
+            "\n[[hosts]]\nname = \"h{i}\"\naddress = \"{a}\"\napi = \"{a}:{API_PORT}\"\nports = [{p}, {}]\nannounce_hostname = \"h{i}.lab\"\n",
             p + 1,
             a = net.addr(i)
         ));
@@ -121,7 +121,7 @@ struct Slotds {
 }
 
 impl Slotds {
-    fn start(net: &Net, text: &str) -> Slotds {
+    fn start(net: &Net, text: &str, env: &[(&str, &str)]) -> Slotds {
         let root = tempfile::tempdir().expect("tempdir");
         let mut children = Vec::new();
         let mut dirs = Vec::new();
@@ -139,6 +139,7 @@ impl Slotds {
             let child = cmd
                 .current_dir(&dir)
                 .env("SLOTD_LOG", "info")
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::from(log.try_clone().expect("log")))
                 .stderr(Stdio::from(log))
@@ -242,9 +243,11 @@ fn by_name(st: &StatusResponse) -> BTreeMap<String, slotd::api::types::NodeView>
     st.nodes.iter().map(|n| (n.name.clone(), n.clone())).collect()
 }
 
-async fn scenario(engine: &str) {
+/// `isolation`: how `slotctl isolate` cuts the host ("bus hook" or "nftables").
+async fn scenario(engine: &str, isolation: &str) {
     let net = Net::create().unwrap_or_else(|e| panic!("cannot build the test network: {e}"));
-    let slotds = Slotds::start(&net, &config(&net, engine));
+    let forced = if isolation == "bus hook" { "bus" } else { "nftables" };
+    let slotds = Slotds::start(&net, &config(&net, engine), &[("SLOTD_ISOLATION", forced)]);
     let what = || format!("logs:\n{}", slotds.logs());
 
     // Any slotd answers for all six; the first host formed the cluster.
@@ -273,6 +276,14 @@ async fn scenario(engine: &str) {
     assert_eq!(code, 0, "{err}");
     assert_eq!(plan.matches("master ").count(), 3, "{plan}");
     assert!(!plan.contains("warning"), "{plan}");
+
+    // Every node announces its host's name (CLUSTER NODES ip:port@cport,hostname).
+    wait_for(Duration::from_secs(10), "hostnames gossiped", || async {
+        let mut c = conn(&format!("{}:17000", net.addr(1)))?;
+        let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).ok()?;
+        (1..=3).all(|i| text.contains(&format!(",h{i}.lab "))).then_some(())
+    })
+    .await;
 
     // A client in the root namespace follows MOVED across hosts.
     let seeds: Vec<String> = (1..=3).map(|i| format!("redis://:{PASSWORD}@{}:{}/", net.addr(i), 17000 + (i as u16 - 1) * 2)).collect();
@@ -316,6 +327,7 @@ async fn scenario(engine: &str) {
     let ask = if vhost == "h1" { 2 } else { 1 };
     let (code, out, err) = slotctl(&net, ask, &["isolate", &vhost]);
     assert_eq!(code, 0, "isolate {vhost}: {out}{err}");
+    assert!(out.contains(&format!("({isolation})")), "isolated with {isolation}: {out}");
     let other_seed = (1..=3)
         .map(|i| (format!("h{i}"), format!("{}:{}", net.addr(i), 17000 + (i as u16 - 1) * 2)))
         .find(|(h, _)| *h != vhost)
@@ -356,6 +368,42 @@ async fn scenario(engine: &str) {
         (st.cluster.state.as_deref() == Some("ok") && st.nodes.len() == 6).then_some(())
     })
     .await;
+
+    // Slots move between masters on different hosts (MIGRATE with the password).
+    let st: StatusResponse = api(&net, 1).get("/v1/status").await.expect("status");
+    let mut c = conn(&other_seed).expect("a node");
+    let first: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(&acked[0]).query(&mut c).expect("keyslot");
+    let holder = owner_of(&other_seed, first).expect("owner of the key's slot");
+    let from = st.nodes.iter().find(|n| format!("{}:{}", n.host, n.port) == holder).expect("the key's master").clone();
+    // Up to 20 slots from the key's one, within the range its master serves.
+    let end = from
+        .slots
+        .iter()
+        .filter_map(|r| {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            Some((a.parse::<u16>().ok()?, b.parse::<u16>().ok()?))
+        })
+        .find(|(a, b)| (*a..=*b).contains(&first))
+        .map(|(_, b)| b)
+        .expect("the key's slot in its master's ranges");
+    let last = end.min(first + 19);
+    let to = st
+        .nodes
+        .iter()
+        .find(|n| n.role.as_deref() == Some("master") && !n.slots.is_empty() && n.host_name != from.host_name)
+        .expect("a master on another host")
+        .clone();
+    let body = serde_json::json!({"from": from.name, "to": to.name, "slot": format!("{first}-{last}")});
+    let job: serde_json::Value = api(&net, 3).post("/v1/cluster/reshard?wait=true", Some(body)).await.expect("reshard across hosts");
+    assert_eq!(job["state"], "done", "{job}");
+    assert!(job["keys_done"].as_u64().is_some_and(|k| k > 0), "keys moved across hosts: {job}");
+    let moved_to = owner_of(&other_seed, first).expect("owner of the moved slot");
+    assert_eq!(moved_to, format!("{}:{}", to.host, to.port));
+    let mut cc = cluster.get_connection().expect("cluster connection after the reshard");
+    for k in &acked {
+        let v: Option<String> = cc.get(k).unwrap_or_else(|e| panic!("read {k} after the reshard: {e}"));
+        assert_eq!(v.as_deref(), Some(k.trim_start_matches("acked:")), "{k} after the reshard");
+    }
 
     // A host whose slotd stops (and its nodes with it) is shown, not hidden;
     // the others fail over what it served and keep every acknowledged write.
@@ -400,8 +448,8 @@ async fn cluster_across_three_hosts() {
     if !netns_available() {
         return;
     }
-    scenario("builtin").await;
+    scenario("builtin", "bus hook").await;
     if redis_available() {
-        scenario("redis-server").await;
+        scenario("redis-server", "nftables").await;
     }
 }

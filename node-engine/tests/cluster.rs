@@ -728,3 +728,52 @@ fn sharded_pubsub_stays_in_its_shard_and_follows_the_slot() {
     let numsub: Vec<redis::Value> = redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&ch).query(&mut c.conn(0)).expect("shardnumsub");
     assert_eq!(numsub.get(1), Some(&Value::Int(0)));
 }
+
+/// `cluster-announce-hostname` travels over the bus like Redis 7.0's ping
+/// extension: every node shows every other's in CLUSTER NODES
+/// (`ip:port@cport,hostname`), CLUSTER SLOTS and SHARDS; with
+/// `cluster-preferred-endpoint-type hostname` MOVED names the host, and the
+/// hostname survives a restart through nodes.conf.
+#[test]
+fn announced_hostnames_reach_every_node_and_redirects() {
+    let mut c = Cluster::new(3, 1000);
+    for i in 0..3 {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-announce-hostname")
+            .arg(format!("host{i}.lab"))
+            .query(&mut c.conn(i))
+            .expect("set");
+    }
+    c.form_3x();
+    wait_until("every node knows every hostname", Duration::from_secs(10), || {
+        (0..3).all(|i| {
+            let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(i)).unwrap_or_default();
+            (0..3).all(|j| nodes.contains(&format!("127.0.0.1:{}@{},host{j}.lab ", c.nodes[j].port, c.nodes[j].port + 10000)))
+        })
+    });
+    // CLUSTER SLOTS: the IP first, the hostname in the metadata map.
+    let slots: Vec<Vec<Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c.conn(0)).expect("slots");
+    let first = &slots[0][2];
+    let Value::Array(parts) = first else { panic!("node entry {first:?}") };
+    assert_eq!(parts[0], Value::BulkString(b"127.0.0.1".to_vec()));
+    assert_eq!(parts[3], Value::Array(vec![Value::BulkString(b"hostname".to_vec()), Value::BulkString(b"host0.lab".to_vec())]));
+    // Preferred endpoint "hostname": MOVED and SLOTS name the host, the IP goes to the map.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("cluster-preferred-endpoint-type").arg("hostname").query(&mut c.conn(0)).expect("set");
+    let e = err_text(c.conn(0).set::<_, _, ()>("name", "x"));
+    assert_eq!(e, format!("MOVED 5798 host1.lab:{}", c.nodes[1].port));
+    let slots: Vec<Vec<Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c.conn(0)).expect("slots");
+    let Value::Array(parts) = &slots[0][2] else { panic!("node entry") };
+    assert_eq!(parts[0], Value::BulkString(b"host0.lab".to_vec()));
+    assert_eq!(parts[3], Value::Array(vec![Value::BulkString(b"ip".to_vec()), Value::BulkString(b"127.0.0.1".to_vec())]));
+    // A restart keeps what it knew in nodes.conf (once it was written), and
+    // its own hostname comes from its config.
+    let conf = c.nodes[2].dir.join("nodes.conf");
+    wait_until("node 2 saved the hostnames it learned", Duration::from_secs(5), || {
+        std::fs::read_to_string(&conf).is_ok_and(|t| t.contains(",host1.lab "))
+    });
+    c.kill(2);
+    c.restart(2);
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(2)).expect("nodes");
+    assert!(nodes.contains(",host1.lab "), "{nodes}");
+}

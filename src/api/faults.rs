@@ -8,6 +8,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
+/// A fault error as the API answers it.
+pub fn fault_error(e: FaultError) -> ApiError {
+    err(e)
+}
+
 fn err(e: FaultError) -> ApiError {
     match e {
         FaultError::Unsupported(_) => ApiError::conflict(e.to_string()),

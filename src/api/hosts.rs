@@ -50,37 +50,85 @@ async fn act(st: AppState, host: String, req: Request, cut: bool) -> Response {
         return super::forward::pass_on(&st, &spec, req, &format!("/v1/hosts/{host}/{verb}?scope=local")).await;
     }
     let nodes: Vec<String> = cfg.nodes.iter().map(|n| n.name()).collect();
-    let (done, message) = if cut {
-        match tokio::task::spawn_blocking({
-            let cfg = cfg.clone();
-            move || isolate::isolate(&cfg)
-        })
-        .await
-        {
-            Ok(Ok(())) => (true, format!("host {host} cut off from the other hosts (node and bus ports, both ways)")),
-            Ok(Err(e)) => return err(e).into_response(),
-            Err(e) => return ApiError::internal(e.to_string()).into_response(),
+    let (done, message, mechanism) = if cut {
+        match mechanism(&cfg) {
+            Ok(Mechanism::Nftables) => match blocking(&cfg, isolate::isolate).await {
+                Ok(()) => (true, format!("host {host} cut off from the other hosts (node and bus ports, both ways)"), "nftables"),
+                Err(e) => return e.into_response(),
+            },
+            Ok(Mechanism::Bus) => {
+                let remote: Vec<u16> = cfg.cluster_nodes.iter().filter(|n| !cfg.nodes.contains(n)).map(|n| n.port).collect();
+                match st.faults.isolate_ports(remote).await {
+                    Ok(id) => {
+                        let prev = st.bus_isolation.lock().unwrap_or_else(|p| p.into_inner()).replace(id);
+                        if let Some(old) = prev {
+                            st.faults.lift(old).await;
+                        }
+                        (
+                            true,
+                            format!("host {host}'s nodes cut off the other hosts' nodes on the cluster bus (client ports stay open)"),
+                            "bus hook",
+                        )
+                    }
+                    Err(e) => return super::faults::fault_error(e).into_response(),
+                }
+            }
+            Err(e) => return err(e).into_response(),
         }
     } else {
-        match tokio::task::spawn_blocking({
-            let cfg = cfg.clone();
-            move || isolate::heal(&cfg)
-        })
-        .await
-        {
-            Ok(Ok(true)) => (false, format!("host {host} reconnected")),
-            Ok(Ok(false)) => return Json(report(&host, false, format!("host {host} was not isolated"))).into_response(),
-            Ok(Err(e)) => return err(e).into_response(),
-            Err(e) => return ApiError::internal(e.to_string()).into_response(),
+        let bus = st.bus_isolation.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let lifted = match bus {
+            Some(id) => st.faults.lift(id).await,
+            None => false,
+        };
+        let nft = if isolate::available().is_ok() { blocking(&cfg, isolate::heal).await.unwrap_or(false) } else { false };
+        if !lifted && !nft {
+            return Json(report(&host, false, format!("host {host} was not isolated"), "none")).into_response();
         }
+        (false, format!("host {host} reconnected"), if nft { "nftables" } else { "bus hook" })
     };
     let kind = if cut { EventKind::FaultOn } else { EventKind::FaultOff };
     st.events.record(Event::new(kind, None, message.clone()).nodes(nodes).value(format!("isolate host:{host}")));
-    (StatusCode::OK, Json(report(&host, done, message))).into_response()
+    (StatusCode::OK, Json(report(&host, done, message, mechanism))).into_response()
 }
 
-fn report(host: &str, isolated: bool, message: String) -> IsolationReport {
-    IsolationReport { host: host.to_string(), isolated, mechanism: "nftables".into(), message }
+fn report(host: &str, isolated: bool, message: String, mechanism: &str) -> IsolationReport {
+    IsolationReport { host: host.to_string(), isolated, mechanism: mechanism.into(), message }
+}
+
+/// How a host is cut off.
+enum Mechanism {
+    /// Firewall rules: node and bus ports, any engine.
+    Nftables,
+    /// The builtin nodes' bus hook: bus only.
+    Bus,
+}
+
+/// `SLOTD_ISOLATION=nftables|bus` forces one; by default nftables when it
+/// can be managed here, else the bus hook on builtin nodes.
+fn mechanism(cfg: &crate::config::Config) -> Result<Mechanism, IsolateError> {
+    let builtin = cfg.engine.kind == crate::config::EngineKind::Builtin;
+    match std::env::var("SLOTD_ISOLATION").as_deref() {
+        Ok("nftables") => Ok(Mechanism::Nftables),
+        Ok("bus") if builtin => Ok(Mechanism::Bus),
+        Ok("bus") => Err(IsolateError::Unavailable("SLOTD_ISOLATION=bus needs builtin nodes (redis-server has no bus hook)".into())),
+        _ => match isolate::available() {
+            Ok(()) => Ok(Mechanism::Nftables),
+            Err(_) if builtin => Ok(Mechanism::Bus),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    cfg: &crate::config::Config,
+    f: fn(&crate::config::Config) -> Result<T, IsolateError>,
+) -> Result<T, ApiError> {
+    let cfg = cfg.clone();
+    match tokio::task::spawn_blocking(move || f(&cfg)).await {
+        Ok(r) => r.map_err(err),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
 }
 
 /// `POST /v1/hosts/{host}/isolate`.

@@ -96,6 +96,8 @@ pub struct AppState {
     pub feed: Arc<dashboard::StatusFeed>,
     /// The other hosts' slotds (multi-host configs).
     pub peers: crate::peers::Peers,
+    /// The fault id of this host's isolation through the bus hook, if any.
+    pub bus_isolation: Arc<std::sync::Mutex<Option<u64>>>,
 }
 
 impl AppState {
@@ -117,6 +119,7 @@ impl AppState {
             labs,
             feed: Arc::default(),
             peers: crate::peers::Peers::new(cfg.supervisor.api_token.clone()),
+            bus_isolation: Arc::default(),
         }
     }
 }

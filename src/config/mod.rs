@@ -384,6 +384,7 @@ mod tests {
             .replace("name = \"h2\"", "name = \"h 2\"")
             .replace("ports = [7004, 7005]", "ports = [7003, 7005]")
             .replace("announce_ip = \"203.0.113.3\"", "announce_ip = \"nat-box\"");
+        let bad = bad.replace("engine = \"builtin\"", "engine = \"redis-server\"");
         let err = parse(&format!("{bad}[nodes]\nports = [6380]\n")).expect_err("invalid");
         let text = err.to_string();
         for want in [

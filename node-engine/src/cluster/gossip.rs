@@ -15,6 +15,7 @@
 //! | cluster state ok (0/1), message flags (PAUSED 1, FORCEACK 2) | 2 × u8 |
 //! | slot bitmap (16384 bits, little-endian u64 words) | 2048 |
 //! | sender ip | u8 length + bytes |
+//! | sender hostname (version 2; empty = none) | u8 length + bytes |
 //! | gossip count | u16 BE |
 //! | each gossip entry: id, ip (u8 len + bytes), port, bus port, flags, ping sent, pong received | 40 + 1+n + 2+2+2 + 8+8 |
 //! | body: FAIL = failing id (40); UPDATE = id (40) + config epoch (u64) + slots (2048); PUBLISH = channel, message (u32 len + bytes each) | varies |
@@ -113,6 +114,8 @@ pub struct Message {
     pub mflags: u8,
     pub slots: SlotSet,
     pub ip: String,
+    /// The sender's announced hostname (empty: none).
+    pub hostname: String,
     pub gossip: Vec<GossipEntry>,
     pub body: Body,
 }
@@ -156,7 +159,7 @@ impl Message {
     /// Encodes the message as one frame (magic + length + payload).
     pub fn encode(&self) -> Vec<u8> {
         let mut p = Vec::with_capacity(2300 + self.gossip.len() * 80);
-        p.push(1);
+        p.push(2);
         p.push(self.kind as u8);
         put_id(&mut p, &self.sender);
         p.extend_from_slice(&self.current_epoch.to_be_bytes());
@@ -173,6 +176,7 @@ impl Message {
         p.push(self.mflags);
         p.extend_from_slice(&self.slots.to_bytes());
         put_str8(&mut p, &self.ip);
+        put_str8(&mut p, &self.hostname);
         p.extend_from_slice(&(self.gossip.len().min(u16::MAX as usize) as u16).to_be_bytes());
         for g in self.gossip.iter().take(u16::MAX as usize) {
             put_id(&mut p, &g.id);
@@ -232,7 +236,8 @@ impl Message {
     fn decode_payload(p: &[u8]) -> Result<Message, DecodeError> {
         let mut r = Reader { buf: p, pos: 0 };
         let version = r.u8()?;
-        if version != 1 {
+        // Version 1 (no hostname) is still read, so nodes of an older slotd keep gossiping.
+        if version != 1 && version != 2 {
             return Err(DecodeError::Version(version));
         }
         let t = r.u8()?;
@@ -250,6 +255,7 @@ impl Message {
         let mflags = r.u8()?;
         let slots = SlotSet::from_bytes(r.take(2048)?).ok_or(DecodeError::Truncated)?;
         let ip = r.str8()?;
+        let hostname = if version >= 2 { r.str8()? } else { String::new() };
         let count = r.u16()? as usize;
         let mut gossip = Vec::with_capacity(count.min(64));
         for _ in 0..count {
@@ -287,6 +293,7 @@ impl Message {
             mflags,
             slots,
             ip,
+            hostname,
             gossip,
             body,
         })
@@ -361,6 +368,7 @@ mod tests {
             mflags: MFLAG_PAUSED,
             slots: slots.clone(),
             ip: "127.0.0.1".into(),
+            hostname: "node-a.lab".into(),
             gossip: vec![GossipEntry {
                 id: "b".repeat(40),
                 ip: "127.0.0.1".into(),

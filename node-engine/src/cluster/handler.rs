@@ -53,6 +53,7 @@ pub fn build(c: &ClusterState, env: &Env, kind: MsgType, body: Body) -> Message 
         mflags,
         slots,
         ip: me.ip.clone(),
+        hostname: env.hostname.clone(),
         gossip,
         body,
     }
@@ -158,6 +159,11 @@ pub fn process(c: &mut ClusterState, env: &Env, msg: &Message, from_link: Option
             n.ip = ip.clone();
             n.port = msg.port;
             n.bus_port = msg.bus_port;
+        }
+        // The hostname travels with every message of its node (none = cleared).
+        if n.hostname != msg.hostname {
+            n.hostname = msg.hostname.clone();
+            c.dirty_config = true;
         }
         n.repl_offset = msg.repl_offset;
         n.flags.nofailover = msg.flags.nofailover;

@@ -74,12 +74,15 @@ impl ClusterState {
             if id.len() != 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(parse_err(&path, i + 1, "node id is not 40 hex characters"));
             }
-            let addr = parts[1].split(',').next().unwrap_or("");
+            let mut addr_parts = parts[1].splitn(2, ',');
+            let addr = addr_parts.next().unwrap_or("");
+            let hostname = addr_parts.next().unwrap_or("").to_string();
             let (hostport, bus) = addr.split_once('@').unwrap_or((addr, "0"));
             let (host, p) = hostport.rsplit_once(':').ok_or_else(|| parse_err(&path, i + 1, "address has no port"))?;
             let p: u16 = p.parse().map_err(|_| parse_err(&path, i + 1, "bad port"))?;
             let bus: u16 = bus.parse().map_err(|_| parse_err(&path, i + 1, "bad bus port"))?;
             let mut n = ClusterNode::new(id.clone(), host, p, bus, crate::util::time::unix_ms());
+            n.hostname = hostname;
             let flags = parts[2];
             let myself = flags.split(',').any(|f| f == "myself");
             n.flags.replica = flags.split(',').any(|f| f == "slave");

@@ -116,11 +116,32 @@ impl SlotSet {
     }
 }
 
+/// `cluster-preferred-endpoint-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointType {
+    Ip,
+    Hostname,
+    /// `unknown-endpoint`: clients reuse the address they connected to.
+    Unknown,
+}
+
+impl EndpointType {
+    pub fn from_config(v: Option<&str>) -> EndpointType {
+        match v.map(str::to_ascii_lowercase).as_deref() {
+            Some("hostname") => EndpointType::Hostname,
+            Some("unknown-endpoint") => EndpointType::Unknown,
+            _ => EndpointType::Ip,
+        }
+    }
+}
+
 /// What this node knows about one cluster node (itself included).
 #[derive(Debug, Clone)]
 pub struct ClusterNode {
     pub id: NodeId,
     pub ip: String,
+    /// Its `cluster-announce-hostname` (empty: none), as Redis 7.0 gossips it.
+    pub hostname: String,
     pub port: u16,
     pub bus_port: u16,
     pub flags: Flags,
@@ -151,6 +172,7 @@ impl ClusterNode {
         ClusterNode {
             id,
             ip: ip.to_string(),
+            hostname: String::new(),
             port,
             bus_port,
             flags: Flags { master: true, ..Flags::default() },
@@ -167,6 +189,16 @@ impl ClusterNode {
             meet: false,
             next_link_attempt: 0,
             orphaned_since: 0,
+        }
+    }
+    /// What clients are told to connect to (MOVED, ASK, CLUSTER SLOTS),
+    /// as `cluster-preferred-endpoint-type` says.
+    pub fn endpoint(&self, kind: EndpointType) -> &str {
+        match kind {
+            EndpointType::Ip => &self.ip,
+            EndpointType::Hostname if self.hostname.is_empty() => "?",
+            EndpointType::Hostname => &self.hostname,
+            EndpointType::Unknown => "",
         }
     }
     pub fn is_master(&self) -> bool {
@@ -429,8 +461,9 @@ impl ClusterState {
         let link = if me || n.link_up { "connected" } else { "disconnected" };
         // Like Redis, a replica's line shows its master's config epoch.
         let epoch = n.master_id.as_ref().and_then(|m| self.nodes.get(m)).map_or(n.config_epoch, |m| m.config_epoch);
+        let hostname = if n.hostname.is_empty() { String::new() } else { format!(",{}", n.hostname) };
         let mut line = format!(
-            "{} {}:{}@{} {} {} {} {} {} {}",
+            "{} {}:{}@{}{hostname} {} {} {} {} {} {}",
             n.id,
             n.ip,
             n.port,

@@ -6,7 +6,7 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::cluster::failover::{self, ManualMode};
 use crate::cluster::gossip::{Body, MsgType};
 use crate::cluster::handler;
-use crate::cluster::state::{ClusterNode, ClusterState};
+use crate::cluster::state::{ClusterNode, ClusterState, EndpointType};
 use crate::resp::ReplyBuf;
 use crate::slot::{key_slot, SLOTS};
 
@@ -621,15 +621,31 @@ fn reset(ctx: &mut Ctx<'_>, mode: Option<&[u8]>) -> CmdResult {
     Ok(())
 }
 
-fn node_entry(r: &mut ReplyBuf, n: &ClusterNode) {
+/// One node of CLUSTER SLOTS: the preferred endpoint, port, id, then the
+/// other known addresses as a map (Redis 7.0's layout).
+fn node_entry(r: &mut ReplyBuf, n: &ClusterNode, kind: EndpointType) {
     r.array(4);
-    r.bulk(n.ip.as_bytes());
+    match kind {
+        EndpointType::Unknown => r.null(),
+        _ => r.bulk(n.endpoint(kind).as_bytes()),
+    }
     r.int(n.port as i64);
     r.bulk(n.id.as_bytes());
-    r.map(0);
+    let with_ip = kind != EndpointType::Ip;
+    let with_host = kind != EndpointType::Hostname && !n.hostname.is_empty();
+    r.map(usize::from(with_ip) + usize::from(with_host));
+    if with_ip {
+        r.bulk(b"ip");
+        r.bulk(n.ip.as_bytes());
+    }
+    if with_host {
+        r.bulk(b"hostname");
+        r.bulk(n.hostname.as_bytes());
+    }
 }
 
 fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
+    let kind = ctx.node.endpoint_type();
     let c = ctx.node.cluster.as_deref().ok_or_else(disabled)?;
     let mut entries: Vec<(u16, u16, &ClusterNode)> = Vec::new();
     for n in c.nodes.values().filter(|n| n.is_master()) {
@@ -645,15 +661,16 @@ fn slots(ctx: &mut Ctx<'_>) -> CmdResult {
         r.array(3 + replicas.len());
         r.int(a as i64);
         r.int(b as i64);
-        node_entry(r, m);
+        node_entry(r, m, kind);
         for rep in replicas {
-            node_entry(r, rep);
+            node_entry(r, rep, kind);
         }
     }
     Ok(())
 }
 
 fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
+    let kind = ctx.node.endpoint_type();
     let c = ctx.node.cluster.as_deref().ok_or_else(disabled)?;
     let masters: Vec<&ClusterNode> = c.nodes.values().filter(|n| n.is_master()).collect();
     let r = &mut ctx.client.reply;
@@ -672,7 +689,7 @@ fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
         members.extend(c.replicas_of(&m.id));
         r.array(members.len());
         for n in members {
-            r.map(7);
+            r.map(7 + usize::from(!n.hostname.is_empty()));
             r.bulk(b"id");
             r.bulk(n.id.as_bytes());
             r.bulk(b"port");
@@ -680,7 +697,11 @@ fn shards(ctx: &mut Ctx<'_>) -> CmdResult {
             r.bulk(b"ip");
             r.bulk(n.ip.as_bytes());
             r.bulk(b"endpoint");
-            r.bulk(n.ip.as_bytes());
+            r.bulk(n.endpoint(kind).as_bytes());
+            if !n.hostname.is_empty() {
+                r.bulk(b"hostname");
+                r.bulk(n.hostname.as_bytes());
+            }
             r.bulk(b"role");
             r.bulk(if n.is_master() { b"master" as &[u8] } else { b"replica" });
             r.bulk(b"replication-offset");

@@ -51,6 +51,11 @@ impl Node {
         Ok(())
     }
 
+    /// `cluster-preferred-endpoint-type` now.
+    pub fn endpoint_type(&self) -> crate::cluster::state::EndpointType {
+        crate::cluster::state::EndpointType::from_config(self.config.get("cluster-preferred-endpoint-type"))
+    }
+
     /// What the cluster rules read of the rest of the node now.
     pub fn cluster_env(&self) -> Env {
         let cfg = &self.config;
@@ -62,6 +67,7 @@ impl Node {
             replica_validity_factor: cfg.int_named("cluster-replica-validity-factor", 10).max(0) as u64,
             allow_replica_migration: cfg.flag_named("cluster-allow-replica-migration"),
             migration_barrier: cfg.int_named("cluster-migration-barrier", 1).max(0) as usize,
+            hostname: cfg.get("cluster-announce-hostname").unwrap_or("").to_string(),
         }
     }
 
@@ -71,6 +77,14 @@ impl Node {
     pub fn run_cluster<R>(&mut self, reply: &mut Vec<u8>, rule: impl FnOnce(&mut ClusterState, &Env, &mut Effects) -> R) -> Option<R> {
         let env = self.cluster_env();
         let c = self.cluster.as_mut()?;
+        // CONFIG SET cluster-announce-hostname shows at once in our own line.
+        let myself = c.myself.clone();
+        if let Some(me) = c.nodes.get_mut(&myself) {
+            if me.hostname != env.hostname {
+                me.hostname.clone_from(&env.hostname);
+                c.dirty_config = true;
+            }
+        }
         let mut fx = Effects::new();
         let r = rule(c, &env, &mut fx);
         self.apply_cluster_effects(fx, reply);

@@ -7,7 +7,8 @@ use crate::node::Node;
 use crate::slot::key_slot;
 
 fn addr_of(node: &Node, id: &str) -> String {
-    node.cluster.as_ref().and_then(|c| c.nodes.get(id)).map(|n| format!("{}:{}", n.ip, n.port)).unwrap_or_default()
+    let kind = node.endpoint_type();
+    node.cluster.as_ref().and_then(|c| c.nodes.get(id)).map(|n| format!("{}:{}", n.endpoint(kind), n.port)).unwrap_or_default()
 }
 
 /// Decides whether this node may run `cmd` for `client`.
