@@ -56,7 +56,15 @@ impl Peers {
     /// # Errors
     /// It does not answer in time or refuses.
     pub async fn status(&self, host: &HostSpec, limit: Duration) -> Result<StatusResponse, PeerError> {
-        let mut req = self.http.get(Peers::url(host, "/v1/status?scope=local")).timeout(limit);
+        self.get(host, "/v1/status?scope=local", limit).await
+    }
+
+    /// GET a JSON document from another host's slotd.
+    ///
+    /// # Errors
+    /// It does not answer in time, refuses, or sends something else.
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, host: &HostSpec, path: &str, limit: Duration) -> Result<T, PeerError> {
+        let mut req = self.http.get(Peers::url(host, path)).timeout(limit);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -66,7 +74,7 @@ impl Peers {
             let body = resp.text().await.unwrap_or_default();
             return Err(PeerError::Refused { host: host.name.clone(), status, body });
         }
-        resp.json::<StatusResponse>().await.map_err(|e| Peers::unreachable(host, &e))
+        resp.json::<T>().await.map_err(|e| Peers::unreachable(host, &e))
     }
 
     /// Passes a request on to another host's slotd and returns its answer.

@@ -312,6 +312,14 @@ async fn scenario(engine: &str, isolation: &str) {
         (by_name(&st).get(&replica.name)?.state == slotd::supervise::state::State::Exited).then_some(())
     })
     .await;
+    // The timeline asked of h1 carries h3's own record of that kill.
+    let ev: slotd::events::EventsResponse = api(&net, 1).get("/v1/events").await.expect("events");
+    assert!(
+        ev.events.iter().any(|e| e.kind == slotd::events::EventKind::Exited
+            && e.node.as_deref() == Some(replica.name.as_str())
+            && e.host.as_deref() == Some("h3")),
+        "h3's kill in h1's merged timeline"
+    );
     let (code, out, err) = slotctl(&net, 2, &["start", &replica.name]);
     assert_eq!(code, 0, "start {} through h2: {out}{err}", replica.name);
     wait_for(Duration::from_secs(30), "every replica in sync again", || async {

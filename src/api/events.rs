@@ -10,16 +10,41 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use std::convert::Infallible;
 
-/// `?after=SEQ` returns only newer events.
+/// `?after=SEQ` returns only newer events; `scope=local` only this host's.
 #[derive(Debug, Deserialize)]
 pub struct After {
     #[serde(default)]
     pub after: u64,
+    pub scope: Option<String>,
 }
 
-/// `GET /v1/events`.
+/// `GET /v1/events`. Across hosts the whole timeline (no `after`) is every
+/// host's, merged; `after` follows this host's own sequence numbers.
 pub async fn list(State(st): State<AppState>, Query(q): Query<After>) -> Json<EventsResponse> {
+    let cfg = st.sup.config();
     let all = st.events.all();
+    if cfg.is_multi_host() && q.after == 0 && q.scope.as_deref() != Some("local") {
+        let me = cfg.local_host.clone().unwrap_or_default();
+        let mut timelines = vec![(me.clone(), all)];
+        let mut asks = tokio::task::JoinSet::new();
+        for h in cfg.hosts.iter().filter(|h| h.name != me).cloned() {
+            let peers = st.peers.clone();
+            asks.spawn(async move {
+                let r = peers.get::<EventsResponse>(&h, "/v1/events?scope=local", std::time::Duration::from_secs(3)).await;
+                (h.name, r)
+            });
+        }
+        while let Some(Ok((name, r))) = asks.join_next().await {
+            match r {
+                Ok(e) => timelines.push((name, e.events)),
+                Err(e) => tracing::debug!("events of host {name}: {e}"),
+            }
+        }
+        let merged = crate::events::merge(timelines);
+        let failovers = stopwatches(&merged);
+        let total = merged.len() as u64;
+        return Json(EventsResponse { events: merged, failovers, total });
+    }
     let failovers = stopwatches(&all);
     let events = all.into_iter().filter(|e| e.seq > q.after).collect();
     Json(EventsResponse { events, failovers, total: st.events.total() })

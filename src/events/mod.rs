@@ -109,12 +109,15 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub message: String,
+    /// The host whose slotd recorded it, in a timeline merged across hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Event {
     /// A new event (seq and time are set when it is recorded).
     pub fn new(kind: EventKind, node: Option<String>, message: impl Into<String>) -> Event {
-        Event { seq: 0, ts_ms: 0, kind, node, peer: None, nodes: Vec::new(), epoch: None, value: None, message: message.into() }
+        Event { seq: 0, ts_ms: 0, kind, node, peer: None, nodes: Vec::new(), epoch: None, value: None, message: message.into(), host: None }
     }
     pub fn peer(mut self, p: impl Into<String>) -> Event {
         self.peer = Some(p.into());
@@ -144,19 +147,91 @@ pub struct EventsResponse {
     pub total: u64,
 }
 
+/// Several hosts' timelines as one, in time order. Each event keeps its
+/// host; what the cluster itself reported (PFAIL, FAIL, failovers, roles,
+/// state, slot moves) is seen by every host's slotd, so such an event is
+/// kept once: the first report within two seconds.
+pub fn merge(timelines: Vec<(String, Vec<Event>)>) -> Vec<Event> {
+    let mut all: Vec<Event> = timelines
+        .into_iter()
+        .flat_map(|(host, evs)| {
+            evs.into_iter().map(move |mut e| {
+                e.host.get_or_insert_with(|| host.clone());
+                e
+            })
+        })
+        .collect();
+    all.sort_by_key(|e| e.ts_ms);
+    let observed = |k: EventKind| {
+        matches!(
+            k,
+            EventKind::Pfail
+                | EventKind::Fail
+                | EventKind::FailCleared
+                | EventKind::RoleChange
+                | EventKind::Failover
+                | EventKind::ClusterState
+                | EventKind::SlotsMoved
+        )
+    };
+    let mut out: Vec<Event> = Vec::with_capacity(all.len());
+    for e in all {
+        let dup = observed(e.kind)
+            && out.iter().rev().take_while(|o| e.ts_ms.saturating_sub(o.ts_ms) <= 2000).any(|o| {
+                o.kind == e.kind && o.node == e.node && o.peer == e.peer && o.value == e.value && o.epoch == e.epoch && o.host != e.host
+            });
+        if !dup {
+            out.push(e);
+        }
+    }
+    out
+}
+
 /// Renders events with times relative to `t0` (ms), one line each.
 pub fn render(events: &[Event], t0: u64) -> String {
     let mut out = String::new();
     for e in events {
         let rel = e.ts_ms.saturating_sub(t0);
-        out.push_str(&format!(
-            "{:>4}.{:03}s  {:<12} {:<10} {}\n",
-            rel / 1000,
-            rel % 1000,
-            e.kind.label(),
-            e.node.as_deref().unwrap_or("-"),
-            e.message
-        ));
+        // In a timeline merged across hosts, the host that recorded it.
+        let who = match (&e.node, &e.host) {
+            (Some(n), Some(h)) => format!("{n}@{h}"),
+            (Some(n), None) => n.clone(),
+            (None, Some(h)) => format!("@{h}"),
+            (None, None) => "-".into(),
+        };
+        out.push_str(&format!("{:>4}.{:03}s  {:<12} {:<10} {}\n", rel / 1000, rel % 1000, e.kind.label(), who, e.message));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: u64, kind: EventKind, node: &str) -> Event {
+        let mut e = Event::new(kind, Some(node.into()), format!("{kind:?}"));
+        e.ts_ms = ts;
+        e
+    }
+
+    #[test]
+    fn merged_timelines_keep_each_hosts_events_and_one_copy_of_the_clusters() {
+        let h1 =
+            vec![ev(100, EventKind::Exited, "node7000"), ev(1500, EventKind::Fail, "node7000"), ev(2000, EventKind::Failover, "node7003")];
+        let h2 =
+            vec![ev(1600, EventKind::Fail, "node7000"), ev(2100, EventKind::Failover, "node7003"), ev(9000, EventKind::Fail, "node7000")];
+        let m = merge(vec![("h1".into(), h1), ("h2".into(), h2)]);
+        let seen: Vec<(u64, EventKind, Option<&str>)> = m.iter().map(|e| (e.ts_ms, e.kind, e.host.as_deref())).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (100, EventKind::Exited, Some("h1")),
+                (1500, EventKind::Fail, Some("h1")),
+                (2000, EventKind::Failover, Some("h1")),
+                // A later, separate FAIL is its own event.
+                (9000, EventKind::Fail, Some("h2")),
+            ]
+        );
+        assert!(render(&m, 0).contains("node7000@h1"));
+    }
 }
