@@ -1,7 +1,8 @@
-//! `slotctl isolate HOST`: cuts a whole host off the other hosts (node and
-//! cluster-bus ports, both ways) with an nftables table of its own, so a lab
-//! can watch Redis Cluster fail over across machines; `heal` deletes the
-//! table. The hosts' slotd API ports stay open, so the heal still arrives.
+//! `slotctl isolate HOST`: cuts a whole host's nodes off the other hosts'
+//! (client and cluster-bus ports, both ways) with an nftables table of its
+//! own, so a lab can watch Redis Cluster fail over across machines; `heal`
+//! deletes the table. Nothing else is cut: SSH and the slotd APIs still
+//! work, so the heal still arrives.
 //! Needs the `nft` program and CAP_NET_ADMIN (root, or the capability in
 //! the systemd unit); without them the API says why.
 
@@ -56,25 +57,42 @@ pub fn is_isolated(cfg: &Config) -> bool {
     nft(None, &["list", "table", "inet", &table(cfg)]).is_ok()
 }
 
-/// The rules: drop TCP between this host's address and every other host's,
-/// except to and from the slotd API ports.
+/// The rules: drop TCP between this host's nodes (client and bus ports)
+/// and every other host's, both ways; nothing else (SSH, the slotd APIs)
+/// is touched. One rule set per address family.
 pub fn rules(cfg: &Config) -> Result<String, IsolateError> {
     let me = cfg.local_host.as_deref().ok_or(IsolateError::NotMultiHost)?;
     let mine = cfg.hosts.iter().find(|h| h.name == me).ok_or(IsolateError::NotMultiHost)?;
-    let others: Vec<String> =
-        cfg.hosts.iter().filter(|h| h.name != me && h.address != mine.address).map(|h| h.address.to_string()).collect();
+    let others: Vec<&crate::config::HostSpec> = cfg.hosts.iter().filter(|h| h.name != me && h.address != mine.address).collect();
     if others.is_empty() {
         return Err(IsolateError::NotMultiHost);
     }
-    let v4 = others.iter().all(|a| !a.contains(':'));
-    let fam = if v4 { "ip" } else { "ip6" };
-    let apis: Vec<String> = cfg.hosts.iter().filter(|h| h.name != me).map(|h| h.api.port().to_string()).collect();
+    let ports = |hs: &[&crate::config::HostSpec]| -> String {
+        let mut v: Vec<u32> = hs.iter().flat_map(|h| h.ports.iter().flat_map(|p| [u32::from(*p), u32::from(*p) + 10000])).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let my_ports = ports(&[mine]);
+    let their_ports = ports(&others);
+    let mut input = String::new();
+    let mut output = String::new();
+    for (fam, v6) in [("ip", false), ("ip6", true)] {
+        let addrs: Vec<String> = others.iter().filter(|h| h.address.is_ipv6() == v6).map(|h| h.address.to_string()).collect();
+        if addrs.is_empty() {
+            continue;
+        }
+        let set = addrs.join(", ");
+        input.push_str(&format!(
+            "    {fam} saddr {{ {set} }} tcp dport {{ {my_ports} }} drop\n    {fam} saddr {{ {set} }} tcp sport {{ {their_ports} }} drop\n"
+        ));
+        output.push_str(&format!(
+            "    {fam} daddr {{ {set} }} tcp dport {{ {their_ports} }} drop\n    {fam} daddr {{ {set} }} tcp sport {{ {my_ports} }} drop\n"
+        ));
+    }
     let t = table(cfg);
     Ok(format!(
-        "table inet {t} {{\n  chain input {{\n    type filter hook input priority -10; policy accept;\n    {fam} saddr {{ {o} }} tcp dport != {my_api} tcp sport != {{ {apis} }} drop\n  }}\n  chain output {{\n    type filter hook output priority -10; policy accept;\n    {fam} daddr {{ {o} }} tcp sport != {my_api} tcp dport != {{ {apis} }} drop\n  }}\n}}\n",
-        o = others.join(", "),
-        my_api = mine.api.port(),
-        apis = apis.join(", "),
+        "table inet {t} {{\n  chain input {{\n    type filter hook input priority -10; policy accept;\n{input}  }}\n  chain output {{\n    type filter hook output priority -10; policy accept;\n{output}  }}\n}}\n"
     ))
 }
 
@@ -114,7 +132,13 @@ mod tests {
         cfg.select_host(Some("h1")).expect("h1");
         let r = rules(&cfg).expect("rules");
         assert!(r.contains("table inet slotd_isolate_h1"), "{r}");
-        assert!(r.contains("ip saddr { 10.9.0.2, 10.9.0.3 } tcp dport != 6300 tcp sport != { 6400, 6300 } drop"), "{r}");
-        assert!(r.contains("ip daddr { 10.9.0.2, 10.9.0.3 } tcp sport != 6300 tcp dport != { 6400, 6300 } drop"), "{r}");
+        let mine = "7000, 7001, 17000, 17001";
+        let theirs = "7002, 7003, 7004, 7005, 17002, 17003, 17004, 17005";
+        assert!(r.contains(&format!("ip saddr {{ 10.9.0.2, 10.9.0.3 }} tcp dport {{ {mine} }} drop")), "{r}");
+        assert!(r.contains(&format!("ip saddr {{ 10.9.0.2, 10.9.0.3 }} tcp sport {{ {theirs} }} drop")), "{r}");
+        assert!(r.contains(&format!("ip daddr {{ 10.9.0.2, 10.9.0.3 }} tcp dport {{ {theirs} }} drop")), "{r}");
+        assert!(r.contains(&format!("ip daddr {{ 10.9.0.2, 10.9.0.3 }} tcp sport {{ {mine} }} drop")), "{r}");
+        assert!(!r.contains("6300") && !r.contains("6400"), "the APIs stay reachable: {r}");
+        assert!(!r.contains("ip6"), "{r}");
     }
 }

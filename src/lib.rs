@@ -95,6 +95,12 @@ pub async fn run(config: Config, shutdown: shutdown::Shutdown) -> Result<(), Run
         config.supervisor.api,
         config.supervisor.data_dir.display()
     );
+    // Rules a crashed slotd left behind would keep this host cut off.
+    if config.is_multi_host() && isolate::available().is_ok() {
+        if let Ok(true) = isolate::heal(&config) {
+            tracing::warn!("removed host isolation rules left by an earlier slotd");
+        }
+    }
     notify::status("starting nodes");
     let sup = Supervisor::spawn(config.clone());
     let state = api::AppState::new(sup.clone(), shutdown.clone());

@@ -33,6 +33,14 @@ fn member(n: &NodeSpec) -> Member {
 /// Plans `nodes` (in config order) with `replicas` per master.
 pub fn plan(nodes: &[NodeSpec], replicas: usize) -> Plan {
     let m = nodes.len() / (replicas + 1);
+    if m == 0 {
+        // Too few nodes for one master with its replicas: creation refuses it anyway.
+        return Plan {
+            masters: Vec::new(),
+            replicas: Vec::new(),
+            warnings: vec![format!("{} nodes are too few for replicas = {replicas}", nodes.len())],
+        };
+    }
     if nodes.iter().all(|n| n.host_name.is_none()) {
         let masters: Vec<Member> = nodes.iter().take(m).map(member).collect();
         let reps = nodes.iter().enumerate().skip(m).map(|(j, n)| (member(n), (j - m) % m.max(1))).collect();

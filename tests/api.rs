@@ -196,11 +196,15 @@ async fn dashboard_page_and_browser_auth() {
     // Data needs the token: as a bearer, or as the page's cookie (percent-encoded).
     let (code, _, _) = raw(&t.state, get("/v1/status")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    let with_cookie = |c: &str| Request::builder().uri("/v1/status").header("cookie", c).body(Body::empty()).expect("request");
-    let (code, _, body) = raw(&t.state, with_cookie("theme=dark; slotd_token=tok%2Fen%2042")).await;
+    let with_cookie = |c: &str| {
+        Request::builder().uri("/v1/status").header("host", "127.0.0.1:6300").header("cookie", c).body(Body::empty()).expect("request")
+    };
+    let (code, _, body) = raw(&t.state, with_cookie("theme=dark; slotd_token_6300=tok%2Fen%2042")).await;
     assert_eq!(code, StatusCode::OK, "{body}");
-    let (code, _, _) = raw(&t.state, with_cookie("slotd_token=tok%2Fen")).await;
+    let (code, _, _) = raw(&t.state, with_cookie("slotd_token_6300=tok%2Fen")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, _, _) = raw(&t.state, with_cookie("slotd_token_6400=tok%2Fen%2042")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "another port's cookie is not this slotd's");
     // Another site's page cannot post to the API, even with the cookie; the page's own origin can.
     let post = |origin: &str| {
         Request::builder()
@@ -218,6 +222,21 @@ async fn dashboard_page_and_browser_auth() {
     let (code, _, body) = raw(&t.state, post("http://127.0.0.1:6300")).await;
     assert_ne!(code, StatusCode::FORBIDDEN, "{body}");
     assert_ne!(code, StatusCode::UNAUTHORIZED, "{body}");
+    t.state.sup.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_only_address_hosts_are_answered() {
+    let t = inproc(3, "").await;
+    let get = |host: &str| Request::builder().uri("/v1/status").header("host", host).body(Body::empty()).expect("request");
+    for ok in ["127.0.0.1:6300", "localhost:6300", "[::1]:6300", "10.0.0.5"] {
+        let (code, _, body) = raw(&t.state, get(ok)).await;
+        assert_eq!(code, StatusCode::OK, "{ok}: {body}");
+    }
+    // A DNS-rebound page asks with its own name.
+    let (code, _, body) = raw(&t.state, get("evil.example:6300")).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("api_token"), "{body}");
     t.state.sup.stop_all().await;
 }
 

@@ -299,6 +299,28 @@ impl NodeConfig {
         } else {
             value.to_string()
         };
+        if key == "cluster-announce-hostname" {
+            valid_hostname(&stored)?;
+        }
+        let stored = if key == "cluster-preferred-endpoint-type" {
+            match stored.to_ascii_lowercase().as_str() {
+                v @ ("ip" | "hostname" | "unknown-endpoint") => v.to_string(),
+                _ => return Err("argument(s) must be one of the following: ip, hostname, unknown-endpoint".to_string()),
+            }
+        } else {
+            stored
+        };
+        if key == "latency-tracking-info-percentiles"
+            && stored.split_whitespace().any(|p| !p.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)))
+        {
+            return Err("latency-tracking-info-percentiles should be a list of numbers between 0 and 100".to_string());
+        }
+        // Stored as Redis shows it: "0.0 50.0" reads back "0 50".
+        let stored = if key == "latency-tracking-info-percentiles" {
+            stored.split_whitespace().filter_map(|p| p.parse::<f64>().ok()).map(percentile_text).collect::<Vec<_>>().join(" ")
+        } else {
+            stored
+        };
         if key == "save" {
             let parts: Vec<&str> = stored.split_whitespace().collect();
             if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
@@ -506,6 +528,28 @@ fn merge_output_limits(current: &str, value: &str) -> Result<String, String> {
     }
     let names = ["normal", "slave", "pubsub"];
     Ok(names.iter().zip(limits.iter()).map(|(n, l)| format!("{n} {} {} {}", l[0], l[1], l[2])).collect::<Vec<_>>().join(" "))
+}
+
+/// A percentile as Redis prints it (CONFIG GET, INFO latencystats): `%f`
+/// with trailing zeros trimmed, so 99.9 is "99.9" and 50.0 is "50".
+pub fn percentile_text(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Redis's rule for `cluster-announce-hostname` (and hostnames gossiped to
+/// us): under 256 bytes of letters, digits, `-` and `.`; empty means none.
+///
+/// # Errors
+/// Redis's message for the first rule broken.
+pub fn valid_hostname(v: &str) -> Result<(), String> {
+    if v.len() >= 256 {
+        return Err("Hostnames must be less than 256 characters".to_string());
+    }
+    if !v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.') {
+        return Err("Hostnames may only contain alphanumeric characters, hyphens or dots".to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

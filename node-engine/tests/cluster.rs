@@ -737,6 +737,11 @@ fn sharded_pubsub_stays_in_its_shard_and_follows_the_slot() {
 #[test]
 fn announced_hostnames_reach_every_node_and_redirects() {
     let mut c = Cluster::new(3, 1000);
+    // Redis's rules: a name that could break nodes.conf is refused.
+    let e = err_text(redis::cmd("CONFIG").arg("SET").arg("cluster-announce-hostname").arg("a b").query::<()>(&mut c.conn(0)));
+    assert_eq!(e, "ERR CONFIG SET failed (possibly related to argument 'cluster-announce-hostname') - Hostnames may only contain alphanumeric characters, hyphens or dots");
+    let e = err_text(redis::cmd("CONFIG").arg("SET").arg("cluster-preferred-endpoint-type").arg("dns").query::<()>(&mut c.conn(0)));
+    assert!(e.ends_with("argument(s) must be one of the following: ip, hostname, unknown-endpoint"), "{e}");
     for i in 0..3 {
         let _: () = redis::cmd("CONFIG")
             .arg("SET")

@@ -49,10 +49,11 @@ pub async fn forward_remote(State(st): State<AppState>, req: Request, next: Next
             let known = cfg.hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(", ");
             return ApiError::not_found(format!("no host `{name}`; the hosts are: {known}")).into_response();
         };
-        let target = with_local_scope(&format!("/v1/nodes/all{tail}"), req.uri());
+        // This host's own nodes: the handler resolves `host:NAME` itself.
         if host.name == me {
-            return next.run(rewrite(req, &target)).await;
+            return next.run(req).await;
         }
+        let target = with_local_scope(&format!("/v1/nodes/all{tail}"), req.uri());
         return pass_on(&st, host, req, &target).await;
     }
     if node == "all" {

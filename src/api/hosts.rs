@@ -46,12 +46,25 @@ async fn act(st: AppState, host: String, req: Request, cut: bool) -> Response {
         return ApiError::not_found(format!("no host `{host}`; the hosts are: {known}")).into_response();
     };
     if cfg.local_host.as_deref() != Some(spec.name.as_str()) {
+        // Passed on once already: a second hop means a wrong hosts.api.
+        if req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv == "scope=local")) {
+            return ApiError::conflict(format!(
+                "this is host {}, not {host}: check hosts.api of `{host}` in the config ({})",
+                cfg.local_host.as_deref().unwrap_or("?"),
+                spec.api
+            ))
+            .into_response();
+        }
         let verb = if cut { "isolate" } else { "heal" };
         return super::forward::pass_on(&st, &spec, req, &format!("/v1/hosts/{host}/{verb}?scope=local")).await;
     }
     let nodes: Vec<String> = cfg.nodes.iter().map(|n| n.name()).collect();
     let (done, message, mechanism) = if cut {
-        match mechanism(&cfg) {
+        let how = {
+            let c = cfg.clone();
+            tokio::task::spawn_blocking(move || mechanism(&c)).await.unwrap_or_else(|e| Err(IsolateError::Nft(e.to_string())))
+        };
+        match how {
             Ok(Mechanism::Nftables) => match blocking(&cfg, isolate::isolate).await {
                 Ok(()) => (true, format!("host {host} cut off from the other hosts (node and bus ports, both ways)"), "nftables"),
                 Err(e) => return e.into_response(),
@@ -81,7 +94,7 @@ async fn act(st: AppState, host: String, req: Request, cut: bool) -> Response {
             Some(id) => st.faults.lift(id).await,
             None => false,
         };
-        let nft = if isolate::available().is_ok() { blocking(&cfg, isolate::heal).await.unwrap_or(false) } else { false };
+        let nft = blocking(&cfg, |c| isolate::available().and_then(|()| isolate::heal(c))).await.unwrap_or(false);
         if !lifted && !nft {
             return Json(report(&host, false, format!("host {host} was not isolated"), "none")).into_response();
         }

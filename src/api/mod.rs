@@ -226,8 +226,27 @@ fn cross_site(req: &Request) -> bool {
     }
 }
 
+/// Whether a Host header names this API by address (or `localhost`): a
+/// name that resolves here only through DNS rebinding is refused when the
+/// API has no token to stop such a page.
+fn host_is_an_address(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
 async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
+    if state.token.is_none() {
+        if let Some(h) = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) {
+            if !host_is_an_address(h) {
+                return ApiError::new(StatusCode::FORBIDDEN, format!("Host `{h}` refused: without supervisor.api_token the API answers only to its address (127.0.0.1:PORT) or localhost")).into_response();
+            }
+        }
+    }
     if path == "/healthz" || dashboard::is_asset(path) {
         return next.run(req).await;
     }
@@ -240,7 +259,11 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
     }
     if let Some(token) = &state.token {
         let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given == Some(token.as_str()) || cookie(req.headers(), TOKEN_COOKIE).as_deref() == Some(token.as_str());
+        // The page's cookie is named after the port it was served on: two
+        // slotds on one machine (cookies ignore ports) keep theirs apart.
+        let port = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|h| h.rsplit_once(':')).map(|(_, p)| p);
+        let name = format!("{TOKEN_COOKIE}_{}", port.unwrap_or("80"));
+        let ok = given == Some(token.as_str()) || cookie(req.headers(), &name).as_deref() == Some(token.as_str());
         if !ok {
             return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token: send `Authorization: Bearer <supervisor.api_token>` (slotctl: --token or SLOTD_API_TOKEN; the dashboard asks for it)").into_response();
         }

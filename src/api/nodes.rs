@@ -66,9 +66,10 @@ fn fill_lag(nodes: &mut [NodeView]) {
     }
 }
 
-/// Resolves `{node}`: a port, a name, or `all` (when allowed).
+/// Resolves `{node}`: a port, a name, or `all` / `host:THIS` (when allowed).
 fn resolve(st: &AppState, key: &str, allow_all: bool) -> Result<Vec<NodeEntry>, ApiError> {
-    if allow_all && key == "all" {
+    let this_host = key.strip_prefix("host:").is_some_and(|h| st.sup.config().local_host.as_deref() == Some(h));
+    if allow_all && (key == "all" || this_host) {
         return Ok(st.sup.nodes.clone());
     }
     match st.sup.find(key) {
@@ -317,6 +318,8 @@ pub struct LogQuery {
     /// Byte offset to read from; without it, the last `lines` lines.
     pub offset: Option<u64>,
     pub lines: Option<usize>,
+    /// `local` when passed on by another host's slotd (see `forward`).
+    pub scope: Option<String>,
 }
 
 const LOG_MAX: u64 = 256 * 1024;

@@ -630,10 +630,10 @@ fn parse_hosts(c: &mut Checker<'_>, raw: &RawConfig, default_kind: EngineKind) -
                 "give each host its own address (or API port)",
             );
         }
-        if let (Some(first), Some(e)) = (out.first(), &h.engine) {
+        if let Some(first) = out.first() {
             if first.kind != kind {
                 c.at(
-                    e,
+                    entry,
                     format!("host `{name}` runs {kind} nodes but host `{}` runs {}", first.name, first.kind),
                     "use one engine for the whole cluster: the builtin node's cluster bus is its own protocol, so builtin and redis-server nodes cannot gossip with each other",
                 );

@@ -126,11 +126,32 @@ impl LabRuns {
             live: Some(live),
         };
         let me = self.clone();
+        let (name, engine) = (scenario.name.clone(), opts.engine.clone());
+        let run = tokio::spawn(async move { runner::run(&scenario, &opts).await });
+        // A run that panics still ends (failed), so the next one may start.
         tokio::spawn(async move {
-            let outcomes = runner::run(&scenario, &opts).await;
-            me.finish(&scenario.name, opts.engine.clone(), &outcomes);
+            match run.await {
+                Ok(outcomes) => me.finish(&name, engine, &outcomes),
+                Err(e) => me.finish_broken(&name, engine, &e.to_string()),
+            }
         });
         Ok(view)
+    }
+
+    fn finish_broken(&self, name: &str, engine: String, why: &str) {
+        tracing::error!("lab scenario {name} ended abnormally: {why}");
+        if let Ok(mut cur) = self.current.lock() {
+            if let Some(c) = cur.as_mut() {
+                c.view.state = "failed".into();
+                c.view.finished_ms = Some(now_ms());
+                c.view.reports = vec![format!("the run ended abnormally: {why}")];
+            }
+        }
+        let result =
+            LastResult { engine, passed: false, finished_ms: now_ms(), checks_passed: 0, checks_total: 0, summary: why.to_string() };
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(name.to_string(), result);
+        }
     }
 
     fn finish(&self, name: &str, engine: String, outcomes: &[Outcome]) {

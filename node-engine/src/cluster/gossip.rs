@@ -159,7 +159,10 @@ impl Message {
     /// Encodes the message as one frame (magic + length + payload).
     pub fn encode(&self) -> Vec<u8> {
         let mut p = Vec::with_capacity(2300 + self.gossip.len() * 80);
-        p.push(2);
+        // Version 2 only when there is a hostname to carry, so nodes of an
+        // older slotd (which read version 1 only) keep gossiping with us.
+        let version: u8 = if self.hostname.is_empty() { 1 } else { 2 };
+        p.push(version);
         p.push(self.kind as u8);
         put_id(&mut p, &self.sender);
         p.extend_from_slice(&self.current_epoch.to_be_bytes());
@@ -176,7 +179,9 @@ impl Message {
         p.push(self.mflags);
         p.extend_from_slice(&self.slots.to_bytes());
         put_str8(&mut p, &self.ip);
-        put_str8(&mut p, &self.hostname);
+        if version >= 2 {
+            put_str8(&mut p, &self.hostname);
+        }
         p.extend_from_slice(&(self.gossip.len().min(u16::MAX as usize) as u16).to_be_bytes());
         for g in self.gossip.iter().take(u16::MAX as usize) {
             put_id(&mut p, &g.id);

@@ -161,8 +161,10 @@ pub fn process(c: &mut ClusterState, env: &Env, msg: &Message, from_link: Option
             n.bus_port = msg.bus_port;
         }
         // The hostname travels with every message of its node (none = cleared).
-        if n.hostname != msg.hostname {
-            n.hostname = msg.hostname.clone();
+        // A name that could not be written to nodes.conf intact is ignored.
+        let name = if crate::config::valid_hostname(&msg.hostname).is_ok() { msg.hostname.as_str() } else { "" };
+        if n.hostname != name {
+            n.hostname = name.to_string();
             c.dirty_config = true;
         }
         n.repl_offset = msg.repl_offset;

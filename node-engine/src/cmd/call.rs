@@ -34,6 +34,12 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     if let Err(e) = result {
         client.reply.error(&e.0);
     }
+    // An error inside EXEC or a script is counted where it happens (INFO
+    // errorstats), as Redis does; the outer reply is then not counted again.
+    if failed && (client.in_exec || client.in_script) && client.reply.buf.get(reply_at) == Some(&b'-') {
+        node.stats.count_error(&client.reply.buf[reply_at + 1..]);
+        node.stats.nested_error_counted = true;
+    }
     if client.block.is_some() {
         register_block(node, client, argv);
     }
@@ -205,6 +211,16 @@ pub fn count_timed_out(node: &mut Node, argv: &[Vec<u8>]) {
     let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     if let super::Lookup::Found(cmd) = super::table().find(&refs) {
         node.stats.command(cmd as *const CommandSpec as usize, cmd.name).calls += 1;
+    }
+}
+
+/// A blocked command ended by CLIENT UNBLOCK ... ERROR: one call, failed.
+pub fn count_failed_unblock(node: &mut Node, argv: &[Vec<u8>]) {
+    let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    if let super::Lookup::Found(cmd) = super::table().find(&refs) {
+        let stat = node.stats.command(cmd as *const CommandSpec as usize, cmd.name);
+        stat.calls += 1;
+        stat.failed += 1;
     }
 }
 

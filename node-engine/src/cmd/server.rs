@@ -171,7 +171,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         stats.sort_by_key(|c| c.name);
         for c in stats {
             let parts: Vec<String> =
-                pcts.iter().map(|p| format!("p{}={:.3}", crate::resp::reply::format_g(*p, 17), c.hist.percentile(*p) as f64)).collect();
+                pcts.iter().map(|p| format!("p{}={:.3}", crate::config::percentile_text(*p), c.hist.percentile(*p) as f64)).collect();
             out.push_str(&format!("latency_percentiles_usec_{}:{}\r\n", c.name, parts.join(",")));
         }
         out.push_str("\r\n");

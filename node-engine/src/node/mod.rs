@@ -62,6 +62,8 @@ pub struct Stats {
     /// Per command (or `container|sub`), keyed by the address of its static
     /// spec (cheap to hash on every call): INFO commandstats.
     pub commands: ahash::AHashMap<usize, CommandStat>,
+    /// An error inside the running top-level command was counted already.
+    pub nested_error_counted: bool,
 }
 
 impl Stats {
@@ -89,6 +91,14 @@ pub struct CommandStat {
 impl Stats {
     /// Counts one error reply (its text without the leading '-'). Like Redis,
     /// at most 128 distinct codes are tracked; later new codes only count in the total.
+    /// Counts the error reply of a top-level command, unless an error inside
+    /// it (EXEC, script) was counted already; clears that mark.
+    pub fn count_reply_error(&mut self, text: &[u8]) {
+        if !std::mem::take(&mut self.nested_error_counted) {
+            self.count_error(text);
+        }
+    }
+
     pub fn count_error(&mut self, text: &[u8]) {
         const MAX_CODES: usize = 128;
         self.error_replies += 1;

@@ -196,6 +196,9 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
                             crate::cmd::call::unblock(&mut node, &mut client);
                             client.block = None;
                             client.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                            // The blocked command ends here, failed: counted once, with its error.
+                            crate::cmd::call::count_failed_unblock(&mut node, argv);
+                            node.stats.count_error(b"UNBLOCKED");
                         } else {
                             retry_blocked(&shared, &mut client, argv, true);
                         }

@@ -34,8 +34,9 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
                 client.qbuf_now = input.len() - base;
                 execute(&mut node, client, &argv);
                 if client.reply.buf.get(reply_at) == Some(&b'-') {
-                    node.stats.count_error(&client.reply.buf[reply_at + 1..]);
+                    node.stats.count_reply_error(&client.reply.buf[reply_at + 1..]);
                 }
+                node.stats.nested_error_counted = false;
                 if (std::mem::take(&mut client.reply_skip_now) || client.reply_off) && !is_subscription(argv[0]) {
                     client.reply.buf.truncate(reply_at);
                 }

@@ -111,7 +111,8 @@ function confirmAction(title, text, okLabel) {
 // ---------- token ----------
 
 function setToken(t) {
-  document.cookie = "slotd_token=" + encodeURIComponent(t) + "; path=/; SameSite=Strict";
+  // Named after the port: cookies ignore ports, two slotds on one machine must not share one.
+  document.cookie = "slotd_token_" + (location.port || "80") + "=" + encodeURIComponent(t) + "; path=/; SameSite=Strict";
 }
 
 let askingToken = false;
@@ -468,7 +469,7 @@ function renderJob(j) {
   $("job-title").textContent = j.kind + " " + j.summary + ": " + j.state;
   $("job-detail").textContent = j.slots_done + "/" + j.slots_total + " slots, " + j.keys_done + "/" + j.keys_total + " keys" +
     (j.current_slot !== null && j.current_slot !== undefined ? ", moving slot " + j.current_slot : "") + " · " + (j.elapsed_ms / 1000).toFixed(1) + " s" +
-    (j.error ? " · " + j.error : "");
+    (j.message ? " · " + j.message : "");
   $("job-bar").style.width = pct + "%";
   box.querySelector(".bar").setAttribute("aria-valuenow", String(pct));
   $("job-cancel").hidden = j.state !== "running";
