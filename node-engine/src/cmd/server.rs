@@ -884,18 +884,39 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut kind = ShutdownKind::Default;
+    let (mut force, mut abort) = (false, false);
     for a in &argv[1..] {
         if is(a, "save") {
             kind = ShutdownKind::Save;
         } else if is(a, "nosave") {
             kind = ShutdownKind::NoSave;
-        } else if is(a, "now") || is(a, "force") || is(a, "abort") {
-            // NOW/FORCE skip waiting for replicas and ignore save errors; we do not wait anyway.
+        } else if is(a, "force") {
+            force = true;
+        } else if is(a, "abort") {
+            abort = true;
+        } else if is(a, "now") {
+            // NOW skips waiting for lagging replicas; we never wait for them.
         } else {
             return Err(CmdError::syntax());
         }
     }
-    ctx.node.lifecycle.shutdown = Some(kind);
+    if abort {
+        if argv.len() != 2 {
+            return Err(CmdError::syntax());
+        }
+        if ctx.node.lifecycle.shutdown_asap.take().is_none() {
+            return Err(CmdError::new("ERR No shutdown in progress."));
+        }
+        tracing::warn!("Shutdown manually aborted.");
+        ctx.reply().ok();
+        return Ok(());
+    }
+    // Like Redis, the final save happens here: when it fails the node stays up
+    // and says so (FORCE goes on regardless).
+    if crate::persistence::on_shutdown(&mut ctx.node.persistence_parts(), kind).is_err() && !force {
+        return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
+    ctx.node.lifecycle.shutdown = Some(ShutdownKind::Prepared);
     ctx.node.lifecycle.shutdown_notify.notify_one();
     // Redis sends no reply on success: the connection just closes.
     ctx.client.close_after_reply = true;

@@ -150,6 +150,9 @@ pub struct Lifecycle {
     pub run_id: String,
     /// Set by SHUTDOWN or a signal; the server loop stops when it sees it.
     pub shutdown: Option<ShutdownKind>,
+    /// SIGTERM/SIGINT received, to be carried out by the next cron (as
+    /// Redis's shutdown_asap): SHUTDOWN ABORT can still cancel it.
+    pub shutdown_asap: Option<&'static str>,
     pub shutdown_notify: std::rc::Rc<tokio::sync::Notify>,
 }
 
@@ -302,6 +305,7 @@ impl Node {
                 run_id: crate::util::id::random_hex_id(),
                 shutdown: None,
                 shutdown_notify: std::rc::Rc::new(tokio::sync::Notify::new()),
+                shutdown_asap: None,
             },
             repl,
             cluster: None,

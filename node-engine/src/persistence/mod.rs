@@ -46,6 +46,8 @@ pub enum ShutdownKind {
     Default,
     Save,
     NoSave,
+    /// The final save already happened (SHUTDOWN did it before replying).
+    Prepared,
 }
 
 /// Why a save or load failed.
@@ -129,6 +131,11 @@ impl Default for Persistence {
 /// `<dir>/<dbfilename>`.
 pub fn rdb_path(cfg: &NodeConfig) -> PathBuf {
     cfg.dir().join(cfg.get("dbfilename").unwrap_or("dump.rdb"))
+}
+
+/// Removes this process's `temp-<pid>.rdb` (a save cut short on exit).
+pub fn remove_own_temp(cfg: &NodeConfig) {
+    let _ = std::fs::remove_file(cfg.dir().join(format!("temp-{}.rdb", std::process::id())));
 }
 
 /// Writes an RDB of `dbs` to `path` through `<dir>/temp-<pid>.rdb`: write, fsync,
@@ -432,21 +439,28 @@ pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
     Ok(true)
 }
 
-/// Graceful stop: finish AOF writes, stop a child, save per policy.
-pub fn on_shutdown(node: &mut Parts<'_>, kind: ShutdownKind) {
+/// Graceful stop: finish AOF writes, stop a child, save per policy. An
+/// error means the final save failed: Redis then refuses to exit (unless
+/// told NOSAVE or FORCE), so the caller decides.
+///
+/// # Errors
+/// The final RDB save failed.
+pub fn on_shutdown(node: &mut Parts<'_>, kind: ShutdownKind) -> Result<(), PersistError> {
     kill_child(node);
     aof::flush_and_sync(node);
     let save = match kind {
         ShutdownKind::Save => true,
-        ShutdownKind::NoSave => false,
+        ShutdownKind::NoSave | ShutdownKind::Prepared => false,
         ShutdownKind::Default => !node.config.save_points().is_empty(),
     };
     if save {
         tracing::info!("saving the final RDB snapshot before exiting");
         if let Err(e) = save_sync(node) {
-            tracing::error!("error trying to save the DB, can't exit cleanly: {e}");
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            return Err(e);
         }
     }
+    Ok(())
 }
 
 /// The `# Persistence` section of INFO.

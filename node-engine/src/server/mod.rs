@@ -260,6 +260,9 @@ async fn serve(
     let notify = shared.node.borrow().lifecycle.shutdown_notify.clone();
     let mut term = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok() } else { None };
     let mut int = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok() } else { None };
+    if handle_signals {
+        insist::install();
+    }
     loop {
         tokio::select! {
             ctl = rx.recv() => match ctl {
@@ -275,14 +278,8 @@ async fn serve(
                 let kind = shared.node.borrow().lifecycle.shutdown.unwrap_or(ShutdownKind::Default);
                 return graceful_stop(&shared, kind).await;
             }
-            _ = recv_signal(&mut term) => {
-                tracing::warn!("received SIGTERM, scheduling shutdown");
-                return graceful_stop(&shared, ShutdownKind::Default).await;
-            }
-            _ = recv_signal(&mut int) => {
-                tracing::warn!("received SIGINT, scheduling shutdown");
-                return graceful_stop(&shared, ShutdownKind::Default).await;
-            }
+            _ = recv_signal(&mut term) => schedule_shutdown(&shared, "SIGTERM"),
+            _ = recv_signal(&mut int) => schedule_shutdown(&shared, "SIGINT"),
         }
     }
 }
@@ -296,16 +293,92 @@ async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
+/// A signal asks for a shutdown; the next cron carries it out (a second
+/// SIGINT while one is pending exits at once, as Redis does).
+fn schedule_shutdown(shared: &SharedRef, sig: &'static str) {
+    let mut node = shared.node.borrow_mut();
+    if node.lifecycle.shutdown_asap.is_some() && sig == "SIGINT" {
+        tracing::warn!("You insist... exiting now.");
+        crate::persistence::remove_own_temp(&node.config);
+        std::process::exit(1);
+    }
+    tracing::warn!("Received {sig} scheduling shutdown...");
+    node.lifecycle.shutdown_asap = Some(sig);
+}
+
+/// While the final save of a signalled shutdown runs (the event loop is
+/// busy with it), a second SIGINT must still end the process at once and
+/// leave no temp file: a plain signal handler does that, armed only then.
+mod insist {
+    use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static TEMP: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+    /// Installs the handler once (it does nothing unless armed).
+    pub fn install() {
+        // SAFETY: the action only reads atomics and calls async-signal-safe
+        // functions (write, unlink, _exit).
+        let _ = unsafe {
+            signal_hook_registry::register(libc::SIGINT, || {
+                if ARMED.load(Ordering::SeqCst) {
+                    let msg = b"You insist... exiting now.\n";
+                    let path = TEMP.load(Ordering::SeqCst);
+                    libc::write(1, msg.as_ptr().cast(), msg.len());
+                    if !path.is_null() {
+                        libc::unlink(path);
+                    }
+                    libc::_exit(1);
+                }
+            })
+        };
+    }
+
+    /// Arms it for a save writing `temp` (the path is kept for the process's life).
+    pub fn arm(temp: std::path::PathBuf) {
+        if let Ok(c) = std::ffi::CString::new(temp.as_os_str().as_encoded_bytes()) {
+            TEMP.store(c.into_raw(), Ordering::SeqCst);
+        }
+        ARMED.store(true, Ordering::SeqCst);
+    }
+
+    pub fn disarm() {
+        ARMED.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Called by cron: a pending signal's shutdown is prepared (the final save);
+/// when that fails the node keeps running, as Redis does.
+fn shutdown_if_asked(node: &mut Node) {
+    let Some(sig) = node.lifecycle.shutdown_asap else { return };
+    if node.lifecycle.shutdown.is_some() {
+        return;
+    }
+    tracing::warn!("User requested shutdown...");
+    insist::arm(node.config.dir().join(format!("temp-{}.rdb", std::process::id())));
+    let saved = crate::persistence::on_shutdown(&mut node.persistence_parts(), ShutdownKind::Default);
+    insist::disarm();
+    if saved.is_err() {
+        tracing::warn!("{sig} received but errors trying to shut down the server, check the logs for more information");
+        node.lifecycle.shutdown_asap = None;
+        return;
+    }
+    node.lifecycle.shutdown = Some(ShutdownKind::Prepared);
+    node.lifecycle.shutdown_notify.notify_one();
+}
+
 /// Stops the node: saves per policy, persists cluster state, cuts clients.
 async fn graceful_stop(shared: &SharedRef, kind: ShutdownKind) -> i32 {
     let mut node = shared.node.borrow_mut();
-    tracing::warn!("user requested shutdown");
+    if kind != ShutdownKind::Prepared {
+        tracing::warn!("User requested shutdown...");
+    }
     if let Some(c) = node.cluster.as_ref() {
         if let Err(e) = c.save_config() {
             tracing::warn!("cannot save cluster config: {e}");
         }
     }
-    crate::persistence::on_shutdown(&mut node.persistence_parts(), kind);
+    // Past the point of refusing: a failed save was reported where it was asked.
+    let _ = crate::persistence::on_shutdown(&mut node.persistence_parts(), kind);
     for c in node.clients.map.values() {
         let _ = c.tx.send(crate::client::Push::Kill);
     }
@@ -341,6 +414,7 @@ async fn cron(shared: SharedRef) {
         if node.latency_threshold_ms > 0 && ms >= node.latency_threshold_ms {
             node.latency.add("expire-cycle", now / 1000, ms);
         }
+        shutdown_if_asked(&mut node);
         node.client_pause();
         node.wake_misrouted_blocked();
         node.enforce_soft_output_limits();
@@ -530,7 +604,10 @@ fn init_logging(config: &NodeConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLOT_NODE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let logfile = config.get("logfile").unwrap_or("").to_string();
     if logfile.is_empty() {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        // `logfile ""` means standard output, as in Redis (its test harness reads the log there).
+        use std::io::IsTerminal;
+        let ansi = std::io::stdout().is_terminal();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stdout).try_init();
     } else {
         match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
             Ok(f) => {
