@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The browser to drive: `SLOTD_CHROMIUM`, else chromium on PATH.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SLOTD_CHROMIUM") {
         return Some(p.into());
     }
@@ -28,8 +28,34 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Headless chromium with a fresh profile, and the task driving its events.
+pub(crate) async fn launch(exe: &std::path::Path) -> (tempfile::TempDir, Browser, tokio::task::JoinHandle<()>) {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let config = BrowserConfig::builder()
+        .chrome_executable(exe)
+        .no_sandbox()
+        .user_data_dir(profile.path())
+        .window_size(1440, 1000)
+        .args([
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .launch_timeout(Duration::from_secs(60))
+        .request_timeout(Duration::from_secs(30))
+        .build()
+        .expect("browser config");
+    let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+    let driver = tokio::spawn(async move { while handler.next().await.is_some() {} });
+
+    (profile, browser, driver)
+}
+
 /// Evaluates `js` in the page and returns its JSON value (null on error).
-async fn js(page: &Page, js: &str) -> serde_json::Value {
+pub(crate) async fn js(page: &Page, js: &str) -> serde_json::Value {
     match page.evaluate(js).await {
         Ok(r) => r.into_value().unwrap_or(serde_json::Value::Null),
         Err(_) => serde_json::Value::Null,
@@ -77,27 +103,7 @@ async fn failover_lesson_from_the_page() {
     let mut slotd = Slotd::start(&cfg);
     slotd.wait_formed(Duration::from_secs(60)).await;
 
-    let profile = tempfile::tempdir().expect("profile dir");
-    let config = BrowserConfig::builder()
-        .chrome_executable(&exe)
-        .no_sandbox()
-        .user_data_dir(profile.path())
-        .window_size(1440, 1000)
-        .args([
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .launch_timeout(Duration::from_secs(60))
-        .request_timeout(Duration::from_secs(30))
-        .build()
-        .expect("browser config");
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-    let driver = tokio::spawn(async move { while handler.next().await.is_some() {} });
-
+    let (_profile, mut browser, driver) = launch(&exe).await;
     let page = browser.new_page("about:blank").await.expect("page");
     // Every uncaught exception and console.error of the page is a failure.
     let problems = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -129,6 +135,11 @@ async fn failover_lesson_from_the_page() {
     })
     .await;
     assert_eq!(js_str(&page, "document.getElementById('cluster-state').dataset.state").await.as_deref(), Some("ok"));
+    // One machine: no host pills, no host actions.
+    assert_eq!(
+        js(&page, "document.getElementById('hosts').hidden && document.getElementById('host-form').hidden").await,
+        serde_json::json!(true)
+    );
     assert_eq!(js(&page, "document.querySelectorAll('.node[data-up=\"true\"]').length").await, serde_json::json!(6));
     assert_eq!(
         js(&page, "document.querySelectorAll('article.card[data-master]:not([data-master=\"\"])').length").await,

@@ -243,6 +243,36 @@ fn by_name(st: &StatusResponse) -> BTreeMap<String, slotd::api::types::NodeView>
     st.nodes.iter().map(|n| (n.name.clone(), n.clone())).collect()
 }
 
+async fn dashboard_shows_every_host(net: &Net) {
+    let Some(exe) = crate::dashboard::chromium() else {
+        assert!(std::env::var("SLOTD_REQUIRE_REDIS").as_deref() != Ok("1"), "chromium is required (SLOTD_REQUIRE_REDIS=1)");
+        return;
+    };
+    let (code, url, err) = slotctl(net, 1, &["dashboard", "--no-open"]);
+    assert_eq!(code, 0, "{err}");
+    let url = url.trim().to_string();
+    assert!(url.contains("#token="), "the link carries the token: {url}");
+    let (_profile, mut browser, driver) = crate::dashboard::launch(&exe).await;
+    let page = browser.new_page("about:blank").await.expect("page");
+    page.goto(url).await.expect("open h1's dashboard");
+    let js = |code: &'static str| {
+        let page = &page;
+        async move { crate::dashboard::js(page, code).await }
+    };
+    wait_for(Duration::from_secs(20), "three host pills and six live nodes", || async {
+        let hosts = js("document.querySelectorAll('#hosts .pill[data-up=\"true\"]').length").await.as_u64()?;
+        let nodes = js("document.querySelectorAll('.node[data-up=\"true\"] .host-name').length").await.as_u64()?;
+        let owners = js("document.getElementById('strip').dataset.owners || ''").await;
+        (hosts == 3 && nodes == 6 && owners == serde_json::json!("3")).then_some(())
+    })
+    .await;
+    // The token left the address bar for the page's cookie.
+    assert_eq!(js("location.hash").await, serde_json::json!(""));
+    let _ = browser.close().await;
+    let _ = browser.wait().await;
+    driver.abort();
+}
+
 /// `isolation`: how `slotctl isolate` cuts the host ("bus hook" or "nftables").
 async fn scenario(engine: &str, isolation: &str) {
     let net = Net::create().unwrap_or_else(|e| panic!("cannot build the test network: {e}"));
@@ -284,6 +314,12 @@ async fn scenario(engine: &str, isolation: &str) {
         (1..=3).all(|i| text.contains(&format!(",h{i}.lab "))).then_some(())
     })
     .await;
+
+    // The dashboard of h1, opened with the link `slotctl dashboard` prints
+    // (token in the fragment), shows every host and all six nodes.
+    if engine == "builtin" {
+        dashboard_shows_every_host(&net).await;
+    }
 
     // A client in the root namespace follows MOVED across hosts.
     let seeds: Vec<String> = (1..=3).map(|i| format!("redis://:{PASSWORD}@{}:{}/", net.addr(i), 17000 + (i as u16 - 1) * 2)).collect();

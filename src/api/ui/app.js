@@ -440,9 +440,31 @@ function renderHeader(st) {
   $("engine").textContent = st.engine + " · slotd up " + fmtUptime(st.slotd_uptime_s);
 }
 
+/** Multi-host clusters: one pill per host (its slotd answering or not) and the host actions. */
+function renderHosts(st) {
+  const hosts = st.hosts || [];
+  const box = $("hosts");
+  box.hidden = hosts.length === 0;
+  $("host-form").hidden = hosts.length === 0;
+  if (!hosts.length) return;
+  box.replaceChildren(...hosts.map((h) => el("span", {
+    class: "pill", dataset: { host: h.name, up: String(h.reachable) },
+    title: h.reachable ? "slotd at " + h.api + (h.local ? " (this one)" : "") : (h.error || "does not answer"),
+    text: h.name + (h.reachable ? "" : " unreachable"),
+  })));
+  const sel = $("host-name");
+  const names = hosts.map((h) => h.name);
+  if (sel.options.length !== names.length || Array.from(sel.options).some((o, i) => o.value !== names[i])) {
+    const cur = sel.value;
+    sel.replaceChildren(...names.map((n) => el("option", { value: n, text: n })));
+    if (names.includes(cur)) sel.value = cur;
+  }
+}
+
 function onStatus(st) {
   state.status = st;
   renderHeader(st);
+  renderHosts(st);
   renderTopology(st);
   renderSlots(st);
 }
@@ -717,6 +739,20 @@ function wire() {
     if (r) renderFaults(r);
   });
   $("heal").addEventListener("click", async () => { const r = await act("heal", "POST", "/v1/faults/heal"); if (r) renderFaults(r); });
+  $("host-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const h = $("host-name").value;
+    if (!h) return;
+    if (!(await confirmAction("Isolate host " + h + "?", "Its nodes are cut off from the other hosts' nodes, both ways: its masters fail over to replicas elsewhere.", "Isolate"))) return;
+    const r = await act("isolate " + h, "POST", "/v1/hosts/" + encodeURIComponent(h) + "/isolate");
+    if (r) toast(r.message + " (" + r.mechanism + ")");
+  });
+  $("host-heal").addEventListener("click", async () => {
+    const h = $("host-name").value;
+    if (!h) return;
+    const r = await act("reconnect " + h, "POST", "/v1/hosts/" + encodeURIComponent(h) + "/heal");
+    if (r) toast(r.message);
+  });
   $("reshard-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const from = $("rs-from").value, to = $("rs-to").value, v = $("rs-slots").value.trim();
