@@ -205,6 +205,18 @@ async fn dashboard_page_and_browser_auth() {
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     let (code, _, _) = raw(&t.state, with_cookie("slotd_token_6400=tok%2Fen%2042")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED, "another port's cookie is not this slotd's");
+    // The page trades the bearer token for an HttpOnly cookie named after the port.
+    let login = Request::builder()
+        .method("POST")
+        .uri("/v1/session")
+        .header("host", "127.0.0.1:6300")
+        .header("authorization", "Bearer tok/en 42")
+        .body(Body::empty())
+        .expect("request");
+    let (code, headers, body) = raw(&t.state, login).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let cookie = headers["set-cookie"].to_str().expect("cookie");
+    assert_eq!(cookie, "slotd_token_6300=tok%2Fen%2042; Path=/; HttpOnly; SameSite=Strict");
     // Another site's page cannot post to the API, even with the cookie; the page's own origin can.
     let post = |origin: &str| {
         Request::builder()

@@ -47,6 +47,21 @@ pub async fn asset(uri: axum::http::Uri) -> Response {
         .into_response()
 }
 
+/// `POST /v1/session`: the page trades the token (sent once as a bearer,
+/// checked by the auth layer) for an HttpOnly cookie, which its scripts and
+/// other pages on this machine cannot read, and which its EventSource sends.
+pub async fn session(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let body = axum::Json(serde_json::json!({"ok": true}));
+    let Some(token) = st.token.as_deref() else { return body.into_response() };
+    let port = headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|h| h.rsplit_once(':')).map_or("80", |(_, p)| p);
+    let enc: String = token
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let cookie = format!("{}_{port}={enc}; Path=/; HttpOnly; SameSite=Strict", super::TOKEN_COOKIE);
+    ([(header::SET_COOKIE, cookie)], body).into_response()
+}
+
 /// One round of what the dashboard shows live, each part as JSON text.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frame {

@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/v1/status"),
     ("GET", "/v1/status/stream"),
+    ("POST", "/v1/session"),
     ("GET", "/v1/nodes/{node}"),
     ("GET", "/v1/nodes/{node}/log"),
     ("POST", "/v1/nodes/{node}/start"),
@@ -133,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/status", get(nodes::status))
         .route("/v1/status/stream", get(dashboard::status_stream))
+        .route("/v1/session", post(dashboard::session))
         .route("/v1/nodes/:node", get(nodes::one))
         .route("/v1/nodes/:node/log", get(nodes::log))
         .route("/v1/nodes/:node/start", post(nodes::start))

@@ -28,6 +28,14 @@ const DOCS: &[Doc] = &[
         "",
         None,
     ),
+    (
+        "POST",
+        "/v1/session",
+        "The dashboard trades the bearer token for an HttpOnly cookie (Set-Cookie slotd_token_PORT); no-op without a token",
+        "200",
+        "",
+        None,
+    ),
     ("GET", "/v1/nodes/{node}", "One node", "200", "NodeView", None),
     (
         "GET",

@@ -110,9 +110,13 @@ function confirmAction(title, text, okLabel) {
 
 // ---------- token ----------
 
-function setToken(t) {
-  // Named after the port: cookies ignore ports, two slotds on one machine must not share one.
-  document.cookie = "slotd_token_" + (location.port || "80") + "=" + encodeURIComponent(t) + "; path=/; SameSite=Strict";
+/** Trades the token for slotd's HttpOnly cookie (scripts never keep it). */
+async function login(t) {
+  try {
+    const r = await fetch("/v1/session", { method: "POST", headers: { Authorization: "Bearer " + t } });
+    if (r.status === 401) { toast("that token is not this slotd's", true); askToken(); return; }
+  } catch (_) { /* slotd away: the connection pill says so */ }
+  connect();
 }
 
 let askingToken = false;
@@ -123,17 +127,18 @@ function askToken() {
   d.addEventListener("close", () => {
     askingToken = false;
     const t = $("token-input").value.trim();
-    if (t) { setToken(t); connect(); }
+    $("token-input").value = "";
+    if (t) login(t);
   }, { once: true });
   d.showModal();
 }
 
+/** A link from `slotctl dashboard` carries the token in its fragment: trade it, then forget it. */
 function takeTokenFromUrl() {
   const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-  if (m) {
-    setToken(decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
+  if (!m) return null;
+  history.replaceState(null, "", location.pathname + location.search);
+  return decodeURIComponent(m[1]);
 }
 
 // ---------- formatting ----------
@@ -779,6 +784,6 @@ function wire() {
   });
 }
 
-takeTokenFromUrl();
 wire();
-connect();
+const linkToken = takeTokenFromUrl();
+if (linkToken) login(linkToken); else connect();
