@@ -266,6 +266,15 @@ async fn dashboard_shows_every_host(net: &Net) {
         (hosts == 3 && nodes == 6 && owners == serde_json::json!("3")).then_some(())
     })
     .await;
+    // The timeline is every host's: h2's and h3's own records (their nodes'
+    // starts, shown with supervision events) show up on h1's page.
+    js("document.getElementById('tl-noise').click()").await;
+    wait_for(Duration::from_secs(15), "other hosts' events on h1's page", || async {
+        let text = js("Array.from(document.querySelectorAll('#events li')).map(l => l.textContent).join('\\n')").await;
+        let t = text.as_str()?.to_string();
+        (t.contains("@h2") && t.contains("@h3")).then_some(())
+    })
+    .await;
     // The token left the address bar for the page's cookie.
     assert_eq!(js("location.hash").await, serde_json::json!(""));
     let _ = browser.close().await;

@@ -560,10 +560,26 @@ function renderEvents() {
   $("events").replaceChildren(...list.map((e) => el("li", { dataset: { kind: label(e.kind), seq: e.seq } },
     el("time", { datetime: new Date(e.ts_ms).toISOString(), text: fmtTime(e.ts_ms) }),
     el("span", { class: "kind", dataset: { kind: label(e.kind) }, text: label(e.kind) }),
-    el("span", { class: "mono", text: e.node || "" }),
+    el("span", { class: "mono", text: (e.node || "") + (e.host ? "@" + e.host : "") }),
     el("span", { text: e.message }))));
   $("tl-count").textContent = state.events.length + " events";
 }
+
+// Across hosts the live stream is this slotd's own; every few seconds the
+// whole timeline, merged from every host, replaces it (GET /v1/events).
+let mergedBusy = false;
+setInterval(async () => {
+  if (!state.status || !(state.status.hosts || []).length || mergedBusy) return;
+  mergedBusy = true;
+  try {
+    const r = await api("GET", "/v1/events");
+    state.events = r.events.slice(-2000);
+    state.failovers = r.failovers;
+    renderEvents();
+    renderFailovers();
+  } catch (_) { /* shown by the connection pill */ }
+  mergedBusy = false;
+}, 3000);
 
 // Same labels as `slotctl events` (EventKind::label).
 const LABELS = { slotd_started: "slotd", started: "started", restarted: "restarted", adopted: "adopted", running: "running", exited: "exited",
