@@ -197,32 +197,32 @@ async fn dashboard_page_and_browser_auth() {
     let (code, _, _) = raw(&t.state, get("/v1/status")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     let with_cookie = |c: &str| {
-        Request::builder().uri("/v1/status").header("host", "127.0.0.1:6300").header("cookie", c).body(Body::empty()).expect("request")
+        Request::builder().uri("/v1/status").header("host", "127.0.0.1:16300").header("cookie", c).body(Body::empty()).expect("request")
     };
-    let (code, _, body) = raw(&t.state, with_cookie("theme=dark; slotd_token_6300=tok%2Fen%2042")).await;
+    let (code, _, body) = raw(&t.state, with_cookie("theme=dark; slotd_token_16300=tok%2Fen%2042")).await;
     assert_eq!(code, StatusCode::OK, "{body}");
-    let (code, _, _) = raw(&t.state, with_cookie("slotd_token_6300=tok%2Fen")).await;
+    let (code, _, _) = raw(&t.state, with_cookie("slotd_token_16300=tok%2Fen")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    let (code, _, _) = raw(&t.state, with_cookie("slotd_token_6400=tok%2Fen%2042")).await;
+    let (code, _, _) = raw(&t.state, with_cookie("slotd_token_16400=tok%2Fen%2042")).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED, "another port's cookie is not this slotd's");
     // The page trades the bearer token for an HttpOnly cookie named after the port.
     let login = Request::builder()
         .method("POST")
         .uri("/v1/session")
-        .header("host", "127.0.0.1:6300")
+        .header("host", "127.0.0.1:16300")
         .header("authorization", "Bearer tok/en 42")
         .body(Body::empty())
         .expect("request");
     let (code, headers, body) = raw(&t.state, login).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     let cookie = headers["set-cookie"].to_str().expect("cookie");
-    assert_eq!(cookie, "slotd_token_6300=tok%2Fen%2042; Path=/; HttpOnly; SameSite=Strict");
+    assert_eq!(cookie, "slotd_token_16300=tok%2Fen%2042; Path=/; HttpOnly; SameSite=Strict");
     // Another site's page cannot post to the API, even with the cookie; the page's own origin can.
     let post = |origin: &str| {
         Request::builder()
             .method("POST")
             .uri("/v1/faults/heal")
-            .header("host", "127.0.0.1:6300")
+            .header("host", "127.0.0.1:16300")
             .header("origin", origin)
             .header("authorization", "Bearer tok/en 42")
             .body(Body::empty())
@@ -231,7 +231,7 @@ async fn dashboard_page_and_browser_auth() {
     let (code, _, body) = raw(&t.state, post("http://evil.example")).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("cross-site"), "{body}");
-    let (code, _, body) = raw(&t.state, post("http://127.0.0.1:6300")).await;
+    let (code, _, body) = raw(&t.state, post("http://127.0.0.1:16300")).await;
     assert_ne!(code, StatusCode::FORBIDDEN, "{body}");
     assert_ne!(code, StatusCode::UNAUTHORIZED, "{body}");
     t.state.sup.stop_all().await;
@@ -241,12 +241,12 @@ async fn dashboard_page_and_browser_auth() {
 async fn without_a_token_only_address_hosts_are_answered() {
     let t = inproc(3, "").await;
     let get = |host: &str| Request::builder().uri("/v1/status").header("host", host).body(Body::empty()).expect("request");
-    for ok in ["127.0.0.1:6300", "localhost:6300", "[::1]:6300", "10.0.0.5"] {
+    for ok in ["127.0.0.1:16300", "localhost:16300", "[::1]:16300", "10.0.0.5"] {
         let (code, _, body) = raw(&t.state, get(ok)).await;
         assert_eq!(code, StatusCode::OK, "{ok}: {body}");
     }
     // A DNS-rebound page asks with its own name.
-    let (code, _, body) = raw(&t.state, get("evil.example:6300")).await;
+    let (code, _, body) = raw(&t.state, get("evil.example:16300")).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("api_token"), "{body}");
     t.state.sup.stop_all().await;

@@ -53,12 +53,7 @@ pub async fn asset(uri: axum::http::Uri) -> Response {
 pub async fn session(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let body = axum::Json(serde_json::json!({"ok": true}));
     let Some(token) = st.token.as_deref() else { return body.into_response() };
-    let port = headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|h| h.rsplit_once(':')).map_or("80", |(_, p)| p);
-    let enc: String = token
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    let cookie = format!("{}_{port}={enc}; Path=/; HttpOnly; SameSite=Strict", super::TOKEN_COOKIE);
+    let cookie = format!("{}={}; Path=/; HttpOnly; SameSite=Strict", super::token_cookie_name(&headers), super::percent_encode(token));
     ([(header::SET_COOKIE, cookie)], body).into_response()
 }
 

@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 /// Largest request body passed on (node actions carry tiny JSON bodies).
 const MAX_BODY: usize = 1 << 20;
 
-fn is_local_scope(uri: &Uri) -> bool {
+/// Whether another host's slotd passed this request on (`?scope=local`).
+pub(crate) fn is_local_scope(uri: &Uri) -> bool {
     uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "scope=local"))
 }
 

@@ -47,7 +47,7 @@ async fn act(st: AppState, host: String, req: Request, cut: bool) -> Response {
     };
     if cfg.local_host.as_deref() != Some(spec.name.as_str()) {
         // Passed on once already: a second hop means a wrong hosts.api.
-        if req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv == "scope=local")) {
+        if super::forward::is_local_scope(req.uri()) {
             return ApiError::conflict(format!(
                 "this is host {}, not {host}: check hosts.api of `{host}` in the config ({})",
                 cfg.local_host.as_deref().unwrap_or("?"),

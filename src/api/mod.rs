@@ -194,6 +194,20 @@ fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<String> 
     })
 }
 
+/// The page's cookie is named after the port it was served on: two slotds
+/// on one machine (cookies ignore ports) keep theirs apart.
+pub fn token_cookie_name(headers: &axum::http::HeaderMap) -> String {
+    let port = headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|h| h.rsplit_once(':')).map_or("80", |(_, p)| p);
+    format!("{TOKEN_COOKIE}_{port}")
+}
+
+/// Percent-encodes all but URL-safe characters (cookie values, link fragments).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -261,11 +275,8 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
     }
     if let Some(token) = &state.token {
         let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        // The page's cookie is named after the port it was served on: two
-        // slotds on one machine (cookies ignore ports) keep theirs apart.
-        let port = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|h| h.rsplit_once(':')).map(|(_, p)| p);
-        let name = format!("{TOKEN_COOKIE}_{}", port.unwrap_or("80"));
-        let ok = given == Some(token.as_str()) || cookie(req.headers(), &name).as_deref() == Some(token.as_str());
+        let ok =
+            given == Some(token.as_str()) || cookie(req.headers(), &token_cookie_name(req.headers())).as_deref() == Some(token.as_str());
         if !ok {
             return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token: send `Authorization: Bearer <supervisor.api_token>` (slotctl: --token or SLOTD_API_TOKEN; the dashboard asks for it)").into_response();
         }

@@ -249,13 +249,8 @@ async fn host_fault(client: &Client, host: &str, verb: &str, json: bool) -> i32 
 /// The dashboard link: slotd's address, the token in the fragment (a
 /// fragment never reaches a server or its logs; the page moves it to a cookie).
 pub fn dashboard_url(base: &str, token: Option<&str>) -> String {
-    let enc = |t: &str| {
-        t.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect::<String>()
-    };
     match token {
-        Some(t) => format!("{base}/#token={}", enc(t)),
+        Some(t) => format!("{base}/#token={}", crate::api::percent_encode(t)),
         None => format!("{base}/"),
     }
 }

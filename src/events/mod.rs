@@ -204,15 +204,18 @@ pub fn render(events: &[Event], t0: u64) -> String {
     out
 }
 
+/// An event at `ts` about `node`, for the timeline's tests.
+#[cfg(test)]
+pub(crate) fn test_event(ts: u64, kind: EventKind, node: &str) -> Event {
+    let mut e = Event::new(kind, Some(node.into()), format!("{kind:?}"));
+    e.ts_ms = ts;
+    e
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_event as ev;
     use super::*;
-
-    fn ev(ts: u64, kind: EventKind, node: &str) -> Event {
-        let mut e = Event::new(kind, Some(node.into()), format!("{kind:?}"));
-        e.ts_ms = ts;
-        e
-    }
 
     #[test]
     fn merged_timelines_keep_each_hosts_events_and_one_copy_of_the_clusters() {

@@ -108,11 +108,7 @@ pub fn render(sw: &Stopwatch) -> String {
 mod tests {
     use super::*;
 
-    fn ev(ts: u64, kind: EventKind, node: &str) -> Event {
-        let mut e = Event::new(kind, Some(node.into()), format!("{kind:?}"));
-        e.ts_ms = ts;
-        e
-    }
+    use crate::events::test_event as ev;
 
     #[test]
     fn phases_in_order() {

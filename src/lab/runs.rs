@@ -147,10 +147,21 @@ impl LabRuns {
                 c.view.reports = vec![format!("the run ended abnormally: {why}")];
             }
         }
-        let result =
-            LastResult { engine, passed: false, finished_ms: now_ms(), checks_passed: 0, checks_total: 0, summary: why.to_string() };
+        self.record(
+            name,
+            LastResult { engine, passed: false, finished_ms: now_ms(), checks_passed: 0, checks_total: 0, summary: why.to_string() },
+        );
+    }
+
+    /// Keeps a scenario's last result, in memory and in `lab-results.json`.
+    fn record(&self, name: &str, result: LastResult) {
         if let Ok(mut last) = self.last.lock() {
             last.insert(name.to_string(), result);
+            if let Ok(text) = serde_json::to_vec_pretty(&*last) {
+                if let Err(e) = std::fs::write(&self.results_file, text) {
+                    tracing::warn!("cannot keep lab results in {}: {e}", self.results_file.display());
+                }
+            }
         }
     }
 
@@ -171,14 +182,6 @@ impl LabRuns {
                 c.view.reports = outcomes.iter().map(super::report).collect();
             }
         }
-        let result = LastResult { engine, passed, finished_ms, checks_passed, checks_total, summary };
-        if let Ok(mut last) = self.last.lock() {
-            last.insert(name.to_string(), result);
-            if let Ok(text) = serde_json::to_vec_pretty(&*last) {
-                if let Err(e) = std::fs::write(&self.results_file, text) {
-                    tracing::warn!("cannot keep lab results in {}: {e}", self.results_file.display());
-                }
-            }
-        }
+        self.record(name, LastResult { engine, passed, finished_ms, checks_passed, checks_total, summary });
     }
 }

@@ -53,7 +53,7 @@ pub fn build(c: &ClusterState, env: &Env, kind: MsgType, body: Body) -> Message 
         mflags,
         slots,
         ip: me.ip.clone(),
-        hostname: env.hostname.clone(),
+        hostname: me.hostname.clone(),
         gossip,
         body,
     }

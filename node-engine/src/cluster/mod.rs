@@ -26,8 +26,6 @@ pub struct Env {
     pub replica_validity_factor: u64,
     pub allow_replica_migration: bool,
     pub migration_barrier: usize,
-    /// `cluster-announce-hostname` (empty: none).
-    pub hostname: String,
 }
 
 /// What the cluster rules ask the rest of the node to do.

@@ -46,14 +46,30 @@ impl Node {
             }
         }
         self.cluster = Some(Box::new(state));
+        // Our own hostname is the config's, whatever nodes.conf remembered.
+        self.sync_announced_hostname();
         // Keep the stream history so a promoted replica can serve partial resyncs.
         self.repl.backlog_active = true;
         Ok(())
     }
 
-    /// `cluster-preferred-endpoint-type` now.
+    /// Puts `cluster-announce-hostname` on our own node (at start and after
+    /// CONFIG SET): messages carry it from there, CLUSTER NODES shows it.
+    pub fn sync_announced_hostname(&mut self) {
+        let name = self.config.get("cluster-announce-hostname").unwrap_or("");
+        let Some(c) = self.cluster.as_mut() else { return };
+        let myself = c.myself.clone();
+        if let Some(me) = c.nodes.get_mut(&myself) {
+            if me.hostname != name {
+                me.hostname = name.to_string();
+                c.dirty_config = true;
+            }
+        }
+    }
+
+    /// `cluster-preferred-endpoint-type` (cached by `refresh_cached_config`).
     pub fn endpoint_type(&self) -> crate::cluster::state::EndpointType {
-        crate::cluster::state::EndpointType::from_config(self.config.get("cluster-preferred-endpoint-type"))
+        self.endpoint_type
     }
 
     /// What the cluster rules read of the rest of the node now.
@@ -67,7 +83,6 @@ impl Node {
             replica_validity_factor: cfg.int_named("cluster-replica-validity-factor", 10).max(0) as u64,
             allow_replica_migration: cfg.flag_named("cluster-allow-replica-migration"),
             migration_barrier: cfg.int_named("cluster-migration-barrier", 1).max(0) as usize,
-            hostname: cfg.get("cluster-announce-hostname").unwrap_or("").to_string(),
         }
     }
 
@@ -77,14 +92,6 @@ impl Node {
     pub fn run_cluster<R>(&mut self, reply: &mut Vec<u8>, rule: impl FnOnce(&mut ClusterState, &Env, &mut Effects) -> R) -> Option<R> {
         let env = self.cluster_env();
         let c = self.cluster.as_mut()?;
-        // CONFIG SET cluster-announce-hostname shows at once in our own line.
-        let myself = c.myself.clone();
-        if let Some(me) = c.nodes.get_mut(&myself) {
-            if me.hostname != env.hostname {
-                me.hostname.clone_from(&env.hostname);
-                c.dirty_config = true;
-            }
-        }
         let mut fx = Effects::new();
         let r = rule(c, &env, &mut fx);
         self.apply_cluster_effects(fx, reply);

@@ -177,6 +177,8 @@ pub struct Node {
     pub cron_paused: bool,
     /// `latency-monitor-threshold` in ms (0: off), cached for the per-command check.
     pub latency_threshold_ms: u64,
+    /// `cluster-preferred-endpoint-type`, cached for redirects.
+    pub endpoint_type: crate::cluster::state::EndpointType,
     pub lifecycle: Lifecycle,
     pub repl: crate::replication::ReplState,
     pub cluster: Option<Box<ClusterState>>,
@@ -300,6 +302,7 @@ impl Node {
             tracking: tracking::Tracking::default(),
             cron_paused: false,
             latency_threshold_ms: 0,
+            endpoint_type: crate::cluster::state::EndpointType::Ip,
             lifecycle: Lifecycle {
                 started: Instant::now(),
                 run_id: crate::util::id::random_hex_id(),
@@ -527,6 +530,8 @@ impl Node {
     pub fn refresh_cached_config(&mut self) {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
         self.latency_threshold_ms = self.config.int_named("latency-monitor-threshold", 0).max(0) as u64;
+        self.endpoint_type = crate::cluster::state::EndpointType::from_config(self.config.get("cluster-preferred-endpoint-type"));
+        self.sync_announced_hostname();
         self.tracking.max_keys = self.config.int_named("tracking-table-max-keys", 1_000_000).max(0) as usize;
         self.scripting.busy_threshold_ms = self.config.int_named("busy-reply-threshold", 5000).max(0) as u64;
         self.repl.min_replicas = (
