@@ -18,6 +18,12 @@ declare -A SCRIPTS=(
   [evalsha_get]="return redis.call('get', KEYS[1])"
   [evalsha_5cmd]="redis.call('set', KEYS[1], '1') redis.call('incr', KEYS[1]) redis.call('get', KEYS[1]) redis.call('expire', KEYS[1], 100) return redis.call('ttl', KEYS[1])"
 )
+# Tests that are a command line rather than a redis-benchmark -t name
+# (BENCH_TESTS="xadd xrange"): auto-ID entries to one stream, its first 10.
+declare -A COMMANDS=(
+  [xadd]="xadd events * f __rand_int__"
+  [xrange]="xrange events - + count 10"
+)
 cd "$(dirname "$0")/../.."
 for bin in redis-server redis-benchmark redis-cli valgrind callgrind_control; do
   command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y redis-server redis-tools valgrind" >&2; exit 1; }
@@ -45,6 +51,11 @@ measure() {
   local what=(-t "$t")
   if [[ -n "${SCRIPTS[$t]:-}" ]]; then
     what=(evalsha "$(redis-cli -p "$port" script load "${SCRIPTS[$t]}")" 1 "key:__rand_int__")
+  elif [[ -n "${COMMANDS[$t]:-}" ]]; then
+    # Split into words without globbing XADD's `*`.
+    set -f
+    read -r -a what <<<"${COMMANDS[$t]}"
+    set +f
   fi
   redis-benchmark -p "$port" -n 20000 -r 100000 -c 50 -P 16 -q "${what[@]}" >/dev/null 2>&1
   callgrind_control -z "$pid" >/dev/null 2>&1
