@@ -4,10 +4,46 @@
 //! longer than `hash-max-listpack-value` arrives, and never back (except when
 //! loaded from a file), as in Redis.
 
+use super::dense::{Dense, Keyed};
 use super::listpack::{Elem, ListPack};
-use super::value::HashValue;
+use super::thin::{read_varint, write_varint, ThinBytes};
 use super::{Key, Limits};
 use std::borrow::Cow;
+
+/// A field and its value in one thin allocation: `[varint field length][field][value]`.
+#[derive(Debug, Clone)]
+pub struct FieldValue(ThinBytes);
+
+impl FieldValue {
+    pub fn new(field: &[u8], value: &[u8]) -> Self {
+        let mut hdr = [0u8; 10];
+        let n = write_varint(&mut hdr, field.len());
+        FieldValue(ThinBytes::from_parts(&[&hdr[..n], field, value]))
+    }
+
+    pub fn field(&self) -> &[u8] {
+        self.split().0
+    }
+
+    pub fn value(&self) -> &[u8] {
+        self.split().1
+    }
+
+    pub fn split(&self) -> (&[u8], &[u8]) {
+        let b = self.0.as_bytes();
+        let (flen, n) = read_varint(b);
+        b[n..].split_at(flen)
+    }
+}
+
+impl Keyed for FieldValue {
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+}
+
+/// The hash-table encoding.
+pub type HashTable = Dense<FieldValue>;
 
 /// A field and its value, borrowed when stored as text.
 pub type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
@@ -15,7 +51,7 @@ pub type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 #[derive(Debug, Clone)]
 pub enum Hash {
     Pack(ListPack),
-    Table(Box<HashValue>),
+    Table(Box<HashTable>),
 }
 
 impl Default for Hash {
@@ -50,8 +86,10 @@ impl Hash {
             lp.push(&flat);
             return Hash::Pack(lp);
         }
-        let mut t = HashValue::with_capacity_and_hasher(pairs.len(), Default::default());
-        t.extend(pairs);
+        let mut t = HashTable::with_capacity(pairs.len());
+        for (f, v) in pairs {
+            t.insert(FieldValue::new(&f, &v));
+        }
         Hash::Table(Box::new(t))
     }
 
@@ -97,14 +135,14 @@ impl Hash {
                 let (_, vpos) = Self::find(lp, field)?;
                 lp.iter_from(vpos).next().map(|(_, v)| v.to_cow())
             }
-            Hash::Table(t) => t.get(field).map(|v| Cow::Borrowed(&v[..])),
+            Hash::Table(t) => t.get(field).map(|fv| Cow::Borrowed(fv.value())),
         }
     }
 
     pub fn contains_key(&self, field: &[u8]) -> bool {
         match self {
             Hash::Pack(lp) => Self::find(lp, field).is_some(),
-            Hash::Table(t) => t.contains_key(field),
+            Hash::Table(t) => t.contains(field),
         }
     }
 
@@ -125,16 +163,7 @@ impl Hash {
             }
         }
         match self {
-            Hash::Table(t) => match t.get_mut(field) {
-                Some(v) => {
-                    *v = value.into();
-                    false
-                }
-                None => {
-                    t.insert(field.into(), value.into());
-                    true
-                }
-            },
+            Hash::Table(t) => t.insert(FieldValue::new(field, value)),
             Hash::Pack(_) => false,
         }
     }
@@ -162,7 +191,10 @@ impl Hash {
                 let (_, v) = it.next()?;
                 Some((f.to_cow(), v.to_cow()))
             }
-            Hash::Table(t) => t.get_index(i).map(|(k, v)| (Cow::Borrowed(&k[..]), Cow::Borrowed(&v[..]))),
+            Hash::Table(t) => t.get_index(i).map(|fv| {
+                let (k, v) = fv.split();
+                (Cow::Borrowed(k), Cow::Borrowed(v))
+            }),
         }
     }
 
@@ -177,7 +209,10 @@ impl Hash {
                     Some((f.to_cow(), v.to_cow()))
                 }))
             }
-            Hash::Table(t) => Box::new(t.iter().map(|(k, v)| (Cow::Borrowed(&k[..]), Cow::Borrowed(&v[..])))),
+            Hash::Table(t) => Box::new(t.iter().map(|fv| {
+                let (k, v) = fv.split();
+                (Cow::Borrowed(k), Cow::Borrowed(v))
+            })),
         }
     }
 
@@ -196,7 +231,7 @@ impl Hash {
                 }
             }
             Hash::Table(t) => {
-                for (k, v) in t.iter() {
+                for (k, v) in t.iter().map(FieldValue::split) {
                     if fields {
                         r.bulk(k);
                     }
@@ -212,17 +247,17 @@ impl Hash {
     pub fn allocated(&self) -> usize {
         match self {
             Hash::Pack(lp) => lp.allocated(),
-            Hash::Table(t) => t.capacity() * 40 + t.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>(),
+            Hash::Table(t) => t.allocated() + t.iter().map(|fv| fv.0.allocated()).sum::<usize>(),
         }
     }
 
     /// Listpack to hash table, keeping the order.
     fn convert(&mut self) {
         if let Hash::Pack(lp) = self {
-            let mut t = HashValue::with_capacity_and_hasher(lp.len() / 2 + 1, Default::default());
+            let mut t = HashTable::with_capacity(lp.len() / 2 + 1);
             let mut it = lp.iter();
             while let (Some((_, f)), Some((_, v))) = (it.next(), it.next()) {
-                t.insert(f.to_key(), v.to_key());
+                t.push_unique(FieldValue::new(&f.to_cow(), &v.to_cow()));
             }
             *self = Hash::Table(Box::new(t));
         }

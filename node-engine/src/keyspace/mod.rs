@@ -1,6 +1,7 @@
 //! The data: typed values and the per-database key tables with expiry.
 
 pub mod db;
+pub mod dense;
 pub mod digest;
 pub mod geohash;
 pub mod hash;
@@ -13,6 +14,7 @@ pub mod lru;
 pub mod propagation;
 pub mod set;
 pub mod stream;
+pub mod thin;
 pub mod value;
 pub mod zset;
 

@@ -3,8 +3,9 @@
 //! hash table otherwise. Converted when a non-integer member arrives or the
 //! count is crossed, and never back (except when loaded or restored).
 
+use super::dense::{Dense, Keyed};
 use super::intset::IntSet;
-use super::value::SetValue;
+use super::thin::ThinBytes;
 use super::{Key, Limits};
 use crate::util::num::strict_i64;
 use std::borrow::Cow;
@@ -12,8 +13,17 @@ use std::borrow::Cow;
 #[derive(Debug, Clone)]
 pub enum Set {
     Ints(IntSet),
-    Table(Box<SetValue>),
+    Table(Box<SetTable>),
 }
+
+impl Keyed for ThinBytes {
+    fn key(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+/// The hash-table encoding.
+pub type SetTable = Dense<ThinBytes>;
 
 impl Default for Set {
     fn default() -> Self {
@@ -42,8 +52,10 @@ impl Set {
                 return Set::Ints(IntSet::from_sorted(&ints));
             }
         }
-        let mut t = SetValue::with_capacity_and_hasher(members.len(), Default::default());
-        t.extend(members);
+        let mut t = SetTable::with_capacity(members.len());
+        for m in members {
+            t.insert(ThinBytes::new(&m));
+        }
         Set::Table(Box::new(t))
     }
 
@@ -104,7 +116,7 @@ impl Set {
             }
         }
         match self {
-            Set::Table(t) => t.insert(Key::from(m)),
+            Set::Table(t) => !t.contains(m) && t.insert(ThinBytes::new(m)),
             Set::Ints(_) => false,
         }
     }
@@ -113,7 +125,7 @@ impl Set {
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
             Set::Ints(s) => strict_i64(m).is_some_and(|v| s.remove(v)),
-            Set::Table(t) => t.swap_remove(m),
+            Set::Table(t) => t.swap_remove(m).is_some(),
         }
     }
 
@@ -121,7 +133,7 @@ impl Set {
     pub fn get_index(&self, i: usize) -> Option<Cow<'_, [u8]>> {
         match self {
             Set::Ints(s) => (i < s.len()).then(|| Cow::Owned(text(s.get(i)))),
-            Set::Table(t) => t.get_index(i).map(|m| Cow::Borrowed(&m[..])),
+            Set::Table(t) => t.get_index(i).map(|m| Cow::Borrowed(m.as_bytes())),
         }
     }
 
@@ -129,7 +141,7 @@ impl Set {
     pub fn swap_remove_index(&mut self, i: usize) -> Option<Key> {
         match self {
             Set::Ints(s) => (i < s.len()).then(|| text(s.remove_at(i)).into_boxed_slice()),
-            Set::Table(t) => t.swap_remove_index(i),
+            Set::Table(t) => t.swap_remove_index(i).map(|m| Key::from(m.as_bytes())),
         }
     }
 
@@ -137,7 +149,7 @@ impl Set {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Cow<'_, [u8]>> + '_> {
         match self {
             Set::Ints(s) => Box::new(s.iter().map(|v| Cow::Owned(text(v)))),
-            Set::Table(t) => Box::new(t.iter().map(|m| Cow::Borrowed(&m[..]))),
+            Set::Table(t) => Box::new(t.iter().map(|m| Cow::Borrowed(m.as_bytes()))),
         }
     }
 
@@ -145,15 +157,17 @@ impl Set {
     pub fn allocated(&self) -> usize {
         match self {
             Set::Ints(s) => s.allocated(),
-            Set::Table(t) => t.capacity() * 32 + t.iter().map(|m| m.len()).sum::<usize>(),
+            Set::Table(t) => t.allocated() + t.iter().map(ThinBytes::allocated).sum::<usize>(),
         }
     }
 
     /// Intset to hash table, in ascending order.
     fn convert(&mut self) {
         if let Set::Ints(s) = self {
-            let mut t = SetValue::with_capacity_and_hasher(s.len() + 1, Default::default());
-            t.extend(s.iter().map(|v| text(v).into_boxed_slice()));
+            let mut t = SetTable::with_capacity(s.len() + 1);
+            for v in s.iter() {
+                t.push_unique(ThinBytes::new(&text(v)));
+            }
             *self = Set::Table(Box::new(t));
         }
     }

@@ -2,10 +2,9 @@
 //! the common case (small strings) compact in the key table.
 
 use super::{Hash, Key, List, Set, Stream, ZSet};
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexSet;
 
 pub type FastState = ahash::RandomState;
-pub type HashValue = IndexMap<Key, Key, FastState>;
 pub type SetValue = IndexSet<Key, FastState>;
 
 #[derive(Debug, Clone)]

@@ -7,11 +7,14 @@
 //! either end is O(1) amortised, and rank queries walk only chunk lengths
 //! (n/B additions) instead of every element.
 
+use super::dense::hash_key;
 use super::listpack::{Elem, ListPack};
+use super::thin::{ThinBytes, ThinRef};
 use super::{Key, Limits};
+use hashbrown::HashTable;
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// A score with a total order (scores are never NaN; we refuse NaN on input).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,30 +35,74 @@ impl Ord for Score {
 /// Largest chunk before it is split in two.
 const CHUNK_MAX: usize = 256;
 
-type Item = (Score, Key);
+/// An index entry: the score (kept here so searches need not follow the
+/// pointer for it) and the member, owned by `Full::map`.
+type Item = (Score, ThinRef);
 type Chunk = VecDeque<Item>;
 
-/// The big encoding: a member -> score map and the sorted chunks.
-#[derive(Debug, Clone, Default)]
+/// The big encoding: a member -> score map plus the sorted chunks.
+///
+/// Each member is stored once, as `[score: 8 bytes LE][member]` in a
+/// `ThinBytes` owned by `map`; the chunks hold `ThinRef`s to those. The
+/// invariant every method keeps: the chunks refer to exactly the members in
+/// `map`, and a member is removed from the chunks before its owner is dropped.
+#[derive(Debug, Default)]
 pub struct Full {
-    scores: HashMap<Key, f64, ahash::RandomState>,
+    map: HashTable<ThinBytes>,
     /// Non-empty sorted chunks whose concatenation is sorted by (score, member).
     chunks: Vec<Chunk>,
 }
 
+fn stored(member: &[u8], score: f64) -> ThinBytes {
+    ThinBytes::from_parts(&[&score.to_le_bytes(), member])
+}
+
+fn stored_score(b: &[u8]) -> f64 {
+    let mut s = [0u8; 8];
+    s.copy_from_slice(&b[..8]);
+    f64::from_le_bytes(s)
+}
+
+/// The member an index entry refers to.
+fn member_of<'a>(r: ThinRef) -> &'a [u8] {
+    // SAFETY: by `Full`'s invariant the owner is alive in `map`; callers
+    // tie 'a to a borrow of the `Full` and do not drop or change the owner
+    // while the slice is used.
+    unsafe { &r.get()[8..] }
+}
+
 fn cmp_item(a: &Item, score: f64, member: &[u8]) -> Ordering {
-    a.0.cmp(&Score(score)).then_with(|| a.1[..].cmp(member))
+    a.0.cmp(&Score(score)).then_with(|| member_of(a.1).cmp(member))
+}
+
+impl Clone for Full {
+    fn clone(&self) -> Self {
+        let mut f = Full { map: HashTable::with_capacity(self.map.len()), chunks: Vec::with_capacity(self.chunks.len()) };
+        for c in &self.chunks {
+            let mut chunk = Chunk::with_capacity(c.len());
+            for &(s, r) in c {
+                let owner = stored(member_of(r), s.0);
+                chunk.push_back((s, owner.alias()));
+                f.map.insert_unique(hash_key(member_of(r)), owner, |t| hash_key(&t.as_bytes()[8..]));
+            }
+            f.chunks.push(chunk);
+        }
+        f
+    }
 }
 
 impl Full {
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.map.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.map.is_empty()
+    }
+    fn find(&self, member: &[u8]) -> Option<&ThinBytes> {
+        self.map.find(hash_key(member), |t| &t.as_bytes()[8..] == member)
     }
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        self.find(member).map(|t| stored_score(t.as_bytes()))
     }
 
     /// The chunk that holds (or would hold) the item, and the position in it.
@@ -70,63 +117,80 @@ impl Full {
         (ci, self.chunks[ci].binary_search_by(|it| cmp_item(it, score, member)))
     }
 
-    fn index_insert(&mut self, score: f64, member: Key) {
+    fn index_insert(&mut self, score: f64, r: ThinRef) {
         if self.chunks.is_empty() {
-            self.chunks.push(VecDeque::from([(Score(score), member)]));
+            self.chunks.push(VecDeque::from([(Score(score), r)]));
             return;
         }
-        let (ci, pos) = self.locate(score, &member);
+        let (ci, pos) = self.locate(score, member_of(r));
         let pos = pos.unwrap_or_else(|p| p);
         let chunk = &mut self.chunks[ci];
-        chunk.insert(pos, (Score(score), member));
+        chunk.insert(pos, (Score(score), r));
         if chunk.len() > CHUNK_MAX {
             let tail = chunk.split_off(chunk.len() / 2);
             self.chunks.insert(ci + 1, tail);
         }
     }
 
-    fn index_remove(&mut self, score: f64, member: &[u8]) -> Option<Key> {
+    fn index_remove(&mut self, score: f64, member: &[u8]) -> Option<ThinRef> {
         let (ci, pos) = self.locate(score, member);
         let pos = pos.ok()?;
         let chunk = &mut self.chunks[ci];
-        let (_, k) = chunk.remove(pos)?;
+        let (_, r) = chunk.remove(pos)?;
         if chunk.is_empty() {
             self.chunks.remove(ci);
         }
-        Some(k)
+        Some(r)
     }
 
     /// Inserts or updates; returns true when the member is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
-        if let Some(old) = self.scores.get_mut(member) {
-            let old_score = *old;
+        let h = hash_key(member);
+        if let Some(old) = self.map.find(h, |t| &t.as_bytes()[8..] == member) {
+            let old_score = stored_score(old.as_bytes());
             // Same score (incl. -0 vs 0 which order equal) keeps its place.
             if Score(old_score) != Score(score) || old_score.to_bits() != score.to_bits() {
-                *old = score;
-                let key = self.index_remove(old_score, member).unwrap_or_else(|| member.into());
-                self.index_insert(score, key);
+                let r = self.index_remove(old_score, member);
+                if let Some(owner) = self.map.find_mut(h, |t| &t.as_bytes()[8..] == member) {
+                    owner.as_bytes_mut()[..8].copy_from_slice(&score.to_le_bytes());
+                    let r = r.unwrap_or_else(|| owner.alias());
+                    self.index_insert(score, r);
+                }
             }
             false
         } else {
-            self.scores.insert(member.into(), score);
-            self.index_insert(score, member.into());
+            let owner = stored(member, score);
+            let r = owner.alias();
+            self.map.insert_unique(h, owner, |t| hash_key(&t.as_bytes()[8..]));
+            self.index_insert(score, r);
             true
         }
     }
 
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove(member) {
-            Some(score) => {
-                self.index_remove(score, member);
-                true
-            }
-            None => false,
+        let h = hash_key(member);
+        let Some(score) = self.map.find(h, |t| &t.as_bytes()[8..] == member).map(|t| stored_score(t.as_bytes())) else {
+            return false;
+        };
+        self.index_remove(score, member);
+        if let Ok(e) = self.map.find_entry(h, |t| &t.as_bytes()[8..] == member) {
+            e.remove();
         }
+        true
+    }
+
+    /// Drops the owner of an entry already taken out of the chunks, giving its member back.
+    fn take_owner(&mut self, r: ThinRef) -> Key {
+        let member = Key::from(member_of(r));
+        if let Ok(e) = self.map.find_entry(hash_key(&member), |t| r.is(t)) {
+            e.remove();
+        }
+        member
     }
 
     /// Members in ascending (score, member) order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Key, f64)> + '_ {
-        self.chunks.iter().flatten().map(|(s, m)| (m, s.0))
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> + '_ {
+        self.chunks.iter().flatten().map(|&(s, r)| (member_of(r), s.0))
     }
 
     /// Chunk and offset of the element at `rank`.
@@ -141,39 +205,39 @@ impl Full {
     }
 
     /// Ascending iteration starting at `rank`.
-    pub fn iter_from(&self, rank: usize) -> impl Iterator<Item = (&Key, f64)> + '_ {
+    pub fn iter_from(&self, rank: usize) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         let (ci, off) = self.chunk_of_rank(rank).unwrap_or((self.chunks.len(), 0));
         let head = self.chunks.get(ci).into_iter().flat_map(move |c| c.range(off..));
         let rest = self.chunks.get(ci + 1..).unwrap_or(&[]).iter().flatten();
-        head.chain(rest).map(|(s, m)| (m, s.0))
+        head.chain(rest).map(|&(s, r)| (member_of(r), s.0))
     }
 
     /// Ascending iteration from the first element for which `before` is
     /// false (`before` must hold for a prefix of the order), found by binary
     /// search: a score range scan without counting ranks.
-    pub fn iter_skipping(&self, before: impl Fn(&Key, f64) -> bool) -> impl Iterator<Item = (&Key, f64)> + '_ {
-        let ci = self.chunks.partition_point(|c| c.back().is_some_and(|(s, m)| before(m, s.0)));
-        let off = self.chunks.get(ci).map_or(0, |c| c.partition_point(|(s, m)| before(m, s.0)));
+    pub fn iter_skipping(&self, before: impl Fn(&[u8], f64) -> bool) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let ci = self.chunks.partition_point(|c| c.back().is_some_and(|&(s, r)| before(member_of(r), s.0)));
+        let off = self.chunks.get(ci).map_or(0, |c| c.partition_point(|&(s, r)| before(member_of(r), s.0)));
         let head = self.chunks.get(ci).into_iter().flat_map(move |c| c.range(off..));
         let rest = self.chunks.get(ci + 1..).unwrap_or(&[]).iter().flatten();
-        head.chain(rest).map(|(s, m)| (m, s.0))
+        head.chain(rest).map(|&(s, r)| (member_of(r), s.0))
     }
 
     /// Descending iteration starting at `rank` (ascending rank) going down.
-    pub fn iter_down_from(&self, rank: usize) -> impl Iterator<Item = (&Key, f64)> + '_ {
+    pub fn iter_down_from(&self, rank: usize) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         let found = self.chunk_of_rank(rank);
         let (ci, off) = found.unwrap_or((0, 0));
         let head = found.and_then(|_| self.chunks.get(ci)).into_iter().flat_map(move |c| c.range(..=off).rev());
         let rest = if found.is_some() { &self.chunks[..ci] } else { &[] };
-        head.chain(rest.iter().rev().flat_map(|c| c.iter().rev())).map(|(s, m)| (m, s.0))
+        head.chain(rest.iter().rev().flat_map(|c| c.iter().rev())).map(|&(s, r)| (member_of(r), s.0))
     }
 
     /// Number of leading elements for which `before` holds; `before` must be
     /// true for a prefix of the order and false after it.
-    pub fn count_while(&self, before: impl Fn(&Key, f64) -> bool) -> usize {
-        let ci = self.chunks.partition_point(|c| c.back().is_some_and(|(s, m)| before(m, s.0)));
+    pub fn count_while(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
+        let ci = self.chunks.partition_point(|c| c.back().is_some_and(|&(s, r)| before(member_of(r), s.0)));
         let skipped: usize = self.chunks[..ci].iter().map(VecDeque::len).sum();
-        skipped + self.chunks.get(ci).map_or(0, |c| c.partition_point(|(s, m)| before(m, s.0)))
+        skipped + self.chunks.get(ci).map_or(0, |c| c.partition_point(|&(s, r)| before(member_of(r), s.0)))
     }
 
     /// 0-based rank in ascending order.
@@ -186,37 +250,41 @@ impl Full {
 
     pub fn pop_first(&mut self) -> Option<(Key, f64)> {
         let chunk = self.chunks.first_mut()?;
-        let (s, m) = chunk.pop_front()?;
+        let (s, r) = chunk.pop_front()?;
         if chunk.is_empty() {
             self.chunks.remove(0);
         }
-        self.scores.remove(&m);
-        Some((m, s.0))
+        Some((self.take_owner(r), s.0))
     }
 
     pub fn pop_last(&mut self) -> Option<(Key, f64)> {
         let chunk = self.chunks.last_mut()?;
-        let (s, m) = chunk.pop_back()?;
+        let (s, r) = chunk.pop_back()?;
         if chunk.is_empty() {
             self.chunks.pop();
         }
-        self.scores.remove(&m);
-        Some((m, s.0))
+        Some((self.take_owner(r), s.0))
     }
 
     /// The member at ascending rank `n`, for random sampling and rank ranges.
-    pub fn nth(&self, n: usize) -> Option<(&Key, f64)> {
+    pub fn nth(&self, n: usize) -> Option<(&[u8], f64)> {
         let (ci, off) = self.chunk_of_rank(n)?;
-        self.chunks[ci].get(off).map(|(s, m)| (m, s.0))
+        self.chunks[ci].get(off).map(|&(s, r)| (member_of(r), s.0))
     }
 
     /// Removes the members at ascending ranks `start..=end`; returns how many.
     pub fn remove_rank_range(&mut self, start: usize, end: usize) -> usize {
-        let victims: Vec<Key> = self.iter_from(start).take(end + 1 - start).map(|(m, _)| m.clone()).collect();
+        let victims: Vec<Key> = self.iter_from(start).take(end + 1 - start).map(|(m, _)| Key::from(m)).collect();
         for m in &victims {
             self.remove(m);
         }
         victims.len()
+    }
+
+    /// Heap bytes held (MEMORY USAGE).
+    pub fn allocated(&self) -> usize {
+        let chunks: usize = self.chunks.iter().map(|c| c.capacity() * std::mem::size_of::<Item>()).sum();
+        self.map.allocation_size() + chunks + self.map.iter().map(ThinBytes::allocated).sum::<usize>()
     }
 }
 
@@ -302,7 +370,7 @@ impl ZSet {
     pub fn allocated(&self) -> usize {
         match self {
             ZSet::Pack(lp) => lp.allocated(),
-            ZSet::Full(f) => f.len() * 64 + f.iter().map(|(m, _)| m.len() * 2).sum::<usize>(),
+            ZSet::Full(f) => f.allocated(),
         }
     }
 
@@ -363,7 +431,7 @@ impl ZSet {
     pub fn iter(&self) -> Box<dyn DoubleEndedIterator<Item = (Member<'_>, f64)> + '_> {
         match self {
             ZSet::Pack(lp) => Box::new(pairs(lp).map(|(_, m, s)| (m.to_cow(), s)).collect::<Vec<_>>().into_iter()),
-            ZSet::Full(f) => Box::new(f.iter().map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+            ZSet::Full(f) => Box::new(f.iter().map(|(m, s)| (Cow::Borrowed(m), s))),
         }
     }
 
@@ -371,7 +439,7 @@ impl ZSet {
     pub fn iter_from(&self, rank: usize) -> Box<dyn Iterator<Item = (Member<'_>, f64)> + '_> {
         match self {
             ZSet::Pack(lp) => Box::new(pairs(lp).skip(rank).map(|(_, m, s)| (m.to_cow(), s))),
-            ZSet::Full(f) => Box::new(f.iter_from(rank).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+            ZSet::Full(f) => Box::new(f.iter_from(rank).map(|(m, s)| (Cow::Borrowed(m), s))),
         }
     }
 
@@ -380,7 +448,7 @@ impl ZSet {
     pub fn iter_skipping<'a>(&'a self, before: impl Fn(&[u8], f64) -> bool + 'a) -> Box<dyn Iterator<Item = (Member<'a>, f64)> + 'a> {
         match self {
             ZSet::Pack(lp) => Box::new(pairs(lp).map(|(_, m, s)| (m.to_cow(), s)).skip_while(move |(m, s)| before(m, *s))),
-            ZSet::Full(f) => Box::new(f.iter_skipping(move |m, s| before(m, s)).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+            ZSet::Full(f) => Box::new(f.iter_skipping(move |m, s| before(m, s)).map(|(m, s)| (Cow::Borrowed(m), s))),
         }
     }
 
@@ -392,7 +460,7 @@ impl ZSet {
                 let upto = if rank < self.len() { upto } else { Vec::new() };
                 Box::new(upto.into_iter().rev())
             }
-            ZSet::Full(f) => Box::new(f.iter_down_from(rank).map(|(m, s)| (Cow::Borrowed(&m[..]), s))),
+            ZSet::Full(f) => Box::new(f.iter_down_from(rank).map(|(m, s)| (Cow::Borrowed(m), s))),
         }
     }
 
@@ -444,7 +512,7 @@ impl ZSet {
     pub fn nth(&self, n: usize) -> Option<(Member<'_>, f64)> {
         match self {
             ZSet::Pack(lp) => pairs(lp).nth(n).map(|(_, m, s)| (m.to_cow(), s)),
-            ZSet::Full(f) => f.nth(n).map(|(m, s)| (Cow::Borrowed(&m[..]), s)),
+            ZSet::Full(f) => f.nth(n).map(|(m, s)| (Cow::Borrowed(m), s)),
         }
     }
 
@@ -514,24 +582,31 @@ mod tests {
         for i in (1..2000u32).step_by(5) {
             z.insert(format!("m{i}").as_bytes(), -(i as f64));
         }
-        let all: Vec<(Key, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+        let all: Vec<(Key, f64)> = z.iter().map(|(m, s)| (Key::from(m), s)).collect();
         assert_eq!(all.len(), z.len());
         for w in all.windows(2) {
             assert!((Score(w[0].1), &w[0].0) < (Score(w[1].1), &w[1].0));
         }
         for (r, (m, _)) in all.iter().enumerate() {
             assert_eq!(z.rank(m), Some(r));
-            assert_eq!(z.nth(r).map(|(k, _)| k.clone()), Some(m.clone()));
+            assert_eq!(z.nth(r).map(|(k, _)| Key::from(k)), Some(m.clone()));
         }
-        let from: Vec<_> = z.iter_from(100).take(3).map(|(m, _)| m.clone()).collect();
+        let from: Vec<Key> = z.iter_from(100).take(3).map(|(m, _)| Key::from(m)).collect();
         assert_eq!(from, all[100..103].iter().map(|(m, _)| m.clone()).collect::<Vec<_>>());
-        let down: Vec<_> = z.iter_down_from(100).take(3).map(|(m, _)| m.clone()).collect();
+        let down: Vec<Key> = z.iter_down_from(100).take(3).map(|(m, _)| Key::from(m)).collect();
         assert_eq!(down, vec![all[100].0.clone(), all[99].0.clone(), all[98].0.clone()]);
         assert_eq!(z.count_while(|_, s| s < 0.0), all.iter().filter(|(_, s)| *s < 0.0).count());
+        // A clone owns its own members: it outlives the original.
+        let copy = z.clone();
+        let copied: Vec<(Key, f64)> = copy.iter().map(|(m, s)| (Key::from(m), s)).collect();
+        assert_eq!(copied, all);
+        assert_eq!(copy.score(&all[7].0), Some(all[7].1));
         let first = z.pop_first().map(|(m, _)| m);
         assert_eq!(first, Some(all[0].0.clone()));
         assert_eq!(z.remove_rank_range(0, 9), 10);
         assert_eq!(z.len(), all.len() - 11);
+        drop(z);
+        assert_eq!(copy.iter().count(), all.len());
     }
 
     /// The listpack encoding answers every query exactly as the big one does.

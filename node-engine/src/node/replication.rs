@@ -93,8 +93,15 @@ impl Node {
     /// still hears from its master (master_last_io_seconds_ago stays low),
     /// and offsets move alike on both sides. Not while clients are paused
     /// (a failover in progress must see the offsets hold still).
+    /// The period counts from when the first replica attached, so a new
+    /// replica (or the suite's SYNC stream reader) gets no PING before it.
     fn ping_replicas(&mut self) {
         if self.repl.master.is_some() || self.repl.replicas.is_empty() || !self.repl.backlog_active {
+            self.repl.last_ping_ms = 0;
+            return;
+        }
+        if self.repl.last_ping_ms == 0 {
+            self.repl.last_ping_ms = self.now_ms;
             return;
         }
         let period_ms = self.config.int_named("repl-ping-replica-period", 10).max(1) as u64 * 1000;

@@ -140,7 +140,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
             Set::Table(t) => {
                 write_len(out, t.len() as u64);
                 for m in t.iter() {
-                    write_string(out, m, opts, sc);
+                    write_string(out, m.as_bytes(), opts, sc);
                 }
             }
         },
@@ -152,7 +152,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &EncodeOptions, sc: &mut 
             }
             Hash::Table(t) => {
                 write_len(out, t.len() as u64);
-                for (k, v) in t.iter() {
+                for (k, v) in t.iter().map(|fv| fv.split()) {
                     write_string(out, k, opts, sc);
                     write_string(out, v, opts, sc);
                 }
