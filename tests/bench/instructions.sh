@@ -8,7 +8,7 @@
 # by the requests. Kernel work (the TCP path) is not counted: this shows what
 # each server spends of its own, `vs-redis.sh` shows the whole.
 #
-# Usage: tests/bench/instructions.sh [REQUESTS]
+# Usage: [BENCH_TESTS="get set"] [SLOT_NODE=path] tests/bench/instructions.sh [REQUESTS]
 #   REQUESTS  requests per test (default 200000)
 set -euo pipefail
 N=${1:-200000}
@@ -28,8 +28,9 @@ cd "$(dirname "$0")/../.."
 for bin in redis-server redis-benchmark redis-cli valgrind callgrind_control; do
   command -v "$bin" >/dev/null || { echo "missing $bin: apt-get install -y redis-server redis-tools valgrind" >&2; exit 1; }
 done
-cargo build --release -q -p node-engine
-OURS=target/release/slot-node
+# SLOT_NODE=path measures another build (say, the previous commit's) instead.
+if [[ -z "${SLOT_NODE:-}" ]]; then cargo build --release -q -p node-engine; fi
+OURS=${SLOT_NODE:-target/release/slot-node}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)
 PIDS=()

@@ -7,9 +7,11 @@
 //! expires dict. SCAN walks each table from its end so that `swap_remove`
 //! never hides a key that was present for the whole iteration.
 
+use super::dense::{Dense, Keyed};
+use super::thin::ThinBytes;
 use super::{Key, Value};
 use crate::slot::{key_slot, SLOTS};
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexSet;
 use rand::Rng;
 
 #[derive(Debug, Clone)]
@@ -34,7 +36,21 @@ impl Entry {
     }
 }
 
-type Table = IndexMap<Key, Entry, ahash::RandomState>;
+/// A key and its entry: the key is a thin single allocation, so a slot is
+/// 48 bytes where an IndexMap bucket (hash, boxed key, entry) was 64.
+#[derive(Debug, Clone)]
+struct Slot {
+    key: ThinBytes,
+    entry: Entry,
+}
+
+impl Keyed for Slot {
+    fn key(&self) -> &[u8] {
+        self.key.as_bytes()
+    }
+}
+
+type Table = Dense<Slot>;
 
 thread_local! {
     /// Set when a database on this thread (each node has its own) logs an
@@ -131,8 +147,8 @@ impl Db {
     /// its time has passed (masters delete it; replicas only hide it).
     #[inline]
     fn lookup(&mut self, t: usize, key: &[u8], now: u64) -> Lookup {
-        let Some(idx) = self.tables[t].get_index_of(key) else { return Lookup::Missing };
-        let expire_at = self.tables[t].get_index(idx).map_or(0, |(_, e)| e.expire_at);
+        let Some(idx) = self.tables[t].position(key) else { return Lookup::Missing };
+        let expire_at = self.tables[t].get_index(idx).map_or(0, |s| s.entry.expire_at);
         if expire_at == 0 || expire_at > now {
             return Lookup::Live(idx);
         }
@@ -163,9 +179,9 @@ impl Db {
         let t = self.table_index(key);
         let mode = self.lru_mode;
         match self.lookup(t, key, now) {
-            Lookup::Live(idx) => self.tables[t].get_index_mut(idx).map(|(_, e)| {
-                e.lru = super::lru::touched(mode, e.lru, now);
-                e
+            Lookup::Live(idx) => self.tables[t].get_index_mut(idx).map(|s| {
+                s.entry.lru = super::lru::touched(mode, s.entry.lru, now);
+                &mut s.entry
             }),
             Lookup::Missing | Lookup::Expired => None,
         }
@@ -176,7 +192,7 @@ impl Db {
     pub fn get_untouched(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         let t = self.table_index(key);
         match self.lookup(t, key, now) {
-            Lookup::Live(idx) => self.tables[t].get_index(idx).map(|(_, e)| e),
+            Lookup::Live(idx) => self.tables[t].get_index(idx).map(|s| &s.entry),
             Lookup::Missing | Lookup::Expired => None,
         }
     }
@@ -187,7 +203,7 @@ impl Db {
 
     /// Looks a key up without expiring or counting it (DEBUG, persistence).
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
-        self.tables[self.table_index(key)].get(key)
+        self.tables[self.table_index(key)].get(key).map(|s| &s.entry)
     }
 
     /// Stores a value, replacing any old value and TTL.
@@ -201,7 +217,7 @@ impl Db {
         let table = &mut self.tables[t];
         let mode = self.lru_mode;
         let now = crate::util::time::recent_ms();
-        if let Some(e) = table.get_mut(key) {
+        if let Some(Slot { entry: e, .. }) = table.get_mut(key) {
             let had_ttl = e.expire_at != 0;
             e.value = value;
             e.expire_at = expire_at;
@@ -220,7 +236,10 @@ impl Db {
                 _ => {}
             }
         } else {
-            table.insert(key.into(), Entry { value, expire_at, lru: super::lru::initial(mode, now), raw: false });
+            table.push_unique(Slot {
+                key: ThinBytes::new(key),
+                entry: Entry { value, expire_at, lru: super::lru::initial(mode, now), raw: false },
+            });
             self.len += 1;
             if let Some(v) = &mut self.new_keys {
                 v.push(key.into());
@@ -237,9 +256,9 @@ impl Db {
         let (raw, lru) = (entry.raw, entry.lru);
         self.set_with_expire(key, entry.value, entry.expire_at);
         let t = self.table_index(key);
-        if let Some(e) = self.tables[t].get_mut(key) {
-            e.raw = raw;
-            e.lru = lru;
+        if let Some(s) = self.tables[t].get_mut(key) {
+            s.entry.raw = raw;
+            s.entry.lru = lru;
         }
     }
 
@@ -250,30 +269,26 @@ impl Db {
         let idx = match self.lookup(t, key, now) {
             Lookup::Live(idx) => idx,
             // A replica keeps an expired key until the master's DEL: write into it.
-            Lookup::Expired if !self.expire_enabled => self.tables[t].get_index_of(key).unwrap_or(0),
+            Lookup::Expired if !self.expire_enabled => self.tables[t].position(key).unwrap_or(0),
             Lookup::Missing | Lookup::Expired => {
                 self.len += 1;
                 if let Some(v) = &mut self.new_keys {
                     v.push(key.into());
                 }
-                self.tables[t]
-                    .insert_full(key.into(), Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now), raw: false })
-                    .0
+                let entry = Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now), raw: false };
+                self.tables[t].push_unique(Slot { key: ThinBytes::new(key), entry })
             }
         };
-        let e = &mut self.tables[t][idx];
+        let Some(slot) = self.tables[t].get_index_mut(idx) else { unreachable!("position {idx} was just found or pushed") };
+        let e = &mut slot.entry;
         e.lru = super::lru::touched(mode, e.lru, now);
         e
     }
 
     fn remove_at(&mut self, t: usize, key: &[u8]) -> Option<Entry> {
-        let table = &mut self.tables[t];
-        let e = table.swap_remove(key)?;
-        // Give memory back once a big table is mostly empty (Redis shrinks its
-        // dicts too); eviction relies on used memory going down.
-        if table.capacity() > 1024 && table.len() * 8 < table.capacity() {
-            table.shrink_to(table.len() * 2);
-        }
+        // The table gives memory back once it is mostly empty (Redis shrinks
+        // its dicts too); eviction relies on used memory going down.
+        let e = self.tables[t].swap_remove(key)?.entry;
         self.len -= 1;
         if e.expire_at != 0 {
             self.ttl_keys.swap_remove(key);
@@ -298,7 +313,7 @@ impl Db {
     /// Deletes a collection key that became empty.
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
         let t = self.table_index(key);
-        if self.tables[t].get(key).is_some_and(|e| e.value.is_empty_collection()) {
+        if self.tables[t].get(key).is_some_and(|s| s.entry.value.is_empty_collection()) {
             self.remove_at(t, key);
             return true;
         }
@@ -311,7 +326,7 @@ impl Db {
         if self.expire_if_needed(t, key, now) {
             return false;
         }
-        let Some(e) = self.tables[t].get_mut(key) else {
+        let Some(Slot { entry: e, .. }) = self.tables[t].get_mut(key) else {
             return false;
         };
         let had = e.expire_at != 0;
@@ -357,8 +372,8 @@ impl Db {
         for _ in 0..n {
             let t = self.random_table(&mut rng);
             let table = &self.tables[t];
-            if let Some((k, e)) = (!table.is_empty()).then(|| table.get_index(rng.gen_range(0..table.len()))).flatten() {
-                out.push((k.clone(), e.lru, e.expire_at));
+            if let Some(s) = (!table.is_empty()).then(|| table.get_index(rng.gen_range(0..table.len()))).flatten() {
+                out.push((Key::from(s.key.as_bytes()), s.entry.lru, s.entry.expire_at));
             }
         }
         out
@@ -423,20 +438,20 @@ impl Db {
             if table.is_empty() {
                 continue;
             }
-            let (k, e) = table.get_index(rng.gen_range(0..table.len()))?;
-            if e.expire_at != 0 && e.expire_at <= now {
-                let k = k.clone();
+            let s = table.get_index(rng.gen_range(0..table.len()))?;
+            let k = Key::from(s.key.as_bytes());
+            if s.entry.expire_at != 0 && s.entry.expire_at <= now {
                 self.expire_if_needed(t, &k, now);
                 continue;
             }
-            return Some(k.clone());
+            return Some(k);
         }
         None
     }
 
     /// One step of SCAN: calls `visit` for up to about `count` entries and
     /// returns the next cursor (0 when done).
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry)) -> u64 {
         let mut table = (cursor >> CURSOR_POS_BITS) as usize;
         let mut remaining = (cursor & ((1u64 << CURSOR_POS_BITS) - 1)) as usize;
         let mut fresh = remaining == 0;
@@ -449,8 +464,8 @@ impl Db {
             remaining = remaining.min(tab.len());
             while remaining > 0 && visited < count {
                 remaining -= 1;
-                if let Some((k, e)) = tab.get_index(remaining) {
-                    visit(k, e);
+                if let Some(s) = tab.get_index(remaining) {
+                    visit(s.key.as_bytes(), &s.entry);
                 }
                 visited += 1;
             }
@@ -471,15 +486,15 @@ impl Db {
     }
 
     /// Every (key, entry), for KEYS, snapshots and DEBUG.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
-        self.tables.iter().flat_map(|t| t.iter())
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
+        self.tables.iter().flat_map(|t| t.iter()).map(|s| (s.key.as_bytes(), &s.entry))
     }
 
     /// Number of keys in one hash slot (cluster mode).
     pub fn count_in_slot(&self, slot: u16) -> usize {
         self.tables.get(slot as usize).map_or(0, |t| {
             if self.tables.len() == 1 {
-                t.keys().filter(|k| key_slot(k) == slot).count()
+                t.iter().filter(|s| key_slot(s.key.as_bytes()) == slot).count()
             } else {
                 t.len()
             }
@@ -489,9 +504,9 @@ impl Db {
     /// Up to `count` keys of one hash slot.
     pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Key> {
         if self.tables.len() == 1 {
-            return self.tables[0].keys().filter(|k| key_slot(k) == slot).take(count).cloned().collect();
+            return self.tables[0].iter().map(|s| s.key.as_bytes()).filter(|k| key_slot(k) == slot).take(count).map(Key::from).collect();
         }
-        self.tables.get(slot as usize).map_or_else(Vec::new, |t| t.keys().take(count).cloned().collect())
+        self.tables.get(slot as usize).map_or_else(Vec::new, |t| t.iter().take(count).map(|s| Key::from(s.key.as_bytes())).collect())
     }
 
     /// Removes every key of a slot; returns how many.
@@ -568,7 +583,7 @@ mod tests {
         let mut cursor = 0;
         loop {
             cursor = db.scan(cursor, 10, |k, _| {
-                seen.insert(k.clone());
+                seen.insert(k.to_vec());
             });
             if cursor == 0 {
                 break;

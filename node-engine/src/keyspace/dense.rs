@@ -1,9 +1,10 @@
 //! `Dense`: the big hash and set encodings' table. Elements sit in a dense
 //! vector (positions for SCAN cursors and uniform random picks, as IndexMap
 //! gives) and a hashbrown table maps each key's hash to its position. Unlike
-//! IndexMap it keeps no hash per element and does not size the vector to the
-//! index's capacity, so an element costs its 8-byte handle plus about two
-//! index slots of 8 bytes: less than Redis's dictEntry and bucket.
+//! IndexMap it keeps no hash per element, does not size the vector to the
+//! index's capacity and stores positions as u32, so an element costs its
+//! handle plus about two 5-byte index slots: less than Redis's dictEntry
+//! and bucket. (2^32 elements in one table would take over 100 GB.)
 
 use hashbrown::HashTable;
 use std::sync::OnceLock;
@@ -19,6 +20,11 @@ fn state() -> &'static ahash::RandomState {
     STATE.get_or_init(ahash::RandomState::new)
 }
 
+/// A position as the index stores it.
+fn pos32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or_else(|_| panic!("more than 2^32 elements in one table"))
+}
+
 /// The hash every big encoding's table uses for a key.
 pub fn hash_key(k: &[u8]) -> u64 {
     state().hash_one(k)
@@ -27,7 +33,7 @@ pub fn hash_key(k: &[u8]) -> u64 {
 #[derive(Debug, Clone)]
 pub struct Dense<T> {
     items: Vec<T>,
-    index: HashTable<usize>,
+    index: HashTable<u32>,
 }
 
 impl<T> Default for Dense<T> {
@@ -52,7 +58,7 @@ impl<T: Keyed> Dense<T> {
     /// The position of `key`.
     pub fn position(&self, key: &[u8]) -> Option<usize> {
         let items = &self.items;
-        self.index.find(hash_key(key), |&i| items[i].key() == key).copied()
+        self.index.find(hash_key(key), |&i| items[i as usize].key() == key).map(|&i| i as usize)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&T> {
@@ -63,9 +69,19 @@ impl<T: Keyed> Dense<T> {
         self.position(key).is_some()
     }
 
+    /// For changing anything but the key.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
+        self.position(key).map(|i| &mut self.items[i])
+    }
+
     /// The element at `i` (SCAN positions, random picks).
     pub fn get_index(&self, i: usize) -> Option<&T> {
         self.items.get(i)
+    }
+
+    /// For changing anything but the key.
+    pub fn get_index_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.items.get_mut(i)
     }
 
     /// Adds `item`, or replaces the element with its key in place; returns
@@ -73,23 +89,25 @@ impl<T: Keyed> Dense<T> {
     pub fn insert(&mut self, item: T) -> bool {
         let h = hash_key(item.key());
         let Dense { items, index } = self;
-        if let Some(&i) = index.find(h, |&i| items[i].key() == item.key()) {
-            items[i] = item;
+        if let Some(&i) = index.find(h, |&i| items[i as usize].key() == item.key()) {
+            items[i as usize] = item;
             return false;
         }
-        let at = items.len();
+        let at = pos32(items.len());
         items.push(item);
-        index.insert_unique(h, at, |&i| hash_key(items[i].key()));
+        index.insert_unique(h, at, |&i| hash_key(items[i as usize].key()));
         true
     }
 
-    /// Adds an element known not to be present (a load, a conversion).
-    pub fn push_unique(&mut self, item: T) {
+    /// Adds an element known not to be present (a load, a conversion);
+    /// returns its position.
+    pub fn push_unique(&mut self, item: T) -> usize {
         let h = hash_key(item.key());
         let Dense { items, index } = self;
         let at = items.len();
         items.push(item);
-        index.insert_unique(h, at, |&i| hash_key(items[i].key()));
+        index.insert_unique(h, pos32(at), |&i| hash_key(items[i as usize].key()));
+        at
     }
 
     /// Removes `key`'s element; the last element takes its position.
@@ -102,14 +120,14 @@ impl<T: Keyed> Dense<T> {
     pub fn swap_remove_index(&mut self, i: usize) -> Option<T> {
         let Dense { items, index } = self;
         let h = hash_key(items.get(i)?.key());
-        if let Ok(e) = index.find_entry(h, |&j| j == i) {
+        if let Ok(e) = index.find_entry(h, |&j| j as usize == i) {
             e.remove();
         }
         let last = items.len() - 1;
         if i != last {
             let moved = hash_key(items[last].key());
-            if let Some(slot) = index.find_mut(moved, |&j| j == last) {
-                *slot = i;
+            if let Some(slot) = index.find_mut(moved, |&j| j as usize == last) {
+                *slot = pos32(i);
             }
         }
         let out = items.swap_remove(i);
@@ -124,7 +142,7 @@ impl<T: Keyed> Dense<T> {
         if self.items.capacity() > 64 && len * 8 < self.items.capacity() {
             self.items.shrink_to(len * 2);
             let items = &self.items;
-            self.index.shrink_to(len * 2, |&i| hash_key(items[i].key()));
+            self.index.shrink_to(len * 2, |&i| hash_key(items[i as usize].key()));
         }
     }
 

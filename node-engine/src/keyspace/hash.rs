@@ -6,7 +6,7 @@
 
 use super::dense::{Dense, Keyed};
 use super::listpack::{Elem, ListPack};
-use super::thin::{read_varint, write_varint, ThinBytes};
+use super::thin::{read_varint, varint_len, write_varint, ThinBytes};
 use super::{Key, Limits};
 use std::borrow::Cow;
 
@@ -15,10 +15,15 @@ use std::borrow::Cow;
 pub struct FieldValue(ThinBytes);
 
 impl FieldValue {
+    #[inline]
     pub fn new(field: &[u8], value: &[u8]) -> Self {
-        let mut hdr = [0u8; 10];
-        let n = write_varint(&mut hdr, field.len());
-        FieldValue(ThinBytes::from_parts(&[&hdr[..n], field, value]))
+        let n = varint_len(field.len());
+        FieldValue(ThinBytes::filled(n + field.len() + value.len(), |buf| {
+            let at = write_varint(buf, field.len());
+            let (f, v) = buf[at..].split_at_mut(field.len());
+            f.copy_from_slice(field);
+            v.copy_from_slice(value);
+        }))
     }
 
     pub fn field(&self) -> &[u8] {
@@ -29,6 +34,7 @@ impl FieldValue {
         self.split().1
     }
 
+    #[inline]
     pub fn split(&self) -> (&[u8], &[u8]) {
         let b = self.0.as_bytes();
         let (flen, n) = read_varint(b);
@@ -37,6 +43,7 @@ impl FieldValue {
 }
 
 impl Keyed for FieldValue {
+    #[inline]
     fn key(&self) -> &[u8] {
         self.field()
     }

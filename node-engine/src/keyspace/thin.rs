@@ -31,7 +31,14 @@ pub fn write_varint(out: &mut [u8], mut n: usize) -> usize {
 
 /// Reads a varint from the start of `b`: (value, bytes read). `b` is always
 /// one we wrote, so a truncated varint cannot occur.
+#[inline]
 pub fn read_varint(b: &[u8]) -> (usize, usize) {
+    // Lengths below 128 (nearly all fields and members) are one byte.
+    if let Some(&first) = b.first() {
+        if first < 0x80 {
+            return (first as usize, 1);
+        }
+    }
     let mut n = 0usize;
     for (i, &byte) in b.iter().enumerate() {
         n |= ((byte & 0x7f) as usize) << (7 * i);
@@ -54,23 +61,37 @@ impl ThinBytes {
     /// The concatenation of `parts` as one thin string.
     pub fn from_parts(parts: &[&[u8]]) -> Self {
         let len: usize = parts.iter().map(|p| p.len()).sum();
+        Self::filled(len, |buf| {
+            let mut at = 0;
+            for p in parts {
+                buf[at..at + p.len()].copy_from_slice(p);
+                at += p.len();
+            }
+        })
+    }
+
+    /// A thin string of `len` bytes written by `fill` (given exactly `len` bytes).
+    #[inline]
+    pub fn filled(len: usize, fill: impl FnOnce(&mut [u8])) -> Self {
         let hdr = varint_len(len);
         let layout = Self::layout(hdr + len);
         // SAFETY: the layout has a non-zero size (the header is at least one byte).
         let raw = unsafe { alloc(layout) };
         let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
-        // SAFETY: the allocation is hdr + len bytes, written once each below.
-        let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), hdr + len) };
-        let mut at = write_varint(buf, len);
-        for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
+        // SAFETY: the allocation is hdr + len bytes; zeroing them first means
+        // `fill` never sees uninitialised memory.
+        let buf = unsafe {
+            std::ptr::write_bytes(ptr.as_ptr(), 0, hdr + len);
+            std::slice::from_raw_parts_mut(ptr.as_ptr(), hdr + len)
+        };
+        write_varint(buf, len);
+        fill(&mut buf[hdr..]);
         ThinBytes(ptr)
     }
 
+    #[inline]
     pub fn new(b: &[u8]) -> Self {
-        Self::from_parts(&[b])
+        Self::filled(b.len(), |buf| buf.copy_from_slice(b))
     }
 
     fn layout(size: usize) -> Layout {
@@ -80,7 +101,13 @@ impl ThinBytes {
     }
 
     /// (length, header bytes).
+    #[inline]
     fn header(&self) -> (usize, usize) {
+        // SAFETY: the allocation starts with the varint (at least one byte).
+        let first = unsafe { *self.0.as_ptr() };
+        if first < 0x80 {
+            return (first as usize, 1);
+        }
         // SAFETY: a varint is at most 10 bytes and ends at its first byte
         // without the high bit; we read byte by byte up to that one.
         let mut n = 0usize;
@@ -95,6 +122,7 @@ impl ThinBytes {
         }
     }
 
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         let (len, hdr) = self.header();
         // SAFETY: the allocation holds hdr + len initialised bytes.

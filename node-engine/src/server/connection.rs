@@ -170,6 +170,10 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
     // connection (a pool warming up) costs no buffer pages.
     let mut inbuf = BytesMut::new();
     let mut ranges = Vec::with_capacity(16);
+    // Set when a big request grew the query buffer: once it is consumed the
+    // buffer is dropped (BytesMut's capacity shrinks as it is consumed, so
+    // it cannot tell afterwards), as Redis frees a big idle query buffer.
+    let mut big_inbuf = false;
     let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
     loop {
         // Timers only when needed: arming two per batch cost clock reads on the hot path.
@@ -225,6 +229,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
             }
             _ = sleep_if(idle_wait) => break,
         }
+        big_inbuf |= inbuf.capacity() > 1 << 20;
         shared.gate.pass().await;
         if client.block.is_none() {
             blocked_argv = None;
@@ -259,8 +264,14 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         if client.close_after_reply {
             break;
         }
-        if inbuf.capacity() > 1 << 20 && inbuf.is_empty() {
+        if big_inbuf && inbuf.is_empty() {
             inbuf = BytesMut::new();
+            big_inbuf = false;
+        }
+        // One command of many arguments (a 100k-member SADD) must not leave
+        // its argument table behind for the connection's lifetime.
+        if ranges.capacity() > 4096 {
+            ranges = Vec::with_capacity(16);
         }
     }
     dispatch::client_gone(&shared, &mut client);
