@@ -157,7 +157,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let stale = stream.read(&mut probe).is_ok();
         let _ = stream.set_nonblocking(false);
         if !stale {
-            ctx.node.migrate_cache.conns.insert(target, (stream, now));
+            ctx.node.migrate_cache.keep(target, stream, now);
         }
     }
     if !copy {

@@ -88,6 +88,10 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64,
         None => {
             let rdb = node.snapshot().map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
             node.stats.sync_full += 1;
+            // Redis counts a refused continuation (not a first "?" sync) as a partial error.
+            if !legacy && id != "?" {
+                node.stats.sync_partial_err += 1;
+            }
             if !legacy {
                 r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
             }

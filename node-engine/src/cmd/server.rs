@@ -124,29 +124,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         out.push_str(&crate::cmd::server::persistence_info(node));
     }
     if want("stats") {
-        let s = &node.stats;
-        let expired: u64 = node.keyspace.dbs.iter().map(|d| d.expired_total).sum();
-        out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
-            s.total_connections,
-            s.total_commands,
-            s.instantaneous_ops(),
-            s.net_input_bytes,
-            s.net_output_bytes,
-            s.rejected_connections,
-            s.error_replies,
-            s.sync_full,
-            s.sync_partial_ok,
-            expired,
-            s.evicted_keys,
-            s.keyspace_hits,
-            s.keyspace_misses,
-            node.pubsub.channels.len(),
-            node.pubsub.patterns.len(),
-            node.tracking.table.len(),
-            node.tracking.items,
-            node.tracking.prefixes.len()
-        ));
+        out.push_str(&stats_info(node));
     }
     if want("replication") {
         out.push_str(&crate::replication::info(&node.repl, &node.config, node.now_ms));
@@ -974,4 +952,71 @@ fn memory_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         ],
     );
     Ok(())
+}
+
+/// INFO's Stats section: Redis 7.0's fields in its order. Counters we have
+/// no mechanism for (active defrag, I/O threads, client eviction) are 0, as
+/// on a redis-server with those features off.
+fn stats_info(node: &crate::node::Node) -> String {
+    let s = &node.stats;
+    let expired: u64 = node.keyspace.dbs.iter().map(|d| d.expired_total).sum();
+    let kbps = |of: fn(&crate::node::RateSample) -> u64| format!("{:.2}", s.rate(of) / 1024.0);
+    let mut out = String::from("# Stats\r\n");
+    let mut kv = |k: &str, v: String| {
+        out.push_str(k);
+        out.push(':');
+        out.push_str(&v);
+        out.push_str("\r\n");
+    };
+    kv("total_connections_received", s.total_connections.to_string());
+    kv("total_commands_processed", s.total_commands.to_string());
+    kv("instantaneous_ops_per_sec", s.instantaneous_ops().to_string());
+    kv("total_net_input_bytes", s.net_input_bytes.to_string());
+    kv("total_net_output_bytes", s.net_output_bytes.to_string());
+    kv("total_net_repl_input_bytes", s.net_repl_input_bytes.to_string());
+    kv("total_net_repl_output_bytes", s.net_repl_output_bytes.to_string());
+    kv("instantaneous_input_kbps", kbps(|r| r.net_in));
+    kv("instantaneous_output_kbps", kbps(|r| r.net_out));
+    kv("instantaneous_input_repl_kbps", kbps(|r| r.repl_in));
+    kv("instantaneous_output_repl_kbps", kbps(|r| r.repl_out));
+    kv("rejected_connections", s.rejected_connections.to_string());
+    kv("sync_full", s.sync_full.to_string());
+    kv("sync_partial_ok", s.sync_partial_ok.to_string());
+    kv("sync_partial_err", s.sync_partial_err.to_string());
+    kv("expired_keys", expired.to_string());
+    kv("expired_stale_perc", "0.00".into());
+    kv("expired_time_cap_reached_count", "0".into());
+    kv("expire_cycle_cpu_milliseconds", "0".into());
+    kv("evicted_keys", s.evicted_keys.to_string());
+    kv("evicted_clients", "0".into());
+    kv("total_eviction_exceeded_time", "0".into());
+    kv("current_eviction_exceeded_time", "0".into());
+    kv("keyspace_hits", s.keyspace_hits.to_string());
+    kv("keyspace_misses", s.keyspace_misses.to_string());
+    kv("pubsub_channels", node.pubsub.channels.len().to_string());
+    kv("pubsub_patterns", node.pubsub.patterns.len().to_string());
+    kv("pubsubshard_channels", node.pubsub.shard_channels.len().to_string());
+    kv("latest_fork_usec", node.persistence.latest_fork_usec.to_string());
+    kv("total_forks", node.persistence.total_forks.to_string());
+    kv("migrate_cached_sockets", node.migrate_cache.conns.len().to_string());
+    kv("slave_expires_tracked_keys", "0".into());
+    for k in ["active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits", "active_defrag_key_misses"] {
+        kv(k, "0".into());
+    }
+    kv("total_active_defrag_time", "0".into());
+    kv("current_active_defrag_time", "0".into());
+    kv("tracking_total_keys", node.tracking.table.len().to_string());
+    kv("tracking_total_items", node.tracking.items.to_string());
+    kv("tracking_total_prefixes", node.tracking.prefixes.len().to_string());
+    kv("unexpected_error_replies", "0".into());
+    kv("total_error_replies", s.error_replies.to_string());
+    kv("dump_payload_sanitizations", "0".into());
+    kv("total_reads_processed", s.reads_processed.to_string());
+    kv("total_writes_processed", s.writes_processed.to_string());
+    kv("io_threaded_reads_processed", "0".into());
+    kv("io_threaded_writes_processed", "0".into());
+    kv("reply_buffer_shrinks", "0".into());
+    kv("reply_buffer_expands", "0".into());
+    out.push_str("\r\n");
+    out
 }

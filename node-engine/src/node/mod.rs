@@ -43,11 +43,20 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Bytes read from our master / written to our replicas (snapshots
+    /// included), kept apart from the client traffic as Redis 7.0 does.
+    pub net_repl_input_bytes: u64,
+    pub net_repl_output_bytes: u64,
+    /// Reads and writes done for clients (total_reads/writes_processed).
+    pub reads_processed: u64,
+    pub writes_processed: u64,
+    /// PSYNC requests that asked to continue but got a full resync.
+    pub sync_partial_err: u64,
     /// Full and partial resyncs served to replicas (INFO stats sync_full / sync_partial_ok).
     pub sync_full: u64,
     pub sync_partial_ok: u64,
-    /// (unix ms, total_commands) samples for instantaneous_ops_per_sec.
-    pub ops_samples: std::collections::VecDeque<(u64, u64)>,
+    /// Cron samples for the instantaneous_* rates.
+    pub ops_samples: std::collections::VecDeque<RateSample>,
     /// Error replies sent (INFO total_error_replies) and their count by code
     /// (INFO errorstats, in code order as Redis lists them).
     pub error_replies: u64,
@@ -72,6 +81,17 @@ impl Stats {
     pub fn command(&mut self, id: usize, name: &'static str) -> &mut CommandStat {
         self.commands.entry(id).or_insert_with(|| CommandStat { name, ..Default::default() })
     }
+}
+
+/// Counters at one cron tick, for INFO's instantaneous_* rates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RateSample {
+    pub at_ms: u64,
+    pub commands: u64,
+    pub net_in: u64,
+    pub net_out: u64,
+    pub repl_in: u64,
+    pub repl_out: u64,
 }
 
 /// One command's counters (INFO commandstats `cmdstat_<name>`).
@@ -112,9 +132,26 @@ impl Stats {
     }
 
     pub fn instantaneous_ops(&self) -> u64 {
+        self.rate(|s| s.commands) as u64
+    }
+
+    /// Per-second rate of one sampled counter over the sampled window.
+    pub fn rate(&self, of: impl Fn(&RateSample) -> u64) -> f64 {
         match (self.ops_samples.front(), self.ops_samples.back()) {
-            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0),
-            _ => 0,
+            (Some(a), Some(b)) if b.at_ms > a.at_ms => of(b).saturating_sub(of(a)) as f64 * 1000.0 / (b.at_ms - a.at_ms) as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// The counters the cron samples for the rates.
+    pub fn sample(&self, at_ms: u64) -> RateSample {
+        RateSample {
+            at_ms,
+            commands: self.total_commands,
+            net_in: self.net_input_bytes,
+            net_out: self.net_output_bytes,
+            repl_in: self.net_repl_input_bytes,
+            repl_out: self.net_repl_output_bytes,
         }
     }
 }

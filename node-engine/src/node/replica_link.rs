@@ -129,6 +129,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
             if n == 0 {
                 return Err("master closed the connection during the snapshot".into());
             }
+            shared.node.borrow_mut().stats.net_repl_input_bytes += n as u64;
             buf.extend_from_slice(&chunk[..n]);
             if current(shared, generation).is_none() {
                 return Ok(());
@@ -233,6 +234,7 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                     return Err("master closed the connection".into());
                 }
                 shared.gate.pass().await;
+                shared.node.borrow_mut().stats.net_repl_input_bytes += n as u64;
                 buf.extend_from_slice(&chunk[..n]);
             }
             _ = ack_tick.tick() => {

@@ -103,6 +103,8 @@ pub struct Persistence {
     pub rdb_saves: u64,
     /// How long the last fork() took, in microseconds (Redis's latest_fork_usec).
     pub latest_fork_usec: u64,
+    /// Forks done (RDB and AOF rewrite children).
+    pub total_forks: u64,
     pub aof: Option<aof::AofState>,
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save_unix: u64,
@@ -122,6 +124,7 @@ impl Default for Persistence {
             loading: false,
             rdb_saves: 0,
             latest_fork_usec: 0,
+            total_forks: 0,
             aof: None,
             last_save_unix: 0,
         }
@@ -274,6 +277,7 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
     );
     match child {
         Some(pid) => {
+            node.persistence.total_forks += 1;
             tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
             node.persistence.child = Some(Child {
                 pid,
@@ -499,7 +503,6 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
     let write_ok = p.aof.as_ref().is_none_or(|a| a.write_ok());
     kv("aof_last_write_status", if write_ok { "ok" } else { "err" }.into());
     kv("aof_last_cow_size", "0".into());
-    kv("latest_fork_usec", p.latest_fork_usec.to_string());
     kv("module_fork_in_progress", "0".into());
     kv("module_fork_last_cow_size", "0".into());
     if let Some(a) = p.aof.as_ref() {

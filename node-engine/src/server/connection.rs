@@ -255,7 +255,13 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
             if stream.write_all(&client.reply.buf).await.is_err() {
                 break;
             }
-            shared.node.borrow_mut().stats.net_output_bytes += n as u64;
+            let stats = &mut shared.node.borrow_mut().stats;
+            if client.is_replica {
+                stats.net_repl_output_bytes += n as u64;
+            } else {
+                stats.net_output_bytes += n as u64;
+                stats.writes_processed += 1;
+            }
             client.reply.buf.clear();
             if client.reply.buf.capacity() > 1 << 20 {
                 client.reply.buf = Vec::new();

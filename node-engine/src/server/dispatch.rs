@@ -17,6 +17,7 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
     node.now_ms = unix_ms();
     node.slowlog.cmd_clock = Some(std::time::Instant::now());
     node.stats.net_input_bytes += input.len() as u64;
+    node.stats.reads_processed += 1;
     let mut consumed = 0;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
     while client.block.is_none() && !client.close_after_reply {

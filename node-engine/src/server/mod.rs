@@ -429,8 +429,9 @@ async fn cron(shared: SharedRef) {
         node.flush_to_replicas();
         node.replication_cron(&shared, dispatch::execute);
         crate::persistence::cron(&mut node.persistence_parts());
-        let total = node.stats.total_commands;
-        node.stats.ops_samples.push_back((now, total));
+        let sample = node.stats.sample(now);
+        node.stats.ops_samples.push_back(sample);
+        node.migrate_cache.close_idle(now);
         while node.stats.ops_samples.len() > 16 {
             node.stats.ops_samples.pop_front();
         }

@@ -44,6 +44,7 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
     );
     match child {
         Some(pid) => {
+            node.persistence.total_forks += 1;
             tracing::info!(pid, "background append only file rewriting started");
             node.persistence.child = Some(Child {
                 pid,
