@@ -42,6 +42,8 @@ pub struct ClientInfo {
     pub ssub_count: usize,
     pub flags: String,
     pub no_evict: bool,
+    /// The ACL user the client is authenticated as.
+    pub user: String,
     /// Since when (unix ms) the output is over the soft limit; 0: it is not.
     pub soft_since: std::cell::Cell<u64>,
     /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
@@ -68,6 +70,11 @@ pub struct Client {
     pub db: usize,
     pub reply: ReplyBuf,
     pub authenticated: bool,
+    /// The ACL user (`default` until AUTH says otherwise).
+    pub user: String,
+    /// The ACL generation at which `user` was seen to be unrestricted
+    /// (checks skipped until users change); 0: not known to be.
+    pub acl_unrestricted: u64,
     /// Queued commands between MULTI and EXEC.
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command failed to queue: EXEC must abort.
@@ -141,6 +148,8 @@ impl Client {
             db: 0,
             reply: ReplyBuf::new(),
             authenticated: !needs_auth,
+            user: "default".to_string(),
+            acl_unrestricted: 0,
             multi: None,
             multi_error: false,
             watching: Vec::new(),
@@ -229,4 +238,25 @@ pub struct PubSub {
     pub shard_channels: std::collections::HashMap<Key, Vec<ClientId>>,
     /// `notify-keyspace-events` as flags (`util::events`), cached.
     pub notify_flags: u32,
+}
+
+/// What one client is subscribed to (ACL checks these when its user's channels change).
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    pub channels: Vec<Key>,
+    pub patterns: Vec<Key>,
+    pub shard_channels: Vec<Key>,
+}
+
+impl PubSub {
+    pub fn subscriptions_of(&self, id: ClientId) -> Subscriptions {
+        let of = |m: &std::collections::HashMap<Key, Vec<ClientId>>| {
+            m.iter().filter(|(_, ids)| ids.contains(&id)).map(|(k, _)| k.clone()).collect()
+        };
+        Subscriptions {
+            channels: of(&self.channels),
+            patterns: self.patterns.iter().filter(|(_, c)| *c == id).map(|(p, _)| p.clone()).collect(),
+            shard_channels: of(&self.shard_channels),
+        }
+    }
 }

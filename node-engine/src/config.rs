@@ -71,6 +71,8 @@ pub struct NodeConfig {
     pub admin_token: Option<String>,
     /// The file it came from, for CONFIG REWRITE and messages.
     pub file: Option<PathBuf>,
+    /// `user NAME rules...` directives, one token list each (ACL users).
+    pub users: Vec<Vec<String>>,
 }
 
 fn canonical(name: &str) -> &str {
@@ -160,7 +162,7 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { values: defaults(), admin_token: None, file: None }
+        NodeConfig { values: defaults(), admin_token: None, file: None, users: Vec::new() }
     }
 }
 
@@ -243,6 +245,10 @@ impl NodeConfig {
                 continue;
             }
             let key = canonical(&name).to_string();
+            if key == "user" {
+                self.users.push(vals.to_vec());
+                continue;
+            }
             if MULTI_ARG.contains(&key.as_str()) {
                 // First occurrence in this text replaces the default, later ones append.
                 let joined = vals.join(" ");

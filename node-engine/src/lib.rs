@@ -4,6 +4,7 @@
 //! - [`util`], [`glob`]: clock, atomic file writes, ids, number parsing, RSS, the pause gate; glob patterns.
 //! - [`resp`], [`slot`], [`config`]: wire format; hash slots; redis.conf parsing (the file slotd generates, also read by redis-server).
 //! - [`keyspace`]: values, databases, expiry, the propagated write stream.
+//! - [`acl`]: users, selectors and their rules, key specs, the ACL log (commands known only through a catalog the command layer gives).
 //! - [`script`]: the sandboxed Lua state, EVAL's script cache and FUNCTION's libraries (reaching the node only through a `Host`).
 //! - [`client`]: per-client state, the client registry, WATCH/blocking waits, pub/sub subscriptions.
 //! - [`persistence`], [`replication`], [`cluster`]: RDB/AOF over lent parts, replication state, cluster state and its rules (which return effects).
@@ -16,6 +17,7 @@
 //! several threads, each with its own state (no globals), which is what
 //! slotd's in-process mode and the tests rely on.
 
+pub(crate) mod acl;
 pub(crate) mod client;
 pub(crate) mod cluster;
 pub(crate) mod cmd;

@@ -11,7 +11,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &["util", "glob"],
     &["resp", "slot", "config"],
-    &["keyspace", "script"],
+    &["keyspace", "script", "acl"],
     &["client"],
     &["persistence", "replication", "cluster"],
     &["node"],

@@ -45,28 +45,34 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
-    let Some(expected) = ctx.node.config.requirepass().map(|p| p.as_bytes().to_vec()) else {
-        if user.is_none() {
-            return Err(CmdError::new("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
-        }
-        if user.is_some_and(|u| u == b"default") {
-            ctx.client.authenticated = true;
-            return Ok(());
-        }
-        return Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled."));
-    };
-    if user.is_some_and(|u| u != b"default") || pass != expected.as_slice() {
+/// AUTH and HELLO AUTH: the user must exist, be on, and know one of its
+/// passwords (any, with nopass). `AUTH <password>` is the default user's.
+fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8], typed: &[u8]) -> CmdResult {
+    let name = user.map_or_else(|| "default".to_string(), |u| String::from_utf8_lossy(u).into_owned());
+    if user.is_none() && ctx.node.acl.user("default").is_some_and(|u| u.nopass) {
+        return Err(CmdError::new(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    if !ctx.node.acl.authenticate(&name, pass) {
+        let object = String::from_utf8_lossy(typed).into_owned();
+        crate::cmd::acl::log_denial(ctx.node, ctx.client.id, &name, "auth", "toplevel", object);
         return Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled."));
     }
     ctx.client.authenticated = true;
+    ctx.client.acl_unrestricted = 0;
+    let id = ctx.client.id;
+    if let Some(info) = ctx.node.clients.map.get_mut(&id) {
+        info.user = name.clone();
+    }
+    ctx.client.user = name;
     Ok(())
 }
 
 fn auth(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     match argv.len() {
-        2 => check_password(ctx, None, argv[1])?,
-        3 => check_password(ctx, Some(argv[1]), argv[2])?,
+        2 => check_password(ctx, None, argv[1], argv[0])?,
+        3 => check_password(ctx, Some(argv[1]), argv[2], argv[0])?,
         _ => return Err(CmdError::syntax()),
     }
     ctx.reply().ok();
@@ -86,7 +92,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     while i < argv.len() {
         if is(argv[i], "auth") && i + 2 < argv.len() {
-            check_password(ctx, Some(argv[i + 1]), argv[i + 2])?;
+            check_password(ctx, Some(argv[i + 1]), argv[i + 2], argv[i])?;
             i += 3;
         } else if is(argv[i], "setname") && i + 1 < argv.len() {
             set_name(ctx, argv[i + 1])?;
@@ -152,7 +158,7 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
 
 /// One CLIENT LIST line, in Redis's field order (the fields tools parse).
 /// `me` is the calling client and the query-buffer bytes of its command.
-fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<String> {
+pub(crate) fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<String> {
     let c = node.clients.map.get(&id)?;
     let qbuf = if id == me.0 { me.1 } else { 0 };
     let now = node.now_ms;
@@ -163,7 +169,7 @@ fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<St
         (false, f) => f.to_string(),
     };
     Some(format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
         c.addr,
         c.laddr,
         c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
@@ -176,6 +182,7 @@ fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<St
         c.ssub_count,
         c.out_pending.get(),
         c.last_cmd.get(),
+        c.user,
         if c.resp3 { 3 } else { 2 }
     ))
 }
@@ -619,10 +626,14 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.asking = false;
     ctx.client.readonly = false;
     ctx.client.name = None;
-    ctx.client.authenticated = ctx.node.config.requirepass().is_none();
+    // Back to the default user, authenticated only if it needs no password.
+    ctx.client.authenticated = ctx.node.acl.user("default").is_some_and(|u| u.enabled && u.nopass);
+    ctx.client.user = "default".into();
+    ctx.client.acl_unrestricted = 0;
     let id = ctx.client.id;
     ctx.node.clients.monitors.retain(|&m| m != id);
     if let Some(c) = ctx.node.clients.map.get_mut(&id) {
+        c.user = "default".into();
         c.resp3 = false;
         c.name = None;
         c.sub_count = 0;

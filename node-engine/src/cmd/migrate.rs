@@ -14,11 +14,22 @@ use std::time::Duration;
 pub const COMMANDS: &[CommandSpec] =
     &[CommandSpec::new("migrate", -6, WRITE, (3, 3, 1), migrate).acl(&["@dangerous", "@keyspace"]).with_keys(migrate_keys)];
 
-/// Keys are argv[3], or everything after KEYS when argv[3] is "".
+/// Keys are argv[3], or everything after KEYS when argv[3] is "". AUTH's
+/// password and AUTH2's user and password are skipped (a password may be
+/// the word KEYS), as Redis's `migrateGetKeys` does.
 fn migrate_keys(argv: &[&[u8]]) -> Vec<usize> {
     if argv.get(3).is_some_and(|k| k.is_empty()) {
-        if let Some(pos) = argv.iter().skip(6).position(|a| is(a, "keys")) {
-            return (6 + pos + 1..argv.len()).collect();
+        let mut i = 6;
+        while i < argv.len() {
+            if is(argv[i], "auth") {
+                i += 2;
+            } else if is(argv[i], "auth2") {
+                i += 3;
+            } else if is(argv[i], "keys") {
+                return (i + 1..argv.len()).collect();
+            } else {
+                i += 1;
+            }
         }
         return Vec::new();
     }

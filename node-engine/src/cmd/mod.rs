@@ -4,6 +4,7 @@
 //! the metadata for arity errors, COMMAND,
 //! cluster routing, read-only replicas, WATCH and propagation.
 
+pub mod acl;
 pub mod args;
 pub mod bitmaps;
 pub mod call;
@@ -77,29 +78,7 @@ pub mod flags {
 }
 
 /// Redis's ACL categories, in the order COMMAND INFO and ACL CAT list them.
-pub const ACL_CATEGORIES: &[&str] = &[
-    "@keyspace",
-    "@read",
-    "@write",
-    "@set",
-    "@sortedset",
-    "@list",
-    "@hash",
-    "@string",
-    "@bitmap",
-    "@hyperloglog",
-    "@geo",
-    "@stream",
-    "@pubsub",
-    "@admin",
-    "@fast",
-    "@slow",
-    "@blocking",
-    "@dangerous",
-    "@connection",
-    "@transaction",
-    "@scripting",
-];
+pub use crate::acl::CATEGORIES as ACL_CATEGORIES;
 
 /// A command's reply failure, carrying Redis's exact error line (code first).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,6 +357,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         migrate::COMMANDS,
         persistence::COMMANDS,
         scripting::COMMANDS,
+        acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -476,11 +456,12 @@ pub fn keys_numkeys_at2(argv: &[&[u8]]) -> Vec<usize> {
     numkeys_from(argv, 2)
 }
 
-/// Keys counted by a numkeys argument at `at`, following it.
+/// Keys counted by a numkeys argument at `at`, following it; none when
+/// the count is more than the arguments there are (the command refuses it).
 pub fn numkeys_from(argv: &[&[u8]], at: usize) -> Vec<usize> {
     let n = argv.get(at).and_then(|a| args::parse_i64(a).ok()).unwrap_or(0);
-    if n <= 0 {
+    if n <= 0 || at as i64 + n >= argv.len() as i64 {
         return Vec::new();
     }
-    (at + 1..at + 1 + n as usize).filter(|&i| i < argv.len()).collect()
+    (at + 1..at + 1 + n as usize).collect()
 }

@@ -211,6 +211,9 @@ fn execute(
     script_client.from_master = ctx.client.from_master;
     script_client.readonly = ctx.client.readonly;
     script_client.in_script = true;
+    // redis.call runs as the caller's ACL user.
+    script_client.user = ctx.client.user.clone();
+    let caller_id = ctx.client.id;
     script_client.tracking_id = ctx.client.tracking_id;
     // A read inside the script makes the caller track the script's declared keys (Redis's rule).
     if ctx.node.tracking.active() {
@@ -226,6 +229,7 @@ fn execute(
             run,
             caller_from_master,
             caller_asking,
+            caller_id,
             write_dirty: false,
             slot: declared_slot,
             resp: 2,
@@ -248,6 +252,8 @@ struct ScriptHost<'a> {
     run: RunFlags,
     caller_from_master: bool,
     caller_asking: bool,
+    /// The calling client, named in ACL LOG entries.
+    caller_id: u64,
     /// The script already wrote: later writes are not refused (it cannot stop half-way).
     write_dirty: bool,
     /// The slot the script's keys are in (declared keys, then the first key used).
@@ -265,6 +271,22 @@ impl ScriptHost<'_> {
         }
         if cmd.flags & NOSCRIPT != 0 && !self.node.scripting.allow_noscript_commands {
             return Err("This Redis command is not allowed from script".into());
+        }
+        if !self.caller_from_master {
+            let user = self.client.user.clone();
+            if let Err((denied, pos)) = super::acl::check_user(self.node, &user, cmd, argv) {
+                let object = match denied {
+                    crate::acl::Denied::Command => cmd.name.to_string(),
+                    _ => String::from_utf8_lossy(argv.get(pos).copied().unwrap_or_default()).into_owned(),
+                };
+                super::acl::log_denial(self.node, self.caller_id, &user, denied.reason(), "lua", object);
+                let why = match denied {
+                    crate::acl::Denied::Command => "can't run this command or subcommand",
+                    crate::acl::Denied::Key => "can't access at least one of the keys mentioned in the command arguments",
+                    crate::acl::Denied::Channel => "can't publish to the channel mentioned in the command",
+                };
+                return Err(format!("The user executing the script {why}"));
+            }
         }
         let write = cmd.is_write();
         // PUBLISH and the like add to the replication stream: not from read-only scripts either.
@@ -381,7 +403,10 @@ impl Host for ScriptHost<'_> {
     }
     fn acl_check(&mut self, argv: &[&[u8]]) -> Option<bool> {
         match super::table().find(argv) {
-            Lookup::Found(_) => Some(true),
+            Lookup::Found(cmd) => {
+                let user = self.client.user.clone();
+                Some(super::acl::check_user(self.node, &user, cmd, argv).is_ok())
+            }
             _ => None,
         }
     }

@@ -256,6 +256,12 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.node.config = next;
     ctx.node.refresh_cached_config();
+    if seen.iter().any(|n| n == "requirepass") {
+        super::acl::apply_requirepass(ctx.node);
+    }
+    if seen.iter().any(|n| n == "acl-pubsub-default") {
+        ctx.node.acl.pubsub_default_all = ctx.node.config.get("acl-pubsub-default") == Some("allchannels");
+    }
     // `appendonly` switches now (the cron retries while a child blocks it),
     // so the next command is already logged, as after Redis's CONFIG SET.
     crate::persistence::aof::apply_config_switch(&mut ctx.node.persistence_parts());
@@ -283,7 +289,14 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let Some(path) = ctx.node.config.file.clone() else {
         return Err(CmdError::new("ERR The server is running without a config file"));
     };
-    let text = ctx.node.config.to_conf_text();
+    let mut text = ctx.node.config.to_conf_text();
+    // Users are written as `user` lines, unless an ACL file holds them (Redis's rewriteConfigUserOption).
+    if ctx.node.config.get("aclfile").is_none_or(str::is_empty) {
+        for line in super::acl::user_lines(ctx.node) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
     crate::util::fs::write_atomic(&path, text.as_bytes()).map_err(|e| CmdError::new(format!("ERR Rewriting config file: {e}")))?;
     ctx.reply().ok();
     Ok(())
@@ -321,6 +334,7 @@ const IMMUTABLE: &[&str] = &[
     "enable-debug-command",
     "enable-module-command",
     "enable-protected-configs",
+    "aclfile",
 ];
 
 fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {

@@ -124,11 +124,16 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], readonly: bool) -> CmdResult 
                 dontsort = true;
             } else if cluster {
                 return Err(CmdError::new("ERR BY option of SORT denied in Cluster mode."));
+            } else if !super::acl::reads_any_key(ctx.node, &ctx.client.user, argv) {
+                return Err(CmdError::new("ERR BY option of SORT denied due to insufficient ACL permissions."));
             }
             j += 1;
         } else if is(a, "get") && left >= 1 {
             if cluster {
                 return Err(CmdError::new("ERR GET option of SORT denied in Cluster mode."));
+            }
+            if !super::acl::reads_any_key(ctx.node, &ctx.client.user, argv) {
+                return Err(CmdError::new("ERR GET option of SORT denied due to insufficient ACL permissions."));
             }
             gets.push(argv[j + 1]);
             j += 1;

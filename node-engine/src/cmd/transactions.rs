@@ -63,6 +63,18 @@ fn run_queue(node: &mut Node, client: &mut Client, queue: &[Vec<Vec<u8>>]) {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         match super::table().find(&refs) {
             super::Lookup::Found(cmd) => {
+                // ACL rules may have changed since the command was queued.
+                if !ctx.client.from_master {
+                    if let Err((denied, _)) = super::acl::check(ctx.node, ctx.client, cmd, &refs, "multi") {
+                        let why = match denied {
+                            crate::acl::Denied::Command => "no permission to execute the command or subcommand",
+                            crate::acl::Denied::Key => "no permission to touch the specified keys",
+                            crate::acl::Denied::Channel => "no permission to access one of the channels used as arguments",
+                        };
+                        ctx.client.reply.error(&format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"));
+                        continue;
+                    }
+                }
                 // The role was checked once for the whole EXEC: a REPLICAOF inside
                 // the transaction does not refuse the commands after it (Redis 7.0).
                 super::call::call(ctx.node, ctx.client, cmd, &refs);

@@ -225,6 +225,8 @@ pub struct Node {
     pub persistence: crate::persistence::Persistence,
     /// Connections kept open to MIGRATE targets.
     pub migrate_cache: migrate_cache::MigrateCache,
+    /// ACL users; filled by the command layer at start (`cmd::acl::init`).
+    pub acl: crate::acl::Acl,
     /// EVAL's scripts and FUNCTION's libraries, each in its own Lua state (made on first use).
     pub scripting: crate::script::Scripting,
 }
@@ -352,6 +354,7 @@ impl Node {
             bus: bus::Bus::default(),
             persistence,
             migrate_cache: Default::default(),
+            acl: crate::acl::Acl::empty(),
             scripting: Default::default(),
         }
     }

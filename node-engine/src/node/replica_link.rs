@@ -90,10 +90,11 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (my_port, auth, replid, offset, synced_before) = {
+    let (my_port, auth, user, replid, offset, synced_before) = {
         let node = shared.node.borrow();
         let auth = node.config.get("masterauth").filter(|s| !s.is_empty()).map(str::to_string);
-        (node.config.port(), auth, node.repl.replid.clone(), node.repl.offset, node.repl.offset > 0)
+        let user = node.config.get("masteruser").filter(|s| !s.is_empty()).map(str::to_string);
+        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset, node.repl.offset > 0)
     };
     let mut buf = Vec::new();
     stream.write_all(&command(&["PING"])).await.map_err(|e| e.to_string())?;
@@ -102,8 +103,16 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         return Err("master requires a password: set masterauth".into());
     }
     if let Some(pw) = &auth {
-        stream.write_all(&command(&["AUTH", pw])).await.map_err(|e| e.to_string())?;
-        expect_ok(&mut stream, &mut buf, "AUTH").await?;
+        // `masteruser` names the ACL user; without it the password is the default user's.
+        let args = match &user {
+            Some(u) => vec!["AUTH", u.as_str(), pw.as_str()],
+            None => vec!["AUTH", pw.as_str()],
+        };
+        stream.write_all(&command(&args)).await.map_err(|e| e.to_string())?;
+        let reply = read_line(&mut stream, &mut buf).await?;
+        if reply.starts_with('-') {
+            return Err(format!("Unable to AUTH to MASTER: {}", reply.trim_start_matches('-')));
+        }
     }
     stream.write_all(&command(&["REPLCONF", "listening-port", &my_port.to_string()])).await.map_err(|e| e.to_string())?;
     expect_ok(&mut stream, &mut buf, "REPLCONF listening-port").await?;

@@ -13,11 +13,14 @@ pub struct ParseLimits {
     pub max_multibulk: usize,
     /// Longest inline request accepted.
     pub max_inline: usize,
+    /// The client has not authenticated: Redis allows it at most 10
+    /// arguments of 16 KB each, so a stranger cannot make it allocate.
+    pub unauthenticated: bool,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_bulk_len: 512 * 1024 * 1024, max_multibulk: 1024 * 1024, max_inline: 64 * 1024 }
+        ParseLimits { max_bulk_len: 512 * 1024 * 1024, max_multibulk: 1024 * 1024, max_inline: 64 * 1024, unauthenticated: false }
     }
 }
 
@@ -45,6 +48,10 @@ pub enum ParseError {
     TooBigCount,
     #[error("Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulk,
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulk,
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
@@ -104,6 +111,9 @@ pub fn parse_request(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLim
     if count > limits.max_multibulk as i64 {
         return Err(ParseError::InvalidMultibulkLength);
     }
+    if limits.unauthenticated && count > 10 {
+        return Err(ParseError::UnauthenticatedMultibulk);
+    }
     let mut pos = cr + 2;
     if count <= 0 {
         return Ok(Parsed::Complete(pos));
@@ -128,6 +138,9 @@ pub fn parse_request(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLim
         let len = parse_len(&buf[pos + 1..cr]).ok_or(ParseError::InvalidBulkLength)?;
         if len < 0 || len as u64 > limits.max_bulk_len as u64 {
             return Err(ParseError::InvalidBulkLength);
+        }
+        if limits.unauthenticated && len > 16384 {
+            return Err(ParseError::UnauthenticatedBulk);
         }
         let start = cr + 2;
         let end = start + len as usize;

@@ -110,6 +110,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             ssub_count: 0,
             flags: "N".into(),
             no_evict: false,
+            user: "default".into(),
             out_pending: out_pending.clone(),
             soft_since: std::cell::Cell::new(0),
             tx,
@@ -125,7 +126,8 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
         id,
         rx,
         out_pending,
-        needs_auth: node.config.requirepass().is_some(),
+        // Redis's clientSetDefaultAuth: authenticated when `default` is on and needs no password.
+        needs_auth: !node.acl.user("default").is_some_and(|u| u.enabled && u.nopass),
         limits,
         qbuf_limit: node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize,
         idle_timeout: node.config.int_named("timeout", 0).max(0) as u64,

@@ -21,6 +21,13 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
     let mut consumed = 0;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
     while client.block.is_none() && !client.close_after_reply {
+        let unauth_limits;
+        let limits = if client.authenticated {
+            limits
+        } else {
+            unauth_limits = ParseLimits { unauthenticated: true, ..*limits };
+            &unauth_limits
+        };
         match parse_request(&input[consumed..], ranges, limits) {
             Ok(Parsed::Complete(n)) => {
                 let base = consumed;
@@ -145,12 +152,19 @@ fn execute_checked(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         reject(node, client, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
         return;
     }
-    if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
-        if cmd.flags & flags::NO_MULTI != 0 {
-            client.reply.error("ERR Command not allowed inside a transaction");
-            client.multi_error = true;
+    if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) && cmd.flags & flags::NO_MULTI != 0 {
+        client.reply.error("ERR Command not allowed inside a transaction");
+        client.multi_error = true;
+        return;
+    }
+    if !client.from_master {
+        let context = if client.multi.is_some() { "multi" } else { "toplevel" };
+        if let Err((_, msg)) = crate::cmd::acl::check(node, client, cmd, argv, context) {
+            reject(node, client, cmd, &msg);
             return;
         }
+    }
+    if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
         if let Some(q) = client.multi.as_mut() {
             q.push(argv.iter().map(|a| a.to_vec()).collect());
         }

@@ -222,6 +222,10 @@ async fn serve(
 ) -> i32 {
     let mut node = Node::new(config);
     node.refresh_cached_config();
+    if let Err(e) = crate::cmd::acl::init(&mut node) {
+        let _ = ready.send(Err(e));
+        return 1;
+    }
     if let Err(e) = node.init_cluster() {
         let _ = ready.send(Err(e));
         return 1;

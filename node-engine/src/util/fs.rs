@@ -23,3 +23,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// An I/O error as C's strerror words it ("No such file or directory"),
+/// without Rust's " (os error N)" suffix: Redis's messages quote it.
+pub fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
