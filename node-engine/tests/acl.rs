@@ -56,6 +56,14 @@ fn rules_and_their_descriptions_match_redis_server() {
         &["ACL", "WHOAMI"],
         &["ACL", "GENPASS", "0"],
         &["ACL", "CAT", "nosuchcategory"],
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v"],
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v", "get"],
+        &["COMMAND", "GETKEYSANDFLAGS", "copy", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "zunionstore", "d", "2", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "lmove", "a", "b", "left", "right"],
+        &["COMMAND", "GETKEYSANDFLAGS", "bitfield", "k", "get", "u8", "0"],
+        &["COMMAND", "GETKEYSANDFLAGS", "exists", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "get"],
     ];
     for s in steps {
         assert_eq!(run(&mut a, s), run(&mut b, s), "{s:?}");

@@ -10,6 +10,9 @@ use std::sync::OnceLock;
 
 const TABLE: &str = include_str!("key_specs.tsv");
 
+/// Key-spec flags in the order Redis prints them.
+const FLAG_ORDER: &[&str] = &["RO", "RW", "OW", "RM", "ACCESS", "UPDATE", "INSERT", "DELETE", "NOT_KEY", "INCOMPLETE", "VARIABLE_FLAGS"];
+
 #[derive(Debug, Clone)]
 enum Begin {
     Index(usize),
@@ -26,6 +29,8 @@ enum Find {
 
 #[derive(Debug, Clone)]
 struct Spec {
+    /// The spec's flags as Redis names them (COMMAND GETKEYSANDFLAGS).
+    flags: Vec<&'static str>,
     /// Shard channels sit where keys would (for routing); they are not keys.
     not_key: bool,
     read: bool,
@@ -58,7 +63,9 @@ fn parse_spec(s: &str) -> Option<Spec> {
         },
         _ => Find::Unknown,
     };
+    let known: Vec<&'static str> = FLAG_ORDER.iter().copied().filter(|f| flags.contains(f)).collect();
     Some(Spec {
+        flags: known,
         not_key: flags.contains(&"NOT_KEY"),
         read: flags.contains(&"ACCESS"),
         write: flags.iter().any(|f| matches!(*f, "INSERT" | "DELETE" | "UPDATE")),
@@ -113,6 +120,32 @@ fn spec_range(s: &Spec, argv: &[&[u8]]) -> Option<(usize, usize, usize)> {
         Find::Unknown => return None,
     };
     (first >= 1 && last < argc && last >= first).then_some((first as usize, last as usize, step))
+}
+
+/// The key-spec flags of each key at `positions` (COMMAND GETKEYSANDFLAGS).
+pub fn key_flags(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<Vec<&'static str>> {
+    let specs = table().get(command).map(Vec::as_slice).unwrap_or(&[]);
+    let mut by_pos: HashMap<usize, &Spec> = HashMap::new();
+    for s in specs {
+        if let Some((first, last, step)) = spec_range(s, argv) {
+            for p in (first..=last).step_by(step) {
+                by_pos.entry(p).or_insert(s);
+            }
+        }
+    }
+    positions
+        .iter()
+        .map(|pos| {
+            // SET and BITFIELD name their flags by their arguments, as their getkeys procs do.
+            match (command, variable_flags(command, argv)) {
+                ("set", (true, _)) => vec!["RW", "ACCESS", "UPDATE"],
+                ("set", _) => vec!["OW", "UPDATE"],
+                ("bitfield", (_, false)) => vec!["RO", "ACCESS"],
+                ("bitfield", _) => vec!["RW", "ACCESS", "UPDATE"],
+                _ => by_pos.get(pos).copied().or(specs.last()).map_or_else(Vec::new, |s| s.flags.clone()),
+            }
+        })
+        .collect()
 }
 
 /// What `command` (full lowercase name) does with the keys at `positions`.

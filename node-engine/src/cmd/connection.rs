@@ -558,7 +558,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 filters.push((k, v));
             }
             "user" => {
-                if v != "default" {
+                if ctx.node.acl.user(&v).is_none() {
                     return Err(CmdError::new(format!("ERR No such user '{v}'")));
                 }
                 filters.push((k, v));
@@ -581,7 +581,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                     "addr" => &c.addr == v,
                     "laddr" => &c.laddr == v,
                     "type" => client_type(c).eq_ignore_ascii_case(v) || (v.eq_ignore_ascii_case("replica") && client_type(c) == "slave"),
-                    "user" => v == "default",
+                    "user" => &c.user == v,
                     _ => false,
                 })
         })

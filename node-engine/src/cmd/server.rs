@@ -418,6 +418,7 @@ const COMMAND: &[CommandSpec] = &[
     CommandSpec::new("command|info", -2, LOADING | STALE, (0, 0, 0), command_info).acl(&["@connection"]),
     CommandSpec::new("command|docs", -2, LOADING | STALE, (0, 0, 0), command_docs).acl(&["@connection"]),
     CommandSpec::new("command|getkeys", -4, LOADING | STALE, (0, 0, 0), command_getkeys).acl(&["@connection"]),
+    CommandSpec::new("command|getkeysandflags", -4, LOADING | STALE, (0, 0, 0), command_getkeysandflags).acl(&["@connection"]),
     CommandSpec::new("command|help", 2, LOADING | STALE, (0, 0, 0), command_help).acl(&["@connection"]),
 ];
 
@@ -512,6 +513,39 @@ fn command_docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let (_, rest, pos) = keys_of_request(argv)?;
+    let r = ctx.reply();
+    r.array(pos.len());
+    for p in pos {
+        r.bulk(rest[p]);
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYSANDFLAGS: each key with its key-spec flags.
+fn command_getkeysandflags(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let (c, rest, pos) = keys_of_request(argv)?;
+    let flags = crate::acl::keyspec::key_flags(c.name, rest, &pos);
+    let r = ctx.reply();
+    r.array(pos.len());
+    for (p, f) in pos.iter().zip(flags) {
+        r.array(2);
+        r.bulk(rest[*p]);
+        r.set(f.len());
+        for name in f {
+            // Redis prints the access kinds in capitals and the rest in lowercase.
+            if matches!(name, "RO" | "RW" | "OW" | "RM") {
+                r.simple(name);
+            } else {
+                r.simple(&name.to_ascii_lowercase());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The command COMMAND GETKEYS* names, its arguments and their key positions.
+fn keys_of_request<'a>(argv: &'a [&'a [u8]]) -> Result<(&'static CommandSpec, &'a [&'a [u8]], Vec<usize>), CmdError> {
     let rest = &argv[2..];
     let super::Lookup::Found(c) = super::table().find(rest) else {
         return Err(CmdError::new("ERR Invalid command specified"));
@@ -528,12 +562,7 @@ fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if pos.is_empty() && !optional {
         return Err(CmdError::new("ERR Invalid arguments specified for command"));
     }
-    let r = ctx.reply();
-    r.array(pos.len());
-    for p in pos {
-        r.bulk(rest[p]);
-    }
-    Ok(())
+    Ok((c, rest, pos))
 }
 
 fn command_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
