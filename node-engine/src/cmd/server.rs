@@ -544,8 +544,10 @@ fn command_getkeysandflags(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// The command COMMAND GETKEYS* names, its arguments and their key positions.
-fn keys_of_request<'a>(argv: &'a [&'a [u8]]) -> Result<(&'static CommandSpec, &'a [&'a [u8]], Vec<usize>), CmdError> {
+/// The command a COMMAND GETKEYS* request names, its arguments, and their key positions.
+type KeysOfRequest<'a> = (&'static CommandSpec, &'a [&'a [u8]], Vec<usize>);
+
+fn keys_of_request<'a>(argv: &'a [&'a [u8]]) -> Result<KeysOfRequest<'a>, CmdError> {
     let rest = &argv[2..];
     let super::Lookup::Found(c) = super::table().find(rest) else {
         return Err(CmdError::new("ERR Invalid command specified"));
