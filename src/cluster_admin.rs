@@ -47,23 +47,30 @@ impl Resp {
     }
 }
 
-/// Node passwords by address (`cluster.password`), so every connection
-/// slotd opens to a node AUTHs first: set once per supervised cluster, read
-/// by [`Conn::connect`]. Keyed by address so several clusters in one
-/// process (tests) keep theirs apart.
-static PASSWORDS: std::sync::RwLock<std::collections::BTreeMap<SocketAddr, String>> =
+/// Node credentials by address (`cluster.password`, and `nodes.acl_user`
+/// when set), so every connection slotd opens to a node AUTHs first: set
+/// once per supervised cluster, read by [`Conn::connect`]. Keyed by address
+/// so several clusters in one process (tests) keep theirs apart.
+static PASSWORDS: std::sync::RwLock<std::collections::BTreeMap<SocketAddr, Credentials>> =
     std::sync::RwLock::new(std::collections::BTreeMap::new());
 
-/// Registers `password` for every node address in `addrs`.
-pub fn set_password(addrs: impl IntoIterator<Item = SocketAddr>, password: &str) {
+/// What slotd logs in with: a password, for a named ACL user or `default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub password: String,
+}
+
+/// Registers the credentials for every node address in `addrs`.
+pub fn set_password(addrs: impl IntoIterator<Item = SocketAddr>, user: Option<&str>, password: &str) {
     let mut map = PASSWORDS.write().unwrap_or_else(|p| p.into_inner());
     for a in addrs {
-        map.insert(a, password.to_string());
+        map.insert(a, Credentials { user: user.map(str::to_string), password: password.to_string() });
     }
 }
 
-/// The password registered for a node, if any.
-pub fn password_for(addr: SocketAddr) -> Option<String> {
+/// The credentials registered for a node, if any.
+pub fn password_for(addr: SocketAddr) -> Option<Credentials> {
     PASSWORDS.read().unwrap_or_else(|p| p.into_inner()).get(&addr).cloned()
 }
 
@@ -89,8 +96,12 @@ impl Conn {
         };
         let _ = stream.set_nodelay(true);
         let mut c = Conn { addr, stream: BufReader::new(stream), timeout: limit };
-        if let Some(pw) = password_for(addr) {
-            c.cmd(&["AUTH", &pw]).await.map_err(|e| match e {
+        if let Some(cred) = password_for(addr) {
+            let auth: Vec<&str> = match &cred.user {
+                Some(u) => vec!["AUTH", u, &cred.password],
+                None => vec!["AUTH", &cred.password],
+            };
+            c.cmd(&auth).await.map_err(|e| match e {
                 AdminError::Server { message, .. } => AdminError::Server {
                     addr,
                     command: "AUTH".into(),

@@ -94,6 +94,12 @@ pub fn node_conf(config: &Config, node: &NodeSpec) -> String {
     if let Some(pw) = &config.cluster.password {
         lines.push(format!("requirepass {}", q(pw)));
         lines.push(format!("masterauth {}", q(pw)));
+        if let Some(user) = &config.cluster.acl_user {
+            // slotd's connections and the replicas log in as this user, so
+            // the default user can be restricted without locking slotd out.
+            lines.push(format!("user {user} on >{pw} ~* &* +@all"));
+            lines.push(format!("masteruser {user}"));
+        }
     }
     if config.engine.kind == EngineKind::RedisServer {
         // Puts the conf path in the process title so adoption can verify it.
@@ -170,5 +176,23 @@ mod tests {
         }
         assert!(node_conf(&config, &config.nodes[1]).contains("maxmemory 100mb"));
         assert!(node_conf(&config, &config.nodes[0]).contains("save \"\""));
+    }
+
+    #[test]
+    fn acl_user_gets_a_user_line_and_replicas_log_in_with_it() {
+        let text = "[cluster]\npassword = \"pw-0123456789\"\n[nodes]\nports = \"7000-7005\"\nacl_user = \"ops\"\n";
+        let config = Config::parse(text, "t.toml", Path::new("/tmp/x")).expect("valid");
+        let conf = node_conf(&config, &config.nodes[0]);
+        for want in ["requirepass pw-0123456789", "masterauth pw-0123456789", "user ops on >pw-0123456789 ~* &* +@all", "masteruser ops"] {
+            assert!(conf.contains(want), "{want}: {conf}");
+        }
+        let mut nc = node_engine::NodeConfig::default();
+        nc.apply_text(&conf, None).expect("node accepts conf");
+        let err = Config::parse("[nodes]\nacl_user = \"ops\"\n", "t.toml", Path::new("/tmp/x")).expect_err("needs a password");
+        assert!(err.to_string().contains("t.toml:2") && err.to_string().contains("cluster.password is not"), "{err}");
+        let err =
+            Config::parse("[cluster]\npassword = \"pw-0123456789\"\n[nodes]\nacl_user = \"default\"\n", "t.toml", Path::new("/tmp/x"))
+                .expect_err("not default");
+        assert!(err.to_string().contains("other than `default`"), "{err}");
     }
 }

@@ -368,3 +368,59 @@ async fn assisted_failover(kind: &'static str) {
     let key = slotd::topology::key_for_slot("test:", 0);
     let () = c.set(&key, "after").expect("write on slot 0 after the assisted failover");
 }
+
+/// `nodes.acl_user`: slotd and the replicas log in as their own ACL user, so
+/// an operator can restrict the default user (the apps' login) and slotd
+/// still watches the cluster and moves slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_user_keeps_slotd_working_when_default_is_restricted() {
+    const PW: &str = "pw-0123456789abcdef";
+    let mut cfg = TestConfig::builtin(6);
+    cfg.create = "auto";
+    cfg.cluster_extra = format!("password = \"{PW}\"\n");
+    cfg.nodes_extra = "acl_user = \"slotd-admin\"\n".into();
+    let p = cfg.ports.clone();
+    let s = Slotd::start(&cfg);
+    let addrs: Vec<std::net::SocketAddr> = p.iter().map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], *port))).collect();
+    slotd::cluster_admin::set_password(addrs, Some("slotd-admin"), PW);
+    s.wait_formed(LONG).await;
+    // The apps' user: reads and writes data, nothing else.
+    for port in &p {
+        let mut c =
+            redis::Client::open(format!("redis://:{PW}@127.0.0.1:{port}/")).and_then(|c| c.get_connection()).expect("connect as default");
+        redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg("resetkeys")
+            .arg("~*")
+            .arg("-@all")
+            .arg("+@read")
+            .arg("+@write")
+            .arg("+ping")
+            .query::<()>(&mut c)
+            .expect("restrict default");
+        let denied = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut c).expect_err("default lost CLUSTER");
+        assert_eq!(denied.code(), Some("NOPERM"), "{denied}");
+        let users = node_text(*port, &["CLIENT", "LIST"]).await.expect("slotd's user reads CLIENT LIST");
+        assert!(users.contains("user=slotd-admin"), "{users}");
+    }
+    // slotd's own work goes on as its user: status sees every node, a reshard moves slots (MIGRATE AUTH2).
+    let st = s.status().await.expect("status");
+    assert!(st.nodes.iter().all(|n| n.cluster_state.as_deref() == Some("ok")), "{:?}", st.nodes);
+    let masters: Vec<u16> = st.nodes.iter().filter(|n| !n.slots.is_empty()).map(|n| n.port).collect();
+    let count = |slots: &[String]| -> usize {
+        slots
+            .iter()
+            .map(|r| match r.split_once('-') {
+                Some((a, b)) => b.parse::<usize>().unwrap_or(0) + 1 - a.parse::<usize>().unwrap_or(0),
+                None => 1,
+            })
+            .sum()
+    };
+    let before = count(&st.nodes.iter().find(|n| n.port == masters[1]).expect("target").slots);
+    let (code, out, err) = s.slotctl(&["reshard", "--from", &masters[0].to_string(), "--to", &masters[1].to_string(), "--slots", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let st = s.status().await.expect("status");
+    let to = st.nodes.iter().find(|n| n.port == masters[1]).expect("target");
+    assert_eq!(count(&to.slots), before + 5, "{:?}", to.slots);
+}

@@ -109,6 +109,9 @@ pub struct ClusterConfig {
     /// Never logged or shown in diffs.
     #[serde(skip)]
     pub password: Option<String>,
+    /// `nodes.acl_user`: an ACL user (with `password`) that slotd and the
+    /// replicas log in as, so the default user can be restricted.
+    pub acl_user: Option<String>,
     /// What nodes tell clients to connect to (cluster-preferred-endpoint-type).
     pub preferred_endpoint: PreferredEndpoint,
 }

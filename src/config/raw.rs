@@ -68,6 +68,8 @@ pub(super) struct RawCluster {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNodes {
     pub(super) host: Option<Spanned<String>>,
+    /// The ACL user slotd's own connections (and replicas) log in as.
+    pub(super) acl_user: Option<Spanned<String>>,
     pub(super) ports: Option<Spanned<RawPorts>>,
     #[serde(rename = "override", default)]
     pub(super) overrides: BTreeMap<String, Spanned<BTreeMap<String, Spanned<toml::Value>>>>,

@@ -261,6 +261,24 @@ impl Config {
             Some(s) => Some(s.get_ref().clone()),
             None => None,
         };
+        let acl_user = match &raw.nodes.acl_user {
+            Some(s)
+                if s.get_ref().is_empty() || s.get_ref() == "default" || s.get_ref().chars().any(|ch| ch.is_whitespace() || ch == '"') =>
+            {
+                c.at(s, "nodes.acl_user must be a user name other than `default`, without spaces or quotes", "e.g. acl_user = \"slotd\"");
+                None
+            }
+            Some(s) if password.is_none() => {
+                c.at(
+                    s,
+                    "nodes.acl_user is set but cluster.password is not (it is that user's password)",
+                    "set cluster.password = \"<long random string>\"",
+                );
+                None
+            }
+            Some(s) => Some(s.get_ref().clone()),
+            None => None,
+        };
         if !hosts.is_empty() {
             if password.is_none() {
                 c.general(
@@ -477,7 +495,7 @@ impl Config {
             source: None,
             supervisor: SupervisorConfig { api, api_token, data_dir },
             engine: EngineConfig { kind, mode, redis_server },
-            cluster: ClusterConfig { replicas, node_timeout_ms, create, failover, password, preferred_endpoint },
+            cluster: ClusterConfig { replicas, node_timeout_ms, create, failover, password, acl_user, preferred_endpoint },
             cluster_nodes: nodes.clone(),
             nodes,
             hosts,

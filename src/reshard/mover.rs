@@ -148,8 +148,11 @@ pub async fn drain_slot(
         let mut migrate: Vec<Vec<u8>> =
             vec![b"MIGRATE".to_vec(), host.clone(), port.clone(), Vec::new(), b"0".to_vec(), timeout.clone(), b"REPLACE".to_vec()];
         // The target asks for the cluster password like any client.
-        if let Some(pw) = crate::cluster_admin::password_for(dst.addr) {
-            migrate.extend([b"AUTH".to_vec(), pw.into_bytes()]);
+        if let Some(cred) = crate::cluster_admin::password_for(dst.addr) {
+            match cred.user {
+                Some(user) => migrate.extend([b"AUTH2".to_vec(), user.into_bytes(), cred.password.into_bytes()]),
+                None => migrate.extend([b"AUTH".to_vec(), cred.password.into_bytes()]),
+            }
         }
         migrate.push(b"KEYS".to_vec());
         migrate.extend(keys);

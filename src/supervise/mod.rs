@@ -228,11 +228,12 @@ impl Supervisor {
     pub fn spawn(config: Config) -> Arc<Supervisor> {
         if let Some(pw) = &config.cluster.password {
             // Every node of the cluster, here and on other hosts, wants it.
-            crate::cluster_admin::set_password(config.cluster_nodes.iter().map(|n| SocketAddr::new(n.host, n.port)), pw);
+            let user = config.cluster.acl_user.as_deref();
+            crate::cluster_admin::set_password(config.cluster_nodes.iter().map(|n| SocketAddr::new(n.host, n.port)), user, pw);
             // Behind NAT the cluster names nodes by their announced address (reshard, check, fix use it).
             for h in &config.hosts {
                 if let Some(ip) = h.announce_ip.as_deref().and_then(|a| a.parse::<std::net::IpAddr>().ok()) {
-                    crate::cluster_admin::set_password(h.ports.iter().map(|p| SocketAddr::new(ip, *p)), pw);
+                    crate::cluster_admin::set_password(h.ports.iter().map(|p| SocketAddr::new(ip, *p)), user, pw);
                 }
             }
         }

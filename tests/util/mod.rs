@@ -101,6 +101,9 @@ pub struct TestConfig {
     pub node_timeout_ms: u64,
     /// `[cluster] failover`: "gossip" or "assisted".
     pub failover: &'static str,
+    /// Lines added to `[cluster]` and to `[nodes]`.
+    pub cluster_extra: String,
+    pub nodes_extra: String,
     pub extra: String,
 }
 
@@ -117,6 +120,8 @@ impl TestConfig {
             replicas: 1,
             node_timeout_ms: 1000,
             failover: "gossip",
+            cluster_extra: String::new(),
+            nodes_extra: String::new(),
             extra: String::new(),
         }
     }
@@ -124,7 +129,7 @@ impl TestConfig {
     pub fn render(&self, data_dir: &Path) -> String {
         let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
         format!(
-            "[supervisor]\napi = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n[engine]\nkind = \"{}\"\nmode = \"{}\"\n\n[cluster]\nreplicas = {}\nnode_timeout_ms = {}\nfailover = \"{}\"\ncreate = \"{}\"\n\n[nodes]\nhost = \"127.0.0.1\"\nports = [{}]\n\n[restart]\npolicy = \"unexpected\"\nstart_retries = 2\nbackoff_ms = 100\nbackoff_max_ms = 400\nstart_timeout_ms = 10000\nstop_timeout_ms = 5000\n{}\n",
+            "[supervisor]\napi = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n[engine]\nkind = \"{}\"\nmode = \"{}\"\n\n[cluster]\nreplicas = {}\nnode_timeout_ms = {}\nfailover = \"{}\"\ncreate = \"{}\"\n{}\n[nodes]\nhost = \"127.0.0.1\"\nports = [{}]\n{}\n[restart]\npolicy = \"unexpected\"\nstart_retries = 2\nbackoff_ms = 100\nbackoff_max_ms = 400\nstart_timeout_ms = 10000\nstop_timeout_ms = 5000\n{}\n",
             self.api_port,
             data_dir.display(),
             self.kind,
@@ -133,7 +138,9 @@ impl TestConfig {
             self.node_timeout_ms,
             self.failover,
             self.create,
+            self.cluster_extra,
             ports.join(", "),
+            self.nodes_extra,
             self.extra
         )
     }
