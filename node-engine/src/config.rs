@@ -434,9 +434,7 @@ impl NodeConfig {
                 other => out.push(other.to_string()),
             }
         }
-        if out.is_empty() {
-            out.push("0.0.0.0".to_string());
-        }
+        // `bind ""` listens on no TCP address at all, as in Redis.
         out
     }
     pub fn dir(&self) -> PathBuf {

@@ -254,6 +254,20 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         next.set_checked(&name, &value)
             .map_err(|reason| CmdError::new(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")))?;
     }
+    if seen.iter().any(|n| n == "port" || n == "bind") {
+        // Bound before anything changes: a port in use leaves the old listeners and config.
+        let listeners = bind_clients(&next, &ctx.node.listeners.bound).map_err(|(name, e)| {
+            if name == "port" {
+                CmdError::new(format!(
+                    "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port: {}",
+                    crate::util::fs::strerror(&e)
+                ))
+            } else {
+                CmdError::new("ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.")
+            }
+        })?;
+        ctx.node.listeners.pending = Some(listeners);
+    }
     ctx.node.config = next;
     ctx.node.refresh_cached_config();
     if seen.iter().any(|n| n == "requirepass") {
@@ -271,6 +285,30 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.reply().ok();
     Ok(())
+}
+
+/// The client listeners for a config's `bind` and `port`; on failure, which of the two is to blame.
+/// An address already listened on is kept (a duplicate of its socket).
+fn bind_clients(
+    cfg: &crate::config::NodeConfig,
+    bound: &[std::net::TcpListener],
+) -> Result<Vec<std::net::TcpListener>, (&'static str, std::io::Error)> {
+    let backlog = crate::util::net::listen_backlog(cfg.int_named("tcp-backlog", 511));
+    let mut out = Vec::new();
+    for host in cfg.bind() {
+        let addr = crate::util::net::host_port(&host, cfg.port());
+        let wanted = std::net::ToSocketAddrs::to_socket_addrs(&addr).ok().and_then(|mut a| a.next());
+        if let Some(kept) = bound.iter().find(|l| wanted.is_some() && l.local_addr().ok() == wanted).and_then(|l| l.try_clone().ok()) {
+            out.push(kept);
+            continue;
+        }
+        match crate::util::net::listen(&addr, backlog) {
+            Ok(l) => out.push(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(("port", e)),
+            Err(e) => return Err(("bind", e)),
+        }
+    }
+    Ok(out)
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -319,8 +357,6 @@ fn config_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 
 /// Directives Redis refuses to change at runtime.
 const IMMUTABLE: &[&str] = &[
-    "port",
-    "bind",
     "cluster-enabled",
     "cluster-config-file",
     "cluster-port",

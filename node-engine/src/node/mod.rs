@@ -83,6 +83,17 @@ impl Stats {
     }
 }
 
+/// The node's client listeners as the server runs them.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub accept_tasks: Vec<tokio::task::AbortHandle>,
+    /// A duplicate of each listening socket, so CONFIG SET bind can keep an
+    /// address it already listens on (binding it again would fail).
+    pub bound: Vec<std::net::TcpListener>,
+    /// Bound by CONFIG SET port/bind; the server replaces the accept tasks with these.
+    pub pending: Option<Vec<std::net::TcpListener>>,
+}
+
 /// Counters at one cron tick, for INFO's instantaneous_* rates.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RateSample {
@@ -225,6 +236,9 @@ pub struct Node {
     pub persistence: crate::persistence::Persistence,
     /// Connections kept open to MIGRATE targets.
     pub migrate_cache: migrate_cache::MigrateCache,
+    /// The client listeners' accept tasks, and new listeners CONFIG SET
+    /// port/bind bound for the server to switch to.
+    pub listeners: Listeners,
     /// ACL users; filled by the command layer at start (`cmd::acl::init`).
     pub acl: crate::acl::Acl,
     /// EVAL's scripts and FUNCTION's libraries, each in its own Lua state (made on first use).
@@ -355,6 +369,7 @@ impl Node {
             persistence,
             migrate_cache: Default::default(),
             acl: crate::acl::Acl::empty(),
+            listeners: Listeners::default(),
             scripting: Default::default(),
         }
     }

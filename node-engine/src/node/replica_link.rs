@@ -84,8 +84,22 @@ async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Res
     }
 }
 
+/// Connects to the master, from `bind-source-addr` when it is set.
+async fn connect_from(host: &str, port: u16, source: Option<&str>) -> std::io::Result<TcpStream> {
+    let Some(src) = source else { return TcpStream::connect((host, port)).await };
+    let target = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "master address resolves to nothing"))?;
+    let src: std::net::IpAddr = src.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad bind-source-addr"))?;
+    let socket = if target.is_ipv6() { tokio::net::TcpSocket::new_v6()? } else { tokio::net::TcpSocket::new_v4()? };
+    socket.bind(std::net::SocketAddr::new(src, 0))?;
+    socket.connect(target).await
+}
+
 async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, execute: Execute) -> Result<(), String> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
+    let source = shared.node.borrow().config.get("bind-source-addr").filter(|s| !s.is_empty()).map(str::to_string);
+    let mut stream = tokio::time::timeout(Duration::from_secs(5), connect_from(host, port, source.as_deref()))
         .await
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;

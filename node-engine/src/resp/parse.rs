@@ -179,6 +179,10 @@ fn parse_inline(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLimits) 
             };
             args.push(start..start + close);
             i = start + close + 1;
+            // As in sdssplitargs, a closing quote must end the argument.
+            if line.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+                return Err(ParseError::UnbalancedQuotes);
+            }
         } else {
             let start = i;
             while i < line.len() && !line[i].is_ascii_whitespace() {
@@ -220,5 +224,15 @@ mod tests {
         assert_eq!(parse(b"*2\r\n$-5\r\n").0, Err(ParseError::InvalidBulkLength));
         assert_eq!(parse(b"*99999999999\r\n").0, Err(ParseError::InvalidMultibulkLength));
         assert_eq!(parse(b"*1\r\n+x\r\n").0, Err(ParseError::ExpectedDollar('+')));
+        assert_eq!(parse(b"set \"\"\"k\"\"\" v\r\n").0, Err(ParseError::UnbalancedQuotes));
+        let (r, a) = parse(b"set \"a b\" 'c'\r\n");
+        assert_eq!(r, Ok(Parsed::Complete(15)));
+        assert_eq!(a, vec![b"set".to_vec(), b"a b".to_vec(), b"c".to_vec()]);
+        let mut unauth = ParseLimits { unauthenticated: true, ..ParseLimits::default() };
+        let mut args = Vec::new();
+        assert_eq!(parse_request(b"*100\r\n", &mut args, &unauth), Err(ParseError::UnauthenticatedMultibulk));
+        assert_eq!(parse_request(b"*1\r\n$100000\r\n", &mut args, &unauth), Err(ParseError::UnauthenticatedBulk));
+        unauth.unauthenticated = false;
+        assert_eq!(parse_request(b"*1\r\n$100000\r\n", &mut args, &unauth), Ok(Parsed::Incomplete));
     }
 }

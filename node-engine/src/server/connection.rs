@@ -59,9 +59,9 @@ fn admission_error(shared: &SharedRef, peer: std::net::SocketAddr) -> Option<&'s
     if node.clients.map.len() >= node.config.maxclients() {
         return Some("-ERR max number of clients reached\r\n");
     }
-    let protected = node.config.flag_named("protected-mode") && node.config.requirepass().is_none();
-    let binds_all = node.config.bind().iter().any(|b| b == "0.0.0.0" || b == "::");
-    if protected && binds_all && !peer.ip().is_loopback() {
+    // Redis 7.0: whatever the bind, a default user without password serves only loopback.
+    let protected = node.config.flag_named("protected-mode") && node.acl.user("default").is_some_and(|u| u.nopass);
+    if protected && !peer.ip().is_loopback() {
         return Some("-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. Connections are only accepted from the loopback interface. Set a password with requirepass, bind to a specific address, or disable protected-mode.\r\n");
     }
     None
@@ -238,6 +238,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
             if !inbuf.is_empty() {
                 apply_busy_verdicts(&shared, &mut client, &txn);
                 let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
+                switch_listeners(&shared);
                 txn.set(if client.multi.is_some() { crate::script::busy::txn::IN_MULTI } else { 0 });
                 crate::node::persistence::wait_durable(&shared).await;
                 if let Some(b) = client.block.as_ref() {
@@ -283,6 +284,28 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         }
     }
     dispatch::client_gone(&shared, &mut client);
+}
+
+/// After CONFIG SET port/bind: the old listeners close and the new ones
+/// accept (connected clients stay).
+fn switch_listeners(shared: &SharedRef) {
+    let Some(new) = shared.node.borrow_mut().listeners.pending.take() else { return };
+    let old = std::mem::take(&mut shared.node.borrow_mut().listeners.accept_tasks);
+    for task in old {
+        task.abort();
+    }
+    let mut bound = Vec::new();
+    for l in new {
+        bound.extend(l.try_clone().ok());
+        match TcpListener::from_std(l) {
+            Ok(l) => {
+                let task = tokio::task::spawn_local(accept_loop(shared.clone(), l));
+                shared.node.borrow_mut().listeners.accept_tasks.push(task.abort_handle());
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot register the new listener"),
+        }
+    }
+    shared.node.borrow_mut().listeners.bound = bound;
 }
 
 /// Sleeps for `d`, or forever when there is nothing to wait for.

@@ -100,40 +100,14 @@ pub(crate) struct BoundListeners {
     pub bus: Option<std::net::TcpListener>,
 }
 
-/// The listen backlog: `tcp-backlog`, capped by the kernel's somaxconn with
-/// Redis's warning (a silent cap hides why connections see SYN retransmits).
+/// The listen backlog (see [`crate::util::net::listen_backlog`]).
 fn listen_backlog(cfg: &NodeConfig) -> i32 {
-    let wanted = cfg.int_named("tcp-backlog", 511).clamp(1, i32::MAX as i64) as i32;
-    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok().and_then(|s| s.trim().parse::<i32>().ok());
-    match somaxconn {
-        Some(max) if max < wanted => {
-            tracing::warn!(
-                "WARNING: The TCP backlog setting of {wanted} cannot be enforced because /proc/sys/net/core/somaxconn is set to the lower value of {max}."
-            );
-            max
-        }
-        _ => wanted,
-    }
+    crate::util::net::listen_backlog(cfg.int_named("tcp-backlog", 511))
 }
 
-/// Binds one non-blocking listener with `SO_REUSEADDR` and the given backlog
-/// (std's `TcpListener::bind` always listens with 128).
+/// Binds one listener, naming the address on failure.
 fn listen(addr: &str, backlog: i32) -> Result<std::net::TcpListener, StartError> {
-    let err = |source| StartError::Bind { addr: addr.to_string(), source };
-    let sockaddr: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)
-        .map_err(err)?
-        .next()
-        .ok_or_else(|| err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "address resolves to nothing")))?;
-    let socket =
-        socket2::Socket::new(socket2::Domain::for_address(sockaddr), socket2::Type::STREAM, Some(socket2::Protocol::TCP)).map_err(err)?;
-    if sockaddr.is_ipv6() {
-        socket.set_only_v6(true).map_err(err)?;
-    }
-    socket.set_reuse_address(true).map_err(err)?;
-    socket.bind(&sockaddr.into()).map_err(err)?;
-    socket.listen(backlog).map_err(err)?;
-    socket.set_nonblocking(true).map_err(err)?;
-    Ok(socket.into())
+    crate::util::net::listen(addr, backlog).map_err(|source| StartError::Bind { addr: addr.to_string(), source })
 }
 
 fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
@@ -141,7 +115,7 @@ fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
     let mut clients = Vec::new();
     let mut port = cfg.port();
     for host in cfg.bind() {
-        let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let addr = crate::util::net::host_port(&host, port);
         let l = listen(&addr, backlog)?;
         if port == 0 {
             port = l.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -236,9 +210,13 @@ async fn serve(
     }
     let shared: SharedRef = Rc::new(Shared { node: RefCell::new(node), gate: Gate::new() });
     for l in listeners.clients {
+        let dup = l.try_clone();
         match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
-                tokio::task::spawn_local(connection::accept_loop(shared.clone(), l));
+                let task = tokio::task::spawn_local(connection::accept_loop(shared.clone(), l));
+                let mut node = shared.node.borrow_mut();
+                node.listeners.accept_tasks.push(task.abort_handle());
+                node.listeners.bound.extend(dup.ok());
             }
             Err(e) => {
                 let _ = ready.send(Err(format!("cannot register listener: {e}")));

@@ -6,6 +6,7 @@ pub mod events;
 pub mod fs;
 pub mod gate;
 pub mod id;
+pub mod net;
 pub mod num;
 pub mod proc;
 pub mod time;
