@@ -215,3 +215,32 @@ fn a_burst_of_connections_admits_exactly_maxclients() {
     }
     assert_eq!((admitted, refused), (19, 81), "20 clients at most, the busy one included");
 }
+
+#[test]
+fn config_set_port_moves_the_listener_and_a_busy_port_changes_nothing() {
+    let h = start(&[]);
+    let mut c = TcpStream::connect(addr(&h)).expect("connect");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let set = |c: &mut TcpStream, port: u16| {
+        let p = port.to_string();
+        request(c, &format!("CONFIG SET port {p}")).trim_end().to_string()
+    };
+    assert_eq!(set(&mut c, free), "+OK");
+    // The connected client stays; new clients find the node on the new port only.
+    assert_eq!(request(&mut c, "PING").trim_end(), "+PONG");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(addr(&h)).is_ok() {
+        assert!(Instant::now() < deadline, "the old port still accepts");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut moved = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], free))).expect("new port");
+    assert_eq!(request(&mut moved, "PING").trim_end(), "+PONG");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("busy");
+    let taken = busy.local_addr().expect("addr").port();
+    let reply = set(&mut moved, taken);
+    assert!(reply.starts_with("-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"), "{reply}");
+    assert_eq!(
+        request(&mut TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], free))).expect("still there"), "PING").trim_end(),
+        "+PONG"
+    );
+}
