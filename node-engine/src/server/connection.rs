@@ -239,6 +239,10 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
                 apply_busy_verdicts(&shared, &mut client, &txn);
                 let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
                 switch_listeners(&shared);
+                // A command that changed the cluster config (ADDSLOTS, SETSLOT, MEET...)
+                // has it on disk before its reply goes out, as Redis's beforeSleep does:
+                // a crash right after the OK cannot lose it.
+                shared.node.borrow_mut().save_cluster_config_if_dirty();
                 txn.set(if client.multi.is_some() { crate::script::busy::txn::IN_MULTI } else { 0 });
                 crate::node::persistence::wait_durable(&shared).await;
                 if let Some(b) = client.block.as_ref() {
