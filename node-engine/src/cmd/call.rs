@@ -108,7 +108,9 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         let end = std::time::Instant::now();
         node.slowlog.cmd_clock = Some(end);
         us = end.duration_since(start).as_micros() as u64;
-        if us as i64 >= slowlog_us {
+        // The threshold as it is now: CONFIG SET slowlog-log-slower-than -1 is not logged itself.
+        let threshold = node.slowlog.threshold_us;
+        if threshold >= 0 && us as i64 >= threshold {
             record_slow(node, client, argv, us);
         }
     }
@@ -239,7 +241,41 @@ pub fn unblock(node: &mut Node, client: &mut Client) {
     }
 }
 
+/// Slow log entries keep at most this many arguments, each at most 128 bytes (Redis's SLOWLOG_ENTRY_MAX_*).
+const SLOWLOG_MAX_ARGC: usize = 32;
+const SLOWLOG_MAX_STRING: usize = 128;
+
+/// A command's arguments as the slow log keeps them: secrets redacted, long
+/// lists and long strings cut with Redis's "... (N more ...)" notes.
+fn slowlog_argv(argv: &[&[u8]]) -> Vec<Vec<u8>> {
+    let hide = redacted(argv);
+    let kept = if argv.len() > SLOWLOG_MAX_ARGC { SLOWLOG_MAX_ARGC - 1 } else { argv.len() };
+    let mut out: Vec<Vec<u8>> = argv[..kept]
+        .iter()
+        .zip(&hide)
+        .map(|(a, h)| {
+            if *h {
+                b"(redacted)".to_vec()
+            } else if a.len() > SLOWLOG_MAX_STRING {
+                let mut t = a[..SLOWLOG_MAX_STRING].to_vec();
+                t.extend_from_slice(format!("... ({} more bytes)", a.len() - SLOWLOG_MAX_STRING).as_bytes());
+                t
+            } else {
+                a.to_vec()
+            }
+        })
+        .collect();
+    if argv.len() > kept {
+        out.push(format!("... ({} more arguments)", argv.len() - kept).into_bytes());
+    }
+    out
+}
+
 fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
+    // EXEC is not logged, the commands it ran are (Redis's skip_slowlog).
+    if argv.first().is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
+        return;
+    }
     let max = node.config.int_named("slowlog-max-len", 128).max(0) as usize;
     let id = node.slowlog.next_id;
     node.slowlog.next_id += 1;
@@ -247,7 +283,7 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
         id,
         at_secs: node.now_ms / 1000,
         micros,
-        argv: argv.iter().take(32).map(|a| a.iter().take(128).copied().collect()).collect(),
+        argv: slowlog_argv(argv),
         peer: client.addr.to_string(),
         name: client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
     });
@@ -256,13 +292,25 @@ fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
     }
 }
 
-/// Arguments MONITOR shows as `(redacted)`: passwords of AUTH, HELLO ... AUTH
-/// and MIGRATE ... AUTH/AUTH2 (Redis's redactClientCommandArgument).
+/// Arguments MONITOR and SLOWLOG show as `(redacted)`: passwords of AUTH,
+/// HELLO ... AUTH and MIGRATE ... AUTH/AUTH2, ACL SETUSER's rules, and the
+/// values of sensitive configs in CONFIG SET (Redis's redactClientCommandArgument).
 fn redacted(argv: &[&[u8]]) -> Vec<bool> {
     let mut hide = vec![false; argv.len()];
     let name = argv.first().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+    let sub = argv.get(1).map(|n| n.to_ascii_lowercase()).unwrap_or_default();
     match name.as_slice() {
         b"auth" => hide.iter_mut().skip(1).for_each(|h| *h = true),
+        b"acl" if sub == b"setuser" => hide.iter_mut().skip(2).for_each(|h| *h = true),
+        b"config" if sub == b"set" => {
+            for i in (2..argv.len()).step_by(2) {
+                if argv[i].eq_ignore_ascii_case(b"masterauth") || argv[i].eq_ignore_ascii_case(b"requirepass") {
+                    if let Some(h) = hide.get_mut(i + 1) {
+                        *h = true;
+                    }
+                }
+            }
+        }
         b"hello" | b"migrate" => {
             let from = if name == b"hello" { 2 } else { 6 };
             let mut i = from;
