@@ -28,6 +28,10 @@ const MEMORY_DIRECTIVES: &[&str] = &[
     "maxmemory-clients",
 ];
 
+/// Directives CONFIG GET lists only when asked for by their exact name (Redis's HIDDEN_CONFIG).
+const HIDDEN: &[&str] =
+    &["use-exit-on-panic", "rdb-key-save-delay", "key-load-delay", "watchdog-period", "loading-process-events-interval-bytes"];
+
 /// Directives that take several values; each line appends.
 const MULTI_ARG: &[&str] = &["save", "client-output-buffer-limit", "bind", "rename-command", "user", "loadmodule"];
 
@@ -288,7 +292,14 @@ impl NodeConfig {
         let Some(current) = self.values.get(&key) else {
             return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
         };
-        let stored = if MEMORY_DIRECTIVES.contains(&key.as_str()) {
+        let stored = if key == "maxmemory-clients" && value.ends_with('%') {
+            // A share of maxmemory, as Redis 7.0 allows for client eviction.
+            let n: u64 = value[..value.len() - 1].parse().map_err(|_| "argument must be a memory or percent value".to_string())?;
+            if n > 100 {
+                return Err("percentage argument must be less or equal to 100".into());
+            }
+            format!("{n}%")
+        } else if MEMORY_DIRECTIVES.contains(&key.as_str()) {
             parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?.to_string()
         } else if PROTECTED_ACTION_DIRECTIVES.contains(&key.as_str()) {
             match value.to_ascii_lowercase().as_str() {
@@ -385,7 +396,13 @@ impl NodeConfig {
         let direct = self
             .values
             .iter()
-            .filter(move |(k, _)| crate::glob::glob_match(pattern, k.as_bytes(), true))
+            .filter(move |(k, _)| {
+                if HIDDEN.contains(&k.as_str()) {
+                    pattern.eq_ignore_ascii_case(k.as_bytes())
+                } else {
+                    crate::glob::glob_match(pattern, k.as_bytes(), true)
+                }
+            })
             .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
             .map(|(k, v)| match k {
                 "notify-keyspace-events" => {
