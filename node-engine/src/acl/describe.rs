@@ -4,20 +4,7 @@
 //! commands, then name single commands for what is left.
 
 use super::user::{Selector, User, READ, WRITE};
-use super::{Commands, CATEGORIES};
-
-/// Commands (and subcommands) of a category.
-fn members(cat: &dyn Commands, category: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut stack: Vec<usize> = cat.top_level().to_vec();
-    while let Some(id) = stack.pop() {
-        if cat.categories(id).contains(&category) {
-            out.push(id);
-        }
-        stack.extend_from_slice(cat.subcommands(id));
-    }
-    out
-}
+use super::{category_members, Commands, CATEGORIES};
 
 /// The command rules of a selector (`+@all -@string +incr -debug +debug|digest`).
 pub fn command_rules(sel: &Selector, cat: &dyn Commands) -> String {
@@ -32,7 +19,7 @@ pub fn command_rules(sel: &Selector, cat: &dyn Commands) -> String {
         let _ = fake.apply("+@all", cat);
     }
     let mut temp = sel.clone();
-    let groups: Vec<Vec<usize>> = CATEGORIES.iter().map(|c| members(cat, c)).collect();
+    let groups: Vec<Vec<usize>> = CATEGORIES.iter().map(|c| category_members(cat, c)).collect();
     let mut applied = vec![false; CATEGORIES.len()];
     loop {
         let mut best = None;

@@ -122,8 +122,8 @@ fn spec_range(s: &Spec, argv: &[&[u8]]) -> Option<(usize, usize, usize)> {
     (first >= 1 && last < argc && last >= first).then_some((first as usize, last as usize, step))
 }
 
-/// The key-spec flags of each key at `positions` (COMMAND GETKEYSANDFLAGS).
-pub fn key_flags(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<Vec<&'static str>> {
+/// A command's specs, and which one places each key position of `argv` (the first that does).
+fn specs_by_position<'s>(command: &str, argv: &[&[u8]]) -> (&'s [Spec], HashMap<usize, &'s Spec>) {
     let specs = table().get(command).map(Vec::as_slice).unwrap_or(&[]);
     let mut by_pos: HashMap<usize, &Spec> = HashMap::new();
     for s in specs {
@@ -133,6 +133,12 @@ pub fn key_flags(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<Vec<
             }
         }
     }
+    (specs, by_pos)
+}
+
+/// The key-spec flags of each key at `positions` (COMMAND GETKEYSANDFLAGS).
+pub fn key_flags(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<Vec<&'static str>> {
+    let (specs, by_pos) = specs_by_position(command, argv);
     positions
         .iter()
         .map(|pos| {
@@ -150,17 +156,9 @@ pub fn key_flags(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<Vec<
 
 /// What `command` (full lowercase name) does with the keys at `positions`.
 pub fn key_uses(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<KeyUse> {
-    let specs = table().get(command).map(Vec::as_slice).unwrap_or(&[]);
+    let (specs, by_pos) = specs_by_position(command, argv);
     if !specs.is_empty() && specs.iter().all(|s| s.not_key) {
         return Vec::new();
-    }
-    let mut by_pos: HashMap<usize, (bool, bool)> = HashMap::new();
-    for s in specs {
-        if let Some((first, last, step)) = spec_range(s, argv) {
-            for p in (first..=last).step_by(step) {
-                by_pos.entry(p).or_insert((s.read, s.write));
-            }
-        }
     }
     // A key no spec places (SORT's STORE, found by the command's own
     // parser) takes the last spec's use; a command without specs, both.
@@ -169,7 +167,7 @@ pub fn key_uses(command: &str, argv: &[&[u8]], positions: &[usize]) -> Vec<KeyUs
     positions
         .iter()
         .map(|&pos| {
-            let (mut read, mut write) = by_pos.get(&pos).copied().unwrap_or(fallback);
+            let (mut read, mut write) = by_pos.get(&pos).map_or(fallback, |s| (s.read, s.write));
             if variable {
                 (read, write) = variable_flags(command, argv);
             }

@@ -52,7 +52,6 @@ pub trait Commands {
     fn subcommands(&self, id: usize) -> &[usize];
     /// Top-level commands in a fixed order (rule descriptions follow it).
     fn top_level(&self) -> &[usize];
-    fn no_auth(&self, id: usize) -> bool;
 }
 
 /// Why a rule was refused: Redis's errno, worded by `message`.
@@ -127,6 +126,31 @@ pub struct ChannelUse {
     pub pattern: bool,
 }
 
+/// One command as a permission check sees it: which command, and what its
+/// arguments name (built once by the command layer, tried on every selector).
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub id: usize,
+    /// AUTH, HELLO, QUIT, RESET: allowed whatever the command rules.
+    pub no_auth: bool,
+    pub argv: &'a [&'a [u8]],
+    pub keys: Vec<KeyUse>,
+    pub channels: Vec<ChannelUse>,
+}
+
+/// The members of a category: every command and subcommand that has it.
+pub fn category_members(cat: &dyn Commands, category: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut stack: Vec<usize> = cat.top_level().to_vec();
+    while let Some(id) = stack.pop() {
+        if cat.categories(id).contains(&category) {
+            out.push(id);
+        }
+        stack.extend_from_slice(cat.subcommands(id));
+    }
+    out
+}
+
 /// The users of one node. `default` always exists.
 #[derive(Debug)]
 pub struct Acl {
@@ -154,6 +178,12 @@ impl Acl {
         self.users.get(name)
     }
 
+    /// Whether a new (or RESET) client is logged in as `default` without AUTH:
+    /// `default` is on and needs no password (Redis's clientSetDefaultAuth).
+    pub fn default_needs_no_auth(&self) -> bool {
+        self.users.get("default").is_some_and(|u| u.enabled && u.nopass)
+    }
+
     /// Whether `name` may run anything on any key and channel (checks can be skipped).
     pub fn unrestricted(&self, name: &str) -> bool {
         self.users.get(name).is_some_and(|u| u.selectors.first().is_some_and(Selector::unrestricted))
@@ -177,9 +207,9 @@ impl Acl {
     }
 
     /// Whether `user` may run command `id` with these arguments, by any one selector.
-    pub fn check(&self, user: &str, id: usize, argv: &[&[u8]], keys: &[KeyUse], channels: &[ChannelUse]) -> Result<(), (Denied, usize)> {
+    pub fn check(&self, user: &str, req: &Request<'_>) -> Result<(), (Denied, usize)> {
         let Some(u) = self.users.get(user) else { return Err((Denied::Command, 0)) };
-        u.check(id, argv, keys, channels)
+        u.check(req)
     }
 }
 

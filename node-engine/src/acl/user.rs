@@ -1,7 +1,7 @@
 //! A user and its selectors, and the ACL SETUSER rules that change them
 //! (Redis's `ACLSetUser` / `ACLSetSelector`, with their errors).
 
-use super::{hash_password, ChannelUse, Commands, Denied, KeyUse, RuleError};
+use super::{hash_password, Commands, Denied, Request, RuleError};
 use crate::glob::glob_match;
 use std::collections::BTreeMap;
 
@@ -185,12 +185,8 @@ impl Selector {
         if !super::CATEGORIES.contains(&full.as_str()) {
             return Err(RuleError::UnknownName);
         }
-        let mut stack: Vec<usize> = cat.top_level().to_vec();
-        while let Some(id) = stack.pop() {
-            if cat.categories(id).contains(&full.as_str()) {
-                self.change(cat, id, allow);
-            }
-            stack.extend_from_slice(cat.subcommands(id));
+        for id in super::category_members(cat, &full) {
+            self.change(cat, id, allow);
         }
         Ok(())
     }
@@ -223,8 +219,9 @@ impl Selector {
     }
 
     /// Redis's `ACLSelectorCheckCmd`: the command, then each key, then each channel.
-    pub fn check(&self, id: usize, no_auth: bool, argv: &[&[u8]], keys: &[KeyUse], channels: &[ChannelUse]) -> Result<(), (Denied, usize)> {
-        if !self.allcommands && !no_auth && !self.bit(id) {
+    pub fn check(&self, req: &Request<'_>) -> Result<(), (Denied, usize)> {
+        let (id, argv) = (req.id, req.argv);
+        if !self.allcommands && !req.no_auth && !self.bit(id) {
             let first_ok = argv
                 .get(1)
                 .is_some_and(|a| self.firstargs.get(&id).is_some_and(|args| args.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(a))));
@@ -233,7 +230,7 @@ impl Selector {
             }
         }
         if !self.allkeys {
-            for k in keys {
+            for k in &req.keys {
                 let need = if k.read { READ } else { 0 } | if k.write { WRITE } else { 0 };
                 let key = argv.get(k.pos).copied().unwrap_or_default();
                 let ok = self.patterns.iter().any(|(p, f)| f & need == need && glob_match(p.as_bytes(), key, false));
@@ -243,7 +240,7 @@ impl Selector {
             }
         }
         if !self.allchannels {
-            for c in channels {
+            for c in &req.channels {
                 let ch = argv.get(c.pos).copied().unwrap_or_default();
                 let ok = if c.pattern {
                     self.channels.iter().any(|p| p.as_bytes() == ch)
@@ -270,14 +267,11 @@ pub struct User {
     /// SHA-256 hex of each password, in the order they were added.
     pub passwords: Vec<String>,
     pub selectors: Vec<Selector>,
-    /// Whether `no_auth` commands (AUTH, HELLO...) skip the command check: cached from the catalog.
-    no_auth: Vec<usize>,
 }
 
 impl User {
     /// A new user: off, no password, no permissions.
     pub fn new(name: &str, cat: &dyn Commands, pubsub_all: bool) -> User {
-        let no_auth = (0..cat.count()).filter(|&i| cat.no_auth(i)).collect();
         User {
             name: name.to_string(),
             enabled: false,
@@ -286,7 +280,6 @@ impl User {
             sanitize: false,
             passwords: Vec::new(),
             selectors: vec![Selector::new(cat, pubsub_all)],
-            no_auth,
         }
     }
 
@@ -391,11 +384,10 @@ impl User {
 
     /// Allowed when one selector allows the whole command; otherwise the
     /// worst refusal (a channel over a key over the command, the later argument on ties).
-    pub fn check(&self, id: usize, argv: &[&[u8]], keys: &[KeyUse], channels: &[ChannelUse]) -> Result<(), (Denied, usize)> {
-        let no_auth = self.no_auth.contains(&id);
+    pub fn check(&self, req: &Request<'_>) -> Result<(), (Denied, usize)> {
         let mut worst = (Denied::Command, 0);
         for s in &self.selectors {
-            match s.check(id, no_auth, argv, keys, channels) {
+            match s.check(req) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     if e.0 > worst.0 || (e.0 == worst.0 && e.1 > worst.1) {
@@ -409,11 +401,8 @@ impl User {
 
     /// Whether one selector that allows the command may also read every key
     /// (SORT's BY and GET patterns reach keys no argument names).
-    pub fn reads_any_key(&self, id: usize, argv: &[&[u8]], keys: &[KeyUse], channels: &[ChannelUse]) -> bool {
-        let no_auth = self.no_auth.contains(&id);
-        self.selectors.iter().any(|s| {
-            s.check(id, no_auth, argv, keys, channels).is_ok() && (s.allkeys || s.patterns.iter().any(|(p, f)| p == "*" && f & READ != 0))
-        })
+    pub fn reads_any_key(&self, req: &Request<'_>) -> bool {
+        self.selectors.iter().any(|s| s.check(req).is_ok() && (s.allkeys || s.patterns.iter().any(|(p, f)| p == "*" && f & READ != 0)))
     }
 
     /// Names of the flags ACL GETUSER and ACL LIST show, in Redis's order.

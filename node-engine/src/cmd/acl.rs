@@ -59,9 +59,6 @@ impl Commands for Catalog {
     fn top_level(&self) -> &[usize] {
         &self.top
     }
-    fn no_auth(&self, id: usize) -> bool {
-        self.specs[id].flags & NO_AUTH != 0
-    }
 }
 
 impl Catalog {
@@ -118,20 +115,25 @@ fn channels_of(name: &str, argv: &[&[u8]]) -> Vec<ChannelUse> {
 
 /// Checks `user` against a command; on refusal, the kind and the argument it concerns.
 pub fn check_user(node: &Node, user: &str, cmd: &'static CommandSpec, argv: &[&[u8]]) -> Result<(), (Denied, usize)> {
-    let cat = catalog();
+    node.acl.check(user, &request(cmd, argv))
+}
+
+/// What the `acl` layer checks of one call: the command's id, its keys with their use, its channels.
+fn request<'a>(cmd: &'static CommandSpec, argv: &'a [&'a [u8]]) -> acl::Request<'a> {
     let positions = cmd.key_positions(argv);
-    let keys = acl::keyspec::key_uses(cmd.name, argv, &positions);
-    let channels = channels_of(cmd.name, argv);
-    node.acl.check(user, cat.id(cmd), argv, &keys, &channels)
+    acl::Request {
+        id: catalog().id(cmd),
+        no_auth: cmd.flags & NO_AUTH != 0,
+        argv,
+        keys: acl::keyspec::key_uses(cmd.name, argv, &positions),
+        channels: channels_of(cmd.name, argv),
+    }
 }
 
 /// Whether `user` may read any key with this command (SORT BY/GET patterns).
 pub fn reads_any_key(node: &Node, user: &str, argv: &[&[u8]]) -> bool {
     let super::Lookup::Found(cmd) = super::table().find(argv) else { return false };
-    let Some(u) = node.acl.user(user) else { return false };
-    let positions = cmd.key_positions(argv);
-    let keys = acl::keyspec::key_uses(cmd.name, argv, &positions);
-    u.reads_any_key(catalog().id(cmd), argv, &keys, &channels_of(cmd.name, argv))
+    node.acl.user(user).is_some_and(|u| u.reads_any_key(&request(cmd, argv)))
 }
 
 /// The check before a command runs: refused commands are logged and get
@@ -155,7 +157,7 @@ pub fn check(
         Denied::Command => cmd.name.to_string(),
         _ => String::from_utf8_lossy(argv.get(pos).copied().unwrap_or_default()).into_owned(),
     };
-    log_denial(node, client.id, &client.user.clone(), denied.reason(), context, object);
+    log_denial(node, client.id, &client.user, denied.reason(), context, object);
     Err((denied, denied.error(cmd.name)))
 }
 
@@ -383,7 +385,12 @@ fn deluser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 /// Disconnects every client authenticated as `user`; the caller gets its reply first.
 fn kill_clients_of(ctx: &mut Ctx<'_>, user: &str) {
-    let ids: Vec<u64> = ctx.node.clients.map.iter().filter(|(_, c)| c.user == user).map(|(&id, _)| id).collect();
+    disconnect_where(ctx, |u| u == user);
+}
+
+/// Disconnects the clients whose user satisfies `pick`; the caller gets its reply first.
+fn disconnect_where(ctx: &mut Ctx<'_>, pick: impl Fn(&str) -> bool) {
+    let ids: Vec<u64> = ctx.node.clients.map.iter().filter(|(_, c)| pick(&c.user)).map(|(&id, _)| id).collect();
     for id in ids {
         if id == ctx.client.id {
             ctx.client.close_after_reply = true;
@@ -483,15 +490,7 @@ fn load(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         CmdError::new(format!("ERR {e}WARNING: ACL errors detected, no change to the previously active ACL rules was performed"))
     })?;
     // Every client of a user other than `default` is disconnected, as Redis does.
-    let ids: Vec<(u64, String)> =
-        ctx.node.clients.map.iter().filter(|(_, c)| c.user != "default").map(|(&id, c)| (id, c.user.clone())).collect();
-    for (id, _) in ids {
-        if id == ctx.client.id {
-            ctx.client.close_after_reply = true;
-        } else {
-            ctx.node.push_to(id, crate::client::Push::Kill);
-        }
-    }
+    disconnect_where(ctx, |u| u != "default");
     ctx.node.acl.users = users;
     ctx.node.acl.generation += 1;
     ctx.reply().ok();

@@ -627,7 +627,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.readonly = false;
     ctx.client.name = None;
     // Back to the default user, authenticated only if it needs no password.
-    ctx.client.authenticated = ctx.node.acl.user("default").is_some_and(|u| u.enabled && u.nopass);
+    ctx.client.authenticated = ctx.node.acl.default_needs_no_auth();
     ctx.client.user = "default".into();
     ctx.client.acl_unrestricted = 0;
     let id = ctx.client.id;

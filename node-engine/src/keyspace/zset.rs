@@ -57,6 +57,16 @@ fn stored(member: &[u8], score: f64) -> ThinBytes {
     ThinBytes::from_parts(&[&score.to_le_bytes(), member])
 }
 
+/// The member part of a stored `[score][member]`.
+fn stored_member(t: &ThinBytes) -> &[u8] {
+    &t.as_bytes()[8..]
+}
+
+/// The map's rehash function.
+fn rehash(t: &ThinBytes) -> u64 {
+    hash_key(stored_member(t))
+}
+
 fn stored_score(b: &[u8]) -> f64 {
     let mut s = [0u8; 8];
     s.copy_from_slice(&b[..8]);
@@ -83,7 +93,7 @@ impl Clone for Full {
             for &(s, r) in c {
                 let owner = stored(member_of(r), s.0);
                 chunk.push_back((s, owner.alias()));
-                f.map.insert_unique(hash_key(member_of(r)), owner, |t| hash_key(&t.as_bytes()[8..]));
+                f.map.insert_unique(hash_key(member_of(r)), owner, rehash);
             }
             f.chunks.push(chunk);
         }
@@ -99,7 +109,7 @@ impl Full {
         self.map.is_empty()
     }
     fn find(&self, member: &[u8]) -> Option<&ThinBytes> {
-        self.map.find(hash_key(member), |t| &t.as_bytes()[8..] == member)
+        self.map.find(hash_key(member), |t| stored_member(t) == member)
     }
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         self.find(member).map(|t| stored_score(t.as_bytes()))
@@ -146,12 +156,12 @@ impl Full {
     /// Inserts or updates; returns true when the member is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
         let h = hash_key(member);
-        if let Some(old) = self.map.find(h, |t| &t.as_bytes()[8..] == member) {
+        if let Some(old) = self.map.find(h, |t| stored_member(t) == member) {
             let old_score = stored_score(old.as_bytes());
             // Same score (incl. -0 vs 0 which order equal) keeps its place.
             if Score(old_score) != Score(score) || old_score.to_bits() != score.to_bits() {
                 let r = self.index_remove(old_score, member);
-                if let Some(owner) = self.map.find_mut(h, |t| &t.as_bytes()[8..] == member) {
+                if let Some(owner) = self.map.find_mut(h, |t| stored_member(t) == member) {
                     owner.as_bytes_mut()[..8].copy_from_slice(&score.to_le_bytes());
                     let r = r.unwrap_or_else(|| owner.alias());
                     self.index_insert(score, r);
@@ -161,7 +171,7 @@ impl Full {
         } else {
             let owner = stored(member, score);
             let r = owner.alias();
-            self.map.insert_unique(h, owner, |t| hash_key(&t.as_bytes()[8..]));
+            self.map.insert_unique(h, owner, rehash);
             self.index_insert(score, r);
             true
         }
@@ -169,11 +179,11 @@ impl Full {
 
     pub fn remove(&mut self, member: &[u8]) -> bool {
         let h = hash_key(member);
-        let Some(score) = self.map.find(h, |t| &t.as_bytes()[8..] == member).map(|t| stored_score(t.as_bytes())) else {
+        let Some(score) = self.map.find(h, |t| stored_member(t) == member).map(|t| stored_score(t.as_bytes())) else {
             return false;
         };
         self.index_remove(score, member);
-        if let Ok(e) = self.map.find_entry(h, |t| &t.as_bytes()[8..] == member) {
+        if let Ok(e) = self.map.find_entry(h, |t| stored_member(t) == member) {
             e.remove();
         }
         true

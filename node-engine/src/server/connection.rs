@@ -126,8 +126,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
         id,
         rx,
         out_pending,
-        // Redis's clientSetDefaultAuth: authenticated when `default` is on and needs no password.
-        needs_auth: !node.acl.user("default").is_some_and(|u| u.enabled && u.nopass),
+        needs_auth: !node.acl.default_needs_no_auth(),
         limits,
         qbuf_limit: node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize,
         idle_timeout: node.config.int_named("timeout", 0).max(0) as u64,
@@ -298,18 +297,27 @@ fn switch_listeners(shared: &SharedRef) {
     for task in old {
         task.abort();
     }
-    let mut bound = Vec::new();
+    shared.node.borrow_mut().listeners.bound.clear();
     for l in new {
-        bound.extend(l.try_clone().ok());
-        match TcpListener::from_std(l) {
-            Ok(l) => {
-                let task = tokio::task::spawn_local(accept_loop(shared.clone(), l));
-                shared.node.borrow_mut().listeners.accept_tasks.push(task.abort_handle());
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot register the new listener"),
+        if let Err(e) = serve_listener(shared, l) {
+            tracing::warn!(error = %e, "cannot register the new listener");
         }
     }
-    shared.node.borrow_mut().listeners.bound = bound;
+}
+
+/// Accepts clients on `l` in a task of its own, kept (with a duplicate of
+/// the socket) in the node's listeners so CONFIG SET port/bind can replace it.
+///
+/// # Errors
+/// The listener cannot be registered with the runtime.
+pub fn serve_listener(shared: &SharedRef, l: std::net::TcpListener) -> std::io::Result<()> {
+    let dup = l.try_clone();
+    let l = TcpListener::from_std(l)?;
+    let task = tokio::task::spawn_local(accept_loop(shared.clone(), l));
+    let mut node = shared.node.borrow_mut();
+    node.listeners.accept_tasks.push(task.abort_handle());
+    node.listeners.bound.extend(dup.ok());
+    Ok(())
 }
 
 /// Sleeps for `d`, or forever when there is nothing to wait for.

@@ -210,18 +210,9 @@ async fn serve(
     }
     let shared: SharedRef = Rc::new(Shared { node: RefCell::new(node), gate: Gate::new() });
     for l in listeners.clients {
-        let dup = l.try_clone();
-        match tokio::net::TcpListener::from_std(l) {
-            Ok(l) => {
-                let task = tokio::task::spawn_local(connection::accept_loop(shared.clone(), l));
-                let mut node = shared.node.borrow_mut();
-                node.listeners.accept_tasks.push(task.abort_handle());
-                node.listeners.bound.extend(dup.ok());
-            }
-            Err(e) => {
-                let _ = ready.send(Err(format!("cannot register listener: {e}")));
-                return 1;
-            }
+        if let Err(e) = connection::serve_listener(&shared, l) {
+            let _ = ready.send(Err(format!("cannot register listener: {e}")));
+            return 1;
         }
     }
     if let Some(bus) = listeners.bus {
