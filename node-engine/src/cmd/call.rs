@@ -110,7 +110,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         us = end.duration_since(start).as_micros() as u64;
         // The threshold as it is now: CONFIG SET slowlog-log-slower-than -1 is not logged itself.
         let threshold = node.slowlog.threshold_us;
-        if threshold >= 0 && us as i64 >= threshold {
+        if threshold >= 0 && us as i64 >= threshold && cmd.flags & super::flags::SKIP_SLOWLOG == 0 {
             record_slow(node, client, argv, us);
         }
     }
@@ -272,10 +272,6 @@ fn slowlog_argv(argv: &[&[u8]]) -> Vec<Vec<u8>> {
 }
 
 fn record_slow(node: &mut Node, client: &Client, argv: &[&[u8]], micros: u64) {
-    // EXEC is not logged, the commands it ran are (Redis's skip_slowlog).
-    if argv.first().is_some_and(|n| n.eq_ignore_ascii_case(b"exec")) {
-        return;
-    }
     let max = node.config.int_named("slowlog-max-len", 128).max(0) as usize;
     let id = node.slowlog.next_id;
     node.slowlog.next_id += 1;

@@ -57,6 +57,8 @@ pub mod flags {
     /// Feeds MONITOR itself, before it runs (EVAL, FCALL and their forms):
     /// a script shows ahead of the commands it runs.
     pub const SKIP_MONITOR: u32 = 1 << 14;
+    /// Not written to the slow log (EXEC: the commands it runs are).
+    pub const SKIP_SLOWLOG: u32 = 1 << 15;
 
     /// Names as COMMAND prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -69,6 +71,7 @@ pub mod flags {
         (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),

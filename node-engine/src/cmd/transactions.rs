@@ -10,7 +10,7 @@ use crate::node::Node;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, (0, 0, 0), multi).acl(&["@transaction"]),
-    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE, (0, 0, 0), exec).acl(&["@transaction"]),
+    CommandSpec::new("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, (0, 0, 0), exec).acl(&["@transaction"]),
     CommandSpec::new("discard", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), discard).acl(&["@transaction"]),
     CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), watch).acl(&["@transaction"]),
     CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), unwatch).acl(&["@transaction"]),
