@@ -500,6 +500,45 @@ fn scripts_and_functions_run_on_a_cluster_and_survive_a_failover() {
     assert_eq!(v, 7);
 }
 
+/// A script that runs six node timeouts keeps its node in the cluster: the
+/// busy hook answers the bus (as Redis's processEventsWhileBlocked does), so
+/// no peer flags the node and its replica stays a replica; a connection
+/// opened meanwhile is accepted and told BUSY.
+#[test]
+fn a_long_script_does_not_get_its_master_failed_over() {
+    let c = Cluster::new(6, 500);
+    c.form_3x();
+    let id0 = c.id(0);
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("busy-reply-threshold").arg(100).query(&mut c.conn(0)).expect("config set");
+    let mut caller = c.conn(0);
+    let script = std::thread::spawn(move || {
+        let body = "local function now() local t = redis.call('time') return t[1] * 1000 + t[2] / 1000 end \
+                    local start = now() while now() - start < tonumber(ARGV[1]) do end return 'done'";
+        redis::cmd("EVAL").arg(body).arg(0).arg(3000).query::<String>(&mut caller)
+    });
+    let url = format!("redis://127.0.0.1:{}/", c.nodes[0].port);
+    wait_until("a new connection told BUSY", Duration::from_secs(5), || {
+        let Ok(mut fresh) = redis::Client::open(url.as_str()).expect("client").get_connection() else { return false };
+        err_text(redis::cmd("PING").query::<String>(&mut fresh)).starts_with("BUSY")
+    });
+    let mut watched = 0;
+    while !script.is_finished() {
+        for i in 1..6 {
+            let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(i)).expect("cluster nodes");
+            let line = nodes.lines().find(|l| l.starts_with(&id0)).expect("node 0 known").to_string();
+            assert!(!line.contains("fail"), "node {i} flagged the busy node: {line}\n{}", c.views());
+        }
+        watched += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(script.join().expect("script thread").expect("script"), "done");
+    assert!(watched >= 10, "the script ran while the cluster was watched ({watched} rounds)");
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c.conn(1)).expect("cluster nodes");
+    assert!(nodes.lines().any(|l| l.starts_with(&id0) && l.contains("master") && l.contains(" 0-5460")), "{nodes}");
+    assert!(nodes.lines().any(|l| l.contains(&format!("slave {id0}"))), "node 0 kept its replica: {nodes}");
+    c.wait_state(&[0, 1, 2, 3, 4, 5], "ok", Duration::from_secs(5));
+}
+
 /// A worker pool on a consumer group outlives its master: after a kill,
 /// the promoted replica has every acknowledged entry acknowledged, every
 /// delivered-but-unacknowledged entry pending with its owner, and serves

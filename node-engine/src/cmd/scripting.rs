@@ -410,6 +410,10 @@ impl Host for ScriptHost<'_> {
             _ => None,
         }
     }
+
+    fn while_busy(&mut self) {
+        crate::node::while_busy::serve(self.node);
+    }
 }
 
 fn script_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

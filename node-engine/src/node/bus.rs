@@ -4,13 +4,17 @@
 //! the wire format in [`crate::cluster::gossip`]. This is where the rules'
 //! effects meet sockets.
 
+use super::Shared;
 use super::{Node, SharedRef};
 use crate::cluster::fault::Faults;
 use crate::cluster::gossip::{DecodeError, Message};
 use crate::cluster::handler;
 use crate::cluster::state::LinkInfo;
 use crate::util::time::unix_ms;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,6 +29,31 @@ pub struct Bus {
     next_generation: u64,
     /// Injected bus faults (labs).
     pub faults: Faults,
+    /// Every open link's socket and read buffer, so a busy script's hook can
+    /// serve the bus while the tasks cannot run (see [`serve_while_busy`]).
+    links: Vec<Rc<LinkIo>>,
+    /// The bus listener's socket, accepted on by the busy hook too.
+    listener_fd: Option<RawFd>,
+    /// The node's shared state, to start link tasks from the busy hook.
+    shared: Weak<Shared>,
+}
+
+/// One bus link as both its task and the busy hook see it: the socket and
+/// the bytes read but not yet handled (a frame may arrive in pieces).
+#[derive(Debug)]
+struct LinkIo {
+    fd: RawFd,
+    buf: RefCell<Vec<u8>>,
+    /// The node an outbound link leads to (renamed after a handshake); None
+    /// for a peer's inbound link, whose replies go back on it.
+    peer: Option<RefCell<String>>,
+    peer_ip: String,
+}
+
+impl LinkIo {
+    fn new(fd: RawFd, peer: Option<String>, peer_ip: String) -> Rc<LinkIo> {
+        Rc::new(LinkIo { fd, buf: RefCell::new(Vec::with_capacity(8192)), peer: peer.map(RefCell::new), peer_ip })
+    }
 }
 
 impl Bus {
@@ -51,6 +80,11 @@ impl Bus {
 
 /// Starts the bus listener and the cluster cron on the node's thread.
 pub fn spawn(shared: SharedRef, listener: TcpListener) {
+    {
+        let mut node = shared.node.borrow_mut();
+        node.bus.listener_fd = Some(listener.as_raw_fd());
+        node.bus.shared = Rc::downgrade(&shared);
+    }
     tokio::task::spawn_local(accept_loop(shared.clone(), listener));
     tokio::task::spawn_local(cron(shared));
 }
@@ -58,9 +92,7 @@ pub fn spawn(shared: SharedRef, listener: TcpListener) {
 async fn accept_loop(shared: SharedRef, listener: TcpListener) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::task::spawn_local(inbound(shared.clone(), stream));
-            }
+            Ok((stream, _)) => start_inbound(&shared, &mut shared.node.borrow_mut(), stream),
             Err(e) => {
                 tracing::warn!("cluster bus accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -69,32 +101,38 @@ async fn accept_loop(shared: SharedRef, listener: TcpListener) {
     }
 }
 
-/// A peer's link to us: it sends PING/MEET/FAIL/..., we answer PONGs on it.
-async fn inbound(shared: SharedRef, mut stream: TcpStream) {
+/// Registers a peer's new link and starts its task.
+fn start_inbound(shared: &SharedRef, node: &mut Node, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let peer_ip = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let mut buf = Vec::with_capacity(8192);
+    let link = LinkIo::new(stream.as_raw_fd(), None, peer_ip);
+    node.bus.links.push(link.clone());
+    tokio::task::spawn_local(inbound(shared.clone(), stream, link));
+}
+
+/// A peer's link to us: it sends PING/MEET/FAIL/..., we answer PONGs on it.
+async fn inbound(shared: SharedRef, mut stream: TcpStream, link: Rc<LinkIo>) {
     let mut chunk = vec![0u8; 16384];
     loop {
         let n = match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         shared.gate.pass().await;
-        buf.extend_from_slice(&chunk[..n]);
         let mut reply = Vec::new();
-        if let Err(e) = handle_frames(&shared, &mut buf, None, &peer_ip, &mut reply) {
-            tracing::warn!(peer = %peer_ip, "closing cluster bus link: {e}");
-            return;
+        if let Err(e) = read_frames(&mut shared.node.borrow_mut(), &link, &chunk[..n], &mut reply) {
+            tracing::warn!(peer = %link.peer_ip, "closing cluster bus link: {e}");
+            break;
         }
         if !reply.is_empty() && stream.write_all(&reply).await.is_err() {
-            return;
+            break;
         }
     }
+    shared.node.borrow_mut().bus.links.retain(|l| !Rc::ptr_eq(l, &link));
 }
 
 /// Our link to `peer`: connect, send what the node queues, handle its PONGs.
-async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation: u64, mut rx: UnboundedReceiver<Vec<u8>>) {
+async fn outbound(shared: SharedRef, peer: String, addr: String, generation: u64, mut rx: UnboundedReceiver<Vec<u8>>) {
     let timeout = shared.node.borrow().config.node_timeout_ms().max(100);
     let connected = tokio::time::timeout(Duration::from_millis(timeout), TcpStream::connect(&addr)).await;
     let mut stream = match connected {
@@ -117,7 +155,8 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
             return;
         }
     }
-    let mut buf = Vec::with_capacity(8192);
+    let link = LinkIo::new(stream.as_raw_fd(), Some(peer), String::new());
+    shared.node.borrow_mut().bus.links.push(link.clone());
     let mut chunk = vec![0u8; 16384];
     loop {
         tokio::select! {
@@ -126,6 +165,7 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
                 shared.gate.pass().await;
                 let hold = {
                     let node = shared.node.borrow();
+                    let peer = link.peer.as_ref().map(|p| p.borrow().clone()).unwrap_or_default();
                     if node.bus.faults.is_empty() { Some(Duration::ZERO) } else { node.bus.faults.outgoing(&peer) }
                 };
                 let Some(hold) = hold else { continue };
@@ -142,17 +182,27 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
                     Ok(n) => n,
                 };
                 shared.gate.pass().await;
-                buf.extend_from_slice(&chunk[..n]);
                 // PONGs on our link produce nothing to send back on it.
                 let mut ignored = Vec::new();
-                if let Err(e) = handle_frames(&shared, &mut buf, Some(&mut peer), "", &mut ignored) {
-                    tracing::warn!(peer = %peer, "closing cluster bus link: {e}");
+                if let Err(e) = read_frames(&mut shared.node.borrow_mut(), &link, &chunk[..n], &mut ignored) {
+                    tracing::warn!(peer = ?link.peer, "closing cluster bus link: {e}");
                     break;
                 }
             }
         }
     }
+    shared.node.borrow_mut().bus.links.retain(|l| !Rc::ptr_eq(l, &link));
+    let peer = link.peer.as_ref().map(|p| p.borrow().clone()).unwrap_or_default();
     end_link(&shared, &peer, generation);
+}
+
+/// Adds what was read on `link` to its buffer and handles every complete
+/// frame in it (replies for an inbound link go to `reply`).
+fn read_frames(node: &mut Node, link: &LinkIo, data: &[u8], reply: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let mut buf = link.buf.borrow_mut();
+    buf.extend_from_slice(data);
+    let mut peer = link.peer.as_ref().map(|p| p.borrow_mut());
+    handle_frames(node, &mut buf, peer.as_deref_mut(), &link.peer_ip, reply)
 }
 
 /// Handles every complete frame in `buf` (consumed ones are removed).
@@ -163,7 +213,7 @@ async fn outbound(shared: SharedRef, mut peer: String, addr: String, generation:
 /// # Errors
 /// Garbage on the link: the caller closes it.
 fn handle_frames(
-    shared: &SharedRef,
+    node: &mut Node,
     buf: &mut Vec<u8>,
     mut link: Option<&mut String>,
     peer_ip: &str,
@@ -174,7 +224,6 @@ fn handle_frames(
         match Message::decode_frame(&buf[consumed..]) {
             Ok(Some((msg, used))) => {
                 consumed += used;
-                let mut node = shared.node.borrow_mut();
                 node.now_ms = unix_ms();
                 let peer = link.as_deref().map(String::as_str);
                 if node.bus.faults.cut(&msg.sender) || peer.is_some_and(|p| node.bus.faults.cut(p)) {
@@ -194,6 +243,42 @@ fn handle_frames(
     };
     buf.drain(..consumed);
     result
+}
+
+/// While a script keeps the node's thread past `busy-reply-threshold`, the
+/// hook calls this so the node still answers its peers (as Redis's
+/// processEventsWhileBlocked does): without PONGs a long script would get
+/// the node marked failing and failed over. It accepts new peer links,
+/// reads every link without blocking, handles what came and answers on
+/// inbound links; frames queued for outbound links go out when the script ends.
+pub fn serve_while_busy(node: &mut Node) {
+    if let (Some(fd), Some(shared)) = (node.bus.listener_fd, node.bus.shared.upgrade()) {
+        while let Some((stream, _)) = crate::util::net::accept_now(fd) {
+            match stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)) {
+                Ok(s) => start_inbound(&shared, node, s),
+                Err(e) => tracing::warn!("cluster bus accept failed: {e}"),
+            }
+        }
+    }
+    let links = node.bus.links.clone();
+    let mut chunk = [0u8; 16384];
+    for link in links {
+        loop {
+            let n = crate::util::net::read_now(link.fd, &mut chunk);
+            if n == 0 {
+                break;
+            }
+            let mut reply = Vec::new();
+            if read_frames(node, &link, &chunk[..n], &mut reply).is_err() {
+                // The link's task then reads the end and closes it.
+                crate::util::net::shut_down(link.fd);
+                break;
+            }
+            if link.peer.is_none() && !reply.is_empty() {
+                crate::util::net::write_all_now(link.fd, &reply);
+            }
+        }
+    }
 }
 
 fn end_link(shared: &SharedRef, peer: &str, generation: u64) {

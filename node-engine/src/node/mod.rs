@@ -11,6 +11,7 @@ pub mod persistence;
 pub mod replica_link;
 pub mod replication;
 pub mod tracking;
+pub mod while_busy;
 
 use crate::client::{ClientId, ClientInfo, Push};
 use crate::cluster::ClusterState;
@@ -92,6 +93,11 @@ pub struct Listeners {
     pub bound: Vec<std::net::TcpListener>,
     /// Bound by CONFIG SET port/bind; the server replaces the accept tasks with these.
     pub pending: Option<Vec<std::net::TcpListener>>,
+    /// Clients a busy script's hook accepted (answered -BUSY until it ends),
+    /// with their shared MULTI state; the accept tasks adopt them after.
+    pub busy_accepted: Vec<(std::net::TcpStream, std::net::SocketAddr, std::rc::Rc<std::cell::Cell<u8>>)>,
+    /// Wakes an accept task to adopt `busy_accepted`.
+    pub wake: std::rc::Rc<tokio::sync::Notify>,
 }
 
 /// Counters at one cron tick, for INFO's instantaneous_* rates.
@@ -246,6 +252,20 @@ pub struct Node {
 }
 
 impl Node {
+    /// Why a new connection from `peer` is refused, as the text sent before
+    /// closing it (maxclients, protected mode), or None to admit it.
+    pub fn admission_error(&self, peer: std::net::SocketAddr) -> Option<&'static str> {
+        if self.clients.map.len() + self.listeners.busy_accepted.len() >= self.config.maxclients() {
+            return Some("-ERR max number of clients reached\r\n");
+        }
+        // Redis 7.0: whatever the bind, a default user without password serves only loopback.
+        let protected = self.config.flag_named("protected-mode") && self.acl.user("default").is_some_and(|u| u.nopass);
+        if protected && !peer.ip().is_loopback() {
+            return Some("-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. Connections are only accepted from the loopback interface. Set a password with requirepass, bind to a specific address, or disable protected-mode.\r\n");
+        }
+        None
+    }
+
     /// Pushes a pub/sub message (an array of bulks, a RESP3 push for RESP3
     /// clients) to one client; whether it was delivered.
     fn push_message(&self, id: ClientId, parts: &[&[u8]]) -> bool {

@@ -52,9 +52,11 @@ pub mod txn {
 }
 
 impl Busy {
-    /// Called by the hook: past the threshold, answers what the clients sent.
-    pub fn tick(&self) {
-        if self.started.elapsed().as_millis() as u64 >= self.threshold_ms {
+    /// Called by the hook: past the threshold, answers what the clients sent
+    /// and says so (the host then serves the rest: new clients, the bus).
+    pub fn tick(&self) -> bool {
+        let past = self.started.elapsed().as_millis() as u64 >= self.threshold_ms;
+        if past {
             if !self.timed_out.get() {
                 self.timed_out.set(true);
                 tracing::warn!(
@@ -70,6 +72,7 @@ impl Busy {
                 self.serve(fd, &txn);
             }
         }
+        past
     }
 
     fn serve(&self, fd: i32, txn: &Cell<u8>) {

@@ -85,6 +85,9 @@ pub trait Host {
     fn set_repl(&mut self, flags: u8);
     /// `redis.acl_check_cmd`: None when the command does not exist.
     fn acl_check(&mut self, argv: &[&[u8]]) -> Option<bool>;
+    /// The script is past `busy-reply-threshold`: serve what the node must
+    /// answer even now (new clients, the cluster bus).
+    fn while_busy(&mut self);
 }
 
 /// A Lua failure while setting up the sandbox (never expected at run time).
@@ -187,8 +190,13 @@ impl Vm {
                 }
             }
             if let Some(b) = w.busy.borrow().as_ref() {
-                if !b.killed.get() {
-                    b.tick();
+                if !b.killed.get() && b.tick() {
+                    if let Some(mut host) = w.host.get() {
+                        // SAFETY: the pointer is set only while `Vm::run` runs the
+                        // script, and the hook fires between Lua instructions, never
+                        // inside a host call, so no other reference to the host is live.
+                        unsafe { host.as_mut().while_busy() };
+                    }
                 }
                 if b.killed.get() {
                     w.killed.set(true);

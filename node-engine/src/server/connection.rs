@@ -20,14 +20,23 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
     const ACCEPTS_PER_TURN: u32 = 1000;
     let mut backoff = Duration::from_millis(5);
     let mut in_a_row = 0u32;
+    let wake = shared.node.borrow().listeners.wake.clone();
     loop {
         // Unconstrained: tokio's cooperative budget would make the loop yield
         // every 128 accepts; it yields by itself below, less often.
-        match tokio::task::unconstrained(listener.accept()).await {
+        let accepted = tokio::select! {
+            r = tokio::task::unconstrained(listener.accept()) => r,
+            () = wake.notified() => {
+                adopt_busy_accepted(&shared);
+                continue;
+            }
+        };
+        match accepted {
             Ok((stream, addr)) => {
                 backoff = Duration::from_millis(5);
                 shared.gate.pass().await;
-                if let Some(msg) = admission_error(&shared, addr) {
+                let refused = shared.node.borrow().admission_error(addr);
+                if let Some(msg) = refused {
                     shared.node.borrow_mut().stats.rejected_connections += 1;
                     // Best effort, like Redis: one non-blocking write, then close.
                     let _ = stream.try_write(msg.as_bytes());
@@ -35,7 +44,7 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
                 } else {
                     // Registered here, not in the task: the next admission
                     // check counts this client even before its task runs.
-                    let admitted = register(&shared, &stream, addr);
+                    let admitted = register(&shared, &stream, addr, None);
                     tokio::task::spawn_local(serve_client(shared.clone(), stream, addr, admitted));
                 }
                 in_a_row += 1;
@@ -54,17 +63,16 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
     }
 }
 
-fn admission_error(shared: &SharedRef, peer: std::net::SocketAddr) -> Option<&'static str> {
-    let node = shared.node.borrow();
-    if node.clients.map.len() >= node.config.maxclients() {
-        return Some("-ERR max number of clients reached\r\n");
+/// Starts the tasks of the clients a busy script's hook accepted.
+fn adopt_busy_accepted(shared: &SharedRef) {
+    let accepted = std::mem::take(&mut shared.node.borrow_mut().listeners.busy_accepted);
+    for (stream, addr, txn) in accepted {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let Ok(stream) = TcpStream::from_std(stream) else { continue };
+        shared.node.borrow().clients.sockets.borrow_mut().retain(|(id, f, _)| !(*id == crate::node::while_busy::UNREGISTERED && *f == fd));
+        let admitted = register(shared, &stream, addr, Some(txn));
+        tokio::task::spawn_local(serve_client(shared.clone(), stream, addr, admitted));
     }
-    // Redis 7.0: whatever the bind, a default user without password serves only loopback.
-    let protected = node.config.flag_named("protected-mode") && node.acl.user("default").is_some_and(|u| u.nopass);
-    if protected && !peer.ip().is_loopback() {
-        return Some("-DENIED Running in protected mode because protected mode is enabled and no password is set for the default user. Connections are only accepted from the loopback interface. Set a password with requirepass, bind to a specific address, or disable protected-mode.\r\n");
-    }
-    None
 }
 
 /// What a connection's task needs once its client is in the registry.
@@ -83,7 +91,8 @@ struct Admitted {
 }
 
 /// Adds the client to the node's registry (CLIENT LIST, pub/sub, maxclients).
-fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) -> Admitted {
+/// `txn` is the MULTI state a busy script's hook already kept for it.
+fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, txn: Option<std::rc::Rc<std::cell::Cell<u8>>>) -> Admitted {
     let (tx, rx) = unbounded_channel();
     let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let mut node = shared.node.borrow_mut();
@@ -116,7 +125,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr) 
             tx,
         },
     );
-    let txn = std::rc::Rc::new(std::cell::Cell::new(0u8));
+    let txn = txn.unwrap_or_default();
     node.clients.sockets.borrow_mut().push((id, std::os::fd::AsRawFd::as_raw_fd(stream), txn.clone()));
     let limits = crate::resp::ParseLimits {
         max_bulk_len: node.config.int_named("proto-max-bulk-len", 512 << 20).max(1) as usize,

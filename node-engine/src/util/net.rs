@@ -2,6 +2,7 @@
 //! and again when CONFIG SET changes `port` or `bind`.
 
 use std::net::TcpListener;
+use std::os::fd::{FromRawFd, RawFd};
 
 /// The listen backlog: `tcp-backlog`, capped by the kernel's somaxconn with
 /// Redis's warning (a silent cap hides why connections see SYN retransmits).
@@ -43,4 +44,47 @@ pub fn host_port(host: &str, port: u16) -> String {
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// Accepts one pending connection on a non-blocking listening socket, now or
+/// never: for a busy script's hook, which serves sockets the runtime cannot
+/// poll while the script holds the thread.
+pub fn accept_now(listener: RawFd) -> Option<(std::net::TcpStream, std::net::SocketAddr)> {
+    // SAFETY: borrowing a descriptor the caller keeps open for this call;
+    // ManuallyDrop leaves it open afterwards.
+    let l = std::mem::ManuallyDrop::new(unsafe { TcpListener::from_raw_fd(listener) });
+    l.accept().ok()
+}
+
+/// Reads what a socket holds without waiting: 0 when nothing (or the peer closed).
+pub fn read_now(fd: RawFd, buf: &mut [u8]) -> usize {
+    // SAFETY: a non-blocking read into a buffer we own, of at most its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    n.max(0) as usize
+}
+
+/// Writes all of `data`, waiting up to a second in all for the socket to
+/// drain (bus frames are small: a full socket buffer means a dead peer).
+pub fn write_all_now(fd: RawFd, mut data: &[u8]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while !data.is_empty() && std::time::Instant::now() < deadline {
+        // SAFETY: a non-blocking write of a buffer we own.
+        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n > 0 {
+            data = &data[n as usize..];
+            continue;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+            return;
+        }
+        let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+        // SAFETY: one pollfd we own.
+        unsafe { libc::poll(&mut pfd, 1, 10) };
+    }
+}
+
+/// Ends a socket's traffic both ways, so the task reading it sees the end.
+pub fn shut_down(fd: RawFd) {
+    // SAFETY: shutdown on a descriptor the caller keeps open; it does not close it.
+    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
 }
