@@ -372,14 +372,24 @@ impl ScriptHost<'_> {
 
 impl Host for ScriptHost<'_> {
     fn call(&mut self, argv: &[&[u8]]) -> Result<Vec<u8>, String> {
-        let cmd = match super::table().find(argv) {
-            Lookup::Found(cmd) => cmd,
-            _ => return Err("Unknown Redis command called from script".into()),
+        let checked = match super::table().find(argv) {
+            Lookup::Found(cmd) => self.check(cmd, argv).map(|()| cmd).inspect_err(|_| {
+                self.node.stats.command(cmd as *const CommandSpec as usize, cmd.name).rejected += 1;
+            }),
+            _ => Err("Unknown Redis command called from script".into()),
         };
-        if let Err(e) = self.check(cmd, argv) {
-            self.node.stats.command(cmd as *const CommandSpec as usize, cmd.name).rejected += 1;
-            return Err(e);
-        }
+        let cmd = match checked {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                // Counted here even when redis.pcall catches it (Redis's
+                // scriptCall replies it as an error); the script's own error
+                // reply, if it ends with this one, is not counted again.
+                let text = e.strip_prefix('-').map_or_else(|| format!("ERR {e}"), str::to_string);
+                self.node.stats.count_error(text.as_bytes());
+                self.node.stats.nested_error_counted = true;
+                return Err(e);
+            }
+        };
         self.client.suppress_propagation = self.repl == 0;
         self.client.in_exec = true;
         call::call(self.node, &mut self.client, cmd, argv);
