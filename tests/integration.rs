@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod client_libraries;
 mod cluster_flow;
 mod dashboard;
 mod labs;

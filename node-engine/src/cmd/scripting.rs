@@ -213,6 +213,7 @@ fn execute(
     script_client.in_script = true;
     // redis.call runs as the caller's ACL user.
     script_client.user = ctx.client.user.clone();
+    script_client.acl_unrestricted = ctx.client.acl_unrestricted;
     let caller_id = ctx.client.id;
     script_client.tracking_id = ctx.client.tracking_id;
     // A read inside the script makes the caller track the script's declared keys (Redis's rule).
@@ -272,7 +273,8 @@ impl ScriptHost<'_> {
         if cmd.flags & NOSCRIPT != 0 && !self.node.scripting.allow_noscript_commands {
             return Err("This Redis command is not allowed from script".into());
         }
-        if !self.caller_from_master {
+        // A user who may do anything (the caller's mark, kept while rules are unchanged) is not checked again.
+        if !self.caller_from_master && self.client.acl_unrestricted != self.node.acl.generation {
             let user = self.client.user.clone();
             if let Err((denied, pos)) = super::acl::check_user(self.node, &user, cmd, argv) {
                 let object = match denied {

@@ -26,14 +26,14 @@ pub struct Script {
 pub struct Scripts {
     pub vm: Vm,
     /// By lowercase hex SHA-1.
-    map: HashMap<Sha, Script>,
+    map: HashMap<Sha, Script, ahash::RandomState>,
     /// Bytes of script bodies and ids (INFO used_memory_scripts_eval).
     pub body_bytes: usize,
 }
 
 impl Scripts {
     pub fn new() -> Result<Scripts, LuaSetupError> {
-        Ok(Scripts { vm: Vm::new()?, map: HashMap::new(), body_bytes: 0 })
+        Ok(Scripts { vm: Vm::new()?, map: HashMap::default(), body_bytes: 0 })
     }
 
     /// Compiles and caches `body` (once); returns its SHA-1, or Redis's error text.
