@@ -309,3 +309,69 @@ fn idle_master_pings_its_replicas() {
     assert!((0..=2).contains(&io), "master_last_io_seconds_ago {io}");
     let _ = (&p.master, &p.replica);
 }
+
+fn digest(c: &mut Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(c).expect("debug digest")
+}
+
+/// FAILOVER hands the master role over without losing an acknowledged
+/// write, both ways with redis-server: our master to a redis-server replica
+/// (it answers our PSYNC FAILOVER), then redis-server back to our node.
+#[test]
+fn failover_hands_over_both_ways_with_redis_server_losing_no_write() {
+    if !have_redis() {
+        eprintln!("skipping: redis-server not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let redis = redis_server(tmp.path(), &[]);
+    let (ours, _od) = start(&["--enable-debug-command", "yes"]);
+    let (other, _rd) = start(&["--enable-debug-command", "yes"]);
+    let (mut oc, mut rs, mut xc) = (conn(ours.port()), conn(redis.port), conn(other.port()));
+    attach(&mut rs, ours.port());
+    attach(&mut xc, ours.port());
+    let e = redis::cmd("FAILOVER").arg("TO").arg("127.0.0.1").arg(1).query::<()>(&mut oc).expect_err("not a replica");
+    assert_eq!(e.detail(), Some("FAILOVER target HOST and PORT is not a replica."), "{e}");
+    // A writer keeps writing; the handover pauses it, and once our node follows
+    // redis-server its writes are refused (READONLY): every acknowledged one must survive.
+    let port = ours.port();
+    let writer = std::thread::spawn(move || {
+        let mut c = conn(port);
+        let mut acked = 0u64;
+        while c.set::<_, _, ()>(format!("w{acked}"), acked).is_ok() && acked < 100_000 {
+            acked += 1;
+        }
+        acked
+    });
+    wait_until("the writer to be going", 5, || oc.exists::<_, bool>("w100").unwrap_or(false));
+    let _: () =
+        redis::cmd("FAILOVER").arg("TO").arg("127.0.0.1").arg(redis.port).arg("TIMEOUT").arg(5000).query(&mut oc).expect("failover");
+    wait_until("our master handed over", 10, || info_field(&mut oc, "replication", "master_failover_state") == "no-failover");
+    let acked = writer.join().expect("writer");
+    assert!(acked < 100_000, "the writer was refused after the handover");
+    assert_eq!(info_field(&mut rs, "replication", "role"), "master");
+    assert_eq!(info_field(&mut oc, "replication", "role"), "slave");
+    for i in [0, acked / 2, acked - 1] {
+        assert_eq!(rs.get::<_, Option<u64>>(format!("w{i}")).expect("get"), Some(i), "acknowledged write w{i} reached the new master");
+    }
+    // Our other replica moves over to redis-server with a partial resync.
+    let full_before: u64 = info_field(&mut rs, "stats", "sync_full").parse().expect("sync_full");
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(redis.port).query(&mut xc).expect("replicaof");
+    wait_until("both follow redis-server", 10, || {
+        info_field(&mut oc, "replication", "master_link_status") == "up" && info_field(&mut xc, "replication", "master_link_status") == "up"
+    });
+    assert_eq!(info_field(&mut rs, "stats", "sync_full").parse::<u64>().expect("sync_full"), full_before, "no full resync");
+    let _: () = rs.set("written-on-redis", "1").expect("set");
+    let _: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut rs).expect("wait");
+    assert_eq!(digest(&mut oc), digest(&mut rs));
+    assert_eq!(digest(&mut xc), digest(&mut rs));
+    // And back: redis-server's FAILOVER makes our node the master again through our PSYNC FAILOVER handling.
+    let _: () = redis::cmd("FAILOVER").arg("TO").arg("127.0.0.1").arg(ours.port()).query(&mut rs).expect("failover back");
+    wait_until("redis-server handed over", 10, || info_field(&mut rs, "replication", "master_failover_state") == "no-failover");
+    wait_until("our node is the master again", 10, || info_field(&mut oc, "replication", "role") == "master");
+    wait_until("redis-server follows our node", 10, || info_field(&mut rs, "replication", "master_link_status") == "up");
+    let _: () = oc.set("written-on-ours", "1").expect("our node takes writes again");
+    let _: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut oc).expect("wait");
+    assert_eq!(rs.get::<_, String>("written-on-redis").expect("get"), "1");
+    assert_eq!(digest(&mut oc), digest(&mut rs));
+}

@@ -14,11 +14,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), sync),
     CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), role).acl(&["@admin", "@dangerous"]),
     CommandSpec::new("wait", 3, NOSCRIPT, (0, 0, 0), wait).acl(&["@connection"]),
+    CommandSpec::new("failover", -1, ADMIN | NOSCRIPT | STALE, (0, 0, 0), failover),
 ];
 
 fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.node.cluster.is_some() {
         return Err(CmdError::new("ERR REPLICAOF not allowed in cluster mode."));
+    }
+    if ctx.node.repl.failover.is_some() {
+        return Err(CmdError::new("ERR REPLICAOF not allowed while failing over."));
     }
     if is(argv[1], "no") && is(argv[2], "one") {
         ctx.node.set_master(None);
@@ -124,8 +128,86 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64,
 }
 
 fn psync(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    // `PSYNC <replid> <offset> FAILOVER`: our master hands over to us (its FAILOVER command).
+    if argv.len() > 3 && is(argv[3], "failover") {
+        tracing::warn!("Failover request received for replid {}.", String::from_utf8_lossy(argv[1]));
+        if ctx.node.repl.master.is_none() {
+            return Err(CmdError::new("ERR PSYNC FAILOVER can't be sent to a master."));
+        }
+        if argv[1] != ctx.node.repl.replid.as_bytes() {
+            return Err(CmdError::new("ERR PSYNC FAILOVER replid must match my replid."));
+        }
+        ctx.node.set_master(None);
+        tracing::info!("MASTER MODE enabled (failover request from 'addr={}')", ctx.client.addr);
+    }
+    if ctx.node.repl.failover.is_some() {
+        return Err(CmdError::new("NOMASTERLINK Can't SYNC while failing over"));
+    }
     let off = parse_i64(argv[2]).unwrap_or(-1);
     attach_replica(ctx, argv[1], off, false)
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: hands this master's
+/// role to a replica without losing a write (Redis's failoverCommand). Writes
+/// pause until the replica has acknowledged the whole stream; then this node
+/// follows it and its PSYNC FAILOVER makes the replica the master.
+fn failover(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err(CmdError::new("ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead."));
+    }
+    if argv.len() == 2 && is(argv[1], "abort") {
+        if ctx.node.repl.failover.is_none() {
+            return Err(CmdError::new("ERR No failover in progress."));
+        }
+        ctx.node.abort_failover("Failover manually aborted");
+        ctx.reply().ok();
+        return Ok(());
+    }
+    let (mut timeout, mut force, mut target) = (0i64, false, None);
+    let mut j = 1;
+    while j < argv.len() {
+        if is(argv[j], "timeout") && j + 1 < argv.len() && timeout == 0 {
+            timeout = parse_i64(argv[j + 1])?;
+            if timeout <= 0 {
+                return Err(CmdError::new("ERR FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if is(argv[j], "to") && j + 2 < argv.len() && target.is_none() {
+            let port = parse_i64(argv[j + 2])?;
+            target = Some((String::from_utf8_lossy(argv[j + 1]).into_owned(), port));
+            j += 3;
+        } else if is(argv[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let node = &mut *ctx.node;
+    if node.repl.failover.is_some() {
+        return Err(CmdError::new("ERR FAILOVER already in progress."));
+    }
+    if node.repl.master.is_some() {
+        return Err(CmdError::new("ERR FAILOVER is not valid when server is a replica."));
+    }
+    if node.repl.replicas.is_empty() {
+        return Err(CmdError::new("ERR FAILOVER requires connected replicas."));
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return Err(CmdError::new("ERR FAILOVER with force option requires both a timeout and target HOST and IP."));
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let port = u16::try_from(port).ok().filter(|p| node.find_replica(&host, *p).is_some());
+            let Some(port) = port else { return Err(CmdError::new("ERR FAILOVER target HOST and PORT is not a replica.")) };
+            Some((host, port))
+        }
+        None => None,
+    };
+    let end_ms = if timeout > 0 { node.now_ms.saturating_add(timeout as u64) } else { 0 };
+    node.start_failover(crate::replication::Failover { in_progress: false, target, end_ms, force });
+    ctx.reply().ok();
+    Ok(())
 }
 
 /// The pre-PSYNC form: the payload comes with no `+FULLRESYNC` line, as Redis sends it.

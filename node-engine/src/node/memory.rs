@@ -50,7 +50,7 @@ impl Node {
             return true;
         }
         // Nothing is evicted while clients are paused (Redis's PAUSE_ACTION_EVICT).
-        if self.client_pause().is_some() {
+        if self.writes_paused() {
             return true;
         }
         let pol = policy(self.config.get("maxmemory-policy").unwrap_or("noeviction"));

@@ -132,9 +132,30 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
     expect_ok(&mut stream, &mut buf, "REPLCONF listening-port").await?;
     stream.write_all(&command(&["REPLCONF", "capa", "psync2"])).await.map_err(|e| e.to_string())?;
     expect_ok(&mut stream, &mut buf, "REPLCONF capa").await?;
-    let psync = if synced_before { command(&["PSYNC", &replid, &(offset + 1).to_string()]) } else { command(&["PSYNC", "?", "-1"]) };
-    stream.write_all(&psync).await.map_err(|e| e.to_string())?;
+    // A master handing over to this replica (FAILOVER) asks it to take over with the PSYNC.
+    let failing_over = shared.node.borrow().repl.failover.as_ref().is_some_and(|f| f.in_progress);
+    let (id_arg, offset_arg) = if synced_before { (replid.clone(), (offset + 1).to_string()) } else { ("?".into(), "-1".into()) };
+    let mut psync_args = vec!["PSYNC", id_arg.as_str(), offset_arg.as_str()];
+    if failing_over {
+        psync_args.push("FAILOVER");
+    }
+    if let Err(e) = stream.write_all(&command(&psync_args)).await {
+        if failing_over {
+            shared.node.borrow_mut().abort_failover("Write error to failover target");
+        }
+        return Err(e.to_string());
+    }
     let reply = read_line(&mut stream, &mut buf).await?;
+    if failing_over {
+        // The target took over (CONTINUE, or a full resync in edge cases) or refused.
+        let mut node = shared.node.borrow_mut();
+        if reply.starts_with("+CONTINUE") || reply.starts_with("+FULLRESYNC") {
+            node.clear_failover();
+        } else {
+            node.abort_failover("Failover target rejected psync request");
+            return Err(format!("failover target refused PSYNC: {reply}"));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let new_id = parts.next().unwrap_or_default().to_string();

@@ -85,6 +85,7 @@ impl Node {
         // Replicas that went away are forgotten.
         let clients = &self.clients.map;
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
+        self.update_failover_status();
         self.ping_replicas();
     }
 
@@ -105,13 +106,104 @@ impl Node {
             return;
         }
         let period_ms = self.config.int_named("repl-ping-replica-period", 10).max(1) as u64 * 1000;
-        if self.now_ms.saturating_sub(self.repl.last_ping_ms) < period_ms || self.client_pause().is_some() {
+        if self.now_ms.saturating_sub(self.repl.last_ping_ms) < period_ms || self.writes_paused() {
             return;
         }
         self.repl.last_ping_ms = self.now_ms;
         // A SELECT is not needed: PING runs in any database.
         self.repl.append_stream(b"*1\r\n$4\r\nPING\r\n");
         self.flush_to_replicas();
+    }
+
+    /// Whether writes are held (CLIENT PAUSE, or a FAILOVER waiting for its
+    /// replica): nothing then expires or is evicted, and no PING goes to
+    /// replicas, so the replication offset holds still.
+    pub fn writes_paused(&mut self) -> bool {
+        self.client_pause().is_some() || self.repl.failover.is_some()
+    }
+
+    /// FAILOVER: writes pause until a replica has caught up.
+    pub fn start_failover(&mut self, failover: crate::replication::Failover) {
+        match &failover.target {
+            Some((host, port)) => tracing::info!("FAILOVER requested to {host}:{port}."),
+            None => tracing::info!("FAILOVER requested to any replica."),
+        }
+        self.repl.failover = Some(failover);
+        for db in &mut self.keyspace.dbs {
+            db.expire_enabled = false;
+        }
+    }
+
+    /// The replica at this address (its listening port), as FAILOVER TO names it.
+    pub fn find_replica(&self, host: &str, port: u16) -> Option<&crate::replication::ReplicaInfo> {
+        self.repl.replicas.iter().find(|r| r.ip == host && r.listening_port == port)
+    }
+
+    /// Ends a failover, done or not: paused writes run again.
+    pub fn clear_failover(&mut self) {
+        if self.repl.failover.take().is_none() {
+            return;
+        }
+        let expire = !self.is_replica() && self.clients.pause.is_none();
+        for db in &mut self.keyspace.dbs {
+            db.expire_enabled = expire;
+        }
+        for id in std::mem::take(&mut self.clients.paused) {
+            self.push_to(id, Push::Wake);
+        }
+    }
+
+    /// Gives a failover up, logged as Redis does; if we were already
+    /// following the target, we are a master again.
+    pub fn abort_failover(&mut self, why: &str) {
+        let Some(f) = self.repl.failover.as_ref() else { return };
+        match &f.target {
+            Some((host, port)) => tracing::info!("FAILOVER to {host}:{port} aborted: {why}"),
+            None => tracing::info!("FAILOVER to any replica aborted: {why}"),
+        }
+        if f.in_progress {
+            self.set_master(None);
+        }
+        self.clear_failover();
+    }
+
+    /// The failover's wait (Redis's updateFailoverStatus): past the timeout it
+    /// forces or gives up; once the target (or any replica) has acknowledged
+    /// our whole stream we follow it, and the link's PSYNC FAILOVER asks it to take over.
+    fn update_failover_status(&mut self) {
+        let Some(f) = self.repl.failover.clone() else { return };
+        if f.in_progress {
+            return;
+        }
+        if f.end_ms != 0 && f.end_ms <= self.now_ms {
+            if f.force {
+                if let Some((host, port)) = f.target {
+                    tracing::info!("FAILOVER to {host}:{port} time out exceeded, failing over.");
+                    self.follow_failover_target(host, port);
+                }
+            } else {
+                self.abort_failover("Replica never caught up before timeout");
+            }
+            return;
+        }
+        let offset = self.repl.offset;
+        let caught_up = match &f.target {
+            Some((host, port)) => self.find_replica(host, *port).filter(|r| r.ack_offset == offset),
+            None => self.repl.replicas.iter().find(|r| r.ack_offset == offset),
+        };
+        if let Some(r) = caught_up {
+            let (host, port) = (r.ip.clone(), r.listening_port);
+            tracing::info!("Failover target {host}:{port} is synced, failing over.");
+            self.follow_failover_target(host, port);
+        }
+    }
+
+    fn follow_failover_target(&mut self, host: String, port: u16) {
+        if let Some(f) = self.repl.failover.as_mut() {
+            f.in_progress = true;
+            f.target = Some((host.clone(), port));
+        }
+        self.set_master(Some((host, port)));
     }
 
     /// Wakes clients in WAIT after an acknowledgement.

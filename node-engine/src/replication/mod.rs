@@ -54,6 +54,32 @@ pub struct ReplState {
     pub waiters: Vec<ClientId>,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds), cached for the write path.
     pub min_replicas: (usize, u64),
+    /// A coordinated FAILOVER this master runs (writes are paused meanwhile).
+    pub failover: Option<Failover>,
+}
+
+/// A FAILOVER in progress on a master (Redis's failover_state and its target).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failover {
+    /// Still waiting for a replica to catch up (`waiting-for-sync`), or
+    /// already asking it to take over (`failover-in-progress`).
+    pub in_progress: bool,
+    /// The replica to hand over to; None until one is caught up (FAILOVER without TO).
+    pub target: Option<(String, u16)>,
+    /// Unix ms after which the wait gives up (or forces, with FORCE); 0: no TIMEOUT.
+    pub end_ms: u64,
+    pub force: bool,
+}
+
+impl Failover {
+    /// INFO's `master_failover_state`.
+    pub fn state_name(f: Option<&Failover>) -> &'static str {
+        match f {
+            None => "no-failover",
+            Some(f) if f.in_progress => "failover-in-progress",
+            Some(_) => "waiting-for-sync",
+        }
+    }
 }
 
 impl Default for ReplState {
@@ -76,6 +102,7 @@ impl Default for ReplState {
             pending: Vec::new(),
             waiters: Vec::new(),
             min_replicas: (0, 10),
+            failover: None,
         }
     }
 }
@@ -131,7 +158,8 @@ pub fn info(repl: &ReplState, config: &NodeConfig, now: u64) -> String {
     }
     let b = &repl.backlog;
     out.push_str(&format!(
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n\r\n",
+        Failover::state_name(repl.failover.as_ref()),
         repl.replid,
         repl.replid2,
         repl.offset,

@@ -292,6 +292,17 @@ fn write_pause(node: &mut Node, client: &Client, cmd: &CommandSpec, argv: &[&[u8
     if failover > node.now_ms && cmd.is_write() {
         return Some(failover);
     }
+    // A FAILOVER holds what may write (as CLIENT PAUSE WRITE) until it ends: no deadline.
+    if node.repl.failover.is_some() {
+        let held = if cmd.name == "exec" {
+            queue_any(client, |c, parts| may_replicate(node, c, parts))
+        } else {
+            client.multi.is_none() && may_replicate(node, cmd, argv)
+        };
+        if held {
+            return Some(0);
+        }
+    }
     let pause = node.client_pause()?;
     let held = if pause.all {
         true
