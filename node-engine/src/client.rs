@@ -4,6 +4,7 @@
 
 use crate::keyspace::Key;
 use crate::resp::ReplyBuf;
+use std::cell::Cell;
 use std::net::SocketAddr;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -48,7 +49,40 @@ pub struct ClientInfo {
     pub soft_since: std::cell::Cell<u64>,
     /// Bytes pushed to this client and not yet taken by its connection (output-buffer limit).
     pub out_pending: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Its memory as its connection last reported it (CLIENT LIST, client eviction).
+    pub mem: std::rc::Rc<ClientMem>,
     pub tx: UnboundedSender<Push>,
+}
+
+/// A client's memory in the parts CLIENT LIST shows and client eviction
+/// (`maxmemory-clients`) weighs, kept by its connection after each read and
+/// each batch; pushed bytes waiting for it are in `ClientInfo::out_pending`.
+#[derive(Debug, Default)]
+pub struct ClientMem {
+    /// Query buffer: bytes held (from a big argument's data on, as Redis
+    /// counts them) and the buffer's capacity.
+    pub qbuf: Cell<usize>,
+    pub qbuf_cap: Cell<usize>,
+    /// Commands queued in MULTI (`multi-mem`).
+    pub multi: Cell<usize>,
+    /// Replies waiting for the socket.
+    pub unsent: Cell<usize>,
+    /// The reply buffer's capacity (`rbs`).
+    pub rbs: Cell<usize>,
+    /// WATCHed keys, subscriptions and tracking prefixes.
+    pub other: Cell<usize>,
+    /// The total as last added to the registry's sum (`tot-mem`).
+    pub counted: Cell<usize>,
+}
+
+/// What a connection costs beyond its buffers (Redis counts its client struct).
+pub const CLIENT_BASE_MEM: usize = 1024;
+
+impl ClientMem {
+    /// `tot-mem`: buffers, queued commands, waiting output and bookkeeping.
+    pub fn total(&self, out_pending: usize) -> usize {
+        CLIENT_BASE_MEM + self.qbuf_cap.get() + self.multi.get() + self.unsent.get() + out_pending + self.rbs.get() + self.other.get()
+    }
 }
 
 /// A blocking command waiting for data (BLPOP and friends).
@@ -77,6 +111,8 @@ pub struct Client {
     pub acl_unrestricted: u64,
     /// Queued commands between MULTI and EXEC.
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// Bytes of the queued commands (`multi-mem`); stale once `multi` is None.
+    pub multi_bytes: usize,
     /// A command failed to queue: EXEC must abort.
     pub multi_error: bool,
     pub watching: Vec<(usize, Key)>,
@@ -88,6 +124,12 @@ pub struct Client {
     /// The blocking command's arguments, kept to retry it when woken.
     pub blocked_argv: Option<Vec<Vec<u8>>>,
     pub close_after_reply: bool,
+    /// Over its output-buffer limit: closed without another byte sent (Redis's CLIENT_CLOSE_ASAP).
+    pub close_asap: bool,
+    /// This batch's hard output limit (0: none), and the output already
+    /// waiting before it, so a long reply can stop once over (HRANDFIELD, KEYS).
+    pub obuf_hard: usize,
+    pub obuf_base: usize,
     pub addr: SocketAddr,
     /// Replacements for what this command propagates (see `Ctx::propagate_as`).
     pub propagate_override: Vec<Vec<Vec<u8>>>,
@@ -142,6 +184,24 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether the output (what waited before this batch and the replies
+    /// built since) is over the hard limit: the client is closed without
+    /// another byte, so a long reply (HRANDFIELD, KEYS) stops being built.
+    #[inline]
+    pub fn output_over_limit(&mut self) -> bool {
+        if self.obuf_hard != 0 && self.obuf_base + self.reply.buf.len() > self.obuf_hard {
+            self.close_asap = true;
+        }
+        self.close_asap
+    }
+
+    /// How big the reply buffer may grow in this batch before the client is
+    /// over its hard output limit; None without a limit.
+    #[inline]
+    pub fn reply_room(&self) -> Option<usize> {
+        (self.obuf_hard != 0).then(|| self.obuf_hard.saturating_sub(self.obuf_base))
+    }
+
     pub fn new(id: ClientId, addr: SocketAddr, needs_auth: bool) -> Client {
         Client {
             id,
@@ -159,6 +219,10 @@ impl Client {
             block: None,
             blocked_argv: None,
             close_after_reply: false,
+            close_asap: false,
+            multi_bytes: 0,
+            obuf_hard: 0,
+            obuf_base: 0,
             addr,
             propagate_override: Vec::new(),
             from_master: false,
@@ -199,6 +263,11 @@ pub struct Clients {
     /// Every connection's socket, shared with a running script's hook (which
     /// answers other clients itself once the script runs too long).
     pub sockets: Sockets,
+    /// The sum of every client's `tot-mem` (client eviction weighs it).
+    pub mem_total: Cell<usize>,
+    /// Set when a push took the sum over `maxmemory-clients`: clients are
+    /// evicted at the end of the batch that pushed.
+    pub evict_due: Cell<bool>,
 }
 
 /// A CLIENT PAUSE: until when, and whether it holds every command (ALL) or
@@ -215,7 +284,16 @@ pub type Sockets = std::rc::Rc<std::cell::RefCell<Vec<crate::script::busy::Socke
 
 impl Default for Clients {
     fn default() -> Self {
-        Clients { map: Default::default(), next_id: 1, monitors: Vec::new(), paused: Vec::new(), pause: None, sockets: Default::default() }
+        Clients {
+            map: Default::default(),
+            next_id: 1,
+            monitors: Vec::new(),
+            paused: Vec::new(),
+            pause: None,
+            sockets: Default::default(),
+            mem_total: Cell::new(0),
+            evict_due: Cell::new(false),
+        }
     }
 }
 

@@ -160,7 +160,10 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
 /// `me` is the calling client and the query-buffer bytes of its command.
 pub(crate) fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -> Option<String> {
     let c = node.clients.map.get(&id)?;
-    let qbuf = if id == me.0 { me.1 } else { 0 };
+    let m = &c.mem;
+    let qbuf = if id == me.0 { me.1 } else { m.qbuf.get() };
+    let qbuf_free = m.qbuf_cap.get().saturating_sub(m.qbuf.get().max(qbuf));
+    let omem = c.out_pending.get() + m.unsent.get();
     let now = node.now_ms;
     // `b` marks a client waiting in a blocking command, as in Redis.
     let flags = match (node.is_blocked(id), c.flags.as_str()) {
@@ -169,7 +172,7 @@ pub(crate) fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -
         (false, f) => f.to_string(),
     };
     Some(format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={qbuf} qbuf-free={qbuf_free} argv-mem=0 multi-mem={} rbs={} rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.addr,
         c.laddr,
         c.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
@@ -180,7 +183,9 @@ pub(crate) fn client_line(node: &crate::node::Node, id: u64, me: (u64, usize)) -
         c.sub_count,
         c.psub_count,
         c.ssub_count,
-        c.out_pending.get(),
+        m.multi.get(),
+        m.rbs.get(),
+        m.total(c.out_pending.get()),
         c.last_cmd.get(),
         c.user,
         if c.resp3 { 3 } else { 2 }
@@ -497,6 +502,10 @@ fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = ctx.client.id;
     if let Some(c) = ctx.node.clients.map.get_mut(&id) {
         c.no_evict = on;
+    }
+    if !on {
+        // Turning protection off lets eviction take this client at once if it is over.
+        ctx.node.evict_clients_if_needed();
     }
     ctx.reply().ok();
     Ok(())

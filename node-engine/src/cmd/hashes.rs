@@ -321,18 +321,23 @@ pub(crate) fn parse_rand_count(arg: &[u8], with_pairs: bool) -> Result<(usize, b
 }
 
 /// Indexes for a random sample of `count` out of `len`: distinct unless `repeats`.
-pub(crate) fn sample_indexes(len: usize, count: usize, repeats: bool) -> Vec<usize> {
+/// The indexes HRANDFIELD, SRANDMEMBER and ZRANDMEMBER answer for a count,
+/// and how many: distinct ones sampled up front (at most the collection's
+/// size), or, with repeats, drawn one at a time as the reply is written, so
+/// a huge count allocates nothing up front and stops at the output limit.
+pub(crate) fn picks(len: usize, count: usize, repeats: bool) -> (usize, Box<dyn Iterator<Item = usize>>) {
     let mut rng = rand::thread_rng();
     if len == 0 {
-        return Vec::new();
+        return (0, Box::new(std::iter::empty()));
     }
     if repeats {
-        return (0..count).map(|_| rng.gen_range(0..len)).collect();
+        return (count, Box::new((0..count).map(move |_| rng.gen_range(0..len))));
     }
     if count >= len {
-        return (0..len).collect();
+        return (len, Box::new(0..len));
     }
-    rand::seq::index::sample(&mut rng, len, count).into_vec()
+    let v = rand::seq::index::sample(&mut rng, len, count).into_vec();
+    (v.len(), Box::new(v.into_iter()))
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -350,6 +355,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         None
     };
     let h = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
+    let room = ctx.client.reply_room();
     let r = &mut ctx.client.reply;
     let Some(((count, repeats), with_values)) = parsed else {
         match h.filter(|h| !h.is_empty()) {
@@ -368,13 +374,16 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         r.array(0);
         return Ok(());
     };
-    let picks = sample_indexes(h.len(), count, repeats);
+    let (n, picks) = picks(h.len(), count, repeats);
     if with_values && r.resp3 {
-        r.array(picks.len());
+        r.array(n);
     } else {
-        r.array(picks.len() * if with_values { 2 } else { 1 });
+        r.array(n * if with_values { 2 } else { 1 });
     }
     for idx in picks {
+        if room.is_some_and(|m| r.buf.len() > m) {
+            break;
+        }
         if let Some((k, v)) = h.get_index(idx) {
             if with_values {
                 if r.resp3 {
@@ -387,5 +396,6 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
+    ctx.client.output_over_limit();
     Ok(())
 }

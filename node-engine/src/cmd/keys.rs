@@ -95,10 +95,15 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pattern, k, false)))
         .map(|(k, _)| k.to_vec())
         .collect();
+    let room = ctx.client.reply_room();
     ctx.reply().array(found.len());
     for k in found {
+        if room.is_some_and(|m| ctx.client.reply.buf.len() > m) {
+            break;
+        }
         ctx.reply().bulk(&k);
     }
+    ctx.client.output_over_limit();
     Ok(())
 }
 

@@ -909,6 +909,18 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         for d in digests {
             ctx.reply().simple(&d);
         }
+    } else if is(sub, "replybuffer") && argv.len() == 4 {
+        // Redis resizes each client's reply buffer on a peak timer; ours is
+        // sized by use (kept up to 1 MB, dropped after a bigger reply), so the
+        // knobs are checked as Redis checks them and have nothing to tune.
+        if is(argv[2], "peak-reset-time") {
+            if !is(argv[3], "never") && !is(argv[3], "reset") {
+                parse_i64(argv[3])?;
+            }
+        } else if !is(argv[2], "resizing") {
+            return Err(CmdError::new(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", String::from_utf8_lossy(argv[2]))));
+        }
+        ctx.reply().ok();
     } else if is(sub, "quicklist-packed-threshold") && argv.len() == 3 {
         let size =
             std::str::from_utf8(argv[2]).ok().and_then(crate::config::parse_memory).filter(|n| *n >= 0 && *n <= (1i64 << 32) - (1 << 20));
@@ -1069,7 +1081,7 @@ fn stats_info(node: &crate::node::Node) -> String {
     kv("expired_time_cap_reached_count", "0".into());
     kv("expire_cycle_cpu_milliseconds", "0".into());
     kv("evicted_keys", s.evicted_keys.to_string());
-    kv("evicted_clients", "0".into());
+    kv("evicted_clients", node.stats.evicted_clients.to_string());
     kv("total_eviction_exceeded_time", "0".into());
     kv("current_eviction_exceeded_time", "0".into());
     kv("keyspace_hits", s.keyspace_hits.to_string());

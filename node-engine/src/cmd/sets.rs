@@ -2,7 +2,7 @@
 //! few, else an `IndexSet` (O(1) random picks for SPOP/SRANDMEMBER).
 
 use super::flags::*;
-use super::hashes::{parse_rand_count, sample_indexes, scan_positions};
+use super::hashes::{parse_rand_count, picks, scan_positions};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{args, keys_numkeys_at1, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
@@ -212,6 +212,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now();
     let i = ctx.client.db;
     let set = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
+    let room = ctx.client.reply_room();
     let r = &mut ctx.client.reply;
     match (set, count) {
         (None, None) => r.null(),
@@ -221,15 +222,19 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             None => r.null(),
         },
         (Some(s), Some((n, repeats))) => {
-            let picks = sample_indexes(s.len(), n, repeats);
-            r.array(picks.len());
+            let (n, picks) = picks(s.len(), n, repeats);
+            r.array(n);
             for p in picks {
+                if room.is_some_and(|m| r.buf.len() > m) {
+                    break;
+                }
                 if let Some(m) = s.get_index(p) {
                     r.bulk(&m);
                 }
             }
         }
     }
+    ctx.client.output_over_limit();
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 
 use super::args::{is, normalize_range, parse_f64, parse_float_opt, parse_i64};
 use super::flags::*;
-use super::hashes::{parse_rand_count, sample_indexes};
+use super::hashes::{parse_rand_count, picks};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::lists::{block_on, multi_pop_command, parse_timeout, skip_wrong_type_on_retry, MultiPop};
 use super::sets::parse_numkeys_limit;
@@ -79,12 +79,27 @@ fn nan_error() -> CmdError {
 
 /// Writes `n` (member, score) items: flat in RESP2, [member, double] pairs in RESP3.
 fn write_items<'a>(r: &mut ReplyBuf, n: usize, withscores: bool, items: impl Iterator<Item = (Member<'a>, f64)>) {
+    write_items_within(r, n, withscores, items, None);
+}
+
+/// As `write_items`, stopping once the reply passes `room` bytes (the client
+/// is then over its output limit and closed: the rest would never be sent).
+fn write_items_within<'a>(
+    r: &mut ReplyBuf,
+    n: usize,
+    withscores: bool,
+    items: impl Iterator<Item = (Member<'a>, f64)>,
+    room: Option<usize>,
+) {
     if withscores && !r.resp3 {
         r.array(n * 2);
     } else {
         r.array(n);
     }
     for (m, s) in items.take(n) {
+        if room.is_some_and(|max| r.buf.len() > max) {
+            break;
+        }
         if withscores {
             if r.resp3 {
                 r.array(2);
@@ -995,6 +1010,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let i = ctx.client.db;
     let z = read(&mut ctx.node.keyspace.dbs[i], argv[1], now)?;
+    let room = ctx.client.reply_room();
     let r = &mut ctx.client.reply;
     let Some(((count, repeats), ws)) = parsed else {
         match z.filter(|z| !z.is_empty()).and_then(|z| z.nth(rand::Rng::gen_range(&mut rand::thread_rng(), 0..z.len()))) {
@@ -1012,8 +1028,8 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         write_items(r, z.len(), ws, z.iter().rev());
         return Ok(());
     }
-    let picks = sample_indexes(z.len(), count, repeats);
-    let items = picks.iter().filter_map(|&p| z.nth(p));
-    write_items(r, picks.len(), ws, items);
+    let (n, picks) = picks(z.len(), count, repeats);
+    write_items_within(r, n, ws, picks.filter_map(|p| z.nth(p)), room);
+    ctx.client.output_over_limit();
     Ok(())
 }

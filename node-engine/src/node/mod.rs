@@ -3,6 +3,7 @@
 //! borrow across an `.await`.
 
 pub mod bus;
+pub mod client_eviction;
 pub mod cluster;
 pub mod latency;
 pub mod memory;
@@ -40,6 +41,8 @@ pub struct Stats {
     pub total_connections: u64,
     pub total_commands: u64,
     pub rejected_connections: u64,
+    /// Clients disconnected by client eviction (`maxmemory-clients`).
+    pub evicted_clients: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
@@ -249,6 +252,10 @@ pub struct Node {
     pub acl: crate::acl::Acl,
     /// EVAL's scripts and FUNCTION's libraries, each in its own Lua state (made on first use).
     pub scripting: crate::script::Scripting,
+    /// `client-output-buffer-limit` by class (normal, replica, pubsub), cached.
+    pub obuf_limits: [(usize, usize, u64); 3],
+    /// `maxmemory-clients` in bytes (0: off), cached for the per-batch count.
+    pub maxmemory_clients: usize,
 }
 
 impl Node {
@@ -391,6 +398,8 @@ impl Node {
             acl: crate::acl::Acl::empty(),
             listeners: Listeners::default(),
             scripting: Default::default(),
+            obuf_limits: [(0, 0, 0); 3],
+            maxmemory_clients: 0,
         }
     }
 
@@ -398,32 +407,47 @@ impl Node {
     pub fn push_to(&self, id: ClientId, push: Push) -> bool {
         let Some(c) = self.clients.map.get(&id) else { return false };
         if let Push::Bytes(b) = &push {
-            // client-output-buffer-limit (hard): a consumer that does not read is cut
+            // client-output-buffer-limit: a consumer that does not read is cut
             // off instead of growing our memory without bound.
             let pending = c.out_pending.get() + b.len();
-            let (limit, soft, secs) = self.output_limits(c);
-            if limit > 0 && pending > limit {
-                tracing::warn!(client = %c.addr, pending, limit, "closing client over client-output-buffer-limit");
+            if self.over_output_limits(c, pending + c.mem.unsent.get()) {
                 let _ = c.tx.send(Push::Kill);
                 return false;
             }
-            if soft > 0 && pending > soft {
-                let now = unix_ms();
-                match c.soft_since.get() {
-                    0 => c.soft_since.set(now),
-                    since if now.saturating_sub(since) > secs * 1000 => {
-                        tracing::warn!(client = %c.addr, pending, soft, "closing client over the soft client-output-buffer-limit");
-                        let _ = c.tx.send(Push::Kill);
-                        return false;
-                    }
-                    _ => {}
-                }
-            } else {
-                c.soft_since.set(0);
-            }
             c.out_pending.set(pending);
+            self.count_pushed(c, b.len());
         }
         c.tx.send(push).is_ok()
+    }
+
+    /// Whether a client whose output waiting to be sent is `output` bytes
+    /// must be closed (Redis's checkClientOutputBufferLimits): over the hard
+    /// limit, or over the soft one for longer than its seconds.
+    pub fn over_output_limits(&self, c: &ClientInfo, output: usize) -> bool {
+        let (limit, soft, secs) = self.output_limits(c);
+        if limit > 0 && output > limit {
+            tracing::warn!(client = %c.addr, output, limit, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+            return true;
+        }
+        if soft > 0 && output > soft {
+            let now = unix_ms();
+            match c.soft_since.get() {
+                0 => c.soft_since.set(now),
+                since if now.saturating_sub(since) > secs * 1000 => {
+                    tracing::warn!(client = %c.addr, output, soft, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+                    return true;
+                }
+                _ => {}
+            }
+        } else {
+            c.soft_since.set(0);
+        }
+        false
+    }
+
+    /// The hard output limit of a client's class, for the replies of its next batch.
+    pub fn hard_output_limit(&self, id: ClientId) -> usize {
+        self.clients.map.get(&id).map_or(0, |c| self.output_limits(c).0)
     }
 
     /// Clients over the soft output limit for longer than allowed are cut
@@ -436,7 +460,7 @@ impl Node {
                 continue;
             }
             let (_, soft, secs) = self.output_limits(c);
-            if soft == 0 || c.out_pending.get() <= soft {
+            if soft == 0 || c.out_pending.get() + c.mem.unsent.get() <= soft {
                 c.soft_since.set(0);
             } else if now.saturating_sub(since) > secs * 1000 {
                 tracing::warn!(client = %c.addr, "closing client over the soft client-output-buffer-limit");
@@ -454,13 +478,25 @@ impl Node {
         } else {
             "normal"
         };
-        let spec = self.config.get("client-output-buffer-limit").unwrap_or("");
+        self.obuf_limits[match class {
+            "normal" => 0,
+            "slave" => 1,
+            _ => 2,
+        }]
+    }
+
+    /// `client-output-buffer-limit` parsed once per change: (hard, soft, soft
+    /// seconds) for normal, replica and pubsub clients.
+    fn parse_output_limits(spec: &str) -> [(usize, usize, u64); 3] {
         let parts: Vec<&str> = spec.split_whitespace().collect();
-        let Some(chunk) = parts.chunks(4).find(|c| c.first().is_some_and(|n| *n == class || (class == "slave" && *n == "replica"))) else {
-            return (0, 0, 0);
-        };
-        let mem = |i: usize| chunk.get(i).and_then(|v| crate::config::parse_memory(v)).map_or(0, |v| v.max(0) as usize);
-        (mem(1), mem(2), chunk.get(3).and_then(|s| s.parse().ok()).unwrap_or(0))
+        let mut limits = [(0, 0, 0); 3];
+        for (i, class) in ["normal", "slave", "pubsub"].iter().enumerate() {
+            if let Some(chunk) = parts.chunks(4).find(|c| c.first().is_some_and(|n| n == class || (*class == "slave" && *n == "replica"))) {
+                let mem = |i: usize| chunk.get(i).and_then(|v| crate::config::parse_memory(v)).map_or(0, |v| v.max(0) as usize);
+                limits[i] = (mem(1), mem(2), chunk.get(3).and_then(|s| s.parse().ok()).unwrap_or(0));
+            }
+        }
+        limits
     }
 
     /// Whether a client waits in a blocking command (on keys, or in WAIT).
@@ -609,6 +645,7 @@ impl Node {
         self.sync_announced_hostname();
         self.tracking.max_keys = self.config.int_named("tracking-table-max-keys", 1_000_000).max(0) as usize;
         self.scripting.busy_threshold_ms = self.config.int_named("busy-reply-threshold", 5000).max(0) as u64;
+        self.obuf_limits = Node::parse_output_limits(self.config.get("client-output-buffer-limit").unwrap_or(""));
         self.repl.min_replicas = (
             self.config.int_named("min-replicas-to-write", 0).max(0) as usize,
             self.config.int_named("min-replicas-max-lag", 10).max(0) as u64,
@@ -651,6 +688,7 @@ impl Node {
                 db.new_keys = track_new.then(Vec::new);
             }
         }
+        self.refresh_client_eviction();
     }
 
     /// Appends one executed write to the propagated stream, SELECTing its db first when needed.

@@ -5,7 +5,7 @@
 pub mod parse;
 pub mod reply;
 
-pub use parse::{parse_request, ParseLimits, Parsed};
+pub use parse::{parse_request, pending_big_arg, ParseLimits, Parsed, BIG_ARG};
 pub use reply::ReplyBuf;
 
 /// Encodes argv as a RESP multibulk (the form commands travel in to replicas and the AOF).

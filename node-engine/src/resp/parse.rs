@@ -153,6 +153,38 @@ pub fn parse_request(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLim
     Ok(Parsed::Complete(pos))
 }
 
+/// Arguments at least this long are read into a buffer of their exact size
+/// (Redis's PROTO_MBULK_BIG_ARG).
+pub const BIG_ARG: usize = 32 * 1024;
+
+/// For a multibulk request cut short inside an argument of at least
+/// [`BIG_ARG`] bytes: where that argument's data starts, and the length of
+/// the request up to the end of it. The query buffer is then sized exactly,
+/// and its `qbuf` counts from the argument's data, as Redis reports it.
+/// None for anything else (call it after `parse_request` said Incomplete).
+pub fn pending_big_arg(buf: &[u8]) -> Option<(usize, usize)> {
+    if buf.first() != Some(&b'*') {
+        return None;
+    }
+    let cr = find_crlf(buf, 1)?;
+    let count = parse_len(&buf[1..cr])?;
+    let mut pos = cr + 2;
+    for _ in 0..count.max(0) {
+        if buf.get(pos) != Some(&b'$') {
+            return None;
+        }
+        let cr = find_crlf(buf, pos + 1)?;
+        let len = usize::try_from(parse_len(&buf[pos + 1..cr])?).ok()?;
+        let start = cr + 2;
+        let end = start.checked_add(len)?.checked_add(2)?;
+        if buf.len() < end {
+            return (len >= BIG_ARG).then_some((start, end));
+        }
+        pos = end;
+    }
+    None
+}
+
 fn parse_inline(buf: &[u8], args: &mut Vec<Range<usize>>, limits: &ParseLimits) -> Result<Parsed, ParseError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline {

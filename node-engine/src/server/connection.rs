@@ -8,7 +8,7 @@ use crate::node::SharedRef;
 use crate::util::time::unix_ms;
 use bytes::{Buf, BytesMut};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
@@ -80,6 +80,8 @@ struct Admitted {
     id: u64,
     rx: UnboundedReceiver<Push>,
     out_pending: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Its memory as CLIENT LIST and client eviction see it, shared with the registry.
+    mem: std::rc::Rc<crate::client::ClientMem>,
     needs_auth: bool,
     limits: crate::resp::ParseLimits,
     qbuf_limit: usize,
@@ -95,6 +97,7 @@ struct Admitted {
 fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, txn: Option<std::rc::Rc<std::cell::Cell<u8>>>) -> Admitted {
     let (tx, rx) = unbounded_channel();
     let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let mem = std::rc::Rc::new(crate::client::ClientMem::default());
     let mut node = shared.node.borrow_mut();
     let id = node.clients.next_id;
     node.clients.next_id += 1;
@@ -121,6 +124,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, 
             no_evict: false,
             user: "default".into(),
             out_pending: out_pending.clone(),
+            mem: mem.clone(),
             soft_since: std::cell::Cell::new(0),
             tx,
         },
@@ -135,6 +139,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, 
         id,
         rx,
         out_pending,
+        mem,
         needs_auth: !node.acl.default_needs_no_auth(),
         limits,
         qbuf_limit: node.config.int_named("client-query-buffer-limit", 1 << 30).max(1024) as usize,
@@ -173,7 +178,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
     let mut stream = stream;
-    let Admitted { id, mut rx, out_pending, needs_auth, limits, qbuf_limit, idle_timeout, txn, cmd_cell } = admitted;
+    let Admitted { id, mut rx, out_pending, mem, needs_auth, limits, qbuf_limit, idle_timeout, txn, cmd_cell } = admitted;
     let mut client = Client::new(id, addr, needs_auth);
     client.cmd_cell = cmd_cell;
     // The query buffer is reserved on the first read, as Redis does: an idle
@@ -185,6 +190,10 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
     // it cannot tell afterwards), as Redis frees a big idle query buffer.
     let mut big_inbuf = false;
     let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
+    // Replies the socket did not take yet: sent as it drains, while requests
+    // go on being read and served (as Redis keeps a reply list), within the
+    // client-output-buffer-limit.
+    let mut unsent = Unsent::default();
     loop {
         // Timers only when needed: arming two per batch cost clock reads on the hot path.
         let block_wait =
@@ -223,14 +232,29 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
             r = async {
                 // The buffer is reserved once data is there (an idle
                 // connection costs none); after that this is a plain read.
-                if inbuf.capacity() - inbuf.len() < 1024 {
+                loop {
                     stream.readable().await?;
-                    inbuf.reserve(16 * 1024);
+                    // A buffer sized for the rest of a big argument is not grown
+                    // for its last bytes (that would double it).
+                    if inbuf.capacity() - inbuf.len() < 1024 && !sized_for_big_arg(&inbuf) {
+                        inbuf.reserve(16 * 1024);
+                    }
+                    match stream.try_read_buf(&mut inbuf) {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                        r => break r,
+                    }
                 }
-                stream.read_buf(&mut inbuf).await
             } => match r {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => {
+                    if !(inbuf.len() >= crate::resp::BIG_ARG && size_for_big_arg(&mut inbuf, &mem)) {
+                        mem.qbuf.set(inbuf.len());
+                    }
+                    mem.qbuf_cap.set(inbuf.capacity());
+                    if shared.node.borrow().maxmemory_clients != 0 && !shared.node.borrow_mut().recount_client(id, &mem) {
+                        break;
+                    }
+                }
             },
             _ = sleep_if(block_wait) => {
                 if let Some(argv) = blocked_argv.as_ref() {
@@ -238,6 +262,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
                 }
             }
             _ = sleep_if(idle_wait) => break,
+            w = stream.writable(), if !unsent.is_empty() => if w.is_err() { break },
         }
         big_inbuf |= inbuf.capacity() > 1 << 20;
         shared.gate.pass().await;
@@ -245,6 +270,7 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
             blocked_argv = None;
             if !inbuf.is_empty() {
                 apply_busy_verdicts(&shared, &mut client, &txn);
+                client.obuf_base = unsent.len();
                 let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
                 switch_listeners(&shared);
                 // A command that changed the cluster config (ADDSLOTS, SETSLOT, MEET...)
@@ -265,29 +291,30 @@ async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::Sock
                 }
             }
         }
-        if !client.reply.buf.is_empty() {
-            let n = client.reply.buf.len();
-            if stream.write_all(&client.reply.buf).await.is_err() {
-                break;
-            }
-            let stats = &mut shared.node.borrow_mut().stats;
-            if client.is_replica {
-                stats.net_repl_output_bytes += n as u64;
-            } else {
-                stats.net_output_bytes += n as u64;
-                stats.writes_processed += 1;
-            }
-            client.reply.buf.clear();
-            if client.reply.buf.capacity() > 1 << 20 {
-                client.reply.buf = Vec::new();
-            }
+        if client.close_asap {
+            break;
         }
-        if client.close_after_reply {
+        if (!client.reply.buf.is_empty() || !unsent.is_empty()) && send_now(&shared, &stream, &mut client, &mut unsent).is_err() {
             break;
         }
         if big_inbuf && inbuf.is_empty() {
             inbuf = BytesMut::new();
             big_inbuf = false;
+        }
+        if !report_mem(&shared, &client, &mem, &inbuf, &unsent) {
+            break;
+        }
+        if !unsent.is_empty() {
+            let node = shared.node.borrow();
+            let over = node.clients.map.get(&client.id).is_some_and(|c| node.over_output_limits(c, unsent.len() + c.out_pending.get()));
+            if over {
+                break;
+            }
+        }
+        if client.close_after_reply {
+            // QUIT and the like: what is left goes out before the close.
+            let _ = stream.write_all(unsent.pending()).await;
+            break;
         }
         // One command of many arguments (a 100k-member SADD) must not leave
         // its argument table behind for the connection's lifetime.
@@ -327,6 +354,125 @@ pub fn serve_listener(shared: &SharedRef, l: std::net::TcpListener) -> std::io::
     node.listeners.accept_tasks.push(task.abort_handle());
     node.listeners.bound.extend(dup.ok());
     Ok(())
+}
+
+/// A request cut short inside a big argument: the query buffer is sized to
+/// hold exactly the rest of it (no doubling, as Redis reads a big argument),
+/// and `qbuf` counts from the argument's data. False when it is not such a request.
+fn size_for_big_arg(inbuf: &mut BytesMut, mem: &crate::client::ClientMem) -> bool {
+    let Some((data_start, end)) = crate::resp::pending_big_arg(inbuf) else { return false };
+    if inbuf.capacity() < end {
+        let mut exact = BytesMut::with_capacity(end);
+        exact.extend_from_slice(inbuf);
+        *inbuf = exact;
+    }
+    mem.qbuf.set(inbuf.len() - data_start);
+    true
+}
+
+/// Whether the buffer already has room for the rest of the big argument it is receiving.
+fn sized_for_big_arg(inbuf: &BytesMut) -> bool {
+    inbuf.len() >= crate::resp::BIG_ARG
+        && inbuf.capacity() > inbuf.len()
+        && crate::resp::pending_big_arg(inbuf).is_some_and(|(_, end)| inbuf.capacity() >= end)
+}
+
+/// Updates this client's memory parts after a batch (CLIENT LIST) and, with
+/// `maxmemory-clients` on, its share of the sum; evicts clients when the sum
+/// is over (this one included: then false).
+fn report_mem(shared: &SharedRef, client: &Client, mem: &crate::client::ClientMem, inbuf: &BytesMut, unsent: &Unsent) -> bool {
+    let big = if inbuf.len() < crate::resp::BIG_ARG { None } else { crate::resp::pending_big_arg(inbuf) };
+    mem.qbuf.set(inbuf.len() - big.map_or(0, |(data_start, _)| data_start));
+    mem.qbuf_cap.set(inbuf.capacity());
+    mem.multi.set(if client.multi.is_some() { client.multi_bytes } else { 0 });
+    mem.unsent.set(unsent.len());
+    mem.rbs.set(client.reply.buf.capacity());
+    let mut node = shared.node.borrow_mut();
+    let prefixes = if node.tracking.clients.is_empty() { 0 } else { node.tracking.clients.get(&client.id).map_or(0, |t| t.prefixes.len()) };
+    // Redis's per-item bookkeeping: a watched key's list node and entry, a subscription's dict entry.
+    mem.other.set(client.watching.len() * 48 + client.subscriptions * 32 + prefixes * 32);
+    if node.maxmemory_clients == 0 {
+        return true;
+    }
+    node.recount_client(client.id, mem)
+}
+
+/// Reply bytes written to the client's buffer but not yet to its socket.
+#[derive(Default)]
+struct Unsent {
+    buf: Vec<u8>,
+    /// How much of `buf` has been sent.
+    sent: usize,
+}
+
+impl Unsent {
+    fn len(&self) -> usize {
+        self.buf.len() - self.sent
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.sent..]
+    }
+}
+
+/// Writes what the socket takes now without waiting: first what already
+/// waited, then this batch's replies; the rest waits in `unsent`.
+///
+/// # Errors
+/// The connection failed.
+fn send_now(shared: &SharedRef, stream: &TcpStream, client: &mut Client, unsent: &mut Unsent) -> std::io::Result<()> {
+    let mut written = 0;
+    if unsent.is_empty() {
+        // The common case: the replies go straight from the client's buffer.
+        written += write_now(stream, &client.reply.buf)?;
+        if written < client.reply.buf.len() {
+            unsent.buf.clear();
+            unsent.sent = 0;
+            unsent.buf.extend_from_slice(&client.reply.buf[written..]);
+        }
+    } else {
+        unsent.buf.extend_from_slice(&client.reply.buf);
+        let n = write_now(stream, unsent.pending())?;
+        unsent.sent += n;
+        written += n;
+        if unsent.is_empty() {
+            unsent.buf.clear();
+            unsent.sent = 0;
+            if unsent.buf.capacity() > 1 << 20 {
+                unsent.buf = Vec::new();
+            }
+        }
+    }
+    client.reply.buf.clear();
+    if client.reply.buf.capacity() > 1 << 20 {
+        client.reply.buf = Vec::new();
+    }
+    if written > 0 {
+        let stats = &mut shared.node.borrow_mut().stats;
+        if client.is_replica {
+            stats.net_repl_output_bytes += written as u64;
+        } else {
+            stats.net_output_bytes += written as u64;
+            stats.writes_processed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Writes as much of `data` as the socket takes now.
+fn write_now(stream: &TcpStream, data: &[u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < data.len() {
+        match stream.try_write(&data[n..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Sleeps for `d`, or forever when there is nothing to wait for.

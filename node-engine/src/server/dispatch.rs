@@ -20,7 +20,8 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
     node.stats.reads_processed += 1;
     let mut consumed = 0;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
-    while client.block.is_none() && !client.close_after_reply {
+    client.obuf_hard = if node.obuf_limits.iter().all(|l| l.0 == 0) { 0 } else { node.hard_output_limit(client.id) };
+    while client.block.is_none() && !client.close_after_reply && !client.close_asap {
         let unauth_limits;
         let limits = if client.authenticated {
             limits
@@ -47,6 +48,12 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
                 node.stats.nested_error_counted = false;
                 if (std::mem::take(&mut client.reply_skip_now) || client.reply_off) && !is_subscription(argv[0]) {
                     client.reply.buf.truncate(reply_at);
+                }
+                if client.obuf_hard != 0 && client.output_over_limit() {
+                    // Closed without another byte sent: the replies built so far go too.
+                    tracing::warn!(client = %client.addr, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+                    client.reply.buf.clear();
+                    break;
                 }
             }
             Ok(Parsed::Incomplete) => break,
@@ -166,6 +173,11 @@ fn execute_checked(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) {
         if let Some(q) = client.multi.as_mut() {
+            if q.is_empty() {
+                client.multi_bytes = 0;
+            }
+            // Each argument's bytes and its handle, as Redis's multiStateMemOverhead weighs them.
+            client.multi_bytes += argv.iter().map(|a| a.len() + 24).sum::<usize>() + 16;
             q.push(argv.iter().map(|a| a.to_vec()).collect());
         }
         client.reply.simple("QUEUED");
@@ -343,6 +355,8 @@ pub fn client_gone(shared: &Shared, client: &mut Client) {
     crate::cmd::pubsub::unsubscribe_all(&mut node, client.id);
     node.tracking_disable(client.id);
     node.clients.monitors.retain(|&id| id != client.id);
-    node.clients.map.remove(&client.id);
+    if let Some(c) = node.clients.map.remove(&client.id) {
+        node.uncount_client(&c.mem);
+    }
     node.clients.sockets.borrow_mut().retain(|(id, _, _)| *id != client.id);
 }

@@ -98,37 +98,53 @@ pub fn reference_redis() -> Option<(tempfile::TempDir, Proc)> {
 
 /// Starts redis-server on a free port in `dir`.
 pub fn redis_server(dir: &Path, extra: &[&str]) -> Proc {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-        .arg(dir)
-        .args(["--save", "", "--enable-debug-command", "yes", "--logfile", "redis.log"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    let p = Proc { child, port };
-    let mut c = conn(port);
-    wait_until("redis-server to load", 20, || redis::cmd("PING").query::<String>(&mut c).is_ok());
-    p
+    spawn_on_free_port("redis-server", |port| {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+            .arg(dir)
+            .args(["--save", "", "--enable-debug-command", "yes", "--logfile", "redis.log"])
+            .args(extra);
+        cmd
+    })
 }
 
 /// Starts the slot-node binary on a free port in `dir`.
 pub fn slot_node(dir: &Path, extra: &[&str]) -> Proc {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_slot-node"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn slot-node");
-    let p = Proc { child, port };
-    let mut c = conn(port);
-    wait_until("slot-node to answer", 20, || redis::cmd("PING").query::<String>(&mut c).is_ok());
-    p
+    spawn_on_free_port("slot-node", |port| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slot-node"));
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"]).arg(dir).args(extra);
+        cmd
+    })
+}
+
+/// Spawns a server on a port picked free, and returns once that port is
+/// served by this very process (INFO's process_id): a port picked free can
+/// be taken before the child binds it (by a parallel test's node on port 0),
+/// and then the child exits and another port is tried.
+fn spawn_on_free_port(what: &str, command: impl Fn(u16) -> Command) -> Proc {
+    for _ in 0..5 {
+        let port = free_port();
+        let child = command(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let mut p = Proc { child, port };
+        let pid = format!("process_id:{}", p.child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if p.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            // Ours, and done loading (PING answers LOADING until then).
+            let ready = redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(|c| c.get_connection()).is_ok_and(|mut c| {
+                redis::cmd("INFO").arg("server").query::<String>(&mut c).is_ok_and(|i| i.lines().any(|l| l.trim_end() == pid))
+                    && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            });
+            if ready {
+                return p;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(p.child.try_wait().ok().flatten().is_some(), "{what} did not start within 20 s");
+    }
+    panic!("{what} could not get a free port");
 }
 
 /// The path of a Redis tool (redis-cli, redis-benchmark, ...) if installed; a

@@ -158,20 +158,36 @@ pub fn start_redis() -> Option<RedisServer> {
         eprintln!("redis-server not found: skipping the differential test");
         return None;
     }
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--enable-debug-command", "yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    let server = RedisServer { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    // A port picked free can be taken before redis-server binds it (by a
+    // node of a parallel test on port 0): then it exits, and we try another.
+    for _ in 0..5 {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--enable-debug-command", "yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let mut server = RedisServer { child, port };
+        let pid = server.child.id().to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            if server.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            // Ours only once the server on the port says it is our child.
+            let info: Option<String> = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("INFO").arg("server").query(&mut c))
+                .ok();
+            if info.is_some_and(|i| i.lines().any(|l| l.trim_end() == format!("process_id:{pid}"))) {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    Some(server)
+    panic!("redis-server could not get a free port");
 }
 
 /// Sends a script (one command per line, words split on spaces) to both
