@@ -244,3 +244,28 @@ fn config_set_port_moves_the_listener_and_a_busy_port_changes_nothing() {
         "+PONG"
     );
 }
+
+/// `unixsocket`: clients on a local socket file (mode from `unixsocketperm`),
+/// shown in CLIENT LIST by path with flag `U`, still served after CONFIG SET
+/// bind "" closes TCP, and the file is removed at shutdown.
+#[test]
+fn unix_socket_serves_clients_and_is_removed_at_shutdown() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.sock");
+    let path_text = path.to_str().expect("utf8 path").to_string();
+    let node = start(&["--unixsocket", &path_text, "--unixsocketperm", "700"]);
+    let mode = std::fs::metadata(&path).expect("socket file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let mut c = redis::Client::open(format!("unix://{path_text}")).expect("client").get_connection().expect("connect over the socket");
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).expect("set");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).expect("client list");
+    assert!(list.contains(&format!("addr={path_text}:0 laddr={path_text}:0")) && list.contains("flags=U "), "{list}");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("bind").arg("").query(&mut c).expect("config set bind");
+    assert!(TcpStream::connect(addr(&node)).is_err(), "TCP is closed");
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).expect("get over the socket");
+    assert_eq!(v, "v");
+    node.shutdown();
+    node.join();
+    assert!(!path.exists(), "the socket file is removed at shutdown");
+}

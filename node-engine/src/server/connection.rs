@@ -9,7 +9,7 @@ use crate::util::time::unix_ms;
 use bytes::{Buf, BytesMut};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// Accepts until the queue is empty, admitting or refusing each connection
@@ -63,6 +63,115 @@ pub async fn accept_loop(shared: SharedRef, listener: TcpListener) {
     }
 }
 
+/// What a client connection needs of its socket, TCP or Unix (`unixsocket`).
+pub(crate) trait ClientSocket: tokio::io::AsyncWrite + Unpin + std::os::fd::AsRawFd + 'static {
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
+    fn writable(&self) -> impl std::future::Future<Output = std::io::Result<()>>;
+    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize>;
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
+    /// CLIENT LIST's `addr` and `laddr`.
+    fn addresses(&self, peer: std::net::SocketAddr) -> (String, String);
+    /// CLIENT LIST's flags for a new client: `N`, or `U` on a unix socket.
+    fn flags(&self) -> &'static str;
+    /// Socket options set once, before serving.
+    fn configure(&self, shared: &SharedRef);
+}
+
+impl ClientSocket for TcpStream {
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        TcpStream::readable(self)
+    }
+    fn writable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        TcpStream::writable(self)
+    }
+    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        TcpStream::try_read_buf(self, buf)
+    }
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        TcpStream::try_write(self, buf)
+    }
+    fn addresses(&self, peer: std::net::SocketAddr) -> (String, String) {
+        (peer.to_string(), self.local_addr().map(|a| a.to_string()).unwrap_or_default())
+    }
+    fn flags(&self) -> &'static str {
+        "N"
+    }
+    fn configure(&self, shared: &SharedRef) {
+        let _ = self.set_nodelay(true);
+        // tcp-keepalive N: probe idle peers every N seconds so dead clients are noticed (Redis default 300).
+        let keepalive = shared.node.borrow().config.int_named("tcp-keepalive", 300);
+        if keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(keepalive as u64))
+                .with_interval(Duration::from_secs((keepalive as u64 / 3).max(1)));
+            let _ = socket2::SockRef::from(self).set_tcp_keepalive(&ka);
+        }
+    }
+}
+
+impl ClientSocket for UnixStream {
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        UnixStream::readable(self)
+    }
+    fn writable(&self) -> impl std::future::Future<Output = std::io::Result<()>> {
+        UnixStream::writable(self)
+    }
+    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        UnixStream::try_read_buf(self, buf)
+    }
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        UnixStream::try_write(self, buf)
+    }
+    /// Redis shows the socket's path with port 0 for both ends.
+    fn addresses(&self, _peer: std::net::SocketAddr) -> (String, String) {
+        let path = self.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
+        (format!("{path}:0"), format!("{path}:0"))
+    }
+    fn flags(&self) -> &'static str {
+        "U"
+    }
+    fn configure(&self, _shared: &SharedRef) {}
+}
+
+/// Accepts clients on the `unixsocket` listener: no protected mode (the
+/// peer is local) and no TCP options; otherwise served as TCP clients are.
+async fn unix_accept_loop(shared: SharedRef, listener: UnixListener) {
+    // Unix clients have no address; CLIENT LIST shows the socket path.
+    let nowhere = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                shared.gate.pass().await;
+                let full = {
+                    let node = shared.node.borrow();
+                    node.clients.map.len() + node.listeners.busy_accepted.len() >= node.config.maxclients()
+                };
+                if full {
+                    shared.node.borrow_mut().stats.rejected_connections += 1;
+                    let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+                    continue;
+                }
+                let admitted = register(&shared, &stream, nowhere, None);
+                tokio::task::spawn_local(serve_client(shared.clone(), stream, nowhere, admitted));
+            }
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Serves clients on the `unixsocket` listener bound at start.
+///
+/// # Errors
+/// The listener cannot be registered with the runtime.
+pub fn serve_unix_listener(shared: &SharedRef, l: std::os::unix::net::UnixListener) -> std::io::Result<()> {
+    let l = UnixListener::from_std(l)?;
+    tokio::task::spawn_local(unix_accept_loop(shared.clone(), l));
+    Ok(())
+}
+
 /// Starts the tasks of the clients a busy script's hook accepted.
 fn adopt_busy_accepted(shared: &SharedRef) {
     let accepted = std::mem::take(&mut shared.node.borrow_mut().listeners.busy_accepted);
@@ -94,7 +203,12 @@ struct Admitted {
 
 /// Adds the client to the node's registry (CLIENT LIST, pub/sub, maxclients).
 /// `txn` is the MULTI state a busy script's hook already kept for it.
-fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, txn: Option<std::rc::Rc<std::cell::Cell<u8>>>) -> Admitted {
+fn register(
+    shared: &SharedRef,
+    stream: &impl ClientSocket,
+    addr: std::net::SocketAddr,
+    txn: Option<std::rc::Rc<std::cell::Cell<u8>>>,
+) -> Admitted {
     let (tx, rx) = unbounded_channel();
     let out_pending = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let mem = std::rc::Rc::new(crate::client::ClientMem::default());
@@ -103,12 +217,12 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, 
     node.clients.next_id += 1;
     node.stats.total_connections += 1;
     let now = unix_ms();
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let (addr_text, laddr) = stream.addresses(addr);
     let cmd_cell = std::rc::Rc::new(std::cell::Cell::new("NULL"));
     node.clients.map.insert(
         id,
         ClientInfo {
-            addr: addr.to_string(),
+            addr: addr_text,
             laddr,
             name: None,
             db: 0,
@@ -120,7 +234,7 @@ fn register(shared: &SharedRef, stream: &TcpStream, addr: std::net::SocketAddr, 
             sub_count: 0,
             psub_count: 0,
             ssub_count: 0,
-            flags: "N".into(),
+            flags: stream.flags().into(),
             no_evict: false,
             user: "default".into(),
             out_pending: out_pending.clone(),
@@ -167,16 +281,8 @@ fn apply_busy_verdicts(shared: &SharedRef, client: &mut Client, txn: &std::cell:
     txn.set(if client.multi.is_some() { IN_MULTI } else { 0 });
 }
 
-async fn serve_client(shared: SharedRef, stream: TcpStream, addr: std::net::SocketAddr, admitted: Admitted) {
-    let _ = stream.set_nodelay(true);
-    // tcp-keepalive N: probe idle peers every N seconds so dead clients are noticed (Redis default 300).
-    let keepalive = shared.node.borrow().config.int_named("tcp-keepalive", 300);
-    if keepalive > 0 {
-        let ka = socket2::TcpKeepalive::new()
-            .with_time(Duration::from_secs(keepalive as u64))
-            .with_interval(Duration::from_secs((keepalive as u64 / 3).max(1)));
-        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
-    }
+async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::net::SocketAddr, admitted: Admitted) {
+    stream.configure(&shared);
     let mut stream = stream;
     let Admitted { id, mut rx, out_pending, mem, needs_auth, limits, qbuf_limit, idle_timeout, txn, cmd_cell } = admitted;
     let mut client = Client::new(id, addr, needs_auth);
@@ -422,7 +528,7 @@ impl Unsent {
 ///
 /// # Errors
 /// The connection failed.
-fn send_now(shared: &SharedRef, stream: &TcpStream, client: &mut Client, unsent: &mut Unsent) -> std::io::Result<()> {
+fn send_now(shared: &SharedRef, stream: &impl ClientSocket, client: &mut Client, unsent: &mut Unsent) -> std::io::Result<()> {
     let mut written = 0;
     if unsent.is_empty() {
         // The common case: the replies go straight from the client's buffer.
@@ -462,7 +568,7 @@ fn send_now(shared: &SharedRef, stream: &TcpStream, client: &mut Client, unsent:
 }
 
 /// Writes as much of `data` as the socket takes now.
-fn write_now(stream: &TcpStream, data: &[u8]) -> std::io::Result<usize> {
+fn write_now(stream: &impl ClientSocket, data: &[u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < data.len() {
         match stream.try_write(&data[n..]) {

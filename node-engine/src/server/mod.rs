@@ -98,6 +98,8 @@ impl Drop for NodeHandle {
 pub(crate) struct BoundListeners {
     pub clients: Vec<std::net::TcpListener>,
     pub bus: Option<std::net::TcpListener>,
+    /// `unixsocket`: clients on a local socket file.
+    pub unix: Option<std::os::unix::net::UnixListener>,
 }
 
 /// The listen backlog (see [`crate::util::net::listen_backlog`]).
@@ -130,7 +132,14 @@ fn bind_all(cfg: &mut NodeConfig) -> Result<BoundListeners, StartError> {
     } else {
         None
     };
-    Ok(BoundListeners { clients, bus })
+    let unix = match cfg.get("unixsocket").filter(|p| !p.is_empty()) {
+        Some(path) => Some(
+            crate::util::net::listen_unix(path, cfg.int_named("unixsocketperm", 0))
+                .map_err(|source| StartError::Bind { addr: path.to_string(), source })?,
+        ),
+        None => None,
+    };
+    Ok(BoundListeners { clients, bus, unix })
 }
 
 /// Starts a node on its own thread.
@@ -184,7 +193,14 @@ fn run_node_thread(
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, serve(config, listeners, rx, handle_signals, ready))
+    let unix_socket = listeners.unix.is_some().then(|| config.get("unixsocket").map(str::to_string)).flatten();
+    let code = local.block_on(&rt, serve(config, listeners, rx, handle_signals, ready));
+    if let Some(path) = unix_socket {
+        // As redis-server does on the way out.
+        tracing::info!("Removing the unix socket file.");
+        let _ = std::fs::remove_file(path);
+    }
+    code
 }
 
 async fn serve(
@@ -212,6 +228,12 @@ async fn serve(
     for l in listeners.clients {
         if let Err(e) = connection::serve_listener(&shared, l) {
             let _ = ready.send(Err(format!("cannot register listener: {e}")));
+            return 1;
+        }
+    }
+    if let Some(l) = listeners.unix {
+        if let Err(e) = connection::serve_unix_listener(&shared, l) {
+            let _ = ready.send(Err(format!("cannot register the unix socket listener: {e}")));
             return 1;
         }
     }
@@ -454,6 +476,7 @@ pub fn run_main(args: Vec<String>) -> i32 {
     }
     let (_tx, rx) = unbounded_channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let unix_socket = config.get("unixsocket").filter(|p| !p.is_empty()).map(str::to_string);
     let code = std::thread::scope(|s| {
         let h = s.spawn(|| run_node_thread(config, listeners, rx, true, ready_tx));
         match ready_rx.recv() {
@@ -465,7 +488,12 @@ pub fn run_main(args: Vec<String>) -> i32 {
                     stdout_line(&format!("# {line}"));
                 }
             }
-            Ok(Ok(())) => stdout_line("* Ready to accept connections tcp"),
+            Ok(Ok(())) => {
+                stdout_line("* Ready to accept connections tcp");
+                if unix_socket.is_some() {
+                    stdout_line("* Ready to accept connections unix");
+                }
+            }
             Err(_) => {}
         }
         h.join().unwrap_or(1)

@@ -46,6 +46,23 @@ pub fn host_port(host: &str, port: u16) -> String {
     }
 }
 
+/// Binds the `unixsocket` listener: a stale socket file from an earlier run
+/// is replaced, and `unixsocketperm` (octal, as written in the config; 0
+/// leaves the umask's) sets the file's mode, as Redis does.
+pub fn listen_unix(path: &str, perm: i64) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(path)?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)?;
+    if perm > 0 {
+        let mode = u32::from_str_radix(&perm.to_string(), 8).unwrap_or(0o700);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
 /// Accepts one pending connection on a non-blocking listening socket, now or
 /// never: for a busy script's hook, which serves sockets the runtime cannot
 /// poll while the script holds the thread.
