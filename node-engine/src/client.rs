@@ -21,6 +21,8 @@ pub enum Push {
     Kill,
     /// CLIENT UNBLOCK: end the client's wait now, as a timeout or with an error.
     Unblock { error: bool },
+    /// Idle for 2 s with nothing pending: give the query buffer back (Redis's clientsCron).
+    FreeQueryBuffer,
 }
 
 /// The registry entry for a connected client.

@@ -1,6 +1,7 @@
-//! Client eviction (`maxmemory-clients`, Redis 7.0): the registry keeps the
-//! sum of every client's memory; past the limit the biggest evictable
-//! clients are disconnected until the sum is under it again.
+//! Client memory: eviction (`maxmemory-clients`, Redis 7.0), where the
+//! registry keeps the sum of every client's memory and past the limit the
+//! biggest evictable clients are disconnected until the sum is under it;
+//! and idle clients' query buffers given back, as Redis's clientsCron does.
 
 use super::Node;
 use crate::client::{ClientId, ClientMem, Push};
@@ -98,6 +99,17 @@ impl Node {
             self.uncount_client(&c.mem);
             self.stats.evicted_clients += 1;
             let _ = c.tx.send(Push::Kill);
+        }
+    }
+
+    /// Asks clients idle for 2 s with an empty query buffer to free it (a
+    /// pool of idle connections then costs no buffers). Run once a second.
+    pub fn free_idle_query_buffers(&self) {
+        let now = self.now_ms;
+        for c in self.clients.map.values() {
+            if c.mem.qbuf_cap.get() > 0 && c.mem.qbuf.get() == 0 && now.saturating_sub(c.last_interaction_ms) >= 2000 {
+                let _ = c.tx.send(Push::FreeQueryBuffer);
+            }
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Stats {
     pub rejected_connections: u64,
     /// Clients disconnected by client eviction (`maxmemory-clients`).
     pub evicted_clients: u64,
+    /// The second of the last idle-client sweep (once a second).
+    pub last_client_sweep_s: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,

@@ -333,6 +333,11 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                         }
                     }
                 }
+                Some(Push::FreeQueryBuffer) => {
+                    if inbuf.is_empty() {
+                        inbuf = BytesMut::new();
+                    }
+                }
                 Some(Push::Kill) | None => break,
             },
             r = async {
@@ -391,6 +396,11 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                     blocked_argv = client.blocked_argv.take();
                 }
                 inbuf.advance(consumed);
+                if inbuf.is_empty() {
+                    // Everything was consumed: the whole allocation is free again
+                    // (BytesMut counts capacity from the consumed front).
+                    let _ = inbuf.try_reclaim(inbuf.capacity() + 1);
+                }
                 if inbuf.len() > qbuf_limit {
                     tracing::warn!(client = %addr, "closing client that exceeded client-query-buffer-limit");
                     break;
@@ -439,7 +449,15 @@ fn switch_listeners(shared: &SharedRef) {
     for task in old {
         task.abort();
     }
-    shared.node.borrow_mut().listeners.bound.clear();
+    // An aborted task drops its listener only when the runtime gets to it:
+    // stop listening now on the addresses given up (kept ones share the
+    // socket with the new listeners), so a connect right after the reply is refused.
+    let kept: Vec<_> = new.iter().filter_map(|l| l.local_addr().ok()).collect();
+    for l in std::mem::take(&mut shared.node.borrow_mut().listeners.bound) {
+        if l.local_addr().is_ok_and(|a| !kept.contains(&a)) {
+            crate::util::net::shut_down(std::os::fd::AsRawFd::as_raw_fd(&l));
+        }
+    }
     for l in new {
         if let Err(e) = serve_listener(shared, l) {
             tracing::warn!(error = %e, "cannot register the new listener");
