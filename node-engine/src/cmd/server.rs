@@ -279,9 +279,11 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // `appendonly` switches now (the cron retries while a child blocks it),
     // so the next command is already logged, as after Redis's CONFIG SET.
     crate::persistence::aof::apply_config_switch(&mut ctx.node.persistence_parts());
-    // A lower maxmemory takes effect now, as in Redis (evictions happen here).
+    // A lower maxmemory evicts right after this command (and its
+    // transaction), as Redis's eviction time event does: the DELs reach
+    // replicas on their own, and a MULTI goes on with the data it started with.
     if ctx.node.keyspace.maxmemory != 0 {
-        ctx.node.evict_if_needed();
+        ctx.node.keyspace.evict_soon = true;
     }
     ctx.reply().ok();
     Ok(())

@@ -43,6 +43,8 @@ pub struct Keyspace {
     pub loaded_functions: Vec<Vec<u8>>,
     /// `maxmemory` in bytes (0: no limit), cached for the per-command check.
     pub maxmemory: u64,
+    /// CONFIG SET lowered the limit: evict once the running batch is done.
+    pub evict_soon: bool,
     /// The background thread that frees big values and flushed databases.
     pub lazyfree: lazyfree::LazyFree,
     /// DEBUG QUICKLIST-PACKED-THRESHOLD's setting (0: the default, 1 GB).

@@ -373,6 +373,7 @@ impl Node {
                 list_packed_threshold: 0,
                 lazyfree: Default::default(),
                 maxmemory: 0,
+                evict_soon: false,
             },
             clients: Default::default(),
             waits: Default::default(),

@@ -65,6 +65,9 @@ pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges:
             }
         }
     }
+    if std::mem::take(&mut node.keyspace.evict_soon) {
+        node.evict_if_needed();
+    }
     node.flush_propagated();
     node.flush_to_replicas();
     let now = node.now_ms;
