@@ -79,3 +79,25 @@ fn monitor_shows_a_script_before_its_commands_and_hides_passwords() {
     let auth = String::from_utf8_lossy(&mon.read_reply()).into_owned();
     assert!(auth.contains("\"AUTH\" \"(redacted)\"") && !auth.contains("secret"), "{auth}");
 }
+
+/// COMMAND DOCS gives Redis's own docs (summary, since, group, complexity,
+/// arguments...), byte for byte in RESP2 and RESP3, for commands without
+/// subcommands (a container's subcommands come in hash order, which differs
+/// between two redis-server processes too).
+#[test]
+fn command_docs_match_redis_server() {
+    let Some(redis) = types_support::start_redis() else { return };
+    let node = start_node();
+    for resp3 in [false, true] {
+        let (mut ours, mut theirs) =
+            if resp3 { (Raw::resp3(node.port()), Raw::resp3(redis.port)) } else { (Raw::connect(node.port()), Raw::connect(redis.port)) };
+        for names in [&["get"][..], &["set", "xadd", "zadd"], &["eval", "georadius", "client|list", "config|get"], &["nosuch", "get"]] {
+            let mut args = vec!["COMMAND", "DOCS"];
+            args.extend_from_slice(names);
+            ours.send(&args);
+            theirs.send(&args);
+            let (a, b) = (ours.read_reply(), theirs.read_reply());
+            assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "COMMAND DOCS {names:?} (RESP3: {resp3})");
+        }
+    }
+}

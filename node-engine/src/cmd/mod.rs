@@ -9,6 +9,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod call;
 pub mod cluster;
+pub mod command_docs;
 pub mod connection;
 pub mod geo;
 pub mod hashes;

@@ -435,6 +435,10 @@ fn write_command_entry(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
 
 /// COMMAND DOCS for one command: a summary, and its subcommands' docs.
 fn write_command_docs(r: &mut crate::resp::ReplyBuf, c: &CommandSpec) {
+    if super::command_docs::write(r, c.name) {
+        return;
+    }
+    // Commands Redis has no docs for (slotd's own): a summary only.
     r.bulk(c.name.as_bytes());
     let subs = !c.subcommands.is_empty();
     r.map(1 + usize::from(subs));
