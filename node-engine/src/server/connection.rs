@@ -300,6 +300,8 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
     // go on being read and served (as Redis keeps a reply list), within the
     // client-output-buffer-limit.
     let mut unsent = Unsent::default();
+    // Bytes read and not yet counted in INFO's input counters.
+    let mut unread_bytes = 0usize;
     loop {
         // Timers only when needed: arming two per batch cost clock reads on the hot path.
         let block_wait =
@@ -357,7 +359,8 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                 }
             } => match r {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
+                Ok(n) => {
+                    unread_bytes += n;
                     if !(inbuf.len() >= crate::resp::BIG_ARG && size_for_big_arg(&mut inbuf, &mem)) {
                         mem.qbuf.set(inbuf.len());
                     }
@@ -382,7 +385,8 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
             if !inbuf.is_empty() {
                 apply_busy_verdicts(&shared, &mut client, &txn);
                 client.obuf_base = unsent.len();
-                let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, &mut ranges, &limits);
+                let fresh = std::mem::take(&mut unread_bytes);
+                let consumed = dispatch::process_batch(&shared, &mut client, &inbuf, fresh, &mut ranges, &limits);
                 switch_listeners(&shared);
                 // A command that changed the cluster config (ADDSLOTS, SETSLOT, MEET...)
                 // has it on disk before its reply goes out, as Redis's beforeSleep does:

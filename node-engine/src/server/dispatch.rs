@@ -11,13 +11,25 @@ use crate::node::{unix_ms, Node};
 use crate::resp::{parse_request, ParseLimits, Parsed};
 use std::ops::Range;
 
-/// Runs every complete request at the start of `input`; returns bytes consumed.
-pub fn process_batch(shared: &Shared, client: &mut Client, input: &[u8], ranges: &mut Vec<Range<usize>>, limits: &ParseLimits) -> usize {
+/// Runs every complete request at the start of `input`; returns bytes
+/// consumed. `fresh` is how much of `input` was read since the last call
+/// (INFO's input counters count each byte once, however often a partial
+/// request is looked at).
+pub fn process_batch(
+    shared: &Shared,
+    client: &mut Client,
+    input: &[u8],
+    fresh: usize,
+    ranges: &mut Vec<Range<usize>>,
+    limits: &ParseLimits,
+) -> usize {
     let mut node = shared.node.borrow_mut();
     node.now_ms = unix_ms();
     node.slowlog.cmd_clock = Some(std::time::Instant::now());
-    node.stats.net_input_bytes += input.len() as u64;
-    node.stats.reads_processed += 1;
+    if fresh > 0 {
+        node.stats.net_input_bytes += fresh as u64;
+        node.stats.reads_processed += 1;
+    }
     let mut consumed = 0;
     let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
     client.obuf_hard = if node.obuf_limits.iter().all(|l| l.0 == 0) { 0 } else { node.hard_output_limit(client.id) };
