@@ -136,23 +136,21 @@ impl ClientSocket for UnixStream {
 /// Accepts clients on the `unixsocket` listener: no protected mode (the
 /// peer is local) and no TCP options; otherwise served as TCP clients are.
 async fn unix_accept_loop(shared: SharedRef, listener: UnixListener) {
-    // Unix clients have no address; CLIENT LIST shows the socket path.
-    let nowhere = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    // Unix clients have no address (CLIENT LIST shows the socket path); as
+    // local peers they count as loopback for the admission check.
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 shared.gate.pass().await;
-                let full = {
-                    let node = shared.node.borrow();
-                    node.clients.map.len() + node.listeners.busy_accepted.len() >= node.config.maxclients()
-                };
-                if full {
+                let refused = shared.node.borrow().admission_error(local);
+                if let Some(msg) = refused {
                     shared.node.borrow_mut().stats.rejected_connections += 1;
-                    let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+                    let _ = stream.try_write(msg.as_bytes());
                     continue;
                 }
-                let admitted = register(&shared, &stream, nowhere, None);
-                tokio::task::spawn_local(serve_client(shared.clone(), stream, nowhere, admitted));
+                let admitted = register(&shared, &stream, local, None);
+                tokio::task::spawn_local(serve_client(shared.clone(), stream, local, admitted));
             }
             Err(e) => {
                 tracing::warn!("Accepting client connection: {e}");
@@ -361,9 +359,10 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     unread_bytes += n;
-                    if !(inbuf.len() >= crate::resp::BIG_ARG && size_for_big_arg(&mut inbuf, &mem)) {
-                        mem.qbuf.set(inbuf.len());
+                    if inbuf.len() >= crate::resp::BIG_ARG {
+                        size_for_big_arg(&mut inbuf);
                     }
+                    // The capacity is what eviction weighs; `qbuf` is set with the rest after the batch.
                     mem.qbuf_cap.set(inbuf.capacity());
                     if shared.node.borrow().maxmemory_clients != 0 && !shared.node.borrow_mut().recount_client(id, &mem) {
                         break;
@@ -485,17 +484,14 @@ pub fn serve_listener(shared: &SharedRef, l: std::net::TcpListener) -> std::io::
 }
 
 /// A request cut short inside a big argument: the query buffer is sized to
-/// hold exactly the rest of it (no doubling, as Redis reads a big argument),
-/// and `qbuf` counts from the argument's data. False when it is not such a request.
-fn size_for_big_arg(inbuf: &mut BytesMut, mem: &crate::client::ClientMem) -> bool {
-    let Some((data_start, end)) = crate::resp::pending_big_arg(inbuf) else { return false };
+/// hold exactly the rest of it (no doubling), as Redis reads a big argument.
+fn size_for_big_arg(inbuf: &mut BytesMut) {
+    let Some((_, end)) = crate::resp::pending_big_arg(inbuf) else { return };
     if inbuf.capacity() < end {
         let mut exact = BytesMut::with_capacity(end);
         exact.extend_from_slice(inbuf);
         *inbuf = exact;
     }
-    mem.qbuf.set(inbuf.len() - data_start);
-    true
 }
 
 /// Whether the buffer already has room for the rest of the big argument it is receiving.
