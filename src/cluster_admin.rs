@@ -63,9 +63,19 @@ pub struct Credentials {
 
 /// Registers the credentials for every node address in `addrs`.
 pub fn set_password(addrs: impl IntoIterator<Item = SocketAddr>, user: Option<&str>, password: &str) {
+    set_credentials(addrs, Some(Credentials { user: user.map(str::to_string), password: password.to_string() }));
+}
+
+/// Makes `creds` the credentials of every address in `addrs`; None: the
+/// nodes there need none. A cluster declares its own, so one started later
+/// on a reused port does not inherit an earlier cluster's password.
+pub fn set_credentials(addrs: impl IntoIterator<Item = SocketAddr>, creds: Option<Credentials>) {
     let mut map = PASSWORDS.write().unwrap_or_else(|p| p.into_inner());
     for a in addrs {
-        map.insert(a, Credentials { user: user.map(str::to_string), password: password.to_string() });
+        match &creds {
+            Some(c) => map.insert(a, c.clone()),
+            None => map.remove(&a),
+        };
     }
 }
 

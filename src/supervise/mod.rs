@@ -226,17 +226,19 @@ impl Supervisor {
     /// Starts one task per node: each adopts its node if an earlier slotd
     /// left it running, or starts it.
     pub fn spawn(config: Config) -> Arc<Supervisor> {
-        if let Some(pw) = &config.cluster.password {
-            // Every node of the cluster, here and on other hosts, wants it.
-            let user = config.cluster.acl_user.as_deref();
-            crate::cluster_admin::set_password(config.cluster_nodes.iter().map(|n| SocketAddr::new(n.host, n.port)), user, pw);
-            // Behind NAT the cluster names nodes by their announced address (reshard, check, fix use it).
-            for h in &config.hosts {
-                if let Some(ip) = h.announce_ip.as_deref().and_then(|a| a.parse::<std::net::IpAddr>().ok()) {
-                    crate::cluster_admin::set_password(h.ports.iter().map(|p| SocketAddr::new(ip, *p)), user, pw);
-                }
-            }
-        }
+        // Every node of the cluster, here and on other hosts, wants the password (or none);
+        // behind NAT the cluster names nodes by their announced address (reshard, check, fix use it).
+        let creds = config
+            .cluster
+            .password
+            .as_ref()
+            .map(|pw| crate::cluster_admin::Credentials { user: config.cluster.acl_user.clone(), password: pw.clone() });
+        let announced = config.hosts.iter().filter_map(|h| {
+            let ip = h.announce_ip.as_deref().and_then(|a| a.parse::<std::net::IpAddr>().ok())?;
+            Some(h.ports.iter().map(move |p| SocketAddr::new(ip, *p)))
+        });
+        let addrs = config.cluster_nodes.iter().map(|n| SocketAddr::new(n.host, n.port)).chain(announced.flatten());
+        crate::cluster_admin::set_credentials(addrs, creds);
         let layout = Layout::new(&config.supervisor.data_dir);
         let specs = config.nodes.clone();
         let ctx = Arc::new(Ctx { layout, config: RwLock::new(config) });

@@ -176,6 +176,9 @@ async fn run_one(scenario: &Scenario, variant: Option<&Variant>, opts: &RunOptio
         out.error = Some(format!("cannot write {}: {e}", conf.display()));
         return out;
     }
+    // The lab's cluster has no password: connections from this process must
+    // not reuse one registered earlier for these ports (another cluster here).
+    crate::cluster_admin::set_credentials(ports.iter().map(|p| std::net::SocketAddr::new(Ipv4Addr::LOCALHOST.into(), *p)), None);
     let log = dir.path().join("slotd.log");
     let child = std::fs::File::create(&log).and_then(|f| {
         let f2 = f.try_clone()?;
