@@ -35,9 +35,24 @@ fn bindable(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
+/// The lowest port the kernel hands out to outgoing connections.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
 /// `n` distinct ports where both the port and port + 10000 (cluster bus) are
 /// free now, never 6380-6385 or 6300, never handed out twice in this run.
+/// Both lie below the ephemeral range where it leaves room, so a restarted
+/// node's bus port cannot have been taken as the local port of some other
+/// test's outgoing connection meanwhile.
 pub fn free_ports(n: usize) -> Vec<u16> {
+    let (base, span) = match ephemeral_low().checked_sub(10000) {
+        Some(top) if top >= 14000 => (12000u16, top - 12000),
+        _ => (20000, 10000),
+    };
     let mut guard = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
     let used = guard.get_or_insert_with(HashSet::new);
     let mut out = Vec::new();
@@ -48,7 +63,7 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         tries += 1;
         assert!(tries < 100_000, "cannot find {n} free ports");
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let port = 20000 + ((x >> 33) % 10000) as u16;
+        let port = base + ((x >> 33) % span as u64) as u16;
         if used.contains(&port) || used.contains(&(port + 10000)) || out.contains(&port) {
             continue;
         }
