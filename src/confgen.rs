@@ -80,6 +80,9 @@ pub fn node_conf(config: &Config, node: &NodeSpec) -> String {
         lines.push(format!("save {}", pts.join(" ")));
     }
     lines.push(format!("appendonly {}", if p.appendonly { "yes" } else { "no" }));
+    // A lab master's replicas attach one at a time: waiting Redis's default
+    // 5 s to share one snapshot among several only delays their first sync.
+    lines.push("repl-diskless-sync-delay 0".into());
     lines.push(format!("appendfsync {}", p.appendfsync));
     // Across hosts: what the node tells the others and clients to use.
     if let Some(h) = node.host_name.as_deref().and_then(|n| config.hosts.iter().find(|h| h.name == n)) {

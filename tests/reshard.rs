@@ -311,7 +311,7 @@ fn spare_node(dir: &std::path::Path, port: u16) -> Child {
     std::fs::write(
         &conf,
         format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\nsave \"\"\nappendonly no\n",
+            "port {port}\nbind 127.0.0.1\ndir {}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\nsave \"\"\nappendonly no\nrepl-diskless-sync-delay 0\n",
             node_dir.display()
         ),
     )

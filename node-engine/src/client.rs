@@ -15,12 +15,16 @@ pub type ClientId = u64;
 pub enum Push {
     /// Already-encoded bytes to write (pub/sub message, MONITOR line).
     Bytes(Vec<u8>),
+    /// Bytes outside the output-buffer limits: a replica's full-sync
+    /// snapshot and its framing (Redis does not count the RDB transfer).
+    Bulk(Vec<u8>),
     /// A key this client blocks on changed: retry the blocked command.
     Wake,
     /// CLIENT KILL or shutdown: close the connection.
     Kill,
-    /// CLIENT UNBLOCK: end the client's wait now, as a timeout or with an error.
-    Unblock { error: bool },
+    /// End the client's wait now: as a timeout, or with this error (CLIENT
+    /// UNBLOCK ERROR, a cancelled SHUTDOWN).
+    Unblock { error: Option<&'static str> },
     /// Idle for 2 s with nothing pending: give the query buffer back (Redis's clientsCron).
     FreeQueryBuffer,
 }

@@ -492,7 +492,8 @@ impl NodeConfig {
             if ALIASES.iter().any(|(old, _)| old == k) {
                 continue;
             }
-            if base.values.get(k) == Some(v) && k != "port" {
+            // The master followed now is written by the caller, which knows it.
+            if (base.values.get(k) == Some(v) && k != "port") || k == "replicaof" {
                 continue;
             }
             if k == "save" && v.is_empty() {

@@ -43,6 +43,9 @@ fn start_node(port: u16, dir: &Path, timeout_ms: u64) -> NodeHandle {
         "",
         "--appendonly",
         "no",
+        // Replicas attach one at a time here: no need to wait for more to share a sync.
+        "--repl-diskless-sync-delay",
+        "0",
         "--slotd-admin-token",
         TOKEN,
     ]

@@ -175,6 +175,80 @@ fn aof_round_trip_every_type_and_rewrite() {
 }
 
 #[test]
+fn aof_rewrite_without_rdb_preamble_writes_commands_with_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = samples();
+    let args = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--aof-timestamp-enabled",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let h = start(dir.path(), &args);
+    let mut c = conn(h.port());
+    restore_all(&mut c, &s);
+    // A stream with a group, a pending entry and an idle consumer, and a function.
+    for i in 0..3 {
+        let _: String = redis::cmd("XADD").arg("st").arg(format!("{}-1", i + 1)).arg("f").arg(i).query(&mut c).unwrap();
+    }
+    let () = redis::cmd("XGROUP").arg("CREATE").arg("st").arg("g").arg("0").query(&mut c).unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("alice")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg("st")
+        .arg(">")
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = redis::cmd("XGROUP").arg("CREATECONSUMER").arg("st").arg("g").arg("bob").query(&mut c).unwrap();
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=lib\nredis.register_function('one', function() return 1 end)")
+        .query(&mut c)
+        .unwrap();
+    let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    wait_until("rewrite", 20, || info_field(&mut c, "aof_rewrite_in_progress") == "0");
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    let () = redis::cmd("SET").arg("after").arg("2").query(&mut c).unwrap();
+    drop(c);
+    h.kill();
+    h.join();
+    // Redis's naming and shape: a command base, annotated with its time.
+    let aof_dir = dir.path().join("appendonlydir");
+    let manifest = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    assert!(manifest.contains("appendonly.aof.2.base.aof seq 2 type b"), "{manifest}");
+    let base = std::fs::read(aof_dir.join("appendonly.aof.2.base.aof")).unwrap();
+    assert!(base.starts_with(b"#TS:"), "{}", String::from_utf8_lossy(&base[..40.min(base.len())]));
+    let incr = std::fs::read(aof_dir.join("appendonly.aof.2.incr.aof")).unwrap();
+    assert!(incr.starts_with(b"#TS:"), "the incr file annotates its writes too");
+    let h = start(dir.path(), &args);
+    let mut c = conn(h.port());
+    check_all(&mut c, &s);
+    let after: String = redis::cmd("GET").arg("after").query(&mut c).unwrap();
+    assert_eq!(after, "2");
+    let () = redis::cmd("DEL").arg("after").query(&mut c).map(|_: i64| ()).unwrap();
+    let reloaded: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+    assert_eq!(reloaded, digest, "the commands rebuild the same dataset");
+    let pending: Vec<redis::Value> = redis::cmd("XPENDING").arg("st").arg("g").query(&mut c).unwrap();
+    assert_eq!(pending.first(), Some(&redis::Value::Int(2)), "the pending entries survive");
+    let consumers: Vec<redis::Value> = redis::cmd("XINFO").arg("CONSUMERS").arg("st").arg("g").query(&mut c).unwrap();
+    assert_eq!(consumers.len(), 2, "the idle consumer survives");
+    let one: i64 = redis::cmd("FCALL").arg("one").arg(0).query(&mut c).unwrap();
+    assert_eq!(one, 1);
+    stop(h);
+}
+
+#[test]
 fn torn_aof_tail_dropped_or_refused() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &["--save", "", "--appendonly", "yes"]);
@@ -297,14 +371,18 @@ fn config_set_appendonly_switches_the_aof() {
     let mut c = conn(h.port());
     let () = redis::cmd("SET").arg("before").arg("1").query(&mut c).unwrap();
     let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut c).unwrap();
-    wait_until("AOF on", 10, || info_field(&mut c, "aof_enabled") == "1");
+    // Writes made while the first base is written go to the AOF too.
+    let () = redis::cmd("SET").arg("during").arg("1").query(&mut c).unwrap();
+    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    // As in Redis, the AOF holds the data once its first rewrite is done.
+    wait_until("first AOF base written", 10, || info_field(&mut c, "aof_rewrite_in_progress") == "0");
     let () = redis::cmd("SET").arg("after").arg("2").query(&mut c).unwrap();
     drop(c);
     h.kill();
     h.join();
     let h = start(dir.path(), &["--save", "", "--appendonly", "yes", "--hz", "50"]);
     let mut c = conn(h.port());
-    for k in ["before", "after"] {
+    for k in ["before", "during", "after"] {
         let v: Option<String> = redis::cmd("GET").arg(k).query(&mut c).unwrap();
         assert!(v.is_some(), "{k}");
     }

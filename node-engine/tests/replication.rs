@@ -375,3 +375,110 @@ fn failover_hands_over_both_ways_with_redis_server_losing_no_write() {
     assert_eq!(rs.get::<_, String>("written-on-redis").expect("get"), "1");
     assert_eq!(digest(&mut oc), digest(&mut rs));
 }
+
+#[test]
+fn a_master_restarted_from_its_rdb_continues_with_partial_resyncs() {
+    let md = tempfile::tempdir().expect("tempdir");
+    let args = ["--save", "3600 1", "--repl-diskless-sync-delay", "0"];
+    let master = support::start(md.path(), &args);
+    let port = master.port().to_string();
+    let (_replica, _rd) = start(&[]);
+    let mut mc = conn(master.port());
+    let mut rc = conn(_replica.port());
+    attach(&mut rc, master.port());
+    for i in 0..100 {
+        let _: () = mc.set(format!("k{i}"), i).expect("set");
+    }
+    let offset = info_field(&mut mc, "replication", "master_repl_offset");
+    wait_until("replica caught up", 10, || info_field(&mut rc, "replication", "master_repl_offset") == offset);
+    let replid = info_field(&mut mc, "replication", "master_replid");
+    drop(mc);
+    // A graceful stop saves the RDB, which records the replication id and offset.
+    support::stop(master);
+    let mut again: Vec<&str> = args.to_vec();
+    again.extend(["--port", port.as_str()]);
+    let master = support::start(md.path(), &again);
+    let mut mc = conn(master.port());
+    assert_eq!(info_field(&mut mc, "replication", "master_replid2"), replid, "the old history is the previous one");
+    assert_eq!(info_field(&mut mc, "replication", "master_repl_offset"), offset);
+    assert_ne!(info_field(&mut mc, "replication", "master_replid"), replid);
+    wait_until("replica continues", 15, || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
+    assert_eq!(info_field(&mut mc, "stats", "sync_full"), "0", "no full resync after the restart");
+    let _: () = mc.set("after", "restart").expect("set");
+    wait_until("write after the restart arrives", 10, || rc.get::<_, Option<String>>("after").ok().flatten().as_deref() == Some("restart"));
+    assert_eq!(rc.get::<_, i64>("k99").expect("get"), 99);
+}
+
+/// A replica speaking the protocol by hand, so the test decides when it acknowledges.
+struct HandReplica {
+    stream: std::net::TcpStream,
+}
+
+impl HandReplica {
+    fn attach(master_port: u16) -> HandReplica {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", master_port)).expect("connect");
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+        stream.write_all(b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n").expect("psync");
+        let mut r = BufReader::new(stream.try_clone().expect("clone"));
+        let mut line = String::new();
+        r.read_line(&mut line).expect("+OK");
+        assert_eq!(line.trim(), "+OK");
+        // Newlines may keep the link alive before the reply.
+        let mut header = String::new();
+        while header.trim().is_empty() {
+            header.clear();
+            r.read_line(&mut header).expect("fullresync");
+        }
+        assert!(header.starts_with("+FULLRESYNC"), "{header}");
+        let mut bulk = String::new();
+        while bulk.trim().is_empty() {
+            bulk.clear();
+            r.read_line(&mut bulk).expect("payload header");
+        }
+        let len: usize = bulk.trim().trim_start_matches('$').parse().expect("payload length");
+        let mut payload = vec![0u8; len];
+        r.read_exact(&mut payload).expect("payload");
+        assert!(payload.starts_with(b"REDIS"));
+        HandReplica { stream }
+    }
+
+    fn ack(&mut self, offset: &str) {
+        use std::io::Write;
+        let cmd = format!("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{offset}\r\n", offset.len());
+        self.stream.write_all(cmd.as_bytes()).expect("ack");
+    }
+}
+
+#[test]
+fn shutdown_waits_for_a_lagging_replica_and_abort_tells_the_waiting_callers() {
+    let (master, _md) = start(&["--repl-diskless-sync-delay", "0", "--shutdown-timeout", "30"]);
+    let mut mc = conn(master.port());
+    let mut replica = HandReplica::attach(master.port());
+    wait_until("replica online", 10, || info_field(&mut mc, "replication", "slave0").contains("state=online"));
+    let _: () = mc.set("k", 1).expect("set");
+    let offset = info_field(&mut mc, "replication", "master_repl_offset");
+
+    // The replica has not acknowledged the write: SHUTDOWN waits, writes pause.
+    let mut caller = conn(master.port());
+    let waiting = std::thread::spawn(move || redis::cmd("SHUTDOWN").query::<()>(&mut caller));
+    wait_until("shutdown waiting", 10, || info_field(&mut mc, "server", "shutdown_in_milliseconds").parse::<u64>().is_ok_and(|ms| ms > 0));
+    assert_eq!(info_field(&mut mc, "clients", "blocked_clients"), "1");
+    let _: () = redis::cmd("SHUTDOWN").arg("ABORT").query(&mut mc).expect("abort");
+    let e = waiting.join().expect("thread").expect_err("the waiting SHUTDOWN fails");
+    assert!(e.to_string().contains("Errors trying to SHUTDOWN. Check logs."), "{e}");
+    assert_eq!(info_field(&mut mc, "server", "shutdown_in_milliseconds"), "", "no shutdown in progress");
+    let _: () = mc.set("k", 2).expect("writes resume after the abort");
+
+    // Once the replica acknowledges everything, a waiting SHUTDOWN completes.
+    let mut caller = conn(master.port());
+    let waiting = std::thread::spawn(move || redis::cmd("SHUTDOWN").query::<()>(&mut caller));
+    wait_until("shutdown waiting again", 10, || {
+        info_field(&mut mc, "server", "shutdown_in_milliseconds").parse::<u64>().is_ok_and(|ms| ms > 0)
+    });
+    let offset2 = info_field(&mut mc, "replication", "master_repl_offset");
+    assert_ne!(offset, offset2);
+    replica.ack(&offset2);
+    assert_eq!(master.join(), 0, "the node exits once its replica is in sync");
+    assert!(waiting.join().expect("thread").is_err(), "the connection closes without a reply");
+}

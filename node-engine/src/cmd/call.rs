@@ -59,8 +59,10 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
         }
         node.tracking_remember(client.tracking_id, &keys);
     }
-    if node.keyspace.dirty != dirty_before || forced {
-        if node.keyspace.dirty != dirty_before && (!node.waits.watched.is_empty() || !node.waits.blocked.is_empty() || tracking) {
+    // A save resets the counter: only growth is a change (Redis's call() clamps a negative difference).
+    let changed = node.keyspace.dirty > dirty_before;
+    if changed || forced {
+        if changed && (!node.waits.watched.is_empty() || !node.waits.blocked.is_empty() || tracking) {
             node.tracking.writer = Some(client.tracking_id);
             match client.touched_only.take() {
                 Some(keys) => keys.iter().for_each(|k| node.touch_key(client.db, k)),
@@ -100,7 +102,7 @@ pub fn call(node: &mut Node, client: &mut Client, cmd: &'static CommandSpec, arg
     if !node.propagation.buf.is_empty() && node.propagation.held == 0 {
         node.feed_stream();
     }
-    if node.keyspace.dirty != dirty_before {
+    if changed {
         client.last_write_offset = node.repl.offset;
     }
     let mut us = 0;
@@ -229,6 +231,8 @@ pub fn count_failed_unblock(node: &mut Node, argv: &[Vec<u8>]) {
 /// Removes a client from every blocked-key list.
 pub fn unblock(node: &mut Node, client: &mut Client) {
     if let Some(req) = client.block.as_ref() {
+        node.repl.waiters.retain(|&i| i != client.id);
+        node.lifecycle.pending.waiters.retain(|&i| i != client.id);
         for k in &req.keys {
             let key = (client.db, k.clone());
             if let Some(ids) = node.waits.blocked.get_mut(&key) {

@@ -281,12 +281,13 @@ fn reply_client_lines(ctx: &mut Ctx<'_>, ids: Vec<u64>) {
 fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let id = parse_i64(argv[2])?;
     let error = match argv.get(3) {
-        None => false,
-        Some(a) if is(a, "timeout") && argv.len() == 4 => false,
-        Some(a) if is(a, "error") && argv.len() == 4 => true,
+        None => None,
+        Some(a) if is(a, "timeout") && argv.len() == 4 => None,
+        Some(a) if is(a, "error") && argv.len() == 4 => Some("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
         Some(_) => return Err(CmdError::new("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
-    let target = u64::try_from(id).ok().filter(|t| ctx.node.is_blocked(*t));
+    // A SHUTDOWN waiting for replicas is not a blocking command a client can end.
+    let target = u64::try_from(id).ok().filter(|t| ctx.node.is_blocked(*t) && !ctx.node.blocked_in_shutdown(*t));
     let done = target.is_some_and(|t| ctx.node.push_to(t, Push::Unblock { error }));
     ctx.reply().int(i64::from(done));
     Ok(())

@@ -263,12 +263,15 @@ fn expire_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], unit: i64, absolute: bool, 
         ctx.reply().int(0);
         return Ok(());
     }
-    if at <= now as i64 {
+    // A time already past deletes the key, except when loading the AOF or
+    // applying a master's stream (Redis's checkAlreadyExpired): the key keeps
+    // the TTL and expires later like any other.
+    if at <= now as i64 && !ctx.client.from_master {
         ctx.db().remove(argv[1], now);
         ctx.propagate_as(vec![b"DEL".to_vec(), argv[1].to_vec()]);
         ctx.notify(GENERIC, "del", argv[1]);
     } else {
-        ctx.db().set_expire(argv[1], at as u64, now);
+        ctx.db().set_expire(argv[1], at.max(1) as u64, now);
         ctx.propagate_as(vec![b"PEXPIREAT".to_vec(), argv[1].to_vec(), at.to_string().into_bytes()]);
         ctx.notify(GENERIC, "expire", argv[1]);
     }

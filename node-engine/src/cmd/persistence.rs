@@ -47,10 +47,6 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     if matches!(p.child.as_ref().map(|c| &c.kind), Some(persistence::ChildKind::AofRewrite { .. })) {
         return Err(CmdError::new("ERR Background append only file rewriting already in progress"));
     }
-    if p.aof.is_none() {
-        // Redis rewrites even with appendonly off; we keep no AOF then, so there is nothing to do.
-        return Err(CmdError::new("ERR AOF is not enabled (appendonly no)"));
-    }
     if p.child.is_some() {
         ctx.node.persistence.aof_rewrite_scheduled = true;
         ctx.reply().simple("Background append only file rewriting scheduled");

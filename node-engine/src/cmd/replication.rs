@@ -4,7 +4,7 @@ use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::BlockRequest;
-use crate::replication::ReplicaInfo;
+use crate::replication::{ReplicaInfo, ReplicaState};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), replicaof),
@@ -83,47 +83,37 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64,
     let partial =
         if same_history && requested_offset > 0 { node.repl.backlog.since(requested_offset as u64, node.repl.offset) } else { None };
     let r = &mut ctx.client.reply;
+    let name = format!("{}:{}", ctx.client.addr.ip(), ctx.client.repl_listening_port);
+    let mut info = ReplicaInfo::online(ctx.client.id, ctx.client.addr.ip().to_string(), ctx.client.repl_listening_port, node.now_ms);
     match partial {
         Some(bytes) => {
             node.stats.sync_partial_ok += 1;
             r.simple(&format!("CONTINUE {}", node.repl.replid));
             r.raw(&bytes);
+            tracing::info!(
+                "Partial resynchronization request from {name} accepted. Sending {} bytes of backlog starting from offset {requested_offset}.",
+                bytes.len()
+            );
         }
         None => {
-            let rdb = node.snapshot().map_err(|e| CmdError::new(format!("ERR cannot produce the sync snapshot: {e}")))?;
             node.stats.sync_full += 1;
             // Redis counts a refused continuation (not a first "?" sync) as a partial error.
             if !legacy && id != "?" {
                 node.stats.sync_partial_err += 1;
             }
-            if !legacy {
-                r.simple(&format!("FULLRESYNC {} {}", node.repl.replid, node.repl.offset));
-            }
-            r.raw(format!("${}\r\n", rdb.len()).as_bytes());
-            r.raw(&rdb);
-            // The next streamed command must say which db it applies to.
-            node.propagation.db = None;
+            tracing::info!("Replica {name} asks for synchronization");
+            // The snapshot is written by a child; `+FULLRESYNC` goes out when it starts.
+            info.state = ReplicaState::WaitBgsaveStart { since_ms: node.now_ms };
+            info.legacy = legacy;
         }
     }
     ctx.client.is_replica = true;
-    let info = ReplicaInfo {
-        client_id: ctx.client.id,
-        ip: ctx.client.addr.ip().to_string(),
-        listening_port: ctx.client.repl_listening_port,
-        ack_offset: 0,
-        ack_time_ms: node.now_ms,
-    };
     node.repl.replicas.retain(|r| r.client_id != info.client_id);
     node.repl.replicas.push(info);
     if let Some(c) = node.clients.map.get_mut(&ctx.client.id) {
         c.flags = "S".into();
     }
-    tracing::info!(
-        "replica {}:{} attached ({})",
-        ctx.client.addr.ip(),
-        ctx.client.repl_listening_port,
-        if ctx.client.reply.buf.starts_with(b"+CONTINUE") { "partial resync" } else { "full resync" }
-    );
+    node.start_full_sync_if_due();
     Ok(())
 }
 

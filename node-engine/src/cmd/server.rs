@@ -4,7 +4,9 @@
 use super::args::{is, parse_i64};
 use super::flags::*;
 use super::{no_subcommand, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::node::{Node, ShutdownKind};
+use crate::client::BlockRequest;
+use crate::node::shutdown::{ShutdownFlags, ShutdownStep, SHUTDOWN_FAILED};
+use crate::node::Node;
 use crate::util::proc::process_rss;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -57,7 +59,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
     let uptime = node.lifecycle.started.elapsed().as_secs();
     if want("server") {
         out.push_str(&format!(
-            "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:slot-node\r\nconfig_file:{}\r\nio_threads_active:0\r\nslot_node_version:{}\r\n\r\n",
+            "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:slot-node\r\nconfig_file:{}\r\nio_threads_active:0\r\n{}slot_node_version:{}\r\n\r\n",
             crate::REDIS_VERSION,
             if node.cluster.is_some() { "cluster" } else { "standalone" },
             std::env::consts::OS,
@@ -72,18 +74,24 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             node.config.int_named("hz", 10),
             crate::keyspace::lru::clock(node.now_ms),
             node.config.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
+            if node.shutdown_initiated() {
+                format!("shutdown_in_milliseconds:{}\r\n", node.lifecycle.pending.deadline_ms.saturating_sub(node.now_ms))
+            } else {
+                String::new()
+            },
             env!("CARGO_PKG_VERSION"),
         ));
     }
     if want("clients") {
         // Distinct clients: one blocked on several keys counts once; WAIT and paused writes count too.
         let mut ids: std::collections::HashSet<crate::client::ClientId> = node.waits.blocked.values().flatten().copied().collect();
-        ids.extend(node.repl.waiters.iter().chain(&node.clients.paused));
+        ids.extend(node.repl.waiters.iter().chain(&node.clients.paused).chain(&node.lifecycle.pending.waiters));
         let blocked = ids.len();
         let pubsub = node.clients.map.values().filter(|c| c.sub_count + c.psub_count + c.ssub_count > 0).count();
         out.push_str(&format!(
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\npubsub_clients:{}\r\n\r\n",
-            node.clients.map.len(),
+            // Replicas are not counted (Redis: clients minus slaves).
+            node.clients.map.len().saturating_sub(node.repl.replicas.len()),
             node.config.maxclients(),
             blocked,
             node.tracking.clients.len(),
@@ -97,13 +105,20 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let peak = node.stats.used_memory_peak.max(used);
         let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
         let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
+        let client_mem: usize = node.clients.map.values().map(|c| c.mem.counted.get()).sum();
+        let replica_mem: usize =
+            node.repl.replicas.iter().filter_map(|r| node.clients.map.get(&r.client_id)).map(|c| c.mem.counted.get()).sum();
         out.push_str(&format!(
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{}\r\nmem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),
             human(peak),
             human(maxmemory),
             node.config.get("maxmemory-policy").unwrap_or("noeviction"),
+            if node.repl.backlog_active { node.repl.backlog.len() } else { 0 },
+            node.replication_buffer_bytes(),
+            replica_mem,
+            client_mem.saturating_sub(replica_mem),
             node.keyspace.lazyfree.pending(),
             node.keyspace.lazyfree.freed(),
         ));
@@ -330,6 +345,9 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR The server is running without a config file"));
     };
     let mut text = ctx.node.config.to_conf_text();
+    if let (Some((host, port)), None) = (&ctx.node.repl.master, &ctx.node.cluster) {
+        text.push_str(&format!("replicaof {host} {port}\n"));
+    }
     // Users are written as `user` lines, unless an ACL file holds them (Redis's rewriteConfigUserOption).
     if ctx.node.config.get("aclfile").is_none_or(str::is_empty) {
         for line in super::acl::user_lines(ctx.node) {
@@ -751,6 +769,9 @@ fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
         tracing::warn!("DEBUG RELOAD: {e}");
         return Err(CmdError::new("ERR Error trying to load the RDB dump, check server logs."));
     }
+    // A reload keeps the running replication history (Redis loads without rdbSaveInfo).
+    parts.persistence.loaded_repl = None;
+    parts.persistence.loaded_expired.clear();
     use crate::node::replication::FunctionLoad;
     let how = if flush {
         FunctionLoad::Flush
@@ -960,43 +981,50 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let mut kind = ShutdownKind::Default;
-    let (mut force, mut abort) = (false, false);
+    let mut flags = ShutdownFlags::default();
+    let mut abort = false;
     for a in &argv[1..] {
         if is(a, "save") {
-            kind = ShutdownKind::Save;
+            flags.save = true;
         } else if is(a, "nosave") {
-            kind = ShutdownKind::NoSave;
+            flags.nosave = true;
         } else if is(a, "force") {
-            force = true;
+            flags.force = true;
         } else if is(a, "abort") {
             abort = true;
         } else if is(a, "now") {
-            // NOW skips waiting for lagging replicas; we never wait for them.
+            flags.now = true;
         } else {
             return Err(CmdError::syntax());
         }
     }
+    if (abort && flags != ShutdownFlags::default()) || (flags.save && flags.nosave) {
+        return Err(CmdError::syntax());
+    }
     if abort {
-        if argv.len() != 2 {
-            return Err(CmdError::syntax());
-        }
-        if ctx.node.lifecycle.shutdown_asap.take().is_none() {
+        if !ctx.node.abort_shutdown() {
             return Err(CmdError::new("ERR No shutdown in progress."));
         }
-        tracing::warn!("Shutdown manually aborted.");
         ctx.reply().ok();
         return Ok(());
     }
-    // Like Redis, the final save happens here: when it fails the node stays up
-    // and says so (FORCE goes on regardless).
-    if crate::persistence::on_shutdown(&mut ctx.node.persistence_parts(), kind).is_err() && !force {
-        return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
+    if !flags.now && ctx.client.in_exec {
+        return Err(CmdError::new("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client"));
     }
-    ctx.node.lifecycle.shutdown = Some(ShutdownKind::Prepared);
-    ctx.node.lifecycle.shutdown_notify.notify_one();
-    // Redis sends no reply on success: the connection just closes.
-    ctx.client.close_after_reply = true;
+    // Like Redis, the final save happens here (or once lagging replicas caught
+    // up): when it fails the node stays up and says so (FORCE goes on regardless).
+    match ctx.node.prepare_shutdown(flags) {
+        // Redis sends no reply on success: the connection just closes.
+        ShutdownStep::Exit => ctx.client.close_after_reply = true,
+        ShutdownStep::Failed => return Err(CmdError::new(SHUTDOWN_FAILED)),
+        ShutdownStep::Waiting => {
+            ctx.client.block = Some(BlockRequest { keys: Vec::new(), deadline_ms: 0, rerun_on_timeout: false, rerun_argv: None });
+            let id = ctx.client.id;
+            if !ctx.node.lifecycle.pending.waiters.contains(&id) {
+                ctx.node.lifecycle.pending.waiters.push(id);
+            }
+        }
+    }
     Ok(())
 }
 

@@ -5,12 +5,14 @@
 pub mod bus;
 pub mod client_eviction;
 pub mod cluster;
+pub mod full_sync;
 pub mod latency;
 pub mod memory;
 pub mod migrate_cache;
 pub mod persistence;
 pub mod replica_link;
 pub mod replication;
+pub mod shutdown;
 pub mod tracking;
 pub mod while_busy;
 
@@ -212,6 +214,8 @@ pub struct Lifecycle {
     /// SIGTERM/SIGINT received, to be carried out by the next cron (as
     /// Redis's shutdown_asap): SHUTDOWN ABORT can still cancel it.
     pub shutdown_asap: Option<&'static str>,
+    /// A shutdown waiting for replicas to catch up.
+    pub pending: shutdown::PendingShutdown,
     pub shutdown_notify: std::rc::Rc<tokio::sync::Notify>,
 }
 
@@ -392,6 +396,7 @@ impl Node {
                 shutdown: None,
                 shutdown_notify: std::rc::Rc::new(tokio::sync::Notify::new()),
                 shutdown_asap: None,
+                pending: Default::default(),
             },
             repl,
             cluster: None,
@@ -504,7 +509,7 @@ impl Node {
 
     /// Whether a client waits in a blocking command (on keys, or in WAIT).
     pub fn is_blocked(&self, id: ClientId) -> bool {
-        self.waits.blocked.values().any(|ids| ids.contains(&id)) || self.repl.waiters.contains(&id)
+        self.waits.blocked.values().any(|ids| ids.contains(&id)) || self.repl.waiters.contains(&id) || self.blocked_in_shutdown(id)
     }
 
     /// Marks WATCHers of a key dirty and wakes clients blocked on it. A key
@@ -596,7 +601,12 @@ impl Node {
         if wanted == 0 || self.repl.master.is_some() {
             return false;
         }
-        let good = self.repl.replicas.iter().filter(|r| self.now_ms.saturating_sub(r.ack_time_ms) <= max_lag * 1000).count();
+        let good = self
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == crate::replication::ReplicaState::Online && self.now_ms.saturating_sub(r.ack_time_ms) <= max_lag * 1000)
+            .count();
         good < wanted
     }
 
@@ -643,6 +653,7 @@ impl Node {
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
+        self.persistence.aof_timestamps = self.config.flag_named("aof-timestamp-enabled");
         self.latency_threshold_ms = self.config.int_named("latency-monitor-threshold", 0).max(0) as u64;
         self.endpoint_type = crate::cluster::state::EndpointType::from_config(self.config.get("cluster-preferred-endpoint-type"));
         self.sync_announced_hostname();

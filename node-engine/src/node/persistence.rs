@@ -8,13 +8,29 @@ use crate::persistence::Parts;
 impl Node {
     /// The parts persistence works on, borrowed together.
     pub fn persistence_parts(&mut self) -> Parts<'_> {
+        let repl_info = self.repl_save_info();
         Parts {
             persistence: &mut self.persistence,
             config: &self.config,
             keyspace: &mut self.keyspace,
             propagation: &mut self.propagation,
             now_ms: &mut self.now_ms,
+            repl_info,
         }
+    }
+
+    /// The replication position a save records (Redis's rdbPopulateSaveInfo):
+    /// a master's once its stream is kept for replicas, a replica's always.
+    fn repl_save_info(&self) -> Option<crate::persistence::rdb::ReplAux> {
+        let stream_db = if self.is_replica() {
+            self.repl.master_db
+        } else if self.repl.backlog_active {
+            // No SELECT in the stream yet: the next write sends one anyway.
+            self.propagation.db.unwrap_or(0)
+        } else {
+            return None;
+        };
+        Some(crate::persistence::rdb::ReplAux { stream_db: stream_db as i64, replid: self.repl.replid.clone(), offset: self.repl.offset })
     }
 
     /// Hands executed writes to the AOF and writes it now (fsync under

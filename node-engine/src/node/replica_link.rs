@@ -104,11 +104,11 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (my_port, auth, user, replid, offset, synced_before) = {
+    let (my_port, auth, user, replid, offset) = {
         let node = shared.node.borrow();
         let auth = node.config.get("masterauth").filter(|s| !s.is_empty()).map(str::to_string);
         let user = node.config.get("masteruser").filter(|s| !s.is_empty()).map(str::to_string);
-        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset, node.repl.offset > 0)
+        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset)
     };
     let mut buf = Vec::new();
     stream.write_all(&command(&["PING"])).await.map_err(|e| e.to_string())?;
@@ -134,8 +134,11 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
     expect_ok(&mut stream, &mut buf, "REPLCONF capa").await?;
     // A master handing over to this replica (FAILOVER) asks it to take over with the PSYNC.
     let failing_over = shared.node.borrow().repl.failover.as_ref().is_some_and(|f| f.in_progress);
-    let (id_arg, offset_arg) = if synced_before { (replid.clone(), (offset + 1).to_string()) } else { ("?".into(), "-1".into()) };
-    let mut psync_args = vec!["PSYNC", id_arg.as_str(), offset_arg.as_str()];
+    // Our own history is what we continue from, as Redis's replica does with
+    // its cached master (or itself, once a master): a master that shares it
+    // answers CONTINUE, any other a full resync.
+    let offset_arg = (offset + 1).to_string();
+    let mut psync_args = vec!["PSYNC", replid.as_str(), offset_arg.as_str()];
     if failing_over {
         psync_args.push("FAILOVER");
     }
@@ -187,17 +190,22 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         node.load_snapshot(&rdb)?;
         node.repl.replid = new_id;
         node.repl.offset = new_offset;
+        node.repl.master_db = 0;
         node.repl.backlog = crate::replication::backlog::Backlog::new(node.repl.backlog.capacity());
         node.repl.backlog_active = true;
         node.repl.sync_in_progress = false;
         node.propagation.db = None;
+        // Our replicas hold the old history: they must resync from the new one.
+        node.disconnect_replicas();
         tracing::info!("full resync from master {host}:{port} done ({len} bytes)");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let mut node = shared.node.borrow_mut();
         let new_id = rest.trim();
         if !new_id.is_empty() && new_id != node.repl.replid {
-            node.repl.replid2 = std::mem::replace(&mut node.repl.replid, new_id.to_string());
-            node.repl.second_offset = node.repl.offset as i64 + 1;
+            tracing::warn!("Master replication ID changed to {new_id}");
+            node.repl.adopt_replid(new_id);
+            // Our replicas must learn the new id: they reconnect and continue.
+            node.disconnect_replicas();
         }
         node.repl.backlog_active = true;
         tracing::info!("partial resync from master {host}:{port} accepted");
@@ -217,6 +225,7 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
     let addr = stream.peer_addr().map_err(|e| e.to_string())?;
     let mut master_client = Client::new(0, addr, false);
     master_client.from_master = true;
+    master_client.db = shared.node.borrow().repl.master_db;
     let limits = ParseLimits::default();
     let mut ranges = Vec::new();
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
@@ -245,6 +254,7 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                             argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack");
                         if !getack {
                             execute(&mut node, &mut master_client, &argv);
+                            node.repl.master_db = master_client.db;
                             master_client.reply.buf.clear();
                             master_client.block = None;
                             node.feed_stream();

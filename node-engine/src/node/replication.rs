@@ -4,6 +4,7 @@
 
 use super::{Node, SharedRef};
 use crate::client::{ClientId, Push};
+use crate::replication::ReplicaState;
 
 /// How the replica link applies one command of its master's stream: given by
 /// the layer that executes commands, so the node never calls up into it.
@@ -36,7 +37,15 @@ impl Node {
             return;
         }
         let bytes = std::mem::take(&mut self.repl.pending);
-        let ids: Vec<ClientId> = self.repl.replicas.iter().map(|r| r.client_id).collect();
+        let mut ids: Vec<ClientId> = Vec::with_capacity(self.repl.replicas.len());
+        for r in &mut self.repl.replicas {
+            match r.state {
+                ReplicaState::Online => ids.push(r.client_id),
+                // Held until its snapshot is sent; the stream before its fork is in the snapshot.
+                ReplicaState::WaitBgsaveEnd => r.buffered.extend_from_slice(&bytes),
+                ReplicaState::WaitBgsaveStart { .. } => {}
+            }
+        }
         for id in ids {
             self.push_to(id, Push::Bytes(bytes.clone()));
         }
@@ -57,10 +66,7 @@ impl Node {
         }
         if self.repl.master.is_some() {
             // Our own replicas must resync from the new history.
-            let ids: Vec<ClientId> = self.repl.replicas.drain(..).map(|r| r.client_id).collect();
-            for id in ids {
-                self.push_to(id, Push::Kill);
-            }
+            self.disconnect_replicas();
         }
         if becoming_master {
             self.repl.shift_replid();
@@ -85,6 +91,7 @@ impl Node {
         // Replicas that went away are forgotten.
         let clients = &self.clients.map;
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
+        self.full_sync_cron();
         self.update_failover_status();
         self.ping_replicas();
     }
@@ -119,7 +126,7 @@ impl Node {
     /// replica): nothing then expires or is evicted, and no PING goes to
     /// replicas, so the replication offset holds still.
     pub fn writes_paused(&mut self) -> bool {
-        self.client_pause().is_some() || self.repl.failover.is_some()
+        self.client_pause().is_some() || self.repl.failover.is_some() || self.shutdown_initiated()
     }
 
     /// FAILOVER: writes pause until a replica has caught up.
@@ -206,24 +213,60 @@ impl Node {
         self.set_master(Some((host, port)));
     }
 
+    /// A standalone node's `replicaof host port` directive: it starts as that
+    /// master's replica (cluster nodes take their role from the cluster).
+    pub fn follow_configured_master(&mut self) {
+        if self.cluster.is_some() {
+            return;
+        }
+        let Some(v) = self.config.get("replicaof") else { return };
+        let mut parts = v.split_whitespace();
+        if let (Some(host), Some(Ok(port)), None) = (parts.next(), parts.next().map(str::parse::<u16>), parts.next()) {
+            self.set_master(Some((host.to_string(), port)));
+        }
+    }
+
+    /// After start-up loading, takes up the replication position the RDB
+    /// recorded (Redis's loadDataFromDisk): a replica continues its master's
+    /// history from there; a master keeps it as its previous history, so its
+    /// replicas can continue after its restart.
+    pub fn restore_repl_position(&mut self) {
+        let expired = std::mem::take(&mut self.persistence.loaded_expired);
+        let Some(aux) = self.persistence.loaded_repl.take() else { return };
+        if self.is_replica() {
+            self.repl.replid = aux.replid;
+            self.repl.offset = aux.offset;
+            self.repl.master_db = (aux.stream_db as usize).min(self.keyspace.dbs.len().saturating_sub(1));
+        } else {
+            self.repl.replid2 = aux.replid;
+            self.repl.second_offset = aux.offset as i64 + 1;
+            self.repl.offset = aux.offset;
+            self.repl.backlog = crate::replication::backlog::Backlog::new(self.repl.backlog.capacity());
+            self.repl.backlog_active = true;
+            // The stream goes on in the recorded db, or says which one it writes to.
+            self.propagation.db = None;
+            // Keys that expired while we were down are deleted on the replicas too.
+            for (db, key) in &expired {
+                self.propagate(*db, &[&b"DEL"[..], key]);
+            }
+            self.feed_stream();
+        }
+    }
+
+    /// Drops our replica connections: they reconnect and PSYNC again (after
+    /// our history changed under them).
+    pub fn disconnect_replicas(&mut self) {
+        let ids: Vec<ClientId> = self.repl.replicas.drain(..).map(|r| r.client_id).collect();
+        for id in ids {
+            self.push_to(id, Push::Kill);
+        }
+    }
+
     /// Wakes clients in WAIT after an acknowledgement.
     pub fn wake_waiters(&mut self) {
         for id in std::mem::take(&mut self.repl.waiters) {
             self.push_to(id, Push::Wake);
         }
-    }
-
-    /// The dataset as an RDB payload for a full sync (a redis-server replica
-    /// can sync from us and we from it).
-    ///
-    /// # Errors
-    /// When the snapshot cannot be produced.
-    pub fn snapshot(&self) -> Result<Vec<u8>, String> {
-        let bytes = crate::persistence::snapshot_bytes(&self.keyspace.dbs, &self.keyspace.functions, &self.config);
-        if bytes.is_empty() {
-            return Err("the RDB encoder produced nothing".into());
-        }
-        Ok(bytes)
     }
 
     /// Replaces the dataset with the content of a master's RDB payload.

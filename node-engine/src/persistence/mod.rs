@@ -26,6 +26,8 @@ pub struct Parts<'a> {
     pub propagation: &'a mut Propagation,
     /// The node's cached clock (loading refreshes it).
     pub now_ms: &'a mut u64,
+    /// The replication position a save records, if the node has one.
+    pub repl_info: Option<rdb::ReplAux>,
 }
 
 /// What start-up loading needs of the node: its parts, and a way to apply
@@ -68,9 +70,12 @@ fn io_err(path: &Path, source: std::io::Error) -> PersistError {
 }
 
 /// What the forked child is producing.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ChildKind {
     Rdb,
+    /// A snapshot for replicas' full sync, written to `temp` (never to the
+    /// user's dump file), sent to them once done and then deleted.
+    ReplSync,
     /// An AOF rewrite: the new base goes to `temp`, then becomes base `seq`;
     /// incr files from index `keep_from` on are kept.
     AofRewrite {
@@ -108,6 +113,17 @@ pub struct Persistence {
     pub aof: Option<aof::AofState>,
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save_unix: u64,
+    /// The replication position the start-up RDB recorded, for the node to take up.
+    pub loaded_repl: Option<rdb::ReplAux>,
+    /// Keys the last RDB load dropped as expired, for a master to propagate their deletion.
+    pub loaded_expired: Vec<(usize, Vec<u8>)>,
+    /// Keys the last RDB load kept and dropped as expired (INFO's rdb_last_load_keys_*).
+    pub last_load_keys: (u64, u64),
+    /// `aof-timestamp-enabled`, cached: written AOF commands get `#TS:<unix s>` annotations.
+    pub aof_timestamps: bool,
+    /// A finished replication snapshot (its file, whether the child
+    /// succeeded), for the replication side to send.
+    pub repl_snapshot_done: Option<(PathBuf, bool)>,
 }
 
 impl Default for Persistence {
@@ -127,6 +143,11 @@ impl Default for Persistence {
             total_forks: 0,
             aof: None,
             last_save_unix: 0,
+            loaded_repl: None,
+            loaded_expired: Vec::new(),
+            last_load_keys: (0, 0),
+            aof_timestamps: false,
+            repl_snapshot_done: None,
         }
     }
 }
@@ -183,7 +204,8 @@ pub fn save_sync(node: &mut Parts<'_>) -> Result<(), PersistError> {
         return Err(PersistError::ChildBusy);
     }
     let path = rdb_path(node.config);
-    let opts = rdb::EncodeOptions::from_config(node.config);
+    let mut opts = rdb::EncodeOptions::from_config(node.config);
+    opts.repl = node.repl_info.clone();
     let started = Instant::now();
     let r = write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &path, opts, false, None);
     let p = &mut node.persistence;
@@ -250,7 +272,7 @@ pub enum BgStart {
 /// BGSAVE: snapshot in a forked child.
 pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistError> {
     match node.persistence.child.as_ref().map(|c| &c.kind) {
-        Some(ChildKind::Rdb) => return Err(PersistError::ChildBusy),
+        Some(ChildKind::Rdb | ChildKind::ReplSync) => return Err(PersistError::ChildBusy),
         Some(ChildKind::AofRewrite { .. }) => {
             if schedule {
                 node.persistence.bgsave_scheduled = true;
@@ -263,7 +285,8 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
         None => {}
     }
     let path = rdb_path(node.config);
-    let opts = rdb::EncodeOptions::from_config(node.config);
+    let mut opts = rdb::EncodeOptions::from_config(node.config);
+    opts.repl = node.repl_info.clone();
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     node.persistence.last_bgsave_try_unix = unix_ms() / 1000;
     let dbs: &[Db] = &node.keyspace.dbs;
@@ -295,6 +318,52 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
     }
 }
 
+/// Starts the snapshot for replicas' full sync in a forked child (Redis's
+/// BGSAVE for replication): `<dir>/temp-sync-<pid>.rdb`, with the replication
+/// position the replicas start from. When fork is unavailable it is written
+/// here and now. Either way `repl_snapshot_done` says when it is ready.
+///
+/// # Errors
+/// Another child runs, or the inline write failed.
+pub fn start_repl_snapshot(node: &mut Parts<'_>) -> Result<(), PersistError> {
+    if node.persistence.child.is_some() {
+        return Err(PersistError::ChildBusy);
+    }
+    let mut opts = rdb::EncodeOptions::from_config(node.config);
+    opts.repl = node.repl_info.clone();
+    let dir = node.config.dir().to_path_buf();
+    let target = |pid: u32| dir.join(format!("temp-sync-{pid}.rdb"));
+    let dbs: &[Db] = &node.keyspace.dbs;
+    let functions: &[Vec<u8>] = &node.keyspace.functions;
+    let child = fork_child(
+        || {
+            let me = std::process::id();
+            let tmp = dir.join(format!("temp-sync-{me}.tmp"));
+            write_rdb_file(dbs, functions, &target(me), opts.clone(), false, Some(&tmp)).is_ok()
+        },
+        &mut node.persistence.latest_fork_usec,
+    );
+    match child {
+        Some(pid) => {
+            node.persistence.total_forks += 1;
+            tracing::info!(pid, "Background RDB transfer started by pid {pid}");
+            node.persistence.child = Some(Child {
+                pid,
+                kind: ChildKind::ReplSync,
+                started: Instant::now(),
+                temp: target(pid as u32),
+                dirty_at_start: node.keyspace.dirty,
+            });
+        }
+        None => {
+            let path = target(std::process::id());
+            write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &path, opts, false, None)?;
+            node.persistence.repl_snapshot_done = Some((path, true));
+        }
+    }
+    Ok(())
+}
+
 /// Checks on the child; handles its end. Called from cron.
 pub fn poll_child(node: &mut Parts<'_>) {
     let Some(child) = node.persistence.child.as_ref() else {
@@ -316,6 +385,14 @@ pub fn poll_child(node: &mut Parts<'_>) {
 fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
     let secs = child.started.elapsed().as_secs() as i64;
     match child.kind {
+        ChildKind::ReplSync => {
+            if ok {
+                tracing::info!("Background RDB transfer terminated with success");
+            } else {
+                tracing::warn!("Background transfer error");
+            }
+            node.persistence.repl_snapshot_done = Some((child.temp, ok));
+        }
         ChildKind::Rdb => {
             let p = &mut node.persistence;
             p.last_bgsave_secs = secs;
@@ -341,6 +418,7 @@ fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
             if let Err(e) = r {
                 let _ = std::fs::remove_file(&child.temp);
                 tracing::warn!("background AOF rewrite failed: {e}");
+                aof::abandon_initial(node);
             } else {
                 tracing::info!("background AOF rewrite finished successfully");
             }
@@ -358,6 +436,11 @@ pub fn kill_child(node: &mut Parts<'_>) {
             libc::waitpid(child.pid, &mut st, 0);
         }
         let _ = std::fs::remove_file(&child.temp);
+        if child.kind == ChildKind::ReplSync {
+            // The replicas waiting for it are dropped (they reconnect and sync again).
+            let _ = std::fs::remove_file(child.temp.with_extension("tmp"));
+            node.persistence.repl_snapshot_done = Some((child.temp, false));
+        }
     }
 }
 
@@ -440,6 +523,9 @@ pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
     let (stats, _) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
         .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
     node.keyspace.loaded_functions.extend(stats.functions);
+    node.persistence.loaded_repl = rdb::ReplAux::from_aux(&stats.aux);
+    node.persistence.last_load_keys = (stats.keys, stats.expired_skipped);
+    node.persistence.loaded_expired = stats.expired;
     Ok(true)
 }
 
@@ -469,7 +555,7 @@ pub fn on_shutdown(node: &mut Parts<'_>, kind: ShutdownKind) -> Result<(), Persi
 
 /// The `# Persistence` section of INFO.
 pub fn info(p: &Persistence, dirty: u64) -> String {
-    let rdb_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::Rdb));
+    let rdb_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::Rdb | ChildKind::ReplSync));
     let aof_child = matches!(p.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. }));
     let cur = |want: bool| p.child.as_ref().filter(|_| want).map_or(-1, |c| c.started.elapsed().as_secs() as i64);
     let mut s = String::with_capacity(1024);
@@ -494,6 +580,8 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
     kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.to_string());
     kv("rdb_current_bgsave_time_sec", cur(rdb_child).to_string());
     kv("rdb_saves", p.rdb_saves.to_string());
+    kv("rdb_last_load_keys_expired", p.last_load_keys.1.to_string());
+    kv("rdb_last_load_keys_loaded", p.last_load_keys.0.to_string());
     kv("aof_enabled", (p.aof.is_some() as u8).to_string());
     kv("aof_rewrite_in_progress", (aof_child as u8).to_string());
     kv("aof_rewrite_scheduled", (p.aof_rewrite_scheduled as u8).to_string());
@@ -515,16 +603,6 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
     }
     s.push_str("\r\n");
     s
-}
-
-/// The whole keyspace as RDB bytes in memory (replication full sync; small datasets).
-pub fn snapshot_bytes(dbs: &[Db], functions: &[Vec<u8>], config: &NodeConfig) -> Vec<u8> {
-    let opts = rdb::EncodeOptions::from_config(config);
-    match rdb::save_dbs(Vec::new(), dbs, functions, opts, false) {
-        Ok((bytes, _)) => bytes,
-        // Writing into a Vec cannot fail.
-        Err(_) => Vec::new(),
-    }
 }
 
 /// Replaces the keyspace with an RDB image (a replica receiving a full sync).

@@ -22,6 +22,49 @@ pub struct ReplicaInfo {
     pub listening_port: u16,
     pub ack_offset: u64,
     pub ack_time_ms: u64,
+    pub state: ReplicaState,
+    /// Came with SYNC (no `+FULLRESYNC` line before the snapshot).
+    pub legacy: bool,
+    /// The stream since its snapshot was forked, held until the snapshot is sent.
+    pub buffered: Vec<u8>,
+}
+
+impl ReplicaInfo {
+    /// A replica that continues from the backlog, streaming at once.
+    pub fn online(client_id: ClientId, ip: String, listening_port: u16, now_ms: u64) -> Self {
+        ReplicaInfo {
+            client_id,
+            ip,
+            listening_port,
+            ack_offset: 0,
+            ack_time_ms: now_ms,
+            state: ReplicaState::Online,
+            legacy: false,
+            buffered: Vec::new(),
+        }
+    }
+}
+
+/// Where a replica is in its sync (Redis's SLAVE_STATE_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Needs a full sync; waits for a snapshot child to start (since this unix ms).
+    WaitBgsaveStart {
+        since_ms: u64,
+    },
+    /// Its snapshot is being written; the stream is buffered for it.
+    WaitBgsaveEnd,
+    Online,
+}
+
+impl ReplicaState {
+    /// The name INFO replication gives the state.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicaState::WaitBgsaveStart { .. } | ReplicaState::WaitBgsaveEnd => "wait_bgsave",
+            ReplicaState::Online => "online",
+        }
+    }
 }
 
 /// Replication state of a node.
@@ -56,6 +99,12 @@ pub struct ReplState {
     pub min_replicas: (usize, u64),
     /// A coordinated FAILOVER this master runs (writes are paused meanwhile).
     pub failover: Option<Failover>,
+    /// The database the master's stream last selected: kept across
+    /// reconnections (as Redis's cached master keeps it), since a partial
+    /// resync does not repeat the SELECT.
+    pub master_db: usize,
+    /// The unix second of the last keepalive newline to replicas waiting for their snapshot.
+    pub last_presync_ping_s: u64,
 }
 
 /// A FAILOVER in progress on a master (Redis's failover_state and its target).
@@ -103,6 +152,8 @@ impl Default for ReplState {
             waiters: Vec::new(),
             min_replicas: (0, 10),
             failover: None,
+            master_db: 0,
+            last_presync_ping_s: 0,
         }
     }
 }
@@ -120,6 +171,13 @@ impl ReplState {
     /// Number of replicas that acknowledged at least `offset`.
     pub fn acked(&self, offset: u64) -> usize {
         self.replicas.iter().filter(|r| r.ack_offset >= offset).count()
+    }
+
+    /// The master we continue from says its history has a new id: ours takes
+    /// it, the old one stays reachable up to here (Redis's +CONTINUE <id>).
+    pub fn adopt_replid(&mut self, new_id: &str) {
+        self.replid2 = std::mem::replace(&mut self.replid, new_id.to_string());
+        self.second_offset = self.offset as i64 + 1;
     }
 
     /// Keeps the old history reachable for partial resyncs after a promotion.
@@ -149,9 +207,10 @@ pub fn info(repl: &ReplState, config: &NodeConfig, now: u64) -> String {
     out.push_str(&format!("connected_slaves:{}\r\n", repl.replicas.len()));
     for (i, r) in repl.replicas.iter().enumerate() {
         out.push_str(&format!(
-            "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
             r.ip,
             r.listening_port,
+            r.state.name(),
             r.ack_offset,
             now.saturating_sub(r.ack_time_ms) / 1000
         ));

@@ -313,6 +313,7 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                     out_pending.set(out_pending.get().saturating_sub(b.len()));
                     client.reply.buf.extend_from_slice(&b);
                 }
+                Some(Push::Bulk(b)) => client.reply.buf.extend_from_slice(&b),
                 Some(Push::Wake) => {
                     if let Some(argv) = blocked_argv.as_ref() {
                         retry_blocked(&shared, &mut client, argv, false);
@@ -320,14 +321,14 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                 }
                 Some(Push::Unblock { error }) => {
                     if let Some(argv) = blocked_argv.as_ref() {
-                        if error {
+                        if let Some(error) = error {
                             let mut node = shared.node.borrow_mut();
                             crate::cmd::call::unblock(&mut node, &mut client);
                             client.block = None;
-                            client.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                            client.reply.error(error);
                             // The blocked command ends here, failed: counted once, with its error.
                             crate::cmd::call::count_failed_unblock(&mut node, argv);
-                            node.stats.count_error(b"UNBLOCKED");
+                            node.stats.count_error(error.as_bytes());
                         } else {
                             retry_blocked(&shared, &mut client, argv, true);
                         }

@@ -319,8 +319,9 @@ fn write_pause(node: &mut Node, client: &Client, cmd: &CommandSpec, argv: &[&[u8
     if failover > node.now_ms && cmd.is_write() {
         return Some(failover);
     }
-    // A FAILOVER holds what may write (as CLIENT PAUSE WRITE) until it ends: no deadline.
-    if node.repl.failover.is_some() {
+    // A FAILOVER, or a shutdown waiting for replicas, holds what may write
+    // (as CLIENT PAUSE WRITE) until it ends: no deadline.
+    if node.repl.failover.is_some() || node.shutdown_initiated() {
         let held = if cmd.name == "exec" {
             queue_any(client, |c, parts| may_replicate(node, c, parts))
         } else {

@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod dispatch;
+pub mod log_format;
 pub mod redirect;
 
 use crate::config::{ConfigError, NodeConfig};
@@ -224,6 +225,8 @@ async fn serve(
         let _ = ready.send(Err(e.to_string()));
         return 1;
     }
+    node.follow_configured_master();
+    node.restore_repl_position();
     let shared: SharedRef = Rc::new(Shared { node: RefCell::new(node), gate: Gate::new() });
     for l in listeners.clients {
         if let Err(e) = connection::serve_listener(&shared, l) {
@@ -341,24 +344,20 @@ mod insist {
     }
 }
 
-/// Called by cron: a pending signal's shutdown is prepared (the final save);
-/// when that fails the node keeps running, as Redis does.
+/// Called by cron: a signal's shutdown starts, or a shutdown waiting for
+/// replicas ends; when its final save fails the node keeps running, as Redis does.
 fn shutdown_if_asked(node: &mut Node) {
-    let Some(sig) = node.lifecycle.shutdown_asap else { return };
-    if node.lifecycle.shutdown.is_some() {
+    if node.lifecycle.shutdown_asap.is_none() && !node.shutdown_initiated() {
         return;
     }
-    tracing::warn!("User requested shutdown...");
-    insist::arm(node.config.dir().join(format!("temp-{}.rdb", std::process::id())));
-    let saved = crate::persistence::on_shutdown(&mut node.persistence_parts(), ShutdownKind::Default);
-    insist::disarm();
-    if saved.is_err() {
-        tracing::warn!("{sig} received but errors trying to shut down the server, check the logs for more information");
-        node.lifecycle.shutdown_asap = None;
-        return;
+    let signalled = node.lifecycle.shutdown_asap.is_some();
+    if signalled {
+        insist::arm(node.config.dir().join(format!("temp-{}.rdb", std::process::id())));
     }
-    node.lifecycle.shutdown = Some(ShutdownKind::Prepared);
-    node.lifecycle.shutdown_notify.notify_one();
+    node.shutdown_cron();
+    if signalled {
+        insist::disarm();
+    }
 }
 
 /// Stops the node: saves per policy, persists cluster state, cuts clients.
@@ -485,11 +484,11 @@ pub fn run_main(args: Vec<String>) -> i32 {
         let h = s.spawn(|| run_node_thread(config, listeners, rx, true, ready_tx));
         match ready_rx.recv() {
             Ok(Err(msg)) => {
-                tracing::error!("{msg}");
                 eprintln!("{msg}");
-                // With `logfile ""` Redis logs to stdout, where tools read why it stopped.
+                // One log line each, as Redis logs a report (with `logfile ""`
+                // on stdout, where tools read why it stopped).
                 for line in msg.lines().filter(|l| !l.is_empty()) {
-                    stdout_line(&format!("# {line}"));
+                    tracing::error!("{line}");
                 }
             }
             Ok(Ok(())) => {
@@ -509,30 +508,10 @@ pub fn run_main(args: Vec<String>) -> i32 {
 /// One line on stdout in redis-server's log format (`pid:M date level message`).
 fn stdout_line(msg: &str) {
     use std::io::Write;
-    let now = chrono_like_now();
+    let now = log_format::log_time();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}:M {now} {msg}", std::process::id());
     let _ = out.flush();
-}
-
-/// `04 Dec 2026 21:30:00.123` as Redis stamps its log lines (UTC here).
-fn chrono_like_now() -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let ms = unix_ms();
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let t = secs % 86_400;
-    format!("{day:02} {} {year} {:02}:{:02}:{:02}.{:03}", MONTHS[(month - 1) as usize], t / 3600, t / 60 % 60, t % 60, ms % 1000)
 }
 
 /// `disable-thp yes` (the default), as redis-server does: transparent huge
@@ -613,11 +592,21 @@ fn init_logging(config: &NodeConfig) {
         // `logfile ""` means standard output, as in Redis (its test harness reads the log there).
         use std::io::IsTerminal;
         let ansi = std::io::stdout().is_terminal();
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stdout).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .event_format(log_format::RedisLogFormat)
+            .with_writer(std::io::stdout)
+            .try_init();
     } else {
         match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
             Ok(f) => {
-                let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init();
+                let _ = tracing_subscriber::fmt()
+                    .with_env_filter(filter)
+                    .with_ansi(false)
+                    .event_format(log_format::RedisLogFormat)
+                    .with_writer(std::sync::Mutex::new(f))
+                    .try_init();
             }
             Err(e) => {
                 eprintln!("cannot open logfile {logfile}: {e}; logging to stderr");

@@ -26,7 +26,7 @@ pub fn load_or_create(h: &mut dyn Loader) -> Result<(), PersistError> {
             }
             let last = m.incrs.last().map(|f| f.name.clone()).unwrap_or_default();
             let file = open_append(&dir.join(&last))?;
-            install(&mut h.parts(), dir, prefix, m, file, size)?;
+            install(&mut h.parts(), dir, prefix, m, file, size, None)?;
         }
         _ => {
             // No AOF yet: keep what the RDB holds (Redis 7.0 would start empty here).
@@ -54,6 +54,7 @@ pub(super) fn install(
     manifest: Manifest,
     file: File,
     size: u64,
+    initial: Option<PathBuf>,
 ) -> Result<(), PersistError> {
     let aof = AofState {
         dir,
@@ -73,8 +74,13 @@ pub(super) fn install(
         everysec_failed: Arc::new(AtomicBool::new(false)),
         last_everysec: Instant::now(),
         policy: FsyncPolicy::from_config(node.config),
+        initial,
+        last_timestamp: 0,
     };
-    aof.write_manifest()?;
+    // The first base is not there yet: the manifest on disk stays as it is until it is.
+    if aof.initial.is_none() {
+        aof.write_manifest()?;
+    }
     node.persistence.aof = Some(aof);
     // The first command in the new file must SELECT its db.
     node.propagation.db = None;
@@ -89,16 +95,21 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
     let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
-    let base = ManifestFile { name: format!("{prefix}.{seq}.base.rdb"), seq };
+    let format = super::rewrite::BaseFormat::from_config(node.config);
+    let temp = dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
+    let written = dir.join(format!("temp-rewriteaof-{}.done", std::process::id()));
     let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
     let opts = rdb::EncodeOptions::from_config(node.config);
+    super::rewrite::write_base_file(&node.keyspace.dbs, &node.keyspace.functions, &written, Some(&temp), opts, format)?;
+    let base = ManifestFile { name: super::rewrite::base_name(&prefix, seq, &written), seq };
     let base_path = dir.join(&base.name);
-    let size = crate::persistence::write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &base_path, opts, true, None)?;
+    std::fs::rename(&written, &base_path).map_err(|e| io_err(&base_path, e))?;
+    let size = file_size(&base_path);
     let incr_path = dir.join(&incr.name);
     // Start the incr file empty, then append to it.
     std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
     let file = open_append(&incr_path)?;
-    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size)?;
+    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size, None)?;
     for f in old.base.iter().chain(old.incrs.iter()) {
         let _ = std::fs::remove_file(dir.join(&f.name));
     }
@@ -169,6 +180,16 @@ fn replay(h: &mut dyn Loader, data: &[u8], mut pos: usize) -> Result<(), Replay>
     let mut multi_at: Option<usize> = None;
     let mut queued: Vec<Vec<Vec<u8>>> = Vec::new();
     while pos < data.len() {
+        if data[pos] == b'#' {
+            // An annotation line (`#TS:<unix s>`): nothing to execute.
+            match data[pos..].windows(2).position(|w| w == b"\r\n") {
+                Some(end) => {
+                    pos += end + 2;
+                    continue;
+                }
+                None => return Err(Replay::Truncated(multi_at.unwrap_or(pos))),
+            }
+        }
         if data[pos] != b'*' {
             return Err(Replay::Bad(pos, "expected '*'".into()));
         }

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod commands;
 mod load;
 mod manifest;
 mod rewrite;
@@ -27,7 +28,7 @@ mod writer;
 use load::create_fresh;
 pub use load::{load_or_create, reload};
 pub use manifest::{Manifest, ManifestFile};
-pub use rewrite::{finish_rewrite, maybe_auto_rewrite, start_rewrite};
+pub use rewrite::{abandon_initial, finish_rewrite, maybe_auto_rewrite, start_rewrite};
 pub use writer::{cron, feed_aof, flush_and_sync, write_out};
 use writer::{file_size, flush, open_append};
 
@@ -78,6 +79,11 @@ pub struct AofState {
     last_everysec: Instant,
     /// appendfsync, refreshed from the config by cron (so CONFIG SET applies).
     pub policy: FsyncPolicy,
+    /// While the first base is written (Redis's AOF_WAIT_REWRITE): the temp
+    /// incr file taking the writes meanwhile; the manifest names nothing yet.
+    pub initial: Option<PathBuf>,
+    /// The unix second of the last `#TS:` annotation written.
+    pub last_timestamp: u64,
 }
 
 impl AofState {
@@ -116,21 +122,31 @@ pub(super) fn prefix(node: &Parts<'_>) -> String {
 /// Applies `CONFIG SET appendonly` (checked from cron): turning it on writes a
 /// base of the current data (in the node thread) and starts logging; turning
 /// it off flushes, fsyncs and stops logging, keeping the files.
+impl super::Persistence {
+    /// Whether the AOF was just turned on and its first base is still being
+    /// written: exiting now would lose the data (Redis refuses to shut down).
+    pub fn initial_aof_rewrite(&self) -> bool {
+        self.aof.as_ref().is_some_and(|a| a.initial.is_some()) && self.child.is_some()
+    }
+}
+
 pub fn apply_config_switch(node: &mut Parts<'_>) {
     let want = node.config.flag_named("appendonly");
     let have = node.persistence.aof.is_some();
     if want && !have && node.persistence.child.is_none() {
         let (dir, prefix) = (aof_dir(node), prefix(node));
-        match create_fresh(node, dir, prefix) {
-            Ok(()) => tracing::info!("AOF enabled: base written, logging writes"),
-            Err(e) => tracing::warn!("cannot enable the AOF: {e}"),
+        if let Err(e) = rewrite::start_initial(node, dir, prefix) {
+            tracing::warn!("cannot enable the AOF: {e}");
         }
     } else if !want && have {
-        if matches!(node.persistence.child.as_ref().map(|c| &c.kind), Some(ChildKind::AofRewrite { .. })) {
+        if let Some(pid) = node.persistence.child.as_ref().filter(|c| matches!(c.kind, ChildKind::AofRewrite { .. })).map(|c| c.pid) {
+            tracing::info!("Killing running AOF rewrite child: {pid}");
             super::kill_child(node);
         }
         flush_and_sync(node);
-        node.persistence.aof = None;
+        if let Some(temp) = node.persistence.aof.take().and_then(|a| a.initial) {
+            let _ = std::fs::remove_file(temp);
+        }
         node.persistence.aof_rewrite_scheduled = false;
         node.propagation.consumers = node.propagation.consumers.saturating_sub(1);
         tracing::info!("AOF disabled");

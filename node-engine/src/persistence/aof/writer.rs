@@ -10,6 +10,15 @@ pub fn feed_aof(p: &mut crate::persistence::Persistence, stream: &[u8]) {
     let Some(aof) = p.aof.as_mut() else {
         return;
     };
+    if p.aof_timestamps {
+        // A `#TS:` annotation when the second changed, for point-in-time
+        // recovery with `redis-check-aof --truncate-to-timestamp`.
+        let now = unix_ms() / 1000;
+        if now > aof.last_timestamp {
+            aof.last_timestamp = now;
+            aof.buf.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+        }
+    }
     aof.buf.extend_from_slice(stream);
 }
 

@@ -352,6 +352,9 @@ impl<'a> Reader<'a> {
 pub struct LoadStats {
     pub keys: u64,
     pub expired_skipped: u64,
+    /// The keys dropped as already expired, with their db: a master that
+    /// loads them propagates their deletion (Redis's RDBFLAGS_FEED_REPL).
+    pub expired: Vec<(usize, Vec<u8>)>,
     pub aux: Vec<(String, String)>,
     /// Function libraries' code (FUNCTION LOAD), for the scripting layer to compile.
     pub functions: Vec<Vec<u8>>,
@@ -423,6 +426,7 @@ pub fn load_into(data: &[u8], dbs: &mut [Db], now_ms: u64, drop_expired: bool) -
                 if let Some(v) = value {
                     if drop_expired && exp != 0 && exp <= now_ms {
                         stats.expired_skipped += 1;
+                        stats.expired.push((db, key.to_vec()));
                     } else {
                         dbs[db].set_with_expire(&key, v, exp);
                         stats.keys += 1;

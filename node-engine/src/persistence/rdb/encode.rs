@@ -15,11 +15,39 @@ pub struct EncodeOptions {
     /// `rdb-key-save-delay`: microseconds to wait after each key (tests use
     /// it to keep a BGSAVE or a full sync running).
     pub key_delay_us: u64,
+    /// The replication position to record, when there is one.
+    pub repl: Option<ReplAux>,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { compress: true, checksum: true, key_delay_us: 0 }
+        EncodeOptions { compress: true, checksum: true, key_delay_us: 0, repl: None }
+    }
+}
+
+/// The replication position an RDB records (Redis's rdbSaveInfo, as the
+/// `repl-stream-db`, `repl-id` and `repl-offset` aux fields), so that a node
+/// restarted from it continues its history with a partial resync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplAux {
+    /// The database the replication stream last selected.
+    pub stream_db: i64,
+    pub replid: String,
+    pub offset: u64,
+}
+
+impl ReplAux {
+    /// The position an RDB's aux fields give, if complete and valid (Redis
+    /// ignores a `repl-stream-db` of -1, which old versions wrote by mistake).
+    pub fn from_aux(aux: &[(String, String)]) -> Option<ReplAux> {
+        let get = |k: &str| aux.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let stream_db: i64 = get("repl-stream-db")?.parse().ok()?;
+        let replid = get("repl-id")?;
+        let offset: i64 = get("repl-offset")?.parse().ok()?;
+        if stream_db < 0 || offset < 0 || replid.len() != 40 {
+            return None;
+        }
+        Some(ReplAux { stream_db, replid: replid.to_string(), offset: offset as u64 })
     }
 }
 
@@ -29,6 +57,7 @@ impl EncodeOptions {
             compress: cfg.get("rdbcompression").is_none_or(|v| v == "yes"),
             checksum: cfg.get("rdbchecksum").is_none_or(|v| v == "yes"),
             key_delay_us: cfg.int_named("rdb-key-save-delay", 0).max(0) as u64,
+            repl: None,
         }
     }
 }
@@ -265,7 +294,14 @@ impl<W: Write> RdbWriter<W> {
 }
 
 /// Writes a whole RDB (header, AUX fields, every database, EOF, checksum) to `sink`.
-pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], functions: &[Vec<u8>], opts: EncodeOptions, aof_base: bool) -> std::io::Result<(W, u64)> {
+pub fn save_dbs<W: Write>(
+    sink: W,
+    dbs: &[Db],
+    functions: &[Vec<u8>],
+    mut opts: EncodeOptions,
+    aof_base: bool,
+) -> std::io::Result<(W, u64)> {
+    let repl = opts.repl.take();
     let mut w = RdbWriter::new(sink, opts);
     w.header();
     w.aux("redis-ver", crate::REDIS_VERSION);
@@ -273,6 +309,11 @@ pub fn save_dbs<W: Write>(sink: W, dbs: &[Db], functions: &[Vec<u8>], opts: Enco
     let now = crate::util::time::unix_ms() / 1000;
     w.aux("ctime", &now.to_string());
     w.aux("used-mem", &crate::util::proc::process_rss().to_string());
+    if let Some(r) = repl {
+        w.aux("repl-stream-db", &r.stream_db.to_string());
+        w.aux("repl-id", &r.replid);
+        w.aux("repl-offset", &r.offset.to_string());
+    }
     w.aux("aof-base", if aof_base { "1" } else { "0" });
     for code in functions {
         w.function(code);

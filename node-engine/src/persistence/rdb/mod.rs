@@ -9,7 +9,7 @@ pub mod packed;
 pub mod stream;
 
 pub use decode::{load_into, DecodeError, LoadStats, Reader};
-pub use encode::{save_dbs, value_type, write_value, EncodeOptions, Scratch};
+pub use encode::{save_dbs, value_type, write_value, EncodeOptions, ReplAux, Scratch};
 
 /// The RDB version we write (Redis 7.0).
 pub const RDB_VERSION: u16 = 10;

@@ -1,0 +1,138 @@
+//! A master's full sync, as Redis does it: the snapshot is written by a
+//! forked child while the master goes on serving; `+FULLRESYNC` goes out when
+//! the child starts, the stream from then on is held for the replica, and
+//! the snapshot followed by that stream is sent once the child is done.
+
+use super::Node;
+use crate::client::{ClientId, Push};
+use crate::replication::ReplicaState;
+
+impl Node {
+    /// Starts a snapshot child for replicas waiting for one, unless another
+    /// child runs or `repl-diskless-sync-delay` still gathers replicas (Redis
+    /// starts at once when `repl-diskless-sync-max-replicas` are waiting).
+    pub fn start_full_sync_if_due(&mut self) {
+        let mut waiting = 0usize;
+        let mut oldest = u64::MAX;
+        for r in &self.repl.replicas {
+            if let ReplicaState::WaitBgsaveStart { since_ms } = r.state {
+                waiting += 1;
+                oldest = oldest.min(since_ms);
+            }
+        }
+        if waiting == 0 || self.persistence.child.is_some() || self.persistence.repl_snapshot_done.is_some() {
+            return;
+        }
+        if self.config.flag_named("repl-diskless-sync") {
+            let delay_ms = self.config.int_named("repl-diskless-sync-delay", 5).max(0) as u64 * 1000;
+            let max = self.config.int_named("repl-diskless-sync-max-replicas", 0).max(0) as usize;
+            let enough = max > 0 && waiting >= max;
+            if !enough && self.now_ms.saturating_sub(oldest) < delay_ms {
+                return;
+            }
+        }
+        if let Err(e) = crate::persistence::start_repl_snapshot(&mut self.persistence_parts()) {
+            tracing::warn!("Can't start the replication snapshot: {e}");
+            self.drop_syncing_replicas(|s| matches!(s, ReplicaState::WaitBgsaveStart { .. }));
+            return;
+        }
+        // The snapshot holds everything up to here: the replicas start at this offset.
+        let header = format!("+FULLRESYNC {} {}\r\n", self.repl.replid, self.repl.offset);
+        let mut starting = Vec::new();
+        for r in &mut self.repl.replicas {
+            if matches!(r.state, ReplicaState::WaitBgsaveStart { .. }) {
+                r.state = ReplicaState::WaitBgsaveEnd;
+                r.buffered.clear();
+                starting.push((r.client_id, r.legacy));
+            }
+        }
+        for (id, legacy) in starting {
+            if !legacy {
+                self.push_to(id, Push::Bulk(header.clone().into_bytes()));
+            }
+        }
+        // The stream after the snapshot must say which db it writes to.
+        self.propagation.db = None;
+    }
+
+    /// Every replication cron: sends a finished snapshot, starts a due one,
+    /// and keeps the links of waiting replicas alive with a newline a second
+    /// (replicas read it as a ping).
+    pub fn full_sync_cron(&mut self) {
+        self.send_finished_snapshot();
+        self.start_full_sync_if_due();
+        let second = self.now_ms / 1000;
+        if second != self.repl.last_presync_ping_s {
+            self.repl.last_presync_ping_s = second;
+            let waiting: Vec<ClientId> =
+                self.repl.replicas.iter().filter(|r| r.state != ReplicaState::Online).map(|r| r.client_id).collect();
+            for id in waiting {
+                self.push_to(id, Push::Bulk(b"\n".to_vec()));
+            }
+        }
+    }
+
+    /// The child is done: its replicas get the snapshot and the stream held
+    /// for them, and are online; if it failed they are dropped (they reconnect).
+    fn send_finished_snapshot(&mut self) {
+        let Some((path, ok)) = self.persistence.repl_snapshot_done.take() else { return };
+        let data =
+            if ok { std::fs::read(&path).map_err(|e| tracing::warn!("cannot read the replication snapshot: {e}")).ok() } else { None };
+        let _ = std::fs::remove_file(&path);
+        let Some(data) = data else {
+            self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
+            return;
+        };
+        let mut payload = format!("${}\r\n", data.len()).into_bytes();
+        payload.extend_from_slice(&data);
+        drop(data);
+        let now = self.now_ms;
+        let mut sends = Vec::new();
+        for r in &mut self.repl.replicas {
+            if r.state == ReplicaState::WaitBgsaveEnd {
+                r.state = ReplicaState::Online;
+                r.ack_time_ms = now;
+                sends.push((r.client_id, format!("{}:{}", r.ip, r.listening_port), std::mem::take(&mut r.buffered)));
+            }
+        }
+        for (id, name, stream) in sends {
+            self.push_to(id, Push::Bulk(payload.clone()));
+            if !stream.is_empty() {
+                self.push_to(id, Push::Bytes(stream));
+            }
+            tracing::info!("Synchronization with replica {name} succeeded");
+        }
+    }
+
+    /// Disconnects the replicas in a sync state `which` selects.
+    fn drop_syncing_replicas(&mut self, which: impl Fn(ReplicaState) -> bool) {
+        let mut gone = Vec::new();
+        self.repl.replicas.retain(|r| {
+            let drop = which(r.state);
+            if drop {
+                gone.push(r.client_id);
+            }
+            !drop
+        });
+        for id in gone {
+            self.push_to(id, Push::Kill);
+        }
+    }
+
+    /// Bytes held for replicas: the backlog, or the largest stream a replica
+    /// has not taken yet (queued for its socket, or held during its sync),
+    /// whichever is larger — as Redis's shared replication buffer counts them.
+    pub fn replication_buffer_bytes(&self) -> usize {
+        let behind = self
+            .repl
+            .replicas
+            .iter()
+            .map(|r| {
+                let queued = self.clients.map.get(&r.client_id).map_or(0, |c| c.out_pending.get() + c.mem.unsent.get());
+                queued + r.buffered.len()
+            })
+            .max()
+            .unwrap_or(0);
+        behind.max(if self.repl.backlog_active { self.repl.backlog.len() } else { 0 })
+    }
+}
