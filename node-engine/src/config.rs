@@ -306,6 +306,16 @@ impl NodeConfig {
                 v @ ("yes" | "no" | "local") => v.to_string(),
                 _ => return Err("argument(s) must be one of the following: no, yes, local".to_string()),
             }
+        } else if key == "oom-score-adj" {
+            // `relative` is `yes` (Redis shows the first name of the value).
+            match value.to_ascii_lowercase().as_str() {
+                "yes" | "relative" => "yes".to_string(),
+                v @ ("no" | "absolute") => v.to_string(),
+                _ => return Err("argument(s) must be one of the following: no, yes, relative, absolute".to_string()),
+            }
+        } else if key == "oom-score-adj-values" {
+            let v = crate::util::oom::parse_values(value)?;
+            format!("{} {} {}", v[0], v[1], v[2])
         } else if current == "yes" || current == "no" {
             match value.to_ascii_lowercase().as_str() {
                 "yes" | "no" => value.to_ascii_lowercase(),

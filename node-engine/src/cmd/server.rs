@@ -283,6 +283,14 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         })?;
         ctx.node.listeners.pending = Some(listeners);
     }
+    if seen.iter().any(|n| n == "oom-score-adj" || n == "oom-score-adj-values") {
+        // Applied before the change is kept: a score the kernel refuses leaves the old config.
+        ctx.node.apply_oom_score(&next).map_err(|e| {
+            tracing::warn!("{e}");
+            let _ = ctx.node.apply_oom_score(&ctx.node.config);
+            CmdError::new("ERR CONFIG SET failed (possibly related to argument 'oom-score-adj') - Failed to set current oom_score_adj. Check server logs.")
+        })?;
+    }
     ctx.node.config = next;
     ctx.node.refresh_cached_config();
     if seen.iter().any(|n| n == "requirepass") {
@@ -801,7 +809,10 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     let p = &mut ctx.node.propagation;
     let (start, db, count) = (p.buf.len(), p.db, p.count);
     p.held += 1;
+    // Clients a slow script lets in meanwhile are told the node is loading, as in Redis.
+    ctx.node.persistence.loading = true;
     let r = crate::persistence::aof::reload(&mut super::replay::AofReplayer::new(ctx.node));
+    ctx.node.persistence.loading = false;
     let p = &mut ctx.node.propagation;
     p.held -= 1;
     p.buf.truncate(start);
@@ -909,6 +920,13 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let secs = super::args::parse_f64(argv[2])?;
         // Blocks the node on purpose, as Redis does: it is how tests simulate a hung server.
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+        ctx.reply().ok();
+    } else if is(sub, "aof-flush-sleep") && argv.len() == 3 {
+        // A test hook: each AOF write waits this long first (microseconds).
+        let us = super::args::parse_i64(argv[2])?.clamp(0, 10_000_000) as u64;
+        if let Some(aof) = ctx.node.persistence.aof.as_mut() {
+            aof.flush_sleep_us = us;
+        }
         ctx.reply().ok();
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
         ctx.node.keyspace.active_expire = super::args::parse_i64(argv[2])? != 0;

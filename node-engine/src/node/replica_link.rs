@@ -197,7 +197,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         node.propagation.db = None;
         // Our replicas hold the old history: they must resync from the new one.
         node.disconnect_replicas();
-        tracing::info!("full resync from master {host}:{port} done ({len} bytes)");
+        tracing::info!("MASTER <-> REPLICA sync: Finished with success ({len} bytes from {host}:{port})");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let mut node = shared.node.borrow_mut();
         let new_id = rest.trim();
@@ -208,7 +208,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
             node.disconnect_replicas();
         }
         node.repl.backlog_active = true;
-        tracing::info!("partial resync from master {host}:{port} accepted");
+        tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
     } else {
         return Err(format!("master refused PSYNC: {reply}"));
     }

@@ -72,6 +72,9 @@ impl Node {
             self.repl.shift_replid();
             self.propagation.db = None;
         }
+        if let Err(e) = self.apply_oom_score(&self.config) {
+            tracing::warn!("{e}");
+        }
     }
 
     /// Every 100 ms: follow the cluster role, start the link task when needed.
@@ -211,6 +214,16 @@ impl Node {
             f.target = Some((host.clone(), port));
         }
         self.set_master(Some((host, port)));
+    }
+
+    /// Sets the process's OOM score for its role (`oom-score-adj`), from `config`.
+    ///
+    /// # Errors
+    /// The score could not be read or written (Redis's reason).
+    pub fn apply_oom_score(&self, config: &crate::config::NodeConfig) -> Result<(), String> {
+        let values = crate::util::oom::parse_values(config.get("oom-score-adj-values").unwrap_or("0 200 800"))?;
+        let class = if self.is_replica() { crate::util::oom::OomClass::Replica } else { crate::util::oom::OomClass::Master };
+        crate::util::oom::apply(config.get("oom-score-adj").unwrap_or("no"), values, class)
     }
 
     /// A standalone node's `replicaof host port` directive: it starts as that

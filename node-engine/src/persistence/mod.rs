@@ -251,6 +251,7 @@ fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64) -> Option<libc::
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         close_inherited_fds();
+        crate::util::oom::enter_child();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
         // SAFETY: leave without running destructors or atexit handlers of the parent's state.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) }
@@ -505,7 +506,7 @@ pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
     node.keyspace.dirty = 0;
     if r.is_ok() {
         let keys: usize = node.keyspace.dbs.iter().map(Db::len).sum();
-        tracing::info!(keys, ms = started.elapsed().as_millis() as u64, "DB loaded from disk");
+        tracing::info!(keys, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     }
     r
 }

@@ -29,6 +29,8 @@ pub struct Busy {
     pub caller: u64,
     /// The caller is our master: the script cannot be killed.
     pub from_master: bool,
+    /// It runs while the dataset loads (an AOF replayed): clients are told LOADING.
+    pub loading: bool,
     pub write_dirty: Cell<bool>,
     pub killed: Cell<bool>,
     pub shutdown_nosave: Cell<bool>,
@@ -131,6 +133,9 @@ impl Busy {
     }
 
     fn answer(&self, argv: &[&[u8]]) -> Vec<u8> {
+        if self.loading {
+            return b"-LOADING Redis is loading the dataset in memory\r\n".to_vec();
+        }
         let is = |i: usize, s: &str| argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()));
         let busy = if self.eval_mode { BUSY_EVAL } else { BUSY_FUNCTION };
         if argv.len() == 2 && (is(0, "script") || is(0, "function")) && is(1, "kill") {

@@ -197,8 +197,11 @@ fn run_node_thread(
     let unix_socket = listeners.unix.is_some().then(|| config.get("unixsocket").map(str::to_string)).flatten();
     let code = local.block_on(&rt, serve(config, listeners, rx, handle_signals, ready));
     if let Some(path) = unix_socket {
-        // As redis-server does on the way out.
-        tracing::info!("Removing the unix socket file.");
+        // As redis-server does on the way out (said only after a shutdown: a
+        // failed start ends with the reason as its last log line).
+        if code == 0 {
+            tracing::info!("Removing the unix socket file.");
+        }
         let _ = std::fs::remove_file(path);
     }
     code
@@ -226,6 +229,9 @@ async fn serve(
         return 1;
     }
     node.follow_configured_master();
+    if let Err(e) = node.apply_oom_score(&node.config) {
+        tracing::warn!("{e}");
+    }
     node.restore_repl_position();
     let shared: SharedRef = Rc::new(Shared { node: RefCell::new(node), gate: Gate::new() });
     for l in listeners.clients {

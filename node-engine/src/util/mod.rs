@@ -8,5 +8,6 @@ pub mod gate;
 pub mod id;
 pub mod net;
 pub mod num;
+pub mod oom;
 pub mod proc;
 pub mod time;

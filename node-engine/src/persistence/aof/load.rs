@@ -76,6 +76,7 @@ pub(super) fn install(
         policy: FsyncPolicy::from_config(node.config),
         initial,
         last_timestamp: 0,
+        flush_sleep_us: 0,
     };
     // The first base is not there yet: the manifest on disk stays as it is until it is.
     if aof.initial.is_none() {
@@ -118,6 +119,18 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
 
 /// Loads base then incr files, in manifest order.
 fn load_files(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), PersistError> {
+    // Nothing expires while loading (Redis's keyIsExpired): a key whose TTL
+    // passed is still there for the commands that follow it in the file, and
+    // expires once the node runs.
+    let enabled: Vec<bool> = h.parts().keyspace.dbs.iter_mut().map(|d| std::mem::replace(&mut d.expire_enabled, false)).collect();
+    let r = load_files_as_written(h, dir, m);
+    for (d, e) in h.parts().keyspace.dbs.iter_mut().zip(enabled) {
+        d.expire_enabled = e;
+    }
+    r
+}
+
+fn load_files_as_written(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), PersistError> {
     *h.parts().now_ms = unix_ms();
     let truncated_ok = h.parts().config.flag_named("aof-load-truncated");
     let files: Vec<&ManifestFile> = m.base.iter().chain(m.incrs.iter()).collect();
@@ -136,7 +149,9 @@ fn load_files(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), Persis
         if data.starts_with(b"REDIS") {
             let node = h.parts();
             let now = *node.now_ms;
-            let (stats, end) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
+            // Keys whose TTL passed are kept, as Redis loads an AOF preamble: the
+            // commands after it may still touch them; they expire once the node runs.
+            let (stats, end) = rdb::load_into(&data, &mut node.keyspace.dbs, now, false)
                 .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
             node.keyspace.loaded_functions.extend(stats.functions);
             start = end;

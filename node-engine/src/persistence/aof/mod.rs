@@ -84,6 +84,8 @@ pub struct AofState {
     pub initial: Option<PathBuf>,
     /// The unix second of the last `#TS:` annotation written.
     pub last_timestamp: u64,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds each write waits first (tests).
+    pub flush_sleep_us: u64,
 }
 
 impl AofState {

@@ -28,6 +28,9 @@ pub(super) fn flush(aof: &mut AofState) {
     if aof.buf.is_empty() {
         return;
     }
+    if aof.flush_sleep_us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(aof.flush_sleep_us));
+    }
     let f = aof.sync.file.borrow().clone();
     match (&*f).write_all(&aof.buf) {
         Ok(()) => {
