@@ -10,7 +10,8 @@ use support::{conn, have_redis, redis_server, wait_until};
 /// An in-process node without persistence; the tempdir lives as long as the node.
 fn start(extra: &[&str]) -> (NodeHandle, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut args = vec!["--save", ""];
+    // One replica at a time here: no reason to wait for others to share a snapshot.
+    let mut args = vec!["--save", "", "--repl-diskless-sync-delay", "0"];
     args.extend_from_slice(extra);
     (support::start(dir.path(), &args), dir)
 }
@@ -481,4 +482,30 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_tells_the_waiting_callers() {
     replica.ack(&offset2);
     assert_eq!(master.join(), 0, "the node exits once its replica is in sync");
     assert!(waiting.join().expect("thread").is_err(), "the connection closes without a reply");
+}
+
+#[test]
+fn a_writable_replica_expires_its_own_keys_and_replaces_expired_ones_on_write() {
+    let (m, _md) = start(&["--enable-debug-command", "yes"]);
+    let (r, _rd) = start(&["--replica-read-only", "no", "--hz", "50"]);
+    let mut mc = conn(m.port());
+    let mut rc = conn(r.port());
+    attach(&mut rc, m.port());
+    let _: () = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).query(&mut mc).expect("active expire off");
+    let _: () = redis::cmd("SET").arg("key1").arg(5).arg("PX").arg(10).query(&mut mc).expect("set px");
+    // The master's key is hidden once expired, but only the master deletes it.
+    wait_until("expired on the replica", 10, || {
+        redis::cmd("DBSIZE").query::<i64>(&mut rc).ok() == Some(1) && rc.exists::<_, bool>("key1").ok() == Some(false)
+    });
+    // A client's write replaces it with a fresh key, without the old TTL.
+    assert_eq!(rc.incr::<_, _, i64>("key1", 1).expect("incr"), 1);
+    assert_eq!(rc.ttl::<_, i64>("key1").expect("ttl"), -1);
+    // A TTL set on the replica itself is the replica's to enforce.
+    let _: () = redis::cmd("SET").arg("own").arg(1).arg("PX").arg(50).query(&mut rc).expect("own key");
+    wait_until("own key expired", 10, || redis::cmd("DBSIZE").query::<i64>(&mut rc).ok() == Some(1));
+    // GETSET reaches the replica as SET, as Redis propagates it.
+    let _: Option<String> = redis::cmd("GETSET").arg("g").arg("v").query(&mut mc).expect("getset");
+    wait_until("getset replicated", 10, || rc.get::<_, Option<String>>("g").ok().flatten().as_deref() == Some("v"));
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut rc).expect("commandstats");
+    assert!(stats.contains("cmdstat_set:") && !stats.contains("cmdstat_getset:"), "{stats}");
 }

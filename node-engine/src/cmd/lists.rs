@@ -609,8 +609,9 @@ fn brpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     bpop_generic(ctx, argv, false)
 }
 
-/// BLMOVE/BRPOPLPUSH: a move now, or a block on `src`; propagated as the non-blocking form.
-fn bmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: bool, to: bool, timeout: &[u8]) -> CmdResult {
+/// BLMOVE/BRPOPLPUSH: a move now, or a block on `src`; propagated as the
+/// non-blocking form (LMOVE, or RPOPLPUSH for BRPOPLPUSH, as Redis does).
+fn bmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: bool, to: bool, timeout: &[u8], rpoplpush: bool) -> CmdResult {
     let now = ctx.now();
     let deadline = parse_timeout(timeout, now)?;
     match move_one(ctx, src, dst, from, to)? {
@@ -623,7 +624,11 @@ fn bmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: bool, to: bool
                     b"RIGHT".to_vec()
                 }
             };
-            ctx.propagate_as(vec![b"LMOVE".to_vec(), src.to_vec(), dst.to_vec(), side(from), side(to)]);
+            if rpoplpush {
+                ctx.propagate_as(vec![b"RPOPLPUSH".to_vec(), src.to_vec(), dst.to_vec()]);
+            } else {
+                ctx.propagate_as(vec![b"LMOVE".to_vec(), src.to_vec(), dst.to_vec(), side(from), side(to)]);
+            }
         }
         None => block_on(ctx, &[src], deadline, false),
     }
@@ -633,9 +638,9 @@ fn bmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: bool, to: bool
 fn blmove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let from = parse_side(argv[3])?;
     let to = parse_side(argv[4])?;
-    bmove_generic(ctx, argv[1], argv[2], from, to, argv[5])
+    bmove_generic(ctx, argv[1], argv[2], from, to, argv[5], false)
 }
 
 fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    bmove_generic(ctx, argv[1], argv[2], false, true, argv[3])
+    bmove_generic(ctx, argv[1], argv[2], false, true, argv[3], true)
 }

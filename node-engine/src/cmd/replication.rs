@@ -218,6 +218,8 @@ fn role(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
                 b"connected" as &[u8]
             } else if node.repl.sync_in_progress {
                 b"sync"
+            } else if node.repl.handshake {
+                b"handshake"
             } else {
                 b"connect"
             });

@@ -921,6 +921,16 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         // Blocks the node on purpose, as Redis does: it is how tests simulate a hung server.
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
         ctx.reply().ok();
+    } else if is(sub, "replicate") && argv.len() >= 3 {
+        // Puts a command in the replication stream without running it here
+        // (tests use it to make a replica diverge).
+        let mut bytes = Vec::new();
+        crate::resp::encode_command(&mut bytes, &argv[2..].iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+        if ctx.node.repl.backlog_active {
+            ctx.node.repl.append_stream(&bytes);
+            ctx.node.flush_to_replicas();
+        }
+        ctx.reply().ok();
     } else if is(sub, "aof-flush-sleep") && argv.len() == 3 {
         // A test hook: each AOF write waits this long first (microseconds).
         let us = super::args::parse_i64(argv[2])?.clamp(0, 10_000_000) as u64;

@@ -434,6 +434,8 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.db().set(argv[1], Value::Str(argv[2].into()));
     ctx.dirty(1);
     ctx.notify(STRING, "set", argv[1]);
+    // Replicas and the AOF get a SET (Redis rewrites GETSET so).
+    ctx.propagate_as(vec![b"SET".to_vec(), argv[1].to_vec(), argv[2].to_vec()]);
     match old {
         Some(v) => ctx.reply().bulk(&v),
         None => ctx.reply().null(),

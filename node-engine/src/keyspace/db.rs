@@ -81,6 +81,13 @@ pub struct Db {
     /// False on replicas: expired keys read as missing but are deleted only
     /// when the master says so.
     pub expire_enabled: bool,
+    /// Keys count as live whatever their TTL: while loading, and while a
+    /// replica applies its master's stream (Redis's keyIsExpired and
+    /// expireIfNeeded), so a write lands in the key the master wrote to.
+    pub ttl_ignored: bool,
+    /// Keys a client (not the master) gave a TTL on a writable replica: the
+    /// replica expires those itself (Redis's slaveKeysWithExpire).
+    local_ttl: IndexSet<Key, ahash::RandomState>,
     /// Keys removed by expiry since the last drain, to propagate as DEL.
     pub expired_log: Vec<Key>,
     /// Total keys expired, for INFO stats.
@@ -104,6 +111,8 @@ impl Db {
             ttl_keys: IndexSet::default(),
             len: 0,
             expire_enabled: true,
+            ttl_ignored: false,
+            local_ttl: IndexSet::default(),
             expired_log: Vec::new(),
             expired_total: 0,
             slot_hint: None,
@@ -149,7 +158,7 @@ impl Db {
     fn lookup(&mut self, t: usize, key: &[u8], now: u64) -> Lookup {
         let Some(idx) = self.tables[t].position(key) else { return Lookup::Missing };
         let expire_at = self.tables[t].get_index(idx).map_or(0, |s| s.entry.expire_at);
-        if expire_at == 0 || expire_at > now {
+        if expire_at == 0 || expire_at > now || self.ttl_ignored {
             return Lookup::Live(idx);
         }
         if self.expire_enabled {
@@ -213,6 +222,7 @@ impl Db {
 
     /// Stores a value with an absolute expiry (0 = none).
     pub fn set_with_expire(&mut self, key: &[u8], value: Value, expire_at: u64) {
+        self.note_local_ttl(key, expire_at);
         let t = self.table_index(key);
         let table = &mut self.tables[t];
         let mode = self.lru_mode;
@@ -268,8 +278,15 @@ impl Db {
         let mode = self.lru_mode;
         let idx = match self.lookup(t, key, now) {
             Lookup::Live(idx) => idx,
-            // A replica keeps an expired key until the master's DEL: write into it.
-            Lookup::Expired if !self.expire_enabled => self.tables[t].position(key).unwrap_or(0),
+            // A client's write on a writable replica replaces a key whose TTL
+            // passed (Redis's lookupKeyWrite deletes it first); the master's
+            // own writes see it live (`ttl_ignored`).
+            Lookup::Expired if !self.expire_enabled => {
+                self.remove_at(t, key);
+                self.len += 1;
+                let entry = Entry { value: make(), expire_at: 0, lru: super::lru::initial(mode, now), raw: false };
+                self.tables[t].push_unique(Slot { key: ThinBytes::new(key), entry })
+            }
             Lookup::Missing | Lookup::Expired => {
                 self.len += 1;
                 if let Some(v) = &mut self.new_keys {
@@ -322,6 +339,7 @@ impl Db {
 
     /// Sets or clears (0) a key's expiry; false when the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: u64, now: u64) -> bool {
+        self.note_local_ttl(key, at);
         let t = self.table_index(key);
         if self.expire_if_needed(t, key, now) {
             return false;
@@ -518,6 +536,35 @@ impl Db {
             self.remove_at(t, &k);
         }
         n
+    }
+
+    /// On a replica, a TTL a client set (not the master) is the replica's to enforce.
+    fn note_local_ttl(&mut self, key: &[u8], at: u64) {
+        if !self.expire_enabled && !self.ttl_ignored && at != 0 {
+            self.local_ttl.insert(key.into());
+        }
+    }
+
+    /// A writable replica's own keys whose TTL passed are deleted (every
+    /// cron); keys that lost their TTL or are gone are forgotten.
+    pub fn expire_local_keys(&mut self, now: u64) {
+        if self.local_ttl.is_empty() {
+            return;
+        }
+        let keys = std::mem::take(&mut self.local_ttl);
+        for k in keys {
+            let t = self.table_index(&k);
+            match self.tables[t].get(&k).map(|s| s.entry.expire_at) {
+                Some(at) if at != 0 && at <= now => {
+                    self.remove_at(t, &k);
+                    self.expired_total += 1;
+                }
+                Some(at) if at != 0 => {
+                    self.local_ttl.insert(k);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Active expiry: samples keys with a TTL and deletes the expired ones,

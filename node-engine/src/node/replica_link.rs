@@ -30,6 +30,7 @@ pub async fn run_link(shared: SharedRef, generation: u64, execute: Execute) {
             if node.repl.generation == generation {
                 node.repl.link_up = false;
                 node.repl.sync_in_progress = false;
+                node.repl.handshake = false;
             }
         }
         // Retry calmly, but notice a new master at once.
@@ -50,7 +51,8 @@ fn command(argv: &[&str]) -> Vec<u8> {
 }
 
 /// Reads one line ending in \r\n (skipping the bare newlines Redis sends as keepalives).
-async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<String, String> {
+/// One reply line; nothing for `limit` (`repl-timeout`) ends the attempt.
+async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<String, String> {
     loop {
         while buf.first() == Some(&b'\n') {
             buf.remove(0);
@@ -64,9 +66,9 @@ async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<String, 
             return Err("protocol error: line too long".into());
         }
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+        let n = tokio::time::timeout(limit, stream.read(&mut chunk))
             .await
-            .map_err(|_| "timeout reading from master".to_string())?
+            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
             .map_err(|e| e.to_string())?;
         if n == 0 {
             return Err("master closed the connection".into());
@@ -75,8 +77,8 @@ async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<String, 
     }
 }
 
-async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Result<(), String> {
-    let line = read_line(stream, buf).await?;
+async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str, limit: Duration) -> Result<(), String> {
+    let line = read_line(stream, buf, limit).await?;
     if line.starts_with('+') {
         Ok(())
     } else {
@@ -104,15 +106,18 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (my_port, auth, user, replid, offset) = {
-        let node = shared.node.borrow();
+    let (my_port, auth, user, replid, offset, limit) = {
+        let mut node = shared.node.borrow_mut();
+        // Connected: the handshake runs until the master answers PSYNC.
+        node.repl.handshake = true;
+        let limit = Duration::from_secs(node.config.int_named("repl-timeout", 60).max(1) as u64);
         let auth = node.config.get("masterauth").filter(|s| !s.is_empty()).map(str::to_string);
         let user = node.config.get("masteruser").filter(|s| !s.is_empty()).map(str::to_string);
-        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset)
+        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset, limit)
     };
     let mut buf = Vec::new();
     stream.write_all(&command(&["PING"])).await.map_err(|e| e.to_string())?;
-    let pong = read_line(&mut stream, &mut buf).await?;
+    let pong = read_line(&mut stream, &mut buf, limit).await?;
     if pong.starts_with("-NOAUTH") && auth.is_none() {
         return Err("master requires a password: set masterauth".into());
     }
@@ -123,15 +128,15 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
             None => vec!["AUTH", pw.as_str()],
         };
         stream.write_all(&command(&args)).await.map_err(|e| e.to_string())?;
-        let reply = read_line(&mut stream, &mut buf).await?;
+        let reply = read_line(&mut stream, &mut buf, limit).await?;
         if reply.starts_with('-') {
             return Err(format!("Unable to AUTH to MASTER: {}", reply.trim_start_matches('-')));
         }
     }
     stream.write_all(&command(&["REPLCONF", "listening-port", &my_port.to_string()])).await.map_err(|e| e.to_string())?;
-    expect_ok(&mut stream, &mut buf, "REPLCONF listening-port").await?;
+    expect_ok(&mut stream, &mut buf, "REPLCONF listening-port", limit).await?;
     stream.write_all(&command(&["REPLCONF", "capa", "psync2"])).await.map_err(|e| e.to_string())?;
-    expect_ok(&mut stream, &mut buf, "REPLCONF capa").await?;
+    expect_ok(&mut stream, &mut buf, "REPLCONF capa", limit).await?;
     // A master handing over to this replica (FAILOVER) asks it to take over with the PSYNC.
     let failing_over = shared.node.borrow().repl.failover.as_ref().is_some_and(|f| f.in_progress);
     // Our own history is what we continue from, as Redis's replica does with
@@ -148,7 +153,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         }
         return Err(e.to_string());
     }
-    let reply = read_line(&mut stream, &mut buf).await?;
+    let reply = read_line(&mut stream, &mut buf, limit).await?;
     if failing_over {
         // The target took over (CONTINUE, or a full resync in edge cases) or refused.
         let mut node = shared.node.borrow_mut();
@@ -159,17 +164,18 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
             return Err(format!("failover target refused PSYNC: {reply}"));
         }
     }
+    shared.node.borrow_mut().repl.handshake = false;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let new_id = parts.next().unwrap_or_default().to_string();
         let new_offset: u64 = parts.next().and_then(|o| o.parse().ok()).ok_or_else(|| format!("bad FULLRESYNC reply: {reply}"))?;
         shared.node.borrow_mut().repl.sync_in_progress = true;
-        let header = read_line(&mut stream, &mut buf).await?;
+        let header = read_line(&mut stream, &mut buf, limit).await?;
         let len: usize =
             header.strip_prefix('$').and_then(|l| l.parse().ok()).ok_or_else(|| format!("bad snapshot header from master: {header}"))?;
         while buf.len() < len {
             let mut chunk = vec![0u8; 64 * 1024];
-            let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+            let n = tokio::time::timeout(limit, stream.read(&mut chunk))
                 .await
                 .map_err(|_| "timeout reading snapshot".to_string())?
                 .map_err(|e| e.to_string())?;
@@ -187,6 +193,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         if node.repl.generation != generation {
             return Ok(());
         }
+        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
         node.load_snapshot(&rdb)?;
         node.repl.replid = new_id;
         node.repl.offset = new_offset;
@@ -220,6 +227,16 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
     stream_loop(shared, generation, stream, buf, execute).await
 }
 
+/// A command from the master failed here: the data may now differ from the
+/// master's, which an operator must hear about (Redis's `== CRITICAL ==` line;
+/// `propagation-error-behavior ignore`, its default, goes on).
+fn report_divergence(reply: &[u8], argv: &[&[u8]]) {
+    let text = String::from_utf8_lossy(reply);
+    let first = text.split("\r\n").next().unwrap_or_default().trim_start_matches('-');
+    let name = argv.first().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).unwrap_or_default();
+    tracing::warn!("== CRITICAL == This replica is sending an error to its master: '{first}' after processing the command '{name}'");
+}
+
 /// Applies the master's stream until the link drops or the master changes.
 async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream, mut buf: Vec<u8>, execute: Execute) -> Result<(), String> {
     let addr = stream.peer_addr().map_err(|e| e.to_string())?;
@@ -240,6 +257,9 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
             node.now_ms = unix_ms();
             let mut consumed = 0;
             let mut applied = false;
+            // The master's writes land in keys whatever their TTL here: the
+            // master decides when they expire (and sends the DEL).
+            node.keyspace.dbs.iter_mut().for_each(|d| d.ttl_ignored = true);
             loop {
                 match parse_request(&buf[consumed..], &mut ranges, &limits) {
                     Ok(Parsed::Complete(n)) => {
@@ -255,6 +275,9 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                         if !getack {
                             execute(&mut node, &mut master_client, &argv);
                             node.repl.master_db = master_client.db;
+                            if master_client.reply.buf.first() == Some(&b'-') {
+                                report_divergence(&master_client.reply.buf, &argv);
+                            }
                             master_client.reply.buf.clear();
                             master_client.block = None;
                             node.feed_stream();
@@ -266,9 +289,13 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                         }
                     }
                     Ok(Parsed::Incomplete) => break,
-                    Err(e) => return Err(format!("protocol error in the replication stream: {e}")),
+                    Err(e) => {
+                        node.keyspace.dbs.iter_mut().for_each(|d| d.ttl_ignored = false);
+                        return Err(format!("protocol error in the replication stream: {e}"));
+                    }
                 }
             }
+            node.keyspace.dbs.iter_mut().for_each(|d| d.ttl_ignored = false);
             buf.drain(..consumed);
             if applied {
                 node.repl.last_io_ms = node.now_ms;

@@ -81,6 +81,8 @@ pub struct ReplState {
     /// When a master last put a PING in the stream for its replicas.
     pub last_ping_ms: u64,
     pub sync_in_progress: bool,
+    /// Connected to the master, before its answer to PSYNC (ROLE's `handshake`).
+    pub handshake: bool,
     /// Our replication id and the previous one (kept for partial resync after a promotion).
     pub replid: String,
     pub replid2: String,
@@ -141,6 +143,7 @@ impl Default for ReplState {
             last_io_ms: 0,
             last_ping_ms: 0,
             sync_in_progress: false,
+            handshake: false,
             replid: crate::util::id::random_hex_id(),
             replid2: "0".repeat(40),
             second_offset: -1,

@@ -409,6 +409,8 @@ async fn cron(shared: SharedRef) {
             if node.keyspace.active_expire {
                 node.keyspace.dbs[i].active_expire(now, 200);
             }
+            // A writable replica's own keys: the master will never send their DEL.
+            node.keyspace.dbs[i].expire_local_keys(now);
         }
         let ms = cycle.elapsed().as_millis() as u64;
         if node.latency_threshold_ms > 0 && ms >= node.latency_threshold_ms {

@@ -122,11 +122,9 @@ fn load_files(h: &mut dyn Loader, dir: &Path, m: &Manifest) -> Result<(), Persis
     // Nothing expires while loading (Redis's keyIsExpired): a key whose TTL
     // passed is still there for the commands that follow it in the file, and
     // expires once the node runs.
-    let enabled: Vec<bool> = h.parts().keyspace.dbs.iter_mut().map(|d| std::mem::replace(&mut d.expire_enabled, false)).collect();
+    h.parts().keyspace.dbs.iter_mut().for_each(|d| d.ttl_ignored = true);
     let r = load_files_as_written(h, dir, m);
-    for (d, e) in h.parts().keyspace.dbs.iter_mut().zip(enabled) {
-        d.expire_enabled = e;
-    }
+    h.parts().keyspace.dbs.iter_mut().for_each(|d| d.ttl_ignored = false);
     r
 }
 
