@@ -60,6 +60,33 @@ pub struct ClientInfo {
     pub tx: UnboundedSender<Push>,
 }
 
+impl ClientInfo {
+    /// A fresh entry: the `default` user, database 0, no subscriptions.
+    pub fn new(addr: String, laddr: String, flags: &str, now_ms: u64, tx: UnboundedSender<Push>) -> Self {
+        ClientInfo {
+            addr,
+            laddr,
+            name: None,
+            db: 0,
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            last_cmd: std::rc::Rc::new(std::cell::Cell::new("NULL")),
+            resp3: false,
+            watch_dirty: false,
+            sub_count: 0,
+            psub_count: 0,
+            ssub_count: 0,
+            flags: flags.into(),
+            no_evict: false,
+            user: "default".into(),
+            out_pending: Default::default(),
+            mem: Default::default(),
+            soft_since: std::cell::Cell::new(0),
+            tx,
+        }
+    }
+}
+
 /// A client's memory in the parts CLIENT LIST shows and client eviction
 /// (`maxmemory-clients`) weighs, kept by its connection after each read and
 /// each batch; pushed bytes waiting for it are in `ClientInfo::out_pending`.

@@ -509,3 +509,18 @@ fn a_writable_replica_expires_its_own_keys_and_replaces_expired_ones_on_write() 
     let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut rc).expect("commandstats");
     assert!(stats.contains("cmdstat_set:") && !stats.contains("cmdstat_getset:"), "{stats}");
 }
+
+#[test]
+fn the_master_link_is_a_client_the_replica_can_kill_and_it_continues() {
+    let Pair { master: _m, replica: _r, mut mc, mut rc, _dirs } = pair();
+    let _: () = mc.set("a", 1).expect("set");
+    let list: String = redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("master").query(&mut rc).expect("client list");
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("flags=M"), "{list}");
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("master").query(&mut rc).expect("kill");
+    assert_eq!(killed, 1);
+    let _: () = mc.set("b", 2).expect("set while the link is down");
+    wait_until("partial resync after the kill", 10, || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
+    wait_until("write arrives", 10, || rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2));
+    assert_eq!(info_field(&mut mc, "stats", "sync_full"), "1", "no second full sync");
+}

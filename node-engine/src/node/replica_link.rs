@@ -237,10 +237,44 @@ fn report_divergence(reply: &[u8], argv: &[&[u8]]) {
     tracing::warn!("== CRITICAL == This replica is sending an error to its master: '{first}' after processing the command '{name}'");
 }
 
+/// The link to our master as a client of ours, as Redis lists it: CLIENT
+/// LIST shows it with `flags=M`, CLIENT KILL (TYPE master, or its address)
+/// closes it and the replica reconnects. Unregistered when dropped.
+struct MasterClient {
+    shared: SharedRef,
+    id: crate::client::ClientId,
+}
+
+impl MasterClient {
+    fn register(
+        shared: &SharedRef,
+        stream: &TcpStream,
+        addr: std::net::SocketAddr,
+    ) -> (MasterClient, tokio::sync::mpsc::UnboundedReceiver<crate::client::Push>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let mut node = shared.node.borrow_mut();
+        let id = node.clients.next_id;
+        node.clients.next_id += 1;
+        let info = crate::client::ClientInfo::new(addr.to_string(), laddr, "M", unix_ms(), tx);
+        node.clients.map.insert(id, info);
+        (MasterClient { shared: shared.clone(), id }, rx)
+    }
+}
+
+impl Drop for MasterClient {
+    fn drop(&mut self) {
+        if let Ok(mut node) = self.shared.node.try_borrow_mut() {
+            node.clients.map.remove(&self.id);
+        }
+    }
+}
+
 /// Applies the master's stream until the link drops or the master changes.
 async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream, mut buf: Vec<u8>, execute: Execute) -> Result<(), String> {
     let addr = stream.peer_addr().map_err(|e| e.to_string())?;
-    let mut master_client = Client::new(0, addr, false);
+    let (registered, mut pushes) = MasterClient::register(shared, &stream, addr);
+    let mut master_client = Client::new(registered.id, addr, false);
     master_client.from_master = true;
     master_client.db = shared.node.borrow().repl.master_db;
     let limits = ParseLimits::default();
@@ -309,6 +343,11 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
             stream.write_all(&out).await.map_err(|e| e.to_string())?;
         }
         tokio::select! {
+            push = pushes.recv() => {
+                if matches!(push, Some(crate::client::Push::Kill) | None) {
+                    return Err("link closed by CLIENT KILL".into());
+                }
+            }
             r = stream.read(&mut chunk) => {
                 let n = r.map_err(|e| e.to_string())?;
                 if n == 0 {

@@ -217,30 +217,11 @@ fn register(
     let now = unix_ms();
     let (addr_text, laddr) = stream.addresses(addr);
     let cmd_cell = std::rc::Rc::new(std::cell::Cell::new("NULL"));
-    node.clients.map.insert(
-        id,
-        ClientInfo {
-            addr: addr_text,
-            laddr,
-            name: None,
-            db: 0,
-            created_ms: now,
-            last_interaction_ms: now,
-            last_cmd: cmd_cell.clone(),
-            resp3: false,
-            watch_dirty: false,
-            sub_count: 0,
-            psub_count: 0,
-            ssub_count: 0,
-            flags: stream.flags().into(),
-            no_evict: false,
-            user: "default".into(),
-            out_pending: out_pending.clone(),
-            mem: mem.clone(),
-            soft_since: std::cell::Cell::new(0),
-            tx,
-        },
-    );
+    let mut info = ClientInfo::new(addr_text, laddr, stream.flags(), now, tx);
+    info.last_cmd = cmd_cell.clone();
+    info.out_pending = out_pending.clone();
+    info.mem = mem.clone();
+    node.clients.map.insert(id, info);
     let txn = txn.unwrap_or_default();
     node.clients.sockets.borrow_mut().push((id, std::os::fd::AsRawFd::as_raw_fd(stream), txn.clone()));
     let limits = crate::resp::ParseLimits {
