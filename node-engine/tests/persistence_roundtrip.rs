@@ -249,6 +249,42 @@ fn aof_rewrite_without_rdb_preamble_writes_commands_with_timestamps() {
 }
 
 #[test]
+fn flushall_stops_a_running_bgsave_and_saves_when_save_points_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), &["--save", ""]);
+    let mut c = conn(h.port());
+    let mut p = redis::pipe();
+    for i in 0..2000 {
+        p.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    let () = p.query(&mut c).unwrap();
+    // 1 ms a key: the snapshot would take 2 s.
+    let () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(1000).query(&mut c).unwrap();
+    let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "1");
+    let () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    wait_until("the snapshot stopped", 1, || info_field(&mut c, "rdb_bgsave_in_progress") == "0");
+    let changes: u64 = info_field(&mut c, "rdb_changes_since_last_save").parse().unwrap();
+    assert!(changes > 1999, "the stopped snapshot saved nothing: {changes}");
+    assert!(!dir.path().join("dump.rdb").exists());
+    // With save points, FLUSHALL saves the empty dataset at once.
+    let () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(0).query(&mut c).unwrap();
+    let () = redis::cmd("CONFIG").arg("SET").arg("save").arg("3600 1").query(&mut c).unwrap();
+    let () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
+    assert!(dir.path().join("dump.rdb").exists());
+    drop(c);
+    h.kill();
+    h.join();
+    let h = start(dir.path(), &["--save", ""]);
+    let mut c = conn(h.port());
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 0, "the saved dataset is the flushed one");
+    stop(h);
+}
+
+#[test]
 fn torn_aof_tail_dropped_or_refused() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &["--save", "", "--appendonly", "yes"]);

@@ -5,6 +5,7 @@ use super::flags::*;
 use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::lru;
+use crate::persistence::ChildKind;
 use crate::util::events::GENERIC;
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -537,7 +538,17 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.node.wake_blocked_in(i);
     }
     ctx.node.tracking_flush();
-    ctx.dirty(n.max(1));
+    // A snapshot being written holds the data just dropped: it is stopped,
+    // and with save points the empty dataset is saved at once (Redis's
+    // flushAllDataAndResetRDB); the save resets the change count, so the
+    // FLUSHALL still has to reach replicas and the AOF.
+    let mut parts = ctx.node.persistence_parts();
+    if matches!(parts.persistence.child.as_ref().map(|c| &c.kind), Some(ChildKind::Rdb | ChildKind::ReplSync)) {
+        crate::persistence::kill_child(&mut parts);
+    }
+    let saved = !parts.config.save_points().is_empty() && crate::persistence::save_sync(&mut parts).is_ok();
+    ctx.dirty(if saved { 1 } else { n.max(1) });
+    ctx.client.force_propagate = true;
     ctx.reply().ok();
     Ok(())
 }

@@ -25,7 +25,7 @@ pub enum DecodeErrorKind {
     Corrupt(&'static str),
     #[error("database index {0} out of range")]
     DbIndex(u64),
-    #[error("checksum mismatch (file says {expected:016x}, content is {actual:016x})")]
+    #[error("RDB CRC error: wrong RDB checksum expected: ({expected:x}) got: ({actual:x})")]
     Checksum { expected: u64, actual: u64 },
 }
 
