@@ -94,6 +94,7 @@ impl Node {
         // Replicas that went away are forgotten.
         let clients = &self.clients.map;
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
+        self.free_idle_backlog();
         self.full_sync_cron();
         self.update_failover_status();
         self.ping_replicas();
@@ -264,6 +265,29 @@ impl Node {
             }
             self.feed_stream();
         }
+    }
+
+    /// `repl-backlog-ttl`: a master without replicas for that long frees its
+    /// backlog and starts a new history (Redis's replicationCron), so a
+    /// replica coming back much later resyncs in full.
+    fn free_idle_backlog(&mut self) {
+        if !self.repl.replicas.is_empty() || self.repl.master.is_some() {
+            self.repl.no_replicas_since_ms = 0;
+            return;
+        }
+        if self.repl.no_replicas_since_ms == 0 {
+            self.repl.no_replicas_since_ms = self.now_ms;
+        }
+        let ttl_s = self.config.int_named("repl-backlog-ttl", 3600).max(0) as u64;
+        if ttl_s == 0 || !self.repl.backlog_active || self.now_ms.saturating_sub(self.repl.no_replicas_since_ms) <= ttl_s * 1000 {
+            return;
+        }
+        self.repl.replid = crate::util::id::random_hex_id();
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_offset = -1;
+        self.repl.backlog = crate::replication::backlog::Backlog::new(self.repl.backlog.capacity());
+        self.repl.backlog_active = false;
+        tracing::info!("Replication backlog freed after {ttl_s} seconds without connected replicas.");
     }
 
     /// Drops our replica connections: they reconnect and PSYNC again (after

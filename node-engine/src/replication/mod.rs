@@ -107,6 +107,8 @@ pub struct ReplState {
     pub master_db: usize,
     /// The unix second of the last keepalive newline to replicas waiting for their snapshot.
     pub last_presync_ping_s: u64,
+    /// Since when (unix ms) a master has had no replica; 0 while it has some.
+    pub no_replicas_since_ms: u64,
 }
 
 /// A FAILOVER in progress on a master (Redis's failover_state and its target).
@@ -157,6 +159,7 @@ impl Default for ReplState {
             failover: None,
             master_db: 0,
             last_presync_ping_s: 0,
+            no_replicas_since_ms: 0,
         }
     }
 }
