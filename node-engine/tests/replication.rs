@@ -524,3 +524,20 @@ fn the_master_link_is_a_client_the_replica_can_kill_and_it_continues() {
     wait_until("write arrives", 10, || rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2));
     assert_eq!(info_field(&mut mc, "stats", "sync_full"), "1", "no second full sync");
 }
+
+#[test]
+fn an_idle_backlog_is_freed_after_repl_backlog_ttl() {
+    let (m, _md) = start(&[]);
+    let (r, _rd) = start(&[]);
+    let mut mc = conn(m.port());
+    let mut rc = conn(r.port());
+    attach(&mut rc, m.port());
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("repl-backlog-ttl").arg(1).query(&mut mc).expect("ttl");
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("repl-backlog-size").arg(1 << 21).query(&mut mc).expect("size");
+    assert_eq!(info_field(&mut mc, "replication", "repl_backlog_size"), (1 << 21).to_string(), "applies at run time");
+    let replid = info_field(&mut mc, "replication", "master_replid");
+    drop(rc);
+    support::stop(r);
+    wait_until("backlog freed", 10, || info_field(&mut mc, "replication", "repl_backlog_active") == "0");
+    assert_ne!(info_field(&mut mc, "replication", "master_replid"), replid, "a new history starts");
+}
