@@ -54,7 +54,7 @@ pub(super) fn install(
     manifest: Manifest,
     file: File,
     size: u64,
-    initial: Option<PathBuf>,
+    initial: Option<(PathBuf, u64)>,
 ) -> Result<(), PersistError> {
     let aof = AofState {
         dir,
@@ -90,16 +90,17 @@ pub(super) fn install(
 }
 
 /// Creates the AOF with a base of the current data and an empty incr file,
-/// numbered after any files an older manifest names (which are then removed).
+/// numbered after the files of their kind an older manifest names (which
+/// are then removed).
 pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     let manifest_path = dir.join(format!("{prefix}.manifest"));
     let old = std::fs::read_to_string(&manifest_path).ok().and_then(|t| Manifest::parse(&t).ok()).unwrap_or_default();
-    let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
+    let (seq, incr_seq) = old.next_seqs();
     let format = super::rewrite::BaseFormat::from_config(node.config);
     let temp = dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
     let written = dir.join(format!("temp-rewriteaof-{}.done", std::process::id()));
-    let incr = ManifestFile { name: format!("{prefix}.{seq}.incr.aof"), seq };
+    let incr = ManifestFile { name: format!("{prefix}.{incr_seq}.incr.aof"), seq: incr_seq };
     let opts = rdb::EncodeOptions::from_config(node.config);
     super::rewrite::write_base_file(&node.keyspace.dbs, &node.keyspace.functions, &written, Some(&temp), opts, format)?;
     let base = ManifestFile { name: super::rewrite::base_name(&prefix, seq, &written), seq };

@@ -14,6 +14,13 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The sequence numbers the next base and incr files take: base and
+    /// incr files are numbered apart, each after its own last one (Redis's
+    /// curr_base_file_seq / curr_incr_file_seq).
+    pub fn next_seqs(&self) -> (u64, u64) {
+        (self.base.as_ref().map_or(0, |b| b.seq) + 1, self.incrs.iter().map(|f| f.seq).max().unwrap_or(0) + 1)
+    }
+
     /// Parses Redis 7's manifest: `file <name> seq <n> type <b|i|h>` lines,
     /// refusing what aofLoadManifestFromFile refuses. The error is Redis's
     /// report: the banner, the line and its number, and the reason.

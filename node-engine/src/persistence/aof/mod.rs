@@ -80,8 +80,9 @@ pub struct AofState {
     /// appendfsync, refreshed from the config by cron (so CONFIG SET applies).
     pub policy: FsyncPolicy,
     /// While the first base is written (Redis's AOF_WAIT_REWRITE): the temp
-    /// incr file taking the writes meanwhile; the manifest names nothing yet.
-    pub initial: Option<PathBuf>,
+    /// incr file taking the writes meanwhile and the sequence number it will
+    /// take; the manifest names nothing yet.
+    pub initial: Option<(PathBuf, u64)>,
     /// The unix second of the last `#TS:` annotation written.
     pub last_timestamp: u64,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds each write waits first (tests).
@@ -135,7 +136,10 @@ impl super::Persistence {
 pub fn apply_config_switch(node: &mut Parts<'_>) {
     let want = node.config.flag_named("appendonly");
     let have = node.persistence.aof.is_some();
-    if want && !have && node.persistence.child.is_none() {
+    if want && !have && node.persistence.child.is_some() {
+        // Another child runs: the first rewrite waits for it (INFO shows it scheduled).
+        node.persistence.aof_rewrite_scheduled = true;
+    } else if want && !have {
         let (dir, prefix) = (aof_dir(node), prefix(node));
         if let Err(e) = rewrite::start_initial(node, dir, prefix) {
             tracing::warn!("cannot enable the AOF: {e}");
@@ -146,7 +150,7 @@ pub fn apply_config_switch(node: &mut Parts<'_>) {
             super::kill_child(node);
         }
         flush_and_sync(node);
-        if let Some(temp) = node.persistence.aof.take().and_then(|a| a.initial) {
+        if let Some((temp, _)) = node.persistence.aof.take().and_then(|a| a.initial) {
             let _ = std::fs::remove_file(temp);
         }
         node.persistence.aof_rewrite_scheduled = false;

@@ -35,8 +35,7 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
             // the AOF on disk (DEBUG LOADAOF, a later `appendonly yes` start from it).
             let dir = aof_dir(node);
             std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-            let old = disk_manifest(&dir, &prefix(node));
-            let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
+            let (seq, _) = disk_manifest(&dir, &prefix(node)).next_seqs();
             (dir, seq, usize::MAX)
         }
     };
@@ -82,8 +81,7 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
 /// fork the base is written here and now.
 pub fn start_initial(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-    let old = disk_manifest(&dir, &prefix);
-    let seq = old.base.iter().chain(old.incrs.iter()).map(|f| f.seq).max().unwrap_or(0) + 1;
+    let (seq, incr_seq) = disk_manifest(&dir, &prefix).next_seqs();
     let opts = rdb::EncodeOptions::from_config(node.config);
     let format = BaseFormat::from_config(node.config);
     let dbs: &[Db] = &node.keyspace.dbs;
@@ -125,12 +123,13 @@ pub fn start_initial(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -> Resu
         temp: pid_temp(pid as u32).with_extension("done"),
         dirty_at_start: node.keyspace.dirty,
     });
-    super::load::install(node, dir, prefix, Manifest::default(), file, 0, Some(temp_incr))
+    node.persistence.aof_rewrite_scheduled = false;
+    super::load::install(node, dir, prefix, Manifest::default(), file, 0, Some((temp_incr, incr_seq)))
 }
 
 /// The first base failed: the AOF is off again (cron tries anew while `appendonly` is yes).
 pub fn abandon_initial(node: &mut Parts<'_>) {
-    if let Some(temp) = node.persistence.aof.as_ref().and_then(|a| a.initial.clone()) {
+    if let Some((temp, _)) = node.persistence.aof.as_ref().and_then(|a| a.initial.clone()) {
         node.persistence.aof = None;
         node.propagation.consumers = node.propagation.consumers.saturating_sub(1);
         tracing::info!("Removing the temp incr aof file {} in background", temp.file_name().unwrap_or_default().to_string_lossy());
@@ -144,11 +143,11 @@ pub fn finish_rewrite(node: &mut Parts<'_>, temp: &Path, seq: u64, keep_from: us
     let Some(aof) = node.persistence.aof.as_mut() else {
         return finish_rewrite_while_off(node, temp, seq);
     };
-    if let Some(temp_incr) = aof.initial.take() {
+    if let Some((temp_incr, incr_seq)) = aof.initial.take() {
         // The first base: it and the writes since become the AOF the manifest names.
         let old = disk_manifest(&aof.dir, &aof.prefix);
         let base = ManifestFile { name: base_name(&aof.prefix, seq, temp), seq };
-        let incr = ManifestFile { name: format!("{}.{seq}.incr.aof", aof.prefix), seq };
+        let incr = ManifestFile { name: format!("{}.{incr_seq}.incr.aof", aof.prefix), seq: incr_seq };
         let (base_path, incr_path) = (aof.path(&base.name), aof.path(&incr.name));
         std::fs::rename(temp, &base_path).map_err(|e| io_err(&base_path, e))?;
         std::fs::rename(&temp_incr, &incr_path).map_err(|e| io_err(&incr_path, e))?;
