@@ -541,3 +541,26 @@ fn an_idle_backlog_is_freed_after_repl_backlog_ttl() {
     wait_until("backlog freed", 10, || info_field(&mut mc, "replication", "repl_backlog_active") == "0");
     assert_ne!(info_field(&mut mc, "replication", "master_replid"), replid, "a new history starts");
 }
+
+#[test]
+fn disk_based_sync_sends_the_dump_file_and_a_snapshot_nobody_waits_for_is_stopped() {
+    let (m, md) = start(&["--repl-diskless-sync", "no"]);
+    let (_r, _rd) = start(&[]);
+    let mut mc = conn(m.port());
+    let mut rc = conn(_r.port());
+    for i in 0..10 {
+        let _: () = mc.set(format!("k{i}"), i).expect("set");
+    }
+    attach(&mut rc, m.port());
+    assert_eq!(rc.get::<_, i64>("k9").expect("get"), 9);
+    assert!(md.path().join("dump.rdb").exists(), "the snapshot is the dump file, as in Redis's disk-based sync");
+    assert_eq!(info_field(&mut mc, "persistence", "rdb_saves"), "1");
+    // A replica that leaves while its snapshot is written: the child is stopped.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(1_000_000).query(&mut mc).expect("slow");
+    let mut hand = std::net::TcpStream::connect(("127.0.0.1", m.port())).expect("connect");
+    std::io::Write::write_all(&mut hand, b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n").expect("psync");
+    wait_until("snapshot started", 10, || info_field(&mut mc, "persistence", "rdb_bgsave_in_progress") == "1");
+    drop(hand);
+    wait_until("snapshot stopped", 5, || info_field(&mut mc, "persistence", "rdb_bgsave_in_progress") == "0");
+    assert_eq!(rc.get::<_, i64>("k9").expect("the first replica is unaffected"), 9);
+}

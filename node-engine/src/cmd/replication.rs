@@ -133,7 +133,9 @@ fn psync(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.node.repl.failover.is_some() {
         return Err(CmdError::new("NOMASTERLINK Can't SYNC while failing over"));
     }
-    let off = parse_i64(argv[2]).unwrap_or(-1);
+    let off = parse_i64(argv[2]).inspect_err(|_| {
+        tracing::warn!("Replica {} asks for synchronization but with a wrong offset", ctx.client.addr);
+    })?;
     attach_replica(ctx, argv[1], off, false)
 }
 

@@ -75,10 +75,15 @@ impl Node {
     /// The child is done: its replicas get the snapshot and the stream held
     /// for them, and are online; if it failed they are dropped (they reconnect).
     fn send_finished_snapshot(&mut self) {
-        let Some((path, ok)) = self.persistence.repl_snapshot_done.take() else { return };
-        let data =
-            if ok { std::fs::read(&path).map_err(|e| tracing::warn!("cannot read the replication snapshot: {e}")).ok() } else { None };
-        let _ = std::fs::remove_file(&path);
+        let Some(done) = self.persistence.repl_snapshot_done.take() else { return };
+        let data = if done.ok {
+            std::fs::read(&done.path).map_err(|e| tracing::warn!("cannot read the replication snapshot: {e}")).ok()
+        } else {
+            None
+        };
+        if !done.keep {
+            let _ = std::fs::remove_file(&done.path);
+        }
         let Some(data) = data else {
             self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
             return;
@@ -102,6 +107,25 @@ impl Node {
             }
             tracing::info!("Synchronization with replica {name} succeeded");
         }
+    }
+
+    /// A snapshot child no replica waits for any more is stopped (Redis kills
+    /// an RDB child whose dump is not useful): always one writing a temp file
+    /// for replicas, a BGSAVE of the dump file only without save points.
+    pub fn kill_useless_snapshot(&mut self) {
+        let waited = self.repl.replicas.iter().any(|r| r.state == ReplicaState::WaitBgsaveEnd);
+        let useless = match self.persistence.child.as_ref().map(|c| &c.kind) {
+            Some(crate::persistence::ChildKind::ReplSync) => true,
+            Some(crate::persistence::ChildKind::Rdb) => self.persistence.rdb_for_replicas && self.config.save_points().is_empty(),
+            _ => false,
+        };
+        if waited || !useless {
+            return;
+        }
+        tracing::warn!("Killing the snapshot child: no replica waits for it any more");
+        let mut parts = self.persistence_parts();
+        crate::persistence::kill_child(&mut parts);
+        parts.persistence.repl_snapshot_done = None;
     }
 
     /// Disconnects the replicas in a sync state `which` selects.

@@ -95,6 +95,7 @@ impl Node {
         let clients = &self.clients.map;
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
         self.free_idle_backlog();
+        self.kill_useless_snapshot();
         self.full_sync_cron();
         self.update_failover_status();
         self.ping_replicas();

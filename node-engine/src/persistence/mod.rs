@@ -52,6 +52,15 @@ pub enum ShutdownKind {
     Prepared,
 }
 
+/// A snapshot made for replicas' full sync, done or failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplSnapshot {
+    pub path: PathBuf,
+    pub ok: bool,
+    /// It is the dump file (disk-based sync): sent, not deleted.
+    pub keep: bool,
+}
+
 /// Why a save or load failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
@@ -121,9 +130,11 @@ pub struct Persistence {
     pub last_load_keys: (u64, u64),
     /// `aof-timestamp-enabled`, cached: written AOF commands get `#TS:<unix s>` annotations.
     pub aof_timestamps: bool,
-    /// A finished replication snapshot (its file, whether the child
-    /// succeeded), for the replication side to send.
-    pub repl_snapshot_done: Option<(PathBuf, bool)>,
+    /// A finished replication snapshot, for the replication side to send.
+    pub repl_snapshot_done: Option<ReplSnapshot>,
+    /// The running RDB child (a BGSAVE of the dump file) was started for
+    /// replicas (`repl-diskless-sync no`): they get its file when it ends.
+    pub rdb_for_replicas: bool,
 }
 
 impl Default for Persistence {
@@ -148,6 +159,7 @@ impl Default for Persistence {
             last_load_keys: (0, 0),
             aof_timestamps: false,
             repl_snapshot_done: None,
+            rdb_for_replicas: false,
         }
     }
 }
@@ -330,6 +342,15 @@ pub fn start_repl_snapshot(node: &mut Parts<'_>) -> Result<(), PersistError> {
     if node.persistence.child.is_some() {
         return Err(PersistError::ChildBusy);
     }
+    if !node.config.flag_named("repl-diskless-sync") {
+        // Disk-based, as Redis: a BGSAVE of the dump file, sent when it ends.
+        if bgsave(node, false)? == BgStart::Started {
+            node.persistence.rdb_for_replicas = true;
+        } else {
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok: true, keep: true });
+        }
+        return Ok(());
+    }
     let mut opts = rdb::EncodeOptions::from_config(node.config);
     opts.repl = node.repl_info.clone();
     let dir = node.config.dir().to_path_buf();
@@ -359,7 +380,7 @@ pub fn start_repl_snapshot(node: &mut Parts<'_>) -> Result<(), PersistError> {
         None => {
             let path = target(std::process::id());
             write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &path, opts, false, None)?;
-            node.persistence.repl_snapshot_done = Some((path, true));
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path, ok: true, keep: false });
         }
     }
     Ok(())
@@ -392,7 +413,7 @@ fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
             } else {
                 tracing::warn!("Background transfer error");
             }
-            node.persistence.repl_snapshot_done = Some((child.temp, ok));
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: child.temp, ok, keep: false });
         }
         ChildKind::Rdb => {
             let p = &mut node.persistence;
@@ -406,6 +427,9 @@ fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
             } else {
                 let _ = std::fs::remove_file(&child.temp);
                 tracing::warn!("background saving error");
+            }
+            if std::mem::take(&mut node.persistence.rdb_for_replicas) {
+                node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok, keep: true });
             }
         }
         ChildKind::AofRewrite { seq, keep_from } => {
@@ -437,10 +461,12 @@ pub fn kill_child(node: &mut Parts<'_>) {
             libc::waitpid(child.pid, &mut st, 0);
         }
         let _ = std::fs::remove_file(&child.temp);
+        // The replicas waiting for it are dropped (they reconnect and sync again).
         if child.kind == ChildKind::ReplSync {
-            // The replicas waiting for it are dropped (they reconnect and sync again).
             let _ = std::fs::remove_file(child.temp.with_extension("tmp"));
-            node.persistence.repl_snapshot_done = Some((child.temp, false));
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: child.temp, ok: false, keep: false });
+        } else if std::mem::take(&mut node.persistence.rdb_for_replicas) {
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok: false, keep: true });
         }
     }
 }

@@ -117,6 +117,27 @@ pub use crate::cmd::replay::AofReplayer;
 
 /// Runs one request with every check a Redis server applies first.
 pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
+    if !client.is_replica {
+        return execute_command(node, client, argv);
+    }
+    // A replica's link carries our stream: a command of its that produced a
+    // reply would corrupt it, so the replica is cut off instead (Redis's
+    // "Replica generated a reply").
+    let at = client.reply.buf.len();
+    execute_command(node, client, argv);
+    if client.reply.buf.len() > at {
+        client.reply.buf.truncate(at);
+        tracing::warn!(
+            "Replica generated a reply to command '{}', disconnecting it: addr={} id={}",
+            client.cmd_cell.get(),
+            client.addr,
+            client.id
+        );
+        client.close_asap = true;
+    }
+}
+
+fn execute_command(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     if node.tracking.active() {
         node.tracking.current = Some(client.id);
         // Over tracking-table-max-keys: keys are dropped before the command
