@@ -42,7 +42,6 @@ impl Node {
         for r in &mut self.repl.replicas {
             if matches!(r.state, ReplicaState::WaitBgsaveStart { .. }) {
                 r.state = ReplicaState::WaitBgsaveEnd;
-                r.buffered.clear();
                 starting.push((r.client_id, r.legacy));
             }
         }
@@ -53,6 +52,7 @@ impl Node {
         }
         // The stream after the snapshot must say which db it writes to.
         self.propagation.db = None;
+        self.repl.held.clear();
     }
 
     /// Every replication cron: sends a finished snapshot, starts a due one,
@@ -86,24 +86,26 @@ impl Node {
         }
         let Some(data) = data else {
             self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
+            self.repl.held = Vec::new();
             return;
         };
         let mut payload = format!("${}\r\n", data.len()).into_bytes();
         payload.extend_from_slice(&data);
         drop(data);
         let now = self.now_ms;
+        let stream = std::mem::take(&mut self.repl.held);
         let mut sends = Vec::new();
         for r in &mut self.repl.replicas {
             if r.state == ReplicaState::WaitBgsaveEnd {
                 r.state = ReplicaState::Online;
                 r.ack_time_ms = now;
-                sends.push((r.client_id, format!("{}:{}", r.ip, r.listening_port), std::mem::take(&mut r.buffered)));
+                sends.push((r.client_id, format!("{}:{}", r.ip, r.listening_port)));
             }
         }
-        for (id, name, stream) in sends {
+        for (id, name) in sends {
             self.push_to(id, Push::Bulk(payload.clone()));
             if !stream.is_empty() {
-                self.push_to(id, Push::Bytes(stream));
+                self.push_to(id, Push::Bytes(stream.clone()));
             }
             tracing::info!("Synchronization with replica {name} succeeded");
         }
@@ -126,6 +128,7 @@ impl Node {
         let mut parts = self.persistence_parts();
         crate::persistence::kill_child(&mut parts);
         parts.persistence.repl_snapshot_done = None;
+        self.repl.held = Vec::new();
     }
 
     /// Disconnects the replicas in a sync state `which` selects.
@@ -151,12 +154,10 @@ impl Node {
             .repl
             .replicas
             .iter()
-            .map(|r| {
-                let queued = self.clients.map.get(&r.client_id).map_or(0, |c| c.out_pending.get() + c.mem.unsent.get());
-                queued + r.buffered.len()
-            })
+            .map(|r| self.clients.map.get(&r.client_id).map_or(0, |c| c.out_pending.get() + c.mem.unsent.get()))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(self.repl.held.len());
         behind.max(if self.repl.backlog_active { self.repl.backlog.len() } else { 0 })
     }
 }

@@ -38,13 +38,17 @@ impl Node {
         }
         let bytes = std::mem::take(&mut self.repl.pending);
         let mut ids: Vec<ClientId> = Vec::with_capacity(self.repl.replicas.len());
-        for r in &mut self.repl.replicas {
+        let mut hold = false;
+        for r in &self.repl.replicas {
             match r.state {
                 ReplicaState::Online => ids.push(r.client_id),
-                // Held until its snapshot is sent; the stream before its fork is in the snapshot.
-                ReplicaState::WaitBgsaveEnd => r.buffered.extend_from_slice(&bytes),
+                // Held until the snapshot is sent; the stream before its fork is in the snapshot.
+                ReplicaState::WaitBgsaveEnd => hold = true,
                 ReplicaState::WaitBgsaveStart { .. } => {}
             }
+        }
+        if hold {
+            self.repl.held.extend_from_slice(&bytes);
         }
         for id in ids {
             self.push_to(id, Push::Bytes(bytes.clone()));

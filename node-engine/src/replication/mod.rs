@@ -25,23 +25,12 @@ pub struct ReplicaInfo {
     pub state: ReplicaState,
     /// Came with SYNC (no `+FULLRESYNC` line before the snapshot).
     pub legacy: bool,
-    /// The stream since its snapshot was forked, held until the snapshot is sent.
-    pub buffered: Vec<u8>,
 }
 
 impl ReplicaInfo {
     /// A replica that continues from the backlog, streaming at once.
     pub fn online(client_id: ClientId, ip: String, listening_port: u16, now_ms: u64) -> Self {
-        ReplicaInfo {
-            client_id,
-            ip,
-            listening_port,
-            ack_offset: 0,
-            ack_time_ms: now_ms,
-            state: ReplicaState::Online,
-            legacy: false,
-            buffered: Vec::new(),
-        }
+        ReplicaInfo { client_id, ip, listening_port, ack_offset: 0, ack_time_ms: now_ms, state: ReplicaState::Online, legacy: false }
     }
 }
 
@@ -107,6 +96,10 @@ pub struct ReplState {
     pub master_db: usize,
     /// The unix second of the last keepalive newline to replicas waiting for their snapshot.
     pub last_presync_ping_s: u64,
+    /// The stream since the running snapshot child was forked, held once for
+    /// every replica waiting for that snapshot (one child at a time, so they
+    /// all start at its offset), until the snapshot is sent.
+    pub held: Vec<u8>,
     /// Since when (unix ms) a master has had no replica; 0 while it has some.
     pub no_replicas_since_ms: u64,
 }
@@ -160,6 +153,7 @@ impl Default for ReplState {
             master_db: 0,
             last_presync_ping_s: 0,
             no_replicas_since_ms: 0,
+            held: Vec::new(),
         }
     }
 }
