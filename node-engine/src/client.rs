@@ -100,6 +100,9 @@ pub struct ClientMem {
     pub multi: Cell<usize>,
     /// Replies waiting for the socket.
     pub unsent: Cell<usize>,
+    /// What holding them takes (the buffer's capacity): eviction and INFO
+    /// leave a replica's waiting output out of the dataset by this much.
+    pub unsent_alloc: Cell<usize>,
     /// The reply buffer's capacity (`rbs`).
     pub rbs: Cell<usize>,
     /// WATCHed keys, subscriptions and tracking prefixes.

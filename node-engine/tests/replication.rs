@@ -564,3 +564,44 @@ fn disk_based_sync_sends_the_dump_file_and_a_snapshot_nobody_waits_for_is_stoppe
     wait_until("snapshot stopped", 5, || info_field(&mut mc, "persistence", "rdb_bgsave_in_progress") == "0");
     assert_eq!(rc.get::<_, i64>("k9").expect("the first replica is unaffected"), 9);
 }
+
+#[test]
+fn a_replica_that_stops_reading_does_not_make_the_master_evict() {
+    // The binary: its counting allocator makes used_memory exact.
+    let md = tempfile::tempdir().expect("tmp");
+    let m = support::slot_node(
+        md.path(),
+        &[
+            "--save",
+            "",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--maxmemory-policy",
+            "allkeys-random",
+            "--client-output-buffer-limit",
+            "replica 0 0 0",
+        ],
+    );
+    let mut mc = conn(m.port);
+    for i in 0..100 {
+        let _: () = redis::cmd("SETRANGE").arg(format!("key:{i}")).arg(10_000).arg("x").query(&mut mc).expect("setrange");
+    }
+    // Attached, then never reads again: its stream piles up on the master.
+    let _stuck = HandReplica::attach(m.port);
+    wait_until("replica online", 10, || info_field(&mut mc, "replication", "slave0").contains("state=online"));
+    let used: u64 = info_field(&mut mc, "memory", "used_memory").parse().expect("used");
+    // Room for a few MB of bookkeeping around the stream, far less than the
+    // 10 MB the replica is left owing: without the accounting, keys would go.
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(used + 4_000_000).query(&mut mc).expect("maxmemory");
+    let payload = "A".repeat(1000);
+    let mut p = redis::pipe();
+    for _ in 0..10_000 {
+        p.cmd("SETRANGE").arg("key:0").arg(0).arg(&payload).ignore();
+    }
+    let _: () = p.query(&mut mc).expect("writes");
+    let held: u64 = info_field(&mut mc, "memory", "mem_not_counted_for_evict").parse().expect("not counted");
+    assert!(held > 5_000_000, "the replica's waiting stream is left out of the dataset: {held}");
+    let replicas: u64 = info_field(&mut mc, "memory", "mem_clients_slaves").parse().expect("slaves");
+    assert!(replicas >= held, "{replicas} < {held}");
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut mc).expect("dbsize"), 100, "nothing evicted for it");
+}

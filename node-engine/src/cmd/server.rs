@@ -105,20 +105,23 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let peak = node.stats.used_memory_peak.max(used);
         let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
         let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
-        let client_mem: usize = node.clients.map.values().map(|c| c.mem.counted.get()).sum();
-        let replica_mem: usize =
-            node.repl.replicas.iter().filter_map(|r| node.clients.map.get(&r.client_id)).map(|c| c.mem.counted.get()).sum();
+        let client_mem: usize = node.clients.map.values().map(|c| c.mem.total(c.out_pending.get())).sum();
+        let replica_ids: std::collections::HashSet<crate::client::ClientId> = node.repl.replicas.iter().map(|r| r.client_id).collect();
+        let replica_conns: usize =
+            node.clients.map.iter().filter(|(id, _)| replica_ids.contains(id)).map(|(_, c)| c.mem.total(c.out_pending.get())).sum();
+        let replica_mem = node.replica_clients_memory();
         out.push_str(&format!(
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{}\r\nmem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),
             human(peak),
             human(maxmemory),
             node.config.get("maxmemory-policy").unwrap_or("noeviction"),
+            node.not_counted_for_evict(),
             if node.repl.backlog_active { node.repl.backlog.len() } else { 0 },
             node.replication_buffer_bytes(),
             replica_mem,
-            client_mem.saturating_sub(replica_mem),
+            client_mem.saturating_sub(replica_conns),
             node.keyspace.lazyfree.pending(),
             node.keyspace.lazyfree.freed(),
         ));

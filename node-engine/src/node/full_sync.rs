@@ -146,6 +146,39 @@ impl Node {
         }
     }
 
+    /// What replicas have not taken yet: each one's queued stream, and the
+    /// stream held during a full sync.
+    fn replica_output_bytes(&self) -> usize {
+        let queued: usize = self
+            .repl
+            .replicas
+            .iter()
+            .filter_map(|r| self.clients.map.get(&r.client_id))
+            .map(|c| c.out_pending.get() + c.mem.unsent_alloc.get())
+            .sum();
+        queued + self.repl.held.capacity()
+    }
+
+    /// Memory eviction leaves out (Redis's freeMemoryGetNotCountedMemory):
+    /// replicas' pending output and the AOF buffer, so a slow replica does
+    /// not make the node evict its data. (The backlog, capped at
+    /// `repl-backlog-size`, is counted.)
+    pub fn not_counted_for_evict(&self) -> u64 {
+        let aof = self.persistence.aof.as_ref().map_or(0, |a| a.buffered_len());
+        (self.replica_output_bytes() + aof) as u64
+    }
+
+    /// The memory of the replicas' connections (INFO's mem_clients_slaves).
+    pub fn replica_clients_memory(&self) -> usize {
+        self.repl
+            .replicas
+            .iter()
+            .filter_map(|r| self.clients.map.get(&r.client_id))
+            .map(|c| crate::client::CLIENT_BASE_MEM + c.out_pending.get() + c.mem.unsent_alloc.get() + c.mem.qbuf_cap.get())
+            .sum::<usize>()
+            + self.repl.held.capacity()
+    }
+
     /// Bytes held for replicas: the backlog, or the largest stream a replica
     /// has not taken yet (queued for its socket, or held during its sync),
     /// whichever is larger — as Redis's shared replication buffer counts them.

@@ -46,7 +46,7 @@ impl Node {
     /// must be refused.
     pub fn evict_if_needed(&mut self) -> bool {
         let max = self.keyspace.maxmemory;
-        if max == 0 || self.used_memory() <= max {
+        if max == 0 || self.used_memory().saturating_sub(self.not_counted_for_evict()) <= max {
             return true;
         }
         // Nothing is evicted while clients are paused (Redis's PAUSE_ACTION_EVICT).
@@ -65,7 +65,7 @@ impl Node {
         // we evict: count what the evicted entries held instead.
         let exact = crate::util::alloc::used().is_some();
         let mut freed = 0u64;
-        while self.used_memory().saturating_sub(freed) > max {
+        while self.used_memory().saturating_sub(freed).saturating_sub(self.not_counted_for_evict()) > max {
             let Some((db, key)) = self.pick_victim(pol, samples, now, &mut pool) else { return false };
             let Some(entry) = self.keyspace.dbs[db].remove(&key, now) else { continue };
             if !exact {

@@ -492,6 +492,7 @@ fn report_mem(shared: &SharedRef, client: &Client, mem: &crate::client::ClientMe
     mem.qbuf_cap.set(inbuf.capacity());
     mem.multi.set(if client.multi.is_some() { client.multi_bytes } else { 0 });
     mem.unsent.set(unsent.len());
+    mem.unsent_alloc.set(if unsent.is_empty() { 0 } else { unsent.buf.capacity() });
     mem.rbs.set(client.reply.buf.capacity());
     let mut node = shared.node.borrow_mut();
     let prefixes = if node.tracking.clients.is_empty() { 0 } else { node.tracking.clients.get(&client.id).map_or(0, |t| t.prefixes.len()) };

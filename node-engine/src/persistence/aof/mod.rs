@@ -99,6 +99,10 @@ impl AofState {
     pub fn write_ok(&self) -> bool {
         self.write_ok && !self.sync.fsync_failed.get() && !self.everysec_failed.load(Ordering::Relaxed)
     }
+    /// Commands waiting to be written (counted apart from the dataset by eviction).
+    pub fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
     pub fn current_size(&self) -> u64 {
         self.current_size
     }
