@@ -97,18 +97,54 @@ impl Manifest {
     pub fn render(&self) -> String {
         let mut s = String::new();
         if let Some(b) = &self.base {
-            s.push_str(&format!("file {} seq {} type b\n", b.name, b.seq));
+            s.push_str(&format!("file {} seq {} type b\n", repr(&b.name), b.seq));
         }
         for f in &self.incrs {
-            s.push_str(&format!("file {} seq {} type i\n", f.name, f.seq));
+            s.push_str(&format!("file {} seq {} type i\n", repr(&f.name), f.seq));
         }
         s
     }
 }
 
+/// A file name as the manifest holds it: quoted and escaped when it has
+/// spaces, quotes or control characters (Redis's sdscatrepr), as is otherwise.
+fn repr(name: &str) -> String {
+    // Non-ASCII text stays as written (UTF-8), which the parser reads back as is.
+    let plain = |c: char| (c.is_ascii_graphic() && c != '"' && c != '\\') || !c.is_ascii();
+    if name.chars().all(plain) {
+        return name.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            ' '..='~' => out.push(c),
+            c if !c.is_ascii() => out.push(c),
+            c => out.push_str(&format!("\\x{:02x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod redis_rules {
-    use super::Manifest;
+    use super::{Manifest, ManifestFile};
+
+    #[test]
+    fn names_with_spaces_and_newlines_are_quoted_and_read_back() {
+        let name = " file seq \n\n.aof .2.base.rdb".to_string();
+        let m = Manifest { base: Some(ManifestFile { name: name.clone(), seq: 2 }), incrs: vec![] };
+        let text = m.render();
+        assert_eq!(text, "file \" file seq \\n\\n.aof .2.base.rdb\" seq 2 type b\n");
+        assert_eq!(Manifest::parse(&text).expect("parse").base.map(|b| b.name), Some(name));
+    }
 
     /// The manifests Redis 7.0 refuses, with its reasons (aofLoadManifestFromFile).
     #[test]
