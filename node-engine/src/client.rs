@@ -304,6 +304,11 @@ pub struct Clients {
     /// Set when a push took the sum over `maxmemory-clients`: clients are
     /// evicted at the end of the batch that pushed.
     pub evict_due: Cell<bool>,
+    /// Set when a blocked client was woken: the waking connection lets it
+    /// run before sending its own reply, so the woken command's effects
+    /// follow the waking write in the stream, as Redis serves blocked
+    /// clients inside the same command.
+    pub woke: Cell<bool>,
 }
 
 /// A CLIENT PAUSE: until when, and whether it holds every command (ALL) or
@@ -329,6 +334,7 @@ impl Default for Clients {
             sockets: Default::default(),
             mem_total: Cell::new(0),
             evict_due: Cell::new(false),
+            woke: Cell::new(false),
         }
     }
 }

@@ -605,3 +605,40 @@ fn a_replica_that_stops_reading_does_not_make_the_master_evict() {
     assert!(replicas >= held, "{replicas} < {held}");
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut mc).expect("dbsize"), 100, "nothing evicted for it");
 }
+
+#[test]
+fn a_woken_blocked_pop_follows_the_push_that_woke_it_in_the_stream() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (m, _md) = start(&[]);
+    let mut mc = conn(m.port());
+    let mut blocked = conn(m.port());
+    // A SYNC reader: the payload, then the stream as it is written.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", m.port())).expect("connect");
+    s.write_all(b"SYNC\r\n").expect("sync");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    while line.trim().is_empty() {
+        line.clear();
+        r.read_line(&mut line).expect("payload header");
+    }
+    let mut payload = vec![0u8; line.trim().trim_start_matches('$').parse().expect("length")];
+    r.read_exact(&mut payload).expect("payload");
+    let waiter = std::thread::spawn(move || {
+        redis::cmd("BLMPOP").arg(0).arg(1).arg("l").arg("LEFT").arg("COUNT").arg(5).query::<redis::Value>(&mut blocked).expect("blmpop")
+    });
+    wait_until("client blocked", 10, || info_field(&mut mc, "clients", "blocked_clients") == "1");
+    // The next command comes at once after the reply: the woken pop must already be in the stream.
+    let _: i64 = redis::cmd("LPUSH").arg("l").arg("a").arg("b").arg("c").query(&mut mc).expect("lpush");
+    let _: () = mc.set("after", 1).expect("set");
+    waiter.join().expect("waiter");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+    let mut stream = String::new();
+    while !stream.contains("after") {
+        let mut buf = [0u8; 4096];
+        let n = r.read(&mut buf).expect("stream");
+        assert!(n > 0, "stream ended: {stream:?}");
+        stream.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let (push, pop, set) = (stream.find("lpush"), stream.find("LPOP"), stream.find("after"));
+    assert!(push < pop && pop < set, "LPUSH, then the woken LPOP, then SET: {stream:?}");
+}

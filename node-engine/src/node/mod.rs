@@ -425,6 +425,9 @@ impl Node {
             c.out_pending.set(pending);
             self.count_pushed(c, b.len());
         }
+        if matches!(push, Push::Wake) {
+            self.clients.woke.set(true);
+        }
         c.tx.send(push).is_ok()
     }
 
@@ -538,6 +541,7 @@ impl Node {
             if let Some(ids) = self.waits.blocked.get(&(db, key.into())) {
                 for id in ids {
                     if let Some(c) = self.clients.map.get(id) {
+                        self.clients.woke.set(true);
                         let _ = c.tx.send(Push::Wake);
                     }
                 }

@@ -375,6 +375,10 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                 shared.node.borrow_mut().save_cluster_config_if_dirty();
                 txn.set(if client.multi.is_some() { crate::script::busy::txn::IN_MULTI } else { 0 });
                 crate::node::persistence::wait_durable(&shared).await;
+                // Clients this batch woke run their commands before our reply goes out.
+                if shared.node.borrow().clients.woke.replace(false) {
+                    tokio::task::yield_now().await;
+                }
                 if let Some(b) = client.block.as_ref() {
                     // Keep the blocking command's arguments to retry it when woken.
                     let _ = b;
