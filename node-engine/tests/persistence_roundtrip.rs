@@ -285,6 +285,34 @@ fn flushall_stops_a_running_bgsave_and_saves_when_save_points_exist() {
 }
 
 #[test]
+fn a_pre_7_single_file_aof_is_upgraded_to_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    // What Redis 6 leaves in its data dir: one appendonly.aof of commands.
+    std::fs::write(dir.path().join("appendonly.aof"), b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$3\r\nold\r\n$5\r\nvalue\r\n")
+        .unwrap();
+    let args = ["--save", "", "--appendonly", "yes"];
+    let h = start(dir.path(), &args);
+    let mut c = conn(h.port());
+    let v: String = redis::cmd("GET").arg("old").query(&mut c).unwrap();
+    assert_eq!(v, "value");
+    let () = redis::cmd("SET").arg("new").arg("1").query(&mut c).unwrap();
+    drop(c);
+    stop(h);
+    let aof_dir = dir.path().join("appendonlydir");
+    assert!(!dir.path().join("appendonly.aof").exists(), "moved into the AOF directory");
+    assert!(aof_dir.join("appendonly.aof").exists());
+    let manifest = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    assert_eq!(manifest, "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
+    let h = start(dir.path(), &args);
+    let mut c = conn(h.port());
+    for k in ["old", "new"] {
+        let v: Option<String> = redis::cmd("GET").arg(k).query(&mut c).unwrap();
+        assert!(v.is_some(), "{k}");
+    }
+    stop(h);
+}
+
+#[test]
 fn torn_aof_tail_dropped_or_refused() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &["--save", "", "--appendonly", "yes"]);

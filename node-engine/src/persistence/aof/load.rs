@@ -15,6 +15,7 @@ pub fn load_or_create(h: &mut dyn Loader) -> Result<(), PersistError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&manifest_path, e)),
     };
+    let manifest = upgrade_old_aof(&h.parts(), &dir, &prefix, manifest)?;
     match manifest {
         Some(m) if m.base.is_some() || !m.incrs.is_empty() => {
             load_files(h, &dir, &m)?;
@@ -35,6 +36,34 @@ pub fn load_or_create(h: &mut dyn Loader) -> Result<(), PersistError> {
         }
     }
     Ok(())
+}
+
+/// A single-file AOF of Redis before 7.0 (`<dir>/<appendfilename>`) becomes
+/// the base of a multi-part AOF, as Redis 7's aofUpgradePrepare does: when
+/// there is no AOF directory or manifest yet, or a manifest whose only file
+/// is that base not moved yet (an upgrade cut short). The file is moved into
+/// the AOF directory after the manifest naming it is written.
+fn upgrade_old_aof(node: &Parts<'_>, dir: &Path, prefix: &str, manifest: Option<Manifest>) -> Result<Option<Manifest>, PersistError> {
+    let old = node.config.dir().join(prefix);
+    if !old.is_file() {
+        return Ok(manifest);
+    }
+    let due = match &manifest {
+        None => true,
+        Some(m) if m.base.is_none() && m.incrs.is_empty() => true,
+        Some(m) => m.incrs.is_empty() && m.base.as_ref().is_some_and(|b| b.name == prefix) && !dir.join(prefix).exists(),
+    };
+    if !due {
+        return Ok(manifest);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let m = Manifest { base: Some(ManifestFile { name: prefix.to_string(), seq: 1 }), incrs: Vec::new() };
+    let mp = dir.join(format!("{prefix}.manifest"));
+    crate::util::fs::write_atomic(&mp, m.render().as_bytes()).map_err(|e| io_err(&mp, e))?;
+    let to = dir.join(prefix);
+    std::fs::rename(&old, &to).map_err(|e| io_err(&to, e))?;
+    tracing::info!("Successfully migrated an old-style AOF into the AOF directory ({}).", dir.display());
+    Ok(Some(m))
 }
 
 /// DEBUG LOADAOF: replays the files the manifest names into the dataset.
