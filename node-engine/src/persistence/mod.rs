@@ -137,6 +137,14 @@ pub struct Persistence {
     pub rdb_for_replicas: bool,
 }
 
+impl Persistence {
+    /// Records a child just forked: the one cron waits for (INFO counts it in `total_forks`).
+    pub(crate) fn child_started(&mut self, pid: libc::pid_t, kind: ChildKind, temp: PathBuf, dirty_at_start: u64) {
+        self.total_forks += 1;
+        self.child = Some(Child { pid, kind, started: Instant::now(), temp, dirty_at_start });
+    }
+}
+
 impl Default for Persistence {
     fn default() -> Self {
         Persistence {
@@ -193,19 +201,30 @@ pub fn write_rdb_file(
             &own_temp
         }
     };
+    write_atomically(path, tmp, |f| rdb::save_dbs(f, dbs, functions, opts, aof_base))
+}
+
+/// Writes `path` through `temp`: write, fsync, rename, fsync the directory,
+/// so a crash leaves the old file or the new one; a failed write leaves no temp file.
+pub(crate) fn write_atomically(
+    path: &Path,
+    temp: &Path,
+    write: impl FnOnce(std::fs::File) -> std::io::Result<(std::fs::File, u64)>,
+) -> Result<u64, PersistError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let result = (|| {
-        let f = std::fs::File::create(tmp).map_err(|e| io_err(tmp, e))?;
-        let (f, n) = rdb::save_dbs(f, dbs, functions, opts, aof_base).map_err(|e| io_err(tmp, e))?;
-        f.sync_all().map_err(|e| io_err(tmp, e))?;
+        let f = std::fs::File::create(temp).map_err(|e| io_err(temp, e))?;
+        let (f, n) = write(f).map_err(|e| io_err(temp, e))?;
+        f.sync_all().map_err(|e| io_err(temp, e))?;
         drop(f);
-        std::fs::rename(tmp, path).map_err(|e| io_err(path, e))?;
+        std::fs::rename(temp, path).map_err(|e| io_err(path, e))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(n)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(tmp);
+        let _ = std::fs::remove_file(temp);
     }
     result
 }
@@ -313,15 +332,9 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
     );
     match child {
         Some(pid) => {
-            node.persistence.total_forks += 1;
             tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
-            node.persistence.child = Some(Child {
-                pid,
-                kind: ChildKind::Rdb,
-                started: Instant::now(),
-                temp: dir.join(format!("temp-{pid}.rdb")),
-                dirty_at_start: node.keyspace.dirty,
-            });
+            let dirty = node.keyspace.dirty;
+            node.persistence.child_started(pid, ChildKind::Rdb, dir.join(format!("temp-{pid}.rdb")), dirty);
             Ok(BgStart::Started)
         }
         None => {
@@ -367,15 +380,9 @@ pub fn start_repl_snapshot(node: &mut Parts<'_>) -> Result<(), PersistError> {
     );
     match child {
         Some(pid) => {
-            node.persistence.total_forks += 1;
             tracing::info!(pid, "Background RDB transfer started by pid {pid}");
-            node.persistence.child = Some(Child {
-                pid,
-                kind: ChildKind::ReplSync,
-                started: Instant::now(),
-                temp: target(pid as u32),
-                dirty_at_start: node.keyspace.dirty,
-            });
+            let dirty = node.keyspace.dirty;
+            node.persistence.child_started(pid, ChildKind::ReplSync, target(pid as u32), dirty);
         }
         None => {
             let path = target(std::process::id());

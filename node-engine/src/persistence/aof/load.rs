@@ -131,7 +131,7 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
     let written = dir.join(format!("temp-rewriteaof-{}.done", std::process::id()));
     let incr = ManifestFile { name: format!("{prefix}.{incr_seq}.incr.aof"), seq: incr_seq };
     let opts = rdb::EncodeOptions::from_config(node.config);
-    super::rewrite::write_base_file(&node.keyspace.dbs, &node.keyspace.functions, &written, Some(&temp), opts, format)?;
+    super::rewrite::write_base_file(&node.keyspace.dbs, &node.keyspace.functions, &written, &temp, opts, format)?;
     let base = ManifestFile { name: super::rewrite::base_name(&prefix, seq, &written), seq };
     let base_path = dir.join(&base.name);
     std::fs::rename(&written, &base_path).map_err(|e| io_err(&base_path, e))?;

@@ -5,7 +5,7 @@
 //! end of each batch and are written at once; `appendfsync always` replies wait
 //! for an fsync shared by every client of that moment (group commit).
 
-use super::{fork_child, io_err, rdb, Child, ChildKind, PersistError};
+use super::{fork_child, io_err, rdb, ChildKind, PersistError};
 use super::{Loader, Parts};
 use crate::keyspace::Db;
 use crate::resp::{parse_request, ParseLimits, Parsed};

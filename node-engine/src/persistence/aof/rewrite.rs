@@ -39,40 +39,39 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
             (dir, seq, usize::MAX)
         }
     };
+    match fork_base_child(node, &dir, base_seq, keep_from) {
+        Some(pid) => {
+            tracing::info!(pid, "background append only file rewriting started");
+            Ok(())
+        }
+        None => {
+            let (temp, tmp) = (dir.join("temp-rewriteaof-fg.aof"), dir.join("temp-rewriteaof-fg.tmp"));
+            let (opts, format) = (rdb::EncodeOptions::from_config(node.config), BaseFormat::from_config(node.config));
+            write_base_file(&node.keyspace.dbs, &node.keyspace.functions, &temp, &tmp, opts, format)?;
+            finish_rewrite(node, &temp, base_seq, keep_from)
+        }
+    }
+}
+
+/// Forks a child writing a new base of the dataset (to
+/// `<dir>/temp-rewriteaof-bg-<pid>.done`, through `.aof`) and records it as the
+/// rewrite child that will become base `seq`; None when fork failed.
+fn fork_base_child(node: &mut Parts<'_>, dir: &Path, seq: u64, keep_from: usize) -> Option<libc::pid_t> {
     let opts = rdb::EncodeOptions::from_config(node.config);
     let format = BaseFormat::from_config(node.config);
     let dbs: &[Db] = &node.keyspace.dbs;
     let functions: &[Vec<u8>] = &node.keyspace.functions;
     let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
-    let child = fork_child(
+    let pid = fork_child(
         || {
             let temp = pid_temp(std::process::id());
-            let target = temp.with_extension("done");
-            write_base_file(dbs, functions, &target, Some(&temp), opts, format).is_ok()
+            write_base_file(dbs, functions, &temp.with_extension("done"), &temp, opts, format).is_ok()
         },
         &mut node.persistence.latest_fork_usec,
-    );
-    match child {
-        Some(pid) => {
-            node.persistence.total_forks += 1;
-            tracing::info!(pid, "background append only file rewriting started");
-            node.persistence.child = Some(Child {
-                pid,
-                kind: ChildKind::AofRewrite { seq: base_seq, keep_from },
-                started: Instant::now(),
-                temp: pid_temp(pid as u32).with_extension("done"),
-                dirty_at_start: node.keyspace.dirty,
-            });
-            Ok(())
-        }
-        None => {
-            let temp = dir.join("temp-rewriteaof-fg.aof");
-            let opts = rdb::EncodeOptions::from_config(node.config);
-            let tmp = dir.join("temp-rewriteaof-fg.tmp");
-            write_base_file(&node.keyspace.dbs, &node.keyspace.functions, &temp, Some(&tmp), opts, format)?;
-            finish_rewrite(node, &temp, base_seq, keep_from)
-        }
-    }
+    )?;
+    let dirty = node.keyspace.dirty;
+    node.persistence.child_started(pid, ChildKind::AofRewrite { seq, keep_from }, pid_temp(pid as u32).with_extension("done"), dirty);
+    Some(pid)
 }
 
 /// `appendonly yes` at run time (Redis's startAppendOnly): writes go to a
@@ -82,47 +81,18 @@ pub fn start_rewrite(node: &mut Parts<'_>) -> Result<(), PersistError> {
 pub fn start_initial(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -> Result<(), PersistError> {
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
     let (seq, incr_seq) = disk_manifest(&dir, &prefix).next_seqs();
-    let opts = rdb::EncodeOptions::from_config(node.config);
-    let format = BaseFormat::from_config(node.config);
-    let dbs: &[Db] = &node.keyspace.dbs;
-    let functions: &[Vec<u8>] = &node.keyspace.functions;
-    let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
-    let child = fork_child(
-        || {
-            let temp = pid_temp(std::process::id());
-            write_base_file(dbs, functions, &temp.with_extension("done"), Some(&temp), opts, format).is_ok()
-        },
-        &mut node.persistence.latest_fork_usec,
-    );
-    let Some(pid) = child else {
+    // The temp incr file first: if it cannot be made, there is no child to undo.
+    let temp_incr = dir.join(format!("temp-{prefix}.incr"));
+    std::fs::File::create(&temp_incr).map_err(|e| io_err(&temp_incr, e))?;
+    let file = open_append(&temp_incr)?;
+    let Some(pid) = fork_base_child(node, &dir, seq, 0) else {
+        let _ = std::fs::remove_file(&temp_incr);
         tracing::warn!("fork failed; writing the first AOF base in the foreground");
         create_fresh(node, dir, prefix)?;
         tracing::info!("AOF enabled: base written, logging writes");
         return Ok(());
     };
-    node.persistence.total_forks += 1;
     tracing::info!(pid, "Background append only file rewriting started by pid {pid}");
-    let temp_incr = dir.join(format!("temp-{prefix}.incr"));
-    let file = std::fs::File::create(&temp_incr).and_then(|_| open_append(&temp_incr).map_err(|e| std::io::Error::other(e.to_string())));
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            // SAFETY: our own child, just forked.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
-            let _ = std::fs::remove_file(pid_temp(pid as u32));
-            return Err(io_err(&temp_incr, e));
-        }
-    };
-    node.persistence.child = Some(Child {
-        pid,
-        kind: ChildKind::AofRewrite { seq, keep_from: 0 },
-        started: Instant::now(),
-        temp: pid_temp(pid as u32).with_extension("done"),
-        dirty_at_start: node.keyspace.dirty,
-    });
     node.persistence.aof_rewrite_scheduled = false;
     super::load::install(node, dir, prefix, Manifest::default(), file, 0, Some((temp_incr, incr_seq)))
 }
@@ -197,38 +167,19 @@ pub(super) fn write_base_file(
     dbs: &[Db],
     functions: &[Vec<u8>],
     target: &Path,
-    temp: Option<&Path>,
+    temp: &Path,
     opts: rdb::EncodeOptions,
     format: BaseFormat,
 ) -> Result<u64, PersistError> {
     if format.rdb {
-        return crate::persistence::write_rdb_file(dbs, functions, target, opts, true, temp);
+        return crate::persistence::write_rdb_file(dbs, functions, target, opts, true, Some(temp));
     }
-    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let own;
-    let tmp = match temp {
-        Some(t) => t,
-        None => {
-            own = dir.join(format!("temp-rewriteaof-{}.aof", std::process::id()));
-            &own
-        }
-    };
-    let result = (|| {
-        let f = File::create(tmp).map_err(|e| io_err(tmp, e))?;
+    let key_delay_us = opts.key_delay_us;
+    crate::persistence::write_atomically(target, temp, |f| {
         let mut w = std::io::BufWriter::new(f);
-        let n = super::commands::write_base(&mut w, dbs, functions, format.timestamp, opts.key_delay_us).map_err(|e| io_err(tmp, e))?;
-        let f = w.into_inner().map_err(|e| io_err(tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| io_err(tmp, e))?;
-        std::fs::rename(tmp, target).map_err(|e| io_err(target, e))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(n)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(tmp);
-    }
-    result
+        let n = super::commands::write_base(&mut w, dbs, functions, format.timestamp, key_delay_us)?;
+        Ok((w.into_inner().map_err(|e| e.into_error())?, n))
+    })
 }
 
 /// A base file's name: `.base.rdb` for an RDB, `.base.aof` for commands
