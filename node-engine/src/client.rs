@@ -107,6 +107,9 @@ pub struct ClientMem {
     pub rbs: Cell<usize>,
     /// WATCHed keys, subscriptions and tracking prefixes.
     pub other: Cell<usize>,
+    /// Snapshot bytes (`Push::Bulk`) queued for the connection and not yet
+    /// taken: a diskless sync sends no more while a replica lags.
+    pub bulk_queued: Cell<usize>,
     /// The total as last added to the registry's sum (`tot-mem`).
     pub counted: Cell<usize>,
 }
@@ -175,6 +178,8 @@ pub struct Client {
     pub is_replica: bool,
     /// The port a replica said it listens on (REPLCONF listening-port).
     pub repl_listening_port: u16,
+    /// The replica said `REPLCONF capa eof`: it reads a streamed snapshot.
+    pub repl_capa_eof: bool,
     /// Replication offset after this client's last write, for WAIT.
     pub last_write_offset: u64,
     /// Set when a blocked command is re-run because its deadline passed.
@@ -264,6 +269,7 @@ impl Client {
             from_master: false,
             is_replica: false,
             repl_listening_port: 0,
+            repl_capa_eof: false,
             last_write_offset: 0,
             block_timed_out: false,
             retrying_block: false,

@@ -60,6 +60,9 @@ pub mod flags {
     pub const SKIP_MONITOR: u32 = 1 << 14;
     /// Not written to the slow log (EXEC: the commands it runs are).
     pub const SKIP_SLOWLOG: u32 = 1 << 15;
+    /// Refused while a replica loads its master's snapshot behind the old
+    /// dataset (async loading): REPLICAOF, SAVE, CLUSTER MEET, ...
+    pub const NO_ASYNC_LOADING: u32 = 1 << 16;
 
     /// Names as COMMAND prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -76,6 +79,7 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];

@@ -7,9 +7,9 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx};
 use crate::persistence::{self, dump, rdb, BgStart, PersistError};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), save),
-    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, (0, 0, 0), bgsave),
-    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, (0, 0, 0), bgrewriteaof),
+    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, (0, 0, 0), save),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, (0, 0, 0), bgsave),
+    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, (0, 0, 0), bgrewriteaof),
     CommandSpec::new("dump", 2, READONLY, (1, 1, 1), dump_cmd).acl(&["@keyspace"]),
     CommandSpec::new("restore", -4, WRITE | DENYOOM, (1, 1, 1), restore).acl(&["@dangerous", "@keyspace"]),
     CommandSpec::new("restore-asking", -4, WRITE | DENYOOM, (1, 1, 1), restore).acl(&["@dangerous", "@keyspace"]),

@@ -7,11 +7,11 @@ use crate::client::BlockRequest;
 use crate::replication::{ReplicaInfo, ReplicaState};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), replicaof),
-    CommandSpec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), replicaof),
+    CommandSpec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, (0, 0, 0), replicaof),
+    CommandSpec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, (0, 0, 0), replicaof),
     CommandSpec::new("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), replconf),
-    CommandSpec::new("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), psync),
-    CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), sync),
+    CommandSpec::new("psync", -3, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, (0, 0, 0), psync),
+    CommandSpec::new("sync", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, (0, 0, 0), sync),
     CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), role).acl(&["@admin", "@dangerous"]),
     CommandSpec::new("wait", 3, NOSCRIPT, (0, 0, 0), wait).acl(&["@connection"]),
     CommandSpec::new("failover", -1, ADMIN | NOSCRIPT | STALE, (0, 0, 0), failover),
@@ -52,17 +52,16 @@ fn replconf(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else if is(k, "ack") {
             // Acks get no reply.
             let off = parse_i64(v)?.max(0) as u64;
-            let id = ctx.client.id;
-            let now = ctx.node.now_ms;
-            if let Some(r) = ctx.node.repl.replicas.iter_mut().find(|r| r.client_id == id) {
-                r.ack_offset = r.ack_offset.max(off);
-                r.ack_time_ms = now;
-            }
+            ctx.node.replica_acked(ctx.client.id, off);
             ctx.node.wake_waiters();
             return Ok(());
         } else if is(k, "getack") {
             return Ok(());
-        } else if !(is(k, "capa") || is(k, "ip-address") || is(k, "rdb-only") || is(k, "rdb-filter-only")) {
+        } else if is(k, "capa") {
+            if is(v, "eof") {
+                ctx.client.repl_capa_eof = true;
+            }
+        } else if !(is(k, "ip-address") || is(k, "rdb-only") || is(k, "rdb-filter-only")) {
             return Err(CmdError::new(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(k))));
         }
         i += 2;
@@ -85,6 +84,7 @@ fn attach_replica(ctx: &mut Ctx<'_>, requested_id: &[u8], requested_offset: i64,
     let r = &mut ctx.client.reply;
     let name = format!("{}:{}", ctx.client.addr.ip(), ctx.client.repl_listening_port);
     let mut info = ReplicaInfo::online(ctx.client.id, ctx.client.addr.ip().to_string(), ctx.client.repl_listening_port, node.now_ms);
+    info.capa_eof = ctx.client.repl_capa_eof;
     match partial {
         Some(bytes) => {
             node.stats.sync_partial_ok += 1;

@@ -197,7 +197,7 @@ fn execute(
             sockets: ctx.node.clients.sockets.clone(),
             caller,
             from_master: ctx.client.from_master,
-            loading: ctx.node.persistence.loading,
+            loading: ctx.node.persistence.loading && !ctx.node.persistence.async_loading,
             write_dirty: Cell::new(false),
             killed: Cell::new(false),
             shutdown_nosave: Cell::new(false),

@@ -255,6 +255,12 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() % 2 != 0 {
         return Err(CmdError::sub_syntax(argv));
     }
+    // Settings a load in progress depends on (Redis's DENY_LOADING_CONFIG).
+    if ctx.node.persistence.loading
+        && argv[2..].chunks(2).any(|p| ["appendonly", "repl-diskless-load", "dir"].iter().any(|n| p[0].eq_ignore_ascii_case(n.as_bytes())))
+    {
+        return Err(CmdError::new(crate::persistence::LOADING_ERR));
+    }
     let mut next = ctx.node.config.clone();
     let mut seen: Vec<String> = Vec::new();
     for pair in argv[2..].chunks(2) {

@@ -430,6 +430,27 @@ impl Db {
         (Box::new((tables, ttl)), n)
     }
 
+    /// An empty database with this one's layout and settings (a replica
+    /// loads its master's snapshot into these while serving the old data).
+    pub fn empty_like(&self) -> Db {
+        let mut db = Db::new(self.tables.len() > 1);
+        db.expire_enabled = self.expire_enabled;
+        db.limits = self.limits;
+        db.lru_mode = self.lru_mode;
+        db
+    }
+
+    /// Exchanges the keys (and their TTLs) with `other`; settings and
+    /// statistics stay with each database.
+    pub fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.tables, &mut other.tables);
+        std::mem::swap(&mut self.ttl_keys, &mut other.ttl_keys);
+        std::mem::swap(&mut self.len, &mut other.len);
+        std::mem::swap(&mut self.local_ttl, &mut other.local_ttl);
+        self.slot_hint = None;
+        other.slot_hint = None;
+    }
+
     /// A random live key, or None when empty.
     pub fn random_key(&mut self, now: u64) -> Option<Key> {
         let mut rng = rand::thread_rng();

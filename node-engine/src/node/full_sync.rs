@@ -14,16 +14,20 @@ impl Node {
     pub fn start_full_sync_if_due(&mut self) {
         let mut waiting = 0usize;
         let mut oldest = u64::MAX;
+        // A snapshot is streamed only if every replica can read one (Redis's SLAVE_CAPA_EOF).
+        let mut all_eof = true;
         for r in &self.repl.replicas {
             if let ReplicaState::WaitBgsaveStart { since_ms } = r.state {
                 waiting += 1;
                 oldest = oldest.min(since_ms);
+                all_eof &= r.capa_eof;
             }
         }
         if waiting == 0 || self.persistence.child.is_some() || self.persistence.repl_snapshot_done.is_some() {
             return;
         }
-        if self.config.flag_named("repl-diskless-sync") {
+        let diskless = self.config.flag_named("repl-diskless-sync") && all_eof;
+        if diskless {
             let delay_ms = self.config.int_named("repl-diskless-sync-delay", 5).max(0) as u64 * 1000;
             let max = self.config.int_named("repl-diskless-sync-max-replicas", 0).max(0) as usize;
             let enough = max > 0 && waiting >= max;
@@ -31,7 +35,7 @@ impl Node {
                 return;
             }
         }
-        if let Err(e) = crate::persistence::start_repl_snapshot(&mut self.persistence_parts()) {
+        if let Err(e) = crate::persistence::start_repl_snapshot(&mut self.persistence_parts(), diskless) {
             tracing::warn!("Can't start the replication snapshot: {e}");
             self.drop_syncing_replicas(|s| matches!(s, ReplicaState::WaitBgsaveStart { .. }));
             return;
@@ -64,8 +68,19 @@ impl Node {
         let second = self.now_ms / 1000;
         if second != self.repl.last_presync_ping_s {
             self.repl.last_presync_ping_s = second;
-            let waiting: Vec<ClientId> =
-                self.repl.replicas.iter().filter(|r| r.state != ReplicaState::Online).map(|r| r.client_id).collect();
+            // Not into a streamed snapshot: a newline there would corrupt it.
+            let streaming = self.repl.pipe_relaying.is_some()
+                || self.persistence.repl_pipe.is_some()
+                || matches!(self.persistence.child.as_ref().map(|c| &c.kind), Some(crate::persistence::ChildKind::ReplSync));
+            let waiting: Vec<ClientId> = self
+                .repl
+                .replicas
+                .iter()
+                .filter(|r| {
+                    matches!(r.state, ReplicaState::WaitBgsaveStart { .. }) || (r.state == ReplicaState::WaitBgsaveEnd && !streaming)
+                })
+                .map(|r| r.client_id)
+                .collect();
             for id in waiting {
                 self.push_to(id, Push::Bulk(b"\n".to_vec()));
             }
@@ -74,8 +89,12 @@ impl Node {
 
     /// The child is done: its replicas get the snapshot and the stream held
     /// for them, and are online; if it failed they are dropped (they reconnect).
-    fn send_finished_snapshot(&mut self) {
+    pub(super) fn send_finished_snapshot(&mut self) {
         let Some(done) = self.persistence.repl_snapshot_done.take() else { return };
+        if done.piped {
+            self.finish_piped_snapshot(done);
+            return;
+        }
         let data = if done.ok {
             std::fs::read(&done.path).map_err(|e| tracing::warn!("cannot read the replication snapshot: {e}")).ok()
         } else {
@@ -111,6 +130,61 @@ impl Node {
         }
     }
 
+    /// A diskless snapshot's child ended: once its pipe is drained, its
+    /// replicas have the whole payload and get the stream held for them; if
+    /// the child failed they are dropped (they reconnect).
+    fn finish_piped_snapshot(&mut self, done: crate::persistence::ReplSnapshot) {
+        if done.ok && (self.repl.pipe_relaying.is_some() || self.persistence.repl_pipe.is_some()) {
+            self.persistence.repl_snapshot_done = Some(done);
+            return;
+        }
+        let stream = std::mem::take(&mut self.repl.held);
+        if !done.ok {
+            self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
+            return;
+        }
+        let now = self.now_ms;
+        let mut acked = Vec::new();
+        for r in &mut self.repl.replicas {
+            if r.state == ReplicaState::WaitBgsaveEnd {
+                r.state = ReplicaState::Online;
+                r.ack_time_ms = now;
+                r.stream_on_ack = Some(stream.clone());
+                tracing::info!(
+                    "Streamed RDB transfer with replica {}:{} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
+                    r.ip,
+                    r.listening_port
+                );
+                if r.acked_during_sync {
+                    acked.push((r.client_id, r.ack_offset));
+                }
+            }
+        }
+        for (id, offset) in acked {
+            self.replica_acked(id, offset);
+        }
+    }
+
+    /// A replica acknowledged: after a streamed snapshot, its first ACK
+    /// says it is loaded, and the stream kept for it goes out.
+    pub fn replica_acked(&mut self, id: ClientId, offset: u64) {
+        let now = self.now_ms;
+        let Some(r) = self.repl.replicas.iter_mut().find(|r| r.client_id == id) else { return };
+        r.ack_offset = r.ack_offset.max(offset);
+        r.ack_time_ms = now;
+        if r.state == ReplicaState::WaitBgsaveEnd {
+            // It could only ack after loading all of it: the end is near here too.
+            r.acked_during_sync = true;
+        }
+        if let Some(kept) = r.stream_on_ack.take() {
+            let name = format!("{}:{}", r.ip, r.listening_port);
+            if !kept.is_empty() {
+                self.push_to(id, Push::Bytes(kept));
+            }
+            tracing::info!("Synchronization with replica {name} succeeded");
+        }
+    }
+
     /// A snapshot child no replica waits for any more is stopped (Redis kills
     /// an RDB child whose dump is not useful): always one writing a temp file
     /// for replicas, a BGSAVE of the dump file only without save points.
@@ -124,7 +198,11 @@ impl Node {
         if waited || !useless {
             return;
         }
-        tracing::warn!("Killing the snapshot child: no replica waits for it any more");
+        if matches!(self.persistence.child.as_ref().map(|c| &c.kind), Some(crate::persistence::ChildKind::ReplSync)) {
+            tracing::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
+        } else {
+            tracing::warn!("Killing the snapshot child: no replica waits for it any more");
+        }
         let mut parts = self.persistence_parts();
         crate::persistence::kill_child(&mut parts);
         parts.persistence.repl_snapshot_done = None;
@@ -156,7 +234,8 @@ impl Node {
             .filter_map(|r| self.clients.map.get(&r.client_id))
             .map(|c| c.out_pending.get() + c.mem.unsent_alloc.get())
             .sum();
-        queued + self.repl.held.capacity()
+        let kept: usize = self.repl.replicas.iter().filter_map(|r| r.stream_on_ack.as_ref()).map(Vec::capacity).sum();
+        queued + kept + self.repl.held.capacity()
     }
 
     /// Memory eviction leaves out (Redis's freeMemoryGetNotCountedMemory):

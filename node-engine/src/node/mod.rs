@@ -10,9 +10,11 @@ pub mod latency;
 pub mod memory;
 pub mod migrate_cache;
 pub mod persistence;
+pub mod rdb_pipe;
 pub mod replica_link;
 pub mod replication;
 pub mod shutdown;
+pub mod sync_load;
 pub mod tracking;
 pub mod while_busy;
 
@@ -424,6 +426,9 @@ impl Node {
             }
             c.out_pending.set(pending);
             self.count_pushed(c, b.len());
+        }
+        if let Push::Bulk(b) = &push {
+            c.mem.bulk_queued.set(c.mem.bulk_queued.get() + b.len());
         }
         if matches!(push, Push::Wake) {
             self.clients.woke.set(true);

@@ -52,7 +52,7 @@ fn command(argv: &[&str]) -> Vec<u8> {
 
 /// Reads one line ending in \r\n (skipping the bare newlines Redis sends as keepalives).
 /// One reply line; nothing for `limit` (`repl-timeout`) ends the attempt.
-async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<String, String> {
+pub(super) async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<String, String> {
     loop {
         while buf.first() == Some(&b'\n') {
             buf.remove(0);
@@ -106,14 +106,14 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (my_port, auth, user, replid, offset, limit) = {
+    let (my_port, auth, user, replid, offset, limit, blocked) = {
         let mut node = shared.node.borrow_mut();
         // Connected: the handshake runs until the master answers PSYNC.
         node.repl.handshake = true;
         let limit = Duration::from_secs(node.config.int_named("repl-timeout", 60).max(1) as u64);
         let auth = node.config.get("masterauth").filter(|s| !s.is_empty()).map(str::to_string);
         let user = node.config.get("masteruser").filter(|s| !s.is_empty()).map(str::to_string);
-        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset, limit)
+        (node.config.port(), auth, user, node.repl.replid.clone(), node.repl.offset, limit, node.repl.psync_blocked)
     };
     let mut buf = Vec::new();
     stream.write_all(&command(&["PING"])).await.map_err(|e| e.to_string())?;
@@ -135,15 +135,15 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
     }
     stream.write_all(&command(&["REPLCONF", "listening-port", &my_port.to_string()])).await.map_err(|e| e.to_string())?;
     expect_ok(&mut stream, &mut buf, "REPLCONF listening-port", limit).await?;
-    stream.write_all(&command(&["REPLCONF", "capa", "psync2"])).await.map_err(|e| e.to_string())?;
+    stream.write_all(&command(&["REPLCONF", "capa", "eof", "capa", "psync2"])).await.map_err(|e| e.to_string())?;
     expect_ok(&mut stream, &mut buf, "REPLCONF capa", limit).await?;
     // A master handing over to this replica (FAILOVER) asks it to take over with the PSYNC.
     let failing_over = shared.node.borrow().repl.failover.as_ref().is_some_and(|f| f.in_progress);
     // Our own history is what we continue from, as Redis's replica does with
     // its cached master (or itself, once a master): a master that shares it
     // answers CONTINUE, any other a full resync.
-    let offset_arg = (offset + 1).to_string();
-    let mut psync_args = vec!["PSYNC", replid.as_str(), offset_arg.as_str()];
+    let offset_arg = if blocked { "-1".to_string() } else { (offset + 1).to_string() };
+    let mut psync_args = vec!["PSYNC", if blocked { "?" } else { replid.as_str() }, offset_arg.as_str()];
     if failing_over {
         psync_args.push("FAILOVER");
     }
@@ -169,42 +169,36 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         let mut parts = rest.split_whitespace();
         let new_id = parts.next().unwrap_or_default().to_string();
         let new_offset: u64 = parts.next().and_then(|o| o.parse().ok()).ok_or_else(|| format!("bad FULLRESYNC reply: {reply}"))?;
-        shared.node.borrow_mut().repl.sync_in_progress = true;
-        let header = read_line(&mut stream, &mut buf, limit).await?;
-        let len: usize =
-            header.strip_prefix('$').and_then(|l| l.parse().ok()).ok_or_else(|| format!("bad snapshot header from master: {header}"))?;
-        while buf.len() < len {
-            let mut chunk = vec![0u8; 64 * 1024];
-            let n = tokio::time::timeout(limit, stream.read(&mut chunk))
-                .await
-                .map_err(|_| "timeout reading snapshot".to_string())?
-                .map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("master closed the connection during the snapshot".into());
-            }
-            shared.node.borrow_mut().stats.net_repl_input_bytes += n as u64;
-            buf.extend_from_slice(&chunk[..n]);
-            if current(shared, generation).is_none() {
-                return Ok(());
-            }
+        {
+            let mut node = shared.node.borrow_mut();
+            node.repl.sync_in_progress = true;
+            node.repl.last_io_ms = unix_ms();
         }
-        let rdb: Vec<u8> = buf.drain(..len).collect();
+        let loaded = match super::sync_load::receive(shared, generation, &mut stream, std::mem::take(&mut buf), limit, &new_id).await {
+            Ok(Some(loaded)) => loaded,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        buf = loaded.rest;
         let mut node = shared.node.borrow_mut();
         if node.repl.generation != generation {
             return Ok(());
         }
-        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-        node.load_snapshot(&rdb)?;
+        // A full sync replaces the libraries too.
+        node.keyspace.loaded_functions = loaded.stats.functions;
+        if let Err(e) = node.install_loaded_functions(crate::node::replication::FunctionLoad::Flush) {
+            tracing::warn!("MASTER <-> REPLICA sync: the master's functions do not load here: {e}");
+        }
+        node.keyspace.dirty += 1;
         node.repl.replid = new_id;
         node.repl.offset = new_offset;
         node.repl.master_db = 0;
         node.repl.backlog = crate::replication::backlog::Backlog::new(node.repl.backlog.capacity());
         node.repl.backlog_active = true;
         node.repl.sync_in_progress = false;
+        node.repl.psync_blocked = false;
         node.propagation.db = None;
-        // Our replicas hold the old history: they must resync from the new one.
-        node.disconnect_replicas();
-        tracing::info!("MASTER <-> REPLICA sync: Finished with success ({len} bytes from {host}:{port})");
+        tracing::info!("MASTER <-> REPLICA sync: Finished with success ({} bytes from {host}:{port})", loaded.bytes);
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let mut node = shared.node.borrow_mut();
         let new_id = rest.trim();
@@ -216,6 +210,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         }
         node.repl.backlog_active = true;
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        tracing::info!("Successful partial resynchronization with master.");
     } else {
         return Err(format!("master refused PSYNC: {reply}"));
     }

@@ -39,9 +39,12 @@ impl Node {
         let bytes = std::mem::take(&mut self.repl.pending);
         let mut ids: Vec<ClientId> = Vec::with_capacity(self.repl.replicas.len());
         let mut hold = false;
-        for r in &self.repl.replicas {
+        for r in &mut self.repl.replicas {
             match r.state {
-                ReplicaState::Online => ids.push(r.client_id),
+                ReplicaState::Online => match r.stream_on_ack.as_mut() {
+                    Some(kept) => kept.extend_from_slice(&bytes),
+                    None => ids.push(r.client_id),
+                },
                 // Held until the snapshot is sent; the stream before its fork is in the snapshot.
                 ReplicaState::WaitBgsaveEnd => hold = true,
                 ReplicaState::WaitBgsaveStart { .. } => {}
@@ -68,11 +71,11 @@ impl Node {
         for db in &mut self.keyspace.dbs {
             db.expire_enabled = expire;
         }
-        if self.repl.master.is_some() {
-            // Our own replicas must resync from the new history.
-            self.disconnect_replicas();
-        }
+        // Our replicas stay: they may continue with us if the new master
+        // continues our history; a full sync drops them when it loads.
         if becoming_master {
+            // Our own history is whole again: a later master may continue it.
+            self.repl.psync_blocked = false;
             self.repl.shift_replid();
             self.propagation.db = None;
         }
@@ -100,6 +103,10 @@ impl Node {
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
         self.free_idle_backlog();
         self.kill_useless_snapshot();
+        if let Some((fd, pid)) = self.persistence.repl_pipe.take() {
+            self.repl.pipe_relaying = Some(pid);
+            tokio::task::spawn_local(super::rdb_pipe::relay(shared.clone(), fd, pid));
+        }
         self.full_sync_cron();
         self.update_failover_status();
         self.ping_replicas();
@@ -295,6 +302,16 @@ impl Node {
         tracing::info!("Replication backlog freed after {ttl_s} seconds without connected replicas.");
     }
 
+    /// A full sync's data is about to become ours: our replicas must sync
+    /// again from it, and our backlog holds a history that no longer
+    /// leads to it (Redis's replicationAttachToNewMaster).
+    pub fn attach_to_new_master(&mut self) {
+        // Our data is going: until the new one is in, no master can continue us.
+        self.repl.psync_blocked = true;
+        self.disconnect_replicas();
+        self.repl.backlog = crate::replication::backlog::Backlog::new(self.repl.backlog.capacity());
+    }
+
     /// Drops our replica connections: they reconnect and PSYNC again (after
     /// our history changed under them).
     pub fn disconnect_replicas(&mut self) {
@@ -311,10 +328,6 @@ impl Node {
         }
     }
 
-    /// Replaces the dataset with the content of a master's RDB payload.
-    ///
-    /// # Errors
-    /// A description of what is wrong with the payload.
     /// Compiles the libraries a load left in `keyspace.loaded_functions`:
     /// after a flush of the current ones, replacing same-named ones, or
     /// failing on a name already loaded (Redis's rules for RDB loading).
@@ -340,15 +353,6 @@ impl Node {
     pub fn sync_function_codes(&mut self) {
         self.keyspace.functions =
             self.scripting.functions.as_ref().map(|l| l.libs.values().map(|lib| lib.code.clone()).collect()).unwrap_or_default();
-    }
-
-    pub fn load_snapshot(&mut self, rdb: &[u8]) -> Result<(), String> {
-        let drop_expired = !self.is_read_only_replica();
-        let stats = crate::persistence::load_snapshot(&mut self.keyspace.dbs, rdb, drop_expired)
-            .map_err(|e| format!("cannot load the master's snapshot: {e}"))?;
-        // A full sync replaces the libraries too.
-        self.keyspace.loaded_functions = stats.functions;
-        self.install_loaded_functions(FunctionLoad::Flush)
     }
 }
 

@@ -15,6 +15,8 @@ pub mod rdb;
 use crate::config::NodeConfig;
 use crate::keyspace::{Db, Keyspace, Propagation};
 use crate::util::time::unix_ms;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -59,6 +61,18 @@ pub struct ReplSnapshot {
     pub ok: bool,
     /// It is the dump file (disk-based sync): sent, not deleted.
     pub keep: bool,
+    /// The child streamed it through `repl_pipe` (diskless): there is no file.
+    pub piped: bool,
+}
+
+/// A load in progress, as INFO reports it.
+#[derive(Debug, Clone)]
+pub struct LoadProgress {
+    pub start_unix: u64,
+    pub started: Instant,
+    /// 0 when unknown (a streamed payload).
+    pub total_bytes: u64,
+    pub loaded_bytes: u64,
 }
 
 /// Why a save or load failed.
@@ -114,6 +128,11 @@ pub struct Persistence {
     pub last_rewrite_ok: bool,
     pub last_rewrite_secs: i64,
     pub loading: bool,
+    /// The load runs behind the old dataset, which clients keep using
+    /// (a replica's `repl-diskless-load swapdb` from its own master's history).
+    pub async_loading: bool,
+    /// How far the current load is (INFO's loading_* fields).
+    pub load_progress: Option<LoadProgress>,
     pub rdb_saves: u64,
     /// How long the last fork() took, in microseconds (Redis's latest_fork_usec).
     pub latest_fork_usec: u64,
@@ -135,6 +154,9 @@ pub struct Persistence {
     /// The running RDB child (a BGSAVE of the dump file) was started for
     /// replicas (`repl-diskless-sync no`): they get its file when it ends.
     pub rdb_for_replicas: bool,
+    /// The read end of a diskless snapshot's pipe and the child writing it,
+    /// for the replication side to relay to the replicas (taken once).
+    pub repl_pipe: Option<(OwnedFd, libc::pid_t)>,
 }
 
 impl Persistence {
@@ -168,6 +190,9 @@ impl Default for Persistence {
             aof_timestamps: false,
             repl_snapshot_done: None,
             rdb_for_replicas: false,
+            repl_pipe: None,
+            async_loading: false,
+            load_progress: None,
         }
     }
 }
@@ -261,11 +286,22 @@ pub fn save_sync(node: &mut Parts<'_>) -> Result<(), PersistError> {
 
 /// Closes every inherited descriptor above stderr in a forked child, so it
 /// holds no listening socket or client connection while it writes.
-fn close_inherited_fds() {
+/// Closes every descriptor the child inherited except stdio and `keep`,
+/// which is moved to fd 3 (a replication pipe's write end).
+fn close_inherited_fds(keep: Option<RawFd>) {
     // SAFETY: raw syscalls on our own descriptor table in a single-threaded child.
     unsafe {
-        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-            for fd in 3..4096 {
+        let first = match keep {
+            Some(fd) => {
+                if fd != 3 && libc::dup2(fd, 3) != 3 {
+                    libc::_exit(1);
+                }
+                4u32
+            }
+            None => 3u32,
+        };
+        if libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) != 0 {
+            for fd in first as i32..4096 {
                 libc::close(fd);
             }
         }
@@ -274,14 +310,26 @@ fn close_inherited_fds() {
 
 /// Forks a child that runs `work` and exits with 0 on success. Returns the
 /// child's pid, or None when fork failed (callers then work synchronously).
-fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64) -> Option<libc::pid_t> {
+/// With `keep`, that descriptor stays open in the child as fd 3.
+fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64, keep: Option<RawFd>) -> Option<libc::pid_t> {
     let started = Instant::now();
     // SAFETY: after fork the child only reads the (copied) keyspace, writes a
     // file and calls _exit; it takes no lock another thread could have held
     // except the allocator's, which mimalloc keeps per thread.
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        close_inherited_fds();
+        // A child whose parent was killed (OOM killer, kill -9) stops too:
+        // nobody would collect what it writes.
+        // SAFETY: prctl and getppid on ourselves.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+        }
+        close_inherited_fds(keep);
         crate::util::oom::enter_child();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
         // SAFETY: leave without running destructors or atexit handlers of the parent's state.
@@ -329,6 +377,7 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
             write_rdb_file(dbs, functions, &path, opts, false, None).is_ok()
         },
         &mut node.persistence.latest_fork_usec,
+        None,
     );
     match child {
         Some(pid) => {
@@ -345,52 +394,87 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
 }
 
 /// Starts the snapshot for replicas' full sync in a forked child (Redis's
-/// BGSAVE for replication): `<dir>/temp-sync-<pid>.rdb`, with the replication
-/// position the replicas start from. When fork is unavailable it is written
-/// here and now. Either way `repl_snapshot_done` says when it is ready.
+/// BGSAVE for replication). Diskless (`repl-diskless-sync yes`, replicas
+/// that read a streamed payload): the child
+/// writes `$EOF:<mark>`, the RDB and the mark into a pipe whose read end is
+/// left in `repl_pipe` for the replication side to relay. Disk-based: a
+/// BGSAVE of the dump file, sent when it ends. When fork is unavailable the
+/// snapshot is written here and now to a temp file, sent whole.
 ///
 /// # Errors
-/// Another child runs, or the inline write failed.
-pub fn start_repl_snapshot(node: &mut Parts<'_>) -> Result<(), PersistError> {
+/// Another child runs, the pipe cannot be made, or the inline write failed.
+pub fn start_repl_snapshot(node: &mut Parts<'_>, diskless: bool) -> Result<(), PersistError> {
     if node.persistence.child.is_some() {
         return Err(PersistError::ChildBusy);
     }
-    if !node.config.flag_named("repl-diskless-sync") {
-        // Disk-based, as Redis: a BGSAVE of the dump file, sent when it ends.
+    if !diskless {
         if bgsave(node, false)? == BgStart::Started {
             node.persistence.rdb_for_replicas = true;
         } else {
-            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok: true, keep: true });
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok: true, keep: true, piped: false });
         }
         return Ok(());
     }
     let mut opts = rdb::EncodeOptions::from_config(node.config);
     opts.repl = node.repl_info.clone();
-    let dir = node.config.dir().to_path_buf();
-    let target = |pid: u32| dir.join(format!("temp-sync-{pid}.rdb"));
+    let (read_end, write_end) = pipe().map_err(|e| io_err(Path::new("replication pipe"), e))?;
+    let mark = eof_mark();
     let dbs: &[Db] = &node.keyspace.dbs;
     let functions: &[Vec<u8>] = &node.keyspace.functions;
     let child = fork_child(
         || {
-            let me = std::process::id();
-            let tmp = dir.join(format!("temp-sync-{me}.tmp"));
-            write_rdb_file(dbs, functions, &target(me), opts.clone(), false, Some(&tmp)).is_ok()
+            // SAFETY: fd 3 is the pipe's write end, kept open for us by fork_child.
+            let pipe = unsafe { std::fs::File::from_raw_fd(3) };
+            stream_rdb(pipe, dbs, functions, opts.clone(), &mark).is_ok()
         },
         &mut node.persistence.latest_fork_usec,
+        Some(write_end.as_raw_fd()),
     );
+    drop(write_end);
     match child {
         Some(pid) => {
             tracing::info!(pid, "Background RDB transfer started by pid {pid}");
             let dirty = node.keyspace.dirty;
-            node.persistence.child_started(pid, ChildKind::ReplSync, target(pid as u32), dirty);
+            node.persistence.child_started(pid, ChildKind::ReplSync, PathBuf::new(), dirty);
+            node.persistence.repl_pipe = Some((read_end, pid));
         }
         None => {
-            let path = target(std::process::id());
+            let path = node.config.dir().join(format!("temp-sync-{}.rdb", std::process::id()));
             write_rdb_file(&node.keyspace.dbs, &node.keyspace.functions, &path, opts, false, None)?;
-            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path, ok: true, keep: false });
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path, ok: true, keep: false, piped: false });
         }
     }
     Ok(())
+}
+
+/// A pipe whose ends are closed on exec (the child keeps its end through fork_child).
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills both descriptors on success; we own them from here.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors, owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The 40 random characters ending a streamed RDB (Redis's EOF mark).
+fn eof_mark() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40).map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)])).collect()
+}
+
+/// The diskless payload: `$EOF:<mark>\r\n`, the RDB, then the mark again
+/// (the replica knows the end when it reads the mark).
+fn stream_rdb(sink: std::fs::File, dbs: &[Db], functions: &[Vec<u8>], opts: rdb::EncodeOptions, mark: &str) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, sink);
+    w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
+    // The replicas know a snapshot is coming as soon as it starts.
+    w.flush()?;
+    let (mut w, _) = rdb::save_dbs(w, dbs, functions, opts, false)?;
+    w.write_all(mark.as_bytes())?;
+    w.flush()
 }
 
 /// Checks on the child; handles its end. Called from cron.
@@ -420,7 +504,8 @@ fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
             } else {
                 tracing::warn!("Background transfer error");
             }
-            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: child.temp, ok, keep: false });
+            // Streamed through the pipe: nothing is left to send but the end.
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: child.temp, ok, keep: false, piped: true });
         }
         ChildKind::Rdb => {
             let p = &mut node.persistence;
@@ -436,7 +521,7 @@ fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
                 tracing::warn!("background saving error");
             }
             if std::mem::take(&mut node.persistence.rdb_for_replicas) {
-                node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok, keep: true });
+                node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok, keep: true, piped: false });
             }
         }
         ChildKind::AofRewrite { seq, keep_from } => {
@@ -470,10 +555,10 @@ pub fn kill_child(node: &mut Parts<'_>) {
         let _ = std::fs::remove_file(&child.temp);
         // The replicas waiting for it are dropped (they reconnect and sync again).
         if child.kind == ChildKind::ReplSync {
-            let _ = std::fs::remove_file(child.temp.with_extension("tmp"));
-            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: child.temp, ok: false, keep: false });
+            node.persistence.repl_pipe = None;
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: child.temp, ok: false, keep: false, piped: true });
         } else if std::mem::take(&mut node.persistence.rdb_for_replicas) {
-            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok: false, keep: true });
+            node.persistence.repl_snapshot_done = Some(ReplSnapshot { path: rdb_path(node.config), ok: false, keep: true, piped: false });
         }
     }
 }
@@ -520,6 +605,9 @@ pub fn cron(node: &mut Parts<'_>) {
 pub fn writes_refused(p: &Persistence, config: &NodeConfig) -> bool {
     !p.last_bgsave_ok && config.flag_named("stop-writes-on-bgsave-error") && !config.save_points().is_empty()
 }
+
+/// What commands get while the dataset loads.
+pub const LOADING_ERR: &str = "LOADING Redis is loading the dataset in memory";
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -600,8 +688,8 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
         s.push_str(&v);
         s.push_str("\r\n");
     };
-    kv("loading", (p.loading as u8).to_string());
-    kv("async_loading", "0".into());
+    kv("loading", ((p.loading && !p.async_loading) as u8).to_string());
+    kv("async_loading", (p.async_loading as u8).to_string());
     kv("current_cow_peak", "0".into());
     kv("current_cow_size", "0".into());
     kv("current_fork_perc", "0.00".into());
@@ -635,25 +723,21 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
         kv("aof_pending_bio_fsync", "0".into());
         kv("aof_delayed_fsync", "0".into());
     }
+    if let Some(l) = p.load_progress.as_ref().filter(|_| p.loading) {
+        let elapsed = l.started.elapsed().as_secs_f64();
+        let perc = if l.total_bytes > 0 { l.loaded_bytes as f64 * 100.0 / l.total_bytes as f64 } else { 0.0 };
+        let eta = if l.total_bytes > l.loaded_bytes && l.loaded_bytes > 0 {
+            ((l.total_bytes - l.loaded_bytes) as f64 * elapsed / l.loaded_bytes as f64) as u64
+        } else {
+            1
+        };
+        kv("loading_start_time", l.start_unix.to_string());
+        kv("loading_total_bytes", l.total_bytes.to_string());
+        kv("loading_rdb_used_mem", "0".into());
+        kv("loading_loaded_bytes", l.loaded_bytes.to_string());
+        kv("loading_loaded_perc", format!("{perc:.2}"));
+        kv("loading_eta_seconds", eta.to_string());
+    }
     s.push_str("\r\n");
     s
-}
-
-/// Replaces the keyspace with an RDB image (a replica receiving a full sync).
-/// On error the keyspace is left empty rather than half-loaded.
-/// `drop_expired` is false on a read-only replica, which keeps what its master has not expired yet.
-pub fn load_snapshot(dbs: &mut [Db], data: &[u8], drop_expired: bool) -> Result<rdb::LoadStats, rdb::DecodeError> {
-    for db in dbs.iter_mut() {
-        db.flush();
-    }
-    let now = unix_ms();
-    match rdb::load_into(data, dbs, now, drop_expired) {
-        Ok((stats, _)) => Ok(stats),
-        Err(e) => {
-            for db in dbs.iter_mut() {
-                db.flush();
-            }
-            Err(e)
-        }
-    }
 }

@@ -25,12 +25,32 @@ pub struct ReplicaInfo {
     pub state: ReplicaState,
     /// Came with SYNC (no `+FULLRESYNC` line before the snapshot).
     pub legacy: bool,
+    /// Got a streamed snapshot: the stream since is kept here until the
+    /// replica's first REPLCONF ACK says it loaded it (Redis's
+    /// repl_start_cmd_stream_on_ack), so nothing follows the end mark.
+    pub stream_on_ack: Option<Vec<u8>>,
+    /// It reads a streamed (`$EOF:`) snapshot; else it needs a sized one.
+    pub capa_eof: bool,
+    /// It acknowledged while its streamed snapshot was still being finished
+    /// here: it has loaded it, and takes the stream as soon as it is done.
+    pub acked_during_sync: bool,
 }
 
 impl ReplicaInfo {
     /// A replica that continues from the backlog, streaming at once.
     pub fn online(client_id: ClientId, ip: String, listening_port: u16, now_ms: u64) -> Self {
-        ReplicaInfo { client_id, ip, listening_port, ack_offset: 0, ack_time_ms: now_ms, state: ReplicaState::Online, legacy: false }
+        ReplicaInfo {
+            client_id,
+            ip,
+            listening_port,
+            ack_offset: 0,
+            ack_time_ms: now_ms,
+            state: ReplicaState::Online,
+            legacy: false,
+            stream_on_ack: None,
+            capa_eof: false,
+            acked_during_sync: false,
+        }
     }
 }
 
@@ -70,6 +90,13 @@ pub struct ReplState {
     /// When a master last put a PING in the stream for its replicas.
     pub last_ping_ms: u64,
     pub sync_in_progress: bool,
+    /// A full sync's payload: its size (0 when streamed) and the bytes read so far.
+    pub sync_total_bytes: u64,
+    pub sync_read_bytes: u64,
+    /// A full sync started replacing our data (Redis discards its cached
+    /// master then): until it completes, our id and offset no longer
+    /// describe what we hold, so a reconnection asks for a full sync.
+    pub psync_blocked: bool,
     /// Connected to the master, before its answer to PSYNC (ROLE's `handshake`).
     pub handshake: bool,
     /// Our replication id and the previous one (kept for partial resync after a promotion).
@@ -102,6 +129,9 @@ pub struct ReplState {
     pub held: Vec<u8>,
     /// Since when (unix ms) a master has had no replica; 0 while it has some.
     pub no_replicas_since_ms: u64,
+    /// The child whose diskless snapshot is being relayed from its pipe: it
+    /// is complete only once the pipe is drained, not when the child exits.
+    pub pipe_relaying: Option<libc::pid_t>,
 }
 
 /// A FAILOVER in progress on a master (Redis's failover_state and its target).
@@ -138,6 +168,10 @@ impl Default for ReplState {
             last_io_ms: 0,
             last_ping_ms: 0,
             sync_in_progress: false,
+            sync_total_bytes: 0,
+            sync_read_bytes: 0,
+            psync_blocked: false,
+            pipe_relaying: None,
             handshake: false,
             replid: crate::util::id::random_hex_id(),
             replid2: "0".repeat(40),
@@ -187,15 +221,30 @@ impl ReplState {
     }
 }
 
+/// A replica's full sync transfer, as INFO shows it while it runs.
+fn sync_progress(repl: &ReplState, now: u64) -> String {
+    if !repl.sync_in_progress {
+        return String::new();
+    }
+    let (total, read) = (repl.sync_total_bytes, repl.sync_read_bytes);
+    let perc = if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 };
+    format!(
+        "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+        total as i64 - read as i64,
+        now.saturating_sub(repl.last_io_ms) / 1000
+    )
+}
+
 /// The `# Replication` section of INFO.
 pub fn info(repl: &ReplState, config: &NodeConfig, now: u64) -> String {
     let mut out = String::from("# Replication\r\n");
     if let Some((host, port)) = &repl.master {
         out.push_str(&format!(
-            "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+            "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\n{}slave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
             if repl.link_up { "up" } else { "down" },
             if repl.link_up { (now.saturating_sub(repl.last_io_ms) / 1000) as i64 } else { -1 },
             repl.sync_in_progress as u8,
+            sync_progress(repl, now),
             repl.offset,
             repl.offset,
             config.int_named("replica-priority", 100),

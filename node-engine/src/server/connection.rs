@@ -294,7 +294,10 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                     out_pending.set(out_pending.get().saturating_sub(b.len()));
                     client.reply.buf.extend_from_slice(&b);
                 }
-                Some(Push::Bulk(b)) => client.reply.buf.extend_from_slice(&b),
+                Some(Push::Bulk(b)) => {
+                    mem.bulk_queued.set(mem.bulk_queued.get().saturating_sub(b.len()));
+                    client.reply.buf.extend_from_slice(&b);
+                }
                 Some(Push::Wake) => {
                     if let Some(argv) = blocked_argv.as_ref() {
                         retry_blocked(&shared, &mut client, argv, false);

@@ -195,6 +195,10 @@ fn execute_checked(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
         reject(node, client, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
         return;
     }
+    if !client.from_master && loading_refused(node, client, cmd) {
+        reject(node, client, cmd, crate::persistence::LOADING_ERR);
+        return;
+    }
     if client.multi.is_some() && !MULTI_IMMEDIATE.contains(&cmd.name) && cmd.flags & flags::NO_MULTI != 0 {
         client.reply.error("ERR Command not allowed inside a transaction");
         client.multi_error = true;
@@ -287,6 +291,22 @@ fn stale_refused(node: &Node, client: &Client, cmd: &CommandSpec) -> bool {
         return queue_any(client, |c, _| c.flags & flags::STALE == 0);
     }
     cmd.flags & flags::STALE == 0
+}
+
+/// While a replica loads its master's snapshot only commands flagged
+/// `loading` run; while it loads behind the old dataset (async loading)
+/// everything runs but what is flagged `no_async_loading`. An EXEC is judged
+/// by its queue.
+fn loading_refused(node: &Node, client: &Client, cmd: &CommandSpec) -> bool {
+    let p = &node.persistence;
+    if !p.loading {
+        return false;
+    }
+    let denied = |c: &CommandSpec| if p.async_loading { c.flags & flags::NO_ASYNC_LOADING != 0 } else { c.flags & flags::LOADING == 0 };
+    if cmd.name == "exec" {
+        return queue_any(client, |c, _| denied(c));
+    }
+    denied(cmd)
 }
 
 /// Whether a command queued in the client's transaction satisfies `pred`

@@ -68,6 +68,7 @@ fn fork_base_child(node: &mut Parts<'_>, dir: &Path, seq: u64, keep_from: usize)
             write_base_file(dbs, functions, &temp.with_extension("done"), &temp, opts, format).is_ok()
         },
         &mut node.persistence.latest_fork_usec,
+        None,
     )?;
     let dirty = node.keyspace.dirty;
     node.persistence.child_started(pid, ChildKind::AofRewrite { seq, keep_from }, pid_temp(pid as u32).with_extension("done"), dirty);

@@ -376,75 +376,104 @@ pub fn read_header(r: &mut Reader<'_>) -> R<u32> {
     Ok(v)
 }
 
+/// Where a load is between entries: the db selected and the expire time
+/// read for the next key.
+#[derive(Debug, Default)]
+pub(super) struct EntryState {
+    pub db: usize,
+    pub expire_at: u64,
+    pub stats: LoadStats,
+}
+
+/// Reads one top-level entry (an opcode and what follows it) into `dbs`.
+/// Returns true at the EOF opcode. `on_key` runs after each key is stored
+/// (`key-load-delay`).
+pub(super) fn load_entry(
+    r: &mut Reader<'_>,
+    st: &mut EntryState,
+    dbs: &mut [Db],
+    now_ms: u64,
+    drop_expired: bool,
+    on_key: &mut dyn FnMut(),
+) -> R<bool> {
+    let op_at = r.pos;
+    let op = r.u8()?;
+    match op {
+        opcodes::EOF => return Ok(true),
+        opcodes::SELECTDB => {
+            let n = r.length()?;
+            if n >= dbs.len() as u64 {
+                return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::DbIndex(n) });
+            }
+            st.db = n as usize;
+        }
+        opcodes::RESIZEDB => {
+            r.length()?;
+            r.length()?;
+        }
+        opcodes::AUX => {
+            let k = r.string()?;
+            let v = r.string()?;
+            st.stats.aux.push((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()));
+        }
+        opcodes::EXPIRETIME_MS => st.expire_at = u64::from_le_bytes(r.array()?),
+        opcodes::EXPIRETIME => st.expire_at = u32::from_le_bytes(r.array()?) as u64 * 1000,
+        opcodes::IDLE => {
+            r.length()?;
+        }
+        opcodes::FREQ => {
+            r.u8()?;
+        }
+        opcodes::MODULE_AUX => return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("module data") }),
+        opcodes::FUNCTION_2 => st.stats.functions.push(r.string()?),
+        opcodes::FUNCTION_PRE_GA => {
+            return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("functions of Redis 7.0 release candidates") })
+        }
+        t => {
+            let key = r.key()?;
+            let value = r.value(t)?;
+            let exp = std::mem::take(&mut st.expire_at);
+            if let Some(v) = value {
+                if drop_expired && exp != 0 && exp <= now_ms {
+                    st.stats.expired_skipped += 1;
+                    st.stats.expired.push((st.db, key.to_vec()));
+                } else {
+                    dbs[st.db].set_with_expire(&key, v, exp);
+                    st.stats.keys += 1;
+                }
+                on_key();
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Checks the trailing CRC-64 (RDB 5 and later; 0 means none was computed)
+/// against `actual`, the checksum of everything before it.
+pub(super) fn check_crc(r: &mut Reader<'_>, version: u32, actual: impl FnOnce() -> u64, base: usize) -> R<()> {
+    if version < 5 {
+        return Ok(());
+    }
+    let at = r.pos;
+    let expected = u64::from_le_bytes(r.array()?);
+    if expected != 0 {
+        let actual = actual();
+        if actual != expected {
+            return Err(DecodeError { offset: base + at, kind: DecodeErrorKind::Checksum { expected, actual } });
+        }
+    }
+    Ok(())
+}
+
 /// Loads a whole RDB image into `dbs`, dropping keys already expired at
 /// `now_ms` (when `drop_expired`), and verifies the trailing CRC-64.
 /// Returns where the image ended (an AOF base may be followed by commands).
 pub fn load_into(data: &[u8], dbs: &mut [Db], now_ms: u64, drop_expired: bool) -> R<(LoadStats, usize)> {
     let mut r = Reader::new(data).with_limits(dbs.first().map(|d| d.limits).unwrap_or_default());
     let version = read_header(&mut r)?;
-    let mut stats = LoadStats::default();
-    let mut db = 0usize;
-    let mut expire_at: u64 = 0;
-    loop {
-        let op_at = r.pos;
-        let op = r.u8()?;
-        match op {
-            opcodes::EOF => break,
-            opcodes::SELECTDB => {
-                let n = r.length()?;
-                if n >= dbs.len() as u64 {
-                    return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::DbIndex(n) });
-                }
-                db = n as usize;
-            }
-            opcodes::RESIZEDB => {
-                r.length()?;
-                r.length()?;
-            }
-            opcodes::AUX => {
-                let k = r.string()?;
-                let v = r.string()?;
-                stats.aux.push((String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()));
-            }
-            opcodes::EXPIRETIME_MS => expire_at = u64::from_le_bytes(r.array()?),
-            opcodes::EXPIRETIME => expire_at = u32::from_le_bytes(r.array()?) as u64 * 1000,
-            opcodes::IDLE => {
-                r.length()?;
-            }
-            opcodes::FREQ => {
-                r.u8()?;
-            }
-            opcodes::MODULE_AUX => return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("module data") }),
-            opcodes::FUNCTION_2 => stats.functions.push(r.string()?),
-            opcodes::FUNCTION_PRE_GA => {
-                return Err(DecodeError { offset: op_at, kind: DecodeErrorKind::Unsupported("functions of Redis 7.0 release candidates") })
-            }
-            t => {
-                let key = r.key()?;
-                let value = r.value(t)?;
-                let exp = std::mem::take(&mut expire_at);
-                if let Some(v) = value {
-                    if drop_expired && exp != 0 && exp <= now_ms {
-                        stats.expired_skipped += 1;
-                        stats.expired.push((db, key.to_vec()));
-                    } else {
-                        dbs[db].set_with_expire(&key, v, exp);
-                        stats.keys += 1;
-                    }
-                }
-            }
-        }
-    }
+    let mut st = EntryState::default();
+    while !load_entry(&mut r, &mut st, dbs, now_ms, drop_expired, &mut || {})? {}
     let body_end = r.pos;
-    if version >= 5 {
-        let at = r.pos;
-        let expected = u64::from_le_bytes(r.array()?);
-        if expected != 0 {
-            let actual = crc64::crc64(&data[..body_end]);
-            if actual != expected {
-                return Err(DecodeError { offset: at, kind: DecodeErrorKind::Checksum { expected, actual } });
-            }
-        }
-    }
-    Ok((stats, r.pos))
+    check_crc(&mut r, version, || crc64::crc64(&data[..body_end]), 0)?;
+    Ok((st.stats, r.pos))
 }

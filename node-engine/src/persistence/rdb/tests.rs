@@ -282,3 +282,60 @@ fn redis_stream_loads_with_its_groups() {
     let back = r.value(types::STREAM_LISTPACKS_2).unwrap().unwrap();
     assert_eq!(format!("{back:?}"), format!("{:?}", dbs[0].peek(b"s").unwrap().value));
 }
+
+/// Feeds `bytes` to a stream load in pieces of `piece` bytes, stepping with
+/// `budget` after each; the image is complete only once all are in.
+fn stream_load(bytes: &[u8], piece: usize, budget: usize) -> Result<(Db, LoadStats, Vec<u8>, usize), DecodeError> {
+    use incremental::{Progress, StreamLoad};
+    let mut dbs = vec![Db::new(false)];
+    let mut load = StreamLoad::new(Limits::default());
+    let mut keys_seen = 0usize;
+    let mut fed = 0;
+    loop {
+        let complete = fed >= bytes.len();
+        match load.step(&mut dbs, 1, true, budget, complete, &mut || keys_seen += 1)? {
+            Progress::Done => break,
+            Progress::Budget => {}
+            Progress::NeedData if complete => panic!("a complete image needs no more data"),
+            Progress::NeedData => {
+                let end = (fed + piece).min(bytes.len());
+                load.push(&bytes[fed..end]);
+                fed = end;
+            }
+        }
+    }
+    let rest = load.take_rest();
+    let stats = load.into_stats();
+    Ok((dbs.remove(0), stats, rest, keys_seen))
+}
+
+#[test]
+fn stream_load_matches_whole_load_for_any_piece_size() {
+    let db = sample_db();
+    let (mut bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), &[], EncodeOptions::default(), false).unwrap();
+    let image_len = bytes.len();
+    // What follows the image (the replication stream) is handed back untouched.
+    bytes.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    for (piece, budget) in [(1, 1), (7, 100), (4096, 1 << 20), (bytes.len(), 1 << 20)] {
+        let (loaded, stats, rest, keys_seen) = stream_load(&bytes, piece, budget).unwrap();
+        assert_eq!(render(&loaded), render(&db), "piece {piece}");
+        assert_eq!(stats.keys as usize, db.len());
+        assert_eq!(keys_seen, db.len());
+        assert_eq!(rest, bytes[image_len..].to_vec(), "piece {piece}");
+    }
+}
+
+#[test]
+fn stream_load_reports_short_reads_and_corruption_once_complete() {
+    let db = sample_db();
+    let (bytes, _) = save_dbs(Vec::new(), std::slice::from_ref(&db), &[], EncodeOptions::default(), false).unwrap();
+    for cut in [20, bytes.len() / 2, bytes.len() - 1] {
+        let e = stream_load(&bytes[..cut], 1000, 1 << 20).unwrap_err();
+        assert_eq!(e.kind, decode::DecodeErrorKind::Truncated, "cut {cut}");
+    }
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 2] ^= 0x55;
+    let e = stream_load(&bad, 333, 1 << 20).unwrap_err();
+    assert!(matches!(e.kind, decode::DecodeErrorKind::Checksum { .. }), "{e}");
+}
