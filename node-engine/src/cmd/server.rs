@@ -1172,7 +1172,7 @@ fn stats_info(node: &crate::node::Node) -> String {
     kv("tracking_total_keys", node.tracking.table.len().to_string());
     kv("tracking_total_items", node.tracking.items.to_string());
     kv("tracking_total_prefixes", node.tracking.prefixes.len().to_string());
-    kv("unexpected_error_replies", "0".into());
+    kv("unexpected_error_replies", node.stats.unexpected_error_replies.to_string());
     kv("total_error_replies", s.error_replies.to_string());
     kv("dump_payload_sanitizations", "0".into());
     kv("total_reads_processed", s.reads_processed.to_string());

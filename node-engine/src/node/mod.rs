@@ -56,6 +56,8 @@ pub struct Stats {
     /// Bytes read from our master / written to our replicas (snapshots
     /// included), kept apart from the client traffic as Redis 7.0 does.
     pub net_repl_input_bytes: u64,
+    /// Error replies on a replication link, either way (Redis's `== CRITICAL ==` cases).
+    pub unexpected_error_replies: u64,
     pub net_repl_output_bytes: u64,
     /// Reads and writes done for clients (total_reads/writes_processed).
     pub reads_processed: u64,
@@ -494,11 +496,17 @@ impl Node {
         } else {
             "normal"
         };
-        self.obuf_limits[match class {
+        let (mut hard, soft, secs) = self.obuf_limits[match class {
             "normal" => 0,
             "slave" => 1,
             _ => 2,
-        }]
+        }];
+        // A replica's hard limit below the backlog would cut off the very
+        // partial resync the backlog allows: the backlog size wins, as in Redis.
+        if class == "slave" && hard > 0 {
+            hard = hard.max(self.repl.backlog.capacity());
+        }
+        (hard, soft, secs)
     }
 
     /// `client-output-buffer-limit` parsed once per change: (hard, soft, soft

@@ -50,9 +50,43 @@ fn command(argv: &[&str]) -> Vec<u8> {
     out
 }
 
+/// Reads more bytes: gives up after `limit` (`repl-timeout`) of silence, or
+/// as soon as `still` says the link's master is no longer wanted (REPLICAOF
+/// NO ONE must not wait for a master that sends nothing).
+pub(super) async fn read_some(
+    stream: &mut TcpStream,
+    chunk: &mut [u8],
+    limit: Duration,
+    still: &dyn Fn() -> bool,
+) -> Result<usize, String> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err("Timeout connecting to the MASTER...".into());
+        }
+        let slice = (deadline - now).min(Duration::from_millis(100));
+        // Reading a TcpStream is cancel-safe: a timed-out read loses nothing.
+        if let Ok(r) = tokio::time::timeout(slice, stream.read(chunk)).await {
+            return match r {
+                Ok(0) => Err("master closed the connection".into()),
+                Ok(n) => Ok(n),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        if !still() {
+            return Err("the master changed".into());
+        }
+    }
+}
+
 /// Reads one line ending in \r\n (skipping the bare newlines Redis sends as keepalives).
-/// One reply line; nothing for `limit` (`repl-timeout`) ends the attempt.
-pub(super) async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<String, String> {
+pub(super) async fn read_line(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    limit: Duration,
+    still: &dyn Fn() -> bool,
+) -> Result<String, String> {
     loop {
         while buf.first() == Some(&b'\n') {
             buf.remove(0);
@@ -66,19 +100,13 @@ pub(super) async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: 
             return Err("protocol error: line too long".into());
         }
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(limit, stream.read(&mut chunk))
-            .await
-            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
-            .map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("master closed the connection".into());
-        }
+        let n = read_some(stream, &mut chunk, limit, still).await?;
         buf.extend_from_slice(&chunk[..n]);
     }
 }
 
-async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str, limit: Duration) -> Result<(), String> {
-    let line = read_line(stream, buf, limit).await?;
+async fn expect_ok(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str, limit: Duration, still: &dyn Fn() -> bool) -> Result<(), String> {
+    let line = read_line(stream, buf, limit, still).await?;
     if line.starts_with('+') {
         Ok(())
     } else {
@@ -100,6 +128,7 @@ async fn connect_from(host: &str, port: u16, source: Option<&str>) -> std::io::R
 }
 
 async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, execute: Execute) -> Result<(), String> {
+    let still = || current(shared, generation).is_some();
     let source = shared.node.borrow().config.get("bind-source-addr").filter(|s| !s.is_empty()).map(str::to_string);
     let mut stream = tokio::time::timeout(Duration::from_secs(5), connect_from(host, port, source.as_deref()))
         .await
@@ -117,7 +146,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
     };
     let mut buf = Vec::new();
     stream.write_all(&command(&["PING"])).await.map_err(|e| e.to_string())?;
-    let pong = read_line(&mut stream, &mut buf, limit).await?;
+    let pong = read_line(&mut stream, &mut buf, limit, &still).await?;
     if pong.starts_with("-NOAUTH") && auth.is_none() {
         return Err("master requires a password: set masterauth".into());
     }
@@ -128,15 +157,15 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
             None => vec!["AUTH", pw.as_str()],
         };
         stream.write_all(&command(&args)).await.map_err(|e| e.to_string())?;
-        let reply = read_line(&mut stream, &mut buf, limit).await?;
+        let reply = read_line(&mut stream, &mut buf, limit, &still).await?;
         if reply.starts_with('-') {
             return Err(format!("Unable to AUTH to MASTER: {}", reply.trim_start_matches('-')));
         }
     }
     stream.write_all(&command(&["REPLCONF", "listening-port", &my_port.to_string()])).await.map_err(|e| e.to_string())?;
-    expect_ok(&mut stream, &mut buf, "REPLCONF listening-port", limit).await?;
+    expect_ok(&mut stream, &mut buf, "REPLCONF listening-port", limit, &still).await?;
     stream.write_all(&command(&["REPLCONF", "capa", "eof", "capa", "psync2"])).await.map_err(|e| e.to_string())?;
-    expect_ok(&mut stream, &mut buf, "REPLCONF capa", limit).await?;
+    expect_ok(&mut stream, &mut buf, "REPLCONF capa", limit, &still).await?;
     // A master handing over to this replica (FAILOVER) asks it to take over with the PSYNC.
     let failing_over = shared.node.borrow().repl.failover.as_ref().is_some_and(|f| f.in_progress);
     // Our own history is what we continue from, as Redis's replica does with
@@ -153,7 +182,7 @@ async fn sync_once(shared: &SharedRef, generation: u64, host: &str, port: u16, e
         }
         return Err(e.to_string());
     }
-    let reply = read_line(&mut stream, &mut buf, limit).await?;
+    let reply = read_line(&mut stream, &mut buf, limit, &still).await?;
     if failing_over {
         // The target took over (CONTINUE, or a full resync in edge cases) or refused.
         let mut node = shared.node.borrow_mut();
@@ -305,6 +334,7 @@ async fn stream_loop(shared: &SharedRef, generation: u64, mut stream: TcpStream,
                             execute(&mut node, &mut master_client, &argv);
                             node.repl.master_db = master_client.db;
                             if master_client.reply.buf.first() == Some(&b'-') {
+                                node.stats.unexpected_error_replies += 1;
                                 report_divergence(&master_client.reply.buf, &argv);
                             }
                             master_client.reply.buf.clear();

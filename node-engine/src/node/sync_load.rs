@@ -15,7 +15,6 @@ use crate::persistence::LoadProgress;
 use crate::util::time::unix_ms;
 use std::io::Write;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 const MARK_LEN: usize = 40;
@@ -52,13 +51,15 @@ impl Transfer<'_> {
     /// The next bytes from the master; silence for `repl-timeout` or a
     /// closed connection ends the transfer.
     async fn read(&mut self, chunk: &mut [u8]) -> Result<usize, String> {
-        let n = tokio::time::timeout(self.limit, self.stream.read(chunk))
-            .await
-            .map_err(|_| "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".to_string())?
-            .map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("connection lost".into());
-        }
+        let (shared, generation) = (self.shared, self.generation);
+        let still = || shared.node.borrow().repl.generation == generation;
+        let n = super::replica_link::read_some(self.stream, chunk, self.limit, &still).await.map_err(|e| {
+            if e.starts_with("Timeout") {
+                "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".to_string()
+            } else {
+                e
+            }
+        })?;
         self.shared.gate.pass().await;
         let mut node = self.shared.node.borrow_mut();
         node.stats.net_repl_input_bytes += n as u64;
@@ -82,7 +83,8 @@ pub(super) async fn receive(
     limit: Duration,
     new_id: &str,
 ) -> Result<Option<Loaded>, String> {
-    let header = super::replica_link::read_line(stream, &mut buf, limit).await?;
+    let still = || shared.node.borrow().repl.generation == generation;
+    let header = super::replica_link::read_line(stream, &mut buf, limit, &still).await?;
     let framing = if let Some(mark) = header.strip_prefix("$EOF:").filter(|m| m.len() >= MARK_LEN) {
         Framing::Mark(mark.as_bytes()[..MARK_LEN].to_vec())
     } else if let Some(len) = header.strip_prefix('$').and_then(|l| l.parse::<usize>().ok()) {
@@ -331,7 +333,9 @@ async fn socket_steps(
         match t.read(&mut chunk).await {
             Ok(n) => pending.extend_from_slice(&chunk[..n]),
             Err(e) => {
-                report_rdb_error(load.loaded_bytes(), "Unexpected EOF reading RDB file");
+                if t.current() {
+                    report_rdb_error(load.loaded_bytes(), "Unexpected EOF reading RDB file");
+                }
                 return Err(e);
             }
         }

@@ -126,6 +126,15 @@ pub fn execute(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     let at = client.reply.buf.len();
     execute_command(node, client, argv);
     if client.reply.buf.len() > at {
+        if client.reply.buf[at] == b'-' {
+            let text = String::from_utf8_lossy(&client.reply.buf[at + 1..]);
+            let first = text.split("\r\n").next().unwrap_or_default().to_string();
+            node.stats.unexpected_error_replies += 1;
+            tracing::warn!(
+                "== CRITICAL == This master is sending an error to its replica: '{first}' after processing the command '{}'",
+                client.cmd_cell.get()
+            );
+        }
         client.reply.buf.truncate(at);
         tracing::warn!(
             "Replica generated a reply to command '{}', disconnecting it: addr={} id={}",
@@ -193,6 +202,12 @@ fn execute_checked(node: &mut Node, client: &mut Client, argv: &[&[u8]]) {
     }
     if !client.from_master && stale_refused(node, client, cmd) {
         reject(node, client, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+        return;
+    }
+    // A replica's link is no client: it may not read or write data (Redis
+    // exempts replicas from CLIENT PAUSE, which this would let them dodge).
+    if client.is_replica && cmd.flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0 {
+        reject(node, client, cmd, "ERR Replica can't interact with the keyspace");
         return;
     }
     if !client.from_master && loading_refused(node, client, cmd) {
