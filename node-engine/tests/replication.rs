@@ -800,3 +800,35 @@ fn a_disk_loaded_sync_leaves_the_masters_snapshot_as_the_replicas_dump_file() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn the_backlog_kept_for_a_replica_waiting_for_its_snapshot_serves_a_partial_resync() {
+    let (m, _md) = start(&["--repl-backlog-size", "16384"]);
+    let (r, _rd) = start(&[]);
+    let mut mc = conn(m.port());
+    let mut rc = conn(r.port());
+    attach(&mut rc, m.port());
+    // A second replica waits for a snapshot that takes a second per key.
+    fill(&mut mc, "k", 5);
+    config_set(&mut mc, "rdb-key-save-delay", "1000000");
+    let mut waiting = std::net::TcpStream::connect(("127.0.0.1", m.port())).expect("connect");
+    std::io::Write::write_all(&mut waiting, b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n").expect("psync");
+    wait_until("snapshot started", 10, || info_field(&mut mc, "persistence", "rdb_bgsave_in_progress") == "1");
+    // The first replica goes away while far more than the backlog's size is written.
+    let dead = support::free_port();
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(dead).query(&mut rc).expect("replicaof elsewhere");
+    for i in 0..20 {
+        let _: () = mc.set(format!("big:{i}"), "B".repeat(10_000)).expect("set");
+    }
+    let histlen: usize = info_field(&mut mc, "replication", "repl_backlog_histlen").parse().expect("histlen");
+    assert!(histlen > 200_000, "the stream since the snapshot is kept for the waiting replica: {histlen}");
+    attach(&mut rc, m.port());
+    assert_eq!(info_field(&mut mc, "stats", "sync_partial_ok"), "1", "continued from the kept stream");
+    wait_until("caught up", 10, || rc.get::<_, Option<String>>("big:19").ok().flatten().is_some_and(|v| v.len() == 10_000));
+    // Once nobody waits, the backlog is back to its size.
+    drop(waiting);
+    wait_until("backlog trimmed", 10, || {
+        info_field(&mut mc, "replication", "repl_backlog_histlen").parse::<usize>().is_ok_and(|n| n <= 16384)
+    });
+    config_set(&mut mc, "rdb-key-save-delay", "0");
+}

@@ -56,7 +56,7 @@ impl Node {
         }
         // The stream after the snapshot must say which db it writes to.
         self.propagation.db = None;
-        self.repl.held.clear();
+        self.repl.held_from = Some(self.repl.offset + 1);
     }
 
     /// Every replication cron: sends a finished snapshot, starts a due one,
@@ -105,14 +105,14 @@ impl Node {
         }
         let Some(data) = data else {
             self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
-            self.repl.held = Vec::new();
+            self.repl.held_from = None;
             return;
         };
         let mut payload = format!("${}\r\n", data.len()).into_bytes();
         payload.extend_from_slice(&data);
         drop(data);
         let now = self.now_ms;
-        let stream = std::mem::take(&mut self.repl.held);
+        let stream = self.repl.held_from.take().map(|from| self.repl.stream_since(from)).unwrap_or_default();
         let mut sends = Vec::new();
         for r in &mut self.repl.replicas {
             if r.state == ReplicaState::WaitBgsaveEnd {
@@ -138,7 +138,7 @@ impl Node {
             self.persistence.repl_snapshot_done = Some(done);
             return;
         }
-        let stream = std::mem::take(&mut self.repl.held);
+        let from = self.repl.held_from.take();
         if !done.ok {
             self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
             return;
@@ -149,7 +149,7 @@ impl Node {
             if r.state == ReplicaState::WaitBgsaveEnd {
                 r.state = ReplicaState::Online;
                 r.ack_time_ms = now;
-                r.stream_on_ack = Some(stream.clone());
+                r.stream_on_ack = from;
                 tracing::info!(
                     "Streamed RDB transfer with replica {}:{} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
                     r.ip,
@@ -176,10 +176,11 @@ impl Node {
             // It could only ack after loading all of it: the end is near here too.
             r.acked_during_sync = true;
         }
-        if let Some(kept) = r.stream_on_ack.take() {
+        if let Some(from) = r.stream_on_ack.take() {
             let name = format!("{}:{}", r.ip, r.listening_port);
-            if !kept.is_empty() {
-                self.push_to(id, Push::Bytes(kept));
+            let stream = self.repl.stream_since(from);
+            if !stream.is_empty() {
+                self.push_to(id, Push::Bytes(stream));
             }
             tracing::info!("Synchronization with replica {name} succeeded");
         }
@@ -206,7 +207,7 @@ impl Node {
         let mut parts = self.persistence_parts();
         crate::persistence::kill_child(&mut parts);
         parts.persistence.repl_snapshot_done = None;
-        self.repl.held = Vec::new();
+        self.repl.held_from = None;
     }
 
     /// Disconnects the replicas in a sync state `which` selects.
@@ -225,7 +226,7 @@ impl Node {
     }
 
     /// What replicas have not taken yet: each one's queued stream, and the
-    /// stream held during a full sync.
+    /// backlog kept beyond its size for replicas that still need it.
     fn replica_output_bytes(&self) -> usize {
         let queued: usize = self
             .repl
@@ -234,8 +235,13 @@ impl Node {
             .filter_map(|r| self.clients.map.get(&r.client_id))
             .map(|c| c.out_pending.get() + c.mem.unsent_alloc.get())
             .sum();
-        let kept: usize = self.repl.replicas.iter().filter_map(|r| r.stream_on_ack.as_ref()).map(Vec::capacity).sum();
-        queued + kept + self.repl.held.capacity()
+        queued + self.backlog_beyond_size()
+    }
+
+    /// The part of the backlog only kept because replicas still need it
+    /// (Redis counts the shared buffer past `repl-backlog-size` as theirs).
+    fn backlog_beyond_size(&self) -> usize {
+        self.repl.backlog.len().saturating_sub(self.repl.backlog.capacity())
     }
 
     /// Memory eviction leaves out (Redis's freeMemoryGetNotCountedMemory):
@@ -255,12 +261,12 @@ impl Node {
             .filter_map(|r| self.clients.map.get(&r.client_id))
             .map(|c| crate::client::CLIENT_BASE_MEM + c.out_pending.get() + c.mem.unsent_alloc.get() + c.mem.qbuf_cap.get())
             .sum::<usize>()
-            + self.repl.held.capacity()
+            + self.backlog_beyond_size()
     }
 
-    /// Bytes held for replicas: the backlog, or the largest stream a replica
-    /// has not taken yet (queued for its socket, or held during its sync),
-    /// whichever is larger — as Redis's shared replication buffer counts them.
+    /// Bytes held for replicas: the backlog (with what waiting replicas
+    /// still need), or the largest stream a replica has queued for its
+    /// socket, whichever is larger — as Redis's shared replication buffer.
     pub fn replication_buffer_bytes(&self) -> usize {
         let behind = self
             .repl
@@ -268,8 +274,7 @@ impl Node {
             .iter()
             .map(|r| self.clients.map.get(&r.client_id).map_or(0, |c| c.out_pending.get() + c.mem.unsent.get()))
             .max()
-            .unwrap_or(0)
-            .max(self.repl.held.len());
+            .unwrap_or(0);
         behind.max(if self.repl.backlog_active { self.repl.backlog.len() } else { 0 })
     }
 }

@@ -38,24 +38,52 @@ impl Node {
         }
         let bytes = std::mem::take(&mut self.repl.pending);
         let mut ids: Vec<ClientId> = Vec::with_capacity(self.repl.replicas.len());
-        let mut hold = false;
-        for r in &mut self.repl.replicas {
+        let mut waiting = false;
+        for r in &self.repl.replicas {
             match r.state {
-                ReplicaState::Online => match r.stream_on_ack.as_mut() {
-                    Some(kept) => kept.extend_from_slice(&bytes),
-                    None => ids.push(r.client_id),
-                },
-                // Held until the snapshot is sent; the stream before its fork is in the snapshot.
-                ReplicaState::WaitBgsaveEnd => hold = true,
+                // The backlog keeps the stream for one waiting for its first ACK.
+                ReplicaState::Online if r.stream_on_ack.is_some() => waiting = true,
+                ReplicaState::Online => ids.push(r.client_id),
+                // Kept in the backlog until the snapshot is sent; what came before its fork is in it.
+                ReplicaState::WaitBgsaveEnd => waiting = true,
                 ReplicaState::WaitBgsaveStart { .. } => {}
             }
-        }
-        if hold {
-            self.repl.held.extend_from_slice(&bytes);
         }
         for id in ids {
             self.push_to(id, Push::Bytes(bytes.clone()));
         }
+        if waiting {
+            self.drop_replicas_over_limit();
+        }
+    }
+
+    /// A replica waiting for its snapshot (or its first ACK) owes the stream
+    /// since its start: over `client-output-buffer-limit replica` it is
+    /// dropped, as Redis counts the shared buffer it holds, and the backlog
+    /// can shrink again.
+    fn drop_replicas_over_limit(&mut self) {
+        let end = self.repl.offset;
+        let mut over = Vec::new();
+        for r in &self.repl.replicas {
+            let from = match (r.state, r.stream_on_ack) {
+                (ReplicaState::WaitBgsaveEnd, _) => self.repl.held_from,
+                (_, Some(from)) => Some(from),
+                _ => None,
+            };
+            let Some(from) = from else { continue };
+            let owed = (end + 1).saturating_sub(from) as usize;
+            if self.clients.map.get(&r.client_id).is_some_and(|c| self.over_output_limits(c, owed)) {
+                over.push(r.client_id);
+            }
+        }
+        if over.is_empty() {
+            return;
+        }
+        self.repl.replicas.retain(|r| !over.contains(&r.client_id));
+        for id in over {
+            self.push_to(id, Push::Kill);
+        }
+        self.repl.release_unneeded();
     }
 
     /// Points replication at a new master (or none: promoted); the link task follows.
@@ -103,6 +131,7 @@ impl Node {
         self.repl.replicas.retain(|r| clients.contains_key(&r.client_id));
         self.free_idle_backlog();
         self.kill_useless_snapshot();
+        self.repl.release_unneeded();
         if let Some((fd, pid)) = self.persistence.repl_pipe.take() {
             self.repl.pipe_relaying = Some(pid);
             tokio::task::spawn_local(super::rdb_pipe::relay(shared.clone(), fd, pid));

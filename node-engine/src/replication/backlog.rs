@@ -23,15 +23,26 @@ impl Backlog {
         self.capacity = cap.max(16 * 1024);
         self.trim();
     }
-    pub fn append(&mut self, bytes: &[u8]) {
+    /// Adds stream bytes, keeping at least the last `keep` (what replicas
+    /// still need may outgrow the configured size, as Redis's shared
+    /// replication buffer does).
+    pub fn append(&mut self, bytes: &[u8], keep: usize) {
         self.buf.extend(bytes);
-        self.trim();
+        self.shrink(keep);
+    }
+    /// Drops what is beyond the configured size and not in the last `keep` bytes.
+    pub fn shrink(&mut self, keep: usize) {
+        let limit = self.capacity.max(keep);
+        if self.buf.len() > limit {
+            let excess = self.buf.len() - limit;
+            self.buf.drain(..excess);
+            if self.buf.capacity() > 2 * limit.max(1 << 20) {
+                self.buf.shrink_to(limit);
+            }
+        }
     }
     fn trim(&mut self) {
-        if self.buf.len() > self.capacity {
-            let excess = self.buf.len() - self.capacity;
-            self.buf.drain(..excess);
-        }
+        self.shrink(0);
     }
     /// The bytes after stream offset `from` (1-based offsets, as PSYNC sends
     /// `offset + 1`), if the backlog still holds them; `end` is our offset.
@@ -52,14 +63,21 @@ mod tests {
     #[test]
     fn keeps_the_tail_and_answers_ranges() {
         let mut b = Backlog::new(16 * 1024);
-        b.append(b"hello");
+        b.append(b"hello", 0);
         assert_eq!(b.since(1, 5), Some(b"hello".to_vec()));
         assert_eq!(b.since(4, 5), Some(b"lo".to_vec()));
         assert_eq!(b.since(6, 5), Some(Vec::new()));
         assert_eq!(b.since(7, 5), None);
         let big = vec![b'x'; 20 * 1024];
-        b.append(&big);
+        b.append(&big, 0);
         assert_eq!(b.len(), 16 * 1024);
         assert_eq!(b.since(1, 5 + big.len() as u64), None);
+        // What a replica still needs is kept past the size, then let go.
+        let end = 5 + big.len() as u64;
+        b.append(&big, 20 * 1024 + 10);
+        assert_eq!(b.len(), 20 * 1024 + 10);
+        assert!(b.since(end + 1 - 10, end + big.len() as u64).is_some());
+        b.shrink(0);
+        assert_eq!(b.len(), 16 * 1024);
     }
 }

@@ -25,10 +25,10 @@ pub struct ReplicaInfo {
     pub state: ReplicaState,
     /// Came with SYNC (no `+FULLRESYNC` line before the snapshot).
     pub legacy: bool,
-    /// Got a streamed snapshot: the stream since is kept here until the
-    /// replica's first REPLCONF ACK says it loaded it (Redis's
-    /// repl_start_cmd_stream_on_ack), so nothing follows the end mark.
-    pub stream_on_ack: Option<Vec<u8>>,
+    /// Got a streamed snapshot: the stream from this offset is sent (from
+    /// the backlog) once the replica's first REPLCONF ACK says it loaded it
+    /// (Redis's repl_start_cmd_stream_on_ack), so nothing follows the end mark.
+    pub stream_on_ack: Option<u64>,
     /// It reads a streamed (`$EOF:`) snapshot; else it needs a sized one.
     pub capa_eof: bool,
     /// It acknowledged while its streamed snapshot was still being finished
@@ -123,10 +123,10 @@ pub struct ReplState {
     pub master_db: usize,
     /// The unix second of the last keepalive newline to replicas waiting for their snapshot.
     pub last_presync_ping_s: u64,
-    /// The stream since the running snapshot child was forked, held once for
-    /// every replica waiting for that snapshot (one child at a time, so they
-    /// all start at its offset), until the snapshot is sent.
-    pub held: Vec<u8>,
+    /// Where the stream after the running snapshot starts (the offset at the
+    /// fork, plus one): the replicas waiting for that snapshot need the
+    /// backlog from there on (one child at a time, so they share the start).
+    pub held_from: Option<u64>,
     /// Since when (unix ms) a master has had no replica; 0 while it has some.
     pub no_replicas_since_ms: u64,
     /// The child whose diskless snapshot is being relayed from its pipe: it
@@ -187,7 +187,7 @@ impl Default for ReplState {
             master_db: 0,
             last_presync_ping_s: 0,
             no_replicas_since_ms: 0,
-            held: Vec::new(),
+            held_from: None,
         }
     }
 }
@@ -195,11 +195,35 @@ impl Default for ReplState {
 impl ReplState {
     /// Adds raw stream bytes: a master's own writes, or what a replica applied from its master.
     pub fn append_stream(&mut self, bytes: &[u8]) {
-        self.backlog.append(bytes);
+        let keep = self.needed_len(self.offset + bytes.len() as u64);
+        self.backlog.append(bytes, keep);
         self.offset += bytes.len() as u64;
         if !self.replicas.is_empty() {
             self.pending.extend_from_slice(bytes);
         }
+    }
+
+    /// The first stream offset a replica still needs from the backlog:
+    /// replicas waiting for a snapshot, and those waiting for their first ACK.
+    pub fn pinned_from(&self) -> Option<u64> {
+        self.replicas.iter().filter_map(|r| r.stream_on_ack).chain(self.held_from).min()
+    }
+
+    /// How many trailing bytes of a stream ending at `end` replicas still need.
+    fn needed_len(&self, end: u64) -> usize {
+        self.pinned_from().map_or(0, |from| (end + 1).saturating_sub(from) as usize)
+    }
+
+    /// Lets the backlog go back to its configured size once no replica needs more.
+    pub fn release_unneeded(&mut self) {
+        let keep = self.needed_len(self.offset);
+        self.backlog.shrink(keep);
+    }
+
+    /// The stream a replica needs from `from` on (for a waiting replica,
+    /// after its snapshot), from the backlog that was kept for it.
+    pub fn stream_since(&self, from: u64) -> Vec<u8> {
+        self.backlog.since(from, self.offset).unwrap_or_default()
     }
 
     /// Number of replicas that acknowledged at least `offset`.
