@@ -29,6 +29,11 @@ pub enum Push {
     FreeQueryBuffer,
 }
 
+/// What a queued push costs beyond its bytes (its slot in the channel):
+/// counted with them, so many small pushes to a stalled replica or
+/// subscriber show up in its output memory, as Redis's reply blocks do.
+pub const PUSH_OVERHEAD: usize = std::mem::size_of::<Push>();
+
 /// The registry entry for a connected client.
 #[derive(Debug)]
 pub struct ClientInfo {

@@ -454,3 +454,35 @@ fn config_set_appendonly_switches_the_aof() {
     wait_until("AOF off", 10, || info_field(&mut c, "aof_enabled") == "0");
     stop(h);
 }
+
+#[test]
+fn a_background_save_reports_its_progress_and_copy_on_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), &["--save", ""]);
+    let mut c = conn(h.port());
+    let mut p = redis::pipe();
+    for i in 0..4000 {
+        p.cmd("SET").arg(format!("key{i}")).arg("A".repeat(500)).ignore();
+    }
+    let () = p.query(&mut c).unwrap();
+    // 300 µs a key: about a second and a half of saving to watch.
+    let () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg("300").query(&mut c).unwrap();
+    let () = redis::cmd("BGSAVE").query(&mut c).map(|_: String| ()).unwrap();
+    let field = |c: &mut Connection, name: &str| info_field(c, name).parse::<f64>().unwrap();
+    assert_eq!(field(&mut c, "current_save_keys_total"), 4000.0);
+    // Writes during the save make the kernel copy pages for the child.
+    let mut i = 0;
+    wait_until("progress and copy-on-write reported", 20, || {
+        for _ in 0..64 {
+            let _: () = redis::cmd("SETRANGE").arg(format!("key{}", i % 4000)).arg(0).arg("B".repeat(500)).query(&mut c).unwrap();
+            i += 1;
+        }
+        field(&mut c, "current_save_keys_processed") > 0.0
+            && field(&mut c, "current_cow_size") > 0.0
+            && field(&mut c, "current_fork_perc") > 0.0
+    });
+    assert!(field(&mut c, "current_save_keys_processed") <= 4000.0);
+    wait_until("save done", 20, || info_field(&mut c, "rdb_bgsave_in_progress") == "0");
+    assert!(field(&mut c, "rdb_last_cow_size") > 0.0, "the child's final copy-on-write size is kept");
+    assert_eq!(field(&mut c, "current_save_keys_total"), 0.0, "no save runs");
+}

@@ -622,6 +622,9 @@ fn kill_client(ctx: &mut Ctx<'_>, id: u64) {
         ctx.client.close_after_reply = true;
     } else {
         ctx.node.push_to(id, Push::Kill);
+        // A killed replica is gone at once for replication (INFO, WAIT), as
+        // in Redis, though its connection closes a moment later.
+        ctx.node.repl.replicas.retain(|r| r.client_id != id);
     }
 }
 

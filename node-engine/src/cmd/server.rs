@@ -811,10 +811,10 @@ fn debug_reload(ctx: &mut Ctx<'_>, opts: &[&[u8]]) -> CmdResult {
 /// propagated again (to the AOF itself or to replicas).
 fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     ctx.node.write_aof_now();
+    crate::persistence::aof::collect_history(&mut ctx.node.persistence_parts());
     for db in &mut ctx.node.keyspace.dbs {
         db.flush();
     }
-    let dirty = ctx.node.keyspace.dirty;
     let p = &mut ctx.node.propagation;
     let (start, db, count) = (p.buf.len(), p.db, p.count);
     p.held += 1;
@@ -827,13 +827,15 @@ fn debug_loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
     p.buf.truncate(start);
     p.db = db;
     p.count = count;
-    ctx.node.keyspace.dirty = dirty;
+    // As Redis: what was loaded is what the files hold, nothing to save.
+    ctx.node.keyspace.dirty = 0;
     ctx.node.touch_all();
     if let Err(e) = r {
         // Redis exits here; we keep serving and say why.
         tracing::error!("DEBUG LOADAOF: {e}");
         return Err(CmdError::new("ERR Error trying to load the AOF files, check server logs."));
     }
+    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
     ctx.reply().ok();
     Ok(())
 }

@@ -53,6 +53,13 @@ pub struct Keyspace {
     pub active_expire: bool,
 }
 
+impl Keyspace {
+    /// Keys in every database.
+    pub fn key_count(&self) -> u64 {
+        self.dbs.iter().map(|d| d.len() as u64).sum()
+    }
+}
+
 /// Redis's default for a list element that gets a node of its own.
 pub const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
 

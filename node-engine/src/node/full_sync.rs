@@ -179,6 +179,8 @@ impl Node {
         if let Some(from) = r.stream_on_ack.take() {
             let name = format!("{}:{}", r.ip, r.listening_port);
             let stream = self.repl.stream_since(from);
+            // Now a copy is queued for it: the backlog need not keep it too.
+            self.repl.release_unneeded();
             if !stream.is_empty() {
                 self.push_to(id, Push::Bytes(stream));
             }
@@ -233,7 +235,8 @@ impl Node {
             .replicas
             .iter()
             .filter_map(|r| self.clients.map.get(&r.client_id))
-            .map(|c| c.out_pending.get() + c.mem.unsent_alloc.get())
+            // The reply buffer too: for a replica it only carries the stream.
+            .map(|c| c.out_pending.get() + c.mem.unsent_alloc.get() + c.mem.rbs.get())
             .sum();
         queued + self.backlog_beyond_size()
     }
@@ -241,7 +244,11 @@ impl Node {
     /// The part of the backlog only kept because replicas still need it
     /// (Redis counts the shared buffer past `repl-backlog-size` as theirs).
     fn backlog_beyond_size(&self) -> usize {
-        self.repl.backlog.len().saturating_sub(self.repl.backlog.capacity())
+        let b = &self.repl.backlog;
+        if b.len() <= b.capacity() {
+            return 0;
+        }
+        b.allocated().saturating_sub(b.capacity())
     }
 
     /// Memory eviction leaves out (Redis's freeMemoryGetNotCountedMemory):
@@ -259,7 +266,9 @@ impl Node {
             .replicas
             .iter()
             .filter_map(|r| self.clients.map.get(&r.client_id))
-            .map(|c| crate::client::CLIENT_BASE_MEM + c.out_pending.get() + c.mem.unsent_alloc.get() + c.mem.qbuf_cap.get())
+            .map(|c| {
+                crate::client::CLIENT_BASE_MEM + c.out_pending.get() + c.mem.unsent_alloc.get() + c.mem.rbs.get() + c.mem.qbuf_cap.get()
+            })
             .sum::<usize>()
             + self.backlog_beyond_size()
     }

@@ -421,7 +421,7 @@ impl Node {
         if let Push::Bytes(b) = &push {
             // client-output-buffer-limit: a consumer that does not read is cut
             // off instead of growing our memory without bound.
-            let pending = c.out_pending.get() + b.len();
+            let pending = c.out_pending.get() + b.len() + crate::client::PUSH_OVERHEAD;
             if self.over_output_limits(c, pending + c.mem.unsent.get()) {
                 let _ = c.tx.send(Push::Kill);
                 return false;
@@ -669,6 +669,8 @@ impl Node {
 
     /// Re-reads settings cached for the hot path (after start-up and CONFIG SET).
     pub fn refresh_cached_config(&mut self) {
+        // `aof-disable-auto-gc no` deletes the history files kept meanwhile.
+        crate::persistence::aof::collect_history(&mut self.persistence_parts());
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
         self.persistence.aof_timestamps = self.config.flag_named("aof-timestamp-enabled");
         self.repl.backlog.set_capacity(self.config.int_named("repl-backlog-size", 1 << 20).max(0) as usize);

@@ -105,6 +105,9 @@ impl Node {
             // Our own history is whole again: a later master may continue it.
             self.repl.psync_blocked = false;
             self.repl.shift_replid();
+            // Our replicas learn the new id by reconnecting (a quick partial
+            // resync), as Redis's replicationUnsetMaster does.
+            self.disconnect_replicas();
             self.propagation.db = None;
         }
         if let Err(e) = self.apply_oom_score(&self.config) {

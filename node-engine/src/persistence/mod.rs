@@ -7,6 +7,7 @@
 //! polls `waitpid` from cron. Without fork we fall back to saving in place.
 
 pub mod aof;
+pub mod child_info;
 pub mod crc64;
 pub mod dump;
 pub mod lzf;
@@ -126,6 +127,12 @@ pub struct Persistence {
     pub bgsave_scheduled: bool,
     pub aof_rewrite_scheduled: bool,
     pub last_rewrite_ok: bool,
+    /// Rewrites done, and failed in a row; after 3 failures automatic
+    /// rewrites wait 1, 2, 4 ... 60 minutes (Redis's aofRewriteLimited).
+    pub rewrites: u64,
+    pub rewrite_failures: u64,
+    pub rewrite_delay_min: u64,
+    pub rewrite_not_before: u64,
     pub last_rewrite_secs: i64,
     pub loading: bool,
     /// The load runs behind the old dataset, which clients keep using
@@ -157,13 +164,45 @@ pub struct Persistence {
     /// The read end of a diskless snapshot's pipe and the child writing it,
     /// for the replication side to relay to the replicas (taken once).
     pub repl_pipe: Option<(OwnedFd, libc::pid_t)>,
+    /// The running child's progress (INFO's current_* fields).
+    pub child_info: child_info::ChildInfo,
+    /// Copy-on-write of the last RDB and AOF rewrite children.
+    pub rdb_last_cow: u64,
+    pub aof_last_cow: u64,
 }
 
 impl Persistence {
-    /// Records a child just forked: the one cron waits for (INFO counts it in `total_forks`).
-    pub(crate) fn child_started(&mut self, pid: libc::pid_t, kind: ChildKind, temp: PathBuf, dirty_at_start: u64) {
+    /// Whether an automatic AOF rewrite must wait: after 3 failures in a
+    /// row, 1 minute, then twice as long after each further one, up to an
+    /// hour (BGREWRITEAOF still runs at once).
+    pub fn rewrite_limited(&mut self, now_s: u64) -> bool {
+        if self.rewrite_failures < 3 {
+            self.rewrite_delay_min = 0;
+            self.rewrite_not_before = 0;
+            return false;
+        }
+        if self.rewrite_not_before != 0 {
+            if now_s < self.rewrite_not_before {
+                return true;
+            }
+            self.rewrite_not_before = 0;
+            return false;
+        }
+        self.rewrite_delay_min = if self.rewrite_delay_min == 0 { 1 } else { (self.rewrite_delay_min * 2).min(60) };
+        self.rewrite_not_before = now_s + self.rewrite_delay_min * 60;
+        tracing::warn!(
+            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+            self.rewrite_delay_min
+        );
+        true
+    }
+
+    /// Records a child just forked, saving `keys` keys: the one cron waits
+    /// for (INFO counts it in `total_forks` and shows its progress).
+    pub(crate) fn child_started(&mut self, forked: Forked, keys: u64, kind: ChildKind, temp: PathBuf, dirty_at_start: u64) {
         self.total_forks += 1;
-        self.child = Some(Child { pid, kind, started: Instant::now(), temp, dirty_at_start });
+        self.child_info = child_info::ChildInfo::started(forked.info, keys);
+        self.child = Some(Child { pid: forked.pid, kind, started: Instant::now(), temp, dirty_at_start });
     }
 }
 
@@ -177,6 +216,10 @@ impl Default for Persistence {
             bgsave_scheduled: false,
             aof_rewrite_scheduled: false,
             last_rewrite_ok: true,
+            rewrites: 0,
+            rewrite_failures: 0,
+            rewrite_delay_min: 0,
+            rewrite_not_before: 0,
             last_rewrite_secs: -1,
             loading: false,
             rdb_saves: 0,
@@ -193,6 +236,9 @@ impl Default for Persistence {
             repl_pipe: None,
             async_loading: false,
             load_progress: None,
+            child_info: Default::default(),
+            rdb_last_cow: 0,
+            aof_last_cow: 0,
         }
     }
 }
@@ -284,22 +330,20 @@ pub fn save_sync(node: &mut Parts<'_>) -> Result<(), PersistError> {
     }
 }
 
-/// Closes every inherited descriptor above stderr in a forked child, so it
-/// holds no listening socket or client connection while it writes.
-/// Closes every descriptor the child inherited except stdio and `keep`,
-/// which is moved to fd 3 (a replication pipe's write end).
-fn close_inherited_fds(keep: Option<RawFd>) {
+/// Closes every descriptor a forked child inherited (so it holds no
+/// listening socket or client connection while it writes) except stdio and
+/// `keep`, moved to fds 3, 4, ... in order.
+fn close_inherited_fds(keep: &[RawFd]) {
     // SAFETY: raw syscalls on our own descriptor table in a single-threaded child.
     unsafe {
-        let first = match keep {
-            Some(fd) => {
-                if fd != 3 && libc::dup2(fd, 3) != 3 {
-                    libc::_exit(1);
-                }
-                4u32
+        // Out of the way first, so moving one down cannot clobber another.
+        let high: Vec<RawFd> = keep.iter().map(|&fd| libc::fcntl(fd, libc::F_DUPFD, 1000)).collect();
+        for (i, &fd) in high.iter().enumerate() {
+            if fd < 0 || libc::dup2(fd, 3 + i as RawFd) != 3 + i as RawFd {
+                libc::_exit(1);
             }
-            None => 3u32,
-        };
+        }
+        let first = 3 + keep.len() as u32;
         if libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) != 0 {
             for fd in first as i32..4096 {
                 libc::close(fd);
@@ -308,16 +352,24 @@ fn close_inherited_fds(keep: Option<RawFd>) {
     }
 }
 
-/// Forks a child that runs `work` and exits with 0 on success. Returns the
-/// child's pid, or None when fork failed (callers then work synchronously).
-/// With `keep`, that descriptor stays open in the child as fd 3.
-fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64, keep: Option<RawFd>) -> Option<libc::pid_t> {
+/// A forked child: its pid and the read end of its progress reports.
+pub(crate) struct Forked {
+    pub pid: libc::pid_t,
+    info: OwnedFd,
+}
+
+/// Forks a child that runs `work` and exits with 0 on success, reporting
+/// its progress (`child_info`). Returns None when fork failed (callers then
+/// work synchronously). With `keep`, that descriptor stays open in the
+/// child as fd 3 (its progress pipe is then fd 4).
+fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64, keep: Option<RawFd>) -> Option<Forked> {
     let started = Instant::now();
+    let (info_read, info_write) = child_info::pipe().ok()?;
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: after fork the child only reads the (copied) keyspace, writes a
     // file and calls _exit; it takes no lock another thread could have held
     // except the allocator's, which mimalloc keeps per thread.
-    // SAFETY: getpid has no preconditions.
-    let parent = unsafe { libc::getpid() };
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // A child whose parent was killed (OOM killer, kill -9) stops too:
@@ -329,14 +381,18 @@ fn fork_child(work: impl FnOnce() -> bool, fork_usec: &mut u64, keep: Option<Raw
                 libc::_exit(1);
             }
         }
-        close_inherited_fds(keep);
+        let mut fds: Vec<RawFd> = keep.into_iter().collect();
+        fds.push(info_write.as_raw_fd());
+        close_inherited_fds(&fds);
+        child_info::child_started(2 + fds.len() as RawFd);
         crate::util::oom::enter_child();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
+        child_info::child_finishing();
         // SAFETY: leave without running destructors or atexit handlers of the parent's state.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) }
     }
     *fork_usec = started.elapsed().as_micros() as u64;
-    (pid > 0).then_some(pid)
+    (pid > 0).then_some(Forked { pid, info: info_read })
 }
 
 /// Result of a BGSAVE request.
@@ -380,10 +436,12 @@ pub fn bgsave(node: &mut Parts<'_>, schedule: bool) -> Result<BgStart, PersistEr
         None,
     );
     match child {
-        Some(pid) => {
+        Some(forked) => {
+            let pid = forked.pid;
             tracing::info!(pid, fork_usec = node.persistence.latest_fork_usec, "background saving started");
             let dirty = node.keyspace.dirty;
-            node.persistence.child_started(pid, ChildKind::Rdb, dir.join(format!("temp-{pid}.rdb")), dirty);
+            let keys = node.keyspace.key_count();
+            node.persistence.child_started(forked, keys, ChildKind::Rdb, dir.join(format!("temp-{pid}.rdb")), dirty);
             Ok(BgStart::Started)
         }
         None => {
@@ -417,7 +475,7 @@ pub fn start_repl_snapshot(node: &mut Parts<'_>, diskless: bool) -> Result<(), P
     }
     let mut opts = rdb::EncodeOptions::from_config(node.config);
     opts.repl = node.repl_info.clone();
-    let (read_end, write_end) = pipe().map_err(|e| io_err(Path::new("replication pipe"), e))?;
+    let (read_end, write_end) = child_info::pipe().map_err(|e| io_err(Path::new("replication pipe"), e))?;
     let mark = eof_mark();
     let dbs: &[Db] = &node.keyspace.dbs;
     let functions: &[Vec<u8>] = &node.keyspace.functions;
@@ -432,10 +490,12 @@ pub fn start_repl_snapshot(node: &mut Parts<'_>, diskless: bool) -> Result<(), P
     );
     drop(write_end);
     match child {
-        Some(pid) => {
+        Some(forked) => {
+            let pid = forked.pid;
             tracing::info!(pid, "Background RDB transfer started by pid {pid}");
             let dirty = node.keyspace.dirty;
-            node.persistence.child_started(pid, ChildKind::ReplSync, PathBuf::new(), dirty);
+            let keys = node.keyspace.key_count();
+            node.persistence.child_started(forked, keys, ChildKind::ReplSync, PathBuf::new(), dirty);
             node.persistence.repl_pipe = Some((read_end, pid));
         }
         None => {
@@ -445,17 +505,6 @@ pub fn start_repl_snapshot(node: &mut Parts<'_>, diskless: bool) -> Result<(), P
         }
     }
     Ok(())
-}
-
-/// A pipe whose ends are closed on exec (the child keeps its end through fork_child).
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 fills both descriptors on success; we own them from here.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors, owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The 40 random characters ending a streamed RDB (Redis's EOF mark).
@@ -482,6 +531,7 @@ pub fn poll_child(node: &mut Parts<'_>) {
     let Some(child) = node.persistence.child.as_ref() else {
         return;
     };
+    node.persistence.child_info.read();
     let mut status: libc::c_int = 0;
     // SAFETY: waitpid on our own child's pid, non-blocking.
     let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
@@ -492,6 +542,15 @@ pub fn poll_child(node: &mut Parts<'_>) {
     let Some(child) = node.persistence.child.take() else {
         return;
     };
+    // Its last report (the final copy-on-write size) is in the pipe by now.
+    let p = &mut node.persistence;
+    p.child_info.read();
+    let cow = std::mem::take(&mut p.child_info).cow;
+    if matches!(child.kind, ChildKind::AofRewrite { .. }) {
+        p.aof_last_cow = cow;
+    } else {
+        p.rdb_last_cow = cow;
+    }
     child_done(node, child, ok);
 }
 
@@ -532,6 +591,12 @@ fn child_done(node: &mut Parts<'_>, child: Child, ok: bool) {
                 Err(PersistError::Aof("rewrite child failed".into()))
             };
             node.persistence.last_rewrite_ok = r.is_ok();
+            if r.is_ok() {
+                node.persistence.rewrites += 1;
+                node.persistence.rewrite_failures = 0;
+            } else {
+                node.persistence.rewrite_failures += 1;
+            }
             if let Err(e) = r {
                 let _ = std::fs::remove_file(&child.temp);
                 tracing::warn!("background AOF rewrite failed: {e}");
@@ -690,11 +755,14 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
     };
     kv("loading", ((p.loading && !p.async_loading) as u8).to_string());
     kv("async_loading", (p.async_loading as u8).to_string());
-    kv("current_cow_peak", "0".into());
-    kv("current_cow_size", "0".into());
-    kv("current_fork_perc", "0.00".into());
-    kv("current_save_keys_processed", "0".into());
-    kv("current_save_keys_total", "0".into());
+    let ci = &p.child_info;
+    let perc = if ci.keys_total > 0 { ci.keys_processed as f64 * 100.0 / ci.keys_total as f64 } else { 0.0 };
+    kv("current_cow_peak", ci.cow_peak.to_string());
+    kv("current_cow_size", ci.cow.to_string());
+    kv("current_cow_size_age", ci.cow_updated.map_or(0, |t| t.elapsed().as_secs()).to_string());
+    kv("current_fork_perc", format!("{perc:.2}"));
+    kv("current_save_keys_processed", ci.keys_processed.to_string());
+    kv("current_save_keys_total", ci.keys_total.to_string());
     kv("rdb_changes_since_last_save", dirty.to_string());
     kv("rdb_bgsave_in_progress", (rdb_child as u8).to_string());
     kv("rdb_last_save_time", p.last_save_unix.to_string());
@@ -702,6 +770,7 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
     kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.to_string());
     kv("rdb_current_bgsave_time_sec", cur(rdb_child).to_string());
     kv("rdb_saves", p.rdb_saves.to_string());
+    kv("rdb_last_cow_size", p.rdb_last_cow.to_string());
     kv("rdb_last_load_keys_expired", p.last_load_keys.1.to_string());
     kv("rdb_last_load_keys_loaded", p.last_load_keys.0.to_string());
     kv("aof_enabled", (p.aof.is_some() as u8).to_string());
@@ -710,9 +779,11 @@ pub fn info(p: &Persistence, dirty: u64) -> String {
     kv("aof_last_rewrite_time_sec", p.last_rewrite_secs.to_string());
     kv("aof_current_rewrite_time_sec", cur(aof_child).to_string());
     kv("aof_last_bgrewrite_status", if p.last_rewrite_ok { "ok" } else { "err" }.into());
+    kv("aof_rewrites", p.rewrites.to_string());
+    kv("aof_rewrites_consecutive_failures", p.rewrite_failures.to_string());
     let write_ok = p.aof.as_ref().is_none_or(|a| a.write_ok());
     kv("aof_last_write_status", if write_ok { "ok" } else { "err" }.into());
-    kv("aof_last_cow_size", "0".into());
+    kv("aof_last_cow_size", p.aof_last_cow.to_string());
     kv("module_fork_in_progress", "0".into());
     kv("module_fork_last_cow_size", "0".into());
     if let Some(a) = p.aof.as_ref() {

@@ -19,6 +19,10 @@ impl Backlog {
     pub fn len(&self) -> usize {
         self.buf.len()
     }
+    /// The bytes its buffer takes (more than `len` after growth).
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
     pub fn set_capacity(&mut self, cap: usize) {
         self.capacity = cap.max(16 * 1024);
         self.trim();

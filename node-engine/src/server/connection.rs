@@ -291,7 +291,7 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
             biased;
             push = rx.recv() => match push {
                 Some(Push::Bytes(b)) => {
-                    out_pending.set(out_pending.get().saturating_sub(b.len()));
+                    out_pending.set(out_pending.get().saturating_sub(b.len() + crate::client::PUSH_OVERHEAD));
                     client.reply.buf.extend_from_slice(&b);
                 }
                 Some(Push::Bulk(b)) => {
@@ -499,7 +499,7 @@ fn report_mem(shared: &SharedRef, client: &Client, mem: &crate::client::ClientMe
     mem.qbuf_cap.set(inbuf.capacity());
     mem.multi.set(if client.multi.is_some() { client.multi_bytes } else { 0 });
     mem.unsent.set(unsent.len());
-    mem.unsent_alloc.set(if unsent.is_empty() { 0 } else { unsent.buf.capacity() });
+    mem.unsent_alloc.set(unsent.buf.capacity());
     mem.rbs.set(client.reply.buf.capacity());
     let mut node = shared.node.borrow_mut();
     let prefixes = if node.tracking.clients.is_empty() { 0 } else { node.tracking.clients.get(&client.id).map_or(0, |t| t.prefixes.len()) };
@@ -554,7 +554,9 @@ fn send_now(shared: &SharedRef, stream: &impl ClientSocket, client: &mut Client,
         if unsent.is_empty() {
             unsent.buf.clear();
             unsent.sent = 0;
-            if unsent.buf.capacity() > 1 << 20 {
+            // A slow reader's backlog is given back once sent: held
+            // capacity would be memory nobody accounts for.
+            if unsent.buf.capacity() > 16 * 1024 {
                 unsent.buf = Vec::new();
             }
         }

@@ -142,6 +142,7 @@ pub fn write_base<W: Write>(
                 written += out.len() as u64;
                 out.clear();
             }
+            crate::persistence::child_info::key_written();
             if key_delay_us > 0 {
                 std::thread::sleep(std::time::Duration::from_micros(key_delay_us));
             }

@@ -57,7 +57,7 @@ fn upgrade_old_aof(node: &Parts<'_>, dir: &Path, prefix: &str, manifest: Option<
         return Ok(manifest);
     }
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let m = Manifest { base: Some(ManifestFile { name: prefix.to_string(), seq: 1 }), incrs: Vec::new() };
+    let m = Manifest { base: Some(ManifestFile { name: prefix.to_string(), seq: 1 }), ..Default::default() };
     let mp = dir.join(format!("{prefix}.manifest"));
     crate::util::fs::write_atomic(&mp, m.render().as_bytes()).map_err(|e| io_err(&mp, e))?;
     let to = dir.join(prefix);
@@ -140,7 +140,7 @@ pub(super) fn create_fresh(node: &mut Parts<'_>, dir: PathBuf, prefix: String) -
     // Start the incr file empty, then append to it.
     std::fs::File::create(&incr_path).map_err(|e| io_err(&incr_path, e))?;
     let file = open_append(&incr_path)?;
-    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr] }, file, size, None)?;
+    install(node, dir.clone(), prefix, Manifest { base: Some(base), incrs: vec![incr], ..Default::default() }, file, size, None)?;
     for f in old.base.iter().chain(old.incrs.iter()) {
         let _ = std::fs::remove_file(dir.join(&f.name));
     }

@@ -10,6 +10,9 @@ pub struct ManifestFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
     pub base: Option<ManifestFile>,
+    /// Files a rewrite replaced (`type h`), newest first, until they are
+    /// deleted (at once, unless `aof-disable-auto-gc yes`).
+    pub history: Vec<ManifestFile>,
     pub incrs: Vec<ManifestFile>,
 }
 
@@ -19,6 +22,14 @@ impl Manifest {
     /// curr_base_file_seq / curr_incr_file_seq).
     pub fn next_seqs(&self) -> (u64, u64) {
         (self.base.as_ref().map_or(0, |b| b.seq) + 1, self.incrs.iter().map(|f| f.seq).max().unwrap_or(0) + 1)
+    }
+
+    /// Files a rewrite replaced become history, each put first (Redis's
+    /// listAddNodeHead), so the newest history comes first.
+    pub fn retire(&mut self, old: impl IntoIterator<Item = ManifestFile>) {
+        for f in old {
+            self.history.insert(0, f);
+        }
     }
 
     /// Parses Redis 7's manifest: `file <name> seq <n> type <b|i|h>` lines,
@@ -87,7 +98,7 @@ impl Manifest {
                     max_seq = seq;
                     m.incrs.push(f)
                 }
-                'h' => {}
+                'h' => m.history.push(f),
                 _ => return Err(fail(n, Some(line), "Unknown AOF file type")),
             }
         }
@@ -98,6 +109,9 @@ impl Manifest {
         let mut s = String::new();
         if let Some(b) = &self.base {
             s.push_str(&format!("file {} seq {} type b\n", repr(&b.name), b.seq));
+        }
+        for f in &self.history {
+            s.push_str(&format!("file {} seq {} type h\n", repr(&f.name), f.seq));
         }
         for f in &self.incrs {
             s.push_str(&format!("file {} seq {} type i\n", repr(&f.name), f.seq));
@@ -140,7 +154,7 @@ mod redis_rules {
     #[test]
     fn names_with_spaces_and_newlines_are_quoted_and_read_back() {
         let name = " file seq \n\n.aof .2.base.rdb".to_string();
-        let m = Manifest { base: Some(ManifestFile { name: name.clone(), seq: 2 }), incrs: vec![] };
+        let m = Manifest { base: Some(ManifestFile { name: name.clone(), seq: 2 }), ..Default::default() };
         let text = m.render();
         assert_eq!(text, "file \" file seq \\n\\n.aof .2.base.rdb\" seq 2 type b\n");
         assert_eq!(Manifest::parse(&text).expect("parse").base.map(|b| b.name), Some(name));

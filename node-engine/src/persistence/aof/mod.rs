@@ -28,7 +28,7 @@ mod writer;
 use load::create_fresh;
 pub use load::{load_or_create, reload};
 pub use manifest::{Manifest, ManifestFile};
-pub use rewrite::{abandon_initial, finish_rewrite, maybe_auto_rewrite, start_rewrite};
+pub use rewrite::{abandon_initial, collect_history, finish_rewrite, maybe_auto_rewrite, start_rewrite};
 pub use writer::{cron, feed_aof, flush_and_sync, write_out};
 use writer::{file_size, flush, open_append};
 

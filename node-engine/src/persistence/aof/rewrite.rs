@@ -62,7 +62,7 @@ fn fork_base_child(node: &mut Parts<'_>, dir: &Path, seq: u64, keep_from: usize)
     let dbs: &[Db] = &node.keyspace.dbs;
     let functions: &[Vec<u8>] = &node.keyspace.functions;
     let pid_temp = |pid: u32| dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
-    let pid = fork_child(
+    let forked = fork_child(
         || {
             let temp = pid_temp(std::process::id());
             write_base_file(dbs, functions, &temp.with_extension("done"), &temp, opts, format).is_ok()
@@ -70,8 +70,16 @@ fn fork_base_child(node: &mut Parts<'_>, dir: &Path, seq: u64, keep_from: usize)
         &mut node.persistence.latest_fork_usec,
         None,
     )?;
+    let pid = forked.pid;
     let dirty = node.keyspace.dirty;
-    node.persistence.child_started(pid, ChildKind::AofRewrite { seq, keep_from }, pid_temp(pid as u32).with_extension("done"), dirty);
+    let keys = node.keyspace.key_count();
+    node.persistence.child_started(
+        forked,
+        keys,
+        ChildKind::AofRewrite { seq, keep_from },
+        pid_temp(pid as u32).with_extension("done"),
+        dirty,
+    );
     Some(pid)
 }
 
@@ -122,14 +130,14 @@ pub fn finish_rewrite(node: &mut Parts<'_>, temp: &Path, seq: u64, keep_from: us
         let (base_path, incr_path) = (aof.path(&base.name), aof.path(&incr.name));
         std::fs::rename(temp, &base_path).map_err(|e| io_err(&base_path, e))?;
         std::fs::rename(&temp_incr, &incr_path).map_err(|e| io_err(&incr_path, e))?;
-        aof.manifest = Manifest { base: Some(base), incrs: vec![incr] };
+        let mut manifest = Manifest { base: Some(base), incrs: vec![incr], history: old.history };
+        manifest.retire(old.base.into_iter().chain(old.incrs));
+        aof.manifest = manifest;
         aof.write_manifest()?;
-        for f in old.base.iter().chain(old.incrs.iter()) {
-            let _ = std::fs::remove_file(aof.path(&f.name));
-        }
         let size = file_size(&base_path) + file_size(&incr_path);
         aof.base_size = size;
         aof.current_size = size;
+        collect_history(node);
         return Ok(());
     }
     let name = base_name(&aof.prefix, seq, temp);
@@ -138,14 +146,36 @@ pub fn finish_rewrite(node: &mut Parts<'_>, temp: &Path, seq: u64, keep_from: us
     let old_base = aof.manifest.base.replace(ManifestFile { name, seq });
     let keep_from = keep_from.min(aof.manifest.incrs.len());
     let old_incrs: Vec<ManifestFile> = aof.manifest.incrs.drain(..keep_from).collect();
+    aof.manifest.retire(old_base.into_iter().chain(old_incrs));
     aof.write_manifest()?;
-    for f in old_base.iter().chain(old_incrs.iter()) {
-        let _ = std::fs::remove_file(aof.path(&f.name));
-    }
     let size = aof.manifest.base.iter().chain(aof.manifest.incrs.iter()).map(|f| file_size(&aof.path(&f.name))).sum();
     aof.base_size = size;
     aof.current_size = size;
+    collect_history(node);
     Ok(())
+}
+
+/// Deletes the files a rewrite replaced and drops them from the manifest,
+/// unless `aof-disable-auto-gc yes` keeps them (for inspection or backup);
+/// also when that setting goes back to `no` (Redis's aofDelHistoryFiles).
+pub fn collect_history(node: &mut Parts<'_>) {
+    if node.config.flag_named("aof-disable-auto-gc") {
+        return;
+    }
+    let Some(aof) = node.persistence.aof.as_mut() else { return };
+    if aof.manifest.history.is_empty() {
+        return;
+    }
+    let gone = std::mem::take(&mut aof.manifest.history);
+    if let Err(e) = aof.write_manifest() {
+        tracing::warn!("cannot drop the AOF history from the manifest: {e}");
+        aof.manifest.history = gone;
+        return;
+    }
+    for f in gone {
+        tracing::info!("Removing the history file {} in the background", f.name);
+        let _ = std::fs::remove_file(aof.path(&f.name));
+    }
 }
 
 /// How a new base is written: an RDB (`aof-use-rdb-preamble yes`) or
@@ -204,13 +234,15 @@ fn finish_rewrite_while_off(node: &mut Parts<'_>, temp: &Path, seq: u64) -> Resu
     let name = base_name(&prefix, seq, temp);
     let path = dir.join(&name);
     std::fs::rename(temp, &path).map_err(|e| io_err(&path, e))?;
-    let manifest = Manifest { base: Some(ManifestFile { name, seq }), incrs: Vec::new() };
-    let mp = dir.join(format!("{prefix}.manifest"));
-    crate::util::fs::write_atomic(&mp, manifest.render().as_bytes()).map_err(|e| io_err(&mp, e))?;
-    for f in old.base.iter().chain(old.incrs.iter()) {
-        let _ = std::fs::remove_file(dir.join(&f.name));
+    let mut manifest = Manifest { base: Some(ManifestFile { name, seq }), history: old.history, incrs: Vec::new() };
+    manifest.retire(old.base.into_iter().chain(old.incrs));
+    if !node.config.flag_named("aof-disable-auto-gc") {
+        for f in std::mem::take(&mut manifest.history) {
+            let _ = std::fs::remove_file(dir.join(&f.name));
+        }
     }
-    Ok(())
+    let mp = dir.join(format!("{prefix}.manifest"));
+    crate::util::fs::write_atomic(&mp, manifest.render().as_bytes()).map_err(|e| io_err(&mp, e))
 }
 
 /// auto-aof-rewrite-percentage / auto-aof-rewrite-min-size.
@@ -225,7 +257,7 @@ pub fn maybe_auto_rewrite(node: &mut Parts<'_>) {
     }
     let base = aof.base_size.max(1);
     let growth = (aof.current_size.saturating_sub(base)) * 100 / base;
-    if growth >= perc as u64 {
+    if growth >= perc as u64 && !node.persistence.rewrite_limited(unix_ms() / 1000) {
         tracing::info!(growth, "starting automatic rewriting of AOF");
         if let Err(e) = start_rewrite(node) {
             tracing::warn!("cannot start AOF rewrite: {e}");

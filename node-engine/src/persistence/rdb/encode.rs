@@ -274,6 +274,7 @@ impl<W: Write> RdbWriter<W> {
             write_string(&mut self.buf, k, &self.opts, &mut self.scratch);
             write_value(&mut self.buf, &e.value, &self.opts, &mut self.scratch);
             self.maybe_flush()?;
+            crate::persistence::child_info::key_written();
             if self.opts.key_delay_us > 0 {
                 std::thread::sleep(std::time::Duration::from_micros(self.opts.key_delay_us));
             }
