@@ -486,3 +486,35 @@ fn a_background_save_reports_its_progress_and_copy_on_write() {
     assert!(field(&mut c, "rdb_last_cow_size") > 0.0, "the child's final copy-on-write size is kept");
     assert_eq!(field(&mut c, "current_save_keys_total"), 0.0, "no save runs");
 }
+
+#[test]
+fn rewritten_aof_files_are_kept_as_history_until_auto_gc_is_back_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), &["--save", "", "--appendonly", "yes", "--aof-disable-auto-gc", "yes", "--enable-debug-command", "yes"]);
+    let mut c = conn(h.port());
+    let manifest = dir.path().join("appendonlydir").join("appendonly.aof.manifest");
+    for round in 1..=2 {
+        let () = redis::cmd("SET").arg("k").arg(round).query(&mut c).unwrap();
+        let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+        wait_until("rewrite done", 20, || {
+            info_field(&mut c, "aof_rewrites") == round.to_string() && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+        });
+    }
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let history: Vec<&str> = text.lines().filter(|l| l.ends_with("type h")).collect();
+    assert_eq!(history.len(), 4, "two bases and two incr files replaced: {text}");
+    for line in &history {
+        let name = line.split_whitespace().nth(1).unwrap();
+        assert!(dir.path().join("appendonlydir").join(name).exists(), "{name} kept");
+    }
+    let () = redis::cmd("CONFIG").arg("SET").arg("aof-disable-auto-gc").arg("no").query(&mut c).unwrap();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(!text.contains("type h"), "{text}");
+    for line in &history {
+        let name = line.split_whitespace().nth(1).unwrap();
+        assert!(!dir.path().join("appendonlydir").join(name).exists(), "{name} collected");
+    }
+    // What is left still loads.
+    let () = redis::cmd("DEBUG").arg("LOADAOF").query(&mut c).map(|_: String| ()).unwrap();
+    assert_eq!(redis::cmd("GET").arg("k").query::<String>(&mut c).unwrap(), "2");
+}
