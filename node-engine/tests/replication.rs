@@ -820,6 +820,8 @@ fn the_backlog_kept_for_a_replica_waiting_for_its_snapshot_serves_a_partial_resy
     for i in 0..20 {
         let _: () = mc.set(format!("big:{i}"), "B".repeat(10_000)).expect("set");
     }
+    // Setting the size again does not drop what the waiting replica needs.
+    config_set(&mut mc, "repl-backlog-size", "16384");
     let histlen: usize = info_field(&mut mc, "replication", "repl_backlog_histlen").parse().expect("histlen");
     assert!(histlen > 200_000, "the stream since the snapshot is kept for the waiting replica: {histlen}");
     attach(&mut rc, m.port());

@@ -64,17 +64,28 @@ impl Node {
         // Without the counting allocator the sampled RSS does not move while
         // we evict: count what the evicted entries held instead.
         let exact = crate::util::alloc::used().is_some();
+        // What must go is fixed up front, and only what the deletions
+        // themselves free counts against it (Redis's performEvictions): the
+        // DELs propagated and the invalidations sent to tracking clients
+        // grow memory too, and counting them would evict everything.
+        let to_free =
+            self.used_memory().saturating_sub(self.not_counted_for_evict()).saturating_sub(self.pushes_in_flight()).saturating_sub(max);
+        if to_free == 0 {
+            return true;
+        }
         let mut freed = 0u64;
-        while self.used_memory().saturating_sub(freed).saturating_sub(self.not_counted_for_evict()) > max {
+        while freed < to_free {
             let Some((db, key)) = self.pick_victim(pol, samples, now, &mut pool) else { return false };
+            let before = self.used_memory();
             let Some(entry) = self.keyspace.dbs[db].remove(&key, now) else { continue };
-            if !exact {
-                freed += (entry.value.approx_size() + key.len()) as u64;
-            }
+            let approx = (entry.value.approx_size() + key.len()) as u64;
             if lazy && entry.value.free_effort() > crate::keyspace::lazyfree::THRESHOLD {
                 self.keyspace.lazyfree.free(Box::new(entry), 1);
+                // Freed by another thread soon: count what it held.
+                freed += approx;
             } else {
                 drop(entry);
+                freed += if exact { before.saturating_sub(self.used_memory()) } else { approx };
             }
             self.stats.evicted_keys += 1;
             self.keyspace.dirty += 1;
@@ -88,6 +99,16 @@ impl Node {
             self.feed_stream();
         }
         true
+    }
+
+    /// Pushes (invalidations, pub/sub messages) handed to other clients'
+    /// connections and not yet taken: they reach those sockets before the
+    /// next command, as Redis writes them out before it reads again, so they
+    /// do not make this command evict (a tracking client's invalidations
+    /// would otherwise feed eviction after eviction). Replicas' are
+    /// already left out. Counted only when over the limit.
+    fn pushes_in_flight(&self) -> u64 {
+        self.clients.map.values().filter(|c| !c.flags.contains('S')).map(|c| c.out_pending.get() as u64).sum()
     }
 
     /// The next key to evict: a random one, or the best of a sampled pool

@@ -674,6 +674,7 @@ impl Node {
         self.slowlog.threshold_us = self.config.int_named("slowlog-log-slower-than", 10_000);
         self.persistence.aof_timestamps = self.config.flag_named("aof-timestamp-enabled");
         self.repl.backlog.set_capacity(self.config.int_named("repl-backlog-size", 1 << 20).max(0) as usize);
+        self.repl.release_unneeded();
         self.latency_threshold_ms = self.config.int_named("latency-monitor-threshold", 0).max(0) as u64;
         self.endpoint_type = crate::cluster::state::EndpointType::from_config(self.config.get("cluster-preferred-endpoint-type"));
         self.sync_announced_hostname();

@@ -23,9 +23,10 @@ impl Backlog {
     pub fn allocated(&self) -> usize {
         self.buf.capacity()
     }
+    /// A new configured size; what goes beyond it is dropped by the next
+    /// `shrink`, which knows what replicas still need.
     pub fn set_capacity(&mut self, cap: usize) {
         self.capacity = cap.max(16 * 1024);
-        self.trim();
     }
     /// Adds stream bytes, keeping at least the last `keep` (what replicas
     /// still need may outgrow the configured size, as Redis's shared
@@ -44,9 +45,6 @@ impl Backlog {
                 self.buf.shrink_to(limit);
             }
         }
-    }
-    fn trim(&mut self) {
-        self.shrink(0);
     }
     /// The bytes after stream offset `from` (1-based offsets, as PSYNC sends
     /// `offset + 1`), if the backlog still holds them; `end` is our offset.
