@@ -713,8 +713,8 @@ fn a_streamed_snapshot_ends_with_its_mark_and_the_stream_waits_for_the_first_ack
 
 #[test]
 fn a_swapdb_replica_keeps_its_old_data_behind_loading_and_gets_it_back_if_the_transfer_fails() {
-    // 2 ms per key: the transfer of 400 keys can be watched.
-    let (m, _md) = start(&["--rdb-key-save-delay", "2000"]);
+    // 5 ms per key: the transfer of 400 keys takes 2 s, long enough to watch.
+    let (m, _md) = start(&["--rdb-key-save-delay", "5000"]);
     let (r, _rd) = start(&["--repl-diskless-load", "swapdb"]);
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
@@ -748,7 +748,7 @@ fn a_swapdb_replica_of_the_same_history_serves_during_its_full_sync() {
     fill(&mut mc, "master", 400);
     let _: () = rc.set("mine", "local").expect("set on the writable replica");
     // Force a full sync of the same history: the backlog no longer reaches the replica.
-    config_set(&mut mc, "rdb-key-save-delay", "2000");
+    config_set(&mut mc, "rdb-key-save-delay", "5000");
     let _: () = redis::pipe()
         .atomic()
         .cmd("CLIENT")
