@@ -460,11 +460,7 @@ fn a_background_save_reports_its_progress_and_copy_on_write() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &["--save", ""]);
     let mut c = conn(h.port());
-    let mut p = redis::pipe();
-    for i in 0..4000 {
-        p.cmd("SET").arg(format!("key{i}")).arg("A".repeat(500)).ignore();
-    }
-    let () = p.query(&mut c).unwrap();
+    fill(&mut c, "key", 4000, &"A".repeat(500));
     // 300 µs a key: about a second and a half of saving to watch.
     let () = redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg("300").query(&mut c).unwrap();
     let () = redis::cmd("BGSAVE").query(&mut c).map(|_: String| ()).unwrap();

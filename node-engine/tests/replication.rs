@@ -5,7 +5,7 @@ mod support;
 
 use node_engine::NodeHandle;
 use redis::{Commands, Connection};
-use support::{conn, have_redis, redis_server, wait_until};
+use support::{conn, fill, have_redis, redis_server, wait_until};
 
 /// An in-process node without persistence; the tempdir lives as long as the node.
 fn start(extra: &[&str]) -> (NodeHandle, tempfile::TempDir) {
@@ -95,9 +95,15 @@ fn short_disconnect_resumes_with_partial_resync() {
         .to_string();
     let _: () = redis::cmd("CLIENT").arg("KILL").arg(&replica_addr).query(&mut mc).expect("kill");
     let _: () = mc.set("b", 2).expect("set while disconnected");
-    wait_until("partial resync", 10, || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
+    continued_with_b(&mut mc, &mut rc);
+}
+
+/// The replica reconnected with a partial resync (no second full sync) and
+/// got `b`, written on the master while the link was down.
+fn continued_with_b(mc: &mut Connection, rc: &mut Connection) {
+    wait_until("partial resync", 10, || info_field(mc, "stats", "sync_partial_ok") == "1");
     wait_until("write made while disconnected arrives", 10, || rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2));
-    assert_eq!(info_field(&mut mc, "stats", "sync_full"), "1", "no second full sync");
+    assert_eq!(info_field(mc, "stats", "sync_full"), "1", "no second full sync");
 }
 
 #[test]
@@ -520,9 +526,7 @@ fn the_master_link_is_a_client_the_replica_can_kill_and_it_continues() {
     let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("master").query(&mut rc).expect("kill");
     assert_eq!(killed, 1);
     let _: () = mc.set("b", 2).expect("set while the link is down");
-    wait_until("partial resync after the kill", 10, || info_field(&mut mc, "stats", "sync_partial_ok") == "1");
-    wait_until("write arrives", 10, || rc.get::<_, Option<i64>>("b").ok().flatten() == Some(2));
-    assert_eq!(info_field(&mut mc, "stats", "sync_full"), "1", "no second full sync");
+    continued_with_b(&mut mc, &mut rc);
 }
 
 #[test]
@@ -648,15 +652,6 @@ fn a_woken_blocked_pop_follows_the_push_that_woke_it_in_the_stream() {
     assert!(push < pop && pop < set, "LPUSH, then the woken LPOP, then SET: {stream:?}");
 }
 
-/// Fills a node with `n` keys `key:<i>` in one pipeline.
-fn fill(c: &mut Connection, prefix: &str, n: usize) {
-    let mut p = redis::pipe();
-    for i in 0..n {
-        p.cmd("SET").arg(format!("{prefix}:{i}")).arg("x".repeat(1000)).ignore();
-    }
-    let _: () = p.query(c).expect("fill");
-}
-
 fn config_set(c: &mut Connection, name: &str, value: &str) {
     let _: () = redis::cmd("CONFIG").arg("SET").arg(name).arg(value).query(c).expect("config set");
 }
@@ -666,7 +661,7 @@ fn a_streamed_snapshot_ends_with_its_mark_and_the_stream_waits_for_the_first_ack
     use std::io::{BufRead, BufReader, Read, Write};
     let (m, _md) = start(&[]);
     let mut mc = conn(m.port());
-    fill(&mut mc, "key", 50);
+    fill(&mut mc, "key:", 50, &"x".repeat(1000));
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", m.port())).expect("connect");
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
     stream.write_all(b"REPLCONF listening-port 1\r\nREPLCONF capa eof capa psync2\r\nPSYNC ? -1\r\n").expect("psync");
@@ -718,7 +713,7 @@ fn a_swapdb_replica_keeps_its_old_data_behind_loading_and_gets_it_back_if_the_tr
     let (r, _rd) = start(&["--repl-diskless-load", "swapdb"]);
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
-    fill(&mut mc, "master", 400);
+    fill(&mut mc, "master:", 400, &"x".repeat(1000));
     let _: () = rc.set("mine", "old").expect("set");
     let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(m.port()).query(&mut rc).expect("replicaof");
     wait_until("replica loading", 10, || info_field(&mut rc, "persistence", "loading") == "1");
@@ -745,7 +740,7 @@ fn a_swapdb_replica_of_the_same_history_serves_during_its_full_sync() {
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
     attach(&mut rc, m.port());
-    fill(&mut mc, "master", 400);
+    fill(&mut mc, "master:", 400, &"x".repeat(1000));
     let _: () = rc.set("mine", "local").expect("set on the writable replica");
     // Force a full sync of the same history: the backlog no longer reaches the replica.
     config_set(&mut mc, "rdb-key-save-delay", "5000");
@@ -786,7 +781,7 @@ fn a_disk_loaded_sync_leaves_the_masters_snapshot_as_the_replicas_dump_file() {
     let (r, rd) = start(&[]);
     let mut mc = conn(m.port());
     let mut rc = conn(r.port());
-    fill(&mut mc, "from-master", 10);
+    fill(&mut mc, "from-master:", 10, &"x".repeat(1000));
     attach(&mut rc, m.port());
     let dump = std::fs::read(rd.path().join("dump.rdb")).expect("the replica's dump file");
     assert!(dump.starts_with(b"REDIS0010"));
@@ -809,7 +804,7 @@ fn the_backlog_kept_for_a_replica_waiting_for_its_snapshot_serves_a_partial_resy
     let mut rc = conn(r.port());
     attach(&mut rc, m.port());
     // A second replica waits for a snapshot that takes a second per key.
-    fill(&mut mc, "k", 5);
+    fill(&mut mc, "k:", 5, &"x".repeat(1000));
     config_set(&mut mc, "rdb-key-save-delay", "1000000");
     let mut waiting = std::net::TcpStream::connect(("127.0.0.1", m.port())).expect("connect");
     std::io::Write::write_all(&mut waiting, b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n").expect("psync");

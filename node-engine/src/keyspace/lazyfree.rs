@@ -26,6 +26,14 @@ struct Counts {
 }
 
 impl LazyFree {
+    /// Empties `dbs`, their keys dropped on the background thread.
+    pub fn free_dbs(&mut self, dbs: &mut [super::Db]) {
+        for db in dbs {
+            let (garbage, n) = db.take_all();
+            self.free(garbage, n);
+        }
+    }
+
     /// Drops `garbage` (counted as `objects` objects) on the background
     /// thread, started on first use; frees in place if it cannot start.
     pub fn free(&mut self, garbage: Box<dyn Send>, objects: u64) {

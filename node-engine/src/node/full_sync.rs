@@ -111,58 +111,55 @@ impl Node {
         let mut payload = format!("${}\r\n", data.len()).into_bytes();
         payload.extend_from_slice(&data);
         drop(data);
-        let now = self.now_ms;
-        let stream = self.repl.held_from.take().map(|from| self.repl.stream_since(from)).unwrap_or_default();
-        let mut sends = Vec::new();
-        for r in &mut self.repl.replicas {
-            if r.state == ReplicaState::WaitBgsaveEnd {
-                r.state = ReplicaState::Online;
-                r.ack_time_ms = now;
-                sends.push((r.client_id, format!("{}:{}", r.ip, r.listening_port)));
-            }
-        }
-        for (id, name) in sends {
+        // A sized payload: the replica knows where it ends, the stream may follow at once.
+        for (id, _) in self.snapshot_delivered() {
             self.push_to(id, Push::Bulk(payload.clone()));
-            if !stream.is_empty() {
-                self.push_to(id, Push::Bytes(stream.clone()));
-            }
-            tracing::info!("Synchronization with replica {name} succeeded");
+            self.start_stream(id);
         }
     }
 
     /// A diskless snapshot's child ended: once its pipe is drained, its
-    /// replicas have the whole payload and get the stream held for them; if
-    /// the child failed they are dropped (they reconnect).
+    /// replicas have the whole payload and get the stream kept for them at
+    /// their first ACK; if the child failed they are dropped (they reconnect).
     fn finish_piped_snapshot(&mut self, done: crate::persistence::ReplSnapshot) {
         if done.ok && (self.repl.pipe_relaying.is_some() || self.persistence.repl_pipe.is_some()) {
             self.persistence.repl_snapshot_done = Some(done);
             return;
         }
-        let from = self.repl.held_from.take();
         if !done.ok {
+            self.repl.held_from = None;
             self.drop_syncing_replicas(|s| s == ReplicaState::WaitBgsaveEnd);
             return;
         }
-        let now = self.now_ms;
-        let mut acked = Vec::new();
-        for r in &mut self.repl.replicas {
-            if r.state == ReplicaState::WaitBgsaveEnd {
-                r.state = ReplicaState::Online;
-                r.ack_time_ms = now;
-                r.stream_on_ack = from;
-                tracing::info!(
-                    "Streamed RDB transfer with replica {}:{} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
-                    r.ip,
-                    r.listening_port
-                );
-                if r.acked_during_sync {
-                    acked.push((r.client_id, r.ack_offset));
-                }
+        for (id, acked) in self.snapshot_delivered() {
+            tracing::info!(
+                "Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
+                self.replica_name(id)
+            );
+            if acked {
+                self.start_stream(id);
             }
         }
-        for (id, offset) in acked {
-            self.replica_acked(id, offset);
+    }
+
+    /// The replicas that waited for the finished snapshot are online; each
+    /// keeps a claim on the backlog from the snapshot's offset until its
+    /// stream starts. Returns them, with whether each already acknowledged.
+    fn snapshot_delivered(&mut self) -> Vec<(ClientId, bool)> {
+        let from = self.repl.held_from.take().unwrap_or(self.repl.offset + 1);
+        let now = self.now_ms;
+        let mut delivered = Vec::new();
+        for r in self.repl.replicas.iter_mut().filter(|r| r.state == ReplicaState::WaitBgsaveEnd) {
+            r.state = ReplicaState::Online;
+            r.ack_time_ms = now;
+            r.stream_on_ack = Some(from);
+            delivered.push((r.client_id, r.acked_during_sync));
         }
+        delivered
+    }
+
+    fn replica_name(&self, id: ClientId) -> String {
+        self.repl.replicas.iter().find(|r| r.client_id == id).map(|r| format!("{}:{}", r.ip, r.listening_port)).unwrap_or_default()
     }
 
     /// A replica acknowledged: after a streamed snapshot, its first ACK
@@ -176,16 +173,20 @@ impl Node {
             // It could only ack after loading all of it: the end is near here too.
             r.acked_during_sync = true;
         }
-        if let Some(from) = r.stream_on_ack.take() {
-            let name = format!("{}:{}", r.ip, r.listening_port);
-            let stream = self.repl.stream_since(from);
-            // Now a copy is queued for it: the backlog need not keep it too.
-            self.repl.release_unneeded();
-            if !stream.is_empty() {
-                self.push_to(id, Push::Bytes(stream));
-            }
-            tracing::info!("Synchronization with replica {name} succeeded");
+        self.start_stream(id);
+    }
+
+    /// Sends a replica the stream kept for it since its snapshot, if any:
+    /// from then on it gets the stream as it is produced.
+    fn start_stream(&mut self, id: ClientId) {
+        let Some(from) = self.repl.replicas.iter_mut().find(|r| r.client_id == id).and_then(|r| r.stream_on_ack.take()) else { return };
+        let stream = self.repl.stream_since(from);
+        // Now a copy is queued for it: the backlog need not keep it too.
+        self.repl.release_unneeded();
+        if !stream.is_empty() {
+            self.push_to(id, Push::Bytes(stream));
         }
+        tracing::info!("Synchronization with replica {} succeeded", self.replica_name(id));
     }
 
     /// A snapshot child no replica waits for any more is stopped (Redis kills

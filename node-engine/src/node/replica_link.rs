@@ -52,18 +52,20 @@ fn command(argv: &[&str]) -> Vec<u8> {
 
 /// Reads more bytes: gives up after `limit` (`repl-timeout`) of silence, or
 /// as soon as `still` says the link's master is no longer wanted (REPLICAOF
-/// NO ONE must not wait for a master that sends nothing).
+/// NO ONE must not wait for a master that sends nothing). `silence` is
+/// what a timeout is reported as.
 pub(super) async fn read_some(
     stream: &mut TcpStream,
     chunk: &mut [u8],
     limit: Duration,
     still: &dyn Fn() -> bool,
+    silence: &str,
 ) -> Result<usize, String> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            return Err("Timeout connecting to the MASTER...".into());
+            return Err(silence.to_string());
         }
         let slice = (deadline - now).min(Duration::from_millis(100));
         // Reading a TcpStream is cancel-safe: a timed-out read loses nothing.
@@ -100,7 +102,7 @@ pub(super) async fn read_line(
             return Err("protocol error: line too long".into());
         }
         let mut chunk = [0u8; 4096];
-        let n = read_some(stream, &mut chunk, limit, still).await?;
+        let n = read_some(stream, &mut chunk, limit, still, "Timeout connecting to the MASTER...").await?;
         buf.extend_from_slice(&chunk[..n]);
     }
 }

@@ -53,13 +53,8 @@ impl Transfer<'_> {
     async fn read(&mut self, chunk: &mut [u8]) -> Result<usize, String> {
         let (shared, generation) = (self.shared, self.generation);
         let still = || shared.node.borrow().repl.generation == generation;
-        let n = super::replica_link::read_some(self.stream, chunk, self.limit, &still).await.map_err(|e| {
-            if e.starts_with("Timeout") {
-                "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".to_string()
-            } else {
-                e
-            }
-        })?;
+        let silence = "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.";
+        let n = super::replica_link::read_some(self.stream, chunk, self.limit, &still, silence).await?;
         self.shared.gate.pass().await;
         let mut node = self.shared.node.borrow_mut();
         node.stats.net_repl_input_bytes += n as u64;
@@ -168,7 +163,7 @@ async fn save_then_load(t: &mut Transfer<'_>, framing: Framing, mut buf: Vec<u8>
     }
     if let Err(e) = r {
         tracing::warn!("Failed trying to load the MASTER synchronization DB from disk: {e}");
-        flush_all(t.shared);
+        empty_dataset(&mut t.shared.node.borrow_mut());
         return Err(e);
     }
     Ok(Some(Loaded { stats: load.into_stats(), rest, bytes }))
@@ -255,11 +250,11 @@ async fn load_from_socket(
                 tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}");
             }
             match temp {
-                Some(dbs) => {
+                Some(mut dbs) => {
                     tracing::info!("MASTER <-> REPLICA sync: Discarding temporary DB in background");
-                    discard(t.shared, dbs);
+                    t.shared.node.borrow_mut().keyspace.lazyfree.free_dbs(&mut dbs);
                 }
-                None => flush_all(t.shared),
+                None => empty_dataset(&mut t.shared.node.borrow_mut()),
             }
             return other.map(|_| None);
         }
@@ -277,8 +272,7 @@ async fn load_from_socket(
         for i in 0..node.keyspace.dbs.len() {
             node.wake_blocked_in(i);
         }
-        drop(node);
-        discard(t.shared, dbs);
+        node.keyspace.lazyfree.free_dbs(&mut dbs);
         tracing::info!("MASTER <-> REPLICA sync: Discarding old DB in background");
     }
     Ok(Some(Loaded { stats, rest, bytes }))
@@ -419,18 +413,14 @@ fn before_load(shared: &SharedRef, keep_old: bool) {
         node.persistence.child.as_ref().map(|c| &c.kind),
         Some(crate::persistence::ChildKind::Rdb | crate::persistence::ChildKind::ReplSync)
     ) {
-        let mut parts = node.persistence_parts();
-        crate::persistence::kill_child(&mut parts);
+        crate::persistence::kill_child(&mut node.persistence_parts());
     }
     if !keep_old {
         node.attach_to_new_master();
         tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-        drop(node);
-        flush_all(shared);
-        node = shared.node.borrow_mut();
+        empty_dataset(&mut node);
     }
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    drop(node);
 }
 
 fn set_loading(shared: &SharedRef, on: bool, async_load: bool, total: u64) {
@@ -442,20 +432,8 @@ fn set_loading(shared: &SharedRef, on: bool, async_load: bool, total: u64) {
 }
 
 /// Empties every database (a failed load leaves no half dataset).
-fn flush_all(shared: &SharedRef) {
-    let mut node = shared.node.borrow_mut();
+fn empty_dataset(node: &mut super::Node) {
     node.touch_all();
-    for i in 0..node.keyspace.dbs.len() {
-        let (garbage, n) = node.keyspace.dbs[i].take_all();
-        node.keyspace.lazyfree.free(garbage, n);
-    }
-}
-
-/// Frees databases no longer used, off the request path.
-fn discard(shared: &SharedRef, mut dbs: Vec<Db>) {
-    let node = &mut *shared.node.borrow_mut();
-    for db in &mut dbs {
-        let (garbage, n) = db.take_all();
-        node.keyspace.lazyfree.free(garbage, n);
-    }
+    let ks = &mut node.keyspace;
+    ks.lazyfree.free_dbs(&mut ks.dbs);
 }

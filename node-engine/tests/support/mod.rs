@@ -226,3 +226,12 @@ pub fn both_copy_by_dump(ours: &mut redis::Connection, theirs: &mut redis::Conne
 pub fn cmd(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
+
+/// Writes `n` keys `<prefix><i>` holding `value`, in one pipeline.
+pub fn fill(c: &mut redis::Connection, prefix: &str, n: usize, value: &str) {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("SET").arg(format!("{prefix}{i}")).arg(value).ignore();
+    }
+    let _: () = p.query(c).expect("fill");
+}
