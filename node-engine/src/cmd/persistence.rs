@@ -113,7 +113,16 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if !replace && ctx.db().contains(key, now) {
         return Err(CmdError::new("BUSYKEY Target key name already exists."));
     }
-    let value = dump::parse_payload(argv[3]).map_err(|e| CmdError::new(e.to_string()))?;
+    let value = match dump::parse_payload(argv[3], ctx.node.persistence.skip_checksum_validation) {
+        Ok(v) => v,
+        Err(e) => {
+            if let dump::DumpError::BadData(why) = &e {
+                // Redis logs a refused payload's reason at verbose level.
+                tracing::debug!("{why}");
+            }
+            return Err(CmdError::new(e.to_string()));
+        }
+    };
     let expire_at = match (ttl, absttl) {
         (0, _) => 0,
         (t, true) => t as u64,

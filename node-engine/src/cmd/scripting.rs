@@ -644,7 +644,7 @@ fn function_restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(p) if p.eq_ignore_ascii_case(b"flush") => Policy::Flush,
         Some(_) => return Err(CmdError::new("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
     };
-    if crate::persistence::dump::verify(argv[2]).is_err() {
+    if crate::persistence::dump::verify(argv[2], ctx.node.persistence.skip_checksum_validation).is_err() {
         return Err(CmdError::new("ERR DUMP payload version or checksum are wrong"));
     }
     let codes = crate::persistence::rdb::read_functions(&argv[2][..argv[2].len() - 10]).map_err(|e| CmdError::new(format!("ERR {e}")))?;

@@ -949,6 +949,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             aof.flush_sleep_us = us;
         }
         ctx.reply().ok();
+    } else if is(sub, "set-skip-checksum-validation") && argv.len() == 3 {
+        ctx.node.persistence.skip_checksum_validation = super::args::parse_i64(argv[2])? != 0;
+        ctx.reply().ok();
     } else if is(sub, "set-active-expire") && argv.len() == 3 {
         ctx.node.keyspace.active_expire = super::args::parse_i64(argv[2])? != 0;
         ctx.reply().ok();

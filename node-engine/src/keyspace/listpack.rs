@@ -143,6 +143,20 @@ fn encode_backlen(buf: &mut Vec<u8>, l: usize) {
     }
 }
 
+/// Reads the back-length ending at `last` (as Redis walks backwards):
+/// the size of the entry it closes, back-length included.
+fn read_backlen(lp: &[u8], last: usize) -> Option<usize> {
+    let mut v = 0usize;
+    for i in 0..5 {
+        let b = *lp.get(last.checked_sub(i)?)?;
+        v |= ((b & 127) as usize) << (7 * i);
+        if b & 128 == 0 {
+            return Some(v + i + 1);
+        }
+    }
+    None
+}
+
 fn backlen_size(l: usize) -> usize {
     match l {
         0..=127 => 1,
@@ -239,7 +253,13 @@ pub fn validate(lp: &[u8]) -> Result<usize, Corrupt> {
                 break;
             }
             Some(_) => {
-                pos = decode_entry(lp, pos)?.1;
+                let next = decode_entry(lp, pos)?.1;
+                // The back-length must give this entry's size, or walking
+                // the listpack backwards (LRANGE -1, LPOP) would go astray.
+                if read_backlen(lp, next - 1) != Some(next - pos) {
+                    return Err(Corrupt("listpack entry with a wrong back-length"));
+                }
+                pos = next;
                 count += 1;
             }
         }

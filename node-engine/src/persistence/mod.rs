@@ -121,6 +121,8 @@ pub struct Child {
 #[derive(Debug)]
 pub struct Persistence {
     pub child: Option<Child>,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE ignores payload CRCs.
+    pub skip_checksum_validation: bool,
     pub last_bgsave_ok: bool,
     pub last_bgsave_secs: i64,
     pub last_bgsave_try_unix: u64,
@@ -210,6 +212,7 @@ impl Default for Persistence {
     fn default() -> Self {
         Persistence {
             child: None,
+            skip_checksum_validation: false,
             last_bgsave_ok: true,
             last_bgsave_secs: -1,
             last_bgsave_try_unix: 0,
@@ -687,6 +690,9 @@ pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
         r = h.install_functions().map_err(PersistError::Aof);
     }
     let node = &mut h.parts();
+    if let Err(PersistError::Rdb { path, source }) = &r {
+        report_bad_rdb(path, source, node.keyspace.dbs.len(), node.keyspace.dbs.first().map(|d| d.limits).unwrap_or_default());
+    }
     node.persistence.loading = false;
     // Replaying the AOF counted its commands as changes; nothing is unsaved yet.
     node.keyspace.dirty = 0;
@@ -695,6 +701,19 @@ pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
         tracing::info!(keys, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     }
     r
+}
+
+/// Logs why a file did not load and what a check of it finds (the key and
+/// type being read), as Redis does before it exits.
+fn report_bad_rdb(path: &str, e: &rdb::DecodeError, databases: usize, limits: crate::keyspace::Limits) {
+    tracing::warn!("Internal error in RDB reading offset {} -> {}", e.offset, e.kind);
+    if let Ok(data) = std::fs::read(path) {
+        tracing::warn!("Checking RDB file {path}");
+        for line in rdb::check::report(&data, databases, limits) {
+            tracing::warn!("{line}");
+        }
+    }
+    tracing::warn!("Terminating server after rdb file reading failure.");
 }
 
 /// Loads `<dir>/<dbfilename>` if it exists; returns whether it did.
@@ -711,6 +730,12 @@ pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
         .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
     node.keyspace.loaded_functions.extend(stats.functions);
     node.persistence.loaded_repl = rdb::ReplAux::from_aux(&stats.aux);
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
+        stats.keys,
+        stats.expired_skipped,
+        stats.empty_skipped
+    );
     node.persistence.last_load_keys = (stats.keys, stats.expired_skipped);
     node.persistence.loaded_expired = stats.expired;
     Ok(true)

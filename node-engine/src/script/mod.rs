@@ -168,8 +168,9 @@ impl Vm {
         let log = lua.create_function(|_, (level, msg): (i64, mlua::String)| {
             let msg = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
             match level {
-                0 => tracing::debug!(target: "lua", "{msg}"),
-                1 | 2 => tracing::info!(target: "lua", "{msg}"),
+                0 => tracing::trace!(target: "lua", "{msg}"),
+                1 => tracing::debug!(target: "lua", "{msg}"),
+                2 => tracing::info!(target: "lua", "{msg}"),
                 _ => tracing::warn!(target: "lua", "{msg}"),
             }
             Ok(())

@@ -588,9 +588,12 @@ fn adjust_open_files_limit(config: &mut NodeConfig) {
 }
 
 fn init_logging(config: &NodeConfig) {
+    // Redis's four levels on tracing's: debug is TRACE ('.'), verbose DEBUG
+    // ('-'), notice INFO ('*'), warning WARN ('#'); only our own targets go
+    // below INFO, so a dependency's chatter never floods the log.
     let level = match config.get("loglevel").unwrap_or("notice") {
-        "debug" => "debug",
-        "verbose" => "info",
+        "debug" => "info,node_engine=trace,lua=trace",
+        "verbose" => "info,node_engine=debug,lua=debug",
         "warning" => "warn",
         _ => "info",
     };

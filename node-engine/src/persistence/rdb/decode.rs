@@ -1,7 +1,7 @@
 //! Reading RDB: every encoding Redis 7.0 writes or still loads, with the
 //! byte offset of any problem so a corrupt file can be pinpointed.
 
-use super::packed::{listpack_for_each, ziplist_for_each, Elem};
+use super::packed::{listpack_for_each, ziplist_for_each, zipmap_for_each, Elem};
 use super::{enc, opcodes, types, RDB_VERSION_MAX_READ};
 use crate::keyspace::intset::IntSet;
 use crate::keyspace::listpack::ListPack;
@@ -23,6 +23,10 @@ pub enum DecodeErrorKind {
     Unsupported(&'static str),
     #[error("corrupt data: {0}")]
     Corrupt(&'static str),
+    /// A compact blob that fails its check, named as Redis logs it
+    /// ("Ziplist integrity check failed.") with what we found wrong.
+    #[error("{what} integrity check failed. ({detail})")]
+    Integrity { what: &'static str, detail: &'static str },
     #[error("database index {0} out of range")]
     DbIndex(u64),
     #[error("RDB CRC error: wrong RDB checksum expected: ({expected:x}) got: ({actual:x})")]
@@ -35,7 +39,26 @@ fn check_distinct(pairs: &[(Key, Key)]) -> Result<(), DecodeErrorKind> {
     if pairs.iter().all(|(f, _)| seen.insert(&f[..])) {
         Ok(())
     } else {
-        Err(DecodeErrorKind::Corrupt("hash with a duplicate field"))
+        Err(DecodeErrorKind::Corrupt("Duplicate hash fields detected"))
+    }
+}
+
+/// Refuses a sorted set that names a member twice.
+fn check_distinct_members<M: AsRef<[u8]>>(items: &[(M, f64)]) -> Result<(), DecodeErrorKind> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    if items.iter().all(|(m, _)| seen.insert(m.as_ref())) {
+        Ok(())
+    } else {
+        Err(DecodeErrorKind::Corrupt("Duplicate zset fields detected"))
+    }
+}
+
+/// Names a blob's failure as Redis logs it for that encoding.
+fn integrity(what: &'static str) -> impl Fn(DecodeErrorKind) -> DecodeErrorKind {
+    move |k| match k {
+        DecodeErrorKind::Corrupt(detail) => DecodeErrorKind::Integrity { what, detail },
+        DecodeErrorKind::Integrity { detail, .. } => DecodeErrorKind::Integrity { what, detail },
+        other => other,
     }
 }
 
@@ -43,7 +66,7 @@ fn check_distinct(pairs: &[(Key, Key)]) -> Result<(), DecodeErrorKind> {
 fn set_from_members(members: Vec<Key>, limits: &Limits) -> Result<Set, DecodeErrorKind> {
     let mut seen = std::collections::HashSet::with_capacity(members.len());
     if !members.iter().all(|m| seen.insert(&m[..])) {
-        return Err(DecodeErrorKind::Corrupt("set with a duplicate member"));
+        return Err(DecodeErrorKind::Corrupt("Duplicate set members detected"));
     }
     Ok(Set::from_members(members, limits))
 }
@@ -219,6 +242,7 @@ impl<'a> Reader<'a> {
                     let score = if t == types::ZSET_2 { self.binary_double()? } else { self.text_double()? };
                     items.push((m, score));
                 }
+                check_distinct_members(&items).map_err(at)?;
                 Value::ZSet(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits))
             }
             types::HASH => {
@@ -233,7 +257,7 @@ impl<'a> Reader<'a> {
             }
             types::SET_INTSET => {
                 let blob = self.string()?;
-                let ints = IntSet::from_bytes(blob).map_err(|c| at(DecodeErrorKind::Corrupt(c.0)))?;
+                let ints = IntSet::from_bytes(blob).map_err(|c| at(integrity("Intset")(DecodeErrorKind::Corrupt(c.0))))?;
                 Value::Set(Set::from_intset(ints, &self.limits))
             }
             types::SET_LISTPACK => {
@@ -243,6 +267,7 @@ impl<'a> Reader<'a> {
                     members.push(e.to_key());
                     Ok(())
                 })
+                .map_err(integrity("Set listpack"))
                 .map_err(at)?;
                 Value::Set(set_from_members(members, &self.limits).map_err(at)?)
             }
@@ -253,6 +278,7 @@ impl<'a> Reader<'a> {
                     l.push_back(e.to_key());
                     Ok(())
                 })
+                .map_err(integrity("List ziplist"))
                 .map_err(at)?;
                 Value::List(Box::new(List::from_items(l, &self.limits)))
             }
@@ -264,6 +290,9 @@ impl<'a> Reader<'a> {
                     let node_at = self.pos;
                     let blob = self.string()?;
                     let here = |kind| DecodeError { offset: node_at, kind };
+                    if blob.is_empty() {
+                        return Err(here(DecodeErrorKind::Corrupt("empty quicklist node")));
+                    }
                     match (t, container) {
                         (_, 1) => l.push_back(blob.into_boxed_slice()),
                         (types::LIST_QUICKLIST_2, 2) => {
@@ -271,6 +300,7 @@ impl<'a> Reader<'a> {
                                 l.push_back(e.to_key());
                                 Ok(())
                             })
+                            .map_err(integrity("Listpack"))
                             .map_err(here)?;
                         }
                         (types::LIST_QUICKLIST, _) => {
@@ -278,14 +308,30 @@ impl<'a> Reader<'a> {
                                 l.push_back(e.to_key());
                                 Ok(())
                             })
+                            .map_err(integrity("Ziplist"))
                             .map_err(here)?;
                         }
-                        _ => return Err(here(DecodeErrorKind::Corrupt("bad quicklist node container"))),
+                        _ => return Err(here(DecodeErrorKind::Integrity { what: "Quicklist", detail: "bad node container" })),
                     }
                 }
                 Value::List(Box::new(List::from_items(l, &self.limits)))
             }
+            types::HASH_ZIPMAP => {
+                let blob = self.string()?;
+                let mut pairs = Vec::new();
+                zipmap_for_each(&blob, |f, v| {
+                    pairs.push((Key::from(f), Key::from(v)));
+                    Ok(())
+                })
+                .map_err(integrity("Zipmap"))
+                .map_err(at)?;
+                if check_distinct(&pairs).is_err() {
+                    return Err(at(DecodeErrorKind::Corrupt("Hash zipmap with dup elements")));
+                }
+                Value::Hash(Hash::from_pairs(pairs, &self.limits))
+            }
             types::HASH_ZIPLIST | types::HASH_LISTPACK => {
+                let what = if t == types::HASH_LISTPACK { "Hash listpack" } else { "Hash ziplist" };
                 let blob = self.string()?;
                 let mut pairs = Vec::new();
                 let mut field: Option<Key> = None;
@@ -296,20 +342,17 @@ impl<'a> Reader<'a> {
                     }
                     Ok(())
                 };
-                if t == types::HASH_LISTPACK {
-                    listpack_for_each(&blob, each).map_err(at)?;
-                } else {
-                    ziplist_for_each(&blob, each).map_err(at)?;
-                }
-                if field.is_some() {
-                    return Err(at(DecodeErrorKind::Corrupt("hash with an odd number of elements")));
-                }
+                let checked = if t == types::HASH_LISTPACK { listpack_for_each(&blob, each) } else { ziplist_for_each(&blob, each) };
+                checked
+                    .and_then(|_| if field.is_some() { Err(DecodeErrorKind::Corrupt("odd number of elements")) } else { Ok(()) })
+                    .and_then(|()| check_distinct(&pairs))
+                    .map_err(integrity(what))
+                    .map_err(at)?;
                 let h = if t == types::HASH_LISTPACK && !pairs.is_empty() {
                     // A valid listpack of distinct fields is kept as it is: no rebuild.
-                    check_distinct(&pairs).map_err(at)?;
                     ListPack::from_bytes(blob).map(|lp| Hash::from_listpack(lp, &self.limits)).map_err(|c| at(c.into()))?
                 } else {
-                    hash_from_pairs(pairs, &self.limits).map_err(at)?
+                    Hash::from_pairs(pairs, &self.limits)
                 };
                 Value::Hash(h)
             }
@@ -327,14 +370,13 @@ impl<'a> Reader<'a> {
                     }
                     Ok(())
                 };
-                if t == types::ZSET_LISTPACK {
-                    listpack_for_each(&blob, each).map_err(at)?;
-                } else {
-                    ziplist_for_each(&blob, each).map_err(at)?;
-                }
-                if member.is_some() {
-                    return Err(at(DecodeErrorKind::Corrupt("zset with an odd number of elements")));
-                }
+                let what = if t == types::ZSET_LISTPACK { "Zset listpack" } else { "Zset ziplist" };
+                let checked = if t == types::ZSET_LISTPACK { listpack_for_each(&blob, each) } else { ziplist_for_each(&blob, each) };
+                checked
+                    .and_then(|_| if member.is_some() { Err(DecodeErrorKind::Corrupt("odd number of elements")) } else { Ok(()) })
+                    .and_then(|()| check_distinct_members(&items))
+                    .map_err(integrity(what))
+                    .map_err(at)?;
                 Value::ZSet(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits))
             }
             types::MODULE | types::MODULE_2 => return Err(at(DecodeErrorKind::Unsupported("module values"))),
@@ -352,6 +394,9 @@ impl<'a> Reader<'a> {
 pub struct LoadStats {
     pub keys: u64,
     pub expired_skipped: u64,
+    /// Keys whose collection was empty (Redis never writes them; a damaged or
+    /// foreign file may), dropped as Redis drops them.
+    pub empty_skipped: u64,
     /// The keys dropped as already expired, with their db: a master that
     /// loads them propagates their deletion (Redis's RDBFLAGS_FEED_REPL).
     pub expired: Vec<(usize, Vec<u8>)>,
@@ -442,6 +487,11 @@ pub(super) fn load_entry(
                     st.stats.keys += 1;
                 }
                 on_key();
+            } else {
+                st.stats.empty_skipped += 1;
+                if st.stats.empty_skipped <= 10 {
+                    tracing::warn!("RDB load skipping empty key: {}", String::from_utf8_lossy(&key));
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 //! writes; `decode` reads everything Redis 7.0 writes (and the older
 //! encodings it still loads), so files move both ways between us and Redis.
 
+pub mod check;
 pub mod decode;
 pub mod encode;
 pub mod incremental;

@@ -34,7 +34,9 @@ pub fn listpack_for_each<'a>(lp: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result
 
 // ---------------------------------------------------------------- ziplist
 
-/// Calls `f` for each element of a ziplist (RDB files from Redis before 7.0).
+/// Calls `f` for each element of a ziplist (RDB files from Redis before 7.0),
+/// checking it as Redis's deep validation does: sizes, each entry's length
+/// of its predecessor, the tail offset and the count in the header.
 pub fn ziplist_for_each<'a>(zl: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<(), DecodeErrorKind>) -> Result<usize, DecodeErrorKind> {
     const ERR: DecodeErrorKind = DecodeErrorKind::Corrupt("ziplist entry runs past its end");
     if zl.len() < 11 {
@@ -44,15 +46,31 @@ pub fn ziplist_for_each<'a>(zl: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<
     if total != zl.len() {
         return Err(DecodeErrorKind::Corrupt("ziplist size header does not match"));
     }
+    if zl[zl.len() - 1] != 0xFF {
+        return Err(DecodeErrorKind::Corrupt("ziplist without terminator"));
+    }
+    let tail = u32::from_le_bytes([zl[4], zl[5], zl[6], zl[7]]) as usize;
+    let announced = u16::from_le_bytes([zl[8], zl[9]]) as usize;
     let mut pos = 10;
     let mut count = 0;
+    let mut prev: Option<(usize, usize)> = None; // (start, length) of the previous entry
     loop {
+        let start = pos;
         let b = *zl.get(pos).ok_or(ERR)?;
         if b == 0xFF {
             break;
         }
-        // prevlen
-        pos += if b < 254 { 1 } else { 5 };
+        let prevlen = if b < 254 {
+            pos += 1;
+            b as usize
+        } else {
+            let h = zl.get(pos + 1..pos + 5).ok_or(ERR)?;
+            pos += 5;
+            u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize
+        };
+        if prevlen != prev.map_or(0, |(_, len)| len) {
+            return Err(DecodeErrorKind::Corrupt("ziplist entry with a wrong previous length"));
+        }
         let e = *zl.get(pos).ok_or(ERR)?;
         let elem = match e >> 6 {
             0 => {
@@ -103,8 +121,81 @@ pub fn ziplist_for_each<'a>(zl: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<
                 Elem::Int(v)
             }
         };
+        // An entry may not run into the terminator.
+        if pos > zl.len() - 1 {
+            return Err(ERR);
+        }
+        prev = Some((start, pos - start));
         count += 1;
         f(elem)?;
+    }
+    if pos != zl.len() - 1 {
+        return Err(DecodeErrorKind::Corrupt("data after ziplist terminator"));
+    }
+    if tail != prev.map_or(10, |(start, _)| start) {
+        return Err(DecodeErrorKind::Corrupt("ziplist tail offset does not point to its last entry"));
+    }
+    if announced != u16::MAX as usize && announced != count {
+        return Err(DecodeErrorKind::Corrupt("ziplist element count does not match"));
+    }
+    Ok(count)
+}
+
+// ---------------------------------------------------------------- zipmap
+
+/// Calls `f` for each field and value of a zipmap (hashes in RDB files from
+/// Redis 2.4 and older): one length byte (254: four more follow), the
+/// field, the value's length, a free-space byte, the value and its slack.
+/// An empty zipmap is corrupt, as Redis's check says.
+pub fn zipmap_for_each<'a>(
+    zm: &'a [u8],
+    mut f: impl FnMut(&'a [u8], &'a [u8]) -> Result<(), DecodeErrorKind>,
+) -> Result<usize, DecodeErrorKind> {
+    const ERR: DecodeErrorKind = DecodeErrorKind::Corrupt("zipmap entry runs past its end");
+    let len_at = |pos: &mut usize| -> Result<Option<usize>, DecodeErrorKind> {
+        let b = *zm.get(*pos).ok_or(ERR)?;
+        match b {
+            255 => Ok(None),
+            254 => {
+                let h = zm.get(*pos + 1..*pos + 5).ok_or(ERR)?;
+                *pos += 5;
+                Ok(Some(u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize))
+            }
+            n => {
+                *pos += 1;
+                Ok(Some(n as usize))
+            }
+        }
+    };
+    let take = |pos: &mut usize, n: usize| -> Result<&'a [u8], DecodeErrorKind> {
+        let s = zm.get(*pos..pos.checked_add(n).ok_or(ERR)?).ok_or(ERR)?;
+        *pos += n;
+        Ok(s)
+    };
+    if zm.len() < 2 {
+        return Err(DecodeErrorKind::Corrupt("zipmap too short"));
+    }
+    let mut pos = 1;
+    let mut count = 0;
+    while let Some(flen) = len_at(&mut pos)? {
+        let field = take(&mut pos, flen)?;
+        let vlen = len_at(&mut pos)?.ok_or(ERR)?;
+        let free = *zm.get(pos).ok_or(ERR)? as usize;
+        pos += 1;
+        let value = take(&mut pos, vlen)?;
+        take(&mut pos, free)?;
+        count += 1;
+        f(field, value)?;
+    }
+    if pos + 1 != zm.len() {
+        return Err(DecodeErrorKind::Corrupt("data after zipmap terminator"));
+    }
+    let announced = zm[0] as usize;
+    if announced != 254 && announced != count {
+        return Err(DecodeErrorKind::Corrupt("zipmap element count does not match"));
+    }
+    if count == 0 {
+        return Err(DecodeErrorKind::Corrupt("empty zipmap"));
     }
     Ok(count)
 }
@@ -119,8 +210,10 @@ mod tests {
         // Entries as Redis < 7 wrote them: prevlen, encoding, data.
         let mut body: Vec<u8> = Vec::new();
         let mut prev = 0usize;
+        let mut last = 0usize;
         let mut push = |body: &mut Vec<u8>, entry: &[u8]| {
             let start = body.len();
+            last = start;
             if prev < 254 {
                 body.push(prev as u8);
             } else {
@@ -145,7 +238,7 @@ mod tests {
         let mut zl = Vec::new();
         let total = 10 + body.len() + 1;
         zl.extend_from_slice(&(total as u32).to_le_bytes());
-        zl.extend_from_slice(&0u32.to_le_bytes());
+        zl.extend_from_slice(&(10 + last as u32).to_le_bytes());
         zl.extend_from_slice(&9u16.to_le_bytes());
         zl.extend_from_slice(&body);
         zl.push(0xFF);

@@ -78,18 +78,18 @@ pub fn read_stream(r: &mut Reader<'_>, t: u8) -> R<Stream> {
     let mut loaded = Vec::new();
     for _ in 0..nodes {
         let key = r.string()?;
-        let master = StreamId::from_be_bytes(&key).ok_or_else(|| corrupt(r, "stream node key is not the size of a stream ID"))?;
+        let master = StreamId::from_be_bytes(&key).ok_or_else(|| corrupt(r, "Stream node key entry is not the size of a stream ID"))?;
         let lp = r.string()?;
-        let node = Node::from_bytes(lp).map_err(|c| corrupt(r, c.0))?;
+        let node = Node::from_bytes(lp).map_err(|c| r.err(DecodeErrorKind::Integrity { what: "Stream listpack", detail: c.0 }))?;
         if node.entries(master).next().is_none() {
-            return Err(corrupt(r, "empty listpack inside stream"));
+            return Err(corrupt(r, "Empty listpack inside stream"));
         }
         loaded.push((master, node));
     }
     // Redis writes its nodes in order; any order is accepted, a repeat is not.
     loaded.sort_by_key(|(m, _)| *m);
     if loaded.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(corrupt(r, "stream listpack re-added with existing key"));
+        return Err(corrupt(r, "Listpack re-added with existing key"));
     }
     s.nodes = loaded.into();
     s.length = r.length()?;
@@ -103,7 +103,7 @@ pub fn read_stream(r: &mut Reader<'_>, t: u8) -> R<Stream> {
         s.entries_added = r.length()?;
     }
     if s.length > 0 && s.nodes.is_empty() {
-        return Err(corrupt(r, "stream length inconsistent with its nodes"));
+        return Err(corrupt(r, "Stream length inconsistent with rax entries"));
     }
     let groups = r.length()?;
     for _ in 0..groups {
@@ -121,7 +121,7 @@ pub fn read_stream(r: &mut Reader<'_>, t: u8) -> R<Stream> {
             let delivery_time = ms_time(r)?;
             let delivery_count = r.length()?;
             if g.pel.insert(id, Nack { delivery_time, delivery_count, consumer: Box::default() }).is_some() {
-                return Err(corrupt(r, "duplicated global PEL entry in a stream consumer group"));
+                return Err(corrupt(r, "Duplicated global PEL entry loading stream consumer group"));
             }
         }
         let consumers = r.length()?;
@@ -136,21 +136,21 @@ pub fn read_stream(r: &mut Reader<'_>, t: u8) -> R<Stream> {
             let n = r.length()?;
             for _ in 0..n {
                 let id = raw_id(r)?;
-                let nack = g.pel.get_mut(&id).ok_or_else(|| corrupt(r, "consumer entry not found in the group's PEL"))?;
+                let nack = g.pel.get_mut(&id).ok_or_else(|| corrupt(r, "Consumer entry not found in group global PEL"))?;
                 if !nack.consumer.is_empty() || !c.pel.insert(id) {
-                    return Err(corrupt(r, "duplicated consumer PEL entry in a stream consumer group"));
+                    return Err(corrupt(r, "Duplicated consumer PEL entry loading a stream consumer group"));
                 }
                 nack.consumer = cname.clone().into_boxed_slice();
             }
             if g.consumers.insert(cname.into_boxed_slice(), c).is_some() {
-                return Err(corrupt(r, "duplicate stream consumer"));
+                return Err(corrupt(r, "Duplicate stream consumer detected."));
             }
         }
         if g.pel.values().any(|n| n.consumer.is_empty()) {
-            return Err(corrupt(r, "stream PEL entry without a consumer"));
+            return Err(corrupt(r, "Stream CG PEL entry without consumer"));
         }
         if !s.create_group(&name, g.last_id, g.entries_read) {
-            return Err(corrupt(r, "duplicated stream consumer group name"));
+            return Err(corrupt(r, "Duplicated consumer group name"));
         }
         if let Some(slot) = s.group_mut(&name) {
             *slot = g;
