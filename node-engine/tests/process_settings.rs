@@ -1,7 +1,9 @@
 //! Settings that act on the slot-node process itself, checked from outside
-//! through /proc: the OOM score by role (`oom-score-adj`).
+//! through /proc: the OOM score by role (`oom-score-adj`); and the crash
+//! report a fatal signal leaves in the log.
 
 mod support;
+use std::os::unix::process::ExitStatusExt;
 use support::{conn, run, slot_node, wait_until};
 
 fn oom_score(pid: u32) -> i32 {
@@ -39,4 +41,41 @@ fn oom_score_follows_the_role_and_is_restored_when_disabled() {
     wait_until("child score", 5, || oom_score(child) == 30);
     run(&mut c, &["CONFIG", "SET", "oom-score-adj", "no"]).expect("disable");
     assert_eq!(oom_score(pid), base, "the original score is back");
+}
+
+/// A fatal signal (DEBUG SEGFAULT, or SIGABRT from outside) leaves Redis's
+/// bug report with a symbolised stack trace in the log, and the process
+/// still dies by that signal.
+#[test]
+fn a_crash_leaves_a_report_with_a_stack_trace_in_the_log() {
+    for how in ["DEBUG SEGFAULT", "SIGABRT"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("node.log");
+        let mut node =
+            slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes", "--logfile", log.to_str().expect("utf-8 path")]);
+        if how == "SIGABRT" {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(node.child.id() as i32, libc::SIGABRT) };
+        } else {
+            let mut c = conn(node.port);
+            // No reply comes: the connection closes as the node dies.
+            let _ = redis::cmd("DEBUG").arg("SEGFAULT").query::<redis::Value>(&mut c);
+        }
+        let mut status = None;
+        wait_until("the node to die", 20, || {
+            status = node.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        let want = if how == "SIGABRT" { libc::SIGABRT } else { libc::SIGSEGV };
+        assert_eq!(status.and_then(|s| s.signal()), Some(want), "{how}: dies by the signal");
+        let text = std::fs::read_to_string(&log).expect("log");
+        for needle in
+            ["=== REDIS BUG REPORT START", &format!("crashed by signal: {want}"), "------ STACK TRACE ------", "=== REDIS BUG REPORT END"]
+        {
+            assert!(text.contains(needle), "{how}: {needle:?} not in the log:\n{text}");
+        }
+        if how == "DEBUG SEGFAULT" {
+            assert!(text.contains("node_engine::cmd::server::debug"), "{how}: the trace names the command's handler:\n{text}");
+        }
+    }
 }

@@ -949,6 +949,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             aof.flush_sleep_us = us;
         }
         ctx.reply().ok();
+    } else if is(sub, "segfault") && argv.len() == 2 {
+        crate::util::crash::segfault();
+    } else if is(sub, "panic") && argv.len() == 2 {
+        // DEBUG PANIC: the panic path on purpose; the hook logs the report.
+        panic!("DEBUG PANIC called at Unix time {}", ctx.now() / 1000);
     } else if is(sub, "set-skip-checksum-validation") && argv.len() == 3 {
         ctx.node.persistence.skip_checksum_validation = super::args::parse_i64(argv[2])? != 0;
         ctx.reply().ok();

@@ -186,6 +186,10 @@ fn run_node_thread(
     handle_signals: bool,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> i32 {
+    // The slot-node binary's own node (its crash handlers are installed).
+    if handle_signals {
+        crate::util::crash::use_big_altstack();
+    }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -459,6 +463,7 @@ pub fn run_main(args: Vec<String>) -> i32 {
         }
     };
     init_logging(&config);
+    crate::util::crash::install(config.get("logfile").unwrap_or(""));
     disable_thp(&config);
     adjust_open_files_limit(&mut config);
     let pid = std::process::id();

@@ -2,6 +2,7 @@
 //! the clock, atomic file replacement, number parsing, process RSS.
 
 pub mod alloc;
+pub mod crash;
 pub mod events;
 pub mod fs;
 pub mod gate;
