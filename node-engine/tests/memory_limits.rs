@@ -134,3 +134,79 @@ fn access_data_follows_the_policy() {
     assert_eq!(int(&mut c, &["OBJECT", "FREQ", "n"]), 5, "a new key starts at LFU_INIT_VAL");
     assert!(run(&mut c, &["OBJECT", "IDLETIME", "n"]).unwrap_err().contains("An LFU maxmemory policy is selected"));
 }
+
+/// A keyspace table that is full doubles (4,096 keys to 8,192 slots: some
+/// 200 KB); with `maxmemory` just above the data it grows only by what fits,
+/// so adding a key does not make the next write evict (Redis refuses such a
+/// rehash for the same reason), and it doubles again once there is room.
+#[test]
+fn a_full_table_grows_only_as_far_as_the_limit_allows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+    let mut c = conn(node.port);
+    // No per-command latency histogram appears with the first SET.
+    run(&mut c, &["CONFIG", "SET", "latency-tracking", "no"]).expect("latency-tracking");
+    run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]).expect("policy");
+    run(&mut c, &["DEBUG", "POPULATE", "4096", "", "1"]).expect("populate");
+    let limit = used(&mut c) + 10 * 1024;
+    run(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]).expect("maxmemory");
+    run(&mut c, &["SET", "k1", "v1"]).expect("set");
+    run(&mut c, &["SET", "k2", "v2"]).expect("set");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 4098, "nothing evicted");
+    // INFO counts the reply it is building: Redis's tests allow 4 KB for that.
+    assert!(used(&mut c) <= limit + 4096, "used_memory {} over maxmemory {limit}", used(&mut c));
+    // Without a limit the table grows as usual again.
+    run(&mut c, &["CONFIG", "SET", "maxmemory", "0"]).expect("no limit");
+    run(&mut c, &["DEBUG", "POPULATE", "20000", "more", "1"]).expect("populate");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 24098);
+}
+
+/// Evicting a key sends its invalidation to every tracking client; those
+/// messages go out to the clients' sockets and must not make the next
+/// command evict again (Redis's "eviction feedback loop" test): ten
+/// tracking clients, 300 keys of 1 KB names, a limit 40 KB under use.
+#[test]
+fn invalidations_to_tracking_clients_do_not_feed_eviction() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", ""]);
+    let mut c = conn(node.port);
+    for (k, v) in [("latency-tracking", "no"), ("maxmemory-policy", "allkeys-lru"), ("maxmemory-eviction-tenacity", "100")] {
+        run(&mut c, &["CONFIG", "SET", k, v]).expect("config");
+    }
+    let read_until = |s: &mut std::net::TcpStream, end: &[u8]| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(end) {
+            let n = s.read(&mut buf).expect("read");
+            assert!(n > 0, "connection closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    let mut trackers: Vec<std::net::TcpStream> = (0..10)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", node.port)).expect("connect");
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+            s.write_all(b"HELLO 3\r\n").expect("hello");
+            read_until(&mut s, b"modules\r\n*0\r\n");
+            s.write_all(b"CLIENT TRACKING on\r\n").expect("tracking");
+            read_until(&mut s, b"+OK\r\n");
+            s
+        })
+        .collect();
+    for j in 0..300 {
+        let key = format!("{j}{}", "x".repeat(1000));
+        run(&mut c, &["SET", &key, "x"]).expect("set");
+        for s in &mut trackers {
+            s.write_all(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes()).expect("get");
+            read_until(s, b"$1\r\nx\r\n");
+        }
+    }
+    let limit = used(&mut c) - 40_000;
+    run(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]).expect("maxmemory");
+    // The very next commands, before the trackers read anything.
+    let left = int(&mut c, &["DBSIZE"]);
+    let evicted: i64 = info_field(&mut c, "evicted_keys").parse().expect("evicted_keys");
+    assert!((200..=300).contains(&left), "{left} keys left after evicting {evicted}: the database was drained");
+    assert!((10..=60).contains(&evicted), "{evicted} keys evicted for 40 KB");
+}

@@ -63,6 +63,15 @@ pub fn take_expired_pending() -> bool {
     EXPIRED_PENDING.with(|p| p.replace(false))
 }
 
+/// Adds a key to the TTL index, growing it by [`super::growth::step`]
+/// (an entry and its index slot: about 33 bytes).
+fn ttl_insert(set: &mut IndexSet<Key, ahash::RandomState>, key: &[u8]) {
+    if set.len() == set.capacity() {
+        set.reserve_exact(super::growth::step(set.capacity(), 33));
+    }
+    set.insert(key.into());
+}
+
 /// What one hash lookup found.
 enum Lookup {
     Live(usize),
@@ -241,7 +250,7 @@ impl Db {
                     self.ttl_keys.swap_remove(key);
                 }
                 (false, true) => {
-                    self.ttl_keys.insert(key.into());
+                    ttl_insert(&mut self.ttl_keys, key);
                 }
                 _ => {}
             }
@@ -255,7 +264,7 @@ impl Db {
                 v.push(key.into());
             }
             if expire_at != 0 {
-                self.ttl_keys.insert(key.into());
+                ttl_insert(&mut self.ttl_keys, key);
             }
         }
     }
@@ -350,7 +359,7 @@ impl Db {
         let had = e.expire_at != 0;
         e.expire_at = at;
         if !had && at != 0 {
-            self.ttl_keys.insert(key.into());
+            ttl_insert(&mut self.ttl_keys, key);
         } else if had && at == 0 {
             self.ttl_keys.swap_remove(key);
         }

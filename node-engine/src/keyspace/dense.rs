@@ -94,6 +94,7 @@ impl<T: Keyed> Dense<T> {
             return false;
         }
         let at = pos32(items.len());
+        super::growth::reserve_one(items);
         items.push(item);
         index.insert_unique(h, at, |&i| hash_key(items[i as usize].key()));
         true
@@ -105,6 +106,7 @@ impl<T: Keyed> Dense<T> {
         let h = hash_key(item.key());
         let Dense { items, index } = self;
         let at = items.len();
+        super::growth::reserve_one(items);
         items.push(item);
         index.insert_unique(h, pos32(at), |&i| hash_key(items[i as usize].key()));
         at

@@ -4,6 +4,7 @@ pub mod db;
 pub mod dense;
 pub mod digest;
 pub mod geohash;
+pub mod growth;
 pub mod hash;
 pub mod hll;
 pub mod intset;

@@ -46,7 +46,10 @@ impl Node {
     /// must be refused.
     pub fn evict_if_needed(&mut self) -> bool {
         let max = self.keyspace.maxmemory;
-        if max == 0 || self.used_memory().saturating_sub(self.not_counted_for_evict()) <= max {
+        let not_counted = if max == 0 { 0 } else { self.not_counted_for_evict() };
+        // Tables grow under the same limit eviction keeps (see keyspace::growth).
+        crate::keyspace::growth::set_limit(if max == 0 { 0 } else { max.saturating_add(not_counted) });
+        if max == 0 || self.used_memory().saturating_sub(not_counted) <= max {
             return true;
         }
         // Nothing is evicted while clients are paused (Redis's PAUSE_ACTION_EVICT).

@@ -287,7 +287,8 @@ impl Node {
     /// clients) to one client; whether it was delivered.
     fn push_message(&self, id: ClientId, parts: &[&[u8]]) -> bool {
         let resp3 = self.clients.map.get(&id).is_some_and(|c| c.resp3);
-        let mut r = ReplyBuf { buf: Vec::new(), resp3 };
+        let size = parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8;
+        let mut r = ReplyBuf { buf: Vec::with_capacity(size), resp3 };
         r.push(parts.len());
         for p in parts {
             r.bulk(p);
@@ -416,9 +417,15 @@ impl Node {
     }
 
     /// Sends a push (pub/sub message, wake-up, kill) to a connected client.
-    pub fn push_to(&self, id: ClientId, push: Push) -> bool {
+    pub fn push_to(&self, id: ClientId, mut push: Push) -> bool {
         let Some(c) = self.clients.map.get(&id) else { return false };
-        if let Push::Bytes(b) = &push {
+        if let Push::Bytes(b) = &mut push {
+            // A message built by appending can hold up to twice its length;
+            // it may wait in the queue (a client that does not read), where
+            // only its length is counted, so the slack is given back.
+            if b.capacity() > b.len() + b.len() / 8 + 64 {
+                b.shrink_to_fit();
+            }
             // client-output-buffer-limit: a consumer that does not read is cut
             // off instead of growing our memory without bound.
             let pending = c.out_pending.get() + b.len() + crate::client::PUSH_OVERHEAD;
@@ -707,6 +714,8 @@ impl Node {
         let track_new =
             flags & crate::util::events::NEW != 0 && flags & (crate::util::events::KEYSPACE | crate::util::events::KEYEVENT) != 0;
         self.keyspace.maxmemory = self.config.int_named("maxmemory", 0).max(0) as u64;
+        // Set again (with what eviction does not count) before each command while limited.
+        crate::keyspace::growth::set_limit(self.keyspace.maxmemory);
         let policy = self.config.get("maxmemory-policy").unwrap_or("noeviction");
         let lru_mode = if policy.ends_with("lfu") {
             crate::keyspace::lru::Mode::Lfu {

@@ -216,7 +216,11 @@ impl Node {
             redirected = true;
         }
         let Some(info) = self.clients.map.get(&target) else { return };
-        let mut r = crate::resp::ReplyBuf { buf: Vec::new(), resp3: info.resp3 };
+        let size = match &payload {
+            Payload::Keys(keys) => keys.iter().map(|k| k.len() + 16).sum::<usize>() + 64,
+            Payload::All => 64,
+        };
+        let mut r = crate::resp::ReplyBuf { buf: Vec::with_capacity(size), resp3: info.resp3 };
         if info.resp3 {
             r.push(2);
             r.bulk(b"invalidate");
