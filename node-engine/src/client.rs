@@ -29,10 +29,13 @@ pub enum Push {
     FreeQueryBuffer,
 }
 
-/// What a queued push costs beyond its bytes (its slot in the channel):
-/// counted with them, so many small pushes to a stalled replica or
-/// subscriber show up in its output memory, as Redis's reply blocks do.
-pub const PUSH_OVERHEAD: usize = std::mem::size_of::<Push>();
+/// What a queued push costs beyond its bytes: its slot in the channel
+/// and its share of the slot block's header (tokio allocates 32 slots with
+/// a four-word header). Counted with them, so many small pushes to a
+/// stalled replica or subscriber show up in its output memory, as Redis's
+/// reply blocks do; a million queued pushes would otherwise leave a
+/// megabyte unaccounted.
+pub const PUSH_OVERHEAD: usize = std::mem::size_of::<Push>() + 4 * std::mem::size_of::<usize>() / 32;
 
 /// The registry entry for a connected client.
 #[derive(Debug)]

@@ -10,8 +10,17 @@ pub struct Backlog {
 }
 
 impl Backlog {
+    /// Empty and unallocated until [`Backlog::allocate`] (a node with no
+    /// replica holds none, as Redis creates its backlog on first use).
     pub fn new(capacity: usize) -> Self {
         Backlog { buf: VecDeque::new(), capacity: capacity.max(16 * 1024) }
+    }
+    /// Allocates the full configured size when the backlog comes into use
+    /// (its first append):
+    /// it fills with the first writes anyway, and then its memory does not
+    /// grow under a `maxmemory` measured after replicas attached.
+    pub fn allocate(&mut self) {
+        self.buf.reserve(self.capacity.saturating_sub(self.buf.len()));
     }
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -27,11 +36,26 @@ impl Backlog {
     /// `shrink`, which knows what replicas still need.
     pub fn set_capacity(&mut self, cap: usize) {
         self.capacity = cap.max(16 * 1024);
+        if self.buf.capacity() > 0 {
+            self.allocate();
+        }
     }
     /// Adds stream bytes, keeping at least the last `keep` (what replicas
     /// still need may outgrow the configured size, as Redis's shared
     /// replication buffer does).
     pub fn append(&mut self, bytes: &[u8], keep: usize) {
+        // Room is made before the bytes go in, so a full backlog reuses its
+        // buffer instead of doubling it for a moment (that would hold twice
+        // `repl-backlog-size`, which counts against maxmemory).
+        if self.buf.capacity() == 0 {
+            self.allocate();
+        }
+        let limit = self.capacity.max(keep);
+        let total = self.buf.len() + bytes.len();
+        if total > limit {
+            let drop = (total - limit).min(self.buf.len());
+            self.buf.drain(..drop);
+        }
         self.buf.extend(bytes);
         self.shrink(keep);
     }
@@ -81,5 +105,19 @@ mod tests {
         assert!(b.since(end + 1 - 10, end + big.len() as u64).is_some());
         b.shrink(0);
         assert_eq!(b.len(), 16 * 1024);
+    }
+
+    #[test]
+    fn allocated_once_at_full_size_and_never_doubled() {
+        let mut b = Backlog::new(16 * 1024);
+        assert_eq!(b.allocated(), 0, "nothing until first used");
+        b.append(b"x", 0);
+        let first = b.allocated();
+        assert!(first >= 16 * 1024, "{first}");
+        for _ in 0..1000 {
+            b.append(&[b'y'; 113], 0);
+        }
+        assert_eq!(b.len(), 16 * 1024);
+        assert_eq!(b.allocated(), first, "a full backlog reuses its buffer");
     }
 }
