@@ -27,7 +27,14 @@ pub enum Push {
     Unblock { error: Option<&'static str> },
     /// Idle for 2 s with nothing pending: give the query buffer back (Redis's clientsCron).
     FreeQueryBuffer,
+    /// Busy with a query buffer over [`QUERY_RESIZE_THRESHOLD`]: trim it to
+    /// the peak used since the last trim, if that is under half of it.
+    TrimQueryBuffer,
 }
+
+/// A query buffer bigger than this is trimmed to its recent peak (Redis's
+/// PROTO_RESIZE_THRESHOLD).
+pub const QUERY_RESIZE_THRESHOLD: usize = 32 * 1024;
 
 /// What a queued push costs beyond its bytes: its slot in the channel
 /// and its share of the slot block's header (tokio allocates 32 slots with

@@ -101,3 +101,35 @@ fn command_docs_match_redis_server() {
         }
     }
 }
+
+/// The query buffer a big argument grew is trimmed back to the client's
+/// recent peak once it sends small commands again (Redis's querybuf
+/// resize), not kept at the big size while the client stays busy.
+#[test]
+fn a_big_argument_does_not_pin_a_big_query_buffer() {
+    let node = start_node();
+    let mut big = Raw::connect(node.port());
+    let mut watcher = Raw::connect(node.port());
+    assert_eq!(big.cmd(&["CLIENT", "SETNAME", "big"]), "+OK\r\n");
+    let qbuf_total = |w: &mut Raw| -> usize {
+        let list = w.cmd(&["CLIENT", "LIST"]);
+        let line = list.lines().find(|l| l.contains(" name=big ")).expect("the client is listed").to_string();
+        let field =
+            |name: &str| -> usize { line.split(' ').find_map(|kv| kv.strip_prefix(name)).and_then(|v| v.parse().ok()).expect("a number") };
+        field("qbuf=") + field("qbuf-free=")
+    };
+    let value = "A".repeat(400_000);
+    assert_eq!(big.cmd(&["SET", "x", &value]), "+OK\r\n");
+    let grown = qbuf_total(&mut watcher);
+    assert!(grown >= 400_000, "the buffer holds the argument: {grown}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        assert_eq!(big.cmd(&["SET", "x", "small"]), "+OK\r\n");
+        let now = qbuf_total(&mut watcher);
+        if now < grown {
+            assert!(now > 0 && now <= 32 * 1024, "trimmed to the recent peak, not freed: {now}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {now} bytes after 5 s of small commands");
+    }
+}

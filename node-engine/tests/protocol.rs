@@ -460,3 +460,61 @@ fn container_subcommands_answer_like_redis_server() {
     let keys: Vec<String> = redis::cmd("COMMAND").arg("GETKEYS").arg("OBJECT").arg("ENCODING").arg("k1").query(&mut ours).expect("GETKEYS");
     assert_eq!(keys, ["k1"], "a subcommand's key positions");
 }
+
+/// WATCH across SWAPDB with keys past their TTL, as Redis 7.0 decides:
+/// nothing replaced by an expired key, or an expired key by another, is no
+/// change; an expired key replaced by a live one is. Same EXEC replies as
+/// redis-server.
+#[test]
+fn watch_survives_swapdb_that_only_moves_expired_keys() {
+    let Some((_dir, redis)) = reference_redis() else { return };
+    let h = start(&["--enable-debug-command", "yes"]);
+    let exec_after_swap = |port: u16, db0: Option<(&str, u64)>, db1: Option<(&str, u64)>| -> redis::Value {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+        let q = |c: &mut redis::Connection, args: &[&str]| -> redis::Value {
+            let mut cmd = redis::cmd(args[0]);
+            for a in &args[1..] {
+                cmd.arg(*a);
+            }
+            cmd.query(c).unwrap()
+        };
+        q(&mut c, &["FLUSHALL"]);
+        q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        for (db, key) in [("0", db0), ("1", db1)] {
+            if let Some((v, px)) = key {
+                q(&mut c, &["SELECT", db]);
+                q(&mut c, &["SET", "x", v, "PX", &px.to_string()]);
+            }
+        }
+        // Wait (polling the server's clock) until 1 ms TTLs are past.
+        let now_ms = |c: &mut redis::Connection| -> u64 {
+            let t: Vec<u64> = redis::cmd("TIME").query(c).unwrap();
+            t[0] * 1000 + t[1] / 1000
+        };
+        let start = now_ms(&mut c);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while now_ms(&mut c) < start + 3 {
+            assert!(Instant::now() < deadline, "server clock stuck");
+        }
+        q(&mut c, &["SELECT", "1"]);
+        q(&mut c, &["WATCH", "x"]);
+        q(&mut c, &["SWAPDB", "0", "1"]);
+        q(&mut c, &["MULTI"]);
+        q(&mut c, &["PING"]);
+        let r = q(&mut c, &["EXEC"]);
+        q(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+        r
+    };
+    let cases = [
+        ("nothing replaced by an expired key", Some(("foo", 1)), None),
+        ("an expired key replaced by another", Some(("bar", 1)), Some(("foo", 1))),
+        ("an expired key replaced by a live one", Some(("bar", 100_000)), Some(("foo", 1))),
+        ("a live key replaced by nothing", None, Some(("foo", 100_000))),
+    ];
+    for (what, db0, db1) in cases {
+        let ours = exec_after_swap(h.port(), db0, db1);
+        let theirs = exec_after_swap(redis.port, db0, db1);
+        assert_eq!(ours, theirs, "{what}");
+    }
+    assert_eq!(exec_after_swap(h.port(), Some(("foo", 1)), None), redis::Value::Array(vec![redis::Value::SimpleString("PONG".into())]));
+}

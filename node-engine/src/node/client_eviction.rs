@@ -102,13 +102,19 @@ impl Node {
         }
     }
 
-    /// Asks clients idle for 2 s with an empty query buffer to free it (a
-    /// pool of idle connections then costs no buffers). Run once a second.
-    pub fn free_idle_query_buffers(&self) {
+    /// Redis's clientsCronResizeQueryBuffer, run each cron tick: clients
+    /// idle for 2 s with an empty query buffer free it (a pool of idle
+    /// connections then costs no buffers); busy ones with a buffer over
+    /// 32 KB trim it to their recent peak (one big argument does not pin a
+    /// big buffer to a client that now sends small commands).
+    pub fn resize_query_buffers(&self) {
         let now = self.now_ms;
         for c in self.clients.map.values() {
-            if c.mem.qbuf_cap.get() > 0 && c.mem.qbuf.get() == 0 && now.saturating_sub(c.last_interaction_ms) >= 2000 {
+            let idle = now.saturating_sub(c.last_interaction_ms) >= 2000;
+            if c.mem.qbuf_cap.get() > 0 && c.mem.qbuf.get() == 0 && idle {
                 let _ = c.tx.send(Push::FreeQueryBuffer);
+            } else if c.mem.qbuf_cap.get() > crate::client::QUERY_RESIZE_THRESHOLD {
+                let _ = c.tx.send(Push::TrimQueryBuffer);
             }
         }
     }

@@ -47,8 +47,6 @@ pub struct Stats {
     pub rejected_connections: u64,
     /// Clients disconnected by client eviction (`maxmemory-clients`).
     pub evicted_clients: u64,
-    /// The second of the last idle-client sweep (once a second).
-    pub last_client_sweep_s: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
@@ -584,12 +582,25 @@ impl Node {
             if !exists && !replaced {
                 continue;
             }
+            // The key that takes its place is already past its TTL (Redis's keyIsExpired).
+            let now = self.now_ms;
+            let replaced_expired = replaced_with.is_some_and(|o| {
+                self.keyspace.dbs.get(o).and_then(|d| d.peek(&wk.1)).is_some_and(|e| e.expire_at != 0 && e.expire_at <= now)
+            });
             let Some(watchers) = self.waits.watched.get_mut(&wk) else { continue };
             for (id, expired) in watchers.iter_mut() {
                 if *expired {
                     if !replaced {
+                        // The expired key is gone: no logical change.
                         *expired = false;
+                        continue;
+                    } else if replaced_expired {
+                        // Expired before, expired still.
+                        continue;
                     }
+                } else if !exists && replaced_expired {
+                    // Nothing replaced by an expired key: still nothing.
+                    *expired = true;
                     continue;
                 }
                 if let Some(c) = self.clients.map.get_mut(id) {

@@ -424,10 +424,9 @@ async fn cron(shared: SharedRef) {
         node.client_pause();
         node.wake_misrouted_blocked();
         node.enforce_soft_output_limits();
-        if now / 1000 != node.stats.last_client_sweep_s {
-            node.stats.last_client_sweep_s = now / 1000;
-            node.free_idle_query_buffers();
-        }
+        // Each tick, as Redis's clientsCron visits every client of a small
+        // node per tick: a trim follows a big argument within moments.
+        node.resize_query_buffers();
         crate::cmd::pubsub::drop_misrouted_shard_channels(&mut node);
         if crate::util::alloc::used().is_none() {
             node.stats.rss_sample = crate::util::proc::process_rss();
