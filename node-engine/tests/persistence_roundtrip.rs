@@ -514,3 +514,63 @@ fn rewritten_aof_files_are_kept_as_history_until_auto_gc_is_back_on() {
     let () = redis::cmd("DEBUG").arg("LOADAOF").query(&mut c).map(|_: String| ()).unwrap();
     assert_eq!(redis::cmd("GET").arg("k").query::<String>(&mut c).unwrap(), "2");
 }
+
+/// The dump file loads while the node already serves, as redis-server does:
+/// clients connect and get LOADING (INFO and SHUTDOWN answered), a
+/// shutdown during the load never saves the half-loaded data over the
+/// file, and a load left to finish brings every key back.
+#[test]
+fn the_dump_file_loads_while_clients_are_served() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let h = start(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+        let mut c = conn(h.port());
+        run(&mut c, &["DEBUG", "POPULATE", "20000", "key", "100"]).unwrap();
+        run(&mut c, &["SAVE"]).unwrap();
+        stop(h);
+    }
+    let file = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    // 1 ms per key: the load takes 20 s unless stopped.
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slot-node"))
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+        .arg(dir.path())
+        .args(["--save", "900 1", "--key-load-delay", "1000", "--loading-process-events-interval-bytes", "1024"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut c = loop {
+        if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection() {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "the node never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(info_field(&mut c, "loading"), "1");
+    assert!(info_field(&mut c, "loading_total_bytes").parse::<usize>().unwrap() == file.len());
+    assert_eq!(run(&mut c, &["DBSIZE"]), Err("LOADING Redis is loading the dataset in memory".into()));
+    assert_eq!(run(&mut c, &["PING"]), Err("LOADING Redis is loading the dataset in memory".into()));
+    // SHUTDOWN SAVE while loading: no save (Redis makes it NOSAVE).
+    let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<redis::Value>(&mut c);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the node did not exit on SHUTDOWN during the load");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(std::fs::read(dir.path().join("dump.rdb")).unwrap(), file, "the file is untouched");
+    // Left to finish, the load brings every key back.
+    let node = slot_node(dir.path(), &["--save", ""]);
+    let mut c = conn(node.port);
+    assert_eq!(run(&mut c, &["DBSIZE"]), Ok(redis::Value::Int(20000)));
+    assert_eq!(info_field(&mut c, "loading"), "0");
+}

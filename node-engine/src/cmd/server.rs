@@ -949,6 +949,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             aof.flush_sleep_us = us;
         }
         ctx.reply().ok();
+    } else if is(sub, "log") && argv.len() == 3 {
+        // A marker in the log (tests use it to find their place).
+        tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(argv[2]));
+        ctx.reply().ok();
     } else if is(sub, "segfault") && argv.len() == 2 {
         crate::util::crash::segfault();
     } else if is(sub, "panic") && argv.len() == 2 {
@@ -1057,6 +1061,12 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     if !flags.now && ctx.client.in_exec {
         return Err(CmdError::new("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client"));
+    }
+    if ctx.node.persistence.loading {
+        // Half a dataset is never saved over the file it comes from (Redis
+        // turns SAVE into NOSAVE while loading).
+        flags.save = false;
+        flags.nosave = true;
     }
     // Like Redis, the final save happens here (or once lagging replicas caught
     // up): when it fails the node stays up and says so (FORCE goes on regardless).

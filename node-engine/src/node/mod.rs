@@ -14,6 +14,7 @@ pub mod rdb_pipe;
 pub mod replica_link;
 pub mod replication;
 pub mod shutdown;
+pub mod startup_load;
 pub mod sync_load;
 pub mod tracking;
 pub mod while_busy;

@@ -392,7 +392,7 @@ fn step(t: &mut Transfer<'_>, load: &mut StreamLoad, temp: Option<&mut Vec<Db>>,
 
 /// `key-load-delay`: microseconds after each key; a negative value -N
 /// sleeps one microsecond once every N keys on average (Redis's debugDelay).
-fn debug_delay(usec: i64) {
+pub(super) fn debug_delay(usec: i64) {
     let usec = if usec < 0 { u64::from(rand::random::<u64>() % usec.unsigned_abs() == 0) } else { usec as u64 };
     if usec > 0 {
         std::thread::sleep(Duration::from_micros(usec));

@@ -705,7 +705,7 @@ pub fn load_at_startup(h: &mut dyn Loader) -> Result<(), PersistError> {
 
 /// Logs why a file did not load and what a check of it finds (the key and
 /// type being read), as Redis does before it exits.
-fn report_bad_rdb(path: &str, e: &rdb::DecodeError, databases: usize, limits: crate::keyspace::Limits) {
+pub fn report_bad_rdb(path: &str, e: &rdb::DecodeError, databases: usize, limits: crate::keyspace::Limits) {
     tracing::warn!("Internal error in RDB reading offset {} -> {}", e.offset, e.kind);
     if let Ok(data) = std::fs::read(path) {
         tracing::warn!("Checking RDB file {path}");
@@ -728,6 +728,13 @@ pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
     *node.now_ms = now;
     let (stats, _) = rdb::load_into(&data, &mut node.keyspace.dbs, now, true)
         .map_err(|source| PersistError::Rdb { path: path.display().to_string(), source })?;
+    finish_rdb_load(node, stats);
+    Ok(true)
+}
+
+/// What a completed RDB load leaves besides the keys: function libraries
+/// to compile, the replication position it recorded, INFO's counts.
+pub fn finish_rdb_load(node: &mut Parts<'_>, stats: rdb::LoadStats) {
     node.keyspace.loaded_functions.extend(stats.functions);
     node.persistence.loaded_repl = rdb::ReplAux::from_aux(&stats.aux);
     tracing::info!(
@@ -738,7 +745,6 @@ pub fn load_rdb_file(node: &mut Parts<'_>) -> Result<bool, PersistError> {
     );
     node.persistence.last_load_keys = (stats.keys, stats.expired_skipped);
     node.persistence.loaded_expired = stats.expired;
-    Ok(true)
 }
 
 /// Graceful stop: finish AOF writes, stop a child, save per policy. An
@@ -755,6 +761,8 @@ pub fn on_shutdown(node: &mut Parts<'_>, kind: ShutdownKind) -> Result<(), Persi
         ShutdownKind::NoSave | ShutdownKind::Prepared => false,
         ShutdownKind::Default => !node.config.save_points().is_empty(),
     };
+    // Half a dataset is never saved over the file it is loading from.
+    let save = save && !node.persistence.loading;
     if save {
         tracing::info!("saving the final RDB snapshot before exiting");
         if let Err(e) = save_sync(node) {

@@ -228,15 +228,18 @@ async fn serve(
         let _ = ready.send(Err(e));
         return 1;
     }
-    if let Err(e) = crate::persistence::load_at_startup(&mut dispatch::AofReplayer::new(&mut node)) {
-        let _ = ready.send(Err(e.to_string()));
-        return 1;
+    // A dump file is loaded while the node serves (clients get LOADING);
+    // the AOF is replayed first.
+    let background = crate::node::startup_load::wanted(&node);
+    if !background {
+        if let Err(e) = crate::persistence::load_at_startup(&mut dispatch::AofReplayer::new(&mut node)) {
+            let _ = ready.send(Err(e.to_string()));
+            return 1;
+        }
     }
-    node.follow_configured_master();
     if let Err(e) = node.apply_oom_score(&node.config) {
         tracing::warn!("{e}");
     }
-    node.restore_repl_position();
     let shared: SharedRef = Rc::new(Shared { node: RefCell::new(node), gate: Gate::new() });
     for l in listeners.clients {
         if let Err(e) = connection::serve_listener(&shared, l) {
@@ -259,12 +262,15 @@ async fn serve(
             }
         }
     }
-    tokio::task::spawn_local(cron(shared.clone()));
-    {
-        let node = shared.node.borrow();
-        tracing::info!(port = node.config.port(), cluster = node.config.cluster_enabled(), "ready to accept connections");
-    }
-    let _ = ready.send(Ok(()));
+    let startup = async {
+        if background {
+            crate::node::startup_load::run(&shared).await
+        } else {
+            Ok(())
+        }
+    };
+    tokio::pin!(startup);
+    let mut starting = true;
     let notify = shared.node.borrow().lifecycle.shutdown_notify.clone();
     let mut term = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok() } else { None };
     let mut int = if handle_signals { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok() } else { None };
@@ -273,6 +279,15 @@ async fn serve(
     }
     loop {
         tokio::select! {
+            loaded = &mut startup, if starting => {
+                starting = false;
+                if let Err(e) = loaded {
+                    let _ = ready.send(Err(e));
+                    return 1;
+                }
+                after_load(&shared);
+                let _ = ready.send(Ok(()));
+            }
             ctl = rx.recv() => match ctl {
                 Some(Control::Shutdown(kind)) => { return graceful_stop(&shared, kind).await; }
                 Some(Control::Kill) | None => {
@@ -290,6 +305,19 @@ async fn serve(
             _ = recv_signal(&mut int) => schedule_shutdown(&shared, "SIGINT"),
         }
     }
+}
+
+/// What follows the data load: replicate the configured master from the
+/// position the file recorded, start the cron, and say the node is ready.
+fn after_load(shared: &SharedRef) {
+    {
+        let mut node = shared.node.borrow_mut();
+        node.follow_configured_master();
+        node.restore_repl_position();
+    }
+    tokio::task::spawn_local(cron(shared.clone()));
+    let node = shared.node.borrow();
+    tracing::info!(port = node.config.port(), cluster = node.config.cluster_enabled(), "ready to accept connections");
 }
 
 async fn recv_signal(sig: &mut Option<tokio::signal::unix::Signal>) {
