@@ -357,11 +357,32 @@ pub async fn probe(addr: SocketAddr, limit: Duration) -> Result<Probe, AdminErro
     Ok(p)
 }
 
+/// How a node answers PING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// PONG.
+    Up,
+    /// `-LOADING`: alive, still reading its dataset.
+    Loading,
+    /// No answer, or another one.
+    Down,
+}
+
 /// Answered PING with PONG.
 pub async fn ping(addr: SocketAddr, limit: Duration) -> bool {
+    liveness(addr, limit).await == Liveness::Up
+}
+
+/// PING's answer: up, loading its dataset (Redis answers `-LOADING` until
+/// a big dump file is read), or down.
+pub async fn liveness(addr: SocketAddr, limit: Duration) -> Liveness {
     match Conn::connect(addr, limit).await {
-        Ok(mut c) => matches!(c.cmd(&["PING"]).await, Ok(Resp::Simple(s)) if s == "PONG"),
-        Err(_) => false,
+        Ok(mut c) => match c.cmd(&["PING"]).await {
+            Ok(Resp::Simple(s)) if s == "PONG" => Liveness::Up,
+            Ok(Resp::Error(e)) if e.starts_with("LOADING") => Liveness::Loading,
+            _ => Liveness::Down,
+        },
+        Err(_) => Liveness::Down,
     }
 }
 

@@ -58,6 +58,9 @@ impl Phase {
     }
 }
 
+/// The status message while a starting node answers PING with `-LOADING`.
+const LOADING_MSG: &str = "loading its dataset";
+
 /// What happened to the node, or what the user asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -73,6 +76,9 @@ pub enum Event {
     Tick,
     /// Answer to [`Effect::Ping`].
     Pinged(bool),
+    /// PING was answered `-LOADING`: the node is alive and reading its
+    /// dataset, which may take longer than the start timeout.
+    Loading,
     /// The current process ended.
     Exited(ExitInfo),
     /// The backoff delay is over.
@@ -248,13 +254,20 @@ impl Lifecycle {
                     }
                 }
             }
+            Event::Loading => {
+                if let Phase::Starting { deadline: Some(_) } = self.phase {
+                    // Progress, not a hang: the start timeout counts from the last sign of life.
+                    self.message = Some(LOADING_MSG.into());
+                    self.phase = Phase::Starting { deadline: Some(now + Duration::from_millis(cfg.start_timeout_ms)) };
+                }
+            }
             Event::Exited(info) => {
                 if !self.has_process {
                     return Ok(fx);
                 }
                 self.has_process = false;
                 tracing::info!(node = %self.name, "process ended: {info}");
-                if st == State::Starting && !self.user_caused && self.message.is_none() {
+                if st == State::Starting && !self.user_caused && self.message.as_deref().is_none_or(|m| m == LOADING_MSG) {
                     self.message = Some(format!("exited during start-up ({info}); see {}", self.log));
                 }
                 self.decide(st, info, now, cfg);
@@ -409,6 +422,25 @@ mod tests {
         assert_eq!(run(&mut l, &[Event::Tick], t + Duration::from_millis(2001)), [Effect::ForceKill]);
         run(&mut l, &[Event::Exited(KILLED)], t);
         assert_eq!(l.state(), State::Stopped, "a user stop stays stopped, whatever the policy");
+    }
+
+    #[test]
+    fn a_node_loading_its_dataset_is_not_killed_at_the_start_deadline() {
+        let t = Instant::now();
+        let mut l = node();
+        run(&mut l, &[Event::Start, Event::Spawned], t);
+        // Each LOADING answer pushes the deadline: 20 s of loading, then up.
+        for s in 1..=20 {
+            assert!(run(&mut l, &[Event::Loading], t + Duration::from_secs(s)).is_empty());
+            assert!(run(&mut l, &[Event::Pinged(false)], t + Duration::from_secs(s) + Duration::from_millis(10)).is_empty(), "{s}");
+        }
+        assert_eq!(l.state(), State::Starting);
+        run(&mut l, &[Event::Pinged(true)], t + Duration::from_secs(21));
+        assert_eq!(l.state(), State::Running);
+        // Silence after loading stopped answering still kills at the deadline.
+        let mut l = node();
+        run(&mut l, &[Event::Start, Event::Spawned, Event::Loading], t);
+        assert_eq!(run(&mut l, &[Event::Pinged(false)], t + Duration::from_millis(5000)), [Effect::ForceKill]);
     }
 
     #[test]

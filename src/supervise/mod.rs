@@ -439,7 +439,10 @@ impl Worker {
             Effect::Spawn => Some(self.spawn().await),
             Effect::Ping => {
                 let addr = SocketAddr::new(self.spec.host, self.spec.port);
-                Some(Event::Pinged(cluster_admin::ping(addr, Duration::from_millis(300)).await))
+                Some(match cluster_admin::liveness(addr, Duration::from_millis(300)).await {
+                    cluster_admin::Liveness::Loading => Event::Loading,
+                    l => Event::Pinged(l == cluster_admin::Liveness::Up),
+                })
             }
             Effect::Terminate { frozen } => {
                 let r = self.process()?;
