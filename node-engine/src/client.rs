@@ -27,9 +27,10 @@ pub enum Push {
     Unblock { error: Option<&'static str> },
     /// Idle for 2 s with nothing pending: give the query buffer back (Redis's clientsCron).
     FreeQueryBuffer,
-    /// Busy with a query buffer over [`QUERY_RESIZE_THRESHOLD`]: trim it to
-    /// the peak used since the last trim, if that is under half of it.
-    TrimQueryBuffer,
+    /// Busy with a query buffer over [`QUERY_RESIZE_THRESHOLD`] that held
+    /// under half of it lately: trim it to that peak (given, as the cron
+    /// resets the shared one when it looks).
+    TrimQueryBuffer(usize),
 }
 
 /// A query buffer bigger than this is trimmed to its recent peak (Redis's
@@ -111,6 +112,9 @@ pub struct ClientMem {
     /// counts them) and the buffer's capacity.
     pub qbuf: Cell<usize>,
     pub qbuf_cap: Cell<usize>,
+    /// The most the query buffer held since the cron last looked (Redis's
+    /// querybuf_peak): raised by the connection, reset by the cron.
+    pub qbuf_peak: Cell<usize>,
     /// Commands queued in MULTI (`multi-mem`).
     pub multi: Cell<usize>,
     /// Replies waiting for the socket.

@@ -148,6 +148,8 @@ fn a_full_table_grows_only_as_far_as_the_limit_allows() {
     run(&mut c, &["CONFIG", "SET", "latency-tracking", "no"]).expect("latency-tracking");
     run(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]).expect("policy");
     run(&mut c, &["DEBUG", "POPULATE", "4096", "", "1"]).expect("populate");
+    // The first INFO grows this client's reply buffer: measure after it.
+    used(&mut c);
     let limit = used(&mut c) + 10 * 1024;
     run(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]).expect("maxmemory");
     run(&mut c, &["SET", "k1", "v1"]).expect("set");
@@ -209,4 +211,31 @@ fn invalidations_to_tracking_clients_do_not_feed_eviction() {
     let evicted: i64 = info_field(&mut c, "evicted_keys").parse().expect("evicted_keys");
     assert!((200..=300).contains(&left), "{left} keys left after evicting {evicted}: the database was drained");
     assert!((10..=60).contains(&evicted), "{evicted} keys evicted for 40 KB");
+}
+
+/// A replica under `maxmemory` with `replica-ignore-maxmemory yes` (the
+/// default) never evicts: its master's DELs keep it in step, and evicting
+/// on its own would make it diverge.
+#[test]
+fn a_replica_ignores_its_maxmemory_by_default() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for d in ["m", "r"] {
+        std::fs::create_dir_all(dir.path().join(d)).expect("dir");
+    }
+    let master = slot_node(&dir.path().join("m"), &["--save", "", "--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"]);
+    let replica = slot_node(&dir.path().join("r"), &["--save", "", "--maxmemory", "1", "--maxmemory-policy", "allkeys-random"]);
+    let mut r = conn(replica.port);
+    run(&mut r, &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).expect("replicaof");
+    let mut m = conn(master.port);
+    run(&mut m, &["DEBUG", "POPULATE", "1000"]).expect("populate");
+    wait_until("the replica to have every key", 20, || int(&mut r, &["DBSIZE"]) == 1000);
+    for i in 0..100 {
+        run(&mut r, &["GET", &format!("key:{i}")]).expect("get");
+    }
+    assert_eq!(int(&mut r, &["DBSIZE"]), 1000);
+    assert_eq!(info_field(&mut r, "evicted_keys"), "0");
+    // Told not to ignore it, the replica evicts like a master.
+    run(&mut r, &["CONFIG", "SET", "replica-ignore-maxmemory", "no"]).expect("config");
+    run(&mut r, &["GET", "key:1"]).expect("get");
+    assert!(int(&mut r, &["DBSIZE"]) < 1000);
 }

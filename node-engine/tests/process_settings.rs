@@ -43,12 +43,12 @@ fn oom_score_follows_the_role_and_is_restored_when_disabled() {
     assert_eq!(oom_score(pid), base, "the original score is back");
 }
 
-/// A fatal signal (DEBUG SEGFAULT, or SIGABRT from outside) leaves Redis's
-/// bug report with a symbolised stack trace in the log, and the process
-/// still dies by that signal.
+/// A fatal signal (DEBUG SEGFAULT, or SIGABRT from outside) or a panic
+/// (DEBUG PANIC) leaves Redis's bug report with a symbolised stack trace in
+/// the log, and the process still dies by the signal (a panic by SIGABRT).
 #[test]
 fn a_crash_leaves_a_report_with_a_stack_trace_in_the_log() {
-    for how in ["DEBUG SEGFAULT", "SIGABRT"] {
+    for how in ["DEBUG SEGFAULT", "SIGABRT", "DEBUG PANIC"] {
         let dir = tempfile::tempdir().expect("tmp");
         let log = dir.path().join("node.log");
         let mut node =
@@ -59,19 +59,20 @@ fn a_crash_leaves_a_report_with_a_stack_trace_in_the_log() {
         } else {
             let mut c = conn(node.port);
             // No reply comes: the connection closes as the node dies.
-            let _ = redis::cmd("DEBUG").arg("SEGFAULT").query::<redis::Value>(&mut c);
+            let _ = redis::cmd("DEBUG").arg(&how[6..]).query::<redis::Value>(&mut c);
         }
         let mut status = None;
         wait_until("the node to die", 20, || {
             status = node.child.try_wait().expect("try_wait");
             status.is_some()
         });
-        let want = if how == "SIGABRT" { libc::SIGABRT } else { libc::SIGSEGV };
+        // A panic stops the node too (by abort), rather than leaving a command half done.
+        let want = if how == "DEBUG SEGFAULT" { libc::SIGSEGV } else { libc::SIGABRT };
         assert_eq!(status.and_then(|s| s.signal()), Some(want), "{how}: dies by the signal");
         let text = std::fs::read_to_string(&log).expect("log");
-        for needle in
-            ["=== REDIS BUG REPORT START", &format!("crashed by signal: {want}"), "------ STACK TRACE ------", "=== REDIS BUG REPORT END"]
-        {
+        let cause = if how == "DEBUG PANIC" { "Guru Meditation: panicked".to_string() } else { format!("crashed by signal: {want}") };
+        assert_eq!(text.matches("=== REDIS BUG REPORT START").count(), 1, "{how}: one report:\n{text}");
+        for needle in ["=== REDIS BUG REPORT START", &cause, "------ STACK TRACE ------", "=== REDIS BUG REPORT END"] {
             assert!(text.contains(needle), "{how}: {needle:?} not in the log:\n{text}");
         }
         if how == "DEBUG SEGFAULT" {

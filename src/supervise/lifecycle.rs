@@ -59,7 +59,7 @@ impl Phase {
 }
 
 /// The status message while a starting node answers PING with `-LOADING`.
-const LOADING_MSG: &str = "loading its dataset";
+pub const LOADING_MSG: &str = "loading its dataset";
 
 /// What happened to the node, or what the user asked.
 #[derive(Debug, Clone, PartialEq, Eq)]

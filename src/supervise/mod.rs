@@ -323,8 +323,17 @@ impl Supervisor {
     pub async fn wait_all_running(&self, deadline: Instant) -> bool {
         for n in &self.nodes {
             let mut rx = n.status.clone();
-            if tokio::time::timeout_at(deadline, rx.wait_for(|s| s.state == State::Running)).await.is_err() {
-                return false;
+            let mut until = deadline;
+            while tokio::time::timeout_at(until, rx.wait_for(|s| s.state == State::Running)).await.is_err() {
+                // A node still reading a big dump file is making progress: wait on.
+                let loading = {
+                    let s = rx.borrow();
+                    s.state == State::Starting && s.message.as_deref() == Some(lifecycle::LOADING_MSG)
+                };
+                if !loading {
+                    return false;
+                }
+                until = Instant::now() + Duration::from_secs(5);
             }
         }
         true

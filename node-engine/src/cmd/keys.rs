@@ -564,6 +564,12 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(CmdError::new("ERR DB index is out of range"));
     }
     let (a, b) = (a as usize, b as usize);
+    if a == b {
+        // Nothing moves, nothing is touched (Redis's dbSwapDatabases); it still counts as a change.
+        ctx.dirty(1);
+        ctx.reply().ok();
+        return Ok(());
+    }
     ctx.node.touch_watched_in(a, Some(b));
     ctx.node.touch_watched_in(b, Some(a));
     ctx.node.keyspace.dbs.swap(a, b);

@@ -927,6 +927,10 @@ fn debug_protocol(ctx: &mut Ctx<'_>, kind: &[u8]) -> CmdResult {
 
 fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
+    // DEBUG runs while a dataset loads; these two would save or replace it half loaded.
+    if ctx.node.persistence.loading && (is(sub, "reload") || is(sub, "loadaof")) {
+        return Err(CmdError::new(crate::persistence::LOADING_ERR));
+    }
     if is(sub, "sleep") && argv.len() == 3 {
         let secs = super::args::parse_f64(argv[2])?;
         // Blocks the node on purpose, as Redis does: it is how tests simulate a hung server.
@@ -954,8 +958,15 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(argv[2]));
         ctx.reply().ok();
     } else if is(sub, "segfault") && argv.len() == 2 {
+        if !crate::util::crash::installed() {
+            // A node inside slotd shares its process: crashing it would stop them all.
+            return Err(CmdError::new("ERR DEBUG SEGFAULT is only available in a slot-node process"));
+        }
         crate::util::crash::segfault();
     } else if is(sub, "panic") && argv.len() == 2 {
+        if !crate::util::crash::installed() {
+            return Err(CmdError::new("ERR DEBUG PANIC is only available in a slot-node process"));
+        }
         // DEBUG PANIC: the panic path on purpose; the hook logs the report.
         panic!("DEBUG PANIC called at Unix time {}", ctx.now() / 1000);
     } else if is(sub, "set-skip-checksum-validation") && argv.len() == 3 {

@@ -21,8 +21,10 @@ pub fn set_limit(limit: u64) {
 
 /// Elements to add to a full table of `cap` elements of `elem` bytes:
 /// `cap` (doubling) when that fits under the limit, else half of what fits
-/// (the rest is for the data itself), at least 16 so inserts stay cheap
-/// while eviction makes room.
+/// (the rest is for the data itself), but never under a 256th of the table
+/// (and 16): a full table with no room left (nothing evictable) still
+/// grows in steps proportional to its size, so inserts stay amortised
+/// constant time.
 pub fn step(cap: usize, elem: usize) -> usize {
     let limit = LIMIT.with(Cell::get);
     if limit == 0 || cap < 64 {
@@ -33,7 +35,7 @@ pub fn step(cap: usize, elem: usize) -> usize {
     if cap.saturating_mul(elem) <= room {
         cap
     } else {
-        (room / 2 / elem.max(1)).clamp(16, cap)
+        (room / 2 / elem.max(1)).clamp((cap / 256).max(16), cap)
     }
 }
 

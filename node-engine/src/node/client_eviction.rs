@@ -114,7 +114,12 @@ impl Node {
             if c.mem.qbuf_cap.get() > 0 && c.mem.qbuf.get() == 0 && idle {
                 let _ = c.tx.send(Push::FreeQueryBuffer);
             } else if c.mem.qbuf_cap.get() > crate::client::QUERY_RESIZE_THRESHOLD {
-                let _ = c.tx.send(Push::TrimQueryBuffer);
+                // Only a buffer that could shrink wakes its connection.
+                let peak = c.mem.qbuf_peak.get();
+                if peak * 2 < c.mem.qbuf_cap.get() {
+                    let _ = c.tx.send(Push::TrimQueryBuffer(peak));
+                }
+                c.mem.qbuf_peak.set(c.mem.qbuf.get());
             }
         }
     }

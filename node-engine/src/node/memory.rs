@@ -47,9 +47,14 @@ impl Node {
     pub fn evict_if_needed(&mut self) -> bool {
         let max = self.keyspace.maxmemory;
         let not_counted = if max == 0 { 0 } else { self.not_counted_for_evict() };
-        // Tables grow under the same limit eviction keeps (see keyspace::growth).
-        crate::keyspace::growth::set_limit(if max == 0 { 0 } else { max.saturating_add(not_counted) });
-        if max == 0 || self.used_memory().saturating_sub(not_counted) <= max {
+        // Tables grow under the same limit eviction keeps (see keyspace::growth),
+        // except while a dataset loads: nothing is evicted then, so they double.
+        // A replica with replica-ignore-maxmemory (the default) never evicts:
+        // its master's DELs keep it in step (Redis's performEvictions).
+        let ignoring = self.is_replica() && self.config.flag_named("replica-ignore-maxmemory");
+        let limited = max != 0 && !self.persistence.loading && !ignoring;
+        crate::keyspace::growth::set_limit(if limited { max.saturating_add(not_counted) } else { 0 });
+        if max == 0 || ignoring || self.used_memory().saturating_sub(not_counted) <= max {
             return true;
         }
         // Nothing is evicted while clients are paused (Redis's PAUSE_ACTION_EVICT).

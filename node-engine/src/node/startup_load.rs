@@ -18,6 +18,13 @@ pub fn wanted(node: &Node) -> bool {
     !node.config.flag_named("appendonly") && crate::persistence::rdb_path(&node.config).is_file()
 }
 
+/// Marks the node loading before it serves anything: a shutdown that comes
+/// before the load's first step must not save the empty dataset.
+pub fn begin(node: &mut Node) {
+    node.persistence.loading = true;
+    crate::keyspace::growth::set_limit(0);
+}
+
 /// Loads the dump file, yielding to the node's other tasks between pieces.
 /// A damaged file is reported as Redis reports it and ends the start-up.
 ///
@@ -65,6 +72,7 @@ pub async fn run(shared: &SharedRef) -> Result<(), String> {
     node.persistence.loading = false;
     node.persistence.load_progress = None;
     node.keyspace.dirty = 0;
+    crate::keyspace::growth::set_limit(node.keyspace.maxmemory);
     installed?;
     let keys: usize = node.keyspace.dbs.iter().map(crate::keyspace::Db::len).sum();
     tracing::info!(keys, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
@@ -74,6 +82,8 @@ pub async fn run(shared: &SharedRef) -> Result<(), String> {
 fn set_loading(shared: &SharedRef, total: Option<u64>) {
     let mut node = shared.node.borrow_mut();
     node.persistence.loading = total.is_some();
+    // Nothing is evicted during a load: tables grow freely (keyspace::growth).
+    crate::keyspace::growth::set_limit(if total.is_some() { 0 } else { node.keyspace.maxmemory });
     node.persistence.async_loading = false;
     node.persistence.load_progress =
         total.map(|total_bytes| LoadProgress { start_unix: unix_ms() / 1000, started: Instant::now(), total_bytes, loaded_bytes: 0 });

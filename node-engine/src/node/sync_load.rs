@@ -426,6 +426,8 @@ fn before_load(shared: &SharedRef, keep_old: bool) {
 fn set_loading(shared: &SharedRef, on: bool, async_load: bool, total: u64) {
     let mut node = shared.node.borrow_mut();
     node.persistence.loading = on;
+    // Nothing is evicted during a load: tables grow freely (keyspace::growth).
+    crate::keyspace::growth::set_limit(if on { 0 } else { node.keyspace.maxmemory });
     node.persistence.async_loading = on && async_load;
     node.persistence.load_progress =
         on.then(|| LoadProgress { start_unix: unix_ms() / 1000, started: Instant::now(), total_bytes: total, loaded_bytes: 0 });

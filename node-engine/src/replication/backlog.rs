@@ -59,9 +59,9 @@ impl Backlog {
         // Past its size (replicas waiting for a snapshot need the stream
         // since it began) it grows by a quarter, not double: Redis's shared
         // buffer grows by 16 KB blocks, and the excess counts as memory.
-        let need = (self.buf.len() + bytes.len()).saturating_sub(self.buf.capacity());
-        if need > 0 {
-            self.buf.reserve_exact(need.max(self.buf.len() / 4));
+        if self.buf.len() + bytes.len() > self.buf.capacity() {
+            // reserve_exact counts from the length, not the capacity.
+            self.buf.reserve_exact(bytes.len().max(self.buf.len() / 4));
         }
         self.buf.extend(bytes);
         self.shrink(keep);

@@ -274,8 +274,6 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
     // buffer is dropped (BytesMut's capacity shrinks as it is consumed, so
     // it cannot tell afterwards), as Redis frees a big idle query buffer.
     let mut big_inbuf = false;
-    // The most the query buffer held since the last trim (Redis's querybuf_peak).
-    let mut qbuf_peak = 0usize;
     let mut blocked_argv: Option<Vec<Vec<u8>>> = None;
     // Replies the socket did not take yet: sent as it drains, while requests
     // go on being read and served (as Redis keeps a reply list), within the
@@ -324,10 +322,10 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                     if inbuf.is_empty() {
                         inbuf = BytesMut::new();
                     }
-                    qbuf_peak = 0;
+                    mem.qbuf_peak.set(0);
                 }
-                Some(Push::TrimQueryBuffer) => {
-                    let keep = qbuf_peak.max(inbuf.len());
+                Some(Push::TrimQueryBuffer(peak)) => {
+                    let keep = peak.max(mem.qbuf_peak.get()).max(inbuf.len());
                     let cap = inbuf.capacity();
                     // Not in the middle of a big argument: its buffer is sized for it.
                     if cap > crate::client::QUERY_RESIZE_THRESHOLD && cap - inbuf.len() > 4096 && keep < cap / 2 && !sized_for_big_arg(&inbuf) {
@@ -336,7 +334,6 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                         inbuf = trimmed;
                         big_inbuf = false;
                     }
-                    qbuf_peak = inbuf.len();
                 }
                 Some(Push::Kill) | None => break,
             },
@@ -359,7 +356,7 @@ async fn serve_client<S: ClientSocket>(shared: SharedRef, stream: S, addr: std::
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     unread_bytes += n;
-                    qbuf_peak = qbuf_peak.max(inbuf.len());
+                    mem.qbuf_peak.set(mem.qbuf_peak.get().max(inbuf.len()));
                     if inbuf.len() >= crate::resp::BIG_ARG {
                         size_for_big_arg(&mut inbuf);
                     }

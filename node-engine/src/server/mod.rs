@@ -231,7 +231,9 @@ async fn serve(
     // A dump file is loaded while the node serves (clients get LOADING);
     // the AOF is replayed first.
     let background = crate::node::startup_load::wanted(&node);
-    if !background {
+    if background {
+        crate::node::startup_load::begin(&mut node);
+    } else {
         if let Err(e) = crate::persistence::load_at_startup(&mut dispatch::AofReplayer::new(&mut node)) {
             let _ = ready.send(Err(e.to_string()));
             return 1;

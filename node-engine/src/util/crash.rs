@@ -4,10 +4,19 @@
 //! it broke. A signal then kills the process as it would have (core dump).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// Where reports go: the log file's descriptor, or 1 (`logfile ""`).
 static LOG_FD: AtomicI32 = AtomicI32::new(1);
+
+/// Whether [`install`] ran: only then may DEBUG SEGFAULT crash on purpose
+/// (in slotd's in-process mode it would take the supervisor down).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process reports crashes (the slot-node binary).
+pub fn installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
 
 const FATAL: [libc::c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGABRT];
 
@@ -45,7 +54,16 @@ pub fn install(logfile: &str) {
         let _ = writeln!(head, "Guru Meditation: {info} (thread {thread})");
         report(&head);
         default_hook(info);
+        // A panic leaves a command half done: stop, as Redis does on a
+        // failed assertion, rather than serve from that state (slotd
+        // restarts the node). The signal handler has reported already.
+        // SAFETY: restoring the default action of SIGABRT for this process.
+        unsafe {
+            libc::signal(libc::SIGABRT, libc::SIG_DFL);
+        }
+        std::process::abort();
     }));
+    INSTALLED.store(true, Ordering::Relaxed);
 }
 
 /// Bytes of the signal stack a report runs on: symbolising a backtrace
