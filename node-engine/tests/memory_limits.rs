@@ -4,7 +4,7 @@
 //! in INFO, and the LRU/LFU data OBJECT and RESTORE expose.
 
 mod support;
-use support::{conn, info_field, run, slot_node, wait_until};
+use support::{conn, info_field, reference_redis, run, slot_node, wait_until};
 
 fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
     match run(c, args) {
@@ -238,4 +238,53 @@ fn a_replica_ignores_its_maxmemory_by_default() {
     run(&mut r, &["CONFIG", "SET", "replica-ignore-maxmemory", "no"]).expect("config");
     run(&mut r, &["GET", "key:1"]).expect("get");
     assert!(int(&mut r, &["DBSIZE"]) < 1000);
+}
+
+/// MEMORY STATS breaks the memory down in Redis's field names (every name
+/// is one redis-server also reports), and its parts add up.
+#[test]
+fn memory_stats_breaks_down_used_memory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = slot_node(dir.path(), &["--save", "", "--enable-debug-command", "yes"]);
+    let mut c = conn(node.port);
+    run(&mut c, &["DEBUG", "POPULATE", "5000"]).expect("populate");
+    run(&mut c, &["EXPIRE", "key:1", "100"]).expect("expire");
+    let stats: Vec<redis::Value> = match run(&mut c, &["MEMORY", "STATS"]) {
+        Ok(redis::Value::Array(v)) => v,
+        other => panic!("{other:?}"),
+    };
+    let mut ints = std::collections::HashMap::new();
+    let mut names = Vec::new();
+    for pair in stats.chunks(2) {
+        let name = match &pair[0] {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("{other:?}"),
+        };
+        if let redis::Value::Int(n) = pair[1] {
+            ints.insert(name.clone(), n);
+        }
+        names.push(name);
+    }
+    assert!(names.contains(&"db.0".to_string()), "{names:?}");
+    assert_eq!(ints["keys.count"], 5000);
+    assert_eq!(ints["overhead.total"] + ints["dataset.bytes"], ints["total.allocated"], "{ints:?}");
+    assert!(ints["startup.allocated"] > 0 && ints["startup.allocated"] < ints["total.allocated"]);
+    assert!(ints["peak.allocated"] >= ints["total.allocated"]);
+    assert!(ints["dataset.bytes"] > 5000 * 10, "the values and keys: {ints:?}");
+    let Some((_rdir, redis)) = reference_redis() else { return };
+    let mut theirs = conn(redis.port);
+    run(&mut theirs, &["SET", "k", "v"]).expect("set");
+    let their_names: Vec<String> = match run(&mut theirs, &["MEMORY", "STATS"]) {
+        Ok(redis::Value::Array(v)) => v
+            .chunks(2)
+            .filter_map(|p| match &p[0] {
+                redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    for n in &names {
+        assert!(their_names.contains(n), "{n} is not a field redis-server reports: {their_names:?}");
+    }
 }

@@ -1118,15 +1118,67 @@ fn memory_doctor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// MEMORY STATS: where the memory goes, in Redis's fields (those slot-node
+/// can measure; the allocator's internal figures are left out).
 fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let used = crate::util::alloc::used().unwrap_or_else(process_rss);
-    let peak = ctx.node.stats.used_memory_peak.max(used);
+    let node = &*ctx.node;
+    let rss = process_rss();
+    let used = crate::util::alloc::used().unwrap_or(rss);
+    let peak = node.stats.used_memory_peak.max(used);
+    let startup = node.stats.startup_allocated.min(used);
+    let backlog = if node.repl.backlog_active { node.repl.backlog.allocated() as u64 } else { 0 };
+    let replica_ids: std::collections::HashSet<crate::client::ClientId> = node.repl.replicas.iter().map(|r| r.client_id).collect();
+    let slaves = node.replica_clients_memory() as u64;
+    let normal: u64 =
+        node.clients.map.iter().filter(|(id, _)| !replica_ids.contains(id)).map(|(_, c)| c.mem.total(c.out_pending.get()) as u64).sum();
+    let aof = node.persistence.aof.as_ref().map_or(0, |a| a.buffered_len()) as u64;
+    let lua = node.scripting.eval.as_ref().map_or(0, |e| e.vm.used_memory() + e.body_bytes) as u64;
+    let dbs: Vec<(usize, (usize, usize))> = node
+        .keyspace
+        .dbs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty() || d.expires_len() > 0)
+        .map(|(i, d)| (i, d.overhead()))
+        .collect();
+    let keys: usize = node.keyspace.dbs.iter().map(crate::keyspace::Db::len).sum();
+    let tables: u64 = dbs.iter().map(|(_, (m, e))| (m + e) as u64).sum();
+    let overhead = startup + backlog + slaves + normal + aof + lua + tables;
+    let dataset = used.saturating_sub(overhead);
+    let net = used.saturating_sub(startup);
+    let pct = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
     let r = ctx.reply();
-    r.map(2);
-    r.bulk(b"peak.allocated");
-    r.int(peak as i64);
-    r.bulk(b"total.allocated");
-    r.int(used as i64);
+    r.map(17 + dbs.len());
+    let int = |r: &mut crate::resp::ReplyBuf, k: &str, v: u64| {
+        r.bulk(k.as_bytes());
+        r.int(v as i64);
+    };
+    int(r, "peak.allocated", peak);
+    int(r, "total.allocated", used);
+    int(r, "startup.allocated", startup);
+    int(r, "replication.backlog", backlog);
+    int(r, "clients.slaves", slaves);
+    int(r, "clients.normal", normal);
+    int(r, "cluster.links", 0);
+    int(r, "aof.buffer", aof);
+    int(r, "lua.caches", lua);
+    for (i, (main, expires)) in &dbs {
+        r.bulk(format!("db.{i}").as_bytes());
+        r.map(2);
+        int(r, "overhead.hashtable.main", *main as u64);
+        int(r, "overhead.hashtable.expires", *expires as u64);
+    }
+    int(r, "overhead.total", overhead);
+    int(r, "keys.count", keys as u64);
+    int(r, "keys.bytes-per-key", if keys == 0 { 0 } else { net / keys as u64 });
+    int(r, "dataset.bytes", dataset);
+    r.bulk(b"dataset.percentage");
+    r.double(pct(dataset, net));
+    r.bulk(b"peak.percentage");
+    r.double(pct(used, peak));
+    r.bulk(b"fragmentation");
+    r.double(if used == 0 { 1.0 } else { rss as f64 / used as f64 });
+    int(r, "fragmentation.bytes", rss.saturating_sub(used));
     Ok(())
 }
 

@@ -157,6 +157,17 @@ impl Db {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Bytes of the key tables themselves and of the TTL index (MEMORY
+    /// STATS's overhead.hashtable.main and .expires): slots and index, not
+    /// what keys and values own.
+    pub fn overhead(&self) -> (usize, usize) {
+        let main = self.tables.iter().map(Dense::allocated).sum::<usize>() + self.tables.capacity() * std::mem::size_of::<Table>();
+        // An IndexSet entry: the hash and the boxed key, plus its index slot.
+        let expires =
+            self.ttl_keys.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<Key>() + std::mem::size_of::<usize>() + 1);
+        (main, expires)
+    }
+
     pub fn expires_len(&self) -> usize {
         self.ttl_keys.len()
     }

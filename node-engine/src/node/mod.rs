@@ -76,6 +76,9 @@ pub struct Stats {
     pub evicted_keys: u64,
     /// The highest used_memory seen (INFO used_memory_peak).
     pub used_memory_peak: u64,
+    /// Memory in use once the node was set up, before any data (MEMORY
+    /// STATS's startup.allocated: Redis's initial_memory_usage).
+    pub startup_allocated: u64,
     /// The process RSS as the cron last read it: used_memory when no counting
     /// allocator is installed (in-process nodes), without a /proc read per command.
     pub rss_sample: u64,

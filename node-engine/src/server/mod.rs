@@ -230,6 +230,7 @@ async fn serve(
     }
     // A dump file is loaded while the node serves (clients get LOADING);
     // the AOF is replayed first.
+    node.stats.startup_allocated = crate::util::alloc::used().unwrap_or(0);
     let background = crate::node::startup_load::wanted(&node);
     if background {
         crate::node::startup_load::begin(&mut node);
