@@ -105,10 +105,6 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
         let peak = node.stats.used_memory_peak.max(used);
         let maxmemory = node.config.int_named("maxmemory", 0).max(0) as u64;
         let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
-        let client_mem: usize = node.clients.map.values().map(|c| c.mem.total(c.out_pending.get())).sum();
-        let replica_ids: std::collections::HashSet<crate::client::ClientId> = node.repl.replicas.iter().map(|r| r.client_id).collect();
-        let replica_conns: usize =
-            node.clients.map.iter().filter(|(id, _)| replica_ids.contains(id)).map(|(_, c)| c.mem.total(c.out_pending.get())).sum();
         let replica_mem = node.replica_clients_memory();
         out.push_str(&format!(
             "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nmem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
@@ -121,7 +117,7 @@ pub fn info_text(node: &Node, sections: &[String]) -> String {
             if node.repl.backlog_active { node.repl.backlog.len() } else { 0 },
             node.replication_buffer_bytes(),
             replica_mem,
-            client_mem.saturating_sub(replica_conns),
+            node.normal_clients_memory(),
             node.keyspace.lazyfree.pending(),
             node.keyspace.lazyfree.freed(),
         ));
@@ -1127,10 +1123,8 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let peak = node.stats.used_memory_peak.max(used);
     let startup = node.stats.startup_allocated.min(used);
     let backlog = if node.repl.backlog_active { node.repl.backlog.allocated() as u64 } else { 0 };
-    let replica_ids: std::collections::HashSet<crate::client::ClientId> = node.repl.replicas.iter().map(|r| r.client_id).collect();
     let slaves = node.replica_clients_memory() as u64;
-    let normal: u64 =
-        node.clients.map.iter().filter(|(id, _)| !replica_ids.contains(id)).map(|(_, c)| c.mem.total(c.out_pending.get()) as u64).sum();
+    let normal = node.normal_clients_memory() as u64;
     let aof = node.persistence.aof.as_ref().map_or(0, |a| a.buffered_len()) as u64;
     let lua = node.scripting.eval.as_ref().map_or(0, |e| e.vm.used_memory() + e.body_bytes) as u64;
     let dbs: Vec<(usize, (usize, usize))> = node

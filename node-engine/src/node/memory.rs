@@ -44,17 +44,34 @@ impl Node {
     /// Frees memory by the policy until under `maxmemory`: false when it
     /// cannot (noeviction, or nothing left to evict), so deny-oom commands
     /// must be refused.
+    /// Whether this node evicts under its `maxmemory`: not a replica with
+    /// `replica-ignore-maxmemory` (the default), whose master's DELs keep
+    /// it in step (Redis's performEvictions).
+    fn evicts(&self) -> bool {
+        self.keyspace.maxmemory != 0 && !(self.is_replica() && self.config.flag_named("replica-ignore-maxmemory"))
+    }
+
+    /// The memory of every connection but the replicas' (INFO's
+    /// mem_clients_normal, MEMORY STATS's clients.normal).
+    pub fn normal_clients_memory(&self) -> usize {
+        let replicas: std::collections::HashSet<crate::client::ClientId> = self.repl.replicas.iter().map(|r| r.client_id).collect();
+        self.clients.map.iter().filter(|(id, _)| !replicas.contains(id)).map(|(_, c)| c.mem.total(c.out_pending.get())).sum()
+    }
+
+    /// Sets the limit the keyspace's tables grow under (keyspace::growth):
+    /// the one eviction keeps, with what it does not count; none while a
+    /// dataset loads (nothing is evicted then) or when the node does not evict.
+    pub fn update_growth_limit(&self, not_counted: u64) {
+        let limited = self.evicts() && !self.persistence.loading;
+        crate::keyspace::growth::set_limit(if limited { self.keyspace.maxmemory.saturating_add(not_counted) } else { 0 });
+    }
+
     pub fn evict_if_needed(&mut self) -> bool {
         let max = self.keyspace.maxmemory;
-        let not_counted = if max == 0 { 0 } else { self.not_counted_for_evict() };
-        // Tables grow under the same limit eviction keeps (see keyspace::growth),
-        // except while a dataset loads: nothing is evicted then, so they double.
-        // A replica with replica-ignore-maxmemory (the default) never evicts:
-        // its master's DELs keep it in step (Redis's performEvictions).
-        let ignoring = self.is_replica() && self.config.flag_named("replica-ignore-maxmemory");
-        let limited = max != 0 && !self.persistence.loading && !ignoring;
-        crate::keyspace::growth::set_limit(if limited { max.saturating_add(not_counted) } else { 0 });
-        if max == 0 || ignoring || self.used_memory().saturating_sub(not_counted) <= max {
+        let evicts = self.evicts();
+        let not_counted = if evicts { self.not_counted_for_evict() } else { 0 };
+        self.update_growth_limit(not_counted);
+        if !evicts || self.used_memory().saturating_sub(not_counted) <= max {
             return true;
         }
         // Nothing is evicted while clients are paused (Redis's PAUSE_ACTION_EVICT).
@@ -76,8 +93,7 @@ impl Node {
         // themselves free counts against it (Redis's performEvictions): the
         // DELs propagated and the invalidations sent to tracking clients
         // grow memory too, and counting them would evict everything.
-        let to_free =
-            self.used_memory().saturating_sub(self.not_counted_for_evict()).saturating_sub(self.pushes_in_flight()).saturating_sub(max);
+        let to_free = self.used_memory().saturating_sub(not_counted).saturating_sub(self.pushes_in_flight()).saturating_sub(max);
         if to_free == 0 {
             return true;
         }

@@ -730,7 +730,7 @@ impl Node {
             flags & crate::util::events::NEW != 0 && flags & (crate::util::events::KEYSPACE | crate::util::events::KEYEVENT) != 0;
         self.keyspace.maxmemory = self.config.int_named("maxmemory", 0).max(0) as u64;
         // Set again (with what eviction does not count) before each command while limited.
-        crate::keyspace::growth::set_limit(self.keyspace.maxmemory);
+        self.update_growth_limit(0);
         let policy = self.config.get("maxmemory-policy").unwrap_or("noeviction");
         let lru_mode = if policy.ends_with("lfu") {
             crate::keyspace::lru::Mode::Lfu {

@@ -6,6 +6,22 @@ use crate::persistence::aof::{write_out, FsyncPolicy};
 use crate::persistence::Parts;
 
 impl Node {
+    /// Starts or ends a dataset load (start-up, or a replica's full sync):
+    /// LOADING for clients (or async loading, the old data served), INFO's
+    /// progress from `total` bytes (0: unknown), and tables growing freely
+    /// meanwhile, as nothing is evicted.
+    pub fn set_loading(&mut self, on: bool, async_load: bool, total: u64) {
+        self.persistence.loading = on;
+        self.persistence.async_loading = on && async_load;
+        self.persistence.load_progress = on.then(|| crate::persistence::LoadProgress {
+            start_unix: crate::util::time::unix_ms() / 1000,
+            started: std::time::Instant::now(),
+            total_bytes: total,
+            loaded_bytes: 0,
+        });
+        self.update_growth_limit(0);
+    }
+
     /// The parts persistence works on, borrowed together.
     pub fn persistence_parts(&mut self) -> Parts<'_> {
         let repl_info = self.repl_save_info();

@@ -11,10 +11,9 @@ use super::SharedRef;
 use crate::keyspace::Db;
 use crate::persistence::rdb::incremental::{Progress, StreamLoad};
 use crate::persistence::rdb::LoadStats;
-use crate::persistence::LoadProgress;
 use crate::util::time::unix_ms;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 
 const MARK_LEN: usize = 40;
@@ -147,12 +146,12 @@ async fn save_then_load(t: &mut Transfer<'_>, framing: Framing, mut buf: Vec<u8>
     }
     let data = std::fs::read(&rdb_path).map_err(|e| format!("Failed trying to load the MASTER synchronization DB from disk: {e}"))?;
     let bytes = data.len();
-    set_loading(t.shared, true, false, bytes as u64);
+    t.shared.node.borrow_mut().set_loading(true, false, bytes as u64);
     let mut load = StreamLoad::new(limits(t.shared));
     load.push(&data);
     drop(data);
     let r = run_steps(t, &mut load, None).await;
-    set_loading(t.shared, false, false, 0);
+    t.shared.node.borrow_mut().set_loading(false, false, 0);
     let remove_after = {
         let node = t.shared.node.borrow();
         node.config.flag_named("rdb-del-sync-files") && node.config.save_points().is_empty() && !node.config.flag_named("appendonly")
@@ -239,10 +238,10 @@ async fn load_from_socket(
         (temp, swap && node.repl.replid == new_id)
     };
     before_load(t.shared, swap);
-    set_loading(t.shared, true, async_load, 0);
+    t.shared.node.borrow_mut().set_loading(true, async_load, 0);
     let mut load = StreamLoad::new(limits(t.shared));
     let result = socket_steps(t, &framing, buf, &mut load, temp.as_mut()).await;
-    set_loading(t.shared, false, false, 0);
+    t.shared.node.borrow_mut().set_loading(false, false, 0);
     let rest = match result {
         Ok(Some(rest)) => rest,
         other => {
@@ -375,9 +374,22 @@ fn step(t: &mut Transfer<'_>, load: &mut StreamLoad, temp: Option<&mut Vec<Db>>,
     if node.repl.generation != t.generation {
         return Ok(None);
     }
+    let drop_expired = !node.is_read_only_replica();
+    load_piece(&mut node, load, temp, drop_expired, complete).map(Some).map_err(|e| e.to_string())
+}
+
+/// Decodes one bounded piece of a load into the node's databases (or
+/// `temp`): `loading-process-events-interval-bytes`, with `key-load-delay`
+/// after each key, and INFO's progress updated.
+pub(super) fn load_piece(
+    node: &mut super::Node,
+    load: &mut StreamLoad,
+    temp: Option<&mut Vec<Db>>,
+    drop_expired: bool,
+    complete: bool,
+) -> Result<Progress, crate::persistence::rdb::DecodeError> {
     let budget = node.config.int_named("loading-process-events-interval-bytes", 2 << 20).max(1024) as usize;
     let delay = node.config.int_named("key-load-delay", 0);
-    let drop_expired = !node.is_read_only_replica();
     let now = unix_ms();
     let dbs: &mut [Db] = match temp {
         Some(t) => t,
@@ -387,12 +399,12 @@ fn step(t: &mut Transfer<'_>, load: &mut StreamLoad, temp: Option<&mut Vec<Db>>,
     if let Some(p) = node.persistence.load_progress.as_mut() {
         p.loaded_bytes = load.loaded_bytes() as u64;
     }
-    r.map(Some).map_err(|e| e.to_string())
+    r
 }
 
 /// `key-load-delay`: microseconds after each key; a negative value -N
 /// sleeps one microsecond once every N keys on average (Redis's debugDelay).
-pub(super) fn debug_delay(usec: i64) {
+fn debug_delay(usec: i64) {
     let usec = if usec < 0 { u64::from(rand::random::<u64>() % usec.unsigned_abs() == 0) } else { usec as u64 };
     if usec > 0 {
         std::thread::sleep(Duration::from_micros(usec));
@@ -421,16 +433,6 @@ fn before_load(shared: &SharedRef, keep_old: bool) {
         empty_dataset(&mut node);
     }
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-}
-
-fn set_loading(shared: &SharedRef, on: bool, async_load: bool, total: u64) {
-    let mut node = shared.node.borrow_mut();
-    node.persistence.loading = on;
-    // Nothing is evicted during a load: tables grow freely (keyspace::growth).
-    crate::keyspace::growth::set_limit(if on { 0 } else { node.keyspace.maxmemory });
-    node.persistence.async_loading = on && async_load;
-    node.persistence.load_progress =
-        on.then(|| LoadProgress { start_unix: unix_ms() / 1000, started: Instant::now(), total_bytes: total, loaded_bytes: 0 });
 }
 
 /// Empties every database (a failed load leaves no half dataset).

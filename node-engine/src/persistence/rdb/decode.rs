@@ -1,7 +1,7 @@
 //! Reading RDB: every encoding Redis 7.0 writes or still loads, with the
 //! byte offset of any problem so a corrupt file can be pinpointed.
 
-use super::packed::{listpack_for_each, ziplist_for_each, zipmap_for_each, Elem};
+use super::packed::{listpack_for_each, pairs_for_each, ziplist_for_each, zipmap_for_each};
 use super::{enc, opcodes, types, RDB_VERSION_MAX_READ};
 use crate::keyspace::intset::IntSet;
 use crate::keyspace::listpack::ListPack;
@@ -334,20 +334,13 @@ impl<'a> Reader<'a> {
                 let what = if t == types::HASH_LISTPACK { "Hash listpack" } else { "Hash ziplist" };
                 let blob = self.string()?;
                 let mut pairs = Vec::new();
-                let mut field: Option<Key> = None;
-                let each = |e: Elem<'_>| {
-                    match field.take() {
-                        None => field = Some(e.to_key()),
-                        Some(f) => pairs.push((f, e.to_key())),
-                    }
+                pairs_for_each(&blob, t == types::HASH_LISTPACK, |f, v| {
+                    pairs.push((f.to_key(), v.to_key()));
                     Ok(())
-                };
-                let checked = if t == types::HASH_LISTPACK { listpack_for_each(&blob, each) } else { ziplist_for_each(&blob, each) };
-                checked
-                    .and_then(|_| if field.is_some() { Err(DecodeErrorKind::Corrupt("odd number of elements")) } else { Ok(()) })
-                    .and_then(|()| check_distinct(&pairs))
-                    .map_err(integrity(what))
-                    .map_err(at)?;
+                })
+                .and_then(|()| check_distinct(&pairs))
+                .map_err(integrity(what))
+                .map_err(at)?;
                 let h = if t == types::HASH_LISTPACK && !pairs.is_empty() {
                     // A valid listpack of distinct fields is kept as it is: no rebuild.
                     ListPack::from_bytes(blob).map(|lp| Hash::from_listpack(lp, &self.limits)).map_err(|c| at(c.into()))?
@@ -357,26 +350,17 @@ impl<'a> Reader<'a> {
                 Value::Hash(h)
             }
             types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
+                let what = if t == types::ZSET_LISTPACK { "Zset listpack" } else { "Zset ziplist" };
                 let blob = self.string()?;
                 let mut items = Vec::new();
-                let mut member: Option<Key> = None;
-                let each = |e: Elem<'_>| {
-                    match member.take() {
-                        None => member = Some(e.to_key()),
-                        Some(m) => {
-                            let score = e.to_f64().ok_or(DecodeErrorKind::Corrupt("bad score in zset"))?;
-                            items.push((m, score));
-                        }
-                    }
+                pairs_for_each(&blob, t == types::ZSET_LISTPACK, |m, s| {
+                    let score = s.to_f64().ok_or(DecodeErrorKind::Corrupt("bad score in zset"))?;
+                    items.push((m.to_key(), score));
                     Ok(())
-                };
-                let what = if t == types::ZSET_LISTPACK { "Zset listpack" } else { "Zset ziplist" };
-                let checked = if t == types::ZSET_LISTPACK { listpack_for_each(&blob, each) } else { ziplist_for_each(&blob, each) };
-                checked
-                    .and_then(|_| if member.is_some() { Err(DecodeErrorKind::Corrupt("odd number of elements")) } else { Ok(()) })
-                    .and_then(|()| check_distinct_members(&items))
-                    .map_err(integrity(what))
-                    .map_err(at)?;
+                })
+                .and_then(|()| check_distinct_members(&items))
+                .map_err(integrity(what))
+                .map_err(at)?;
                 Value::ZSet(ZSet::from_pairs(items.iter().map(|(m, s)| (&m[..], *s)), &self.limits))
             }
             types::MODULE | types::MODULE_2 => return Err(at(DecodeErrorKind::Unsupported("module values"))),

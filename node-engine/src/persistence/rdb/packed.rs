@@ -141,6 +141,32 @@ pub fn ziplist_for_each<'a>(zl: &'a [u8], mut f: impl FnMut(Elem<'a>) -> Result<
     Ok(count)
 }
 
+/// Calls `f` for each (field, value) pair of a listpack or ziplist holding
+/// a hash or sorted set; an odd number of elements is corruption.
+pub fn pairs_for_each<'a>(
+    blob: &'a [u8],
+    listpack: bool,
+    mut f: impl FnMut(Elem<'a>, Elem<'a>) -> Result<(), DecodeErrorKind>,
+) -> Result<(), DecodeErrorKind> {
+    let mut first: Option<Elem<'a>> = None;
+    let each = |e: Elem<'a>| match first.take() {
+        None => {
+            first = Some(e);
+            Ok(())
+        }
+        Some(a) => f(a, e),
+    };
+    if listpack {
+        listpack_for_each(blob, each)?;
+    } else {
+        ziplist_for_each(blob, each)?;
+    }
+    match first {
+        Some(_) => Err(DecodeErrorKind::Corrupt("odd number of elements")),
+        None => Ok(()),
+    }
+}
+
 // ---------------------------------------------------------------- zipmap
 
 /// Calls `f` for each field and value of a zipmap (hashes in RDB files from
